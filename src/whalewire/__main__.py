@@ -1,0 +1,5 @@
+"""Allow ``python -m whalewire``."""
+
+from whalewire.cli import main
+
+raise SystemExit(main())

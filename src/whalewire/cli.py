@@ -1,0 +1,47 @@
+"""The ``whalewire`` command: a thin dispatcher over ``whalewire.commands``.
+
+Each subcommand lives in its own module under ``whalewire.commands`` exposing
+``configure(parser)`` and ``run(args) -> int``; modules are imported only when their
+command runs, so ``whalewire --help`` stays fast and one broken optional piece cannot
+take the others down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: subcommand -> (module under whalewire.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "ws": ("ws", "WebSocket tools: echo server and Autobahn client for conformance runs"),
+    "demo": ("demo", "run the whole pipeline on embedded defaults (safe: paper trading)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(prog="whalewire", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        mod = importlib.import_module(f"whalewire.commands.{module}")
+        mod.configure(sp)
+        sp.set_defaults(_module=mod)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``whalewire`` command line and return its exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._module.run(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

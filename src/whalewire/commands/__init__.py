@@ -1,0 +1,1 @@
+"""Subcommands of the ``whalewire`` CLI, one module each (see ``whalewire.cli``)."""

@@ -1,0 +1,1 @@
+"""The engine: strategy, risk, order management, journal, metrics; wires the layers."""

@@ -1,0 +1,4 @@
+"""Mempool monitoring: feeds, transaction parser, address codecs, whale detection.
+
+Turns raw transactions into ``WhaleAlert``s; knows nothing of orders.
+"""

@@ -1,0 +1,1 @@
+"""Mempool feeds: bitcoind ZMQ, Bitcoin P2P, mempool.space WebSocket, replay file."""

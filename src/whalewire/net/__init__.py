@@ -1,0 +1,1 @@
+"""asyncio transports for ``whalewire.ws``: client, server, TLS, keepalive, reconnect."""
