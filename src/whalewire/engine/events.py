@@ -1,0 +1,162 @@
+"""Order commands and events: immutable messages that make an order's history.
+
+Names follow nautilus_trader: commands are imperative (``SubmitOrder``), events are past
+tense with the noun first (``OrderAccepted``). ``OrderDenied`` is our refusal (risk),
+``OrderRejected`` the venue's. Every message carries ``ts_init`` (ns, when we created it);
+events also carry ``ts_event`` (ns, when it happened: the venue's time where it has one).
+
+Messages are tagged msgspec Structs so the journal stores and replays them as JSON without
+a hand-written codec; they hold no secrets (the journal must never see one).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+
+import msgspec
+
+
+class Side(StrEnum):
+    """Order side."""
+
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class OrderType(StrEnum):
+    """Order type; the hot path uses MARKET (or an aggressive LIMIT IOC)."""
+
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+
+
+class TimeInForce(StrEnum):
+    """Time in force for LIMIT orders."""
+
+    GTC = "GTC"  #: good till canceled
+    IOC = "IOC"  #: immediate or cancel: the unfilled rest expires
+    FOK = "FOK"  #: fill or kill: all or nothing
+
+
+class Message(msgspec.Struct, frozen=True, tag=True, kw_only=True):
+    """Base of every command and event; ``tag`` is the class name in the journal."""
+
+    client_order_id: str
+    ts_init: int
+
+
+class SubmitOrder(Message, frozen=True, tag=True, kw_only=True):
+    """Command: place a new order (what the strategy asks and risk checks)."""
+
+    venue: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    order_type: OrderType = OrderType.MARKET
+    price: Decimal | None = None
+    time_in_force: TimeInForce | None = None
+    #: why we trade: the whale transaction that triggered this order
+    reason: str = ""
+    #: the order this one replaces after the venue confirmed the first does not exist
+    replaces: str | None = None
+
+
+class CancelOrder(Message, frozen=True, tag=True, kw_only=True):
+    """Command: cancel one open order. Passes risk even when trading is HALTED."""
+
+    venue: str
+    symbol: str
+
+
+class OrderEvent(Message, frozen=True, tag=True, kw_only=True):
+    """Base of the events that change an order (``Order.apply`` takes these)."""
+
+    ts_event: int
+
+
+class OrderInitialized(OrderEvent, frozen=True, tag=True, kw_only=True):
+    """The order exists locally: the command passed risk and was journaled."""
+
+    command: SubmitOrder
+
+
+class OrderDenied(OrderEvent, frozen=True, tag=True, kw_only=True):
+    """Our risk engine refused the command; nothing was sent."""
+
+    reason: str
+    detail: str = ""
+
+
+class OrderSubmitted(OrderEvent, frozen=True, tag=True, kw_only=True):
+    """The order's bytes were written to the venue's connection."""
+
+
+class OrderAccepted(OrderEvent, frozen=True, tag=True, kw_only=True):
+    """The venue acknowledged the order."""
+
+    venue_order_id: str
+
+
+class OrderRejected(OrderEvent, frozen=True, tag=True, kw_only=True):
+    """The venue refused the order, with its own code and message."""
+
+    code: int
+    message: str
+
+
+class OrderFilled(OrderEvent, frozen=True, tag=True, kw_only=True):
+    """A (partial) execution; ``trade_id`` is unique per venue and symbol."""
+
+    trade_id: str
+    last_qty: Decimal
+    last_px: Decimal
+    commission: Decimal = Decimal(0)
+    commission_asset: str = ""
+
+
+class OrderCanceled(OrderEvent, frozen=True, tag=True, kw_only=True):
+    """The venue canceled the order (by our request or its own rule)."""
+
+
+class OrderExpired(OrderEvent, frozen=True, tag=True, kw_only=True):
+    """The order expired (IOC rest, FOK not fillable)."""
+
+
+class OrderStatusUnknown(OrderEvent, frozen=True, tag=True, kw_only=True):
+    """No definite answer (timeout, disconnect, 5xx): only reconciliation leaves this."""
+
+    reason: str
+
+
+class OrderNotFound(OrderEvent, frozen=True, tag=True, kw_only=True):
+    """Reconciliation: the venue confirms it has no order with this client id."""
+
+
+AnyMessage = (
+    SubmitOrder
+    | CancelOrder
+    | OrderInitialized
+    | OrderDenied
+    | OrderSubmitted
+    | OrderAccepted
+    | OrderRejected
+    | OrderFilled
+    | OrderCanceled
+    | OrderExpired
+    | OrderStatusUnknown
+    | OrderNotFound
+)
+
+_encoder = msgspec.json.Encoder()
+_decoder: msgspec.json.Decoder[AnyMessage] = msgspec.json.Decoder(AnyMessage)
+
+
+def encode(message: AnyMessage) -> bytes:
+    """Serialise a message to JSON (tagged with its class name)."""
+    return _encoder.encode(message)
+
+
+def decode(data: bytes | str) -> AnyMessage:
+    """Parse a message serialised by ``encode``; raises ``msgspec.ValidationError``."""
+    return _decoder.decode(data)

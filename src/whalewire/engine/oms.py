@@ -1,0 +1,234 @@
+"""The order state machine: one table of legal (status, event) edges, and ``Order.apply``.
+
+An order is event-sourced: it is built from ``OrderInitialized`` (or denied before that)
+and changed only by ``Order.apply(event)``, which looks the edge up in ``TRANSITIONS``
+and refuses anything else without changing the order. Bookkeeping (filled quantity,
+average price, seen trade ids) happens only after the edge is accepted, so a replayed
+journal rebuilds exactly the same order.
+
+UNKNOWN is the honest answer to silence (timeout, disconnect, 5xx): no edge leaves it
+except what reconciliation with the venue learns, and ``OrderNotFound`` (the venue
+confirms the id does not exist) is the only state from which a resend is allowed.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+
+from whalewire.engine.events import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderDenied,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderInitialized,
+    OrderNotFound,
+    OrderRejected,
+    OrderStatusUnknown,
+    OrderSubmitted,
+    SubmitOrder,
+)
+
+
+class OrderStatus(StrEnum):
+    """Where an order is in its life."""
+
+    INITIALIZED = "INITIALIZED"  #: passed risk, journaled, not yet written to the socket
+    DENIED = "DENIED"  #: refused by our risk engine (final)
+    SUBMITTED = "SUBMITTED"  #: bytes written, no answer yet
+    ACCEPTED = "ACCEPTED"  #: the venue acknowledged it
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"  #: final
+    CANCELED = "CANCELED"  #: final
+    EXPIRED = "EXPIRED"  #: final
+    REJECTED = "REJECTED"  #: refused by the venue (final)
+    UNKNOWN = "UNKNOWN"  #: no definite answer: reconcile before anything else
+    NOT_FOUND = "NOT_FOUND"  #: the venue confirmed it never got it (final; resend allowed)
+
+
+FINAL = frozenset(
+    {
+        OrderStatus.DENIED,
+        OrderStatus.FILLED,
+        OrderStatus.CANCELED,
+        OrderStatus.EXPIRED,
+        OrderStatus.REJECTED,
+        OrderStatus.NOT_FOUND,
+    }
+)
+
+#: Sentinel target for fills: PARTIALLY_FILLED or FILLED by the quantity filled so far.
+FILL = "FILL"
+
+S = OrderStatus
+#: (status, event type) -> next status. Anything absent is illegal.
+TRANSITIONS: dict[tuple[OrderStatus, type[OrderEvent]], OrderStatus | str] = {
+    (S.INITIALIZED, OrderSubmitted): S.SUBMITTED,
+    # the engine may fail to write (socket gone) after journaling: nothing reached the venue
+    # for sure only if the write raised before any byte left, so this is UNKNOWN, not REJECTED
+    (S.INITIALIZED, OrderStatusUnknown): S.UNKNOWN,
+    (S.SUBMITTED, OrderAccepted): S.ACCEPTED,
+    (S.SUBMITTED, OrderRejected): S.REJECTED,
+    # the user data stream can beat the order response: a fill before the ack is normal
+    (S.SUBMITTED, OrderFilled): FILL,
+    (S.SUBMITTED, OrderCanceled): S.CANCELED,
+    (S.SUBMITTED, OrderExpired): S.EXPIRED,
+    (S.SUBMITTED, OrderStatusUnknown): S.UNKNOWN,
+    (S.ACCEPTED, OrderFilled): FILL,
+    (S.ACCEPTED, OrderCanceled): S.CANCELED,
+    (S.ACCEPTED, OrderExpired): S.EXPIRED,
+    (S.ACCEPTED, OrderStatusUnknown): S.UNKNOWN,
+    # a duplicate ack (response after a reconciliation already saw it) changes nothing
+    (S.ACCEPTED, OrderAccepted): S.ACCEPTED,
+    (S.PARTIALLY_FILLED, OrderFilled): FILL,
+    (S.PARTIALLY_FILLED, OrderCanceled): S.CANCELED,
+    (S.PARTIALLY_FILLED, OrderExpired): S.EXPIRED,
+    (S.PARTIALLY_FILLED, OrderStatusUnknown): S.UNKNOWN,
+    (S.PARTIALLY_FILLED, OrderAccepted): S.PARTIALLY_FILLED,
+    # a late ack after the fill that the user stream delivered first
+    (S.FILLED, OrderAccepted): S.FILLED,
+    # real venues do this: a fill racing a cancel arrives after the cancel's confirmation
+    (S.CANCELED, OrderFilled): FILL,
+    (S.EXPIRED, OrderFilled): FILL,
+    # reconciliation answers: whatever the venue says the order is
+    (S.UNKNOWN, OrderAccepted): S.ACCEPTED,
+    (S.UNKNOWN, OrderFilled): FILL,
+    (S.UNKNOWN, OrderCanceled): S.CANCELED,
+    (S.UNKNOWN, OrderExpired): S.EXPIRED,
+    (S.UNKNOWN, OrderRejected): S.REJECTED,
+    (S.UNKNOWN, OrderNotFound): S.NOT_FOUND,
+    (S.UNKNOWN, OrderStatusUnknown): S.UNKNOWN,
+}
+del S
+
+
+class InvalidTransition(Exception):
+    """An event that is not legal for the order's status; the order is unchanged."""
+
+    def __init__(self, client_order_id: str, status: OrderStatus, event: OrderEvent) -> None:
+        super().__init__(client_order_id, status, type(event).__name__)
+        self.client_order_id = client_order_id
+        self.status = status
+        self.event = event
+
+    def __str__(self) -> str:
+        return (
+            f"order {self.client_order_id}: {type(self.event).__name__} "
+            f"is not allowed in status {self.status.value}"
+        )
+
+
+class DuplicateFill(InvalidTransition):
+    """A fill whose trade id this order has already applied."""
+
+    def __str__(self) -> str:
+        trade = getattr(self.event, "trade_id", "?")
+        return f"order {self.client_order_id}: trade {trade} already applied"
+
+
+class Order:
+    """One order, rebuilt from its events; change it only with ``apply``."""
+
+    __slots__ = (
+        "avg_px",
+        "command",
+        "commission",
+        "events",
+        "filled_qty",
+        "status",
+        "trade_ids",
+        "venue_order_id",
+    )
+
+    def __init__(self, initialized: OrderInitialized) -> None:
+        self.command: SubmitOrder = initialized.command
+        self.status = OrderStatus.INITIALIZED
+        self.events: list[OrderEvent] = [initialized]
+        self.filled_qty = Decimal(0)
+        self.avg_px = Decimal(0)
+        self.commission = Decimal(0)
+        self.venue_order_id: str | None = None
+        self.trade_ids: set[str] = set()
+
+    @classmethod
+    def denied(cls, command: SubmitOrder, denial: OrderDenied) -> Order:
+        """Build the final record of an order our risk engine refused."""
+        order = cls(
+            OrderInitialized(
+                client_order_id=command.client_order_id,
+                ts_init=command.ts_init,
+                ts_event=denial.ts_event,
+                command=command,
+            )
+        )
+        order.status = OrderStatus.DENIED
+        order.events.append(denial)
+        return order
+
+    @property
+    def client_order_id(self) -> str:
+        """The client order id (unique per venue)."""
+        return self.command.client_order_id
+
+    @property
+    def is_final(self) -> bool:
+        """True when no event can change the order except a late fill on a closed one."""
+        return self.status in FINAL
+
+    @property
+    def leaves_qty(self) -> Decimal:
+        """Quantity still open at the venue (zero once final)."""
+        return Decimal(0) if self.is_final else self.command.quantity - self.filled_qty
+
+    def apply(self, event: OrderEvent) -> OrderStatus:
+        """Apply ``event`` if the table allows it and return the new status.
+
+        Raises:
+            InvalidTransition: the edge is not in ``TRANSITIONS``; nothing changed.
+            DuplicateFill: a fill with a trade id already applied; nothing changed.
+        """
+        target = TRANSITIONS.get((self.status, type(event)))
+        if target is None:
+            raise InvalidTransition(self.client_order_id, self.status, event)
+        if isinstance(event, OrderFilled):
+            if event.trade_id in self.trade_ids:
+                raise DuplicateFill(self.client_order_id, self.status, event)
+            filled = self.filled_qty + event.last_qty
+            if filled > self.command.quantity:
+                raise InvalidTransition(self.client_order_id, self.status, event)
+            self.avg_px = (self.avg_px * self.filled_qty + event.last_px * event.last_qty) / filled
+            self.filled_qty = filled
+            self.commission += event.commission
+            self.trade_ids.add(event.trade_id)
+            if filled == self.command.quantity:
+                self.status = OrderStatus.FILLED
+            elif self.status not in FINAL:
+                # a late partial fill on a canceled order keeps it canceled
+                self.status = OrderStatus.PARTIALLY_FILLED
+        else:
+            assert isinstance(target, OrderStatus)
+            self.status = target
+        if isinstance(event, OrderAccepted):
+            self.venue_order_id = event.venue_order_id
+        self.events.append(event)
+        return self.status
+
+    def __repr__(self) -> str:
+        c = self.command
+        return (
+            f"Order({c.client_order_id} {c.side.value} {c.quantity} {c.symbol}@{c.venue} "
+            f"{self.status.value} filled={self.filled_qty})"
+        )
+
+
+__all__ = [
+    "FINAL",
+    "TRANSITIONS",
+    "DuplicateFill",
+    "InvalidTransition",
+    "Order",
+    "OrderNotFound",
+    "OrderStatus",
+]

@@ -1,0 +1,114 @@
+"""The order journal (engine/journal.py) over a real SQLite file and real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from tests.engine.factories import event, fill, initialized, submit
+
+from whalewire.engine.events import (
+    OrderAccepted,
+    OrderDenied,
+    OrderSubmitted,
+)
+from whalewire.engine.journal import Journal, JournalError
+from whalewire.engine.oms import OrderStatus
+
+
+def test_replay_rebuilds_orders_with_their_status_and_fills(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.db") as j:
+        j.append(initialized("a"))
+        j.append(event(OrderSubmitted, "a"))
+        j.append(event(OrderAccepted, "a"))
+        j.append(fill("t1", "0.4", "100", "a"))
+        j.append(initialized("b"))
+    with Journal(tmp_path / "j.db") as j:
+        orders = j.replay()
+    assert orders["a"].status is OrderStatus.PARTIALLY_FILLED
+    assert orders["a"].trade_ids == {"t1"}
+    assert orders["b"].status is OrderStatus.INITIALIZED
+
+
+def test_denied_command_is_replayed_as_a_final_denied_order(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.db") as j:
+        j.append(submit("d"))
+        j.append(OrderDenied(client_order_id="d", ts_init=3, ts_event=3, reason="MAX_QTY"))
+        orders = j.replay()
+    assert orders["d"].status is OrderStatus.DENIED
+    assert orders["d"].is_final
+
+
+def test_event_the_state_machine_refuses_makes_replay_fail_loudly(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.db") as j:
+        j.append(initialized("a"))
+        j.append(event(OrderAccepted, "a"))  # accepted before submitted: impossible
+        with pytest.raises(JournalError, match="not allowed in status INITIALIZED"):
+            j.replay()
+
+
+def test_second_engine_cannot_open_a_journal_in_use(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    with Journal(path):
+        code = textwrap.dedent(
+            f"""
+            from whalewire.engine.journal import Journal, JournalLocked
+            try:
+                Journal({str(path)!r})
+            except JournalLocked as exc:
+                print(exc)
+                raise SystemExit(3)
+            """
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=False
+        )
+    assert result.returncode == 3, result.stderr
+    assert "locked by another process" in result.stdout
+    # released on close: a later engine opens it
+    Journal(path).close()
+
+
+def test_rows_appended_before_a_sigkill_survive(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    code = textwrap.dedent(
+        f"""
+        import os, sys
+        sys.path.insert(0, {str(Path(__file__).parents[2])!r})
+        from tests.engine.factories import initialized
+        from whalewire.engine.journal import Journal
+        j = Journal({str(path)!r})
+        for i in range(50):
+            j.append(initialized(f"o{{i}}"))
+        print("written", flush=True)
+        sys.stdin.read()  # wait to be killed
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "written"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    with Journal(path) as j:
+        orders = j.replay()
+    assert sorted(orders) == sorted(f"o{i}" for i in range(50))
+
+
+def test_journal_from_another_schema_version_is_refused_with_advice(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "j.db"
+    Journal(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value='99' WHERE key='schema'")
+    db.commit()
+    db.close()
+    with pytest.raises(JournalError, match="schema 99"):
+        Journal(path)
