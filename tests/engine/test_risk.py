@@ -129,8 +129,8 @@ def test_market_order_without_any_trade_price_is_denied() -> None:
 
 def test_open_orders_count_toward_the_position_limit() -> None:
     risk, _ = engine()
-    assert denied(risk, order("2")) is None
-    assert denied(risk, order("1")) is None  # open sells: 3 = the limit
+    assert denied(risk, order("1.5")) is None
+    assert denied(risk, order("1.5")) is None  # open sells: 3 = the limit
     assert denied(risk, order("0.1")) == Denial.MAX_POSITION
     risk.on_order_closed("BTCUSDT", Side.SELL, D("1"))  # one expired unfilled
     assert denied(risk, order("0.1")) is None
