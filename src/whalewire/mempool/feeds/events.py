@@ -1,0 +1,107 @@
+"""The normalised events every mempool feed yields, whatever protocol it speaks.
+
+A feed turns what its peer sends into :class:`RawTxEvent` (a transaction, with its raw bytes),
+:class:`BlockSeen` (a block hash) or :class:`FeedGap` (the feed knows it lost messages). This
+module knows nothing of sockets, of any one protocol, of watch lists or of orders.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import IntEnum
+
+from whalewire.mempool.feeds._txid import txid_of
+
+__all__ = ["BlockSeen", "EventKind", "FeedEvent", "FeedGap", "RawTxEvent", "tx_event"]
+
+
+class EventKind(IntEnum):
+    """What a transaction event reports about its transaction."""
+
+    #: the transaction entered a mempool (the only kind a whale alert may fire on)
+    MEMPOOL = 1
+    #: the transaction was published again because a block included it
+    MINED = 2
+    #: the transaction left the mempool without being mined (replaced, expired, evicted)
+    REMOVED = 3
+
+
+@dataclass(frozen=True, slots=True)
+class RawTxEvent:
+    """One transaction as received by one feed.
+
+    ``raw`` is the transaction's serialisation (with witness when the peer sent it); it is
+    empty for :attr:`EventKind.REMOVED`, where feeds only know the txid. ``txid`` is the
+    display-order hex txid. ``recv_ns`` is ``time.perf_counter_ns()`` taken as the bytes came
+    in (for latency measurement); ``recv_wall_ns`` is ``time.time_ns()`` at the same moment.
+    """
+
+    raw: bytes
+    txid: str
+    feed: str
+    kind: EventKind
+    recv_ns: int
+    recv_wall_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class BlockSeen:
+    """A feed saw a new chain tip (``block_hash`` in display order)."""
+
+    block_hash: str
+    feed: str
+    recv_ns: int
+    recv_wall_ns: int
+    #: False when the peer reports the block disconnected (a reorg), e.g. ZMQ ``sequence`` "D"
+    connected: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FeedGap:
+    """A feed detected lost messages: ``expected`` was due, ``received`` arrived instead."""
+
+    feed: str
+    topic: str
+    expected: int
+    received: int
+    recv_ns: int
+
+    @property
+    def lost(self) -> int:
+        """Return how many messages were skipped (modulo the 32-bit counter wrap)."""
+        return (self.received - self.expected) & 0xFFFFFFFF
+
+
+FeedEvent = RawTxEvent | BlockSeen | FeedGap
+
+
+def tx_event(
+    raw: bytes,
+    feed: str,
+    kind: EventKind = EventKind.MEMPOOL,
+    *,
+    txid: str | None = None,
+    recv_ns: int | None = None,
+    recv_wall_ns: int | None = None,
+) -> RawTxEvent:
+    """Build a :class:`RawTxEvent`, computing the txid and timestamps when not given.
+
+    Args:
+        raw: the serialised transaction (legacy or BIP 144 segwit).
+        feed: the feed's name, e.g. ``"zmq"``, ``"p2p"``, ``"replay"``.
+        kind: what the event reports.
+        txid: display-order txid when the protocol already carries it.
+        recv_ns: ``perf_counter_ns`` at receive; taken now when omitted.
+        recv_wall_ns: ``time_ns`` at receive; taken now when omitted.
+
+    Raises:
+        TxScanError: ``txid`` is omitted and ``raw`` is not a well-formed transaction.
+    """
+    if recv_ns is None:
+        recv_ns = time.perf_counter_ns()
+    if recv_wall_ns is None:
+        recv_wall_ns = time.time_ns()
+    if txid is None:
+        txid = txid_of(raw)
+    return RawTxEvent(raw, txid, feed, kind, recv_ns, recv_wall_ns)
