@@ -1,0 +1,185 @@
+"""The whale strategy: turn a whale alert into an order command, or into a reason not to.
+
+A large deposit into an exchange is coins likely to be sold there, so by default we sell
+first. Everything the strategy decides is an event with timestamps: ``SubmitOrder`` when it
+acts, ``AlertIgnored(reason)`` when it does not. It is pure (clock injected) and knows
+nothing of sockets or venues' wire formats: risk checks what it asks, venues send it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from decimal import ROUND_DOWN, Decimal
+from enum import StrEnum
+from typing import Literal, Protocol
+
+import msgspec
+
+from whalewire.engine.events import OrderType, Side, SubmitOrder
+
+SATS_PER_BTC = 100_000_000
+NS_PER_S = 1_000_000_000
+
+
+class AlertLike(Protocol):
+    """What the strategy reads of a whale alert (``whalewire.mempool.whales.WhaleAlert``)."""
+
+    @property
+    def txid(self) -> str: ...
+    @property
+    def kind(self) -> object: ...
+    @property
+    def entity(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+    @property
+    def recv_ns(self) -> int: ...
+
+
+class Route(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Where to trade for one entity: a venue name and its symbol."""
+
+    venue: str
+    symbol: str
+
+
+class StrategyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Strategy parameters (the ``[strategy]`` table of the configuration)."""
+
+    #: smallest deposit that triggers a reaction, in satoshis
+    min_value_sats: int = SATS_PER_BTC
+    #: side to take per alert kind ("deposit", "withdrawal"); a kind not listed is ignored
+    sides: dict[str, Side] = msgspec.field(default_factory=lambda: {"deposit": Side.SELL})
+    #: "fixed": always ``fixed_qty``; "fraction": ``fraction`` of the whale's BTC value
+    size_mode: Literal["fixed", "fraction"] = "fixed"
+    fixed_qty: Decimal = Decimal("0.001")
+    fraction: Decimal = Decimal("0.001")
+    #: quantity step of the symbol: sizes are rounded down to it
+    qty_step: Decimal = Decimal("0.00001")
+    default_route: Route = Route("binance", "BTCUSDT")
+    routes: dict[str, Route] = msgspec.field(default_factory=dict)
+    #: no second reaction for the same entity within this many seconds
+    cooldown_s: float = 5.0
+    #: at most this many reactions in any ``window_s`` seconds, across all entities
+    max_reactions: int = 10
+    window_s: float = 60.0
+
+
+class IgnoreReason(StrEnum):
+    """Why an alert led to no order."""
+
+    DUPLICATE = "DUPLICATE"  #: this txid was already decided on
+    MINED = "MINED"  #: the transaction is already in a block: the news is old
+    REPLACED = "REPLACED"  #: the transaction left the mempool unmined
+    BELOW_THRESHOLD = "BELOW_THRESHOLD"
+    KIND_NOT_TRADED = "KIND_NOT_TRADED"
+    COOLDOWN = "COOLDOWN"
+    WINDOW_FULL = "WINDOW_FULL"
+    ZERO_SIZE = "ZERO_SIZE"
+
+
+class AlertIgnored(msgspec.Struct, frozen=True, kw_only=True):
+    """The strategy decided not to act on an alert."""
+
+    txid: str
+    entity: str
+    reason: IgnoreReason
+    ts_init: int
+    ts_event: int
+
+
+Decision = SubmitOrder | AlertIgnored
+
+
+class WhaleStrategy:
+    """Decides, per alert, whether and how to counter-trade."""
+
+    def __init__(
+        self,
+        config: StrategyConfig,
+        *,
+        monotonic_ns: Callable[[], int],
+        next_client_order_id: Callable[[str], str],
+        seen_capacity: int = 100_000,
+    ) -> None:
+        self.config = config
+        self._now = monotonic_ns
+        self._next_id = next_client_order_id
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen_capacity = seen_capacity
+        self._last_by_entity: dict[str, int] = {}
+        self._reactions: deque[int] = deque()
+
+    def on_alert(self, alert: AlertLike, *, mined: bool = False) -> Decision:
+        """Return the order to place for ``alert``, or why none is placed."""
+        now = self._now()
+        reason = self._ignore_reason(alert, mined, now)
+        kind = _kind_name(alert.kind)
+        if reason is None:
+            side = self.config.sides[kind]
+            qty = self._size(alert.value)
+            if qty <= 0:
+                reason = IgnoreReason.ZERO_SIZE
+        if reason is not None:
+            return AlertIgnored(
+                txid=alert.txid,
+                entity=alert.entity,
+                reason=reason,
+                ts_init=now,
+                ts_event=alert.recv_ns,
+            )
+        route = self.config.routes.get(alert.entity, self.config.default_route)
+        self._last_by_entity[alert.entity] = now
+        self._reactions.append(now)
+        return SubmitOrder(
+            client_order_id=self._next_id(route.venue),
+            ts_init=now,
+            venue=route.venue,
+            symbol=route.symbol,
+            side=side,
+            quantity=qty,
+            order_type=OrderType.MARKET,
+            reason=f"{kind} {alert.value} sat to {alert.entity} in {alert.txid}",
+        )
+
+    def _ignore_reason(self, alert: AlertLike, mined: bool, now: int) -> IgnoreReason | None:
+        cfg = self.config
+        # a txid is decided on once, whatever feed or event brings it again
+        if alert.txid in self._seen:
+            return IgnoreReason.DUPLICATE
+        self._seen[alert.txid] = None
+        if len(self._seen) > self._seen_capacity:
+            self._seen.popitem(last=False)
+        if mined:
+            return IgnoreReason.MINED
+        if _kind_name(alert.kind) not in cfg.sides:
+            return IgnoreReason.KIND_NOT_TRADED
+        if alert.value < cfg.min_value_sats:
+            return IgnoreReason.BELOW_THRESHOLD
+        last = self._last_by_entity.get(alert.entity)
+        if last is not None and now - last < cfg.cooldown_s * NS_PER_S:
+            return IgnoreReason.COOLDOWN
+        window = cfg.window_s * NS_PER_S
+        while self._reactions and now - self._reactions[0] >= window:
+            self._reactions.popleft()
+        if len(self._reactions) >= cfg.max_reactions:
+            return IgnoreReason.WINDOW_FULL
+        return None
+
+    def forget(self, txid: str) -> None:
+        """Drop ``txid`` from the seen set (a replaced transaction may come back changed)."""
+        self._seen.pop(txid, None)
+
+    def _size(self, value_sats: int) -> Decimal:
+        cfg = self.config
+        if cfg.size_mode == "fixed":
+            qty = cfg.fixed_qty
+        else:
+            qty = Decimal(value_sats) / SATS_PER_BTC * cfg.fraction
+        return (qty / cfg.qty_step).to_integral_value(rounding=ROUND_DOWN) * cfg.qty_step
+
+
+def _kind_name(kind: object) -> str:
+    name = getattr(kind, "name", None) or getattr(kind, "value", None) or str(kind)
+    return str(name).lower()
