@@ -1,0 +1,219 @@
+"""The engine's configuration: one TOML file, validated strictly on load.
+
+Every table is a frozen msgspec Struct with ``forbid_unknown_fields``: a typo fails at
+startup, and the error names the field's path (``$.risk.symbols.BTCUSDT.max_position``)
+and what was wrong. Secrets are never in this file: it names the environment variable or
+the 0600 file that holds each one. Everything has a safe default: an empty file is the
+demo's paper-trading setup against the embedded emulator.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from whalewire.engine.risk import RiskConfig, SymbolLimits
+from whalewire.engine.strategy import Route, StrategyConfig
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the file, field and reason."""
+
+
+def _default_risk() -> RiskConfig:
+    return RiskConfig(
+        symbols={
+            "BTCUSDT": SymbolLimits(
+                max_order_qty=Decimal("0.01"),
+                max_order_notional=Decimal("2000"),
+                max_position=Decimal("0.05"),
+                max_daily_loss=Decimal("500"),
+            )
+        }
+    )
+
+
+class EngineSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """``[engine]``: how orders leave the process and where they are journaled."""
+
+    #: "paper": send to the embedded emulator; "dry-run": build and sign, never send;
+    #: "live": send to the configured venues (needs ``--live`` on the command line too)
+    mode: Literal["paper", "dry-run", "live"] = "paper"
+    journal: str = "whalewire-journal.db"
+    #: "process": a row survives a crash of the process (~4 µs); "full": also power loss
+    journal_durability: Literal["process", "full"] = "process"
+
+
+class ControlSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """``[control]``: the operator's handles on a running engine (loopback only)."""
+
+    host: str = "127.0.0.1"
+    #: HTTP port for /status, /kill and /metrics (0: pick a free one)
+    port: int = 8787
+    #: creating this file halts trading (the file kill switch)
+    kill_file: str = "whalewire.kill"
+
+    def __post_init__(self) -> None:
+        if self.host not in ("127.0.0.1", "::1", "localhost"):
+            raise ValueError("the control endpoint listens on loopback only")
+
+
+class ReplayFeed(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="replay"):
+    """A replay file of raw transactions (the embedded default when ``file`` is empty)."""
+
+    file: str = ""
+    #: 1.0 plays at the recorded pace, 10.0 ten times faster, 0 as fast as possible
+    speed: float = 1.0
+    loop: bool = False
+
+
+class ZmqFeed(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="zmq"):
+    """bitcoind's ZMQ publisher (``-zmqpubrawtx``, ``-zmqpubsequence``)."""
+
+    rawtx: str = "tcp://127.0.0.1:28332"
+    sequence: str = ""
+    hashblock: str = ""
+
+
+class P2PFeed(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="p2p"):
+    """A Bitcoin P2P peer (your own node)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8333
+    network: Literal["mainnet", "testnet", "signet", "regtest"] = "mainnet"
+
+
+class MempoolSpaceFeed(
+    msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="mempool_space"
+):
+    """A mempool.space (or self-hosted instance) WebSocket."""
+
+    url: str = "wss://mempool.space/api/v1/ws"
+
+
+Feed = ReplayFeed | ZmqFeed | P2PFeed | MempoolSpaceFeed
+
+
+class VenueSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """``[venues.NAME]``: one exchange account."""
+
+    #: "emulator" (embedded), "testnet", "demo", "production", or a ws:// / wss:// URL
+    endpoint: str = "emulator"
+    api_key_env: str = ""
+    secret_env: str = ""
+    #: a file (mode 0600) holding the secret, instead of ``secret_env``
+    secret_file: str = ""
+    #: Ed25519 private key (PEM, mode 0600) for session logon where the venue has it
+    private_key_file: str = ""
+    recv_window_ms: int = 1000
+    #: SHA-256 SPKI pins (base64) checked on the live TLS connection
+    tls_pins: list[str] = msgspec.field(default_factory=list)
+    tls_verify: bool = True
+
+    def __post_init__(self) -> None:
+        named = ("emulator", "testnet", "demo", "production")
+        if self.endpoint not in named and not self.endpoint.startswith(("ws://", "wss://")):
+            raise ValueError(f"endpoint must be one of {', '.join(named)} or a ws(s):// URL")
+        if not 0 < self.recv_window_ms <= 60_000:
+            raise ValueError("recv_window_ms must be in 1..60000")
+
+
+class AddressBookSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """``[address_book]``: which exchange addresses to watch."""
+
+    #: CSV files (address, entity, label, source); empty: the shipped demo book
+    files: list[str] = msgspec.field(default_factory=list)
+    #: per-entity deposit thresholds in satoshis, overriding ``strategy.min_value_sats``
+    thresholds: dict[str, int] = msgspec.field(default_factory=dict)
+
+
+class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The whole configuration file."""
+
+    engine: EngineSection = msgspec.field(default_factory=EngineSection)
+    control: ControlSection = msgspec.field(default_factory=ControlSection)
+    strategy: StrategyConfig = msgspec.field(default_factory=StrategyConfig)
+    risk: RiskConfig = msgspec.field(default_factory=_default_risk)
+    feeds: list[Feed] = msgspec.field(default_factory=lambda: [ReplayFeed()])
+    venues: dict[str, VenueSection] = msgspec.field(
+        default_factory=lambda: {"binance": VenueSection()}
+    )
+    address_book: AddressBookSection = msgspec.field(default_factory=AddressBookSection)
+
+    def __post_init__(self) -> None:
+        for route in [self.strategy.default_route, *self.strategy.routes.values()]:
+            if route.venue not in self.venues:
+                raise ValueError(
+                    f"strategy routes to venue {route.venue!r}, which has no [venues.{route.venue}]"
+                )
+            if route.symbol not in self.risk.symbols:
+                raise ValueError(
+                    f"strategy trades {route.symbol!r}, which has no [risk.symbols.{route.symbol}]"
+                    " limits"
+                )
+        if self.engine.mode == "live":
+            for name, venue in self.venues.items():
+                if venue.endpoint == "emulator":
+                    raise ValueError(f"live mode cannot trade on the emulator (venues.{name})")
+                if not venue.tls_verify:
+                    raise ValueError(f"live mode refuses venues.{name}.tls_verify = false")
+
+
+def parse_config(text: str | bytes, *, source: str = "<config>") -> Config:
+    """Parse and validate TOML configuration text.
+
+    Raises:
+        ConfigError: naming ``source``, the field path and why.
+    """
+    try:
+        return msgspec.toml.decode(text, type=Config)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{source}: {_name_keys(text, exc)}") from None
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+
+
+#: tables keyed by a user-chosen name, and the type of each entry
+_KEYED: list[tuple[tuple[str, ...], type]] = [
+    (("venues",), VenueSection),
+    (("risk", "symbols"), SymbolLimits),
+    (("strategy", "routes"), Route),
+]
+
+
+def _name_keys(text: str | bytes, exc: msgspec.ValidationError) -> str:
+    """Rewrite msgspec's ``$.venues[...]`` into ``$.venues.binance`` by re-checking entries."""
+    message = str(exc)
+    if "[...]" not in message:
+        return message
+    raw = tomllib.loads(text.decode() if isinstance(text, bytes) else text)
+    for path, entry_type in _KEYED:
+        table: object = raw
+        for part in path:
+            table = table.get(part, {}) if isinstance(table, dict) else {}
+        if not isinstance(table, dict):
+            continue
+        for key, value in table.items():
+            try:
+                msgspec.convert(value, entry_type, strict=False)
+            except msgspec.ValidationError as inner:
+                where = "$." + ".".join((*path, key))
+                text_ = str(inner)
+                if " - at `$" in text_:
+                    return text_.replace(" - at `$", f" - at `{where}", 1)
+                return f"{text_} - at `{where}`"
+    return message
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate the configuration file at ``path``."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration {p}: {exc.strerror}") from None
+    return parse_config(data, source=str(p))
