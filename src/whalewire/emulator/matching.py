@@ -1,0 +1,612 @@
+"""The emulator's matching engine: per-symbol books, price-time priority, fills and fees.
+
+Sans-IO: commands in (:meth:`MatchingEngine.place`, :meth:`MatchingEngine.cancel`),
+immutable events out, the clock injected. Balances move through ``accounts`` so that an
+order can never overdraw: what an order may spend is locked when it is accepted and
+released when it is done. Knows nothing of any venue's wire format, error codes or
+signatures; a venue module (``binance.py``) validates requests and renders the events.
+"""
+
+from __future__ import annotations
+
+import random
+from bisect import insort
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+from enum import StrEnum
+
+from whalewire.emulator.accounts import ZERO, InsufficientBalance, Registry
+
+Clock = Callable[[], int]
+"""Milliseconds since the epoch; injected so tests and fault plans control time."""
+
+_COMMISSION_QUANTUM = Decimal("1E-8")
+_CLIENT_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+class Side(StrEnum):
+    """Order side."""
+
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class OrderType(StrEnum):
+    """Order types the engine matches."""
+
+    LIMIT = "LIMIT"
+    MARKET = "MARKET"
+
+
+class TimeInForce(StrEnum):
+    """How long an order may live (Binance ``web-socket-api.md``, ``timeInForce``)."""
+
+    GTC = "GTC"  #: rests on the book until filled or canceled
+    IOC = "IOC"  #: fills what it can now; the rest expires
+    FOK = "FOK"  #: fills entirely now or expires without any fill
+
+
+class OrderStatus(StrEnum):
+    """Order status, spelled as Binance's ``enums.md`` spells it."""
+
+    NEW = "NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    EXPIRED = "EXPIRED"
+
+
+class RejectReason(StrEnum):
+    """Why the engine refused a command; the venue module maps each to its error."""
+
+    INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
+    DUPLICATE_ORDER = "DUPLICATE_ORDER"
+    UNKNOWN_ORDER = "UNKNOWN_ORDER"
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolSpec:
+    """A tradable pair and its rules (Binance ``filters.md``: PRICE_FILTER, LOT_SIZE, NOTIONAL)."""
+
+    symbol: str
+    base: str
+    quote: str
+    tick_size: Decimal
+    min_price: Decimal
+    max_price: Decimal
+    step_size: Decimal
+    min_qty: Decimal
+    max_qty: Decimal
+    min_notional: Decimal
+    max_notional: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Fees:
+    """Commission rates as fractions (0.001 is 0.1 %, Binance's standard spot rate)."""
+
+    maker: Decimal = Decimal("0.001")
+    taker: Decimal = Decimal("0.001")
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    """Command: place an order. Exactly one of ``quantity``/``quote_quantity`` is set."""
+
+    account_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    quantity: Decimal | None = None
+    #: MARKET only: spend (BUY) or receive (SELL) this much quote asset
+    quote_quantity: Decimal | None = None
+    price: Decimal | None = None
+    time_in_force: TimeInForce | None = None
+    #: empty: the engine generates one
+    client_order_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    """Command: cancel an open order found by ``order_id`` or ``client_order_id``."""
+
+    account_id: str
+    symbol: str
+    order_id: int | None = None
+    client_order_id: str = ""
+    #: the canceled order takes this client id (Binance frees the old one); empty: generated
+    new_client_order_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """An order's state at one moment; what events carry and queries return."""
+
+    order_id: int
+    account_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    time_in_force: TimeInForce
+    price: Decimal
+    orig_qty: Decimal
+    orig_quote_qty: Decimal
+    executed_qty: Decimal
+    cum_quote_qty: Decimal
+    status: OrderStatus
+    client_order_id: str
+    #: the client id before a cancel replaced it (empty otherwise)
+    orig_client_order_id: str
+    time: int
+    update_time: int
+    working_time: int
+
+    @property
+    def is_open(self) -> bool:
+        """Return whether the order still rests on the book."""
+        return self.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One fill from one side's point of view."""
+
+    trade_id: int
+    price: Decimal
+    qty: Decimal
+    quote_qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    is_maker: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAccepted:
+    """Event: the order entered the engine (Binance execution type NEW)."""
+
+    order: OrderView
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTraded:
+    """Event: part or all of the order filled (execution type TRADE)."""
+
+    order: OrderView
+    trade: Trade
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCanceled:
+    """Event: the owner canceled the order (execution type CANCELED)."""
+
+    order: OrderView
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderExpired:
+    """Event: the order's rules ended it (IOC/FOK/MARKET remainder; execution type EXPIRED)."""
+
+    order: OrderView
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRejected:
+    """Event: the engine refused the command; nothing changed."""
+
+    reason: RejectReason
+    ts: int
+
+
+Event = OrderAccepted | OrderTraded | OrderCanceled | OrderExpired | CommandRejected
+
+
+@dataclass(slots=True)
+class _Order:
+    order_id: int
+    account_id: str
+    spec: SymbolSpec
+    side: Side
+    order_type: OrderType
+    time_in_force: TimeInForce
+    price: Decimal
+    orig_qty: Decimal
+    orig_quote_qty: Decimal
+    client_order_id: str
+    time: int
+    # what the order reserved: asset and the amount still locked
+    lock_asset: str
+    locked: Decimal
+    # BUY orders consume lock_price * qty of quote per fill and get back what the
+    # better fill price saved; SELL orders consume qty of base
+    lock_price: Decimal
+    executed_qty: Decimal = ZERO
+    cum_quote_qty: Decimal = ZERO
+    status: OrderStatus = OrderStatus.NEW
+    orig_client_order_id: str = ""
+    update_time: int = 0
+    working_time: int = -1
+    trades: list[Trade] = field(default_factory=list)
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.orig_qty - self.executed_qty
+
+    def view(self) -> OrderView:
+        return OrderView(
+            order_id=self.order_id,
+            account_id=self.account_id,
+            symbol=self.spec.symbol,
+            side=self.side,
+            order_type=self.order_type,
+            time_in_force=self.time_in_force,
+            price=self.price,
+            orig_qty=self.orig_qty,
+            orig_quote_qty=self.orig_quote_qty,
+            executed_qty=self.executed_qty,
+            cum_quote_qty=self.cum_quote_qty,
+            status=self.status,
+            client_order_id=self.client_order_id,
+            orig_client_order_id=self.orig_client_order_id,
+            time=self.time,
+            update_time=self.update_time,
+            working_time=self.working_time,
+        )
+
+
+class _SideBook:
+    """Resting orders of one side: a FIFO queue per price level."""
+
+    def __init__(self, best_is_high: bool) -> None:
+        self._best_is_high = best_is_high
+        self._prices: list[Decimal] = []
+        self._levels: dict[Decimal, deque[_Order]] = {}
+
+    def add(self, order: _Order) -> None:
+        level = self._levels.get(order.price)
+        if level is None:
+            level = self._levels[order.price] = deque()
+            insort(self._prices, order.price)
+        level.append(order)
+
+    def remove(self, order: _Order) -> None:
+        level = self._levels[order.price]
+        level.remove(order)
+        if not level:
+            del self._levels[order.price]
+            self._prices.remove(order.price)
+
+    def best_first(self) -> Iterator[tuple[Decimal, deque[_Order]]]:
+        prices = reversed(self._prices) if self._best_is_high else iter(self._prices)
+        for price in list(prices):
+            yield price, self._levels[price]
+
+    def depth(self) -> list[tuple[Decimal, Decimal]]:
+        return [
+            (price, sum((o.remaining for o in level), ZERO)) for price, level in self.best_first()
+        ]
+
+
+class _Book:
+    def __init__(self, spec: SymbolSpec) -> None:
+        self.spec = spec
+        self.bids = _SideBook(best_is_high=True)
+        self.asks = _SideBook(best_is_high=False)
+        self.last_price = ZERO
+
+    def side(self, side: Side) -> _SideBook:
+        return self.bids if side is Side.BUY else self.asks
+
+    def opposite(self, side: Side) -> _SideBook:
+        return self.asks if side is Side.BUY else self.bids
+
+
+def _floor_to_step(value: Decimal, step: Decimal) -> Decimal:
+    return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
+
+
+class MatchingEngine:
+    """Every symbol's book plus the accounts whose balances the fills move."""
+
+    def __init__(
+        self,
+        specs: list[SymbolSpec],
+        registry: Registry,
+        clock: Clock,
+        fees: Fees | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.registry = registry
+        self.fees = fees or Fees()
+        self._clock = clock
+        self._books = {spec.symbol: _Book(spec) for spec in specs}
+        self._orders: dict[int, _Order] = {}
+        # open orders by (account, symbol, client id): Binance refuses a duplicate only
+        # among open orders ("Duplicate order sent.")
+        self._open_by_client_id: dict[tuple[str, str, str], _Order] = {}
+        self._next_order_id = 1
+        self._next_trade_id = 1
+        self._rng = random.Random(seed)
+
+    # ----------------------------------------------------------------- queries
+
+    @property
+    def specs(self) -> dict[str, SymbolSpec]:
+        """Return the symbol rules by symbol name."""
+        return {name: book.spec for name, book in self._books.items()}
+
+    def get_order(
+        self, account_id: str, symbol: str, order_id: int | None = None, client_order_id: str = ""
+    ) -> OrderView | None:
+        """Return an order of ``account_id`` by id (or open order by client id), else ``None``."""
+        order = self._find(account_id, symbol, order_id, client_order_id)
+        return order.view() if order is not None else None
+
+    def trades_of(self, order_id: int) -> list[Trade]:
+        """Return the fills of an order, oldest first."""
+        order = self._orders.get(order_id)
+        return list(order.trades) if order is not None else []
+
+    def open_orders(self, account_id: str, symbol: str | None = None) -> list[OrderView]:
+        """Return the open orders of an account (optionally one symbol), oldest first."""
+        return [
+            o.view()
+            for o in self._orders.values()
+            if o.account_id == account_id
+            and o.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+            and (symbol is None or o.spec.symbol == symbol)
+        ]
+
+    def depth(
+        self, symbol: str
+    ) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+        """Return (bids, asks) as (price, quantity) levels, best first."""
+        book = self._books[symbol]
+        return book.bids.depth(), book.asks.depth()
+
+    def reference_price(self, symbol: str) -> Decimal:
+        """Return the last trade price, else the mid of the best bid and ask, else zero."""
+        book = self._books[symbol]
+        if book.last_price:
+            return book.last_price
+        bids, asks = book.bids.depth(), book.asks.depth()
+        if bids and asks:
+            return (bids[0][0] + asks[0][0]) / 2
+        return bids[0][0] if bids else asks[0][0] if asks else ZERO
+
+    # ---------------------------------------------------------------- commands
+
+    def place(self, cmd: PlaceOrder) -> list[Event]:
+        """Match a new order; return its events (accepted, trades, then expired if any).
+
+        Raises:
+            KeyError: for a symbol the engine does not list (the venue checks first).
+        """
+        book = self._books[cmd.symbol]
+        spec = book.spec
+        now = self._clock()
+        client_id = cmd.client_order_id or self._generate_client_id()
+        if (cmd.account_id, spec.symbol, client_id) in self._open_by_client_id:
+            return [CommandRejected(RejectReason.DUPLICATE_ORDER, now)]
+        account = self.registry.accounts[cmd.account_id]
+        tif = cmd.time_in_force or TimeInForce.GTC
+        limit = cmd.price if cmd.order_type is OrderType.LIMIT else None
+        plan = self._plan(book, cmd.side, limit, cmd.quantity, cmd.quote_quantity)
+        planned_qty = sum((q for _, q, _ in plan), ZERO)
+        planned_quote = sum((q * p for _, q, p in plan), ZERO)
+
+        # quoteOrderQty orders report what they could execute as origQty
+        orig_qty = cmd.quantity if cmd.quantity is not None else planned_qty
+        if cmd.side is Side.BUY:
+            lock_asset = spec.quote
+            if cmd.order_type is OrderType.LIMIT:
+                assert cmd.price is not None
+                lock_price = cmd.price
+                to_lock = cmd.price * orig_qty
+            else:
+                lock_price = ZERO
+                to_lock = planned_quote
+        else:
+            lock_asset, lock_price = spec.base, ZERO
+            to_lock = orig_qty
+        try:
+            account.lock(lock_asset, to_lock)
+        except InsufficientBalance:
+            return [CommandRejected(RejectReason.INSUFFICIENT_BALANCE, now)]
+        account.update_time = now
+
+        order = _Order(
+            order_id=self._next_order_id,
+            account_id=cmd.account_id,
+            spec=spec,
+            side=cmd.side,
+            order_type=cmd.order_type,
+            time_in_force=tif,
+            price=cmd.price if cmd.price is not None else ZERO,
+            orig_qty=orig_qty,
+            orig_quote_qty=cmd.quote_quantity if cmd.quote_quantity is not None else ZERO,
+            client_order_id=client_id,
+            time=now,
+            lock_asset=lock_asset,
+            locked=to_lock,
+            lock_price=lock_price,
+            update_time=now,
+            working_time=now,
+        )
+        self._next_order_id += 1
+        self._orders[order.order_id] = order
+        events: list[Event] = [OrderAccepted(order.view(), now)]
+
+        fok_short = tif is TimeInForce.FOK and planned_qty < orig_qty
+        if not fok_short:
+            for maker, qty, price in plan:
+                events.extend(
+                    self._fill(book, taker=order, maker=maker, qty=qty, price=price, now=now)
+                )
+
+        if order.remaining > 0 and tif is TimeInForce.GTC and cmd.order_type is OrderType.LIMIT:
+            book.side(cmd.side).add(order)
+            self._open_by_client_id[(order.account_id, spec.symbol, client_id)] = order
+        elif order.remaining > 0 or order.executed_qty == 0:
+            order.status = OrderStatus.EXPIRED
+            self._release(order, now)
+            events.append(OrderExpired(order.view(), now))
+        else:
+            self._release(order, now)
+        return events
+
+    def cancel(self, cmd: CancelOrder) -> list[Event]:
+        """Cancel an open order; return ``OrderCanceled`` or ``CommandRejected(UNKNOWN_ORDER)``."""
+        now = self._clock()
+        order = self._find(cmd.account_id, cmd.symbol, cmd.order_id, cmd.client_order_id)
+        if order is None or order.status not in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED):
+            return [CommandRejected(RejectReason.UNKNOWN_ORDER, now)]
+        self._books[order.spec.symbol].side(order.side).remove(order)
+        self._open_by_client_id.pop((order.account_id, order.spec.symbol, order.client_order_id))
+        order.orig_client_order_id = order.client_order_id
+        order.client_order_id = cmd.new_client_order_id or self._generate_client_id()
+        order.status = OrderStatus.CANCELED
+        self._release(order, now)
+        return [OrderCanceled(order.view(), now)]
+
+    def cancel_all(self, account_id: str, symbol: str) -> list[Event]:
+        """Cancel every open order of ``account_id`` on ``symbol``, oldest first."""
+        events: list[Event] = []
+        for view in self.open_orders(account_id, symbol):
+            events.extend(self.cancel(CancelOrder(account_id, symbol, order_id=view.order_id)))
+        return events
+
+    # ---------------------------------------------------------------- internals
+
+    def _find(
+        self, account_id: str, symbol: str, order_id: int | None, client_order_id: str
+    ) -> _Order | None:
+        if order_id is not None:
+            order = self._orders.get(order_id)
+            if order is None or order.account_id != account_id or order.spec.symbol != symbol:
+                return None
+            # Binance: with both ids, the order found by orderId must carry the client id
+            if client_order_id and client_order_id != order.client_order_id:
+                return None
+            return order
+        if client_order_id:
+            found = self._open_by_client_id.get((account_id, symbol, client_order_id))
+            if found is not None:
+                return found
+            # closed orders keep their last client id; the newest one wins
+            for order in reversed(self._orders.values()):
+                if (
+                    order.account_id == account_id
+                    and order.spec.symbol == symbol
+                    and order.client_order_id == client_order_id
+                ):
+                    return order
+        return None
+
+    def _plan(
+        self,
+        book: _Book,
+        side: Side,
+        limit: Decimal | None,
+        quantity: Decimal | None,
+        quote_quantity: Decimal | None,
+    ) -> list[tuple[_Order, Decimal, Decimal]]:
+        """Walk the opposite side best-first (price, then time) without changing anything."""
+        plan: list[tuple[_Order, Decimal, Decimal]] = []
+        filled = spent = ZERO
+        step = book.spec.step_size
+        for price, level in book.opposite(side).best_first():
+            if limit is not None and (price > limit if side is Side.BUY else price < limit):
+                break
+            for maker in level:
+                if quantity is not None:
+                    take = min(maker.remaining, quantity - filled)
+                else:
+                    assert quote_quantity is not None
+                    take = min(
+                        maker.remaining, _floor_to_step((quote_quantity - spent) / price, step)
+                    )
+                if take <= 0:
+                    return plan
+                plan.append((maker, take, price))
+                filled += take
+                spent += take * price
+        return plan
+
+    def _fill(
+        self, book: _Book, *, taker: _Order, maker: _Order, qty: Decimal, price: Decimal, now: int
+    ) -> list[Event]:
+        trade_id = self._next_trade_id
+        self._next_trade_id += 1
+        book.last_price = price
+        events: list[Event] = []
+        for order, is_maker in ((taker, False), (maker, True)):
+            rate = self.fees.maker if is_maker else self.fees.taker
+            events.append(
+                self._apply_fill(
+                    order,
+                    trade_id=trade_id,
+                    qty=qty,
+                    price=price,
+                    rate=rate,
+                    is_maker=is_maker,
+                    now=now,
+                )
+            )
+        if maker.remaining == 0:
+            book.opposite(taker.side).remove(maker)
+            self._open_by_client_id.pop(
+                (maker.account_id, maker.spec.symbol, maker.client_order_id), None
+            )
+        return events
+
+    def _apply_fill(
+        self,
+        order: _Order,
+        *,
+        trade_id: int,
+        qty: Decimal,
+        price: Decimal,
+        rate: Decimal,
+        is_maker: bool,
+        now: int,
+    ) -> OrderTraded:
+        account = self.registry.accounts[order.account_id]
+        spec = order.spec
+        quote_qty = qty * price
+        # Binance charges the commission in the asset received (faqs/commission_faq.md):
+        # base for a BUY, quote for a SELL (without BNB discounts, which we do not model)
+        if order.side is Side.BUY:
+            commission = (qty * rate).quantize(_COMMISSION_QUANTUM)
+            consumed = (order.lock_price or price) * qty
+            account.settle(spec.quote, consumed, consumed - quote_qty, spec.base, qty - commission)
+            commission_asset = spec.base
+        else:
+            commission = (quote_qty * rate).quantize(_COMMISSION_QUANTUM)
+            consumed = qty
+            account.settle(spec.base, consumed, ZERO, spec.quote, quote_qty - commission)
+            commission_asset = spec.quote
+        order.locked -= consumed
+        account.update_time = now
+        order.executed_qty += qty
+        order.cum_quote_qty += quote_qty
+        order.status = OrderStatus.FILLED if order.remaining == 0 else OrderStatus.PARTIALLY_FILLED
+        order.update_time = now
+        trade = Trade(trade_id, price, qty, quote_qty, commission, commission_asset, is_maker)
+        order.trades.append(trade)
+        return OrderTraded(order.view(), trade, now)
+
+    def _release(self, order: _Order, now: int) -> None:
+        if order.locked:
+            self.registry.accounts[order.account_id].unlock(order.lock_asset, order.locked)
+            order.locked = ZERO
+        order.update_time = now
+
+    def _generate_client_id(self) -> str:
+        # Binance generates 22-character ids ("4d96324ff9d44481926157"); seeded for replay
+        return "".join(self._rng.choice(_CLIENT_ID_ALPHABET) for _ in range(22))
