@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from whalewire.engine.events import (
+from whalewire.model import (
     OrderAccepted,
     OrderCanceled,
     OrderEvent,

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from tests.engine.factories import event, fill, initialized, submit
 
-from whalewire.engine.events import (
+from whalewire.engine.journal import Journal, JournalError
+from whalewire.engine.oms import OrderStatus
+from whalewire.model import (
     OrderAccepted,
     OrderDenied,
     OrderSubmitted,
 )
-from whalewire.engine.journal import Journal, JournalError
-from whalewire.engine.oms import OrderStatus
 
 
 def test_replay_rebuilds_orders_with_their_status_and_fills(tmp_path: Path) -> None:

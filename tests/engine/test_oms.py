@@ -7,15 +7,6 @@ from decimal import Decimal
 import pytest
 from tests.engine.factories import EVENT_KINDS, event, fill, initialized
 
-from whalewire.engine.events import (
-    OrderAccepted,
-    OrderCanceled,
-    OrderEvent,
-    OrderFilled,
-    OrderNotFound,
-    OrderStatusUnknown,
-    OrderSubmitted,
-)
 from whalewire.engine.oms import (
     FILL,
     TRANSITIONS,
@@ -23,6 +14,15 @@ from whalewire.engine.oms import (
     InvalidTransition,
     Order,
     OrderStatus,
+)
+from whalewire.model import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderEvent,
+    OrderFilled,
+    OrderNotFound,
+    OrderStatusUnknown,
+    OrderSubmitted,
 )
 
 # Paths of events that bring a fresh order to each status (used to set up edge tests).

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 
-from whalewire.engine.events import CancelOrder, OrderType, Side, SubmitOrder
 from whalewire.engine.risk import (
     NS_PER_DAY,
     NS_PER_S,
@@ -17,6 +16,7 @@ from whalewire.engine.risk import (
     SymbolLimits,
     TradingState,
 )
+from whalewire.model import CancelOrder, OrderType, Side, SubmitOrder
 
 D = Decimal
 

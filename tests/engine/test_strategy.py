@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 
-from whalewire.engine.events import Side, SubmitOrder
 from whalewire.engine.strategy import (
     AlertIgnored,
     IgnoreReason,
@@ -14,6 +13,7 @@ from whalewire.engine.strategy import (
     StrategyConfig,
     WhaleStrategy,
 )
+from whalewire.model import Side, SubmitOrder
 
 NS = 1_000_000_000
 

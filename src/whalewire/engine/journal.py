@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from whalewire.engine.events import (
+from whalewire.engine.oms import Order
+from whalewire.model import (
     AnyMessage,
     CancelOrder,
     OrderDenied,
@@ -30,7 +31,6 @@ from whalewire.engine.events import (
     decode,
     encode,
 )
-from whalewire.engine.oms import Order
 
 SCHEMA_VERSION = 1
 

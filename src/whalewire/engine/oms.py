@@ -16,7 +16,7 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 
-from whalewire.engine.events import (
+from whalewire.model import (
     OrderAccepted,
     OrderCanceled,
     OrderDenied,

@@ -19,7 +19,7 @@ from enum import StrEnum
 
 import msgspec
 
-from whalewire.engine.events import CancelOrder, OrderDenied, OrderType, Side, SubmitOrder
+from whalewire.model import CancelOrder, OrderDenied, OrderType, Side, SubmitOrder
 
 NS_PER_S = 1_000_000_000
 NS_PER_DAY = 86_400 * NS_PER_S

@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 
 import msgspec
 
-from whalewire.engine.events import OrderType, Side, SubmitOrder
+from whalewire.model import OrderType, Side, SubmitOrder
 
 SATS_PER_BTC = 100_000_000
 NS_PER_S = 1_000_000_000

@@ -1,12 +1,15 @@
-"""Order commands and events: immutable messages that make an order's history.
+"""Order commands and events: the messages every layer from venues up speaks.
 
 Names follow nautilus_trader: commands are imperative (``SubmitOrder``), events are past
 tense with the noun first (``OrderAccepted``). ``OrderDenied`` is our refusal (risk),
 ``OrderRejected`` the venue's. Every message carries ``ts_init`` (ns, when we created it);
 events also carry ``ts_event`` (ns, when it happened: the venue's time where it has one).
 
-Messages are tagged msgspec Structs so the journal stores and replays them as JSON without
-a hand-written codec; they hold no secrets (the journal must never see one).
+They live below ``venues`` and ``engine`` (nautilus_trader's ``model`` layer) so a venue
+client reports ``OrderAccepted`` or ``OrderFilled`` itself, with no second type tree and no
+mapping between them. Messages are tagged msgspec Structs so the journal stores and replays
+them as JSON without a hand-written codec; they hold no secrets (the journal must never see
+one).
 """
 
 from __future__ import annotations
