@@ -7,6 +7,7 @@ from decimal import Decimal
 from whalewire.model import (
     OrderAccepted,
     OrderCanceled,
+    OrderDenied,
     OrderEvent,
     OrderExpired,
     OrderFilled,
@@ -69,6 +70,8 @@ def event(kind: type[OrderEvent], coid: str = COID) -> OrderEvent:
         return OrderStatusUnknown(reason="timeout", **common)
     if kind is OrderNotFound:
         return OrderNotFound(**common)
+    if kind is OrderDenied:
+        return OrderDenied(reason="VENUE_UNAVAILABLE", **common)
     raise AssertionError(kind)
 
 
@@ -81,4 +84,5 @@ EVENT_KINDS: list[type[OrderEvent]] = [
     OrderExpired,
     OrderStatusUnknown,
     OrderNotFound,
+    OrderDenied,
 ]

@@ -66,6 +66,8 @@ S = OrderStatus
 #: (status, event type) -> next status. Anything absent is illegal.
 TRANSITIONS: dict[tuple[OrderStatus, type[OrderEvent]], OrderStatus | str] = {
     (S.INITIALIZED, OrderSubmitted): S.SUBMITTED,
+    # the venue client refused before any byte left (connection down, rate-limited)
+    (S.INITIALIZED, OrderDenied): S.DENIED,
     # the engine may fail to write (socket gone) after journaling: nothing reached the venue
     # for sure only if the write raised before any byte left, so this is UNKNOWN, not REJECTED
     (S.INITIALIZED, OrderStatusUnknown): S.UNKNOWN,
