@@ -112,3 +112,14 @@ def test_journal_from_another_schema_version_is_refused_with_advice(tmp_path: Pa
     db.close()
     with pytest.raises(JournalError, match="schema 99"):
         Journal(path)
+
+
+def test_sequence_numbers_are_never_reused_across_restarts(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    with Journal(path) as j:
+        first = j.next_seq
+        assert j.append(initialized("a")) == first
+        assert j.next_seq == first + 1
+    with Journal(path) as j:
+        assert j.next_seq == first + 1
+        assert j.append(initialized("b")) == first + 1

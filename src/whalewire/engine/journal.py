@@ -75,6 +75,8 @@ class Journal:
         self._insert = (
             "INSERT INTO messages(client_order_id, type, body, ts_init) VALUES (?, ?, ?, ?)"
         )
+        (last,) = self._db.execute("SELECT coalesce(max(seq), 0) FROM messages").fetchone()
+        self._next_seq = int(last) + 1
 
     def _init_schema(self) -> None:
         db = self._db
@@ -101,12 +103,25 @@ class Journal:
             )
         db.execute("COMMIT")
 
-    def append(self, message: AnyMessage) -> None:
-        """Write one message durably (per ``durability``) before returning."""
-        self._db.execute(
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next appended message will get (unique, never reused).
+
+        Client order ids are derived from it, so an id names its journal row and replaying
+        the journal after a crash yields the same ids.
+        """
+        return self._next_seq
+
+    def append(self, message: AnyMessage) -> int:
+        """Write one message durably (per ``durability``); return its sequence number."""
+        cursor = self._db.execute(
             self._insert,
             (message.client_order_id, type(message).__name__, encode(message), message.ts_init),
         )
+        seq = cursor.lastrowid
+        assert seq is not None
+        self._next_seq = seq + 1
+        return seq
 
     def messages(self) -> Iterator[AnyMessage]:
         """Yield every message in the order it was written."""
