@@ -57,7 +57,8 @@ def test_handshake_with_regtest_magic_reports_the_node(node: Node) -> None:
         version = await feed.connect()
         await feed.close()
         assert "LitecoinCore" in version.user_agent
-        assert version.start_height == node.call("getblockcount")
+        # the node updates its advertised height asynchronously after mining: it may lag
+        assert 100 <= version.start_height <= node.call("getblockcount")
         assert version.version >= 70015
 
     asyncio.run(run())

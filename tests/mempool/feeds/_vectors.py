@@ -1,18 +1,18 @@
-"""Shared fixtures for the feed tests: the real mainnet block 951,658 from ../shared/data.
+"""Shared vectors for the feed tests: the real mainnet block 951,658.
 
-Bitcoin mainnet block 951,658 is public blockchain data (see shared/data/README.md); the txids
-listed in its ``getblock`` JSON are the node's own, so they are independent expected values.
+``tests/mempool/data`` holds the raw block and Bitcoin Core's ``getblock`` fields for it
+(copied from shared/data, ElectrumX test suite, MIT; the block is public chain data). The
+txids listed there are the node's own, so they are independent expected values.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 from functools import cache
 from pathlib import Path
 
-import pytest
-
-BLOCK_JSON = Path(__file__).resolve().parents[4] / "shared" / "data" / "bitcoin_mainnet_951658.json"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 # From shared/data/README.md (block explorer listing): outputs of >= 1 BTC in block 951,658.
 KNOWN_TXIDS = (
@@ -23,8 +23,14 @@ KNOWN_TXIDS = (
 
 @cache
 def block_doc() -> dict[str, object]:
-    """Return the block's getblock JSON, skipping the test when shared/ is not beside the repo."""
-    if not BLOCK_JSON.exists():
-        pytest.skip(f"{BLOCK_JSON} not present")
-    doc: dict[str, object] = json.loads(BLOCK_JSON.read_text())
-    return doc
+    """Return ``{"hash", "tx", "block"}`` like ``getblock`` JSON with the raw block hex."""
+    expected = json.loads((DATA / "block_951658_expected.json").read_text())
+    with gzip.open(DATA / "block_951658.bin.gz") as f:
+        raw = f.read()
+    return {"hash": expected["hash"], "tx": expected["tx"], "block": raw.hex()}
+
+
+def write_block_json(path: Path) -> Path:
+    """Write the block as a ``getblock``-style JSON file (what the replay builder reads)."""
+    path.write_text(json.dumps(block_doc()))
+    return path

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import zmq
 import zmq.asyncio
 
-from whalewire.mempool.feeds._txid import TxScanError, coinbase, txid_of
+from whalewire.mempool.feeds._txid import TxParseError, coinbase, txid_of
 from whalewire.mempool.feeds.events import (
     BlockSeen,
     EventKind,
@@ -119,7 +119,7 @@ class ZmqDecoder:
                 out.append(BlockSeen(body.hex(), self.name, recv_ns, recv_wall_ns))
             elif topic == "sequence":
                 out.extend(self._on_sequence(parse_sequence(body), recv_ns, recv_wall_ns))
-        except (ValueError, TxScanError):
+        except (ValueError, TxParseError):
             self.malformed[topic] += 1
         return out
 

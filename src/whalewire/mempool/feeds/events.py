@@ -96,7 +96,7 @@ def tx_event(
         recv_wall_ns: ``time_ns`` at receive; taken now when omitted.
 
     Raises:
-        TxScanError: ``txid`` is omitted and ``raw`` is not a well-formed transaction.
+        TxParseError: ``txid`` is omitted and ``raw`` is not a well-formed transaction.
     """
     if recv_ns is None:
         recv_ns = time.perf_counter_ns()

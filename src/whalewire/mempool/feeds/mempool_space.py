@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from whalewire.mempool.feeds._txid import TxScanError, txid_of
+from whalewire.mempool.feeds._txid import TxParseError, txid_of
 from whalewire.mempool.feeds.events import BlockSeen, EventKind, FeedEvent, FeedGap, RawTxEvent
 
 __all__ = [
@@ -96,7 +96,7 @@ def serialize_esplora_tx(tx: Mapping[str, Any]) -> bytes:
     raw = b"".join(parts)
     try:
         txid = txid_of(raw)
-    except TxScanError as exc:
+    except TxParseError as exc:
         raise ValueError(f"esplora tx {tx.get('txid')!r} rebuilds to bad bytes: {exc}") from None
     if txid != tx.get("txid"):
         raise ValueError(f"esplora tx {tx.get('txid')!r} rebuilds to txid {txid}")
