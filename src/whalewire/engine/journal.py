@@ -24,6 +24,7 @@ from whalewire.engine.oms import Order
 from whalewire.model import (
     AnyMessage,
     CancelOrder,
+    Message,
     OrderDenied,
     OrderEvent,
     OrderInitialized,
@@ -112,7 +113,7 @@ class Journal:
         """
         return self._next_seq
 
-    def append(self, message: AnyMessage) -> int:
+    def append(self, message: Message) -> int:
         """Write one message durably (per ``durability``); return its sequence number."""
         cursor = self._db.execute(
             self._insert,

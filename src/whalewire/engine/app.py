@@ -1,0 +1,439 @@
+"""The engine: wires feeds, whale detection, strategy, risk, journal and venues together.
+
+The hot path is one synchronous call chain on the event loop's thread, from a feed's raw
+transaction to the order's bytes on the socket (DESIGN.md): ``on_feed_event`` → detector
+→ strategy → risk → journal (``OrderInitialized``, committed) → ``venue.place`` (fill,
+sign, frame, write) → ``OrderSubmitted``. Only timestamps are taken on the way; metrics,
+the dashboard and logs are fed after the write.
+
+Everything the venues report comes back through ``_on_venue_event``, is applied to the
+order (``Order.apply``, the one transition table) and then journaled. An order that hears
+nothing within ``ack_timeout_s`` becomes UNKNOWN and is reconciled by client order id; on
+start, every order the journal holds that is not final is reconciled before the strategy
+is armed. Nothing is ever blindly resent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any, Protocol
+
+from whalewire.engine.config import Config
+from whalewire.engine.journal import Journal
+from whalewire.engine.metrics import Metrics
+from whalewire.engine.oms import InvalidTransition, Order, OrderStatus
+from whalewire.engine.risk import RiskEngine, TradingState
+from whalewire.engine.strategy import AlertIgnored, AlertLike, WhaleStrategy
+from whalewire.model import (
+    OrderAccepted,
+    OrderDenied,
+    OrderEvent,
+    OrderFilled,
+    OrderInitialized,
+    OrderRejected,
+    OrderStatusUnknown,
+    OrderSubmitted,
+    SubmitOrder,
+)
+from whalewire.venues.base import VenueClient, VenueError, VenueUnavailable
+from whalewire.venues.ids import binance_client_order_id
+
+log = logging.getLogger("whalewire.engine")
+
+SATS_PER_BTC = 100_000_000
+
+
+class Detector(Protocol):
+    """What the engine needs of the whale detector (``whalewire.mempool.whales``)."""
+
+    def feed(
+        self, raw: bytes, *, feed: str, recv_ns: int, recv_wall_ns: int
+    ) -> AlertLike | None: ...
+
+
+class Engine:
+    """One trading engine: its orders, its risk state, its venues."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        venues: Mapping[str, VenueClient],
+        detector: Detector,
+        journal: Journal,
+        namespace: str = "ww",
+        metrics: Metrics | None = None,
+        monotonic_ns: Callable[[], int] = time.perf_counter_ns,
+        wall_ns: Callable[[], int] = time.time_ns,
+        ack_timeout_s: float = 5.0,
+    ) -> None:
+        self.config = config
+        self.venues = dict(venues)
+        self.detector = detector
+        self.journal = journal
+        self.namespace = namespace
+        self.metrics = metrics or Metrics()
+        self._now = monotonic_ns
+        self._wall = wall_ns
+        self.ack_timeout_s = ack_timeout_s
+        self.started_ns = monotonic_ns()
+        self.risk = RiskEngine(config.risk, monotonic_ns=monotonic_ns, wall_ns=wall_ns)
+        self.strategy = WhaleStrategy(
+            config.strategy, monotonic_ns=monotonic_ns, next_client_order_id=self._next_id
+        )
+        self.orders: dict[str, Order] = {}
+        self.armed = False
+        self.feed_counts: Counter[str] = Counter()
+        self.ignored: Counter[str] = Counter()
+        self.whales_seen = 0
+        self.recent_whales: deque[dict[str, Any]] = deque(maxlen=20)
+        self._submitted_ns: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        for venue in self.venues.values():
+            venue.on_event = self._on_venue_event
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> dict[str, int]:
+        """Connect venues, reconcile what the journal left open, then arm the strategy.
+
+        Returns how many journaled orders were found open and what became of them.
+        """
+        for venue in self.venues.values():
+            await venue.start()
+        self.orders = self.journal.replay()
+        for order in self.orders.values():
+            if order.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED):
+                c = order.command
+                self.risk.on_fill(c.symbol, c.side, order.filled_qty, order.avg_px)
+        report = await self.reconcile_open_orders()
+        self.armed = True
+        return report
+
+    async def reconcile_open_orders(self) -> dict[str, int]:
+        """Ask the venue about every order that is not final, and apply what it says."""
+        outcome: Counter[str] = Counter()
+        for order in list(self.orders.values()):
+            if order.is_final:
+                continue
+            outcome["open"] += 1
+            await self._reconcile(order)
+            outcome[order.status.value] += 1
+        return dict(outcome)
+
+    async def close(self) -> None:
+        """Stop background work and close venue connections."""
+        self.armed = False
+        for task in list(self._tasks):
+            task.cancel()
+        for venue in self.venues.values():
+            await venue.close()
+
+    # -- the hot path --------------------------------------------------------------------
+    def on_feed_event(self, event: object) -> None:
+        """Take one event from the mempool monitor (``RawTxEvent`` and friends)."""
+        raw = getattr(event, "raw", None)
+        feed = getattr(event, "feed", "?")
+        self.feed_counts[feed] += 1
+        if not raw:
+            return
+        alert = self.detector.feed(
+            raw,
+            feed=feed,
+            recv_ns=event.recv_ns,  # type: ignore[attr-defined]
+            recv_wall_ns=event.recv_wall_ns,  # type: ignore[attr-defined]
+        )
+        if alert is None:
+            return
+        mined = getattr(getattr(event, "kind", None), "name", "") == "MINED"
+        self.on_alert(alert, mined=mined)
+
+    def on_alert(self, alert: AlertLike, *, mined: bool = False) -> None:
+        """Decide on one whale alert and, if the strategy acts, send the order."""
+        t_alert = self._now()
+        if not self.armed:
+            return
+        decision = self.strategy.on_alert(alert, mined=mined)
+        t_decided = self._now()
+        if isinstance(decision, AlertIgnored):
+            self.ignored[decision.reason.value] += 1
+            self._remember_whale(alert, decision.reason.value)
+            return
+        self.submit(decision)
+        m = self.metrics
+        m.latency("detect").record(t_alert - alert.recv_ns)
+        m.latency("decide").record(t_decided - t_alert)
+        sent = self._submitted_ns.get(decision.client_order_id)
+        if sent is not None:
+            m.latency("trigger_to_send").record(sent - alert.recv_ns)
+        self._remember_whale(alert, f"{decision.side.value} {decision.quantity}")
+
+    def submit(self, command: SubmitOrder) -> Order:
+        """Risk-check, journal and send one order command; return the order's record."""
+        t0 = self._now()
+        venue = self.venues.get(command.venue)
+        if venue is not None:
+            price = venue.last_price(command.symbol)
+            if price is not None:
+                self.risk.on_trade_price(command.symbol, price)
+        denial = self.risk.check(command)
+        t_risk = self._now()
+        if denial is None and venue is None:
+            denial = OrderDenied(
+                client_order_id=command.client_order_id,
+                ts_init=t_risk,
+                ts_event=t_risk,
+                reason="NO_VENUE",
+                detail=f"no venue named {command.venue!r}",
+            )
+        if denial is not None:
+            self.journal.append(command)
+            self.journal.append(denial)
+            order = self.orders[command.client_order_id] = Order.denied(command, denial)
+            self.metrics.inc("orders_denied")
+            log.info(
+                "order %s denied: %s %s", command.client_order_id, denial.reason, denial.detail
+            )
+            return order
+        assert venue is not None
+        init = OrderInitialized(
+            client_order_id=command.client_order_id,
+            ts_init=t_risk,
+            ts_event=t_risk,
+            command=command,
+        )
+        order = self.orders[command.client_order_id] = Order(init)
+        self.journal.append(init)  # committed before a byte goes out
+        t_journal = self._now()
+        try:
+            written = venue.place(command)
+        except VenueUnavailable as exc:
+            self._apply(
+                OrderDenied(
+                    client_order_id=command.client_order_id,
+                    ts_init=self._now(),
+                    ts_event=self._now(),
+                    reason="VENUE_UNAVAILABLE",
+                    detail=exc.why,
+                )
+            )
+            self.risk.on_order_closed(command.symbol, command.side, command.quantity)
+            return order
+        except Exception as exc:  # a failure mid-write: the venue may have the order
+            log.exception("order %s: send failed", command.client_order_id)
+            self._apply(
+                OrderStatusUnknown(
+                    client_order_id=command.client_order_id,
+                    ts_init=self._now(),
+                    ts_event=self._now(),
+                    reason=f"send failed: {type(exc).__name__}",
+                )
+            )
+            self._spawn(self._reconcile(order))
+            return order
+        # after the bytes are out: bookkeeping
+        self._submitted_ns[command.client_order_id] = written
+        self._apply(
+            OrderSubmitted(
+                client_order_id=command.client_order_id, ts_init=written, ts_event=written
+            )
+        )
+        m = self.metrics
+        m.inc("orders_sent")
+        m.latency("risk").record(t_risk - t0)
+        m.latency("journal").record(t_journal - t_risk)
+        m.latency("send").record(written - t_journal)
+        self._spawn(self._ack_deadline(order))
+        return order
+
+    # -- what venues report ---------------------------------------------------------------
+    def _on_venue_event(self, event: OrderEvent) -> None:
+        coid = event.client_order_id
+        if isinstance(event, OrderAccepted | OrderRejected | OrderFilled):
+            sent = self._submitted_ns.pop(coid, None)
+            if sent is not None:
+                self.metrics.latency("ack").record(self._now() - sent)
+        if coid not in self.orders:
+            self.metrics.inc("events_for_unknown_orders")
+            log.warning(
+                "venue reported %s for an order we do not know: %s", type(event).__name__, coid
+            )
+            return
+        self._apply(event)
+
+    def _apply(self, event: OrderEvent) -> None:
+        order = self.orders[event.client_order_id]
+        was_final = order.is_final
+        try:
+            order.apply(event)
+        except InvalidTransition as exc:
+            self.metrics.inc("events_refused")
+            log.warning("%s", exc)
+            return
+        self.journal.append(event)
+        c = order.command
+        if isinstance(event, OrderFilled):
+            self.risk.on_fill(c.symbol, c.side, event.last_qty, event.last_px)
+            self.metrics.inc("fills")
+        if order.is_final and not was_final:
+            self.risk.on_order_closed(c.symbol, c.side, c.quantity - order.filled_qty)
+            self.metrics.inc(f"orders_{order.status.value.lower()}")
+
+    async def _ack_deadline(self, order: Order) -> None:
+        await asyncio.sleep(self.ack_timeout_s)
+        if order.status is OrderStatus.SUBMITTED:
+            self._apply(
+                OrderStatusUnknown(
+                    client_order_id=order.client_order_id,
+                    ts_init=self._now(),
+                    ts_event=self._now(),
+                    reason=f"no answer within {self.ack_timeout_s:g} s",
+                )
+            )
+            await self._reconcile(order)
+
+    async def _reconcile(self, order: Order, attempts: int = 5) -> None:
+        venue = self.venues.get(order.command.venue)
+        if venue is None:
+            return
+        delay = 0.2
+        for _ in range(attempts):
+            try:
+                events = await venue.reconcile(order.client_order_id, order.command.symbol)
+            except VenueError as exc:
+                log.warning("reconcile %s: %s; retrying", order.client_order_id, exc)
+                await asyncio.sleep(delay)
+                delay *= 2
+                continue
+            if order.status is OrderStatus.INITIALIZED:
+                # crashed between journaling and knowing whether bytes left
+                self._apply(
+                    OrderStatusUnknown(
+                        client_order_id=order.client_order_id,
+                        ts_init=self._now(),
+                        ts_event=self._now(),
+                        reason="restart: send not confirmed",
+                    )
+                )
+            elif order.status is OrderStatus.SUBMITTED:
+                self._apply(
+                    OrderStatusUnknown(
+                        client_order_id=order.client_order_id,
+                        ts_init=self._now(),
+                        ts_event=self._now(),
+                        reason="reconciling",
+                    )
+                )
+            for event in events:
+                if isinstance(event, OrderFilled) and event.trade_id in order.trade_ids:
+                    continue
+                self._apply(event)
+            self.metrics.inc("reconciled")
+            return
+        self.metrics.inc("reconcile_failed")
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- operator -------------------------------------------------------------------------
+    async def kill(self, source: str) -> Mapping[str, Any]:
+        """Halt trading and cancel every open order on every venue; report what was done."""
+        self.risk.set_state(TradingState.HALTED, f"kill switch: {source}")
+        self.metrics.set("trading_halted", 1)
+        canceled: dict[str, Any] = {}
+        symbols = {
+            r.symbol
+            for r in [self.config.strategy.default_route, *self.config.strategy.routes.values()]
+        }
+        symbols |= {o.command.symbol for o in self.orders.values() if not o.is_final}
+        for name, venue in self.venues.items():
+            for symbol in sorted(symbols):
+                try:
+                    canceled[f"{name}:{symbol}"] = await venue.cancel_all(symbol)
+                except VenueError as exc:
+                    canceled[f"{name}:{symbol}"] = f"failed: {exc}"
+        report = {
+            "halted": True,
+            "source": source,
+            "canceled": canceled,
+            "open_orders": [o.client_order_id for o in self.orders.values() if not o.is_final],
+        }
+        log.warning("kill switch (%s): %s", source, report)
+        return report
+
+    def _next_id(self, venue: str) -> str:
+        return binance_client_order_id(self.namespace, self.journal.next_seq)
+
+    def _remember_whale(self, alert: AlertLike, decision: str) -> None:
+        self.whales_seen += 1
+        self.recent_whales.append(
+            {
+                "txid": alert.txid,
+                "entity": alert.entity,
+                "kind": str(getattr(alert.kind, "value", alert.kind)),
+                "value_btc": alert.value / SATS_PER_BTC,
+                "decision": decision,
+            }
+        )
+
+    def status(self) -> Mapping[str, Any]:
+        """A JSON-ready snapshot (served at /status and drawn by the dashboard)."""
+        counts = Counter(o.status.value for o in self.orders.values())
+        recent = list(self.orders.values())[-10:]
+        return {
+            "mode": self.config.engine.mode,
+            "armed": self.armed,
+            "trading_state": self.risk.state.value,
+            "state_reason": self.risk.state_reason,
+            "uptime_s": (self._now() - self.started_ns) / 1e9,
+            "connections": [dict(v.status(), venue=n) for n, v in self.venues.items()],
+            "feeds": [{"name": n, "events": c} for n, c in sorted(self.feed_counts.items())],
+            "whales": {"seen": self.whales_seen, "recent": list(self.recent_whales)},
+            "ignored": dict(self.ignored),
+            "orders": {
+                "sent": self.metrics.counters.get("orders_sent", 0),
+                "filled": counts.get("FILLED", 0),
+                "rejected": counts.get("REJECTED", 0),
+                "denied": counts.get("DENIED", 0),
+                "unknown": counts.get("UNKNOWN", 0),
+                "open": sum(1 for o in self.orders.values() if not o.is_final),
+                "recent": [
+                    {
+                        "client_order_id": o.client_order_id,
+                        "side": o.command.side.value,
+                        "quantity": str(o.command.quantity),
+                        "status": o.status.value,
+                        "filled": str(o.filled_qty),
+                        "avg_px": f"{o.avg_px:.2f}" if o.filled_qty else "",
+                    }
+                    for o in recent
+                ],
+            },
+            "positions": {
+                sym: {
+                    "position": str(b.position),
+                    "realized_pnl": f"{b.realized_pnl:.2f}",
+                    "unrealized_pnl": f"{b.unrealized_pnl():.2f}",
+                    "last_price": str(b.last_price) if b.last_price is not None else "-",
+                }
+                for sym, b in self.risk.books.items()
+            },
+            "latency_us": {
+                name: {k: (v / 1000 if k != "count" else v) for k, v in lat.summary().items()}
+                for name, lat in self.metrics.latencies.items()
+            },
+        }
+
+    def metrics_text(self) -> str:
+        """The Prometheus exposition of the engine's metrics."""
+        return self.metrics.to_prometheus()
+
+    def position(self, symbol: str) -> Decimal:
+        """The current position in ``symbol`` as risk sees it."""
+        return self.risk.book(symbol).position
