@@ -17,24 +17,30 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "ws": ("ws", "WebSocket tools: echo server and Autobahn client for conformance runs"),
     "demo": ("demo", "run the whole pipeline on embedded defaults (safe: paper trading)"),
+    "status": ("status", "show a running engine's state (trading, orders, P&L, latency)"),
+    "kill": ("kill", "kill switch: halt a running engine and cancel all its open orders"),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the argument parser with every registered subcommand."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Build the argument parser; configure every subcommand, or only the one named."""
     parser = argparse.ArgumentParser(prog="whalewire", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
-        mod = importlib.import_module(f"whalewire.commands.{module}")
-        mod.configure(sp)
-        sp.set_defaults(_module=mod)
+        if only is None or name == only:
+            mod = importlib.import_module(f"whalewire.commands.{module}")
+            mod.configure(sp)
+            sp.set_defaults(_module=mod)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``whalewire`` command line and return its exit status."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    # import only the chosen command's module: a broken optional piece stays contained
+    parser = build_parser(only=chosen if chosen in COMMANDS else "")
     args = parser.parse_args(argv)
     try:
         return int(args._module.run(args))
