@@ -1,0 +1,234 @@
+"""Venue rate limits: windows seeded from ``exchangeInfo``, corrected by every response.
+
+Binance rules (``web-socket-api.md`` "Rate limits"): limits come as ``rateLimits`` entries
+(``rateLimitType`` REQUEST_WEIGHT / ORDERS / RAW_REQUESTS / CONNECTIONS, ``interval``
+SECOND / MINUTE / HOUR / DAY, ``intervalNum``, ``limit``); windows are aligned to the clock
+(a 1 MINUTE window starts every minute, 10 SECOND resets at :00, :10, ...; 1 DAY at 00:00
+UTC); every response may carry the current ``count`` per window. A 429 means "stop until
+``retryAfter``"; a 418 means the IP is banned until ``retryAfter``; "Repeatedly violating
+rate limits and/or failing to back off after receiving 429s will result in an automated IP
+ban". Connecting to the WebSocket API costs 2 weight and connection attempts are limited.
+
+Pure: times (venue milliseconds, e.g. ``ClockSync.server_time_ns() // 10**6``) are passed
+in. Knows nothing of sockets or of which request costs what beyond what callers pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = [
+    "INTERVAL_MS",
+    "WS_CONNECT_WEIGHT",
+    "LimitState",
+    "RateLimiter",
+    "Verdict",
+    "Window",
+]
+
+INTERVAL_MS = {"SECOND": 1_000, "MINUTE": 60_000, "HOUR": 3_600_000, "DAY": 86_400_000}
+#: "Connecting to WebSocket API costs 2 weight" (web-socket-api.md "IP limits").
+WS_CONNECT_WEIGHT = 2
+# Without a retryAfter, a 429 waits at least this long (and at least to the window's end).
+_DEFAULT_BACKOFF_MS = 1_000
+
+
+class LimitState(StrEnum):
+    """Whether the limiter lets anything through."""
+
+    OPEN = "open"  #: counting normally
+    BACKING_OFF = "backing_off"  #: a 429 arrived: nothing is sent until ``resume_at_ms``
+    BANNED = "banned"  #: a 418 arrived: halted until the ban lifts (``resume_at_ms``)
+
+
+@dataclass(slots=True)
+class Window:
+    """One counted window, e.g. ORDERS per 10 SECOND."""
+
+    limit_type: str
+    interval: str
+    interval_num: int
+    limit: int
+    count: int = 0
+    window_id: int = -1
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        """Identity of the window across updates."""
+        return (self.limit_type, self.interval, self.interval_num)
+
+    @property
+    def length_ms(self) -> int:
+        """Window length."""
+        return INTERVAL_MS[self.interval] * self.interval_num
+
+    def roll(self, now_ms: int) -> None:
+        """Reset the count when ``now_ms`` is in a later window than the last one seen."""
+        window_id = now_ms // self.length_ms
+        if window_id != self.window_id:
+            self.window_id = window_id
+            self.count = 0
+
+    def ends_at_ms(self) -> int:
+        """When the current window closes."""
+        return (self.window_id + 1) * self.length_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """May this request go now? If not, ``retry_at_ms`` says when to ask again."""
+
+    allowed: bool
+    retry_at_ms: int | None = None
+    reason: str = ""
+
+
+_ALLOW = Verdict(True)
+
+
+class RateLimiter:
+    """Count requests, orders and connections against the venue's windows.
+
+    Args:
+        rate_limits: ``exchangeInfo.rateLimits`` entries (``limit``; ``count`` optional).
+        headroom: fraction of each limit we allow ourselves (below 1.0 leaves room for
+            other processes sharing the IP, whose usage only responses reveal).
+    """
+
+    def __init__(self, rate_limits: Iterable[Mapping[str, object]], *, headroom: float = 1.0):
+        if not 0 < headroom <= 1:
+            raise ValueError("headroom must be in (0, 1]")
+        self.headroom = headroom
+        self._windows: dict[tuple[str, str, int], Window] = {}
+        self.state = LimitState.OPEN
+        self.resume_at_ms: int | None = None
+        for entry in rate_limits:
+            self._upsert(entry, None)
+
+    @classmethod
+    def from_exchange_info(
+        cls, info: Mapping[str, object], *, headroom: float = 1.0
+    ) -> RateLimiter:
+        """Seed from an ``exchangeInfo`` result (its ``rateLimits`` list)."""
+        entries = info.get("rateLimits", [])
+        if not isinstance(entries, list):
+            raise ValueError("exchangeInfo.rateLimits must be a list")
+        return cls(entries, headroom=headroom)
+
+    @property
+    def windows(self) -> list[Window]:
+        """The windows being counted."""
+        return list(self._windows.values())
+
+    def _upsert(self, entry: Mapping[str, object], now_ms: int | None) -> None:
+        limit_type = entry.get("rateLimitType")
+        interval = entry.get("interval")
+        interval_num = entry.get("intervalNum", 1)
+        limit = entry.get("limit")
+        if (
+            not isinstance(limit_type, str)
+            or interval not in INTERVAL_MS
+            or not isinstance(interval_num, int)
+            or not isinstance(limit, int)
+        ):
+            raise ValueError(f"malformed rateLimits entry: {dict(entry)!r}")
+        assert isinstance(interval, str)
+        key = (limit_type, interval, interval_num)
+        window = self._windows.get(key)
+        if window is None:
+            window = self._windows[key] = Window(limit_type, interval, interval_num, limit)
+        window.limit = limit
+        count = entry.get("count")
+        if now_ms is not None and isinstance(count, int):
+            window.roll(now_ms)
+            # the venue's count covers every connection from this IP/account: never lower
+            # our own count below it, never let it hide requests still in flight
+            window.count = max(window.count, count)
+
+    def _cost(self, window: Window, weight: int, orders: int, connections: int) -> int:
+        if window.limit_type == "REQUEST_WEIGHT":
+            return weight
+        if window.limit_type == "ORDERS":
+            return orders
+        if window.limit_type == "RAW_REQUESTS":
+            return 1 if weight or orders else 0
+        if window.limit_type == "CONNECTIONS":
+            return connections
+        return 0
+
+    def check(
+        self, now_ms: int, *, weight: int = 1, orders: int = 0, connections: int = 0
+    ) -> Verdict:
+        """Say whether a request of this cost may be sent at ``now_ms`` (counts nothing)."""
+        if self.state is not LimitState.OPEN:
+            if self.resume_at_ms is None or now_ms < self.resume_at_ms:
+                return Verdict(False, self.resume_at_ms, self.state.value)
+            self.state = LimitState.OPEN
+            self.resume_at_ms = None
+        for window in self._windows.values():
+            cost = self._cost(window, weight, orders, connections)
+            if not cost:
+                continue
+            window.roll(now_ms)
+            if window.count + cost > window.limit * self.headroom:
+                reason = f"{window.limit_type} {window.interval_num} {window.interval}"
+                return Verdict(False, window.ends_at_ms(), reason)
+        return _ALLOW
+
+    def acquire(
+        self, now_ms: int, *, weight: int = 1, orders: int = 0, connections: int = 0
+    ) -> Verdict:
+        """Like ``check``, and count the request when it is allowed."""
+        verdict = self.check(now_ms, weight=weight, orders=orders, connections=connections)
+        if verdict.allowed:
+            for window in self._windows.values():
+                window.count += self._cost(window, weight, orders, connections)
+        return verdict
+
+    def connection_attempt(self, now_ms: int) -> Verdict:
+        """Count one WebSocket API connection attempt (CONNECTIONS window + 2 weight)."""
+        return self.acquire(now_ms, weight=WS_CONNECT_WEIGHT, connections=1)
+
+    def update(self, rate_limits: Iterable[Mapping[str, object]], now_ms: int) -> None:
+        """Apply a response's ``rateLimits`` array (current counts, possibly new windows)."""
+        for entry in rate_limits:
+            self._upsert(entry, now_ms)
+
+    def on_429(self, now_ms: int, retry_after_ms: int | None = None) -> None:
+        """Stop sending until ``retry_after_ms`` (absolute venue ms, the ``retryAfter`` field).
+
+        Without one, wait for the end of the fullest window, and at least one second.
+        """
+        if retry_after_ms is None:
+            ends = [w.ends_at_ms() for w in self._windows.values() if w.count >= w.limit]
+            retry_after_ms = max([now_ms + _DEFAULT_BACKOFF_MS, *ends])
+        if self.state is not LimitState.BANNED:
+            self.state = LimitState.BACKING_OFF
+            self.resume_at_ms = max(retry_after_ms, self.resume_at_ms or 0)
+
+    def on_418(self, now_ms: int, retry_after_ms: int | None = None) -> None:
+        """Halt: the IP is banned until ``retry_after_ms``; without one, until ``clear_ban``."""
+        self.state = LimitState.BANNED
+        self.resume_at_ms = retry_after_ms
+
+    def clear_ban(self) -> None:
+        """Lift an open-ended ban by hand (an operator decision)."""
+        self.state = LimitState.OPEN
+        self.resume_at_ms = None
+
+    def on_response(
+        self,
+        status: int,
+        now_ms: int,
+        rate_limits: Iterable[Mapping[str, object]] | None = None,
+        retry_after_ms: int | None = None,
+    ) -> None:
+        """Feed one response: its ``rateLimits``, and its status if it is 429 or 418."""
+        if rate_limits is not None:
+            self.update(rate_limits, now_ms)
+        if status == 429:
+            self.on_429(now_ms, retry_after_ms)
+        elif status == 418:
+            self.on_418(now_ms, retry_after_ms)

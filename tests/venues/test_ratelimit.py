@@ -1,0 +1,159 @@
+"""Rate limits (venues/ratelimit.py), with the documented ``exchangeInfo.rateLimits`` and
+response ``rateLimits`` of ``web-socket-api.md`` ("Exchange information", "Rate limits",
+"IP limits", "Unfilled Order Count").
+"""
+
+from __future__ import annotations
+
+from whalewire.venues.ratelimit import LimitState, RateLimiter
+
+EXCHANGE_INFO = {
+    "rateLimits": [
+        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
+        {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 50},
+        {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 160000},
+        {"rateLimitType": "CONNECTIONS", "interval": "MINUTE", "intervalNum": 5, "limit": 300},
+    ]
+}
+MINUTE = 60_000
+
+
+def _limiter(**kwargs: float) -> RateLimiter:
+    return RateLimiter.from_exchange_info(EXCHANGE_INFO, **kwargs)
+
+
+def test_orders_per_10_seconds_block_at_the_limit_until_the_aligned_boundary() -> None:
+    limiter = _limiter()
+    start = 1_660_801_710_000  # divisible by 10 000: a 10 SECOND window starts here
+    for i in range(50):
+        assert limiter.acquire(start + i, orders=1).allowed
+    verdict = limiter.acquire(start + 60, orders=1)
+    assert not verdict.allowed
+    assert verdict.retry_at_ms == start + 10_000
+    assert verdict.reason == "ORDERS 10 SECOND"
+    # "10 SECOND interval resets at 00, 10, 20... seconds of each minute"
+    assert limiter.acquire(start + 10_000, orders=1).allowed
+
+
+def test_response_counts_raise_ours_never_lower_them() -> None:
+    limiter = _limiter()
+    now = 1_660_801_680_000  # a minute boundary
+    limiter.acquire(now, weight=10)
+    # another process on the same IP used 5990 weight this minute
+    limiter.update(
+        [
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": 6000,
+                "count": 5990,
+            }
+        ],
+        now + 5,
+    )
+    assert limiter.check(now + 6, weight=10).allowed
+    assert not limiter.check(now + 6, weight=11).allowed
+    # a stale, lower count does not undo what we counted
+    limiter.update(
+        [
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": 6000,
+                "count": 3,
+            }
+        ],
+        now + 7,
+    )
+    assert not limiter.check(now + 8, weight=11).allowed
+    # next minute: counts reset
+    assert limiter.check(now + MINUTE, weight=5000).allowed
+
+
+def test_response_may_introduce_a_window_and_change_a_limit() -> None:
+    limiter = RateLimiter([])
+    limiter.update(
+        [
+            {
+                "rateLimitType": "ORDERS",
+                "interval": "SECOND",
+                "intervalNum": 10,
+                "limit": 2,
+                "count": 2,
+            }
+        ],
+        1_000_000,
+    )
+    assert not limiter.check(1_000_001, orders=1).allowed
+    assert limiter.check(1_000_001, orders=0).allowed
+
+
+def test_429_stops_everything_until_retry_after() -> None:
+    limiter = _limiter()
+    now = 1_659_142_907_531
+    limiter.on_response(429, now, retry_after_ms=now + 2_000)
+    assert limiter.state is LimitState.BACKING_OFF
+    verdict = limiter.check(now + 1_999, weight=1)
+    assert not verdict.allowed and verdict.retry_at_ms == now + 2_000
+    assert limiter.check(now + 2_000, weight=1).allowed
+    assert limiter.state is LimitState.OPEN
+
+
+def test_429_without_retry_after_waits_for_the_full_window() -> None:
+    limiter = _limiter()
+    start = 1_660_801_710_000
+    limiter.update(
+        [
+            {
+                "rateLimitType": "ORDERS",
+                "interval": "SECOND",
+                "intervalNum": 10,
+                "limit": 50,
+                "count": 50,
+            }
+        ],
+        start + 100,
+    )
+    limiter.on_429(start + 100)
+    assert limiter.resume_at_ms == start + 10_000
+
+
+def test_418_ban_from_the_documented_example_halts_until_it_lifts() -> None:
+    # web-socket-api.md "IP limits": banned until 1659146400000, serverTime 1659142907531
+    limiter = _limiter()
+    limiter.on_response(418, 1659142907531, retry_after_ms=1659146400000)
+    assert limiter.state is LimitState.BANNED
+    assert not limiter.check(1659146399999, weight=0, orders=1).allowed
+    # a 429 during a ban does not shorten it
+    limiter.on_429(1659142907600, retry_after_ms=1659142908000)
+    assert limiter.check(1659142908001).allowed is False
+    assert limiter.check(1659146400000).allowed
+
+
+def test_418_without_end_needs_an_operator() -> None:
+    limiter = _limiter()
+    limiter.on_418(1_000)
+    assert not limiter.check(10**15).allowed
+    limiter.clear_ban()
+    assert limiter.check(10**15).allowed
+
+
+def test_connection_attempts_are_limited_and_cost_weight() -> None:
+    limiter = _limiter()
+    start = 1_660_801_500_000  # divisible by 300 000: a 5 MINUTE window
+    for i in range(300):
+        assert limiter.connection_attempt(start + i).allowed
+    verdict = limiter.connection_attempt(start + 400)
+    assert not verdict.allowed and verdict.reason == "CONNECTIONS 5 MINUTE"
+    weight = next(w for w in limiter.windows if w.limit_type == "REQUEST_WEIGHT")
+    assert weight.count == 600  # 2 weight per connection
+
+
+def test_headroom_keeps_part_of_the_limit_free() -> None:
+    limiter = _limiter(headroom=0.5)
+    start = 1_660_801_710_000
+    for i in range(25):
+        assert limiter.acquire(start + i, orders=1).allowed
+    assert not limiter.acquire(start + 30, orders=1).allowed
