@@ -91,7 +91,7 @@ def serialize_esplora_tx(tx: Mapping[str, Any]) -> bytes:
                 parts.append(_varint(len(items)))
                 parts += (_script(item) for item in items)
         parts.append(struct.pack("<I", tx["locktime"]))
-    except (KeyError, TypeError, struct.error) as exc:
+    except (KeyError, TypeError, AttributeError, struct.error) as exc:
         raise ValueError(f"esplora tx {tx.get('txid')!r}: {type(exc).__name__}: {exc}") from None
     raw = b"".join(parts)
     try:
@@ -169,10 +169,16 @@ class MempoolSpaceProtocol:
         if isinstance(block := msg.get("block"), dict) and isinstance(block.get("id"), str):
             out.append(BlockSeen(block["id"], self.name, *stamp))
         blocks = msg.get("blocks")
-        if isinstance(blocks, list) and blocks and isinstance(blocks[-1], dict):
-            tip = max(blocks, key=lambda b: b.get("height", -1) if isinstance(b, dict) else -1)
-            if isinstance(tip.get("id"), str):
-                out.append(BlockSeen(tip["id"], self.name, *stamp))
+        if isinstance(blocks, list):
+            known = [
+                (b["height"], b["id"])
+                for b in blocks
+                if isinstance(b, dict)
+                and isinstance(b.get("height"), int)
+                and isinstance(b.get("id"), str)
+            ]
+            if known:
+                out.append(BlockSeen(max(known)[1], self.name, *stamp))
         if isinstance(delta := msg.get("mempool-transactions"), dict):
             out += self._delta(delta, stamp)
         if isinstance(multi := msg.get("multi-address-transactions"), dict):
