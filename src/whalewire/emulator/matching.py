@@ -329,7 +329,8 @@ class MatchingEngine:
         # open orders by (account, symbol, client id): Binance refuses a duplicate only
         # among open orders ("Duplicate order sent.")
         self._open_by_client_id: dict[tuple[str, str, str], _Order] = {}
-        self._next_order_id = 1
+        #: the id the next order gets (settable: tests replay documented ids)
+        self.next_order_id = 1
         self._next_trade_id = 1
         self._rng = random.Random(seed)
 
@@ -379,6 +380,11 @@ class MatchingEngine:
             return (bids[0][0] + asks[0][0]) / 2
         return bids[0][0] if bids else asks[0][0] if asks else ZERO
 
+    def executable_qty(self, symbol: str, side: Side, quote_quantity: Decimal) -> Decimal:
+        """Return the base quantity a MARKET order for ``quote_quantity`` would execute now."""
+        plan = self._plan(self._books[symbol], side, None, None, quote_quantity)
+        return sum((q for _, q, _ in plan), ZERO)
+
     # ---------------------------------------------------------------- commands
 
     def place(self, cmd: PlaceOrder) -> list[Event]:
@@ -421,7 +427,7 @@ class MatchingEngine:
         account.update_time = now
 
         order = _Order(
-            order_id=self._next_order_id,
+            order_id=self.next_order_id,
             account_id=cmd.account_id,
             spec=spec,
             side=cmd.side,
@@ -438,7 +444,7 @@ class MatchingEngine:
             update_time=now,
             working_time=now,
         )
-        self._next_order_id += 1
+        self.next_order_id += 1
         self._orders[order.order_id] = order
         events: list[Event] = [OrderAccepted(order.view(), now)]
 

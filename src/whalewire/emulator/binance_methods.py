@@ -1,0 +1,358 @@
+"""The Binance WebSocket API methods: one function per ``method``, and the dispatch table.
+
+Each handler takes the session, the request ``params`` and the server time and returns
+the ``result`` body or raises ``ApiError``; parameters and results follow the method's
+section of ``web-socket-api.md``. Knows the session's public face only (no transport).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from whalewire.emulator import binance_rules as rules
+from whalewire.emulator.accounts import KeyType
+from whalewire.emulator.binance_render import cancel_result, order_result, order_status
+from whalewire.emulator.binance_rules import fmt
+from whalewire.emulator.matching import (
+    CancelOrder,
+    CommandRejected,
+    OrderCanceled,
+    OrderTraded,
+    OrderType,
+    PlaceOrder,
+    RejectReason,
+    Side,
+    SymbolSpec,
+    TimeInForce,
+    Trade,
+)
+
+if TYPE_CHECKING:
+    from whalewire.emulator.binance import BinanceSession
+
+Handler = Callable[["BinanceSession", dict[str, object], int], object]
+
+_REJECT_MESSAGES = {
+    RejectReason.INSUFFICIENT_BALANCE: rules.INSUFFICIENT_BALANCE,
+    RejectReason.DUPLICATE_ORDER: rules.DUPLICATE_ORDER,
+}
+
+
+def _ping(session: BinanceSession, params: dict[str, object], now: int) -> object:
+    return {}
+
+
+def _time(session: BinanceSession, params: dict[str, object], now: int) -> object:
+    return {"serverTime": now}
+
+
+def _exchange_info(session: BinanceSession, params: dict[str, object], now: int) -> object:
+    specs = session.exchange.engine.specs
+    names: list[str] = list(specs)
+    symbol = rules.get_str(params, "symbol")
+    symbols = params.get("symbols")
+    if symbol is not None:
+        names = [symbol]
+    elif isinstance(symbols, list):
+        names = [str(s) for s in symbols]
+    if any(name not in specs for name in names):
+        raise rules.invalid_symbol()
+    config = session.exchange.config
+    limits = [config.request_weight, *config.orders, config.connections]
+    return {
+        "timezone": "UTC",
+        "serverTime": now,
+        "rateLimits": [
+            {
+                "rateLimitType": lim.limit_type,
+                "interval": lim.interval.value,
+                "intervalNum": lim.interval_num,
+                "limit": lim.limit,
+            }
+            for lim in limits
+        ],
+        "exchangeFilters": [],
+        "symbols": [rules.symbol_info(specs[name]) for name in names],
+    }
+
+
+def _depth(session: BinanceSession, params: dict[str, object], now: int) -> object:
+    spec = _symbol(session, params)
+    limit = rules.get_int(params, "limit") or 100
+    bids, asks = session.exchange.engine.depth(spec.symbol)
+    return {
+        "lastUpdateId": now,
+        "bids": [[fmt(p), fmt(q)] for p, q in bids[:limit]],
+        "asks": [[fmt(p), fmt(q)] for p, q in asks[:limit]],
+    }
+
+
+def _logon(session: BinanceSession, params: dict[str, object], now: int) -> object:
+    key = session.authorize(params, now)
+    # "Only Ed25519 keys are supported for this feature." ("Session Authentication")
+    if key.key_type is not KeyType.ED25519:
+        raise rules.rejected_api_key()
+    session.key = key
+    session.authorized_since = now
+    return session.session_status(now)
+
+
+def _session_status(session: BinanceSession, params: dict[str, object], now: int) -> object:
+    return session.session_status(now)
+
+
+def _logout(session: BinanceSession, params: dict[str, object], now: int) -> object:
+    session.key = session.authorized_since = None
+    return session.session_status(now)
+
+
+def _symbol(session: BinanceSession, params: Mapping[str, object]) -> SymbolSpec:
+    name = rules.get_str(params, "symbol", required=True)
+    spec = session.exchange.engine.specs.get(name or "")
+    if spec is None:
+        raise rules.invalid_symbol()
+    return spec
+
+
+def _parse_order(
+    session: BinanceSession, params: Mapping[str, object], account_id: str
+) -> tuple[PlaceOrder, str]:
+    """Validate ``order.place`` params (presence, enums, filters) into a command."""
+    spec = _symbol(session, params)
+    side_text = rules.get_str(params, "side", required=True)
+    type_text = rules.get_str(params, "type", required=True)
+    if side_text not in ("BUY", "SELL"):
+        raise rules.invalid_side()
+    if type_text not in ("LIMIT", "MARKET"):
+        raise rules.invalid_order_type()
+    side, order_type = Side(side_text), OrderType(type_text)
+    quantity = rules.get_decimal(params, "quantity")
+    quote_qty = rules.get_decimal(params, "quoteOrderQty")
+    price = rules.get_decimal(params, "price")
+    tif_text = rules.get_str(params, "timeInForce")
+    client_id = params.get("newClientOrderId")
+    if client_id == "":
+        raise rules.empty_client_order_id()
+    resp_type = rules.get_str(params, "newOrderRespType") or "FULL"
+    if resp_type not in ("ACK", "RESULT", "FULL"):
+        raise rules.invalid_parameter("newOrderRespType")
+    engine = session.exchange.engine
+    if order_type is OrderType.LIMIT:
+        # "LIMIT: timeInForce, price, quantity" are mandatory
+        if tif_text is None:
+            raise rules.mandatory("timeInForce")
+        if price is None:
+            raise rules.mandatory("price")
+        if quantity is None:
+            raise rules.mandatory("quantity")
+        if quote_qty is not None:
+            raise rules.not_required("quoteOrderQty")
+        if tif_text not in ("GTC", "IOC", "FOK"):
+            raise rules.invalid_tif()
+        rules.check_price_filter(spec, price)
+        rules.check_lot_size(spec, quantity)
+        rules.check_notional(spec, price * quantity, is_market=False)
+        tif = TimeInForce(tif_text)
+    else:
+        # "MARKET: quantity or quoteOrderQty"
+        if quantity is None and quote_qty is None:
+            raise rules.one_of("quantity", "quoteOrderQty")
+        if quantity is not None and quote_qty is not None:
+            raise rules.not_required("quoteOrderQty")
+        if tif_text is not None:
+            raise rules.not_required("timeInForce")
+        if price is not None:
+            raise rules.not_required("price")
+        if quantity is not None:
+            rules.check_lot_size(spec, quantity)
+            notional = quantity * engine.reference_price(spec.symbol)
+        else:
+            assert quote_qty is not None
+            notional = quote_qty
+        rules.check_notional(spec, notional, is_market=True)
+        tif = TimeInForce.GTC
+    cmd = PlaceOrder(
+        account_id,
+        spec.symbol,
+        side,
+        order_type,
+        quantity=quantity,
+        quote_quantity=quote_qty,
+        price=price,
+        time_in_force=tif,
+        client_order_id=str(client_id) if client_id is not None else "",
+    )
+    return cmd, resp_type
+
+
+def _order_place(session: BinanceSession, params: dict[str, object], now: int) -> object:
+    key = session.authorize(params, now)
+    cmd, resp_type = _parse_order(session, params, key.account_id)
+    engine = session.exchange.engine
+    if cmd.quote_quantity is not None:
+        spec = engine.specs[cmd.symbol]
+        if engine.executable_qty(cmd.symbol, cmd.side, cmd.quote_quantity) < spec.min_qty:
+            raise rules.new_order_rejected(rules.NO_LIQUIDITY)
+    usage = session.charge_order(key.account_id, now)
+    events = engine.place(cmd)
+    first = events[0]
+    if isinstance(first, CommandRejected):
+        raise rules.new_order_rejected(_REJECT_MESSAGES[first.reason])
+    usage.add(now, 1)
+    order_id = first.order.order_id
+    final = first.order
+    fills: list[Trade] = []
+    for event in events:
+        if isinstance(event, CommandRejected) or event.order.order_id != order_id:
+            continue
+        final = event.order
+        if isinstance(event, OrderTraded):
+            fills.append(event.trade)
+    session.exchange.publish(events, origin=session)
+    return order_result(final, resp_type, fills, now)
+
+
+def _order_test(session: BinanceSession, params: dict[str, object], now: int) -> object:
+    key = session.authorize(params, now)
+    _parse_order(session, params, key.account_id)
+    return {}
+
+
+def _order_lookup(params: Mapping[str, object]) -> tuple[int | None, str]:
+    order_id = rules.get_int(params, "orderId")
+    client_id = rules.get_str(params, "origClientOrderId") or ""
+    if order_id is None and not client_id:
+        raise rules.one_of("orderId", "origClientOrderId")
+    return order_id, client_id
+
+
+def _order_status(session: BinanceSession, params: dict[str, object], now: int) -> object:
+    key = session.authorize(params, now)
+    spec = _symbol(session, params)
+    order_id, client_id = _order_lookup(params)
+    view = session.exchange.engine.get_order(key.account_id, spec.symbol, order_id, client_id)
+    if view is None:
+        raise rules.no_such_order()
+    return order_status(view)
+
+
+def _order_cancel(session: BinanceSession, params: dict[str, object], now: int) -> object:
+    key = session.authorize(params, now)
+    spec = _symbol(session, params)
+    order_id, client_id = _order_lookup(params)
+    new_id = rules.get_str(params, "newClientOrderId") or ""
+    cmd = CancelOrder(key.account_id, spec.symbol, order_id, client_id, new_id)
+    events = session.exchange.engine.cancel(cmd)
+    event = events[0]
+    if not isinstance(event, OrderCanceled):
+        raise rules.cancel_rejected()
+    session.exchange.publish(events, origin=session)
+    return cancel_result(event.order, now)
+
+
+def _open_orders(session: BinanceSession, params: dict[str, object], now: int) -> object:
+    key = session.authorize(params, now)
+    symbol = _symbol(session, params).symbol if params.get("symbol") is not None else None
+    return [order_status(v) for v in session.exchange.engine.open_orders(key.account_id, symbol)]
+
+
+def _cancel_all(session: BinanceSession, params: dict[str, object], now: int) -> object:
+    key = session.authorize(params, now)
+    spec = _symbol(session, params)
+    events = session.exchange.engine.cancel_all(key.account_id, spec.symbol)
+    if not events:
+        raise rules.cancel_rejected()
+    session.exchange.publish(events, origin=session)
+    return [cancel_result(e.order, now) for e in events if isinstance(e, OrderCanceled)]
+
+
+def _bips(rate: Decimal) -> int:
+    return int(rate * 10_000)
+
+
+def _account_status(session: BinanceSession, params: dict[str, object], now: int) -> object:
+    key = session.authorize(params, now)
+    account = session.exchange.registry.accounts[key.account_id]
+    fees = session.exchange.config.fees
+    omit_zero = rules.get_bool(params, "omitZeroBalances") or False
+    balances = [
+        {"asset": asset, "free": fmt(bal.free), "locked": fmt(bal.locked)}
+        for asset, bal in sorted(account.balances.items())
+        if not (omit_zero and bal.free == 0 and bal.locked == 0)
+    ]
+    return {
+        "makerCommission": _bips(fees.maker),
+        "takerCommission": _bips(fees.taker),
+        "buyerCommission": 0,
+        "sellerCommission": 0,
+        "canTrade": True,
+        "canWithdraw": True,
+        "canDeposit": True,
+        "commissionRates": {
+            "maker": fmt(fees.maker),
+            "taker": fmt(fees.taker),
+            "buyer": fmt(Decimal(0)),
+            "seller": fmt(Decimal(0)),
+        },
+        "brokered": False,
+        "requireSelfTradePrevention": False,
+        "preventSor": False,
+        "updateTime": account.update_time,
+        "accountType": "SPOT",
+        "balances": balances,
+        "permissions": ["SPOT"],
+        "uid": account.uid,
+    }
+
+
+def _uds_subscribe(session: BinanceSession, params: dict[str, object], now: int) -> object:
+    # "This method requires an authenticated WebSocket connection" (session.logon)
+    if session.key is None:
+        raise rules.unauthorized()
+    return {"subscriptionId": session.subscribe(session.key.account_id)}
+
+
+def _uds_subscribe_signature(
+    session: BinanceSession, params: dict[str, object], now: int
+) -> object:
+    if rules.get_str(params, "apiKey") is None:
+        raise rules.mandatory("apiKey")
+    key = session.authorize(params, now)
+    return {"subscriptionId": session.subscribe(key.account_id)}
+
+
+def _uds_unsubscribe(session: BinanceSession, params: dict[str, object], now: int) -> object:
+    sub_id = rules.get_int(params, "subscriptionId")
+    if sub_id is None:
+        session.subscriptions.clear()
+    else:
+        session.subscriptions.pop(sub_id, None)
+    return {}
+
+
+def _session_subscriptions(session: BinanceSession, params: dict[str, object], now: int) -> object:
+    return [{"subscriptionId": sub_id} for sub_id in session.subscriptions]
+
+
+METHODS: dict[str, Handler] = {
+    "ping": _ping,
+    "time": _time,
+    "exchangeInfo": _exchange_info,
+    "depth": _depth,
+    "session.logon": _logon,
+    "session.status": _session_status,
+    "session.logout": _logout,
+    "session.subscriptions": _session_subscriptions,
+    "order.place": _order_place,
+    "order.test": _order_test,
+    "order.status": _order_status,
+    "order.cancel": _order_cancel,
+    "openOrders.status": _open_orders,
+    "openOrders.cancelAll": _cancel_all,
+    "account.status": _account_status,
+    "userDataStream.subscribe": _uds_subscribe,
+    "userDataStream.subscribe.signature": _uds_subscribe_signature,
+    "userDataStream.unsubscribe": _uds_unsubscribe,
+}

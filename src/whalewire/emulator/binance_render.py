@@ -1,0 +1,167 @@
+"""Binance WebSocket API response and event bodies rendered from matching-engine data.
+
+Field names and order follow ``web-socket-api.md`` (order.place ACK/RESULT/FULL,
+order.status, order.cancel) and ``user-data-stream.md`` (``executionReport``). Pure
+functions over ``OrderView``/events; knows nothing of sessions, limits or signatures.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from whalewire.emulator.binance_rules import fmt
+from whalewire.emulator.matching import (
+    CommandRejected,
+    Event,
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
+    OrderTraded,
+    OrderView,
+    Trade,
+)
+
+
+def _order_base(view: OrderView) -> dict[str, object]:
+    return {
+        "symbol": view.symbol,
+        "orderId": view.order_id,
+        "orderListId": -1,
+        "clientOrderId": view.client_order_id,
+    }
+
+
+def order_result(
+    view: OrderView, resp_type: str, fills: list[Trade], now: int
+) -> dict[str, object]:
+    """Render an ``order.place`` result as ACK, RESULT or FULL (``web-socket-api.md``)."""
+    result = _order_base(view)
+    result["transactTime"] = now
+    if resp_type == "ACK":
+        return result
+    result.update(
+        {
+            "price": fmt(view.price),
+            "origQty": fmt(view.orig_qty),
+            "executedQty": fmt(view.executed_qty),
+            "origQuoteOrderQty": fmt(view.orig_quote_qty),
+            "cummulativeQuoteQty": fmt(view.cum_quote_qty),
+            "status": view.status.value,
+            "timeInForce": view.time_in_force.value,
+            "type": view.order_type.value,
+            "side": view.side.value,
+            "workingTime": view.working_time,
+            "selfTradePreventionMode": "NONE",
+        }
+    )
+    if resp_type == "FULL":
+        result["fills"] = [
+            {
+                "price": fmt(t.price),
+                "qty": fmt(t.qty),
+                "commission": fmt(t.commission),
+                "commissionAsset": t.commission_asset,
+                "tradeId": t.trade_id,
+            }
+            for t in fills
+        ]
+    return result
+
+
+def order_status(view: OrderView) -> dict[str, object]:
+    """Render an ``order.status`` / ``openOrders.status`` entry."""
+    result = _order_base(view)
+    result.update(
+        {
+            "price": fmt(view.price),
+            "origQty": fmt(view.orig_qty),
+            "executedQty": fmt(view.executed_qty),
+            "cummulativeQuoteQty": fmt(view.cum_quote_qty),
+            "status": view.status.value,
+            "timeInForce": view.time_in_force.value,
+            "type": view.order_type.value,
+            "side": view.side.value,
+            "stopPrice": fmt(Decimal(0)),
+            "icebergQty": fmt(Decimal(0)),
+            "time": view.time,
+            "updateTime": view.update_time,
+            "isWorking": view.is_open,
+            "workingTime": view.working_time,
+            "origQuoteOrderQty": fmt(view.orig_quote_qty),
+            "selfTradePreventionMode": "NONE",
+        }
+    )
+    return result
+
+
+def cancel_result(view: OrderView, now: int) -> dict[str, object]:
+    """Render an ``order.cancel`` / ``openOrders.cancelAll`` entry."""
+    return {
+        "symbol": view.symbol,
+        "origClientOrderId": view.orig_client_order_id,
+        "orderId": view.order_id,
+        "orderListId": -1,
+        "clientOrderId": view.client_order_id,
+        "transactTime": now,
+        "price": fmt(view.price),
+        "origQty": fmt(view.orig_qty),
+        "executedQty": fmt(view.executed_qty),
+        "origQuoteOrderQty": fmt(view.orig_quote_qty),
+        "cummulativeQuoteQty": fmt(view.cum_quote_qty),
+        "status": view.status.value,
+        "timeInForce": view.time_in_force.value,
+        "type": view.order_type.value,
+        "side": view.side.value,
+        "selfTradePreventionMode": "NONE",
+    }
+
+
+_EXECUTION_TYPE = {
+    OrderAccepted: "NEW",
+    OrderTraded: "TRADE",
+    OrderCanceled: "CANCELED",
+    OrderExpired: "EXPIRED",
+}
+
+
+def execution_report(event: Event, now: int) -> dict[str, object]:
+    """Render an engine event as an ``executionReport`` (``user-data-stream.md``)."""
+    assert not isinstance(event, CommandRejected)
+    view = event.order
+    trade = event.trade if isinstance(event, OrderTraded) else None
+    return {
+        "e": "executionReport",
+        "E": now,
+        "s": view.symbol,
+        "c": view.client_order_id,
+        "S": view.side.value,
+        "o": view.order_type.value,
+        "f": view.time_in_force.value,
+        "q": fmt(view.orig_qty),
+        "p": fmt(view.price),
+        "P": fmt(Decimal(0)),
+        "F": fmt(Decimal(0)),
+        "g": -1,
+        "C": view.orig_client_order_id,
+        "x": _EXECUTION_TYPE[type(event)],
+        "X": view.status.value,
+        "r": "NONE",
+        "i": view.order_id,
+        "l": fmt(trade.qty if trade else Decimal(0)),
+        "z": fmt(view.executed_qty),
+        "L": fmt(trade.price if trade else Decimal(0)),
+        "n": fmt(trade.commission) if trade else "0",
+        "N": trade.commission_asset if trade else None,
+        "T": event.ts,
+        "t": trade.trade_id if trade else -1,
+        "I": view.order_id,
+        "w": view.is_open,
+        "m": trade.is_maker if trade else False,
+        "M": False,
+        "O": view.time,
+        "Z": fmt(view.cum_quote_qty),
+        "Y": fmt(trade.quote_qty if trade else Decimal(0)),
+        "Q": fmt(view.orig_quote_qty),
+        "W": view.working_time,
+        "V": "NONE",
+    }
