@@ -8,6 +8,7 @@ test runs a fake mempool.space on a real ``websockets`` server on loopback.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 from typing import Any
 
@@ -18,10 +19,13 @@ from websockets.asyncio.server import ServerConnection, serve
 from whalewire.mempool.feeds._txid import split_block
 from whalewire.mempool.feeds.events import BlockSeen, EventKind, FeedEvent, FeedGap, RawTxEvent
 from whalewire.mempool.feeds.mempool_space import (
+    Connector,
     MempoolSpaceError,
     MempoolSpaceFeed,
     MempoolSpaceProtocol,
     serialize_esplora_tx,
+    websockets_connect,
+    whalewire_connect,
 )
 from whalewire.mempool.feeds.monitor import Monitor
 
@@ -200,7 +204,28 @@ class FakeMempoolSpace:
                 return
 
 
-def test_feed_over_a_real_websocket_server_yields_normalised_events() -> None:
+def _whalewire_client_available() -> bool:
+    try:
+        importlib.import_module("whalewire.net.client")
+    except ImportError:
+        return False
+    return True
+
+
+CONNECTORS = [
+    pytest.param(websockets_connect, id="websockets-client"),
+    pytest.param(
+        whalewire_connect,
+        id="whalewire-net-client",
+        marks=pytest.mark.skipif(
+            not _whalewire_client_available(), reason="whalewire.net.client not available"
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("connect", CONNECTORS)
+def test_feed_over_a_real_websocket_server_yields_normalised_events(connect: Connector) -> None:
     txs, ids = block_txs()
     doc = block_doc()
     updates = [
@@ -213,7 +238,7 @@ def test_feed_over_a_real_websocket_server_yields_normalised_events() -> None:
     async def run() -> tuple[list[FeedEvent], Monitor]:
         async with serve(fake.handler, "127.0.0.1", 0) as server:
             port = server.sockets[0].getsockname()[1]
-            feed = MempoolSpaceFeed(f"ws://127.0.0.1:{port}")
+            feed = MempoolSpaceFeed(f"ws://127.0.0.1:{port}", connect=connect)
             monitor = Monitor([feed])
             got: list[FeedEvent] = []
             await asyncio.wait_for(monitor.run(got.append), 10)

@@ -17,6 +17,7 @@ runs it over a WebSocket connection. This module knows nothing of watch lists or
 
 from __future__ import annotations
 
+import importlib
 import json
 import struct
 import time
@@ -32,7 +33,10 @@ __all__ = [
     "MempoolSpaceError",
     "MempoolSpaceFeed",
     "MempoolSpaceProtocol",
+    "default_connect",
     "serialize_esplora_tx",
+    "websockets_connect",
+    "whalewire_connect",
 ]
 
 DEFAULT_URL = "wss://mempool.space/api/v1/ws"
@@ -276,12 +280,56 @@ class _WebsocketsConnection:
 
 
 async def websockets_connect(url: str) -> Connection:
-    """Connect with the ``websockets`` library (an adapter until ``whalewire.net`` lands)."""
+    """Connect with the ``websockets`` library (used for ``wss://``)."""
     try:
         from websockets.asyncio.client import connect  # noqa: PLC0415 - optional dependency
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise MempoolSpaceError("the websockets package is needed for this feed") from exc
+        raise MempoolSpaceError("the websockets package is needed for wss:// URLs") from exc
     return _WebsocketsConnection(await connect(url, max_size=2**24))
+
+
+class _WhalewireConnection:
+    """Adapt a ``whalewire.net`` WebSocket to :class:`Connection`."""
+
+    def __init__(self, ws: Any) -> None:
+        self._ws = ws
+
+    async def send(self, message: str) -> None:
+        self._ws.send(message)
+        await self._ws.drain()
+
+    async def recv(self) -> str | bytes | None:
+        from whalewire.ws.exceptions import ConnectionClosed  # noqa: PLC0415
+
+        try:
+            message: str | bytes = await self._ws.recv()
+        except ConnectionClosed as exc:
+            if exc.code in (1000, 1001):  # RFC 6455 §7.4.1: normal closure, going away
+                return None
+            raise
+        return message
+
+    async def close(self) -> None:
+        await self._ws.close()
+
+
+async def whalewire_connect(url: str) -> Connection:
+    """Connect with our own client, ``whalewire.net.client.connect`` (``ws://`` only)."""
+    # Imported by name: the feed must keep working where that client is not available.
+    client = importlib.import_module("whalewire.net.client")
+    return _WhalewireConnection(await client.connect(url))
+
+
+async def default_connect(url: str) -> Connection:
+    """Use ``whalewire.net`` for ``ws://`` when it is available, else ``websockets``."""
+    if url.startswith("ws://"):
+        try:
+            importlib.import_module("whalewire.net.client")
+        except ImportError:
+            pass
+        else:
+            return await whalewire_connect(url)
+    return await websockets_connect(url)
 
 
 class MempoolSpaceFeed:
@@ -290,7 +338,9 @@ class MempoolSpaceFeed:
     Args:
         url: the WebSocket endpoint, e.g. :data:`DEFAULT_URL` or a local instance.
         protocol: the subscriptions (a default :class:`MempoolSpaceProtocol` when omitted).
-        connect: the WebSocket connector (``websockets`` by default).
+        connect: the WebSocket connector: :func:`default_connect` (our ``whalewire.net``
+            client for ``ws://``, the ``websockets`` library for ``wss://``), or
+            :func:`whalewire_connect` / :func:`websockets_connect` to force one.
     """
 
     def __init__(
@@ -298,7 +348,7 @@ class MempoolSpaceFeed:
         url: str = DEFAULT_URL,
         protocol: MempoolSpaceProtocol | None = None,
         *,
-        connect: Connector = websockets_connect,
+        connect: Connector = default_connect,
     ) -> None:
         self.url = url
         self.protocol = protocol or MempoolSpaceProtocol()
