@@ -26,6 +26,7 @@ from whalewire.emulator.binance_methods import METHODS
 from whalewire.emulator.binance_render import execution_report
 from whalewire.emulator.binance_rules import ApiError, fmt
 from whalewire.emulator.book import BookConfig, seed_book, synthetic_levels
+from whalewire.emulator.faults import FaultKind
 from whalewire.emulator.limits import BanPolicy, BanState, Interval, RateLimit, Usage, WindowCounter
 from whalewire.emulator.matching import (
     Clock,
@@ -187,6 +188,58 @@ class BinanceExchange:
             usage = self._orders[account_id] = Usage.of(list(self.config.orders))
         return usage
 
+    def render_fault(self, kind: FaultKind, request_text: str) -> str:
+        """Render an injected fault the way Binance words it (a ``faults.Renderer``).
+
+        5xx answers mean "execution status unknown" (``web-socket-api.md``, "Status
+        codes"); codes and messages are ``errors.md``'s -1007, -1008 and -1003. The
+        shutdown notice uses the WebSocket API event envelope with the ``serverShutdown``
+        event name of Binance's streams.
+        """
+        now = self.clock()
+        if kind is FaultKind.SHUTDOWN:
+            return _dumps({"event": {"e": "serverShutdown", "E": now}})
+        try:
+            request = json.loads(request_text, parse_float=Decimal)
+            req_id = request.get("id") if isinstance(request, dict) else None
+        except ValueError:
+            req_id = None
+        lim = self.config.request_weight
+        window_end = now - now % lim.interval_ms + lim.interval_ms
+        errors = {
+            FaultKind.UNKNOWN: ApiError(
+                503,
+                -1007,
+                "Timeout waiting for response from backend server. "
+                "Send status unknown; execution status unknown.",
+            ),
+            FaultKind.SERVER_ERROR: ApiError(
+                503,
+                -1008,
+                "Server is currently overloaded with other requests. "
+                "Please try again in a few minutes.",
+            ),
+            FaultKind.RATE_LIMITED: ApiError(
+                429,
+                -1003,
+                f"Too much request weight used; current limit is {lim.limit} request weight "
+                f"per {lim.interval_num} {lim.interval.value}. Please use WebSocket Streams "
+                "for live updates to avoid polling the API.",
+                {"serverTime": now, "retryAfter": window_end},
+            ),
+        }
+        exc = errors.get(kind)
+        if exc is None:  # BANNED (DROP and DISCONNECT send nothing)
+            until = now + self.config.ban.first_ms
+            exc = ApiError(
+                418,
+                -1003,
+                f"Way too much request weight used; IP banned until {until}. "
+                "Please use WebSocket Streams for live updates to avoid bans.",
+                {"serverTime": now, "retryAfter": until},
+            )
+        return _dumps(error_response(req_id, exc))
+
     def publish(self, events: list[Event], origin: BinanceSession | None = None) -> None:
         """Push ``executionReport`` and ``outboundAccountPosition`` events to subscribers."""
         now = self.clock()
@@ -219,6 +272,14 @@ class BinanceExchange:
             for session in woken:
                 if session is not origin:
                     self.on_push(session)
+
+
+def error_response(req_id: object, exc: ApiError) -> dict[str, object]:
+    """Return the failed-response envelope ``{"id", "status", "error": {"code", "msg"}}``."""
+    error: dict[str, object] = {"code": exc.code, "msg": exc.msg}
+    if exc.data is not None:
+        error["data"] = dict(exc.data)
+    return {"id": req_id, "status": exc.status, "error": error}
 
 
 def _dumps(obj: object) -> str:
@@ -315,10 +376,7 @@ class BinanceSession:
         return _dumps(response)
 
     def _error(self, req_id: object, exc: ApiError, limits_at: int | None) -> str:
-        error: dict[str, object] = {"code": exc.code, "msg": exc.msg}
-        if exc.data is not None:
-            error["data"] = dict(exc.data)
-        response: dict[str, object] = {"id": req_id, "status": exc.status, "error": error}
+        response = error_response(req_id, exc)
         if limits_at is not None:
             response["rateLimits"] = self._rate_limits(limits_at)
         return _dumps(response)
