@@ -1,0 +1,700 @@
+"""The WebSocket connection state machine (RFC 6455 §5–§7, RFC 7692 §6), sans-IO.
+
+``Connection`` takes the bytes that follow the opening handshake and turns them into
+events, and turns ``send_*`` calls into bytes. All state transitions live in this module,
+in ``_TRANSITIONS``. Two receive paths share one frame reader:
+
+* the message path (default): fragments are reassembled, text is validated and decoded,
+  compressed messages are inflated, and ``events_received()`` returns ``TextMessage`` /
+  ``BinaryMessage`` events;
+* the frame path (``on_frame=``, the picows model): each data frame is handed to the
+  callback as ``(opcode, payload: memoryview, fin)``, parsed in place over the receive
+  buffer and unmasked in place, with no object allocated per frame. The view is valid only
+  during the call.
+
+Control frames are handled here on both paths: pings are answered with a pong carrying the
+same payload, a close is echoed, and a protocol violation queues a close frame with its
+code (1002, 1007, 1009) and stops all further processing (§7.1.7). Errors are sticky and
+never raised by ``receive_data``: read ``error`` and ``close_expected()``.
+
+This module knows nothing of sockets, asyncio or the handshake; the codec for
+permessage-deflate is passed in (``MessageCodec``).
+
+State transitions (``_TRANSITIONS``)::
+
+    OPEN ──send_close──> CLOSING ──close received──> CLOSED
+    OPEN ──close received (echoed at once)─────────> CLOSED
+    OPEN ──protocol error (close queued)──> CLOSING
+    any  ──receive_eof──> CLOSED
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum, IntEnum
+from typing import Final, Protocol
+
+from whalewire.ws import mask as _mask
+from whalewire.ws import utf8 as _utf8
+from whalewire.ws.exceptions import (
+    CloseCode,
+    InvalidState,
+    InvalidUTF8,
+    PayloadTooBig,
+    ProtocolError,
+)
+from whalewire.ws.frames import (
+    HEADROOM,
+    MAX_CONTROL_PAYLOAD,
+    BytesLike,
+    Opcode,
+    build_close_payload,
+    build_frame,
+    frame_in_place,
+    parse_close_payload,
+)
+from whalewire.ws.mask import MaskKeyPool, default_key_pool
+
+__all__ = [
+    "BinaryMessage",
+    "CloseReceived",
+    "Connection",
+    "Event",
+    "FrameCallback",
+    "MessageCodec",
+    "Ping",
+    "Pong",
+    "Role",
+    "State",
+    "TextMessage",
+]
+
+#: default limit on a message (and on a frame): 1 MiB
+DEFAULT_MAX_MESSAGE_SIZE: Final = 1 << 20
+
+
+class Role(Enum):
+    """Which end of the connection we are; it decides the masking direction (§5.1)."""
+
+    CLIENT = "client"  #: masks what it sends, refuses masked frames
+    SERVER = "server"  #: refuses unmasked frames, never masks
+
+
+class State(IntEnum):
+    """Connection states, RFC 6455 §4.1 and §7."""
+
+    #: the opening handshake is in progress; the business of ``ws.handshake``, never a
+    #: ``Connection``'s state
+    CONNECTING = 0
+    #: the handshake succeeded; messages flow both ways (§4.1)
+    OPEN = 1
+    #: one close frame has been sent (by us or after a protocol error), the peer's is due
+    CLOSING = 2
+    #: close frames went both ways, or the transport ended (§7.1.4)
+    CLOSED = 3
+
+
+class _Trigger(Enum):
+    SEND_CLOSE = "send_close"
+    RECEIVE_CLOSE = "receive_close"
+    FAIL = "fail"
+    EOF = "eof"
+
+
+#: every legal transition; a step not listed raises InvalidState and changes nothing
+_TRANSITIONS: Final[dict[tuple[State, _Trigger], State]] = {
+    (State.OPEN, _Trigger.SEND_CLOSE): State.CLOSING,
+    # We echo the close at once (§5.5.1), which completes the close handshake.
+    (State.OPEN, _Trigger.RECEIVE_CLOSE): State.CLOSED,
+    (State.CLOSING, _Trigger.RECEIVE_CLOSE): State.CLOSED,
+    # §7.1.7: fail the connection: queue a close frame, process nothing more.
+    (State.OPEN, _Trigger.FAIL): State.CLOSING,
+    (State.CLOSING, _Trigger.FAIL): State.CLOSING,
+    (State.OPEN, _Trigger.EOF): State.CLOSED,
+    (State.CLOSING, _Trigger.EOF): State.CLOSED,
+    (State.CLOSED, _Trigger.EOF): State.CLOSED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TextMessage:
+    """A whole text message, decoded from UTF-8."""
+
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryMessage:
+    """A whole binary message."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """A ping arrived (already answered with a pong unless we are closing)."""
+
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    """A pong arrived."""
+
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CloseReceived:
+    """The peer's close frame arrived; ``code`` is 1005 when it carried no status."""
+
+    code: int
+    reason: str
+
+
+Event = TextMessage | BinaryMessage | Ping | Pong | CloseReceived
+
+#: ``on_frame(opcode, payload, fin)``: opcode is the frame's own (0 for a continuation)
+FrameCallback = Callable[[int, memoryview, bool], object]
+
+
+class MessageCodec(Protocol):
+    """A per-message compression codec (``ws.deflate.PerMessageDeflate`` implements it)."""
+
+    def compress(self, payload: BytesLike) -> bytes:
+        """Return one whole message compressed, the deflate tail stripped (RFC 7692 §7.2.1)."""
+
+    def decompress(self, fragment: BytesLike, *, fin: bool, max_size: int) -> bytes:
+        """Inflate one frame of a compressed message, returning at most ``max_size`` bytes."""
+
+
+def _is_writable(data: BytesLike) -> bool:
+    return isinstance(data, bytearray) or (isinstance(data, memoryview) and not data.readonly)
+
+
+class Connection:
+    """One WebSocket connection after the handshake: bytes in, events out, sends to bytes.
+
+    Not thread-safe. Callbacks must not call ``receive_data`` again (they may send).
+    """
+
+    def __init__(
+        self,
+        role: Role,
+        *,
+        deflate: MessageCodec | None = None,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_frame_size: int | None = None,
+        on_frame: FrameCallback | None = None,
+        check_utf8: bool = True,
+        mask_keys: MaskKeyPool | None = None,
+    ) -> None:
+        """Start an OPEN connection.
+
+        Args:
+            role: our end; the client masks, the server requires masked frames.
+            deflate: the negotiated permessage-deflate codec, or None (RSV1 then fails 1002).
+            max_message_size: the most bytes of one message (after inflating): 1009 above.
+            max_frame_size: the most payload bytes of one frame (default: the message limit).
+            on_frame: take data frames on the frame path (see the module docstring).
+            check_utf8: validate text (off only for a frame-path peer you trust).
+            mask_keys: where a client's mask keys come from (default: a process-wide pool).
+        """
+        self.role = role
+        #: the current state; only this module changes it
+        self.state = State.OPEN
+        #: the protocol violation that failed the connection, if any
+        self.error: ProtocolError | None = None
+        #: the peer's close code (1005: none given; 1006: the transport ended without one)
+        self.close_code: int | None = None
+        #: the peer's close reason
+        self.close_reason = ""
+        #: the code of the close frame we sent, if any (None inside means an empty close)
+        self.sent_close_code: int | None = None
+        self._server = role is Role.SERVER
+        self._want_mask = 0x80 if self._server else 0
+        self._deflate = deflate
+        self._max_msg = max_message_size
+        self._max_frame = max_message_size if max_frame_size is None else max_frame_size
+        self._on_frame = on_frame
+        self._check_utf8 = check_utf8
+        self._keys = None if self._server else (mask_keys or default_key_pool())
+        self._events: list[Event] = []
+        self._out = bytearray()
+        self._close_sent = False
+        self._eof = False
+        # receive side
+        self._buf = bytearray()  # the bytes of a frame not yet complete
+        self._rx_stopped = False  # close received, failed or EOF: ignore further bytes
+        self._rx_opcode = 0  # first opcode of the fragmented message in progress, 0 if none
+        self._rx_compressed = False
+        self._rx_parts: list[bytes] = []
+        self._rx_size = 0
+        self._rx_utf8: _utf8.Utf8Validator | None = None
+        self._rx_checked = 0  # payload bytes of the incomplete frame already UTF-8 checked
+        self._rx_resume = 0  # where parsing resumes if the frame callback raises
+        # send side: the opcode of the fragmented message we are sending, 0 if none
+        self._tx_opcode = 0
+
+    # ---- state ---------------------------------------------------------------------------
+
+    def _transition(self, trigger: _Trigger) -> None:
+        try:
+            self.state = _TRANSITIONS[self.state, trigger]
+        except KeyError:
+            raise InvalidState(f"cannot {trigger.value} in state {self.state.name}") from None
+
+    def close_expected(self) -> bool:
+        """Return whether the transport should close soon (arm a timer if it is still open).
+
+        True once a close frame went either way or the connection failed.
+        """
+        return self.state is not State.OPEN
+
+    def should_close_transport(self) -> bool:
+        """Return whether we should close the transport ourselves once our bytes are sent.
+
+        The server closes first after the close handshake (RFC 6455 §7.1.1); either side
+        closes after failing the connection (§7.1.7) or after the peer's EOF. A client
+        whose close handshake completed waits for the server to close.
+        """
+        if self._eof or self.error is not None:
+            return True
+        return self._server and self.state is State.CLOSED
+
+    # ---- receiving -----------------------------------------------------------------------
+
+    def events_received(self) -> list[Event]:
+        """Return the events parsed since the last call."""
+        events = self._events
+        if events:
+            self._events = []
+        return events
+
+    def receive_eof(self) -> None:
+        """Record that the transport ended; a missing close frame means code 1006."""
+        self._eof = True
+        self._rx_stopped = True
+        self._buf = bytearray()
+        if self.close_code is None:
+            self.close_code = CloseCode.ABNORMAL
+        self._transition(_Trigger.EOF)
+
+    def receive_data(self, data: BytesLike) -> None:
+        """Parse ``data``, the next bytes from the peer; any split gives the same events.
+
+        A protocol violation is not raised: it fails the connection (``error`` set, close
+        frame queued, ``close_expected()`` true). On the frame path a server unmasks a
+        writable ``data`` in place. Exceptions raised by ``on_frame`` propagate; the frames
+        before and including that one count as consumed.
+        """
+        if self._rx_stopped or not data:
+            return
+        own = True
+        if self._buf:
+            try:
+                self._buf += data
+            except BufferError:  # a frame callback kept a view of the old buffer
+                self._buf = self._buf + data
+            buf: BytesLike = self._buf
+        elif self._server and self._on_frame is not None and not _is_writable(data):
+            buf = bytearray(data)
+        else:
+            buf, own = data, False
+        view = memoryview(buf)
+        self._rx_resume = 0
+        try:
+            pos = self._parse(view)
+        except ProtocolError as exc:
+            self._fail(exc)
+            return
+        except Exception:
+            if self._on_frame is None:
+                # Not the peer's fault and not a callback's: answer 1011 without details.
+                self._fail(ProtocolError("internal error", CloseCode.INTERNAL_ERROR))
+            else:
+                self._keep(buf, view, own, self._rx_resume)
+            raise
+        self._keep(buf, view, own, pos)
+
+    def _keep(self, buf: BytesLike, view: memoryview, own: bool, pos: int) -> None:
+        end = len(view)
+        if self._rx_stopped:
+            self._buf = bytearray()
+        elif own and isinstance(buf, bytearray):
+            view.release()
+            try:
+                del buf[:pos]
+                self._buf = buf
+            except BufferError:  # a frame callback kept a view into it
+                self._buf = buf[pos:]
+        elif pos < end:
+            self._buf = bytearray(view[pos:])
+        else:
+            self._buf = bytearray()
+
+    def _parse(self, mv: memoryview) -> int:
+        # Return how many bytes were consumed; raise ProtocolError on a violation.
+        end = len(mv)
+        pos = 0
+        want_mask = self._want_mask
+        on_frame = self._on_frame
+        while end - pos >= 2:
+            b0 = mv[pos]
+            b1 = mv[pos + 1]
+            opcode = b0 & 0x0F
+            # Check all of the first two bytes before waiting for more (fail fast).
+            if opcode >= 8:
+                if opcode > 10:
+                    raise ProtocolError(f"reserved opcode {opcode:#x}")
+                if not b0 & 0x80:
+                    raise ProtocolError("fragmented control frame")  # §5.5
+                if b1 & 0x7F > MAX_CONTROL_PAYLOAD:
+                    raise ProtocolError("control frame payload over 125 bytes")  # §5.5
+            elif opcode == 0:
+                if not self._rx_opcode:
+                    raise ProtocolError("continuation frame without a message to continue")
+            elif opcode <= 2:
+                if self._rx_opcode:
+                    raise ProtocolError("new data frame inside a fragmented message")  # §5.4
+            else:
+                raise ProtocolError(f"reserved opcode {opcode:#x}")
+            if b0 & 0x70:
+                self._check_rsv(b0)
+            if b1 & 0x80 != want_mask:
+                # §5.1: clients mask every frame, servers mask none.
+                if want_mask:
+                    raise ProtocolError("unmasked frame from a client")
+                raise ProtocolError("masked frame from a server")
+            length = b1 & 0x7F
+            p = pos + 2
+            if length >= 126:
+                if length == 126:
+                    if end - pos < 4:
+                        break
+                    length = (mv[p] << 8) | mv[p + 1]
+                    if length < 126:
+                        raise ProtocolError("non-minimal 16-bit payload length")  # §5.2
+                    p += 2
+                else:
+                    if end - pos < 10:
+                        break
+                    length = int.from_bytes(mv[p : p + 8], "big")
+                    if length >> 63:
+                        raise ProtocolError("64-bit payload length with the high bit set")
+                    if length < 65536:
+                        raise ProtocolError("non-minimal 64-bit payload length")  # §5.2
+                    p += 8
+                if opcode < 8:
+                    self._check_size(opcode, b0, length)
+            elif opcode < 8 and (
+                self._rx_size + length > self._max_msg or length > self._max_frame
+            ):
+                self._check_size(opcode, b0, length)
+            if want_mask:
+                p += 4
+            q = p + length
+            if q > end:
+                if self._check_utf8 and end > p:
+                    self._check_partial(mv, opcode, b0, p, end)
+                break
+            if opcode >= 8:
+                payload = (
+                    _mask.apply_mask(mv[p:q], mv[p - 4 : p]) if want_mask else mv[p:q].tobytes()
+                )
+                pos = q
+                self._control(opcode, payload)
+                if self._rx_stopped:
+                    return pos
+                continue
+            fin = b0 & 0x80
+            if on_frame is not None:
+                data = mv[p:q]
+                if want_mask and length:
+                    _mask.apply_mask_inplace(data, mv[p - 4 : p])
+                if (b0 & 0x40) if opcode else self._rx_compressed:
+                    data = memoryview(self._inflate(data, fin))
+                if self._check_utf8 and (opcode or self._rx_opcode) == 1:
+                    self._check_text(data, fin, opcode)
+                if not fin:
+                    if opcode:
+                        self._rx_opcode = opcode
+                        self._rx_compressed = bool(b0 & 0x40)
+                    self._rx_size += len(data)
+                elif self._rx_opcode:
+                    self._rx_opcode = 0
+                    self._rx_size = 0
+                self._rx_resume = pos = q
+                on_frame(opcode, data, bool(fin))
+                continue
+            payload = _mask.apply_mask(mv[p:q], mv[p - 4 : p]) if want_mask else mv[p:q].tobytes()
+            pos = q
+            if opcode and fin and not self._rx_checked:
+                if b0 & 0x40:
+                    payload = self._inflate(payload, fin)
+                self._message(opcode, payload)
+            else:
+                self._fragment(opcode, b0, payload)
+        return pos
+
+    def _check_rsv(self, b0: int) -> None:
+        # RFC 6455 §5.2: RSV bits need a negotiated extension. RFC 7692 §6: permessage-
+        # deflate uses RSV1, on the first frame of a data message only.
+        if b0 & 0x70 != 0x40 or self._deflate is None:
+            raise ProtocolError("reserved bits set without a negotiated extension")
+        if b0 & 0x0F not in (1, 2):
+            raise ProtocolError("RSV1 set on a control or continuation frame")
+
+    def _check_size(self, opcode: int, b0: int, length: int) -> None:
+        if length > self._max_frame:
+            raise PayloadTooBig(length, self._max_frame)
+        # A compressed message's size is known only once inflated (checked there).
+        compressed = (b0 & 0x40) if opcode else self._rx_compressed
+        if not compressed and self._rx_size + length > self._max_msg:
+            raise PayloadTooBig(self._rx_size + length, self._max_msg)
+
+    def _check_partial(self, mv: memoryview, opcode: int, b0: int, p: int, end: int) -> None:
+        # Validate the part of a text frame received so far, so that a frame cut by TCP
+        # fails on the chunk that breaks it (Autobahn 6.4.3/6.4.4), not at its end.
+        if (opcode or self._rx_opcode) != 1 or ((b0 & 0x40) if opcode else self._rx_compressed):
+            return
+        start = p + self._rx_checked
+        if start >= end:
+            return
+        chunk: BytesLike = mv[start:end]
+        if self._want_mask:
+            k = self._rx_checked & 3
+            key = bytes(mv[p - 4 : p])
+            chunk = _mask.apply_mask(chunk, key[k:] + key[:k])
+        if self._rx_utf8 is None:
+            self._rx_utf8 = _utf8.new_validator()
+        self._rx_utf8.feed(chunk)
+        self._rx_checked = end - p
+
+    def _check_text(self, data: BytesLike, fin: int, opcode: int) -> None:
+        # Feed the unchecked rest of a text frame to the message's validator.
+        validator = self._rx_utf8
+        if validator is None:
+            if fin and opcode:
+                if not _utf8.validate_utf8(data):
+                    raise InvalidUTF8()
+                return
+            validator = self._rx_utf8 = _utf8.new_validator()
+        checked = self._rx_checked
+        validator.feed(data[checked:] if checked else data)
+        self._rx_checked = 0
+        if fin:
+            self._rx_utf8 = None
+            validator.finish()
+
+    def _inflate(self, data: BytesLike, fin: int) -> bytes:
+        assert self._deflate is not None  # RSV1 passed _check_rsv
+        limit = self._max_msg - self._rx_size
+        out = self._deflate.decompress(data, fin=bool(fin), max_size=limit)
+        if len(out) > limit:  # the codec should have raised; do not trust it blindly
+            raise PayloadTooBig(self._rx_size + len(out), self._max_msg)
+        return out
+
+    def _message(self, opcode: int, payload: bytes) -> None:
+        if opcode == 1:
+            try:
+                text = payload.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidUTF8() from None
+            self._events.append(TextMessage(text))
+        else:
+            self._events.append(BinaryMessage(payload))
+
+    def _fragment(self, opcode: int, b0: int, payload: bytes) -> None:
+        fin = b0 & 0x80
+        if opcode:
+            self._rx_opcode = opcode
+            self._rx_compressed = bool(b0 & 0x40)
+        if self._rx_compressed:
+            payload = self._inflate(payload, fin)
+        if self._rx_opcode == 1 and self._check_utf8:
+            self._check_text(payload, fin, 0)
+        self._rx_size += len(payload)
+        self._rx_parts.append(payload)
+        if fin:
+            parts, opcode = self._rx_parts, self._rx_opcode
+            self._rx_parts = []
+            self._rx_opcode = 0
+            self._rx_size = 0
+            self._message(opcode, parts[0] if len(parts) == 1 else b"".join(parts))
+
+    def _control(self, opcode: int, payload: bytes) -> None:
+        if opcode == Opcode.PING:
+            self._events.append(Ping(payload))
+            if not self._close_sent:
+                self._queue(Opcode.PONG, payload)  # §5.5.2: same payload
+        elif opcode == Opcode.PONG:
+            self._events.append(Pong(payload))
+        else:
+            code, reason = parse_close_payload(payload)
+            self.close_code, self.close_reason = code, reason
+            self._events.append(CloseReceived(code, reason))
+            self._rx_stopped = True
+            if not self._close_sent:
+                # §5.5.1: answer with a close, typically echoing the code.
+                echo = None if code == CloseCode.NO_STATUS else code
+                self._queue(Opcode.CLOSE, build_close_payload(echo))
+                self._close_sent = True
+                self.sent_close_code = echo
+            self._transition(_Trigger.RECEIVE_CLOSE)
+
+    def _fail(self, exc: ProtocolError) -> None:
+        self.error = exc
+        self._rx_stopped = True
+        self._buf = bytearray()
+        self._rx_parts = []
+        self._rx_utf8 = None
+        if not self._close_sent:
+            reason = exc.reason.encode("utf-8")[:123].decode("utf-8", "ignore")
+            self._queue(Opcode.CLOSE, build_close_payload(exc.code, reason))
+            self._close_sent = True
+            self.sent_close_code = exc.code
+        self._transition(_Trigger.FAIL)
+
+    # ---- sending -------------------------------------------------------------------------
+
+    def data_to_send(self) -> bytes | bytearray:
+        """Return the bytes to write to the transport now (empty when there are none)."""
+        out = self._out
+        if not out:
+            return b""
+        self._out = bytearray()
+        return out
+
+    def _queue(self, opcode: int, payload: BytesLike, fin: bool = True, rsv1: bool = False) -> None:
+        key = None if self._keys is None else self._keys.next_key()
+        frame = build_frame(opcode, payload, fin=fin, rsv1=rsv1, mask_key=key)
+        if self._out:
+            self._out += frame
+        else:
+            self._out = frame
+
+    def _check_open(self) -> None:
+        if self.state is not State.OPEN:
+            raise InvalidState(f"cannot send in state {self.state.name}")
+
+    def send_text(self, data: str | BytesLike, *, compress: bool = True) -> None:
+        """Queue a text message; ``bytes`` are sent as they are (you vouch for the UTF-8).
+
+        Args:
+            compress: deflate it when permessage-deflate was negotiated (False skips it,
+                e.g. for a small latency-critical message).
+
+        Raises:
+            InvalidState: the connection is not OPEN or a fragmented message is in progress.
+        """
+        payload = data.encode("utf-8") if isinstance(data, str) else data
+        self._send_message(Opcode.TEXT, payload, compress)
+
+    def send_binary(self, data: BytesLike, *, compress: bool = True) -> None:
+        """Queue a binary message (see ``send_text`` for ``compress`` and errors)."""
+        self._send_message(Opcode.BINARY, data, compress)
+
+    def _send_message(self, opcode: int, payload: BytesLike, compress: bool) -> None:
+        self._check_open()
+        if self._tx_opcode:
+            raise InvalidState("a fragmented message is in progress; finish it first")
+        if compress and self._deflate is not None:
+            self._queue(opcode, self._deflate.compress(payload), rsv1=True)
+        else:
+            self._queue(opcode, payload)
+
+    def send_frame(self, opcode: int, payload: BytesLike, *, fin: bool = True) -> None:
+        """Queue one frame of a fragmented message (RFC 6455 §5.4), never compressed.
+
+        Start with TEXT or BINARY and ``fin=False``, go on with CONTINUATION, end with
+        ``fin=True``. Control opcodes go to ``send_ping``/``send_pong``/``send_close``.
+
+        Raises:
+            InvalidState: out-of-order fragments, or the connection is not OPEN.
+            ValueError: a control frame with ``fin=False`` or an unknown opcode.
+        """
+        if opcode >= 8:
+            if not fin:
+                raise ValueError("control frames cannot be fragmented")
+            if opcode == Opcode.PING:
+                self.send_ping(payload)
+            elif opcode == Opcode.PONG:
+                self.send_pong(payload)
+            elif opcode == Opcode.CLOSE:
+                code, reason = parse_close_payload(payload)
+                self.send_close(None if code == CloseCode.NO_STATUS else code, reason)
+            else:
+                raise ValueError(f"unknown opcode {opcode:#x}")
+            return
+        self._check_open()
+        if opcode == Opcode.CONTINUATION:
+            if not self._tx_opcode:
+                raise InvalidState("continuation frame without a message in progress")
+        elif opcode in (Opcode.TEXT, Opcode.BINARY):
+            if self._tx_opcode:
+                raise InvalidState("a fragmented message is in progress; finish it first")
+        else:
+            raise ValueError(f"unknown opcode {opcode:#x}")
+        self._queue(opcode, payload, fin)
+        self._tx_opcode = 0 if fin else (opcode or self._tx_opcode)
+
+    def _send_control(self, opcode: int, payload: BytesLike) -> None:
+        if len(payload) > MAX_CONTROL_PAYLOAD:
+            raise ValueError("control frame payload over 125 bytes")
+        self._check_open()
+        self._queue(opcode, payload)
+
+    def send_ping(self, payload: BytesLike = b"") -> None:
+        """Queue a ping (at most 125 bytes)."""
+        self._send_control(Opcode.PING, payload)
+
+    def send_pong(self, payload: BytesLike = b"") -> None:
+        """Queue an unsolicited pong (at most 125 bytes); pings are answered automatically."""
+        self._send_control(Opcode.PONG, payload)
+
+    def send_close(self, code: int | None = CloseCode.NORMAL, reason: str = "") -> None:
+        """Queue a close frame and move to CLOSING (RFC 6455 §5.5.1, §7.1.2).
+
+        Args:
+            code: a sendable close code (see ``frames.is_valid_close_code``), or None for
+                an empty close frame.
+            reason: UTF-8 text of at most 123 bytes.
+
+        Raises:
+            InvalidState: a close frame was already sent or received.
+            ValueError: an invalid code or an over-long reason.
+        """
+        payload = build_close_payload(code, reason)
+        self._check_open()
+        self._queue(Opcode.CLOSE, payload)
+        self._close_sent = True
+        self.sent_close_code = code
+        self._transition(_Trigger.SEND_CLOSE)
+
+    def send_in_place(
+        self, buf: bytearray, length: int, opcode: int = Opcode.TEXT, *, offset: int = HEADROOM
+    ) -> memoryview:
+        """Frame a message the caller wrote at ``buf[offset:offset + length]``; return the frame.
+
+        The hot path for pre-serialised messages: the header goes into the headroom in
+        front of the payload and a client masks the payload where it lies, so nothing is
+        copied. Write the returned view to the transport yourself; anything queued for
+        ``data_to_send()`` is put in front of it (copied, rare) so the order on the wire
+        holds. Never compressed.
+
+        Raises:
+            InvalidState: the connection is not OPEN or a fragmented message is in progress.
+        """
+        self._check_open()
+        if self._tx_opcode:
+            raise InvalidState("a fragmented message is in progress; finish it first")
+        key = None if self._keys is None else self._keys.next_key()
+        frame = frame_in_place(buf, length, opcode, mask_key=key, offset=offset)
+        if self._out:
+            pending = self._out
+            self._out = bytearray()
+            pending += frame
+            return memoryview(pending)
+        return frame
