@@ -234,3 +234,49 @@ def test_feed_over_a_real_socket_dedups_mined_and_reports_a_gap() -> None:
     assert [(g.topic, g.lost) for g in got if isinstance(g, FeedGap)] == [("rawtx", 2)]
     assert monitor.dedup.lost == {"zmq": 2}
     assert all(isinstance(e, RawTxEvent) and e.recv_ns > 0 for e in got[:1])
+
+
+def test_feed_async_iteration_over_a_real_socket_keeps_order() -> None:
+    txs, ids = txs_and_ids()
+
+    async def run() -> list[str]:
+        pub = Publisher()
+        feed = BitcoindZmqFeed(pub.endpoint, topics=("rawtx",))
+        feed.open()
+        await asyncio.to_thread(pub.wait_subscriptions, 1)
+        for raw in txs[1:51]:
+            pub.publish(b"rawtx", raw)
+        got: list[str] = []
+        async with asyncio.timeout(5):
+            async for event in feed:
+                assert isinstance(event, RawTxEvent)
+                got.append(event.txid)
+                if len(got) == 50:
+                    break
+        pub.close()
+        return got
+
+    assert asyncio.run(run()) == ids[1:51]
+
+
+def test_callback_failure_stops_the_feed_and_is_raised_from_run() -> None:
+    txs, _ = txs_and_ids()
+
+    async def run() -> None:
+        pub = Publisher()
+        feed = BitcoindZmqFeed(pub.endpoint, topics=("rawtx",))
+        feed.open()
+        await asyncio.to_thread(pub.wait_subscriptions, 1)
+        pub.publish(b"rawtx", txs[1])
+
+        def explode(event: FeedEvent) -> None:
+            raise RuntimeError("detector bug")
+
+        try:
+            async with asyncio.timeout(5):
+                await feed.run(explode)
+        finally:
+            pub.close()
+
+    with pytest.raises(RuntimeError, match="detector bug"):
+        asyncio.run(run())

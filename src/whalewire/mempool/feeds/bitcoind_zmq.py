@@ -16,13 +16,13 @@ This module knows nothing of other feeds, of watch lists or of orders.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections import Counter, OrderedDict, deque
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import zmq
-import zmq.asyncio
 
 from whalewire.mempool.feeds._txid import TxParseError, coinbase, txid_of
 from whalewire.mempool.feeds.events import (
@@ -139,7 +139,12 @@ class ZmqDecoder:
 
 
 class BitcoindZmqFeed:
-    """Subscribe to a node's ZMQ publishers (``async for event in feed``).
+    """Subscribe to a node's ZMQ publishers: ``await feed.run(callback)`` or ``async for``.
+
+    The SUB socket is a plain (non-asyncio) pyzmq socket whose notification descriptor is
+    watched with ``loop.add_reader``; each wake-up drains every queued message without
+    blocking and decodes it in place. :meth:`run` hands events to a callback from there, with
+    no future or task switch per message (the hot path); ``async for`` adds one hop.
 
     Args:
         endpoints: ZMQ endpoints, e.g. ``tcp://127.0.0.1:28332``; Bitcoin Core may publish
@@ -148,6 +153,7 @@ class BitcoindZmqFeed:
         name: the feed name stamped on events.
         rcvhwm: the receive high-water mark; 0 means unbounded (ZMQ drops past it, which the
             sequence counters then report as a gap).
+        context: the pyzmq context (the process-wide instance by default).
     """
 
     def __init__(
@@ -157,14 +163,14 @@ class BitcoindZmqFeed:
         *,
         name: str = "zmq",
         rcvhwm: int = 100_000,
-        context: zmq.asyncio.Context | None = None,
+        context: zmq.Context[zmq.Socket[bytes]] | None = None,
     ) -> None:
         self.endpoints = [endpoints] if isinstance(endpoints, str) else list(endpoints)
         self.topics = tuple(topics)
         self.decoder = ZmqDecoder(name)
-        self._ctx = context or zmq.asyncio.Context.instance()
-        self._sock: zmq.asyncio.Socket | None = None
         self.rcvhwm = rcvhwm
+        self._ctx = context or zmq.Context.instance()
+        self._sock: zmq.Socket[bytes] | None = None
 
     def open(self) -> None:
         """Create the SUB socket, subscribe and connect (ZMQ reconnects by itself)."""
@@ -185,18 +191,74 @@ class BitcoindZmqFeed:
         if sock is not None:
             sock.close(linger=0)
 
+    def _drain(self, emit: Callable[[FeedEvent], object]) -> None:
+        # The descriptor is edge-triggered (zmq_getsockopt ZMQ_FD): read until EAGAIN, or a
+        # message left queued would never wake us again.
+        assert self._sock is not None
+        recv, decode = self._sock.recv_multipart, self.decoder.decode
+        perf, wall, noblock, again = time.perf_counter_ns, time.time_ns, zmq.NOBLOCK, zmq.Again
+        while True:
+            try:
+                frames = recv(noblock)
+            except again:
+                return
+            for event in decode(frames, perf(), wall()):
+                emit(event)
+
+    async def run(self, on_event: Callable[[FeedEvent], object]) -> None:
+        """Call ``on_event`` for every event until cancelled; the socket is closed at the end.
+
+        An exception from ``on_event`` stops the feed and is raised here.
+        """
+        self.open()
+        assert self._sock is not None
+        loop = asyncio.get_running_loop()
+        stopped: asyncio.Future[None] = loop.create_future()
+        fd = self._sock.fileno()
+
+        def on_readable() -> None:
+            try:
+                self._drain(on_event)
+            except BaseException as exc:  # surface it in run(), not in the loop's log
+                loop.remove_reader(fd)
+                if not stopped.done():
+                    stopped.set_exception(exc)
+
+        loop.add_reader(fd, on_readable)
+        try:
+            on_readable()
+            await stopped
+        finally:
+            loop.remove_reader(fd)
+            self.close()
+
     def __aiter__(self) -> AsyncIterator[FeedEvent]:
         return self._events()
 
     async def _events(self) -> AsyncIterator[FeedEvent]:
-        self.open()
-        assert self._sock is not None
-        recv, decode = self._sock.recv_multipart, self.decoder.decode
-        perf, wall = time.perf_counter_ns, time.time_ns
+        loop = asyncio.get_running_loop()
+        pending: deque[FeedEvent] = deque()
+        waiter: asyncio.Future[None] | None = None
+
+        def wake(_: object = None) -> None:
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+        def on_event(event: FeedEvent) -> None:
+            pending.append(event)
+            wake()
+
+        runner = loop.create_task(self.run(on_event))
+        runner.add_done_callback(wake)
         try:
             while True:
-                frames = await recv()
-                for event in decode(frames, perf(), wall()):
-                    yield event
+                while pending:
+                    yield pending.popleft()
+                if runner.done():
+                    runner.result()  # re-raise what stopped the feed
+                    return
+                waiter = loop.create_future()
+                await waiter
+                waiter = None
         finally:
-            self.close()
+            runner.cancel()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 
 from whalewire.mempool.feeds.events import BlockSeen, EventKind, FeedEvent, FeedGap, RawTxEvent
 
@@ -94,15 +94,27 @@ class Monitor:
     async def run(self, on_event: Callable[[FeedEvent], object]) -> None:
         """Call ``on_event`` for each admitted event, in the task of the feed that produced it.
 
+        Feeds that offer ``run(callback)`` (the ZMQ feed) are driven through it, so their
+        events reach ``on_event`` straight from the socket's read callback.
+
         Returns when every feed is exhausted. An exception from a feed cancels the others and
         propagates (in an ``ExceptionGroup``), so a broken feed is never silently dropped.
         """
         admit = self.dedup.admit
 
+        def deliver(event: FeedEvent) -> None:
+            if admit(event):
+                on_event(event)
+
         async def pump(feed: AsyncIterable[FeedEvent]) -> None:
+            # A feed that offers run(callback) delivers from its read callback: no hop.
+            run: Callable[[Callable[[FeedEvent], None]], Awaitable[None]] | None
+            run = getattr(feed, "run", None)
+            if run is not None:
+                await run(deliver)
+                return
             async for event in feed:
-                if admit(event):
-                    on_event(event)
+                deliver(event)
 
         async with asyncio.TaskGroup() as tg:
             for feed in self.feeds:
