@@ -36,6 +36,7 @@ __all__ = [
     "parse_block",
     "parse_tx",
     "scan_outputs",
+    "scan_tx",
 ]
 
 _u16 = struct.Struct("<H").unpack_from
@@ -596,3 +597,65 @@ def scan_outputs(
     except (IndexError, struct.error, _Bad):
         _diagnose(raw, start)
         raise TxParseError(start, "transaction", "malformed") from None
+
+
+def scan_tx(
+    raw: bytes, watch: Mapping[bytes, _V], spent: Mapping[bytes, _V]
+) -> tuple[list[tuple[int, int, _V]], list[tuple[int, _V]]]:
+    """Match outputs against ``watch`` and spent outpoints against ``spent``, building nothing.
+
+    Like ``scan_outputs``, and also looks each input's 36-byte outpoint (txid in internal
+    order, then the output index as u32 little-endian) up in ``spent``: how a detector
+    recognises a transaction that spends coins it saw paid to a watched address.
+
+    Returns:
+        ``(outputs, inputs)``: ``(output index, value, watch[spk])`` per watched output and
+        ``(input index, spent[outpoint])`` per recognised input.
+
+    Raises:
+        TxParseError: the bytes run out before the last output.
+    """
+    try:
+        pos = 4
+        c = raw[pos]
+        if c == 0:
+            pos += 2
+            c = raw[pos]
+        pos += 1
+        if c >= 0xFD:
+            c, pos = _compact_tail(raw, pos, c)
+        ins: list[tuple[int, _V]] = []
+        sget = spent.get
+        for i in range(c):
+            hit = sget(raw[pos : pos + 36])
+            if hit is not None:
+                ins.append((i, hit))
+            pos += 36
+            ln = raw[pos]
+            pos += 1
+            if ln >= 0xFD:
+                ln, pos = _compact_tail(raw, pos, ln)
+            pos += ln + 4
+        c = raw[pos]
+        pos += 1
+        if c >= 0xFD:
+            c, pos = _compact_tail(raw, pos, c)
+        found: list[tuple[int, int, _V]] = []
+        get = watch.get
+        for i in range(c):
+            p = pos + 8
+            ln = raw[p]
+            p += 1
+            if ln >= 0xFD:
+                ln, p = _compact_tail(raw, p, ln)
+            e = p + ln
+            hit2 = get(raw[p:e])
+            if hit2 is not None:
+                found.append((i, _u64(raw, pos)[0], hit2))
+            pos = e
+        if pos > len(raw):
+            raise _Bad
+        return found, ins
+    except (IndexError, struct.error, _Bad):
+        _diagnose(raw, 0)
+        raise TxParseError(0, "transaction", "malformed") from None

@@ -1,0 +1,294 @@
+"""Tests for ``whalewire.mempool.whales``: the whale rule (deposits, withdrawals, change)
+over real transactions: mainnet block 951,658 with the demo address book, and the BIP 341
+wallet test vector's signed transaction (bip-0341/wallet-test-vectors.json
+keyPathSpending[0]: its ``utxosSpent`` say which scriptPubKey each input spends).
+
+Ownership facts used as expected values are established with embit (an independent
+implementation), Bitcoin Core's txids, or the BIP vectors, never with the detector itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import struct
+import time
+from typing import Any
+
+import pytest
+from tests.mempool.conftest import DATA
+
+from whalewire.mempool.address import script_to_address
+from whalewire.mempool.tx import Block, TxParseError, parse_block, parse_tx
+from whalewire.mempool.watchlist import AddressBook
+from whalewire.mempool.whales import (
+    AlertKind,
+    MatchedOutput,
+    WhaleAlert,
+    WhaleDetector,
+    hash160,
+    last_push,
+)
+
+BIP341 = json.loads((DATA / "bip341_keypath_spending.json").read_text())
+SIGNED = bytes.fromhex(BIP341["fullySignedTx"])
+SPENT = [bytes.fromhex(u["scriptPubKey"]) for u in BIP341["utxosSpent"]]
+# BIP 173 vector: P2WPKH of the key hash 751e76e8..., the key that input 2 spends with (P2PKH)
+KEY_G_P2WPKH = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
+G_COMPRESSED = bytes.fromhex("0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798")
+
+
+def book(*rows: tuple[str, str]) -> AddressBook:
+    lines = ["address,entity,label,source", *(f"{a},{e},,test" for a, e in rows)]
+    return AddressBook.from_text("\n".join(lines))
+
+
+def feed_all(detector: WhaleDetector, raws: list[bytes]) -> list[WhaleAlert]:
+    alerts: list[WhaleAlert] = []
+    for raw in raws:
+        alerts.extend(
+            detector.feed(
+                raw, feed="test", recv_ns=time.perf_counter_ns(), recv_wall_ns=time.time_ns()
+            )
+        )
+    return alerts
+
+
+def summary(alerts: list[WhaleAlert]) -> set[tuple[str, str, int, str]]:
+    return {(a.kind.value, a.entity, a.value, a.txid) for a in alerts}
+
+
+@pytest.fixture(scope="module")
+def block(block_raw: bytes) -> Block:
+    return parse_block(block_raw)
+
+
+@pytest.fixture(scope="module")
+def mempool_raws(block: Block) -> list[bytes]:
+    return [tx.serialize() for tx in block.txs[1:]]  # the coinbase never enters a mempool
+
+
+def tx_by_prefix(block: Block, prefix: str) -> Any:
+    (tx,) = [t for t in block.txs if t.txid.startswith(prefix)]
+    return tx
+
+
+# --- the real block with the demo book -----------------------------------------------------
+
+
+def test_demo_book_on_real_block_fires_one_deposit_at_one_btc(mempool_raws: list[bytes]) -> None:
+    alerts = feed_all(WhaleDetector(AddressBook.demo()), mempool_raws)
+    # ../shared/data/README.md: 1.62253446 BTC to 184UrCctSTXZEQNE83ewbbNQE5kvKjmSDq
+    txid = "e8a4eef8e2a4e528ba49d937f9a28b62bd8aad8e1a3ce0901a58b9eaef825b64"
+    assert summary(alerts) == {("deposit", "demo-kraken", 162253446, txid)}
+    assert alerts[0].outputs == (MatchedOutput(3, 162253446, "184UrCctSTXZEQNE83ewbbNQE5kvKjmSDq"),)
+
+
+def test_demo_book_at_quarter_btc_adds_deposits_and_a_batch_withdrawal(
+    block: Block, mempool_raws: list[bytes]
+) -> None:
+    from embit.transaction import Transaction
+
+    alerts = feed_all(WhaleDetector(AddressBook.demo(), threshold_sats=25_000_000), mempool_raws)
+    batch = tx_by_prefix(block, "a0a69735")
+    # What leaves demo-binance: every output but its two change outputs (0 and 8), per embit.
+    leaving = sum(
+        o.value for i, o in enumerate(Transaction.parse(batch.serialize()).vout) if i not in (0, 8)
+    )
+    assert summary(alerts) == {
+        ("deposit", "demo-kraken", 162253446, tx_by_prefix(block, "e8a4eef8").txid),
+        ("deposit", "demo-coinbase", 50000000, tx_by_prefix(block, "d39e6417").txid),
+        ("deposit", "demo-okx", 44007677, tx_by_prefix(block, "014cf678").txid),
+        ("deposit", "demo-okx", 40928760, tx_by_prefix(block, "e6707305").txid),
+        ("withdrawal", "demo-binance", leaving, batch.txid),
+    }
+    (withdrawal,) = [a for a in alerts if a.kind is AlertKind.WITHDRAWAL]
+    assert [m.index for m in withdrawal.outputs] == [1, 2, 3, 4, 5, 6, 7]
+    assert withdrawal.inputs == (0,)
+
+
+def test_change_output_to_the_spending_address_does_not_fire(block: Block) -> None:
+    from embit.ec import PublicKey
+    from embit.networks import NETWORKS
+    from embit.script import p2wpkh
+
+    # ../shared/data/README.md: 10.82071353 BTC to bc1qgw64... in 6ec0ac0f...; embit shows
+    # that an input of that transaction spends with the key of that very address.
+    tx = tx_by_prefix(block, "6ec0ac0f")
+    spenders = {
+        p2wpkh(PublicKey.parse(i.witness[1])).address(NETWORKS["main"])
+        for i in tx.inputs
+        if len(i.witness) == 2 and len(i.witness[1]) == 33
+    }
+    assert "bc1qgw64kdhf67803240csrzg480atmkaxp5snq0cm" in spenders
+    watched = book(("bc1qgw64kdhf67803240csrzg480atmkaxp5snq0cm", "ex"))
+    assert feed_all(WhaleDetector(watched), [tx.serialize()]) == []
+    # Lower the threshold: what leaves the address is a withdrawal, never a deposit.
+    alerts = feed_all(WhaleDetector(watched, threshold_sats=1), [tx.serialize()])
+    assert [(a.kind, a.value) for a in alerts] == [(AlertKind.WITHDRAWAL, tx.outputs[0].value)]
+
+
+def test_taproot_spend_is_recognised_by_the_outpoint_it_spends(
+    block: Block, core_block: dict[str, Any]
+) -> None:
+    # 014cf678... pays 0.44007677 BTC to a P2TR address (output 1). A later transaction
+    # spending that outpoint reveals no key, but the detector saw the output paid.
+    funding = tx_by_prefix(block, "014cf678")
+    assert funding.txid in core_block["tx"]
+    outpoint = bytes.fromhex(funding.txid)[::-1] + struct.pack("<I", 1)
+    other_spk = bytes.fromhex("0014751e76e8199196d454941c45d1b3a323f1433bd6")
+    spend = (
+        struct.pack("<i", 2)
+        + b"\x01"
+        + outpoint
+        + b"\x00"
+        + b"\xfd\xff\xff\xff"
+        + b"\x01"
+        + struct.pack("<Q", 44_000_000)
+        + bytes([len(other_spk)])
+        + other_spk
+        + b"\x00\x00\x00\x00"
+    )
+    detector = WhaleDetector(AddressBook.demo(), threshold_sats=25_000_000)
+    first = feed_all(detector, [funding.serialize()])
+    assert [(a.kind, a.entity) for a in first] == [(AlertKind.DEPOSIT, "demo-okx")]
+    assert detector.tracked_outpoints == 1
+    (alert,) = feed_all(detector, [spend])
+    assert (alert.kind, alert.entity, alert.value, alert.inputs) == (
+        AlertKind.WITHDRAWAL,
+        "demo-okx",
+        44_000_000,
+        (0,),
+    )
+    assert alert.outputs == (MatchedOutput(0, 44_000_000, KEY_G_P2WPKH),)
+
+
+def test_tracked_outpoints_are_bounded(block: Block) -> None:
+    raws = [tx_by_prefix(block, p).serialize() for p in ("014cf678", "e6707305", "d39e6417")]
+    detector = WhaleDetector(AddressBook.demo(), max_tracked_outpoints=2)
+    feed_all(detector, raws)
+    assert detector.tracked_outpoints == 2
+
+
+# --- inputs recognised by key (BIP 341 vector transaction) ---------------------------------
+
+
+def test_p2pkh_and_p2wpkh_spenders_are_invisible_without_watched_outputs_by_default() -> None:
+    watched = book((KEY_G_P2WPKH, "ex-a"), (script_to_address(SPENT[5]) or "", "ex-b"))
+    assert feed_all(WhaleDetector(watched), [SIGNED]) == []
+
+
+def test_inspect_all_inputs_recognises_p2pkh_and_p2wpkh_spenders() -> None:
+    # utxosSpent[2] is P2PKH of key hash 751e76e8... (listed as its P2WPKH address: the same
+    # key), utxosSpent[5] is P2WPKH; both leave with all 1e9 + 3.41e9 sat.
+    watched = book((KEY_G_P2WPKH, "ex-a"), (script_to_address(SPENT[5]) or "", "ex-b"))
+    alerts = feed_all(WhaleDetector(watched, inspect_all_inputs=True), [SIGNED])
+    assert {(a.kind, a.entity, a.value, a.inputs) for a in alerts} == {
+        (AlertKind.WITHDRAWAL, "ex-a", 4_410_000_000, (2,)),
+        (AlertKind.WITHDRAWAL, "ex-b", 4_410_000_000, (5,)),
+    }
+
+
+def test_output_back_to_the_spending_entity_is_change_not_deposit() -> None:
+    out0 = script_to_address(parse_tx(SIGNED).outputs[0].script_pubkey)
+    assert out0 is not None
+    watched = book((KEY_G_P2WPKH, "ex-a"), (out0, "ex-a"))
+    (alert,) = feed_all(WhaleDetector(watched), [SIGNED])
+    assert (alert.kind, alert.entity, alert.value) == (AlertKind.WITHDRAWAL, "ex-a", 3_410_000_000)
+    assert alert.outputs == (MatchedOutput(1, 3_410_000_000, None),)  # non-standard script
+
+
+def test_exchange_to_exchange_is_a_deposit_and_a_withdrawal() -> None:
+    out0 = script_to_address(parse_tx(SIGNED).outputs[0].script_pubkey)
+    assert out0 is not None
+    watched = book((KEY_G_P2WPKH, "ex-a"), (out0, "ex-c"))
+    alerts = feed_all(WhaleDetector(watched), [SIGNED])
+    assert {(a.kind, a.entity, a.value) for a in alerts} == {
+        (AlertKind.DEPOSIT, "ex-c", 1_000_000_000),
+        (AlertKind.WITHDRAWAL, "ex-a", 4_410_000_000),
+    }
+
+
+# --- thresholds, alert fields, errors ------------------------------------------------------
+
+
+def test_per_entity_threshold_overrides_default(mempool_raws: list[bytes]) -> None:
+    detector = WhaleDetector(AddressBook.demo(), thresholds={"demo-kraken": 200_000_000})
+    assert feed_all(detector, mempool_raws) == []
+    assert detector.threshold("demo-kraken") == 200_000_000
+    assert detector.threshold("demo-okx") == 100_000_000
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "why"),
+    [
+        ({"thresholds": {"demo-nobody": 5}}, "not in the address book: demo-nobody"),
+        ({"thresholds": {"demo-okx": 0}}, "positive: demo-okx"),
+        ({"threshold_sats": -1}, "positive: default"),
+    ],
+)
+def test_bad_thresholds_are_refused(kwargs: dict[str, Any], why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        WhaleDetector(AddressBook.demo(), **kwargs)
+
+
+def test_alert_carries_feed_and_timestamps(block: Block) -> None:
+    raw = tx_by_prefix(block, "e8a4eef8").serialize()
+    recv = time.perf_counter_ns()
+    (alert,) = WhaleDetector(AddressBook.demo()).feed(
+        raw, feed="zmq", recv_ns=recv, recv_wall_ns=1_780_112_431_000_000_000
+    )
+    assert (alert.feed, alert.recv_ns, alert.recv_wall_ns) == (
+        "zmq",
+        recv,
+        1_780_112_431_000_000_000,
+    )
+    assert alert.detect_ns >= recv and alert.latency_ns == alert.detect_ns - recv
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        alert.value = 0  # type: ignore[misc]
+
+
+def test_unwatched_transaction_gives_no_alert_object(block: Block) -> None:
+    assert (
+        WhaleDetector(AddressBook.demo()).feed(
+            block.txs[5].serialize(), feed="t", recv_ns=0, recv_wall_ns=0
+        )
+        == ()
+    )
+
+
+def test_malformed_transaction_raises_tx_parse_error(block: Block) -> None:
+    raw = tx_by_prefix(block, "e8a4eef8").serialize()
+    with pytest.raises(TxParseError):
+        WhaleDetector(AddressBook.demo()).feed(raw[:60], feed="t", recv_ns=0, recv_wall_ns=0)
+
+
+# --- script helpers ------------------------------------------------------------------------
+
+
+def test_hash160_of_generator_key_is_bip173_program() -> None:
+    # BIP 173's first vector encodes 751e76e8..., HASH160 of the compressed generator point.
+    assert hash160(G_COMPRESSED).hex() == "751e76e8199196d454941c45d1b3a323f1433bd6"
+
+
+def test_last_push_of_p2pkh_script_sig_is_the_public_key() -> None:
+    assert last_push(parse_tx(SIGNED).inputs[2].script_sig) == G_COMPRESSED
+
+
+@pytest.mark.parametrize(
+    ("script_hex", "expected"),
+    [
+        ("", None),
+        ("00", ""),
+        ("4c03aabbcc", "aabbcc"),
+        ("4d0300aabbcc", "aabbcc"),
+        ("4e03000000aabbcc", "aabbcc"),
+        ("02aabb51", ""),  # OP_1 last
+        ("02aabbac", None),  # OP_CHECKSIG: not push-only
+        ("05aabb", None),  # truncated push
+        ("4c", None),  # truncated OP_PUSHDATA1
+    ],
+)
+def test_last_push_table(script_hex: str, expected: str | None) -> None:
+    got = last_push(bytes.fromhex(script_hex))
+    assert (got.hex() if got is not None else None) == expected
