@@ -1,0 +1,249 @@
+/*
+ * Hot loops of whalewire.ws in C: payload masking (RFC 6455 §5.3) and incremental UTF-8
+ * validation (RFC 3629 §4). Optional: whalewire.ws.mask and whalewire.ws.utf8 hold the
+ * pure-Python equivalents, and the tests run the same vectors over both.
+ * This file knows nothing of frames, connections or Python-level state.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#define WW_HAVE_SSE2 1
+#endif
+
+/* ---- masking ---------------------------------------------------------------------------- */
+
+/* XOR n bytes of src with the 4-byte key repeated from offset 0, into dst (may equal src).
+ * 16 bytes at a time with SSE2, then 8 with a 64-bit word, then the tail byte by byte;
+ * memcpy keeps unaligned loads and stores legal on every platform. */
+static void
+xor_mask(const unsigned char *src, unsigned char *dst, Py_ssize_t n, const unsigned char key[4])
+{
+    Py_ssize_t i = 0;
+    uint32_t k32;
+    uint64_t k64;
+
+    memcpy(&k32, key, 4);
+    k64 = ((uint64_t)k32 << 32) | k32;
+#ifdef WW_HAVE_SSE2
+    if (n >= 16) {
+        __m128i k128 = _mm_set1_epi32((int)k32);
+        for (; i + 64 <= n; i += 64) {
+            __m128i a = _mm_loadu_si128((const __m128i *)(src + i));
+            __m128i b = _mm_loadu_si128((const __m128i *)(src + i + 16));
+            __m128i c = _mm_loadu_si128((const __m128i *)(src + i + 32));
+            __m128i d = _mm_loadu_si128((const __m128i *)(src + i + 48));
+            _mm_storeu_si128((__m128i *)(dst + i), _mm_xor_si128(a, k128));
+            _mm_storeu_si128((__m128i *)(dst + i + 16), _mm_xor_si128(b, k128));
+            _mm_storeu_si128((__m128i *)(dst + i + 32), _mm_xor_si128(c, k128));
+            _mm_storeu_si128((__m128i *)(dst + i + 48), _mm_xor_si128(d, k128));
+        }
+        for (; i + 16 <= n; i += 16) {
+            __m128i a = _mm_loadu_si128((const __m128i *)(src + i));
+            _mm_storeu_si128((__m128i *)(dst + i), _mm_xor_si128(a, k128));
+        }
+    }
+#endif
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, src + i, 8);
+        w ^= k64;
+        memcpy(dst + i, &w, 8);
+    }
+    for (; i < n; i++) {
+        dst[i] = src[i] ^ key[i & 3];
+    }
+}
+
+static int
+get_key(PyObject *obj, unsigned char key[4])
+{
+    Py_buffer kb;
+    if (PyObject_GetBuffer(obj, &kb, PyBUF_SIMPLE) < 0) {
+        return -1;
+    }
+    if (kb.len != 4) {
+        PyErr_Format(PyExc_ValueError, "mask key must be 4 bytes, got %zd", kb.len);
+        PyBuffer_Release(&kb);
+        return -1;
+    }
+    /* copied first: the key may sit inside the buffer being masked */
+    memcpy(key, kb.buf, 4);
+    PyBuffer_Release(&kb);
+    return 0;
+}
+
+PyDoc_STRVAR(apply_mask_doc,
+"apply_mask(data, key, /)\n--\n\n"
+"Return ``data`` XORed with the 4-byte ``key`` repeated.");
+
+static PyObject *
+apply_mask(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    Py_buffer db;
+    unsigned char key[4];
+    PyObject *out;
+
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "apply_mask() takes exactly 2 arguments");
+        return NULL;
+    }
+    if (get_key(args[1], key) < 0) {
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[0], &db, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    out = PyBytes_FromStringAndSize(NULL, db.len);
+    if (out != NULL) {
+        xor_mask((const unsigned char *)db.buf, (unsigned char *)PyBytes_AS_STRING(out), db.len, key);
+    }
+    PyBuffer_Release(&db);
+    return out;
+}
+
+PyDoc_STRVAR(apply_mask_inplace_doc,
+"apply_mask_inplace(buf, key, /)\n--\n\n"
+"XOR the writable ``buf`` with the 4-byte ``key`` repeated, in place.");
+
+static PyObject *
+apply_mask_inplace(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    Py_buffer db;
+    unsigned char key[4];
+
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "apply_mask_inplace() takes exactly 2 arguments");
+        return NULL;
+    }
+    if (get_key(args[1], key) < 0) {
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[0], &db, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    if (db.readonly) {
+        PyBuffer_Release(&db);
+        PyErr_SetString(PyExc_TypeError, "cannot mask a read-only buffer in place");
+        return NULL;
+    }
+    xor_mask((const unsigned char *)db.buf, (unsigned char *)db.buf, db.len, key);
+    PyBuffer_Release(&db);
+    Py_RETURN_NONE;
+}
+
+/* ---- UTF-8 ------------------------------------------------------------------------------ */
+
+/* States of the validator: 0 is "between code points"; 1..7 wait for a continuation byte
+ * in [lo, hi] and then move to next (Unicode Table 3-7, well-formed byte sequences). */
+enum { ACCEPT = 0, REJECT = -1 };
+static const unsigned char cont_lo[8] = {0, 0x80, 0x80, 0xA0, 0x80, 0x90, 0x80, 0x80};
+static const unsigned char cont_hi[8] = {0, 0xBF, 0xBF, 0xBF, 0x9F, 0xBF, 0xBF, 0x8F};
+static const signed char cont_next[8] = {0, 0, 1, 1, 1, 2, 2, 2};
+
+/* The state a lead byte moves to from ACCEPT: 1 = one more byte, 2 = two more, 3 = E0
+ * (no overlongs), 4 = ED (no surrogates), 5 = F0 (no overlongs), 6 = F1..F3, 7 = F4 (no
+ * code point above U+10FFFF); REJECT for 80..C1 and F5..FF. */
+static signed char
+lead_state(unsigned char c)
+{
+    if (c < 0xC2) return REJECT; /* ASCII is handled by the caller */
+    if (c < 0xE0) return 1;
+    if (c == 0xE0) return 3;
+    if (c == 0xED) return 4;
+    if (c < 0xF0) return 2;
+    if (c == 0xF0) return 5;
+    if (c < 0xF4) return 6;
+    if (c == 0xF4) return 7;
+    return REJECT;
+}
+
+static int
+utf8_run(const unsigned char *s, Py_ssize_t n, int state)
+{
+    Py_ssize_t i = 0;
+    while (i < n) {
+        if (state == ACCEPT) {
+            /* ASCII fast path: 8 bytes at a time while no high bit is set */
+            while (i + 8 <= n) {
+                uint64_t w;
+                memcpy(&w, s + i, 8);
+                if (w & UINT64_C(0x8080808080808080)) break;
+                i += 8;
+            }
+            while (i < n && s[i] < 0x80) i++;
+            if (i >= n) break;
+            state = lead_state(s[i++]);
+            if (state == REJECT) return REJECT;
+        } else {
+            unsigned char c = s[i++];
+            if (c < cont_lo[state] || c > cont_hi[state]) return REJECT;
+            state = cont_next[state];
+        }
+    }
+    return state;
+}
+
+PyDoc_STRVAR(utf8_step_doc,
+"utf8_step(data, state, /)\n--\n\n"
+"Run the UTF-8 DFA over ``data`` from ``state``; return the new state, -1 if invalid.");
+
+static PyObject *
+utf8_step(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    Py_buffer db;
+    long state;
+
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "utf8_step() takes exactly 2 arguments");
+        return NULL;
+    }
+    state = PyLong_AsLong(args[1]);
+    if (state == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (state < 0 || state > 7) {
+        PyErr_SetString(PyExc_ValueError, "state must be 0..7");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[0], &db, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    state = utf8_run((const unsigned char *)db.buf, db.len, (int)state);
+    PyBuffer_Release(&db);
+    return PyLong_FromLong(state);
+}
+
+/* ---- module ----------------------------------------------------------------------------- */
+
+static PyMethodDef speedups_methods[] = {
+    {"apply_mask", (PyCFunction)(void (*)(void))apply_mask, METH_FASTCALL, apply_mask_doc},
+    {"apply_mask_inplace", (PyCFunction)(void (*)(void))apply_mask_inplace, METH_FASTCALL,
+     apply_mask_inplace_doc},
+    {"utf8_step", (PyCFunction)(void (*)(void))utf8_step, METH_FASTCALL, utf8_step_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef speedups_module = {
+    PyModuleDef_HEAD_INIT,
+    "whalewire.ws._speedups",
+    "Masking and UTF-8 validation in C for whalewire.ws.",
+    0,
+    speedups_methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    return PyModuleDef_Init(&speedups_module);
+}
