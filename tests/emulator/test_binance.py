@@ -520,6 +520,7 @@ def test_symbol_filters_are_checked_with_the_documented_messages(extra, failure)
     response, _ = call(session, doc_order(clock.now, side="BUY", type="LIMIT", timeInForce="GTC",
                                           **extra))  # fmt: skip
     assert response["error"] == {"code": -1013, "msg": failure}
+    assert_rate_limits(response, *WITH_ORDERS)
 
 
 def test_ioc_fok_and_market_quote_quantity_through_the_api():

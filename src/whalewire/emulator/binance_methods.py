@@ -189,13 +189,14 @@ def _parse_order(
 
 def _order_place(session: BinanceSession, params: dict[str, object], now: int) -> object:
     key = session.authorize(params, now)
+    # the ORDERS limits are checked (and reported in rateLimits) for every order request
+    usage = session.charge_order(key.account_id, now)
     cmd, resp_type = _parse_order(session, params, key.account_id)
     engine = session.exchange.engine
     if cmd.quote_quantity is not None:
         spec = engine.specs[cmd.symbol]
         if engine.executable_qty(cmd.symbol, cmd.side, cmd.quote_quantity) < spec.min_qty:
             raise rules.new_order_rejected(rules.NO_LIQUIDITY)
-    usage = session.charge_order(key.account_id, now)
     events = engine.place(cmd)
     first = events[0]
     if isinstance(first, CommandRejected):
