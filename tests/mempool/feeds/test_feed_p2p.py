@@ -20,6 +20,7 @@ from whalewire.mempool.feeds.p2p_messages import (
     MSG_WITNESS_TX,
     InvItem,
     MessageReader,
+    P2PError,
     P2PProtocolError,
     decode_headers,
     decode_inv,
@@ -242,4 +243,45 @@ def test_feed_raises_on_a_corrupt_message_from_the_peer() -> None:
             await peer.close()
 
     with pytest.raises(P2PProtocolError, match="checksum"):
+        asyncio.run(run())
+
+
+def test_callback_failure_closes_the_link_and_is_raised_from_run() -> None:
+    doc = block_doc()
+    block_hash = str(doc["hash"])
+
+    async def run() -> None:
+        peer = ScriptedPeer()
+        port = await peer.start()
+        feed = P2PFeed("127.0.0.1", port, "regtest")
+        await feed.connect()
+        peer.send("inv", encode_getdata([InvItem(MSG_BLOCK, bytes.fromhex(block_hash)[::-1])]))
+
+        def explode(event: FeedEvent) -> None:
+            raise RuntimeError(f"detector bug on {type(event).__name__}")
+
+        try:
+            async with asyncio.timeout(5):
+                await feed.run(explode)
+        finally:
+            await peer.close()
+
+    with pytest.raises(RuntimeError, match="detector bug on BlockSeen"):
+        asyncio.run(run())
+
+
+def test_peer_closing_during_the_handshake_is_a_p2p_error() -> None:
+    async def run() -> None:
+        async def slam(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.close()
+
+        server = await asyncio.start_server(slam, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            await P2PFeed("127.0.0.1", port, "regtest", handshake_timeout=5).connect()
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    with pytest.raises(P2PError, match="handshake"):
         asyncio.run(run())

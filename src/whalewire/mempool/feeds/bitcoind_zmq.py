@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter, OrderedDict, deque
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import zmq
 
+from whalewire.mempool.feeds._callback import iterate
 from whalewire.mempool.feeds._txid import TxParseError, coinbase, txid_of
 from whalewire.mempool.feeds.events import (
     BlockSeen,
@@ -233,32 +234,4 @@ class BitcoindZmqFeed:
             self.close()
 
     def __aiter__(self) -> AsyncIterator[FeedEvent]:
-        return self._events()
-
-    async def _events(self) -> AsyncIterator[FeedEvent]:
-        loop = asyncio.get_running_loop()
-        pending: deque[FeedEvent] = deque()
-        waiter: asyncio.Future[None] | None = None
-
-        def wake(_: object = None) -> None:
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
-
-        def on_event(event: FeedEvent) -> None:
-            pending.append(event)
-            wake()
-
-        runner = loop.create_task(self.run(on_event))
-        runner.add_done_callback(wake)
-        try:
-            while True:
-                while pending:
-                    yield pending.popleft()
-                if runner.done():
-                    runner.result()  # re-raise what stopped the feed
-                    return
-                waiter = loop.create_future()
-                await waiter
-                waiter = None
-        finally:
-            runner.cancel()
+        return iterate(self.run)

@@ -1,7 +1,8 @@
 """The Bitcoin P2P feed: connect to a node, handshake, request announced transactions.
 
-Over one asyncio TCP stream: send ``version``, answer ``version`` with ``verack``, tolerate
-the optional feature messages (``wtxidrelay``, ``sendaddrv2``, ``sendheaders``, ``sendcmpct``,
+Over one asyncio TCP connection (an ``asyncio.Protocol``; messages are handled inside
+``data_received``): send ``version``, answer ``version`` with ``verack``, tolerate the optional
+feature messages (``wtxidrelay``, ``sendaddrv2``, ``sendheaders``, ``sendcmpct``,
 ``feefilter``), answer ``ping`` with ``pong``, turn ``inv`` of transactions into ``getdata``
 (witness form, BIP 144) and ``tx`` replies into :class:`RawTxEvent` s; ``inv``/``headers`` of
 blocks become :class:`BlockSeen`. Framing lives in ``p2p_messages``. This module knows nothing
@@ -11,11 +12,11 @@ of watch lists or orders; the node decides what to announce to us.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable
 
+from whalewire.mempool.feeds._callback import iterate
 from whalewire.mempool.feeds.events import BlockSeen, FeedEvent, tx_event
 from whalewire.mempool.feeds.p2p_messages import (
     DEFAULT_PORTS,
@@ -39,15 +40,33 @@ from whalewire.mempool.feeds.p2p_messages import (
 
 __all__ = ["P2PFeed"]
 
-#: bytes asked of the socket per read
-_READ_SIZE = 256 * 1024
 #: how many recently requested inventory hashes are remembered, so a tx announced by the
 #: node twice is requested once
 _RECENT = 50_000
 
 
+class _Link(asyncio.Protocol):
+    """Moves bytes between the socket and the feed; stamps the receive time."""
+
+    def __init__(self, feed: P2PFeed) -> None:
+        self.feed = feed
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.feed._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.feed._on_data(data, time.perf_counter_ns(), time.time_ns())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.feed._on_lost(exc)
+
+
 class P2PFeed:
-    """A transaction feed over one outbound P2P connection (``async for event in feed``).
+    """A transaction feed over one outbound P2P connection.
+
+    ``await feed.run(callback)`` delivers events from the socket's read callback (the hot
+    path); ``async for event in feed`` adds one hop. Either connects first if needed.
 
     Args:
         host: the node's address (loopback in tests).
@@ -80,10 +99,14 @@ class P2PFeed:
         self.user_agent = user_agent
         self.peer_version: Version | None = None
         self._msgs = MessageReader(self.magic, max_payload)
-        self._pending: list[tuple[str, bytes]] = []
         self._requested: OrderedDict[bytes, None] = OrderedDict()
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
+        self._transport: asyncio.Transport | None = None
+        self._verack = False
+        self._handshake: asyncio.Future[Version] | None = None
+        self._done: asyncio.Future[None] | None = None
+        # Events that arrive before run() installs a callback wait here.
+        self._backlog: deque[FeedEvent] = deque()
+        self._emit: Callable[[FeedEvent], object] = self._backlog.append
 
     async def connect(self) -> Version:
         """Open the connection and complete the handshake; return the peer's ``version``.
@@ -92,89 +115,112 @@ class P2PFeed:
             P2PError: the peer closed or did not finish the handshake in time.
             P2PProtocolError: the peer sent something malformed.
         """
-        self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        loop = asyncio.get_running_loop()
+        self._handshake = loop.create_future()
+        self._done = loop.create_future()
+        await loop.create_connection(lambda: _Link(self), self.host, self.port)
         self._send(
             "version", encode_version(peer=(self.host, self.port), user_agent=self.user_agent)
         )
         try:
             async with asyncio.timeout(self.handshake_timeout):
-                got_verack = False
-                while self.peer_version is None or not got_verack:
-                    messages = await self._read()
-                    if messages is None:
-                        raise P2PError(f"{self.host}:{self.port} closed during the handshake")
-                    for command, payload in messages:
-                        if command == "version" and self.peer_version is None:
-                            self.peer_version = decode_version(payload)
-                            self._send("verack")
-                        elif command == "verack":
-                            got_verack = True
-                        else:
-                            self._pending.append((command, payload))
+                return await self._handshake
         except TimeoutError:
             await self.close()
             raise P2PError(f"no version/verack from {self.host}:{self.port} in time") from None
         except BaseException:
             await self.close()
             raise
-        await self._writer.drain()
-        return self.peer_version
 
     async def close(self) -> None:
         """Close the connection (idempotent)."""
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            writer.close()
-            with contextlib.suppress(ConnectionError, OSError):
-                await writer.wait_closed()
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.close()
+        if self._done is not None and not self._done.done():
+            self._done.set_result(None)
 
-    def _send(self, command: str, payload: bytes = b"") -> None:
-        if self._writer is None:
-            raise P2PError("not connected")
-        self._writer.write(encode_message(self.magic, command, payload))
+    async def run(self, on_event: Callable[[FeedEvent], object]) -> None:
+        """Call ``on_event`` for every event until the node closes the connection.
 
-    async def _read(self) -> list[tuple[str, bytes]] | None:
-        """Return the messages completed by the next read, or None at end of stream."""
-        assert self._reader is not None
-        data = await self._reader.read(_READ_SIZE)
-        return self._msgs.feed(data) if data else None
-
-    def __aiter__(self) -> AsyncIterator[FeedEvent]:
-        return self._events()
-
-    async def _events(self) -> AsyncIterator[FeedEvent]:
-        if self._writer is None:
+        Raises:
+            P2PProtocolError: the peer broke the protocol (the connection is closed).
+            Exception: whatever ``on_event`` raised (the connection is closed).
+        """
+        if self._transport is None:
             await self.connect()
-        perf, wall = time.perf_counter_ns, time.time_ns
-        messages, self._pending = self._pending, []
-        recv_ns, recv_wall = perf(), wall()
+        assert self._done is not None
         try:
-            while True:
-                for command, payload in messages:
-                    if command == "tx":
-                        yield tx_event(payload, self.name, recv_ns=recv_ns, recv_wall_ns=recv_wall)
-                    elif command == "inv":
-                        for event in self._on_inv(decode_inv(payload), recv_ns, recv_wall):
-                            yield event
-                    elif command == "headers":
-                        for h in decode_headers(payload):
-                            yield BlockSeen(h, self.name, recv_ns, recv_wall)
-                    elif command == "ping":
-                        self._send("pong", payload)
-                    # everything else (addr, feefilter, sendcmpct, getheaders ...) is not ours
-                assert self._writer is not None
-                await self._writer.drain()
-                got = await self._read()
-                if got is None:
-                    return  # the node closed the connection: the feed ends
-                messages = got
-                recv_ns, recv_wall = perf(), wall()
+            while self._backlog:
+                on_event(self._backlog.popleft())
+            self._emit = on_event
+            await self._done
         finally:
+            self._emit = self._backlog.append
             await self.close()
 
-    def _on_inv(self, items: list[InvItem], recv_ns: int, recv_wall: int) -> list[FeedEvent]:
+    def __aiter__(self) -> AsyncIterator[FeedEvent]:
+        return iterate(self.run)
+
+    # -- inside the read callback --
+
+    def _send(self, command: str, payload: bytes = b"") -> None:
+        if self._transport is None:
+            raise P2PError("not connected")
+        self._transport.write(encode_message(self.magic, command, payload))
+
+    def _fail(self, exc: BaseException) -> None:
+        for fut in (self._handshake, self._done):
+            if fut is not None and not fut.done():
+                fut.set_exception(exc)
+                break
+        if self._transport is not None:
+            self._transport.close()
+
+    def _on_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        if self._handshake is not None and not self._handshake.done():
+            err = P2PError(f"{self.host}:{self.port} closed during the handshake")
+            self._handshake.set_exception(err)
+        elif self._done is not None and not self._done.done():
+            if exc is None:
+                self._done.set_result(None)  # the node closed the connection: the feed ends
+            else:
+                self._done.set_exception(exc)
+
+    def _on_data(self, data: bytes, recv_ns: int, recv_wall: int) -> None:
+        try:
+            for command, payload in self._msgs.feed(data):
+                self._on_message(command, payload, recv_ns, recv_wall)
+        except BaseException as exc:
+            self._fail(exc)
+
+    def _on_message(self, command: str, payload: bytes, recv_ns: int, recv_wall: int) -> None:
+        if command == "tx":
+            self._emit(tx_event(payload, self.name, recv_ns=recv_ns, recv_wall_ns=recv_wall))
+        elif command == "inv":
+            self._on_inv(decode_inv(payload), recv_ns, recv_wall)
+        elif command == "headers":
+            for h in decode_headers(payload):
+                self._emit(BlockSeen(h, self.name, recv_ns, recv_wall))
+        elif command == "ping":
+            self._send("pong", payload)
+        elif command == "version" and self.peer_version is None:
+            self.peer_version = decode_version(payload)
+            self._send("verack")
+            self._handshake_step()
+        elif command == "verack":
+            self._verack = True
+            self._handshake_step()
+        # everything else (addr, feefilter, sendcmpct, wtxidrelay ...) is not ours
+
+    def _handshake_step(self) -> None:
+        hs = self._handshake
+        if self.peer_version is not None and self._verack and hs is not None and not hs.done():
+            hs.set_result(self.peer_version)
+
+    def _on_inv(self, items: list[InvItem], recv_ns: int, recv_wall: int) -> None:
         wanted: list[InvItem] = []
-        blocks: list[FeedEvent] = []
         requested = self._requested
         for item in items:
             if item.type in (MSG_TX, MSG_WTX):
@@ -187,7 +233,6 @@ class P2PFeed:
                 kind = MSG_WITNESS_TX if item.type == MSG_TX else MSG_WTX
                 wanted.append(InvItem(kind, item.hash))
             elif item.type == MSG_BLOCK:
-                blocks.append(BlockSeen(item.hex, self.name, recv_ns, recv_wall))
+                self._emit(BlockSeen(item.hex, self.name, recv_ns, recv_wall))
         if wanted:
             self._send("getdata", encode_getdata(wanted))
-        return blocks
