@@ -3,19 +3,72 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
+from urllib.parse import quote
+
+from whalewire.net._protocol import Limits
+from whalewire.net.client import connect, install_uvloop
+from whalewire.net.server import echo_on_message, serve
+from whalewire.ws.exceptions import WebSocketError
+
+#: Autobahn's 9.x cases send messages up to 16 MiB; allow them with room to spare.
+CONFORMANCE_LIMITS = Limits(max_message_size=64 * 1024 * 1024)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``ws serve`` and ``ws autobahn-client`` subcommands."""
     sub = parser.add_subparsers(dest="ws_command", required=True, metavar="WS_COMMAND")
-    serve = sub.add_parser("serve", help="echo server (text, binary, permessage-deflate)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=9002)
+    serve_p = sub.add_parser("serve", help="echo server (text, binary, permessage-deflate)")
+    serve_p.add_argument("--host", default="127.0.0.1")
+    serve_p.add_argument("--port", type=int, default=9002, help="0 picks a free port")
+    serve_p.add_argument("--no-deflate", action="store_true", help="decline compression")
     client = sub.add_parser("autobahn-client", help="drive an Autobahn fuzzing server")
     client.add_argument("--url", default="ws://127.0.0.1:9001")
     client.add_argument("--agent", default="whalewire")
+    client.add_argument("--no-deflate", action="store_true", help="do not offer compression")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen ``ws`` subcommand."""
-    raise SystemExit("whalewire ws: the transport is not built yet (issue: asyncio transport)")
+    install_uvloop()
+    if args.ws_command == "serve":
+        return asyncio.run(_serve(args.host, args.port, deflate=not args.no_deflate))
+    return asyncio.run(_autobahn(args.url.rstrip("/"), args.agent, deflate=not args.no_deflate))
+
+
+async def _serve(host: str, port: int, *, deflate: bool) -> int:
+    server = await serve(
+        None, host, port, on_message=echo_on_message, deflate=deflate, limits=CONFORMANCE_LIMITS
+    )
+    # The exact line tests and scripts wait for; with --port 0 it carries the real port.
+    print(f"whalewire ws serve: listening on ws://{host}:{server.port}", flush=True)
+    async with server:
+        await server.serve_forever()
+    return 0
+
+
+async def _autobahn(url: str, agent: str, *, deflate: bool) -> int:
+    ws = await connect(f"{url}/getCaseCount", deflate=False)
+    count = int(await ws.recv())
+    await ws.close()
+    agent_q = quote(agent, safe="")
+    print(f"whalewire ws autobahn-client: {count} cases from {url}", flush=True)
+    failures = 0
+    for case in range(1, count + 1):
+        try:
+            ws = await connect(
+                f"{url}/runCase?case={case}&agent={agent_q}",
+                deflate=deflate,
+                limits=CONFORMANCE_LIMITS,
+                on_message=echo_on_message,
+            )
+            await ws.wait_closed()
+        except (WebSocketError, OSError, TimeoutError) as exc:
+            # The case's verdict is the fuzzing server's to give; keep driving the rest.
+            failures += 1
+            print(f"case {case}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    ws = await connect(f"{url}/updateReports?agent={agent_q}", deflate=False)
+    await ws.close()
+    print(f"whalewire ws autobahn-client: ran {count} cases ({failures} did not open)")
+    return 0

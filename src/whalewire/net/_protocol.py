@@ -1,0 +1,504 @@
+"""The asyncio side of one WebSocket connection, either role: bytes between socket and core.
+
+``WebSocketProtocol`` is an ``asyncio.BufferedProtocol``: the loop reads straight into a
+reused per-connection buffer (``recv_into``), which this class hands to the handshake and
+then to ``ws.protocol.Connection`` as a ``memoryview``; whatever the core wants sent is
+written at once. It makes no protocol decisions: it only writes ``data_to_send()``, closes
+the socket when the core says the close is done (``close_expected()``), and bounds the wait
+for the peer. ``WebSocket`` is the application's handle (send, ``async for``, close).
+Nothing here parses frames or HTTP: that is ``whalewire.ws``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any, cast
+
+from whalewire.ws import protocol as core
+from whalewire.ws.deflate import DeflateParams, PerMessageDeflate
+from whalewire.ws.exceptions import (
+    CloseCode,
+    ConnectionClosed,
+    InvalidHandshake,
+    close_code_for,
+)
+from whalewire.ws.handshake import (
+    Accepted,
+    ClientHandshake,
+    Established,
+    Rejected,
+    ServerHandshake,
+)
+
+__all__ = ["Limits", "MessageCallback", "WebSocket", "WebSocketProtocol"]
+
+log = logging.getLogger("whalewire.net")
+
+#: bytes per read: large enough for bulk transfer, small enough to stay in cache
+READ_SIZE = 256 * 1024
+
+Message = str | bytes
+
+
+class Limits:
+    """Per-connection limits and timeouts shared by client and server."""
+
+    __slots__ = ("close_timeout", "max_frame_size", "max_message_size", "max_queue", "open_timeout")
+
+    def __init__(
+        self,
+        *,
+        max_message_size: int = 64 * 1024 * 1024,
+        max_frame_size: int | None = None,
+        max_queue: int = 64,
+        close_timeout: float = 5.0,
+        open_timeout: float = 10.0,
+    ) -> None:
+        """Set the limits.
+
+        Args:
+            max_message_size: largest message accepted (after decompression); 1009 above.
+            max_frame_size: largest frame accepted; defaults to ``max_message_size``.
+            max_queue: received messages buffered before reading pauses.
+            close_timeout: how long to wait for the peer during the closing handshake.
+            open_timeout: how long the opening handshake may take.
+        """
+        self.max_message_size = max_message_size
+        self.max_frame_size = max_frame_size if max_frame_size is not None else max_message_size
+        self.max_queue = max_queue
+        self.close_timeout = close_timeout
+        self.open_timeout = open_timeout
+
+
+class WebSocket:
+    """An open WebSocket connection: send messages, iterate over received ones, close.
+
+    Sends are synchronous (the bytes go to the socket before the call returns, or to the
+    transport's buffer when the socket is full); ``await drain()`` respects back-pressure.
+    """
+
+    def __init__(
+        self,
+        proto: WebSocketProtocol,
+        *,
+        subprotocol: str | None,
+        deflate: DeflateParams | None,
+        path: str,
+        headers: Any,
+    ) -> None:
+        self._proto = proto
+        #: the negotiated subprotocol, if any
+        self.subprotocol = subprotocol
+        #: the negotiated permessage-deflate parameters, if any
+        self.deflate = deflate
+        #: the request target (server: what the client asked for; client: what we asked)
+        self.path = path
+        #: the peer's handshake headers (``ws.handshake.Headers``)
+        self.headers = headers
+        self._messages: collections.deque[Message] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._closed: asyncio.Future[None] = proto.loop.create_future()
+
+    # -- receiving --
+
+    async def recv(self) -> Message:
+        """Return the next message (``str`` for text, ``bytes`` for binary).
+
+        Raises:
+            ConnectionClosed: the connection closed and no message is left.
+        """
+        while not self._messages:
+            if self._closed.done():
+                raise self._proto.closed_error()
+            self._waiter = self._proto.loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        message = self._messages.popleft()
+        if len(self._messages) <= self._proto.limits.max_queue // 2:
+            self._proto.resume_reading()
+        return message
+
+    def __aiter__(self) -> WebSocket:
+        return self
+
+    async def __anext__(self) -> Message:
+        try:
+            return await self.recv()
+        except ConnectionClosed:
+            raise StopAsyncIteration from None
+
+    def _deliver(self, message: Message) -> None:
+        self._messages.append(message)
+        if len(self._messages) >= self._proto.limits.max_queue:
+            self._proto.pause_reading()
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _mark_closed(self) -> None:
+        if not self._closed.done():
+            self._closed.set_result(None)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    # -- sending --
+
+    def send(self, message: str | bytes | bytearray | memoryview) -> None:
+        """Send one message: text for ``str``, binary otherwise.
+
+        Raises:
+            ConnectionClosed: the closing handshake has started.
+        """
+        self._proto.send_message(message)
+
+    async def drain(self) -> None:
+        """Wait until the transport's write buffer is below its high-water mark."""
+        await self._proto.drain()
+
+    def ping(self, payload: bytes = b"") -> None:
+        """Send a ping (at most 125 bytes of payload, RFC 6455 §5.5)."""
+        self._proto.send_ping(payload)
+
+    async def close(self, code: int = CloseCode.NORMAL, reason: str = "") -> None:
+        """Start the closing handshake (if not started) and wait until the socket closes."""
+        self._proto.start_close(code, reason)
+        await self.wait_closed()
+
+    async def wait_closed(self) -> None:
+        """Wait until the TCP connection has closed."""
+        await asyncio.shield(self._closed)
+
+    @property
+    def closed(self) -> bool:
+        """Whether the TCP connection has closed."""
+        return self._closed.done()
+
+    @property
+    def close_code(self) -> int | None:
+        """The close code the peer sent (1005 if none, 1006 if no close frame), once closed."""
+        return self._proto.close_code if self._closed.done() else None
+
+    @property
+    def close_reason(self) -> str:
+        """The close reason the peer sent, once closed."""
+        return self._proto.close_reason
+
+    @property
+    def remote_address(self) -> Any:
+        """The peer's socket address."""
+        return self._proto.peername
+
+
+#: the synchronous receive path: called with each whole message as it completes
+MessageCallback = Callable[[WebSocket, Message], None]
+
+
+class WebSocketProtocol(asyncio.BufferedProtocol):
+    """Move bytes between one socket and one handshake-then-``Connection`` (either role).
+
+    Two receive paths, as in ``ws.protocol``: by default whole messages are queued for
+    ``WebSocket.recv``; with ``on_message`` the core's frame path is used and the callback
+    runs synchronously as each message completes, inside the read that completed it, so
+    whatever it sends goes out in that same write, ahead of anything the rest of the read
+    causes (such as the close after a protocol error).
+    """
+
+    def __init__(
+        self,
+        handshake: ClientHandshake | ServerHandshake,
+        *,
+        limits: Limits | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        on_open: Callable[[WebSocket], None] | None = None,
+        on_handshake_error: Callable[[BaseException], None] | None = None,
+        on_message: MessageCallback | None = None,
+    ) -> None:
+        self.loop = loop or asyncio.get_running_loop()
+        self.limits = limits or Limits()
+        self._handshake: ClientHandshake | ServerHandshake | None = handshake
+        self._is_client = isinstance(handshake, ClientHandshake)
+        self._on_open = on_open
+        self._on_handshake_error = on_handshake_error
+        self._on_message = on_message
+        self._buffer = bytearray(READ_SIZE)
+        self._view = memoryview(self._buffer)
+        self.transport: asyncio.Transport | None = None
+        self.conn: core.Connection | None = None
+        self.ws: WebSocket | None = None
+        self.peername: Any = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._receiving = False
+        self._reading_paused = False
+        self._writing_paused = False
+        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._lost = False
+        # frame path: the fragments of the message in progress and its opcode
+        self._parts: list[bytes] = []
+        self._opcode = 0
+
+    # -- asyncio.BufferedProtocol --
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports do not subclass asyncio.Transport but provide its methods.
+        self.transport = cast(asyncio.Transport, transport)
+        self.peername = transport.get_extra_info("peername")
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if isinstance(self._handshake, ClientHandshake):
+            self.transport.write(self._handshake.request())
+        self._arm_timer(self.limits.open_timeout)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self._handshake is not None:
+            self._handshake_data(bytes(self._view[:nbytes]))
+        elif self.conn is not None:
+            # The core parses in place (and unmasks in place on the frame path); it copies
+            # only an incomplete frame's bytes before we reuse the buffer.
+            self._receive(self._view[:nbytes])
+
+    def eof_received(self) -> bool | None:
+        if isinstance(self._handshake, ClientHandshake):
+            try:
+                self._handshake.receive_eof()
+            except InvalidHandshake as exc:
+                self._handshake_failed(exc)
+        elif self.conn is not None and not self._lost:
+            self.conn.receive_eof()
+            self._after_receive()
+        return None  # let asyncio close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._handshake is not None:
+            self._handshake_failed(
+                InvalidHandshake("connection closed during the opening handshake")
+            )
+        self._wake_drainers()
+        if self.ws is not None:
+            self.ws._mark_closed()
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        self._wake_drainers()
+
+    def _wake_drainers(self) -> None:
+        for waiter in self._drain_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._drain_waiters.clear()
+
+    # -- opening handshake --
+
+    def _handshake_data(self, data: bytes) -> None:
+        hs = self._handshake
+        assert hs is not None and self.transport is not None
+        if isinstance(hs, ClientHandshake):
+            try:
+                established = hs.receive_data(data)
+            except InvalidHandshake as exc:
+                self._handshake_failed(exc)
+                return
+            if established is not None:
+                self._open(established)
+            return
+        outcome = hs.receive_data(data)
+        if outcome is None:
+            return
+        self.transport.write(outcome.response)
+        if isinstance(outcome, Rejected):
+            self._handshake_failed(outcome.error)
+        else:
+            self._open(outcome)
+
+    def _handshake_failed(self, exc: BaseException) -> None:
+        self._handshake = None
+        if self._on_handshake_error is not None:
+            callback, self._on_handshake_error = self._on_handshake_error, None
+            callback(exc)
+        if self.transport is not None and not self._lost:
+            self.transport.close()
+
+    def _open(self, outcome: Established | Accepted) -> None:
+        self._handshake = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        codec = None
+        if outcome.deflate is not None:
+            codec = PerMessageDeflate(outcome.deflate, is_client=self._is_client)
+        self.conn = core.Connection(
+            core.Role.CLIENT if self._is_client else core.Role.SERVER,
+            deflate=codec,
+            max_frame_size=self.limits.max_frame_size,
+            max_message_size=self.limits.max_message_size,
+            on_frame=self._frame if self._on_message is not None else None,
+        )
+        if isinstance(outcome, Established):
+            path, headers = "", outcome.response.headers
+        else:
+            path, headers = outcome.request.target, outcome.request.headers
+        self.ws = WebSocket(
+            self,
+            subprotocol=outcome.subprotocol,
+            deflate=outcome.deflate,
+            path=path,
+            headers=headers,
+        )
+        if self._on_open is not None:
+            self._on_open(self.ws)
+        if outcome.trailing_data:
+            self._receive(bytearray(outcome.trailing_data))
+
+    # -- open connection --
+
+    def _receive(self, data: bytearray | memoryview) -> None:
+        conn = self.conn
+        assert conn is not None
+        self._receiving = True
+        try:
+            conn.receive_data(data)
+        except Exception:
+            # Only a frame callback can raise here (the core never raises protocol
+            # errors); answer 1011 without details, as close_code_for does.
+            log.exception("WebSocket message callback failed")
+            if conn.state is core.State.OPEN:
+                conn.send_close(close_code_for(RuntimeError()))
+        finally:
+            self._receiving = False
+        self._after_receive()
+
+    def _frame(self, opcode: int, payload: memoryview, fin: bool) -> None:
+        # Frame path: reassemble (the view is only valid during this call).
+        if opcode:
+            self._opcode = opcode
+        if not fin:
+            self._parts.append(bytes(payload))
+            return
+        if self._parts:
+            self._parts.append(bytes(payload))
+            data = b"".join(self._parts)
+            self._parts = []
+        else:
+            data = bytes(payload)
+        assert self._on_message is not None and self.ws is not None
+        # The core validated UTF-8 before handing out the final frame.
+        self._on_message(self.ws, data.decode("utf-8") if self._opcode == 1 else data)
+
+    def _after_receive(self) -> None:
+        conn = self.conn
+        ws = self.ws
+        assert conn is not None and ws is not None
+        for event in conn.events_received():
+            if isinstance(event, core.TextMessage | core.BinaryMessage):
+                ws._deliver(event.data)
+        self._flush()
+        self._check_close()
+
+    def _flush(self) -> None:
+        conn = self.conn
+        assert conn is not None and self.transport is not None
+        data = conn.data_to_send()
+        if data and not self._lost:
+            self.transport.write(data)
+
+    def _check_close(self) -> None:
+        conn = self.conn
+        assert conn is not None and self.transport is not None
+        if self._lost:
+            return
+        if conn.should_close_transport():
+            # asyncio writes out what is buffered before closing.
+            self.transport.close()
+        elif conn.close_expected() and self._timer is None:
+            # RFC 6455 §7.1.1: the server closes TCP first; bound the wait for the peer.
+            self._arm_timer(self.limits.close_timeout)
+
+    def _arm_timer(self, delay: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self.loop.call_later(delay, self._timeout)
+
+    def _timeout(self) -> None:
+        self._timer = None
+        if self.transport is not None and not self._lost:
+            self.transport.abort()
+
+    # -- used by WebSocket --
+
+    def send_message(self, message: str | bytes | bytearray | memoryview) -> None:
+        conn = self.conn
+        if conn is None or self._lost or conn.state is not core.State.OPEN:
+            raise self.closed_error()
+        if isinstance(message, str):
+            conn.send_text(message)
+        else:
+            conn.send_binary(message)
+        if not self._receiving:
+            self._flush()
+
+    def send_ping(self, payload: bytes) -> None:
+        conn = self.conn
+        if conn is None or self._lost or conn.state is not core.State.OPEN:
+            raise self.closed_error()
+        conn.send_ping(payload)
+        if not self._receiving:
+            self._flush()
+
+    def start_close(self, code: int, reason: str) -> None:
+        conn = self.conn
+        if self.transport is None or self._lost:
+            return
+        if conn is None:
+            self.transport.close()
+            return
+        if conn.state is core.State.OPEN:
+            conn.send_close(code, reason)
+        if not self._receiving:
+            self._flush()
+            self._check_close()
+
+    async def drain(self) -> None:
+        if self._writing_paused and not self._lost:
+            waiter = self.loop.create_future()
+            self._drain_waiters.append(waiter)
+            await waiter
+
+    def pause_reading(self) -> None:
+        if not self._reading_paused and self.transport is not None and not self._lost:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._reading_paused and self.transport is not None and not self._lost:
+            self._reading_paused = False
+            self.transport.resume_reading()
+
+    @property
+    def close_code(self) -> int:
+        """The peer's close code: 1005 for an empty close, 1006 when none arrived."""
+        code = self.conn.close_code if self.conn is not None else None
+        return CloseCode.ABNORMAL if code is None else code
+
+    @property
+    def close_reason(self) -> str:
+        """The peer's close reason."""
+        return self.conn.close_reason if self.conn is not None else ""
+
+    def closed_error(self) -> ConnectionClosed:
+        received = self.conn is not None and self.conn.close_code not in (None, 1006)
+        return ConnectionClosed(self.close_code, self.close_reason, received)

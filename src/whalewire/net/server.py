@@ -1,0 +1,156 @@
+"""A minimal asyncio WebSocket server: accept, handshake, run a handler per connection.
+
+``serve`` listens and gives each connection a ``WebSocketProtocol`` with a
+``ServerHandshake``. Once open, either a handler coroutine runs with the ``WebSocket``
+(the connection closes with 1000 when it returns, 1011 when it raises), or a synchronous
+``on_message`` callback gets each message as it completes (the fast path; the peer closes).
+``echo`` and ``echo_on_message`` are the two echo handlers. TLS, keepalive and graceful
+drain belong to later layers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from whalewire.net._protocol import (
+    Limits,
+    Message,
+    MessageCallback,
+    WebSocket,
+    WebSocketProtocol,
+)
+from whalewire.ws.deflate import ServerDeflateConfig
+from whalewire.ws.exceptions import CloseCode, ConnectionClosed
+from whalewire.ws.handshake import ProcessRequest, ServerHandshake
+
+__all__ = ["Server", "echo", "echo_on_message", "serve"]
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[WebSocket], Awaitable[None]]
+
+
+async def echo(ws: WebSocket) -> None:
+    """Send every received message back unchanged (text as text, binary as binary)."""
+    try:
+        async for message in ws:
+            ws.send(message)
+            await ws.drain()
+    except ConnectionClosed:
+        pass
+
+
+def echo_on_message(ws: WebSocket, message: Message) -> None:
+    """Send ``message`` back at once, inside the read that completed it (the fast path)."""
+    ws.send(message)
+
+
+class Server:
+    """A listening WebSocket server; use ``async with`` or ``close()`` + ``wait_closed()``."""
+
+    def __init__(self, server: asyncio.Server, tasks: set[asyncio.Task[None]]) -> None:
+        self._server = server
+        self._tasks = tasks
+
+    @property
+    def port(self) -> int:
+        """The bound port of the first listening socket (useful with port 0)."""
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def sockets(self) -> tuple[object, ...]:
+        """The listening sockets."""
+        return tuple(self._server.sockets)
+
+    def close(self) -> None:
+        """Stop listening and cancel the handlers still running."""
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def wait_closed(self) -> None:
+        """Wait until the listener and every handler have finished."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def serve_forever(self) -> None:
+        """Serve until cancelled."""
+        await self._server.serve_forever()
+
+    async def __aenter__(self) -> Server:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+        await self.wait_closed()
+
+
+async def serve(
+    handler: Handler | None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    on_message: MessageCallback | None = None,
+    subprotocols: Sequence[str] = (),
+    deflate: ServerDeflateConfig | bool = True,
+    process_request: ProcessRequest | None = None,
+    extra_headers: Sequence[tuple[str, str]] = (),
+    limits: Limits | None = None,
+    backlog: int = 128,
+) -> Server:
+    """Listen on ``host``:``port`` and run ``handler`` for every WebSocket connection.
+
+    Args:
+        handler: coroutine function given each open ``WebSocket``; the connection is
+            closed with 1000 when it returns and 1011 when it raises. None with
+            ``on_message``.
+        host, port: where to listen; port 0 picks a free port (see ``Server.port``).
+        on_message: instead of a handler, called synchronously with each whole message
+            (``str`` or ``bytes``) inside the read that completed it.
+        subprotocols: subprotocols we speak, by preference.
+        deflate: accept permessage-deflate (True, or our preferences); False declines.
+        process_request: may answer a request with plain HTTP instead of upgrading.
+        extra_headers: added to every 101 response.
+        limits: message sizes, queue length and timeouts.
+    """
+    if (handler is None) == (on_message is None):
+        raise ValueError("give exactly one of handler and on_message")
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task[None]] = set()
+    lim = limits or Limits()
+
+    async def run(ws: WebSocket) -> None:
+        assert handler is not None
+        try:
+            await handler(ws)
+        except ConnectionClosed:
+            pass
+        except Exception:
+            log.exception("WebSocket handler failed")
+            await ws.close(CloseCode.INTERNAL_ERROR)
+            return
+        await ws.close()
+
+    def on_open(ws: WebSocket) -> None:
+        if handler is None:
+            return
+        task = loop.create_task(run(ws))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    def factory() -> WebSocketProtocol:
+        handshake = ServerHandshake(
+            subprotocols=subprotocols,
+            deflate=deflate,
+            extra_headers=extra_headers,
+            process_request=process_request,
+        )
+        return WebSocketProtocol(
+            handshake, limits=lim, loop=loop, on_open=on_open, on_message=on_message
+        )
+
+    server = await loop.create_server(factory, host, port, backlog=backlog)
+    return Server(server, tasks)
