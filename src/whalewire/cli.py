@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "run the whole pipeline on embedded defaults (safe: paper trading)"),
     "status": ("status", "show a running engine's state (trading, orders, P&L, latency)"),
     "kill": ("kill", "kill switch: halt a running engine and cancel all its open orders"),
+    "emulator": ("emulator", "run the local exchange emulator (Binance WebSocket API) standalone"),
 }
 
 

@@ -1,0 +1,82 @@
+"""``whalewire emulator``: run the local exchange standalone and print how to reach it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from whalewire.emulator.accounts import Credentials
+from whalewire.emulator.binance import BinanceConfig
+from whalewire.emulator.faults import FaultPlan
+from whalewire.emulator.server import BinanceEmulator
+
+VENUES = ("binance",)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the emulator's options."""
+    parser.add_argument("--venue", choices=VENUES, default="binance")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9443)
+    parser.add_argument("--seed", type=int, default=0, help="synthetic book and fault seed")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer")
+    parser.add_argument("--jitter-ms", type=float, default=0.0, help="random extra latency")
+    parser.add_argument("--drop-rate", type=float, default=0.0, help="answers never sent")
+    parser.add_argument("--unknown-rate", type=float, default=0.0, help="5xx, status unknown")
+    parser.add_argument("--clock-skew-ms", type=int, default=0, help="venue clock offset")
+
+
+def banner(url: str, creds: Credentials) -> str:
+    """Return the text telling a user where the emulator is and which keys to use."""
+    # PEM blocks unindented so they can be copied into a key file as they are
+    private_pem = creds.ed25519_private_key_pem.strip()
+    public_pem = creds.ed25519_public_key_pem.strip()
+    return f"""\
+whalewire emulator: Binance Spot WebSocket API
+  endpoint        {url}
+  account         {creds.account_id} (BTC 10, ETH 100, USDT 1,000,000)
+
+HMAC-SHA256 key (sign every TRADE/USER_DATA request, hex signature):
+  apiKey          {creds.hmac_api_key}
+  secretKey       {creds.hmac_secret}
+
+Ed25519 key (session.logon once, then requests need no apiKey/signature):
+  apiKey          {creds.ed25519_api_key}
+  private key (PKCS#8):
+{private_pem}
+  public key:
+{public_pem}
+
+Point a client at it:
+  - whalewire: venue url {url}
+  - Binance SDK / ccxt: set the WebSocket API base URL to {url}
+  - by hand: send {{"id":1,"method":"time"}} as a text frame
+Ctrl-C stops it; balances and orders live in memory only.
+"""
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve the emulated venue until interrupted."""
+    return asyncio.run(_serve(args))
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    faults = FaultPlan(
+        seed=args.seed,
+        latency_ms=args.latency_ms,
+        jitter_ms=args.jitter_ms,
+        drop_rate=args.drop_rate,
+        unknown_rate=args.unknown_rate,
+        clock_skew_ms=args.clock_skew_ms,
+    )
+    emulator = BinanceEmulator(
+        BinanceConfig(seed=args.seed),
+        faults=faults if faults != FaultPlan(seed=args.seed) else None,
+    )
+    creds = emulator.exchange.open_default_account()
+    server = await emulator.start(args.host, args.port)
+    host = args.host if ":" not in args.host else f"[{args.host}]"
+    url = f"ws://{host}:{emulator.port}/ws-api/v3"
+    print(banner(url, creds), flush=True)
+    await server.serve_forever()
+    return 0
