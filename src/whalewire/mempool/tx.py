@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 _u16 = struct.Struct("<H").unpack_from
+_i32 = struct.Struct("<i").unpack_from
 _u32 = struct.Struct("<I").unpack_from
 _u64 = struct.Struct("<Q").unpack_from
 _sha256 = hashlib.sha256
@@ -137,14 +138,22 @@ class Tx(msgspec.Struct, gc=False):
     raw: bytes
     start: int
     end: int
-    version: int
     inputs: list[TxIn]
     outputs: list[TxOut]
-    locktime: int
     #: offset in ``raw`` where the witness section starts; -1 for a legacy transaction
     witness_start: int
     _txid: str | None = None
     _wtxid: str | None = None
+
+    @property
+    def version(self) -> int:
+        """Return the transaction version (signed 32-bit, read from the bytes on demand)."""
+        return int(_i32(self.raw, self.start)[0])
+
+    @property
+    def locktime(self) -> int:
+        """Return the lock time (read from the last 4 bytes on demand)."""
+        return int(_u32(self.raw, self.end - 4)[0])
 
     @property
     def is_segwit(self) -> bool:
@@ -352,8 +361,9 @@ def _fast_parse(raw: bytes, start: int) -> Tx:
     n = len(raw)
     u32 = _u32
     u64 = _u64
+    txin_ = TxIn
+    txout_ = TxOut
     pos = start + 4
-    version = u32(raw, start)[0]
     c = raw[pos]
     segwit = c == 0
     if segwit:
@@ -364,35 +374,33 @@ def _fast_parse(raw: bytes, start: int) -> Tx:
     pos += 1
     if c >= 0xFD:
         c, pos = _compact_tail(raw, pos, c)
-    if c > (n - pos) // _MIN_TXIN or (c == 0 and not segwit):
+    if c > (n - pos) // 41 or (c == 0 and not segwit):  # 41: _MIN_TXIN
         raise _Bad
     inputs: list[TxIn] = []
     add_in = inputs.append
     for _ in range(c):
-        p = pos + 36
-        ln = raw[p]
-        p += 1
+        ln = raw[pos + 36]
+        p = pos + 37
         if ln >= 0xFD:
             ln, p = _compact_tail(raw, p, ln)
         e = p + ln
-        add_in(TxIn(raw[pos : pos + 36], raw[p:e], u32(raw, e)[0]))
+        add_in(txin_(raw[pos : pos + 36], raw[p:e], u32(raw, e)[0]))
         pos = e + 4
     c = raw[pos]
     pos += 1
     if c >= 0xFD:
         c, pos = _compact_tail(raw, pos, c)
-    if c > (n - pos) // _MIN_TXOUT:
+    if c > (n - pos) // 9:  # 9: _MIN_TXOUT
         raise _Bad
     outputs: list[TxOut] = []
     add_out = outputs.append
     for _ in range(c):
-        p = pos + 8
-        ln = raw[p]
-        p += 1
+        ln = raw[pos + 8]
+        p = pos + 9
         if ln >= 0xFD:
             ln, p = _compact_tail(raw, p, ln)
         e = p + ln
-        add_out(TxOut(u64(raw, pos)[0], raw[p:e]))
+        add_out(txout_(u64(raw, pos)[0], raw[p:e]))
         pos = e
     witness_start = -1
     if segwit:
@@ -404,6 +412,16 @@ def _fast_parse(raw: bytes, start: int) -> Tx:
             if c == 0:
                 continue
             any_witness = True
+            if c == 1:
+                # A taproot key-path spend: one signature.
+                ln = raw[pos]
+                pos += 1
+                if ln >= 0xFD:
+                    ln, pos = _compact_tail(raw, pos, ln)
+                e = pos + ln
+                txin.witness = (raw[pos:e],)
+                pos = e
+                continue
             if c == 2:
                 # The common P2WPKH stack (signature, public key), unrolled.
                 ln = raw[pos]
@@ -439,7 +457,7 @@ def _fast_parse(raw: bytes, start: int) -> Tx:
     end = pos + 4
     if end > n:
         raise _Bad
-    return Tx(raw, start, end, version, inputs, outputs, u32(raw, pos)[0], witness_start)
+    return Tx(raw, start, end, inputs, outputs, witness_start)
 
 
 def _compact_tail(raw: bytes, pos: int, first: int) -> tuple[int, int]:
