@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from whalewire.ws.exceptions import InvalidUTF8, ProtocolError
 from whalewire.ws.frames import (
@@ -16,6 +20,7 @@ from whalewire.ws.frames import (
     parse_close_payload,
     write_header,
 )
+from whalewire.ws.protocol import BinaryMessage, Connection, Event, Ping, Role, TextMessage
 
 pytestmark = pytest.mark.usefixtures("impl")
 
@@ -133,3 +138,83 @@ def test_build_close_payload() -> None:
         build_close_payload(1000, "x" * 124)
     with pytest.raises(ValueError):
         build_close_payload(None, "reason")
+
+
+# ---- property: parse(build(x)) == x over random frames, splits and masks -------------------
+
+# 16-bit and 64-bit lengths; big pieces are cheap repeats so that the test stays fast
+_piece = st.binary(max_size=300) | st.builds(
+    lambda n, b: bytes([b]) * n, st.integers(65530, 65600), st.integers(0, 255)
+)
+
+
+@st.composite
+def _messages(draw: st.DrawFn) -> list[tuple[int, list[bytes], list[bytes]]]:
+    """Messages as (opcode, fragments, ping payloads sent after each fragment)."""
+    out = []
+    for _ in range(draw(st.integers(1, 4))):
+        if draw(st.booleans()):
+            text = draw(st.text(max_size=200)).encode()
+            cuts = sorted(draw(st.lists(st.integers(0, len(text)), max_size=3)))
+            bounds = [0, *cuts, len(text)]
+            pieces = [text[a:b] for a, b in itertools.pairwise(bounds)]
+            opcode = Opcode.TEXT
+        else:
+            pieces = draw(st.lists(_piece, min_size=1, max_size=3))
+            opcode = Opcode.BINARY
+        pings = [draw(st.binary(max_size=3)) if draw(st.booleans()) else b"" for _ in pieces]
+        out.append((opcode, pieces, pings))
+    return out
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    messages=_messages(),
+    server=st.booleans(),
+    keys=st.lists(st.binary(min_size=4, max_size=4), min_size=1),
+    cuts=st.lists(st.integers(0, 2**20), max_size=6),
+)
+def test_received_frames_equal_the_built_frames(
+    messages: list[tuple[int, list[bytes], list[bytes]]],
+    server: bool,
+    keys: list[bytes],
+    cuts: list[int],
+) -> None:
+    wire = bytearray()
+    want_frames: list[tuple[int, bytes, bool]] = []
+    want_events: list[Event] = []
+    n = 0
+    for opcode, pieces, pings in messages:
+        for i, (piece, ping) in enumerate(zip(pieces, pings, strict=True)):
+            key = keys[n % len(keys)] if server else None
+            n += 1
+            op = opcode if i == 0 else Opcode.CONTINUATION
+            fin = i == len(pieces) - 1
+            wire += build_frame(op, piece, fin=fin, mask_key=key)
+            want_frames.append((op, piece, fin))
+            if fin:
+                whole = b"".join(pieces)
+                text = opcode == Opcode.TEXT
+                want_events.append(TextMessage(whole.decode()) if text else BinaryMessage(whole))
+            if ping:
+                wire += build_frame(Opcode.PING, ping, mask_key=key)
+                want_events.append(Ping(ping))
+    bounds = sorted({0, len(wire), *(c % (len(wire) + 1) for c in cuts)})
+    chunks = [bytes(wire[a:b]) for a, b in itertools.pairwise(bounds)]
+    role = Role.SERVER if server else Role.CLIENT
+
+    conn = Connection(role, max_message_size=1 << 20)
+    for chunk in chunks:
+        conn.receive_data(chunk)
+    assert conn.error is None
+    assert conn.events_received() == want_events
+
+    got: list[tuple[int, bytes, bool]] = []
+    fast = Connection(role, on_frame=lambda op, p, fin: got.append((op, bytes(p), fin)))
+    for chunk in chunks:
+        fast.receive_data(bytearray(chunk))
+    assert fast.error is None
+    assert got == want_frames
+    assert fast.events_received() == [e for e in want_events if isinstance(e, Ping)]

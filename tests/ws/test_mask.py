@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from whalewire.ws import mask
 from whalewire.ws.mask import MaskKeyPool
@@ -133,3 +135,12 @@ def test_extension_is_built_when_required() -> None:
     from whalewire.ws import _speedups
 
     assert _speedups.apply_mask(b"Hello", bytes.fromhex("37fa213d")) == bytes.fromhex("7f9f4d5158")
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=2000), key=st.binary(min_size=4, max_size=4), cut=st.integers(0, 9))
+def test_mask_equals_the_per_byte_reference(data: bytes, key: bytes, cut: int) -> None:
+    assert mask.apply_mask(data, key) == reference(data, key)
+    buf = bytearray(data)
+    mask.apply_mask_inplace(memoryview(buf)[cut:], key)
+    assert buf == data[:cut] + reference(data[cut:], key)

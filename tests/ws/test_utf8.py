@@ -8,7 +8,11 @@ as soon as byte ``fail_at`` arrives, however the stream is chunked.
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from whalewire.ws import utf8
 from whalewire.ws.exceptions import InvalidUTF8
@@ -125,3 +129,27 @@ def test_validator_is_reusable_after_finish() -> None:
 
 def test_speedups_flag_says_which_path_is_live(impl: str) -> None:
     assert utf8.SPEEDUPS is (impl == "c")
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    data=st.binary(max_size=64) | st.text(max_size=64).map(str.encode),
+    cuts=st.lists(st.integers(0, 64), max_size=4),
+)
+def test_validator_agrees_with_pythons_strict_decoder(data: bytes, cuts: list[int]) -> None:
+    try:
+        data.decode("utf-8")
+        expected = True
+    except UnicodeDecodeError:
+        expected = False
+    assert utf8.validate_utf8(data) is expected
+    v = utf8.new_validator()
+    bounds = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
+    try:
+        for a, b in itertools.pairwise(bounds):
+            v.feed(data[a:b])
+        v.finish()
+        incremental = True
+    except InvalidUTF8:
+        incremental = False
+    assert incremental is expected
