@@ -1,4 +1,4 @@
-"""Feed latency: Bitcoin Core-shaped ZMQ ``rawtx`` on loopback, send -> event -> watch-set hit.
+"""Feed latency: Bitcoin Core-shaped ZMQ ``rawtx`` on loopback, send -> event -> whale verdict.
 
 A publisher process (an XPUB socket speaking Bitcoin Core's three-frame ``rawtx`` messages)
 sends distinct real transactions (block 951,658's, each with a fresh locktime so every txid is
@@ -7,14 +7,15 @@ is system-wide, so the receiver's stamps compare directly. Receivers, same run:
 
 * ``pyzmq sync``    bare blocking ``recv_multipart`` loop: the floor;
 * ``pyzmq asyncio`` bare ``zmq.asyncio`` ``recv_multipart`` loop: the floor for an asyncio feed;
-* ``decoder sync``  blocking recv + ``ZmqDecoder`` (txid, kind, gaps) + ``Dedup`` + watch scan;
+* ``decoder sync``  blocking recv + ``ZmqDecoder`` (txid, kind, gaps) + ``Dedup`` + detector;
 * ``feed+monitor``  ``BitcoindZmqFeed`` through ``Monitor`` (asyncio, the feed's callback path)
-  + watch scan in the callback;
-* ``feed async for`` ``async for event in BitcoindZmqFeed`` + ``Dedup`` + watch scan.
+  + detector in the callback;
+* ``feed async for`` ``async for event in BitcoindZmqFeed`` + ``Dedup`` + detector.
 
-The watch scan is ``whalewire.mempool.tx.scan_outputs`` against a set of scriptPubKeys (what
-the whale detector runs first). Reported: p50/p99 of send -> stamp, per CPU placement
-(both ends on CPU 0, or publisher on CPU 1), since cross-CPU wake-ups dominate on 2 vCPUs.
+"detector" is ``WhaleDetector.feed`` on the demo address book (real outputs of the block, so
+the whale transactions alert), stamped after its verdict for every transaction. Reported:
+p50/p99 of send -> stamp, per CPU placement (both ends on CPU 0, or publisher on CPU 1),
+since cross-CPU wake-ups dominate on 2 vCPUs.
 
     .venv/bin/python bench/feed_latency.py [--n 3000] [--interval-us 250] [--rounds 3]
 """
@@ -38,7 +39,8 @@ from whalewire.mempool.feeds.bitcoind_zmq import BitcoindZmqFeed, ZmqDecoder
 from whalewire.mempool.feeds.events import FeedEvent, RawTxEvent
 from whalewire.mempool.feeds.monitor import Dedup, Monitor
 from whalewire.mempool.feeds.replay import DEFAULT_REPLAY, load_replay
-from whalewire.mempool.tx import parse_tx, scan_outputs
+from whalewire.mempool.watchlist import AddressBook
+from whalewire.mempool.whales import WhaleDetector
 
 WARMUP = 200
 
@@ -49,10 +51,9 @@ def payloads(n: int) -> list[bytes]:
     return [base[i % len(base)][:-4] + struct.pack("<I", i) for i in range(n)]
 
 
-def watch_set() -> dict[bytes, str]:
-    """Watch the first output of every 10th transaction (about 10% of txs hit)."""
-    recs = load_replay(DEFAULT_REPLAY)
-    return {parse_tx(r.raw).outputs[0].script_pubkey: "ex" for r in recs[::10]}
+def detector() -> WhaleDetector:
+    """Return the whale detector on the demo address book (real outputs of the block)."""
+    return WhaleDetector(AddressBook.demo())
 
 
 def pin(cpu: int | None) -> None:
@@ -82,7 +83,7 @@ def publisher(conn: Connection, n: int, interval_us: float, cpu: int | None) -> 
     ctx.term()
 
 
-def recv_pyzmq_sync(endpoint: str, n: int, go: Callable[[], None], watch: object) -> list[int]:
+def recv_pyzmq_sync(endpoint: str, n: int, go: Callable[[], None], det: object) -> list[int]:
     ctx = zmq.Context()
     sock = ctx.socket(zmq.SUB)
     sock.setsockopt(zmq.SUBSCRIBE, b"rawtx")
@@ -98,7 +99,7 @@ def recv_pyzmq_sync(endpoint: str, n: int, go: Callable[[], None], watch: object
     return stamps
 
 
-def recv_pyzmq_asyncio(endpoint: str, n: int, go: Callable[[], None], watch: object) -> list[int]:
+def recv_pyzmq_asyncio(endpoint: str, n: int, go: Callable[[], None], det: object) -> list[int]:
     async def run() -> list[int]:
         ctx = zmq.asyncio.Context()
         sock = ctx.socket(zmq.SUB)
@@ -118,7 +119,7 @@ def recv_pyzmq_asyncio(endpoint: str, n: int, go: Callable[[], None], watch: obj
 
 
 def recv_decoder_sync(
-    endpoint: str, n: int, go: Callable[[], None], watch: dict[bytes, str]
+    endpoint: str, n: int, go: Callable[[], None], det: WhaleDetector
 ) -> list[int]:
     ctx = zmq.Context()
     sock = ctx.socket(zmq.SUB)
@@ -132,7 +133,7 @@ def recv_decoder_sync(
         frames = recv()
         for event in decode(frames, perf(), wall()):
             if type(event) is RawTxEvent and admit(event):
-                scan_outputs(event.raw, watch)
+                det.feed(event.raw, feed="zmq", recv_ns=event.recv_ns, recv_wall_ns=0)
                 stamps.append(perf())
     sock.close(0)
     ctx.term()
@@ -140,7 +141,7 @@ def recv_decoder_sync(
 
 
 def recv_feed_monitor(
-    endpoint: str, n: int, go: Callable[[], None], watch: dict[bytes, str]
+    endpoint: str, n: int, go: Callable[[], None], det: WhaleDetector
 ) -> list[int]:
     async def run() -> list[int]:
         feed = BitcoindZmqFeed(endpoint, topics=("rawtx",))
@@ -152,7 +153,7 @@ def recv_feed_monitor(
 
         def on_event(event: FeedEvent) -> None:
             if type(event) is RawTxEvent:
-                scan_outputs(event.raw, watch)
+                det.feed(event.raw, feed="zmq", recv_ns=event.recv_ns, recv_wall_ns=0)
                 stamps.append(perf())
                 if len(stamps) == n:
                     done.set()
@@ -168,7 +169,7 @@ def recv_feed_monitor(
 
 
 def recv_feed_async_for(
-    endpoint: str, n: int, go: Callable[[], None], watch: dict[bytes, str]
+    endpoint: str, n: int, go: Callable[[], None], det: WhaleDetector
 ) -> list[int]:
     async def run() -> list[int]:
         feed = BitcoindZmqFeed(endpoint, topics=("rawtx",))
@@ -178,7 +179,7 @@ def recv_feed_async_for(
         go()
         async for event in feed:
             if type(event) is RawTxEvent and admit(event):
-                scan_outputs(event.raw, watch)
+                det.feed(event.raw, feed="zmq", recv_ns=event.recv_ns, recv_wall_ns=0)
                 stamps.append(perf())
                 if len(stamps) == n:
                     break
@@ -202,11 +203,30 @@ def measure(name: str, n: int, interval_us: float, pub_cpu: int | None) -> list[
     proc = ctx.Process(target=publisher, args=(child, n, interval_us, pub_cpu))
     proc.start()
     port = parent.recv()
-    stamps = RECEIVERS[name](f"tcp://127.0.0.1:{port}", n, lambda: parent.send("go"), watch_set())
+    stamps = RECEIVERS[name](f"tcp://127.0.0.1:{port}", n, lambda: parent.send("go"), detector())
     sends = parent.recv()
     proc.join()
     assert len(stamps) == len(sends) == n
     return [(r - s) / 1000 for r, s in zip(stamps, sends, strict=True)][WARMUP:]
+
+
+def compute_only(n: int) -> tuple[float, float]:
+    """Return per-message µs (mean over ``n``) of decode+dedup and of decode+dedup+detector.
+
+    No socket: what our code costs per message regardless of wake-ups and CPU placement.
+    """
+    msgs = [[b"rawtx", raw, struct.pack("<I", i)] for i, raw in enumerate(payloads(n))]
+    results = []
+    for with_detector in (False, True):
+        decode, admit, det = ZmqDecoder().decode, Dedup().admit, detector()
+        perf = time.perf_counter_ns
+        t0 = perf()
+        for frames in msgs:
+            for event in decode(frames, t0, 0):
+                if type(event) is RawTxEvent and admit(event) and with_detector:
+                    det.feed(event.raw, feed="zmq", recv_ns=event.recv_ns, recv_wall_ns=0)
+        results.append((perf() - t0) / n / 1000)
+    return results[0], results[1]
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -226,6 +246,11 @@ def main() -> None:
     print(
         f"{args.rounds} rounds x {args.n} rawtx messages ({WARMUP} warm-up dropped each),"
         f" one per {args.interval_us} µs"
+    )
+    decode_us, full_us = compute_only(args.n)
+    print(
+        f"compute only, per message: decode+dedup {decode_us:.2f} µs,"
+        f" decode+dedup+detector {full_us:.2f} µs"
     )
     print(f"{'placement':<11} {'receiver':<15} {'p50 µs':>8} {'p99 µs':>8}  p50 vs pyzmq sync")
     for placement, (sub_cpu, pub_cpu) in placements.items():
