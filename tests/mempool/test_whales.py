@@ -28,6 +28,7 @@ from whalewire.mempool.whales import (
     WhaleDetector,
     hash160,
     last_push,
+    ripemd160_py,
 )
 
 BIP341 = json.loads((DATA / "bip341_keypath_spending.json").read_text())
@@ -292,3 +293,40 @@ def test_last_push_of_p2pkh_script_sig_is_the_public_key() -> None:
 def test_last_push_table(script_hex: str, expected: str | None) -> None:
     got = last_push(bytes.fromhex(script_hex))
     assert (got.hex() if got is not None else None) == expected
+
+
+# RIPEMD-160 test vectors published by the algorithm's authors
+# (homes.esat.kuleuven.be/~bosselae/ripemd160.html)
+RIPEMD160_VECTORS = [
+    (b"", "9c1185a5c5e9fc54612808977ee8f548b2258d31"),
+    (b"a", "0bdc9d2d256b3ee9daae347be6f4dc835a467ffe"),
+    (b"abc", "8eb208f7e05d987a9b044a8e98c6b087f15a0bfc"),
+    (b"message digest", "5d0689ef49d2fae572b881b123a85ffa21595f36"),
+    (b"abcdefghijklmnopqrstuvwxyz", "f71c27109c692c1b56bbdceb5b9d2865b3708dbc"),
+    (
+        b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+        "12a053384a9c0c88e405a06c27dcf49ada62eb2b",
+    ),
+    (
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+        "b0e20b6e3116640286ed3a87a5713079b21f5189",
+    ),
+    (b"1234567890" * 8, "9b752e45573d4b39f4dbd3323cab82bf63326bfb"),
+]
+
+
+@pytest.mark.parametrize(("message", "digest"), RIPEMD160_VECTORS)
+def test_pure_python_ripemd160_matches_published_vectors(message: bytes, digest: str) -> None:
+    assert ripemd160_py(message).hex() == digest
+
+
+@pytest.mark.parametrize("size", [55, 56, 63, 64, 65, 119, 120, 1000])
+def test_pure_python_ripemd160_at_padding_boundaries_matches_hashlib(size: int) -> None:
+    import hashlib
+
+    message = bytes(range(256)) * 4
+    try:
+        expected = hashlib.new("ripemd160", message[:size]).digest()
+    except ValueError:
+        pytest.skip("this OpenSSL build has no RIPEMD-160")
+    assert ripemd160_py(message[:size]) == expected

@@ -54,6 +54,8 @@ __all__ = [
     "WhaleAlert",
     "WhaleDetector",
     "hash160",
+    "last_push",
+    "ripemd160_py",
 ]
 
 SATS_PER_BTC: Final = 100_000_000
@@ -64,7 +66,97 @@ _sha256 = hashlib.sha256
 
 def hash160(data: bytes) -> bytes:
     """Return RIPEMD160(SHA256(data)), the hash in P2PKH, P2WPKH and P2SH scripts."""
-    return hashlib.new("ripemd160", _sha256(data).digest()).digest()
+    return _ripemd160(_sha256(data).digest())
+
+
+# --- RIPEMD-160 (Dobbertin, Bosselaers, Preneel 1996), for OpenSSL builds without it ---------
+# OpenSSL 3 may leave RIPEMD-160 to its "legacy" provider, and then hashlib.new("ripemd160")
+# raises. The pure-Python fallback is ~10x slower and only runs on the alert path.
+
+_R_L: Final = (
+    *range(16),
+    *(7, 4, 13, 1, 10, 6, 15, 3, 12, 0, 9, 5, 2, 14, 11, 8),
+    *(3, 10, 14, 4, 9, 15, 8, 1, 2, 7, 0, 6, 13, 11, 5, 12),
+    *(1, 9, 11, 10, 0, 8, 12, 4, 13, 3, 7, 15, 14, 5, 6, 2),
+    *(4, 0, 5, 9, 7, 12, 2, 10, 14, 1, 3, 8, 11, 6, 15, 13),
+)
+_R_R: Final = (
+    *(5, 14, 7, 0, 9, 2, 11, 4, 13, 6, 15, 8, 1, 10, 3, 12),
+    *(6, 11, 3, 7, 0, 13, 5, 10, 14, 15, 8, 12, 4, 9, 1, 2),
+    *(15, 5, 1, 3, 7, 14, 6, 9, 11, 8, 12, 2, 10, 0, 4, 13),
+    *(8, 6, 4, 1, 3, 11, 15, 0, 5, 12, 2, 13, 9, 7, 10, 14),
+    *(12, 15, 10, 4, 1, 5, 8, 7, 6, 2, 13, 14, 0, 3, 9, 11),
+)
+_S_L: Final = (
+    *(11, 14, 15, 12, 5, 8, 7, 9, 11, 13, 14, 15, 6, 7, 9, 8),
+    *(7, 6, 8, 13, 11, 9, 7, 15, 7, 12, 15, 9, 11, 7, 13, 12),
+    *(11, 13, 6, 7, 14, 9, 13, 15, 14, 8, 13, 6, 5, 12, 7, 5),
+    *(11, 12, 14, 15, 14, 15, 9, 8, 9, 14, 5, 6, 8, 6, 5, 12),
+    *(9, 15, 5, 11, 6, 8, 13, 12, 5, 12, 13, 14, 11, 8, 5, 6),
+)
+_S_R: Final = (
+    *(8, 9, 9, 11, 13, 15, 15, 5, 7, 7, 8, 11, 14, 14, 12, 6),
+    *(9, 13, 15, 7, 12, 8, 9, 11, 7, 7, 12, 7, 6, 15, 13, 11),
+    *(9, 7, 15, 11, 8, 6, 6, 14, 12, 13, 5, 14, 13, 13, 7, 5),
+    *(15, 5, 8, 11, 14, 14, 6, 14, 6, 9, 12, 9, 12, 5, 15, 8),
+    *(8, 5, 12, 9, 12, 5, 14, 6, 8, 13, 6, 5, 15, 13, 11, 11),
+)
+_K_L: Final = (0x00000000, 0x5A827999, 0x6ED9EBA1, 0x8F1BBCDC, 0xA953FD4E)
+_K_R: Final = (0x50A28BE6, 0x5C4DD124, 0x6D703EF3, 0x7A6D76E9, 0x00000000)
+_M32: Final = 0xFFFFFFFF
+
+
+def _rmd_f(j: int, x: int, y: int, z: int) -> int:
+    if j < 16:
+        return x ^ y ^ z
+    if j < 32:
+        return (x & y) | (~x & z)
+    if j < 48:
+        return ((x | ~y) ^ z) & _M32
+    if j < 64:
+        return (x & z) | (y & ~z)
+    return (x ^ (y | ~z)) & _M32
+
+
+def _rol(x: int, n: int) -> int:
+    return ((x << n) | (x >> (32 - n))) & _M32
+
+
+def ripemd160_py(data: bytes) -> bytes:
+    """Return RIPEMD-160 of ``data`` in pure Python (the reference algorithm)."""
+    msg = data + b"\x80" + b"\0" * ((55 - len(data)) % 64) + (8 * len(data)).to_bytes(8, "little")
+    h = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0]
+    for off in range(0, len(msg), 64):
+        x = [int.from_bytes(msg[off + 4 * i : off + 4 * i + 4], "little") for i in range(16)]
+        al, bl, cl, dl, el = h
+        ar, br, cr, dr, er = h
+        for j in range(80):
+            t = _rol((al + _rmd_f(j, bl, cl, dl) + x[_R_L[j]] + _K_L[j // 16]) & _M32, _S_L[j]) + el
+            al, el, dl, cl, bl = el, dl, _rol(cl, 10), bl, t & _M32
+            t = (
+                _rol((ar + _rmd_f(79 - j, br, cr, dr) + x[_R_R[j]] + _K_R[j // 16]) & _M32, _S_R[j])
+                + er
+            )
+            ar, er, dr, cr, br = er, dr, _rol(cr, 10), br, t & _M32
+        h = [
+            (h[1] + cl + dr) & _M32,
+            (h[2] + dl + er) & _M32,
+            (h[3] + el + ar) & _M32,
+            (h[4] + al + br) & _M32,
+            (h[0] + bl + cr) & _M32,
+        ]
+    return b"".join(v.to_bytes(4, "little") for v in h)
+
+
+def _ripemd160_hashlib(data: bytes) -> bytes:
+    return hashlib.new("ripemd160", data).digest()
+
+
+try:
+    _ripemd160_hashlib(b"")
+    _ripemd160 = _ripemd160_hashlib
+except ValueError:  # pragma: no cover - depends on the OpenSSL build
+    _ripemd160 = ripemd160_py
 
 
 class AlertKind(StrEnum):
