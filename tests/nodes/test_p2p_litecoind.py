@@ -15,7 +15,7 @@ import pytest
 from whalewire.mempool.feeds.events import BlockSeen, EventKind, FeedEvent, RawTxEvent
 from whalewire.mempool.feeds.monitor import Monitor
 from whalewire.mempool.feeds.p2p import P2PFeed
-from whalewire.mempool.feeds.p2p_messages import P2PError
+from whalewire.mempool.feeds.p2p_messages import MSG_TX, MSG_WTX, P2PError
 
 from .litecoind import LITECOIND, Node
 
@@ -64,14 +64,19 @@ def test_handshake_with_regtest_magic_reports_the_node(node: Node) -> None:
     asyncio.run(run())
 
 
-def test_wallet_transaction_arrives_with_the_rpc_txid_and_raw_bytes(node: Node) -> None:
+@pytest.mark.parametrize("wtxidrelay", [False, True], ids=["txid-inv", "wtxid-inv"])
+def test_wallet_transaction_arrives_with_the_rpc_txid_and_raw_bytes(
+    node: Node, wtxidrelay: bool
+) -> None:
     async def run() -> RawTxEvent:
-        feed = P2PFeed("127.0.0.1", node.p2p_port, "regtest", name="p2p")
+        feed = P2PFeed("127.0.0.1", node.p2p_port, "regtest", name="p2p", wtxidrelay=wtxidrelay)
         await feed.connect()
         to = node.call("getnewaddress", wallet="w")
         txid = await asyncio.to_thread(node.call, "sendtoaddress", to, 2.5, wallet="w")
         got = await until(feed, lambda e: isinstance(e, RawTxEvent) and e.txid == txid)
         await feed.close()
+        assert feed.announced[MSG_WTX if wtxidrelay else MSG_TX] >= 1
+        assert feed.announced[MSG_TX if wtxidrelay else MSG_WTX] == 0
         event = got[-1]
         assert isinstance(event, RawTxEvent)
         return event

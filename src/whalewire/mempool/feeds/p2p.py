@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
 
 from whalewire.mempool.feeds._callback import iterate
@@ -75,6 +75,9 @@ class P2PFeed:
         name: the feed name stamped on events.
         handshake_timeout: seconds allowed for version/verack.
         max_payload: the largest message accepted from the peer.
+        wtxidrelay: ask the node to announce transactions by wtxid (BIP 339); they are then
+            requested as ``MSG_WTX``. Off by default: txid announcements are what a
+            ZMQ or mempool.space feed also keys on.
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class P2PFeed:
         handshake_timeout: float = 10.0,
         max_payload: int = MAX_PAYLOAD,
         user_agent: str = "/whalewire:0.1.0/",
+        wtxidrelay: bool = False,
     ) -> None:
         if network not in MAGIC:
             raise ValueError(f"unknown network {network!r}; one of {sorted(MAGIC)}")
@@ -97,7 +101,10 @@ class P2PFeed:
         self.name = name
         self.handshake_timeout = handshake_timeout
         self.user_agent = user_agent
+        self.wtxidrelay = wtxidrelay
         self.peer_version: Version | None = None
+        #: inventory announcements received, per inv type (MSG_TX, MSG_WTX, MSG_BLOCK ...)
+        self.announced: Counter[int] = Counter()
         self._msgs = MessageReader(self.magic, max_payload)
         self._requested: OrderedDict[bytes, None] = OrderedDict()
         self._transport: asyncio.Transport | None = None
@@ -207,6 +214,9 @@ class P2PFeed:
             self._send("pong", payload)
         elif command == "version" and self.peer_version is None:
             self.peer_version = decode_version(payload)
+            # BIP 339: wtxidrelay goes between the peer's version and our verack.
+            if self.wtxidrelay and self.peer_version.version >= 70016:
+                self._send("wtxidrelay")
             self._send("verack")
             self._handshake_step()
         elif command == "verack":
@@ -223,6 +233,7 @@ class P2PFeed:
         wanted: list[InvItem] = []
         requested = self._requested
         for item in items:
+            self.announced[item.type] += 1
             if item.type in (MSG_TX, MSG_WTX):
                 if item.hash in requested:
                     continue
