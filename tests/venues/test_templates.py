@@ -123,6 +123,7 @@ def test_binance_signed_template_equals_slow_path(order: tuple[int, int, str, st
 
     first, body = unframe(SIGNED.frame(ts, cid.encode(), qty.encode(), price.encode()))
     assert first == 0x81  # FIN + text (RFC 6455 §5.2, §11.8)
+    assert body == SIGNED.request(ts, cid.encode(), qty.encode(), price.encode())
     request = json.loads(body)
     assert request["id"] == cid
     assert request["method"] == "order.place"
@@ -189,6 +190,8 @@ def test_binance_quote_order_qty_shape() -> None:
     ("cid", "qty", "price"),
     [
         (b"short", b"1", b"1"),
+        (b'"' + b"x" * (CID_WIDTH - 1), b"1", b"1"),
+        (b"x" * (CID_WIDTH - 1) + b"\xc3", b"1", b"1"),
         (b"x" * CID_WIDTH, b"", b"1"),
         (b"x" * CID_WIDTH, b'1"', b"1"),
         (b"x" * CID_WIDTH, b"1e5", b"1"),
@@ -202,6 +205,8 @@ def test_binance_quote_order_qty_shape() -> None:
 def test_binance_template_refuses_malformed_slots(cid: bytes, qty: bytes, price: bytes) -> None:
     with pytest.raises(ValueError):
         SIGNED.frame(1700000000000, cid, qty, price)
+    with pytest.raises(ValueError):
+        SIGNED.request(1700000000000, cid, qty, price)
 
 
 def test_binance_market_template_refuses_a_price() -> None:

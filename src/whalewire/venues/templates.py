@@ -28,6 +28,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 import struct
 from collections.abc import Mapping
 from decimal import Decimal
@@ -45,7 +46,13 @@ __all__ = [
     "mask_text_frame",
 ]
 
-_DECIMAL_CHARS: Final = b"0123456789."
+_DIGITS: Final = b"0123456789"
+_NO_OR_ONE_DOT: Final = (b"", b".")
+#: digits with at most one inner dot: valid as a Binance DECIMAL and as a JSON number
+_NUMBER: Final = rb"[0-9]+(?:\.[0-9]+)?"
+#: Binance's newClientOrderId alphabet (``^[\.A-Z\:/a-z0-9_-]{1,36}$``)
+_BINANCE_ID_CHARS: Final = rb"[-._:/A-Za-z0-9]"
+_BINANCE_ID: Final = re.compile(_BINANCE_ID_CHARS + b"{1,36}")
 _HDR16: Final = struct.Struct("!BBH4s")
 _TEXT_FIN: Final = 0x80 | frames.Opcode.TEXT
 _MASKED_LEN16: Final = 0x80 | 126
@@ -66,6 +73,14 @@ class HmacSha256:
         key = key.ljust(64, b"\0")
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def inner_state(self) -> hashlib._Hash:
+        """Return the keyed inner hash state (copy it, then feed it the message)."""
+        return self._inner
+
+    def outer_state(self) -> hashlib._Hash:
+        """Return the keyed outer hash state (copy it, then feed it the inner digest)."""
+        return self._outer
 
     def digest(self, message: bytes) -> bytes:
         """Return the 32-byte MAC of ``message``."""
@@ -101,26 +116,24 @@ def mask_text_frame(payload: bytes, key: bytes) -> bytes | bytearray:
     if not 126 <= n < 65536:
         return frames.build_frame(frames.Opcode.TEXT, payload, mask_key=key)
     if ws_mask.SPEEDUPS:
-        frame = bytearray(8 + n)
-        _HDR16.pack_into(frame, 0, _TEXT_FIN, _MASKED_LEN16, n, key)
-        frame[8:] = payload
-        with memoryview(frame) as view:
-            ws_mask.apply_mask_inplace(view[8:], key)
-        return frame
+        # header + masked copy: cheaper than masking a bytearray through a memoryview
+        return _HDR16.pack(_TEXT_FIN, _MASKED_LEN16, n, key) + ws_mask.apply_mask(payload, key)
     quads = (n + 3) >> 2
     masked = _from_bytes(payload, "little") ^ (_from_bytes(key, "little") * _repunit(quads))
     return _HDR16.pack(_TEXT_FIN, _MASKED_LEN16, n, key) + masked.to_bytes(quads << 2, "little")[:n]
 
 
-def _check_decimal(name: str, value: bytes) -> None:
+def _decimal_ok(value: bytes) -> bool:
     # digits with at most one inner dot: valid as a Binance DECIMAL and as a JSON number
-    if (
-        not value
-        or value.translate(None, _DECIMAL_CHARS)
-        or value[0] == 46
-        or value[-1] == 46
-        or value.count(b".") > 1
-    ):
+    return (
+        value.translate(None, _DIGITS) in _NO_OR_ONE_DOT
+        and value[:1].isdigit()
+        and value[-1:].isdigit()
+    )
+
+
+def _check_decimal(name: str, value: bytes) -> None:
+    if not _decimal_ok(value):
         raise ValueError(f"{name} must be plain decimal ASCII like b'0.0100', got {value!r}")
 
 
@@ -198,7 +211,15 @@ class BinanceOrderTemplate:
             raise ValueError(f"params {sorted(clash)} are slots or reserved, not constants")
         self.constants: Final = dict(constants)
         self._hmac = HmacSha256(secret.encode()) if secret is not None else None
-        self._pool = ws_mask.default_key_pool()
+        # id, quantity and price in one match; for MARKET the price part must be empty
+        self._slots_ok = re.compile(
+            b"%s{%d} %s %s"
+            % (_BINANCE_ID_CHARS, cid_width, _NUMBER, _NUMBER if self.has_price else b"")
+        ).fullmatch
+        self._keyed = (
+            None if self._hmac is None else (self._hmac.inner_state(), self._hmac.outer_state())
+        )
+        self._next_key = ws_mask.default_key_pool().next_key
         self._build(constants, slots)
 
     def _build(self, constants: dict[str, object], slots: list[str]) -> None:
@@ -252,13 +273,9 @@ class BinanceOrderTemplate:
     ) -> bytes:
         """Return the request JSON (unframed): fill, sign, serialise."""
         cid = client_order_id
-        if len(cid) != self.cid_width:
-            raise ValueError(f"client order id must be {self.cid_width} bytes, got {cid!r}")
-        _check_decimal(self.quantity_param, quantity)
-        if self.has_price:
-            _check_decimal("price", price)
-        elif price:
-            raise ValueError("a MARKET order takes no price")
+        # one regex over id, quantity and price: the cheapest full check (_refuse explains)
+        if not self._slots_ok(b" ".join((cid, quantity, price))):
+            self._refuse(cid, quantity, price)
         c0, c1, c2, c3, c4 = self._pay
         ts = b"%d" % timestamp_ms
         sig = b""
@@ -280,9 +297,39 @@ class BinanceOrderTemplate:
             quantity: the order's quantity as plain decimal ASCII (``b"0.01000000"``).
             price: likewise; empty for MARKET shapes.
         """
-        return mask_text_frame(
-            self.request(timestamp_ms, client_order_id, quantity, price), self._pool.next_key()
-        )
+        # ``request`` and ``mask_text_frame``, inlined: on this path every call and attribute
+        # lookup shows; the tests hold this copy equal to ``request`` and the slow path.
+        cid = client_order_id
+        if not self._slots_ok(b" ".join((cid, quantity, price))):
+            self._refuse(cid, quantity, price)
+        ts = b"%d" % timestamp_ms
+        sig = b""
+        keyed = self._keyed
+        if keyed is not None:
+            c0, c1, c2, c3, c4 = self._pay
+            inner = keyed[0].copy()
+            inner.update(b"".join((c0, cid, c1, price, c2, quantity, c3, ts, c4)))
+            outer = keyed[1].copy()
+            outer.update(inner.digest())
+            sig = _hexlify(outer.digest())
+        j0, j1, j2, j3, j4, j5, j6 = self._js
+        body = b"".join((j0, cid, j1, cid, j2, price, j3, quantity, j4, ts, j5, sig, j6))
+        key = self._next_key()
+        n = len(body)
+        if 126 <= n < 65536 and ws_mask.SPEEDUPS:
+            return _HDR16.pack(_TEXT_FIN, _MASKED_LEN16, n, key) + ws_mask.apply_mask(body, key)
+        return mask_text_frame(body, key)
+
+    def _refuse(self, cid: bytes, quantity: bytes, price: bytes) -> None:
+        if len(cid) != self.cid_width or not _BINANCE_ID.fullmatch(cid):
+            raise ValueError(
+                f"client order id must be {self.cid_width} bytes of Binance's alphabet, got {cid!r}"
+            )
+        _check_decimal(self.quantity_param, quantity)
+        if not self.has_price:
+            raise ValueError("a MARKET order takes no price")
+        _check_decimal("price", price)
+        raise AssertionError("unreachable: _refuse called for valid slots")  # pragma: no cover
 
     def params(
         self, timestamp_ms: int, client_order_id: str, quantity: str, price: str = ""
