@@ -13,12 +13,12 @@ import contextlib
 import hashlib
 import json
 import struct
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.mempool.conftest import DATA
 
 from whalewire.mempool.tx import (
     Block,
@@ -27,7 +27,10 @@ from whalewire.mempool.tx import (
     parse_block,
     parse_tx,
     scan_outputs,
+    scan_tx,
 )
+
+DATA = Path(__file__).parent / "data"
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -361,6 +364,8 @@ def test_random_bytes_only_ever_raise_tx_parse_error(data: bytes) -> None:
             fn(data)
     with contextlib.suppress(TxParseError):
         scan_outputs(data, {})
+    with contextlib.suppress(TxParseError):
+        scan_tx(data, {}, {})
 
 
 @settings(

@@ -13,10 +13,10 @@ import dataclasses
 import json
 import struct
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.mempool.conftest import DATA
 
 from whalewire.mempool.address import script_to_address
 from whalewire.mempool.tx import Block, TxParseError, parse_block, parse_tx
@@ -30,6 +30,8 @@ from whalewire.mempool.whales import (
     last_push,
     ripemd160_py,
 )
+
+DATA = Path(__file__).parent / "data"
 
 BIP341 = json.loads((DATA / "bip341_keypath_spending.json").read_text())
 SIGNED = bytes.fromhex(BIP341["fullySignedTx"])
