@@ -1,9 +1,9 @@
 """Fixtures for the ws tests: run each test over the C accelerator and over pure Python.
 
-``impl`` switches ``ws.mask`` and ``ws.utf8`` (and so ``ws.frames`` and ``ws.protocol``,
-which call through them) to one path for the test's duration. The C case is skipped
-when the extension was not built, unless ``WHALEWIRE_REQUIRE_SPEEDUPS=1`` (CI), where
-``test_mask.py`` fails instead.
+``impl`` switches ``ws.mask``, ``ws.utf8`` and the frame scanner of ``ws.protocol`` (and
+so ``ws.frames``, which calls through them) to one path for the test's duration. The C
+case is skipped when the extension was not built; with ``WHALEWIRE_REQUIRE_SPEEDUPS=1``
+(CI) a test in ``test_mask.py`` fails instead.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from whalewire.ws import mask, utf8
+from whalewire.ws import mask, protocol, utf8
 
 HAVE_C = mask._HAVE_C
 
@@ -25,8 +25,10 @@ def impl(request: pytest.FixtureRequest) -> Iterator[str]:
         pytest.skip("whalewire.ws._speedups is not built")
     old_mask = mask.use_speedups(name == "c")
     old_utf8 = utf8.use_speedups(name == "c")
+    old_scan = protocol.use_speedups(name == "c")
     try:
         yield name
     finally:
         mask.use_speedups(old_mask)
         utf8.use_speedups(old_utf8)
+        protocol.use_speedups(old_scan)

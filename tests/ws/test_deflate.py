@@ -72,6 +72,18 @@ def test_no_context_takeover_compresses_each_message_afresh() -> None:
     assert inflate_frames(peer, HELLO) == inflate_frames(peer, HELLO) == b"Hello"
 
 
+@pytest.mark.parametrize("is_client", [False, True])
+def test_no_context_takeover_messages_inflate_alone(is_client: bool) -> None:
+    # RFC 7692 §7.1.1: each message starts with an empty window, so a fresh inflater
+    # (zlib's, not ours) must decode every one of them on its own.
+    params = DeflateParams(server_no_context_takeover=True, client_no_context_takeover=True)
+    codec = PerMessageDeflate(params, is_client=is_client)
+    text = b"whale deposit to exchange " * 40
+    for _ in range(3):
+        wire = codec.compress(text)
+        assert zlib.decompressobj(-15).decompress(wire + b"\x00\x00\xff\xff") == text
+
+
 def test_decompress_stored_block_rfc7692_7_2_3_3() -> None:
     assert inflate_frames(client(), HELLO_STORED) == b"Hello"
 

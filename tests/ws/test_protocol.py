@@ -156,6 +156,9 @@ def assert_fails(role: Role, data: bytes, code: int, **kw: Any) -> Outcome:
     assert frames[-1][0] == CLOSE
     assert int.from_bytes(frames[-1][2][:2], "big") == code
     assert [f for f in frames if f[0] == CLOSE] == [frames[-1]]
+    # the frame path (and its C scanner) fails the same way
+    fast = feed(role, data, on_frame=lambda opcode, payload, fin: None, **kw)
+    assert (fast.code, fast.sent) == (out.code, out.sent)
     return out
 
 
@@ -816,3 +819,21 @@ def test_frame_path_survives_a_callback_that_keeps_its_view(role: Role) -> None:
     conn.receive_data(data[:-3])
     conn.receive_data(data[-3:])
     assert [bytes(v) for v in kept] == [b"first", b"second"]
+
+
+@ROLES
+def test_frame_path_refuses_a_single_invalid_text_frame_without_handing_it_out(role: Role) -> None:
+    cb = Frames()
+    conn = make(role, on_frame=cb)
+    conn.receive_data(peer(role, BINARY, b"ok") + peer(role, TEXT, b"ab\xffcd"))
+    assert conn.error is not None and conn.error.code == 1007
+    assert cb.got == [(BINARY, b"ok", True)]
+
+
+@ROLES
+def test_frame_path_hands_out_frames_of_every_length_encoding(role: Role) -> None:
+    sizes = [0, 125, 126, 65535, 65536]
+    data = b"".join(peer(role, BINARY, bytes([i]) * n) for i, n in enumerate(sizes))
+    cb = Frames()
+    make(role, on_frame=cb).receive_data(bytearray(data))
+    assert cb.got == [(BINARY, bytes([i]) * n, True) for i, n in enumerate(sizes)]

@@ -220,6 +220,109 @@ utf8_step(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromLong(state);
 }
 
+/* the opcodes handed to on_frame (small ints, immortal in practice) */
+static PyObject *one, *two;
+
+/* ---- frame scanning ---------------------------------------------------------------------- */
+
+PyDoc_STRVAR(scan_frames_doc,
+"scan_frames(view, pos, want_mask, limit, check_utf8, on_frame, /)\n--\n\n"
+"Hand the plain data frames at ``view[pos:]`` to ``on_frame``; return where it stopped.\n\n"
+"A plain frame is complete, unfragmented, has no RSV bit, is TEXT or BINARY, has the\n"
+"masking bit ``want_mask`` asks for, a 7- or minimal 16-bit length of at most ``limit``\n"
+"and, for text when ``check_utf8``, valid UTF-8. It is unmasked in place and passed as\n"
+"``on_frame(opcode, view[p:q], True)``. Anything else stops the scan untouched, so that\n"
+"the caller's reader (the reference) handles it. If ``on_frame`` raises, return\n"
+"``(resume_pos, exception)`` instead of raising.");
+
+static PyObject *
+scan_frames(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *view, *on_frame, *result = NULL;
+    Py_buffer b;
+    Py_ssize_t pos, end, limit;
+    int want_mask, check_utf8;
+
+    (void)module;
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "scan_frames() takes exactly 6 arguments");
+        return NULL;
+    }
+    view = args[0];
+    pos = PyLong_AsSsize_t(args[1]);
+    if (pos == -1 && PyErr_Occurred()) return NULL;
+    want_mask = PyObject_IsTrue(args[2]);
+    if (want_mask < 0) return NULL;
+    limit = PyLong_AsSsize_t(args[3]);
+    if (limit == -1 && PyErr_Occurred()) return NULL;
+    check_utf8 = PyObject_IsTrue(args[4]);
+    if (check_utf8 < 0) return NULL;
+    on_frame = args[5];
+    if (PyObject_GetBuffer(view, &b, PyBUF_SIMPLE) < 0) return NULL;
+    end = b.len;
+    if (pos < 0 || pos > end) {
+        PyBuffer_Release(&b);
+        PyErr_SetString(PyExc_ValueError, "pos out of range");
+        return NULL;
+    }
+    if (want_mask && b.readonly) {
+        /* cannot unmask in place: leave everything to the caller */
+        PyBuffer_Release(&b);
+        return PyLong_FromSsize_t(pos);
+    }
+    unsigned char *s = (unsigned char *)b.buf;
+    while (end - pos >= 2) {
+        unsigned char b0 = s[pos], b1 = s[pos + 1];
+        Py_ssize_t len, p;
+        if ((b0 != 0x81 && b0 != 0x82) || ((b1 & 0x80) != 0) != (want_mask != 0)) break;
+        len = b1 & 0x7F;
+        p = pos + 2;
+        if (len == 126) {
+            if (end - pos < 4) break;
+            len = ((Py_ssize_t)s[p] << 8) | s[p + 1];
+            if (len < 126) break;
+            p += 2;
+        }
+        else if (len == 127) {
+            break;
+        }
+        if (len > limit) break;
+        if (want_mask) p += 4;
+        if (end - p < len) break;
+        if (want_mask) {
+            xor_mask(s + p, s + p, len, s + p - 4);
+        }
+        if (b0 == 0x81 && check_utf8 && utf8_run(s + p, len, ACCEPT) != ACCEPT) {
+            if (want_mask) xor_mask(s + p, s + p, len, s + p - 4); /* put it back as it was */
+            break;
+        }
+        PyObject *frame = PySequence_GetSlice(view, p, p + len);
+        if (frame == NULL) goto error;
+        PyObject *cargs[3] = {b0 == 0x81 ? one : two, frame, Py_True};
+        pos = p + len;
+        PyObject *r = PyObject_Vectorcall(on_frame, cargs, 3, NULL);
+        Py_DECREF(frame);
+        if (r == NULL) {
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            PyErr_NormalizeException(&type, &value, &tb);
+            if (tb != NULL && value != NULL) PyException_SetTraceback(value, tb);
+            Py_XDECREF(type);
+            Py_XDECREF(tb);
+            if (value == NULL) goto error;
+            result = Py_BuildValue("(nN)", pos, value);
+            PyBuffer_Release(&b);
+            return result;
+        }
+        Py_DECREF(r);
+    }
+    PyBuffer_Release(&b);
+    return PyLong_FromSsize_t(pos);
+error:
+    PyBuffer_Release(&b);
+    return NULL;
+}
+
 /* ---- module ----------------------------------------------------------------------------- */
 
 static PyMethodDef speedups_methods[] = {
@@ -227,6 +330,7 @@ static PyMethodDef speedups_methods[] = {
     {"apply_mask_inplace", (PyCFunction)(void (*)(void))apply_mask_inplace, METH_FASTCALL,
      apply_mask_inplace_doc},
     {"utf8_step", (PyCFunction)(void (*)(void))utf8_step, METH_FASTCALL, utf8_step_doc},
+    {"scan_frames", (PyCFunction)(void (*)(void))scan_frames, METH_FASTCALL, scan_frames_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -245,5 +349,8 @@ static struct PyModuleDef speedups_module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
+    one = PyLong_FromLong(1);
+    two = PyLong_FromLong(2);
+    if (one == NULL || two == NULL) return NULL;
     return PyModuleDef_Init(&speedups_module);
 }

@@ -1,4 +1,6 @@
-"""Types of the optional C accelerator for masking and UTF-8 validation."""
+"""Types of the optional C accelerator: masking, UTF-8 validation, plain-frame scanning."""
+
+from collections.abc import Callable
 
 def apply_mask(data: bytes | bytearray | memoryview, key: bytes | bytearray | memoryview) -> bytes:
     """Return ``data`` XORed with the 4-byte ``key`` repeated."""
@@ -10,4 +12,21 @@ def utf8_step(data: bytes | bytearray | memoryview, state: int) -> int:
     """Run the UTF-8 DFA over ``data`` from ``state``; return the new state, -1 if invalid.
 
     State 0 means "between code points"; any other non-negative value is mid-sequence.
+    """
+
+def scan_frames(
+    view: memoryview,
+    pos: int,
+    want_mask: bool,
+    limit: int,
+    check_utf8: bool,
+    on_frame: Callable[[int, memoryview, bool], object],
+    /,
+) -> int | tuple[int, BaseException]:
+    """Hand the plain data frames at ``view[pos:]`` to ``on_frame``; return where it stopped.
+
+    Plain: complete, FIN, no RSV bit, TEXT or BINARY, the expected mask bit, a 7- or
+    minimal 16-bit length of at most ``limit``, and valid UTF-8 for text when
+    ``check_utf8``. Anything else stops the scan untouched for the Python reader. If
+    ``on_frame`` raises, return ``(resume_pos, exception)`` instead of raising.
     """

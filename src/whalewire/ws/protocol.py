@@ -56,6 +56,13 @@ from whalewire.ws.frames import (
 )
 from whalewire.ws.mask import MaskKeyPool, default_key_pool
 
+try:
+    from whalewire.ws._speedups import scan_frames as _c_scan_frames
+
+    _HAVE_C = True
+except ImportError:  # not built: the Python reader does everything
+    _HAVE_C = False
+
 __all__ = [
     "BinaryMessage",
     "CloseReceived",
@@ -72,6 +79,27 @@ __all__ = [
 
 #: default limit on a message (and on a frame): 1 MiB
 DEFAULT_MAX_MESSAGE_SIZE: Final = 1 << 20
+
+ScanFrames = Callable[
+    [memoryview, int, bool, int, bool, "FrameCallback"], "int | tuple[int, BaseException]"
+]
+_scan_frames: ScanFrames | None = None
+#: True when the frame path hands plain frames out from C (``_speedups.scan_frames``)
+SPEEDUPS = False
+
+
+def use_speedups(enabled: bool) -> bool:
+    """Let the frame path scan plain frames in C (if built) or only in Python; return the old flag.
+
+    The C scanner takes only complete, unfragmented, uncompressed TEXT/BINARY frames and
+    stops at anything else, which the Python reader below (the reference) then handles.
+    Connections bind the choice when they are created.
+    """
+    global _scan_frames, SPEEDUPS
+    old = SPEEDUPS
+    SPEEDUPS = enabled and _HAVE_C
+    _scan_frames = _c_scan_frames if SPEEDUPS else None
+    return old
 
 
 class Role(Enum):
@@ -173,6 +201,9 @@ def _is_writable(data: BytesLike) -> bool:
     return isinstance(data, bytearray) or (isinstance(data, memoryview) and not data.readonly)
 
 
+use_speedups(True)
+
+
 class Connection:
     """One WebSocket connection after the handshake: bytes in, events out, sends to bytes.
 
@@ -218,6 +249,8 @@ class Connection:
         self._max_msg = max_message_size
         self._max_frame = max_message_size if max_frame_size is None else max_frame_size
         self._on_frame = on_frame
+        self._scan = None if on_frame is None else _scan_frames
+        self._scan_limit = min(self._max_frame, self._max_msg)
         self._check_utf8 = check_utf8
         self._keys = None if self._server else (mask_keys or default_key_pool())
         self._events: list[Event] = []
@@ -309,12 +342,12 @@ class Connection:
         except ProtocolError as exc:
             self._fail(exc)
             return
-        except Exception:
-            if self._on_frame is None:
+        except BaseException as exc:
+            if self._on_frame is not None:
+                self._keep(buf, view, own, self._rx_resume)
+            elif isinstance(exc, Exception):
                 # Not the peer's fault and not a callback's: answer 1011 without details.
                 self._fail(ProtocolError("internal error", CloseCode.INTERNAL_ERROR))
-            else:
-                self._keep(buf, view, own, self._rx_resume)
             raise
         self._keep(buf, view, own, pos)
 
@@ -340,7 +373,18 @@ class Connection:
         pos = 0
         want_mask = self._want_mask
         on_frame = self._on_frame
+        scan = self._scan
         while end - pos >= 2:
+            if scan is not None and not self._rx_opcode and self._rx_utf8 is None:
+                assert on_frame is not None
+                r = scan(mv, pos, bool(want_mask), self._scan_limit, self._check_utf8, on_frame)
+                if r.__class__ is not int:
+                    assert isinstance(r, tuple)
+                    self._rx_resume = r[0]
+                    raise r[1]
+                pos = r
+                if end - pos < 2:
+                    break
             b0 = mv[pos]
             b1 = mv[pos + 1]
             opcode = b0 & 0x0F
