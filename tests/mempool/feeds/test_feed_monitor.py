@@ -55,6 +55,10 @@ def test_blocks_deduplicate_by_hash_and_direction_and_gaps_are_counted() -> None
     assert d.admit(BlockSeen("h", "zmq", 0, 0, connected=False))
     assert d.admit(FeedGap("zmq", "rawtx", 5, 8, 0))
     assert d.lost == {"zmq": 3}
+    assert d.snapshot() == [
+        {"name": "p2p", "first": 0, "duplicates": 1, "lost": 0},
+        {"name": "zmq", "first": 0, "duplicates": 0, "lost": 3},
+    ]
 
 
 def test_gap_counts_across_the_32_bit_wrap() -> None:

@@ -148,3 +148,33 @@ def test_feed_with_speed_keeps_order_and_monotonic_receive_times() -> None:
 def test_feed_refuses_non_positive_speed() -> None:
     with pytest.raises(ValueError, match="speed"):
         ReplayFeed([], speed=0)
+
+
+def test_endless_loop_keeps_playing_and_lets_other_tasks_run() -> None:
+    records = load_replay(DEFAULT_REPLAY)[:3]
+
+    async def run() -> tuple[list[str], int]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(ticker())
+        got: list[str] = []
+        async for event in ReplayFeed(records, speed=None, loops=None):
+            got.append(event.txid)
+            if len(got) == 300:
+                break
+        task.cancel()
+        return got, ticks
+
+    got, ticks = asyncio.run(run())
+    assert got == [r.txid for r in records] * 100
+    assert ticks > 0
+
+
+def test_empty_recording_ends_at_once_even_when_looping_forever() -> None:
+    assert asyncio.run(collect(ReplayFeed([], speed=None, loops=None))) == []

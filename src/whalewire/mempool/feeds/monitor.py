@@ -47,6 +47,19 @@ class Dedup:
     def __len__(self) -> int:
         return len(self._seen)
 
+    def snapshot(self) -> list[dict[str, int | str]]:
+        """Return per-feed counters, JSON-ready: ``name``, ``first``, ``duplicates``, ``lost``."""
+        names = sorted(set(self.first) | set(self.duplicates) | set(self.lost))
+        return [
+            {
+                "name": n,
+                "first": self.first[n],
+                "duplicates": self.duplicates[n],
+                "lost": self.lost[n],
+            }
+            for n in names
+        ]
+
     def admit(self, event: FeedEvent) -> bool:
         """Return True when ``event`` is news and should be passed on, False when a duplicate."""
         if type(event) is RawTxEvent:

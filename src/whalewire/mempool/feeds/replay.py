@@ -207,7 +207,9 @@ class ReplayFeed:
         records: what :func:`load_replay` returned.
         speed: time scale (2.0 plays twice as fast); ``None`` plays as fast as possible.
         name: the feed name stamped on events.
-        loops: how many times to play the recording (the demo may want more than one).
+        loops: how many times to play the recording; ``None`` repeats it forever. Each
+            repetition carries the same txids, so a deduplicating ``Monitor`` passes only
+            the first (what a looping demo wants to know).
     """
 
     def __init__(
@@ -216,7 +218,7 @@ class ReplayFeed:
         *,
         speed: float | None = 1.0,
         name: str = "replay",
-        loops: int = 1,
+        loops: int | None = 1,
     ) -> None:
         if speed is not None and speed <= 0:
             raise ValueError(f"speed must be positive or None, not {speed}")
@@ -231,14 +233,20 @@ class ReplayFeed:
     async def _play(self) -> AsyncIterator[RawTxEvent]:
         name, speed, mempool = self.name, self.speed, EventKind.MEMPOOL
         perf, wall = time.perf_counter_ns, time.time_ns
-        for _ in range(self.loops):
+        if not self.records:
+            return
+        played = sent = 0
+        while self.loops is None or played < self.loops:
+            played += 1
             start = perf()
-            for n, rec in enumerate(self.records):
+            for rec in self.records:
                 if speed is not None:
                     delay = start + rec.t_ns / speed - perf()
                     if delay > 0:
                         await asyncio.sleep(delay / 1e9)
-                elif n % _YIELD_EVERY == _YIELD_EVERY - 1:
+                sent += 1
+                if sent % _YIELD_EVERY == 0:
+                    # never starve the loop, even when no record needs a pause
                     await asyncio.sleep(0)
                 yield RawTxEvent(rec.raw, rec.txid, name, mempool, perf(), wall())
 
