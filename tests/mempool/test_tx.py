@@ -384,3 +384,58 @@ def test_mutated_real_txs_parse_or_raise_tx_parse_error(block: Block, data: st.D
     except TxParseError:
         return
     assert parsed.size == len(raw)
+
+
+# --- round trips over generated transactions -----------------------------------------------
+
+scripts = st.binary(max_size=300)  # up to 300 bytes: exercises the 0xfd compact size
+txins = st.tuples(st.binary(min_size=36, max_size=36), scripts, st.integers(0, 2**32 - 1))
+txouts = st.tuples(st.integers(0, 2**64 - 1), scripts)
+witnesses = st.lists(st.binary(max_size=80), max_size=4)
+
+
+def serialise(
+    version: int, ins: list[Any], outs: list[Any], wits: list[list[bytes]] | None, locktime: int
+) -> bytes:
+    """Serialise per BIP 144 (witnesses given) or legacy: independent of the parser."""
+    body = compact(len(ins)) + b"".join(
+        p + compact(len(s)) + s + struct.pack("<I", q) for p, s, q in ins
+    )
+    body += compact(len(outs)) + b"".join(
+        struct.pack("<Q", v) + compact(len(s)) + s for v, s in outs
+    )
+    if wits is None:
+        return struct.pack("<i", version) + body + struct.pack("<I", locktime)
+    wit = b"".join(compact(len(w)) + b"".join(compact(len(i)) + i for i in w) for w in wits)
+    return struct.pack("<i", version) + b"\x00\x01" + body + wit + struct.pack("<I", locktime)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(-(2**31), 2**31 - 1),
+    st.lists(st.tuples(txins, witnesses), min_size=1, max_size=4),
+    st.lists(txouts, max_size=4),
+    st.integers(0, 2**32 - 1),
+    st.booleans(),
+)
+def test_generated_transactions_round_trip(
+    version: int, ins_wits: list[Any], outs: list[Any], locktime: int, segwit: bool
+) -> None:
+    ins = [i for i, _ in ins_wits]
+    wits = [w for _, w in ins_wits]
+    segwit = segwit and any(wits)  # an all-empty witness section is invalid (BIP 144)
+    raw = serialise(version, ins, outs, wits if segwit else None, locktime)
+    tx = parse_tx(raw)
+    assert (tx.version, tx.locktime, tx.is_segwit) == (version, locktime, segwit)
+    assert [(i.prevout, i.script_sig, i.sequence) for i in tx.inputs] == ins
+    assert [i.witness for i in tx.inputs] == (
+        [tuple(w) for w in wits] if segwit else [()] * len(ins)
+    )
+    assert [(o.value, o.script_pubkey) for o in tx.outputs] == outs
+    legacy = serialise(version, ins, outs, None, locktime)
+    assert tx.txid == dsha256(legacy)[::-1].hex()
+    assert tx.wtxid == dsha256(raw)[::-1].hex()
+    assert tx.size == len(raw) and tx.stripped_size == len(legacy)
+    watch = {spk: n for n, (_, spk) in enumerate(outs) if n % 2 == 0}
+    expected = [(n, v, watch[spk]) for n, (v, spk) in enumerate(outs) if spk in watch]
+    assert scan_outputs(raw, watch) == expected
