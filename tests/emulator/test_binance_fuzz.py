@@ -70,8 +70,9 @@ def check(raw: str) -> None:
     st.dictionaries(param_names, json_values, max_size=8),
     st.one_of(st.none(), st.integers(), st.text(max_size=8)),
     st.booleans(),
+    st.none() | st.text(max_size=70),
 )
-def test_any_params_for_any_method_get_an_envelope(method, params, req_id, signed):
+def test_any_params_for_any_method_get_an_envelope(method, params, req_id, signed, forged):
     clock, _, session = make()
     if signed:
         # get past authentication so the method's own validation sees the params
@@ -80,6 +81,8 @@ def test_any_params_for_any_method_get_an_envelope(method, params, req_id, signe
         params.update({"apiKey": DOC_API_KEY, "timestamp": clock.now})
         params.pop("signature", None)
         params["signature"] = binance_hmac_signature(binance_ws_payload(params), DOC_SECRET)
+        if forged is not None:
+            params["signature"] = forged
     request = {"id": req_id, "method": method, "params": params}
     (raw, *events) = session.handle(json.dumps(request))
     check(raw)

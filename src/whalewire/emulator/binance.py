@@ -116,8 +116,9 @@ def verify_signature(key: ApiKey, payload: str, signature: str) -> bool:
     case-insensitive"); Ed25519: standard base64 of the raw signature.
     """
     if key.key_type is KeyType.HMAC:
-        expected = binance_hmac_signature(payload, key.secret)
-        return hmac.compare_digest(expected, signature.lower())
+        expected = binance_hmac_signature(payload, key.secret).encode()
+        # bytes: compare_digest refuses non-ASCII str, and a peer may send anything
+        return hmac.compare_digest(expected, signature.lower().encode())
     assert key.public_key is not None
     try:
         key.public_key.verify(base64.b64decode(signature, validate=True), payload.encode())
