@@ -28,6 +28,8 @@ from whalewire.mempool.tx import (
     parse_tx,
     scan_outputs,
     scan_tx,
+    tx_span,
+    txid_of,
 )
 
 DATA = Path(__file__).parent / "data"
@@ -434,8 +436,45 @@ def test_generated_transactions_round_trip(
     assert [(o.value, o.script_pubkey) for o in tx.outputs] == outs
     legacy = serialise(version, ins, outs, None, locktime)
     assert tx.txid == dsha256(legacy)[::-1].hex()
+    assert txid_of(raw) == tx.txid and tx_span(raw) == (len(raw), tx.witness_start)
     assert tx.wtxid == dsha256(raw)[::-1].hex()
     assert tx.size == len(raw) and tx.stripped_size == len(legacy)
     watch = {spk: n for n, (_, spk) in enumerate(outs) if n % 2 == 0}
     expected = [(n, v, watch[spk]) for n, (v, spk) in enumerate(outs) if spk in watch]
     assert scan_outputs(raw, watch) == expected
+
+
+# --- txid_of / tx_span: the object-free path ------------------------------------------------
+
+
+def test_txid_of_every_block_tx_equals_cores(block: Block, core_block: dict[str, Any]) -> None:
+    assert [txid_of(tx.serialize()) for tx in block.txs] == core_block["tx"]
+
+
+def test_tx_span_finds_each_block_tx_in_place(block: Block) -> None:
+    for tx in block.txs:
+        assert tx_span(block.raw, tx.start) == (tx.end, tx.witness_start)
+
+
+def test_every_cut_of_a_block_tx_makes_txid_of_raise(block: Block) -> None:
+    for tx in block.txs[:60]:
+        raw = tx.serialize()
+        for cut in range(len(raw)):
+            with pytest.raises(TxParseError):
+                txid_of(raw[:cut])
+        with pytest.raises(TxParseError, match="trailing"):
+            txid_of(raw + b"\x00")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_txid_of_random_bytes_raises_only_tx_parse_error_or_agrees_with_parse_tx(
+    data: bytes,
+) -> None:
+    try:
+        got = txid_of(data)
+    except TxParseError:
+        with pytest.raises(TxParseError):
+            parse_tx(data)
+        return
+    assert got == parse_tx(data).txid

@@ -37,6 +37,8 @@ __all__ = [
     "parse_tx",
     "scan_outputs",
     "scan_tx",
+    "tx_span",
+    "txid_of",
 ]
 
 _u16 = struct.Struct("<H").unpack_from
@@ -677,3 +679,96 @@ def scan_tx(
     except (IndexError, struct.error, _Bad):
         _diagnose(raw, 0)
         raise TxParseError(0, "transaction", "malformed") from None
+
+
+def tx_span(raw: bytes, start: int = 0) -> tuple[int, int]:
+    """Walk the transaction at ``start`` without building anything; return its layout.
+
+    Returns:
+        ``(end, witness_start)``: the offset just past the transaction, and where its
+        witness section starts (-1 for a legacy transaction).
+
+    Raises:
+        TxParseError: the bytes are not a well-formed transaction.
+    """
+    try:
+        n = len(raw)
+        pos = start + 4
+        c = raw[pos]
+        segwit = c == 0
+        if segwit:
+            if raw[pos + 1] != 1:
+                raise _Bad
+            pos += 2
+            c = raw[pos]
+        pos += 1
+        if c >= 0xFD:
+            c, pos = _compact_tail(raw, pos, c)
+        if c > (n - pos) // 41 or (c == 0 and not segwit):
+            raise _Bad
+        n_in = c
+        for _ in range(n_in):
+            ln = raw[pos + 36]
+            pos += 37
+            if ln >= 0xFD:
+                ln, pos = _compact_tail(raw, pos, ln)
+            pos += ln + 4
+        c = raw[pos]
+        pos += 1
+        if c >= 0xFD:
+            c, pos = _compact_tail(raw, pos, c)
+        if c > (n - pos) // 9:
+            raise _Bad
+        for _ in range(c):
+            ln = raw[pos + 8]
+            pos += 9
+            if ln >= 0xFD:
+                ln, pos = _compact_tail(raw, pos, ln)
+            pos += ln
+        witness_start = -1
+        if segwit:
+            witness_start = pos
+            any_witness = False
+            for _ in range(n_in):
+                c = raw[pos]
+                pos += 1
+                if c == 0:
+                    continue
+                any_witness = True
+                if c >= 0xFD:
+                    c, pos = _compact_tail(raw, pos, c)
+                if c > n - pos:
+                    raise _Bad
+                for _ in range(c):
+                    ln = raw[pos]
+                    pos += 1
+                    if ln >= 0xFD:
+                        ln, pos = _compact_tail(raw, pos, ln)
+                    pos += ln
+            if not any_witness:
+                raise _Bad
+        end = pos + 4
+        if end > n:
+            raise _Bad
+        return end, witness_start
+    except (IndexError, struct.error, _Bad):
+        _diagnose(raw, start)
+        raise TxParseError(start, "transaction", "malformed") from None
+
+
+def txid_of(raw: bytes) -> str:
+    """Return the display-order txid of exactly one serialised transaction, building nothing.
+
+    The feeds' deduplication path: a byte walk (``tx_span``) and the hash of the non-witness
+    byte ranges, without the inputs and outputs ``parse_tx`` builds.
+
+    Raises:
+        TxParseError: ``raw`` is not exactly one well-formed transaction.
+    """
+    end, w = tx_span(raw)
+    if end != len(raw):
+        raise TxParseError(end, "end of transaction", f"{len(raw) - end} trailing bytes")
+    if w < 0:
+        return _sha256(_sha256(raw).digest()).digest()[::-1].hex()
+    body = raw[0:4] + raw[6:w] + raw[end - 4 : end]
+    return _sha256(_sha256(body).digest()).digest()[::-1].hex()
