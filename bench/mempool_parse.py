@@ -98,7 +98,7 @@ def main() -> None:
     from bitcoin.core import CTransaction, b2lx
     from embit.transaction import Transaction
 
-    from whalewire.mempool.tx import parse_block, parse_tx, scan_outputs
+    from whalewire.mempool.tx import parse_block, parse_tx, scan_outputs, txid_of
     from whalewire.mempool.watchlist import AddressBook
     from whalewire.mempool.whales import WhaleDetector
 
@@ -123,6 +123,13 @@ def main() -> None:
     compare(
         "parse + txid (hex)",
         lambda r: parse_tx(r).txid,
+        lambda r: Transaction.parse(r).txid().hex(),
+        lambda r: b2lx(CTransaction.deserialize(r).GetTxid()),
+    )
+
+    compare(
+        "txid only (ours: `txid_of`, no objects)",
+        txid_of,
         lambda r: Transaction.parse(r).txid().hex(),
         lambda r: b2lx(CTransaction.deserialize(r).GetTxid()),
     )
