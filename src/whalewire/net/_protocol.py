@@ -24,6 +24,7 @@ from whalewire.ws.exceptions import (
     CloseCode,
     ConnectionClosed,
     InvalidHandshake,
+    InvalidState,
     close_code_for,
 )
 from whalewire.ws.handshake import (
@@ -155,6 +156,18 @@ class WebSocket:
             ConnectionClosed: the closing handshake has started.
         """
         self._proto.send_message(message)
+
+    def send_prebuilt(self, frame: bytes | bytearray | memoryview) -> None:
+        """Write one complete, already framed (and masked) data frame: the order hot path.
+
+        ``venues.templates`` builds the frame in the same pass that fills and signs the
+        order; this writes it to the socket before returning (or into the transport's
+        buffer when the socket is full), after anything the core had queued.
+
+        Raises:
+            ConnectionClosed: the connection is not open.
+        """
+        self._proto.send_prebuilt(frame)
 
     async def drain(self) -> None:
         """Wait until the transport's write buffer is below its high-water mark."""
@@ -450,6 +463,16 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
             conn.send_binary(message)
         if not self._receiving:
             self._flush()
+
+    def send_prebuilt(self, frame: bytes | bytearray | memoryview) -> None:
+        conn = self.conn
+        if conn is None or self._lost or self.transport is None:
+            raise self.closed_error()
+        try:
+            data = conn.send_prebuilt(frame)
+        except InvalidState:
+            raise self.closed_error() from None
+        self.transport.write(data)
 
     def send_ping(self, payload: bytes) -> None:
         conn = self.conn

@@ -742,3 +742,24 @@ class Connection:
             pending += frame
             return memoryview(pending)
         return frame
+
+    def send_prebuilt(self, frame: BytesLike) -> BytesLike:
+        """Take one complete data frame the caller built itself; return the bytes to write.
+
+        For pre-signed order templates that frame (and, as a client, mask with a key from
+        the pool) in the same pass that fills them. The caller vouches that ``frame`` is a
+        single unfragmented, uncompressed (RSV1 clear) data frame masked as our role
+        requires. Anything already queued for ``data_to_send()`` goes in front of it.
+
+        Raises:
+            InvalidState: the connection is not OPEN or a fragmented message is in progress.
+        """
+        self._check_open()
+        if self._tx_opcode:
+            raise InvalidState("a fragmented message is in progress; finish it first")
+        if self._out:
+            pending = self._out
+            self._out = bytearray()
+            pending += frame
+            return pending
+        return frame
