@@ -150,3 +150,8 @@ def test_demo_book_is_labelled_fictional() -> None:
     book = AddressBook.demo()
     assert all(e.entity.startswith("demo-") for e in book)
     assert all(e.source == "demo: not a real exchange attribution" for e in book)
+
+
+def test_unknown_network_is_a_caller_error() -> None:
+    with pytest.raises(ValueError, match="unknown network 'litecoin'"):
+        AddressBook.from_text(book_text(f"{P2PKH[0]},ex,hot,src"), network="litecoin")

@@ -124,9 +124,10 @@ class AddressBook:
 
         Raises:
             AddressBookError: listing every bad row with its line number.
+            ValueError: ``network`` is not one of ``NETWORKS``.
         """
         if network not in NETWORKS:
-            raise AddressBookError(name, [RowError(0, f"unknown network {network!r}")])
+            raise ValueError(f"unknown network {network!r}: one of {', '.join(NETWORKS)}")
         errors: list[RowError] = []
         entries: list[AddressEntry] = []
         columns: dict[str, int] | None = None

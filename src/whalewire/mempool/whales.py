@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -249,7 +250,8 @@ class WhaleDetector:
         self._default = threshold_sats
         self._thresholds = thresholds
         self._watch: dict[bytes, AddressEntry] = dict(book.watch)
-        self._spent: dict[bytes, AddressEntry] = {}
+        # Insertion-ordered so the oldest outpoint is dropped first, in O(1).
+        self._spent: OrderedDict[bytes, AddressEntry] = OrderedDict()
         # What an input can reveal, mapped back to the watched entry it pays.
         self._by_pkh: dict[bytes, AddressEntry] = {}
         self._by_sh: dict[bytes, AddressEntry] = {}
@@ -380,10 +382,8 @@ class WhaleDetector:
         txid = tx.txid_bytes
         for i, _, entry in found:
             spent[txid + i.to_bytes(4, "little")] = entry
-        excess = len(spent) - self.max_tracked_outpoints
-        if excess > 0:
-            for key in list(spent)[:excess]:  # dicts keep insertion order: oldest first
-                del spent[key]
+        while len(spent) > self.max_tracked_outpoints:
+            spent.popitem(last=False)
 
     def _input_owner(self, txin: TxIn) -> AddressEntry | None:
         """Return the watched entry an input spends from, when its key or script shows it."""
