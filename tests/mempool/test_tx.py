@@ -478,3 +478,8 @@ def test_txid_of_random_bytes_raises_only_tx_parse_error_or_agrees_with_parse_tx
             parse_tx(data)
         return
     assert got == parse_tx(data).txid
+
+
+def test_reprs_name_the_hashes_not_the_bytes(block: Block, core_block: dict[str, Any]) -> None:
+    assert repr(block) == f"Block(hash={core_block['hash']}, txs=374, size={core_block['size']})"
+    assert repr(block.txs[1]).startswith(f"Tx(txid={core_block['tx'][1]}, inputs=")

@@ -275,6 +275,9 @@ class Block(msgspec.Struct, gc=False):
         """Return the previous block's hash as display-order hex."""
         return self.prev_hash[::-1].hex()
 
+    def __repr__(self) -> str:
+        return f"Block(hash={self.hash}, txs={len(self.txs)}, size={len(self.raw)})"
+
     def compute_merkle_root(self) -> bytes:
         """Return the merkle root of this block's txids (internal order) as computed here."""
         level = [tx.txid_bytes for tx in self.txs]
