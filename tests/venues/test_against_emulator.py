@@ -12,6 +12,8 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from whalewire.emulator.binance import BinanceExchange, BinanceSession
 from whalewire.emulator.faults import FaultKind
 from whalewire.venues.clock import ClockState, ClockSync
@@ -30,7 +32,11 @@ from whalewire.venues.outcome import (
     resolve,
 )
 from whalewire.venues.ratelimit import LimitState, RateLimiter
-from whalewire.venues.signing import binance_hmac_signature, binance_ws_payload
+from whalewire.venues.signing import (
+    binance_hmac_signature,
+    binance_logon_params,
+    binance_ws_payload,
+)
 from whalewire.venues.templates import BinanceOrderTemplate
 
 KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
@@ -264,3 +270,28 @@ def test_rate_limited_fault_backs_off_until_retry_after() -> None:
     retry_after = response["error"]["data"]["retryAfter"]
     assert not limiter.check(retry_after - 1).allowed
     assert limiter.check(retry_after).allowed
+
+
+def test_ed25519_logon_then_unsigned_session_orders() -> None:
+    clock, exchange, session = venue()
+    private = Ed25519PrivateKey.generate()
+    api_key = exchange.registry.add_ed25519_key("acct", private.public_key()).api_key
+    logon = {
+        "id": "logon",
+        "method": "session.logon",
+        "params": binance_logon_params(api_key, private, clock.now, RECV_WINDOW),
+    }
+    assert answer(session, json.dumps(logon))["status"] == 200
+    unsigned = BinanceOrderTemplate(
+        symbol="BTCUSDT",
+        side="BUY",
+        order_type="MARKET",
+        cid_width=ClientOrderIds("t").binance_width,
+        recv_window_ms=RECV_WINDOW,
+    )
+    response = answer(session, unsigned.request(clock.now, b"ww-t-000000000100", b"0.01000000"))
+    assert isinstance(outcome_of(response), Confirmed)
+    # the same unsigned request on a connection that never logged on is refused
+    other = exchange.connect()
+    refused = answer(other, unsigned.request(clock.now, b"ww-t-000000000101", b"0.01000000"))
+    assert isinstance(outcome_of(refused), Rejected)

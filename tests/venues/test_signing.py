@@ -34,17 +34,20 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from whalewire.venues.signing import (
     binance_ed25519_signature,
     binance_hmac_signature,
+    binance_logon_params,
     binance_param,
     binance_rest_payload,
     binance_rest_query,
     binance_rsa_signature,
     binance_signature,
+    binance_signed_params,
     binance_ws_payload,
     coinbase_exchange_headers,
     coinbase_exchange_signature,
     coinbase_jwt,
     coinbase_jwt_uri,
     kraken_postdata,
+    kraken_private_request,
     kraken_signature,
     load_private_key,
 )
@@ -608,3 +611,43 @@ def test_coinbase_jwt_tampered_claims_do_not_verify() -> None:
 def test_coinbase_jwt_refuses_a_non_p256_curve() -> None:
     with pytest.raises(ValueError, match="P-256"):
         coinbase_jwt("k", ec.generate_private_key(ec.SECP384R1()), now=1, nonce="n")
+
+
+def test_kraken_private_request_reproduces_the_documented_example() -> None:
+    # Kraken "Spot REST Authentication": the same example as above, through the helper the
+    # GetWebSocketsToken / AddOrder calls use.
+    body, headers = kraken_private_request(
+        "/0/private/AddOrder",
+        {"ordertype": "limit", "pair": "XBTUSD", "price": 37500, "type": "buy", "volume": "1.25"},
+        nonce="1616492376594",
+        api_key="key",
+        secret_b64="kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg==",
+    )
+    assert (
+        body == "nonce=1616492376594&ordertype=limit&pair=XBTUSD&price=37500&type=buy&volume=1.25"
+    )
+    assert headers["API-Sign"] == (
+        "4/dpxb3iT4tp/ZCVEwSnEsLxx0bqyhLpdfOpc6fn7OR8+UClSV5n9E6aSS8MPtnRfp32bAb0nmbRn6H8ndwLUQ=="
+    )
+    assert headers["API-Key"] == "key"
+
+
+def test_binance_signed_params_reproduce_a_documented_request() -> None:
+    # web-socket-api.md "Query order (order.status)"
+    params = binance_signed_params(
+        {"symbol": "BTCUSDT", "orderId": 12569099453, "timestamp": 1660801720951},
+        api_key=BN_KEY,
+        key=BN_SECRET,
+    )
+    assert params["apiKey"] == BN_KEY
+    assert params["signature"] == (
+        "2c3aab5a078ee4ea465ecd95523b77289f61476c2f238ec10c55ea6cb11a6f35"
+    )
+
+
+def test_binance_logon_params_verify_with_the_public_key() -> None:
+    key = Ed25519PrivateKey.generate()
+    params = binance_logon_params("k", key, 1649729878532, recv_window_ms=100)
+    signature = base64.b64decode(str(params.pop("signature")), validate=True)
+    assert params == {"apiKey": "k", "recvWindow": 100, "timestamp": 1649729878532}
+    key.public_key().verify(signature, b"apiKey=k&recvWindow=100&timestamp=1649729878532")

@@ -28,17 +28,20 @@ __all__ = [
     "PrivateKey",
     "binance_ed25519_signature",
     "binance_hmac_signature",
+    "binance_logon_params",
     "binance_param",
     "binance_rest_payload",
     "binance_rest_query",
     "binance_rsa_signature",
     "binance_signature",
+    "binance_signed_params",
     "binance_ws_payload",
     "coinbase_exchange_headers",
     "coinbase_exchange_signature",
     "coinbase_jwt",
     "coinbase_jwt_uri",
     "kraken_postdata",
+    "kraken_private_request",
     "kraken_signature",
     "load_private_key",
 ]
@@ -148,6 +151,33 @@ def binance_signature(payload: str, key: str | Ed25519PrivateKey | RSAPrivateKey
     return binance_rsa_signature(payload, key)
 
 
+def binance_signed_params(
+    params: Mapping[str, object], *, api_key: str, key: str | Ed25519PrivateKey | RSAPrivateKey
+) -> dict[str, object]:
+    """Return WebSocket API params with ``apiKey`` added and ``signature`` over all of them.
+
+    For any SIGNED request (``order.status``, ``order.cancel``, ``openOrders.cancelAll``...);
+    the hot path's ``order.place`` uses ``templates.BinanceOrderTemplate`` instead.
+    """
+    signed: dict[str, object] = {**params, "apiKey": api_key}
+    signed.pop("signature", None)
+    signed["signature"] = binance_signature(binance_ws_payload(signed), key)
+    return signed
+
+
+def binance_logon_params(
+    api_key: str,
+    private_key: Ed25519PrivateKey,
+    timestamp_ms: int,
+    recv_window_ms: int | None = None,
+) -> dict[str, object]:
+    """Return signed ``session.logon`` params (``web-socket-api.md``: Ed25519 keys only)."""
+    params: dict[str, object] = {"timestamp": timestamp_ms}
+    if recv_window_ms is not None:
+        params["recvWindow"] = recv_window_ms
+    return binance_signed_params(params, api_key=api_key, key=private_key)
+
+
 def load_private_key(pem: bytes, password: bytes | None = None) -> PrivateKey:
     """Load a PEM private key (PKCS#8 or traditional) of a type the venues accept.
 
@@ -174,6 +204,29 @@ def kraken_postdata(params: Mapping[str, object] | Iterable[tuple[str, object]])
         f"{quote(name, safe=_UNRESERVED)}={quote(binance_param(value), safe=_UNRESERVED)}"
         for name, value in items
     )
+
+
+def kraken_private_request(
+    uri_path: str,
+    params: Mapping[str, object] | Iterable[tuple[str, object]],
+    *,
+    nonce: str,
+    api_key: str,
+    secret_b64: str,
+) -> tuple[str, dict[str, str]]:
+    """Return the body and headers of a Kraken private REST call (e.g. GetWebSocketsToken).
+
+    The body is form-encoded with ``nonce`` first; headers are ``API-Key``, ``API-Sign`` and
+    the form content type.
+    """
+    items = list(params.items() if isinstance(params, Mapping) else params)
+    body = kraken_postdata([("nonce", nonce), *[(k, v) for k, v in items if k != "nonce"]])
+    headers = {
+        "API-Key": api_key,
+        "API-Sign": kraken_signature(uri_path, nonce, body, secret_b64),
+        "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+    }
+    return body, headers
 
 
 def kraken_signature(uri_path: str, nonce: str, postdata: str, secret_b64: str) -> str:
