@@ -243,11 +243,14 @@ class BinanceExchange:
 
     def publish(self, events: list[Event], origin: BinanceSession | None = None) -> None:
         """Push ``executionReport`` and ``outboundAccountPosition`` events to subscribers."""
+        watched = {acct for s in self.sessions for acct in s.subscriptions.values()}
+        if not watched:
+            return
         now = self.clock()
         touched: dict[str, set[str]] = {}
         woken: list[BinanceSession] = []
         for event in events:
-            if isinstance(event, CommandRejected):
+            if isinstance(event, CommandRejected) or event.order.account_id not in watched:
                 continue
             view = event.order
             spec = self.engine.specs[view.symbol]

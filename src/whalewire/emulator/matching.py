@@ -12,10 +12,11 @@ from __future__ import annotations
 import random
 from bisect import insort
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
+from types import MappingProxyType
 
 from whalewire.emulator.accounts import ZERO, InsufficientBalance, Registry
 
@@ -23,7 +24,6 @@ Clock = Callable[[], int]
 """Milliseconds since the epoch; injected so tests and fault plans control time."""
 
 _COMMISSION_QUANTUM = Decimal("1E-8")
-_CLIENT_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
 class Side(StrEnum):
@@ -281,6 +281,11 @@ class _SideBook:
             del self._levels[order.price]
             self._prices.remove(order.price)
 
+    def best(self) -> Decimal | None:
+        if not self._prices:
+            return None
+        return self._prices[-1] if self._best_is_high else self._prices[0]
+
     def best_first(self) -> Iterator[tuple[Decimal, deque[_Order]]]:
         prices = reversed(self._prices) if self._best_is_high else iter(self._prices)
         for price in list(prices):
@@ -325,6 +330,7 @@ class MatchingEngine:
         self.fees = fees or Fees()
         self._clock = clock
         self._books = {spec.symbol: _Book(spec) for spec in specs}
+        self._specs = MappingProxyType({spec.symbol: spec for spec in specs})
         self._orders: dict[int, _Order] = {}
         # open orders by (account, symbol, client id): Binance refuses a duplicate only
         # among open orders ("Duplicate order sent.")
@@ -337,9 +343,9 @@ class MatchingEngine:
     # ----------------------------------------------------------------- queries
 
     @property
-    def specs(self) -> dict[str, SymbolSpec]:
-        """Return the symbol rules by symbol name."""
-        return {name: book.spec for name, book in self._books.items()}
+    def specs(self) -> Mapping[str, SymbolSpec]:
+        """Return the symbol rules by symbol name (read-only)."""
+        return self._specs
 
     def get_order(
         self, account_id: str, symbol: str, order_id: int | None = None, client_order_id: str = ""
@@ -375,10 +381,10 @@ class MatchingEngine:
         book = self._books[symbol]
         if book.last_price:
             return book.last_price
-        bids, asks = book.bids.depth(), book.asks.depth()
-        if bids and asks:
-            return (bids[0][0] + asks[0][0]) / 2
-        return bids[0][0] if bids else asks[0][0] if asks else ZERO
+        bid, ask = book.bids.best(), book.asks.best()
+        if bid is not None and ask is not None:
+            return (bid + ask) / 2
+        return bid if bid is not None else ask if ask is not None else ZERO
 
     def executable_qty(self, symbol: str, side: Side, quote_quantity: Decimal) -> Decimal:
         """Return the base quantity a MARKET order for ``quote_quantity`` would execute now."""
@@ -614,5 +620,5 @@ class MatchingEngine:
         order.update_time = now
 
     def _generate_client_id(self) -> str:
-        # Binance generates 22-character ids ("4d96324ff9d44481926157"); seeded for replay
-        return "".join(self._rng.choice(_CLIENT_ID_ALPHABET) for _ in range(22))
+        # Binance generates 22 hex digits ("4d96324ff9d44481926157"); seeded for replay
+        return f"{self._rng.getrandbits(88):022x}"
