@@ -5,7 +5,8 @@ MARKET signed ad hoc with HMAC-SHA256; the same signed with Ed25519; the same af
 ``session.logon`` (no signature). Orders alternate BUY/SELL of 0.001 BTC so the synthetic
 book never runs dry. Loopback (wall time, one ``websockets`` client, same run): a ``ping``
 request/response through the emulator against the same client's round trip to
-``whalewire.net.server``'s echo server, so the ratio shows what the emulator adds.
+``whalewire.net.server``'s echo server, so the ratio shows what the emulator adds. Client
+and servers share one event loop (one thread, so one CPU: no cross-CPU wake-ups).
 
     .venv/bin/python bench/emulator.py [--n 5000]
 """
