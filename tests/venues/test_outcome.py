@@ -111,7 +111,9 @@ def test_transport_failures_are_unknown() -> None:
 NOT_EXIST = {"code": -2013, "msg": "Order does not exist."}
 
 
-def _reconcile(status: int, error: dict[str, object] | None, server_ms: int) -> Reconciled:
+def _reconcile(
+    status: int, error: dict[str, object] | None, server_ms: int, margin: int = 0
+) -> Reconciled:
     return binance_reconcile(
         status,
         error,
@@ -119,6 +121,7 @@ def _reconcile(status: int, error: dict[str, object] | None, server_ms: int) -> 
         order_timestamp_ms=1_000_000,
         recv_window_ms=500,
         server_time_ms=server_ms,
+        margin_ms=margin,
     )
 
 
@@ -129,6 +132,20 @@ def test_reconcile_found_gives_status_and_id() -> None:
 def test_reconcile_not_found_counts_only_after_the_recv_window_closed() -> None:
     assert _reconcile(400, NOT_EXIST, 1_000_500).finding is Finding.STILL_UNKNOWN
     assert _reconcile(400, NOT_EXIST, 1_000_501).finding is Finding.NOT_FOUND
+
+
+def test_reconcile_not_found_waits_for_the_clock_margin_too() -> None:
+    assert _reconcile(400, NOT_EXIST, 1_001_500, margin=1000).finding is Finding.STILL_UNKNOWN
+    assert _reconcile(400, NOT_EXIST, 1_001_501, margin=1000).finding is Finding.NOT_FOUND
+    default = binance_reconcile(
+        400,
+        NOT_EXIST,
+        None,
+        order_timestamp_ms=1_000_000,
+        recv_window_ms=500,
+        server_time_ms=1_001_000,
+    )
+    assert default.finding is Finding.STILL_UNKNOWN
 
 
 @pytest.mark.parametrize(

@@ -183,10 +183,12 @@ def binance_reconcile(
     order_timestamp_ms: int,
     recv_window_ms: int,
     server_time_ms: int,
+    margin_ms: int = 1000,
 ) -> Reconciled:
     """Classify the answer to ``order.status`` by ``origClientOrderId``.
 
-    -2013 counts as NOT_FOUND only once the order's own validity window has closed:
+    -2013 counts as NOT_FOUND only once the order's own validity window has closed (plus
+    ``margin_ms``):
     Binance checks ``serverTime - timestamp <= recvWindow`` again before forwarding to the
     matching engine (``rest-api.md`` "Timing security"), so after
     ``timestamp + recvWindow`` an order that is not there can never appear. Asked earlier,
@@ -195,8 +197,10 @@ def binance_reconcile(
     Args:
         order_timestamp_ms: the ``timestamp`` the order was signed with.
         recv_window_ms: the ``recvWindow`` it carried (Binance's default is 5000).
-        server_time_ms: the venue's time when it answered (the response's time, or our
-            synchronised estimate of it).
+        server_time_ms: the venue's time when it answered (our synchronised estimate).
+        margin_ms: extra wait beyond the window, for the estimate's error (half a round
+            trip plus Binance's millisecond floor); a second of delay costs nothing next to
+            a double fill.
     """
     if 200 <= status < 300 and error is None and result is not None:
         order_id = result.get("orderId")
@@ -206,7 +210,7 @@ def binance_reconcile(
             None if order_id is None else str(order_id),
         )
     code = error.get("code") if error else None
-    window_closed = server_time_ms > order_timestamp_ms + recv_window_ms
+    window_closed = server_time_ms > order_timestamp_ms + recv_window_ms + margin_ms
     if code == BINANCE_ORDER_DOES_NOT_EXIST and status < 500 and window_closed:
         return Reconciled(Finding.NOT_FOUND)
     return Reconciled(Finding.STILL_UNKNOWN)
