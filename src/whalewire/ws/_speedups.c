@@ -1,8 +1,10 @@
 /*
- * Hot loops of whalewire.ws in C: payload masking (RFC 6455 §5.3) and incremental UTF-8
- * validation (RFC 3629 §4). Optional: whalewire.ws.mask and whalewire.ws.utf8 hold the
- * pure-Python equivalents, and the tests run the same vectors over both.
- * This file knows nothing of frames, connections or Python-level state.
+ * Hot loops of whalewire.ws in C: payload masking (RFC 6455 §5.3), incremental UTF-8
+ * validation (RFC 3629 §4), frame building (§5.2) and the scan of plain data frames for
+ * the frame path. Optional: ws.mask, ws.utf8, ws.frames and ws.protocol hold the
+ * pure-Python reference of each, and the tests run the same vectors over both. Connection
+ * state and every protocol decision stay in ws.protocol: the scanner only takes frames
+ * that need no decision and stops at anything else.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -220,6 +222,125 @@ utf8_step(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromLong(state);
 }
 
+/* ---- frame building ---------------------------------------------------------------------- */
+
+/* Write the header for a payload of n bytes so that it ends at dst + hlen; return hlen. */
+static Py_ssize_t
+header_size(Py_ssize_t n, int masked)
+{
+    return (n < 126 ? 2 : n < 65536 ? 4 : 10) + (masked ? 4 : 0);
+}
+
+static void
+put_header(unsigned char *dst, unsigned char b0, Py_ssize_t n, const unsigned char *key)
+{
+    unsigned char m = key != NULL ? 0x80 : 0;
+    dst[0] = b0;
+    if (n < 126) {
+        dst[1] = m | (unsigned char)n;
+        dst += 2;
+    }
+    else if (n < 65536) {
+        dst[1] = m | 126;
+        dst[2] = (unsigned char)(n >> 8);
+        dst[3] = (unsigned char)n;
+        dst += 4;
+    }
+    else {
+        uint64_t u = (uint64_t)n;
+        dst[1] = m | 127;
+        for (int i = 0; i < 8; i++) dst[2 + i] = (unsigned char)(u >> (56 - 8 * i));
+        dst += 10;
+    }
+    if (key != NULL) memcpy(dst, key, 4);
+}
+
+static int
+get_b0(PyObject *obj, unsigned char *b0)
+{
+    long v = PyLong_AsLong(obj);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    if (v < 0 || v > 255) {
+        PyErr_SetString(PyExc_ValueError, "first header byte must be 0..255");
+        return -1;
+    }
+    *b0 = (unsigned char)v;
+    return 0;
+}
+
+PyDoc_STRVAR(build_frame_doc,
+"build_frame(b0, payload, mask_key, /)\n--\n\n"
+"Return one frame: first byte ``b0``, the minimal length, ``mask_key`` (or None) and the\n"
+"payload, masked when a key is given. One allocation.");
+
+static PyObject *
+build_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer pb;
+    unsigned char b0, key[4];
+    int masked;
+    PyObject *out;
+
+    (void)module;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "build_frame() takes exactly 3 arguments");
+        return NULL;
+    }
+    if (get_b0(args[0], &b0) < 0) return NULL;
+    masked = args[2] != Py_None;
+    if (masked && get_key(args[2], key) < 0) return NULL;
+    if (PyObject_GetBuffer(args[1], &pb, PyBUF_SIMPLE) < 0) return NULL;
+    Py_ssize_t h = header_size(pb.len, masked);
+    out = PyBytes_FromStringAndSize(NULL, h + pb.len);
+    if (out != NULL) {
+        unsigned char *dst = (unsigned char *)PyBytes_AS_STRING(out);
+        put_header(dst, b0, pb.len, masked ? key : NULL);
+        if (masked) xor_mask((const unsigned char *)pb.buf, dst + h, pb.len, key);
+        else memcpy(dst + h, pb.buf, (size_t)pb.len);
+    }
+    PyBuffer_Release(&pb);
+    return out;
+}
+
+PyDoc_STRVAR(frame_in_place_doc,
+"frame_in_place(buf, offset, length, b0, mask_key, /)\n--\n\n"
+"Write a header in front of the payload at ``buf[offset:offset + length]`` and mask that\n"
+"payload in place when ``mask_key`` is not None; return the header's first offset.");
+
+static PyObject *
+frame_in_place(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer bb;
+    Py_ssize_t offset, length, h;
+    unsigned char b0, key[4];
+    int masked;
+
+    (void)module;
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "frame_in_place() takes exactly 5 arguments");
+        return NULL;
+    }
+    offset = PyLong_AsSsize_t(args[1]);
+    if (offset == -1 && PyErr_Occurred()) return NULL;
+    length = PyLong_AsSsize_t(args[2]);
+    if (length == -1 && PyErr_Occurred()) return NULL;
+    if (get_b0(args[3], &b0) < 0) return NULL;
+    masked = args[4] != Py_None;
+    if (masked && get_key(args[4], key) < 0) return NULL;
+    if (PyObject_GetBuffer(args[0], &bb, PyBUF_WRITABLE) < 0) return NULL;
+    h = header_size(length, masked);
+    if (length < 0 || offset < h || offset + length > bb.len) {
+        PyBuffer_Release(&bb);
+        PyErr_SetString(PyExc_ValueError, "no headroom for the header, or payload past the end");
+        return NULL;
+    }
+    unsigned char *s = (unsigned char *)bb.buf;
+    put_header(s + offset - h, b0, length, masked ? key : NULL);
+    if (masked) xor_mask(s + offset, s + offset, length, key);
+    PyBuffer_Release(&bb);
+    return PyLong_FromSsize_t(offset - h);
+}
+
 /* the opcodes handed to on_frame (small ints, immortal in practice) */
 static PyObject *one, *two;
 
@@ -234,6 +355,25 @@ PyDoc_STRVAR(scan_frames_doc,
 "``on_frame(opcode, view[p:q], True)``. Anything else stops the scan untouched, so that\n"
 "the caller's reader (the reference) handles it. If ``on_frame`` raises, return\n"
 "``(resume_pos, exception)`` instead of raising.");
+
+/* Return view[start:start + len] as a new memoryview on the same exporter. For a 1-D byte
+ * view this is the work of memoryview slicing minus the slice object: register a view
+ * with the same managed buffer, then narrow its window. */
+static PyObject *
+byte_slice(PyObject *view, int simple, Py_ssize_t start, Py_ssize_t len)
+{
+    PyObject *m;
+    Py_buffer *v;
+
+    if (!simple) return PySequence_GetSlice(view, start, start + len);
+    m = PyMemoryView_FromObject(view);
+    if (m == NULL) return NULL;
+    v = PyMemoryView_GET_BUFFER(m);
+    v->buf = (char *)v->buf + start;
+    v->len = len;
+    if (v->shape != NULL) v->shape[0] = len;
+    return m;
+}
 
 static PyObject *
 scan_frames(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -271,6 +411,12 @@ scan_frames(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return PyLong_FromSsize_t(pos);
     }
     unsigned char *s = (unsigned char *)b.buf;
+    int simple = 0;
+    if (PyMemoryView_Check(view)) {
+        Py_buffer *vb = PyMemoryView_GET_BUFFER(view);
+        simple = vb->ndim == 1 && vb->itemsize == 1 && vb->suboffsets == NULL &&
+                 (vb->strides == NULL || vb->strides[0] == 1);
+    }
     while (end - pos >= 2) {
         unsigned char b0 = s[pos], b1 = s[pos + 1];
         Py_ssize_t len, p;
@@ -296,7 +442,7 @@ scan_frames(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             if (want_mask) xor_mask(s + p, s + p, len, s + p - 4); /* put it back as it was */
             break;
         }
-        PyObject *frame = PySequence_GetSlice(view, p, p + len);
+        PyObject *frame = byte_slice(view, simple, p, len);
         if (frame == NULL) goto error;
         PyObject *cargs[3] = {b0 == 0x81 ? one : two, frame, Py_True};
         pos = p + len;
@@ -330,6 +476,9 @@ static PyMethodDef speedups_methods[] = {
     {"apply_mask_inplace", (PyCFunction)(void (*)(void))apply_mask_inplace, METH_FASTCALL,
      apply_mask_inplace_doc},
     {"utf8_step", (PyCFunction)(void (*)(void))utf8_step, METH_FASTCALL, utf8_step_doc},
+    {"build_frame", (PyCFunction)(void (*)(void))build_frame, METH_FASTCALL, build_frame_doc},
+    {"frame_in_place", (PyCFunction)(void (*)(void))frame_in_place, METH_FASTCALL,
+     frame_in_place_doc},
     {"scan_frames", (PyCFunction)(void (*)(void))scan_frames, METH_FASTCALL, scan_frames_doc},
     {NULL, NULL, 0, NULL},
 };

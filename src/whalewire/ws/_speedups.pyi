@@ -30,3 +30,21 @@ def scan_frames(
     ``check_utf8``. Anything else stops the scan untouched for the Python reader. If
     ``on_frame`` raises, return ``(resume_pos, exception)`` instead of raising.
     """
+
+def build_frame(
+    b0: int,
+    payload: bytes | bytearray | memoryview,
+    mask_key: bytes | bytearray | memoryview | None,
+    /,
+) -> bytes:
+    """Return one frame with first header byte ``b0``, minimal length, payload masked if keyed."""
+
+def frame_in_place(
+    buf: bytearray | memoryview,
+    offset: int,
+    length: int,
+    b0: int,
+    mask_key: bytes | bytearray | memoryview | None,
+    /,
+) -> int:
+    """Write a header in front of ``buf[offset:offset + length]``, mask it; return the start."""

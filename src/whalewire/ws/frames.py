@@ -1,8 +1,9 @@
 """WebSocket frame format (RFC 6455 §5.2): opcodes, limits, close payloads and frame building.
 
-Holds the opcode enum, the close-code rule, and the writers that put a header (and a
-masked payload) into one buffer: ``build_frame`` allocates once, ``frame_in_place`` writes
-the header in front of a payload the caller already placed at ``HEADROOM`` (zero copy).
+Holds the opcode enum, the close-code rule, and the frame writers: ``build_frame`` returns
+header and (masked) payload as one ``bytes``, ``frame_in_place`` writes the header in front
+of a payload the caller already placed at ``HEADROOM`` and masks it there (zero copy). The
+C accelerator does both when built; ``SPEEDUPS`` says which path is live.
 Parsing lives in ``ws.protocol``, whose receive loop is the one frame reader. This module
 knows nothing of connection state, sockets or extensions.
 
@@ -26,11 +27,20 @@ Frame layout (RFC 6455 §5.2)::
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from enum import IntEnum
 from typing import Final
 
 from whalewire.ws import mask as _mask
 from whalewire.ws.exceptions import InvalidUTF8, ProtocolError
+
+try:
+    from whalewire.ws._speedups import build_frame as _c_pack_frame
+    from whalewire.ws._speedups import frame_in_place as _c_pack_in_place
+
+    _HAVE_C = True
+except ImportError:  # no compiler at install time: the pure-Python path below is complete
+    _HAVE_C = False
 
 __all__ = [
     "HEADROOM",
@@ -42,7 +52,12 @@ __all__ = [
     "frame_in_place",
     "header_length",
     "is_valid_close_code",
+    "pack_frame",
+    "pack_in_place",
     "parse_close_payload",
+    "py_pack_frame",
+    "py_pack_in_place",
+    "use_speedups",
     "write_header",
 ]
 
@@ -123,6 +138,67 @@ def write_header(
     return start
 
 
+def _header(b0: int, n: int, mask_bit: int) -> bytes:
+    if n < 126:
+        return bytes((b0, mask_bit | n))
+    if n < 65536:
+        return _HDR16.pack(b0, mask_bit | 126, n)
+    return _HDR64.pack(b0, mask_bit | 127, n)
+
+
+def py_pack_frame(first_byte: int, payload: BytesLike, mask_key: BytesLike | None) -> bytes:
+    """Return one frame whose first header byte is ``first_byte`` (pure Python).
+
+    The low-level builder under ``build_frame``: FIN, RSV and opcode are already in
+    ``first_byte``; the length is minimal; the payload is masked when a key is given.
+    """
+    if mask_key is None:
+        return _header(first_byte, len(payload), 0) + payload
+    return _header(first_byte, len(payload), 0x80) + mask_key + _mask.apply_mask(payload, mask_key)
+
+
+def py_pack_in_place(
+    buf: bytearray, offset: int, length: int, first_byte: int, mask_key: BytesLike | None
+) -> int:
+    """Write the header in front of ``buf[offset:offset + length]``, mask it; return the start.
+
+    The low-level writer under ``frame_in_place`` (pure Python); ``first_byte`` as for
+    ``py_pack_frame``.
+    """
+    if offset + length > len(buf):
+        raise ValueError("payload extends past the end of the buffer")
+    fin, rsv1 = bool(first_byte & 0x80), bool(first_byte & 0x40)
+    start = write_header(
+        buf, offset, first_byte & 0x0F, length, fin=fin, rsv1=rsv1, mask_key=mask_key
+    )
+    if mask_key is not None and length:
+        with memoryview(buf) as view:
+            _mask.apply_mask_inplace(view[offset : offset + length], mask_key)
+    return start
+
+
+PackFrame = Callable[[int, BytesLike, BytesLike | None], bytes]
+FrameInPlace = Callable[[bytearray, int, int, int, BytesLike | None], int]
+pack_frame: PackFrame = py_pack_frame
+pack_in_place: FrameInPlace = py_pack_in_place
+#: True when frames are built in C (``whalewire.ws._speedups``)
+SPEEDUPS = False
+
+
+def use_speedups(enabled: bool) -> bool:
+    """Build frames in C (if built) or in pure Python; return the old flag."""
+    global pack_frame, pack_in_place, SPEEDUPS
+    old = SPEEDUPS
+    if enabled and _HAVE_C:
+        pack_frame, pack_in_place, SPEEDUPS = _c_pack_frame, _c_pack_in_place, True
+    else:
+        pack_frame, pack_in_place, SPEEDUPS = py_pack_frame, py_pack_in_place, False
+    return old
+
+
+use_speedups(True)
+
+
 def build_frame(
     opcode: int,
     payload: BytesLike,
@@ -130,20 +206,13 @@ def build_frame(
     fin: bool = True,
     rsv1: bool = False,
     mask_key: BytesLike | None = None,
-) -> bytearray:
+) -> bytes:
     """Return one frame (header, then the payload, masked when ``mask_key`` is given).
 
-    One allocation: the payload is copied once into the result and masked there.
+    In C, one allocation: the payload is copied once into the result, masked on the way.
     """
-    n = len(payload)
-    h = header_length(n, mask_key is not None)
-    out = bytearray(h + n)
-    write_header(out, h, opcode, n, fin=fin, rsv1=rsv1, mask_key=mask_key)
-    out[h:] = payload
-    if mask_key is not None and n:
-        with memoryview(out) as view:
-            _mask.apply_mask_inplace(view[h:], mask_key)
-    return out
+    first_byte = opcode | (0x80 if fin else 0) | (0x40 if rsv1 else 0)
+    return pack_frame(first_byte, payload, mask_key)
 
 
 def frame_in_place(
@@ -163,15 +232,13 @@ def frame_in_place(
 
     Returns:
         A view of the whole frame inside ``buf``, ready for ``socket.send``.
+
+    Raises:
+        ValueError: too little headroom, or the payload runs past the end of ``buf``.
     """
-    end = offset + payload_length
-    if end > len(buf):
-        raise ValueError("payload extends past the end of the buffer")
-    start = write_header(buf, offset, opcode, payload_length, fin=fin, rsv1=rsv1, mask_key=mask_key)
-    view = memoryview(buf)
-    if mask_key is not None and payload_length:
-        _mask.apply_mask_inplace(view[offset:end], mask_key)
-    return view[start:end]
+    first_byte = opcode | (0x80 if fin else 0) | (0x40 if rsv1 else 0)
+    start = pack_in_place(buf, offset, payload_length, first_byte, mask_key)
+    return memoryview(buf)[start : offset + payload_length]
 
 
 def is_valid_close_code(code: int) -> bool:

@@ -102,7 +102,7 @@ class MaskKeyPool:
     Not thread-safe: use one pool per thread (asyncio runs a connection on one thread).
     """
 
-    __slots__ = ("_chunk", "_chunk_size", "_pos")
+    __slots__ = ("_chunk", "_chunk_size", "_end", "_pos")
 
     def __init__(self, chunk_size: int = 4096) -> None:
         """Create a pool that refills ``chunk_size`` random bytes at a time."""
@@ -110,13 +110,15 @@ class MaskKeyPool:
             raise ValueError("chunk_size must be a positive multiple of 4")
         self._chunk_size = chunk_size
         self._chunk = b""
+        self._end = 0
         self._pos = 0
 
     def next_key(self) -> bytes:
         """Return a fresh 4-byte mask key."""
         pos = self._pos
-        if pos >= len(self._chunk):
+        if pos >= self._end:
             self._chunk = os.urandom(self._chunk_size)
+            self._end = self._chunk_size
             pos = 0
         self._pos = pos + 4
         return self._chunk[pos : pos + 4]
@@ -124,6 +126,7 @@ class MaskKeyPool:
     def discard(self) -> None:
         """Drop the keys left in the chunk (after ``fork``, so parent and child never share)."""
         self._chunk = b""
+        self._end = 0
         self._pos = 0
 
 

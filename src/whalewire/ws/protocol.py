@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from enum import Enum, IntEnum
 from typing import Final, Protocol
 
+from whalewire.ws import frames as _frames
 from whalewire.ws import mask as _mask
 from whalewire.ws import utf8 as _utf8
 from whalewire.ws.exceptions import (
@@ -50,8 +51,6 @@ from whalewire.ws.frames import (
     BytesLike,
     Opcode,
     build_close_payload,
-    build_frame,
-    frame_in_place,
     parse_close_payload,
 )
 from whalewire.ws.mask import MaskKeyPool, default_key_pool
@@ -121,6 +120,9 @@ class State(IntEnum):
     CLOSING = 2
     #: close frames went both ways, or the transport ended (§7.1.4)
     CLOSED = 3
+
+
+_OPEN: Final = State.OPEN
 
 
 class _Trigger(Enum):
@@ -254,7 +256,7 @@ class Connection:
         self._check_utf8 = check_utf8
         self._keys = None if self._server else (mask_keys or default_key_pool())
         self._events: list[Event] = []
-        self._out = bytearray()
+        self._out: list[bytes] = []
         self._close_sent = False
         self._eof = False
         # receive side
@@ -603,25 +605,28 @@ class Connection:
 
     # ---- sending -------------------------------------------------------------------------
 
-    def data_to_send(self) -> bytes | bytearray:
+    def data_to_send(self) -> bytes:
         """Return the bytes to write to the transport now (empty when there are none)."""
         out = self._out
         if not out:
             return b""
-        self._out = bytearray()
-        return out
+        self._out = []
+        return out[0] if len(out) == 1 else b"".join(out)
 
     def _queue(self, opcode: int, payload: BytesLike, fin: bool = True, rsv1: bool = False) -> None:
         key = None if self._keys is None else self._keys.next_key()
-        frame = build_frame(opcode, payload, fin=fin, rsv1=rsv1, mask_key=key)
-        if self._out:
-            self._out += frame
-        else:
-            self._out = frame
+        first_byte = opcode | (0x80 if fin else 0) | (0x40 if rsv1 else 0)
+        self._out.append(_frames.pack_frame(first_byte, payload, key))
 
     def _check_open(self) -> None:
-        if self.state is not State.OPEN:
+        if self.state is not _OPEN:
             raise InvalidState(f"cannot send in state {self.state.name}")
+
+    def _check_message_start(self) -> None:
+        # one test on the hot path; the reason is worked out only when refusing
+        if self.state is not _OPEN or self._tx_opcode:
+            self._check_open()
+            raise InvalidState("a fragmented message is in progress; finish it first")
 
     def send_text(self, data: str | BytesLike, *, compress: bool = True) -> None:
         """Queue a text message; ``bytes`` are sent as they are (you vouch for the UTF-8).
@@ -634,20 +639,23 @@ class Connection:
             InvalidState: the connection is not OPEN or a fragmented message is in progress.
         """
         payload = data.encode("utf-8") if isinstance(data, str) else data
-        self._send_message(Opcode.TEXT, payload, compress)
+        if self.state is not _OPEN or self._tx_opcode:
+            self._check_message_start()
+        if compress and self._deflate is not None:
+            self._queue(Opcode.TEXT, self._deflate.compress(payload), rsv1=True)
+            return
+        key = None if self._keys is None else self._keys.next_key()
+        self._out.append(_frames.pack_frame(0x81, payload, key))
 
     def send_binary(self, data: BytesLike, *, compress: bool = True) -> None:
         """Queue a binary message (see ``send_text`` for ``compress`` and errors)."""
-        self._send_message(Opcode.BINARY, data, compress)
-
-    def _send_message(self, opcode: int, payload: BytesLike, compress: bool) -> None:
-        self._check_open()
-        if self._tx_opcode:
-            raise InvalidState("a fragmented message is in progress; finish it first")
+        if self.state is not _OPEN or self._tx_opcode:
+            self._check_message_start()
         if compress and self._deflate is not None:
-            self._queue(opcode, self._deflate.compress(payload), rsv1=True)
-        else:
-            self._queue(opcode, payload)
+            self._queue(Opcode.BINARY, self._deflate.compress(data), rsv1=True)
+            return
+        key = None if self._keys is None else self._keys.next_key()
+        self._out.append(_frames.pack_frame(0x82, data, key))
 
     def send_frame(self, opcode: int, payload: BytesLike, *, fin: bool = True) -> None:
         """Queue one frame of a fragmented message (RFC 6455 §5.4), never compressed.
@@ -731,16 +739,14 @@ class Connection:
         Raises:
             InvalidState: the connection is not OPEN or a fragmented message is in progress.
         """
-        self._check_open()
-        if self._tx_opcode:
-            raise InvalidState("a fragmented message is in progress; finish it first")
+        if self.state is not _OPEN or self._tx_opcode:
+            self._check_message_start()
         key = None if self._keys is None else self._keys.next_key()
-        frame = frame_in_place(buf, length, opcode, mask_key=key, offset=offset)
+        start = _frames.pack_in_place(buf, offset, length, 0x80 | opcode, key)
+        frame = memoryview(buf)[start : offset + length]
         if self._out:
-            pending = self._out
-            self._out = bytearray()
-            pending += frame
-            return memoryview(pending)
+            pending = self.data_to_send()
+            return memoryview(pending + frame)
         return frame
 
     def send_prebuilt(self, frame: BytesLike) -> BytesLike:
@@ -754,12 +760,8 @@ class Connection:
         Raises:
             InvalidState: the connection is not OPEN or a fragmented message is in progress.
         """
-        self._check_open()
-        if self._tx_opcode:
-            raise InvalidState("a fragmented message is in progress; finish it first")
+        if self.state is not _OPEN or self._tx_opcode:
+            self._check_message_start()
         if self._out:
-            pending = self._out
-            self._out = bytearray()
-            pending += frame
-            return pending
+            return self.data_to_send() + frame
         return frame
