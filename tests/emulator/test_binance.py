@@ -9,6 +9,7 @@ response examples; error codes and messages come from ``errors.md``.
 
 from __future__ import annotations
 
+import base64
 import json
 from decimal import Decimal
 from typing import Any
@@ -608,3 +609,24 @@ def test_malformed_json_and_unknown_method_are_answered_not_raised():
     assert response["status"] == 200
     response, _ = call(session, {"id": 9, "method": "time", "params": {"returnRateLimits": False}})
     assert "rateLimits" not in response
+
+
+def test_rsa_signed_request_verifies_and_rsa_cannot_log_on():
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    clock, exchange, session = make()
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = exchange.registry.add_rsa_key("doc", private.public_key()).api_key
+    # web-socket-api.md "SIGNED request example (RSA)": RSASSA-PKCS1-v1_5, SHA-256, base64
+    params: dict[str, Any] = {"apiKey": key, "timestamp": clock.now}
+    payload = "&".join(f"{k}={v}" for k, v in sorted(params.items())).encode()
+    signature = private.sign(payload, padding.PKCS1v15(), hashes.SHA256())
+    params["signature"] = base64.b64encode(signature).decode()
+    response, _ = call(session, {"id": 1, "method": "account.status", "params": params})
+    assert response["status"] == 200, response
+    logon, _ = call(session, {"id": 2, "method": "session.logon", "params": params})
+    assert (logon["status"], logon["error"]["code"]) == (401, -2015)
+    params["signature"] = base64.b64encode(signature[:-1] + bytes([signature[-1] ^ 1])).decode()
+    forged, _ = call(session, {"id": 3, "method": "account.status", "params": params})
+    assert forged["error"]["code"] == -1022

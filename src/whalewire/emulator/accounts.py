@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 ZERO = Decimal(0)
 
@@ -116,6 +117,7 @@ class KeyType(StrEnum):
 
     HMAC = "HMAC"  #: HMAC-SHA256 with a shared secret; signature is hex
     ED25519 = "ED25519"  #: Ed25519; we hold the public key; signature is base64
+    RSA = "RSA"  #: RSASSA-PKCS1-v1_5 over SHA-256; we hold the public key; base64
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +129,8 @@ class ApiKey:
     key_type: KeyType
     #: HMAC secret (``KeyType.HMAC`` only)
     secret: str = ""
-    #: Ed25519 public key (``KeyType.ED25519`` only)
-    public_key: Ed25519PublicKey | None = None
+    #: Ed25519 or RSA public key (``KeyType.ED25519`` / ``KeyType.RSA``)
+    public_key: Ed25519PublicKey | RSAPublicKey | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +199,11 @@ class Registry:
         entry = ApiKey(
             api_key or generate_key(), account_id, KeyType.ED25519, public_key=public_key
         )
+        return self._add(entry)
+
+    def add_rsa_key(self, account_id: str, public_key: RSAPublicKey, api_key: str = "") -> ApiKey:
+        """Register an RSA public key (2048 or 4096 bits) for ``account_id``."""
+        entry = ApiKey(api_key or generate_key(), account_id, KeyType.RSA, public_key=public_key)
         return self._add(entry)
 
     def _add(self, entry: ApiKey) -> ApiKey:

@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from whalewire.emulator import binance_rules as rules
 from whalewire.emulator.accounts import ApiKey, Credentials, KeyType, Registry, open_default_account
@@ -113,15 +116,21 @@ def verify_signature(key: ApiKey, payload: str, signature: str) -> bool:
     """Check ``signature`` over ``payload`` as Binance does for the key's type.
 
     HMAC-SHA256: hex, compared case-insensitively ("resulting signature value is
-    case-insensitive"); Ed25519: standard base64 of the raw signature.
+    case-insensitive"); Ed25519 and RSA (PKCS#1 v1.5, SHA-256): standard base64
+    ("SIGNED request example (RSA)", "(Ed25519)").
     """
     if key.key_type is KeyType.HMAC:
         expected = binance_hmac_signature(payload, key.secret).encode()
         # bytes: compare_digest refuses non-ASCII str, and a peer may send anything
         return hmac.compare_digest(expected, signature.lower().encode())
-    assert key.public_key is not None
+    public_key = key.public_key
     try:
-        key.public_key.verify(base64.b64decode(signature, validate=True), payload.encode())
+        raw = base64.b64decode(signature, validate=True)
+        if isinstance(public_key, RSAPublicKey):
+            public_key.verify(raw, payload.encode(), padding.PKCS1v15(), hashes.SHA256())
+        else:
+            assert public_key is not None
+            public_key.verify(raw, payload.encode())
     except (InvalidSignature, ValueError):
         return False
     return True
