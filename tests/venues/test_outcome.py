@@ -10,8 +10,11 @@ from __future__ import annotations
 import pytest
 
 from whalewire.venues.outcome import (
+    Answered,
     Confirmed,
     Finding,
+    InFlight,
+    PendingRequests,
     Reconciled,
     Rejected,
     ResendDecision,
@@ -219,3 +222,38 @@ def test_coinbase_outcome_and_reconcile() -> None:
     assert coinbase_reconcile(404, {"message": "NotFound"}).finding is Finding.NOT_FOUND
     assert coinbase_reconcile(503, None).finding is Finding.STILL_UNKNOWN
     assert coinbase_reconcile(200, {"id": "x", "status": "done"}).venue_status == "done"
+
+
+def test_pending_requests_correlate_by_id_and_record_latency() -> None:
+    pending = PendingRequests(timeout_ns=1_000)
+    pending.sent("a", "cid-a", now_ns=100)
+    pending.sent("b", "cid-b", now_ns=150)
+    with pytest.raises(ValueError, match="already in flight"):
+        pending.sent("a", "cid-x", now_ns=160)
+    answered = pending.answered("b", now_ns=400)
+    assert answered == Answered(InFlight("b", "cid-b", 150), 250, late=False)
+    assert pending.answered("nope", now_ns=400) is None
+    assert len(pending) == 1
+    assert pending.latency_percentile(0.5) == 250
+
+
+def test_silence_past_the_timeout_is_unknown_and_a_late_answer_is_flagged() -> None:
+    pending = PendingRequests(timeout_ns=1_000)
+    pending.sent("a", "cid-a", now_ns=0)
+    pending.sent("b", "cid-b", now_ns=500)
+    assert pending.expire(now_ns=999) == []
+    expired = pending.expire(now_ns=1_000)
+    assert [(r.client_order_id, u.cause) for r, u in expired] == [("cid-a", UnknownCause.TIMEOUT)]
+    late = pending.answered("a", now_ns=5_000)
+    assert late is not None and late.late and late.latency_ns == 5_000
+
+
+def test_a_disconnect_makes_everything_in_flight_unknown() -> None:
+    pending = PendingRequests(timeout_ns=1_000)
+    pending.sent("a", "cid-a", now_ns=0)
+    pending.sent("b", "cid-b", now_ns=1)
+    lost = pending.disconnected()
+    assert {r.client_order_id for r, _ in lost} == {"cid-a", "cid-b"}
+    assert all(u.cause is UnknownCause.DISCONNECT for _, u in lost)
+    assert len(pending) == 0
+    assert pending.latency_percentile(0.99) is None

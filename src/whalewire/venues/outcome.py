@@ -28,9 +28,12 @@ __all__ = [
     "BINANCE_STATUS_UNKNOWN_CODES",
     "BINANCE_TIMESTAMP_REJECTED",
     "KRAKEN_STATUS_UNKNOWN_ERRORS",
+    "Answered",
     "Confirmed",
     "Finding",
+    "InFlight",
     "Outcome",
+    "PendingRequests",
     "Reconciled",
     "Rejected",
     "ResendDecision",
@@ -317,3 +320,108 @@ def resolve(outcome: Outcome, reconciled: Reconciled) -> Outcome:
     if isinstance(outcome, Unknown) and reconciled.finding is Finding.FOUND:
         return Confirmed(reconciled.venue_order_id)
     return outcome
+
+
+# --------------------------------------------------------------------------- in flight
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    """One sent request awaiting its response."""
+
+    request_id: str
+    client_order_id: str
+    sent_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """A response matched to its request: the send→response latency, and whether it came late.
+
+    ``late`` means the request had already been declared UNKNOWN (timeout); the response is
+    then evidence for reconciliation, not a first outcome.
+    """
+
+    request: InFlight
+    latency_ns: int
+    late: bool = False
+
+
+class PendingRequests:
+    """Correlate responses to requests by id; turn silence and disconnects into UNKNOWN.
+
+    Pure: the caller passes monotonic times. Latencies of answered requests are kept (the
+    last ``keep`` of them) for percentiles.
+
+    Args:
+        timeout_ns: after this long without a response, a request's outcome is UNKNOWN.
+        keep: how many latencies (and how many timed-out ids, for late answers) to remember.
+    """
+
+    def __init__(self, timeout_ns: int, keep: int = 10_000) -> None:
+        if timeout_ns <= 0 or keep <= 0:
+            raise ValueError("timeout_ns and keep must be positive")
+        self.timeout_ns = timeout_ns
+        self._keep = keep
+        self._pending: dict[str, InFlight] = {}
+        self._timed_out: dict[str, InFlight] = {}
+        self._latencies: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def sent(self, request_id: str, client_order_id: str, now_ns: int) -> None:
+        """Record a request written to the wire.
+
+        Raises:
+            ValueError: ``request_id`` is already in flight (responses could not be told apart).
+        """
+        if request_id in self._pending:
+            raise ValueError(f"request id {request_id!r} is already in flight")
+        self._pending[request_id] = InFlight(request_id, client_order_id, now_ns)
+
+    def answered(self, request_id: str, now_ns: int) -> Answered | None:
+        """Match a response; return None for an id we never sent (or long forgotten)."""
+        request = self._pending.pop(request_id, None)
+        late = False
+        if request is None:
+            request = self._timed_out.pop(request_id, None)
+            if request is None:
+                return None
+            late = True
+        latency = now_ns - request.sent_ns
+        self._latencies.append(latency)
+        if len(self._latencies) > self._keep:
+            del self._latencies[: len(self._latencies) - self._keep]
+        return Answered(request, latency, late)
+
+    def expire(self, now_ns: int) -> list[tuple[InFlight, Unknown]]:
+        """Declare every request older than the timeout UNKNOWN (oldest first)."""
+        out: list[tuple[InFlight, Unknown]] = []
+        for request_id, request in list(self._pending.items()):
+            if now_ns - request.sent_ns >= self.timeout_ns:
+                del self._pending[request_id]
+                self._remember(request)
+                out.append((request, Unknown(UnknownCause.TIMEOUT, None, "no response")))
+        return out
+
+    def disconnected(self) -> list[tuple[InFlight, Unknown]]:
+        """Declare every request in flight UNKNOWN: the connection dropped under them."""
+        out = [
+            (r, Unknown(UnknownCause.DISCONNECT, None, "connection lost"))
+            for r in self._pending.values()
+        ]
+        self._pending.clear()
+        return out
+
+    def _remember(self, request: InFlight) -> None:
+        self._timed_out[request.request_id] = request
+        while len(self._timed_out) > self._keep:
+            del self._timed_out[next(iter(self._timed_out))]
+
+    def latency_percentile(self, q: float) -> int | None:
+        """Return the ``q`` quantile (0..1) of recent send→response latencies, in ns."""
+        if not self._latencies:
+            return None
+        ordered = sorted(self._latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
