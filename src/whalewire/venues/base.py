@@ -16,6 +16,10 @@ from typing import Any, Protocol
 from whalewire.model import OrderEvent, SubmitOrder
 
 
+def discard_event(event: OrderEvent) -> None:
+    """Default ``on_event`` until the engine sets its own: drop the event."""
+
+
 class VenueError(Exception):
     """A venue operation failed."""
 

@@ -1,0 +1,187 @@
+"""The Binance WebSocket API client (venues/binance.py) against the emulator on loopback.
+
+Real sockets, our own WebSocket client and server, the emulator verifying signatures and
+timestamps as Binance documents; both authentication modes (per-request HMAC and
+``session.logon`` with Ed25519).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+
+from whalewire.emulator.accounts import open_default_account
+from whalewire.emulator.server import BinanceEmulator
+from whalewire.model import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderEvent,
+    OrderFilled,
+    OrderNotFound,
+    OrderRejected,
+    OrderType,
+    Side,
+    SubmitOrder,
+    TimeInForce,
+)
+from whalewire.venues.base import VenueUnavailable
+from whalewire.venues.binance import BinanceClient
+from whalewire.venues.credentials import Credentials, Secret
+from whalewire.venues.ids import BINANCE_ID_WIDTH, binance_client_order_id
+
+NS = "t"
+WIDTH = BINANCE_ID_WIDTH[len(NS)]
+_seq = iter(range(1, 10**6))
+
+
+class Events:
+    """Collects ``on_event`` calls and lets a test wait for one kind."""
+
+    def __init__(self) -> None:
+        self.items: list[OrderEvent] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, event: OrderEvent) -> None:
+        self.items.append(event)
+        self._changed.set()
+
+    async def wait_for(self, kind: type[OrderEvent], coid: str, count: int = 1) -> list[OrderEvent]:
+        async with asyncio.timeout(10):
+            while True:
+                got = [e for e in self.items if isinstance(e, kind) and e.client_order_id == coid]
+                if len(got) >= count:
+                    return got
+                self._changed.clear()
+                await self._changed.wait()
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[BinanceEmulator]:
+    emu = BinanceEmulator()
+    await emu.start()
+    yield emu
+    await emu.close()
+
+
+async def started(emu: BinanceEmulator, *, session: bool, dry_run: bool = False):
+    keys = open_default_account(emu.exchange.registry, f"acct{next(_seq)}")
+    if session:
+        creds = Credentials(
+            venue="binance",
+            api_key=Secret(keys.ed25519_api_key),
+            private_key_pem=Secret(keys.ed25519_private_key_pem),
+        )
+    else:
+        creds = Credentials(
+            venue="binance", api_key=Secret(keys.hmac_api_key), api_secret=Secret(keys.hmac_secret)
+        )
+    client = BinanceClient(emu.url, creds, cid_width=WIDTH, dry_run=dry_run)
+    events = Events()
+    client.on_event = events
+    await client.start()
+    return client, events
+
+
+def order(qty: str = "0.01", side: Side = Side.SELL, **kw: object) -> SubmitOrder:
+    return SubmitOrder(
+        client_order_id=binance_client_order_id(NS, next(_seq)),
+        ts_init=0,
+        venue="binance",
+        symbol="BTCUSDT",
+        side=side,
+        quantity=Decimal(qty),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("session", [False, True], ids=["hmac", "ed25519-session"])
+async def test_market_order_is_accepted_then_filled_in_full(
+    emulator: BinanceEmulator, session: bool
+) -> None:
+    client, events = await started(emulator, session=session)
+    assert client.status()["authenticated"] == ("session" if session else "per-request HMAC")
+    cmd = order("0.02")
+    client.place(cmd)
+    # the ACK response and the stream's NEW report both say accepted (the OMS dedups)
+    ack = (await events.wait_for(OrderAccepted, cmd.client_order_id))[0]
+    assert isinstance(ack, OrderAccepted) and ack.venue_order_id
+    fills = [e for e in events.items if isinstance(e, OrderFilled)]
+    async with asyncio.timeout(10):
+        while sum(f.last_qty for f in fills) < Decimal("0.02"):
+            await events.wait_for(OrderFilled, cmd.client_order_id, len(fills) + 1)
+            fills = [e for e in events.items if isinstance(e, OrderFilled)]
+    assert sum(f.last_qty for f in fills) == Decimal("0.02")
+    assert all(f.last_px > 0 for f in fills)
+    assert client.last_price("BTCUSDT") is not None
+    await client.close()
+
+
+async def test_order_the_account_cannot_pay_for_is_rejected_with_binance_code(
+    emulator: BinanceEmulator,
+) -> None:
+    client, events = await started(emulator, session=False)
+    cmd = order("500")  # the default account holds 10 BTC
+    client.place(cmd)
+    (rej,) = await events.wait_for(OrderRejected, cmd.client_order_id)
+    assert isinstance(rej, OrderRejected)
+    assert rej.code == -2010
+    await client.close()
+
+
+async def test_reconcile_finds_a_filled_order_and_reports_an_unknown_id_as_not_found(
+    emulator: BinanceEmulator,
+) -> None:
+    client, events = await started(emulator, session=False)
+    cmd = order("0.01")
+    client.place(cmd)
+    await events.wait_for(OrderAccepted, cmd.client_order_id)
+    found = await client.reconcile(cmd.client_order_id, "BTCUSDT")
+    assert isinstance(found[0], OrderAccepted)
+    fills = [e for e in found if isinstance(e, OrderFilled)]
+    assert sum(f.last_qty for f in fills) == Decimal("0.01")
+    missing = await client.reconcile(binance_client_order_id(NS, 999_999), "BTCUSDT")
+    assert [type(e) for e in missing] == [OrderNotFound]
+    await client.close()
+
+
+async def test_cancel_all_cancels_a_resting_limit_order(emulator: BinanceEmulator) -> None:
+    client, events = await started(emulator, session=True)
+    mid = client.last_price("BTCUSDT")
+    assert mid is not None
+    cmd = order(
+        "0.01",
+        order_type=OrderType.LIMIT,
+        time_in_force=TimeInForce.GTC,
+        price=(mid * Decimal("1.02")).quantize(Decimal("0.01")),
+    )
+    client.place(cmd)
+    await events.wait_for(OrderAccepted, cmd.client_order_id)
+    assert await client.cancel_all("BTCUSDT") == 1
+    await events.wait_for(OrderCanceled, cmd.client_order_id)
+    assert await client.cancel_all("BTCUSDT") == 0  # nothing left open
+    await client.close()
+
+
+async def test_dry_run_builds_and_signs_but_sends_nothing(emulator: BinanceEmulator) -> None:
+    client, events = await started(emulator, session=False, dry_run=True)
+    cmd = order("0.01")
+    client.place(cmd)
+    await asyncio.sleep(0.2)  # give a (wrongly) sent order time to be answered
+    assert client.sent == 0
+    assert [e for e in events.items if e.client_order_id == cmd.client_order_id] == []
+    missing = await client.reconcile(cmd.client_order_id, "BTCUSDT")
+    assert [type(e) for e in missing] == [OrderNotFound]
+    await client.close()
+
+
+async def test_place_after_the_connection_closed_raises_before_sending(
+    emulator: BinanceEmulator,
+) -> None:
+    client, _ = await started(emulator, session=False)
+    await client.close()
+    await asyncio.sleep(0.05)
+    with pytest.raises(VenueUnavailable, match=r"not connected|connection closed"):
+        client.place(order())
