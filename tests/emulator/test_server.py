@@ -208,3 +208,36 @@ def test_server_sends_pings_on_its_interval():
             await emulator.close()
 
     run(scenario())
+
+
+def test_control_api_switches_faults_skews_the_clock_and_cuts_connections():
+    async def scenario() -> None:
+        emulator = BinanceEmulator(BinanceConfig(book_levels=0), ping_interval=3600)
+        await emulator.start()
+        try:
+            async with websockets.connect(emulator.url) as ws:
+                ok, _ = await request(ws, "1", "ping")
+                assert ok["status"] == 200
+                emulator.set_faults(FaultPlan(server_error_rate=1.0))
+                failed, _ = await request(ws, "2", "ping")
+                assert (failed["status"], failed["error"]["code"]) == (503, -1008)
+                emulator.set_faults(FaultPlan(clock_skew_ms=5000))
+                before = now_ms()
+                skewed, _ = await request(ws, "3", "time")
+                assert skewed["result"]["serverTime"] >= before + 5000
+                emulator.set_faults(None)
+                await emulator.announce_shutdown()
+                notice = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+                assert notice["event"]["e"] == "serverShutdown"
+                with pytest.raises(websockets.ConnectionClosed):
+                    await asyncio.wait_for(ws.recv(), TIMEOUT)
+            async with websockets.connect(emulator.url) as ws:
+                await request(ws, "4", "ping")
+                await emulator.disconnect_all()
+                with pytest.raises(websockets.ConnectionClosed):
+                    await asyncio.wait_for(ws.recv(), TIMEOUT)
+                assert ws.close_code == 1001
+        finally:
+            await emulator.close()
+
+    run(scenario())

@@ -18,7 +18,7 @@ from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 from whalewire.emulator.binance import BinanceConfig, BinanceExchange, BinanceSession
-from whalewire.emulator.faults import FaultInjector, FaultPlan, skewed_clock
+from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
 from whalewire.emulator.matching import Clock
 from whalewire.net._protocol import WebSocket
 from whalewire.net.server import Server, serve
@@ -45,14 +45,45 @@ class BinanceEmulator:
         clock: Clock = wall_clock,
         ping_interval: float = PING_INTERVAL_S,
     ) -> None:
-        self.faults = faults
-        venue_clock = skewed_clock(clock, faults.clock_skew_ms) if faults else clock
-        self.exchange = BinanceExchange(venue_clock, config)
+        self._clock = clock
+        self._skew_ms = 0
+        self.exchange = BinanceExchange(self._venue_time, config)
         self.exchange.on_push = self._flush
         self.ping_interval = ping_interval
         self._sockets: dict[BinanceSession, WebSocket] = {}
         self._connections = 0
         self._server: Server | None = None
+        self.faults: FaultPlan | None = None
+        #: bumped by set_faults so every connection re-derives its injector
+        self._fault_epoch = 0
+        self.set_faults(faults)
+
+    def _venue_time(self) -> int:
+        return self._clock() + self._skew_ms
+
+    def set_faults(self, plan: FaultPlan | None) -> None:
+        """Apply ``plan`` from the next request on, on every connection (None: no faults).
+
+        Each connection draws from its own seed derived from the plan's seed and the
+        connection's number, so a test run replays identically.
+        """
+        self.faults = plan
+        self._skew_ms = plan.clock_skew_ms if plan is not None else 0
+        self._fault_epoch += 1
+
+    async def announce_shutdown(self) -> None:
+        """Send every connection the venue's shutdown notice, then close them all."""
+        notice = self.exchange.render_fault(FaultKind.SHUTDOWN, "")
+        for ws in list(self._sockets.values()):
+            with contextlib.suppress(Exception):  # already closing
+                ws.send(notice)
+        await self.disconnect_all()
+
+    async def disconnect_all(self, code: int = 1001) -> None:
+        """Close every connection now (1001 going away), orders in flight or not."""
+        await asyncio.gather(
+            *(ws.close(code) for ws in list(self._sockets.values())), return_exceptions=True
+        )
 
     @property
     def port(self) -> int:
@@ -93,17 +124,17 @@ class BinanceEmulator:
         ip = str(peer[0]) if isinstance(peer, Sequence) and peer else "127.0.0.1"
         session = self.exchange.connect(ip, return_rate_limits=return_limits)
         self._sockets[session] = ws
-        injector = None
-        if self.faults is not None:
-            # each connection draws its own faults, reproducibly, from the plan's seed
-            plan = replace(self.faults, seed=self.faults.seed * 1_000_003 + self._connections)
-            injector = FaultInjector(plan)
+        number = self._connections
         self._connections += 1
+        injector: FaultInjector | None = None
+        epoch = -1
         pinger = asyncio.get_running_loop().create_task(self._ping(ws))
         try:
             async for message in ws:
                 if not isinstance(message, str):
                     continue  # requests are JSON in text frames ("Request format")
+                if epoch != self._fault_epoch:
+                    epoch, injector = self._fault_epoch, self._injector(number)
                 if injector is None:
                     texts, delay_ms = session.handle(message), 0.0
                     close = session.close_requested
@@ -121,6 +152,12 @@ class BinanceEmulator:
             pinger.cancel()
             self._sockets.pop(session, None)
             self.exchange.disconnect(session)
+
+    def _injector(self, number: int) -> FaultInjector | None:
+        plan = self.faults
+        if plan is None:
+            return None
+        return FaultInjector(replace(plan, seed=plan.seed * 1_000_003 + number))
 
     async def _ping(self, ws: WebSocket) -> None:
         while not ws.closed:
