@@ -274,3 +274,19 @@ def test_synthetic_book_is_reproducible_from_its_seed():
     bids = [lv.price for lv in first if lv.side is Side.BUY]
     asks = [lv.price for lv in first if lv.side is Side.SELL]
     assert max(bids) < D("60000") < min(asks)
+
+
+def test_book_replayed_from_a_csv_file_rests_as_written(tmp_path):
+    from whalewire.emulator.book import HOUSE_ACCOUNT, load_levels, seed_book
+
+    path = tmp_path / "book.csv"
+    path.write_text("side,price,qty\nbuy,99.50,1.5\nsell,100.50,2\nBUY,99.00,0.25\n")
+    engine = make_engine()
+    seed_book(engine, "BTCUSDT", load_levels(path))
+    assert engine.depth("BTCUSDT") == (
+        [(D("99.50"), D("1.5")), (D("99.00"), D("0.25"))],
+        [(D("100.50"), D("2"))],
+    )
+    assert {o.account_id for o in engine.open_orders(HOUSE_ACCOUNT)} == {HOUSE_ACCOUNT}
+    events = engine.place(market("taker", Side.BUY, qty="1"))
+    assert taker_trades(events) == [("taker", D("100.50"), D("1"))]
