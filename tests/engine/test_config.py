@@ -44,7 +44,7 @@ def test_full_example_parses_with_exact_decimals_and_tagged_feeds() -> None:
         rawtx = "tcp://127.0.0.1:28332"
         [venues.binance]
         endpoint = "testnet"
-        api_key_env = "BINANCE_API_KEY"
+        credentials_file = "/etc/whalewire/keys.toml"
         """
     )
     assert config.risk.symbols["BTCUSDT"].max_order_qty == Decimal("0.01")
@@ -104,3 +104,14 @@ def test_live_mode_refuses_the_emulator_and_disabled_tls_verification() -> None:
 def test_missing_file_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"cannot read configuration .*nope\.toml"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_paper_mode_refuses_a_real_venue_endpoint() -> None:
+    message = error_of("[venues.binance]\nendpoint = 'testnet'")
+    assert "paper mode trades on the emulator only (venues.binance.endpoint)" in message
+
+
+@pytest.mark.parametrize("namespace", ["", "Prod", "way-too-long", "a_b"])
+def test_namespace_outside_the_client_order_id_alphabet_is_refused(namespace: str) -> None:
+    message = error_of(f"[engine]\nnamespace = '{namespace}'")
+    assert "namespace must be 1-8 characters of a-z and 0-9 - at `$.engine`" in message

@@ -137,3 +137,9 @@ def test_ignored_alert_records_when_it_arrived_and_when_it_was_decided() -> None
     decision = s.on_alert(Alert("aa", recv_ns=123))
     assert isinstance(decision, AlertIgnored)
     assert (decision.ts_event, decision.ts_init) == (123, clock.now)
+
+
+def test_entity_threshold_overrides_the_default_both_ways() -> None:
+    s, _ = strategy(min_value_sats=10 * 100_000_000, entity_min_value_sats={"kraken": 1})
+    assert isinstance(s.on_alert(Alert("a1", entity="kraken", value=2)), SubmitOrder)
+    assert ignored(s.on_alert(Alert("a2", entity="binance"))) is IgnoreReason.BELOW_THRESHOLD

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -29,6 +29,7 @@ from whalewire.engine.metrics import Metrics
 from whalewire.engine.oms import InvalidTransition, Order, OrderStatus
 from whalewire.engine.risk import RiskEngine, TradingState
 from whalewire.engine.strategy import AlertIgnored, AlertLike, WhaleStrategy
+from whalewire.mempool.tx import TxParseError
 from whalewire.model import (
     OrderAccepted,
     OrderDenied,
@@ -53,7 +54,7 @@ class Detector(Protocol):
 
     def feed(
         self, raw: bytes, *, feed: str, recv_ns: int, recv_wall_ns: int
-    ) -> AlertLike | None: ...
+    ) -> Sequence[AlertLike]: ...
 
 
 class Engine:
@@ -141,16 +142,23 @@ class Engine:
         self.feed_counts[feed] += 1
         if not raw:
             return
-        alert = self.detector.feed(
-            raw,
-            feed=feed,
-            recv_ns=event.recv_ns,  # type: ignore[attr-defined]
-            recv_wall_ns=event.recv_wall_ns,  # type: ignore[attr-defined]
-        )
-        if alert is None:
+        try:
+            alerts = self.detector.feed(
+                raw,
+                feed=feed,
+                recv_ns=event.recv_ns,  # type: ignore[attr-defined]
+                recv_wall_ns=event.recv_wall_ns,  # type: ignore[attr-defined]
+            )
+        except TxParseError as exc:
+            # a peer sent garbage: count it, keep going (the feed stays up)
+            self.metrics.inc("malformed_transactions")
+            log.warning("feed %s: malformed transaction: %s", feed, exc)
+            return
+        if not alerts:
             return
         mined = getattr(getattr(event, "kind", None), "name", "") == "MINED"
-        self.on_alert(alert, mined=mined)
+        for alert in alerts:
+            self.on_alert(alert, mined=mined)
 
     def on_alert(self, alert: AlertLike, *, mined: bool = False) -> None:
         """Decide on one whale alert and, if the strategy acts, send the order."""

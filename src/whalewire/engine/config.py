@@ -43,9 +43,21 @@ class EngineSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     #: "paper": send to the embedded emulator; "dry-run": build and sign, never send;
     #: "live": send to the configured venues (needs ``--live`` on the command line too)
     mode: Literal["paper", "dry-run", "live"] = "paper"
+    #: names this deployment in every client order id (1-8 of a-z, 0-9): two engines
+    #: sharing an account must use different ones
+    namespace: str = "ww"
     journal: str = "whalewire-journal.db"
     #: "process": a row survives a crash of the process (~4 µs); "full": also power loss
     journal_durability: Literal["process", "full"] = "process"
+
+    def __post_init__(self) -> None:
+        if not (
+            1 <= len(self.namespace) <= 8
+            and self.namespace.isalnum()
+            and self.namespace == self.namespace.lower()
+            and self.namespace.isascii()
+        ):
+            raise ValueError("namespace must be 1-8 characters of a-z and 0-9")
 
 
 class ControlSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -103,12 +115,9 @@ class VenueSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
 
     #: "emulator" (embedded), "testnet", "demo", "production", or a ws:// / wss:// URL
     endpoint: str = "emulator"
-    api_key_env: str = ""
-    secret_env: str = ""
-    #: a file (mode 0600) holding the secret, instead of ``secret_env``
-    secret_file: str = ""
-    #: Ed25519 private key (PEM, mode 0600) for session logon where the venue has it
-    private_key_file: str = ""
+    #: a TOML file of mode 0600 with a [NAME] table (api_key, api_secret, private_key_pem);
+    #: empty: the environment's WHALEWIRE_<NAME>_API_KEY, _API_SECRET, _PRIVATE_KEY_FILE...
+    credentials_file: str = ""
     recv_window_ms: int = 1000
     #: SHA-256 SPKI pins (base64) checked on the live TLS connection
     tls_pins: list[str] = msgspec.field(default_factory=list)
@@ -127,8 +136,8 @@ class AddressBookSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True
 
     #: CSV files (address, entity, label, source); empty: the shipped demo book
     files: list[str] = msgspec.field(default_factory=list)
-    #: per-entity deposit thresholds in satoshis, overriding ``strategy.min_value_sats``
-    thresholds: dict[str, int] = msgspec.field(default_factory=dict)
+    #: bitcoin network of the addresses (mainnet, testnet, signet, regtest)
+    network: Literal["mainnet", "testnet", "signet", "regtest"] = "mainnet"
 
 
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -155,6 +164,13 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
                     f"strategy trades {route.symbol!r}, which has no [risk.symbols.{route.symbol}]"
                     " limits"
                 )
+        if self.engine.mode == "paper":
+            for name, venue in self.venues.items():
+                if venue.endpoint != "emulator":
+                    raise ValueError(
+                        f"paper mode trades on the emulator only (venues.{name}.endpoint); "
+                        'use mode = "dry-run" to connect to a real venue without sending'
+                    )
         if self.engine.mode == "live":
             for name, venue in self.venues.items():
                 if venue.endpoint == "emulator":

@@ -47,8 +47,10 @@ class Route(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class StrategyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Strategy parameters (the ``[strategy]`` table of the configuration)."""
 
-    #: smallest deposit that triggers a reaction, in satoshis
+    #: smallest deposit that triggers a reaction, in satoshis (the detector's default too)
     min_value_sats: int = SATS_PER_BTC
+    #: per-entity overrides of ``min_value_sats`` (entities of the address book)
+    entity_min_value_sats: dict[str, int] = msgspec.field(default_factory=dict)
     #: side to take per alert kind ("deposit", "withdrawal"); a kind not listed is ignored
     sides: dict[str, Side] = msgspec.field(default_factory=lambda: {"deposit": Side.SELL})
     #: "fixed": always ``fixed_qty``; "fraction": ``fraction`` of the whale's BTC value
@@ -155,7 +157,7 @@ class WhaleStrategy:
             return IgnoreReason.MINED
         if _kind_name(alert.kind) not in cfg.sides:
             return IgnoreReason.KIND_NOT_TRADED
-        if alert.value < cfg.min_value_sats:
+        if alert.value < cfg.entity_min_value_sats.get(alert.entity, cfg.min_value_sats):
             return IgnoreReason.BELOW_THRESHOLD
         last = self._last_by_entity.get(alert.entity)
         if last is not None and now - last < cfg.cooldown_s * NS_PER_S:
