@@ -10,10 +10,16 @@ from urllib.parse import quote
 from whalewire.net._protocol import Limits
 from whalewire.net.client import connect, install_uvloop
 from whalewire.net.server import echo_on_message, serve
+from whalewire.ws.deflate import DeflateParams
 from whalewire.ws.exceptions import WebSocketError
 
 #: Autobahn's 9.x cases send messages up to 16 MiB; allow them with room to spare.
 CONFORMANCE_LIMITS = Limits(max_message_size=64 * 1024 * 1024)
+
+#: The Autobahn client offers everything a server may ask of it. Adding
+#: client_no_context_takeover (RFC 7692 §7.1.1.2: a hint that we will not keep context)
+#: lets the 13.2/13.5/13.6 servers ask for it; without it they report UNIMPLEMENTED.
+AUTOBAHN_OFFER = DeflateParams(client_no_context_takeover=True)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -59,7 +65,7 @@ async def _autobahn(url: str, agent: str, *, deflate: bool) -> int:
         try:
             ws = await connect(
                 f"{url}/runCase?case={case}&agent={agent_q}",
-                deflate=deflate,
+                deflate=AUTOBAHN_OFFER if deflate else False,
                 limits=CONFORMANCE_LIMITS,
                 on_message=echo_on_message,
             )
