@@ -837,3 +837,22 @@ def test_frame_path_hands_out_frames_of_every_length_encoding(role: Role) -> Non
     cb = Frames()
     make(role, on_frame=cb).receive_data(bytearray(data))
     assert cb.got == [(BINARY, bytes([i]) * n, True) for i, n in enumerate(sizes)]
+
+
+@ROLES
+def test_rsv1_messages_go_through_the_real_permessage_deflate_codec(role: Role) -> None:
+    from whalewire.ws.deflate import DeflateParams, PerMessageDeflate
+
+    params = DeflateParams(client_no_context_takeover=True, server_max_window_bits=10)
+    other = CLIENT if role is SERVER else SERVER
+    sender = make(other, deflate=PerMessageDeflate(params, is_client=other is CLIENT))
+    receiver = make(role, deflate=PerMessageDeflate(params, is_client=role is CLIENT))
+    texts = ["Hello", "Hello", "", "€" * 5000]
+    for text in texts:
+        sender.send_text(text)
+    # RFC 7692 §7.2.3.1's fragmented "Hello", as this peer would frame it
+    data = sender.data_to_send() + peer(role, TEXT, bytes.fromhex("f248cd"), fin=False, rsv=0x40)
+    data += peer(role, CONT, bytes.fromhex("c9c90700"))
+    receiver.receive_data(data)
+    assert receiver.events_received() == [TextMessage(t) for t in [*texts, "Hello"]]
+    assert receiver.error is None
