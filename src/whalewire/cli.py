@@ -17,6 +17,8 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "ws": ("ws", "WebSocket tools: echo server and Autobahn client for conformance runs"),
     "demo": ("demo", "run the whole pipeline on embedded defaults (safe: paper trading)"),
+    "run": ("run", "run the engine from a configuration file (paper, dry-run or --live)"),
+    "selfcheck": ("selfcheck", "WebSocket echo self-check over loopback (our client and server)"),
     "status": ("status", "show a running engine's state (trading, orders, P&L, latency)"),
     "kill": ("kill", "kill switch: halt a running engine and cancel all its open orders"),
     "emulator": ("emulator", "run the local exchange emulator (Binance WebSocket API) standalone"),

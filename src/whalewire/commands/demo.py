@@ -1,69 +1,103 @@
-"""``whalewire demo``: until the engine is wired, the echo-server self-check.
+"""``whalewire demo``: the whole pipeline on embedded defaults, safe to run anywhere.
 
-Starts our WebSocket server on an ephemeral 127.0.0.1 port, connects our client, exchanges
-text, binary and compressed messages, checks every echo byte for byte and prints round-trip
-figures. Loopback only; nothing is traded.
+Starts the emulated Binance on loopback, replays the real transactions of mainnet block
+951,658 as if they were arriving in the mempool, and trades on the whales it finds (a
+demo address book maps some of the block's real outputs to fictional ``demo-*``
+exchanges) in paper mode: no account, no network, no real money. A live dashboard shows
+what happens; a latency report (terminal, and HTML with histograms) closes the run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import statistics
-import time
+import tempfile
+from pathlib import Path
 
-from whalewire.net.client import connect, install_uvloop
-from whalewire.net.server import echo_on_message, serve
+from rich.console import Console
+
+from whalewire.engine.config import parse_config
+from whalewire.engine.runner import build
+from whalewire.engine.runner import run as run_engine
+from whalewire.net.client import install_uvloop
+
+#: The demo's configuration: the defaults plus a lower threshold, so the one replayed
+#: block shows several whales (and a cooldown and a withdrawal being ignored).
+DEMO_CONFIG = """
+[engine]
+mode = "paper"
+namespace = "demo"
+
+[control]
+port = 0
+kill_file = ""
+
+[strategy]
+min_value_sats = 25_000_000
+cooldown_s = 5.0
+
+[[feeds]]
+type = "replay"
+speed = {speed}
+"""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the demo's options."""
-    parser.add_argument("--seconds", type=float, default=60.0, help="upper bound on run time")
-    parser.add_argument("--rounds", type=int, default=2000, help="round trips per message kind")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="replay speed (1.0: the recorded 36 s; 0: as fast as possible)",
+    )
+    parser.add_argument("--seconds", type=float, default=90.0, help="stop after this long")
+    parser.add_argument("--no-dashboard", action="store_true", help="plain output (for logs)")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=Path("whalewire-demo-report.html"),
+        help="where to write the HTML latency report",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the self-check; exit status 0 when every echo matched."""
+    """Run the demo and print its summary."""
     loop_name = "uvloop" if install_uvloop() else "asyncio"
-    print(f"whalewire demo: echo self-check over loopback ({loop_name})")
-    try:
-        return asyncio.run(asyncio.wait_for(_self_check(args.rounds), args.seconds))
-    except TimeoutError:
-        print(f"whalewire demo: did not finish within {args.seconds} s")
-        return 1
+    console = Console()
+    console.print(
+        f"[bold]whalewire demo[/bold]: emulated Binance on loopback, replay of mainnet block "
+        f"951,658, paper trading ({loop_name} event loop). Ctrl-C stops early."
+    )
+    return asyncio.run(_demo(args, console))
 
 
-async def _self_check(rounds: int) -> int:
-    kinds: list[tuple[str, bool, str | bytes]] = [
-        ("text 256 B", False, "w" * 256),
-        ("binary 256 B", False, os.urandom(256)),
-        ("text 4 KiB, permessage-deflate", True, ("whale deposit " * 300)[:4096]),
-        ("binary 64 KiB, permessage-deflate", True, bytes(range(256)) * 256),
-    ]
-    server = await serve(None, "127.0.0.1", 0, on_message=echo_on_message)
-    ok = True
-    async with server:
-        print(f"  server listening on ws://127.0.0.1:{server.port}/")
-        print(f"  {'message':36} {'p50 µs':>9} {'p99 µs':>9} {'max µs':>9}")
-        for name, compress, message in kinds:
-            ws = await connect(f"ws://127.0.0.1:{server.port}/", deflate=compress)
-            if (ws.deflate is not None) != compress:
-                print(f"  {name}: compression was not negotiated as asked")
-                ok = False
-            samples = []
-            for _ in range(rounds):
-                start = time.perf_counter_ns()
-                ws.send(message)
-                reply = await ws.recv()
-                samples.append((time.perf_counter_ns() - start) / 1000)
-                if reply != message:
-                    print(f"  {name}: echo differs from what was sent")
-                    ok = False
-                    break
-            await ws.close()
-            samples.sort()
-            p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
-            print(f"  {name:36} {statistics.median(samples):9.1f} {p99:9.1f} {samples[-1]:9.1f}")
-    print("whalewire demo: all echoes matched" if ok else "whalewire demo: FAILED")
-    return 0 if ok else 1
+async def _demo(args: argparse.Namespace, console: Console) -> int:
+    config = parse_config(DEMO_CONFIG.format(speed=args.speed), source="demo")
+    with tempfile.TemporaryDirectory(prefix="whalewire-demo-") as tmp:
+        running = await build(config, journal_path=str(Path(tmp) / "journal.db"))
+        try:
+            console.print(
+                f"control endpoint: {running.control.url} (try: whalewire status "
+                f"--url {running.control.url})"
+            )
+            status = await run_engine(
+                running,
+                seconds=args.seconds,
+                dashboard=not args.no_dashboard,
+                console=console,
+                report_html=args.report,
+            )
+        finally:
+            await running.close()
+    orders = status["orders"]
+    console.print(
+        f"whales seen {status['whales']['seen']}, orders sent {orders['sent']}, "
+        f"filled {orders['filled']}, rejected {orders['rejected']}, denied {orders['denied']}, "
+        f"unknown {orders['unknown']}; trading {status['trading_state']}"
+    )
+    for symbol, pos in status["positions"].items():
+        console.print(
+            f"{symbol}: position {pos['position']}, realized P&L {pos['realized_pnl']}, "
+            f"unrealized {pos['unrealized_pnl']} at {pos['last_price']}"
+        )
+    return 0

@@ -1,0 +1,263 @@
+"""Build a whole engine from a ``Config`` and run it: the one place that wires real parts.
+
+``build`` turns configuration into running objects: the address book and whale detector,
+one client per venue (starting the embedded emulator for ``endpoint = "emulator"``), the
+feeds and their deduplicating monitor, the journal, the engine and its control plane.
+``run`` drives them until the feeds end, a deadline passes, or a signal arrives, with the
+live dashboard on a timer, and then writes the latency report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import AsyncIterable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+
+from whalewire.emulator.accounts import open_default_account
+from whalewire.emulator.server import BinanceEmulator
+from whalewire.engine.app import Engine
+from whalewire.engine.config import Config, ConfigError, Feed, ReplayFeed, VenueSection
+from whalewire.engine.config import MempoolSpaceFeed as MempoolSpaceFeedConfig
+from whalewire.engine.config import P2PFeed as P2PFeedConfig
+from whalewire.engine.config import ZmqFeed as ZmqFeedConfig
+from whalewire.engine.control import ControlServer
+from whalewire.engine.dashboard import render
+from whalewire.engine.journal import Journal
+from whalewire.engine.report import latency_table, write_html
+from whalewire.mempool.feeds.bitcoind_zmq import BitcoindZmqFeed
+from whalewire.mempool.feeds.events import FeedEvent
+from whalewire.mempool.feeds.mempool_space import MempoolSpaceFeed
+from whalewire.mempool.feeds.monitor import Monitor
+from whalewire.mempool.feeds.p2p import P2PFeed
+from whalewire.mempool.feeds.replay import DEFAULT_REPLAY, load_replay
+from whalewire.mempool.feeds.replay import ReplayFeed as ReplayFeedImpl
+from whalewire.mempool.watchlist import AddressBook
+from whalewire.mempool.whales import WhaleDetector
+from whalewire.venues.base import VenueClient
+from whalewire.venues.binance import BinanceClient
+from whalewire.venues.credentials import Credentials, Secret, from_env, from_file
+from whalewire.venues.endpoints import endpoints
+from whalewire.venues.ids import BINANCE_ID_WIDTH
+
+log = logging.getLogger("whalewire.runner")
+
+
+@dataclass
+class Running:
+    """Everything ``build`` started; ``close`` stops it in the right order."""
+
+    engine: Engine
+    control: ControlServer
+    monitor: Monitor
+    journal: Journal
+    emulators: list[BinanceEmulator] = field(default_factory=list)
+    reconciled: dict[str, int] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        """Stop the control plane, the engine's venues, the emulators and the journal."""
+        await self.control.stop()
+        await self.engine.close()
+        for emulator in self.emulators:
+            await emulator.close()
+        self.journal.close()
+
+
+def address_book(config: Config) -> AddressBook:
+    """Load the configured address books (the shipped demo book when none is named)."""
+    ab = config.address_book
+    if not ab.files:
+        return AddressBook.demo()
+    books = [AddressBook.from_csv(f, network=ab.network) for f in ab.files]
+    entries = [e for b in books for e in b]
+    return AddressBook(entries, name="+".join(b.name for b in books), network=ab.network)
+
+
+def feeds(config: Config) -> list[AsyncIterable[FeedEvent]]:
+    """Build one feed object per ``[[feeds]]`` entry."""
+    out: list[AsyncIterable[FeedEvent]] = []
+    for i, f in enumerate(config.feeds):
+        out.append(_feed(f, i))
+    return out
+
+
+def _feed(f: Feed, i: int) -> AsyncIterable[FeedEvent]:
+    if isinstance(f, ReplayFeed):
+        records = load_replay(Path(f.file) if f.file else DEFAULT_REPLAY)
+        return ReplayFeedImpl(
+            records, speed=f.speed or None, loops=None if f.loop else 1, name="replay"
+        )
+    if isinstance(f, ZmqFeedConfig):
+        endpoints_ = [e for e in (f.rawtx, f.sequence, f.hashblock) if e]
+        return BitcoindZmqFeed(endpoints_, name=f"zmq{i}" if i else "zmq")
+    if isinstance(f, P2PFeedConfig):
+        return P2PFeed(f.host, f.port, f.network, name=f"p2p{i}" if i else "p2p")
+    if isinstance(f, MempoolSpaceFeedConfig):
+        return MempoolSpaceFeed(f.url)
+    raise ConfigError(f"feeds[{i}]: unsupported feed {f!r}")
+
+
+async def venue_client(
+    name: str, section: VenueSection, config: Config, emulators: list[BinanceEmulator]
+) -> VenueClient:
+    """Build the client for ``[venues.NAME]``; start the embedded emulator if asked for."""
+    if name != "binance":
+        raise ConfigError(f"venues.{name}: no client for this venue yet (supported: binance)")
+    width = BINANCE_ID_WIDTH[len(config.engine.namespace)]
+    dry_run = config.engine.mode == "dry-run"
+    if section.endpoint == "emulator":
+        emulator = BinanceEmulator()
+        await emulator.start()
+        emulators.append(emulator)
+        keys = open_default_account(emulator.exchange.registry, "paper")
+        credentials = Credentials(
+            venue=name,
+            api_key=Secret(keys.ed25519_api_key),
+            private_key_pem=Secret(keys.ed25519_private_key_pem),
+        )
+        url = emulator.url
+    else:
+        if section.endpoint.startswith(("ws://", "wss://")):
+            url = section.endpoint
+        else:
+            ws_api = endpoints(name, section.endpoint).ws_api
+            if ws_api is None:
+                raise ConfigError(f"venues.{name}: {section.endpoint} has no WebSocket API")
+            url = ws_api
+        credentials = (
+            from_file(section.credentials_file, name)
+            if section.credentials_file
+            else from_env(name)
+        )
+    return BinanceClient(
+        url,
+        credentials,
+        name=name,
+        recv_window_ms=section.recv_window_ms,
+        cid_width=width,
+        dry_run=dry_run,
+    )
+
+
+async def build(config: Config, *, journal_path: str | None = None) -> Running:
+    """Start everything the configuration describes; reconcile; arm the strategy."""
+    book = address_book(config)
+    strategy = config.strategy
+    detector = WhaleDetector(
+        book,
+        threshold_sats=strategy.min_value_sats,
+        thresholds={k: v for k, v in strategy.entity_min_value_sats.items() if k in book.entities},
+    )
+    emulators: list[BinanceEmulator] = []
+    venues: dict[str, VenueClient] = {}
+    try:
+        for name, section in config.venues.items():
+            venues[name] = await venue_client(name, section, config, emulators)
+        journal = Journal(
+            journal_path or config.engine.journal, durability=config.engine.journal_durability
+        )
+    except BaseException:
+        for emulator in emulators:
+            await emulator.close()
+        raise
+    engine = Engine(
+        config,
+        venues=venues,
+        detector=detector,
+        journal=journal,
+        namespace=config.engine.namespace,
+    )
+    control = ControlServer(
+        engine,
+        host=config.control.host,
+        port=config.control.port,
+        kill_file=config.control.kill_file or None,
+    )
+    running = Running(engine, control, Monitor(feeds(config)), journal, emulators)
+    try:
+        running.reconciled = await engine.start()
+        for name, venue in venues.items():
+            prepare = getattr(venue, "prepare", None)
+            if prepare is not None:  # build hot-path templates before the first whale
+                for route in [strategy.default_route, *strategy.routes.values()]:
+                    if route.venue == name:
+                        for side in {s.value for s in strategy.sides.values()}:
+                            prepare(route.symbol, side)
+        await control.start()
+    except BaseException:
+        await running.close()
+        raise
+    return running
+
+
+async def run(
+    running: Running,
+    *,
+    seconds: float | None = None,
+    dashboard: bool = True,
+    console: Console | None = None,
+    report_html: Path | None = None,
+    drain_s: float = 2.0,
+    on_tick: Callable[[Running], Any] | None = None,
+) -> dict[str, Any]:
+    """Run until the feeds end (plus ``drain_s`` for the last answers), ``seconds`` pass,
+    or SIGINT/SIGTERM; return the final status."""
+    console = console or Console()
+    engine = running.engine
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+
+    async def feed_then_drain() -> None:
+        await running.monitor.run(engine.on_feed_event)
+        await asyncio.sleep(drain_s)
+        stop.set()
+
+    feeding = asyncio.create_task(feed_then_drain())
+    deadline = None if seconds is None else time.monotonic() + seconds
+    live = (
+        Live(render(engine.status()), console=console, refresh_per_second=4) if dashboard else None
+    )
+    try:
+        if live is not None:
+            live.start()
+        while not stop.is_set():
+            timeout = 0.25
+            if deadline is not None:
+                timeout = min(timeout, max(0.0, deadline - time.monotonic()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout)
+            if feeding.done() and feeding.exception() is not None:
+                raise feeding.exception()  # type: ignore[misc]
+            if live is not None:
+                live.update(render(engine.status()))
+            if on_tick is not None:
+                on_tick(running)
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+    finally:
+        if live is not None:
+            live.update(render(engine.status()))
+            live.stop()
+        feeding.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await feeding
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
+    status = dict(engine.status())
+    console.print(latency_table(engine.metrics))
+    if report_html is not None:
+        path = write_html(engine.metrics, report_html)
+        console.print(f"latency report written to {path}")
+    return status
