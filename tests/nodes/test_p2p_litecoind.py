@@ -7,6 +7,7 @@ bytes we receive are compared with what the node's RPC reports, never with our o
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from whalewire.mempool.feeds.events import BlockSeen, EventKind, FeedEvent, RawT
 from whalewire.mempool.feeds.monitor import Monitor
 from whalewire.mempool.feeds.p2p import P2PFeed
 from whalewire.mempool.feeds.p2p_messages import MSG_TX, MSG_WTX, P2PError
+from whalewire.mempool.feeds.reconnect import Reconnecting
 
 from .litecoind import LITECOIND, Node
 
@@ -136,3 +138,33 @@ def test_wrong_network_magic_fails_the_handshake(node: Node) -> None:
     # the node drops a peer whose magic is wrong; we see the close (or silence) as P2PError
     with pytest.raises(P2PError):
         asyncio.run(run())
+
+
+def test_reconnecting_feed_survives_the_node_dropping_it(node: Node) -> None:
+    def our_peers() -> list[int]:
+        peers = node.call("getpeerinfo")
+        return [p["id"] for p in peers if p.get("subver") == "/whalewire:0.1.0/"]
+
+    async def run() -> tuple[str, Reconnecting, list[FeedEvent]]:
+        feed = Reconnecting(
+            lambda: P2PFeed("127.0.0.1", node.p2p_port, "regtest"),
+            delays=lambda: itertools.repeat(0.05),
+        )
+        got: list[FeedEvent] = []
+        task = asyncio.create_task(feed.run(got.append))
+        async with asyncio.timeout(30):
+            while not (ids := await asyncio.to_thread(our_peers)):
+                await asyncio.sleep(0.05)
+            await asyncio.to_thread(node.call, "disconnectnode", "", ids[0])
+            while feed.reconnects < 1 or not await asyncio.to_thread(our_peers):
+                await asyncio.sleep(0.05)
+            to = node.call("getnewaddress", wallet="w")
+            txid = await asyncio.to_thread(node.call, "sendtoaddress", to, 0.5, wallet="w")
+            while not any(isinstance(e, RawTxEvent) and e.txid == txid for e in got):
+                await asyncio.sleep(0.05)
+        task.cancel()
+        return txid, feed, got
+
+    txid, feed, got = asyncio.run(run())
+    assert feed.reconnects >= 1
+    assert [e.txid for e in got if isinstance(e, RawTxEvent)].count(txid) == 1
