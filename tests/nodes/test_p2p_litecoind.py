@@ -168,3 +168,39 @@ def test_reconnecting_feed_survives_the_node_dropping_it(node: Node) -> None:
     txid, feed, got = asyncio.run(run())
     assert feed.reconnects >= 1
     assert [e.txid for e in got if isinstance(e, RawTxEvent)].count(txid) == 1
+
+
+def test_watch_tool_shows_a_wallet_transaction_from_the_node(node: Node) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "whalewire.mempool.feeds",
+            "watch",
+            "--network",
+            "regtest",
+            "--p2p",
+            f"127.0.0.1:{node.p2p_port}",
+            "--count",
+            "1",
+            "--seconds",
+            "30",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        node.wait_for(
+            "the watch tool to connect",
+            lambda: any(p.get("subver") == "/whalewire:0.1.0/" for p in node.call("getpeerinfo")),
+        )
+        txid = node.call("sendtoaddress", node.call("getnewaddress", wallet="w"), 0.1, wallet="w")
+        out, err = proc.communicate(timeout=40)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert f"p2p:127.0.0.1:{node.p2p_port}\tmempool\t{txid}\t" in out
