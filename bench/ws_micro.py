@@ -403,6 +403,25 @@ def bench_build(number: int, repeat: int) -> None:
     )
 
 
+def bench_utf8(number: int, repeat: int) -> None:
+    samples = {
+        "1 KiB ASCII": b"x" * 1024,
+        "1 KiB mixed (Greek, €, emoji)": ("κόσμε €𝄞 " * 64).encode()[:1024].rsplit(b" ", 1)[0],
+        "64 KiB ASCII": b"x" * 65536,
+    }
+    rows = []
+    for name, data in samples.items():
+        n = max(200, number * 1024 // len(data))
+        ours = best_ns(lambda d=data: utf8.validate_utf8(d), n, repeat)
+        decode = best_ns(lambda d=data: d.decode("utf-8"), n, repeat)
+        rows.append([name, f"{ours:.0f}", f"{decode:.0f}", f"{ours / decode:.2f}x"])
+    table(
+        "UTF-8 validation (ns per call; `bytes.decode` also builds the str)",
+        ["input", "whalewire `validate_utf8`", "`bytes.decode('utf-8')`", "ratio"],
+        rows,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (rough figures)")
@@ -416,6 +435,7 @@ def main() -> None:
     bench_mask(number * 100, repeat)
     bench_parse(number, repeat)
     bench_build(number * 100, repeat)
+    bench_utf8(number * 100, repeat)
 
 
 if __name__ == "__main__":

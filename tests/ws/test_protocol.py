@@ -8,13 +8,16 @@ byte for byte. Every test runs over the C accelerator and over pure Python (``im
 
 from __future__ import annotations
 
+import itertools
 import zlib
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from whalewire.ws.exceptions import InvalidState
+from whalewire.ws.exceptions import InvalidState, ProtocolError
 from whalewire.ws.frames import HEADROOM
 from whalewire.ws.mask import MaskKeyPool
 from whalewire.ws.protocol import (
@@ -177,7 +180,10 @@ class ZlibCodec:
     def decompress(
         self, fragment: bytes | bytearray | memoryview, *, fin: bool, max_size: int
     ) -> bytes:
-        out = self._d.decompress(bytes(fragment) + (b"\x00\x00\xff\xff" if fin else b""))
+        try:
+            out = self._d.decompress(bytes(fragment) + (b"\x00\x00\xff\xff" if fin else b""))
+        except zlib.error as exc:  # the MessageCodec contract: bad data is the peer's fault
+            raise ProtocolError(f"invalid compressed data: {exc}") from None
         if len(out) > max_size:
             from whalewire.ws.exceptions import PayloadTooBig
 
@@ -856,3 +862,51 @@ def test_rsv1_messages_go_through_the_real_permessage_deflate_codec(role: Role) 
     receiver.receive_data(data)
     assert receiver.events_received() == [TextMessage(t) for t in [*texts, "Hello"]]
     assert receiver.error is None
+
+
+# ---- fuzzing: arbitrary bytes never escape as an exception ---------------------------------
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=st.binary(max_size=300)
+    | st.lists(
+        st.builds(
+            lambda b0, masked, payload: raw(
+                b0 & 0x0F, payload, fin=bool(b0 & 0x80), rsv=b0 & 0x70, key=KEY if masked else None
+            ),
+            st.integers(0, 255)
+            | st.sampled_from([0x81, 0x82, 0x01, 0x80, 0x00, 0x88, 0x89, 0x8A, 0xC1]),
+            st.booleans(),
+            st.binary(max_size=130) | st.text(max_size=40).map(str.encode),
+        ),
+        max_size=6,
+    ).map(b"".join),
+    cuts=st.lists(st.integers(0, 300), max_size=4),
+    server=st.booleans(),
+    frame_path=st.booleans(),
+    deflate=st.booleans(),
+)
+def test_arbitrary_bytes_end_in_events_or_a_documented_close_code(
+    data: bytes, cuts: list[int], server: bool, frame_path: bool, deflate: bool
+) -> None:
+    role = SERVER if server else CLIENT
+    kw: dict[str, Any] = {"max_message_size": 200}
+    if frame_path:
+        kw["on_frame"] = lambda opcode, payload, fin: None
+    if deflate:
+        kw["deflate"] = ZlibCodec()
+    conn = make(role, **kw)
+    bounds = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
+    for a, b in itertools.pairwise(bounds):
+        conn.receive_data(data[a:b])  # never raises: violations fail the connection
+    conn.events_received()
+    sent = parse_sent(role, conn.data_to_send())
+    if conn.error is not None:
+        assert conn.error.code in (1002, 1007, 1009)
+        assert sent[-1][0] == CLOSE
+        assert int.from_bytes(sent[-1][2][:2], "big") == conn.error.code
+    conn.receive_eof()
+    assert conn.state is State.CLOSED

@@ -196,7 +196,11 @@ class MessageCodec(Protocol):
         """Return one whole message compressed, the deflate tail stripped (RFC 7692 §7.2.1)."""
 
     def decompress(self, fragment: BytesLike, *, fin: bool, max_size: int) -> bytes:
-        """Inflate one frame of a compressed message, returning at most ``max_size`` bytes."""
+        """Inflate one frame of a compressed message, returning at most ``max_size`` bytes.
+
+        Raise ``PayloadTooBig`` above ``max_size`` and ``ProtocolError`` on corrupt data;
+        anything else is treated as our own failure (1011).
+        """
 
 
 def _is_writable(data: BytesLike) -> bool:
