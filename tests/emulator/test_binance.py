@@ -630,3 +630,19 @@ def test_rsa_signed_request_verifies_and_rsa_cannot_log_on():
     params["signature"] = base64.b64encode(signature[:-1] + bytes([signature[-1] ^ 1])).decode()
     forged, _ = call(session, {"id": 3, "method": "account.status", "params": params})
     assert forged["error"]["code"] == -1022
+
+
+def test_revoking_the_logged_on_key_revokes_the_session_with_the_documented_notice():
+    clock, exchange, session = make()
+    key = logon(clock, exchange, session)
+    exchange.registry.revoke(key)
+    params = {"timestamp": clock.now}
+    response, _ = call(session, {"id": 7, "method": "account.status", "params": params})
+    # web-socket-api.md "Regarding API key revocation": id null, status 401, -2015
+    assert (response["id"], response["status"], response["error"]) == (
+        None,
+        401,
+        {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."},
+    )
+    status, _ = call(session, {"id": 8, "method": "session.status"})
+    assert status["result"]["apiKey"] is None

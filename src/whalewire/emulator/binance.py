@@ -382,7 +382,9 @@ class BinanceSession:
                 raise rules.unsupported_operation()
             result = handler(self, params, now)
         except ApiError as exc:
-            return self._error(req_id, exc, now if want_limits else None)
+            # the revocation notice carries "id": null ("Regarding API key revocation")
+            answer_id = None if isinstance(exc, rules.SessionRevoked) else req_id
+            return self._error(answer_id, exc, now if want_limits else None)
         response: dict[str, object] = {"id": req_id, "status": 200, "result": result}
         if want_limits:
             response["rateLimits"] = self._rate_limits(now)
@@ -484,7 +486,7 @@ class BinanceSession:
             # "after the next request the session will be revoked" when the key goes away
             if self.exchange.registry.lookup(key.api_key) is None:
                 self.key = self.authorized_since = None
-                raise rules.rejected_api_key()
+                raise rules.session_revoked()
             return key
         if api_key is None:
             raise rules.mandatory("apiKey")

@@ -171,6 +171,15 @@ def rejected_api_key() -> ApiError:
     return ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
 
 
+class SessionRevoked(ApiError):
+    """-2015 for a logged-on session whose key went away; answered with ``"id": null``."""
+
+
+def session_revoked() -> SessionRevoked:
+    """The revocation notice of ``web-socket-api.md`` ("Regarding API key revocation")."""
+    return SessionRevoked(401, -2015, "Invalid API-key, IP, or permissions for action.")
+
+
 def filter_failure(name: str) -> ApiError:
     """-1013 with the ``errors.md`` "Filter failures" message."""
     return ApiError(400, -1013, f"Filter failure: {name}")
