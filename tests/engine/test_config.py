@@ -108,10 +108,16 @@ def test_missing_file_names_the_path(tmp_path: Path) -> None:
 
 def test_paper_mode_refuses_a_real_venue_endpoint() -> None:
     message = error_of("[venues.binance]\nendpoint = 'testnet'")
-    assert "paper mode trades on the emulator only (venues.binance.endpoint)" in message
+    assert "paper mode trades on the emulator only (venues.binance.endpoint:" in message
 
 
 @pytest.mark.parametrize("namespace", ["", "Prod", "way-too-long", "a_b"])
 def test_namespace_outside_the_client_order_id_alphabet_is_refused(namespace: str) -> None:
     message = error_of(f"[engine]\nnamespace = '{namespace}'")
     assert "namespace must be 1-8 characters of a-z and 0-9 - at `$.engine`" in message
+
+
+def test_paper_mode_accepts_a_standalone_emulator_on_loopback() -> None:
+    config = parse_config("[venues.binance]\nendpoint = 'ws://127.0.0.1:9443/ws-api/v3'")
+    assert config.venues["binance"].endpoint.startswith("ws://127.0.0.1")
+    assert "paper mode" in error_of("[venues.binance]\nendpoint = 'ws://10.0.0.5:9443/ws-api/v3'")

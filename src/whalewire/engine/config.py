@@ -13,6 +13,7 @@ import tomllib
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -166,9 +167,10 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
                 )
         if self.engine.mode == "paper":
             for name, venue in self.venues.items():
-                if venue.endpoint != "emulator":
+                if venue.endpoint != "emulator" and not _is_loopback_ws(venue.endpoint):
                     raise ValueError(
-                        f"paper mode trades on the emulator only (venues.{name}.endpoint); "
+                        f"paper mode trades on the emulator only (venues.{name}.endpoint: "
+                        '"emulator" or a ws:// loopback URL of `whalewire emulator`); '
                         'use mode = "dry-run" to connect to a real venue without sending'
                     )
         if self.engine.mode == "live":
@@ -177,6 +179,11 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
                     raise ValueError(f"live mode cannot trade on the emulator (venues.{name})")
                 if not venue.tls_verify:
                     raise ValueError(f"live mode refuses venues.{name}.tls_verify = false")
+
+
+def _is_loopback_ws(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "ws" and parts.hostname in ("127.0.0.1", "::1", "localhost")
 
 
 def parse_config(text: str | bytes, *, source: str = "<config>") -> Config:

@@ -1,0 +1,96 @@
+"""``whalewire run --config FILE``: the engine, as configured.
+
+Paper and dry-run modes start at once. Live mode is refused unless the configuration says
+``mode = "live"`` *and* the command line says ``--live`` *and* the operator types the
+confirmation (or passes ``--confirm-live`` from a script that has already asked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from whalewire.engine.config import Config, ConfigError, load_config
+from whalewire.engine.journal import JournalError
+from whalewire.engine.runner import build
+from whalewire.engine.runner import run as run_engine
+from whalewire.net.client import install_uvloop
+from whalewire.venues.base import VenueError
+from whalewire.venues.credentials import CredentialsError
+
+CONFIRMATION = "trade real money"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add ``run``'s options."""
+    parser.add_argument("--config", required=True, type=Path, help="TOML configuration file")
+    parser.add_argument("--live", action="store_true", help="allow mode = live (real orders)")
+    parser.add_argument(
+        "--confirm-live",
+        action="store_true",
+        help=f"skip the typed confirmation ({CONFIRMATION!r}) for live mode",
+    )
+    parser.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    parser.add_argument("--no-dashboard", action="store_true", help="plain output (for logs)")
+    parser.add_argument("--report", type=Path, default=None, help="write an HTML latency report")
+
+
+def check_live(config: Config, args: argparse.Namespace, console: Console) -> str | None:
+    """Return why a live run must not start, or None when it may."""
+    if config.engine.mode != "live":
+        if args.live:
+            return f"--live given but the configuration's mode is {config.engine.mode!r}"
+        return None
+    if not args.live:
+        return 'the configuration says mode = "live": add --live to trade real money'
+    if args.confirm_live:
+        return None
+    venues = ", ".join(f"{n} ({v.endpoint})" for n, v in config.venues.items())
+    console.print(f"[bold red]LIVE TRADING[/bold red] on {venues}.")
+    console.print(f"Type {CONFIRMATION!r} to continue: ", end="")
+    answer = sys.stdin.readline().strip() if sys.stdin and sys.stdin.isatty() else ""
+    if answer != CONFIRMATION:
+        return "live trading not confirmed"
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load, check and run the configuration; return the exit status."""
+    console = Console()
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        console.print(f"[red]configuration error[/red]: {exc}")
+        return 2
+    refusal = check_live(config, args, console)
+    if refusal is not None:
+        console.print(f"[red]refused[/red]: {refusal}")
+        return 2
+    install_uvloop()
+    try:
+        return asyncio.run(_run(config, args, console))
+    except (ConfigError, CredentialsError, JournalError, VenueError, OSError) as exc:
+        console.print(f"[red]cannot start[/red]: {exc}")
+        return 1
+
+
+async def _run(config: Config, args: argparse.Namespace, console: Console) -> int:
+    running = await build(config)
+    try:
+        if running.reconciled:
+            console.print(f"reconciled open orders from the journal: {running.reconciled}")
+        console.print(f"mode {config.engine.mode}; control endpoint {running.control.url}")
+        await run_engine(
+            running,
+            seconds=args.seconds,
+            dashboard=not args.no_dashboard,
+            console=console,
+            report_html=args.report,
+        )
+    finally:
+        await running.close()
+    return 0
