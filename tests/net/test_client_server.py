@@ -228,3 +228,19 @@ def test_round_trip_under_uvloop() -> None:
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         assert runner.run(main()) == "under uvloop"
+
+
+@pytest.mark.parametrize("fast_path", [False, True], ids=["handler", "on_message"])
+async def test_server_close_says_going_away_1001_to_open_connections(fast_path: bool) -> None:
+    if fast_path:
+        server = await serve(None, "127.0.0.1", 0, on_message=echo_on_message)
+    else:
+        server = await serve(echo, "127.0.0.1", 0)
+    async with asyncio.timeout(TIMEOUT):
+        ws = await connect(f"ws://127.0.0.1:{server.port}/")
+        ws.send("still here")
+        assert await ws.recv() == "still here"
+        server.close()
+        await server.wait_closed()
+        await ws.wait_closed()
+        assert ws.close_code == 1001

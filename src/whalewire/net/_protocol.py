@@ -4,9 +4,10 @@
 reused per-connection buffer (``recv_into``), which this class hands to the handshake and
 then to ``ws.protocol.Connection`` as a ``memoryview``; whatever the core wants sent is
 written at once. It makes no protocol decisions: it only writes ``data_to_send()``, closes
-the socket when the core says the close is done (``close_expected()``), and bounds the wait
-for the peer. ``WebSocket`` is the application's handle (send, ``async for``, close).
-Nothing here parses frames or HTTP: that is ``whalewire.ws``.
+the socket when the core says so (``should_close_transport()``), and bounds the wait for
+the peer once a close is under way (``close_expected()``). ``WebSocket`` is the
+application's handle (send, ``async for``, close). Nothing here parses frames or HTTP:
+that is ``whalewire.ws``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from whalewire.ws.handshake import (
     Accepted,
     ClientHandshake,
     Established,
+    Headers,
     Rejected,
     ServerHandshake,
 )
@@ -89,7 +91,7 @@ class WebSocket:
         subprotocol: str | None,
         deflate: DeflateParams | None,
         path: str,
-        headers: Any,
+        headers: Headers,
     ) -> None:
         self._proto = proto
         #: the negotiated subprotocol, if any
@@ -127,6 +129,12 @@ class WebSocket:
 
     def __aiter__(self) -> WebSocket:
         return self
+
+    async def __aenter__(self) -> WebSocket:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
     async def __anext__(self) -> Message:
         try:
@@ -250,6 +258,8 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         self._writing_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._lost = False
+        #: done when the TCP connection is gone (whatever the phase)
+        self.lost: asyncio.Future[None] = self.loop.create_future()
         # frame path: the fragments of the message in progress and its opcode
         self._parts: list[bytes] = []
         self._opcode = 0
@@ -291,6 +301,8 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
+        if not self.lost.done():
+            self.lost.set_result(None)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -50,9 +50,15 @@ def echo_on_message(ws: WebSocket, message: Message) -> None:
 class Server:
     """A listening WebSocket server; use ``async with`` or ``close()`` + ``wait_closed()``."""
 
-    def __init__(self, server: asyncio.Server, tasks: set[asyncio.Task[None]]) -> None:
+    def __init__(
+        self,
+        server: asyncio.Server,
+        tasks: set[asyncio.Task[None]],
+        connections: set[WebSocketProtocol],
+    ) -> None:
         self._server = server
         self._tasks = tasks
+        self._connections = connections
 
     @property
     def port(self) -> int:
@@ -65,15 +71,20 @@ class Server:
         return tuple(self._server.sockets)
 
     def close(self) -> None:
-        """Stop listening and cancel the handlers still running."""
+        """Stop listening, cancel running handlers and close every connection with 1001."""
         self._server.close()
         for task in list(self._tasks):
             task.cancel()
+        for proto in list(self._connections):
+            # RFC 6455 §7.4.1: 1001, the server is going away; the close timer bounds it.
+            proto.start_close(CloseCode.GOING_AWAY, "")
 
     async def wait_closed(self) -> None:
-        """Wait until the listener and every handler have finished."""
+        """Wait until the listener, every handler and every connection have finished."""
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._connections:
+            await asyncio.gather(*(p.lost for p in list(self._connections)))
         await self._server.wait_closed()
 
     async def serve_forever(self) -> None:
@@ -120,6 +131,7 @@ async def serve(
         raise ValueError("give exactly one of handler and on_message")
     loop = asyncio.get_running_loop()
     tasks: set[asyncio.Task[None]] = set()
+    connections: set[WebSocketProtocol] = set()
     lim = limits or Limits()
 
     async def run(ws: WebSocket) -> None:
@@ -148,9 +160,12 @@ async def serve(
             extra_headers=extra_headers,
             process_request=process_request,
         )
-        return WebSocketProtocol(
+        proto = WebSocketProtocol(
             handshake, limits=lim, loop=loop, on_open=on_open, on_message=on_message
         )
+        connections.add(proto)
+        proto.lost.add_done_callback(lambda _: connections.discard(proto))
+        return proto
 
     server = await loop.create_server(factory, host, port, backlog=backlog)
-    return Server(server, tasks)
+    return Server(server, tasks, connections)
