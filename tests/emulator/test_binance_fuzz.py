@@ -13,8 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.emulator.support import DOC_API_KEY, DOC_SECRET, make
 
-from whalewire.emulator.binance import WEIGHTS
+from whalewire.emulator.binance import WEIGHTS, BinanceConfig
 from whalewire.venues.signing import binance_hmac_signature, binance_ws_payload
+
+#: a few levels a side are enough to fill and to rest orders; building 20 per example is slow
+SMALL_BOOK = BinanceConfig(book_levels=3)
 
 json_values = st.recursive(
     st.none()
@@ -64,7 +67,7 @@ def check(raw: str) -> None:
         assert isinstance(response["error"]["code"], int)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from([*WEIGHTS, "nope", None]),
     st.dictionaries(param_names, json_values, max_size=8),
@@ -73,7 +76,7 @@ def check(raw: str) -> None:
     st.none() | st.text(max_size=70),
 )
 def test_any_params_for_any_method_get_an_envelope(method, params, req_id, signed, forged):
-    clock, _, session = make()
+    clock, _, session = make(config=SMALL_BOOK)
     if signed:
         # get past authentication so the method's own validation sees the params
         # (null, arrays and objects have no agreed spelling in the payload: dropped)
@@ -93,7 +96,7 @@ def test_any_params_for_any_method_get_an_envelope(method, params, req_id, signe
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=40) | st.binary(max_size=40).map(lambda b: b.decode("latin-1")))
 def test_any_text_gets_an_envelope(text):
-    _, _, session = make()
+    _, _, session = make(config=SMALL_BOOK)
     (raw, *_) = session.handle(text)
     check(raw)
 
@@ -121,10 +124,10 @@ order_params = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(order_params, min_size=1, max_size=6))
 def test_random_orders_get_envelopes_and_never_overdraw(orders):
-    clock, exchange, session = make()
+    clock, exchange, session = make(config=SMALL_BOOK)
     for order in orders:
         params = {**order, "apiKey": DOC_API_KEY, "timestamp": clock.now}
         params["signature"] = binance_hmac_signature(binance_ws_payload(params), DOC_SECRET)
