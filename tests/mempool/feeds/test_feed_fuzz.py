@@ -33,6 +33,7 @@ commands = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=1
 messages = st.lists(st.tuples(commands, st.binary(max_size=300)), max_size=8)
 
 
+@settings(deadline=None)
 @given(messages, st.data())
 def test_any_chunking_of_a_stream_yields_the_same_messages(
     msgs: list[tuple[str, bytes]], data: st.DataObject
@@ -46,14 +47,14 @@ def test_any_chunking_of_a_stream_yields_the_same_messages(
     assert got == msgs
 
 
-@settings(max_examples=300)
+@settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=200))
 def test_garbage_stream_raises_only_protocol_errors(data: bytes) -> None:
     with contextlib.suppress(P2PProtocolError):
         MessageReader(REGTEST).feed(REGTEST + data)
 
 
-@settings(max_examples=300)
+@settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=200))
 def test_garbage_payloads_raise_only_protocol_errors(payload: bytes) -> None:
     for decode in (decode_inv, decode_version, decode_headers):
@@ -61,7 +62,7 @@ def test_garbage_payloads_raise_only_protocol_errors(payload: bytes) -> None:
             decode(payload)
 
 
-@settings(max_examples=300)
+@settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.binary(max_size=60), max_size=4),
     st.sampled_from([b"rawtx", b"hashblock", b"sequence", b"x"]),
@@ -97,7 +98,7 @@ keys = st.sampled_from(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=200, deadline=None)
 @given(st.dictionaries(keys, json_values, max_size=4))
 def test_mempool_space_hostile_json_raises_only_its_error(msg: dict[str, object]) -> None:
     with contextlib.suppress(MempoolSpaceError):
@@ -109,7 +110,7 @@ tx_keys = st.sampled_from(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=200, deadline=None)
 @given(st.dictionaries(tx_keys, json_values, max_size=6))
 def test_esplora_rebuild_of_hostile_json_raises_only_value_error(tx: dict[str, object]) -> None:
     with contextlib.suppress(ValueError):

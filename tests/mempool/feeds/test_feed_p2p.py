@@ -285,3 +285,18 @@ def test_peer_closing_during_the_handshake_is_a_p2p_error() -> None:
 
     with pytest.raises(P2PError, match="handshake"):
         asyncio.run(run())
+
+
+def test_a_feed_can_connect_again_after_close() -> None:
+    async def run() -> tuple[str, str]:
+        peer = ScriptedPeer()
+        port = await peer.start()
+        feed = P2PFeed("127.0.0.1", port, "regtest")
+        first = await feed.connect()
+        await feed.close()
+        second = await feed.connect()
+        await feed.close()
+        await peer.close()
+        return first.user_agent, second.user_agent
+
+    assert asyncio.run(run()) == ("/peer/", "/peer/")

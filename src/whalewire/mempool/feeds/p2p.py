@@ -56,10 +56,13 @@ class _Link(asyncio.Protocol):
         self.feed._transport = transport
 
     def data_received(self, data: bytes) -> None:
-        self.feed._on_data(data, time.perf_counter_ns(), time.time_ns())
+        # A link the feed has closed may still deliver a last read: it is not ours any more.
+        if self.feed._link is self:
+            self.feed._on_data(data, time.perf_counter_ns(), time.time_ns())
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.feed._on_lost(exc)
+        if self.feed._link is self:
+            self.feed._on_lost(exc)
 
 
 class P2PFeed:
@@ -108,6 +111,7 @@ class P2PFeed:
         self._msgs = MessageReader(self.magic, max_payload)
         self._requested: OrderedDict[bytes, None] = OrderedDict()
         self._transport: asyncio.Transport | None = None
+        self._link: _Link | None = None
         self._verack = False
         self._handshake: asyncio.Future[Version] | None = None
         self._done: asyncio.Future[None] | None = None
@@ -123,9 +127,13 @@ class P2PFeed:
             P2PProtocolError: the peer sent something malformed.
         """
         loop = asyncio.get_running_loop()
+        # A fresh session: nothing of an earlier connection may leak into this one.
+        self._msgs = MessageReader(self.magic, self._msgs.max_payload)
+        self.peer_version, self._verack = None, False
         self._handshake = loop.create_future()
         self._done = loop.create_future()
-        await loop.create_connection(lambda: _Link(self), self.host, self.port)
+        link = self._link = _Link(self)
+        await loop.create_connection(lambda: link, self.host, self.port)
         self._send(
             "version", encode_version(peer=(self.host, self.port), user_agent=self.user_agent)
         )
@@ -141,7 +149,7 @@ class P2PFeed:
 
     async def close(self) -> None:
         """Close the connection (idempotent)."""
-        transport, self._transport = self._transport, None
+        transport, self._transport, self._link = self._transport, None, None
         if transport is not None:
             transport.close()
         if self._done is not None and not self._done.done():
