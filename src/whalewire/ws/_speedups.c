@@ -346,15 +346,38 @@ static PyObject *one, *two;
 
 /* ---- frame scanning ---------------------------------------------------------------------- */
 
-PyDoc_STRVAR(scan_frames_doc,
-"scan_frames(view, pos, want_mask, limit, check_utf8, on_frame, /)\n--\n\n"
-"Hand the plain data frames at ``view[pos:]`` to ``on_frame``; return where it stopped.\n\n"
-"A plain frame is complete, unfragmented, has no RSV bit, is TEXT or BINARY, has the\n"
-"masking bit ``want_mask`` asks for, a 7- or minimal 16-bit length of at most ``limit``\n"
-"and, for text when ``check_utf8``, valid UTF-8. It is unmasked in place and passed as\n"
-"``on_frame(opcode, view[p:q], True)``. Anything else stops the scan untouched, so that\n"
-"the caller's reader (the reference) handles it. If ``on_frame`` raises, return\n"
-"``(resume_pos, exception)`` instead of raising.");
+/* If a plain frame starts at s[pos] (complete, FIN, no RSV bit, TEXT or BINARY, the mask bit
+ * as wanted, a 7-bit or minimal 16-bit length of at most limit), set *p and *len to its
+ * payload and return its first byte; else return 0 and leave it to the Python reader. */
+static unsigned char
+next_plain(const unsigned char *s, Py_ssize_t pos, Py_ssize_t end, int want_mask,
+           Py_ssize_t limit, Py_ssize_t *p_out, Py_ssize_t *len_out)
+{
+    unsigned char b0, b1;
+    Py_ssize_t len, p;
+
+    if (end - pos < 2) return 0;
+    b0 = s[pos];
+    b1 = s[pos + 1];
+    if ((b0 != 0x81 && b0 != 0x82) || ((b1 & 0x80) != 0) != (want_mask != 0)) return 0;
+    len = b1 & 0x7F;
+    p = pos + 2;
+    if (len == 126) {
+        if (end - pos < 4) return 0;
+        len = ((Py_ssize_t)s[p] << 8) | s[p + 1];
+        if (len < 126) return 0;
+        p += 2;
+    }
+    else if (len == 127) {
+        return 0; /* 64-bit lengths are rare and large: the Python reader's per-frame cost is nothing */
+    }
+    if (len > limit) return 0;
+    if (want_mask) p += 4;
+    if (end - p < len) return 0;
+    *p_out = p;
+    *len_out = len;
+    return b0;
+}
 
 /* Return view[start:start + len] as a new memoryview on the same exporter. For a 1-D byte
  * view this is the work of memoryview slicing minus the slice object: register a view
@@ -375,28 +398,47 @@ byte_slice(PyObject *view, int simple, Py_ssize_t start, Py_ssize_t len)
     return m;
 }
 
+static int
+parse_scan_args(PyObject *const *args, Py_ssize_t *pos, int *want_mask, Py_ssize_t *limit,
+                int *flag)
+{
+    *pos = PyLong_AsSsize_t(args[1]);
+    if (*pos == -1 && PyErr_Occurred()) return -1;
+    *want_mask = PyObject_IsTrue(args[2]);
+    if (*want_mask < 0) return -1;
+    *limit = PyLong_AsSsize_t(args[3]);
+    if (*limit == -1 && PyErr_Occurred()) return -1;
+    *flag = PyObject_IsTrue(args[4]);
+    if (*flag < 0) return -1;
+    return 0;
+}
+
+PyDoc_STRVAR(scan_frames_doc,
+"scan_frames(view, pos, want_mask, limit, check_utf8, on_frame, /)\n--\n\n"
+"Hand the plain data frames at ``view[pos:]`` to ``on_frame``; return where it stopped.\n\n"
+"A plain frame is complete, unfragmented, has no RSV bit, is TEXT or BINARY, has the\n"
+"masking bit ``want_mask`` asks for, a 7- or minimal 16-bit length of at most ``limit``\n"
+"and, for text when ``check_utf8``, valid UTF-8. It is unmasked in place and passed as\n"
+"``on_frame(opcode, view[p:q], True)``. Anything else stops the scan untouched, so that\n"
+"the caller's reader (the reference) handles it. If ``on_frame`` raises, return\n"
+"``(resume_pos, exception)`` instead of raising.");
+
 static PyObject *
 scan_frames(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *view, *on_frame, *result = NULL;
     Py_buffer b;
-    Py_ssize_t pos, end, limit;
-    int want_mask, check_utf8;
+    Py_ssize_t pos, end, limit, p, len;
+    int want_mask, check_utf8, simple = 0;
+    unsigned char b0;
 
     (void)module;
     if (nargs != 6) {
         PyErr_SetString(PyExc_TypeError, "scan_frames() takes exactly 6 arguments");
         return NULL;
     }
+    if (parse_scan_args(args, &pos, &want_mask, &limit, &check_utf8) < 0) return NULL;
     view = args[0];
-    pos = PyLong_AsSsize_t(args[1]);
-    if (pos == -1 && PyErr_Occurred()) return NULL;
-    want_mask = PyObject_IsTrue(args[2]);
-    if (want_mask < 0) return NULL;
-    limit = PyLong_AsSsize_t(args[3]);
-    if (limit == -1 && PyErr_Occurred()) return NULL;
-    check_utf8 = PyObject_IsTrue(args[4]);
-    if (check_utf8 < 0) return NULL;
     on_frame = args[5];
     if (PyObject_GetBuffer(view, &b, PyBUF_SIMPLE) < 0) return NULL;
     end = b.len;
@@ -411,30 +453,12 @@ scan_frames(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return PyLong_FromSsize_t(pos);
     }
     unsigned char *s = (unsigned char *)b.buf;
-    int simple = 0;
     if (PyMemoryView_Check(view)) {
         Py_buffer *vb = PyMemoryView_GET_BUFFER(view);
         simple = vb->ndim == 1 && vb->itemsize == 1 && vb->suboffsets == NULL &&
                  (vb->strides == NULL || vb->strides[0] == 1);
     }
-    while (end - pos >= 2) {
-        unsigned char b0 = s[pos], b1 = s[pos + 1];
-        Py_ssize_t len, p;
-        if ((b0 != 0x81 && b0 != 0x82) || ((b1 & 0x80) != 0) != (want_mask != 0)) break;
-        len = b1 & 0x7F;
-        p = pos + 2;
-        if (len == 126) {
-            if (end - pos < 4) break;
-            len = ((Py_ssize_t)s[p] << 8) | s[p + 1];
-            if (len < 126) break;
-            p += 2;
-        }
-        else if (len == 127) {
-            break;
-        }
-        if (len > limit) break;
-        if (want_mask) p += 4;
-        if (end - p < len) break;
+    while ((b0 = next_plain(s, pos, end, want_mask, limit, &p, &len)) != 0) {
         if (want_mask) {
             xor_mask(s + p, s + p, len, s + p - 4);
         }
@@ -469,6 +493,86 @@ error:
     return NULL;
 }
 
+PyDoc_STRVAR(scan_messages_doc,
+"scan_messages(view, pos, want_mask, limit, unused, events, text_cls, binary_cls, /)\n--\n\n"
+"Append ``text_cls(str)`` / ``binary_cls(bytes)`` to ``events`` for each plain frame at\n"
+"``view[pos:]`` (see ``scan_frames``); return where it stopped. ``view`` is not modified:\n"
+"payloads are unmasked into the new objects. Text that is not valid UTF-8 stops the scan\n"
+"at its frame, for the caller's reader to fail the connection.");
+
+static PyObject *
+scan_messages(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *events, *text_cls, *binary_cls;
+    Py_buffer b;
+    Py_ssize_t pos, end, limit, p, len;
+    int want_mask, unused;
+    unsigned char b0, small[256];
+
+    (void)module;
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "scan_messages() takes exactly 8 arguments");
+        return NULL;
+    }
+    if (parse_scan_args(args, &pos, &want_mask, &limit, &unused) < 0) return NULL;
+    events = args[5];
+    text_cls = args[6];
+    binary_cls = args[7];
+    if (!PyList_Check(events)) {
+        PyErr_SetString(PyExc_TypeError, "events must be a list");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[0], &b, PyBUF_SIMPLE) < 0) return NULL;
+    end = b.len;
+    if (pos < 0 || pos > end) {
+        PyBuffer_Release(&b);
+        PyErr_SetString(PyExc_ValueError, "pos out of range");
+        return NULL;
+    }
+    const unsigned char *s = (const unsigned char *)b.buf;
+    while ((b0 = next_plain(s, pos, end, want_mask, limit, &p, &len)) != 0) {
+        PyObject *data, *event;
+        if (b0 == 0x82) {
+            data = PyBytes_FromStringAndSize(NULL, len);
+            if (data == NULL) goto error;
+            if (want_mask) xor_mask(s + p, (unsigned char *)PyBytes_AS_STRING(data), len, s + p - 4);
+            else memcpy(PyBytes_AS_STRING(data), s + p, (size_t)len);
+        }
+        else {
+            const unsigned char *text = s + p;
+            unsigned char *tmp = NULL;
+            if (want_mask) {
+                tmp = len <= (Py_ssize_t)sizeof(small) ? small : PyMem_Malloc((size_t)len);
+                if (tmp == NULL) {
+                    PyErr_NoMemory();
+                    goto error;
+                }
+                xor_mask(s + p, tmp, len, s + p - 4);
+                text = tmp;
+            }
+            data = PyUnicode_DecodeUTF8((const char *)text, len, "strict");
+            if (tmp != NULL && tmp != small) PyMem_Free(tmp);
+            if (data == NULL) {
+                if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) goto error;
+                PyErr_Clear();
+                break; /* the Python reader fails the connection with 1007 */
+            }
+        }
+        event = PyObject_Vectorcall(b0 == 0x82 ? binary_cls : text_cls, &data, 1, NULL);
+        Py_DECREF(data);
+        if (event == NULL) goto error;
+        int rc = PyList_Append(events, event);
+        Py_DECREF(event);
+        if (rc < 0) goto error;
+        pos = p + len;
+    }
+    PyBuffer_Release(&b);
+    return PyLong_FromSsize_t(pos);
+error:
+    PyBuffer_Release(&b);
+    return NULL;
+}
+
 /* ---- module ----------------------------------------------------------------------------- */
 
 static PyMethodDef speedups_methods[] = {
@@ -480,6 +584,8 @@ static PyMethodDef speedups_methods[] = {
     {"frame_in_place", (PyCFunction)(void (*)(void))frame_in_place, METH_FASTCALL,
      frame_in_place_doc},
     {"scan_frames", (PyCFunction)(void (*)(void))scan_frames, METH_FASTCALL, scan_frames_doc},
+    {"scan_messages", (PyCFunction)(void (*)(void))scan_messages, METH_FASTCALL,
+     scan_messages_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,6 +1,7 @@
 """Types of the optional C accelerator: masking, UTF-8 validation, plain-frame scanning."""
 
 from collections.abc import Callable
+from typing import Any
 
 def apply_mask(data: bytes | bytearray | memoryview, key: bytes | bytearray | memoryview) -> bytes:
     """Return ``data`` XORed with the 4-byte ``key`` repeated."""
@@ -48,3 +49,20 @@ def frame_in_place(
     /,
 ) -> int:
     """Write a header in front of ``buf[offset:offset + length]``, mask it; return the start."""
+
+def scan_messages(
+    view: memoryview,
+    pos: int,
+    want_mask: bool,
+    limit: int,
+    unused: bool,
+    events: list[Any],
+    text_cls: Callable[[str], object],
+    binary_cls: Callable[[bytes], object],
+    /,
+) -> int:
+    """Append ``text_cls(str)``/``binary_cls(bytes)`` to ``events`` for each plain frame.
+
+    Plain as for ``scan_frames``; ``view`` is not modified. Text that is not valid UTF-8
+    stops the scan at its frame. Return where the scan stopped.
+    """

@@ -57,6 +57,7 @@ from whalewire.ws.mask import MaskKeyPool, default_key_pool
 
 try:
     from whalewire.ws._speedups import scan_frames as _c_scan_frames
+    from whalewire.ws._speedups import scan_messages as _c_scan_messages
 
     _HAVE_C = True
 except ImportError:  # not built: the Python reader does everything
@@ -82,22 +83,28 @@ DEFAULT_MAX_MESSAGE_SIZE: Final = 1 << 20
 ScanFrames = Callable[
     [memoryview, int, bool, int, bool, "FrameCallback"], "int | tuple[int, BaseException]"
 ]
+ScanMessages = Callable[
+    [memoryview, int, bool, int, bool, "list[Event]", "type[TextMessage]", "type[BinaryMessage]"],
+    int,
+]
 _scan_frames: ScanFrames | None = None
-#: True when the frame path hands plain frames out from C (``_speedups.scan_frames``)
+_scan_messages: ScanMessages | None = None
+#: True when plain frames are read in C (``_speedups.scan_frames``/``scan_messages``)
 SPEEDUPS = False
 
 
 def use_speedups(enabled: bool) -> bool:
-    """Let the frame path scan plain frames in C (if built) or only in Python; return the old flag.
+    """Read plain frames in C (if built) or only in Python; return the old flag.
 
-    The C scanner takes only complete, unfragmented, uncompressed TEXT/BINARY frames and
-    stops at anything else, which the Python reader below (the reference) then handles.
-    Connections bind the choice when they are created.
+    The C scanners take only complete, unfragmented, uncompressed TEXT/BINARY frames with
+    valid UTF-8 and stop at anything else, which the Python reader below (the reference)
+    then handles. Connections bind the choice when they are created.
     """
-    global _scan_frames, SPEEDUPS
+    global _scan_frames, _scan_messages, SPEEDUPS
     old = SPEEDUPS
     SPEEDUPS = enabled and _HAVE_C
     _scan_frames = _c_scan_frames if SPEEDUPS else None
+    _scan_messages = _c_scan_messages if SPEEDUPS else None
     return old
 
 
@@ -256,6 +263,7 @@ class Connection:
         self._max_frame = max_message_size if max_frame_size is None else max_frame_size
         self._on_frame = on_frame
         self._scan = None if on_frame is None else _scan_frames
+        self._scan_messages = None if on_frame is not None else _scan_messages
         self._scan_limit = min(self._max_frame, self._max_msg)
         self._check_utf8 = check_utf8
         self._keys = None if self._server else (mask_keys or default_key_pool())
@@ -380,6 +388,7 @@ class Connection:
         want_mask = self._want_mask
         on_frame = self._on_frame
         scan = self._scan
+        scan_messages = self._scan_messages
         while end - pos >= 2:
             if scan is not None and not self._rx_opcode and self._rx_utf8 is None:
                 assert on_frame is not None
@@ -389,6 +398,19 @@ class Connection:
                     self._rx_resume = r[0]
                     raise r[1]
                 pos = r
+                if end - pos < 2:
+                    break
+            elif scan_messages is not None and not self._rx_opcode and self._rx_utf8 is None:
+                pos = scan_messages(
+                    mv,
+                    pos,
+                    bool(want_mask),
+                    self._scan_limit,
+                    True,
+                    self._events,
+                    TextMessage,
+                    BinaryMessage,
+                )
                 if end - pos < 2:
                     break
             b0 = mv[pos]
