@@ -1,0 +1,246 @@
+"""End to end: feed receive → order bytes written, through the real engine, with stages.
+
+The engine runs in this process exactly as ``whalewire run`` builds it (runner.build:
+detector over the demo address book, strategy, risk, SQLite journal, Binance client with
+its pre-built templates); the venue is a standalone ``whalewire emulator`` process on
+loopback, as a real venue would be. Each trigger is a real whale transaction of block
+951,658 re-serialised with a new locktime (so every one has a fresh txid), preceded by
+``--noise`` ordinary transactions of the block. Per trigger, the transaction's bytes are
+stamped as received, turned into a feed event (txid), deduplicated by the monitor and
+handed to ``Engine.on_feed_event``; the engine's own histograms record every stage.
+Between whales, ordinary transactions keep arriving every ``--noise-interval-ms`` (a busy
+mempool), and whales are paced to stay inside the venue's 100 orders / 10 s.
+
+The same stages are then timed alone on the same inputs (detector, strategy, risk,
+journal append, venue place incl. the send); the report compares the end-to-end p50
+with the sum of the stages' p50s, to show the wiring adds nothing.
+
+CPU placement matters on a 2-vCPU VM (DESIGN.md): both placements are run and reported,
+the engine pinned to CPU 0 and the emulator to CPU 0 (same) or CPU 1 (split).
+
+    .venv/bin/python bench/e2e_latency.py [--orders 200] [--gap-ms 110]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import platform
+import re
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from whalewire.engine.config import parse_config
+from whalewire.engine.runner import build
+from whalewire.mempool.feeds.events import EventKind, tx_event
+from whalewire.mempool.feeds.replay import DEFAULT_REPLAY, load_replay
+from whalewire.mempool.tx import parse_tx
+from whalewire.model import Side, SubmitOrder
+from whalewire.ws import mask as ws_mask
+
+STAGES = ("detect", "decide", "risk", "journal", "send")
+
+
+def start_emulator(cpu: int) -> tuple[subprocess.Popen[str], str, str, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "whalewire", "emulator", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: os.sched_setaffinity(0, {cpu}),
+    )
+    assert proc.stdout is not None
+    text = ""
+    while "secretKey" not in text:
+        line = proc.stdout.readline()
+        if not line:
+            raise SystemExit("emulator did not start")
+        text += line
+    url = re.search(r"endpoint\s+(ws://\S+)", text)
+    key = re.search(r"apiKey\s+(\S+)", text)
+    secret = re.search(r"secretKey\s+(\S+)", text)
+    assert url and key and secret
+    return proc, url.group(1), key.group(1), secret.group(1)
+
+
+def whale_variants(n: int) -> tuple[list[bytes], list[bytes]]:
+    """``n`` whale transactions with fresh txids, and the block's ordinary transactions."""
+    records = load_replay(DEFAULT_REPLAY)
+    # the demo book's deposits >= 0.25 BTC (see docs/address-book.md)
+    whale_prefixes = ("e8a4eef8", "d39e6417", "e6707305", "014cf678")
+    whales = [r.raw for r in records if parse_tx(r.raw).txid.startswith(whale_prefixes)]
+    noise = [r.raw for r in records if r.raw not in whales]
+    variants = []
+    for i in range(n):
+        raw = whales[i % len(whales)]
+        # locktime is the last 4 bytes in both serialisations: a new locktime, a new txid
+        variants.append(raw[:-4] + struct.pack("<I", 500_000 + i))
+    return variants, noise
+
+
+def config_text(url: str, keys: Path, journal: Path) -> str:
+    return f"""
+[engine]
+namespace = "bench"
+journal = "{journal}"
+[control]
+port = 0
+kill_file = ""
+[strategy]
+min_value_sats = 25_000_000
+cooldown_s = 0.0
+max_reactions = 1000000
+[risk]
+max_orders_per_second = 1000000
+max_orders_per_minute = 1000000
+[risk.symbols.BTCUSDT]
+max_order_qty = 1
+max_order_notional = 1000000
+max_position = 1000
+max_daily_loss = 1000000000
+[venues.binance]
+endpoint = "{url}"
+credentials_file = "{keys}"
+"""
+
+
+def pct(values: list[int], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p / 100))] / 1000
+
+
+async def measure(url: str, key: str, secret: str, args: argparse.Namespace) -> dict[str, object]:
+    tmp = Path(tempfile.mkdtemp(prefix="whalewire-bench-"))
+    keys = tmp / "keys.toml"
+    keys.write_text(f'[binance]\napi_key = "{key}"\napi_secret = "{secret}"\n')
+    keys.chmod(0o600)
+    config = parse_config(config_text(url, keys, tmp / "journal.db"))
+    running = await build(config)
+    engine = running.engine
+    dedup = running.monitor.dedup
+    whales, noise = whale_variants(args.orders + args.warmup)
+    trigger: list[int] = []
+    gc.collect()
+    gc.disable()
+    try:
+        k = 0
+        for i, raw in enumerate(whales):
+            recv = time.perf_counter_ns()
+            ev = tx_event(raw, "bench", EventKind.MEMPOOL, recv_ns=recv)
+            if dedup.admit(ev):
+                engine.on_feed_event(ev)
+            if i >= args.warmup:
+                coid = next(reversed(engine.orders))
+                written = engine._submitted_ns.get(coid)
+                if written is not None:
+                    trigger.append(written - recv)
+            # a busy mempool until the next whale; acks and fills arrive meanwhile
+            until = time.monotonic() + args.gap_ms / 1000
+            while time.monotonic() < until:
+                ev = tx_event(noise[k % len(noise)], "bench", EventKind.MEMPOOL)
+                k += 1
+                dedup.admit(ev)  # repeats of the block are duplicates after the first pass
+                engine.on_feed_event(ev)
+                await asyncio.sleep(args.noise_interval_ms / 1000)
+    finally:
+        gc.enable()
+    m = engine.metrics
+    stages = {s: m.latency(s).percentile(50) / 1000 for s in STAGES}
+    ack = m.latency("ack")
+
+    # the same stages alone, on the same inputs
+    alone: dict[str, list[int]] = {s: [] for s in STAGES}
+    detector = engine.detector
+    strategy = engine.strategy
+    venue = engine.venues["binance"]
+    perf = time.perf_counter_ns
+    gc.disable()
+    try:
+        for i, raw in enumerate(whale_variants(args.orders)[0]):
+            raw = raw[:-4] + struct.pack("<I", 900_000 + i)
+            t0 = perf()
+            alerts = detector.feed(raw, feed="b", recv_ns=t0, recv_wall_ns=0)
+            t1 = perf()
+            decision = strategy.on_alert(alerts[0])
+            t2 = perf()
+            assert isinstance(decision, SubmitOrder)
+            engine.risk.check(decision)
+            t3 = perf()
+            engine.journal.append(decision)
+            t4 = perf()
+            cmd = SubmitOrder(
+                client_order_id=engine._next_id("binance"),
+                ts_init=0,
+                venue="binance",
+                symbol="BTCUSDT",
+                side=Side.SELL,
+                quantity=Decimal("0.001"),
+            )
+            t5 = perf()
+            venue.place(cmd)
+            t6 = perf()
+            for name, dt in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t6 - t5), strict=True):
+                alone[name].append(dt)
+            await asyncio.sleep(args.gap_ms / 1000)  # stay inside the venue's order limit
+    finally:
+        gc.enable()
+    await running.close()
+    return {
+        "trigger_p50": pct(trigger, 50),
+        "trigger_p99": pct(trigger, 99),
+        "trigger_p999": pct(trigger, 99.9),
+        "n": len(trigger),
+        "stages_p50": stages,
+        "alone_p50": {s: statistics.median(v) / 1000 for s, v in alone.items()},
+        "ack_p50": ack.percentile(50) / 1000,
+        "ack_p99": ack.percentile(99) / 1000,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--orders", type=int, default=200)
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--noise-interval-ms", type=float, default=2.0,
+                    help="ordinary transactions arrive this often between whales")
+    ap.add_argument("--gap-ms", type=float, default=110.0,
+                    help="time between whales (the venue allows 100 orders / 10 s)")
+    args = ap.parse_args()
+    os.sched_setaffinity(0, {0})
+    print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}, C masking {ws_mask.SPEEDUPS}")
+    print(f"command: {' '.join(sys.argv)}")
+    for label, emu_cpu in (("same CPU (engine 0, emulator 0)", 0),
+                           ("split (engine 0, emulator 1)", 1)):
+        proc, url, key, secret = start_emulator(emu_cpu)
+        try:
+            r = asyncio.run(measure(url, key, secret, args))
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=10)
+        stages = r["stages_p50"]
+        alone = r["alone_p50"]
+        assert isinstance(stages, dict) and isinstance(alone, dict)
+        total_alone = sum(alone.values())
+        print(f"\n{label}: {r['n']} orders")
+        print(f"  feed receive → bytes written: p50 {r['trigger_p50']:.1f} µs, "
+              f"p99 {r['trigger_p99']:.1f} µs, p99.9 {r['trigger_p999']:.1f} µs")
+        print(f"  {'stage':8} {'in pipeline p50':>16} {'alone p50':>10}")
+        for s in STAGES:
+            print(f"  {s:8} {stages[s]:>16.2f} {alone[s]:>10.2f}")
+        print(f"  sum of stages alone: {total_alone:.1f} µs; end-to-end p50 / sum = "
+              f"{float(r['trigger_p50']) / total_alone:.2f}x")
+        print(f"  send → ack (emulator on loopback): p50 {r['ack_p50']:.1f} µs, "
+              f"p99 {r['ack_p99']:.1f} µs")
+
+
+if __name__ == "__main__":
+    main()
