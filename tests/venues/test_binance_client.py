@@ -28,7 +28,7 @@ from whalewire.model import (
     TimeInForce,
 )
 from whalewire.venues.base import VenueUnavailable
-from whalewire.venues.binance import BinanceClient
+from whalewire.venues.binance import BinanceClient, BinanceError
 from whalewire.venues.credentials import Credentials, Secret
 from whalewire.venues.ids import BINANCE_ID_WIDTH, binance_client_order_id
 
@@ -66,7 +66,9 @@ async def emulator() -> AsyncIterator[BinanceEmulator]:
     await emu.close()
 
 
-async def started(emu: BinanceEmulator, *, session: bool, dry_run: bool = False):
+async def started(
+    emu: BinanceEmulator, *, session: bool, dry_run: bool = False, recv_window_ms: int = 1000
+):
     keys = open_default_account(emu.exchange.registry, f"acct{next(_seq)}")
     if session:
         creds = Credentials(
@@ -78,7 +80,9 @@ async def started(emu: BinanceEmulator, *, session: bool, dry_run: bool = False)
         creds = Credentials(
             venue="binance", api_key=Secret(keys.hmac_api_key), api_secret=Secret(keys.hmac_secret)
         )
-    client = BinanceClient(emu.url, creds, cid_width=WIDTH, dry_run=dry_run)
+    client = BinanceClient(
+        emu.url, creds, cid_width=WIDTH, dry_run=dry_run, recv_window_ms=recv_window_ms
+    )
     events = Events()
     client.on_event = events
     await client.start()
@@ -134,7 +138,7 @@ async def test_order_the_account_cannot_pay_for_is_rejected_with_binance_code(
 async def test_reconcile_finds_a_filled_order_and_reports_an_unknown_id_as_not_found(
     emulator: BinanceEmulator,
 ) -> None:
-    client, events = await started(emulator, session=False)
+    client, events = await started(emulator, session=False, recv_window_ms=100)
     cmd = order("0.01")
     client.place(cmd)
     await events.wait_for(OrderAccepted, cmd.client_order_id)
@@ -142,8 +146,20 @@ async def test_reconcile_finds_a_filled_order_and_reports_an_unknown_id_as_not_f
     assert isinstance(found[0], OrderAccepted)
     fills = [e for e in found if isinstance(e, OrderFilled)]
     assert sum(f.last_qty for f in fills) == Decimal("0.01")
+    await asyncio.sleep(1.2)  # past recvWindow + 1 s of anything signed since start
     missing = await client.reconcile(binance_client_order_id(NS, 999_999), "BTCUSDT")
     assert [type(e) for e in missing] == [OrderNotFound]
+    await client.close()
+
+
+async def test_absent_order_is_not_final_while_its_recv_window_is_open(
+    emulator: BinanceEmulator,
+) -> None:
+    # -2013 right after signing: the order may still be in flight behind the venue's
+    # backend (rest-api.md "Timing security"), so the answer is "ask again"
+    client, _ = await started(emulator, session=False, recv_window_ms=5000)
+    with pytest.raises(BinanceError, match="Order does not exist"):
+        await client.reconcile(binance_client_order_id(NS, 888_888), "BTCUSDT")
     await client.close()
 
 
@@ -166,12 +182,13 @@ async def test_cancel_all_cancels_a_resting_limit_order(emulator: BinanceEmulato
 
 
 async def test_dry_run_builds_and_signs_but_sends_nothing(emulator: BinanceEmulator) -> None:
-    client, events = await started(emulator, session=False, dry_run=True)
+    client, events = await started(emulator, session=False, dry_run=True, recv_window_ms=100)
     cmd = order("0.01")
     client.place(cmd)
     await asyncio.sleep(0.2)  # give a (wrongly) sent order time to be answered
     assert client.sent == 0
     assert [e for e in events.items if e.client_order_id == cmd.client_order_id] == []
+    await asyncio.sleep(1.2)  # past recvWindow + 1 s: the venue's "does not exist" is final
     missing = await client.reconcile(cmd.client_order_id, "BTCUSDT")
     assert [type(e) for e in missing] == [OrderNotFound]
     await client.close()

@@ -304,7 +304,9 @@ class Engine:
             )
             await self._reconcile(order)
 
-    async def _reconcile(self, order: Order, attempts: int = 5) -> None:
+    async def _reconcile(self, order: Order, attempts: int = 20) -> None:
+        # a venue may only say "does not exist" for sure once the order's validity window
+        # has passed (Binance: timestamp + recvWindow + 1 s): keep asking, backing off to 2 s
         venue = self.venues.get(order.command.venue)
         if venue is None:
             return
@@ -315,7 +317,7 @@ class Engine:
             except VenueError as exc:
                 log.warning("reconcile %s: %s; retrying", order.client_order_id, exc)
                 await asyncio.sleep(delay)
-                delay *= 2
+                delay = min(delay * 2, 2.0)
                 continue
             if order.status is OrderStatus.INITIALIZED:
                 # crashed between journaling and knowing whether bytes left

@@ -20,7 +20,6 @@ Knows nothing of whales, strategy or the journal.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import itertools
 import logging
@@ -53,14 +52,16 @@ from whalewire.venues.base import VenueError, VenueUnavailable, discard_event
 from whalewire.venues.clock import ClockSync
 from whalewire.venues.credentials import Credentials, Secret
 from whalewire.venues.outcome import (
-    BINANCE_ORDER_DOES_NOT_EXIST,
     BINANCE_TIMESTAMP_REJECTED,
     Confirmed,
+    Finding,
+    PendingRequests,
     Rejected,
     binance_outcome,
+    binance_reconcile,
 )
 from whalewire.venues.ratelimit import RateLimiter
-from whalewire.venues.signing import binance_hmac_signature, binance_ws_payload
+from whalewire.venues.signing import binance_logon_params, binance_signed_params
 from whalewire.venues.templates import BinanceOrderTemplate
 from whalewire.ws.exceptions import ConnectionClosed, WebSocketError
 
@@ -68,15 +69,6 @@ log = logging.getLogger("whalewire.venues.binance")
 
 #: Binance's "Unknown order sent." (``errors.md``): cancelAll with nothing open
 _UNKNOWN_ORDER_SENT = -2011
-
-
-@dataclass(slots=True)
-class _Pending:
-    """An order whose ``order.place`` response has not arrived yet."""
-
-    symbol: str
-    sent_ns: int
-    timestamp_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,11 +137,16 @@ class BinanceClient:
         self.logged_on = False
         self._ws: WebSocket | None = None
         self._templates: dict[tuple[str, str, str, str], BinanceOrderTemplate] = {}
-        self._pending: dict[str, _Pending] = {}
+        #: order.place requests awaiting their response (id = client order id); the
+        #: engine's ack deadline, not this table, decides when silence means UNKNOWN
+        self._pending = PendingRequests(timeout_ns=365 * 86_400 * 10**9)
+        #: the timestamp each order was signed with: reconciliation needs it (-2013 is
+        #: final only once that timestamp's recvWindow has closed)
+        self._signed_ms: dict[str, int] = {}
+        self._started_ms = 0
         self._requests: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._last_price: dict[str, Decimal] = {}
-        self._rtt: list[int] = []
         self.sent = 0
         self.acks = 0
 
@@ -162,18 +159,23 @@ class BinanceClient:
             send = self._now()
             result = await self.request("time", {})
             self.clock.add_sample(send, self._now(), int(result["serverTime"]))
+        self._started_ms = self.clock.timestamp_ms()
         info = await self.request("exchangeInfo", {})
         self.limiter = RateLimiter.from_exchange_info(info)
         for sym in info.get("symbols", []):
             self.rules[sym["symbol"]] = _symbol_rules(sym)
         if self._ed25519 is not None:
-            await self.request("session.logon", self._signed_params({}, ed25519=True))
+            params = binance_logon_params(
+                self._api_key.reveal(),
+                self._ed25519,
+                self.clock.timestamp_ms(),
+                self.recv_window_ms,
+            )
+            await self.request("session.logon", params)
             self.logged_on = True
             await self.request("userDataStream.subscribe", {})
         else:
-            await self.request(
-                "userDataStream.subscribe.signature", self._signed_params({}, ed25519=False)
-            )
+            await self.request("userDataStream.subscribe.signature", self._auth({}))
         for symbol in self.rules:
             await self.refresh_price(symbol)
 
@@ -192,12 +194,14 @@ class BinanceClient:
             if not fut.done():
                 fut.set_exception(VenueError(f"{self.name}: connection closed"))
         self._requests.clear()
-        pending, self._pending = self._pending, {}
-        for coid in pending:
+        for request, unknown in self._pending.disconnected():
             now = self._now()
             self.on_event(
                 OrderStatusUnknown(
-                    client_order_id=coid, ts_init=now, ts_event=now, reason="disconnect"
+                    client_order_id=request.client_order_id,
+                    ts_init=now,
+                    ts_event=now,
+                    reason=f"{unknown.cause.value}: {unknown.detail}",
                 )
             )
 
@@ -233,7 +237,12 @@ class BinanceClient:
         except ConnectionClosed:
             raise VenueUnavailable(self.name, "connection closed") from None
         written = self._now()
-        self._pending[command.client_order_id] = _Pending(command.symbol, written, ts)
+        coid = command.client_order_id
+        self._pending.sent(coid, coid, written)
+        signed = self._signed_ms
+        signed[coid] = ts
+        if len(signed) > 100_000:
+            del signed[next(iter(signed))]
         self.sent += 1
         return written
 
@@ -289,9 +298,9 @@ class BinanceClient:
         rid = msg.get("id")
         if rid is not None:
             rid = str(rid)
-            pending = self._pending.pop(rid, None)
-            if pending is not None:
-                self._order_response(rid, pending, msg)
+            answered = self._pending.answered(rid, self._now())
+            if answered is not None:
+                self._order_response(rid, msg)
                 return
             fut = self._requests.pop(rid, None)
             if fut is not None and not fut.done():
@@ -301,11 +310,8 @@ class BinanceClient:
         if isinstance(event, dict) and event.get("e") == "executionReport":
             self._execution_report(event)
 
-    def _order_response(self, coid: str, pending: _Pending, msg: dict[str, Any]) -> None:
+    def _order_response(self, coid: str, msg: dict[str, Any]) -> None:
         now = self._now()
-        self._rtt.append(now - pending.sent_ns)
-        if len(self._rtt) > 10_000:
-            del self._rtt[:5_000]
         status = int(msg.get("status", 0))
         outcome = binance_outcome(status, msg.get("error"), msg.get("result"))
         self.acks += 1
@@ -403,30 +409,13 @@ class BinanceClient:
             self._requests.pop(rid, None)
             raise VenueError(f"{self.name}: {method} timed out") from None
 
-    def _signed_params(self, params: Mapping[str, object], *, ed25519: bool) -> dict[str, object]:
-        out: dict[str, object] = {
-            **params,
-            "apiKey": self._api_key.reveal(),
-            "timestamp": self.clock.timestamp_ms(),
-            "recvWindow": self.recv_window_ms,
-        }
-        payload = binance_ws_payload(out)
-        if ed25519:
-            assert self._ed25519 is not None
-            out["signature"] = base64.b64encode(self._ed25519.sign(payload.encode())).decode()
-        else:
-            assert self._secret is not None
-            out["signature"] = binance_hmac_signature(payload, self._secret.reveal())
-        return out
-
     def _auth(self, params: Mapping[str, object]) -> dict[str, object]:
+        """Timestamp a USER_DATA/TRADE request; sign it unless the session is logged on."""
+        out = {**params, "timestamp": self.clock.timestamp_ms(), "recvWindow": self.recv_window_ms}
         if self.logged_on:
-            return {
-                **params,
-                "timestamp": self.clock.timestamp_ms(),
-                "recvWindow": self.recv_window_ms,
-            }
-        return self._signed_params(params, ed25519=False)
+            return out
+        assert self._secret is not None
+        return binance_signed_params(out, api_key=self._api_key.reveal(), key=self._secret.reveal())
 
     async def resync_clock(self) -> None:
         """Take fresh ``time`` samples until the clock may timestamp again."""
@@ -468,6 +457,10 @@ class BinanceClient:
     async def reconcile(self, client_order_id: str, symbol: str) -> list[OrderEvent]:
         """Ask ``order.status`` by client order id; return the events it implies.
 
+        "Order does not exist" (-2013) is final only once the order's signed timestamp plus
+        its recvWindow has passed on the venue's clock (``outcome.binance_reconcile``):
+        before that it may still be in flight, and ``VenueError`` says "ask again". An order
+        of an earlier process was signed before this client started, which bounds it.
         Fills learned this way carry a synthetic trade id per cumulative quantity
         (``recon:<orderId>:<executedQty>``): the state machine's trade-id check keeps a
         later real ``executionReport`` for the same quantity from counting twice only
@@ -477,15 +470,22 @@ class BinanceClient:
             "order.status", self._auth({"symbol": symbol, "origClientOrderId": client_order_id})
         )
         now = self._now()
-        if msg.get("status") != 200:
-            code = (msg.get("error") or {}).get("code")
-            if code == BINANCE_ORDER_DOES_NOT_EXIST:
-                return [OrderNotFound(client_order_id=client_order_id, ts_init=now, ts_event=now)]
+        status = int(msg.get("status", 0))
+        error = msg.get("error")
+        found = binance_reconcile(
+            status,
+            error,
+            msg.get("result"),
+            order_timestamp_ms=self._signed_ms.get(client_order_id, self._started_ms),
+            recv_window_ms=self.recv_window_ms,
+            server_time_ms=self.clock.timestamp_ms(),
+        )
+        if found.finding is Finding.NOT_FOUND:
+            return [OrderNotFound(client_order_id=client_order_id, ts_init=now, ts_event=now)]
+        if found.finding is Finding.STILL_UNKNOWN:
+            err = error or {}
             raise BinanceError(
-                "order.status",
-                int(msg.get("status", 0)),
-                code,
-                str((msg.get("error") or {}).get("msg", "")),
+                "order.status", status, err.get("code"), str(err.get("msg", "still unknown"))
             )
         r = msg["result"]
         coid = client_order_id
@@ -531,11 +531,12 @@ class BinanceClient:
 
     def status(self) -> Mapping[str, Any]:
         """Connection state, endpoint, send → response RTT percentiles (µs), counts."""
-        rtts = sorted(self._rtt)
-        summary: dict[str, float] = {"count": len(rtts)}
-        if rtts:
-            summary["p50"] = rtts[len(rtts) // 2] / 1000
-            summary["p99"] = rtts[min(len(rtts) - 1, int(len(rtts) * 0.99))] / 1000
+        summary: dict[str, float] = {"count": self.acks}
+        p50 = self._pending.latency_percentile(0.5)
+        p99 = self._pending.latency_percentile(0.99)
+        if p50 is not None and p99 is not None:
+            summary["p50"] = p50 / 1000
+            summary["p99"] = p99 / 1000
         return {
             "connected": self._ws is not None and not self._ws.closed,
             "endpoint": self.url,
