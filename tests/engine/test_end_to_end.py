@@ -205,6 +205,11 @@ max_daily_loss = 1000000
         proc.wait(timeout=30)
     final = _worker(config, 0)
     out, _ = final.communicate(timeout=60)
+    # the secret (and the key) never reach the journal or the engine's output
+    for path in tmp_path.glob("journal.db*"):
+        assert secret.encode() not in path.read_bytes(), path
+        assert api_key.encode() not in path.read_bytes(), path
+    assert secret not in out and api_key not in out
     assert final.returncode == 0, out
     assert "done open=[]" in out, out
     # the kills left orders whose answers never reached the engine: restarts resolved them
