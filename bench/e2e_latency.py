@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import logging
 import os
 import platform
 import re
@@ -52,10 +53,9 @@ STAGES = ("detect", "decide", "risk", "journal", "send")
 
 def start_emulator(cpu: int) -> tuple[subprocess.Popen[str], str, str, str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "whalewire", "emulator", "--port", "0"],
+        ["taskset", "-c", str(cpu), sys.executable, "-m", "whalewire", "emulator", "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
-        preexec_fn=lambda: os.sched_setaffinity(0, {cpu}),
     )
     assert proc.stdout is not None
     text = ""
@@ -164,8 +164,8 @@ async def measure(url: str, key: str, secret: str, args: argparse.Namespace) -> 
     perf = time.perf_counter_ns
     gc.disable()
     try:
-        for i, raw in enumerate(whale_variants(args.orders)[0]):
-            raw = raw[:-4] + struct.pack("<I", 900_000 + i)
+        for i, variant in enumerate(whale_variants(args.orders)[0]):
+            raw = variant[:-4] + struct.pack("<I", 900_000 + i)
             t0 = perf()
             alerts = detector.feed(raw, feed="b", recv_ns=t0, recv_wall_ns=0)
             t1 = perf()
@@ -206,20 +206,33 @@ async def measure(url: str, key: str, secret: str, args: argparse.Namespace) -> 
 
 
 def main() -> None:
+    logging.disable(logging.WARNING)  # the stages-alone phase places orders the engine
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--orders", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=10)
-    ap.add_argument("--noise-interval-ms", type=float, default=2.0,
-                    help="ordinary transactions arrive this often between whales")
-    ap.add_argument("--gap-ms", type=float, default=110.0,
-                    help="time between whales (the venue allows 100 orders / 10 s)")
+    ap.add_argument(
+        "--noise-interval-ms",
+        type=float,
+        default=2.0,
+        help="ordinary transactions arrive this often between whales",
+    )
+    ap.add_argument(
+        "--gap-ms",
+        type=float,
+        default=110.0,
+        help="time between whales (the venue allows 100 orders / 10 s)",
+    )
     args = ap.parse_args()
     os.sched_setaffinity(0, {0})
-    print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}, C masking {ws_mask.SPEEDUPS}")
+    print(
+        f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, C masking {ws_mask.SPEEDUPS}"
+    )
     print(f"command: {' '.join(sys.argv)}")
-    for label, emu_cpu in (("same CPU (engine 0, emulator 0)", 0),
-                           ("split (engine 0, emulator 1)", 1)):
+    for label, emu_cpu in (
+        ("same CPU (engine 0, emulator 0)", 0),
+        ("split (engine 0, emulator 1)", 1),
+    ):
         proc, url, key, secret = start_emulator(emu_cpu)
         try:
             r = asyncio.run(measure(url, key, secret, args))
@@ -231,15 +244,21 @@ def main() -> None:
         assert isinstance(stages, dict) and isinstance(alone, dict)
         total_alone = sum(alone.values())
         print(f"\n{label}: {r['n']} orders")
-        print(f"  feed receive → bytes written: p50 {r['trigger_p50']:.1f} µs, "
-              f"p99 {r['trigger_p99']:.1f} µs, p99.9 {r['trigger_p999']:.1f} µs")
+        print(
+            f"  feed receive → bytes written: p50 {r['trigger_p50']:.1f} µs, "
+            f"p99 {r['trigger_p99']:.1f} µs, p99.9 {r['trigger_p999']:.1f} µs"
+        )
         print(f"  {'stage':8} {'in pipeline p50':>16} {'alone p50':>10}")
         for s in STAGES:
             print(f"  {s:8} {stages[s]:>16.2f} {alone[s]:>10.2f}")
-        print(f"  sum of stages alone: {total_alone:.1f} µs; end-to-end p50 / sum = "
-              f"{float(r['trigger_p50']) / total_alone:.2f}x")
-        print(f"  send → ack (emulator on loopback): p50 {r['ack_p50']:.1f} µs, "
-              f"p99 {r['ack_p99']:.1f} µs")
+        print(
+            f"  sum of stages alone: {total_alone:.1f} µs; end-to-end p50 / sum = "
+            f"{float(r['trigger_p50']) / total_alone:.2f}x"
+        )
+        print(
+            f"  send → ack (emulator on loopback): p50 {r['ack_p50']:.1f} µs, "
+            f"p99 {r['ack_p99']:.1f} µs"
+        )
 
 
 if __name__ == "__main__":
