@@ -370,8 +370,8 @@ class Connection:
         if self._rx_stopped:
             self._buf = bytearray()
         elif own and isinstance(buf, bytearray):
-            view.release()
             try:
+                view.release()
                 del buf[:pos]
                 self._buf = buf
             except BufferError:  # a frame callback kept a view into it
