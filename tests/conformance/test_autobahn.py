@@ -106,8 +106,10 @@ def include_args(globs: list[str]) -> list[str]:
 
 
 def group_params() -> list[object]:
+    # The slow groups take minutes (more on a loaded machine): lift pytest's 300 s limit.
+    slow_marks = [pytest.mark.slow, pytest.mark.timeout(1800)]
     return [
-        pytest.param(name, marks=[pytest.mark.slow] if slow else [], id=name)
+        pytest.param(name, marks=slow_marks if slow else [], id=name)
         for name, (_, _, slow) in GROUPS.items()
     ]
 
@@ -139,7 +141,15 @@ def test_autobahn_client_role(group: str, tmp_path: Path) -> None:
     try:
         port = read_line(fuzzer, "stderr", r"listening on ws://127\.0\.0\.1:(\d+)", 30)
         client = subprocess.run(
-            [*WHALEWIRE, "ws", "autobahn-client", "--url", f"ws://127.0.0.1:{port}"],
+            [
+                *WHALEWIRE,
+                "ws",
+                "autobahn-client",
+                "--url",
+                f"ws://127.0.0.1:{port}",
+                "--parallel",
+                "2",
+            ],
             capture_output=True,
             text=True,
             timeout=1800,

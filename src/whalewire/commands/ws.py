@@ -33,6 +33,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     client.add_argument("--url", default="ws://127.0.0.1:9001")
     client.add_argument("--agent", default="whalewire")
     client.add_argument("--no-deflate", action="store_true", help="do not offer compression")
+    client.add_argument(
+        "--parallel", type=int, default=1, metavar="N", help="run up to N cases at once"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,7 +43,11 @@ def run(args: argparse.Namespace) -> int:
     install_uvloop()
     if args.ws_command == "serve":
         return asyncio.run(_serve(args.host, args.port, deflate=not args.no_deflate))
-    return asyncio.run(_autobahn(args.url.rstrip("/"), args.agent, deflate=not args.no_deflate))
+    return asyncio.run(
+        _autobahn(
+            args.url.rstrip("/"), args.agent, deflate=not args.no_deflate, parallel=args.parallel
+        )
+    )
 
 
 async def _serve(host: str, port: int, *, deflate: bool) -> int:
@@ -54,26 +61,32 @@ async def _serve(host: str, port: int, *, deflate: bool) -> int:
     return 0
 
 
-async def _autobahn(url: str, agent: str, *, deflate: bool) -> int:
+async def _autobahn(url: str, agent: str, *, deflate: bool, parallel: int = 1) -> int:
     ws = await connect(f"{url}/getCaseCount", deflate=False)
     count = int(await ws.recv())
     await ws.close()
     agent_q = quote(agent, safe="")
     print(f"whalewire ws autobahn-client: {count} cases from {url}", flush=True)
     failures = 0
-    for case in range(1, count + 1):
-        try:
-            ws = await connect(
-                f"{url}/runCase?case={case}&agent={agent_q}",
-                deflate=AUTOBAHN_OFFER if deflate else False,
-                limits=CONFORMANCE_LIMITS,
-                on_message=echo_on_message,
-            )
-            await ws.wait_closed()
-        except (WebSocketError, OSError, TimeoutError) as exc:
-            # The case's verdict is the fuzzing server's to give; keep driving the rest.
-            failures += 1
-            print(f"case {case}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    slots = asyncio.Semaphore(max(1, parallel))
+
+    async def run_case(case: int) -> None:
+        nonlocal failures
+        async with slots:
+            try:
+                ws = await connect(
+                    f"{url}/runCase?case={case}&agent={agent_q}",
+                    deflate=AUTOBAHN_OFFER if deflate else False,
+                    limits=CONFORMANCE_LIMITS,
+                    on_message=echo_on_message,
+                )
+                await ws.wait_closed()
+            except (WebSocketError, OSError, TimeoutError) as exc:
+                # The case's verdict is the fuzzing server's to give; drive the rest.
+                failures += 1
+                print(f"case {case}: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+    await asyncio.gather(*(run_case(case) for case in range(1, count + 1)))
     ws = await connect(f"{url}/updateReports?agent={agent_q}", deflate=False)
     await ws.close()
     print(f"whalewire ws autobahn-client: ran {count} cases ({failures} did not open)")
