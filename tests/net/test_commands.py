@@ -1,4 +1,4 @@
-"""The ``whalewire demo`` self-check (placeholder until the engine) runs end to end over
+"""The ``whalewire selfcheck`` WebSocket echo check runs end to end over
 loopback through the real CLI and exits 0 only when every echo matched."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 
-def test_demo_echo_self_check_passes() -> None:
+def test_selfcheck_echo_passes() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "whalewire", "demo", "--rounds", "50", "--seconds", "60"],
+        [sys.executable, "-m", "whalewire", "selfcheck", "--rounds", "50", "--seconds", "60"],
         capture_output=True,
         text=True,
         timeout=120,
