@@ -867,23 +867,26 @@ def test_rsv1_messages_go_through_the_real_permessage_deflate_codec(role: Role) 
 # ---- fuzzing: arbitrary bytes never escape as an exception ---------------------------------
 
 
+#: arbitrary bytes, or frames with arbitrary first bytes, mask bits and payloads
+FRAME_SOUP = st.binary(max_size=300) | st.lists(
+    st.builds(
+        lambda b0, masked, payload: raw(
+            b0 & 0x0F, payload, fin=bool(b0 & 0x80), rsv=b0 & 0x70, key=KEY if masked else None
+        ),
+        st.integers(0, 255)
+        | st.sampled_from([0x81, 0x82, 0x01, 0x80, 0x00, 0x88, 0x89, 0x8A, 0xC1]),
+        st.booleans(),
+        st.binary(max_size=130) | st.text(max_size=40).map(str.encode),
+    ),
+    max_size=6,
+).map(b"".join)
+
+
 @settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    data=st.binary(max_size=300)
-    | st.lists(
-        st.builds(
-            lambda b0, masked, payload: raw(
-                b0 & 0x0F, payload, fin=bool(b0 & 0x80), rsv=b0 & 0x70, key=KEY if masked else None
-            ),
-            st.integers(0, 255)
-            | st.sampled_from([0x81, 0x82, 0x01, 0x80, 0x00, 0x88, 0x89, 0x8A, 0xC1]),
-            st.booleans(),
-            st.binary(max_size=130) | st.text(max_size=40).map(str.encode),
-        ),
-        max_size=6,
-    ).map(b"".join),
+    data=FRAME_SOUP,
     cuts=st.lists(st.integers(0, 300), max_size=4),
     server=st.booleans(),
     frame_path=st.booleans(),
@@ -910,3 +913,40 @@ def test_arbitrary_bytes_end_in_events_or_a_documented_close_code(
         assert int.from_bytes(sent[-1][2][:2], "big") == conn.error.code
     conn.receive_eof()
     assert conn.state is State.CLOSED
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=FRAME_SOUP,
+    cuts=st.lists(st.integers(0, 300), max_size=4),
+    server=st.booleans(),
+    frame_path=st.booleans(),
+)
+def test_c_scanners_agree_with_the_python_reader(
+    impl: str, data: bytes, cuts: list[int], server: bool, frame_path: bool
+) -> None:
+    if impl != "c":
+        pytest.skip("compares the C scanners with the Python reader")
+    from whalewire.ws import protocol
+
+    def run() -> tuple[object, ...]:
+        got: list[tuple[int, bytes, bool]] = []
+        kw: dict[str, Any] = {"max_message_size": 200}
+        if frame_path:
+            kw["on_frame"] = lambda opcode, payload, fin: got.append((opcode, bytes(payload), fin))
+        conn = make(SERVER if server else CLIENT, **kw)
+        bounds = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
+        for a, b in itertools.pairwise(bounds):
+            conn.receive_data(bytearray(data[a:b]))
+        code = None if conn.error is None else conn.error.code
+        return conn.events_received(), got, conn.data_to_send(), code, conn.state
+
+    with_c = run()
+    old = protocol.use_speedups(False)
+    try:
+        reference = run()
+    finally:
+        protocol.use_speedups(old)
+    assert with_c == reference
