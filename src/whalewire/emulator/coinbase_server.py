@@ -1,0 +1,201 @@
+"""The Coinbase Exchange emulator on the network: REST over aiohttp (TLS), the feed over ours.
+
+Two listeners, as Coinbase has two hosts (``api.exchange.coinbase.com`` and
+``ws-feed.exchange.coinbase.com``): an aiohttp low-level HTTP/1.1 server for the REST API
+(keep-alive, pipelined requests answered in order, TLS when given an ``ssl`` context), and
+``whalewire.net.server.serve`` for the WebSocket feed (``ws://``: our client has no
+``wss://`` yet). Every REST connection accepted is counted (``rest_connections``), so tests
+can prove a client reuses one. A :class:`~whalewire.emulator.faults.FaultPlan` applies per
+REST request (delay, 5xx, 429, dropped answer, cut connection, clock skew). Makes no venue
+decisions: every answer comes from the sans-IO :mod:`whalewire.emulator.coinbase`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import ssl as ssl_module
+import time
+from dataclasses import replace
+
+from aiohttp import web
+
+from whalewire.emulator.coinbase import (
+    CoinbaseConfig,
+    CoinbaseCredentials,
+    CoinbaseExchange,
+    CoinbaseFeedSession,
+)
+from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
+from whalewire.emulator.matching import Clock
+from whalewire.net._protocol import WebSocket
+from whalewire.net.server import Server, serve
+
+
+def wall_clock() -> int:
+    """Return the time in milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000
+
+
+def _json(status: int, message: str) -> web.Response:
+    return web.Response(
+        status=status,
+        body=json.dumps({"message": message}).encode(),
+        content_type="application/json",
+    )
+
+
+class CoinbaseEmulator:
+    """A running emulated Coinbase Exchange: state, the REST listener and the feed listener."""
+
+    def __init__(
+        self,
+        config: CoinbaseConfig | None = None,
+        *,
+        faults: FaultPlan | None = None,
+        clock: Clock = wall_clock,
+    ) -> None:
+        self._clock = clock
+        self._skew_ms = 0
+        self.exchange = CoinbaseExchange(self._venue_time, config)
+        self.exchange.on_push = self._flush
+        #: REST (TCP, and TLS when on) connections accepted so far
+        self.rest_connections = 0
+        self._host = "127.0.0.1"
+        self._tls = False
+        self._rest: asyncio.Server | None = None
+        self._web: web.Server | None = None
+        self._feed: Server | None = None
+        self._sockets: dict[CoinbaseFeedSession, WebSocket] = {}
+        self._injector: FaultInjector | None = None
+        self.set_faults(faults)
+
+    def _venue_time(self) -> int:
+        return self._clock() + self._skew_ms
+
+    def set_faults(self, plan: FaultPlan | None) -> None:
+        """Apply ``plan`` to REST requests from the next one on (None: no faults)."""
+        self._skew_ms = plan.clock_skew_ms if plan is not None else 0
+        self._injector = FaultInjector(replace(plan)) if plan is not None else None
+
+    def open_default_account(self, account_id: str = "default") -> CoinbaseCredentials:
+        """Open a funded account (BTC 10, ETH 100, USD 1,000,000) and return its key set."""
+        return self.exchange.open_default_account(account_id)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ssl: ssl_module.SSLContext | None = None,
+        *,
+        feed_port: int = 0,
+    ) -> None:
+        """Listen for REST on ``host``:``port`` (TLS with ``ssl``) and the feed on ``feed_port``."""
+        loop = asyncio.get_running_loop()
+        self._host, self._tls = host, ssl is not None
+        self._web = web_server = web.Server(self._handle_rest, keepalive_timeout=75)
+
+        def factory() -> asyncio.BaseProtocol:
+            self.rest_connections += 1
+            return web_server()
+
+        self._rest = await loop.create_server(factory, host, port, ssl=ssl)
+        self._feed = await serve(self._handle_feed, host, feed_port, deflate=False)
+
+    async def close(self) -> None:
+        """Stop both listeners and close every connection."""
+        if self._rest is not None:
+            self._rest.close()
+        if self._web is not None:
+            await self._web.shutdown(1.0)
+        if self._rest is not None:
+            await self._rest.wait_closed()
+        if self._feed is not None:
+            self._feed.close()
+            await self._feed.wait_closed()
+
+    @property
+    def port(self) -> int:
+        """Return the REST port."""
+        assert self._rest is not None, "start() first"
+        return int(self._rest.sockets[0].getsockname()[1])
+
+    @property
+    def feed_port(self) -> int:
+        """Return the feed port."""
+        assert self._feed is not None, "start() first"
+        return self._feed.port
+
+    @property
+    def rest_url(self) -> str:
+        """Return the REST base URL (``https://`` when started with TLS)."""
+        scheme = "https" if self._tls else "http"
+        return f"{scheme}://{self._host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """Return the feed URL (``ws://``; Coinbase's is ``wss://ws-feed.exchange.coinbase.com``)."""
+        return f"ws://{self._host}:{self.feed_port}"
+
+    async def disconnect_feeds(self) -> None:
+        """Close every feed connection now (1001 going away)."""
+        await asyncio.gather(
+            *(ws.close(1001) for ws in list(self._sockets.values())), return_exceptions=True
+        )
+
+    # ------------------------------------------------------------------ REST
+
+    async def _handle_rest(self, request: web.BaseRequest) -> web.StreamResponse:
+        body = await request.read()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        ip = str(peer[0]) if peer else ""
+        decision = self._injector.next_decision() if self._injector is not None else None
+        if decision is not None and decision.delay_ms:
+            await asyncio.sleep(decision.delay_ms / 1000)
+        kind = decision.kind if decision is not None else None
+        if kind is FaultKind.SERVER_ERROR:
+            return _json(503, "Service Unavailable")
+        if kind in (FaultKind.RATE_LIMITED, FaultKind.BANNED):
+            return _json(429, "Rate limit exceeded")
+        answer = self.exchange.handle(request.method, request.raw_path, headers, body, ip)
+        if kind is FaultKind.UNKNOWN:
+            return _json(500, "Internal Server Error")
+        if kind is FaultKind.DROP:
+            await asyncio.Event().wait()  # never answered; ends when the server closes
+        if kind is FaultKind.DISCONNECT and request.transport is not None:
+            request.transport.abort()
+        response = web.Response(
+            status=answer.status, body=answer.body, content_type="application/json"
+        )
+        if kind is FaultKind.SHUTDOWN:
+            response.force_close()
+        return response
+
+    # ------------------------------------------------------------------ feed
+
+    def _flush(self, session: CoinbaseFeedSession) -> None:
+        ws = self._sockets.get(session)
+        texts = session.data_to_send()
+        if ws is None or ws.closed:
+            return
+        for text in texts:
+            with contextlib.suppress(Exception):  # closing: the messages die with it
+                ws.send(text)
+
+    async def _handle_feed(self, ws: WebSocket) -> None:
+        session = self.exchange.connect()
+        self._sockets[session] = ws
+        try:
+            async for message in ws:
+                if not isinstance(message, str):
+                    continue
+                for text in session.handle(message):
+                    ws.send(text)
+                await ws.drain()
+        finally:
+            self._sockets.pop(session, None)
+            self.exchange.disconnect(session)
