@@ -254,6 +254,7 @@ def _aiohttp(data: bytes, number: int, repeat: int, per: int) -> float:
         state: dict[str, Any] = {}
 
         def fresh() -> None:
+            # a stub with the two members the queue touches stands in for the protocol
             queue = WebSocketDataQueue(Proto(), 1 << 30, loop=loop)  # type: ignore[arg-type]
             state["reader"] = WebSocketReader(queue, 1 << 30, compress=False, decode_text=True)
 
@@ -291,7 +292,7 @@ def _picows(data: bytes, number: int, repeat: int, per: int) -> float:
         def close(self) -> None:
             self.sock.close()
 
-    class Listener(WSListener):  # type: ignore[misc]
+    class Listener(WSListener):  # type: ignore[misc]  # picows ships no stubs for subclassing
         def on_ws_frame(self, transport: Any, frame: Any) -> None:
             pass
 
