@@ -1,0 +1,623 @@
+"""Coinbase Exchange client: orders over one kept-alive HTTPS connection, fills over the feed.
+
+``start`` does everything that must not happen on the hot path: open ONE TLS connection to
+the REST API (certificate verification on) and keep it; sample the venue's clock
+(``GET /time``); read the products (``GET /products``: ``base_increment``,
+``quote_increment``); subscribe to the ``user`` channel of the WebSocket feed with a signed
+``subscribe`` ("Exchange WebSocket Authentication": the fields of a signed
+``GET /users/self/verify``); read a reference price (``GET /products/{id}/ticker``).
+
+``place`` is the hot path: fill and sign ``templates.CoinbaseOrderTemplate`` (a complete
+HTTP/1.1 ``POST /orders``) and write it to the kept-alive connection in the caller's frame
+(``http1.Http1Connection.write``; aiohttp's client cannot write synchronously, see
+``http1.py``). Responses come back in request order on that connection, so a FIFO of what
+was sent correlates them. The ``POST`` answer is the ack (200: accepted with the venue's
+``id``; 4xx: rejected with Coinbase's ``message``; 5xx or silence: UNKNOWN per
+``outcome.coinbase_outcome``); the feed's ``received`` / ``match`` / ``done`` messages carry
+the rest. A dropped connection turns everything in flight into ``OrderStatusUnknown``;
+only ``reconcile`` (``GET /orders/client:<client_oid>``) resolves it. Nothing here resends.
+
+Knows nothing of whales, strategy or the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl as ssl_module
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import orjson
+
+from whalewire.model import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderNotFound,
+    OrderRejected,
+    OrderStatusUnknown,
+    OrderType,
+    SubmitOrder,
+)
+from whalewire.net._protocol import WebSocket
+from whalewire.net.client import connect
+from whalewire.venues.base import VenueError, VenueUnavailable, discard_event
+from whalewire.venues.binance import SymbolRules
+from whalewire.venues.clock import ClockSync
+from whalewire.venues.credentials import Credentials
+from whalewire.venues.http1 import Http1Connection, Http1Error, Response, open_connection
+from whalewire.venues.outcome import (
+    Confirmed,
+    Finding,
+    PendingRequests,
+    Rejected,
+    coinbase_outcome,
+    coinbase_reconcile,
+)
+from whalewire.venues.signing import coinbase_exchange_headers, coinbase_exchange_signature
+from whalewire.venues.templates import CoinbaseOrderTemplate
+from whalewire.ws.exceptions import WebSocketError
+
+log = logging.getLogger("whalewire.venues.coinbase")
+
+#: "Exchange REST API Authentication": a request more than 30 s from the venue's time is
+#: rejected, so an order signed at t can still be taken until t + 30 s
+TIMESTAMP_WINDOW_MS = 30_000
+#: after a 429 ("Exchange REST API Rate Limits") send nothing for this long (no Retry-After)
+RATE_LIMIT_PAUSE_NS = 1_000_000_000
+
+
+class CoinbaseError(VenueError):
+    """A request got an error answer: the HTTP status and Coinbase's ``message``."""
+
+    def __init__(self, what: str, status: int, message: str) -> None:
+        super().__init__(what, status, message)
+        self.what = what
+        self.status = status
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"coinbase {self.what}: HTTP {self.status}: {self.message}"
+
+
+def _ts_ns(text: object) -> int:
+    try:
+        return int(datetime.fromisoformat(str(text)).timestamp() * 1e9)
+    except ValueError:
+        return 0
+
+
+def _plain(value: object) -> Decimal:
+    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+
+
+class CoinbaseClient:
+    """A ``VenueClient`` for Coinbase Exchange (REST orders, WebSocket ``user`` channel)."""
+
+    def __init__(
+        self,
+        rest_url: str,
+        ws_url: str,
+        credentials: Credentials,
+        *,
+        name: str = "coinbase",
+        products: Sequence[str] | None = None,
+        ssl_context: ssl_module.SSLContext | None = None,
+        dry_run: bool = False,
+        request_timeout_s: float = 5.0,
+        clock_samples: int = 5,
+        monotonic_ns: Callable[[], int] = time.perf_counter_ns,
+    ) -> None:
+        if credentials.api_secret is None or credentials.passphrase is None:
+            raise VenueError(f"{name}: credentials need api_secret (base64) and passphrase")
+        self.name = name
+        self.on_event: Callable[[OrderEvent], None] = discard_event
+        self.rest_url = rest_url
+        self.ws_url = ws_url
+        split = urlsplit(rest_url)
+        if split.scheme not in ("https", "http") or not split.hostname:
+            raise VenueError(f"{name}: REST URL must be https://host[:port][/path]")
+        self._host = split.hostname
+        self._port = split.port or (443 if split.scheme == "https" else 80)
+        self._host_header = split.netloc
+        self._base = split.path.rstrip("/")
+        if split.scheme == "https" and ssl_context is None:
+            ssl_context = ssl_module.create_default_context()  # verification on
+        self._ssl = ssl_context if split.scheme == "https" else None
+        self.products = list(products) if products is not None else None
+        self.dry_run = dry_run
+        self.request_timeout_s = request_timeout_s
+        self.clock_samples = clock_samples
+        self._now = monotonic_ns
+        self._key = credentials.api_key
+        self._secret = credentials.api_secret
+        self._passphrase = credentials.passphrase
+        self.clock = ClockSync(
+            monotonic_ns, recv_window_ms=TIMESTAMP_WINDOW_MS, min_samples=min(3, clock_samples)
+        )
+        self.rules: dict[str, SymbolRules] = {}
+        self._conn: Http1Connection | None = None
+        self._ws: WebSocket | None = None
+        self._closing = False
+        #: what each response on the connection answers, in request order
+        self._fifo: deque[str | asyncio.Future[Response]] = deque()
+        self._pending = PendingRequests(timeout_ns=365 * 86_400 * 10**9)
+        self._templates: dict[tuple[str, str, str, str], CoinbaseOrderTemplate] = {}
+        self._signed_ms: dict[str, int] = {}
+        self._started_ms = 0
+        #: venue order id -> our client_oid (from the POST answer or ``received``)
+        self._coid_of: dict[str, str] = {}
+        #: orders that rested (an ``open`` was seen): a later ``done``/canceled is a cancel
+        self._rested: set[str] = set()
+        self._paused_until_ns = 0
+        self._subscribed: asyncio.Future[None] | None = None
+        self._last_price: dict[str, Decimal] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: REST connections this client opened (one, unless the venue dropped it)
+        self.connections_opened = 0
+        self.sent = 0
+        self.acks = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect and warm up: REST connection, clock, products, user channel, prices."""
+        await self._connect_rest()
+        await self.resync_clock()
+        if not self.clock.can_send:
+            raise VenueError(f"{self.name}: could not synchronise the clock")
+        self._started_ms = self.clock.timestamp_ms()
+        status, products = await self.call("GET", "/products", signed=False)
+        if status != 200 or not isinstance(products, list):
+            raise CoinbaseError("GET /products", status, str(products))
+        for product in products:
+            pid = str(product["id"])
+            if self.products is None or pid in self.products:
+                self.rules[pid] = SymbolRules(
+                    step_size=Decimal(str(product["base_increment"])),
+                    tick_size=Decimal(str(product["quote_increment"])),
+                )
+        if self.products is None:
+            self.products = sorted(self.rules)
+        await self._subscribe()
+        for product_id in self.rules:
+            await self.refresh_price(product_id)
+
+    async def close(self) -> None:
+        """Close both connections (orders in flight become UNKNOWN)."""
+        self._closing = True
+        for task in list(self._tasks):
+            task.cancel()
+        if self._ws is not None:
+            with contextlib.suppress(WebSocketError):
+                await self._ws.close()
+        if self._conn is not None:
+            self._conn.close()
+
+    async def _connect_rest(self) -> None:
+        self._conn = await open_connection(
+            self._host,
+            self._port,
+            ssl=self._ssl,
+            on_response=self._on_response,
+            on_lost=self._on_lost,
+        )
+        self.connections_opened += 1
+
+    def _on_lost(self, exc: BaseException | None) -> None:
+        self._conn = None
+        fifo, self._fifo = self._fifo, deque()
+        for entry in fifo:
+            if isinstance(entry, asyncio.Future) and not entry.done():
+                entry.set_exception(VenueError(f"{self.name}: connection lost"))
+        for request, unknown in self._pending.disconnected():
+            now = self._now()
+            self.on_event(
+                OrderStatusUnknown(
+                    client_order_id=request.client_order_id,
+                    ts_init=now,
+                    ts_event=now,
+                    reason=f"{unknown.cause.value}: {unknown.detail}",
+                )
+            )
+        if not self._closing:
+            self._spawn(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        delay = 0.05
+        while not self._closing and self._conn is None:
+            try:
+                await self._connect_rest()
+            except (OSError, TimeoutError, ssl_module.SSLError) as exc:
+                log.warning("%s: reconnect failed: %s", self.name, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def _spawn(self, coro: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing to schedule
+            task = asyncio.get_running_loop().create_task(coro)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    # -- the hot path ------------------------------------------------------------------
+    def place(self, command: SubmitOrder) -> int:
+        """Fill, sign and write ``command``'s ``POST /orders``; return ``perf_counter_ns``.
+
+        Raises:
+            VenueUnavailable: nothing was sent (not connected, clock not synced, rate limit).
+        """
+        conn = self._conn
+        if conn is None:
+            raise VenueUnavailable(self.name, "not connected")
+        clock = self.clock
+        if not clock.can_send:
+            raise VenueUnavailable(self.name, f"clock {clock.state.value}")
+        now = self._now()
+        if now < self._paused_until_ns:
+            raise VenueUnavailable(self.name, "rate limit: 429, pausing")
+        rules = self.rules.get(command.symbol)
+        if rules is None:
+            raise VenueUnavailable(self.name, f"unknown product {command.symbol}")
+        template = self._template(command)
+        ts = clock.timestamp_ms(now)
+        stamp = b"%d.%03d" % divmod(ts, 1000)
+        size = rules.quantity(command.quantity)
+        price = rules.price(command.price) if command.price is not None else b""
+        coid = command.client_order_id
+        request = template.request(stamp, coid.encode(), size, price)
+        if self.dry_run:
+            return self._now()
+        try:
+            conn.write(request)
+        except Http1Error:
+            raise VenueUnavailable(self.name, "connection closed") from None
+        written = self._now()
+        self._fifo.append(coid)
+        self._pending.sent(coid, coid, written)
+        signed = self._signed_ms
+        signed[coid] = ts
+        if len(signed) > 100_000:
+            del signed[next(iter(signed))]
+        self.sent += 1
+        return written
+
+    def _template(self, command: SubmitOrder) -> CoinbaseOrderTemplate:
+        tif = command.time_in_force.value if command.time_in_force else ""
+        key = (command.symbol, command.side.value, command.order_type.value, tif)
+        template = self._templates.get(key)
+        if template is None:
+            limit = command.order_type is OrderType.LIMIT
+            template = self._templates[key] = CoinbaseOrderTemplate(
+                host=self._host_header,
+                product_id=command.symbol,
+                side=command.side.value.lower(),
+                order_type=command.order_type.value.lower(),
+                api_key=self._key.reveal(),
+                secret_b64=self._secret.reveal(),
+                passphrase=self._passphrase.reveal(),
+                time_in_force=(tif or "GTC") if limit else None,
+                path=self._base + "/orders",
+            )
+        return template
+
+    # -- responses on the REST connection ----------------------------------------------
+    def _on_response(self, response: Response) -> None:
+        if not self._fifo:
+            log.warning("%s: response %d with nothing in flight", self.name, response.status)
+            return
+        entry = self._fifo.popleft()
+        if isinstance(entry, asyncio.Future):
+            if not entry.done():
+                entry.set_result(response)
+        else:
+            self._order_response(entry, response)
+        if response.closes and self._conn is not None:
+            self._conn.close()
+
+    def _order_response(self, coid: str, response: Response) -> None:
+        now = self._now()
+        self._pending.answered(coid, now)
+        self.acks += 1
+        try:
+            body = orjson.loads(response.body) if response.body else None
+        except orjson.JSONDecodeError:
+            body = None
+        status = response.status
+        outcome = coinbase_outcome(status, body if isinstance(body, dict) else None)
+        event: OrderEvent
+        if isinstance(outcome, Confirmed):
+            order_id = outcome.venue_order_id or ""
+            self._coid_of[order_id] = coid
+            event = OrderAccepted(
+                client_order_id=coid, ts_init=now, ts_event=now, venue_order_id=order_id
+            )
+        elif isinstance(outcome, Rejected):
+            if status == 401 and "timestamp" in outcome.msg:
+                # pause timestamps and resample; the order itself is not retried
+                self.clock.on_timestamp_rejected()
+                self._spawn(self.resync_clock())
+            elif status == 429:
+                self._paused_until_ns = now + RATE_LIMIT_PAUSE_NS
+            event = OrderRejected(
+                client_order_id=coid, ts_init=now, ts_event=now, code=status, message=outcome.msg
+            )
+        else:
+            event = OrderStatusUnknown(
+                client_order_id=coid,
+                ts_init=now,
+                ts_event=now,
+                reason=f"{outcome.cause.value} {outcome.code or ''} {outcome.detail}".strip(),
+            )
+        self.on_event(event)
+
+    # -- the feed ------------------------------------------------------------------------
+    async def _subscribe(self) -> None:
+        self._ws = await connect(self.ws_url, deflate=False, on_message=self._on_feed)
+        self._subscribed = asyncio.get_running_loop().create_future()
+        stamp = self._stamp()
+        message = {
+            "type": "subscribe",
+            "product_ids": list(self.rules),
+            "channels": ["user"],
+            # "Exchange WebSocket Authentication": sign as for GET /users/self/verify
+            "signature": coinbase_exchange_signature(
+                stamp, "GET", "/users/self/verify", "", self._secret.reveal()
+            ),
+            "key": self._key.reveal(),
+            "passphrase": self._passphrase.reveal(),
+            "timestamp": stamp,
+        }
+        self._ws.send(orjson.dumps(message).decode())
+        try:
+            await asyncio.wait_for(self._subscribed, self.request_timeout_s)
+        except TimeoutError:
+            raise VenueError(f"{self.name}: no answer to the user channel subscribe") from None
+
+    def _on_feed(self, ws: WebSocket, message: str | bytes) -> None:
+        try:
+            msg = orjson.loads(message)
+        except orjson.JSONDecodeError:
+            log.warning("%s: undecodable feed message %.200r", self.name, message)
+            return
+        if not isinstance(msg, dict):
+            return
+        kind = msg.get("type")
+        if kind in ("subscriptions", "error"):
+            fut = self._subscribed
+            if fut is not None and not fut.done():
+                if kind == "subscriptions":
+                    fut.set_result(None)
+                else:
+                    reason = f"{msg.get('message')}: {msg.get('reason')}"
+                    fut.set_exception(VenueError(f"{self.name}: subscribe refused: {reason}"))
+            elif kind == "error":
+                log.warning("%s: feed error %s", self.name, msg)
+            return
+        order_id = str(msg.get("order_id") or "")
+        now = self._now()
+        ts = _ts_ns(msg.get("time"))
+        if kind == "received":
+            coid = str(msg.get("client_oid") or "")
+            if not coid:
+                return
+            self._coid_of[order_id] = coid
+            self.on_event(
+                OrderAccepted(
+                    client_order_id=coid, ts_init=now, ts_event=ts, venue_order_id=order_id
+                )
+            )
+        elif kind == "match":
+            self._match(msg, now, ts)
+        elif kind == "open":
+            self._rested.add(order_id)
+        elif kind == "done" and msg.get("reason") == "canceled":
+            coid = self._coid_of.get(order_id) or str(msg.get("client_oid") or "")
+            if not coid:
+                return
+            # IOC/FOK/market remainders end "canceled" too; only a rested order was canceled
+            event: OrderEvent
+            if order_id in self._rested:
+                self._rested.discard(order_id)
+                event = OrderCanceled(client_order_id=coid, ts_init=now, ts_event=ts)
+            else:
+                event = OrderExpired(client_order_id=coid, ts_init=now, ts_event=ts)
+            self.on_event(event)
+        elif kind == "done":
+            self._rested.discard(order_id)
+
+    def _match(self, msg: Mapping[str, Any], now: int, ts: int) -> None:
+        price = _plain(msg.get("price"))
+        product = str(msg.get("product_id"))
+        self._last_price[product] = price
+        for role in ("taker", "maker"):
+            coid = self._coid_of.get(str(msg.get(f"{role}_order_id")))
+            if coid is None:
+                continue
+            size = _plain(msg.get("size"))
+            rate = _plain(msg.get(f"{role}_fee_rate"))
+            self.on_event(
+                OrderFilled(
+                    client_order_id=coid,
+                    ts_init=now,
+                    ts_event=ts,
+                    trade_id=str(msg.get("trade_id")),
+                    last_qty=size,
+                    last_px=price,
+                    commission=size * price * rate,
+                    commission_asset=product.rsplit("-", 1)[-1],
+                )
+            )
+
+    # -- requests off the hot path -------------------------------------------------------
+    def _stamp(self) -> str:
+        seconds, ms = divmod(self.clock.timestamp_ms(), 1000)
+        return f"{seconds}.{ms:03d}"
+
+    async def call(
+        self, method: str, path: str, body: object = None, *, signed: bool = True
+    ) -> tuple[int, Any]:
+        """Send one request on the kept-alive connection; return (status, decoded body)."""
+        conn = self._conn
+        if conn is None:
+            raise VenueError(f"{self.name}: not connected")
+        target = self._base + path
+        text = orjson.dumps(body).decode() if body is not None else ""
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {self._host_header}"]
+        lines += ["User-Agent: whalewire", "Accept: application/json"]
+        if signed:
+            headers = coinbase_exchange_headers(
+                self._key.reveal(),
+                self._secret.reveal(),
+                self._passphrase.reveal(),
+                timestamp=self._stamp(),
+                method=method,
+                request_path=target,
+                body=text,
+            )
+            lines += [f"{k}: {v}" for k, v in headers.items()]
+        if text or method in ("POST", "PUT"):
+            lines += ["Content-Type: application/json", f"Content-Length: {len(text.encode())}"]
+        fut: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        try:
+            conn.write(("\r\n".join(lines) + "\r\n\r\n" + text).encode())
+        except Http1Error:
+            raise VenueError(f"{self.name}: connection closed") from None
+        self._fifo.append(fut)
+        try:
+            response = await asyncio.wait_for(fut, self.request_timeout_s)
+        except TimeoutError:
+            # responses correlate by position: after a lost one nothing on this connection
+            # can be trusted; drop it (what is in flight becomes UNKNOWN) and reconnect
+            conn.abort(TimeoutError(f"{method} {path}"))
+            raise VenueError(f"{self.name}: {method} {path} timed out") from None
+        try:
+            decoded = orjson.loads(response.body) if response.body else None
+        except orjson.JSONDecodeError:
+            decoded = response.body.decode("utf-8", "replace")
+        return response.status, decoded
+
+    async def resync_clock(self) -> None:
+        """Take fresh ``GET /time`` samples until the clock may timestamp again."""
+        for _ in range(self.clock_samples):
+            send = self._now()
+            try:
+                status, body = await self.call("GET", "/time", signed=False)
+            except VenueError:
+                await asyncio.sleep(0.1)
+                continue
+            if status == 200 and isinstance(body, dict):
+                # "Get server time": epoch is decimal seconds
+                self.clock.add_sample(send, self._now(), int(Decimal(str(body["epoch"])) * 1000))
+
+    async def refresh_price(self, product_id: str) -> Decimal | None:
+        """Read the ticker's last trade price (the risk engine's reference)."""
+        status, body = await self.call("GET", f"/products/{product_id}/ticker", signed=False)
+        if status == 200 and isinstance(body, dict) and body.get("price"):
+            price = Decimal(str(body["price"]))
+            self._last_price[product_id] = price
+            return price
+        return None
+
+    async def cancel(self, client_order_id: str, symbol: str) -> None:
+        """Cancel one order by ``client_oid`` (the ``done`` arrives on the feed)."""
+        path = f"/orders/client:{quote(client_order_id)}?product_id={quote(symbol)}"
+        status, body = await self.call("DELETE", path)
+        if status != 200:
+            raise CoinbaseError(f"DELETE {path}", status, _message(body))
+
+    async def cancel_all(self, symbol: str) -> int:
+        """Cancel every open order on ``symbol`` (``DELETE /orders``); return how many."""
+        path = f"/orders?product_id={quote(symbol)}"
+        status, body = await self.call("DELETE", path)
+        if status != 200:
+            raise CoinbaseError(f"DELETE {path}", status, _message(body))
+        return len(body) if isinstance(body, list) else 0
+
+    async def reconcile(self, client_order_id: str, symbol: str) -> list[OrderEvent]:
+        """Ask ``GET /orders/client:<client_oid>``; return the events it implies.
+
+        404 is final only once the order's signed timestamp plus the 30 s window has passed
+        on the venue's clock: before that the ``POST`` may still be in flight and be taken,
+        and ``CoinbaseError`` says "ask again". Coinbase also answers 404 for an order
+        canceled without any fill ("Get single order"): it no longer exists and never
+        filled, which is what NOT_FOUND promises. Fills learned here carry a synthetic
+        trade id per cumulative size (``recon:<id>:<filled_size>``).
+        """
+        path = f"/orders/client:{quote(client_order_id)}"
+        status, body = await self.call("GET", path)
+        now = self._now()
+        coid = client_order_id
+        found = coinbase_reconcile(status, body if isinstance(body, dict) else None)
+        if found.finding is Finding.NOT_FOUND:
+            signed = self._signed_ms.get(coid, self._started_ms)
+            if self.clock.timestamp_ms() > signed + TIMESTAMP_WINDOW_MS + 1000:
+                return [OrderNotFound(client_order_id=coid, ts_init=now, ts_event=now)]
+            raise CoinbaseError(f"GET {path}", status, "not found yet: still inside its window")
+        if found.finding is Finding.STILL_UNKNOWN:
+            raise CoinbaseError(f"GET {path}", status, _message(body))
+        assert isinstance(body, dict)
+        order_id = str(body.get("id"))
+        self._coid_of[order_id] = coid
+        events: list[OrderEvent] = [
+            OrderAccepted(client_order_id=coid, ts_init=now, ts_event=now, venue_order_id=order_id)
+        ]
+        filled = _plain(body.get("filled_size"))
+        if filled > 0:
+            events.append(
+                OrderFilled(
+                    client_order_id=coid,
+                    ts_init=now,
+                    ts_event=now,
+                    trade_id=f"recon:{order_id}:{filled}",
+                    last_qty=filled,
+                    last_px=_plain(body.get("executed_value")) / filled,
+                    commission=_plain(body.get("fill_fees")),
+                    commission_asset=symbol.rsplit("-", 1)[-1],
+                )
+            )
+        if body.get("status") == "done" and body.get("done_reason") == "canceled":
+            rests = body.get("type") == "limit" and body.get("time_in_force") == "GTC"
+            kind = OrderCanceled if rests else OrderExpired
+            events.append(kind(client_order_id=coid, ts_init=now, ts_event=now))
+        return events
+
+    # -- for the engine and the dashboard ---------------------------------------------------
+    def last_price(self, symbol: str) -> Decimal | None:
+        """The latest trade (or ticker) price seen for ``symbol``."""
+        return self._last_price.get(symbol)
+
+    def status(self) -> Mapping[str, Any]:
+        """Connection state, endpoints, send → ack RTT percentiles (µs), counts."""
+        summary: dict[str, float] = {"count": self.acks}
+        p50 = self._pending.latency_percentile(0.5)
+        p99 = self._pending.latency_percentile(0.99)
+        if p50 is not None and p99 is not None:
+            summary["p50"] = p50 / 1000
+            summary["p99"] = p99 / 1000
+        return {
+            "connected": self._conn is not None,
+            "feed_connected": self._ws is not None and not self._ws.closed,
+            "endpoint": self.rest_url,
+            "feed": self.ws_url,
+            "tls": self._ssl is not None,
+            "connections_opened": self.connections_opened,
+            "clock": self.clock.state.value,
+            "dry_run": self.dry_run,
+            "rtt_us": summary,
+            "sent": self.sent,
+            "acks": self.acks,
+        }
+
+
+def _message(body: object) -> str:
+    if isinstance(body, dict):
+        return str(body.get("message", ""))
+    return str(body)[:200]
