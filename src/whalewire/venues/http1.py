@@ -140,7 +140,7 @@ class ResponseParser:
     def _step_chunked(self) -> bytes | None:
         buf = self._buf
         while True:
-            if self._length < 0:  # expecting a chunk-size line
+            if self._length == -1:  # expecting a chunk-size line
                 end = buf.find(b"\r\n")
                 if end < 0:
                     if len(buf) > 1024:

@@ -1,0 +1,352 @@
+"""The Coinbase Exchange client (venues/coinbase.py) against the emulator over loopback TLS.
+
+Real TLS on 127.0.0.1 with ``trustme`` certificates: the emulator's REST listener serves a
+certificate from a test CA, and the client verifies it (verification on, trusting only
+that CA). The feed is ``ws://`` because our WebSocket client has no ``wss://`` yet. Every
+order travels as a signed ``POST /orders`` on the one kept-alive connection; acks come back
+on it, fills on the ``user`` channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+import trustme
+
+from whalewire.emulator.coinbase_server import CoinbaseEmulator
+from whalewire.emulator.faults import FaultPlan
+from whalewire.model import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderNotFound,
+    OrderRejected,
+    OrderStatusUnknown,
+    OrderType,
+    Side,
+    SubmitOrder,
+    TimeInForce,
+)
+from whalewire.venues.base import VenueUnavailable
+from whalewire.venues.coinbase import CoinbaseClient, CoinbaseError
+from whalewire.venues.credentials import Credentials, Secret
+from whalewire.venues.ids import uuid_client_order_id
+
+_seq = iter(range(1, 10**6))
+
+
+class Events:
+    """Collects ``on_event`` calls and lets a test wait for one kind."""
+
+    def __init__(self) -> None:
+        self.items: list[OrderEvent] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, event: OrderEvent) -> None:
+        self.items.append(event)
+        self._changed.set()
+
+    def of(self, kind: type[OrderEvent], coid: str) -> list[OrderEvent]:
+        return [e for e in self.items if isinstance(e, kind) and e.client_order_id == coid]
+
+    async def wait_for(self, kind: type[OrderEvent], coid: str, count: int = 1) -> list[OrderEvent]:
+        async with asyncio.timeout(10):
+            while len(self.of(kind, coid)) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.of(kind, coid)
+
+
+class ShiftedClock:
+    """Wall-clock milliseconds plus a shift the test moves (the venue's clock)."""
+
+    def __init__(self) -> None:
+        self.shift_ms = 0
+
+    def __call__(self) -> int:
+        return time.time_ns() // 1_000_000 + self.shift_ms
+
+
+@dataclass
+class Tls:
+    server: ssl.SSLContext
+    client: ssl.SSLContext
+
+
+@pytest.fixture(scope="module")
+def tls() -> Iterator[Tls]:
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server)
+    client = ssl.create_default_context()  # CERT_REQUIRED and hostname checks on
+    ca.configure_trust(client)
+    yield Tls(server, client)
+
+
+@dataclass
+class Venue:
+    emulator: CoinbaseEmulator
+    clock: ShiftedClock
+
+
+@pytest.fixture
+async def venue(tls: Tls) -> AsyncIterator[Venue]:
+    clock = ShiftedClock()
+    emu = CoinbaseEmulator(clock=clock)
+    await emu.start(ssl=tls.server)
+    yield Venue(emu, clock)
+    await emu.close()
+
+
+async def started(venue: Venue, tls: Tls) -> tuple[CoinbaseClient, Events]:
+    keys = venue.emulator.open_default_account(f"acct{next(_seq)}")
+    creds = Credentials(
+        venue="coinbase",
+        api_key=Secret(keys.api_key),
+        api_secret=Secret(keys.secret),
+        passphrase=Secret(keys.passphrase),
+    )
+    client = CoinbaseClient(
+        venue.emulator.rest_url, venue.emulator.ws_url, creds, ssl_context=tls.client
+    )
+    events = Events()
+    client.on_event = events
+    await client.start()
+    return client, events
+
+
+def order(
+    qty: str = "0.01",
+    side: Side = Side.BUY,
+    *,
+    price: str | None = None,
+    tif: TimeInForce | None = None,
+) -> SubmitOrder:
+    return SubmitOrder(
+        client_order_id=uuid_client_order_id("cb", next(_seq)),
+        ts_init=time.perf_counter_ns(),
+        venue="coinbase",
+        symbol="BTC-USD",
+        side=side,
+        quantity=Decimal(qty),
+        order_type=OrderType.LIMIT if price is not None else OrderType.MARKET,
+        price=Decimal(price) if price is not None else None,
+        time_in_force=tif,
+    )
+
+
+async def test_start_reads_products_clock_and_reference_price(venue: Venue, tls: Tls) -> None:
+    client, _ = await started(venue, tls)
+    try:
+        assert client.rules["BTC-USD"].step_size == Decimal("0.00000001")
+        assert client.clock.can_send
+        assert client.last_price("BTC-USD") == Decimal(60_000)
+        assert client.status()["tls"] is True
+    finally:
+        await client.close()
+
+
+async def test_market_order_is_acked_then_filled_over_the_user_channel(
+    venue: Venue, tls: Tls
+) -> None:
+    client, events = await started(venue, tls)
+    try:
+        cmd = order("0.02")
+        client.place(cmd)
+        coid = cmd.client_order_id
+        acks = await events.wait_for(OrderAccepted, coid, count=2)  # feed `received` + POST 200
+        (fill,) = await events.wait_for(OrderFilled, coid)
+        assert isinstance(fill, OrderFilled)
+        assert fill.last_qty == Decimal("0.02")
+        assert fill.last_px >= Decimal(60_000)
+        assert fill.commission == fill.last_qty * fill.last_px * Decimal("0.006")
+        assert fill.commission_asset == "USD"
+        venue_ids = {e.venue_order_id for e in acks if isinstance(e, OrderAccepted)}
+        assert len(venue_ids) == 1
+        assert client.status()["acks"] == 1
+    finally:
+        await client.close()
+
+
+async def test_order_beyond_balance_is_rejected_with_coinbase_message(
+    venue: Venue, tls: Tls
+) -> None:
+    client, events = await started(venue, tls)
+    try:
+        cmd = order("100", price="60000")  # 6,000,000 USD against 1,000,000
+        client.place(cmd)
+        (rejected,) = await events.wait_for(OrderRejected, cmd.client_order_id)
+        assert isinstance(rejected, OrderRejected)
+        assert (rejected.code, rejected.message) == (400, "Insufficient funds")
+    finally:
+        await client.close()
+
+
+async def test_cancel_all_cancels_a_resting_order(venue: Venue, tls: Tls) -> None:
+    client, events = await started(venue, tls)
+    try:
+        cmd = order("0.1", price="50000", tif=TimeInForce.GTC)
+        client.place(cmd)
+        await events.wait_for(OrderAccepted, cmd.client_order_id, count=2)
+        assert await client.cancel_all("BTC-USD") == 1
+        await events.wait_for(OrderCanceled, cmd.client_order_id)
+        assert events.of(OrderExpired, cmd.client_order_id) == []
+        assert await client.cancel_all("BTC-USD") == 0
+    finally:
+        await client.close()
+
+
+async def test_ioc_remainder_is_expired_not_canceled(venue: Venue, tls: Tls) -> None:
+    client, events = await started(venue, tls)
+    try:
+        cmd = order("0.1", price="50000", tif=TimeInForce.IOC)  # below every ask
+        client.place(cmd)
+        await events.wait_for(OrderExpired, cmd.client_order_id)
+        assert events.of(OrderCanceled, cmd.client_order_id) == []
+    finally:
+        await client.close()
+
+
+async def test_cancel_one_order_by_client_oid(venue: Venue, tls: Tls) -> None:
+    client, events = await started(venue, tls)
+    try:
+        cmd = order("0.1", Side.SELL, price="90000", tif=TimeInForce.GTC)
+        client.place(cmd)
+        await events.wait_for(OrderAccepted, cmd.client_order_id, count=2)
+        await client.cancel(cmd.client_order_id, "BTC-USD")
+        await events.wait_for(OrderCanceled, cmd.client_order_id)
+        with pytest.raises(CoinbaseError) as info:
+            await client.cancel(cmd.client_order_id, "BTC-USD")
+        assert info.value.status == 404
+    finally:
+        await client.close()
+
+
+async def test_reconcile_found_reports_accept_and_fill(venue: Venue, tls: Tls) -> None:
+    client, events = await started(venue, tls)
+    try:
+        cmd = order("0.03")
+        client.place(cmd)
+        await events.wait_for(OrderFilled, cmd.client_order_id)
+        found = await client.reconcile(cmd.client_order_id, "BTC-USD")
+        assert [type(e) for e in found] == [OrderAccepted, OrderFilled]
+        fill = found[1]
+        assert isinstance(fill, OrderFilled) and fill.last_qty == Decimal("0.03")
+    finally:
+        await client.close()
+
+
+async def test_reconcile_not_found_only_after_the_30_second_window(venue: Venue, tls: Tls) -> None:
+    client, _ = await started(venue, tls)
+    try:
+        never_sent = uuid_client_order_id("cb", next(_seq))
+        # inside the window an unseen order may still arrive: not a final answer
+        with pytest.raises(CoinbaseError) as info:
+            await client.reconcile(never_sent, "BTC-USD")
+        assert info.value.status == 404
+        venue.clock.shift_ms += 40_000
+        await client.resync_clock()
+        (event,) = await client.reconcile(never_sent, "BTC-USD")
+        assert isinstance(event, OrderNotFound) and event.client_order_id == never_sent
+    finally:
+        await client.close()
+
+
+async def test_stale_timestamp_is_rejected_and_the_clock_resynchronises(
+    venue: Venue, tls: Tls
+) -> None:
+    client, events = await started(venue, tls)
+    try:
+        venue.clock.shift_ms += 60_000  # the venue's clock jumps; ours has not seen it
+        cmd = order()
+        client.place(cmd)
+        (rejected,) = await events.wait_for(OrderRejected, cmd.client_order_id)
+        assert isinstance(rejected, OrderRejected)
+        assert (rejected.code, rejected.message) == (401, "request timestamp expired")
+        assert client.clock.rejections == 1
+        async with asyncio.timeout(10):
+            while not client.clock.can_send:
+                await asyncio.sleep(0.01)
+        again = order()
+        client.place(again)
+        await events.wait_for(OrderFilled, again.client_order_id)
+    finally:
+        await client.close()
+
+
+async def test_one_tls_connection_carries_every_order(venue: Venue, tls: Tls) -> None:
+    client, events = await started(venue, tls)
+    try:
+        before = venue.emulator.rest_connections
+        commands = [order("0.001") for _ in range(20)]
+        for cmd in commands:
+            client.place(cmd)
+        for cmd in commands:
+            await events.wait_for(OrderFilled, cmd.client_order_id)
+        await client.cancel_all("BTC-USD")
+        await client.reconcile(commands[0].client_order_id, "BTC-USD")
+        assert before == 1  # start(): time, products and ticker on the same connection
+        assert venue.emulator.rest_connections == 1
+        assert client.connections_opened == 1
+        assert client.status()["acks"] == 20
+    finally:
+        await client.close()
+
+
+async def test_client_refuses_a_certificate_it_does_not_trust(venue: Venue) -> None:
+    keys = venue.emulator.open_default_account(f"acct{next(_seq)}")
+    creds = Credentials(
+        venue="coinbase",
+        api_key=Secret(keys.api_key),
+        api_secret=Secret(keys.secret),
+        passphrase=Secret(keys.passphrase),
+    )
+    # the system trust store does not know the test CA: verification must fail
+    client = CoinbaseClient(venue.emulator.rest_url, venue.emulator.ws_url, creds)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await client.start()
+    assert client.connections_opened == 0
+
+
+async def test_dropped_connection_makes_the_order_unknown_then_reconnects(
+    venue: Venue, tls: Tls
+) -> None:
+    client, events = await started(venue, tls)
+    try:
+        venue.emulator.set_faults(FaultPlan(disconnect_rate=1.0))
+        cmd = order()
+        client.place(cmd)
+        (unknown,) = await events.wait_for(OrderStatusUnknown, cmd.client_order_id)
+        assert isinstance(unknown, OrderStatusUnknown) and "disconnect" in unknown.reason
+        venue.emulator.set_faults(None)
+        async with asyncio.timeout(10):
+            while client.status()["connected"] is False:
+                await asyncio.sleep(0.01)
+        # the venue processed it before cutting: reconciliation finds it
+        found = await client.reconcile(cmd.client_order_id, "BTC-USD")
+        assert isinstance(found[0], OrderAccepted)
+        assert client.connections_opened == 2
+    finally:
+        await client.close()
+
+
+async def test_place_before_start_sends_nothing(tls: Tls) -> None:
+    creds = Credentials(
+        venue="coinbase",
+        api_key=Secret("k" * 32),
+        api_secret=Secret("c2VjcmV0"),
+        passphrase=Secret("p"),
+    )
+    client = CoinbaseClient(
+        "https://127.0.0.1:1", "ws://127.0.0.1:1", creds, ssl_context=tls.client
+    )
+    with pytest.raises(VenueUnavailable):
+        client.place(order())
