@@ -59,7 +59,8 @@ class CoinbaseEmulator:
         self._clock = clock
         self._skew_ms = 0
         self.exchange = CoinbaseExchange(self._venue_time, config)
-        self.exchange.on_push = self._flush
+        self.exchange.on_push = self._schedule_flush
+        self._flush_due: set[CoinbaseFeedSession] = set()
         #: REST (TCP, and TLS when on) connections accepted so far
         self.rest_connections = 0
         self._host = "127.0.0.1"
@@ -177,7 +178,15 @@ class CoinbaseEmulator:
 
     # ------------------------------------------------------------------ feed
 
+    def _schedule_flush(self, session: CoinbaseFeedSession) -> None:
+        # publish on the next loop turn: the REST answer that caused the messages is
+        # written first, as the Binance emulator answers before its user-stream events
+        if session not in self._flush_due:
+            self._flush_due.add(session)
+            asyncio.get_running_loop().call_soon(self._flush, session)
+
     def _flush(self, session: CoinbaseFeedSession) -> None:
+        self._flush_due.discard(session)
         ws = self._sockets.get(session)
         texts = session.data_to_send()
         if ws is None or ws.closed:
