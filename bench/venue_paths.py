@@ -40,18 +40,18 @@ from typing import Any
 
 import trustme
 
-from whalewire.emulator.binance import BinanceConfig
-from whalewire.emulator.coinbase import CoinbaseConfig, RateBucket
+from whalewire.emulator.binance import BinanceConfig, BinanceExchange
+from whalewire.emulator.coinbase import CoinbaseConfig, CoinbaseExchange, RateBucket
 from whalewire.emulator.coinbase_server import CoinbaseEmulator
 from whalewire.emulator.limits import Interval, RateLimit
-from whalewire.emulator.server import BinanceEmulator
+from whalewire.emulator.server import BinanceEmulator, wall_clock
 from whalewire.model import Side, SubmitOrder
 from whalewire.venues.binance import BinanceClient
 from whalewire.venues.coinbase import CoinbaseClient
 from whalewire.venues.credentials import Credentials, Secret
 from whalewire.venues.http1 import Response, open_connection
 from whalewire.venues.ids import BINANCE_ID_WIDTH, ClientOrderIds
-from whalewire.venues.templates import CoinbaseOrderTemplate
+from whalewire.venues.templates import BinanceOrderTemplate, CoinbaseOrderTemplate
 
 PATHS = ("https-new", "https-keepalive", "binance-ws")
 
@@ -238,6 +238,67 @@ async def measure(info: dict[str, str], orders: int, warmup: int) -> dict[str, l
     return out
 
 
+def handlers_alone(orders: int) -> dict[str, list[int]]:
+    """Time each emulator's sans-IO handler for one market order, in this process.
+
+    This is the venue's own work per order (verify, match, render), no sockets: it tells
+    how much of the paths' difference is the emulated venue rather than the transport.
+    """
+
+    unlimited = RateBucket(1e9, 10**9)
+    cb = CoinbaseExchange(wall_clock, CoinbaseConfig(private_rate=unlimited))
+    keys = cb.open_default_account()
+    cb_template = CoinbaseOrderTemplate(
+        host="x",
+        product_id="BTC-USD",
+        side="buy",
+        order_type="market",
+        api_key=keys.api_key,
+        secret_b64=keys.secret,
+        passphrase=keys.passphrase,
+    )
+    many = 10**9
+    bn = BinanceExchange(
+        wall_clock,
+        BinanceConfig(
+            request_weight=RateLimit("REQUEST_WEIGHT", Interval.MINUTE, 1, many),
+            orders=(RateLimit("ORDERS", Interval.SECOND, 10, many),),
+        ),
+    )
+    bkeys = bn.open_default_account()
+    session = bn.connect()
+    ids = ClientOrderIds("hb")
+    bn_template = BinanceOrderTemplate(
+        symbol="BTCUSDT",
+        side="BUY",
+        order_type="MARKET",
+        cid_width=BINANCE_ID_WIDTH[2],
+        recv_window_ms=5000,
+        api_key=bkeys.hmac_api_key,
+        secret=bkeys.hmac_secret,
+    )
+    out: dict[str, list[int]] = {"coinbase handler": [], "binance handler": []}
+    for _ in range(orders):
+        raw = cb_template.request(
+            b"%.3f" % (wall_clock() / 1000), ids.coinbase(ids.take()).encode(), b"0.001"
+        )
+        head, body = raw.split(b"\r\n\r\n", 1)
+        headers = {}
+        for line in head.split(b"\r\n")[1:]:
+            name, value = line.decode().split(": ", 1)
+            headers[name.lower()] = value
+        t0 = time.perf_counter_ns()
+        answer = cb.handle("POST", "/orders", headers, body)
+        out["coinbase handler"].append(time.perf_counter_ns() - t0)
+        assert answer.status == 200, answer.body
+        text = bn_template.request(wall_clock(), ids.binance(ids.take()).encode(), b"0.001")
+        t0 = time.perf_counter_ns()
+        response = session.handle(text.decode())
+        out["binance handler"].append(time.perf_counter_ns() - t0)
+        assert '"status":200' in response[0], response[0]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--orders", type=int, default=300)
@@ -276,6 +337,10 @@ def main() -> None:
             p50, p99 = pct(result[name], 50), pct(result[name], 99)
             print(f"  {name:16} {p50:>9.1f} {p99:>9.1f} {p50 / base:>17.2f}x")
         print(f"  keep-alive REST connections opened: {result['_connections'][0]}")
+    alone = handlers_alone(args.orders)
+    print(f"\nthe venue's work alone (sans-IO handler, one market order, {args.orders} orders)")
+    for name, values in alone.items():
+        print(f"  {name:16} p50 {pct(values, 50):>7.1f} µs  p99 {pct(values, 99):>7.1f} µs")
 
 
 if __name__ == "__main__":
