@@ -460,8 +460,10 @@ class CoinbaseExchange:
         if size is not None:
             if size <= 0 or size % spec.step_size:
                 return error(400, f"size is too accurate. Smallest unit is {fmt(spec.step_size)}")
-            if size < spec.min_qty or size > spec.max_qty:
+            if size < spec.min_qty:
                 return error(400, f"size is too small. Minimum size is {fmt(spec.min_qty)}")
+            if size > spec.max_qty:
+                return error(400, f"size is too large. Maximum size is {fmt(spec.max_qty)}")
         cmd_side = Side.BUY if side == "buy" else Side.SELL
         if kind == "market":
             if (size is None) == (funds is None):
