@@ -5,7 +5,8 @@
    Timed from the connect to the answer.
 2. ``https-keepalive``: ``CoinbaseClient.place``: the same signed ``POST /orders`` written
    synchronously to the one kept-alive TLS connection opened at start. Timed from before
-   ``place`` to the moment the HTTP answer is parsed.
+   ``place`` to the moment the HTTP answer is parsed. ``http-keepalive`` is the same
+   without TLS (a second emulator on ``http://``), to show what TLS costs.
 3. ``binance-ws``: ``BinanceClient.place`` over our WebSocket (``order.place``, ACK,
    session logged on with Ed25519). Timed from before ``place`` to the parsed response.
 
@@ -53,7 +54,7 @@ from whalewire.venues.http1 import Response, open_connection
 from whalewire.venues.ids import BINANCE_ID_WIDTH, ClientOrderIds
 from whalewire.venues.templates import BinanceOrderTemplate, CoinbaseOrderTemplate
 
-PATHS = ("https-new", "https-keepalive", "binance-ws")
+PATHS = ("https-new", "https-keepalive", "http-keepalive", "binance-ws")
 
 
 # ----------------------------------------------------------------- the venue process
@@ -70,6 +71,9 @@ async def serve(ca_dir: str) -> None:
     coinbase = CoinbaseEmulator(CoinbaseConfig(public_rate=unlimited, private_rate=unlimited))
     await coinbase.start(ssl=server_ctx)
     cb_keys = coinbase.open_default_account()
+    plain = CoinbaseEmulator(CoinbaseConfig(public_rate=unlimited, private_rate=unlimited))
+    await plain.start()
+    plain_keys = plain.open_default_account()
     many = 10**9
     binance = BinanceEmulator(
         BinanceConfig(
@@ -87,6 +91,11 @@ async def serve(ca_dir: str) -> None:
         "cb_key": cb_keys.api_key,
         "cb_secret": cb_keys.secret,
         "cb_passphrase": cb_keys.passphrase,
+        "plain_rest": plain.rest_url,
+        "plain_feed": plain.ws_url,
+        "plain_key": plain_keys.api_key,
+        "plain_secret": plain_keys.secret,
+        "plain_passphrase": plain_keys.passphrase,
         "binance": binance.url,
         "bn_key": bn_keys.ed25519_api_key,
         "bn_pem": bn_keys.ed25519_private_key_pem,
@@ -94,6 +103,7 @@ async def serve(ca_dir: str) -> None:
     print(json.dumps(info), flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until closed
     await coinbase.close()
+    await plain.close()
     await binance.close()
 
 
@@ -134,6 +144,17 @@ async def measure(info: dict[str, str], orders: int, warmup: int) -> dict[str, l
         ssl_context=client_ctx,
     )
     await cb.start()
+    cb_plain = CoinbaseClient(
+        info["plain_rest"],
+        info["plain_feed"],
+        Credentials(
+            "coinbase",
+            Secret(info["plain_key"]),
+            Secret(info["plain_secret"]),
+            Secret(info["plain_passphrase"]),
+        ),
+    )
+    await cb_plain.start()
     bn = BinanceClient(
         info["binance"],
         Credentials("binance", Secret(info["bn_key"]), private_key_pem=Secret(info["bn_pem"])),
@@ -159,6 +180,7 @@ async def measure(info: dict[str, str], orders: int, warmup: int) -> dict[str, l
         client._order_response = stamped
 
     hook(cb)
+    hook(cb_plain)
     hook(bn)
 
     host, port = info["rest"].removeprefix("https://").split(":")
@@ -195,6 +217,9 @@ async def measure(info: dict[str, str], orders: int, warmup: int) -> dict[str, l
     async def keepalive() -> int:
         return await via(cb, ids.coinbase(ids.take()), "BTC-USD")
 
+    async def plain_keepalive() -> int:
+        return await via(cb_plain, ids.coinbase(ids.take()), "BTC-USD")
+
     async def binance_ws() -> int:
         return await via(bn, ids.binance(ids.take()), "BTCUSDT")
 
@@ -219,6 +244,7 @@ async def measure(info: dict[str, str], orders: int, warmup: int) -> dict[str, l
     runs: dict[str, Callable[[], Any]] = {
         "https-new": https_new,
         "https-keepalive": keepalive,
+        "http-keepalive": plain_keepalive,
         "binance-ws": binance_ws,
     }
     out: dict[str, list[int]] = {name: [] for name in PATHS}
@@ -234,6 +260,7 @@ async def measure(info: dict[str, str], orders: int, warmup: int) -> dict[str, l
         gc.enable()
     out["_connections"] = [cb.connections_opened]
     await cb.close()
+    await cb_plain.close()
     await bn.close()
     return out
 
