@@ -350,3 +350,50 @@ async def test_place_before_start_sends_nothing(tls: Tls) -> None:
     )
     with pytest.raises(VenueUnavailable):
         client.place(order())
+
+
+async def test_venue_5xx_makes_the_order_unknown_and_reconcile_finds_it(
+    venue: Venue, tls: Tls
+) -> None:
+    client, events = await started(venue, tls)
+    try:
+        venue.emulator.set_faults(FaultPlan(unknown_rate=1.0))  # processed, answered 500
+        cmd = order()
+        client.place(cmd)
+        (unknown,) = await events.wait_for(OrderStatusUnknown, cmd.client_order_id)
+        assert isinstance(unknown, OrderStatusUnknown) and "server_error" in unknown.reason
+        venue.emulator.set_faults(None)
+        found = await client.reconcile(cmd.client_order_id, "BTC-USD")
+        assert [type(e) for e in found] == [OrderAccepted, OrderFilled]
+        assert client.connections_opened == 1  # a 500 answer keeps the connection
+    finally:
+        await client.close()
+
+
+async def test_429_rejects_and_pauses_sending(venue: Venue, tls: Tls) -> None:
+    client, events = await started(venue, tls)
+    try:
+        venue.emulator.set_faults(FaultPlan(storm=(0, 1)))
+        cmd = order()
+        client.place(cmd)
+        (rejected,) = await events.wait_for(OrderRejected, cmd.client_order_id)
+        assert isinstance(rejected, OrderRejected)
+        assert (rejected.code, rejected.message) == (429, "Rate limit exceeded")
+        with pytest.raises(VenueUnavailable, match="429"):
+            client.place(order())
+    finally:
+        await client.close()
+
+
+async def test_feed_drop_is_resubscribed_and_fills_flow_again(venue: Venue, tls: Tls) -> None:
+    client, events = await started(venue, tls)
+    try:
+        await venue.emulator.disconnect_feeds()
+        async with asyncio.timeout(10):
+            while client.feed_reconnects < 1:
+                await asyncio.sleep(0.01)
+        cmd = order()
+        client.place(cmd)
+        await events.wait_for(OrderFilled, cmd.client_order_id)
+    finally:
+        await client.close()

@@ -164,6 +164,8 @@ class CoinbaseClient:
         self._tasks: set[asyncio.Task[None]] = set()
         #: REST connections this client opened (one, unless the venue dropped it)
         self.connections_opened = 0
+        #: times the feed dropped and was resubscribed
+        self.feed_reconnects = 0
         self.sent = 0
         self.acks = 0
 
@@ -360,7 +362,8 @@ class CoinbaseClient:
 
     # -- the feed ------------------------------------------------------------------------
     async def _subscribe(self) -> None:
-        self._ws = await connect(self.ws_url, deflate=False, on_message=self._on_feed)
+        self._ws = ws = await connect(self.ws_url, deflate=False, on_message=self._on_feed)
+        self._spawn(self._watch_feed(ws))
         self._subscribed = asyncio.get_running_loop().create_future()
         stamp = self._stamp()
         message = {
@@ -380,6 +383,21 @@ class CoinbaseClient:
             await asyncio.wait_for(self._subscribed, self.request_timeout_s)
         except TimeoutError:
             raise VenueError(f"{self.name}: no answer to the user channel subscribe") from None
+
+    async def _watch_feed(self, ws: WebSocket) -> None:
+        """Resubscribe when the feed drops (fills sent meanwhile are lost: reconcile)."""
+        await ws.wait_closed()
+        delay = 0.05
+        while not self._closing and self._ws is ws:
+            log.warning("%s: feed closed; resubscribing", self.name)
+            try:
+                await self._subscribe()
+            except (OSError, TimeoutError, VenueError, WebSocketError) as exc:
+                log.warning("%s: feed resubscribe failed: %s", self.name, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            else:
+                self.feed_reconnects += 1
 
     def _on_feed(self, ws: WebSocket, message: str | bytes) -> None:
         try:
@@ -609,6 +627,7 @@ class CoinbaseClient:
             "feed": self.ws_url,
             "tls": self._ssl is not None,
             "connections_opened": self.connections_opened,
+            "feed_reconnects": self.feed_reconnects,
             "clock": self.clock.state.value,
             "dry_run": self.dry_run,
             "rtt_us": summary,
