@@ -33,7 +33,8 @@ pytestmark = [
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     with Node(Path(tmp_path_factory.mktemp("litecoind"))) as n:
         n.call("createwallet", "w")
-        n.call("generatetoaddress", 101, n.call("getnewaddress", wallet="w"))
+        # 120 blocks: 20 mature coinbases, so a burst of payments needs no long unconfirmed chain
+        n.call("generatetoaddress", 120, n.call("getnewaddress", wallet="w"))
         yield n
 
 
@@ -204,3 +205,30 @@ def test_watch_tool_shows_a_wallet_transaction_from_the_node(node: Node) -> None
         proc.kill()
     assert proc.returncode == 0, err
     assert f"p2p:127.0.0.1:{node.p2p_port}\tmempool\t{txid}\t" in out
+
+
+def test_a_burst_of_payments_arrives_complete_and_once_each(node: Node) -> None:
+    async def run() -> tuple[list[str], list[str]]:
+        feed = P2PFeed("127.0.0.1", node.p2p_port, "regtest")
+        await feed.connect()
+        got: list[str] = []
+        task = asyncio.create_task(
+            feed.run(lambda e: got.append(e.txid) if isinstance(e, RawTxEvent) else None)
+        )
+
+        def pay_twenty() -> list[str]:
+            return [
+                node.call("sendtoaddress", node.call("getnewaddress", wallet="w"), 0.01, wallet="w")
+                for _ in range(20)
+            ]
+
+        sent = await asyncio.to_thread(pay_twenty)
+        async with asyncio.timeout(30):
+            while not set(sent) <= set(got):
+                await asyncio.sleep(0.02)
+        task.cancel()
+        return sent, got
+
+    sent, got = asyncio.run(run())
+    assert sorted(got) == sorted(set(got))  # each announced tx requested and delivered once
+    assert set(sent) <= set(got)
