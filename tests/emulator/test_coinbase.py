@@ -22,13 +22,8 @@ from typing import Any
 
 import pytest
 
-from whalewire.emulator.coinbase import (
-    CoinbaseConfig,
-    CoinbaseExchange,
-    CoinbaseFeedSession,
-    RateBucket,
-    RestResponse,
-)
+from whalewire.emulator.coinbase import CoinbaseConfig, CoinbaseExchange, RateBucket, RestResponse
+from whalewire.emulator.coinbase_feed import CoinbaseFeedSession
 
 NOW_MS = 1_700_000_000_000
 SECRET = base64.b64encode(bytes(range(64))).decode()

@@ -1,7 +1,7 @@
 """Coinbase Exchange as a sans-IO handler: REST requests in, responses and feed messages out.
 
 ``CoinbaseExchange.handle(method, target, headers, body)`` answers one REST request
-(``RestResponse``); ``CoinbaseFeedSession.handle(text)`` answers one WebSocket feed message.
+(``RestResponse``); feed connections are ``coinbase_feed.CoinbaseFeedSession``s.
 Order events become ``received`` / ``open`` / ``match`` / ``done`` feed messages, queued in
 each subscribed session's outbox; ``on_push`` tells the transport to flush them. The clock
 is injected (milliseconds). Follows Coinbase Exchange's documentation (docs.cdp.coinbase.com,
@@ -28,10 +28,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from whalewire.emulator.accounts import Registry
 from whalewire.emulator.book import BookConfig, seed_book, synthetic_levels
+from whalewire.emulator.coinbase_feed import CoinbaseFeedSession
 from whalewire.emulator.coinbase_render import (
     FeedRenderer,
     OrderRecord,
-    Owners,
     fmt,
     iso_time,
     order_body,
@@ -58,8 +58,6 @@ from whalewire.venues.signing import coinbase_exchange_signature
 #: seconds since Unix Epoch" and "Your timestamp must be within 30 seconds of the API
 #: service time or your request will be considered expired and rejected."
 TIMESTAMP_WINDOW_MS = 30_000
-#: the path the feed's ``subscribe`` signs ("Exchange WebSocket Authentication")
-VERIFY_PATH = "/users/self/verify"
 
 
 def _spec(product: str, tick: str, step: str, min_funds: str) -> SymbolSpec:
@@ -604,97 +602,6 @@ class CoinbaseExchange:
         """Forget a closed feed connection."""
         if session in self.sessions:
             self.sessions.remove(session)
-
-
-class CoinbaseFeedSession:
-    """One feed connection: its subscriptions and outbox ("Exchange WebSocket Overview")."""
-
-    def __init__(self, exchange: CoinbaseExchange) -> None:
-        self.exchange = exchange
-        self.account_id: str | None = None
-        self.channels: dict[str, set[str]] = {}
-        self.outbox: list[str] = []
-
-    def wants(self, owners: Owners, product: str) -> bool:
-        """Return whether a message about ``owners``' orders on ``product`` goes here."""
-        if product in self.channels.get("full", ()):
-            return True
-        mine = self.account_id is not None and self.account_id in owners.values()
-        return mine and product in self.channels.get("user", ())
-
-    def shape(self, message: Mapping[str, Any], owners: Owners) -> str:
-        """Serialise ``message``; a match gets the user fields when it is this user's."""
-        if message.get("type") == "match" and self.account_id is not None:
-            extra = self.exchange.render.user_fields(owners, self.account_id)
-            if extra:
-                return json.dumps({**message, **extra})
-        return json.dumps(message)
-
-    def data_to_send(self) -> list[str]:
-        """Return and clear the queued messages."""
-        out, self.outbox = self.outbox, []
-        return out
-
-    def handle(self, text: str) -> list[str]:
-        """Answer one client message: ``subscribe`` / ``unsubscribe``, else an error."""
-        try:
-            msg = json.loads(text)
-        except ValueError:
-            return [_feed_error("Malformed JSON", "")]
-        if not isinstance(msg, dict) or msg.get("type") not in ("subscribe", "unsubscribe"):
-            return [_feed_error("Failed to subscribe", "type must be subscribe or unsubscribe")]
-        products = [str(p) for p in msg.get("product_ids") or []]
-        wanted: dict[str, list[str]] = {}
-        for channel in msg.get("channels") or []:
-            # "Subscribe": a channel is a name, or {"name", "product_ids"}
-            if isinstance(channel, str):
-                wanted[channel] = products
-            elif isinstance(channel, dict) and isinstance(channel.get("name"), str):
-                wanted[channel["name"]] = [str(p) for p in channel.get("product_ids") or products]
-        unknown = [
-            p for ps in wanted.values() for p in ps if p not in self.exchange.config.products
-        ]
-        if unknown:
-            return [_feed_error("Failed to subscribe", f"{unknown[0]} is not a valid product")]
-        bad = sorted(set(wanted) - {"user", "full", "heartbeat"})
-        if bad:
-            return [_feed_error("Failed to subscribe", f"{bad[0]} is not a valid channel")]
-        if msg["type"] == "unsubscribe":
-            for name, ps in wanted.items():
-                self.channels.get(name, set()).difference_update(ps)
-        else:
-            if {"user", "full"} & set(wanted):
-                reason = self._authenticate(msg)
-                if reason:
-                    # as the venue answers a bad signature (csko/gdax-python-api#11)
-                    return [
-                        _feed_error("Sorry, you could not be authenticated: Bad Request", reason)
-                    ]
-            for name, ps in wanted.items():
-                self.channels.setdefault(name, set()).update(ps)
-        listing = [
-            {"name": name, "product_ids": sorted(ps)} for name, ps in self.channels.items() if ps
-        ]
-        return [json.dumps({"type": "subscriptions", "channels": listing})]
-
-    def _authenticate(self, msg: Mapping[str, Any]) -> str:
-        """Check the four auth fields as a signed ``GET /users/self/verify`` request."""
-        headers = {
-            "cb-access-key": str(msg.get("key", "")),
-            "cb-access-passphrase": str(msg.get("passphrase", "")),
-            "cb-access-timestamp": str(msg.get("timestamp", "")),
-            "cb-access-sign": str(msg.get("signature", "")),
-        }
-        exchange = self.exchange
-        auth = exchange.authenticate("GET", VERIFY_PATH, headers, "", exchange.clock())
-        if isinstance(auth, RestResponse):
-            return str(auth.json()["message"])
-        self.account_id = auth
-        return ""
-
-
-def _feed_error(message: str, reason: str) -> str:
-    return json.dumps({"type": "error", "message": message, "reason": reason})
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:

@@ -21,12 +21,8 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from whalewire.emulator.coinbase import (
-    CoinbaseConfig,
-    CoinbaseCredentials,
-    CoinbaseExchange,
-    CoinbaseFeedSession,
-)
+from whalewire.emulator.coinbase import CoinbaseConfig, CoinbaseCredentials, CoinbaseExchange
+from whalewire.emulator.coinbase_feed import CoinbaseFeedSession
 from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
 from whalewire.emulator.matching import Clock
 from whalewire.net._protocol import WebSocket

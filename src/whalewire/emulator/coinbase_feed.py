@@ -1,0 +1,114 @@
+"""Coinbase Exchange's WebSocket feed, one connection as a sans-IO session.
+
+``CoinbaseFeedSession.handle(text)`` answers ``subscribe`` / ``unsubscribe`` ("Exchange
+WebSocket Overview", "Subscribe"); authenticated channels (``user``, ``full``) need the
+fields of a signed ``GET /users/self/verify`` ("Exchange WebSocket Authentication"), which
+the exchange checks exactly as it checks REST requests. Order messages reach a session
+through its ``outbox``; ``shape`` adds the user fields of an authenticated ``match``
+("Exchange WebSocket Channels", "Full channel"). Knows nothing of sockets or matching.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from whalewire.emulator.coinbase_render import Owners
+
+if TYPE_CHECKING:
+    from whalewire.emulator.coinbase import CoinbaseExchange
+
+#: the path the feed's ``subscribe`` signs ("Exchange WebSocket Authentication")
+VERIFY_PATH = "/users/self/verify"
+
+
+class CoinbaseFeedSession:
+    """One feed connection: its subscriptions and outbox ("Exchange WebSocket Overview")."""
+
+    def __init__(self, exchange: CoinbaseExchange) -> None:
+        self.exchange = exchange
+        self.account_id: str | None = None
+        self.channels: dict[str, set[str]] = {}
+        self.outbox: list[str] = []
+
+    def wants(self, owners: Owners, product: str) -> bool:
+        """Return whether a message about ``owners``' orders on ``product`` goes here."""
+        if product in self.channels.get("full", ()):
+            return True
+        mine = self.account_id is not None and self.account_id in owners.values()
+        return mine and product in self.channels.get("user", ())
+
+    def shape(self, message: Mapping[str, Any], owners: Owners) -> str:
+        """Serialise ``message``; a match gets the user fields when it is this user's."""
+        if message.get("type") == "match" and self.account_id is not None:
+            extra = self.exchange.render.user_fields(owners, self.account_id)
+            if extra:
+                return json.dumps({**message, **extra})
+        return json.dumps(message)
+
+    def data_to_send(self) -> list[str]:
+        """Return and clear the queued messages."""
+        out, self.outbox = self.outbox, []
+        return out
+
+    def handle(self, text: str) -> list[str]:
+        """Answer one client message: ``subscribe`` / ``unsubscribe``, else an error."""
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            return [_feed_error("Malformed JSON", "")]
+        if not isinstance(msg, dict) or msg.get("type") not in ("subscribe", "unsubscribe"):
+            return [_feed_error("Failed to subscribe", "type must be subscribe or unsubscribe")]
+        products = [str(p) for p in msg.get("product_ids") or []]
+        wanted: dict[str, list[str]] = {}
+        for channel in msg.get("channels") or []:
+            # "Subscribe": a channel is a name, or {"name", "product_ids"}
+            if isinstance(channel, str):
+                wanted[channel] = products
+            elif isinstance(channel, dict) and isinstance(channel.get("name"), str):
+                wanted[channel["name"]] = [str(p) for p in channel.get("product_ids") or products]
+        unknown = [
+            p for ps in wanted.values() for p in ps if p not in self.exchange.config.products
+        ]
+        if unknown:
+            return [_feed_error("Failed to subscribe", f"{unknown[0]} is not a valid product")]
+        bad = sorted(set(wanted) - {"user", "full", "heartbeat"})
+        if bad:
+            return [_feed_error("Failed to subscribe", f"{bad[0]} is not a valid channel")]
+        if msg["type"] == "unsubscribe":
+            for name, ps in wanted.items():
+                self.channels.get(name, set()).difference_update(ps)
+        else:
+            if {"user", "full"} & set(wanted):
+                reason = self._authenticate(msg)
+                if reason:
+                    # as the venue answers a bad signature (csko/gdax-python-api#11)
+                    return [
+                        _feed_error("Sorry, you could not be authenticated: Bad Request", reason)
+                    ]
+            for name, ps in wanted.items():
+                self.channels.setdefault(name, set()).update(ps)
+        listing = [
+            {"name": name, "product_ids": sorted(ps)} for name, ps in self.channels.items() if ps
+        ]
+        return [json.dumps({"type": "subscriptions", "channels": listing})]
+
+    def _authenticate(self, msg: Mapping[str, Any]) -> str:
+        """Check the four auth fields as a signed ``GET /users/self/verify`` request."""
+        headers = {
+            "cb-access-key": str(msg.get("key", "")),
+            "cb-access-passphrase": str(msg.get("passphrase", "")),
+            "cb-access-timestamp": str(msg.get("timestamp", "")),
+            "cb-access-sign": str(msg.get("signature", "")),
+        }
+        exchange = self.exchange
+        auth = exchange.authenticate("GET", VERIFY_PATH, headers, "", exchange.clock())
+        if not isinstance(auth, str):
+            return str(auth.json()["message"])
+        self.account_id = auth
+        return ""
+
+
+def _feed_error(message: str, reason: str) -> str:
+    return json.dumps({"type": "error", "message": message, "reason": reason})
