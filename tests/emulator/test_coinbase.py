@@ -198,6 +198,41 @@ def test_products_list_increments() -> None:
 # ----------------------------------------------------------------- orders and the feed
 
 
+# "Place a new order" (Coinbase Exchange, formerly GDAX, API reference): the documented
+# request and response, reproduced in SDKs since (e.g. ccxt's coinbasepro parseOrder comment)
+DOC_ORDER_REQUEST = {"size": "0.01", "price": "0.100", "side": "buy", "product_id": "BTC-USD"}
+DOC_ORDER_RESPONSE = {
+    "id": "d0c5340b-6d6c-49d9-b567-48c4bfca13d2",
+    "price": "0.10000000",
+    "size": "0.01000000",
+    "product_id": "BTC-USD",
+    "side": "buy",
+    "stp": "dc",
+    "type": "limit",
+    "time_in_force": "GTC",
+    "post_only": False,
+    "created_at": "2016-12-08T20:02:28.53864Z",
+    "fill_fees": "0.0000000000000000",
+    "filled_size": "0.00000000",
+    "executed_value": "0.0000000000000000",
+    "status": "pending",
+    "settled": False,
+}
+
+
+def test_documented_order_request_gets_the_documented_answer_shape() -> None:
+    _, exchange = make()
+    response = request(exchange, "POST", "/orders", DOC_ORDER_REQUEST)
+    assert response.status == 200
+    got = response.json()
+    assert set(DOC_ORDER_RESPONSE) <= set(got)
+    varying = {"id", "created_at"}
+    assert {k: got[k] for k in DOC_ORDER_RESPONSE if k not in varying} == {
+        k: v for k, v in DOC_ORDER_RESPONSE.items() if k not in varying
+    }
+    assert str(uuid.UUID(got["id"])) == got["id"]
+
+
 def test_limit_order_rests_answers_pending_and_feeds_received_then_open() -> None:
     _, exchange = make()
     user = subscribe(exchange)

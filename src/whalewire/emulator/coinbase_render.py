@@ -127,7 +127,11 @@ def order_body(
         body["client_oid"] = record.client_oid
     if pending:
         body.update(
-            fill_fees="0", filled_size="0", executed_value="0", status="pending", settled=False
+            fill_fees=fmt(ZERO, 16),
+            filled_size=fmt(ZERO, 8),
+            executed_value=fmt(ZERO, 16),
+            status="pending",
+            settled=False,
         )
         return body
     fees = sum((quote_fee(t, spec.quote) for t in engine.trades_of(record.engine_id)), ZERO)
