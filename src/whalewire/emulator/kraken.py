@@ -1,0 +1,992 @@
+"""Kraken Spot WebSocket v2 (and the REST calls around it) as a sans-IO handler.
+
+``KrakenExchange`` holds what all connections share: accounts and API keys, session tokens,
+the matching engine, nonces and the dead man's switch timers. ``KrakenExchange.rest(...)``
+answers the private REST calls a WebSocket client needs (``GetWebSocketsToken``,
+``OpenOrders``, ``ClosedOrders``), verifying ``API-Key``/``API-Sign`` and the nonce.
+``KrakenSession.handle(text)`` takes one WebSocket v2 request and returns the response text
+followed by the channel messages it caused for that connection (``executions``,
+``ticker``); messages for other connections wait in their outboxes and ``on_push`` tells
+the transport to flush them. The clock is injected; timers fire through
+``KrakenExchange.fire_dead_man(now)``, which the transport calls at
+``next_dead_man()``.
+
+Message shapes follow Kraken's "Spot WebSocket v2" reference pages (docs.kraken.com,
+``api/docs/websocket-v2/<page>``), named next to each rendering below; where the
+documentation is silent the choice is listed in ``docs/emulator.md`` ("Kraken").
+Knows nothing of sockets or asyncio; faults are applied by the transport.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from urllib.parse import parse_qsl
+
+from whalewire.emulator.accounts import Registry
+from whalewire.emulator.book import BookConfig, seed_book, synthetic_levels
+from whalewire.emulator.faults import FaultKind
+from whalewire.emulator.matching import (
+    CancelOrder,
+    Clock,
+    CommandRejected,
+    Event,
+    Fees,
+    MatchingEngine,
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
+    OrderStatus,
+    OrderTraded,
+    OrderType,
+    OrderView,
+    PlaceOrder,
+    RejectReason,
+    Side,
+    SymbolSpec,
+    TimeInForce,
+)
+
+# --- Kraken error strings ("Spot REST API" > "Errors"; WebSocket v2 answers use the same) --
+INVALID_KEY = "EAPI:Invalid key"
+INVALID_SIGNATURE = "EAPI:Invalid signature"
+INVALID_NONCE = "EAPI:Invalid nonce"
+UNKNOWN_METHOD = "EGeneral:Unknown method"
+INVALID_ARGUMENTS = "EGeneral:Invalid arguments"
+INSUFFICIENT_FUNDS = "EOrder:Insufficient funds"
+UNKNOWN_ORDER = "EOrder:Unknown order"
+ORDER_MINIMUM = "EOrder:Order minimum not met"
+UNKNOWN_PAIR = "EQuery:Unknown asset pair"
+#: our choice: the v2 documentation gives no string for a bad or expired token
+INVALID_SESSION = "ESession:Invalid session"
+#: our choice: Kraken documents no string for a cl_ord_id already used by an open order
+DUPLICATE_CL_ORD_ID = "EOrder:Duplicate cl_ord_id"
+
+#: "The token should be used within 15 minutes of creation" (REST GetWebSocketsToken);
+#: the documented response carries ``"expires": 900``
+TOKEN_TTL_S = 900
+#: the REST paths this emulator answers ("Spot REST API": ``/0/private/<Method>``)
+TOKEN_PATH = "/0/private/GetWebSocketsToken"
+OPEN_ORDERS_PATH = "/0/private/OpenOrders"
+CLOSED_ORDERS_PATH = "/0/private/ClosedOrders"
+_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+
+def _spec(symbol: str, tick: str, step: str, min_qty: str) -> SymbolSpec:
+    base, quote = symbol.split("/")
+    return SymbolSpec(
+        symbol=symbol,
+        base=base,
+        quote=quote,
+        tick_size=Decimal(tick),
+        min_price=Decimal(tick),
+        max_price=Decimal(10_000_000),
+        step_size=Decimal(step),
+        min_qty=Decimal(min_qty),
+        max_qty=Decimal(100_000),
+        min_notional=Decimal(0),
+        max_notional=Decimal(100_000_000),
+    )
+
+
+#: Kraken v2 symbols ("BTC/USD": v2 uses BTC, not XBT) with mid prices for their books;
+#: price/qty increments and minimums as the ``instrument`` channel lists them for spot
+DEFAULT_SYMBOLS: dict[str, tuple[SymbolSpec, Decimal]] = {
+    "BTC/USD": (_spec("BTC/USD", "0.1", "0.00000001", "0.0001"), Decimal(60_000)),
+    "ETH/USD": (_spec("ETH/USD", "0.01", "0.00000001", "0.002"), Decimal(3_000)),
+    "ETH/BTC": (_spec("ETH/BTC", "0.00001", "0.00000001", "0.002"), Decimal("0.05")),
+}
+DEFAULT_BALANCES: dict[str, Decimal] = {
+    "BTC": Decimal(10),
+    "ETH": Decimal(100),
+    "USD": Decimal(1_000_000),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class KrakenConfig:
+    """Fees, symbols and book shape of one emulated Kraken."""
+
+    #: Kraken's entry tier: 0.25 % maker, 0.40 % taker (kraken.com/features/fee-schedule)
+    fees: Fees = field(default_factory=lambda: Fees(Decimal("0.0025"), Decimal("0.004")))
+    symbols: Mapping[str, tuple[SymbolSpec, Decimal]] = field(
+        default_factory=lambda: dict(DEFAULT_SYMBOLS)
+    )
+    book_levels: int = 20
+    seed: int = 0
+    token_ttl_s: int = TOKEN_TTL_S
+
+
+@dataclass(frozen=True, slots=True)
+class KrakenCredentials:
+    """An account's REST key: ``api_key`` and the base64 ``secret`` that signs API-Sign."""
+
+    account_id: str
+    api_key: str
+    secret: str
+
+
+@dataclass(slots=True)
+class _Token:
+    account_id: str
+    issued_ms: int
+    #: "it does not expire once a successful Websockets connection and private
+    #: subscription has been made" (REST GetWebSocketsToken)
+    used: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RestAnswer:
+    """An HTTP answer: status and JSON body."""
+
+    status: int
+    body: bytes
+
+
+class KrakenError(Exception):
+    """A request failure carrying Kraken's error string."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def rfc3339(ms: int) -> str:
+    """Format a millisecond epoch time as Kraken v2 does (``2022-12-25T09:30:59.123456Z``)."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def verify_api_sign(uri_path: str, body: str, secret_b64: str, api_sign: str) -> bool:
+    """Check ``API-Sign`` (Kraken "Spot REST Authentication", written apart from the signer).
+
+    base64(HMAC-SHA512(base64decode(secret), uri_path + SHA256(nonce + postdata))), the
+    nonce being the ``nonce`` field of the form-encoded body.
+    """
+    nonce = dict(parse_qsl(body, keep_blank_values=True)).get("nonce", "")
+    try:
+        key = base64.b64decode(secret_b64, validate=True)
+        given = base64.b64decode(api_sign, validate=True)
+    except ValueError:
+        return False
+    inner = hashlib.sha256(nonce.encode() + body.encode()).digest()
+    expected = hmac.new(key, uri_path.encode() + inner, hashlib.sha512).digest()
+    return hmac.compare_digest(expected, given)
+
+
+def _num(value: Decimal) -> int | float:
+    # Kraken v2 carries quantities and prices as JSON numbers
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _dumps(obj: object) -> str:
+    return json.dumps(obj, separators=(",", ":"), default=_json_default)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return _num(value)
+    raise TypeError(type(value).__name__)
+
+
+class KrakenExchange:
+    """State shared by every connection: accounts, keys, tokens, books, dead man's switches."""
+
+    def __init__(
+        self, clock: Clock, config: KrakenConfig | None = None, registry: Registry | None = None
+    ) -> None:
+        self.clock = clock
+        self.config = config or KrakenConfig()
+        self.registry = registry or Registry()
+        specs = [spec for spec, _ in self.config.symbols.values()]
+        self.engine = MatchingEngine(
+            specs, self.registry, clock, self.config.fees, self.config.seed
+        )
+        if self.config.book_levels:
+            for name, (spec, mid) in self.config.symbols.items():
+                shape = BookConfig(mid=mid, levels=self.config.book_levels, seed=self.config.seed)
+                seed_book(self.engine, name, synthetic_levels(spec, shape))
+        self.sessions: list[KrakenSession] = []
+        #: called with a session that has messages waiting (caused by another connection)
+        self.on_push: Callable[[KrakenSession], None] | None = None
+        self._tokens: dict[str, _Token] = {}
+        self._nonces: dict[str, int] = {}
+        #: account -> venue time (ms) when the dead man's switch cancels everything
+        self.dead_man: dict[str, int] = {}
+        #: engine order id <-> Kraken order id ("OQCLML-BW3P3-BUCMWZ")
+        self._kraken_ids: dict[int, str] = {}
+        self._engine_ids: dict[str, int] = {}
+        #: cl_ord_id given by the client, per engine order id (absent: none was given)
+        self.cl_ord_ids: dict[int, str] = {}
+        self.userrefs: dict[int, int] = {}
+        self._rng_salt = (
+            secrets.token_bytes(8) if self.config.seed < 0 else b"%d" % self.config.seed
+        )
+
+    # ------------------------------------------------------------------ accounts
+
+    def open_default_account(self, account_id: str = "default") -> KrakenCredentials:
+        """Open an account holding BTC 10, ETH 100, USD 1,000,000 with a fresh REST key."""
+        self.registry.open_account(account_id, dict(DEFAULT_BALANCES))
+        return self.add_key(account_id)
+
+    def add_key(self, account_id: str, api_key: str = "", secret: str = "") -> KrakenCredentials:
+        """Register a REST key (generated: 56-character key, 64-byte base64 secret)."""
+        api_key = api_key or base64.b64encode(secrets.token_bytes(42)).decode()
+        secret = secret or base64.b64encode(secrets.token_bytes(64)).decode()
+        self.registry.add_hmac_key(account_id, api_key, secret)
+        return KrakenCredentials(account_id, api_key, secret)
+
+    def register_token(self, token: str, account_id: str) -> None:
+        """Accept ``token`` for ``account_id`` (tests replay the documentation's tokens)."""
+        self._tokens[token] = _Token(account_id, self.clock())
+
+    def order_id(self, engine_id: int) -> str:
+        """Return the Kraken-style order id of an engine order (stable, seeded)."""
+        known = self._kraken_ids.get(engine_id)
+        if known is not None:
+            return known
+        digest = hashlib.sha256(self._rng_salt + b"o%d" % engine_id).digest()
+        chars = "".join(_B32[b % 32] for b in digest[:15])
+        kid = f"O{chars[:5]}-{chars[5:10]}-{chars[10:15]}X"
+        self._kraken_ids[engine_id] = kid
+        self._engine_ids[kid] = engine_id
+        return kid
+
+    def engine_id(self, order_id: str) -> int | None:
+        """Return the engine id of a Kraken order id, or None."""
+        return self._engine_ids.get(order_id)
+
+    # ------------------------------------------------------------------ REST
+
+    def rest(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> RestAnswer:
+        """Answer one REST request (``headers`` keys lower case); errors use 200 + ``error``.
+
+        Kraken answers API errors with HTTP 200 and ``{"error": ["EAPI:..."]}`` ("Spot REST
+        API" > "Responses"); an unknown path is 404 with ``EGeneral:Unknown method``.
+        """
+        # a prefix before /0/ (e.g. "/kraken") is the deployment's, not the signed path
+        at = path.find("/0/")
+        uri_path = path[at:].split("?", 1)[0] if at >= 0 else path
+        handlers = {
+            TOKEN_PATH: self._rest_token,
+            OPEN_ORDERS_PATH: self._rest_open_orders,
+            CLOSED_ORDERS_PATH: self._rest_closed_orders,
+        }
+        handler = handlers.get(uri_path)
+        if handler is None or method != "POST":
+            return RestAnswer(404, _dumps({"error": [UNKNOWN_METHOD]}).encode())
+        text = body.decode("utf-8", "replace")
+        try:
+            account_id = self._authenticate(uri_path, headers, text)
+            result = handler(account_id, dict(parse_qsl(text, keep_blank_values=True)))
+        except KrakenError as exc:
+            return RestAnswer(200, _dumps({"error": [exc.error]}).encode())
+        return RestAnswer(200, _dumps({"error": [], "result": result}).encode())
+
+    def _authenticate(self, uri_path: str, headers: Mapping[str, str], body: str) -> str:
+        key = self.registry.lookup(headers.get("api-key", ""))
+        if key is None:
+            raise KrakenError(INVALID_KEY)
+        if not verify_api_sign(uri_path, body, key.secret, headers.get("api-sign", "")):
+            raise KrakenError(INVALID_SIGNATURE)
+        nonce_text = dict(parse_qsl(body)).get("nonce", "")
+        if not nonce_text.isdigit():
+            raise KrakenError(INVALID_NONCE)
+        # "the nonce must be an always increasing, unsigned 64-bit integer" per API key
+        nonce = int(nonce_text)
+        if nonce <= self._nonces.get(key.api_key, 0):
+            raise KrakenError(INVALID_NONCE)
+        self._nonces[key.api_key] = nonce
+        return key.account_id
+
+    def _rest_token(self, account_id: str, params: Mapping[str, str]) -> dict[str, object]:
+        # documented response: {"error": [], "result": {"token": "...", "expires": 900}}
+        token = base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+        self._tokens[token] = _Token(account_id, self.clock())
+        return {"token": token, "expires": self.config.token_ttl_s}
+
+    def _rest_open_orders(self, account_id: str, params: Mapping[str, str]) -> dict[str, object]:
+        orders = self._orders_of(account_id, params.get("cl_ord_id"), open_=True)
+        return {"open": {self.order_id(v.order_id): self.order_info(v) for v in orders}}
+
+    def _rest_closed_orders(self, account_id: str, params: Mapping[str, str]) -> dict[str, object]:
+        orders = self._orders_of(account_id, params.get("cl_ord_id"), open_=False)
+        closed = {self.order_id(v.order_id): self.order_info(v) for v in orders}
+        return {"closed": closed, "count": len(closed)}
+
+    def _orders_of(self, account_id: str, cl_ord_id: str | None, *, open_: bool) -> list[OrderView]:
+        out: list[OrderView] = []
+        for engine_id in sorted(self._kraken_ids):
+            view = None
+            for symbol in self.engine.specs:
+                view = self.engine.get_order(account_id, symbol, order_id=engine_id)
+                if view is not None:
+                    break
+            if view is None or view.is_open != open_:
+                continue
+            if cl_ord_id is not None and self.cl_ord_ids.get(engine_id) != cl_ord_id:
+                continue
+            out.append(view)
+        return out
+
+    def order_info(self, view: OrderView) -> dict[str, object]:
+        """Render an order as REST ``OpenOrders``/``ClosedOrders`` list one ("Order Info")."""
+        spec = self.engine.specs[view.symbol]
+        fee = sum((t.commission for t in self.engine.trades_of(view.order_id)), Decimal(0))
+        status = {
+            OrderStatus.NEW: "open",
+            OrderStatus.PARTIALLY_FILLED: "open",
+            OrderStatus.FILLED: "closed",
+            OrderStatus.CANCELED: "canceled",
+            OrderStatus.EXPIRED: "expired",
+        }[view.status]
+        avg = view.cum_quote_qty / view.executed_qty if view.executed_qty else Decimal(0)
+        side = view.side.value.lower()
+        otype = view.order_type.value.lower()
+        info: dict[str, object] = {
+            "refid": None,
+            "userref": self.userrefs.get(view.order_id, 0),
+            "status": status,
+            "opentm": view.time / 1000,
+            "starttm": 0,
+            "expiretm": 0,
+            "descr": {
+                "pair": spec.base + spec.quote,
+                "type": side,
+                "ordertype": otype,
+                "price": str(view.price),
+                "price2": "0",
+                "leverage": "none",
+                "order": f"{side} {view.orig_qty} {spec.base}{spec.quote} @ {otype} {view.price}",
+                "close": "",
+            },
+            "vol": str(view.orig_qty),
+            "vol_exec": str(view.executed_qty),
+            "cost": str(view.cum_quote_qty),
+            "fee": str(fee),
+            "price": str(avg),
+            "stopprice": "0",
+            "limitprice": "0",
+            "misc": "",
+            "oflags": "fciq",
+        }
+        cl = self.cl_ord_ids.get(view.order_id)
+        if cl is not None:
+            info["cl_ord_id"] = cl
+        if not view.is_open:
+            info["closetm"] = view.update_time / 1000
+            info["reason"] = None if status == "closed" else "User requested"
+        return info
+
+    # ------------------------------------------------------------------ sessions
+
+    def connect(self) -> KrakenSession:
+        """Open a session for a new WebSocket connection."""
+        session = KrakenSession(self)
+        self.sessions.append(session)
+        return session
+
+    def disconnect(self, session: KrakenSession) -> None:
+        """Forget a closed connection (its account's dead man's switch keeps running)."""
+        if session in self.sessions:
+            self.sessions.remove(session)
+
+    def account_of(self, token: object) -> str:
+        """Return the account a session token belongs to, or raise ``ESession:Invalid session``."""
+        entry = self._tokens.get(token) if isinstance(token, str) else None
+        if entry is None:
+            raise KrakenError(INVALID_SESSION)
+        if not entry.used and self.clock() - entry.issued_ms > self.config.token_ttl_s * 1000:
+            raise KrakenError(INVALID_SESSION)
+        entry.used = True
+        return entry.account_id
+
+    # ------------------------------------------------------------------ dead man
+
+    def arm_dead_man(self, account_id: str, timeout_s: int, now: int) -> int | None:
+        """Set (or with 0 disable) an account's countdown; return the trigger time (ms)."""
+        if timeout_s == 0:
+            self.dead_man.pop(account_id, None)
+            return None
+        trigger = now + timeout_s * 1000
+        self.dead_man[account_id] = trigger
+        return trigger
+
+    def next_dead_man(self) -> int | None:
+        """Return the earliest armed trigger time (venue ms), or None."""
+        return min(self.dead_man.values(), default=None)
+
+    def fire_dead_man(self, now: int) -> int:
+        """Cancel every order of each account whose countdown ran out; return how many.
+
+        "If the timer expires, all orders in the account are cancelled and the feature is
+        disabled until the next cancel_all_orders_after request" (``cancel_after``).
+        """
+        canceled = 0
+        for account_id, trigger in list(self.dead_man.items()):
+            if trigger > now:
+                continue
+            del self.dead_man[account_id]
+            events = self.cancel_all(account_id)
+            canceled += len(events)
+            self.publish(events, None, reason="Cancel all orders after")
+        return canceled
+
+    # ------------------------------------------------------------------ orders
+
+    def cancel_all(self, account_id: str) -> list[Event]:
+        """Cancel every open order of an account on every symbol, keeping their cl_ord_ids."""
+        events: list[Event] = []
+        for view in self.engine.open_orders(account_id):
+            events.extend(self.cancel_one(account_id, view))
+        return events
+
+    def cancel_one(self, account_id: str, view: OrderView) -> list[Event]:
+        """Cancel one open order; Kraken keeps its client id (the engine's default renames)."""
+        return self.engine.cancel(
+            CancelOrder(
+                account_id,
+                view.symbol,
+                order_id=view.order_id,
+                new_client_order_id=view.client_order_id,
+            )
+        )
+
+    def publish(
+        self, events: list[Event], origin: KrakenSession | None, *, reason: str = "User requested"
+    ) -> None:
+        """Queue ``executions`` updates (and ``ticker`` after trades) for subscribers."""
+        woken: list[KrakenSession] = []
+        traded: set[str] = set()
+        for event in events:
+            if isinstance(event, CommandRejected):
+                continue
+            if isinstance(event, OrderTraded):
+                traded.add(event.order.symbol)
+            rows = self.execution_rows(event, reason)
+            for session in self.sessions:
+                if session.executions_of == event.order.account_id:
+                    session.queue_executions(rows)
+                    if session not in woken:
+                        woken.append(session)
+        for symbol in sorted(traded):
+            row = self.ticker_row(symbol)
+            for session in self.sessions:
+                if symbol in session.tickers:
+                    session.queue(_dumps({"channel": "ticker", "type": "update", "data": [row]}))
+                    if session not in woken:
+                        woken.append(session)
+        if self.on_push is not None:
+            for session in woken:
+                if session is not origin:
+                    self.on_push(session)
+
+    def execution_rows(
+        self, event: Event, reason: str = "User requested"
+    ) -> list[dict[str, object]]:
+        """Render one engine event as ``executions`` rows (Spot WebSocket v2 "Executions").
+
+        ``pending_new`` carries the whole order, ``new`` only the transition ("a validated
+        order before it becomes live, followed by new when it is live"); a trade carries
+        ``exec_id``, ``trade_id``, ``last_qty``, ``last_price``, ``cost``, ``liquidity_ind``
+        and ``fees`` (``[{"asset", "qty"}]``); a trade that completes the order is followed
+        by ``exec_type: filled``.
+        """
+        assert not isinstance(event, CommandRejected)
+        view = event.order
+        ts = rfc3339(event.ts)
+        base = self._ids(view)
+        if isinstance(event, OrderAccepted):
+            full = {
+                **base,
+                "exec_type": "pending_new",
+                "order_status": "pending_new",
+                "symbol": view.symbol,
+                "side": view.side.value.lower(),
+                "order_type": view.order_type.value.lower(),
+                "order_qty": view.orig_qty,
+                "time_in_force": view.time_in_force.value,
+                "cum_qty": 0,
+                "cum_cost": 0,
+                "fee_usd_equiv": 0,
+                "fee_ccy_pref": "fciq",
+                "timestamp": ts,
+            }
+            if view.order_type is OrderType.LIMIT:
+                full["limit_price"] = view.price
+                full["limit_price_type"] = "static"
+            return [full, {**base, "exec_type": "new", "order_status": "new", "timestamp": ts}]
+        if isinstance(event, OrderTraded):
+            trade = event.trade
+            done = view.status is OrderStatus.FILLED
+            cumulative = {
+                "cum_qty": view.executed_qty,
+                "cum_cost": view.cum_quote_qty,
+                "avg_price": view.cum_quote_qty / view.executed_qty,
+            }
+            row = {
+                **base,
+                "exec_type": "trade",
+                "order_status": "filled" if done else "partially_filled",
+                "exec_id": self._exec_id(trade.trade_id, trade.is_maker),
+                "trade_id": trade.trade_id,
+                "symbol": view.symbol,
+                "side": view.side.value.lower(),
+                "order_type": view.order_type.value.lower(),
+                "order_qty": view.orig_qty,
+                "last_qty": trade.qty,
+                "last_price": trade.price,
+                "cost": trade.quote_qty,
+                "liquidity_ind": "m" if trade.is_maker else "t",
+                "fees": [{"asset": trade.commission_asset, "qty": trade.commission}],
+                "fee_usd_equiv": trade.commission,
+                **cumulative,
+                "timestamp": ts,
+            }
+            if not done:
+                return [row]
+            filled = {**base, "exec_type": "filled", "order_status": "filled", **cumulative}
+            return [row, {**filled, "timestamp": ts}]
+        if isinstance(event, OrderCanceled):
+            return [
+                {
+                    **base,
+                    "exec_type": "canceled",
+                    "order_status": "canceled",
+                    "cum_qty": view.executed_qty,
+                    "reason": reason,
+                    "timestamp": ts,
+                }
+            ]
+        assert isinstance(event, OrderExpired)
+        return [
+            {
+                **base,
+                "exec_type": "expired",
+                "order_status": "expired",
+                "cum_qty": view.executed_qty,
+                "timestamp": ts,
+            }
+        ]
+
+    def _ids(self, view: OrderView) -> dict[str, object]:
+        ids: dict[str, object] = {"order_id": self.order_id(view.order_id)}
+        cl = self.cl_ord_ids.get(view.order_id)
+        if cl is not None:
+            ids["cl_ord_id"] = cl
+        ids["order_userref"] = self.userrefs.get(view.order_id, 0)
+        return ids
+
+    def _exec_id(self, trade_id: int, maker: bool) -> str:
+        digest = hashlib.sha256(self._rng_salt + b"t%d%d" % (trade_id, maker)).digest()
+        chars = "".join(_B32[b % 32] for b in digest[:16])
+        return f"T{chars[:5]}-{chars[5:10]}-{chars[10:16]}"
+
+    def ticker_row(self, symbol: str) -> dict[str, object]:
+        """Render the ``ticker`` row of a symbol (Spot WebSocket v2 "Ticker")."""
+        bids, asks = self.engine.depth(symbol)
+        bid, bid_qty = bids[0] if bids else (Decimal(0), Decimal(0))
+        ask, ask_qty = asks[0] if asks else (Decimal(0), Decimal(0))
+        last = self.engine.reference_price(symbol)
+        return {
+            "symbol": symbol,
+            "bid": bid,
+            "bid_qty": bid_qty,
+            "ask": ask,
+            "ask_qty": ask_qty,
+            "last": last,
+            "volume": 0,
+            "vwap": last,
+            "low": last,
+            "high": last,
+            "change": 0,
+            "change_pct": 0,
+        }
+
+    def instrument_pairs(self) -> list[dict[str, object]]:
+        """Render the ``instrument`` channel's ``pairs`` (Spot WebSocket v2 "Instrument")."""
+        out: list[dict[str, object]] = []
+        for spec in self.engine.specs.values():
+            out.append(
+                {
+                    "symbol": spec.symbol,
+                    "base": spec.base,
+                    "quote": spec.quote,
+                    "status": "online",
+                    "qty_precision": _places(spec.step_size),
+                    "qty_increment": spec.step_size,
+                    "qty_min": spec.min_qty,
+                    "price_precision": _places(spec.tick_size),
+                    "price_increment": spec.tick_size,
+                    "cost_min": spec.min_notional,
+                    "marginable": False,
+                    "has_index": True,
+                }
+            )
+        return out
+
+    def render_fault(self, kind: FaultKind, request_text: str) -> str:
+        """Render an injected fault as Kraken words it (a ``faults.Renderer``).
+
+        UNKNOWN and SERVER_ERROR answer ``EService:Unavailable``/``EService:Busy`` (outcome
+        unknown for the client), a storm ``EOrder:Rate limit exceeded``, a ban
+        ``EGeneral:Temporary lockout``; SHUTDOWN is the ``status`` channel's maintenance
+        update (Spot WebSocket v2 "Status").
+        """
+        now = self.clock()
+        if kind is FaultKind.SHUTDOWN:
+            row = {"system": "maintenance", "api_version": "v2", "connection_id": 0, "version": "2"}
+            return _dumps({"channel": "status", "type": "update", "data": [row]})
+        try:
+            request = json.loads(request_text)
+        except ValueError:
+            request = {}
+        if not isinstance(request, dict):
+            request = {}
+        error = {
+            FaultKind.UNKNOWN: "EService:Unavailable",
+            FaultKind.SERVER_ERROR: "EService:Busy",
+            FaultKind.RATE_LIMITED: "EOrder:Rate limit exceeded",
+        }.get(kind, "EGeneral:Temporary lockout")
+        return _dumps(_failure(request.get("method"), request.get("req_id"), error, now, now))
+
+
+def _failure(
+    method: object, req_id: object, error: str, t_in: int, t_out: int
+) -> dict[str, object]:
+    out: dict[str, object] = {"method": method, "success": False, "error": error}
+    if req_id is not None:
+        out["req_id"] = req_id
+    out["time_in"] = rfc3339(t_in)
+    out["time_out"] = rfc3339(t_out)
+    return out
+
+
+class KrakenSession:
+    """One WebSocket v2 connection: its subscriptions, executions sequence and outbox."""
+
+    def __init__(self, exchange: KrakenExchange) -> None:
+        self.exchange = exchange
+        #: the account whose executions this connection streams (None: not subscribed)
+        self.executions_of: str | None = None
+        self.tickers: set[str] = set()
+        #: heartbeats start with the first subscription to any channel ("Heartbeat")
+        self.heartbeats = False
+        self._sequence = 0
+        self._outbox: list[str] = []
+
+    def handle(self, text: str) -> list[str]:
+        """Process one request frame; return the response text, then queued channel messages."""
+        response = self._respond(text)
+        out = [response, *self._outbox] if response else list(self._outbox)
+        self._outbox.clear()
+        return out
+
+    def data_to_send(self) -> list[str]:
+        """Return and clear messages queued by other connections' activity or timers."""
+        out = list(self._outbox)
+        self._outbox.clear()
+        return out
+
+    def queue(self, text: str) -> None:
+        """Queue a channel message for this connection."""
+        self._outbox.append(text)
+
+    def queue_executions(self, rows: list[dict[str, object]], kind: str = "update") -> None:
+        """Queue one ``executions`` message with the next ``sequence`` number."""
+        self._sequence += 1
+        self.queue(
+            _dumps(
+                {"channel": "executions", "type": kind, "data": rows, "sequence": self._sequence}
+            )
+        )
+
+    # ---------------------------------------------------------------- requests
+
+    def _respond(self, text: str) -> str:
+        now = self.exchange.clock()
+        try:
+            request = json.loads(text, parse_float=Decimal)
+        except ValueError:
+            request = None
+        if not isinstance(request, dict):
+            return _dumps(_failure(None, None, INVALID_ARGUMENTS + ":invalid JSON", now, now))
+        method = request.get("method")
+        req_id = request.get("req_id")
+        params = request.get("params", {})
+        if not isinstance(params, dict):
+            return _dumps(_failure(method, req_id, INVALID_ARGUMENTS + ":params", now, now))
+        handler = _METHODS.get(method) if isinstance(method, str) else None
+        if handler is None:
+            return _dumps(_failure(method, req_id, UNKNOWN_METHOD, now, now))
+        try:
+            answers = handler(self, params, now)
+        except KrakenError as exc:
+            return _dumps(_failure(method, req_id, exc.error, now, self.exchange.clock()))
+        out_time = rfc3339(self.exchange.clock())
+        texts = []
+        for result in answers:
+            body: dict[str, object] = {"method": "pong" if method == "ping" else method}
+            if req_id is not None:
+                body["req_id"] = req_id
+            if method != "ping":
+                body["result"] = result
+                body["success"] = True
+            body["time_in"] = rfc3339(now)
+            body["time_out"] = out_time
+            texts.append(_dumps(body))
+        # cancel_order with several ids: "a stream of individual order responses"
+        first, *rest = texts
+        self._outbox[:0] = rest
+        return first
+
+    def ping(self, params: Mapping[str, object], now: int) -> list[dict[str, object]]:
+        """``ping`` -> ``pong`` with ``req_id``, ``time_in``, ``time_out`` ("Ping")."""
+        return [{}]
+
+    def subscribe(self, params: Mapping[str, object], now: int) -> list[dict[str, object]]:
+        """``subscribe`` to ``executions`` (token), ``ticker`` or ``instrument``."""
+        channel = params.get("channel")
+        ex = self.exchange
+        if channel == "executions":
+            account_id = ex.account_of(params.get("token"))
+            self.executions_of = account_id
+            self.heartbeats = True
+            snap_orders = params.get("snap_orders", True) is not False
+            rows: list[dict[str, object]] = []
+            if snap_orders:
+                for view in ex.engine.open_orders(account_id):
+                    rows.append(self._snapshot_row(view))
+            self.queue_executions(rows, "snapshot")
+            return [{"channel": "executions", "snapshot": snap_orders, "maxratecount": 180}]
+        if channel == "ticker":
+            symbols = params.get("symbol")
+            if not isinstance(symbols, list) or not symbols:
+                raise KrakenError(INVALID_ARGUMENTS + ":symbol")
+            results: list[dict[str, object]] = []
+            for symbol in symbols:
+                if symbol not in ex.engine.specs:
+                    raise KrakenError("Currency pair not supported " + str(symbol))
+            for symbol in symbols:
+                self.tickers.add(symbol)
+                results.append({"channel": "ticker", "snapshot": True, "symbol": symbol})
+                self.queue(
+                    _dumps(
+                        {"channel": "ticker", "type": "snapshot", "data": [ex.ticker_row(symbol)]}
+                    )
+                )
+            self.heartbeats = True
+            return results
+        if channel == "instrument":
+            self.heartbeats = True
+            data = {"assets": [], "pairs": ex.instrument_pairs()}
+            self.queue(_dumps({"channel": "instrument", "type": "snapshot", "data": data}))
+            return [{"channel": "instrument", "snapshot": True}]
+        raise KrakenError(INVALID_ARGUMENTS + ":channel")
+
+    def _snapshot_row(self, view: OrderView) -> dict[str, object]:
+        row = {
+            **self.exchange._ids(view),
+            "exec_type": "new",
+            "order_status": "new" if view.executed_qty == 0 else "partially_filled",
+            "symbol": view.symbol,
+            "side": view.side.value.lower(),
+            "order_type": view.order_type.value.lower(),
+            "order_qty": view.orig_qty,
+            "limit_price": view.price,
+            "time_in_force": view.time_in_force.value,
+            "cum_qty": view.executed_qty,
+            "cum_cost": view.cum_quote_qty,
+            "timestamp": rfc3339(view.time),
+        }
+        return row
+
+    def add_order(self, params: Mapping[str, object], now: int) -> list[dict[str, object]]:
+        """``add_order``: market/limit, gtc/ioc/fok, ``cl_ord_id``, ``order_userref``."""
+        ex = self.exchange
+        account_id = ex.account_of(params.get("token"))
+        symbol = params.get("symbol")
+        if not isinstance(symbol, str) or symbol not in ex.engine.specs:
+            raise KrakenError(UNKNOWN_PAIR)
+        spec = ex.engine.specs[symbol]
+        side = {"buy": Side.BUY, "sell": Side.SELL}.get(str(params.get("side")))
+        otype = {"market": OrderType.MARKET, "limit": OrderType.LIMIT}.get(
+            str(params.get("order_type"))
+        )
+        if side is None:
+            raise KrakenError(INVALID_ARGUMENTS + ":side")
+        if otype is None:
+            raise KrakenError(INVALID_ARGUMENTS + ":order_type")
+        qty = _decimal(params.get("order_qty"), "order_qty")
+        if qty <= 0 or qty % spec.step_size:
+            raise KrakenError(INVALID_ARGUMENTS + ":order_qty")
+        if qty < spec.min_qty:
+            raise KrakenError(ORDER_MINIMUM)
+        price: Decimal | None = None
+        if otype is OrderType.LIMIT:
+            price = _decimal(params.get("limit_price"), "limit_price")
+            if price <= 0 or price % spec.tick_size:
+                raise KrakenError(INVALID_ARGUMENTS + ":limit_price")
+        elif "limit_price" in params:
+            raise KrakenError(INVALID_ARGUMENTS + ":limit_price")
+        tif_text = str(params.get("time_in_force", "gtc")).lower()
+        tif = {"gtc": TimeInForce.GTC, "ioc": TimeInForce.IOC, "fok": TimeInForce.FOK}.get(tif_text)
+        if tif is None:
+            raise KrakenError(INVALID_ARGUMENTS + ":time_in_force")
+        if otype is OrderType.MARKET:
+            tif = TimeInForce.IOC  # a market order's unfilled rest never rests on the book
+        cl_ord_id = params.get("cl_ord_id")
+        if cl_ord_id is not None and (
+            not isinstance(cl_ord_id, str) or not _valid_cl_ord_id(cl_ord_id)
+        ):
+            raise KrakenError(INVALID_ARGUMENTS + ":cl_ord_id")
+        userref = params.get("order_userref", 0)
+        if not isinstance(userref, int) or isinstance(userref, bool):
+            raise KrakenError(INVALID_ARGUMENTS + ":order_userref")
+        if params.get("validate") is True:
+            return [{"order_id": "", **({"cl_ord_id": cl_ord_id} if cl_ord_id else {})}]
+        if cl_ord_id is not None:
+            for view in ex.engine.open_orders(account_id):
+                if ex.cl_ord_ids.get(view.order_id) == cl_ord_id:
+                    raise KrakenError(DUPLICATE_CL_ORD_ID)
+        engine_id = ex.engine.next_order_id
+        events = ex.engine.place(
+            PlaceOrder(
+                account_id,
+                symbol,
+                side,
+                otype,
+                quantity=qty,
+                price=price,
+                time_in_force=tif,
+                client_order_id=cl_ord_id or "",
+            )
+        )
+        first = events[0]
+        if isinstance(first, CommandRejected):
+            if first.reason is RejectReason.INSUFFICIENT_BALANCE:
+                raise KrakenError(INSUFFICIENT_FUNDS)
+            raise KrakenError(DUPLICATE_CL_ORD_ID)
+        if cl_ord_id is not None:
+            ex.cl_ord_ids[engine_id] = cl_ord_id
+        if userref:
+            ex.userrefs[engine_id] = userref
+        result: dict[str, object] = {"order_id": ex.order_id(engine_id)}
+        if cl_ord_id is not None:
+            result["cl_ord_id"] = cl_ord_id
+        if userref:
+            result["order_userref"] = userref
+        ex.publish(events, self)
+        return [result]
+
+    def cancel_order(self, params: Mapping[str, object], now: int) -> list[dict[str, object]]:
+        """``cancel_order`` by a list of ``order_id`` or of ``cl_ord_id`` (not both)."""
+        ex = self.exchange
+        account_id = ex.account_of(params.get("token"))
+        by_id, by_cl = params.get("order_id"), params.get("cl_ord_id")
+        if (by_id is None) == (by_cl is None):
+            raise KrakenError(INVALID_ARGUMENTS + ":order_id or cl_ord_id")
+        wanted = by_id if by_id is not None else by_cl
+        if not isinstance(wanted, list) or not wanted:
+            raise KrakenError(INVALID_ARGUMENTS)
+        open_views = ex.engine.open_orders(account_id)
+        targets: list[OrderView] = []
+        for ident in wanted:
+            match = [
+                v
+                for v in open_views
+                if (
+                    ex.order_id(v.order_id) == ident
+                    if by_id is not None
+                    else ex.cl_ord_ids.get(v.order_id) == ident
+                )
+            ]
+            if not match:
+                raise KrakenError(UNKNOWN_ORDER)
+            targets.extend(match)
+        results: list[dict[str, object]] = []
+        events: list[Event] = []
+        for view in targets:
+            events.extend(ex.cancel_one(account_id, view))
+            row: dict[str, object] = {"order_id": ex.order_id(view.order_id)}
+            cl = ex.cl_ord_ids.get(view.order_id)
+            if cl is not None:
+                row["cl_ord_id"] = cl
+            results.append(row)
+        ex.publish(events, self)
+        return results
+
+    def cancel_all(self, params: Mapping[str, object], now: int) -> list[dict[str, object]]:
+        """``cancel_all``: every open order of the account; ``result.count`` ("Cancel All")."""
+        ex = self.exchange
+        account_id = ex.account_of(params.get("token"))
+        events = ex.cancel_all(account_id)
+        ex.publish(events, self)
+        return [{"count": len(events)}]
+
+    def cancel_all_orders_after(
+        self, params: Mapping[str, object], now: int
+    ) -> list[dict[str, object]]:
+        """Arm (or with 0 disarm) the dead man's switch; ``currentTime``/``triggerTime``."""
+        ex = self.exchange
+        account_id = ex.account_of(params.get("token"))
+        timeout = params.get("timeout")
+        if not isinstance(timeout, int) or isinstance(timeout, bool) or not 0 <= timeout <= 86400:
+            raise KrakenError(INVALID_ARGUMENTS + ":timeout")
+        trigger = ex.arm_dead_man(account_id, timeout, now)
+        # REST CancelAllOrdersAfter answers triggerTime "0" when the timer is disabled
+        return [
+            {
+                "currentTime": rfc3339(now),
+                "triggerTime": "0" if trigger is None else rfc3339(trigger),
+            }
+        ]
+
+
+def _decimal(value: object, name: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
+        raise KrakenError(f"{INVALID_ARGUMENTS}:{name}")
+    try:
+        out = Decimal(str(value))
+    except InvalidOperation:
+        raise KrakenError(f"{INVALID_ARGUMENTS}:{name}") from None
+    if not out.is_finite():
+        raise KrakenError(f"{INVALID_ARGUMENTS}:{name}")
+    return out
+
+
+def _places(step: Decimal) -> int:
+    exponent = step.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
+
+
+def _valid_cl_ord_id(value: str) -> bool:
+    # Kraken "Client Order Identifiers": a long UUID (36), a short UUID (32 hex) or free
+    # text of at most 18 characters
+    if len(value) == 36:
+        parts = value.split("-")
+        return [len(p) for p in parts] == [8, 4, 4, 4, 12] and all(
+            c in "0123456789abcdefABCDEF" for p in parts for c in p
+        )
+    if len(value) == 32:
+        return all(c in "0123456789abcdefABCDEF" for c in value)
+    return 0 < len(value) <= 18 and value.isprintable()
+
+
+_Handler = Callable[[KrakenSession, Mapping[str, object], int], list[dict[str, object]]]
+_METHODS: dict[str, _Handler] = {
+    "ping": KrakenSession.ping,
+    "subscribe": KrakenSession.subscribe,
+    "add_order": KrakenSession.add_order,
+    "cancel_order": KrakenSession.cancel_order,
+    "cancel_all": KrakenSession.cancel_all,
+    "cancel_all_orders_after": KrakenSession.cancel_all_orders_after,
+}

@@ -1,0 +1,603 @@
+"""Kraken Spot WebSocket v2 client: one warm, token-authenticated connection that places orders.
+
+``start`` does everything that must not happen on the hot path: fetch a session token
+over REST (``POST /0/private/GetWebSocketsToken`` signed with ``API-Key``/``API-Sign``),
+connect to ``/v2``, read the ``instrument`` channel (price and quantity increments),
+subscribe to ``ticker`` (the reference price) and ``executions`` (acks, fills, cancels).
+``place`` is the hot path: one ``KrakenOrderTemplate`` fill + frame + mask and one
+``send_prebuilt``; the integer ``req_id`` correlates the ``add_order`` response.
+What Kraken says afterwards becomes ``whalewire.model`` events through ``on_event``: the
+response (accepted, rejected with Kraken's error string, or UNKNOWN per ``outcome.py``)
+and ``executions`` updates (``trade`` fills with fees, ``canceled``, ``expired``).
+
+A dropped connection, or a silence longer than ``heartbeat_timeout_s`` (Kraken sends a
+``heartbeat`` about once a second when nothing else is sent), turns every order still
+waiting for its response into ``OrderStatusUnknown``; only ``reconcile`` resolves it. The
+WebSocket API has no order query, so ``reconcile`` asks REST ``OpenOrders`` and then
+``ClosedOrders`` filtered by ``cl_ord_id``. The dead man's switch
+(``cancel_all_orders_after``) is the engine's to refresh: ``refresh_dead_man``.
+Nothing here resends an order. Knows nothing of whales, strategy or the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import orjson
+
+from whalewire.model import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderNotFound,
+    OrderRejected,
+    OrderStatusUnknown,
+    OrderType,
+    Side,
+    SubmitOrder,
+)
+from whalewire.net._protocol import WebSocket
+from whalewire.net.client import connect
+from whalewire.venues.base import VenueError, VenueUnavailable, discard_event
+from whalewire.venues.credentials import Credentials
+from whalewire.venues.outcome import (
+    Confirmed,
+    Finding,
+    PendingRequests,
+    Rejected,
+    kraken_outcome,
+    kraken_reconcile,
+)
+from whalewire.venues.signing import kraken_private_request
+from whalewire.venues.templates import KrakenOrderTemplate
+from whalewire.ws.exceptions import ConnectionClosed, WebSocketError
+
+log = logging.getLogger("whalewire.venues.kraken")
+
+TOKEN_PATH = "/0/private/GetWebSocketsToken"
+OPEN_ORDERS_PATH = "/0/private/OpenOrders"
+CLOSED_ORDERS_PATH = "/0/private/ClosedOrders"
+#: what ``kraken_reconcile`` reads as "the venue says it does not exist"
+_UNKNOWN_ORDER = "EOrder:Unknown order"
+
+
+@dataclass(frozen=True, slots=True)
+class PairRules:
+    """What the ``instrument`` channel says about one pair's quantities and prices."""
+
+    qty_increment: Decimal
+    price_increment: Decimal
+
+    def quantity(self, qty: Decimal) -> bytes:
+        """Format ``qty`` as plain decimal ASCII on the quantity grid (rounded down)."""
+        return _on_grid(qty, self.qty_increment)
+
+    def price(self, px: Decimal) -> bytes:
+        """Format ``px`` as plain decimal ASCII on the price grid (rounded down)."""
+        return _on_grid(px, self.price_increment)
+
+
+def _on_grid(value: Decimal, step: Decimal) -> bytes:
+    steps = (value / step).to_integral_value(rounding="ROUND_DOWN")
+    return format((steps * step).normalize(), "f").encode()
+
+
+class KrakenError(VenueError):
+    """A request got an error answer: the method and Kraken's error string."""
+
+    def __init__(self, method: str, error: str) -> None:
+        super().__init__(method, error)
+        self.method = method
+        self.error = error
+
+    def __str__(self) -> str:
+        return f"kraken {self.method}: {self.error}"
+
+
+class KrakenClient:
+    """A ``VenueClient`` for Kraken Spot WebSocket v2 (``wss://ws-auth.kraken.com/v2``)."""
+
+    def __init__(
+        self,
+        url: str,
+        rest_url: str,
+        credentials: Credentials,
+        *,
+        symbols: tuple[str, ...] = ("BTC/USD",),
+        name: str = "kraken",
+        cid_width: int = 36,
+        dry_run: bool = False,
+        request_timeout_s: float = 5.0,
+        heartbeat_timeout_s: float = 10.0,
+        not_answerafter_s: float = 10.0,
+        monotonic_ns: Callable[[], int] = time.perf_counter_ns,
+    ) -> None:
+        if credentials.api_secret is None:
+            raise VenueError(f"{name}: credentials need the base64 API secret")
+        self.name = name
+        self.url = url
+        self.rest_url = rest_url.rstrip("/")
+        self.symbols = symbols
+        self.on_event: Callable[[OrderEvent], None] = discard_event
+        self.dry_run = dry_run
+        self.cid_width = cid_width
+        self.request_timeout_s = request_timeout_s
+        self.heartbeat_timeout_s = heartbeat_timeout_s
+        self.not_answerafter_s = not_answerafter_s
+        self._now = monotonic_ns
+        self._api_key = credentials.api_key
+        self._secret = credentials.api_secret
+        self._token = ""
+        self._nonce = 0
+        self._http: aiohttp.ClientSession | None = None
+        self._ws: WebSocket | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
+        self.rules: dict[str, PairRules] = {}
+        self._templates: dict[tuple[str, str, str, str], KrakenOrderTemplate] = {}
+        #: add_order requests awaiting their response (req_id -> cl_ord_id); the engine's
+        #: ack deadline, not this table, decides when silence means UNKNOWN
+        self._pending = PendingRequests(timeout_ns=365 * 86_400 * 10**9)
+        #: monotonic send time per cl_ord_id: "absent" is final only after a while
+        self._sent_ns: dict[str, int] = {}
+        self._requests: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._waiters: dict[str, asyncio.Future[None]] = {}
+        self._req_ids = itertools.count(1)
+        self._last_price: dict[str, Decimal] = {}
+        self._order_cl: dict[str, str] = {}
+        self.last_message_ns = 0
+        self.heartbeats = 0
+        self.dead_man_trigger: str | None = None
+        self.sent = 0
+        self.acks = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+    async def start(self) -> None:
+        """Get a token, connect, read instruments and prices, subscribe to executions."""
+        self._http = aiohttp.ClientSession()
+        result = await self.private_rest(TOKEN_PATH, {})
+        self._token = str(result["token"])
+        loop = asyncio.get_running_loop()
+        for channel in ("instrument", "ticker", "executions"):
+            self._waiters[channel] = loop.create_future()
+        self._ws = await connect(self.url, deflate=False, on_message=self._on_message)
+        self.last_message_ns = self._now()
+        self._closer = loop.create_task(self._watch_close(self._ws))
+        self._watchdog = loop.create_task(self._watch_heartbeat(self._ws))
+        # "Spot WebSocket v2" > "Instrument", "Ticker", "Executions": subscribe requests
+        await self.request("subscribe", {"channel": "instrument"})
+        await self.request("subscribe", {"channel": "ticker", "symbol": list(self.symbols)})
+        await self.request(
+            "subscribe",
+            {"channel": "executions", "token": self._token, "snap_orders": True},
+        )
+        async with asyncio.timeout(self.request_timeout_s):
+            await asyncio.gather(*self._waiters.values())
+        for symbol in self.symbols:
+            if symbol not in self.rules:
+                raise VenueError(f"{self.name}: {symbol} is not listed by the instrument channel")
+
+    async def close(self) -> None:
+        """Close the connection (pending orders become UNKNOWN) and the REST session."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        if self._ws is not None:
+            with contextlib.suppress(WebSocketError):
+                await self._ws.close()
+        if self._http is not None:
+            await self._http.close()
+
+    async def _watch_close(self, ws: WebSocket) -> None:
+        await ws.wait_closed()
+        if ws is not self._ws:
+            return
+        self._ws = None
+        for fut in self._requests.values():
+            if not fut.done():
+                fut.set_exception(VenueError(f"{self.name}: connection closed"))
+        self._requests.clear()
+        for request, unknown in self._pending.disconnected():
+            now = self._now()
+            self.on_event(
+                OrderStatusUnknown(
+                    client_order_id=request.client_order_id,
+                    ts_init=now,
+                    ts_event=now,
+                    reason=f"{unknown.cause.value}: {unknown.detail}",
+                )
+            )
+
+    async def _watch_heartbeat(self, ws: WebSocket) -> None:
+        # "Heartbeat messages are sent approximately once every second in the absence of
+        # any other channel updates": a longer silence means the connection is dead
+        limit = int(self.heartbeat_timeout_s * 1e9)
+        while not ws.closed:
+            await asyncio.sleep(self.heartbeat_timeout_s / 4)
+            if self._now() - self.last_message_ns > limit:
+                log.warning(
+                    "%s: no message for %.1f s, closing", self.name, self.heartbeat_timeout_s
+                )
+                with contextlib.suppress(WebSocketError):
+                    await ws.close(1001, "heartbeat timeout")
+                return
+
+    # -- the hot path ------------------------------------------------------------------
+    def place(self, command: SubmitOrder) -> int:
+        """Fill, frame and write ``command``; return ``perf_counter_ns`` after the write.
+
+        Raises:
+            VenueUnavailable: nothing was sent (not connected, unknown pair).
+        """
+        ws = self._ws
+        if ws is None:
+            raise VenueUnavailable(self.name, "not connected")
+        rules = self.rules.get(command.symbol)
+        if rules is None:
+            raise VenueUnavailable(self.name, f"unknown symbol {command.symbol}")
+        template = self._template(command)
+        qty = rules.quantity(command.quantity)
+        price = rules.price(command.price) if command.price is not None else b""
+        req_id = next(self._req_ids)
+        coid = command.client_order_id
+        frame = template.frame(req_id, coid.encode(), qty, price)
+        if self.dry_run:
+            return self._now()
+        try:
+            ws.send_prebuilt(frame)
+        except ConnectionClosed:
+            raise VenueUnavailable(self.name, "connection closed") from None
+        written = self._now()
+        self._pending.sent(str(req_id), coid, written)
+        sent = self._sent_ns
+        sent[coid] = written
+        if len(sent) > 100_000:
+            del sent[next(iter(sent))]
+        self.sent += 1
+        return written
+
+    def _template(self, command: SubmitOrder) -> KrakenOrderTemplate:
+        tif = command.time_in_force.value.lower() if command.time_in_force else ""
+        key = (command.symbol, command.side.value, command.order_type.value, tif)
+        template = self._templates.get(key)
+        if template is None:
+            is_limit = command.order_type is OrderType.LIMIT
+            template = self._templates[key] = KrakenOrderTemplate(
+                symbol=command.symbol,
+                side=command.side.value.lower(),
+                order_type=command.order_type.value.lower(),
+                token=self._token,
+                time_in_force=(tif or "gtc") if is_limit else None,
+                cid_width=self.cid_width,
+            )
+        return template
+
+    def prepare(self, symbol: str, side: str, order_type: str = "MARKET") -> None:
+        """Build the template for one order shape ahead of time (off the hot path)."""
+        self._template(
+            SubmitOrder(
+                client_order_id="0" * self.cid_width,
+                ts_init=0,
+                venue=self.name,
+                symbol=symbol,
+                side=Side(side),
+                quantity=Decimal(1),
+                order_type=OrderType(order_type),
+            )
+        )
+
+    # -- what the venue says -------------------------------------------------------------
+    def _on_message(self, ws: WebSocket, message: str | bytes) -> None:
+        self.last_message_ns = self._now()
+        try:
+            msg = orjson.loads(message)
+        except orjson.JSONDecodeError:
+            log.warning("%s: undecodable message %.200r", self.name, message)
+            return
+        if not isinstance(msg, dict):
+            return
+        channel = msg.get("channel")
+        if channel is not None:
+            self._channel(str(channel), msg)
+            return
+        req_id = msg.get("req_id")
+        if not isinstance(req_id, int):
+            return
+        if msg.get("method") == "add_order":
+            answered = self._pending.answered(str(req_id), self._now())
+            if answered is not None:
+                self._order_response(answered.request.client_order_id, msg)
+                return
+        fut = self._requests.pop(req_id, None)
+        if fut is not None and not fut.done():
+            fut.set_result(msg)
+
+    def _order_response(self, coid: str, msg: Mapping[str, Any]) -> None:
+        now = self._now()
+        error = msg.get("error")
+        result = msg.get("result")
+        outcome = kraken_outcome(
+            bool(msg.get("success")),
+            None if error is None else str(error),
+            result if isinstance(result, dict) else None,
+        )
+        self.acks += 1
+        event: OrderEvent
+        if isinstance(outcome, Confirmed):
+            order_id = outcome.venue_order_id or ""
+            self._order_cl[order_id] = coid
+            event = OrderAccepted(
+                client_order_id=coid, ts_init=now, ts_event=now, venue_order_id=order_id
+            )
+        elif isinstance(outcome, Rejected):
+            # Kraken's errors are strings ("EOrder:Insufficient funds"): no numeric code
+            event = OrderRejected(
+                client_order_id=coid, ts_init=now, ts_event=now, code=0, message=outcome.msg
+            )
+        else:
+            event = OrderStatusUnknown(
+                client_order_id=coid,
+                ts_init=now,
+                ts_event=now,
+                reason=f"{outcome.cause.value} {outcome.detail}".strip(),
+            )
+        self.on_event(event)
+
+    def _channel(self, channel: str, msg: Mapping[str, Any]) -> None:
+        data = msg.get("data")
+        if channel == "heartbeat":
+            self.heartbeats += 1
+        elif channel == "executions" and isinstance(data, list):
+            if msg.get("type") == "update":
+                for row in data:
+                    if isinstance(row, dict):
+                        self._execution(row)
+            self._ready("executions")
+        elif channel == "ticker" and isinstance(data, list):
+            for row in data:
+                self._ticker(row)
+            self._ready("ticker")
+        elif channel == "instrument" and isinstance(data, dict):
+            for pair in data.get("pairs") or []:
+                self.rules[str(pair["symbol"])] = PairRules(
+                    Decimal(str(pair["qty_increment"])), Decimal(str(pair["price_increment"]))
+                )
+            self._ready("instrument")
+
+    def _ready(self, channel: str) -> None:
+        waiter = self._waiters.get(channel)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _ticker(self, row: Mapping[str, Any]) -> None:
+        symbol = str(row.get("symbol"))
+        last = row.get("last")
+        bid, ask = row.get("bid"), row.get("ask")
+        if bid and ask:
+            self._last_price[symbol] = (Decimal(str(bid)) + Decimal(str(ask))) / 2
+        elif last:
+            self._last_price[symbol] = Decimal(str(last))
+
+    def _execution(self, row: Mapping[str, Any]) -> None:
+        # "Spot WebSocket v2" > "Executions": exec_type says what happened
+        now = self._now()
+        order_id = str(row.get("order_id", ""))
+        coid = row.get("cl_ord_id") or self._order_cl.get(order_id)
+        if coid is None:
+            return  # an order placed elsewhere without a client id: not ours to track
+        coid = str(coid)
+        ts = _rfc3339_ns(row.get("timestamp")) or now
+        kind = row.get("exec_type")
+        event: OrderEvent
+        if kind == "trade":
+            price = Decimal(str(row["last_price"]))
+            symbol = row.get("symbol")
+            if symbol:
+                self._last_price[str(symbol)] = price
+            fees = row.get("fees") or []
+            commission = sum((Decimal(str(f.get("qty", 0))) for f in fees), Decimal(0))
+            event = OrderFilled(
+                client_order_id=coid,
+                ts_init=now,
+                ts_event=ts,
+                trade_id=str(row.get("exec_id") or row.get("trade_id")),
+                last_qty=Decimal(str(row["last_qty"])),
+                last_px=price,
+                commission=commission,
+                commission_asset=str(fees[0].get("asset", "")) if fees else "",
+            )
+        elif kind == "new":
+            self._order_cl[order_id] = coid
+            event = OrderAccepted(
+                client_order_id=coid, ts_init=now, ts_event=ts, venue_order_id=order_id
+            )
+        elif kind == "canceled":
+            event = OrderCanceled(client_order_id=coid, ts_init=now, ts_event=ts)
+        elif kind == "expired":
+            event = OrderExpired(client_order_id=coid, ts_init=now, ts_event=ts)
+        else:
+            return  # pending_new, filled, status, amended: no new fact for the order book
+        self.on_event(event)
+
+    # -- requests off the hot path ---------------------------------------------------------
+    async def request(self, method: str, params: Mapping[str, object]) -> Any:
+        """Send one request and return its ``result``; raise ``KrakenError`` on an error."""
+        msg = await self.call(method, params)
+        if not msg.get("success", True) or msg.get("error"):
+            raise KrakenError(method, str(msg.get("error", "unspecified error")))
+        return msg.get("result")
+
+    async def call(self, method: str, params: Mapping[str, object]) -> dict[str, Any]:
+        """Send ``{"method", "params", "req_id"}`` and return the whole response."""
+        ws = self._ws
+        if ws is None:
+            raise VenueError(f"{self.name}: not connected")
+        req_id = next(self._req_ids)
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._requests[req_id] = fut
+        body: dict[str, object] = {"method": method, "req_id": req_id}
+        if params:
+            body["params"] = dict(params)
+        try:
+            ws.send(orjson.dumps(body).decode())
+        except ConnectionClosed:
+            self._requests.pop(req_id, None)
+            raise VenueError(f"{self.name}: connection closed") from None
+        try:
+            return await asyncio.wait_for(fut, self.request_timeout_s)
+        except TimeoutError:
+            self._requests.pop(req_id, None)
+            raise VenueError(f"{self.name}: {method} timed out") from None
+
+    async def ping(self) -> int:
+        """Send the application-level ``ping``; return the round trip in ns."""
+        sent = self._now()
+        await self.call("ping", {})
+        return self._now() - sent
+
+    async def private_rest(self, path: str, params: Mapping[str, object]) -> Any:
+        """POST a signed private REST call; return ``result`` or raise ``KrakenError``.
+
+        The nonce is the time in ms, pushed past the last one used: Kraken refuses a nonce
+        that does not increase per key ("EAPI:Invalid nonce").
+        """
+        if self._http is None:
+            raise VenueError(f"{self.name}: not started")
+        self._nonce = max(time.time_ns() // 1_000_000, self._nonce + 1)
+        body, headers = kraken_private_request(
+            path,
+            params,
+            nonce=str(self._nonce),
+            api_key=self._api_key.reveal(),
+            secret_b64=self._secret.reveal(),
+        )
+        timeout = aiohttp.ClientTimeout(total=self.request_timeout_s)
+        try:
+            async with self._http.post(
+                self.rest_url + path, data=body.encode(), headers=headers, timeout=timeout
+            ) as response:
+                answer = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise VenueError(f"{self.name}: {path}: {type(exc).__name__}") from None
+        errors = answer.get("error") if isinstance(answer, dict) else ["no JSON object"]
+        if errors:
+            raise KrakenError(path, ", ".join(str(e) for e in errors))
+        return answer.get("result")
+
+    async def refresh_dead_man(self, timeout_s: int) -> str:
+        """Arm or push back ``cancel_all_orders_after`` (0 disarms); return ``triggerTime``.
+
+        Kraken recommends "a call every 15 to 30 seconds, providing a timeout of 60
+        seconds" (Spot WebSocket v2 "cancel_all_orders_after").
+        """
+        result = await self.request(
+            "cancel_all_orders_after", {"timeout": int(timeout_s), "token": self._token}
+        )
+        self.dead_man_trigger = str(result.get("triggerTime"))
+        return self.dead_man_trigger
+
+    async def cancel(self, client_order_id: str, symbol: str) -> None:
+        """Cancel one order by ``cl_ord_id`` (the event arrives on ``executions``)."""
+        await self.request("cancel_order", {"cl_ord_id": [client_order_id], "token": self._token})
+
+    async def cancel_all(self, symbol: str) -> int:
+        """Cancel every open order (Kraken's ``cancel_all`` spans all pairs); return the count."""
+        result = await self.request("cancel_all", {"token": self._token})
+        return int(result.get("count", 0))
+
+    async def reconcile(self, client_order_id: str, symbol: str) -> list[OrderEvent]:
+        """Find the order by ``cl_ord_id`` in REST ``OpenOrders``, then ``ClosedOrders``.
+
+        Absent from both is final only once ``not_answerafter_s`` has passed since our
+        send (an order of an earlier process counts as old): before that it may still be
+        in flight, and ``KrakenError`` says "ask again". Fills learned this way carry a
+        synthetic trade id per cumulative quantity (``recon:<order_id>:<vol_exec>``).
+        """
+        now = self._now()
+        txid, order = None, None
+        for path, key in ((OPEN_ORDERS_PATH, "open"), (CLOSED_ORDERS_PATH, "closed")):
+            result = await self.private_rest(path, {"cl_ord_id": client_order_id})
+            found = (result or {}).get(key) or {}
+            if found:
+                txid, order = next(iter(found.items()))
+                break
+        coid = client_order_id
+        if order is None:
+            sent = self._sent_ns.get(coid)
+            if sent is not None and now - sent < self.not_answerafter_s * 1e9:
+                raise KrakenError("reconcile", f"{coid} not listed yet; still unknown")
+            answer = kraken_reconcile(_UNKNOWN_ORDER, None)
+        else:
+            answer = kraken_reconcile(None, {**order, "order_id": txid})
+        if answer.finding is Finding.NOT_FOUND:
+            return [OrderNotFound(client_order_id=coid, ts_init=now, ts_event=now)]
+        assert order is not None and txid is not None
+        events: list[OrderEvent] = [
+            OrderAccepted(client_order_id=coid, ts_init=now, ts_event=now, venue_order_id=txid)
+        ]
+        executed = Decimal(str(order.get("vol_exec", "0")))
+        if executed > 0:
+            events.append(
+                OrderFilled(
+                    client_order_id=coid,
+                    ts_init=now,
+                    ts_event=now,
+                    trade_id=f"recon:{txid}:{executed}",
+                    last_qty=executed,
+                    last_px=Decimal(str(order.get("price", "0"))),
+                    commission=Decimal(str(order.get("fee", "0"))),
+                )
+            )
+        if answer.venue_status == "canceled":
+            events.append(OrderCanceled(client_order_id=coid, ts_init=now, ts_event=now))
+        elif answer.venue_status == "expired":
+            events.append(OrderExpired(client_order_id=coid, ts_init=now, ts_event=now))
+        return events
+
+    # -- for the engine and the dashboard ---------------------------------------------------
+    def last_price(self, symbol: str) -> Decimal | None:
+        """The latest trade or mid price seen for ``symbol``."""
+        return self._last_price.get(symbol)
+
+    def status(self) -> Mapping[str, Any]:
+        """Connection state, endpoint, send → response RTT percentiles (µs), counts."""
+        summary: dict[str, float] = {"count": self.acks}
+        p50 = self._pending.latency_percentile(0.5)
+        p99 = self._pending.latency_percentile(0.99)
+        if p50 is not None and p99 is not None:
+            summary["p50"] = p50 / 1000
+            summary["p99"] = p99 / 1000
+        return {
+            "connected": self._ws is not None and not self._ws.closed,
+            "endpoint": self.url,
+            "authenticated": "token" if self._token else "no",
+            "dry_run": self.dry_run,
+            "rtt_us": summary,
+            "sent": self.sent,
+            "acks": self.acks,
+            "heartbeats": self.heartbeats,
+            "silent_s": (self._now() - self.last_message_ns) / 1e9,
+            "dead_man_trigger": self.dead_man_trigger,
+        }
+
+
+def _rfc3339_ns(value: object) -> int | None:
+    """Parse Kraken's ``2022-12-25T09:30:59.123456Z`` into ns since the epoch."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
