@@ -471,3 +471,89 @@ def test_feed_channels_in_object_form_subscribe_too() -> None:
         "type": "subscriptions",
         "channels": [{"name": "heartbeat", "product_ids": ["ETH-USD"]}],
     }
+
+
+# "Exchange WebSocket Channels", "Full channel": the documented examples' fields (the same
+# examples Coinbase's own gdax-java client quotes, e.g. OrderDoneOrderBookMessage)
+DOC_FEED_FIELDS = {
+    "received": {
+        "type",
+        "time",
+        "product_id",
+        "sequence",
+        "order_id",
+        "size",
+        "price",
+        "side",
+        "order_type",
+    },
+    "open": {
+        "type",
+        "time",
+        "product_id",
+        "sequence",
+        "order_id",
+        "price",
+        "remaining_size",
+        "side",
+    },
+    "done": {
+        "type",
+        "time",
+        "product_id",
+        "sequence",
+        "price",
+        "order_id",
+        "reason",
+        "side",
+        "remaining_size",
+    },
+    "match": {
+        "type",
+        "trade_id",
+        "sequence",
+        "maker_order_id",
+        "taker_order_id",
+        "time",
+        "product_id",
+        "size",
+        "price",
+        "side",
+    },
+}
+#: what the emulator adds: our client_oid on received; the authenticated match's user fields
+EXTRA = {
+    "received": {"client_oid"},
+    "open": set(),
+    "done": set(),
+    "match": {"taker_user_id", "user_id", "taker_profile_id", "profile_id", "taker_fee_rate"},
+}
+
+
+def test_feed_messages_have_exactly_the_documented_fields() -> None:
+    _, exchange = make()
+    user = subscribe(exchange)
+    rest = {
+        "product_id": "BTC-USD",
+        "side": "buy",
+        "price": "50000.00",
+        "size": "0.1",
+        "client_oid": oid(),
+    }
+    request(exchange, "POST", "/orders", rest)
+    request(exchange, "DELETE", f"/orders/client:{rest['client_oid']}")
+    # a limit buy crossing the best ask: received, match, done (filled), all documented
+    take = {
+        "product_id": "BTC-USD",
+        "side": "buy",
+        "price": "60000.01",
+        "size": "0.01",
+        "client_oid": oid(),
+    }
+    request(exchange, "POST", "/orders", take)
+    seen = {}
+    for message in feed(user):
+        seen.setdefault(message["type"], message)
+    assert set(seen) == set(DOC_FEED_FIELDS)
+    for kind, fields in DOC_FEED_FIELDS.items():
+        assert set(seen[kind]) == fields | EXTRA[kind], kind

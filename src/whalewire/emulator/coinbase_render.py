@@ -271,8 +271,6 @@ class FeedRenderer:
             msg["remaining_size"] = fmt(view.orig_qty - view.executed_qty, 8)
         msg["reason"] = reason
         msg["side"] = view.side.value.lower()
-        if record.client_oid:
-            msg["client_oid"] = record.client_oid
         return msg
 
     def user_fields(self, owners: Owners, account_id: str) -> dict[str, str]:
