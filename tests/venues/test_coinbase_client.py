@@ -291,6 +291,9 @@ async def test_one_tls_connection_carries_every_order(venue: Venue, tls: Tls) ->
             client.place(cmd)
         for cmd in commands:
             await events.wait_for(OrderFilled, cmd.client_order_id)
+            # pipelined answers matched by position: the POST's id equals the feed's
+            acks = await events.wait_for(OrderAccepted, cmd.client_order_id, count=2)
+            assert len({e.venue_order_id for e in acks if isinstance(e, OrderAccepted)}) == 1
         await client.cancel_all("BTC-USD")
         await client.reconcile(commands[0].client_order_id, "BTC-USD")
         assert before == 1  # start(): time, products and ticker on the same connection
