@@ -56,12 +56,12 @@ class SyntheticMempool:
         whale_every: one whale per this many transactions (0: no whales).
         duration_s: stop after this long; ``None``: run until ``count`` or forever.
         count: stop after this many transactions; ``None``: no limit.
-        first_locktime: the locktime of each pool's first emission (then +1 per emission).
+        first_locktime: the first emission's locktime (then +1 per emission).
         name: the feed name stamped on events.
 
     Raises:
-        ValueError: an empty pool, a rate that is not positive, or too many variants for the
-            height range of locktimes.
+        ValueError: an empty pool, a rate that is not positive, or a malformed transaction.
+            Emitting past the height range of locktimes raises it too.
     """
 
     def __init__(
@@ -107,11 +107,11 @@ class SyntheticMempool:
         else:
             k = n - (n // every if every else 0)
             pool = self.noise
-        # a fresh locktime per emission from the pool, not per lap: a transaction listed
-        # twice (to weight it) still gives two distinct transactions
-        locktime = self.first_locktime + k
+        # one locktime per emission, never per pool entry or lap: a transaction listed
+        # twice (to weight it), or in both pools, still gives distinct transactions
+        locktime = self.first_locktime + n
         if locktime >= MAX_LOCKTIME_HEIGHT:
-            raise ValueError("ran out of block-height locktimes for this pool")
+            raise ValueError("ran out of block-height locktimes")
         return with_locktime(pool[k % len(pool)], locktime)
 
     def __aiter__(self) -> AsyncIterator[RawTxEvent]:
