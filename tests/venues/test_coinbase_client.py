@@ -19,6 +19,7 @@ from decimal import Decimal
 import pytest
 import trustme
 
+from whalewire.emulator.coinbase import CoinbaseConfig
 from whalewire.emulator.coinbase_server import CoinbaseEmulator
 from whalewire.emulator.faults import FaultPlan
 from whalewire.model import (
@@ -400,3 +401,21 @@ async def test_feed_drop_is_resubscribed_and_fills_flow_again(venue: Venue, tls:
         await events.wait_for(OrderFilled, cmd.client_order_id)
     finally:
         await client.close()
+
+
+async def test_client_and_emulator_agree_under_a_path_prefix(tls: Tls) -> None:
+    emu = CoinbaseEmulator(CoinbaseConfig(path_prefix="/coinbase"))
+    await emu.start(ssl=tls.server)
+    try:
+        assert emu.rest_url.endswith("/coinbase")
+        client, events = await started(Venue(emu, ShiftedClock()), tls)
+        try:
+            cmd = order()
+            client.place(cmd)
+            await events.wait_for(OrderFilled, cmd.client_order_id)
+            found = await client.reconcile(cmd.client_order_id, "BTC-USD")
+            assert isinstance(found[0], OrderAccepted)
+        finally:
+            await client.close()
+    finally:
+        await emu.close()

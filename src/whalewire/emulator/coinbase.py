@@ -117,6 +117,8 @@ class CoinbaseConfig:
     private_rate: RateBucket = RateBucket(15, 30)
     book_levels: int = 20
     seed: int = 0
+    #: served under this path (e.g. ``/coinbase``); signatures cover the path as sent
+    path_prefix: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +232,13 @@ class CoinbaseExchange:
         """Answer one REST request; ``target`` is the raw path with its query string."""
         now = self.clock()
         split = urlsplit(target)
-        parts = [unquote(p) for p in split.path.strip("/").split("/")]
+        path = split.path
+        prefix = self.config.path_prefix.rstrip("/")
+        if prefix:
+            if not path.startswith(prefix + "/"):
+                return error(404, "NotFound")
+            path = path[len(prefix) :]
+        parts = [unquote(p) for p in path.strip("/").split("/")]
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         method = method.upper()
         public = parts[0] in ("time", "products")

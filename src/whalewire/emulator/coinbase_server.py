@@ -130,7 +130,8 @@ class CoinbaseEmulator:
     def rest_url(self) -> str:
         """Return the REST base URL (``https://`` when started with TLS)."""
         scheme = "https" if self._tls else "http"
-        return f"{scheme}://{self._host}:{self.port}"
+        prefix = self.exchange.config.path_prefix.rstrip("/")
+        return f"{scheme}://{self._host}:{self.port}{prefix}"
 
     @property
     def ws_url(self) -> str:
