@@ -121,7 +121,7 @@ class KrakenClient:
         dry_run: bool = False,
         request_timeout_s: float = 5.0,
         heartbeat_timeout_s: float = 10.0,
-        not_answerafter_s: float = 10.0,
+        not_found_after_s: float = 10.0,
         monotonic_ns: Callable[[], int] = time.perf_counter_ns,
     ) -> None:
         if credentials.api_secret is None:
@@ -135,7 +135,7 @@ class KrakenClient:
         self.cid_width = cid_width
         self.request_timeout_s = request_timeout_s
         self.heartbeat_timeout_s = heartbeat_timeout_s
-        self.not_answerafter_s = not_answerafter_s
+        self.not_found_after_s = not_found_after_s
         self._now = monotonic_ns
         self._api_key = credentials.api_key
         self._secret = credentials.api_secret
@@ -519,7 +519,7 @@ class KrakenClient:
     async def reconcile(self, client_order_id: str, symbol: str) -> list[OrderEvent]:
         """Find the order by ``cl_ord_id`` in REST ``OpenOrders``, then ``ClosedOrders``.
 
-        Absent from both is final only once ``not_answerafter_s`` has passed since our
+        Absent from both is final only once ``not_found_after_s`` has passed since our
         send (an order of an earlier process counts as old): before that it may still be
         in flight, and ``KrakenError`` says "ask again". Fills learned this way carry a
         synthetic trade id per cumulative quantity (``recon:<order_id>:<vol_exec>``).
@@ -535,7 +535,7 @@ class KrakenClient:
         coid = client_order_id
         if order is None:
             sent = self._sent_ns.get(coid)
-            if sent is not None and now - sent < self.not_answerafter_s * 1e9:
+            if sent is not None and now - sent < self.not_found_after_s * 1e9:
                 raise KrakenError("reconcile", f"{coid} not listed yet; still unknown")
             answer = kraken_reconcile(_UNKNOWN_ORDER, None)
         else:

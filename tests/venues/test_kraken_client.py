@@ -1,0 +1,321 @@
+"""The Kraken WebSocket v2 client (venues/kraken.py) against the emulator on loopback.
+
+Real sockets: our WebSocket client and server for ``/v2``, aiohttp for the signed REST
+calls (``GetWebSocketsToken``, ``OpenOrders``, ``ClosedOrders``), the emulator verifying
+API-Sign, nonces and tokens as Kraken documents them ("Spot REST Authentication",
+"Spot WebSocket v2").
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+
+from whalewire.emulator.faults import FaultPlan
+from whalewire.emulator.kraken_server import KrakenEmulator
+from whalewire.model import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderNotFound,
+    OrderRejected,
+    OrderStatusUnknown,
+    OrderType,
+    Side,
+    SubmitOrder,
+    TimeInForce,
+)
+from whalewire.venues.base import VenueUnavailable
+from whalewire.venues.credentials import Credentials, Secret
+from whalewire.venues.ids import kraken_client_order_id
+from whalewire.venues.kraken import KrakenClient, KrakenError
+
+NS = "k"
+_seq = iter(range(1, 10**6))
+
+
+class Events:
+    """Collects ``on_event`` calls and lets a test wait for one kind."""
+
+    def __init__(self) -> None:
+        self.items: list[OrderEvent] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, event: OrderEvent) -> None:
+        self.items.append(event)
+        self._changed.set()
+
+    async def wait_for(self, kind: type[OrderEvent], coid: str, count: int = 1) -> list[OrderEvent]:
+        async with asyncio.timeout(10):
+            while True:
+                got = [e for e in self.items if isinstance(e, kind) and e.client_order_id == coid]
+                if len(got) >= count:
+                    return got
+                self._changed.clear()
+                await self._changed.wait()
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[KrakenEmulator]:
+    emu = KrakenEmulator()
+    await emu.start()
+    yield emu
+    await emu.close()
+
+
+async def started(emu: KrakenEmulator, **kw: object) -> tuple[KrakenClient, Events]:
+    keys = emu.open_default_account(f"acct{next(_seq)}")
+    creds = Credentials(
+        venue="kraken", api_key=Secret(keys.api_key), api_secret=Secret(keys.secret)
+    )
+    client = KrakenClient(emu.url, emu.rest_url, creds, **kw)  # type: ignore[arg-type]
+    events = Events()
+    client.on_event = events
+    await client.start()
+    return client, events
+
+
+def order(qty: str = "0.02", side: Side = Side.BUY, **kw: object) -> SubmitOrder:
+    return SubmitOrder(
+        client_order_id=kraken_client_order_id(NS, next(_seq)),
+        ts_init=0,
+        venue="kraken",
+        symbol="BTC/USD",
+        side=side,
+        quantity=Decimal(qty),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def resting(qty: str = "0.01") -> SubmitOrder:
+    # far below the synthetic book's bids (mid 60000): it rests
+    return order(
+        qty, order_type=OrderType.LIMIT, price=Decimal(1000), time_in_force=TimeInForce.GTC
+    )
+
+
+async def test_start_gets_token_rules_and_reference_price(emulator: KrakenEmulator) -> None:
+    client, _ = await started(emulator)
+    status = client.status()
+    assert status["connected"] is True and status["authenticated"] == "token"
+    # the instrument channel's increments for BTC/USD (tick 0.1, 1e-8 BTC)
+    rules = client.rules["BTC/USD"]
+    assert rules.price(Decimal("60000.123")) == b"60000.1"
+    assert rules.quantity(Decimal("0.123456789")) == b"0.12345678"
+    price = client.last_price("BTC/USD")
+    assert price is not None and Decimal(59_000) < price < Decimal(61_000)
+    await client.close()
+
+
+async def test_market_order_is_acked_then_filled_with_fees(emulator: KrakenEmulator) -> None:
+    client, events = await started(emulator)
+    cmd = order("0.02")
+    client.place(cmd)
+    # the add_order response and the executions "new" both say accepted (the OMS dedups)
+    ack = (await events.wait_for(OrderAccepted, cmd.client_order_id))[0]
+    assert isinstance(ack, OrderAccepted) and ack.venue_order_id.startswith("O")
+    fills: list[OrderFilled] = []
+    async with asyncio.timeout(10):
+        while sum(f.last_qty for f in fills) < Decimal("0.02"):
+            got = await events.wait_for(OrderFilled, cmd.client_order_id, len(fills) + 1)
+            fills = [e for e in got if isinstance(e, OrderFilled)]
+    assert sum(f.last_qty for f in fills) == Decimal("0.02")
+    assert all(f.last_px > 0 and f.commission > 0 and f.commission_asset for f in fills)
+    assert len({f.trade_id for f in fills}) == len(fills)
+    assert client.status()["rtt_us"]["count"] == 1
+    await client.close()
+
+
+async def test_order_the_account_cannot_pay_for_is_rejected_with_kraken_error(
+    emulator: KrakenEmulator,
+) -> None:
+    client, events = await started(emulator)
+    cmd = order("500")  # the default account holds USD 1,000,000: 500 BTC cost 30 M
+    client.place(cmd)
+    (rej,) = await events.wait_for(OrderRejected, cmd.client_order_id)
+    assert isinstance(rej, OrderRejected)
+    assert rej.message == "EOrder:Insufficient funds"
+    assert not [e for e in events.items if isinstance(e, OrderAccepted)]
+    await client.close()
+
+
+async def test_cancel_all_cancels_a_resting_order(emulator: KrakenEmulator) -> None:
+    client, events = await started(emulator)
+    cmd = resting()
+    client.place(cmd)
+    await events.wait_for(OrderAccepted, cmd.client_order_id)
+    assert await client.cancel_all("BTC/USD") == 1
+    await events.wait_for(OrderCanceled, cmd.client_order_id)
+    assert await client.cancel_all("BTC/USD") == 0
+    await client.close()
+
+
+async def test_cancel_by_client_order_id(emulator: KrakenEmulator) -> None:
+    client, events = await started(emulator)
+    cmd = resting()
+    client.place(cmd)
+    await events.wait_for(OrderAccepted, cmd.client_order_id)
+    await client.cancel(cmd.client_order_id, "BTC/USD")
+    await events.wait_for(OrderCanceled, cmd.client_order_id)
+    with pytest.raises(KrakenError, match="EOrder:Unknown order"):
+        await client.cancel(cmd.client_order_id, "BTC/USD")
+    await client.close()
+
+
+async def test_dead_man_switch_fires_when_not_refreshed(emulator: KrakenEmulator) -> None:
+    client, events = await started(emulator)
+    cmd = resting()
+    client.place(cmd)
+    await events.wait_for(OrderAccepted, cmd.client_order_id)
+    trigger = await client.refresh_dead_man(1)
+    assert trigger.endswith("Z") and client.status()["dead_man_trigger"] == trigger
+    # no refresh: the venue cancels everything when the second runs out
+    await events.wait_for(OrderCanceled, cmd.client_order_id)
+    await client.close()
+
+
+async def test_dead_man_switch_refreshed_then_disarmed_keeps_the_order(
+    emulator: KrakenEmulator,
+) -> None:
+    client, events = await started(emulator)
+    cmd = resting()
+    client.place(cmd)
+    await events.wait_for(OrderAccepted, cmd.client_order_id)
+    await client.refresh_dead_man(60)
+    assert await client.refresh_dead_man(0) == "0"
+    assert emulator.exchange.next_dead_man() is None
+    assert len(emulator.exchange.engine.open_orders(client_account(emulator))) == 1
+    await client.close()
+
+
+def client_account(emu: KrakenEmulator) -> str:
+    # the most recently opened account is the client's
+    return list(emu.exchange.registry.accounts)[-1]
+
+
+async def test_reconcile_finds_filled_and_resting_orders(emulator: KrakenEmulator) -> None:
+    client, events = await started(emulator)
+    filled = order("0.01")
+    client.place(filled)
+    await events.wait_for(OrderFilled, filled.client_order_id)
+    found = await client.reconcile(filled.client_order_id, "BTC/USD")
+    assert isinstance(found[0], OrderAccepted)
+    (fill,) = [e for e in found if isinstance(e, OrderFilled)]
+    assert fill.last_qty == Decimal("0.01") and fill.trade_id.startswith("recon:")
+    rest = resting()
+    client.place(rest)
+    await events.wait_for(OrderAccepted, rest.client_order_id)
+    found = await client.reconcile(rest.client_order_id, "BTC/USD")
+    assert [type(e) for e in found] == [OrderAccepted]
+    await client.cancel(rest.client_order_id, "BTC/USD")
+    await events.wait_for(OrderCanceled, rest.client_order_id)
+    found = await client.reconcile(rest.client_order_id, "BTC/USD")
+    assert [type(e) for e in found] == [OrderAccepted, OrderCanceled]
+    await client.close()
+
+
+async def test_reconcile_unknown_id_is_not_found_only_after_the_settle_time(
+    emulator: KrakenEmulator,
+) -> None:
+    client, events = await started(emulator)
+    never_sent = kraken_client_order_id(NS, next(_seq))
+    (absent,) = await client.reconcile(never_sent, "BTC/USD")
+    assert isinstance(absent, OrderNotFound)
+    # refused before processing ("EService:Busy"): the order is unknown, then absent
+    emulator.set_faults(FaultPlan(server_error_rate=1.0))
+    cmd = order("0.01")
+    client.place(cmd)
+    (unknown,) = await events.wait_for(OrderStatusUnknown, cmd.client_order_id)
+    assert isinstance(unknown, OrderStatusUnknown) and "EService:Busy" in unknown.reason
+    emulator.set_faults(None)
+    # just sent: it could still be in flight, so absence is not an answer yet
+    with pytest.raises(KrakenError, match="still unknown"):
+        await client.reconcile(cmd.client_order_id, "BTC/USD")
+    client.not_found_after_s = 0  # as if the settle time had passed
+    (absent,) = await client.reconcile(cmd.client_order_id, "BTC/USD")
+    assert isinstance(absent, OrderNotFound)
+    await client.close()
+
+
+async def test_disconnect_with_order_in_flight_reports_unknown(emulator: KrakenEmulator) -> None:
+    client, events = await started(emulator)
+    emulator.set_faults(FaultPlan(disconnect_rate=1.0))
+    cmd = order("0.01")
+    client.place(cmd)
+    (unknown,) = await events.wait_for(OrderStatusUnknown, cmd.client_order_id)
+    assert isinstance(unknown, OrderStatusUnknown) and "disconnect" in unknown.reason
+    with pytest.raises(VenueUnavailable):
+        client.place(order("0.01"))
+    await client.close()
+
+
+async def test_service_unavailable_answer_is_unknown_not_rejected(emulator: KrakenEmulator) -> None:
+    client, events = await started(emulator)
+    emulator.set_faults(FaultPlan(unknown_rate=1.0))
+    cmd = order("0.01")
+    client.place(cmd)
+    (unknown,) = await events.wait_for(OrderStatusUnknown, cmd.client_order_id)
+    assert isinstance(unknown, OrderStatusUnknown) and "EService:Unavailable" in unknown.reason
+    # the order was processed behind the fault: reconciliation finds it
+    emulator.set_faults(None)
+    found = await client.reconcile(cmd.client_order_id, "BTC/USD")
+    assert isinstance(found[0], OrderAccepted)
+    await client.close()
+
+
+async def test_ioc_limit_that_cannot_fill_expires(emulator: KrakenEmulator) -> None:
+    client, events = await started(emulator)
+    cmd = order(
+        "0.01", order_type=OrderType.LIMIT, price=Decimal(1000), time_in_force=TimeInForce.IOC
+    )
+    client.place(cmd)
+    await events.wait_for(OrderExpired, cmd.client_order_id)
+    await client.close()
+
+
+async def test_silent_connection_is_closed_by_the_heartbeat_watchdog() -> None:
+    # a venue that never sends a heartbeat: the client gives up after its timeout
+    emu = KrakenEmulator(heartbeat_interval=3600)
+    await emu.start()
+    try:
+        client, events = await started(emu, heartbeat_timeout_s=0.3)
+        cmd = resting()
+        emu.set_faults(FaultPlan(drop_rate=1.0))
+        client.place(cmd)
+        (unknown,) = await events.wait_for(OrderStatusUnknown, cmd.client_order_id)
+        assert isinstance(unknown, OrderStatusUnknown)
+        assert client.status()["connected"] is False
+        await client.close()
+    finally:
+        await emu.close()
+
+
+async def test_heartbeats_are_counted() -> None:
+    emu = KrakenEmulator(heartbeat_interval=0.05)
+    await emu.start()
+    try:
+        client, _ = await started(emu)
+        async with asyncio.timeout(10):
+            while client.heartbeats < 2:
+                await asyncio.sleep(0.02)
+        await client.close()
+    finally:
+        await emu.close()
+
+
+async def test_bad_secret_fails_start_with_invalid_signature(emulator: KrakenEmulator) -> None:
+    keys = emulator.open_default_account("badsecret")
+    creds = Credentials(
+        venue="kraken",
+        api_key=Secret(keys.api_key),
+        api_secret=Secret("c2VjcmV0c2VjcmV0c2VjcmV0"),
+    )
+    client = KrakenClient(emulator.url, emulator.rest_url, creds)
+    with pytest.raises(KrakenError, match="EAPI:Invalid signature"):
+        await client.start()
+    await client.close()
