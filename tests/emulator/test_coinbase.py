@@ -21,6 +21,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from whalewire.emulator.coinbase import CoinbaseConfig, CoinbaseExchange, RateBucket, RestResponse
 from whalewire.emulator.coinbase_feed import CoinbaseFeedSession
@@ -557,3 +559,53 @@ def test_feed_messages_have_exactly_the_documented_fields() -> None:
     assert set(seen) == set(DOC_FEED_FIELDS)
     for kind, fields in DOC_FEED_FIELDS.items():
         assert set(seen[kind]) == fields | EXTRA[kind], kind
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_order_keys = st.sampled_from(
+    [
+        "product_id",
+        "side",
+        "type",
+        "price",
+        "size",
+        "funds",
+        "time_in_force",
+        "client_oid",
+        "post_only",
+    ]
+)
+_plausible = {
+    "product_id": st.sampled_from(["BTC-USD", "ETH-USD", "X"]),
+    "side": st.sampled_from(["buy", "sell", "hold"]),
+    "type": st.sampled_from(["limit", "market", "stop"]),
+    "price": st.sampled_from(["60000.01", "0.1", "-1", "1e3", "NaN", "59000"]),
+    "size": st.sampled_from(["0.01", "0", "1e-9", "Infinity", "3"]),
+    "funds": st.sampled_from(["100.00", "0.001", "-5"]),
+    "time_in_force": st.sampled_from(["GTC", "IOC", "FOK", "GTT"]),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        _order_keys, _json_values | st.sampled_from(["BTC-USD", "buy", "0.01"]), max_size=7
+    ),
+    st.data(),
+)
+def test_any_signed_order_body_is_answered_200_or_400_never_raises(
+    body: dict[str, Any], data: st.DataObject
+) -> None:
+    for key, values in _plausible.items():
+        if data.draw(st.booleans()):
+            body[key] = data.draw(values)
+    _, exchange = make(CoinbaseConfig(private_rate=RateBucket(1e9, 10**9), book_levels=3))
+    response = request(exchange, "POST", "/orders", body)
+    assert response.status in (200, 400), response.body
+    assert isinstance(response.json(), dict)
