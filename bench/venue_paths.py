@@ -202,7 +202,7 @@ async def measure(info: dict[str, str], orders: int, warmup: int) -> dict[str, l
             host,
             int(port),
             ssl=client_ctx,
-            on_response=lambda r: answered.done() or answered.set_result(r),
+            on_response=answered.set_result,
             on_lost=lambda exc: None,
         )
         ms = cb.clock.timestamp_ms()

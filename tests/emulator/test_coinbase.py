@@ -553,7 +553,7 @@ def test_feed_messages_have_exactly_the_documented_fields() -> None:
         "client_oid": oid(),
     }
     request(exchange, "POST", "/orders", take)
-    seen = {}
+    seen: dict[str, dict[str, Any]] = {}
     for message in feed(user):
         seen.setdefault(message["type"], message)
     assert set(seen) == set(DOC_FEED_FIELDS)
