@@ -419,3 +419,19 @@ async def test_client_and_emulator_agree_under_a_path_prefix(tls: Tls) -> None:
             await client.close()
     finally:
         await emu.close()
+
+
+async def test_same_client_order_id_twice_in_flight_is_refused_before_any_byte(
+    venue: Venue, tls: Tls
+) -> None:
+    client, events = await started(venue, tls)
+    try:
+        venue.emulator.set_faults(FaultPlan(latency_ms=50))  # keep the first one in flight
+        cmd = order()
+        client.place(cmd)
+        with pytest.raises(VenueUnavailable, match="already in flight"):
+            client.place(cmd)
+        assert client.sent == 1
+        await events.wait_for(OrderFilled, cmd.client_order_id)
+    finally:
+        await client.close()

@@ -150,6 +150,8 @@ class CoinbaseClient:
         self._closing = False
         #: what each response on the connection answers, in request order
         self._fifo: deque[str | asyncio.Future[Response]] = deque()
+        #: client order ids written and not yet answered (a second send would confuse them)
+        self._inflight: set[str] = set()
         self._pending = PendingRequests(timeout_ns=365 * 86_400 * 10**9)
         self._templates: dict[tuple[str, str, str, str], CoinbaseOrderTemplate] = {}
         self._signed_ms: dict[str, int] = {}
@@ -217,6 +219,7 @@ class CoinbaseClient:
     def _on_lost(self, exc: BaseException | None) -> None:
         self._conn = None
         fifo, self._fifo = self._fifo, deque()
+        self._inflight.clear()
         for entry in fifo:
             if isinstance(entry, asyncio.Future) and not entry.done():
                 entry.set_exception(VenueError(f"{self.name}: connection lost"))
@@ -274,6 +277,8 @@ class CoinbaseClient:
         size = rules.quantity(command.quantity)
         price = rules.price(command.price) if command.price is not None else b""
         coid = command.client_order_id
+        if coid in self._inflight:
+            raise VenueUnavailable(self.name, f"client order id {coid} is already in flight")
         request = template.request(stamp, coid.encode(), size, price)
         if self.dry_run:
             return self._now()
@@ -283,6 +288,7 @@ class CoinbaseClient:
             raise VenueUnavailable(self.name, "connection closed") from None
         written = self._now()
         self._fifo.append(coid)
+        self._inflight.add(coid)
         self._pending.sent(coid, coid, written)
         signed = self._signed_ms
         signed[coid] = ts
@@ -326,6 +332,7 @@ class CoinbaseClient:
 
     def _order_response(self, coid: str, response: Response) -> None:
         now = self._now()
+        self._inflight.discard(coid)
         self._pending.answered(coid, now)
         self.acks += 1
         try:
