@@ -461,11 +461,16 @@ async def _recv_json(
                 return msg
 
 
-async def test_server_sends_heartbeats_after_a_subscription() -> None:
+async def test_server_greets_with_status_then_sends_heartbeats_after_a_subscription() -> None:
     emu = KrakenEmulator(heartbeat_interval=0.05)
     await emu.start()
     try:
         ws = await connect(emu.url, deflate=False)
+        # Spot WebSocket v2 "Status": the first message of a connection
+        greeting = json.loads(await ws.recv())
+        assert greeting["channel"] == "status" and greeting["type"] == "update"
+        assert greeting["data"][0]["system"] == "online"
+        assert greeting["data"][0]["api_version"] == "v2"
         ws.send('{"method":"subscribe","params":{"channel":"instrument"},"req_id":1}')
         # Spot WebSocket v2 "heartbeat": {"channel": "heartbeat"} and nothing else
         assert await _recv_json(ws, channel="heartbeat") == {"channel": "heartbeat"}
@@ -507,7 +512,7 @@ async def test_server_refuses_other_paths_and_injects_service_unavailable() -> N
             await connect(emu.url.replace("/v2", "/v1"), deflate=False)
         ws = await connect(emu.url, deflate=False)
         ws.send('{"method":"ping","req_id":5}')
-        msg = await _recv_json(ws)
+        msg = await _recv_json(ws, method="ping")
         assert msg["success"] is False and msg["error"] == "EService:Unavailable"
         assert msg["req_id"] == 5
         await ws.close()

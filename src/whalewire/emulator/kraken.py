@@ -225,9 +225,8 @@ class KrakenExchange:
         #: cl_ord_id given by the client, per engine order id (absent: none was given)
         self.cl_ord_ids: dict[int, str] = {}
         self.userrefs: dict[int, int] = {}
-        self._rng_salt = (
-            secrets.token_bytes(8) if self.config.seed < 0 else b"%d" % self.config.seed
-        )
+        # seeds the order and trade ids: the same seed gives the same ids
+        self._rng_salt = b"%d" % self.config.seed
 
     # ------------------------------------------------------------------ accounts
 
@@ -632,6 +631,16 @@ class KrakenExchange:
             )
         return out
 
+    def status_message(self, connection_id: int, system: str = "online") -> str:
+        """Render the ``status`` update sent on connect (Spot WebSocket v2 "Status")."""
+        row = {
+            "version": "2.0.0",
+            "system": system,
+            "api_version": "v2",
+            "connection_id": connection_id,
+        }
+        return _dumps({"channel": "status", "type": "update", "data": [row]})
+
     def render_fault(self, kind: FaultKind, request_text: str) -> str:
         """Render an injected fault as Kraken words it (a ``faults.Renderer``).
 
@@ -642,8 +651,7 @@ class KrakenExchange:
         """
         now = self.clock()
         if kind is FaultKind.SHUTDOWN:
-            row = {"system": "maintenance", "api_version": "v2", "connection_id": 0, "version": "2"}
-            return _dumps({"channel": "status", "type": "update", "data": [row]})
+            return self.status_message(0, "maintenance")
         try:
             request = json.loads(request_text)
         except ValueError:

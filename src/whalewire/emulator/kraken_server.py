@@ -187,6 +187,8 @@ class KrakenEmulator:
         self._connections += 1
         injector: FaultInjector | None = None
         epoch = -1
+        # Kraken greets every v2 connection with a status update ("Status")
+        self._send(session, ws, self.exchange.status_message(number))
         beat = asyncio.get_running_loop().create_task(self._heartbeat(session, ws))
         try:
             async for message in ws:
