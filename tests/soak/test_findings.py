@@ -264,6 +264,7 @@ async def test_order_filled_by_the_stream_is_not_reported_unknown_on_a_later_dis
     rig: Rig,
 ) -> None:
     client = rig.engine.venues["binance"]
+    assert isinstance(client, BinanceClient)
     rig.emulator.set_faults(FaultPlan(drop_rate=1.0))  # the answer is lost, the fill is not
     order = sell(rig.engine)
     await until(order, {OrderStatus.FILLED}, 5)
