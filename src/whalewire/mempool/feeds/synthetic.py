@@ -5,9 +5,9 @@ asked, and makes each emitted transaction unique by rewriting its ``nLockTime`` 
 four bytes of every serialisation, legacy and BIP 144 alike). A new locktime gives a new
 txid (and wtxid) while every output, script and input stays as it was, so a transaction
 that paid an exchange address still does, and deduplication and detection see a stream of
-distinct transactions, as in a busy mempool. Locktimes are block heights below
-``MAX_LOCKTIME_HEIGHT`` (BIP 65/Bitcoin Core ``LOCKTIME_THRESHOLD``: values under
-500,000,000 are heights), so each variant would be final on today's chain.
+distinct transactions, as in a busy mempool. Locktimes count up from 1, one per emission,
+and stay block heights (Bitcoin Core ``script/script.h``: ``LOCKTIME_THRESHOLD`` = 500,000,000;
+below it a locktime is a height), so the first ~950,000 variants are final on today's chain.
 
 What it is not: the signatures commit to the locktime, so the variants are not valid for a
 node (nothing here checks scripts; the detector does not either). Use it for load and soak
@@ -27,7 +27,7 @@ from whalewire.mempool.feeds.events import EventKind, RawTxEvent
 
 __all__ = ["MAX_LOCKTIME_HEIGHT", "SyntheticMempool", "with_locktime"]
 
-#: Bitcoin Core ``script/script.h``: LOCKTIME_THRESHOLD = 500000000; below it, a height
+#: the first locktime that is a timestamp, not a height (``LOCKTIME_THRESHOLD``)
 MAX_LOCKTIME_HEIGHT = 500_000_000
 #: pacing granularity: events due within this much of now are emitted together
 _TICK_S = 0.005
