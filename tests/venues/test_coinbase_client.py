@@ -435,3 +435,58 @@ async def test_same_client_order_id_twice_in_flight_is_refused_before_any_byte(
         await events.wait_for(OrderFilled, cmd.client_order_id)
     finally:
         await client.close()
+
+
+async def test_keepalive_holds_the_connection_past_the_venues_idle_timeout(tls: Tls) -> None:
+    emu = CoinbaseEmulator(idle_timeout_s=0.3)
+    await emu.start(ssl=tls.server)
+    try:
+        keys = emu.open_default_account()
+        creds = Credentials(
+            venue="coinbase",
+            api_key=Secret(keys.api_key),
+            api_secret=Secret(keys.secret),
+            passphrase=Secret(keys.passphrase),
+        )
+        kept = CoinbaseClient(
+            emu.rest_url, emu.ws_url, creds, ssl_context=tls.client, keepalive_s=0.1
+        )
+        await kept.start()
+        async with asyncio.timeout(10):
+            while kept.keepalives < 8:  # 0.8 s idle from the venue's side, by then
+                await asyncio.sleep(0.02)
+        assert emu.rest_connections == 1
+        assert kept.connections_opened == 1
+        await kept.close()
+    finally:
+        await emu.close()
+
+
+async def test_without_keepalive_the_venue_closes_and_the_client_reconnects(tls: Tls) -> None:
+    emu = CoinbaseEmulator(idle_timeout_s=0.5)
+    await emu.start(ssl=tls.server)
+    try:
+        keys = emu.open_default_account()
+        creds = Credentials(
+            venue="coinbase",
+            api_key=Secret(keys.api_key),
+            api_secret=Secret(keys.secret),
+            passphrase=Secret(keys.passphrase),
+        )
+        idle = CoinbaseClient(
+            emu.rest_url, emu.ws_url, creds, ssl_context=tls.client, keepalive_s=None
+        )
+        events = Events()
+        idle.on_event = events
+        await idle.start()
+        async with asyncio.timeout(10):
+            while idle.connections_opened < 2:
+                await asyncio.sleep(0.02)
+            while not idle.status()["connected"]:
+                await asyncio.sleep(0.02)
+        cmd = order()
+        idle.place(cmd)
+        await events.wait_for(OrderFilled, cmd.client_order_id)
+        await idle.close()
+    finally:
+        await emu.close()

@@ -51,8 +51,11 @@ class CoinbaseEmulator:
         *,
         faults: FaultPlan | None = None,
         clock: Clock = wall_clock,
+        idle_timeout_s: float = 75.0,
     ) -> None:
         self._clock = clock
+        #: an idle REST connection is closed after this long (aiohttp's keep-alive timeout)
+        self.idle_timeout_s = idle_timeout_s
         self._skew_ms = 0
         self.exchange = CoinbaseExchange(self._venue_time, config)
         self.exchange.on_push = self._schedule_flush
@@ -93,7 +96,9 @@ class CoinbaseEmulator:
         """Listen for REST on ``host``:``port`` (TLS with ``ssl``) and the feed on ``feed_port``."""
         loop = asyncio.get_running_loop()
         self._host, self._tls = host, ssl is not None
-        self._web = web_server = web.Server(self._handle_rest, keepalive_timeout=75)
+        self._web = web_server = web.Server(
+            self._handle_rest, keepalive_timeout=self.idle_timeout_s
+        )
 
         def factory() -> asyncio.BaseProtocol:
             self.rest_connections += 1

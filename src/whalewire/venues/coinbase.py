@@ -115,6 +115,7 @@ class CoinbaseClient:
         dry_run: bool = False,
         request_timeout_s: float = 5.0,
         clock_samples: int = 5,
+        keepalive_s: float | None = 15.0,
         monotonic_ns: Callable[[], int] = time.perf_counter_ns,
     ) -> None:
         if credentials.api_secret is None or credentials.passphrase is None:
@@ -137,6 +138,7 @@ class CoinbaseClient:
         self.dry_run = dry_run
         self.request_timeout_s = request_timeout_s
         self.clock_samples = clock_samples
+        self.keepalive_s = keepalive_s
         self._now = monotonic_ns
         self._key = credentials.api_key
         self._secret = credentials.api_secret
@@ -168,6 +170,8 @@ class CoinbaseClient:
         self.connections_opened = 0
         #: times the feed dropped and was resubscribed
         self.feed_reconnects = 0
+        #: keep-alive rounds answered (``GET /time`` on the idle connection)
+        self.keepalives = 0
         self.sent = 0
         self.acks = 0
 
@@ -194,6 +198,27 @@ class CoinbaseClient:
         await self._subscribe()
         for product_id in self.rules:
             await self.refresh_price(product_id)
+        if self.keepalive_s:
+            self._spawn(self._keepalive(self.keepalive_s))
+
+    async def _keepalive(self, every_s: float) -> None:
+        """Keep the REST connection from idling out; each round is also a clock sample.
+
+        Venues close idle keep-alive connections; one ``GET /time`` per interval keeps the
+        TLS session warm (no handshake in front of the next order) and the offset fresh.
+        """
+        while not self._closing:
+            await asyncio.sleep(every_s)
+            if self._conn is None or not self.clock.can_send:
+                continue
+            send = self._now()
+            try:
+                status, body = await self.call("GET", "/time", signed=False)
+            except VenueError:
+                continue
+            if status == 200 and isinstance(body, dict):
+                self.clock.add_sample(send, self._now(), int(Decimal(str(body["epoch"])) * 1000))
+                self.keepalives += 1
 
     async def close(self) -> None:
         """Close both connections (orders in flight become UNKNOWN)."""
