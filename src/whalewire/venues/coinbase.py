@@ -242,6 +242,8 @@ class CoinbaseClient:
         self.connections_opened += 1
 
     def _on_lost(self, exc: BaseException | None) -> None:
+        if self._conn is not None and not self._conn.closed:
+            return  # a late notice from a connection already replaced
         self._conn = None
         fifo, self._fifo = self._fifo, deque()
         self._inflight.clear()
