@@ -20,7 +20,7 @@ import pytest
 import trustme
 
 from whalewire.emulator.coinbase import CoinbaseConfig
-from whalewire.emulator.coinbase_server import CoinbaseEmulator
+from whalewire.emulator.coinbase_server import CoinbaseEmulator, loopback_tls
 from whalewire.emulator.faults import FaultPlan
 from whalewire.model import (
     OrderAccepted,
@@ -488,5 +488,23 @@ async def test_without_keepalive_the_venue_closes_and_the_client_reconnects(tls:
         idle.place(cmd)
         await events.wait_for(OrderFilled, cmd.client_order_id)
         await idle.close()
+    finally:
+        await emu.close()
+
+
+async def test_emulators_own_self_signed_certificate_verifies_for_the_client() -> None:
+    own = loopback_tls()
+    emu = CoinbaseEmulator()
+    await emu.start(ssl=own.server)
+    try:
+        client, events = await started(
+            Venue(emu, ShiftedClock()), Tls(own.server, own.client_context())
+        )
+        try:
+            cmd = order()
+            client.place(cmd)
+            await events.wait_for(OrderFilled, cmd.client_order_id)
+        finally:
+            await client.close()
     finally:
         await emu.close()

@@ -14,12 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import ssl as ssl_module
+import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from whalewire.emulator.coinbase import CoinbaseConfig, CoinbaseCredentials, CoinbaseExchange
 from whalewire.emulator.coinbase_feed import CoinbaseFeedSession
@@ -27,6 +35,77 @@ from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
 from whalewire.emulator.matching import Clock
 from whalewire.net._protocol import WebSocket
 from whalewire.net.server import Server, serve
+
+
+@dataclass(frozen=True, slots=True)
+class LoopbackTls:
+    """A server TLS context and the PEM certificate clients must trust to verify it."""
+
+    server: ssl_module.SSLContext
+    cert_pem: str
+
+    def client_context(self) -> ssl_module.SSLContext:
+        """Return a verifying client context that trusts exactly this certificate."""
+        return ssl_module.create_default_context(cadata=self.cert_pem)
+
+
+def loopback_tls(hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> LoopbackTls:
+    """Make a self-signed certificate (P-256, one day) for ``hosts`` and a server context.
+
+    For ``whalewire emulator --venue coinbase`` outside the tests (``trustme`` is a test
+    dependency): print ``cert_pem`` and point the client's ``ssl_context`` at it.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "whalewire emulator")])
+    now = datetime.now(UTC)
+    alt: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            alt.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            alt.append(x509.DNSName(host))
+    public = key.public_key()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    server = ssl_module.create_default_context(ssl_module.Purpose.CLIENT_AUTH)
+    with tempfile.TemporaryDirectory() as tmp:  # load_cert_chain reads files only
+        cert_path, key_path = Path(tmp) / "cert.pem", Path(tmp) / "key.pem"
+        cert_path.write_text(cert_pem)
+        key_path.write_text(key_pem)
+        key_path.chmod(0o600)
+        server.load_cert_chain(cert_path, key_path)
+    return LoopbackTls(server, cert_pem)
 
 
 def wall_clock() -> int:
