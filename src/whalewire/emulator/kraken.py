@@ -225,6 +225,10 @@ class KrakenExchange:
         #: cl_ord_id given by the client, per engine order id (absent: none was given)
         self.cl_ord_ids: dict[int, str] = {}
         self.userrefs: dict[int, int] = {}
+        #: every order placed through add_order: engine id -> (account, symbol)
+        self._placed: dict[int, tuple[str, str]] = {}
+        #: (account, cl_ord_id) -> engine ids that carried it, oldest first
+        self._by_cl: dict[tuple[str, str], list[int]] = {}
         # seeds the order and trade ids: the same seed gives the same ids
         self._rng_salt = b"%d" % self.config.seed
 
@@ -257,6 +261,28 @@ class KrakenExchange:
         self._kraken_ids[engine_id] = kid
         self._engine_ids[kid] = engine_id
         return kid
+
+    def placed(self, engine_id: int, account_id: str, symbol: str, cl_ord_id: str | None) -> None:
+        """Index an order taken by ``add_order`` (by account, and by its ``cl_ord_id``)."""
+        self._placed[engine_id] = (account_id, symbol)
+        if cl_ord_id is not None:
+            self.cl_ord_ids[engine_id] = cl_ord_id
+            self._by_cl.setdefault((account_id, cl_ord_id), []).append(engine_id)
+
+    def view(self, account_id: str, engine_id: int | None) -> OrderView | None:
+        """Return an order of ``account_id`` placed through ``add_order``, or None."""
+        where = self._placed.get(engine_id) if engine_id is not None else None
+        if engine_id is None or where is None or where[0] != account_id:
+            return None
+        return self.engine.get_order(account_id, where[1], order_id=engine_id)
+
+    def open_by_cl_ord_id(self, account_id: str, cl_ord_id: str) -> OrderView | None:
+        """Return the account's open order carrying ``cl_ord_id``, or None."""
+        for engine_id in reversed(self._by_cl.get((account_id, cl_ord_id), ())):
+            view = self.view(account_id, engine_id)
+            if view is not None and view.is_open:
+                return view
+        return None
 
     def engine_id(self, order_id: str) -> int | None:
         """Return the engine id of a Kraken order id, or None."""
@@ -321,19 +347,9 @@ class KrakenExchange:
         return {"closed": closed, "count": len(closed)}
 
     def _orders_of(self, account_id: str, cl_ord_id: str | None, *, open_: bool) -> list[OrderView]:
-        out: list[OrderView] = []
-        for engine_id in sorted(self._kraken_ids):
-            view = None
-            for symbol in self.engine.specs:
-                view = self.engine.get_order(account_id, symbol, order_id=engine_id)
-                if view is not None:
-                    break
-            if view is None or view.is_open != open_:
-                continue
-            if cl_ord_id is not None and self.cl_ord_ids.get(engine_id) != cl_ord_id:
-                continue
-            out.append(view)
-        return out
+        ids = self._placed if cl_ord_id is None else self._by_cl.get((account_id, cl_ord_id), [])
+        views = [self.view(account_id, engine_id) for engine_id in ids]
+        return [v for v in views if v is not None and v.is_open == open_]
 
     def order_info(self, view: OrderView) -> dict[str, object]:
         """Render an order as REST ``OpenOrders``/``ClosedOrders`` list one ("Order Info")."""
@@ -860,10 +876,8 @@ class KrakenSession:
             raise KrakenError(INVALID_ARGUMENTS + ":order_userref")
         if params.get("validate") is True:
             return [{"order_id": "", **({"cl_ord_id": cl_ord_id} if cl_ord_id else {})}]
-        if cl_ord_id is not None:
-            for view in ex.engine.open_orders(account_id):
-                if ex.cl_ord_ids.get(view.order_id) == cl_ord_id:
-                    raise KrakenError(DUPLICATE_CL_ORD_ID)
+        if cl_ord_id is not None and ex.open_by_cl_ord_id(account_id, cl_ord_id) is not None:
+            raise KrakenError(DUPLICATE_CL_ORD_ID)
         engine_id = ex.engine.next_order_id
         events = ex.engine.place(
             PlaceOrder(
@@ -882,8 +896,7 @@ class KrakenSession:
             if first.reason is RejectReason.INSUFFICIENT_BALANCE:
                 raise KrakenError(INSUFFICIENT_FUNDS)
             raise KrakenError(DUPLICATE_CL_ORD_ID)
-        if cl_ord_id is not None:
-            ex.cl_ord_ids[engine_id] = cl_ord_id
+        ex.placed(engine_id, account_id, symbol, cl_ord_id)
         if userref:
             ex.userrefs[engine_id] = userref
         result: dict[str, object] = {"order_id": ex.order_id(engine_id)}
@@ -904,21 +917,18 @@ class KrakenSession:
         wanted = by_id if by_id is not None else by_cl
         if not isinstance(wanted, list) or not wanted:
             raise KrakenError(INVALID_ARGUMENTS)
-        open_views = ex.engine.open_orders(account_id)
         targets: list[OrderView] = []
         for ident in wanted:
-            match = [
-                v
-                for v in open_views
-                if (
-                    ex.order_id(v.order_id) == ident
-                    if by_id is not None
-                    else ex.cl_ord_ids.get(v.order_id) == ident
-                )
-            ]
-            if not match:
+            if not isinstance(ident, str):
+                raise KrakenError(INVALID_ARGUMENTS)
+            view = (
+                ex.view(account_id, ex.engine_id(ident))
+                if by_id is not None
+                else ex.open_by_cl_ord_id(account_id, ident)
+            )
+            if view is None or not view.is_open:
                 raise KrakenError(UNKNOWN_ORDER)
-            targets.extend(match)
+            targets.append(view)
         results: list[dict[str, object]] = []
         events: list[Event] = []
         for view in targets:
