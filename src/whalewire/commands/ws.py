@@ -7,6 +7,7 @@ import asyncio
 import sys
 from urllib.parse import quote
 
+from whalewire import __version__
 from whalewire.net._protocol import Limits
 from whalewire.net.client import connect, install_uvloop
 from whalewire.net.server import echo_on_message, serve
@@ -52,7 +53,14 @@ def run(args: argparse.Namespace) -> int:
 
 async def _serve(host: str, port: int, *, deflate: bool) -> int:
     server = await serve(
-        None, host, port, on_message=echo_on_message, deflate=deflate, limits=CONFORMANCE_LIMITS
+        None,
+        host,
+        port,
+        on_message=echo_on_message,
+        deflate=deflate,
+        limits=CONFORMANCE_LIMITS,
+        # Autobahn reports name the agent after this header.
+        extra_headers=[("Server", f"whalewire/{__version__}")],
     )
     # The exact line tests and scripts wait for; with --port 0 it carries the real port.
     print(f"whalewire ws serve: listening on ws://{host}:{server.port}", flush=True)
