@@ -44,6 +44,8 @@ DOC_SIGN = (
 DOC_KEY = "doc-api-key"
 # Spot WebSocket v2 "cancel_all_orders_after": the token of the documented request
 DOC_TOKEN = "zwpdzWUe18Bn6h4TAMorh26+QbcMeST2B5tamfe+pgQ"
+# Spot WebSocket v2 "add_order" and "executions": the token of those documented requests
+DOC_TOKEN_2 = "G38a1tGFzqGiUCmnegBcm8d4nfP3tytiNQz6tkCBYXY"
 NOW = 1_695_306_907_197  # 2023-09-21T14:35:07.197Z
 CL_A = "a1b2c3d4-0000-4000-8000-000000000001"
 CL_B = "a1b2c3d4-0000-4000-8000-000000000002"
@@ -67,6 +69,7 @@ def make(
     )
     exchange.add_key("doc", DOC_KEY, DOC_SECRET)
     exchange.register_token(DOC_TOKEN, "doc")
+    exchange.register_token(DOC_TOKEN_2, "doc")
     return clock, exchange, exchange.connect()
 
 
@@ -220,6 +223,68 @@ def test_documented_cancel_all_orders_after_sets_trigger_time_timeout_seconds_ah
         "triggerTime": "2023-09-21T14:36:47.197000Z",
     }
     assert set(response) == {"method", "req_id", "result", "success", "time_in", "time_out"}
+
+
+def test_documented_add_order_and_executions_requests_get_documented_shapes() -> None:
+    _, _, session = make()
+    # Spot WebSocket v2 "executions": the documented subscribe request, verbatim
+    response, (snapshot,) = call(
+        session,
+        {
+            "method": "subscribe",
+            "params": {
+                "channel": "executions",
+                "token": "G38a1tGFzqGiUCmnegBcm8d4nfP3tytiNQz6tkCBYXY",
+                "snap_orders": True,
+                "snap_trades": True,
+            },
+        },
+    )
+    assert response["success"] is True and response["result"]["channel"] == "executions"
+    assert snapshot["type"] == "snapshot" and snapshot["data"] == []
+    # Spot WebSocket v2 "add_order": the documented limit order, verbatim
+    request = {
+        "method": "add_order",
+        "params": {
+            "order_type": "limit",
+            "side": "buy",
+            "limit_price": 26500.4,
+            "order_userref": 100054,
+            "order_qty": 1.2,
+            "symbol": "BTC/USD",
+            "token": "G38a1tGFzqGiUCmnegBcm8d4nfP3tytiNQz6tkCBYXY",
+        },
+        "req_id": 123456789,
+    }
+    response, messages = call(session, request)
+    # the documented response: {"method": "add_order", "req_id": 123456789, "result":
+    # {"order_id": "AA5JGQ-SBMRC-SCJ7J7", "order_userref": 100054}, "success": true,
+    # "time_in": ..., "time_out": ...}
+    assert set(response) == {"method", "req_id", "result", "success", "time_in", "time_out"}
+    assert response["method"] == "add_order" and response["req_id"] == 123456789
+    assert set(response["result"]) == {"order_id", "order_userref"}
+    assert response["result"]["order_userref"] == 100054 and response["success"] is True
+    rows = execution_rows(messages)
+    assert [r["exec_type"] for r in rows] == ["pending_new", "new"]
+    assert rows[0]["limit_price"] == 26500.4 and rows[0]["order_qty"] == 1.2
+    assert all(r["order_userref"] == 100054 for r in rows)
+    # cancel_order's documented response: {"method": "cancel_order", "req_id": ...,
+    # "result": {"order_id": "OLUMT4-UTEGU-ZYM7E9"}, "success": true, "time_in", "time_out"}
+    cancel = {
+        "method": "cancel_order",
+        "params": {"order_id": [response["result"]["order_id"]], "token": DOC_TOKEN_2},
+        "req_id": 123456789,
+    }
+    answer, _ = call(session, cancel)
+    assert set(answer) == {"method", "req_id", "result", "success", "time_in", "time_out"}
+    assert answer["result"] == {"order_id": response["result"]["order_id"]}
+
+
+def test_validate_only_add_order_places_nothing() -> None:
+    _, exchange, session = make()
+    response, messages = call(session, order(validate=True))
+    assert response["success"] is True and response["result"] == {}
+    assert messages == [] and exchange.engine.open_orders("doc") == []
 
 
 def test_market_order_is_acked_then_streamed_new_trade_filled_with_fees() -> None:

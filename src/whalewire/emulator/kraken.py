@@ -875,7 +875,8 @@ class KrakenSession:
         if not isinstance(userref, int) or isinstance(userref, bool):
             raise KrakenError(INVALID_ARGUMENTS + ":order_userref")
         if params.get("validate") is True:
-            return [{"order_id": "", **({"cl_ord_id": cl_ord_id} if cl_ord_id else {})}]
+            # "validate: true ... no order_id is returned" (add_order): nothing is placed
+            return [{}]
         if cl_ord_id is not None and ex.open_by_cl_ord_id(account_id, cl_ord_id) is not None:
             raise KrakenError(DUPLICATE_CL_ORD_ID)
         engine_id = ex.engine.next_order_id
