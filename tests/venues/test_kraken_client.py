@@ -318,4 +318,9 @@ async def test_bad_secret_fails_start_with_invalid_signature(emulator: KrakenEmu
     client = KrakenClient(emulator.url, emulator.rest_url, creds)
     with pytest.raises(KrakenError, match="EAPI:Invalid signature"):
         await client.start()
-    await client.close()
+    assert client.status()["connected"] is False
+
+
+async def test_unlisted_symbol_fails_start(emulator: KrakenEmulator) -> None:
+    with pytest.raises(KrakenError, match="DOGE/XYZ"):
+        await started(emulator, symbols=("DOGE/XYZ",))

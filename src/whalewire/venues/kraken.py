@@ -165,7 +165,17 @@ class KrakenClient:
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
-        """Get a token, connect, read instruments and prices, subscribe to executions."""
+        """Get a token, connect, read instruments and prices, subscribe to executions.
+
+        On failure everything opened so far is closed again before the error propagates.
+        """
+        try:
+            await self._start()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _start(self) -> None:
         self._http = aiohttp.ClientSession()
         result = await self.private_rest(TOKEN_PATH, {})
         self._token = str(result["token"])
@@ -198,6 +208,7 @@ class KrakenClient:
                 await self._ws.close()
         if self._http is not None:
             await self._http.close()
+            self._http = None
 
     async def _watch_close(self, ws: WebSocket) -> None:
         await ws.wait_closed()
