@@ -2,9 +2,8 @@
 
 Each test is a rule of ``engine/app.py``'s docstring ("An order that hears nothing ... is
 reconciled"; "Nothing is ever blindly resent") or of the issue's soak requirement that the
-soak showed broken. They are ``xfail(strict=True)``: they fail today for the reason given,
-and the day the engine or venue client is fixed they pass, strict xfail turns that into a
-failure, and the marker is removed.
+soak showed broken. They were ``xfail(strict=True)`` until the engine and the venue
+client were fixed; now they are ordinary regression tests.
 """
 
 from __future__ import annotations
@@ -106,13 +105,6 @@ async def until(order: Order, statuses: set[OrderStatus], timeout: float) -> Non
             await asyncio.sleep(0.02)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TimeoutError,
-    reason="engine/app.py: an UNKNOWN that the venue's answer causes (5xx) is never "
-    "reconciled while the engine runs; only _ack_deadline (status still SUBMITTED) and a "
-    "restart reconcile",
-)
 async def test_order_answered_5xx_is_reconciled_while_the_engine_runs(rig: Rig) -> None:
     # FaultKind.SERVER_ERROR: the venue does not process the order and answers 503 -1008,
     # which Binance documents as "execution status unknown": UNKNOWN until reconciled
@@ -125,13 +117,6 @@ async def test_order_answered_5xx_is_reconciled_while_the_engine_runs(rig: Rig) 
     await until(order, {OrderStatus.NOT_FOUND}, 6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TimeoutError,
-    reason="venues/binance.py: after the venue drops the connection the client never "
-    "reconnects; the in-flight order stays UNKNOWN (reconcile: 'not connected') and "
-    "every later order is denied VENUE_UNAVAILABLE",
-)
 async def test_disconnect_with_an_order_in_flight_reconnects_and_reconciles_it(
     rig: Rig,
 ) -> None:
@@ -228,12 +213,6 @@ async def quiet(engine: Engine) -> None:
     gc.collect()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="engine/app.py: Engine.orders keeps every order (command, events, trade ids) "
-    "for the life of the process, though the journal holds them",
-)
 async def test_memory_held_per_final_order_stays_bounded(roomy_rig: Rig) -> None:
     # the soak's RSS climbs ~1.2 MB/min at 4 orders/s; Python's own allocations per
     # order on the trading side show where it goes (tracemalloc, filtered by file)
@@ -253,13 +232,6 @@ async def test_memory_held_per_final_order_stays_bounded(roomy_rig: Rig) -> None
     assert per_order < 1024, f"{per_order:.0f} bytes held per final order"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="venues/binance.py: an order.place whose answer never came stays in the client's "
-    "pending table after the user stream filled the order; a disconnect then reports the "
-    "long-FILLED order UNKNOWN (refused by the OMS; one entry kept per dropped answer)",
-)
 async def test_order_filled_by_the_stream_is_not_reported_unknown_on_a_later_disconnect(
     rig: Rig,
 ) -> None:

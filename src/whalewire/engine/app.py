@@ -72,6 +72,7 @@ class Engine:
         monotonic_ns: Callable[[], int] = time.perf_counter_ns,
         wall_ns: Callable[[], int] = time.time_ns,
         ack_timeout_s: float = 5.0,
+        max_final_orders: int = 256,
     ) -> None:
         self.config = config
         self.venues = dict(venues)
@@ -82,6 +83,11 @@ class Engine:
         self._now = monotonic_ns
         self._wall = wall_ns
         self.ack_timeout_s = ack_timeout_s
+        #: final orders kept in memory for the dashboard and late events (the journal has
+        #: every order): memory stays flat however long the engine runs
+        self.max_final_orders = max_final_orders
+        self._finals: deque[str] = deque()
+        self._reconciling: set[str] = set()
         self.started_ns = monotonic_ns()
         self.risk = RiskEngine(config.risk, monotonic_ns=monotonic_ns, wall_ns=wall_ns)
         self.strategy = WhaleStrategy(
@@ -107,10 +113,12 @@ class Engine:
         for venue in self.venues.values():
             await venue.start()
         self.orders = self.journal.replay()
-        for order in self.orders.values():
+        for order in list(self.orders.values()):
             if order.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED):
                 c = order.command
                 self.risk.on_fill(c.symbol, c.side, order.filled_qty, order.avg_px)
+            if order.is_final:
+                self._retire(order)
         report = await self.reconcile_open_orders()
         self.armed = True
         return report
@@ -203,6 +211,7 @@ class Engine:
             self.journal.append(denial)
             order = self.orders[command.client_order_id] = Order.denied(command, denial)
             self.metrics.inc("orders_denied")
+            self._retire(order)
             log.info(
                 "order %s denied: %s %s", command.client_order_id, denial.reason, denial.detail
             )
@@ -265,13 +274,17 @@ class Engine:
             sent = self._submitted_ns.pop(coid, None)
             if sent is not None:
                 self.metrics.latency("ack").record(self._now() - sent)
-        if coid not in self.orders:
+        order = self.orders.get(coid)
+        if order is None:
             self.metrics.inc("events_for_unknown_orders")
             log.warning(
-                "venue reported %s for an order we do not know: %s", type(event).__name__, coid
+                "venue reported %s for an order not in memory: %s", type(event).__name__, coid
             )
             return
         self._apply(event)
+        if isinstance(event, OrderStatusUnknown) and order.status is OrderStatus.UNKNOWN:
+            # silence, a 5xx or a disconnect: only the venue can say what happened
+            self._spawn(self._reconcile(order))
 
     def _apply(self, event: OrderEvent) -> None:
         order = self.orders[event.client_order_id]
@@ -290,6 +303,7 @@ class Engine:
         if order.is_final and not was_final:
             self.risk.on_order_closed(c.symbol, c.side, c.quantity - order.filled_qty)
             self.metrics.inc(f"orders_{order.status.value.lower()}")
+            self._retire(order)
 
     async def _ack_deadline(self, order: Order) -> None:
         await asyncio.sleep(self.ack_timeout_s)
@@ -304,7 +318,27 @@ class Engine:
             )
             await self._reconcile(order)
 
+    def _retire(self, order: Order) -> None:
+        """Remember a final order; forget the oldest beyond ``max_final_orders``."""
+        order.events.clear()  # its history is in the journal
+        finals = self._finals
+        finals.append(order.client_order_id)
+        while len(finals) > self.max_final_orders:
+            old = self.orders.get(finals.popleft())
+            if old is not None and old.is_final:
+                del self.orders[old.client_order_id]
+
     async def _reconcile(self, order: Order, attempts: int = 20) -> None:
+        coid = order.client_order_id
+        if coid in self._reconciling:
+            return  # one conversation about an order at a time
+        self._reconciling.add(coid)
+        try:
+            await self._reconcile_once(order, attempts)
+        finally:
+            self._reconciling.discard(coid)
+
+    async def _reconcile_once(self, order: Order, attempts: int) -> None:
         # a venue may only say "does not exist" for sure once the order's validity window
         # has passed (Binance: timestamp + recvWindow + 1 s): keep asking, backing off to 2 s
         venue = self.venues.get(order.command.venue)
@@ -394,7 +428,7 @@ class Engine:
 
     def status(self) -> Mapping[str, Any]:
         """A JSON-ready snapshot (served at /status and drawn by the dashboard)."""
-        counts = Counter(o.status.value for o in self.orders.values())
+        counters = self.metrics.counters
         recent = list(self.orders.values())[-10:]
         return {
             "mode": self.config.engine.mode,
@@ -407,11 +441,11 @@ class Engine:
             "whales": {"seen": self.whales_seen, "recent": list(self.recent_whales)},
             "ignored": dict(self.ignored),
             "orders": {
-                "sent": self.metrics.counters.get("orders_sent", 0),
-                "filled": counts.get("FILLED", 0),
-                "rejected": counts.get("REJECTED", 0),
-                "denied": counts.get("DENIED", 0),
-                "unknown": counts.get("UNKNOWN", 0),
+                "sent": counters.get("orders_sent", 0),
+                "filled": counters.get("orders_filled", 0),
+                "rejected": counters.get("orders_rejected", 0),
+                "denied": counters.get("orders_denied", 0),
+                "unknown": sum(1 for o in self.orders.values() if o.status is OrderStatus.UNKNOWN),
                 "open": sum(1 for o in self.orders.values() if not o.is_final),
                 "recent": [
                     {

@@ -47,6 +47,7 @@ from whalewire.model import (
     SubmitOrder,
 )
 from whalewire.net._protocol import WebSocket
+from whalewire.net.backoff import backoff
 from whalewire.net.client import connect
 from whalewire.venues.base import VenueError, VenueUnavailable, discard_event
 from whalewire.venues.clock import ClockSync
@@ -149,12 +150,39 @@ class BinanceClient:
         self._last_price: dict[str, Decimal] = {}
         self.sent = 0
         self.acks = 0
+        self.reconnects = 0
+        self.ready = False
+        self._closing = False
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
-        """Connect and warm up: clock, exchangeInfo, authentication, user data, prices."""
-        self._ws = await connect(self.url, deflate=False, on_message=self._on_message)
-        asyncio.get_running_loop().create_task(self._watch_close(self._ws))
+        """Connect and warm up: clock, exchangeInfo, authentication, user data, prices.
+
+        After ``start`` the client keeps itself connected: an unexpected close turns the
+        orders in flight UNKNOWN (``on_event``) and reconnects with backoff, warming up
+        again before ``place`` accepts orders. Only ``close`` stops it.
+        """
+        self._closing = False
+        await self._connect_and_warm()
+
+    async def _connect_and_warm(self) -> None:
+        self.ready = False
+        self.logged_on = False
+        ws = await connect(self.url, deflate=False, on_message=self._on_message)
+        self._ws = ws
+        watcher = asyncio.get_running_loop().create_task(self._watch_close(ws))
+        self._background.add(watcher)
+        watcher.add_done_callback(self._background.discard)
+        try:
+            await self._warm_up()
+        except BaseException:
+            with contextlib.suppress(WebSocketError):
+                await ws.close()
+            raise
+        self.ready = True
+
+    async def _warm_up(self) -> None:
         for _ in range(self.clock_samples):
             send = self._now()
             result = await self.request("time", {})
@@ -180,16 +208,37 @@ class BinanceClient:
             await self.refresh_price(symbol)
 
     async def close(self) -> None:
-        """Close the connection (pending orders become UNKNOWN)."""
+        """Close the connection for good (pending orders become UNKNOWN)."""
+        self._closing = True
+        self.ready = False
         if self._ws is not None:
             with contextlib.suppress(WebSocketError):
                 await self._ws.close()
+        for task in list(self._background):
+            if task is not asyncio.current_task():
+                task.cancel()
+
+    async def _reconnect(self) -> None:
+        for delay in backoff(first=0.1, cap=5.0):
+            await asyncio.sleep(delay)
+            if self._closing:
+                return
+            try:
+                await self._connect_and_warm()
+            except (OSError, TimeoutError, WebSocketError, VenueError) as exc:
+                log.warning("%s: reconnect failed: %s", self.name, exc)
+                continue
+            self.reconnects += 1
+            log.info("%s: reconnected (%d)", self.name, self.reconnects)
+            return
 
     async def _watch_close(self, ws: WebSocket) -> None:
         await ws.wait_closed()
         if ws is not self._ws:
             return
         self._ws = None
+        self.ready = False
+        self.logged_on = False
         for fut in self._requests.values():
             if not fut.done():
                 fut.set_exception(VenueError(f"{self.name}: connection closed"))
@@ -204,6 +253,10 @@ class BinanceClient:
                     reason=f"{unknown.cause.value}: {unknown.detail}",
                 )
             )
+        if not self._closing:
+            task = asyncio.get_running_loop().create_task(self._reconnect())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     # -- the hot path ------------------------------------------------------------------
     def place(self, command: SubmitOrder) -> int:
@@ -213,8 +266,8 @@ class BinanceClient:
             VenueUnavailable: nothing was sent (not connected, clock not synced, rate limit).
         """
         ws = self._ws
-        if ws is None:
-            raise VenueUnavailable(self.name, "not connected")
+        if ws is None or not self.ready:
+            raise VenueUnavailable(self.name, "not connected" if ws is None else "warming up")
         clock = self.clock
         if not clock.can_send:
             raise VenueUnavailable(self.name, f"clock {clock.state.value}")
@@ -347,6 +400,8 @@ class BinanceClient:
         now = self._now()
         x = ev.get("x")
         coid = str(ev.get("C") or ev.get("c")) if x == "CANCELED" else str(ev.get("c"))
+        # the venue has the order: its order.place answer, if it ever comes, decides nothing
+        self._pending.discard(coid)
         ts = int(ev.get("T") or ev.get("E") or 0) * 1_000_000
         event: OrderEvent
         if x == "TRADE":
@@ -538,7 +593,8 @@ class BinanceClient:
             summary["p50"] = p50 / 1000
             summary["p99"] = p99 / 1000
         return {
-            "connected": self._ws is not None and not self._ws.closed,
+            "connected": self.ready and self._ws is not None and not self._ws.closed,
+            "reconnects": self.reconnects,
             "endpoint": self.url,
             "authenticated": "session" if self.logged_on else "per-request HMAC",
             "clock": self.clock.state.value,

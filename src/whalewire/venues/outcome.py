@@ -395,6 +395,13 @@ class PendingRequests:
             del self._latencies[: len(self._latencies) - self._keep]
         return Answered(request, latency, late)
 
+    def discard(self, request_id: str) -> InFlight | None:
+        """Forget a request whose outcome came another way (e.g. the venue's order stream).
+
+        No latency is recorded: the response, if it ever comes, is no longer awaited.
+        """
+        return self._pending.pop(request_id, None) or self._timed_out.pop(request_id, None)
+
     def expire(self, now_ns: int) -> list[tuple[InFlight, Unknown]]:
         """Declare every request older than the timeout UNKNOWN (oldest first)."""
         out: list[tuple[InFlight, Unknown]] = []

@@ -8,27 +8,13 @@ nothing of their protocols, of watch lists or of orders.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 
 from whalewire.mempool.feeds._callback import iterate
 from whalewire.mempool.feeds.events import FeedEvent
+from whalewire.net.backoff import backoff
 
-__all__ = ["Reconnecting", "backoff"]
-
-
-def backoff(
-    first: float = 0.5, factor: float = 2.0, cap: float = 30.0, *, jitter: bool = True
-) -> Iterator[float]:
-    """Yield delays in seconds: exponential from ``first`` up to ``cap``, "full jitter".
-
-    With ``jitter`` each delay is drawn uniformly from ``[0, d]`` so that many clients
-    restarting together do not reconnect in lockstep.
-    """
-    delay = first
-    while True:
-        yield random.uniform(0.0, delay) if jitter else delay
-        delay = min(cap, delay * factor)
+__all__ = ["Reconnecting", "backoff"]  # backoff lives in whalewire.net.backoff
 
 
 class _CallbackFailed(Exception):
