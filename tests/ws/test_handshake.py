@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from whalewire.ws.deflate import DeflateParams
 from whalewire.ws.exceptions import InvalidHandshake, InvalidHeader, InvalidStatus, NegotiationError
@@ -384,3 +386,53 @@ def test_parse_extensions_handles_params_quotes_and_lists() -> None:
 def test_parse_extensions_rejects_malformed(value: str) -> None:
     with pytest.raises(InvalidHeader):
         parse_extensions([value])
+
+
+# Only documented outcomes escape, whatever the bytes (the websockets fuzzing habit).
+HEAD_BYTES = st.one_of(
+    st.binary(max_size=600),
+    st.lists(
+        st.sampled_from(
+            [
+                b"GET / HTTP/1.1\r\n",
+                b"HTTP/1.1 101 Switching Protocols\r\n",
+                b"Host: h\r\n",
+                b"Upgrade: websocket\r\n",
+                b"Connection: Upgrade\r\n",
+                f"Sec-WebSocket-Key: {RFC_KEY}\r\n".encode(),
+                f"Sec-WebSocket-Accept: {RFC_ACCEPT}\r\n".encode(),
+                b"Sec-WebSocket-Version: 13\r\n",
+                b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n",
+                b'Sec-WebSocket-Extensions: permessage-deflate; x="\r\n',
+                b"Content-Length: 3\r\n",
+                b"\xff\xfe: \x00\r\n",
+                b"\r\n",
+                b"abc",
+            ]
+        ),
+        max_size=12,
+    ).map(b"".join),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=HEAD_BYTES, cut=st.integers(min_value=0, max_value=600))
+def test_server_handshake_only_answers_or_waits(data: bytes, cut: int) -> None:
+    hs = ServerHandshake(max_head_bytes=512, max_headers=8)
+    first = hs.receive_data(data[:cut])
+    result = first if first is not None else hs.receive_data(data[cut:])
+    assert result is None or isinstance(result, Accepted | Rejected)
+    if isinstance(result, Rejected):
+        assert result.response.startswith(f"HTTP/1.1 {result.status} ".encode())
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=HEAD_BYTES, cut=st.integers(min_value=0, max_value=600))
+def test_client_handshake_raises_only_invalid_handshake(data: bytes, cut: int) -> None:
+    hs = rfc_client(deflate=True)
+    try:
+        if hs.receive_data(data[:cut]) is None:
+            hs.receive_data(data[cut:])
+        hs.receive_eof()
+    except InvalidHandshake:
+        pass
