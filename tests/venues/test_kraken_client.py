@@ -101,6 +101,9 @@ def resting(qty: str = "0.01") -> SubmitOrder:
 
 async def test_start_gets_token_rules_and_reference_price(emulator: KrakenEmulator) -> None:
     client, _ = await started(emulator)
+    # the engine asks the client for ids: Kraken's long-UUID cl_ord_id, the template's width
+    cid = client.client_order_id("paper", 7)
+    assert cid == kraken_client_order_id("paper", 7) and len(cid) == client.cid_width == 36
     status = client.status()
     assert status["connected"] is True and status["authenticated"] == "token"
     # the instrument channel's increments for BTC/USD (tick 0.1, 1e-8 BTC)

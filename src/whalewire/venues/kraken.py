@@ -52,6 +52,7 @@ from whalewire.net._protocol import WebSocket
 from whalewire.net.client import connect
 from whalewire.venues.base import VenueError, VenueUnavailable, discard_event
 from whalewire.venues.credentials import Credentials
+from whalewire.venues.ids import kraken_client_order_id
 from whalewire.venues.outcome import (
     Confirmed,
     Finding,
@@ -243,6 +244,10 @@ class KrakenClient:
                 with contextlib.suppress(WebSocketError):
                     await ws.close(1001, "heartbeat timeout")
                 return
+
+    def client_order_id(self, namespace: str, seq: int) -> str:
+        """Return the ``cl_ord_id`` (a long UUID) for ``seq`` (``ids.kraken_client_order_id``)."""
+        return kraken_client_order_id(namespace, seq)
 
     # -- the hot path ------------------------------------------------------------------
     def place(self, command: SubmitOrder) -> int:
