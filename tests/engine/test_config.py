@@ -64,8 +64,9 @@ def test_full_example_parses_with_exact_decimals_and_tagged_feeds() -> None:
             "Invalid value 'carrier-pigeon' - at `$.feeds[0].type`",
         ),
         (
-            "[venues.binance]\nendpoint = 'http://x'",
-            "endpoint must be one of emulator, testnet, demo, production or a ws(s):// URL"
+            "[venues.binance]\nendpoint = 'ftp://x'",
+            "endpoint must be one of emulator, testnet, demo, production or a ws(s):// or"
+            " http(s):// URL"
             " - at `$.venues.binance`",
         ),
         (

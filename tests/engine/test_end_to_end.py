@@ -68,6 +68,39 @@ async def test_demo_pipeline_trades_every_fresh_deposit_and_journals_it(tmp_path
     assert all(o.command.reason.startswith("deposit ") for o in orders.values())
 
 
+COINBASE = (
+    PAPER
+    + """
+[strategy.default_route]
+venue = "coinbase"
+symbol = "BTC-USD"
+[venues.coinbase]
+[risk.symbols.BTC-USD]
+max_order_qty = 0.01
+max_order_notional = 2000
+max_position = 0.05
+max_daily_loss = 500
+"""
+)
+
+
+async def test_demo_pipeline_trades_on_the_coinbase_emulator_over_tls(tmp_path: Path) -> None:
+    config = parse_config(COINBASE)
+    running = await build(config, journal_path=str(tmp_path / "j.db"))
+    try:
+        status = await run(
+            running, seconds=60, dashboard=False, console=Console(quiet=True), drain_s=1.0
+        )
+    finally:
+        await running.close()
+    assert status["orders"]["sent"] == 3
+    assert status["orders"]["filled"] == 3
+    with Journal(tmp_path / "j.db") as journal:
+        orders = journal.replay()
+    assert {o.command.venue for o in orders.values()} == {"coinbase"}
+    assert all(len(o.client_order_id) == 36 for o in orders.values())  # client_oid UUIDs
+
+
 async def test_kill_switch_halts_cancels_resting_orders_and_denies_new_ones(
     tmp_path: Path,
 ) -> None:

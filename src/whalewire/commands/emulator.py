@@ -7,10 +7,12 @@ import asyncio
 
 from whalewire.emulator.accounts import Credentials
 from whalewire.emulator.binance import BinanceConfig
+from whalewire.emulator.coinbase import CoinbaseCredentials
+from whalewire.emulator.coinbase_server import CoinbaseEmulator, loopback_tls
 from whalewire.emulator.faults import FaultPlan
 from whalewire.emulator.server import BinanceEmulator
 
-VENUES = ("binance",)
+VENUES = ("binance", "coinbase")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -69,14 +71,50 @@ async def _serve(args: argparse.Namespace) -> int:
         unknown_rate=args.unknown_rate,
         clock_skew_ms=args.clock_skew_ms,
     )
-    emulator = BinanceEmulator(
-        BinanceConfig(seed=args.seed),
-        faults=faults if faults != FaultPlan(seed=args.seed) else None,
-    )
+    plan = faults if faults != FaultPlan(seed=args.seed) else None
+    if args.venue == "coinbase":
+        return await _serve_coinbase(args, plan)
+    emulator = BinanceEmulator(BinanceConfig(seed=args.seed), faults=plan)
     creds = emulator.exchange.open_default_account()
     server = await emulator.start(args.host, args.port)
     host = args.host if ":" not in args.host else f"[{args.host}]"
     url = f"ws://{host}:{emulator.port}/ws-api/v3"
     print(banner(url, creds), flush=True)
     await server.serve_forever()
+    return 0
+
+
+def coinbase_banner(rest_url: str, ws_url: str, creds: CoinbaseCredentials, cert_pem: str) -> str:
+    """Return where the Coinbase Exchange emulator is, its keys and the certificate to trust."""
+    return f"""\
+whalewire emulator: Coinbase Exchange (REST over TLS, feed over WebSocket)
+  REST endpoint   {rest_url}
+  feed endpoint   {ws_url}
+  account         {creds.account_id} (BTC 10, ETH 100, USD 1,000,000)
+
+CB-ACCESS-* key (sign every request: base64 HMAC-SHA256 with the base64-decoded secret):
+  key             {creds.api_key}
+  secret          {creds.secret}
+  passphrase      {creds.passphrase}
+
+The REST certificate is self-signed for 127.0.0.1 and localhost; trust exactly this one:
+{cert_pem.strip()}
+
+Point a client at it:
+  - whalewire: [venues.coinbase] endpoint = "{rest_url}", feed_endpoint = "{ws_url}"
+  - by hand: curl --cacert cert.pem {rest_url}/time
+Ctrl-C stops it; balances and orders live in memory only.
+"""
+
+
+async def _serve_coinbase(args: argparse.Namespace, plan: FaultPlan | None) -> int:
+    tls = loopback_tls()
+    emulator = CoinbaseEmulator(faults=plan)
+    creds = emulator.open_default_account()
+    await emulator.start(args.host, args.port, ssl=tls.server)
+    print(coinbase_banner(emulator.rest_url, emulator.ws_url, creds, tls.cert_pem), flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await emulator.close()
     return 0

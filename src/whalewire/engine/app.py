@@ -412,7 +412,12 @@ class Engine:
         return report
 
     def _next_id(self, venue: str) -> str:
-        return binance_client_order_id(self.namespace, self.journal.next_seq)
+        # derived from the journal's next row: unique across restarts, never reused
+        client = self.venues.get(venue)
+        seq = self.journal.next_seq
+        if client is None:
+            return binance_client_order_id(self.namespace, seq)
+        return client.client_order_id(self.namespace, seq)
 
     def _remember_whale(self, alert: AlertLike, decision: str) -> None:
         self.whales_seen += 1

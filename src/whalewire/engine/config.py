@@ -114,8 +114,11 @@ Feed = ReplayFeed | ZmqFeed | P2PFeed | MempoolSpaceFeed
 class VenueSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """``[venues.NAME]``: one exchange account."""
 
-    #: "emulator" (embedded), "testnet", "demo", "production", or a ws:// / wss:// URL
+    #: "emulator" (embedded), "testnet", "demo", "production", or a URL: ws(s):// for a
+    #: WebSocket venue (Binance, Kraken), http(s):// for Coinbase Exchange's REST API
     endpoint: str = "emulator"
+    #: Coinbase Exchange: the feed's wss:// URL when ``endpoint`` is a URL
+    feed_endpoint: str = ""
     #: a TOML file of mode 0600 with a [NAME] table (api_key, api_secret, private_key_pem);
     #: empty: the environment's WHALEWIRE_<NAME>_API_KEY, _API_SECRET, _PRIVATE_KEY_FILE...
     credentials_file: str = ""
@@ -123,11 +126,17 @@ class VenueSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     #: SHA-256 SPKI pins (base64) checked on the live TLS connection
     tls_pins: list[str] = msgspec.field(default_factory=list)
     tls_verify: bool = True
+    #: a PEM file of CA certificates to trust instead of the system's (e.g. the
+    #: certificate `whalewire emulator --venue coinbase` prints)
+    tls_ca_file: str = ""
 
     def __post_init__(self) -> None:
         named = ("emulator", "testnet", "demo", "production")
-        if self.endpoint not in named and not self.endpoint.startswith(("ws://", "wss://")):
-            raise ValueError(f"endpoint must be one of {', '.join(named)} or a ws(s):// URL")
+        schemes = ("ws://", "wss://", "http://", "https://")
+        if self.endpoint not in named and not self.endpoint.startswith(schemes):
+            raise ValueError(
+                f"endpoint must be one of {', '.join(named)} or a ws(s):// or http(s):// URL"
+            )
         if not 0 < self.recv_window_ms <= 60_000:
             raise ValueError("recv_window_ms must be in 1..60000")
 
@@ -177,13 +186,19 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
             for name, venue in self.venues.items():
                 if venue.endpoint == "emulator":
                     raise ValueError(f"live mode cannot trade on the emulator (venues.{name})")
+                if venue.endpoint.startswith(("ws://", "http://")):
+                    raise ValueError(f"live mode needs TLS: venues.{name}.endpoint is plaintext")
                 if not venue.tls_verify:
                     raise ValueError(f"live mode refuses venues.{name}.tls_verify = false")
 
 
 def _is_loopback_ws(url: str) -> bool:
     parts = urlsplit(url)
-    return parts.scheme == "ws" and parts.hostname in ("127.0.0.1", "::1", "localhost")
+    return parts.scheme in ("ws", "http", "https") and parts.hostname in (
+        "127.0.0.1",
+        "::1",
+        "localhost",
+    )
 
 
 def parse_config(text: str | bytes, *, source: str = "<config>") -> Config:

@@ -13,16 +13,18 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 import time
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.live import Live
 
 from whalewire.emulator.accounts import open_default_account
+from whalewire.emulator.coinbase_server import CoinbaseEmulator, loopback_tls
 from whalewire.emulator.server import BinanceEmulator
 from whalewire.engine.app import Engine
 from whalewire.engine.config import Config, ConfigError, Feed, ReplayFeed, VenueSection
@@ -44,6 +46,7 @@ from whalewire.mempool.watchlist import AddressBook
 from whalewire.mempool.whales import WhaleDetector
 from whalewire.venues.base import VenueClient
 from whalewire.venues.binance import BinanceClient
+from whalewire.venues.coinbase import CoinbaseClient
 from whalewire.venues.credentials import Credentials, Secret, from_env, from_file
 from whalewire.venues.endpoints import endpoints
 from whalewire.venues.ids import BINANCE_ID_WIDTH
@@ -59,7 +62,7 @@ class Running:
     control: ControlServer
     monitor: Monitor
     journal: Journal
-    emulators: list[BinanceEmulator] = field(default_factory=list)
+    emulators: list[Emulator] = field(default_factory=list)
     reconciled: dict[str, int] = field(default_factory=dict)
 
     async def close(self) -> None:
@@ -89,6 +92,55 @@ def feeds(config: Config) -> list[AsyncIterable[FeedEvent]]:
     return out
 
 
+class Emulator(Protocol):
+    """An embedded venue the runner started and must close."""
+
+    async def close(self) -> None: ...
+
+
+async def _coinbase_client(
+    name: str, section: VenueSection, config: Config, emulators: list[Emulator]
+) -> VenueClient:
+    dry_run = config.engine.mode == "dry-run"
+    if section.endpoint == "emulator":
+        tls = loopback_tls()
+        emulator = CoinbaseEmulator()
+        await emulator.start(ssl=tls.server)
+        emulators.append(emulator)
+        keys = emulator.open_default_account("paper")
+        credentials = Credentials(
+            venue=name,
+            api_key=Secret(keys.api_key),
+            api_secret=Secret(keys.secret),
+            passphrase=Secret(keys.passphrase),
+        )
+        return CoinbaseClient(
+            emulator.rest_url,
+            emulator.ws_url,
+            credentials,
+            name=name,
+            ssl_context=tls.client_context(),
+            dry_run=dry_run,
+        )
+    if section.endpoint.startswith(("http://", "https://")):
+        rest, feed = section.endpoint, section.feed_endpoint
+        if not feed:
+            raise ConfigError(f"venues.{name}: a URL endpoint needs feed_endpoint too")
+    else:
+        urls = endpoints(name, section.endpoint)
+        if urls.rest is None or urls.user_stream is None:
+            raise ConfigError(f"venues.{name}: {section.endpoint} has no REST API and feed")
+        rest, feed = urls.rest, urls.user_stream
+    credentials = (
+        from_file(section.credentials_file, name) if section.credentials_file else from_env(name)
+    )
+    context = ssl.create_default_context(cafile=section.tls_ca_file or None)
+    if not section.tls_verify:  # refused in live mode by the configuration
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return CoinbaseClient(rest, feed, credentials, name=name, dry_run=dry_run, ssl_context=context)
+
+
 def _feed(f: Feed, i: int) -> AsyncIterable[FeedEvent]:
     if isinstance(f, ReplayFeed):
         records = load_replay(Path(f.file) if f.file else DEFAULT_REPLAY)
@@ -106,11 +158,13 @@ def _feed(f: Feed, i: int) -> AsyncIterable[FeedEvent]:
 
 
 async def venue_client(
-    name: str, section: VenueSection, config: Config, emulators: list[BinanceEmulator]
+    name: str, section: VenueSection, config: Config, emulators: list[Emulator]
 ) -> VenueClient:
     """Build the client for ``[venues.NAME]``; start the embedded emulator if asked for."""
+    if name == "coinbase":
+        return await _coinbase_client(name, section, config, emulators)
     if name != "binance":
-        raise ConfigError(f"venues.{name}: no client for this venue yet (supported: binance)")
+        raise ConfigError(f"venues.{name}: no client for this venue (supported: binance, coinbase)")
     width = BINANCE_ID_WIDTH[len(config.engine.namespace)]
     dry_run = config.engine.mode == "dry-run"
     if section.endpoint == "emulator":
@@ -156,7 +210,7 @@ async def build(config: Config, *, journal_path: str | None = None) -> Running:
         threshold_sats=strategy.min_value_sats,
         thresholds={k: v for k, v in strategy.entity_min_value_sats.items() if k in book.entities},
     )
-    emulators: list[BinanceEmulator] = []
+    emulators: list[Emulator] = []
     venues: dict[str, VenueClient] = {}
     try:
         for name, section in config.venues.items():

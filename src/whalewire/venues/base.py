@@ -56,6 +56,10 @@ class VenueClient(Protocol):
         """Close the connection; pending orders become UNKNOWN via ``on_event``."""
         ...
 
+    def client_order_id(self, namespace: str, seq: int) -> str:
+        """The venue's client order id for journal sequence ``seq`` (``venues.ids``)."""
+        ...
+
     def place(self, command: SubmitOrder) -> int:
         """Write ``command``'s order to the wire; return ``perf_counter_ns`` after the write.
 

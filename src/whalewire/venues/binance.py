@@ -52,6 +52,7 @@ from whalewire.net.client import connect
 from whalewire.venues.base import VenueError, VenueUnavailable, discard_event
 from whalewire.venues.clock import ClockSync
 from whalewire.venues.credentials import Credentials, Secret
+from whalewire.venues.ids import binance_client_order_id
 from whalewire.venues.outcome import (
     BINANCE_TIMESTAMP_REJECTED,
     Confirmed,
@@ -257,6 +258,10 @@ class BinanceClient:
             task = asyncio.get_running_loop().create_task(self._reconnect())
             self._background.add(task)
             task.add_done_callback(self._background.discard)
+
+    def client_order_id(self, namespace: str, seq: int) -> str:
+        """Return Binance's fixed-width id for ``seq`` (``ids.binance_client_order_id``)."""
+        return binance_client_order_id(namespace, seq)
 
     # -- the hot path ------------------------------------------------------------------
     def place(self, command: SubmitOrder) -> int:

@@ -55,6 +55,7 @@ from whalewire.venues.binance import SymbolRules
 from whalewire.venues.clock import ClockSync
 from whalewire.venues.credentials import Credentials
 from whalewire.venues.http1 import Http1Connection, Http1Error, Response, open_connection
+from whalewire.venues.ids import uuid_client_order_id
 from whalewire.venues.outcome import (
     Confirmed,
     Finding,
@@ -280,6 +281,10 @@ class CoinbaseClient:
             task.add_done_callback(self._tasks.discard)
 
     # -- the hot path ------------------------------------------------------------------
+    def client_order_id(self, namespace: str, seq: int) -> str:
+        """Return the ``client_oid`` UUID for ``seq`` (``ids.uuid_client_order_id``)."""
+        return uuid_client_order_id(namespace, seq)
+
     def place(self, command: SubmitOrder) -> int:
         """Fill, sign and write ``command``'s ``POST /orders``; return ``perf_counter_ns``.
 
