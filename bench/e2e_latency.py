@@ -149,7 +149,9 @@ async def measure(url: str, key: str, secret: str, args: argparse.Namespace) -> 
                 k += 1
                 dedup.admit(ev)  # repeats of the block are duplicates after the first pass
                 engine.on_feed_event(ev)
-                await asyncio.sleep(args.noise_interval_ms / 1000)
+                # --busy-poll: never give the CPU away (caches stay warm), only yield to
+                # the loop so acknowledgements are read; else wait like a quiet mempool
+                await asyncio.sleep(0 if args.busy_poll else args.noise_interval_ms / 1000)
     finally:
         gc.enable()
     m = engine.metrics
@@ -222,13 +224,18 @@ def main() -> None:
         default=110.0,
         help="time between whales (the venue allows 100 orders / 10 s)",
     )
+    ap.add_argument(
+        "--busy-poll",
+        action="store_true",
+        help="process the mempool without sleeping between transactions (a pinned deployment)",
+    )
     args = ap.parse_args()
     os.sched_setaffinity(0, {0})
     print(
         f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}, C masking {ws_mask.SPEEDUPS}"
     )
-    print(f"command: {' '.join(sys.argv)}")
+    print(f"command: {' '.join(sys.argv)}; load average {os.getloadavg()[0]:.2f}")
     for label, emu_cpu in (
         ("same CPU (engine 0, emulator 0)", 0),
         ("split (engine 0, emulator 1)", 1),
