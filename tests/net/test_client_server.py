@@ -244,3 +244,54 @@ async def test_server_close_says_going_away_1001_to_open_connections(fast_path: 
         await server.wait_closed()
         await ws.wait_closed()
         assert ws.close_code == 1001
+
+
+async def test_masked_frame_from_server_fails_client_with_1002() -> None:
+    # RFC 6455 §5.1: a client fails the connection on a masked frame from the server.
+    async def bad_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.readuntil(b"\r\n\r\n")
+        key = next(
+            line.split(b": ")[1].decode()
+            for line in request.split(b"\r\n")
+            if line.lower().startswith(b"sec-websocket-key")
+        )
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: "
+            + accept_key(key).encode()
+            + b"\r\n\r\n"
+            + masked(0x1, b"masked!")
+        )
+        head = await reader.readexactly(2)
+        assert head[0] == 0x88  # a close frame, FIN set
+        rest = await reader.readexactly(4 + (head[1] & 0x7F))
+        key4 = rest[:4]
+        body = bytes(b ^ key4[i % 4] for i, b in enumerate(rest[4:]))
+        writer.write(b"\x88\x02" + body[:2])
+        received.put_nowait(int.from_bytes(body[:2], "big"))
+        await reader.read()
+        writer.close()
+
+    received: asyncio.Queue[int] = asyncio.Queue()
+    server = await asyncio.start_server(bad_server, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, asyncio.timeout(TIMEOUT):
+        ws = await connect(f"ws://127.0.0.1:{port}/")
+        with pytest.raises(ConnectionClosed):
+            await ws.recv()
+        assert await received.get() == 1002
+
+
+async def test_unread_messages_pause_reading_and_all_arrive_in_order() -> None:
+    async def flood(ws: WebSocket) -> None:
+        for i in range(2000):
+            ws.send(f"{i:05d}" * 20)
+            await ws.drain()
+
+    server = await serve(flood, "127.0.0.1", 0)
+    async with server, asyncio.timeout(TIMEOUT):
+        ws = await connect(f"ws://127.0.0.1:{server.port}/", limits=Limits(max_queue=8))
+        got = [await ws.recv() for _ in range(2000)]
+        assert got == [f"{i:05d}" * 20 for i in range(2000)]
+        await ws.wait_closed()
+        assert ws.close_code == 1000
