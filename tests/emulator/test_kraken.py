@@ -583,3 +583,65 @@ async def test_server_refuses_other_paths_and_injects_service_unavailable() -> N
         await ws.close()
     finally:
         await emu.close()
+
+
+# ----------------------------------------------------------------- ccxt as a real client
+
+
+async def test_ccxt_gets_a_token_places_cancels_and_watches_fills_over_v2() -> None:
+    # ccxt's Kraken (ccxt/pro/kraken.py) speaks WebSocket v2 for orders: add_order,
+    # cancel_order, cancel_all, executions; its REST signer fetches the token
+    ccxtpro = pytest.importorskip("ccxt.pro")
+    emu = KrakenEmulator()
+    await emu.start()
+    keys = emu.open_default_account()
+    ex = ccxtpro.kraken({"apiKey": keys.api_key, "secret": keys.secret, "enableRateLimit": False})
+    ex.urls["api"]["private"] = emu.rest_url
+    ex.urls["api"]["ws"]["privateV2"] = emu.url
+    # markets come from public REST (AssetPairs), which the emulator does not serve
+    ex.set_markets(
+        [
+            {
+                "id": "XBTUSD",
+                "symbol": "BTC/USD",
+                "base": "BTC",
+                "quote": "USD",
+                "baseId": "XXBT",
+                "quoteId": "ZUSD",
+                "altname": "XBTUSD",
+                "wsId": "BTC/USD",
+                "type": "spot",
+                "spot": True,
+                "active": True,
+                "precision": {"amount": 1e-8, "price": 0.1},
+                "limits": {"amount": {"min": 0.0001, "max": None}},
+            }
+        ]
+    )
+    try:
+        resting = await ex.create_order_ws(
+            "BTC/USD", "limit", "buy", 0.01, 1000, {"clientOrderId": CL_A}
+        )
+        assert resting["clientOrderId"] == CL_A
+        (view,) = emu.exchange.engine.open_orders("default")
+        assert emu.exchange.order_id(view.order_id) == resting["id"]
+        canceled = await ex.cancel_order_ws(resting["id"])
+        assert canceled["success"] is True and canceled["result"]["order_id"] == resting["id"]
+        assert emu.exchange.engine.open_orders("default") == []
+
+        watcher = asyncio.ensure_future(ex.watch_my_trades())
+        async with asyncio.timeout(10):
+            while not any(s.executions_of == "default" for s in emu.exchange.sessions):
+                await asyncio.sleep(0.01)
+        market = await ex.create_order_ws("BTC/USD", "market", "buy", 0.02)
+        trades = await asyncio.wait_for(watcher, 10)
+        assert trades and {t["order"] for t in trades} == {market["id"]}
+        assert sum(t["amount"] for t in trades) == pytest.approx(0.02)
+        assert all(t["takerOrMaker"] == "taker" and t["fee"]["cost"] > 0 for t in trades)
+
+        await ex.create_order_ws("BTC/USD", "limit", "buy", 0.01, 1000)
+        answer = await ex.cancel_all_orders_ws()
+        assert answer["result"] == {"count": 1}
+    finally:
+        await ex.close()
+        await emu.close()

@@ -488,7 +488,10 @@ class KrakenExchange:
             rows = self.execution_rows(event, reason)
             for session in self.sessions:
                 if session.executions_of == event.order.account_id:
-                    session.queue_executions(rows)
+                    # one row per message: clients (ccxt) read the first row's exec_type
+                    # to tell a trade message from an order message
+                    for row in rows:
+                        session.queue_executions([row])
                     if session not in woken:
                         woken.append(session)
         for symbol in sorted(traded):
@@ -530,6 +533,7 @@ class KrakenExchange:
                 "time_in_force": view.time_in_force.value,
                 "cum_qty": 0,
                 "cum_cost": 0,
+                "stop_price": 0,
                 "fee_usd_equiv": 0,
                 "fee_ccy_pref": "fciq",
                 "timestamp": ts,
@@ -575,7 +579,8 @@ class KrakenExchange:
                     **base,
                     "exec_type": "canceled",
                     "order_status": "canceled",
-                    "cum_qty": view.executed_qty,
+                    **self._totals(view),
+                    "cancel_reason": reason,
                     "reason": reason,
                     "timestamp": ts,
                 }
@@ -586,10 +591,20 @@ class KrakenExchange:
                 **base,
                 "exec_type": "expired",
                 "order_status": "expired",
-                "cum_qty": view.executed_qty,
+                **self._totals(view),
                 "timestamp": ts,
             }
         ]
+
+    def _totals(self, view: OrderView) -> dict[str, object]:
+        fee = sum((t.commission for t in self.engine.trades_of(view.order_id)), Decimal(0))
+        avg = view.cum_quote_qty / view.executed_qty if view.executed_qty else Decimal(0)
+        return {
+            "cum_qty": view.executed_qty,
+            "cum_cost": view.cum_quote_qty,
+            "fee_usd_equiv": fee,
+            "avg_price": avg,
+        }
 
     def _ids(self, view: OrderView) -> dict[str, object]:
         ids: dict[str, object] = {"order_id": self.order_id(view.order_id)}
