@@ -19,6 +19,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from whalewire.emulator.faults import FaultPlan
 from whalewire.emulator.kraken import (
@@ -509,6 +511,87 @@ def test_open_and_closed_orders_filter_by_cl_ord_id() -> None:
     assert info["status"] == "closed" and Decimal(info["vol_exec"]) == Decimal("0.01")
     _, body = rest_call(exchange, "/0/private/ClosedOrders", f"nonce=3&cl_ord_id={CL_A}")
     assert body["result"] == {"closed": {}, "count": 0}
+
+
+# ----------------------------------------------------------------- whatever arrives
+
+_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+    | st.sampled_from(["BTC/USD", "buy", "sell", "limit", "market", "ioc", "fok", DOC_TOKEN, CL_A]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_param_names = st.sampled_from(
+    [
+        "token",
+        "symbol",
+        "side",
+        "order_type",
+        "order_qty",
+        "limit_price",
+        "time_in_force",
+        "cl_ord_id",
+        "order_id",
+        "order_userref",
+        "validate",
+        "timeout",
+        "channel",
+        "snap_orders",
+    ]
+)
+_METHOD_NAMES = [
+    "ping",
+    "subscribe",
+    "add_order",
+    "cancel_order",
+    "cancel_all",
+    "cancel_all_orders_after",
+    "nope",
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    method=st.sampled_from(_METHOD_NAMES),
+    params=st.dictionaries(_param_names, _values, max_size=6),
+    req_id=st.none() | st.integers(0, 2**31),
+)
+def test_any_request_gets_a_well_formed_answer(
+    method: str, params: dict[str, Any], req_id: int | None
+) -> None:
+    _, _, session = make(KrakenConfig(book_levels=2))
+    request: dict[str, Any] = {"method": method, "params": params}
+    if req_id is not None:
+        request["req_id"] = req_id
+    texts = session.handle(json.dumps(request))
+    answer = json.loads(texts[0])
+    assert answer["method"] == ("pong" if method == "ping" else method)
+    assert answer.get("req_id") == req_id
+    if method != "ping" or answer.get("success") is False:
+        assert isinstance(answer["success"], bool)
+        assert ("result" in answer) == answer["success"]
+    if answer.get("success") is False:
+        # Kraken's error strings are "<category>:<message>"
+        category = answer["error"].split(":", 1)[0]
+        assert category in {"EGeneral", "EOrder", "EQuery", "ESession"} or (
+            answer["error"].startswith("Currency pair not supported")
+        )
+    for text in texts[1:]:
+        assert "channel" in json.loads(text) or json.loads(text)["method"] == method
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=40) | st.binary(max_size=40).map(lambda b: b.decode("latin-1")))
+def test_any_text_gets_a_failure_answer_not_an_exception(text: str) -> None:
+    _, _, session = make(KrakenConfig(book_levels=0))
+    answer = json.loads(session.handle(text)[0])
+    assert answer.get("success") is False or answer.get("method") == "pong"
 
 
 # ----------------------------------------------------------------- over loopback
