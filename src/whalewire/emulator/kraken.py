@@ -12,8 +12,8 @@ the transport to flush them. The clock is injected; timers fire through
 ``next_dead_man()``.
 
 Message shapes follow Kraken's "Spot WebSocket v2" reference pages (docs.kraken.com,
-``api/docs/websocket-v2/<page>``), named next to each rendering below; where the
-documentation is silent the choice is listed in ``docs/emulator.md`` ("Kraken").
+``api/docs/websocket-v2/<page>``); the bodies are rendered by ``kraken_render.py``. Where
+the documentation is silent the choice is listed in ``docs/emulator.md`` ("Kraken").
 Knows nothing of sockets or asyncio; faults are applied by the transport.
 """
 
@@ -26,13 +26,24 @@ import json
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qsl
 
 from whalewire.emulator.accounts import Registry
 from whalewire.emulator.book import BookConfig, seed_book, synthetic_levels
 from whalewire.emulator.faults import FaultKind
+from whalewire.emulator.kraken_render import (
+    B32,
+    dumps,
+    execution_rows,
+    failure,
+    instrument_pairs,
+    order_info,
+    rfc3339,
+    snapshot_row,
+    status_message,
+    ticker_row,
+)
 from whalewire.emulator.matching import (
     CancelOrder,
     Clock,
@@ -40,10 +51,6 @@ from whalewire.emulator.matching import (
     Event,
     Fees,
     MatchingEngine,
-    OrderAccepted,
-    OrderCanceled,
-    OrderExpired,
-    OrderStatus,
     OrderTraded,
     OrderType,
     OrderView,
@@ -76,7 +83,6 @@ TOKEN_TTL_S = 900
 TOKEN_PATH = "/0/private/GetWebSocketsToken"
 OPEN_ORDERS_PATH = "/0/private/OpenOrders"
 CLOSED_ORDERS_PATH = "/0/private/ClosedOrders"
-_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 
 def _spec(symbol: str, tick: str, step: str, min_qty: str) -> SymbolSpec:
@@ -158,11 +164,6 @@ class KrakenError(Exception):
         self.error = error
 
 
-def rfc3339(ms: int) -> str:
-    """Format a millisecond epoch time as Kraken v2 does (``2022-12-25T09:30:59.123456Z``)."""
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def verify_api_sign(uri_path: str, body: str, secret_b64: str, api_sign: str) -> bool:
     """Check ``API-Sign`` (Kraken "Spot REST Authentication", written apart from the signer).
 
@@ -178,21 +179,6 @@ def verify_api_sign(uri_path: str, body: str, secret_b64: str, api_sign: str) ->
     inner = hashlib.sha256(nonce.encode() + body.encode()).digest()
     expected = hmac.new(key, uri_path.encode() + inner, hashlib.sha512).digest()
     return hmac.compare_digest(expected, given)
-
-
-def _num(value: Decimal) -> int | float:
-    # Kraken v2 carries quantities and prices as JSON numbers
-    return int(value) if value == value.to_integral_value() else float(value)
-
-
-def _dumps(obj: object) -> str:
-    return json.dumps(obj, separators=(",", ":"), default=_json_default)
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, Decimal):
-        return _num(value)
-    raise TypeError(type(value).__name__)
 
 
 class KrakenExchange:
@@ -230,7 +216,7 @@ class KrakenExchange:
         #: (account, cl_ord_id) -> engine ids that carried it, oldest first
         self._by_cl: dict[tuple[str, str], list[int]] = {}
         # seeds the order and trade ids: the same seed gives the same ids
-        self._rng_salt = b"%d" % self.config.seed
+        self.id_salt = b"%d" % self.config.seed
 
     # ------------------------------------------------------------------ accounts
 
@@ -255,8 +241,8 @@ class KrakenExchange:
         known = self._kraken_ids.get(engine_id)
         if known is not None:
             return known
-        digest = hashlib.sha256(self._rng_salt + b"o%d" % engine_id).digest()
-        chars = "".join(_B32[b % 32] for b in digest[:15])
+        digest = hashlib.sha256(self.id_salt + b"o%d" % engine_id).digest()
+        chars = "".join(B32[b % 32] for b in digest[:15])
         kid = f"O{chars[:5]}-{chars[5:10]}-{chars[10:15]}X"
         self._kraken_ids[engine_id] = kid
         self._engine_ids[kid] = engine_id
@@ -306,14 +292,14 @@ class KrakenExchange:
         }
         handler = handlers.get(uri_path)
         if handler is None or method != "POST":
-            return RestAnswer(404, _dumps({"error": [UNKNOWN_METHOD]}).encode())
+            return RestAnswer(404, dumps({"error": [UNKNOWN_METHOD]}).encode())
         text = body.decode("utf-8", "replace")
         try:
             account_id = self._authenticate(uri_path, headers, text)
             result = handler(account_id, dict(parse_qsl(text, keep_blank_values=True)))
         except KrakenError as exc:
-            return RestAnswer(200, _dumps({"error": [exc.error]}).encode())
-        return RestAnswer(200, _dumps({"error": [], "result": result}).encode())
+            return RestAnswer(200, dumps({"error": [exc.error]}).encode())
+        return RestAnswer(200, dumps({"error": [], "result": result}).encode())
 
     def _authenticate(self, uri_path: str, headers: Mapping[str, str], body: str) -> str:
         key = self.registry.lookup(headers.get("api-key", ""))
@@ -339,66 +325,17 @@ class KrakenExchange:
 
     def _rest_open_orders(self, account_id: str, params: Mapping[str, str]) -> dict[str, object]:
         orders = self._orders_of(account_id, params.get("cl_ord_id"), open_=True)
-        return {"open": {self.order_id(v.order_id): self.order_info(v) for v in orders}}
+        return {"open": {self.order_id(v.order_id): order_info(self, v) for v in orders}}
 
     def _rest_closed_orders(self, account_id: str, params: Mapping[str, str]) -> dict[str, object]:
         orders = self._orders_of(account_id, params.get("cl_ord_id"), open_=False)
-        closed = {self.order_id(v.order_id): self.order_info(v) for v in orders}
+        closed = {self.order_id(v.order_id): order_info(self, v) for v in orders}
         return {"closed": closed, "count": len(closed)}
 
     def _orders_of(self, account_id: str, cl_ord_id: str | None, *, open_: bool) -> list[OrderView]:
         ids = self._placed if cl_ord_id is None else self._by_cl.get((account_id, cl_ord_id), [])
         views = [self.view(account_id, engine_id) for engine_id in ids]
         return [v for v in views if v is not None and v.is_open == open_]
-
-    def order_info(self, view: OrderView) -> dict[str, object]:
-        """Render an order as REST ``OpenOrders``/``ClosedOrders`` list one ("Order Info")."""
-        spec = self.engine.specs[view.symbol]
-        fee = sum((t.commission for t in self.engine.trades_of(view.order_id)), Decimal(0))
-        status = {
-            OrderStatus.NEW: "open",
-            OrderStatus.PARTIALLY_FILLED: "open",
-            OrderStatus.FILLED: "closed",
-            OrderStatus.CANCELED: "canceled",
-            OrderStatus.EXPIRED: "expired",
-        }[view.status]
-        avg = view.cum_quote_qty / view.executed_qty if view.executed_qty else Decimal(0)
-        side = view.side.value.lower()
-        otype = view.order_type.value.lower()
-        info: dict[str, object] = {
-            "refid": None,
-            "userref": self.userrefs.get(view.order_id, 0),
-            "status": status,
-            "opentm": view.time / 1000,
-            "starttm": 0,
-            "expiretm": 0,
-            "descr": {
-                "pair": spec.base + spec.quote,
-                "type": side,
-                "ordertype": otype,
-                "price": str(view.price),
-                "price2": "0",
-                "leverage": "none",
-                "order": f"{side} {view.orig_qty} {spec.base}{spec.quote} @ {otype} {view.price}",
-                "close": "",
-            },
-            "vol": str(view.orig_qty),
-            "vol_exec": str(view.executed_qty),
-            "cost": str(view.cum_quote_qty),
-            "fee": str(fee),
-            "price": str(avg),
-            "stopprice": "0",
-            "limitprice": "0",
-            "misc": "",
-            "oflags": "fciq",
-        }
-        cl = self.cl_ord_ids.get(view.order_id)
-        if cl is not None:
-            info["cl_ord_id"] = cl
-        if not view.is_open:
-            info["closetm"] = view.update_time / 1000
-            info["reason"] = None if status == "closed" else "User requested"
-        return info
 
     # ------------------------------------------------------------------ sessions
 
@@ -485,7 +422,7 @@ class KrakenExchange:
                 continue
             if isinstance(event, OrderTraded):
                 traded.add(event.order.symbol)
-            rows = self.execution_rows(event, reason)
+            rows = execution_rows(self, event, reason)
             for session in self.sessions:
                 if session.executions_of == event.order.account_id:
                     # one row per message: clients (ccxt) read the first row's exec_type
@@ -495,182 +432,16 @@ class KrakenExchange:
                     if session not in woken:
                         woken.append(session)
         for symbol in sorted(traded):
-            row = self.ticker_row(symbol)
+            row = ticker_row(self, symbol)
             for session in self.sessions:
                 if symbol in session.tickers:
-                    session.queue(_dumps({"channel": "ticker", "type": "update", "data": [row]}))
+                    session.queue(dumps({"channel": "ticker", "type": "update", "data": [row]}))
                     if session not in woken:
                         woken.append(session)
         if self.on_push is not None:
             for session in woken:
                 if session is not origin:
                     self.on_push(session)
-
-    def execution_rows(
-        self, event: Event, reason: str = "User requested"
-    ) -> list[dict[str, object]]:
-        """Render one engine event as ``executions`` rows (Spot WebSocket v2 "Executions").
-
-        ``pending_new`` carries the whole order, ``new`` only the transition ("a validated
-        order before it becomes live, followed by new when it is live"); a trade carries
-        ``exec_id``, ``trade_id``, ``last_qty``, ``last_price``, ``cost``, ``liquidity_ind``
-        and ``fees`` (``[{"asset", "qty"}]``); a trade that completes the order is followed
-        by ``exec_type: filled``.
-        """
-        assert not isinstance(event, CommandRejected)
-        view = event.order
-        ts = rfc3339(event.ts)
-        base = self._ids(view)
-        if isinstance(event, OrderAccepted):
-            full = {
-                **base,
-                "exec_type": "pending_new",
-                "order_status": "pending_new",
-                "symbol": view.symbol,
-                "side": view.side.value.lower(),
-                "order_type": view.order_type.value.lower(),
-                "order_qty": view.orig_qty,
-                "time_in_force": view.time_in_force.value,
-                "cum_qty": 0,
-                "cum_cost": 0,
-                "stop_price": 0,
-                "fee_usd_equiv": 0,
-                "fee_ccy_pref": "fciq",
-                "timestamp": ts,
-            }
-            if view.order_type is OrderType.LIMIT:
-                full["limit_price"] = view.price
-                full["limit_price_type"] = "static"
-            return [full, {**base, "exec_type": "new", "order_status": "new", "timestamp": ts}]
-        if isinstance(event, OrderTraded):
-            trade = event.trade
-            done = view.status is OrderStatus.FILLED
-            cumulative = {
-                "cum_qty": view.executed_qty,
-                "cum_cost": view.cum_quote_qty,
-                "avg_price": view.cum_quote_qty / view.executed_qty,
-            }
-            row = {
-                **base,
-                "exec_type": "trade",
-                "order_status": "filled" if done else "partially_filled",
-                "exec_id": self._exec_id(trade.trade_id, trade.is_maker),
-                "trade_id": trade.trade_id,
-                "symbol": view.symbol,
-                "side": view.side.value.lower(),
-                "order_type": view.order_type.value.lower(),
-                "order_qty": view.orig_qty,
-                "last_qty": trade.qty,
-                "last_price": trade.price,
-                "cost": trade.quote_qty,
-                "liquidity_ind": "m" if trade.is_maker else "t",
-                "fees": [{"asset": trade.commission_asset, "qty": trade.commission}],
-                "fee_usd_equiv": trade.commission,
-                **cumulative,
-                "timestamp": ts,
-            }
-            if not done:
-                return [row]
-            filled = {**base, "exec_type": "filled", "order_status": "filled", **cumulative}
-            return [row, {**filled, "timestamp": ts}]
-        if isinstance(event, OrderCanceled):
-            return [
-                {
-                    **base,
-                    "exec_type": "canceled",
-                    "order_status": "canceled",
-                    **self._totals(view),
-                    "cancel_reason": reason,
-                    "reason": reason,
-                    "timestamp": ts,
-                }
-            ]
-        assert isinstance(event, OrderExpired)
-        return [
-            {
-                **base,
-                "exec_type": "expired",
-                "order_status": "expired",
-                **self._totals(view),
-                "timestamp": ts,
-            }
-        ]
-
-    def _totals(self, view: OrderView) -> dict[str, object]:
-        fee = sum((t.commission for t in self.engine.trades_of(view.order_id)), Decimal(0))
-        avg = view.cum_quote_qty / view.executed_qty if view.executed_qty else Decimal(0)
-        return {
-            "cum_qty": view.executed_qty,
-            "cum_cost": view.cum_quote_qty,
-            "fee_usd_equiv": fee,
-            "avg_price": avg,
-        }
-
-    def _ids(self, view: OrderView) -> dict[str, object]:
-        ids: dict[str, object] = {"order_id": self.order_id(view.order_id)}
-        cl = self.cl_ord_ids.get(view.order_id)
-        if cl is not None:
-            ids["cl_ord_id"] = cl
-        ids["order_userref"] = self.userrefs.get(view.order_id, 0)
-        return ids
-
-    def _exec_id(self, trade_id: int, maker: bool) -> str:
-        digest = hashlib.sha256(self._rng_salt + b"t%d%d" % (trade_id, maker)).digest()
-        chars = "".join(_B32[b % 32] for b in digest[:16])
-        return f"T{chars[:5]}-{chars[5:10]}-{chars[10:16]}"
-
-    def ticker_row(self, symbol: str) -> dict[str, object]:
-        """Render the ``ticker`` row of a symbol (Spot WebSocket v2 "Ticker")."""
-        bids, asks = self.engine.depth(symbol)
-        bid, bid_qty = bids[0] if bids else (Decimal(0), Decimal(0))
-        ask, ask_qty = asks[0] if asks else (Decimal(0), Decimal(0))
-        last = self.engine.reference_price(symbol)
-        return {
-            "symbol": symbol,
-            "bid": bid,
-            "bid_qty": bid_qty,
-            "ask": ask,
-            "ask_qty": ask_qty,
-            "last": last,
-            "volume": 0,
-            "vwap": last,
-            "low": last,
-            "high": last,
-            "change": 0,
-            "change_pct": 0,
-        }
-
-    def instrument_pairs(self) -> list[dict[str, object]]:
-        """Render the ``instrument`` channel's ``pairs`` (Spot WebSocket v2 "Instrument")."""
-        out: list[dict[str, object]] = []
-        for spec in self.engine.specs.values():
-            out.append(
-                {
-                    "symbol": spec.symbol,
-                    "base": spec.base,
-                    "quote": spec.quote,
-                    "status": "online",
-                    "qty_precision": _places(spec.step_size),
-                    "qty_increment": spec.step_size,
-                    "qty_min": spec.min_qty,
-                    "price_precision": _places(spec.tick_size),
-                    "price_increment": spec.tick_size,
-                    "cost_min": spec.min_notional,
-                    "marginable": False,
-                    "has_index": True,
-                }
-            )
-        return out
-
-    def status_message(self, connection_id: int, system: str = "online") -> str:
-        """Render the ``status`` update sent on connect (Spot WebSocket v2 "Status")."""
-        row = {
-            "version": "2.0.0",
-            "system": system,
-            "api_version": "v2",
-            "connection_id": connection_id,
-        }
-        return _dumps({"channel": "status", "type": "update", "data": [row]})
 
     def render_fault(self, kind: FaultKind, request_text: str) -> str:
         """Render an injected fault as Kraken words it (a ``faults.Renderer``).
@@ -682,7 +453,7 @@ class KrakenExchange:
         """
         now = self.clock()
         if kind is FaultKind.SHUTDOWN:
-            return self.status_message(0, "maintenance")
+            return status_message(0, "maintenance")
         try:
             request = json.loads(request_text)
         except ValueError:
@@ -694,18 +465,7 @@ class KrakenExchange:
             FaultKind.SERVER_ERROR: "EService:Busy",
             FaultKind.RATE_LIMITED: "EOrder:Rate limit exceeded",
         }.get(kind, "EGeneral:Temporary lockout")
-        return _dumps(_failure(request.get("method"), request.get("req_id"), error, now, now))
-
-
-def _failure(
-    method: object, req_id: object, error: str, t_in: int, t_out: int
-) -> dict[str, object]:
-    out: dict[str, object] = {"method": method, "success": False, "error": error}
-    if req_id is not None:
-        out["req_id"] = req_id
-    out["time_in"] = rfc3339(t_in)
-    out["time_out"] = rfc3339(t_out)
-    return out
+        return dumps(failure(request.get("method"), request.get("req_id"), error, now, now))
 
 
 class KrakenSession:
@@ -742,9 +502,7 @@ class KrakenSession:
         """Queue one ``executions`` message with the next ``sequence`` number."""
         self._sequence += 1
         self.queue(
-            _dumps(
-                {"channel": "executions", "type": kind, "data": rows, "sequence": self._sequence}
-            )
+            dumps({"channel": "executions", "type": kind, "data": rows, "sequence": self._sequence})
         )
 
     # ---------------------------------------------------------------- requests
@@ -756,19 +514,19 @@ class KrakenSession:
         except ValueError:
             request = None
         if not isinstance(request, dict):
-            return _dumps(_failure(None, None, INVALID_ARGUMENTS + ":invalid JSON", now, now))
+            return dumps(failure(None, None, INVALID_ARGUMENTS + ":invalid JSON", now, now))
         method = request.get("method")
         req_id = request.get("req_id")
         params = request.get("params", {})
         if not isinstance(params, dict):
-            return _dumps(_failure(method, req_id, INVALID_ARGUMENTS + ":params", now, now))
+            return dumps(failure(method, req_id, INVALID_ARGUMENTS + ":params", now, now))
         handler = _METHODS.get(method) if isinstance(method, str) else None
         if handler is None:
-            return _dumps(_failure(method, req_id, UNKNOWN_METHOD, now, now))
+            return dumps(failure(method, req_id, UNKNOWN_METHOD, now, now))
         try:
             answers = handler(self, params, now)
         except KrakenError as exc:
-            return _dumps(_failure(method, req_id, exc.error, now, self.exchange.clock()))
+            return dumps(failure(method, req_id, exc.error, now, self.exchange.clock()))
         out_time = rfc3339(self.exchange.clock())
         texts = []
         for result in answers:
@@ -780,7 +538,7 @@ class KrakenSession:
                 body["success"] = True
             body["time_in"] = rfc3339(now)
             body["time_out"] = out_time
-            texts.append(_dumps(body))
+            texts.append(dumps(body))
         # cancel_order with several ids: "a stream of individual order responses"
         first, *rest = texts
         self._outbox[:0] = rest
@@ -802,7 +560,7 @@ class KrakenSession:
             rows: list[dict[str, object]] = []
             if snap_orders:
                 for view in ex.engine.open_orders(account_id):
-                    rows.append(self._snapshot_row(view))
+                    rows.append(snapshot_row(ex, view))
             self.queue_executions(rows, "snapshot")
             return [{"channel": "executions", "snapshot": snap_orders, "maxratecount": 180}]
         if channel == "ticker":
@@ -817,35 +575,18 @@ class KrakenSession:
                 self.tickers.add(symbol)
                 results.append({"channel": "ticker", "snapshot": True, "symbol": symbol})
                 self.queue(
-                    _dumps(
-                        {"channel": "ticker", "type": "snapshot", "data": [ex.ticker_row(symbol)]}
+                    dumps(
+                        {"channel": "ticker", "type": "snapshot", "data": [ticker_row(ex, symbol)]}
                     )
                 )
             self.heartbeats = True
             return results
         if channel == "instrument":
             self.heartbeats = True
-            data = {"assets": [], "pairs": ex.instrument_pairs()}
-            self.queue(_dumps({"channel": "instrument", "type": "snapshot", "data": data}))
+            data = {"assets": [], "pairs": instrument_pairs(ex)}
+            self.queue(dumps({"channel": "instrument", "type": "snapshot", "data": data}))
             return [{"channel": "instrument", "snapshot": True}]
         raise KrakenError(INVALID_ARGUMENTS + ":channel")
-
-    def _snapshot_row(self, view: OrderView) -> dict[str, object]:
-        row = {
-            **self.exchange._ids(view),
-            "exec_type": "new",
-            "order_status": "new" if view.executed_qty == 0 else "partially_filled",
-            "symbol": view.symbol,
-            "side": view.side.value.lower(),
-            "order_type": view.order_type.value.lower(),
-            "order_qty": view.orig_qty,
-            "limit_price": view.price,
-            "time_in_force": view.time_in_force.value,
-            "cum_qty": view.executed_qty,
-            "cum_cost": view.cum_quote_qty,
-            "timestamp": rfc3339(view.time),
-        }
-        return row
 
     def add_order(self, params: Mapping[str, object], now: int) -> list[dict[str, object]]:
         """``add_order``: market/limit, gtc/ioc/fok, ``cl_ord_id``, ``order_userref``."""
@@ -994,12 +735,6 @@ def _decimal(value: object, name: str) -> Decimal:
     if not out.is_finite():
         raise KrakenError(f"{INVALID_ARGUMENTS}:{name}")
     return out
-
-
-def _places(step: Decimal) -> int:
-    exponent = step.normalize().as_tuple().exponent
-    assert isinstance(exponent, int)
-    return max(0, -exponent)
 
 
 def _valid_cl_ord_id(value: str) -> bool:

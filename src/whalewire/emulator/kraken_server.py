@@ -29,6 +29,7 @@ from whalewire.emulator.kraken import (
     KrakenExchange,
     KrakenSession,
 )
+from whalewire.emulator.kraken_render import status_message
 from whalewire.emulator.matching import Clock
 from whalewire.net._protocol import WebSocket
 from whalewire.net.server import Server, serve
@@ -188,7 +189,7 @@ class KrakenEmulator:
         injector: FaultInjector | None = None
         epoch = -1
         # Kraken greets every v2 connection with a status update ("Status")
-        self._send(session, ws, self.exchange.status_message(number))
+        self._send(session, ws, status_message(number))
         beat = asyncio.get_running_loop().create_task(self._heartbeat(session, ws))
         try:
             async for message in ws:
