@@ -10,6 +10,8 @@ journal holds, prints ``{"event": "ready"}`` and waits for commands on stdin, on
   ``sample`` line (resident memory, orders, open orders) every ``sample_s``; then wait up
   to ``settle_s`` for every order to become final by the engine's own means, and print
   ``settled``;
+- ``quiet``: (faults are off by now) wait up to ``quiet_s`` for the engine's own
+  reconciliations to end, and print what is still open;
 - ``reconcile``: the final reconciliation (``Engine.reconcile_open_orders``);
 - ``stop``: print the ``summary`` and exit.
 """
@@ -33,7 +35,6 @@ from whalewire.mempool.feeds.monitor import Monitor
 from whalewire.mempool.feeds.replay import DEFAULT_REPLAY, load_replay
 from whalewire.mempool.feeds.synthetic import SyntheticMempool
 from whalewire.mempool.whales import AlertKind, WhaleDetector
-from whalewire.model import OrderStatusUnknown
 from whalewire.venues.binance import BinanceClient
 
 
@@ -64,15 +65,13 @@ def emit(**fields: Any) -> None:
     print(json.dumps(fields, default=str), flush=True)
 
 
-def unknown_causes(engine: Engine) -> Counter[str]:
-    """Count, over all orders, why each one was ever marked UNKNOWN (first word of the cause)."""
-    causes: Counter[str] = Counter()
-    for order in engine.orders.values():
-        for event in order.events:
-            if isinstance(event, OrderStatusUnknown):
-                reason = event.reason
-                causes["ack_timeout" if reason.startswith("no answer") else reason.split()[0]] += 1
-    return causes
+async def until_quiet(engine: Engine, timeout_s: float) -> None:
+    """Wait until every order is final and no background task runs, or ``timeout_s``."""
+    until = time.monotonic() + timeout_s
+    while time.monotonic() < until:
+        if all(o.is_final for o in engine.orders.values()) and not engine._tasks:
+            return
+        await asyncio.sleep(0.1)
 
 
 async def main(params_path: str) -> None:
@@ -125,11 +124,7 @@ async def main(params_path: str) -> None:
                     open=open_,
                 )
             feeding.result()
-            settle_until = time.monotonic() + p["settle_s"]
-            while time.monotonic() < settle_until:
-                if all(o.is_final for o in engine.orders.values()) and not engine._tasks:
-                    break
-                await asyncio.sleep(0.1)
+            await until_quiet(engine, p["settle_s"])
             left = Counter(o.status.value for o in engine.orders.values() if not o.is_final)
             emit(
                 event="settled",
@@ -137,6 +132,11 @@ async def main(params_path: str) -> None:
                 open=dict(left),
                 rss_kb=rss_kb(),
             )
+        elif cmd == "quiet":
+            # faults are off: give the engine's own reconciliations time to finish
+            await until_quiet(engine, p["quiet_s"])
+            left = Counter(o.status.value for o in engine.orders.values() if not o.is_final)
+            emit(event="quiet", t=round(time.monotonic() - t0, 3), open=dict(left))
         elif cmd == "reconcile":
             # what a restart would do, without the restart: ask about every open order
             report = await engine.reconcile_open_orders()
@@ -150,7 +150,6 @@ async def main(params_path: str) -> None:
         event="summary",
         statuses=dict(statuses),
         counters=dict(engine.metrics.counters),
-        unknown_causes=dict(unknown_causes(engine)),
         whales_seen=engine.whales_seen,
         ignored=dict(engine.ignored),
         tx=feed.emitted if feed else 0,

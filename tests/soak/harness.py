@@ -4,10 +4,11 @@
 Binance that takes fault plans on stdin) and ``tests.soak.engine_worker`` (a real engine
 fed by ``SyntheticMempool``), switches fault plans at the times ``spec.phases`` names (on
 the engine's own clock, read from its samples), lets the engine settle, turns faults off,
-runs a final reconciliation, and gathers what both sides hold: the journal, the venue's
-record of every order of the account, its BTC balance (``account.status`` over the wire)
-and ``order.status`` for every order the journal says the venue never had. The checks
-live in the tests; ``SoakResult`` only carries the facts and the numbers.
+lets the engine's own reconciliations end, runs a final reconciliation, and gathers what
+both sides hold: the journal, the venue's record of every order of the account, its BTC
+balance (``account.status`` over the wire) and ``order.status`` for every order the
+journal says the venue never had. The checks live in the tests; ``SoakResult`` only
+carries the facts and the numbers.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 
 from whalewire.engine.journal import Journal
 from whalewire.engine.oms import Order, OrderStatus
-from whalewire.model import OrderInitialized
+from whalewire.model import OrderInitialized, OrderStatusUnknown
 
 ROOT = Path(__file__).parents[2]
 #: what the emulator's default account starts with ("BTC 10, ETH 100, USDT 1,000,000")
@@ -65,6 +66,8 @@ class SoakSpec:
     )
     ack_timeout_s: float = 1.0
     settle_s: float = 10.0
+    #: after faults stop, how long the engine's own reconciliations may take to end
+    quiet_s: float = 40.0
     sample_s: float = 0.5
     #: the monitor's txid memory; small enough to be full before ``warmup_s`` ends
     dedup_capacity: int = 10_000
@@ -77,6 +80,8 @@ class SoakResult:
     spec: SoakSpec
     samples: list[dict[str, Any]]
     settled: dict[str, Any]
+    #: what was still open once faults were off and the engine's own reconciliations ended
+    quiet: dict[str, Any]
     reconciled: dict[str, Any]
     summary: dict[str, Any]
     faults_hit: dict[str, int]
@@ -116,8 +121,16 @@ class SoakResult:
         went_unknown = sum(
             1
             for o in self.orders.values()
-            if any(e.__class__.__name__ == "OrderStatusUnknown" for e in o.events)
+            if any(isinstance(e, OrderStatusUnknown) for e in o.events)
         )
+        causes: Counter[str] = Counter()
+        for o in self.orders.values():
+            for e in o.events:
+                if isinstance(e, OrderStatusUnknown):
+                    reason = e.reason
+                    causes[
+                        "ack_timeout" if reason.startswith("no answer") else reason.split()[0]
+                    ] += 1
         return {
             "feed_s": self.spec.seconds,
             "wall_s": round(self.wall_s, 1),
@@ -131,8 +144,9 @@ class SoakResult:
             "filled_btc": str(self.filled()),
             "faults_hit": self.faults_hit,
             "orders_through_unknown": went_unknown,
-            "unknown_causes": self.summary["unknown_causes"],
+            "unknown_causes": dict(causes),
             "open_after_settle": self.settled["open"],
+            "open_after_quiet": self.quiet["open"],
             "final_reconcile": self.reconciled["report"],
             "counters": self.summary["counters"],
             "rss_kb": {"baseline": base, "end": end, "max": peak},
@@ -236,7 +250,7 @@ max_daily_loss = 1_000_000
 def run_soak(spec: SoakSpec, workdir: Path) -> SoakResult:
     """Run one soak as ``spec`` says, in ``workdir``; return what both sides hold after it."""
     started = time.monotonic()
-    deadline = started + spec.seconds + spec.settle_s + 180
+    deadline = started + spec.seconds + spec.settle_s + spec.quiet_s + 180
     emulator = _Proc(["tests.soak.emulator_worker"], "emulator")
     engine: _Proc | None = None
     try:
@@ -256,6 +270,7 @@ def run_soak(spec: SoakSpec, workdir: Path) -> SoakResult:
                     "whale_weights": spec.whale_weights,
                     "ack_timeout_s": spec.ack_timeout_s,
                     "settle_s": spec.settle_s,
+                    "quiet_s": spec.quiet_s,
                     "sample_s": spec.sample_s,
                     "dedup_capacity": spec.dedup_capacity,
                 }
@@ -289,6 +304,8 @@ def run_soak(spec: SoakSpec, workdir: Path) -> SoakResult:
         faults_hit = emulator.next(deadline)["faults_hit"]
         emulator.send(json.dumps({"cmd": "faults", "plan": None}))
         emulator.next(deadline)
+        engine.send("quiet")
+        quiet = engine.next(deadline, lambda m: m.get("event") == "quiet")
         engine.send("reconcile")
         reconciled = engine.next(deadline, lambda m: m.get("event") == "reconciled")
         engine.send("stop")
@@ -315,6 +332,7 @@ def run_soak(spec: SoakSpec, workdir: Path) -> SoakResult:
         spec=spec,
         samples=samples,
         settled=settled,
+        quiet=quiet,
         reconciled=reconciled,
         summary=summary,
         faults_hit=faults_hit,
