@@ -101,6 +101,41 @@ async def test_demo_pipeline_trades_on_the_coinbase_emulator_over_tls(tmp_path: 
     assert all(len(o.client_order_id) == 36 for o in orders.values())  # client_oid UUIDs
 
 
+KRAKEN = (
+    PAPER
+    + """
+[strategy.default_route]
+venue = "kraken"
+symbol = "BTC/USD"
+[venues.kraken]
+[risk.symbols."BTC/USD"]
+max_order_qty = 0.01
+max_order_notional = 2000
+max_position = 0.05
+max_daily_loss = 500
+"""
+)
+
+
+async def test_demo_pipeline_trades_on_the_kraken_emulator_with_a_dead_mans_switch(
+    tmp_path: Path,
+) -> None:
+    running = await build(parse_config(KRAKEN), journal_path=str(tmp_path / "j.db"))
+    try:
+        status = await run(
+            running, seconds=60, dashboard=False, console=Console(quiet=True), drain_s=1.0
+        )
+    finally:
+        await running.close()
+    assert (status["orders"]["sent"], status["orders"]["filled"]) == (3, 3)
+    counters = running.engine.metrics.counters
+    assert counters.get("dead_man_refreshed", 0) >= 1
+    assert "dead_man_refresh_failed" not in counters
+    with Journal(tmp_path / "j.db") as journal:
+        orders = journal.replay()
+    assert {o.command.venue for o in orders.values()} == {"kraken"}
+
+
 async def test_kill_switch_halts_cancels_resting_orders_and_denies_new_ones(
     tmp_path: Path,
 ) -> None:

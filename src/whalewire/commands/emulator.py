@@ -10,9 +10,10 @@ from whalewire.emulator.binance import BinanceConfig
 from whalewire.emulator.coinbase import CoinbaseCredentials
 from whalewire.emulator.coinbase_server import CoinbaseEmulator, loopback_tls
 from whalewire.emulator.faults import FaultPlan
+from whalewire.emulator.kraken_server import KrakenEmulator
 from whalewire.emulator.server import BinanceEmulator
 
-VENUES = ("binance", "coinbase")
+VENUES = ("binance", "kraken", "coinbase")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -74,6 +75,8 @@ async def _serve(args: argparse.Namespace) -> int:
     plan = faults if faults != FaultPlan(seed=args.seed) else None
     if args.venue == "coinbase":
         return await _serve_coinbase(args, plan)
+    if args.venue == "kraken":
+        return await _serve_kraken(args, plan)
     emulator = BinanceEmulator(BinanceConfig(seed=args.seed), faults=plan)
     creds = emulator.exchange.open_default_account()
     server = await emulator.start(args.host, args.port)
@@ -113,6 +116,35 @@ async def _serve_coinbase(args: argparse.Namespace, plan: FaultPlan | None) -> i
     creds = emulator.open_default_account()
     await emulator.start(args.host, args.port, ssl=tls.server)
     print(coinbase_banner(emulator.rest_url, emulator.ws_url, creds, tls.cert_pem), flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await emulator.close()
+    return 0
+
+
+async def _serve_kraken(args: argparse.Namespace, plan: FaultPlan | None) -> int:
+    emulator = KrakenEmulator(faults=plan)
+    creds = emulator.open_default_account()
+    await emulator.start(args.host, args.port)
+    print(
+        f"""\
+whalewire emulator: Kraken Spot WebSocket v2 (+ REST for the WebSocket token)
+  WebSocket       {emulator.url}
+  REST            {emulator.rest_url}
+  account         {creds.account_id}
+
+API key (REST: API-Key / API-Sign = base64 HMAC-SHA512 with the base64-decoded secret):
+  key             {creds.api_key}
+  secret          {creds.secret}
+
+Point a client at it:
+  - whalewire: [venues.kraken] endpoint = "{emulator.url}", rest_endpoint = "{emulator.rest_url}"
+  - ccxt: kraken with urls.api.private = {emulator.rest_url}
+Ctrl-C stops it; balances and orders live in memory only.
+""",
+        flush=True,
+    )
     try:
         await asyncio.Event().wait()
     finally:

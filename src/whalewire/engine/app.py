@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -73,6 +73,7 @@ class Engine:
         wall_ns: Callable[[], int] = time.time_ns,
         ack_timeout_s: float = 5.0,
         max_final_orders: int = 256,
+        dead_man_timeout_s: int = 60,
     ) -> None:
         self.config = config
         self.venues = dict(venues)
@@ -88,6 +89,7 @@ class Engine:
         self.max_final_orders = max_final_orders
         self._finals: deque[str] = deque()
         self._reconciling: set[str] = set()
+        self.dead_man_timeout_s = dead_man_timeout_s
         self.started_ns = monotonic_ns()
         self.risk = RiskEngine(config.risk, monotonic_ns=monotonic_ns, wall_ns=wall_ns)
         self.strategy = WhaleStrategy(
@@ -120,8 +122,26 @@ class Engine:
             if order.is_final:
                 self._retire(order)
         report = await self.reconcile_open_orders()
+        for venue in self.venues.values():
+            refresh = getattr(venue, "refresh_dead_man", None)
+            if refresh is not None:
+                self._spawn(self._keep_dead_man_armed(venue.name, refresh))
         self.armed = True
         return report
+
+    async def _keep_dead_man_armed(
+        self, name: str, refresh: Callable[[int], Awaitable[object]]
+    ) -> None:
+        # Kraken's cancel_all_orders_after: if this process dies or hangs, the venue cancels
+        # every open order within dead_man_timeout_s ("a call every 15 to 30 seconds")
+        while True:
+            try:
+                await refresh(self.dead_man_timeout_s)
+                self.metrics.inc("dead_man_refreshed")
+            except VenueError as exc:
+                self.metrics.inc("dead_man_refresh_failed")
+                log.warning("%s: dead man's switch not refreshed: %s", name, exc)
+            await asyncio.sleep(self.dead_man_timeout_s / 3)
 
     async def reconcile_open_orders(self) -> dict[str, int]:
         """Ask the venue about every order that is not final, and apply what it says."""

@@ -119,6 +119,8 @@ class VenueSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     endpoint: str = "emulator"
     #: Coinbase Exchange: the feed's wss:// URL when ``endpoint`` is a URL
     feed_endpoint: str = ""
+    #: Kraken: the REST base URL (WebSocket token) when ``endpoint`` is a URL
+    rest_endpoint: str = ""
     #: a TOML file of mode 0600 with a [NAME] table (api_key, api_secret, private_key_pem);
     #: empty: the environment's WHALEWIRE_<NAME>_API_KEY, _API_SECRET, _PRIVATE_KEY_FILE...
     credentials_file: str = ""

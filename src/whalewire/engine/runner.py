@@ -25,6 +25,7 @@ from rich.live import Live
 
 from whalewire.emulator.accounts import open_default_account
 from whalewire.emulator.coinbase_server import CoinbaseEmulator, loopback_tls
+from whalewire.emulator.kraken_server import KrakenEmulator
 from whalewire.emulator.server import BinanceEmulator
 from whalewire.engine.app import Engine
 from whalewire.engine.config import Config, ConfigError, Feed, ReplayFeed, VenueSection
@@ -50,6 +51,7 @@ from whalewire.venues.coinbase import CoinbaseClient
 from whalewire.venues.credentials import Credentials, Secret, from_env, from_file
 from whalewire.venues.endpoints import endpoints
 from whalewire.venues.ids import BINANCE_ID_WIDTH
+from whalewire.venues.kraken import KrakenClient
 
 log = logging.getLogger("whalewire.runner")
 
@@ -141,6 +143,48 @@ async def _coinbase_client(
     return CoinbaseClient(rest, feed, credentials, name=name, dry_run=dry_run, ssl_context=context)
 
 
+def _routed_symbols(name: str, config: Config) -> tuple[str, ...]:
+    strategy = config.strategy
+    routes = [strategy.default_route, *strategy.routes.values()]
+    return tuple(sorted({r.symbol for r in routes if r.venue == name}))
+
+
+async def _kraken_client(
+    name: str, section: VenueSection, config: Config, emulators: list[Emulator]
+) -> VenueClient:
+    dry_run = config.engine.mode == "dry-run"
+    symbols = _routed_symbols(name, config) or ("BTC/USD",)
+    if section.endpoint == "emulator":
+        emulator = KrakenEmulator()
+        await emulator.start()
+        emulators.append(emulator)
+        keys = emulator.open_default_account("paper")
+        credentials = Credentials(
+            venue=name, api_key=Secret(keys.api_key), api_secret=Secret(keys.secret)
+        )
+        return KrakenClient(
+            emulator.url,
+            emulator.rest_url,
+            credentials,
+            symbols=symbols,
+            name=name,
+            dry_run=dry_run,
+        )
+    if section.endpoint.startswith(("ws://", "wss://")):
+        url, rest = section.endpoint, section.rest_endpoint
+        if not rest:
+            raise ConfigError(f"venues.{name}: a URL endpoint needs rest_endpoint too")
+    else:
+        urls = endpoints(name, section.endpoint)
+        if urls.ws_api is None or urls.rest is None:
+            raise ConfigError(f"venues.{name}: {section.endpoint} has no WebSocket API")
+        url, rest = urls.ws_api, urls.rest
+    credentials = (
+        from_file(section.credentials_file, name) if section.credentials_file else from_env(name)
+    )
+    return KrakenClient(url, rest, credentials, symbols=symbols, name=name, dry_run=dry_run)
+
+
 def _feed(f: Feed, i: int) -> AsyncIterable[FeedEvent]:
     if isinstance(f, ReplayFeed):
         records = load_replay(Path(f.file) if f.file else DEFAULT_REPLAY)
@@ -163,8 +207,12 @@ async def venue_client(
     """Build the client for ``[venues.NAME]``; start the embedded emulator if asked for."""
     if name == "coinbase":
         return await _coinbase_client(name, section, config, emulators)
+    if name == "kraken":
+        return await _kraken_client(name, section, config, emulators)
     if name != "binance":
-        raise ConfigError(f"venues.{name}: no client for this venue (supported: binance, coinbase)")
+        raise ConfigError(
+            f"venues.{name}: no client for this venue (supported: binance, kraken, coinbase)"
+        )
     width = BINANCE_ID_WIDTH[len(config.engine.namespace)]
     dry_run = config.engine.mode == "dry-run"
     if section.endpoint == "emulator":
