@@ -249,13 +249,6 @@ async def test_order_filled_by_the_stream_is_not_reported_unknown_on_a_later_dis
     assert order.status is OrderStatus.FILLED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="engine/app.py: _reconcile returns at once when another task is already "
-    "reconciling the order, so reconcile_open_orders reports it UNKNOWN while that "
-    "conversation (a dropped order.status: up to request_timeout_s) is still going",
-)
 async def test_reconcile_open_orders_waits_for_a_reconciliation_already_under_way(
     rig: Rig,
 ) -> None:

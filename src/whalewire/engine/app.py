@@ -88,7 +88,7 @@ class Engine:
         #: every order): memory stays flat however long the engine runs
         self.max_final_orders = max_final_orders
         self._finals: deque[str] = deque()
-        self._reconciling: set[str] = set()
+        self._reconciling: dict[str, asyncio.Task[None]] = {}
         self.dead_man_timeout_s = dead_man_timeout_s
         self.started_ns = monotonic_ns()
         self.risk = RiskEngine(config.risk, monotonic_ns=monotonic_ns, wall_ns=wall_ns)
@@ -350,13 +350,15 @@ class Engine:
 
     async def _reconcile(self, order: Order, attempts: int = 20) -> None:
         coid = order.client_order_id
-        if coid in self._reconciling:
-            return  # one conversation about an order at a time
-        self._reconciling.add(coid)
-        try:
-            await self._reconcile_once(order, attempts)
-        finally:
-            self._reconciling.discard(coid)
+        running = self._reconciling.get(coid)
+        if running is not None:
+            # one conversation about an order at a time: wait for the one under way
+            await asyncio.shield(running)
+            return
+        task = asyncio.get_running_loop().create_task(self._reconcile_once(order, attempts))
+        self._reconciling[coid] = task
+        task.add_done_callback(lambda _: self._reconciling.pop(coid, None))
+        await asyncio.shield(task)
 
     async def _reconcile_once(self, order: Order, attempts: int) -> None:
         # a venue may only say "does not exist" for sure once the order's validity window

@@ -540,6 +540,9 @@ class BinanceClient:
             recv_window_ms=self.recv_window_ms,
             server_time_ms=self.clock.timestamp_ms(),
         )
+        if found.finding is not Finding.STILL_UNKNOWN:
+            # the venue has answered for this order: its order.place answer decides nothing
+            self._pending.discard(client_order_id)
         if found.finding is Finding.NOT_FOUND:
             return [OrderNotFound(client_order_id=client_order_id, ts_init=now, ts_event=now)]
         if found.finding is Finding.STILL_UNKNOWN:
