@@ -194,8 +194,36 @@ async def measure(url: str, key: str, secret: str, args: argparse.Namespace) -> 
             await asyncio.sleep(args.gap_ms / 1000)  # stay inside the venue's order limit
     finally:
         gc.enable()
+    # compute only: the whole hot path in a tight loop, the venue in dry-run (everything but
+    # the socket write), on fresh whale variants; wall and thread CPU time per trigger
+    venue.dry_run = True  # type: ignore[attr-defined]
+    compute: list[int] = []
+    cpu: list[int] = []
+    thread_ns = time.thread_time_ns
+    gc.disable()
+    try:
+        for i, variant in enumerate(whale_variants(args.compute)[0]):
+            raw = variant[:-4] + struct.pack("<I", 2_000_000 + i)
+            c0 = thread_ns()
+            recv = perf()
+            ev = tx_event(raw, "bench", EventKind.MEMPOOL, recv_ns=recv)
+            if dedup.admit(ev):
+                engine.on_feed_event(ev)
+            coid = next(reversed(engine.orders))
+            written = engine._submitted_ns.get(coid)
+            c1 = thread_ns()
+            if written is not None and i >= args.warmup:
+                compute.append(written - recv)
+                cpu.append(c1 - c0)
+            if i % 64 == 0:
+                await asyncio.sleep(0)
+    finally:
+        gc.enable()
     await running.close()
     return {
+        "compute_p50": pct(compute, 50),
+        "compute_p99": pct(compute, 99),
+        "compute_cpu_p50": pct(cpu, 50),
         "trigger_p50": pct(trigger, 50),
         "trigger_p99": pct(trigger, 99),
         "trigger_p999": pct(trigger, 99.9),
@@ -212,6 +240,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--orders", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--compute", type=int, default=3000, help="triggers in the compute phase")
     ap.add_argument(
         "--noise-interval-ms",
         type=float,
@@ -261,6 +290,11 @@ def main() -> None:
         print(
             f"  sum of stages alone: {total_alone:.1f} µs; end-to-end p50 / sum = "
             f"{float(r['trigger_p50']) / total_alone:.2f}x"
+        )
+        print(
+            f"  compute only (dry-run venue, tight loop): p50 {r['compute_p50']:.1f} µs, "
+            f"p99 {r['compute_p99']:.1f} µs; thread CPU p50 {r['compute_cpu_p50']:.1f} µs "
+            "(incl. the post-send bookkeeping)"
         )
         print(
             f"  send → ack (emulator on loopback): p50 {r['ack_p50']:.1f} µs, "

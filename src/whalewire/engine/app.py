@@ -89,6 +89,10 @@ class Engine:
         self.max_final_orders = max_final_orders
         self._finals: deque[str] = deque()
         self._reconciling: dict[str, asyncio.Task[None]] = {}
+        #: per venue, a client order id prepared off the hot path, and its sequence number
+        self._spare_ids: dict[str, tuple[int, str]] = {}
+        #: ids must come from sequence numbers at or after this (past every order's row)
+        self._min_id_seq = 0
         self.dead_man_timeout_s = dead_man_timeout_s
         self.started_ns = monotonic_ns()
         self.risk = RiskEngine(config.risk, monotonic_ns=monotonic_ns, wall_ns=wall_ns)
@@ -227,7 +231,7 @@ class Engine:
                 detail=f"no venue named {command.venue!r}",
             )
         if denial is not None:
-            self.journal.append(command)
+            self._min_id_seq = self.journal.append(command) + 1
             self.journal.append(denial)
             order = self.orders[command.client_order_id] = Order.denied(command, denial)
             self.metrics.inc("orders_denied")
@@ -244,7 +248,7 @@ class Engine:
             command=command,
         )
         order = self.orders[command.client_order_id] = Order(init)
-        self.journal.append(init)  # committed before a byte goes out
+        self._min_id_seq = self.journal.append(init) + 1  # committed before a byte goes out
         t_journal = self._now()
         try:
             written = venue.place(command)
@@ -285,6 +289,7 @@ class Engine:
         m.latency("journal").record(t_journal - t_risk)
         m.latency("send").record(written - t_journal)
         self._spawn(self._ack_deadline(order))
+        self._prepare_id(command.venue)
         return order
 
     # -- what venues report ---------------------------------------------------------------
@@ -434,12 +439,23 @@ class Engine:
         return report
 
     def _next_id(self, venue: str) -> str:
-        # derived from the journal's next row: unique across restarts, never reused
+        # Derived from a journal sequence number no earlier order's row has: unique across
+        # restarts, never reused. The engine prepares each venue's next id after a send
+        # (``_prepare_id``), so formatting it costs the hot path nothing.
+        spare = self._spare_ids.pop(venue, None)
+        if spare is not None and spare[0] >= self._min_id_seq:
+            return spare[1]
+        return self._format_id(venue, self.journal.next_seq)
+
+    def _format_id(self, venue: str, seq: int) -> str:
         client = self.venues.get(venue)
-        seq = self.journal.next_seq
         if client is None:
             return binance_client_order_id(self.namespace, seq)
         return client.client_order_id(self.namespace, seq)
+
+    def _prepare_id(self, venue: str) -> None:
+        seq = self.journal.next_seq
+        self._spare_ids[venue] = (seq, self._format_id(venue, seq))
 
     def _remember_whale(self, alert: AlertLike, decision: str) -> None:
         self.whales_seen += 1

@@ -91,7 +91,8 @@ class Journal:
             " body BLOB NOT NULL,"
             " ts_init INTEGER NOT NULL)"
         )
-        db.execute("CREATE INDEX IF NOT EXISTS messages_coid ON messages(client_order_id)")
+        # no index on client_order_id: replay reads in order, and an index costs ~2.5 µs per
+        # row on the hot path (and a long tail) for lookups nothing makes
         db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if row is None:

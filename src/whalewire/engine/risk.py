@@ -97,7 +97,9 @@ class RiskEngine:
     state: TradingState = TradingState.ACTIVE
     state_reason: str = ""
     books: dict[str, SymbolBook] = field(default_factory=dict)
-    _sent: deque[int] = field(default_factory=deque)
+    #: send times of passed orders within the last second and the last minute
+    _last_second: deque[int] = field(default_factory=deque)
+    _last_minute: deque[int] = field(default_factory=deque)
 
     # -- state -------------------------------------------------------------------------
     def set_state(self, state: TradingState, reason: str) -> None:
@@ -133,7 +135,9 @@ class RiskEngine:
                 reason=reason.value,
                 detail=detail,
             )
-        self._sent.append(self.monotonic_ns())
+        now = self.monotonic_ns()
+        self._last_second.append(now)
+        self._last_minute.append(now)
         book = self.book(command.symbol)
         if command.side is Side.BUY:
             book.open_buy += command.quantity
@@ -177,14 +181,17 @@ class RiskEngine:
         if loss >= limits.max_daily_loss and not reduces:
             return Denial.MAX_DAILY_LOSS, f"loss today {loss} >= {limits.max_daily_loss}"
         now = self.monotonic_ns()
-        sent = self._sent
-        while sent and now - sent[0] >= 60 * NS_PER_S:
-            sent.popleft()
-        if len(sent) >= self.config.max_orders_per_minute:
-            return Denial.RATE_PER_MINUTE, f"{len(sent)} orders in the last minute"
-        last_second = sum(1 for t in sent if now - t < NS_PER_S)
-        if last_second >= self.config.max_orders_per_second:
-            return Denial.RATE_PER_SECOND, f"{last_second} orders in the last second"
+        # two expiring windows: O(1) per check however many orders the limits allow
+        minute = self._last_minute
+        while minute and now - minute[0] >= 60 * NS_PER_S:
+            minute.popleft()
+        if len(minute) >= self.config.max_orders_per_minute:
+            return Denial.RATE_PER_MINUTE, f"{len(minute)} orders in the last minute"
+        second = self._last_second
+        while second and now - second[0] >= NS_PER_S:
+            second.popleft()
+        if len(second) >= self.config.max_orders_per_second:
+            return Denial.RATE_PER_SECOND, f"{len(second)} orders in the last second"
         return None, ""
 
     # -- what happened ------------------------------------------------------------------

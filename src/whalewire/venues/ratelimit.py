@@ -16,7 +16,7 @@ in. Knows nothing of sockets or of which request costs what beyond what callers 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 __all__ = [
@@ -53,16 +53,16 @@ class Window:
     limit: int
     count: int = 0
     window_id: int = -1
+    #: the window's length, fixed at construction (``roll`` runs on every order)
+    length_ms: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.length_ms = INTERVAL_MS[self.interval] * self.interval_num
 
     @property
     def key(self) -> tuple[str, str, int]:
         """Identity of the window across updates."""
         return (self.limit_type, self.interval, self.interval_num)
-
-    @property
-    def length_ms(self) -> int:
-        """Window length."""
-        return INTERVAL_MS[self.interval] * self.interval_num
 
     def roll(self, now_ms: int) -> None:
         """Reset the count when ``now_ms`` is in a later window than the last one seen."""
