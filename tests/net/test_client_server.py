@@ -295,3 +295,15 @@ async def test_unread_messages_pause_reading_and_all_arrive_in_order() -> None:
         assert got == [f"{i:05d}" * 20 for i in range(2000)]
         await ws.wait_closed()
         assert ws.close_code == 1000
+
+
+async def test_round_trip_over_ipv6_loopback() -> None:
+    try:
+        server = await serve(echo, "::1", 0)
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    async with server, asyncio.timeout(TIMEOUT):
+        ws = await connect(f"ws://[::1]:{server.port}/")  # Host: [::1]:port
+        ws.send("v6")
+        assert await ws.recv() == "v6"
+        await ws.close()
