@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.console import Console
 
 from whalewire.engine.config import parse_config
+from whalewire.engine.logs import configure_logging
 from whalewire.engine.runner import build
 from whalewire.engine.runner import run as run_engine
 from whalewire.net.client import install_uvloop
@@ -53,6 +54,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=90.0, help="stop after this long")
     parser.add_argument("--no-dashboard", action="store_true", help="plain output (for logs)")
     parser.add_argument(
+        "--log-file",
+        type=Path,
+        default=None,
+        help="structured log file (default: whalewire-demo.log with the dashboard, else stderr)",
+    )
+    parser.add_argument("--log-format", choices=("json", "text"), default="json")
+    parser.add_argument(
         "--report",
         type=Path,
         default=Path("whalewire-demo-report.html"),
@@ -64,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo and print its summary."""
     loop_name = "uvloop" if install_uvloop() else "asyncio"
     console = Console()
+    log_file = args.log_file or (None if args.no_dashboard else Path("whalewire-demo.log"))
+    configure_logging(fmt=args.log_format, path=log_file)
     console.print(
         f"[bold]whalewire demo[/bold]: emulated Binance on loopback, replay of mainnet block "
         f"951,658, paper trading ({loop_name} event loop). Ctrl-C stops early."

@@ -16,6 +16,7 @@ from rich.console import Console
 
 from whalewire.engine.config import Config, ConfigError, load_config
 from whalewire.engine.journal import JournalError
+from whalewire.engine.logs import configure_logging
 from whalewire.engine.runner import build
 from whalewire.engine.runner import run as run_engine
 from whalewire.net.client import install_uvloop
@@ -36,6 +37,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seconds", type=float, default=None, help="stop after this long")
     parser.add_argument("--no-dashboard", action="store_true", help="plain output (for logs)")
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        default=None,
+        help="structured log file (default: whalewire.log with the dashboard, else stderr)",
+    )
+    parser.add_argument("--log-format", choices=("json", "text"), default="json")
     parser.add_argument("--report", type=Path, default=None, help="write an HTML latency report")
 
 
@@ -71,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[red]refused[/red]: {refusal}")
         return 2
     install_uvloop()
+    log_file = args.log_file or (None if args.no_dashboard else Path("whalewire.log"))
+    configure_logging(fmt=args.log_format, path=log_file)
     try:
         return asyncio.run(_run(config, args, console))
     except (ConfigError, CredentialsError, JournalError, VenueError, OSError) as exc:
