@@ -271,3 +271,33 @@ async def test_reconcile_open_orders_waits_for_a_reconciliation_already_under_wa
     report = await rig.engine.reconcile_open_orders()
     assert order.is_final, report
     assert report == {"open": 1, order.status.value: 1}
+
+
+async def test_order_settled_by_reconciliation_is_not_reported_unknown_on_a_later_disconnect(
+    rig: Rig,
+) -> None:
+    client = rig.engine.venues["binance"]
+    assert isinstance(client, BinanceClient)
+    # under the minimum notional: rejected (-1013), the rejection dropped, nothing else sent
+    rig.emulator.set_faults(FaultPlan(drop_rate=1.0))
+    order = rig.engine.submit(
+        SubmitOrder(
+            client_order_id=rig.engine._next_id("binance"),
+            ts_init=0,
+            venue="binance",
+            symbol="BTCUSDT",
+            side=Side.SELL,
+            quantity=Decimal("0.00008"),
+        )
+    )
+    await until(order, {OrderStatus.UNKNOWN}, 5)
+    rig.emulator.set_faults(None)
+    await until(order, {OrderStatus.NOT_FOUND}, 15)  # the ack deadline's reconciliation
+    refused = rig.engine.metrics.counters.get("events_refused", 0)
+    ws = client._ws
+    await rig.emulator.disconnect_all()
+    async with asyncio.timeout(5):  # until the client has handled the close
+        while client._ws is ws:
+            await asyncio.sleep(0.01)
+    assert rig.engine.metrics.counters.get("events_refused", 0) == refused
+    assert order.status is OrderStatus.NOT_FOUND
