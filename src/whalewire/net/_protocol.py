@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import os
 import socket
 from collections.abc import Callable
 from typing import Any, cast
@@ -240,6 +241,7 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         on_message: MessageCallback | None = None,
     ) -> None:
         self.loop = loop or asyncio.get_running_loop()
+        self._fd = -1  # the socket's fd for direct writes (plain TCP), set on connect
         self.limits = limits or Limits()
         self._handshake: ClientHandshake | ServerHandshake | None = handshake
         self._is_client = isinstance(handshake, ClientHandshake)
@@ -273,6 +275,11 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # the order hot path writes straight to the socket when nothing is buffered (the
+        # picows model): uvloop's transport.write defers the syscall to the end of the loop
+        # iteration, after whatever bookkeeping follows the send. Plain TCP only.
+        plain = sock is not None and transport.get_extra_info("sslcontext") is None
+        self._fd = sock.fileno() if plain else -1
         if isinstance(self._handshake, ClientHandshake):
             self.transport.write(self._handshake.request())
         self._arm_timer(self.limits.open_timeout)
@@ -484,7 +491,19 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
             data = conn.send_prebuilt(frame)
         except InvalidState:
             raise self.closed_error() from None
-        self.transport.write(data)
+        transport = self.transport
+        if self._fd >= 0 and not transport.get_write_buffer_size() and not transport.is_closing():
+            # nothing queued ahead of it: one write(2) now; the transport takes any rest
+            try:
+                sent = os.write(self._fd, data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                sent = 0  # the transport's own write will meet and report the failure
+            if sent == len(data):
+                return
+            data = memoryview(data)[sent:]
+        transport.write(data)
 
     def send_ping(self, payload: bytes) -> None:
         conn = self.conn
