@@ -124,8 +124,8 @@ async def measure(port: int, n: int) -> dict[str, list[int]]:
         "picows": lambda ts, cid, q: pico.send(picows.WSMsgType.TEXT, tpl.request(ts, cid, q)),
     }
     compute: dict[str, Callable[[int, bytes, bytes], object]] = {
-        "whalewire (no send)": lambda ts, cid, q: tpl.frame(ts, cid, q),
-        "request JSON only": lambda ts, cid, q: tpl.request(ts, cid, q),
+        "whalewire (no send)": tpl.frame,
+        "request JSON only": tpl.request,
     }
     out: dict[str, list[int]] = {name: [] for name in [*paths, "websockets", *compute]}
     perf = time.perf_counter_ns
