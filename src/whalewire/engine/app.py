@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from whalewire.engine.config import Config
 from whalewire.engine.journal import Journal
-from whalewire.engine.metrics import Metrics
+from whalewire.engine.metrics import STAGES, Metrics
 from whalewire.engine.oms import InvalidTransition, Order, OrderStatus
 from whalewire.engine.risk import RiskEngine, TradingState
 from whalewire.engine.strategy import AlertIgnored, AlertLike, WhaleStrategy
@@ -47,6 +47,8 @@ from whalewire.venues.ids import binance_client_order_id
 log = logging.getLogger("whalewire.engine")
 
 SATS_PER_BTC = 100_000_000
+#: pipeline order of the latency stages, for status() and the dashboard
+_STAGE_ORDER = {name: i for i, name in enumerate(STAGES)}
 
 
 class Detector(Protocol):
@@ -513,7 +515,9 @@ class Engine:
             },
             "latency_us": {
                 name: {k: (v / 1000 if k != "count" else v) for k, v in lat.summary().items()}
-                for name, lat in self.metrics.latencies.items()
+                for name, lat in sorted(
+                    self.metrics.latencies.items(), key=lambda item: _STAGE_ORDER.get(item[0], 99)
+                )
             },
         }
 
