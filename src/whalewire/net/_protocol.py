@@ -239,9 +239,12 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         on_open: Callable[[WebSocket], None] | None = None,
         on_handshake_error: Callable[[BaseException], None] | None = None,
         on_message: MessageCallback | None = None,
+        on_transport: Callable[[asyncio.BaseTransport], None] | None = None,
     ) -> None:
         self.loop = loop or asyncio.get_running_loop()
         self._fd = -1  # the socket's fd for direct writes (plain TCP), set on connect
+        # Runs before a byte is written (TLS pin check); raising fails the handshake.
+        self._on_transport = on_transport
         self.limits = limits or Limits()
         self._handshake: ClientHandshake | ServerHandshake | None = handshake
         self._is_client = isinstance(handshake, ClientHandshake)
@@ -280,6 +283,13 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         # iteration, after whatever bookkeeping follows the send. Plain TCP only.
         plain = sock is not None and transport.get_extra_info("sslcontext") is None
         self._fd = sock.fileno() if plain else -1
+        if self._on_transport is not None:
+            try:
+                self._on_transport(transport)
+            except Exception as exc:
+                self._handshake_failed(exc)
+                self.transport.abort()
+                return
         if isinstance(self._handshake, ClientHandshake):
             self.transport.write(self._handshake.request())
         self._arm_timer(self.limits.open_timeout)
@@ -434,12 +444,18 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
     def _after_receive(self) -> None:
         conn = self.conn
         ws = self.ws
-        assert conn is not None and ws is not None
-        for event in conn.events_received():
-            if isinstance(event, core.TextMessage | core.BinaryMessage):
-                ws._deliver(event.data)
-        self._flush()
-        self._check_close()
+        assert conn is not None and ws is not None and self.transport is not None
+        events = conn.events_received()
+        if events:
+            for event in events:
+                if isinstance(event, core.TextMessage | core.BinaryMessage):
+                    ws._deliver(event.data)
+        data = conn.data_to_send()
+        if data and not self._lost:
+            self.transport.write(data)
+        # Both close conditions imply the core has left OPEN; skip the calls otherwise.
+        if conn.state is not core.State.OPEN:
+            self._check_close()
 
     def _flush(self) -> None:
         conn = self.conn

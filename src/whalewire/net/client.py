@@ -1,16 +1,22 @@
-"""A minimal asyncio WebSocket client: dial, handshake, return an open ``WebSocket``.
+"""The asyncio WebSocket client: dial, tunnel, TLS, handshake, return an open ``WebSocket``.
 
-``connect`` opens TCP to the URL's host, runs ``ClientHandshake`` through a
-``WebSocketProtocol`` and returns once the server's 101 has been checked. ``wss://``, proxies
-and reconnection belong to later layers of ``whalewire.net``.
+``connect`` opens TCP to the URL's host (or a tunnel through a proxy, ``net.proxy``), runs
+TLS for ``wss://`` (``net.tls``: verification, SNI, pins checked before a byte is sent),
+then ``ClientHandshake`` through a ``WebSocketProtocol``, and returns once the server's 101
+has been checked. Reconnection belongs to a later layer of ``whalewire.net``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import ssl as ssl_module
+from collections.abc import Iterable, Sequence
 
 from whalewire.net._protocol import Limits, MessageCallback, WebSocket, WebSocketProtocol
+from whalewire.net.errors import ConnectFailed, OpenTimeout, TLSFailure
+from whalewire.net.proxy import open_tunnel
+from whalewire.net.sockets import SocketOptions, open_tcp
+from whalewire.net.tls import check_pins, client_context, normalize_pins, prepare_client_context
 from whalewire.net.urls import parse_url
 from whalewire.ws.deflate import DeflateParams
 from whalewire.ws.handshake import ClientHandshake
@@ -38,11 +44,23 @@ async def connect(
     limits: Limits | None = None,
     on_message: MessageCallback | None = None,
     open_timeout: float = 10.0,
+    ssl: ssl_module.SSLContext | None = None,
+    ca_file: str | None = None,
+    pins: Iterable[str] | None = None,
+    server_hostname: str | None = None,
+    socket_options: SocketOptions | None = None,
+    proxy: str | None = None,
 ) -> WebSocket:
-    """Open a WebSocket connection to ``url`` (``ws://`` only in this minimal client).
+    """Open a WebSocket connection to ``url`` (``ws://`` or ``wss://``).
+
+    Opening runs in stages, each with its own error: name resolution (``DNSFailure``),
+    TCP (``Refused``, ``ConnectFailed``), the proxy tunnel when ``proxy`` is given
+    (``ProxyFailure``), TLS for ``wss://`` (``TLSFailure``, ``PinMismatch``), then the
+    HTTP upgrade. ``open_timeout`` bounds them all; ``OpenTimeout.stage`` names the one
+    that ran out.
 
     Args:
-        url: ``ws://host[:port]/path[?query]``.
+        url: ``ws://`` or ``wss://host[:port]/path[?query]``.
         origin: an Origin header, when the server wants one.
         subprotocols: offered subprotocols, by preference.
         deflate: offer permessage-deflate (True: the default offer; or parameters to ask
@@ -51,16 +69,32 @@ async def connect(
         limits: message sizes, queue length and timeouts.
         on_message: take messages synchronously, each inside the read that completed it,
             instead of through ``recv()``/``async for``.
-        open_timeout: seconds for TCP connect plus the opening handshake.
+        open_timeout: seconds for everything up to the server's 101.
+        ssl: the client ``SSLContext`` for ``wss://`` (raised to TLS 1.2 and ALPN
+            ``http/1.1``; its verification settings are kept). Default: verification on
+            against ``ca_file`` or the system's trust store. A self-signed server is
+            trusted only by opting in: its certificate as ``ca_file`` or in this context.
+        ca_file: a PEM file of CAs to trust instead of the system's.
+        pins: base64 SHA-256 SPKI pins (``net.tls``); the server's key must be one of
+            them, checked after the TLS handshake and before the upgrade request is sent.
+        server_hostname: the name for SNI and certificate checks (default: the URL host).
+        socket_options: TCP_NODELAY (on by default), buffer sizes, ``SO_BUSY_POLL``.
+        proxy: ``http://host:port`` (HTTP CONNECT) or ``socks5://host:port`` to tunnel through.
 
     Raises:
-        InvalidHandshake: the server refused or answered wrongly (``InvalidStatus``,
-            ``InvalidHeader``, ``NegotiationError``).
-        OSError / TimeoutError: the connection could not be made in time.
+        ConnectFailed: a stage before the upgrade failed (see ``net.errors``).
+        InvalidHandshake: the server refused or answered wrongly (``InvalidStatus`` with
+            the response body, ``InvalidHeader`` for a bad accept key, ``NegotiationError``).
     """
     where = parse_url(url)
+    if not where.secure and (ssl is not None or ca_file is not None or pins is not None):
+        raise ValueError("ssl, ca_file and pins need a wss:// URL")
+    context: ssl_module.SSLContext | None = None
     if where.secure:
-        raise ValueError("wss:// is not supported by the minimal client yet")
+        context = ssl if ssl is not None else client_context(cafile=ca_file)
+        prepare_client_context(context)
+    pin_set = normalize_pins(pins) if pins is not None else None
+    tls_name = server_hostname or where.host
     loop = asyncio.get_running_loop()
     handshake = ClientHandshake(
         where.host_header,
@@ -80,6 +114,10 @@ async def connect(
         if not opened.done():
             opened.set_exception(exc)
 
+    def check_transport(transport: asyncio.BaseTransport) -> None:
+        if pin_set is not None:
+            check_pins(transport.get_extra_info("ssl_object"), pin_set, where.host, where.port)
+
     def factory() -> WebSocketProtocol:
         return WebSocketProtocol(
             handshake,
@@ -88,14 +126,44 @@ async def connect(
             on_open=on_open,
             on_handshake_error=on_error,
             on_message=on_message,
+            on_transport=check_transport,
         )
 
-    async with asyncio.timeout(open_timeout):
-        transport, _ = await loop.create_connection(factory, where.host, where.port)
-        try:
-            ws = await opened
-        except BaseException:
-            transport.abort()
+    stage = "tcp connect"
+    try:
+        async with asyncio.timeout(open_timeout):
+            if proxy is not None:
+                stage = "proxy tunnel"
+                sock = await open_tunnel(proxy, where.host, where.port, socket_options)
+            else:
+                sock, _ = await open_tcp(where.host, where.port, socket_options)
+            stage = "tls handshake" if context is not None else "upgrade"
+            try:
+                transport, _ = await loop.create_connection(
+                    factory,
+                    sock=sock,
+                    ssl=context,
+                    server_hostname=tls_name if context is not None else None,
+                    ssl_handshake_timeout=open_timeout if context is not None else None,
+                )
+            except ssl_module.SSLCertVerificationError as exc:
+                sock.close()
+                raise TLSFailure(where.host, where.port, exc.verify_message or str(exc)) from exc
+            except ssl_module.SSLError as exc:
+                sock.close()
+                raise TLSFailure(where.host, where.port, exc.reason or str(exc)) from exc
+            except BaseException:
+                sock.close()
+                raise
+            stage = "upgrade"
+            try:
+                ws = await opened
+            except BaseException:
+                transport.abort()
+                raise
+    except TimeoutError as exc:
+        if isinstance(exc, ConnectFailed):
             raise
+        raise OpenTimeout(where.host, where.port, stage, open_timeout) from exc
     ws.path = where.target
     return ws

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl as ssl_module
 from collections.abc import Awaitable, Callable, Sequence
 
 from whalewire.net._protocol import (
@@ -111,6 +112,7 @@ async def serve(
     extra_headers: Sequence[tuple[str, str]] = (),
     limits: Limits | None = None,
     backlog: int = 128,
+    ssl: ssl_module.SSLContext | None = None,
 ) -> Server:
     """Listen on ``host``:``port`` and run ``handler`` for every WebSocket connection.
 
@@ -126,6 +128,9 @@ async def serve(
         process_request: may answer a request with plain HTTP instead of upgrading.
         extra_headers: added to every 101 response.
         limits: message sizes, queue length and timeouts.
+        backlog: the listen queue length.
+        ssl: serve ``wss://`` with this server context (``net.tls.server_context`` makes
+            one with TLS >= 1.2 and ALPN ``http/1.1``).
     """
     if (handler is None) == (on_message is None):
         raise ValueError("give exactly one of handler and on_message")
@@ -161,11 +166,17 @@ async def serve(
             process_request=process_request,
         )
         proto = WebSocketProtocol(
-            handshake, limits=lim, loop=loop, on_open=on_open, on_message=on_message
+            handshake,
+            limits=lim,
+            loop=loop,
+            on_open=on_open,
+            on_message=on_message,
+            # Counted from connection_made: a failed TLS handshake never calls it, nor
+            # connection_lost, so a protocol counted earlier would never leave the set.
+            on_transport=lambda _: connections.add(proto),
         )
-        connections.add(proto)
         proto.lost.add_done_callback(lambda _: connections.discard(proto))
         return proto
 
-    server = await loop.create_server(factory, host, port, backlog=backlog)
+    server = await loop.create_server(factory, host, port, backlog=backlog, ssl=ssl)
     return Server(server, tasks, connections)
