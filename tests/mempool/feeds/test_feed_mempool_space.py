@@ -8,8 +8,10 @@ test runs a fake mempool.space on a real ``websockets`` server on loopback.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import json
+import ssl
 from typing import Any
 
 import pytest
@@ -23,11 +25,13 @@ from whalewire.mempool.feeds.mempool_space import (
     MempoolSpaceError,
     MempoolSpaceFeed,
     MempoolSpaceProtocol,
+    default_connect,
     serialize_esplora_tx,
     websockets_connect,
     whalewire_connect,
 )
 from whalewire.mempool.feeds.monitor import Monitor
+from whalewire.net.errors import TLSFailure
 
 from ._vectors import block_doc
 
@@ -254,3 +258,31 @@ def test_feed_over_a_real_websocket_server_yields_normalised_events(connect: Con
     ]
     assert [e.block_hash for e in got if isinstance(e, BlockSeen)] == ["00" * 32, doc["hash"]]
     assert monitor.dedup.duplicates == {"mempool.space": 1}
+
+
+def test_feed_over_wss_uses_our_client_with_verification() -> None:
+    # A real TLS server (trustme CA) on loopback, the peer library's server side.
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    txs, _ = block_txs()
+    fake = FakeMempoolSpace([{"mempool-transactions": {"sequence": 1, "added": [esplora(txs[1])]}}])
+
+    async def run() -> list[FeedEvent]:
+        async with serve(fake.handler, "127.0.0.1", 0, ssl=server_ctx) as server:
+            port = server.sockets[0].getsockname()[1]
+            url = f"wss://127.0.0.1:{port}"
+            with pytest.raises(TLSFailure):  # verification is on: the test CA is not trusted
+                await default_connect(url)
+            feed = MempoolSpaceFeed(
+                url, connect=functools.partial(whalewire_connect, ssl=client_ctx)
+            )
+            got: list[FeedEvent] = []
+            await asyncio.wait_for(Monitor([feed]).run(got.append), 10)
+            return got
+
+    got = asyncio.run(run())
+    assert [e.raw for e in got if isinstance(e, RawTxEvent)] == [txs[1]]

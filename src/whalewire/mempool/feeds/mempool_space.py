@@ -17,8 +17,8 @@ runs it over a WebSocket connection. This module knows nothing of watch lists or
 
 from __future__ import annotations
 
-import importlib
 import json
+import ssl as ssl_module
 import struct
 import time
 from collections import Counter
@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from whalewire.mempool.feeds._txid import TxParseError, txid_of
 from whalewire.mempool.feeds.events import BlockSeen, EventKind, FeedEvent, FeedGap, RawTxEvent
+from whalewire.net.client import connect as net_connect
 
 __all__ = [
     "DEFAULT_URL",
@@ -280,7 +281,7 @@ class _WebsocketsConnection:
 
 
 async def websockets_connect(url: str) -> Connection:
-    """Connect with the ``websockets`` library (used for ``wss://``)."""
+    """Connect with the ``websockets`` library (a dev-only alternative, for comparison)."""
     try:
         from websockets.asyncio.client import connect  # noqa: PLC0415 - optional dependency
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -313,23 +314,18 @@ class _WhalewireConnection:
         await self._ws.close()
 
 
-async def whalewire_connect(url: str) -> Connection:
-    """Connect with our own client, ``whalewire.net.client.connect`` (``ws://`` only)."""
-    # Imported by name: the feed must keep working where that client is not available.
-    client = importlib.import_module("whalewire.net.client")
-    return _WhalewireConnection(await client.connect(url))
+async def whalewire_connect(url: str, *, ssl: ssl_module.SSLContext | None = None) -> Connection:
+    """Connect with our own client, ``whalewire.net.client.connect`` (``ws://`` or ``wss://``).
+
+    Args:
+        ssl: for ``wss://``, a client context (default: verification on, system CAs).
+    """
+    return _WhalewireConnection(await net_connect(url, ssl=ssl))
 
 
 async def default_connect(url: str) -> Connection:
-    """Use ``whalewire.net`` for ``ws://`` when it is available, else ``websockets``."""
-    if url.startswith("ws://"):
-        try:
-            importlib.import_module("whalewire.net.client")
-        except ImportError:
-            pass
-        else:
-            return await whalewire_connect(url)
-    return await websockets_connect(url)
+    """Connect with ``whalewire.net`` (``ws://`` and ``wss://``, verification on)."""
+    return await whalewire_connect(url)
 
 
 class MempoolSpaceFeed:
@@ -339,7 +335,7 @@ class MempoolSpaceFeed:
         url: the WebSocket endpoint, e.g. :data:`DEFAULT_URL` or a local instance.
         protocol: the subscriptions (a default :class:`MempoolSpaceProtocol` when omitted).
         connect: the WebSocket connector: :func:`default_connect` (our ``whalewire.net``
-            client for ``ws://``, the ``websockets`` library for ``wss://``), or
+            client, ``ws://`` and ``wss://``), or
             :func:`whalewire_connect` / :func:`websockets_connect` to force one.
     """
 
