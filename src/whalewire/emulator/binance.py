@@ -64,6 +64,7 @@ WEIGHTS: dict[str, int] = {
     "order.cancel": 1,
     "openOrders.status": 6,
     "openOrders.cancelAll": 1,
+    "allOrders": 20,
     "account.status": 20,
     "userDataStream.subscribe": 2,
     "userDataStream.subscribe.signature": 2,

@@ -259,6 +259,47 @@ def _open_orders(session: BinanceSession, params: dict[str, object], now: int) -
     return [order_status(v) for v in session.exchange.engine.open_orders(key.account_id, symbol)]
 
 
+#: "Default: 500; Maximum: 1000" and "can't be longer than 24 hours" (``allOrders``)
+_HISTORY_LIMIT = (500, 1000)
+_HISTORY_SPAN_MS = 24 * 3_600_000
+
+
+def _all_orders(session: BinanceSession, params: dict[str, object], now: int) -> object:
+    # "Account order history (USER_DATA)": every order of the account on the symbol,
+    # open or not, oldest first (lists are chronological)
+    key = session.authorize(params, now)
+    spec = _symbol(session, params)
+    start = rules.get_int(params, "startTime")
+    end = rules.get_int(params, "endTime")
+    from_id = rules.get_int(params, "orderId")
+    default, maximum = _HISTORY_LIMIT
+    limit = rules.get_int(params, "limit")
+    if limit is None:
+        limit = default
+    elif limit > maximum:
+        raise rules.too_large("limit", str(maximum))
+    elif limit < 1:
+        raise rules.invalid_parameter("limit")
+    if start is not None and end is not None and end - start > _HISTORY_SPAN_MS:
+        raise rules.interval_too_big(24)
+    engine = session.exchange.engine
+    found = (
+        engine.get_order(key.account_id, spec.symbol, oid) for oid in range(1, engine.next_order_id)
+    )
+    orders = [view for view in found if view is not None]
+    if start is not None or end is not None:
+        # "If startTime and/or endTime are specified, orderId is ignored. Orders are
+        # filtered by time of the last execution status update."
+        lo = start if start is not None else 0
+        hi = end if end is not None else now
+        picked = [v for v in orders if lo <= v.update_time <= hi][:limit]
+    elif from_id is not None:
+        picked = [v for v in orders if v.order_id >= from_id][:limit]
+    else:
+        picked = orders[-limit:]  # "the most recent orders are returned"
+    return [order_status(v) for v in picked]
+
+
 def _cancel_all(session: BinanceSession, params: dict[str, object], now: int) -> object:
     key = session.authorize(params, now)
     spec = _symbol(session, params)
@@ -352,6 +393,7 @@ METHODS: dict[str, Handler] = {
     "order.cancel": _order_cancel,
     "openOrders.status": _open_orders,
     "openOrders.cancelAll": _cancel_all,
+    "allOrders": _all_orders,
     "account.status": _account_status,
     "userDataStream.subscribe": _uds_subscribe,
     "userDataStream.subscribe.signature": _uds_subscribe_signature,

@@ -133,6 +133,11 @@ def invalid_symbol() -> ApiError:
     return ApiError(400, -1121, "Invalid symbol.")
 
 
+def interval_too_big(hours: int) -> ApiError:
+    """-1127 INVALID_INTERVAL for a ``startTime``..``endTime`` span over the maximum."""
+    return ApiError(400, -1127, f"More than {hours} hours between startTime and endTime.")
+
+
 def invalid_parameter(name: str) -> ApiError:
     """-1130 INVALID_PARAMETER."""
     return ApiError(400, -1130, f"Data sent for parameter '{name}' is not valid.")
