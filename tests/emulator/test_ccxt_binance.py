@@ -2,7 +2,7 @@
 
 ccxt's ``*_ws`` order methods speak Binance's WebSocket API (``web-socket-api.md``):
 ``order.place``, ``order.status``, ``order.cancel``, ``openOrders.status``,
-``openOrders.cancelAll``, ``allOrders``, ``account.status``, and
+``openOrders.cancelAll``, ``allOrders``, ``myTrades``, ``account.status``, and
 ``userDataStream.subscribe.signature`` for ``watch_orders``; every request is signed ad hoc
 with the HMAC key (``apiKey`` + ``timestamp`` + hex ``signature``). ccxt is unmodified: only
 its ``ws-api`` URL points at ``ws://127.0.0.1:P/ws-api/v3``. The emulator serves no REST, so
@@ -129,6 +129,14 @@ async def test_ccxt_market_buy_fills_and_pays_the_taker_fee_in_base(venue: Venue
             assert order["average"] > 60000
             assert order["fee"] == {"currency": "BTC", "cost": 0.00001}
             assert venue.free("BTC") == Decimal("10.00999")
+
+            (trade,) = await ex.fetch_my_trades_ws(SYMBOL)
+            assert (trade["order"], trade["side"], trade["takerOrMaker"]) == (
+                order["id"],
+                "buy",
+                "taker",
+            )
+            assert (trade["amount"], trade["fee"]) == (0.01, {"currency": "BTC", "cost": 0.00001})
 
             balance = await ex.fetch_balance_ws()
             # ccxt reads spot balances from account.status' "balances" list

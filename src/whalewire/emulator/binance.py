@@ -37,6 +37,7 @@ from whalewire.emulator.matching import (
     Event,
     Fees,
     MatchingEngine,
+    OrderTraded,
     SymbolSpec,
 )
 from whalewire.venues.signing import binance_hmac_signature, binance_ws_payload
@@ -65,6 +66,7 @@ WEIGHTS: dict[str, int] = {
     "openOrders.status": 6,
     "openOrders.cancelAll": 1,
     "allOrders": 20,
+    "myTrades": 20,
     "account.status": 20,
     "userDataStream.subscribe": 2,
     "userDataStream.subscribe.signature": 2,
@@ -72,6 +74,8 @@ WEIGHTS: dict[str, int] = {
 }
 #: openOrders.status without ``symbol`` weighs 80
 _OPEN_ORDERS_ALL_WEIGHT = 80
+#: myTrades with ``orderId`` weighs 5
+_MY_TRADES_ORDER_WEIGHT = 5
 #: "Connecting to WebSocket API costs 2 weight"
 CONNECT_WEIGHT = 2
 
@@ -160,6 +164,8 @@ class BinanceExchange:
         self._weights: dict[str, Usage] = {}
         self._bans: dict[str, BanState] = {}
         self._orders: dict[str, Usage] = {}
+        #: every fill of every account, oldest first (``myTrades`` reads it)
+        self.fills: list[OrderTraded] = []
 
     def open_default_account(self, account_id: str = "default") -> Credentials:
         """Open a funded account with an HMAC key and an Ed25519 key pair; return them."""
@@ -252,7 +258,8 @@ class BinanceExchange:
         return _dumps(error_response(req_id, exc))
 
     def publish(self, events: list[Event], origin: BinanceSession | None = None) -> None:
-        """Push ``executionReport`` and ``outboundAccountPosition`` events to subscribers."""
+        """Record fills; push ``executionReport`` and ``outboundAccountPosition`` events."""
+        self.fills.extend(e for e in events if isinstance(e, OrderTraded))
         watched = {acct for s in self.sessions for acct in s.subscriptions.values()}
         if not watched:
             return
@@ -422,6 +429,8 @@ class BinanceSession:
         weight = WEIGHTS.get(method, 1)
         if method == "openOrders.status" and params.get("symbol") is None:
             weight = _OPEN_ORDERS_ALL_WEIGHT
+        elif method == "myTrades" and params.get("orderId") is not None:
+            weight = _MY_TRADES_ORDER_WEIGHT
         usage = self.exchange.weight_usage(self.ip)
         over = usage.first_exceeded(now, weight)
         usage.add(now, weight)

@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING
 
 from whalewire.emulator import binance_rules as rules
 from whalewire.emulator.accounts import KeyType
-from whalewire.emulator.binance_render import cancel_result, order_result, order_status
+from whalewire.emulator.binance_render import (
+    account_trade,
+    cancel_result,
+    order_result,
+    order_status,
+)
 from whalewire.emulator.binance_rules import fmt
 from whalewire.emulator.matching import (
     CancelOrder,
@@ -264,24 +269,34 @@ _HISTORY_LIMIT = (500, 1000)
 _HISTORY_SPAN_MS = 24 * 3_600_000
 
 
+def _history_limit(params: Mapping[str, object]) -> int:
+    default, maximum = _HISTORY_LIMIT
+    limit = rules.get_int(params, "limit")
+    if limit is None:
+        return default
+    if limit > maximum:
+        raise rules.too_large("limit", str(maximum))
+    if limit < 1:
+        raise rules.invalid_parameter("limit")
+    return limit
+
+
+def _history_range(params: Mapping[str, object]) -> tuple[int | None, int | None]:
+    start = rules.get_int(params, "startTime")
+    end = rules.get_int(params, "endTime")
+    if start is not None and end is not None and end - start > _HISTORY_SPAN_MS:
+        raise rules.interval_too_big(24)
+    return start, end
+
+
 def _all_orders(session: BinanceSession, params: dict[str, object], now: int) -> object:
     # "Account order history (USER_DATA)": every order of the account on the symbol,
     # open or not, oldest first (lists are chronological)
     key = session.authorize(params, now)
     spec = _symbol(session, params)
-    start = rules.get_int(params, "startTime")
-    end = rules.get_int(params, "endTime")
+    start, end = _history_range(params)
     from_id = rules.get_int(params, "orderId")
-    default, maximum = _HISTORY_LIMIT
-    limit = rules.get_int(params, "limit")
-    if limit is None:
-        limit = default
-    elif limit > maximum:
-        raise rules.too_large("limit", str(maximum))
-    elif limit < 1:
-        raise rules.invalid_parameter("limit")
-    if start is not None and end is not None and end - start > _HISTORY_SPAN_MS:
-        raise rules.interval_too_big(24)
+    limit = _history_limit(params)
     engine = session.exchange.engine
     found = (
         engine.get_order(key.account_id, spec.symbol, oid) for oid in range(1, engine.next_order_id)
@@ -298,6 +313,38 @@ def _all_orders(session: BinanceSession, params: dict[str, object], now: int) ->
     else:
         picked = orders[-limit:]  # "the most recent orders are returned"
     return [order_status(v) for v in picked]
+
+
+def _my_trades(session: BinanceSession, params: dict[str, object], now: int) -> object:
+    # "Account trade history (USER_DATA)": the account's fills on the symbol, oldest first
+    key = session.authorize(params, now)
+    spec = _symbol(session, params)
+    start, end = _history_range(params)
+    order_id = rules.get_int(params, "orderId")
+    from_id = rules.get_int(params, "fromId")
+    limit = _history_limit(params)
+    timed = start is not None or end is not None
+    # "fromId cannot be used together with startTime and endTime"; "startTime and
+    # endTime cannot be used together with orderId"
+    if timed and (from_id is not None or order_id is not None):
+        raise rules.bad_combination()
+    fills = [
+        f
+        for f in session.exchange.fills
+        if f.order.account_id == key.account_id
+        and f.order.symbol == spec.symbol
+        and (order_id is None or f.order.order_id == order_id)
+    ]
+    if timed:
+        # "trades are filtered by execution time (time)"
+        lo = start if start is not None else 0
+        hi = end if end is not None else now
+        picked = [f for f in fills if lo <= f.ts <= hi][:limit]
+    elif from_id is not None:
+        picked = [f for f in fills if f.trade.trade_id >= from_id][:limit]
+    else:
+        picked = fills[-limit:]  # "the most recent trades are returned"
+    return [account_trade(f) for f in picked]
 
 
 def _cancel_all(session: BinanceSession, params: dict[str, object], now: int) -> object:
@@ -394,6 +441,7 @@ METHODS: dict[str, Handler] = {
     "openOrders.status": _open_orders,
     "openOrders.cancelAll": _cancel_all,
     "allOrders": _all_orders,
+    "myTrades": _my_trades,
     "account.status": _account_status,
     "userDataStream.subscribe": _uds_subscribe,
     "userDataStream.subscribe.signature": _uds_subscribe_signature,

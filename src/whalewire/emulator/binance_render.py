@@ -18,6 +18,7 @@ from whalewire.emulator.matching import (
     OrderExpired,
     OrderTraded,
     OrderView,
+    Side,
     Trade,
 )
 
@@ -113,6 +114,27 @@ def cancel_result(view: OrderView, now: int) -> dict[str, object]:
         "type": view.order_type.value,
         "side": view.side.value,
         "selfTradePreventionMode": "NONE",
+    }
+
+
+def account_trade(fill: OrderTraded) -> dict[str, object]:
+    """Render a ``myTrades`` entry ("Account trade history") from the owner's fill."""
+    view, trade = fill.order, fill.trade
+    return {
+        "symbol": view.symbol,
+        "id": trade.trade_id,
+        "orderId": view.order_id,
+        "orderListId": -1,
+        "price": fmt(trade.price),
+        "qty": fmt(trade.qty),
+        "quoteQty": fmt(trade.quote_qty),
+        "commission": fmt(trade.commission),
+        "commissionAsset": trade.commission_asset,
+        "time": fill.ts,
+        "isBuyer": view.side is Side.BUY,
+        "isMaker": trade.is_maker,
+        # every example in the docs says true; the emulator has one book per symbol
+        "isBestMatch": True,
     }
 
 

@@ -138,6 +138,11 @@ def interval_too_big(hours: int) -> ApiError:
     return ApiError(400, -1127, f"More than {hours} hours between startTime and endTime.")
 
 
+def bad_combination() -> ApiError:
+    """-1128 OPTIONAL_PARAMS_BAD_COMBO."""
+    return ApiError(400, -1128, "Combination of optional parameters invalid.")
+
+
 def invalid_parameter(name: str) -> ApiError:
     """-1130 INVALID_PARAMETER."""
     return ApiError(400, -1130, f"Data sent for parameter '{name}' is not valid.")

@@ -1,16 +1,19 @@
-"""``allOrders`` ("Account order history (USER_DATA)", ``web-socket-api.md``) in the handler.
+"""``allOrders`` and ``myTrades`` ("Account order history", "Account trade history",
+``web-socket-api.md``) in the handler.
 
-The doc example request is sent verbatim: its HMAC signature verifies with the doc's
-example secret, so the emulator registers that key and runs its clock at the request's
-``timestamp``. Rules checked: open and closed orders of the symbol, oldest first; with
-``startTime``/``endTime`` the orders whose last update falls in the range (``orderId``
-ignored); with ``orderId`` the orders from that id on; otherwise the most recent
-``limit`` (default 500, at most 1000); a range over 24 hours is refused (``errors.md``
--1127).
+The doc example requests are sent verbatim: their HMAC signatures verify with the doc's
+example secret, so the emulator registers that key and runs its clock at each request's
+``timestamp``. Rules checked: the account's orders (open or not) or fills on the symbol,
+oldest first; with ``startTime``/``endTime`` those whose last update (orders) or execution
+(trades) falls in the range; with ``orderId`` (orders: from that id; trades: of that order)
+or ``fromId`` (trades from that id); otherwise the most recent ``limit`` (default 500, at
+most 1000); a range over 24 hours is refused (``errors.md`` -1127), and so are the
+combinations ``myTrades`` forbids (-1128).
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from tests.emulator.support import DOC_API_KEY, call, doc_order, hmac_sign, make, resting_buy
@@ -160,3 +163,96 @@ def test_all_orders_requires_a_signature():
     )
     assert response["status"] == 400
     assert response["error"]["code"] == -1022
+
+
+TRADE_FIELDS = {
+    "symbol",
+    "id",
+    "orderId",
+    "orderListId",
+    "price",
+    "qty",
+    "quoteQty",
+    "commission",
+    "commissionAsset",
+    "time",
+    "isBuyer",
+    "isMaker",
+    "isBestMatch",
+}
+
+
+def my_trades(ts: int, **extra: Any) -> dict[str, Any]:
+    params = {"symbol": "BTCUSDT", "apiKey": DOC_API_KEY, "timestamp": ts, **extra}
+    return {"id": f"trades-{ts}", "method": "myTrades", "params": hmac_sign(params)}
+
+
+def test_doc_my_trades_example_lists_the_accounts_fills_with_the_documented_shape():
+    clock, exchange, session = make(now=1_660_801_715_431)
+    # a market buy one lot beyond the best ask level sweeps two levels: two fills
+    _, best_ask_qty = exchange.engine.depth("BTCUSDT")[1][0]
+    quantity = best_ask_qty + Decimal("0.01")
+    response, _ = call(
+        session, doc_order(clock.now, side="BUY", type="MARKET", quantity=str(quantity))
+    )
+    assert response["status"] == 200, response
+    order = response["result"]
+    clock.now = 1_661_955_125_250
+    # doc example, "Account trade history (USER_DATA)"
+    request = {
+        "id": "f4ce6a53-a29d-4f70-823b-4ab59391d6e8",
+        "method": "myTrades",
+        "params": {
+            "symbol": "BTCUSDT",
+            "startTime": 1660780800000,
+            "endTime": 1660867200000,
+            "apiKey": "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
+            "signature": "c5a5ffb79fd4f2e10a92f895d488943a57954edf5933bde3338dfb6ea6d6eefc",
+            "timestamp": 1661955125250,
+        },
+    }
+    response, _ = call(session, request)
+    assert response["status"] == 200, response
+    trades = response["result"]
+    assert [Decimal(t["qty"]) for t in trades] == [best_ask_qty, Decimal("0.01")]
+    for trade in trades:
+        assert set(trade) == TRADE_FIELDS
+        assert (trade["orderId"], trade["isBuyer"], trade["isMaker"]) == (
+            order["orderId"],
+            True,
+            False,
+        )
+        assert trade["time"] == 1_660_801_715_431
+        assert trade["commissionAsset"] == "BTC"
+    assert [t["id"] for t in trades] == sorted(t["id"] for t in trades)
+    weight = response["rateLimits"][-1]
+    assert (weight["rateLimitType"], weight["count"]) == ("REQUEST_WEIGHT", 20)
+
+
+def test_my_trades_by_order_id_and_from_id_and_most_recent():
+    clock, _, session = make()
+    buy, _ = call(session, doc_order(clock.now, side="BUY", type="MARKET", quantity="0.01"))
+    clock.now += 1
+    sell, _ = call(session, doc_order(clock.now, side="SELL", type="MARKET", quantity="0.01"))
+    (bought,) = call(session, my_trades(clock.now, orderId=buy["result"]["orderId"]))[0]["result"]
+    (sold,) = call(session, my_trades(clock.now, orderId=sell["result"]["orderId"]))[0]["result"]
+    assert (bought["isBuyer"], sold["isBuyer"]) == (True, False)
+    assert (bought["commissionAsset"], sold["commissionAsset"]) == ("BTC", "USDT")
+    response, _ = call(session, my_trades(clock.now, fromId=sold["id"]))
+    assert [t["id"] for t in response["result"]] == [sold["id"]]
+    response, _ = call(session, my_trades(clock.now, limit=1))
+    assert [t["id"] for t in response["result"]] == [sold["id"]]
+    response, _ = call(session, my_trades(clock.now, symbol="ETHUSDT"))
+    assert response["result"] == []
+
+
+def test_my_trades_refuses_time_range_with_from_id_or_order_id():
+    clock, _, session = make()
+    for extra in ({"fromId": 1}, {"orderId": 1}):
+        response, _ = call(session, my_trades(clock.now, startTime=clock.now - 10, **extra))
+        assert response["status"] == 400
+        # errors.md: -1128 OPTIONAL_PARAMS_BAD_COMBO
+        assert response["error"] == {
+            "code": -1128,
+            "msg": "Combination of optional parameters invalid.",
+        }
