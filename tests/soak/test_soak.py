@@ -95,5 +95,5 @@ def test_four_minute_soak_under_faults_loses_nothing_and_memory_stays_flat(
     result = run_soak(spec, tmp_path)
     check(result, rss_bound_kb=10 * 1024)
     # with faults still on, 40 s after the feed stops the engine has settled every order
-    # by itself (20 reconciliation attempts of at most request_timeout_s + 2 s each)
+    # by itself (a dropped order.status costs request_timeout_s = 5 s, then it asks again)
     assert result.settled["open"] == {}
