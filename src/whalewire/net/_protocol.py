@@ -20,6 +20,7 @@ import socket
 from collections.abc import Callable
 from typing import Any, cast
 
+from whalewire.net.keepalive import Keepalive, KeepaliveOptions, RTTStats
 from whalewire.ws import protocol as core
 from whalewire.ws.deflate import DeflateParams, PerMessageDeflate
 from whalewire.ws.exceptions import (
@@ -106,6 +107,35 @@ class WebSocket:
         self._messages: collections.deque[Message] = collections.deque()
         self._waiter: asyncio.Future[None] | None = None
         self._closed: asyncio.Future[None] = proto.loop.create_future()
+        #: called with each pong's payload and its round-trip time (None when it answers
+        #: no keepalive ping of ours), synchronously inside the read that carried it
+        self.on_pong: Callable[[bytes, float | None], None] | None = None
+        #: the keepalive, once ``start_keepalive`` ran
+        self.keepalive: Keepalive | None = None
+
+    # -- keepalive --
+
+    def start_keepalive(self, options: KeepaliveOptions) -> Keepalive:
+        """Start pings and/or the liveness deadline (``net.keepalive``) on this connection."""
+        if self.keepalive is not None:
+            self.keepalive.stop()
+        self.keepalive = Keepalive(self._proto, options)
+        return self.keepalive
+
+    def mark_alive(self) -> None:
+        """Tell keepalive the peer is alive (e.g. a venue heartbeat message arrived)."""
+        if self.keepalive is not None:
+            self.keepalive.mark_alive()
+
+    @property
+    def rtt(self) -> RTTStats | None:
+        """Round-trip times of keepalive pings (min/avg/max/percentile), if keepalive runs."""
+        return self.keepalive.rtt if self.keepalive is not None else None
+
+    def _pong(self, payload: bytes) -> None:
+        rtt = self.keepalive.pong(payload) if self.keepalive is not None else None
+        if self.on_pong is not None:
+            self.on_pong(payload, rtt)
 
     # -- receiving --
 
@@ -265,6 +295,8 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         self._lost = False
         #: done when the TCP connection is gone (whatever the phase)
         self.lost: asyncio.Future[None] = self.loop.create_future()
+        #: reads completed (keepalive counts any arrival as a sign of life)
+        self.reads = 0
         # frame path: the fragments of the message in progress and its opcode
         self._parts: list[bytes] = []
         self._opcode = 0
@@ -298,6 +330,7 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         return self._view
 
     def buffer_updated(self, nbytes: int) -> None:
+        self.reads += 1
         if self._handshake is not None:
             self._handshake_data(bytes(self._view[:nbytes]))
         elif self.conn is not None:
@@ -450,6 +483,8 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
             for event in events:
                 if isinstance(event, core.TextMessage | core.BinaryMessage):
                     ws._deliver(event.data)
+                elif isinstance(event, core.Pong):
+                    ws._pong(event.payload)
         data = conn.data_to_send()
         if data and not self._lost:
             self.transport.write(data)
@@ -541,6 +576,16 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         if not self._receiving:
             self._flush()
             self._check_close()
+
+    def fail(self, code: int, reason: str) -> None:
+        """Send a close frame if still open, then abort the socket without waiting."""
+        conn = self.conn
+        if self.transport is None or self._lost:
+            return
+        if conn is not None and conn.state is core.State.OPEN:
+            conn.send_close(code, reason)
+            self._flush()
+        self.transport.abort()
 
     async def drain(self) -> None:
         if self._writing_paused and not self._lost:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 
 from whalewire.net._protocol import Limits, MessageCallback, WebSocket, WebSocketProtocol
 from whalewire.net.errors import ConnectFailed, OpenTimeout, TLSFailure
+from whalewire.net.keepalive import KeepaliveOptions
 from whalewire.net.proxy import open_tunnel
 from whalewire.net.sockets import SocketOptions, open_tcp
 from whalewire.net.tls import check_pins, client_context, normalize_pins, prepare_client_context
@@ -50,6 +51,7 @@ async def connect(
     server_hostname: str | None = None,
     socket_options: SocketOptions | None = None,
     proxy: str | None = None,
+    keepalive: KeepaliveOptions | None = None,
 ) -> WebSocket:
     """Open a WebSocket connection to ``url`` (``ws://`` or ``wss://``).
 
@@ -80,6 +82,8 @@ async def connect(
         server_hostname: the name for SNI and certificate checks (default: the URL host).
         socket_options: TCP_NODELAY (on by default), buffer sizes, ``SO_BUSY_POLL``.
         proxy: ``http://host:port`` (HTTP CONNECT) or ``socks5://host:port`` to tunnel through.
+        keepalive: pings every ``interval`` s with RTTs in ``ws.rtt``, and a liveness
+            ``timeout`` that a busy loop does not trip (``net.keepalive``).
 
     Raises:
         ConnectFailed: a stage before the upgrade failed (see ``net.errors``).
@@ -166,4 +170,6 @@ async def connect(
             raise
         raise OpenTimeout(where.host, where.port, stage, open_timeout) from exc
     ws.path = where.target
+    if keepalive is not None:
+        ws.start_keepalive(keepalive)
     return ws

@@ -22,6 +22,7 @@ from whalewire.net._protocol import (
     WebSocket,
     WebSocketProtocol,
 )
+from whalewire.net.keepalive import KeepaliveOptions
 from whalewire.ws.deflate import ServerDeflateConfig
 from whalewire.ws.exceptions import CloseCode, ConnectionClosed
 from whalewire.ws.handshake import ProcessRequest, ServerHandshake
@@ -113,6 +114,7 @@ async def serve(
     limits: Limits | None = None,
     backlog: int = 128,
     ssl: ssl_module.SSLContext | None = None,
+    keepalive: KeepaliveOptions | None = None,
 ) -> Server:
     """Listen on ``host``:``port`` and run ``handler`` for every WebSocket connection.
 
@@ -131,6 +133,8 @@ async def serve(
         backlog: the listen queue length.
         ssl: serve ``wss://`` with this server context (``net.tls.server_context`` makes
             one with TLS >= 1.2 and ALPN ``http/1.1``).
+        keepalive: pings and/or a liveness timeout on every connection (``net.keepalive``);
+            ``WebSocket.on_pong`` sees each pong either way.
     """
     if (handler is None) == (on_message is None):
         raise ValueError("give exactly one of handler and on_message")
@@ -152,6 +156,8 @@ async def serve(
         await ws.close()
 
     def on_open(ws: WebSocket) -> None:
+        if keepalive is not None:
+            ws.start_keepalive(keepalive)
         if handler is None:
             return
         task = loop.create_task(run(ws))
