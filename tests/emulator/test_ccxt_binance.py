@@ -1,8 +1,9 @@
 """ccxt's Binance (``ccxt.pro.binance``) as a real client of the emulated WebSocket API.
 
 ccxt's ``*_ws`` order methods speak Binance's WebSocket API (``web-socket-api.md``):
-``order.place``, ``order.status``, ``order.cancel``, ``openOrders.status``,
-``openOrders.cancelAll``, ``allOrders``, ``myTrades``, ``account.status``, and
+``order.place``, ``order.status``, ``order.cancel``, ``order.cancelReplace``,
+``openOrders.status``, ``openOrders.cancelAll``, ``allOrders``, ``myTrades``,
+``account.status``, and
 ``userDataStream.subscribe.signature`` for ``watch_orders``; every request is signed ad hoc
 with the HMAC key (``apiKey`` + ``timestamp`` + hex ``signature``). ccxt is unmodified: only
 its ``ws-api`` URL points at ``ws://127.0.0.1:P/ws-api/v3``. The emulator serves no REST, so
@@ -115,6 +116,22 @@ async def test_ccxt_places_queries_and_cancels_a_resting_limit_order(venue: Venu
             assert venue.open_orders() == []
             assert venue.free("USDT") == Decimal(1_000_000)
             assert (await ex.fetch_order_ws(placed["id"], SYMBOL))["status"] == "canceled"
+    finally:
+        await ex.close()
+
+
+async def test_ccxt_edits_an_order_by_cancel_replace(venue: Venue) -> None:
+    # spot edit_order_ws sends order.cancelReplace (STOP_ON_FAILURE by default)
+    ex = venue.client()
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            placed = await ex.create_order_ws(SYMBOL, "limit", "buy", 0.01, 50000)
+            edited = await ex.edit_order_ws(placed["id"], SYMBOL, "limit", "buy", 0.02, 49000)
+            assert edited["id"] != placed["id"]
+            assert (edited["status"], edited["price"], edited["amount"]) == ("open", 49000.0, 0.02)
+            assert venue.open_orders() == [int(edited["id"])]
+            assert (await ex.fetch_order_ws(placed["id"], SYMBOL))["status"] == "canceled"
+            assert venue.free("USDT") == Decimal(1_000_000) - Decimal(980)
     finally:
         await ex.close()
 

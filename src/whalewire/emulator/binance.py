@@ -63,6 +63,7 @@ WEIGHTS: dict[str, int] = {
     "order.test": 1,
     "order.status": 4,
     "order.cancel": 1,
+    "order.cancelReplace": 1,
     "openOrders.status": 6,
     "openOrders.cancelAll": 1,
     "allOrders": 20,

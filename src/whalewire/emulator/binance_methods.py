@@ -197,6 +197,13 @@ def _order_place(session: BinanceSession, params: dict[str, object], now: int) -
     # the ORDERS limits are checked (and reported in rateLimits) for every order request
     usage = session.charge_order(key.account_id, now)
     cmd, resp_type = _parse_order(session, params, key.account_id)
+    result = _place(session, cmd, resp_type, now)
+    usage.add(now, 1)
+    return result
+
+
+def _place(session: BinanceSession, cmd: PlaceOrder, resp_type: str, now: int) -> object:
+    """Run a validated order through the engine; return the order.place body or raise."""
     engine = session.exchange.engine
     if cmd.quote_quantity is not None:
         spec = engine.specs[cmd.symbol]
@@ -206,7 +213,6 @@ def _order_place(session: BinanceSession, params: dict[str, object], now: int) -
     first = events[0]
     if isinstance(first, CommandRejected):
         raise rules.new_order_rejected(_REJECT_MESSAGES[first.reason])
-    usage.add(now, 1)
     order_id = first.order.order_id
     final = first.order
     fills: list[Trade] = []
@@ -218,6 +224,59 @@ def _order_place(session: BinanceSession, params: dict[str, object], now: int) -
             fills.append(event.trade)
     session.exchange.publish(events, origin=session)
     return order_result(final, resp_type, fills, now)
+
+
+#: "Available cancelReplaceMode options" (order.cancelReplace)
+_CANCEL_REPLACE_MODES = ("STOP_ON_FAILURE", "ALLOW_FAILURE")
+
+
+def _cancel_replace(session: BinanceSession, params: dict[str, object], now: int) -> object:
+    # "Cancel and replace order (TRADE)": not transactional; filters and order count
+    # limits are checked before either step, and the order count grows even when the new
+    # order is not attempted
+    key = session.authorize(params, now)
+    usage = session.charge_order(key.account_id, now)
+    spec = _symbol(session, params)
+    mode = rules.get_str(params, "cancelReplaceMode", required=True)
+    if mode not in _CANCEL_REPLACE_MODES:
+        raise rules.invalid_parameter("cancelReplaceMode")
+    cancel_id = rules.get_int(params, "cancelOrderId")
+    cancel_client_id = rules.get_str(params, "cancelOrigClientOrderId") or ""
+    if cancel_id is None and not cancel_client_id:
+        raise rules.one_of("cancelOrderId", "cancelOrigClientOrderId")
+    cmd, resp_type = _parse_order(session, params, key.account_id)
+    usage.add(now, 1)
+    new_id = rules.get_str(params, "cancelNewClientOrderId") or ""
+    engine = session.exchange.engine
+    events = engine.cancel(
+        CancelOrder(key.account_id, spec.symbol, cancel_id, cancel_client_id, new_id)
+    )
+    canceled = events[0]
+    cancel_body: object
+    if isinstance(canceled, OrderCanceled):
+        session.exchange.publish(events, origin=session)
+        cancel_ok, cancel_body = True, cancel_result(canceled.order, now)
+    else:
+        failure = rules.cancel_rejected()
+        cancel_ok, cancel_body = False, {"code": failure.code, "msg": failure.msg}
+    new_body: object = None
+    new_result = "NOT_ATTEMPTED"
+    if cancel_ok or mode == "ALLOW_FAILURE":
+        try:
+            new_body, new_result = _place(session, cmd, resp_type, now), "SUCCESS"
+        except rules.ApiError as exc:
+            new_body, new_result = {"code": exc.code, "msg": exc.msg}, "FAILURE"
+    outcome = {
+        "cancelResult": "SUCCESS" if cancel_ok else "FAILURE",
+        "newOrderResult": new_result,
+        "cancelResponse": cancel_body,
+        "newOrderResponse": new_body,
+    }
+    if cancel_ok and new_result == "SUCCESS":
+        return outcome
+    if cancel_ok or new_result == "SUCCESS":
+        raise rules.ApiError(409, -2021, "Order cancel-replace partially failed.", outcome)
+    raise rules.ApiError(400, -2022, "Order cancel-replace failed.", outcome)
 
 
 def _order_test(session: BinanceSession, params: dict[str, object], now: int) -> object:
@@ -438,6 +497,7 @@ METHODS: dict[str, Handler] = {
     "order.test": _order_test,
     "order.status": _order_status,
     "order.cancel": _order_cancel,
+    "order.cancelReplace": _cancel_replace,
     "openOrders.status": _open_orders,
     "openOrders.cancelAll": _cancel_all,
     "allOrders": _all_orders,

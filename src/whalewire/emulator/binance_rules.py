@@ -337,7 +337,7 @@ def symbol_info(spec: SymbolSpec) -> dict[str, object]:
         "otoAllowed": False,
         "quoteOrderQtyMarketAllowed": True,
         "allowTrailingStop": False,
-        "cancelReplaceAllowed": False,
+        "cancelReplaceAllowed": True,
         "allowAmend": False,
         "isSpotTradingAllowed": True,
         "isMarginTradingAllowed": False,
