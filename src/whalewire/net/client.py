@@ -9,8 +9,10 @@ has been checked. Reconnection belongs to a later layer of ``whalewire.net``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl as ssl_module
 from collections.abc import Iterable, Sequence
+from typing import cast
 
 from whalewire.net._protocol import Limits, MessageCallback, WebSocket, WebSocketProtocol
 from whalewire.net.errors import ConnectFailed, OpenTimeout, TLSFailure
@@ -23,6 +25,8 @@ from whalewire.ws.deflate import DeflateParams
 from whalewire.ws.handshake import ClientHandshake
 
 __all__ = ["connect", "install_uvloop"]
+
+log = logging.getLogger("whalewire.net")
 
 
 def install_uvloop() -> bool:
@@ -52,6 +56,7 @@ async def connect(
     socket_options: SocketOptions | None = None,
     proxy: str | None = None,
     keepalive: KeepaliveOptions | None = None,
+    write_limits: tuple[int, int] | None = None,
 ) -> WebSocket:
     """Open a WebSocket connection to ``url`` (``ws://`` or ``wss://``).
 
@@ -84,6 +89,9 @@ async def connect(
         proxy: ``http://host:port`` (HTTP CONNECT) or ``socks5://host:port`` to tunnel through.
         keepalive: pings every ``interval`` s with RTTs in ``ws.rtt``, and a liveness
             ``timeout`` that a busy loop does not trip (``net.keepalive``).
+        write_limits: the transport's write-buffer (high, low) water marks in bytes:
+            ``await ws.drain()`` waits while more than ``high`` is buffered, until it is
+            down to ``low`` (asyncio's default: 64 KiB, 16 KiB).
 
     Raises:
         ConnectFailed: a stage before the upgrade failed (see ``net.errors``).
@@ -119,6 +127,8 @@ async def connect(
             opened.set_exception(exc)
 
     def check_transport(transport: asyncio.BaseTransport) -> None:
+        if write_limits is not None:
+            cast(asyncio.WriteTransport, transport).set_write_buffer_limits(*write_limits)
         if pin_set is not None:
             check_pins(transport.get_extra_info("ssl_object"), pin_set, where.host, where.port)
 
@@ -140,7 +150,9 @@ async def connect(
                 stage = "proxy tunnel"
                 sock = await open_tunnel(proxy, where.host, where.port, socket_options)
             else:
-                sock, _ = await open_tcp(where.host, where.port, socket_options)
+                sock, refused = await open_tcp(where.host, where.port, socket_options)
+                if refused:
+                    log.warning("socket options refused by the kernel: %s", ", ".join(refused))
             stage = "tls handshake" if context is not None else "upgrade"
             try:
                 transport, _ = await loop.create_connection(

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import ssl as ssl_module
 from collections.abc import Awaitable, Callable, Sequence
+from typing import cast
 
 from whalewire.net._protocol import (
     Limits,
@@ -23,6 +24,7 @@ from whalewire.net._protocol import (
     WebSocketProtocol,
 )
 from whalewire.net.keepalive import KeepaliveOptions
+from whalewire.net.sockets import SocketOptions
 from whalewire.ws.deflate import ServerDeflateConfig
 from whalewire.ws.exceptions import CloseCode, ConnectionClosed
 from whalewire.ws.handshake import ProcessRequest, ServerHandshake
@@ -115,6 +117,8 @@ async def serve(
     backlog: int = 128,
     ssl: ssl_module.SSLContext | None = None,
     keepalive: KeepaliveOptions | None = None,
+    socket_options: SocketOptions | None = None,
+    write_limits: tuple[int, int] | None = None,
 ) -> Server:
     """Listen on ``host``:``port`` and run ``handler`` for every WebSocket connection.
 
@@ -135,6 +139,9 @@ async def serve(
             one with TLS >= 1.2 and ALPN ``http/1.1``).
         keepalive: pings and/or a liveness timeout on every connection (``net.keepalive``);
             ``WebSocket.on_pong`` sees each pong either way.
+        socket_options: set on every accepted socket (TCP_NODELAY is on regardless);
+            options the kernel refuses (``SO_BUSY_POLL`` without privilege) are logged once.
+        write_limits: the write-buffer (high, low) water marks ``ws.drain()`` waits on.
     """
     if (handler is None) == (on_message is None):
         raise ValueError("give exactly one of handler and on_message")
@@ -164,6 +171,20 @@ async def serve(
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
+    refusals_logged = False
+
+    def accepted(proto: WebSocketProtocol, transport: asyncio.BaseTransport) -> None:
+        nonlocal refusals_logged
+        connections.add(proto)
+        sock = transport.get_extra_info("socket")
+        if socket_options is not None and sock is not None:
+            refused = socket_options.apply(sock)
+            if refused and not refusals_logged:
+                refusals_logged = True
+                log.warning("socket options refused by the kernel: %s", ", ".join(refused))
+        if write_limits is not None:
+            cast(asyncio.WriteTransport, transport).set_write_buffer_limits(*write_limits)
+
     def factory() -> WebSocketProtocol:
         handshake = ServerHandshake(
             subprotocols=subprotocols,
@@ -179,7 +200,7 @@ async def serve(
             on_message=on_message,
             # Counted from connection_made: a failed TLS handshake never calls it, nor
             # connection_lost, so a protocol counted earlier would never leave the set.
-            on_transport=lambda _: connections.add(proto),
+            on_transport=lambda transport: accepted(proto, transport),
         )
         proto.lost.add_done_callback(lambda _: connections.discard(proto))
         return proto
