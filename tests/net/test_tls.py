@@ -138,7 +138,9 @@ async def test_wss_round_trip_with_ca_file_and_good_pin(ca: trustme.CA, ca_file:
         ws = await connect(f"wss://127.0.0.1:{port}/", ca_file=ca_file, pins=[pin, "A" * 43 + "="])
         ws.send("over tls")
         assert await ws.recv() == "over tls"
-        ssl_object = ws._proto.transport.get_extra_info("ssl_object")  # type: ignore[union-attr]
+        transport = ws._proto.transport
+        assert transport is not None
+        ssl_object = transport.get_extra_info("ssl_object")
         assert ssl_object.selected_alpn_protocol() == "http/1.1"
         assert ssl_object.version() in ("TLSv1.2", "TLSv1.3")
         await ws.close()
