@@ -3,8 +3,11 @@
 Wires ``whalewire.net.server.serve`` to :class:`~whalewire.emulator.binance.BinanceSession`:
 one session per connection, each text frame handled in order, events caused by other
 connections flushed as they happen, and a :class:`~whalewire.emulator.faults.FaultPlan`
-applied around the handler (delay, drop, 5xx, disconnect, ...). Pings every 20 s as
-Binance does ("The WebSocket server will send a ping frame every 20 seconds").
+applied around the handler (delay, drop, 5xx, disconnect, ...). Pings every 20 s and drops
+a connection that answered none of them for a minute, as Binance does ("The websocket
+server will send a ping frame every 20 seconds. If the websocket server does not receive a
+pong frame back from the connection within a minute the connection will be disconnected.
+[...] Unsolicited pong frames are allowed, but will not prevent disconnection.").
 Makes no venue decisions: all protocol answers come from the sans-IO handler.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -22,11 +26,18 @@ from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
 from whalewire.emulator.matching import Clock
 from whalewire.net._protocol import WebSocket
 from whalewire.net.server import Server, serve
+from whalewire.ws.exceptions import CloseCode
 from whalewire.ws.handshake import Request
 
 #: the WebSocket API path (``web-socket-api.md``: ``wss://ws-api.binance.com:443/ws-api/v3``)
 PATH = "/ws-api/v3"
 PING_INTERVAL_S = 20.0
+PONG_TIMEOUT_S = 60.0
+_MAX_UNANSWERED = 64
+#: a timer this short fires only after the loop has polled its sockets once more
+_ONE_POLL_S = 0.001
+#: the close sent to a connection that stopped answering pings (Binance does not say which)
+PONG_TIMEOUT_CLOSE = (CloseCode.POLICY_VIOLATION, "pong timeout")
 
 
 def wall_clock() -> int:
@@ -44,12 +55,17 @@ class BinanceEmulator:
         faults: FaultPlan | None = None,
         clock: Clock = wall_clock,
         ping_interval: float = PING_INTERVAL_S,
+        pong_timeout: float | None = PONG_TIMEOUT_S,
     ) -> None:
         self._clock = clock
         self._skew_ms = 0
         self.exchange = BinanceExchange(self._venue_time, config)
         self.exchange.on_push = self._flush
         self.ping_interval = ping_interval
+        #: seconds a connection may go without answering a ping (None: never dropped)
+        self.pong_timeout = pong_timeout
+        #: connections dropped for not answering pings, so far
+        self.pong_timeouts = 0
         self._sockets: dict[BinanceSession, WebSocket] = {}
         self._connections = 0
         self._server: Server | None = None
@@ -160,10 +176,51 @@ class BinanceEmulator:
         return FaultInjector(replace(plan, seed=plan.seed * 1_000_003 + number))
 
     async def _ping(self, ws: WebSocket) -> None:
+        loop = asyncio.get_running_loop()
+        # a pong counts only when it echoes one of our pings' payloads ("you must send a
+        # pong with a copy of ping's payload"), and it answers the earlier pings too
+        # (RFC 6455 §5.5.3); the clock runs from the oldest ping still unanswered
+        sent: dict[bytes, tuple[int, float]] = {}
+
+        def on_pong(payload: bytes, rtt: float | None) -> None:
+            entry = sent.get(payload)
+            if entry is None:
+                return  # unsolicited: "will not prevent disconnection"
+            for key in [k for k, (n, _) in sent.items() if n <= entry[0]]:
+                del sent[key]
+
+        ws.on_pong = on_pong
+        pings = itertools.count(1)
+        next_ping = loop.time() + self.ping_interval
+        polled = False
         while not ws.closed:
-            await asyncio.sleep(self.ping_interval)
-            with contextlib.suppress(Exception):
-                ws.ping(b"")
+            now = loop.time()
+            deadline = None
+            if self.pong_timeout is not None and sent:
+                deadline = next(iter(sent.values()))[1] + self.pong_timeout
+            if deadline is not None and now >= deadline:
+                if not polled:
+                    # after a busy stretch, pongs may still sit unread in the socket (uvloop
+                    # runs overdue timers before polling): give the loop one poll first
+                    polled = True
+                    await asyncio.sleep(_ONE_POLL_S)
+                    continue
+                self.pong_timeouts += 1
+                await ws.close(*PONG_TIMEOUT_CLOSE)
+                return
+            polled = False
+            if now >= next_ping:
+                number = next(pings)
+                payload = str(number).encode()
+                sent[payload] = (number, now)
+                if self.pong_timeout is None and len(sent) > _MAX_UNANSWERED:
+                    del sent[next(iter(sent))]  # never dropped, never answering: stay bounded
+                with contextlib.suppress(Exception):  # closing: the handler ends
+                    ws.ping(payload)
+                next_ping = now + self.ping_interval
+                continue
+            wake = next_ping if deadline is None else min(next_ping, deadline)
+            await asyncio.sleep(max(0.0, wake - loop.time()))
 
 
 def _only_api_path(request: Request) -> tuple[int, Sequence[tuple[str, str]], bytes] | None:
