@@ -3,13 +3,13 @@
 ccxt's ``*_ws`` order methods speak Binance's WebSocket API (``web-socket-api.md``):
 ``order.place``, ``order.status``, ``order.cancel``, ``order.cancelReplace``,
 ``openOrders.status``, ``openOrders.cancelAll``, ``allOrders``, ``myTrades``,
-``account.status``, and
-``userDataStream.subscribe.signature`` for ``watch_orders``; every request is signed ad hoc
-with the HMAC key (``apiKey`` + ``timestamp`` + hex ``signature``). ccxt is unmodified: only
-its ``ws-api`` URL points at ``ws://127.0.0.1:P/ws-api/v3``. The emulator serves no REST, so
-the markets are ccxt's own parse of the emulator's ``exchangeInfo`` (fetched over the
-WebSocket API), and ccxt's clock stays its own (no ``adjustForTimeDifference``, which would
-call REST ``/api/v3/time``).
+``account.status``, and ``userDataStream.subscribe.signature`` for ``watch_orders``,
+``watch_my_trades`` and ``watch_balance``; every request is signed ad hoc with the HMAC key
+(``apiKey`` + ``timestamp`` + hex ``signature``) or the Ed25519 key. ccxt is unmodified:
+only its ``ws-api`` URL points at ``ws://127.0.0.1:P/ws-api/v3``. The emulator serves no
+REST, so the markets are ccxt's own parse of the emulator's ``exchangeInfo`` (fetched over
+the WebSocket API), and ccxt's clock stays its own (no ``adjustForTimeDifference``, which
+would call REST ``/api/v3/time``).
 """
 
 from __future__ import annotations
@@ -203,6 +203,41 @@ async def test_ccxt_watch_orders_receives_execution_reports(venue: Venue) -> Non
             assert updates and updates[-1]["id"] == placed["id"]
             assert updates[-1]["symbol"] == SYMBOL
             assert updates[-1]["status"] in ("open", "closed")
+    finally:
+        await ex.close()
+
+
+async def test_ccxt_watch_my_trades_and_watch_balance_follow_a_fill(venue: Venue) -> None:
+    ex = venue.client()
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            trades = asyncio.ensure_future(ex.watch_my_trades(SYMBOL))
+            balance = asyncio.ensure_future(ex.watch_balance())
+            while not any(s.subscriptions for s in venue.emulator.exchange.sessions):
+                await asyncio.sleep(0.01)
+            placed = await ex.create_order_ws(SYMBOL, "market", "buy", 0.01)
+            (trade, *_) = await trades
+            assert (trade["order"], trade["side"], trade["amount"]) == (placed["id"], "buy", 0.01)
+            # outboundAccountPosition after the fill: +0.01 BTC less the 0.1 % fee
+            assert (await balance)["BTC"]["free"] == 10.00999
+    finally:
+        await ex.close()
+
+
+async def test_ccxt_signs_with_the_ed25519_key(venue: Venue) -> None:
+    # ccxt signs ad hoc with Ed25519 when the secret is a PKCS#8 PEM (its sign_params)
+    ex = ccxt_client(
+        venue.emulator.url,
+        venue.info,
+        venue.creds.ed25519_api_key,
+        venue.creds.ed25519_private_key_pem,
+    )
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            placed = await ex.create_order_ws(SYMBOL, "limit", "buy", 0.01, 50000)
+            assert venue.open_orders() == [int(placed["id"])]
+            canceled = await ex.cancel_order_ws(placed["id"], SYMBOL)
+            assert canceled["status"] == "canceled"
     finally:
         await ex.close()
 
