@@ -181,6 +181,48 @@ async def test_kill_switch_halts_cancels_resting_orders_and_denies_new_ones(
         await running.close()
 
 
+async def test_order_refused_by_a_disconnected_venue_releases_only_its_own_exposure(
+    tmp_path: Path,
+) -> None:
+    running = await build(parse_config(PAPER), journal_path=str(tmp_path / "j.db"))
+    engine = running.engine
+    try:
+        mid = engine.venues["binance"].last_price("BTCUSDT")
+        assert mid is not None
+        resting = engine.submit(
+            SubmitOrder(
+                client_order_id=engine._next_id("binance"),
+                ts_init=0,
+                venue="binance",
+                symbol="BTCUSDT",
+                side=Side.SELL,
+                quantity=Decimal("0.002"),
+                order_type=OrderType.LIMIT,
+                time_in_force=TimeInForce.GTC,
+                price=(mid * Decimal("1.01")).quantize(Decimal("0.01")),
+            )
+        )
+        async with asyncio.timeout(10):
+            while resting.status is not OrderStatus.ACCEPTED:
+                await asyncio.sleep(0.01)
+        await engine.venues["binance"].close()
+        refused = engine.submit(
+            SubmitOrder(
+                client_order_id=engine._next_id("binance"),
+                ts_init=0,
+                venue="binance",
+                symbol="BTCUSDT",
+                side=Side.SELL,
+                quantity=Decimal("0.001"),
+            )
+        )
+        assert refused.status is OrderStatus.DENIED
+        # the resting order's 0.002 is still open exposure: only the refused 0.001 was released
+        assert engine.risk.books["BTCUSDT"].open_sell == Decimal("0.002")
+    finally:
+        await running.close()
+
+
 # ---------------------------------------------------------------------------- crash test
 
 

@@ -263,8 +263,7 @@ class Engine:
                     reason="VENUE_UNAVAILABLE",
                     detail=exc.why,
                 )
-            )
-            self.risk.on_order_closed(command.symbol, command.side, command.quantity)
+            )  # final: _apply released its open exposure in risk
             return order
         except Exception as exc:  # a failure mid-write: the venue may have the order
             log.exception("order %s: send failed", command.client_order_id)
