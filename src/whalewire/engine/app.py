@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
+import msgspec
+
 from whalewire.engine.config import Config
 from whalewire.engine.journal import Journal
 from whalewire.engine.metrics import STAGES, Metrics
@@ -41,7 +43,12 @@ from whalewire.model import (
     OrderSubmitted,
     SubmitOrder,
 )
-from whalewire.venues.base import VenueClient, VenueError, VenueUnavailable
+from whalewire.venues.base import (
+    RECONCILED_FILL_PREFIX,
+    VenueClient,
+    VenueError,
+    VenueUnavailable,
+)
 from whalewire.venues.ids import binance_client_order_id
 
 log = logging.getLogger("whalewire.engine")
@@ -401,12 +408,33 @@ class Engine:
                     )
                 )
             for event in events:
-                if isinstance(event, OrderFilled) and event.trade_id in order.trade_ids:
-                    continue
-                self._apply(event)
+                if isinstance(event, OrderFilled):
+                    fill = self._unseen_part(order, event)
+                    if fill is not None:
+                        self._apply(fill)
+                else:
+                    self._apply(event)
             self.metrics.inc("reconciled")
             return
         self.metrics.inc("reconcile_failed")
+
+    @staticmethod
+    def _unseen_part(order: Order, fill: OrderFilled) -> OrderFilled | None:
+        """Return what a fill adds to ``order``, or None when it adds nothing.
+
+        A fill from a query is cumulative (``RECONCILED_FILL_PREFIX``): only the quantity
+        beyond what the order has already applied is new, at the price that makes the
+        order's average equal the venue's.
+        """
+        if fill.trade_id in order.trade_ids:
+            return None
+        if not fill.trade_id.startswith(RECONCILED_FILL_PREFIX):
+            return fill
+        new_qty = fill.last_qty - order.filled_qty
+        if new_qty <= 0:
+            return None
+        new_quote = fill.last_px * fill.last_qty - order.avg_px * order.filled_qty
+        return msgspec.structs.replace(fill, last_qty=new_qty, last_px=new_quote / new_qty)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

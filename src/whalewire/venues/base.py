@@ -15,6 +15,10 @@ from typing import Any, Protocol
 
 from whalewire.model import OrderEvent, SubmitOrder
 
+#: trade ids of fills a venue client learned by querying an order (``reconcile``): such a
+#: fill carries the order's *cumulative* executed quantity and average price, not one trade
+RECONCILED_FILL_PREFIX = "recon:"
+
 
 def discard_event(event: OrderEvent) -> None:
     """Default ``on_event`` until the engine sets its own: drop the event."""
@@ -79,7 +83,10 @@ class VenueClient(Protocol):
     async def reconcile(self, client_order_id: str, symbol: str) -> list[OrderEvent]:
         """Ask the venue what became of an order: the events that bring ours up to date.
 
-        Returns ``[OrderNotFound]`` only when the venue states the id does not exist.
+        Returns ``[OrderNotFound]`` only when the venue states the id does not exist. What
+        has executed comes as one ``OrderFilled`` whose trade id starts with
+        ``RECONCILED_FILL_PREFIX``, holding the cumulative quantity and average price (the
+        engine applies the part it has not seen).
         Raises ``VenueError`` when the question itself could not be answered.
         """
         ...
