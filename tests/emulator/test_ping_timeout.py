@@ -22,9 +22,14 @@ import asyncio
 import json
 import os
 import struct
+from typing import Any
+
+import pytest
+import websockets
 
 from whalewire.emulator.binance import BinanceConfig
 from whalewire.emulator.server import BinanceEmulator
+from whalewire.net.client import connect
 
 TIMEOUT = 10.0
 # RFC 6455 §1.3: the example Sec-WebSocket-Key and the Sec-WebSocket-Accept it yields
@@ -216,15 +221,37 @@ async def test_no_ping_sent_means_no_deadline_for_a_quiet_client() -> None:
     try:
         async with asyncio.timeout(TIMEOUT):
             until = loop.time() + 4 * 0.05
-            served = 0
-            while loop.time() < until or served < 3:
-                client.send(TEXT, json.dumps({"id": served, "method": "ping"}).encode())
-                opcode, payload = await client.frame()
-                assert opcode == TEXT
-                assert json.loads(payload)["status"] == 200
-                served += 1
-        assert client.pings == []
-        assert emulator.pong_timeouts == 0
+            while loop.time() < until:
+                await asyncio.sleep(0.01)
+            client.send(TEXT, json.dumps({"id": "quiet", "method": "ping"}).encode())
+            opcode, payload = await client.frame()
+        assert opcode == TEXT
+        assert json.loads(payload)["status"] == 200
+        assert (emulator.pings_sent, emulator.pong_timeouts) == (0, 0)
     finally:
         client.close()
+        await emulator.close()
+
+
+@pytest.mark.parametrize("peer", ["websockets", "whalewire"])
+async def test_real_clients_answer_the_pings_and_stay_connected(peer: str) -> None:
+    # websockets and our own client answer pings with a copy of the payload on their own
+    emulator = await start(ping_interval=0.02, pong_timeout=0.2)
+    if peer == "websockets":
+        ws: Any = await websockets.connect(emulator.url)
+    else:
+        ws = await connect(emulator.url)
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            # three pong timeouts' worth of pings
+            while emulator.pings_sent < 30:
+                await asyncio.sleep(0.01)
+            sent = ws.send(json.dumps({"id": "still-there", "method": "ping"}))
+            if sent is not None:  # websockets' send is a coroutine, ours is not
+                await sent
+            response = json.loads(await ws.recv())
+        assert (response["id"], response["status"]) == ("still-there", 200)
+        assert emulator.pong_timeouts == 0
+    finally:
+        await ws.close()
         await emulator.close()

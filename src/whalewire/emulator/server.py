@@ -64,7 +64,8 @@ class BinanceEmulator:
         self.ping_interval = ping_interval
         #: seconds a connection may go without answering a ping (None: never dropped)
         self.pong_timeout = pong_timeout
-        #: connections dropped for not answering pings, so far
+        #: pings sent and connections dropped for not answering them, so far
+        self.pings_sent = 0
         self.pong_timeouts = 0
         self._sockets: dict[BinanceSession, WebSocket] = {}
         self._connections = 0
@@ -217,6 +218,7 @@ class BinanceEmulator:
                     del sent[next(iter(sent))]  # never dropped, never answering: stay bounded
                 with contextlib.suppress(Exception):  # closing: the handler ends
                     ws.ping(payload)
+                    self.pings_sent += 1
                 next_ping = now + self.ping_interval
                 continue
             wake = next_ping if deadline is None else min(next_ping, deadline)
