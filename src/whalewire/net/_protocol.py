@@ -43,8 +43,13 @@ __all__ = ["Limits", "MessageCallback", "WebSocket", "WebSocketProtocol"]
 
 log = logging.getLogger("whalewire.net")
 
-#: bytes per read: large enough for bulk transfer, small enough to stay in cache
+#: bytes per read at most: large enough for bulk transfer, small enough to stay in cache
 READ_SIZE = 256 * 1024
+#: the read buffer's base size, all an idle connection holds (1,000 idle connections
+#: with a fixed 256 KiB buffer each held 266 KiB of RSS apiece)
+READ_MIN = 16 * 1024
+#: reads in a row that fill under a quarter of the buffer before it halves again
+SHRINK_AFTER = 32
 
 Message = str | bytes
 
@@ -281,8 +286,9 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         self._on_open = on_open
         self._on_handshake_error = on_handshake_error
         self._on_message = on_message
-        self._buffer = bytearray(READ_SIZE)
+        self._buffer = bytearray(READ_MIN)
         self._view = memoryview(self._buffer)
+        self._small_reads = 0
         self.transport: asyncio.Transport | None = None
         self.conn: core.Connection | None = None
         self.ws: WebSocket | None = None
@@ -337,6 +343,25 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
             # The core parses in place (and unmasks in place on the frame path); it copies
             # only an incomplete frame's bytes before we reuse the buffer.
             self._receive(self._view[:nbytes])
+        # Grow on a full read (more is waiting: fewer, larger reads in a burst), shrink
+        # after a run of small ones, so a quiet connection returns to READ_MIN.
+        size = len(self._buffer)
+        if nbytes == size:
+            self._small_reads = 0
+            if size < READ_SIZE:
+                self._new_buffer(size * 2)
+        elif nbytes < size >> 2 and size > READ_MIN:
+            self._small_reads += 1
+            if self._small_reads >= SHRINK_AFTER:
+                self._small_reads = 0
+                self._new_buffer(size // 2)
+        else:
+            self._small_reads = 0
+
+    def _new_buffer(self, size: int) -> None:
+        # A new buffer rather than a resize: nothing may still view the old one's bytes.
+        self._buffer = bytearray(size)
+        self._view = memoryview(self._buffer)
 
     def eof_received(self) -> bool | None:
         if isinstance(self._handshake, ClientHandshake):
