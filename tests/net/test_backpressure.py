@@ -199,3 +199,27 @@ async def test_echo_under_back_pressure_keeps_every_message() -> None:
             await ws.drain()
         assert [await ws.recv() for _ in payloads] == payloads
         await ws.close()
+
+
+async def test_raw_frame_path_hands_out_each_data_frame_in_order() -> None:
+    frames: list[tuple[int, bytes, bool]] = []
+    done = asyncio.Event()
+
+    async def fragments(ws: WebSocket) -> None:
+        # RFC 6455 §5.4: a fragmented text message, then a whole binary one
+        transport = ws._proto.transport
+        assert transport is not None
+        transport.write(b"\x01\x03abc" + b"\x80\x02de" + b"\x82\x01\xff")
+        await ws.wait_closed()
+
+    def on_frame(opcode: int, payload: memoryview, fin: bool) -> None:
+        frames.append((opcode, bytes(payload), fin))  # the view is valid only now
+        if len(frames) == 3:
+            done.set()
+
+    server = await serve(fragments, "127.0.0.1", 0, deflate=False)
+    async with server, asyncio.timeout(TIMEOUT):
+        ws = await connect(f"ws://127.0.0.1:{server.port}/", on_frame=on_frame, deflate=False)
+        await done.wait()
+        assert frames == [(1, b"abc", False), (0, b"de", True), (2, b"\xff", True)]
+        await ws.close()

@@ -274,6 +274,7 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         on_open: Callable[[WebSocket], None] | None = None,
         on_handshake_error: Callable[[BaseException], None] | None = None,
         on_message: MessageCallback | None = None,
+        on_frame: core.FrameCallback | None = None,
         on_transport: Callable[[asyncio.BaseTransport], None] | None = None,
     ) -> None:
         self.loop = loop or asyncio.get_running_loop()
@@ -286,6 +287,8 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         self._on_open = on_open
         self._on_handshake_error = on_handshake_error
         self._on_message = on_message
+        # the raw frame path: the core calls it directly (no layer, no copy)
+        self._on_frame = on_frame
         self._buffer = bytearray(READ_MIN)
         self._view = memoryview(self._buffer)
         self._small_reads = 0
@@ -446,7 +449,7 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
             deflate=codec,
             max_frame_size=self.limits.max_frame_size,
             max_message_size=self.limits.max_message_size,
-            on_frame=self._frame if self._on_message is not None else None,
+            on_frame=self._on_frame or (self._frame if self._on_message is not None else None),
         )
         if isinstance(outcome, Established):
             path, headers = "", outcome.response.headers

@@ -23,6 +23,7 @@ from whalewire.net.tls import check_pins, client_context, normalize_pins, prepar
 from whalewire.net.urls import parse_url
 from whalewire.ws.deflate import DeflateParams
 from whalewire.ws.handshake import ClientHandshake
+from whalewire.ws.protocol import FrameCallback
 
 __all__ = ["connect", "install_uvloop"]
 
@@ -57,6 +58,7 @@ async def connect(
     proxy: str | None = None,
     keepalive: KeepaliveOptions | None = None,
     write_limits: tuple[int, int] | None = None,
+    on_frame: FrameCallback | None = None,
 ) -> WebSocket:
     """Open a WebSocket connection to ``url`` (``ws://`` or ``wss://``).
 
@@ -89,6 +91,12 @@ async def connect(
         proxy: ``http://host:port`` (HTTP CONNECT) or ``socks5://host:port`` to tunnel through.
         keepalive: pings every ``interval`` s with RTTs in ``ws.rtt``, and a liveness
             ``timeout`` that a busy loop does not trip (``net.keepalive``).
+        on_frame: the raw frame path, for market data: ``on_frame(opcode, payload, fin)``
+            for each data frame, called by the parser itself inside the read; ``payload``
+            is a ``memoryview`` valid only during the call (copy what you keep); opcode is
+            0 for a continuation; the core has checked text frames' UTF-8 (RFC 6455
+            §8.1) and unmasked/inflated the payload. Replaces ``on_message``; pings are
+            still answered by the core.
         write_limits: the transport's write-buffer (high, low) water marks in bytes:
             ``await ws.drain()`` waits while more than ``high`` is buffered, until it is
             down to ``low`` (asyncio's default: 64 KiB, 16 KiB).
@@ -140,6 +148,7 @@ async def connect(
             on_open=on_open,
             on_handshake_error=on_error,
             on_message=on_message,
+            on_frame=on_frame,
             on_transport=check_transport,
         )
 
