@@ -33,6 +33,8 @@ def test_cumulative_fill_adds_only_the_unseen_quantity_at_the_price_that_matches
     assert order.status is OrderStatus.FILLED
     assert order.filled_qty == Decimal("1.0")
     assert order.avg_px == Decimal("102")
+    # factories.fill charges 0.1 per trade; the venue's cumulative 0.1 was already counted
+    assert new.commission == Decimal(0)
 
 
 def test_cumulative_fill_the_order_already_has_adds_nothing() -> None:

@@ -424,7 +424,7 @@ class Engine:
 
         A fill from a query is cumulative (``RECONCILED_FILL_PREFIX``): only the quantity
         beyond what the order has already applied is new, at the price that makes the
-        order's average equal the venue's.
+        order's average equal the venue's, with the commission not yet counted.
         """
         if fill.trade_id in order.trade_ids:
             return None
@@ -434,7 +434,12 @@ class Engine:
         if new_qty <= 0:
             return None
         new_quote = fill.last_px * fill.last_qty - order.avg_px * order.filled_qty
-        return msgspec.structs.replace(fill, last_qty=new_qty, last_px=new_quote / new_qty)
+        return msgspec.structs.replace(
+            fill,
+            last_qty=new_qty,
+            last_px=new_quote / new_qty,
+            commission=max(Decimal(0), fill.commission - order.commission),
+        )
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

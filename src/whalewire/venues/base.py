@@ -13,11 +13,71 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, Protocol
 
-from whalewire.model import OrderEvent, SubmitOrder
+from whalewire.model import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    SubmitOrder,
+)
+from whalewire.venues.outcome import PendingRequests
 
 #: trade ids of fills a venue client learned by querying an order (``reconcile``): such a
 #: fill carries the order's *cumulative* executed quantity and average price, not one trade
 RECONCILED_FILL_PREFIX = "recon:"
+
+
+def reconciled_events(
+    client_order_id: str,
+    *,
+    now: int,
+    venue_order_id: str,
+    executed: Decimal,
+    avg_price: Decimal,
+    commission: Decimal = Decimal(0),
+    commission_asset: str = "",
+    ending: type[OrderCanceled] | type[OrderExpired] | None = None,
+) -> list[OrderEvent]:
+    """Build what a query by client order id says about an order that exists.
+
+    ``OrderAccepted``; then, if anything executed, one cumulative ``OrderFilled`` (trade id
+    ``recon:<venue order id>:<executed>``, the order's average price and total commission);
+    then ``ending`` (canceled or expired) when the order is closed with a rest.
+    """
+    coid = client_order_id
+    events: list[OrderEvent] = [
+        OrderAccepted(
+            client_order_id=coid, ts_init=now, ts_event=now, venue_order_id=venue_order_id
+        )
+    ]
+    if executed > 0:
+        events.append(
+            OrderFilled(
+                client_order_id=coid,
+                ts_init=now,
+                ts_event=now,
+                trade_id=f"{RECONCILED_FILL_PREFIX}{venue_order_id}:{executed}",
+                last_qty=executed,
+                last_px=avg_price,
+                commission=commission,
+                commission_asset=commission_asset,
+            )
+        )
+    if ending is not None:
+        events.append(ending(client_order_id=coid, ts_init=now, ts_event=now))
+    return events
+
+
+def rtt_summary(pending: PendingRequests, count: int) -> dict[str, float]:
+    """Send → response latency percentiles in µs, for ``status()``."""
+    summary: dict[str, float] = {"count": count}
+    p50 = pending.latency_percentile(0.5)
+    p99 = pending.latency_percentile(0.99)
+    if p50 is not None and p99 is not None:
+        summary["p50"] = p50 / 1000
+        summary["p99"] = p99 / 1000
+    return summary
 
 
 def discard_event(event: OrderEvent) -> None:

@@ -49,7 +49,13 @@ from whalewire.model import (
 from whalewire.net._protocol import WebSocket
 from whalewire.net.backoff import backoff
 from whalewire.net.client import connect
-from whalewire.venues.base import VenueError, VenueUnavailable, discard_event
+from whalewire.venues.base import (
+    VenueError,
+    VenueUnavailable,
+    discard_event,
+    reconciled_events,
+    rtt_summary,
+)
 from whalewire.venues.clock import ClockSync
 from whalewire.venues.credentials import Credentials, Secret
 from whalewire.venues.ids import binance_client_order_id
@@ -551,41 +557,32 @@ class BinanceClient:
                 "order.status", status, err.get("code"), str(err.get("msg", "still unknown"))
             )
         r = msg["result"]
-        coid = client_order_id
-        events: list[OrderEvent] = [
-            OrderAccepted(
-                client_order_id=coid, ts_init=now, ts_event=now, venue_order_id=str(r["orderId"])
-            )
-        ]
         executed = Decimal(str(r.get("executedQty", "0")))
-        if executed > 0:
-            quote = Decimal(str(r.get("cummulativeQuoteQty", "0")))
-            events.append(
-                OrderFilled(
-                    trade_id=f"recon:{r['orderId']}:{executed}",
-                    last_qty=executed,
-                    last_px=quote / executed,
-                    client_order_id=coid,
-                    ts_init=now,
-                    ts_event=now,
-                )
-            )
-        status = r.get("status")
-        if status == "CANCELED":
-            events.append(OrderCanceled(client_order_id=coid, ts_init=now, ts_event=now))
-        elif status in ("EXPIRED", "EXPIRED_IN_MATCH"):
-            events.append(OrderExpired(client_order_id=coid, ts_init=now, ts_event=now))
-        elif status == "REJECTED":
-            events = [
+        quote = Decimal(str(r.get("cummulativeQuoteQty", "0")))
+        status_ = r.get("status")
+        if status_ == "REJECTED":
+            return [
                 OrderRejected(
-                    client_order_id=coid,
+                    client_order_id=client_order_id,
                     ts_init=now,
                     ts_event=now,
                     code=0,
                     message="rejected (reconciled)",
                 )
             ]
-        return events
+        ending: type[OrderCanceled] | type[OrderExpired] | None = None
+        if status_ == "CANCELED":
+            ending = OrderCanceled
+        elif status_ in ("EXPIRED", "EXPIRED_IN_MATCH"):
+            ending = OrderExpired
+        return reconciled_events(
+            client_order_id,
+            now=now,
+            venue_order_id=str(r["orderId"]),
+            executed=executed,
+            avg_price=quote / executed if executed else Decimal(0),
+            ending=ending,
+        )
 
     # -- for the engine and the dashboard ---------------------------------------------------
     def last_price(self, symbol: str) -> Decimal | None:
@@ -594,12 +591,7 @@ class BinanceClient:
 
     def status(self) -> Mapping[str, Any]:
         """Connection state, endpoint, send → response RTT percentiles (µs), counts."""
-        summary: dict[str, float] = {"count": self.acks}
-        p50 = self._pending.latency_percentile(0.5)
-        p99 = self._pending.latency_percentile(0.99)
-        if p50 is not None and p99 is not None:
-            summary["p50"] = p50 / 1000
-            summary["p99"] = p99 / 1000
+        summary = rtt_summary(self._pending, self.acks)
         return {
             "connected": self.ready and self._ws is not None and not self._ws.closed,
             "reconnects": self.reconnects,

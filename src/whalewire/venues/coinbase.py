@@ -50,7 +50,13 @@ from whalewire.model import (
 )
 from whalewire.net._protocol import WebSocket
 from whalewire.net.client import connect
-from whalewire.venues.base import VenueError, VenueUnavailable, discard_event
+from whalewire.venues.base import (
+    VenueError,
+    VenueUnavailable,
+    discard_event,
+    reconciled_events,
+    rtt_summary,
+)
 from whalewire.venues.binance import SymbolRules
 from whalewire.venues.clock import ClockSync
 from whalewire.venues.credentials import Credentials
@@ -623,28 +629,21 @@ class CoinbaseClient:
         assert isinstance(body, dict)
         order_id = str(body.get("id"))
         self._coid_of[order_id] = coid
-        events: list[OrderEvent] = [
-            OrderAccepted(client_order_id=coid, ts_init=now, ts_event=now, venue_order_id=order_id)
-        ]
         filled = _plain(body.get("filled_size"))
-        if filled > 0:
-            events.append(
-                OrderFilled(
-                    client_order_id=coid,
-                    ts_init=now,
-                    ts_event=now,
-                    trade_id=f"recon:{order_id}:{filled}",
-                    last_qty=filled,
-                    last_px=_plain(body.get("executed_value")) / filled,
-                    commission=_plain(body.get("fill_fees")),
-                    commission_asset=symbol.rsplit("-", 1)[-1],
-                )
-            )
+        ending: type[OrderCanceled] | type[OrderExpired] | None = None
         if body.get("status") == "done" and body.get("done_reason") == "canceled":
             rests = body.get("type") == "limit" and body.get("time_in_force") == "GTC"
-            kind = OrderCanceled if rests else OrderExpired
-            events.append(kind(client_order_id=coid, ts_init=now, ts_event=now))
-        return events
+            ending = OrderCanceled if rests else OrderExpired
+        return reconciled_events(
+            coid,
+            now=now,
+            venue_order_id=order_id,
+            executed=filled,
+            avg_price=_plain(body.get("executed_value")) / filled if filled else Decimal(0),
+            commission=_plain(body.get("fill_fees")),
+            commission_asset=symbol.rsplit("-", 1)[-1],
+            ending=ending,
+        )
 
     # -- for the engine and the dashboard ---------------------------------------------------
     def last_price(self, symbol: str) -> Decimal | None:
@@ -653,12 +652,7 @@ class CoinbaseClient:
 
     def status(self) -> Mapping[str, Any]:
         """Connection state, endpoints, send → ack RTT percentiles (µs), counts."""
-        summary: dict[str, float] = {"count": self.acks}
-        p50 = self._pending.latency_percentile(0.5)
-        p99 = self._pending.latency_percentile(0.99)
-        if p50 is not None and p99 is not None:
-            summary["p50"] = p50 / 1000
-            summary["p99"] = p99 / 1000
+        summary = rtt_summary(self._pending, self.acks)
         return {
             "connected": self._conn is not None,
             "feed_connected": self._ws is not None and not self._ws.closed,

@@ -50,7 +50,13 @@ from whalewire.model import (
 )
 from whalewire.net._protocol import WebSocket
 from whalewire.net.client import connect
-from whalewire.venues.base import VenueError, VenueUnavailable, discard_event
+from whalewire.venues.base import (
+    VenueError,
+    VenueUnavailable,
+    discard_event,
+    reconciled_events,
+    rtt_summary,
+)
 from whalewire.venues.credentials import Credentials
 from whalewire.venues.ids import kraken_client_order_id
 from whalewire.venues.outcome import (
@@ -559,27 +565,21 @@ class KrakenClient:
         if answer.finding is Finding.NOT_FOUND:
             return [OrderNotFound(client_order_id=coid, ts_init=now, ts_event=now)]
         assert order is not None and txid is not None
-        events: list[OrderEvent] = [
-            OrderAccepted(client_order_id=coid, ts_init=now, ts_event=now, venue_order_id=txid)
-        ]
         executed = Decimal(str(order.get("vol_exec", "0")))
-        if executed > 0:
-            events.append(
-                OrderFilled(
-                    client_order_id=coid,
-                    ts_init=now,
-                    ts_event=now,
-                    trade_id=f"recon:{txid}:{executed}",
-                    last_qty=executed,
-                    last_px=Decimal(str(order.get("price", "0"))),
-                    commission=Decimal(str(order.get("fee", "0"))),
-                )
-            )
+        ending: type[OrderCanceled] | type[OrderExpired] | None = None
         if answer.venue_status == "canceled":
-            events.append(OrderCanceled(client_order_id=coid, ts_init=now, ts_event=now))
+            ending = OrderCanceled
         elif answer.venue_status == "expired":
-            events.append(OrderExpired(client_order_id=coid, ts_init=now, ts_event=now))
-        return events
+            ending = OrderExpired
+        return reconciled_events(
+            coid,
+            now=now,
+            venue_order_id=txid,
+            executed=executed,
+            avg_price=Decimal(str(order.get("price", "0"))),
+            commission=Decimal(str(order.get("fee", "0"))),
+            ending=ending,
+        )
 
     # -- for the engine and the dashboard ---------------------------------------------------
     def last_price(self, symbol: str) -> Decimal | None:
@@ -588,12 +588,7 @@ class KrakenClient:
 
     def status(self) -> Mapping[str, Any]:
         """Connection state, endpoint, send → response RTT percentiles (µs), counts."""
-        summary: dict[str, float] = {"count": self.acks}
-        p50 = self._pending.latency_percentile(0.5)
-        p99 = self._pending.latency_percentile(0.99)
-        if p50 is not None and p99 is not None:
-            summary["p50"] = p50 / 1000
-            summary["p99"] = p99 / 1000
+        summary = rtt_summary(self._pending, self.acks)
         return {
             "connected": self._ws is not None and not self._ws.closed,
             "endpoint": self.url,
