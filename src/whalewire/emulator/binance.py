@@ -12,6 +12,7 @@ Knows nothing of sockets or asyncio; faults are applied by the transport (``faul
 from __future__ import annotations
 
 import base64
+import collections
 import hmac
 import json
 from collections.abc import Callable, Mapping
@@ -77,6 +78,8 @@ WEIGHTS: dict[str, int] = {
 _OPEN_ORDERS_ALL_WEIGHT = 80
 #: myTrades with ``orderId`` weighs 5
 _MY_TRADES_ORDER_WEIGHT = 5
+#: fills remembered for ``myTrades`` (a long-running emulator stays bounded)
+FILLS_KEPT = 100_000
 #: "Connecting to WebSocket API costs 2 weight"
 CONNECT_WEIGHT = 2
 
@@ -165,8 +168,8 @@ class BinanceExchange:
         self._weights: dict[str, Usage] = {}
         self._bans: dict[str, BanState] = {}
         self._orders: dict[str, Usage] = {}
-        #: every fill of every account, oldest first (``myTrades`` reads it)
-        self.fills: list[OrderTraded] = []
+        #: the latest fills of every account, oldest first (``myTrades`` reads them)
+        self.fills: collections.deque[OrderTraded] = collections.deque(maxlen=FILLS_KEPT)
 
     def open_default_account(self, account_id: str = "default") -> Credentials:
         """Open a funded account with an HMAC key and an Ed25519 key pair; return them."""
