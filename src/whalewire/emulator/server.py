@@ -4,7 +4,7 @@ Wires ``whalewire.net.server.serve`` to :class:`~whalewire.emulator.binance.Bina
 one session per connection, each text frame handled in order, events caused by other
 connections flushed as they happen, and a :class:`~whalewire.emulator.faults.FaultPlan`
 applied around the handler (delay, drop, 5xx, disconnect, ...). Pings every 20 s and drops
-a connection that answered none of them for a minute, as Binance does ("The websocket
+a connection that leaves a ping unanswered for a minute, as Binance does ("The websocket
 server will send a ping frame every 20 seconds. If the websocket server does not receive a
 pong frame back from the connection within a minute the connection will be disconnected.
 [...] Unsolicited pong frames are allowed, but will not prevent disconnection.").
