@@ -261,3 +261,26 @@ async def test_ccxt_sees_the_venue_errors_as_its_own_exceptions(venue: Venue) ->
     finally:
         await ex.close()
         await wrong.close()
+
+
+async def test_ccxt_answers_the_venues_pings_and_keeps_its_connection() -> None:
+    # "If the websocket server does not receive a pong frame back from the connection
+    # within a minute the connection will be disconnected" (here 0.2 s, pings every 0.02 s)
+    emulator = BinanceEmulator(BinanceConfig(book_levels=5), ping_interval=0.02, pong_timeout=0.2)
+    creds = emulator.exchange.open_default_account()
+    await emulator.start()
+    ex = ccxt_client(
+        emulator.url, await exchange_info(emulator.url), creds.hmac_api_key, creds.hmac_secret
+    )
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            placed = await ex.create_order_ws(SYMBOL, "limit", "buy", 0.01, 50000)
+            (session,) = emulator.exchange.sessions
+            while emulator.pings_sent < 30:  # three timeouts' worth on ccxt's connection
+                await asyncio.sleep(0.01)
+            assert (await ex.fetch_order_ws(placed["id"], SYMBOL))["status"] == "open"
+        assert emulator.pong_timeouts == 0
+        assert emulator.exchange.sessions == [session]  # the same connection throughout
+    finally:
+        await ex.close()
+        await emulator.close()
