@@ -61,6 +61,9 @@ class FaultPlan:
     shutdown_at: int | None = None
     #: added to the venue clock (ms); negative: the venue runs behind
     clock_skew_ms: int = 0
+    #: a slow consumer: after each request the venue waits this long before reading the
+    #: next, so requests back up in its queue, then in TCP, then in the client's buffers
+    consume_delay_ms: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

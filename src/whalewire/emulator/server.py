@@ -165,6 +165,9 @@ class BinanceEmulator:
                 await ws.drain()
                 if close or session.close_requested:
                     break
+                slow = self.faults.consume_delay_ms if self.faults is not None else 0.0
+                if slow:
+                    await asyncio.sleep(slow / 1000)
         finally:
             pinger.cancel()
             self._sockets.pop(session, None)

@@ -50,6 +50,8 @@ class EngineSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     journal: str = "whalewire-journal.db"
     #: "process": a row survives a crash of the process (~4 µs); "full": also power loss
     journal_durability: Literal["process", "full"] = "process"
+    #: an order with no answer after this long is UNKNOWN and gets reconciled
+    ack_timeout_s: float = 5.0
 
     def __post_init__(self) -> None:
         if not (
@@ -59,6 +61,8 @@ class EngineSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
             and self.namespace.isascii()
         ):
             raise ValueError("namespace must be 1-8 characters of a-z and 0-9")
+        if not 0 < self.ack_timeout_s <= 300:
+            raise ValueError("ack_timeout_s must be in (0, 300]")
 
 
 class ControlSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

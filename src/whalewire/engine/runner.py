@@ -276,6 +276,7 @@ async def build(config: Config, *, journal_path: str | None = None) -> Running:
         detector=detector,
         journal=journal,
         namespace=config.engine.namespace,
+        ack_timeout_s=config.engine.ack_timeout_s,
     )
     control = ControlServer(
         engine,

@@ -305,7 +305,10 @@ class BinanceClient:
         self._pending.sent(coid, coid, written)
         signed = self._signed_ms
         signed[coid] = ts
-        if len(signed) > 100_000:
+        # only needed until the order's validity window has closed; older entries go (an
+        # unknown id falls back to _started_ms, earlier still, so the answer is the same)
+        horizon = ts - 60_000
+        while len(signed) > 100_000 or signed[next(iter(signed))] < horizon:
             del signed[next(iter(signed))]
         self.sent += 1
         return written
