@@ -5,6 +5,7 @@ C compiler still installs; `whalewire.ws.mask.SPEEDUPS` says which path is live.
 """
 
 import os
+import sys
 
 from setuptools import Extension, setup
 
@@ -18,5 +19,15 @@ if os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1":
             optional=True,
         )
     )
+    if sys.platform == "linux":
+        # the io_uring send backend (whalewire.net.uring falls back to sockets without it)
+        ext_modules.append(
+            Extension(
+                "whalewire.net._uring",
+                sources=["src/whalewire/net/_uring.c"],
+                extra_compile_args=["-O2"],
+                optional=True,
+            )
+        )
 
 setup(ext_modules=ext_modules)

@@ -1,0 +1,366 @@
+"""Send pre-built frames on a connected socket through io_uring, with a socket fallback.
+
+It holds `UringSender` (one ring per connection: plain submission or SQPOLL), `SocketSender`
+(the ``os.write`` path, used when the ring cannot be made), `available()` and `open_sender()`.
+It knows file descriptors, bytes and the event loop's reader callbacks; it knows nothing of
+WebSocket framing, venues or orders, and it does not own or close the socket.
+
+Ordering on one TCP stream: every send carries ``MSG_WAITALL`` (the kernel itself resubmits
+the rest of a short write, waiting for room) and, while an earlier send has not completed,
+``IOSQE_IO_DRAIN`` (it starts only once the earlier ones completed), so bytes never interleave.
+Batches are linked (``IOSQE_IO_LINK``): each starts after the one before completed in full.
+When half the ring's capacity is in flight, `send` reaps; when all of it is (the socket is
+backed up), it waits for completions. A buffer stays referenced by the ring until its
+completion is reaped; mutable buffers are copied first, so a caller reusing its
+``bytearray`` cannot change bytes in flight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import select
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from whalewire.ws.exceptions import CloseCode, ConnectionClosed
+
+if TYPE_CHECKING:
+    from whalewire.net._uring import Ring
+
+_uring: ModuleType | None
+try:
+    from whalewire.net import _uring
+except ImportError as exc:  # not built (no compiler, not Linux): the socket path stays
+    _uring = None
+    _IMPORT_ERROR = f"whalewire.net._uring is not built ({exc})"
+else:
+    _IMPORT_ERROR = ""
+
+Mode = Literal["plain", "sqpoll"]
+#: errors that mean the peer or the connection is gone (the socket path's ConnectionClosed)
+_CLOSED_ERRNOS = frozenset(
+    {errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ESHUTDOWN, errno.ECANCELED}
+)
+_probe: tuple[bool, str] | None = None
+
+
+class UringUnavailable(OSError):
+    """io_uring cannot be used here; ``reason`` says why (not built, ENOSYS, EPERM, ...)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Sender(Protocol):
+    """What a caller plugs in to send pre-built frames on one connected socket."""
+
+    def send(self, frame: bytes | bytearray | memoryview) -> None: ...
+    def send_batch(self, frames: Sequence[bytes | bytearray | memoryview]) -> None: ...
+    def poll(self) -> None: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class _Loop(Protocol):
+    def add_reader(self, fd: int, callback: Callable[[], object]) -> object: ...
+    def remove_reader(self, fd: int) -> object: ...
+
+
+def available() -> tuple[bool, str]:
+    """Return whether an io_uring ring can be created here, and if not, why.
+
+    ``WHALEWIRE_NO_URING=1`` forces "unavailable" (to test or to rule the backend out).
+    """
+    global _probe
+    if os.environ.get("WHALEWIRE_NO_URING") == "1":
+        return False, "disabled by WHALEWIRE_NO_URING=1"
+    if _uring is None:
+        return False, _IMPORT_ERROR
+    if _probe is None:
+        try:
+            _uring.Ring(2).close()
+        except OSError as exc:
+            name = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+            hint = {
+                "ENOSYS": "the kernel has no io_uring",
+                "EPERM": "io_uring is refused (sandbox, seccomp or kernel.io_uring_disabled)",
+            }.get(name, exc.strerror or "")
+            _probe = (False, f"io_uring_setup failed: {name} ({hint})")
+        else:
+            _probe = (True, "")
+    return _probe
+
+
+def _owned(frame: bytes | bytearray | memoryview) -> bytes:
+    # the kernel reads the buffer after send() returns: it must be immutable
+    return frame if type(frame) is bytes else bytes(frame)
+
+
+class UringSender:
+    """Send frames on socket ``fd`` through a private io_uring ring.
+
+    Completions are reaped off the hot path: by `poll()`, which `attach()` has the event
+    loop call whenever the ring's eventfd fires, and in passing when half the ring is in
+    flight. A failed send makes the sender *broken*: that send's error is raised by the
+    next `send()` (``ConnectionClosed`` for a closed peer, the same as the socket path).
+    """
+
+    def __init__(
+        self,
+        fd: int,
+        *,
+        mode: Mode = "plain",
+        entries: int = 64,
+        sqpoll_idle_ms: int = 1000,
+        sqpoll_cpu: int | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        """Create the ring for ``fd`` (a connected stream socket the caller keeps open).
+
+        Raises:
+            UringUnavailable: io_uring cannot be used here.
+        """
+        ok, reason = available()
+        if not ok or _uring is None:
+            raise UringUnavailable(reason)
+        try:
+            self._ring: Ring = _uring.Ring(
+                entries,
+                sqpoll=mode == "sqpoll",
+                sqpoll_idle_ms=sqpoll_idle_ms,
+                sqpoll_cpu=-1 if sqpoll_cpu is None else sqpoll_cpu,
+            )
+        except OSError as exc:
+            raise UringUnavailable(f"io_uring_setup failed: {exc}") from exc
+        self.fd = fd
+        self.mode: Mode = mode
+        self._frames: dict[int, bytes] = {}
+        self._error: BaseException | None = None
+        self._on_error = on_error
+        self._reap_at = self._ring.capacity // 2
+        self._efd = -1
+        self._loop: _Loop | None = None
+
+    @property
+    def in_flight(self) -> int:
+        """Sends submitted whose completion has not been reaped yet."""
+        return self._ring.in_flight
+
+    @property
+    def broken(self) -> BaseException | None:
+        """The error that stopped this sender, if one did."""
+        return self._error
+
+    def send(self, frame: bytes | bytearray | memoryview) -> None:
+        """Submit one frame: one ``io_uring_enter`` (plain) or only the ring write (SQPOLL).
+
+        Raises:
+            ConnectionClosed: an earlier send found the connection closed, or the sender is closed.
+            OSError: an earlier send failed otherwise.
+        """
+        if self._error is not None:
+            raise self._error
+        ring = self._ring
+        if ring.in_flight >= self._reap_at:
+            self._make_room(1)
+        data = _owned(frame)
+        self._frames[ring.send(self.fd, data, None, True)] = data
+
+    def send_batch(self, frames: Sequence[bytes | bytearray | memoryview]) -> None:
+        """Submit several frames with one ``io_uring_enter``, linked so they go out in order.
+
+        Raises:
+            ConnectionClosed: as for `send`.
+        """
+        if self._error is not None:
+            raise self._error
+        ring = self._ring
+        if ring.in_flight + len(frames) > self._reap_at:
+            self._make_room(len(frames))
+        datas = [_owned(f) for f in frames]
+        uds = ring.submit_batch(self.fd, datas, None, True, True)
+        for ud, data in zip(uds, datas, strict=True):
+            self._frames[ud] = data
+
+    def poll(self) -> None:
+        """Reap posted completions: release their buffers and record any failure."""
+        ring = self._ring
+        for ud, res in ring.reap():
+            data = self._frames.pop(ud, b"")
+            if res == len(data) or self._error is not None:
+                continue
+            if res >= 0 or -res in (errno.EAGAIN, errno.EINTR):
+                # MSG_WAITALL only stops short on an error (or a cancel at close). If it is
+                # the last send, resubmitting the rest keeps the stream whole (and meets
+                # that error again); if later sends are out, their bytes went after it.
+                if ring.in_flight == 0 and not self._frames and not ring.closed:
+                    rest = data[max(res, 0) :]
+                    self._frames[ring.send(self.fd, rest, None, False)] = rest
+                    continue
+                self._fail(ConnectionClosed(CloseCode.ABNORMAL, "short write with sends after it"))
+            elif -res in _CLOSED_ERRNOS:
+                self._fail(ConnectionClosed(CloseCode.ABNORMAL))
+            else:
+                self._fail(OSError(-res, os.strerror(-res)))
+
+    def _make_room(self, n: int) -> None:
+        # a full ring means the socket is backed up by ~capacity frames: wait for
+        # completions rather than hold frames the kernel has not seen
+        ring = self._ring
+        self.poll()
+        while ring.in_flight + n > ring.capacity and self._error is None:
+            ring.submit(1)
+            self.poll()
+        if self._error is not None:
+            raise self._error
+
+    def _fail(self, exc: BaseException) -> None:
+        self._error = exc
+        if self._on_error is not None:
+            self._on_error(exc)
+
+    def flush(self) -> None:
+        """Block until every submitted send has completed (for tests and shutdown)."""
+        while self._ring.in_flight:
+            self._ring.submit(1)
+            self.poll()
+
+    def attach(self, loop: _Loop) -> None:
+        """Have ``loop`` reap completions as they are posted (an eventfd on the ring)."""
+        if self._efd < 0:
+            self._efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+            self._ring.register_eventfd(self._efd)
+        self._loop = loop
+        loop.add_reader(self._efd, self._on_eventfd)
+
+    def _on_eventfd(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.eventfd_read(self._efd)
+        self.poll()
+
+    def close(self) -> None:
+        """Cancel what is still in flight, wait for it, and release the ring (not the socket)."""
+        if self._loop is not None:
+            self._loop.remove_reader(self._efd)
+            self._loop = None
+        if not self._ring.closed:
+            self.poll()
+            self._ring.close()
+        self._frames.clear()
+        if self._efd >= 0:
+            os.close(self._efd)
+            self._efd = -1
+        if self._error is None:
+            self._error = ConnectionClosed(CloseCode.ABNORMAL, "sender closed")
+
+
+class SocketSender:
+    """Send frames on socket ``fd`` with ``os.write``: the fallback when io_uring is not there.
+
+    A write the socket cannot take whole is kept and finished by `poll()` or `flush()`;
+    later frames queue behind it, so bytes never interleave.
+    """
+
+    def __init__(self, fd: int) -> None:
+        """Wrap ``fd`` (a connected stream socket the caller keeps open)."""
+        self.fd = fd
+        self.mode = "socket"
+        self._pending: list[memoryview] = []
+        self._error: BaseException | None = None
+
+    @property
+    def broken(self) -> BaseException | None:
+        """The error that stopped this sender, if one did."""
+        return self._error
+
+    def send(self, frame: bytes | bytearray | memoryview) -> None:
+        """Write one frame now if nothing is queued ahead of it; queue the rest.
+
+        Raises:
+            ConnectionClosed: the peer has closed the connection.
+        """
+        if self._error is not None:
+            raise self._error
+        if self._pending:
+            self._pending.append(memoryview(_owned(frame)))
+            return
+        try:
+            sent = os.write(self.fd, frame)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as exc:
+            raise self._closed(exc) from exc
+        if sent < len(frame):
+            self._pending.append(memoryview(_owned(frame))[sent:])
+
+    def send_batch(self, frames: Sequence[bytes | bytearray | memoryview]) -> None:
+        """Write several frames with one ``write`` (joined)."""
+        self.send(b"".join(frames))
+
+    def poll(self) -> None:
+        """Write what is queued, as far as the socket takes it."""
+        while self._pending and self._error is None:
+            head = self._pending[0]
+            try:
+                sent = os.write(self.fd, head)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self._closed(exc)
+                return
+            if sent < len(head):
+                self._pending[0] = head[sent:]
+                return
+            self._pending.pop(0)
+
+    def flush(self) -> None:
+        """Block until everything queued is written (for tests and shutdown).
+
+        Raises:
+            ConnectionClosed: the peer has closed the connection.
+        """
+        while self._pending and self._error is None:
+            select.select([], [self.fd], [], 1.0)
+            self.poll()
+        if self._error is not None:
+            raise self._error
+
+    def _closed(self, exc: OSError) -> BaseException:
+        err: BaseException = (
+            ConnectionClosed(CloseCode.ABNORMAL) if exc.errno in _CLOSED_ERRNOS else exc
+        )
+        self._error = err
+        return err
+
+    def close(self) -> None:
+        """Drop what is queued; the socket stays the caller's."""
+        self._pending.clear()
+        if self._error is None:
+            self._error = ConnectionClosed(CloseCode.ABNORMAL, "sender closed")
+
+
+def open_sender(
+    fd: int,
+    mode: Mode | Literal["socket"] = "plain",
+    *,
+    entries: int = 64,
+    sqpoll_idle_ms: int = 1000,
+    sqpoll_cpu: int | None = None,
+) -> UringSender | SocketSender:
+    """Return an io_uring sender for ``fd`` in ``mode``, else the socket sender.
+
+    The socket sender comes back when io_uring is not there (`available()` says why) or
+    when ``mode="socket"`` asks for it outright.
+    """
+    if mode == "socket":
+        return SocketSender(fd)
+    try:
+        return UringSender(
+            fd, mode=mode, entries=entries, sqpoll_idle_ms=sqpoll_idle_ms, sqpoll_cpu=sqpoll_cpu
+        )
+    except UringUnavailable:
+        return SocketSender(fd)

@@ -1,0 +1,278 @@
+"""whalewire.net.uring over real loopback TCP: order, big frames, buffer lifetime, peer close.
+
+The ring rules checked here are io_uring's documented ones (io_uring_enter(2):
+IOSQE_IO_LINK, IOSQE_IO_DRAIN; send(2): MSG_WAITALL, MSG_NOSIGNAL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from whalewire.net import uring
+from whalewire.net.uring import SocketSender, UringSender, UringUnavailable, open_sender
+from whalewire.ws.exceptions import ConnectionClosed
+
+OK, REASON = uring.available()
+needs_uring = pytest.mark.skipif(not OK, reason=f"io_uring not available here: {REASON}")
+MODES = ["plain", "sqpoll"]
+
+
+class Peer:
+    """The accepted end: a thread reads everything into ``data`` (optionally slowly)."""
+
+    def __init__(self, sock: socket.socket, chunk: int = 1 << 16, pause: float = 0.0):
+        self.sock = sock
+        self.data = bytearray()
+        self.chunk = chunk
+        self.pause = pause
+        self.cond = threading.Condition()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                got = self.sock.recv(self.chunk)
+            except OSError:
+                got = b""
+            with self.cond:
+                self.data += got
+                self.cond.notify_all()
+            if not got:
+                return
+            if self.pause:
+                time.sleep(self.pause)  # a slow reader keeps the sender's socket full
+
+    def wait_for(self, n: int, timeout: float = 20.0) -> bytes:
+        with self.cond:
+            assert self.cond.wait_for(lambda: len(self.data) >= n, timeout), len(self.data)
+            return bytes(self.data)
+
+
+@pytest.fixture
+def conn() -> Iterator[tuple[socket.socket, socket.socket]]:
+    with socket.create_server(("127.0.0.1", 0)) as srv:
+        client = socket.create_connection(srv.getsockname())
+        server, _ = srv.accept()
+    client.setblocking(False)
+    yield client, server
+    client.close()
+    server.close()
+
+
+def numbered(i: int, size: int) -> bytes:
+    return struct.pack(">II", i, size) + bytes([i % 251]) * size
+
+
+def parse_numbered(data: bytes) -> list[int]:
+    out, pos = [], 0
+    while pos < len(data):
+        i, size = struct.unpack_from(">II", data, pos)
+        assert data[pos + 8 : pos + 8 + size] == bytes([i % 251]) * size, i
+        out.append(i)
+        pos += 8 + size
+    return out
+
+
+@needs_uring
+@pytest.mark.parametrize("mode", MODES)
+def test_many_frames_arrive_intact_and_in_order(
+    conn: tuple[socket.socket, socket.socket], mode: uring.Mode
+) -> None:
+    client, server = conn
+    peer = Peer(server)
+    sender = UringSender(client.fileno(), mode=mode)
+    frames = [numbered(i, (i * 37) % 300) for i in range(3000)]
+    i = 0
+    while i < len(frames):
+        if i % 20 == 0:  # every 20th order starts a batch of four in one enter
+            sender.send_batch(frames[i : i + 4])
+            i += 4
+        else:
+            sender.send(frames[i])
+            i += 1
+    sender.flush()
+    assert parse_numbered(peer.wait_for(sum(map(len, frames)))) == list(range(3000))
+    assert sender.in_flight == 0
+    sender.close()
+
+
+@needs_uring
+@pytest.mark.parametrize("mode", MODES)
+def test_frames_larger_than_socket_buffer_arrive_whole_and_in_order(
+    conn: tuple[socket.socket, socket.socket], mode: uring.Mode
+) -> None:
+    client, server = conn
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+    peer = Peer(server, chunk=8192, pause=0.0005)
+    sender = UringSender(client.fileno(), mode=mode)
+    frames = [numbered(i, 300_000 + i) for i in range(12)]
+    for frame in frames[:8]:
+        sender.send(frame)  # each must wait for room: the kernel sends it in many pieces
+    sender.send_batch(frames[8:])
+    assert sender.in_flight > 0  # the slow peer cannot have taken 3.6 MB yet
+    sender.flush()
+    assert parse_numbered(peer.wait_for(sum(map(len, frames)))) == list(range(12))
+    sender.close()
+
+
+@needs_uring
+@pytest.mark.parametrize("mode", MODES)
+def test_reused_bytearray_does_not_change_bytes_in_flight(
+    conn: tuple[socket.socket, socket.socket], mode: uring.Mode
+) -> None:
+    client, server = conn
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
+    peer = Peer(server, chunk=4096, pause=0.0002)
+    sender = UringSender(client.fileno(), mode=mode, entries=256)
+    buf = bytearray(20_008)
+    for i in range(100):
+        buf[:] = numbered(i, 20_000)
+        sender.send(buf)
+        buf[8:] = b"\xff" * 20_000  # the caller scribbles on its buffer at once
+    sender.flush()
+    assert parse_numbered(peer.wait_for(100 * 20_008)) == list(range(100))
+    sender.close()
+
+
+@needs_uring
+def test_ring_keeps_the_buffer_exported_until_its_completion_is_reaped(
+    conn: tuple[socket.socket, socket.socket],
+) -> None:
+    from whalewire.net._uring import Ring
+
+    client, server = conn
+    ring = Ring(8)
+    big = bytearray(8 * 1024 * 1024)  # far more than loopback buffers hold: stays in flight
+    ring.send(client.fileno(), big)
+    assert ring.in_flight == 1
+    with pytest.raises(BufferError):
+        big.extend(b"x")  # exported to the kernel's send: no resize
+    peer = Peer(server)
+    peer.wait_for(len(big))
+    ring.submit(1)
+    (done,) = ring.reap()
+    assert done[1] == len(big)
+    big.extend(b"x")  # released once reaped
+    ring.close()
+
+
+@needs_uring
+@pytest.mark.parametrize("mode", MODES)
+def test_peer_reset_mid_send_raises_connection_closed(
+    conn: tuple[socket.socket, socket.socket], mode: uring.Mode
+) -> None:
+    client, server = conn
+    sender = UringSender(client.fileno(), mode=mode)
+    sender.send(bytes(4 * 1024 * 1024))  # blocks in the kernel: the peer reads nothing
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    server.close()  # RST
+    sender.flush()
+    assert isinstance(sender.broken, ConnectionClosed)
+    with pytest.raises(ConnectionClosed):
+        sender.send(b"order")
+    sender.close()
+
+
+@needs_uring
+def test_send_after_peer_closed_raises_connection_closed_on_next_send(
+    conn: tuple[socket.socket, socket.socket],
+) -> None:
+    client, server = conn
+    sender = UringSender(client.fileno())
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    server.close()
+    deadline = time.monotonic() + 10
+    with pytest.raises(ConnectionClosed):
+        while time.monotonic() < deadline:
+            sender.send(b"order")
+            sender.flush()
+    sender.close()
+
+
+@needs_uring
+@pytest.mark.parametrize("mode", MODES)
+def test_attached_loop_reaps_completions_from_the_eventfd(
+    conn: tuple[socket.socket, socket.socket], mode: uring.Mode
+) -> None:
+    client, server = conn
+    peer = Peer(server)
+
+    async def main() -> None:
+        sender = UringSender(client.fileno(), mode=mode)
+        sender.attach(asyncio.get_running_loop())
+        for i in range(50):
+            sender.send(numbered(i, 10))
+        async with asyncio.timeout(10):
+            while sender.in_flight:
+                await asyncio.sleep(0.001)  # the loop's eventfd reader does the reaping
+        sender.close()
+
+    asyncio.run(main())
+    assert parse_numbered(peer.wait_for(50 * 18)) == list(range(50))
+
+
+@needs_uring
+def test_close_with_sends_in_flight_cancels_and_returns(
+    conn: tuple[socket.socket, socket.socket],
+) -> None:
+    client, _ = conn
+    sender = UringSender(client.fileno())
+    sender.send(bytes(8 * 1024 * 1024))  # the peer never reads
+    assert sender.in_flight == 1
+    sender.close()
+    assert sender.in_flight == 0
+    with pytest.raises(ConnectionClosed):
+        sender.send(b"x")
+
+
+def test_forced_unavailable_falls_back_to_the_socket_path(
+    conn: tuple[socket.socket, socket.socket], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, server = conn
+    monkeypatch.setenv("WHALEWIRE_NO_URING", "1")
+    ok, reason = uring.available()
+    assert not ok
+    assert "WHALEWIRE_NO_URING" in reason
+    with pytest.raises(UringUnavailable):
+        UringSender(client.fileno())
+    sender = open_sender(client.fileno(), "sqpoll")
+    assert isinstance(sender, SocketSender)
+    peer = Peer(server)
+    for i in range(200):
+        sender.send(numbered(i, 5000))
+    sender.send_batch([numbered(200, 1), numbered(201, 2)])
+    sender.flush()
+    assert parse_numbered(peer.wait_for(200 * 5008 + 9 + 10)) == list(range(202))
+
+
+def test_socket_sender_raises_connection_closed_after_peer_reset(
+    conn: tuple[socket.socket, socket.socket],
+) -> None:
+    client, server = conn
+    sender = SocketSender(client.fileno())
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    server.close()
+    deadline = time.monotonic() + 10
+    with pytest.raises(ConnectionClosed):
+        while time.monotonic() < deadline:
+            sender.send(b"order")
+            sender.flush()
+
+
+@needs_uring
+def test_open_sender_gives_a_ring_where_io_uring_works(
+    conn: tuple[socket.socket, socket.socket],
+) -> None:
+    client, _ = conn
+    sender = open_sender(client.fileno(), "plain")
+    assert isinstance(sender, UringSender)
+    sender.close()
