@@ -144,7 +144,9 @@ class BinanceClient:
         self.rules: dict[str, SymbolRules] = {}
         self.logged_on = False
         self._ws: WebSocket | None = None
-        self._templates: dict[tuple[str, str, str, str], BinanceOrderTemplate] = {}
+        self._templates: dict[tuple[object, ...], BinanceOrderTemplate] = {}
+        #: quantities formatted for the lot-size grid (strategies repeat their sizes)
+        self._qty_text: dict[tuple[str, Decimal], bytes] = {}
         #: order.place requests awaiting their response (id = client order id); the
         #: engine's ack deadline, not this table, decides when silence means UNKNOWN
         self._pending = PendingRequests(timeout_ns=365 * 86_400 * 10**9)
@@ -291,7 +293,12 @@ class BinanceClient:
         rules = self.rules.get(command.symbol)
         if rules is None:
             raise VenueUnavailable(self.name, f"unknown symbol {command.symbol}")
-        qty = rules.quantity(command.quantity)
+        qty_key = (command.symbol, command.quantity)
+        qty = self._qty_text.get(qty_key)
+        if qty is None:
+            qty = rules.quantity(command.quantity)
+            if len(self._qty_text) < 4096:
+                self._qty_text[qty_key] = qty
         price = rules.price(command.price) if command.price is not None else b""
         frame = template.frame(ts, command.client_order_id.encode(), qty, price)
         if self.dry_run:
@@ -314,10 +321,11 @@ class BinanceClient:
         return written
 
     def _template(self, command: SubmitOrder) -> BinanceOrderTemplate:
-        tif = command.time_in_force.value if command.time_in_force else ""
-        key = (command.symbol, command.side.value, command.order_type.value, tif)
+        # keyed by the enum members themselves: their .value goes through enum.__get__
+        key = (command.symbol, command.side, command.order_type, command.time_in_force)
         template = self._templates.get(key)
         if template is None:
+            tif = command.time_in_force.value if command.time_in_force else ""
             signed = not self.logged_on
             template = self._templates[key] = BinanceOrderTemplate(
                 symbol=command.symbol,
