@@ -11,7 +11,7 @@ over its own loopback TCP connection to a receiver process, one order every ``--
 * ``uring sqpoll``  ``UringSender(mode="sqpoll")``: the hot thread only writes the SQE; a
   kernel thread polls the ring (idle timeout longer than the gap, so it never sleeps);
 * ``... x4``        four orders per trigger: ``os.write`` of the joined frames, or one
-  ``send_batch`` (four linked SQEs, one enter).
+  ``send_batch`` (the joined frames as one SQE; ``linked``: four linked SQEs, one enter).
 
 Per order: hot-thread time from the trigger until the send call returned (frame build
 included; "send only" excludes it), and the time until the frame's last byte was read by
@@ -140,7 +140,10 @@ def run_path(port: int, name: str, *, n: int, gap_ns: int, batch: int, sqpoll_cp
         sender = uring.UringSender(
             fd, mode=mode, entries=64, sqpoll_idle_ms=2000, sqpoll_cpu=sqpoll_cpu
         )
-        send, send_batch, poll = sender.send, sender.send_batch, sender.poll
+        send, poll = sender.send, sender.poll
+        linked = name.endswith("linked")
+        batcher = sender.send_batch
+        send_batch = lambda frames: batcher(frames, linked=linked)  # noqa: E731
     run = Run()
     clock = time.monotonic_ns
     triggers = array.array("q")
@@ -225,6 +228,8 @@ def main() -> None:
         ("socket x4", 4),
         ("uring plain x4", 4),
         ("uring sqpoll x4", 4),
+        ("uring plain x4 linked", 4),
+        ("uring sqpoll x4 linked", 4),
     ]
     placements = [
         ("same CPU (sender 0, receiver 0, SQPOLL thread 0)", 0, 0),
@@ -260,7 +265,7 @@ def main() -> None:
             proc.wait(timeout=10)
         print(f"\n{label}: {args.orders} orders x {args.rounds} rounds, one every {args.gap_us} µs")
         print(
-            f"  {'path':16} {'hot p50':>8} {'p99':>7} {'send p50':>9} {'read p50':>9} "
+            f"  {'path':22} {'hot p50':>8} {'p99':>7} {'send p50':>9} {'read p50':>9} "
             f"{'p99':>7} {'vs sock':>8} {'cpu hot':>8} {'reap':>6} {'sqpoll':>7}"
         )
         base = statistics.median(v for r in runs["socket"] for v in r.latency)
@@ -274,7 +279,7 @@ def main() -> None:
             reap_us = sum(r.cpu_reap_ns for r in rs) / orders / 1000
             sq_share = sum(r.sqpoll_ns for r in rs) / sum(r.elapsed_ns for r in rs)
             print(
-                f"  {name:16} {pct(hot, 0.5):8.2f} {pct(hot, 0.99):7.2f} {pct(snd, 0.5):9.2f} "
+                f"  {name:22} {pct(hot, 0.5):8.2f} {pct(hot, 0.99):7.2f} {pct(snd, 0.5):9.2f} "
                 f"{pct(lat, 0.5):9.2f} {pct(lat, 0.99):7.2f} {statistics.median(lat) / base:7.2f}x "
                 f"{hot_us:8.2f} {reap_us:6.2f} {sq_share:7.0%}"
             )

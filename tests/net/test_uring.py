@@ -93,7 +93,7 @@ def test_many_frames_arrive_intact_and_in_order(
     i = 0
     while i < len(frames):
         if i % 20 == 0:  # every 20th order starts a batch of four in one enter
-            sender.send_batch(frames[i : i + 4])
+            sender.send_batch(frames[i : i + 4], linked=i % 40 == 0)
             i += 4
         else:
             sender.send(frames[i])
@@ -117,7 +117,8 @@ def test_frames_larger_than_socket_buffer_arrive_whole_and_in_order(
     frames = [numbered(i, 300_000 + i) for i in range(12)]
     for frame in frames[:8]:
         sender.send(frame)  # each must wait for room: the kernel sends it in many pieces
-    sender.send_batch(frames[8:])
+    sender.send_batch(frames[8:10], linked=True)
+    sender.send_batch(frames[10:])
     assert sender.in_flight > 0  # the slow peer cannot have taken 3.6 MB yet
     sender.flush()
     assert parse_numbered(peer.wait_for(sum(map(len, frames)))) == list(range(12))

@@ -170,12 +170,21 @@ class UringSender:
         data = _owned(frame)
         self._frames[ring.send(self.fd, data, None, True)] = data
 
-    def send_batch(self, frames: Sequence[bytes | bytearray | memoryview]) -> None:
-        """Submit several frames with one ``io_uring_enter``, linked so they go out in order.
+    def send_batch(
+        self, frames: Sequence[bytes | bytearray | memoryview], *, linked: bool = False
+    ) -> None:
+        """Submit several frames with one ``io_uring_enter``.
+
+        By default the frames are joined into one send (one SQE); ``linked=True`` submits one
+        SQE per frame, linked so each starts after the one before completed in full (slower
+        here: see docs/benchmarks.md, "io_uring").
 
         Raises:
             ConnectionClosed: as for `send`.
         """
+        if not linked:
+            self.send(b"".join(frames))
+            return
         if self._error is not None:
             raise self._error
         ring = self._ring
