@@ -515,10 +515,27 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
                     ws._pong(event.payload)
         data = conn.data_to_send()
         if data and not self._lost:
-            self.transport.write(data)
+            self._write_now(data)
         # Both close conditions imply the core has left OPEN; skip the calls otherwise.
         if conn.state is not core.State.OPEN:
             self._check_close()
+
+    def _write_now(self, data: bytes) -> None:
+        # One write(2) now when nothing is queued ahead (plain TCP): uvloop's
+        # transport.write would defer it to the end of the loop iteration.
+        transport = self.transport
+        assert transport is not None
+        if self._fd >= 0 and not transport.get_write_buffer_size() and not transport.is_closing():
+            try:
+                sent = os.write(self._fd, data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                sent = 0  # the transport's own write meets and reports the failure
+            if sent == len(data):
+                return
+            data = data[sent:]
+        transport.write(data)
 
     def _flush(self) -> None:
         conn = self.conn
