@@ -7,8 +7,10 @@ IOSQE_IO_LINK, IOSQE_IO_DRAIN; send(2): MSG_WAITALL, MSG_NOSIGNAL).
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -277,3 +279,11 @@ def test_open_sender_gives_a_ring_where_io_uring_works(
     sender = open_sender(client.fileno(), "plain")
     assert isinstance(sender, UringSender)
     sender.close()
+
+
+@pytest.mark.skipif(
+    os.environ.get("WHALEWIRE_REQUIRE_SPEEDUPS") != "1" or sys.platform != "linux",
+    reason="WHALEWIRE_REQUIRE_SPEEDUPS is not set (or not Linux)",
+)
+def test_ring_extension_is_built_where_c_extensions_are_required() -> None:
+    assert uring._uring is not None, uring._IMPORT_ERROR

@@ -647,7 +647,7 @@ static PyTypeObject RingType = {
     .tp_basicsize = sizeof(Ring),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Ring(entries=64, sqpoll=False, sqpoll_idle_ms=1000, sqpoll_cpu=-1): an io_uring "
-              "instance for socket sends.",
+              "instance for socket sends. Use one Ring from one thread at a time.",
     .tp_new = Ring_new,
     .tp_init = (initproc)Ring_init,
     .tp_dealloc = (destructor)Ring_dealloc,
