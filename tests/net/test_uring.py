@@ -7,12 +7,14 @@ IOSQE_IO_LINK, IOSQE_IO_DRAIN; send(2): MSG_WAITALL, MSG_NOSIGNAL).
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import socket
 import struct
 import sys
 import threading
 import time
+import types
 from collections.abc import Iterator
 
 import pytest
@@ -287,3 +289,52 @@ def test_open_sender_gives_a_ring_where_io_uring_works(
 )
 def test_ring_extension_is_built_where_c_extensions_are_required() -> None:
     assert uring._uring is not None, uring._IMPORT_ERROR
+
+
+@needs_uring
+@pytest.mark.parametrize("mode", MODES)
+def test_a_small_ring_under_load_waits_for_room_and_keeps_every_byte(
+    conn: tuple[socket.socket, socket.socket], mode: uring.Mode
+) -> None:
+    client, server = conn
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
+    peer = Peer(server, chunk=8192, pause=0.0001)
+    sender = UringSender(client.fileno(), mode=mode, entries=4)  # 8 sends in flight at most
+    buf = bytearray(50_008)
+    for i in range(150):
+        buf[:] = numbered(i, 50_000)
+        if i % 3 == 0:
+            sender.send_batch([buf, numbered(1000 + i, 7)], linked=i % 2 == 0)
+        else:
+            sender.send(buf)
+        assert sender.in_flight <= 8
+    sender.flush()
+    expected = []
+    for i in range(150):
+        expected += [i, 1000 + i] if i % 3 == 0 else [i]
+    total = 150 * 50_008 + 50 * 15
+    assert parse_numbered(peer.wait_for(total)) == expected
+    sender.close()
+
+
+def test_a_kernel_that_refuses_io_uring_gives_the_reason_and_the_socket_path(
+    conn: tuple[socket.socket, socket.socket], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # seccomp/sandbox refusal (EPERM) cannot be produced here without root: the ring
+    # module is replaced by one whose io_uring_setup fails the way such a kernel does
+    class RefusedRing:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.delenv("WHALEWIRE_NO_URING", raising=False)
+    monkeypatch.setattr(uring, "_uring", types.SimpleNamespace(Ring=RefusedRing))
+    monkeypatch.setattr(uring, "_probe", None)
+    ok, reason = uring.available()
+    assert not ok
+    assert "EPERM" in reason
+    client, server = conn
+    sender = open_sender(client.fileno(), "plain")
+    assert isinstance(sender, SocketSender)
+    sender.send(b"order")
+    sender.flush()
+    assert server.recv(16) == b"order"
