@@ -9,7 +9,8 @@ over its own loopback TCP connection to a receiver process, one order every ``--
   transport has nothing buffered;
 * ``uring plain``   ``UringSender.send``: one ``io_uring_enter`` per order;
 * ``uring sqpoll``  ``UringSender(mode="sqpoll")``: the hot thread only writes the SQE; a
-  kernel thread polls the ring (idle timeout longer than the gap, so it never sleeps);
+  kernel thread polls the ring (``--sqpoll-idle-ms`` longer than the gap: it never sleeps;
+  shorter, e.g. ``--gap-us 3000 --sqpoll-idle-ms 1``: each order has to wake it);
 * ``... x4``        four orders per trigger: ``os.write`` of the joined frames, or one
   ``send_batch`` (the joined frames as one SQE; ``linked``: four linked SQEs, one enter).
 
@@ -21,6 +22,7 @@ the timed region), and the SQPOLL kernel thread's on-CPU time (``/proc/self/task
 as a share of wall time: the core it takes from whatever else runs there.
 
     .venv/bin/python bench/uring_send.py [--orders 2000] [--rounds 3] [--gap-us 200]
+        [--sqpoll-idle-ms 2000]
 """
 
 from __future__ import annotations
@@ -120,7 +122,9 @@ class Run:
         self.orders = 0
 
 
-def run_path(port: int, name: str, *, n: int, gap_ns: int, batch: int, sqpoll_cpu: int) -> Run:
+def run_path(
+    port: int, name: str, *, n: int, gap_ns: int, batch: int, sqpoll_cpu: int, idle_ms: int
+) -> Run:
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     tpl = template()
@@ -138,7 +142,7 @@ def run_path(port: int, name: str, *, n: int, gap_ns: int, batch: int, sqpoll_cp
     else:
         mode: uring.Mode = "sqpoll" if "sqpoll" in name else "plain"
         sender = uring.UringSender(
-            fd, mode=mode, entries=64, sqpoll_idle_ms=2000, sqpoll_cpu=sqpoll_cpu
+            fd, mode=mode, entries=64, sqpoll_idle_ms=idle_ms, sqpoll_cpu=sqpoll_cpu
         )
         send, poll = sender.send, sender.poll
         linked = name.endswith("linked")
@@ -211,6 +215,7 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--gap-us", type=int, default=200)
+    ap.add_argument("--sqpoll-idle-ms", type=int, default=2000)
     args = ap.parse_args()
     ok, reason = uring.available()
     if not ok:
@@ -258,6 +263,7 @@ def main() -> None:
                             gap_ns=args.gap_us * 1000,
                             batch=batch,
                             sqpoll_cpu=sqcpu,
+                            idle_ms=args.sqpoll_idle_ms,
                         )
                     )
         finally:
