@@ -19,6 +19,7 @@ import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from ssl import SSLContext
 from urllib.parse import parse_qs, urlsplit
 
 from whalewire.emulator.binance import BinanceConfig, BinanceExchange, BinanceSession
@@ -70,6 +71,7 @@ class BinanceEmulator:
         self._sockets: dict[BinanceSession, WebSocket] = {}
         self._connections = 0
         self._server: Server | None = None
+        self._tls = False
         self.faults: FaultPlan | None = None
         #: bumped by set_faults so every connection re-derives its injector
         self._fault_epoch = 0
@@ -111,13 +113,17 @@ class BinanceEmulator:
     @property
     def url(self) -> str:
         """Return the endpoint URL clients connect to."""
-        return f"ws://127.0.0.1:{self.port}{PATH}"
+        scheme = "wss" if self._tls else "ws"
+        return f"{scheme}://127.0.0.1:{self.port}{PATH}"
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> Server:
-        """Listen on ``host``:``port`` (0 picks a free port) and return the server."""
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 0, *, ssl: SSLContext | None = None
+    ) -> Server:
+        """Listen on ``host``:``port`` (0 picks a free port; TLS with ``ssl``); return it."""
         self._server = await serve(
-            self._handle, host, port, process_request=_only_api_path, deflate=False
+            self._handle, host, port, process_request=_only_api_path, deflate=False, ssl=ssl
         )
+        self._tls = ssl is not None
         return self._server
 
     async def close(self) -> None:

@@ -45,7 +45,7 @@ from whalewire.mempool.feeds.replay import DEFAULT_REPLAY, load_replay
 from whalewire.mempool.feeds.replay import ReplayFeed as ReplayFeedImpl
 from whalewire.mempool.watchlist import AddressBook
 from whalewire.mempool.whales import WhaleDetector
-from whalewire.venues.base import VenueClient
+from whalewire.venues.base import TlsSettings, VenueClient
 from whalewire.venues.binance import BinanceClient
 from whalewire.venues.coinbase import CoinbaseClient
 from whalewire.venues.credentials import Credentials, Secret, from_env, from_file
@@ -143,6 +143,14 @@ async def _coinbase_client(
     return CoinbaseClient(rest, feed, credentials, name=name, dry_run=dry_run, ssl_context=context)
 
 
+def _tls(section: VenueSection) -> TlsSettings:
+    return TlsSettings(
+        ca_file=section.tls_ca_file or None,
+        pins=tuple(section.tls_pins),
+        verify=section.tls_verify,
+    )
+
+
 def _routed_symbols(name: str, config: Config) -> tuple[str, ...]:
     strategy = config.strategy
     routes = [strategy.default_route, *strategy.routes.values()]
@@ -182,7 +190,9 @@ async def _kraken_client(
     credentials = (
         from_file(section.credentials_file, name) if section.credentials_file else from_env(name)
     )
-    return KrakenClient(url, rest, credentials, symbols=symbols, name=name, dry_run=dry_run)
+    return KrakenClient(
+        url, rest, credentials, symbols=symbols, name=name, dry_run=dry_run, tls=_tls(section)
+    )
 
 
 def _feed(f: Feed, i: int) -> AsyncIterable[FeedEvent]:
@@ -246,6 +256,7 @@ async def venue_client(
         recv_window_ms=section.recv_window_ms,
         cid_width=width,
         dry_run=dry_run,
+        tls=_tls(section),
     )
 
 

@@ -9,7 +9,9 @@ silence) comes back as ``whalewire.model`` events through ``on_event``.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -26,6 +28,30 @@ from whalewire.venues.outcome import PendingRequests
 #: trade ids of fills a venue client learned by querying an order (``reconcile``): such a
 #: fill carries the order's *cumulative* executed quantity and average price, not one trade
 RECONCILED_FILL_PREFIX = "recon:"
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSettings:
+    """How a venue client verifies a wss:// venue.
+
+    ``ca_file`` replaces the system's trust store (e.g. the emulator's self-signed
+    certificate); ``pins`` are base64 SHA-256 SPKI pins checked on the live connection
+    before a byte of the request is written (``whalewire.net.tls``).
+    """
+
+    ca_file: str | None = None
+    pins: tuple[str, ...] = ()
+    #: False only outside live trading (the configuration refuses it there)
+    verify: bool = True
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``whalewire.net.client.connect``."""
+        if not self.verify:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            return {"ssl": context, "pins": self.pins or None}
+        return {"ca_file": self.ca_file, "pins": self.pins or None}
 
 
 def reconciled_events(

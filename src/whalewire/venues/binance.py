@@ -50,6 +50,7 @@ from whalewire.net._protocol import WebSocket
 from whalewire.net.backoff import backoff
 from whalewire.net.client import connect
 from whalewire.venues.base import (
+    TlsSettings,
     VenueError,
     VenueUnavailable,
     discard_event,
@@ -117,8 +118,10 @@ class BinanceClient:
         request_timeout_s: float = 5.0,
         clock_samples: int = 5,
         monotonic_ns: Callable[[], int] = time.perf_counter_ns,
+        tls: TlsSettings | None = None,
     ) -> None:
         self.name = name
+        self.tls = tls or TlsSettings()
         self.url = url
         self.on_event: Callable[[OrderEvent], None] = discard_event
         self.dry_run = dry_run
@@ -164,6 +167,9 @@ class BinanceClient:
         self._closing = False
         self._background: set[asyncio.Task[None]] = set()
 
+    def _tls_kwargs(self) -> dict[str, Any]:
+        return self.tls.connect_kwargs() if self.url.startswith("wss://") else {}
+
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
         """Connect and warm up: clock, exchangeInfo, authentication, user data, prices.
@@ -178,7 +184,9 @@ class BinanceClient:
     async def _connect_and_warm(self) -> None:
         self.ready = False
         self.logged_on = False
-        ws = await connect(self.url, deflate=False, on_message=self._on_message)
+        ws = await connect(
+            self.url, deflate=False, on_message=self._on_message, **self._tls_kwargs()
+        )
         self._ws = ws
         watcher = asyncio.get_running_loop().create_task(self._watch_close(ws))
         self._background.add(watcher)

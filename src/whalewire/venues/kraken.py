@@ -51,6 +51,7 @@ from whalewire.model import (
 from whalewire.net._protocol import WebSocket
 from whalewire.net.client import connect
 from whalewire.venues.base import (
+    TlsSettings,
     VenueError,
     VenueUnavailable,
     discard_event,
@@ -130,10 +131,12 @@ class KrakenClient:
         heartbeat_timeout_s: float = 10.0,
         not_found_after_s: float = 10.0,
         monotonic_ns: Callable[[], int] = time.perf_counter_ns,
+        tls: TlsSettings | None = None,
     ) -> None:
         if credentials.api_secret is None:
             raise VenueError(f"{name}: credentials need the base64 API secret")
         self.name = name
+        self.tls = tls or TlsSettings()
         self.url = url
         self.rest_url = rest_url.rstrip("/")
         self.symbols = symbols
@@ -170,6 +173,9 @@ class KrakenClient:
         self.sent = 0
         self.acks = 0
 
+    def _tls_kwargs(self) -> dict[str, Any]:
+        return self.tls.connect_kwargs() if self.url.startswith("wss://") else {}
+
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
         """Get a token, connect, read instruments and prices, subscribe to executions.
@@ -189,7 +195,9 @@ class KrakenClient:
         loop = asyncio.get_running_loop()
         for channel in ("instrument", "ticker", "executions"):
             self._waiters[channel] = loop.create_future()
-        self._ws = await connect(self.url, deflate=False, on_message=self._on_message)
+        self._ws = await connect(
+            self.url, deflate=False, on_message=self._on_message, **self._tls_kwargs()
+        )
         self.last_message_ns = self._now()
         self._closer = loop.create_task(self._watch_close(self._ws))
         self._watchdog = loop.create_task(self._watch_heartbeat(self._ws))

@@ -1,0 +1,72 @@
+"""Venue clients over wss:// with the configuration's CA file and SPKI pins (real TLS)."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from whalewire.emulator.accounts import open_default_account
+from whalewire.emulator.server import BinanceEmulator
+from whalewire.net.errors import PinMismatch, TLSFailure
+from whalewire.net.tls import spki_pin
+from whalewire.venues.base import TlsSettings
+from whalewire.venues.binance import BinanceClient
+from whalewire.venues.credentials import Credentials, Secret
+from whalewire.venues.ids import BINANCE_ID_WIDTH
+
+
+@pytest.fixture
+async def tls_emulator(tmp_path: Path) -> AsyncIterator[tuple[BinanceEmulator, Path, str]]:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server_ctx)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    pin = spki_pin(ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode()))
+    emulator = BinanceEmulator()
+    await emulator.start(ssl=server_ctx)
+    yield emulator, ca_file, pin
+    await emulator.close()
+
+
+def client(emulator: BinanceEmulator, tls: TlsSettings) -> BinanceClient:
+    keys = open_default_account(emulator.exchange.registry, f"a{id(tls)}")
+    creds = Credentials(
+        venue="binance", api_key=Secret(keys.hmac_api_key), api_secret=Secret(keys.hmac_secret)
+    )
+    return BinanceClient(emulator.url, creds, cid_width=BINANCE_ID_WIDTH[2], tls=tls)
+
+
+async def test_client_with_the_ca_file_and_the_right_pin_warms_up_over_wss(
+    tls_emulator: tuple[BinanceEmulator, Path, str],
+) -> None:
+    emulator, ca_file, pin = tls_emulator
+    assert emulator.url.startswith("wss://")
+    c = client(emulator, TlsSettings(ca_file=str(ca_file), pins=(pin,)))
+    await c.start()
+    assert c.status()["connected"] is True
+    await c.close()
+
+
+async def test_client_with_a_wrong_pin_refuses_the_venue_before_sending_anything(
+    tls_emulator: tuple[BinanceEmulator, Path, str],
+) -> None:
+    emulator, ca_file, _ = tls_emulator
+    wrong = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+    c = client(emulator, TlsSettings(ca_file=str(ca_file), pins=(wrong,)))
+    with pytest.raises(PinMismatch):
+        await c.start()
+
+
+async def test_client_without_the_ca_refuses_the_self_signed_venue(
+    tls_emulator: tuple[BinanceEmulator, Path, str],
+) -> None:
+    emulator, _, _ = tls_emulator
+    c = client(emulator, TlsSettings())
+    with pytest.raises(TLSFailure):
+        await c.start()
