@@ -23,9 +23,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from whalewire.engine.app import Engine
 from whalewire.engine.config import parse_config
 from whalewire.engine.journal import Journal
-from whalewire.engine.oms import OrderStatus
+from whalewire.engine.oms import Order, OrderStatus
 from whalewire.engine.runner import build, run
 from whalewire.model import OrderType, Side, SubmitOrder, TimeInForce
 
@@ -68,59 +69,35 @@ async def test_demo_pipeline_trades_every_fresh_deposit_and_journals_it(tmp_path
     assert all(o.command.reason.startswith("deposit ") for o in orders.values())
 
 
-COINBASE = (
-    PAPER
-    + """
+def routed_to(venue: str, symbol: str) -> str:
+    """The paper configuration trading ``symbol`` on the embedded emulator of ``venue``."""
+    return (
+        PAPER
+        + f"""
 [strategy.default_route]
-venue = "coinbase"
-symbol = "BTC-USD"
-[venues.coinbase]
-[risk.symbols.BTC-USD]
+venue = "{venue}"
+symbol = "{symbol}"
+[venues.{venue}]
+[risk.symbols."{symbol}"]
 max_order_qty = 0.01
 max_order_notional = 2000
 max_position = 0.05
 max_daily_loss = 500
 """
+    )
+
+
+@pytest.mark.parametrize(
+    ("venue", "symbol"),
+    [("coinbase", "BTC-USD"), ("kraken", "BTC/USD")],
+    ids=["coinbase-over-tls", "kraken-with-dead-mans-switch"],
 )
-
-
-async def test_demo_pipeline_trades_on_the_coinbase_emulator_over_tls(tmp_path: Path) -> None:
-    config = parse_config(COINBASE)
-    running = await build(config, journal_path=str(tmp_path / "j.db"))
-    try:
-        status = await run(
-            running, seconds=60, dashboard=False, console=Console(quiet=True), drain_s=1.0
-        )
-    finally:
-        await running.close()
-    assert status["orders"]["sent"] == 3
-    assert status["orders"]["filled"] == 3
-    with Journal(tmp_path / "j.db") as journal:
-        orders = journal.replay()
-    assert {o.command.venue for o in orders.values()} == {"coinbase"}
-    assert all(len(o.client_order_id) == 36 for o in orders.values())  # client_oid UUIDs
-
-
-KRAKEN = (
-    PAPER
-    + """
-[strategy.default_route]
-venue = "kraken"
-symbol = "BTC/USD"
-[venues.kraken]
-[risk.symbols."BTC/USD"]
-max_order_qty = 0.01
-max_order_notional = 2000
-max_position = 0.05
-max_daily_loss = 500
-"""
-)
-
-
-async def test_demo_pipeline_trades_on_the_kraken_emulator_with_a_dead_mans_switch(
-    tmp_path: Path,
+async def test_demo_pipeline_trades_on_each_emulated_venue(
+    tmp_path: Path, venue: str, symbol: str
 ) -> None:
-    running = await build(parse_config(KRAKEN), journal_path=str(tmp_path / "j.db"))
+    running = await build(
+        parse_config(routed_to(venue, symbol)), journal_path=str(tmp_path / "j.db")
+    )
     try:
         status = await run(
             running, seconds=60, dashboard=False, console=Console(quiet=True), drain_s=1.0
@@ -128,12 +105,50 @@ async def test_demo_pipeline_trades_on_the_kraken_emulator_with_a_dead_mans_swit
     finally:
         await running.close()
     assert (status["orders"]["sent"], status["orders"]["filled"]) == (3, 3)
-    counters = running.engine.metrics.counters
-    assert counters.get("dead_man_refreshed", 0) >= 1
-    assert "dead_man_refresh_failed" not in counters
     with Journal(tmp_path / "j.db") as journal:
         orders = journal.replay()
-    assert {o.command.venue for o in orders.values()} == {"kraken"}
+    assert {o.command.venue for o in orders.values()} == {venue}
+    assert all(len(o.client_order_id) == 36 for o in orders.values())  # UUIDs on both venues
+    if venue == "kraken":
+        counters = running.engine.metrics.counters
+        assert counters.get("dead_man_refreshed", 0) >= 1
+        assert "dead_man_refresh_failed" not in counters
+
+
+def market_sell(engine: Engine, qty: str) -> Order:
+    return engine.submit(
+        SubmitOrder(
+            client_order_id=engine._next_id("binance"),
+            ts_init=0,
+            venue="binance",
+            symbol="BTCUSDT",
+            side=Side.SELL,
+            quantity=Decimal(qty),
+        )
+    )
+
+
+async def resting_sell(engine: Engine, qty: str) -> Order:
+    """A LIMIT GTC sell 1% above the mid: accepted, and left on the book."""
+    mid = engine.venues["binance"].last_price("BTCUSDT")
+    assert mid is not None
+    order = engine.submit(
+        SubmitOrder(
+            client_order_id=engine._next_id("binance"),
+            ts_init=0,
+            venue="binance",
+            symbol="BTCUSDT",
+            side=Side.SELL,
+            quantity=Decimal(qty),
+            order_type=OrderType.LIMIT,
+            time_in_force=TimeInForce.GTC,
+            price=(mid * Decimal("1.01")).quantize(Decimal("0.01")),
+        )
+    )
+    async with asyncio.timeout(10):
+        while order.status is not OrderStatus.ACCEPTED:
+            await asyncio.sleep(0.01)
+    return order
 
 
 async def test_kill_switch_halts_cancels_resting_orders_and_denies_new_ones(
@@ -142,39 +157,13 @@ async def test_kill_switch_halts_cancels_resting_orders_and_denies_new_ones(
     running = await build(parse_config(PAPER), journal_path=str(tmp_path / "j.db"))
     engine = running.engine
     try:
-        mid = engine.venues["binance"].last_price("BTCUSDT")
-        assert mid is not None
-        resting = engine.submit(
-            SubmitOrder(
-                client_order_id=engine._next_id("binance"),
-                ts_init=0,
-                venue="binance",
-                symbol="BTCUSDT",
-                side=Side.SELL,
-                quantity=Decimal("0.001"),
-                order_type=OrderType.LIMIT,
-                time_in_force=TimeInForce.GTC,
-                price=(mid * Decimal("1.01")).quantize(Decimal("0.01")),
-            )
-        )
-        async with asyncio.timeout(10):
-            while resting.status is not OrderStatus.ACCEPTED:
-                await asyncio.sleep(0.01)
+        resting = await resting_sell(engine, "0.001")
         report = await running.control.trigger("test")
         assert report["canceled"] == {"binance:BTCUSDT": 1}
         async with asyncio.timeout(10):
             while resting.status is not OrderStatus.CANCELED:
                 await asyncio.sleep(0.01)
-        denied = engine.submit(
-            SubmitOrder(
-                client_order_id=engine._next_id("binance"),
-                ts_init=0,
-                venue="binance",
-                symbol="BTCUSDT",
-                side=Side.SELL,
-                quantity=Decimal("0.001"),
-            )
-        )
+        denied = market_sell(engine, "0.001")
         assert denied.status is OrderStatus.DENIED
         assert engine.status()["trading_state"] == "HALTED"
     finally:
@@ -187,35 +176,9 @@ async def test_order_refused_by_a_disconnected_venue_releases_only_its_own_expos
     running = await build(parse_config(PAPER), journal_path=str(tmp_path / "j.db"))
     engine = running.engine
     try:
-        mid = engine.venues["binance"].last_price("BTCUSDT")
-        assert mid is not None
-        resting = engine.submit(
-            SubmitOrder(
-                client_order_id=engine._next_id("binance"),
-                ts_init=0,
-                venue="binance",
-                symbol="BTCUSDT",
-                side=Side.SELL,
-                quantity=Decimal("0.002"),
-                order_type=OrderType.LIMIT,
-                time_in_force=TimeInForce.GTC,
-                price=(mid * Decimal("1.01")).quantize(Decimal("0.01")),
-            )
-        )
-        async with asyncio.timeout(10):
-            while resting.status is not OrderStatus.ACCEPTED:
-                await asyncio.sleep(0.01)
+        await resting_sell(engine, "0.002")
         await engine.venues["binance"].close()
-        refused = engine.submit(
-            SubmitOrder(
-                client_order_id=engine._next_id("binance"),
-                ts_init=0,
-                venue="binance",
-                symbol="BTCUSDT",
-                side=Side.SELL,
-                quantity=Decimal("0.001"),
-            )
-        )
+        refused = market_sell(engine, "0.001")
         assert refused.status is OrderStatus.DENIED
         # the resting order's 0.002 is still open exposure: only the refused 0.001 was released
         assert engine.risk.books["BTCUSDT"].open_sell == Decimal("0.002")
