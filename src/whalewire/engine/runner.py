@@ -133,14 +133,19 @@ async def _coinbase_client(
         if urls.rest is None or urls.user_stream is None:
             raise ConfigError(f"venues.{name}: {section.endpoint} has no REST API and feed")
         rest, feed = urls.rest, urls.user_stream
-    credentials = (
-        from_file(section.credentials_file, name) if section.credentials_file else from_env(name)
-    )
+    credentials = _credentials(name, section)
     context = ssl.create_default_context(cafile=section.tls_ca_file or None)
     if not section.tls_verify:  # refused in live mode by the configuration
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return CoinbaseClient(rest, feed, credentials, name=name, dry_run=dry_run, ssl_context=context)
+
+
+def _credentials(name: str, section: VenueSection) -> Credentials:
+    """A real venue's keys: the 0600 file named in the section, else the environment."""
+    if section.credentials_file:
+        return from_file(section.credentials_file, name)
+    return from_env(name)
 
 
 def _tls(section: VenueSection) -> TlsSettings:
@@ -187,9 +192,7 @@ async def _kraken_client(
         if urls.ws_api is None or urls.rest is None:
             raise ConfigError(f"venues.{name}: {section.endpoint} has no WebSocket API")
         url, rest = urls.ws_api, urls.rest
-    credentials = (
-        from_file(section.credentials_file, name) if section.credentials_file else from_env(name)
-    )
+    credentials = _credentials(name, section)
     return KrakenClient(
         url, rest, credentials, symbols=symbols, name=name, dry_run=dry_run, tls=_tls(section)
     )
@@ -244,11 +247,7 @@ async def venue_client(
             if ws_api is None:
                 raise ConfigError(f"venues.{name}: {section.endpoint} has no WebSocket API")
             url = ws_api
-        credentials = (
-            from_file(section.credentials_file, name)
-            if section.credentials_file
-            else from_env(name)
-        )
+        credentials = _credentials(name, section)
     return BinanceClient(
         url,
         credentials,
