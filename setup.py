@@ -20,11 +20,31 @@ if os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1":
         )
     )
     if sys.platform == "linux":
+        # the Binance order hot path (venues.templates falls back to Python without it)
+        ext_modules.append(
+            Extension(
+                "whalewire.venues._hotpath",
+                sources=["src/whalewire/venues/_hotpath.c"],
+                libraries=["crypto"],
+                extra_compile_args=["-O2"],
+                optional=True,
+            )
+        )
         # the io_uring send backend (whalewire.net.uring falls back to sockets without it)
         ext_modules.append(
             Extension(
                 "whalewire.net._uring",
                 sources=["src/whalewire/net/_uring.c"],
+                extra_compile_args=["-O2"],
+                optional=True,
+            )
+        )
+        # whale detection's scan, txid and input keys (mempool.whales falls back to Python)
+        ext_modules.append(
+            Extension(
+                "whalewire.mempool._scan",
+                sources=["src/whalewire/mempool/_scan.c"],
+                libraries=["crypto"],
                 extra_compile_args=["-O2"],
                 optional=True,
             )

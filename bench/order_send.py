@@ -15,9 +15,15 @@ trigger (the values are known) until the send call returned:
 * ``websockets`` the same JSON, ``await ws.send(...)`` (its asyncio client).
 
 Compute-only figures (the same work without the send) are printed too: most of a loopback
-send is waking the reader (DESIGN.md), which no client controls.
+send is waking the reader (DESIGN.md), which no client controls. ``templates.SPEEDUPS``
+says whether ``frame`` ran in C (``venues._hotpath``); ``--pure-python`` measures the
+Python reference instead.
 
-    .venv/bin/python bench/order_send.py [--orders 3000] [--rounds 3]
+Last, ``BinanceClient.place`` (what the engine calls: clock, rate limiter, id and quantity
+checks, template, send) against an in-process ``BinanceEmulator``, HMAC per request and
+Ed25519 session, in dry-run (everything but the write) and sending.
+
+    .venv/bin/python bench/order_send.py [--orders 3000] [--rounds 3] [--pure-python]
 """
 
 from __future__ import annotations
@@ -36,12 +42,22 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from importlib.metadata import version
 
 import picows
 import websockets
 
+from whalewire.emulator.accounts import open_default_account
+from whalewire.emulator.binance import BinanceConfig
+from whalewire.emulator.limits import Interval, RateLimit
+from whalewire.emulator.server import BinanceEmulator
+from whalewire.model import Side, SubmitOrder
 from whalewire.net.client import connect, install_uvloop
+from whalewire.venues import templates
+from whalewire.venues.binance import BinanceClient
+from whalewire.venues.credentials import Credentials, Secret
+from whalewire.venues.ids import BINANCE_ID_WIDTH, binance_client_order_id
 from whalewire.venues.templates import BinanceOrderTemplate
 from whalewire.ws import frames
 from whalewire.ws.mask import default_key_pool
@@ -84,8 +100,8 @@ def template() -> BinanceOrderTemplate:
     )
 
 
-def minimal_path(sock: socket.socket) -> Callable[[int, bytes, bytes], object]:
-    """The hand-written path: keyed hmac copied per order, frame, socket.send."""
+def minimal_path(sock: socket.socket | None) -> Callable[[int, bytes, bytes], object]:
+    """The hand-written path: keyed hmac copied per order, frame, socket.send (if a socket)."""
     tpl = template()
     c0, c1, c2, c3, c4 = tpl._pay  # the same constant text the template signs
     j0, j1, j2, j3, j4, j5, j6 = tpl._js
@@ -99,7 +115,8 @@ def minimal_path(sock: socket.socket) -> Callable[[int, bytes, bytes], object]:
         mac.update(b"".join((c0, cid, c1, b"", c2, qty, c3, tsb, c4)))
         sig = mac.hexdigest().encode()
         body = b"".join((j0, cid, j1, cid, j2, b"", j3, qty, j4, tsb, j5, sig, j6))
-        return sock.send(frames.build_frame(text, body, mask_key=next_key()))
+        frame = frames.build_frame(text, body, mask_key=next_key())
+        return frame if sock is None else sock.send(frame)
 
     return send
 
@@ -124,6 +141,7 @@ async def measure(port: int, n: int) -> dict[str, list[int]]:
         "picows": lambda ts, cid, q: pico.send(picows.WSMsgType.TEXT, tpl.request(ts, cid, q)),
     }
     compute: dict[str, Callable[[int, bytes, bytes], object]] = {
+        "minimal (no send)": minimal_path(None),
         "whalewire (no send)": tpl.frame,
         "request JSON only": tpl.request,
     }
@@ -158,19 +176,97 @@ async def measure(port: int, n: int) -> dict[str, list[int]]:
     return out
 
 
+async def measure_place(n: int) -> dict[str, list[int]]:
+    """Time ``BinanceClient.place`` against an in-process emulator (warm, authenticated)."""
+    many = 10**9  # the venue refuses nothing: we time, not trade
+    emu = BinanceEmulator(
+        BinanceConfig(
+            request_weight=RateLimit("REQUEST_WEIGHT", Interval.MINUTE, 1, many),
+            orders=(RateLimit("ORDERS", Interval.SECOND, 10, many),),
+            connections=RateLimit("CONNECTIONS", Interval.MINUTE, 5, many),
+        )
+    )
+    await emu.start()
+    ns = "b"
+    out: dict[str, list[int]] = {}
+    try:
+        for session in (False, True):
+            keys = open_default_account(emu.exchange.registry, f"bench{int(session)}")
+            if session:
+                creds = Credentials(
+                    venue="binance",
+                    api_key=Secret(keys.ed25519_api_key),
+                    private_key_pem=Secret(keys.ed25519_private_key_pem),
+                )
+            else:
+                creds = Credentials(
+                    venue="binance",
+                    api_key=Secret(keys.hmac_api_key),
+                    api_secret=Secret(keys.hmac_secret),
+                )
+            client = BinanceClient(emu.url, creds, cid_width=BINANCE_ID_WIDTH[len(ns)])
+            await client.start()
+            label = "session" if session else "HMAC"
+            perf = time.perf_counter_ns
+            for dry in (True, False):
+                client.dry_run = dry
+                name = f"place {label} ({'dry-run' if dry else 'sent'})"
+                times = out[name] = []
+                gc.disable()
+                try:
+                    for i in range(n):
+                        cmd = SubmitOrder(
+                            client_order_id=binance_client_order_id(ns, i + (n if dry else 0)),
+                            ts_init=0,
+                            venue="binance",
+                            symbol="BTCUSDT",
+                            side=Side.SELL if i & 1 else Side.BUY,
+                            quantity=Decimal("0.001"),
+                        )
+                        t0 = perf()
+                        client.place(cmd)
+                        times.append(perf() - t0)
+                        if not dry and i % 8 == 7:
+                            # let the emulator answer: nothing piles up in the socket
+                            async with asyncio.timeout(10):
+                                while client.acks < client.sent:
+                                    await asyncio.sleep(0)
+                finally:
+                    gc.enable()
+            await client.close()
+    finally:
+        await emu.close()
+    return out
+
+
+def report(title: str, merged: dict[str, list[int]], base: float) -> None:
+    print(f"\n{title}")
+    print(f"  {'path':26} {'p50':>8} {'p99':>8} {'vs minimal':>11}")
+    for name, values in merged.items():
+        values.sort()
+        p50 = values[len(values) // 2]
+        p99 = values[int(len(values) * 0.99)]
+        print(f"  {name:26} {p50 / 1000:8.2f} {p99 / 1000:8.2f} {p50 / base:10.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--orders", type=int, default=3000)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--pure-python", action="store_true", help="frame in Python, not C")
     args = ap.parse_args()
+    if args.pure_python:
+        templates.use_speedups(False)
     uv = install_uvloop()
     os.sched_setaffinity(0, {0})
     print(
         f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, uvloop {uv}, picows {version('picows')}, websockets "
-        f"{version('websockets')}; load average {os.getloadavg()[0]:.2f}"
+        f"{version('websockets')}; load average {os.getloadavg()[0]:.2f}; order frame in "
+        f"{'C (venues._hotpath)' if templates.SPEEDUPS else 'pure Python'}"
     )
     print(f"command: {' '.join(sys.argv)}")
+    same_cpu_base = 1.0
     for label, cpu in (("same CPU (client 0, sink 0)", 0), ("split (client 0, sink 1)", 1)):
         proc, port = start_sink(cpu)
         try:
@@ -180,13 +276,16 @@ def main() -> None:
             proc.wait(timeout=10)
         merged = {k: [v for r in rounds for v in r[k]] for k in rounds[0]}
         base = statistics.median(merged["minimal"])
-        print(f"\n{label}: {args.orders} orders x {args.rounds} rounds, µs")
-        print(f"  {'path':22} {'p50':>8} {'p99':>8} {'vs minimal':>11}")
-        for name, values in merged.items():
-            values.sort()
-            p50 = values[len(values) // 2]
-            p99 = values[int(len(values) * 0.99)]
-            print(f"  {name:22} {p50 / 1000:8.2f} {p99 / 1000:8.2f} {p50 / base:10.2f}x")
+        report(f"{label}: {args.orders} orders x {args.rounds} rounds, µs", merged, base)
+        if cpu == 0:
+            same_cpu_base = base
+    places = [asyncio.run(measure_place(args.orders)) for _ in range(args.rounds)]
+    merged = {k: [v for r in places for v in r[k]] for k in places[0]}
+    report(
+        "BinanceClient.place, emulator in-process (ratio to the same-CPU minimal send), µs",
+        merged,
+        same_cpu_base,
+    )
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ from whalewire.venues.base import (
     reconciled_events,
     rtt_summary,
 )
-from whalewire.venues.clock import ClockSync
+from whalewire.venues.clock import ClockNotSynced, ClockSync
 from whalewire.venues.credentials import Credentials, Secret
 from whalewire.venues.ids import binance_client_order_id
 from whalewire.venues.outcome import (
@@ -289,12 +289,11 @@ class BinanceClient:
         ws = self._ws
         if ws is None or not self.ready:
             raise VenueUnavailable(self.name, "not connected" if ws is None else "warming up")
-        clock = self.clock
-        if not clock.can_send:
-            raise VenueUnavailable(self.name, f"clock {clock.state.value}")
-        now = self._now()
-        ts = clock.timestamp_ms(now)
-        verdict = self.limiter.acquire(ts, weight=1, orders=1)
+        try:
+            ts = self.clock.timestamp_ms(self._now())
+        except ClockNotSynced as exc:
+            raise VenueUnavailable(self.name, f"clock {exc.state.value}") from None
+        verdict = self.limiter.acquire(ts, 1, 1)  # weight 1, one order
         if not verdict.allowed:
             raise VenueUnavailable(self.name, f"rate limit: {verdict.reason}")
         template = self._template(command)

@@ -10,10 +10,18 @@ Signing keeps the HMAC keyed once: the inner and outer SHA-256 states of RFC 210
 the same computation as ``hmac.new(key, m, sha256)`` without re-keying and without the
 ``hmac.HMAC`` wrapper's per-copy cost.
 
+The Binance inner state has also absorbed the payload's constant prefix: the WebSocket API
+signs the params sorted by name, so ``apiKey=<key>&newClientOrderId=`` (90 bytes with a
+64-character key) opens every payload; each order hashes only what follows it, one SHA-256
+block fewer than signing the whole payload (the signature is the same).
+
 For WebSocket venues the result is a complete masked client text frame (RFC 6455 §5.2,
 §5.3) ready for ``socket.send``, with the mask key drawn from ``ws.mask``'s pool; masking
-uses the C accelerator when ``ws.mask.SPEEDUPS`` is on. For Coinbase Exchange it is a full
-HTTP/1.1 request for a kept-alive connection.
+uses the C accelerator when ``ws.mask.SPEEDUPS`` is on. Binance's ``frame`` runs in C
+(``_hotpath``: check, fill, sign, frame and mask in one call and one allocation, keys from
+its own ``getrandom`` pool) when that optional extension is built; ``use_speedups`` picks
+the path for templates built afterwards. For Coinbase Exchange it is a full HTTP/1.1
+request for a kept-alive connection.
 
 The hot-path methods trust their inputs' *types* (bytes, int) and check only what a caller
 could plausibly get wrong cheaply: quantities and prices must be plain decimal ASCII, and a
@@ -28,11 +36,13 @@ import base64
 import binascii
 import hashlib
 import json
+import os
 import re
 import struct
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Final
+from types import ModuleType
+from typing import Final, Protocol
 
 from whalewire.venues.signing import binance_param
 from whalewire.ws import frames
@@ -44,7 +54,33 @@ __all__ = [
     "HmacSha256",
     "KrakenOrderTemplate",
     "mask_text_frame",
+    "use_speedups",
 ]
+
+_hotpath: ModuleType | None
+try:
+    from whalewire.venues import _hotpath
+except ImportError:  # not built: the pure-Python path below does the same work
+    _hotpath = None
+#: whether Binance templates built from now on frame in C (``use_speedups``)
+SPEEDUPS = _hotpath is not None and os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1"
+
+
+def use_speedups(enabled: bool) -> bool:
+    """Make templates built from now on use the C hot path (if built); return the old setting."""
+    global SPEEDUPS
+    old = SPEEDUPS
+    SPEEDUPS = enabled and _hotpath is not None
+    return old
+
+
+class FrameFn(Protocol):
+    """``BinanceOrderTemplate.frame``: the signed request as one masked text frame."""
+
+    def __call__(
+        self, timestamp_ms: int, client_order_id: bytes, quantity: bytes, price: bytes = ..., /
+    ) -> bytes | bytearray: ...
+
 
 _DIGITS: Final = b"0123456789"
 _NO_OR_ONE_DOT: Final = (b"", b".")
@@ -156,6 +192,10 @@ _QTY_NAMES = ("quantity", "quoteOrderQty")
 class BinanceOrderTemplate:
     """Binance WebSocket API ``order.place`` for one order shape.
 
+    ``frame(timestamp_ms, client_order_id, quantity, price=b"")`` is the hot path (see
+    ``_frame_py`` for its arguments): the C framer's bound method when ``SPEEDUPS`` was on
+    at construction, else the pure-Python reference.
+
     Two modes (``web-socket-api.md``): per-request HMAC signing (``apiKey`` and
     ``signature`` in every request; pass ``api_key`` and ``secret``), or a session
     authenticated by ``session.logon`` (Ed25519), after which requests carry neither
@@ -216,11 +256,25 @@ class BinanceOrderTemplate:
             b"%s{%d} %s %s"
             % (_BINANCE_ID_CHARS, cid_width, _NUMBER, _NUMBER if self.has_price else b"")
         ).fullmatch
-        self._keyed = (
-            None if self._hmac is None else (self._hmac.inner_state(), self._hmac.outer_state())
-        )
         self._next_key = ws_mask.default_key_pool().next_key
         self._build(constants, slots)
+        self._keyed: tuple[hashlib._Hash, hashlib._Hash] | None = None
+        if self._hmac is not None:
+            # the constant prefix of every payload, absorbed once (module docstring)
+            inner = self._hmac.inner_state().copy()
+            inner.update(self._pay[0])
+            self._keyed = (inner, self._hmac.outer_state())
+        self.frame: FrameFn = self._frame_py
+        if SPEEDUPS and _hotpath is not None:
+            framer = _hotpath.BinanceFramer(
+                pay=self._pay,
+                js=self._js,
+                secret=None if secret is None else secret.encode(),
+                cid_width=cid_width,
+                has_price=self.has_price,
+                refuse=self._refuse,
+            )
+            self.frame = framer.frame
 
     def _build(self, constants: dict[str, object], slots: list[str]) -> None:
         # Walk the params in sorted order, cutting constant text at each slot. A missing
@@ -285,7 +339,7 @@ class BinanceOrderTemplate:
         j0, j1, j2, j3, j4, j5, j6 = self._js
         return b"".join((j0, cid, j1, cid, j2, price, j3, quantity, j4, ts, j5, sig, j6))
 
-    def frame(
+    def _frame_py(
         self, timestamp_ms: int, client_order_id: bytes, quantity: bytes, price: bytes = b""
     ) -> bytes | bytearray:
         """Return the signed request as one masked text frame, ready for ``socket.send``.
@@ -306,9 +360,9 @@ class BinanceOrderTemplate:
         sig = b""
         keyed = self._keyed
         if keyed is not None:
-            c0, c1, c2, c3, c4 = self._pay
-            inner = keyed[0].copy()
-            inner.update(b"".join((c0, cid, c1, price, c2, quantity, c3, ts, c4)))
+            _, c1, c2, c3, c4 = self._pay
+            inner = keyed[0].copy()  # has absorbed c0 already
+            inner.update(b"".join((cid, c1, price, c2, quantity, c3, ts, c4)))
             outer = keyed[1].copy()
             outer.update(inner.digest())
             sig = _hexlify(outer.digest())

@@ -1,0 +1,390 @@
+/*
+ * The Binance order hot path in C: check the slots, fill, sign (HMAC-SHA256), serialise,
+ * frame and mask one order.place request in a single call and a single allocation.
+ *
+ * Optional: venues.templates holds the pure-Python reference of the same computation and
+ * the tests hold both equal to the slow path (signing.binance_ws_payload) and to Binance's
+ * documented vectors. This file knows the template's layout (constant segments around the
+ * slots, in the order templates.BinanceOrderTemplate._build lays them out) and nothing of
+ * sockets, clients or orders beyond that.
+ *
+ * SHA-256 comes from OpenSSL's libcrypto (the same library hashlib uses): its plain
+ * SHA256_CTX is copied by assignment, where hashlib's .copy() allocates a Python object.
+ * The HMAC is keyed once (RFC 2104: inner and outer states after K^ipad and K^opad) and the
+ * inner state has also absorbed the payload's constant prefix ("apiKey=...&newClientOrderId="
+ * in the sorted WebSocket API payload), so each order hashes only what follows it.
+ */
+#define PY_SSIZE_T_CLEAN
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+#include <Python.h>
+#include <errno.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/random.h>
+
+/* ---- mask keys ---------------------------------------------------------------------------- */
+
+/* RFC 6455 §5.3: unpredictable keys. One getrandom(2) per 1024 keys, as ws.mask's pool does
+ * with os.urandom; a forked child drops what is left so parent and child never share keys. */
+#define KEY_POOL 4096
+static unsigned char key_pool[KEY_POOL];
+static size_t key_pos = KEY_POOL;
+
+static void
+key_pool_discard(void)
+{
+    key_pos = KEY_POOL;
+}
+
+static int
+next_key(unsigned char out[4])
+{
+    if (key_pos >= KEY_POOL) {
+        size_t got = 0;
+        while (got < KEY_POOL) {
+            ssize_t r = getrandom(key_pool + got, KEY_POOL - got, 0);
+            if (r < 0) {
+                if (errno == EINTR) continue;
+                PyErr_SetFromErrno(PyExc_OSError);
+                return -1;
+            }
+            got += (size_t)r;
+        }
+        key_pos = 0;
+    }
+    memcpy(out, key_pool + key_pos, 4);
+    key_pos += 4;
+    return 0;
+}
+
+/* ---- slot checks (the same rules as templates._slots_ok) ---------------------------------- */
+
+static unsigned char id_ok[256];
+
+/* Binance's newClientOrderId alphabet: ^[\.A-Z\:/a-z0-9_-]{1,36}$ */
+static void
+init_id_table(void)
+{
+    const char *extra = "-._:/";
+    for (int c = '0'; c <= '9'; c++) id_ok[c] = 1;
+    for (int c = 'A'; c <= 'Z'; c++) id_ok[c] = 1;
+    for (int c = 'a'; c <= 'z'; c++) id_ok[c] = 1;
+    for (const char *p = extra; *p; p++) id_ok[(unsigned char)*p] = 1;
+}
+
+/* digits with at most one inner dot: a Binance DECIMAL and a JSON number */
+static int
+decimal_ok(const unsigned char *s, Py_ssize_t n)
+{
+    int dots = 0;
+    if (n == 0 || s[0] == '.' || s[n - 1] == '.') return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c == '.') {
+            if (++dots > 1) return 0;
+        }
+        else if (c < '0' || c > '9')
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- the framer --------------------------------------------------------------------------- */
+
+/* pay: c0 CID c1 PRICE c2 QTY c3 TS c4 (c0 is absorbed at build time)
+ * js:  j0 CID j1 CID j2 PRICE j3 QTY j4 TS j5 SIG j6 */
+typedef struct {
+    PyObject_HEAD
+    SHA256_CTX inner;
+    SHA256_CTX outer;
+    int is_signed;
+    int has_price;
+    Py_ssize_t cid_width;
+    PyObject *pay[5];
+    PyObject *js[7];
+    PyObject *refuse;
+} Framer;
+
+static void
+Framer_dealloc(Framer *self)
+{
+    for (int i = 0; i < 5; i++) Py_XDECREF(self->pay[i]);
+    for (int i = 0; i < 7; i++) Py_XDECREF(self->js[i]);
+    Py_XDECREF(self->refuse);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int
+take_segments(PyObject *tuple, PyObject **out, Py_ssize_t n, const char *name)
+{
+    if (!PyTuple_Check(tuple) || PyTuple_GET_SIZE(tuple) != n) {
+        PyErr_Format(PyExc_ValueError, "%s must be a tuple of %zd bytes", name, n);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(tuple, i);
+        if (!PyBytes_CheckExact(item)) {
+            PyErr_Format(PyExc_TypeError, "%s[%zd] must be bytes", name, i);
+            return -1;
+        }
+        Py_INCREF(item);
+        out[i] = item;
+    }
+    return 0;
+}
+
+static int
+Framer_init(Framer *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"pay", "js", "secret", "cid_width", "has_price", "refuse", NULL};
+    PyObject *pay, *js, *secret, *refuse;
+    Py_ssize_t cid_width;
+    int has_price;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOnpO", kwlist, &pay, &js, &secret,
+                                     &cid_width, &has_price, &refuse))
+        return -1;
+    if (self->refuse != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "BinanceFramer is initialised once");
+        return -1;
+    }
+    if (!PyCallable_Check(refuse)) {
+        PyErr_SetString(PyExc_TypeError, "refuse must be callable");
+        return -1;
+    }
+    if (cid_width < 1 || cid_width > 36) {
+        PyErr_SetString(PyExc_ValueError, "cid_width must be in [1, 36]");
+        return -1;
+    }
+    if (take_segments(pay, self->pay, 5, "pay") < 0 || take_segments(js, self->js, 7, "js") < 0)
+        return -1;
+    Py_INCREF(refuse);
+    self->refuse = refuse;
+    self->cid_width = cid_width;
+    self->has_price = has_price;
+    self->is_signed = secret != Py_None;
+    if (!self->is_signed) return 0;
+    if (!PyBytes_CheckExact(secret)) {
+        PyErr_SetString(PyExc_TypeError, "secret must be bytes or None");
+        return -1;
+    }
+    /* RFC 2104 §2: keys longer than the block are hashed first, shorter ones zero-padded */
+    unsigned char key[SHA256_CBLOCK] = {0}, ipad[SHA256_CBLOCK], opad[SHA256_CBLOCK];
+    const unsigned char *k = (const unsigned char *)PyBytes_AS_STRING(secret);
+    Py_ssize_t klen = PyBytes_GET_SIZE(secret);
+    if (klen > SHA256_CBLOCK)
+        SHA256(k, (size_t)klen, key);
+    else
+        memcpy(key, k, (size_t)klen);
+    for (int i = 0; i < SHA256_CBLOCK; i++) {
+        ipad[i] = key[i] ^ 0x36;
+        opad[i] = key[i] ^ 0x5c;
+    }
+    SHA256_Init(&self->inner);
+    SHA256_Update(&self->inner, ipad, SHA256_CBLOCK);
+    SHA256_Update(&self->inner, PyBytes_AS_STRING(self->pay[0]),
+                  (size_t)PyBytes_GET_SIZE(self->pay[0]));
+    SHA256_Init(&self->outer);
+    SHA256_Update(&self->outer, opad, SHA256_CBLOCK);
+    memset(key, 0, sizeof key);
+    memset(ipad, 0, sizeof ipad);
+    memset(opad, 0, sizeof opad);
+    return 0;
+}
+
+static inline unsigned char *
+put(unsigned char *p, PyObject *b)
+{
+    Py_ssize_t n = PyBytes_GET_SIZE(b);
+    memcpy(p, PyBytes_AS_STRING(b), (size_t)n);
+    return p + n;
+}
+
+static inline void
+hash_bytes(SHA256_CTX *ctx, PyObject *b)
+{
+    SHA256_Update(ctx, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+}
+
+static PyObject *
+Framer_frame(Framer *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 3 || nargs > 4) {
+        PyErr_SetString(PyExc_TypeError, "frame(timestamp_ms, client_order_id, quantity, price=b'')");
+        return NULL;
+    }
+    PyObject *cid = args[1], *qty = args[2];
+    PyObject *price = nargs == 4 ? args[3] : NULL;
+    if (!PyBytes_Check(cid) || !PyBytes_Check(qty) || (price != NULL && !PyBytes_Check(price))) {
+        PyErr_SetString(PyExc_TypeError, "client_order_id, quantity and price must be bytes");
+        return NULL;
+    }
+    const unsigned char *c = (const unsigned char *)PyBytes_AS_STRING(cid);
+    const unsigned char *q = (const unsigned char *)PyBytes_AS_STRING(qty);
+    const unsigned char *pr = price ? (const unsigned char *)PyBytes_AS_STRING(price)
+                                    : (const unsigned char *)"";
+    Py_ssize_t clen = PyBytes_GET_SIZE(cid), qlen = PyBytes_GET_SIZE(qty);
+    Py_ssize_t plen = price ? PyBytes_GET_SIZE(price) : 0;
+
+    int ok = clen == self->cid_width && decimal_ok(q, qlen)
+             && (self->has_price ? decimal_ok(pr, plen) : plen == 0);
+    for (Py_ssize_t i = 0; ok && i < clen; i++) ok = id_ok[c[i]];
+    if (!ok) {
+        /* the Python side words the error; it must raise */
+        PyObject *empty = price ? price : PyBytes_FromStringAndSize(NULL, 0);
+        if (empty == NULL) return NULL;
+        PyObject *r = PyObject_CallFunctionObjArgs(self->refuse, cid, qty, empty, NULL);
+        if (price == NULL) Py_DECREF(empty);
+        if (r == NULL) return NULL;
+        Py_DECREF(r);
+        PyErr_SetString(PyExc_AssertionError, "refuse returned for invalid slots");
+        return NULL;
+    }
+
+    if (!PyLong_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "timestamp_ms must be an int");
+        return NULL;
+    }
+    long long tsv = PyLong_AsLongLong(args[0]);
+    if (tsv == -1 && PyErr_Occurred()) return NULL;
+    if (tsv < 0) {
+        PyErr_SetString(PyExc_ValueError, "timestamp_ms must not be negative");
+        return NULL;
+    }
+    unsigned char tsbuf[24], *te = tsbuf + sizeof tsbuf, *ts = te;
+    unsigned long long u = (unsigned long long)tsv;
+    do {
+        *--ts = (unsigned char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    Py_ssize_t tlen = te - ts;
+
+    static const char hexd[] = "0123456789abcdef";
+    unsigned char sig[64];
+    Py_ssize_t slen = 0;
+    if (self->is_signed) {
+        SHA256_CTX ctx = self->inner;
+        unsigned char mac[SHA256_DIGEST_LENGTH];
+        SHA256_Update(&ctx, c, (size_t)clen);
+        hash_bytes(&ctx, self->pay[1]);
+        SHA256_Update(&ctx, pr, (size_t)plen);
+        hash_bytes(&ctx, self->pay[2]);
+        SHA256_Update(&ctx, q, (size_t)qlen);
+        hash_bytes(&ctx, self->pay[3]);
+        SHA256_Update(&ctx, ts, (size_t)tlen);
+        hash_bytes(&ctx, self->pay[4]);
+        SHA256_Final(mac, &ctx);
+        ctx = self->outer;
+        SHA256_Update(&ctx, mac, sizeof mac);
+        SHA256_Final(mac, &ctx);
+        for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+            sig[2 * i] = (unsigned char)hexd[mac[i] >> 4];
+            sig[2 * i + 1] = (unsigned char)hexd[mac[i] & 15];
+        }
+        slen = 64;
+    }
+
+    Py_ssize_t n = 2 * clen + plen + qlen + tlen + slen;
+    for (int i = 0; i < 7; i++) n += PyBytes_GET_SIZE(self->js[i]);
+    /* RFC 6455 §5.2: FIN + TEXT, MASK bit, minimal payload length, then the 4-byte key */
+    Py_ssize_t hlen = n < 126 ? 2 : n < 65536 ? 4 : 10;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, hlen + 4 + n);
+    if (out == NULL) return NULL;
+    unsigned char *o = (unsigned char *)PyBytes_AS_STRING(out);
+    o[0] = 0x81;
+    if (n < 126) {
+        o[1] = (unsigned char)(0x80 | n);
+    }
+    else if (n < 65536) {
+        o[1] = 0x80 | 126;
+        o[2] = (unsigned char)(n >> 8);
+        o[3] = (unsigned char)n;
+    }
+    else {
+        o[1] = 0x80 | 127;
+        for (int i = 0; i < 8; i++) o[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
+    }
+    unsigned char *key = o + hlen;
+    if (next_key(key) < 0) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    unsigned char *body = key + 4, *p = body;
+    p = put(p, self->js[0]);
+    memcpy(p, c, (size_t)clen), p += clen;
+    p = put(p, self->js[1]);
+    memcpy(p, c, (size_t)clen), p += clen;
+    p = put(p, self->js[2]);
+    memcpy(p, pr, (size_t)plen), p += plen;
+    p = put(p, self->js[3]);
+    memcpy(p, q, (size_t)qlen), p += qlen;
+    p = put(p, self->js[4]);
+    memcpy(p, ts, (size_t)tlen), p += tlen;
+    p = put(p, self->js[5]);
+    memcpy(p, sig, (size_t)slen), p += slen;
+    p = put(p, self->js[6]);
+    /* RFC 6455 §5.3: octet i XOR key[i mod 4], a 32-bit word at a time */
+    uint32_t k32, w;
+    memcpy(&k32, key, 4);
+    Py_ssize_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        memcpy(&w, body + i, 4);
+        w ^= k32;
+        memcpy(body + i, &w, 4);
+    }
+    for (; i < n; i++) body[i] ^= key[i & 3];
+    return out;
+}
+
+PyDoc_STRVAR(Framer_frame_doc,
+             "frame(timestamp_ms, client_order_id, quantity, price=b'', /)\n--\n\n"
+             "Return the signed order.place request as one masked text frame.");
+
+static PyMethodDef Framer_methods[] = {
+    {"frame", (PyCFunction)(void (*)(void))Framer_frame, METH_FASTCALL, Framer_frame_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject FramerType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "whalewire.venues._hotpath.BinanceFramer",
+    .tp_basicsize = sizeof(Framer),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = PyDoc_STR("One Binance order.place shape, keyed and laid out for frame()."),
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Framer_init,
+    .tp_dealloc = (destructor)Framer_dealloc,
+    .tp_methods = Framer_methods,
+};
+
+static struct PyModuleDef hotpath_module = {
+    PyModuleDef_HEAD_INIT,
+    "whalewire.venues._hotpath",
+    "The Binance order hot path (fill, sign, frame, mask) in C.",
+    -1,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__hotpath(void)
+{
+    init_id_table();
+    if (PyType_Ready(&FramerType) < 0) return NULL;
+    if (pthread_atfork(NULL, NULL, key_pool_discard) != 0) {
+        PyErr_SetString(PyExc_OSError, "pthread_atfork failed");
+        return NULL;
+    }
+    PyObject *m = PyModule_Create(&hotpath_module);
+    if (m == NULL) return NULL;
+    Py_INCREF(&FramerType);
+    if (PyModule_AddObject(m, "BinanceFramer", (PyObject *)&FramerType) < 0) {
+        Py_DECREF(&FramerType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,27 @@
+"""Types of the optional C hot path: one Binance ``order.place`` shape, framed in one call."""
+
+from collections.abc import Callable
+
+class BinanceFramer:
+    """Check, fill, sign (HMAC-SHA256, keyed once), frame and mask one order shape.
+
+    ``pay`` and ``js`` are ``BinanceOrderTemplate``'s constant segments (5 around the signed
+    payload's slots, 7 around the JSON's); ``secret`` is None for a session-authenticated
+    (unsigned) shape; ``refuse(cid, quantity, price)`` must raise for slots that fail the
+    checks.
+    """
+
+    def __init__(
+        self,
+        *,
+        pay: tuple[bytes, bytes, bytes, bytes, bytes],
+        js: tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes],
+        secret: bytes | None,
+        cid_width: int,
+        has_price: bool,
+        refuse: Callable[[bytes, bytes, bytes], None],
+    ) -> None: ...
+    def frame(
+        self, timestamp_ms: int, client_order_id: bytes, quantity: bytes, price: bytes = ..., /
+    ) -> bytes:
+        """Return the signed request as one masked text frame (RFC 6455 §5.2, §5.3)."""
