@@ -8,7 +8,7 @@ timestamps as Binance documents; both authentication modes (per-request HMAC and
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 
 import pytest
@@ -31,6 +31,7 @@ from whalewire.venues.base import VenueUnavailable
 from whalewire.venues.binance import BinanceClient, BinanceError
 from whalewire.venues.credentials import Credentials, Secret
 from whalewire.venues.ids import BINANCE_ID_WIDTH, binance_client_order_id
+from whalewire.venues.ratelimit import ConnectionLimiter
 
 NS = "t"
 WIDTH = BINANCE_ID_WIDTH[len(NS)]
@@ -67,7 +68,12 @@ async def emulator() -> AsyncIterator[BinanceEmulator]:
 
 
 async def started(
-    emu: BinanceEmulator, *, session: bool, dry_run: bool = False, recv_window_ms: int = 1000
+    emu: BinanceEmulator,
+    *,
+    session: bool,
+    dry_run: bool = False,
+    recv_window_ms: int = 1000,
+    connection_limiter: ConnectionLimiter | None = None,
 ):
     keys = open_default_account(emu.exchange.registry, f"acct{next(_seq)}")
     if session:
@@ -81,7 +87,12 @@ async def started(
             venue="binance", api_key=Secret(keys.hmac_api_key), api_secret=Secret(keys.hmac_secret)
         )
     client = BinanceClient(
-        emu.url, creds, cid_width=WIDTH, dry_run=dry_run, recv_window_ms=recv_window_ms
+        emu.url,
+        creds,
+        cid_width=WIDTH,
+        dry_run=dry_run,
+        recv_window_ms=recv_window_ms,
+        connection_limiter=connection_limiter,
     )
     events = Events()
     client.on_event = events
@@ -202,3 +213,32 @@ async def test_place_after_the_connection_closed_raises_before_sending(
     await asyncio.sleep(0.05)
     with pytest.raises(VenueUnavailable, match=r"not connected|connection closed"):
         client.place(order())
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def test_a_burst_of_reconnects_is_held_back_by_the_connection_limit(
+    emulator: BinanceEmulator,
+) -> None:
+    # web-socket-api "Connection limits" (300 per 5 minutes per IP), scaled down to 3 per
+    # minute: the venue dropping us again and again must not make us reconnect at will
+    limiter = ConnectionLimiter(3, 60_000)
+    client, _ = await started(emulator, session=False, connection_limiter=limiter)
+    for reconnects in (1, 2):
+        await emulator.disconnect_all()
+        await until(lambda n=reconnects: client.reconnects == n and client.ready)
+    await emulator.disconnect_all()
+    await until(lambda: limiter.held_until_ms is not None)
+    # the server saw exactly the three attempts the limit allows, and no fourth
+    assert emulator._connections == 3
+    status = client.status()
+    assert status["connected"] is False
+    assert status["connects_held_until_ms"] == limiter.held_until_ms
+    with pytest.raises(VenueUnavailable, match="not connected"):
+        client.place(order())
+    await client.close()  # also ends the reconnect waiting for its slot
+    await until(lambda: not client._background)

@@ -5,7 +5,13 @@ response ``rateLimits`` of ``web-socket-api.md`` ("Exchange information", "Rate 
 
 from __future__ import annotations
 
-from whalewire.venues.ratelimit import LimitState, RateLimiter
+from whalewire.venues.ratelimit import (
+    BINANCE_CONNECTIONS,
+    KRAKEN_CONNECTIONS,
+    ConnectionLimiter,
+    LimitState,
+    RateLimiter,
+)
 
 EXCHANGE_INFO = {
     "rateLimits": [
@@ -157,3 +163,60 @@ def test_headroom_keeps_part_of_the_limit_free() -> None:
     for i in range(25):
         assert limiter.acquire(start + i, orders=1).allowed
     assert not limiter.acquire(start + 30, orders=1).allowed
+
+
+def test_positional_costs_count_like_keywords() -> None:
+    by_keyword, by_position = _limiter(), _limiter()
+    start = 1_660_801_710_000
+    for i in range(50):
+        assert by_keyword.acquire(start + i, weight=1, orders=1).allowed
+        assert by_position.acquire(start + i, 1, 1).allowed
+    assert not by_position.acquire(start + 60, 1, 1).allowed
+    assert [w.count for w in by_keyword.windows] == [w.count for w in by_position.windows]
+
+
+def test_a_window_added_by_a_response_is_charged_from_then_on() -> None:
+    limiter = RateLimiter([])
+    assert limiter.acquire(1_000, 1, 1).allowed  # no windows yet: nothing to count in
+    limiter.update(
+        [{"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 1}], 1_000
+    )
+    assert limiter.acquire(1_001, 1, 1).allowed
+    assert not limiter.acquire(1_002, 1, 1).allowed
+
+
+def test_documented_connection_figures() -> None:
+    # Binance web-socket-api "Connection limits": 300 connections per attempt every 5 minutes;
+    # Kraken spot-ws-intro: approximately 150 attempts per rolling 10 minutes
+    assert BINANCE_CONNECTIONS == (300, 5 * MINUTE)
+    assert KRAKEN_CONNECTIONS == (150, 10 * MINUTE)
+
+
+def test_connection_attempts_over_the_limit_wait_for_the_rolling_window() -> None:
+    limiter = ConnectionLimiter(3, 10_000)
+    for t in (0, 100, 5_000):
+        assert limiter.acquire(t).allowed
+    refused = limiter.acquire(5_001)
+    # rolling, not aligned: the first attempt leaves the window 10 s after it was made
+    assert not refused.allowed and refused.retry_at_ms == 10_000
+    assert limiter.held_until_ms == 10_000 and limiter.refused == 1
+    assert not limiter.acquire(9_999).allowed
+    assert limiter.acquire(10_000).allowed and limiter.held_until_ms is None
+    # the next slot frees when the attempt at 100 leaves
+    assert limiter.acquire(10_001).retry_at_ms == 10_100
+    assert limiter.in_window(10_001) == 3
+
+
+def test_a_burst_at_a_window_boundary_is_still_held_back() -> None:
+    # an aligned window would take 3 at 9.9 s and 3 more at 10.0 s; a rolling one does not
+    limiter = ConnectionLimiter(3, 10_000)
+    allowed = [limiter.acquire(t).allowed for t in (9_900, 9_950, 9_990, 10_000, 10_050)]
+    assert allowed == [True, True, True, False, False]
+
+
+def test_a_stated_connection_limit_only_tightens() -> None:
+    limiter = ConnectionLimiter(*BINANCE_CONNECTIONS)
+    assert not limiter.tighten(600, 5 * MINUTE)  # looser: the configured one stays
+    assert (limiter.limit, limiter.window_ms) == BINANCE_CONNECTIONS
+    assert limiter.tighten(100, 5 * MINUTE)
+    assert (limiter.limit, limiter.window_ms) == (100, 5 * MINUTE)

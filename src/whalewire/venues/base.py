@@ -9,7 +9,10 @@ silence) comes back as ``whalewire.model`` events through ``on_event``.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import ssl
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,6 +27,9 @@ from whalewire.model import (
     SubmitOrder,
 )
 from whalewire.venues.outcome import PendingRequests
+from whalewire.venues.ratelimit import ConnectionLimiter
+
+log = logging.getLogger("whalewire.venues")
 
 #: trade ids of fills a venue client learned by querying an order (``reconcile``): such a
 #: fill carries the order's *cumulative* executed quantity and average price, not one trade
@@ -104,6 +110,24 @@ def rtt_summary(pending: PendingRequests, count: int) -> dict[str, float]:
         summary["p50"] = p50 / 1000
         summary["p99"] = p99 / 1000
     return summary
+
+
+async def connection_slot(limiter: ConnectionLimiter, venue: str) -> None:
+    """Wait until ``limiter`` allows one more connection attempt to ``venue``, and count it.
+
+    Call before every connect, first or re-: every attempt counts against the venue's
+    per-IP limit, failed or not, so a burst of reconnects waits here instead of earning
+    the IP a ban (``ratelimit`` cites each venue's figure).
+    """
+    while True:
+        now_ms = time.time_ns() // 1_000_000
+        verdict = limiter.acquire(now_ms)
+        if verdict.allowed:
+            return
+        assert verdict.retry_at_ms is not None
+        wait_s = (verdict.retry_at_ms - now_ms) / 1000
+        log.warning("%s: connection attempts held back %.1f s (%s)", venue, wait_s, verdict.reason)
+        await asyncio.sleep(wait_s)
 
 
 def discard_event(event: OrderEvent) -> None:

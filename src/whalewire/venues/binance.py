@@ -53,6 +53,7 @@ from whalewire.venues.base import (
     TlsSettings,
     VenueError,
     VenueUnavailable,
+    connection_slot,
     discard_event,
     reconciled_events,
     rtt_summary,
@@ -69,7 +70,12 @@ from whalewire.venues.outcome import (
     binance_outcome,
     binance_reconcile,
 )
-from whalewire.venues.ratelimit import RateLimiter
+from whalewire.venues.ratelimit import (
+    BINANCE_CONNECTIONS,
+    INTERVAL_MS,
+    ConnectionLimiter,
+    RateLimiter,
+)
 from whalewire.venues.signing import binance_logon_params, binance_signed_params
 from whalewire.venues.templates import BinanceOrderTemplate
 from whalewire.ws.exceptions import ConnectionClosed, WebSocketError
@@ -119,8 +125,12 @@ class BinanceClient:
         clock_samples: int = 5,
         monotonic_ns: Callable[[], int] = time.perf_counter_ns,
         tls: TlsSettings | None = None,
+        connection_limiter: ConnectionLimiter | None = None,
     ) -> None:
         self.name = name
+        #: connection attempts per IP (``ratelimit.BINANCE_CONNECTIONS``); share one
+        #: limiter between clients of this venue on one host
+        self.connection_limiter = connection_limiter or ConnectionLimiter(*BINANCE_CONNECTIONS)
         self.tls = tls or TlsSettings()
         self.url = url
         self.on_event: Callable[[OrderEvent], None] = discard_event
@@ -184,6 +194,7 @@ class BinanceClient:
     async def _connect_and_warm(self) -> None:
         self.ready = False
         self.logged_on = False
+        await connection_slot(self.connection_limiter, self.name)
         ws = await connect(
             self.url, deflate=False, on_message=self._on_message, **self._tls_kwargs()
         )
@@ -207,6 +218,11 @@ class BinanceClient:
         self._started_ms = self.clock.timestamp_ms()
         info = await self.request("exchangeInfo", {})
         self.limiter = RateLimiter.from_exchange_info(info)
+        for window in self.limiter.windows:
+            if window.limit_type == "CONNECTIONS":
+                self.connection_limiter.tighten(
+                    window.limit, INTERVAL_MS[window.interval] * window.interval_num
+                )
         for sym in info.get("symbols", []):
             self.rules[sym["symbol"]] = _symbol_rules(sym)
         if self._ed25519 is not None:
@@ -617,6 +633,7 @@ class BinanceClient:
             "authenticated": "session" if self.logged_on else "per-request HMAC",
             "clock": self.clock.state.value,
             "rate_limit": self.limiter.state.value,
+            "connects_held_until_ms": self.connection_limiter.held_until_ms,
             "dry_run": self.dry_run,
             "rtt_us": summary,
             "sent": self.sent,

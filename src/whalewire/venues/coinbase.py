@@ -53,6 +53,7 @@ from whalewire.net.client import connect
 from whalewire.venues.base import (
     VenueError,
     VenueUnavailable,
+    connection_slot,
     discard_event,
     reconciled_events,
     rtt_summary,
@@ -70,6 +71,7 @@ from whalewire.venues.outcome import (
     coinbase_outcome,
     coinbase_reconcile,
 )
+from whalewire.venues.ratelimit import COINBASE_CONNECTIONS, ConnectionLimiter
 from whalewire.venues.signing import coinbase_exchange_headers, coinbase_exchange_signature
 from whalewire.venues.templates import CoinbaseOrderTemplate
 from whalewire.ws.exceptions import WebSocketError
@@ -124,10 +126,13 @@ class CoinbaseClient:
         clock_samples: int = 5,
         keepalive_s: float | None = 15.0,
         monotonic_ns: Callable[[], int] = time.perf_counter_ns,
+        connection_limiter: ConnectionLimiter | None = None,
     ) -> None:
         if credentials.api_secret is None or credentials.passphrase is None:
             raise VenueError(f"{name}: credentials need api_secret (base64) and passphrase")
         self.name = name
+        #: attempts of both connections (REST and feed) per IP: ``COINBASE_CONNECTIONS``
+        self.connection_limiter = connection_limiter or ConnectionLimiter(*COINBASE_CONNECTIONS)
         self.on_event: Callable[[OrderEvent], None] = discard_event
         self.rest_url = rest_url
         self.ws_url = ws_url
@@ -239,6 +244,7 @@ class CoinbaseClient:
             self._conn.close()
 
     async def _connect_rest(self) -> None:
+        await connection_slot(self.connection_limiter, self.name)
         self._conn = await open_connection(
             self._host,
             self._port,
@@ -407,6 +413,7 @@ class CoinbaseClient:
 
     # -- the feed ------------------------------------------------------------------------
     async def _subscribe(self) -> None:
+        await connection_slot(self.connection_limiter, self.name)
         self._ws = ws = await connect(self.ws_url, deflate=False, on_message=self._on_feed)
         self._spawn(self._watch_feed(ws))
         self._subscribed = asyncio.get_running_loop().create_future()

@@ -54,6 +54,7 @@ from whalewire.venues.base import (
     TlsSettings,
     VenueError,
     VenueUnavailable,
+    connection_slot,
     discard_event,
     reconciled_events,
     rtt_summary,
@@ -68,6 +69,7 @@ from whalewire.venues.outcome import (
     kraken_outcome,
     kraken_reconcile,
 )
+from whalewire.venues.ratelimit import KRAKEN_CONNECTIONS, ConnectionLimiter
 from whalewire.venues.signing import kraken_private_request
 from whalewire.venues.templates import KrakenOrderTemplate
 from whalewire.ws.exceptions import ConnectionClosed, WebSocketError
@@ -132,10 +134,13 @@ class KrakenClient:
         not_found_after_s: float = 10.0,
         monotonic_ns: Callable[[], int] = time.perf_counter_ns,
         tls: TlsSettings | None = None,
+        connection_limiter: ConnectionLimiter | None = None,
     ) -> None:
         if credentials.api_secret is None:
             raise VenueError(f"{name}: credentials need the base64 API secret")
         self.name = name
+        #: WebSocket connection attempts per IP: ``ratelimit.KRAKEN_CONNECTIONS``
+        self.connection_limiter = connection_limiter or ConnectionLimiter(*KRAKEN_CONNECTIONS)
         self.tls = tls or TlsSettings()
         self.url = url
         self.rest_url = rest_url.rstrip("/")
@@ -195,6 +200,7 @@ class KrakenClient:
         loop = asyncio.get_running_loop()
         for channel in ("instrument", "ticker", "executions"):
             self._waiters[channel] = loop.create_future()
+        await connection_slot(self.connection_limiter, self.name)
         self._ws = await connect(
             self.url, deflate=False, on_message=self._on_message, **self._tls_kwargs()
         )

@@ -9,19 +9,38 @@ UTC); every response may carry the current ``count`` per window. A 429 means "st
 rate limits and/or failing to back off after receiving 429s will result in an automated IP
 ban". Connecting to the WebSocket API costs 2 weight and connection attempts are limited.
 
-Pure: times (venue milliseconds, e.g. ``ClockSync.server_time_ns() // 10**6``) are passed
-in. Knows nothing of sockets or of which request costs what beyond what callers pass.
+Connection attempts have limits of their own, per IP, and a client that reconnects in a
+loop hits them first; ``ConnectionLimiter`` counts attempts in a rolling window (stricter
+than Binance's aligned windows, as Kraken's limit is rolling). The documented figures:
+
+* Binance WebSocket API: "a limit of 300 connections per attempt every 5 minutes. The
+  connection is per IP address" (``web-socket-api`` "Connection limits");
+* Kraken WebSocket: "Cloudflare imposes a connection/re-connection rate limit (per IP
+  address) of approximately 150 attempts per rolling 10 minutes. If this is exceeded, the
+  IP is banned for 10 minutes" (``docs.kraken.com/api/docs/guides/spot-ws-intro``);
+* Coinbase Exchange WebSocket: "Requests per second per IP: 8", "in bursts: Up to 20"
+  (``docs.cdp.coinbase.com/exchange/websocket-feed/rate-limits``); we hold the REST
+  connection's (re)connects to the same figure.
+
+Pure: times (venue milliseconds, e.g. ``ClockSync.server_time_ns() // 10**6``, or wall
+milliseconds before a clock exists) are passed in. Knows nothing of sockets or of which
+request costs what beyond what callers pass.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 __all__ = [
+    "BINANCE_CONNECTIONS",
+    "COINBASE_CONNECTIONS",
     "INTERVAL_MS",
+    "KRAKEN_CONNECTIONS",
     "WS_CONNECT_WEIGHT",
+    "ConnectionLimiter",
     "LimitState",
     "RateLimiter",
     "Verdict",
@@ -31,6 +50,11 @@ __all__ = [
 INTERVAL_MS = {"SECOND": 1_000, "MINUTE": 60_000, "HOUR": 3_600_000, "DAY": 86_400_000}
 #: "Connecting to WebSocket API costs 2 weight" (web-socket-api.md "IP limits").
 WS_CONNECT_WEIGHT = 2
+#: (attempts, rolling window ms) per IP, as documented (module docstring)
+BINANCE_CONNECTIONS = (300, 300_000)
+KRAKEN_CONNECTIONS = (150, 600_000)
+#: 8 per second sustained; a 20-attempt burst is allowed by the 8/s rule only once
+COINBASE_CONNECTIONS = (8, 1_000)
 # Without a retryAfter, a 429 waits at least this long (and at least to the window's end).
 _DEFAULT_BACKOFF_MS = 1_000
 
@@ -260,3 +284,62 @@ class RateLimiter:
             self.on_429(now_ms, retry_after_ms)
         elif status == 418:
             self.on_418(now_ms, retry_after_ms)
+
+
+class ConnectionLimiter:
+    """Count connection attempts in a rolling window; refuse those over the limit.
+
+    Every attempt counts, failed or not (the venue counts TCP/TLS handshakes, not
+    successes). One limiter per venue and IP: clients of the same venue on one host
+    should share it (pass it to each).
+
+    Args:
+        limit: attempts allowed in any ``window_ms`` interval.
+        window_ms: the rolling window.
+    """
+
+    def __init__(self, limit: int, window_ms: int) -> None:
+        if limit < 1 or window_ms < 1:
+            raise ValueError("limit and window_ms must be positive")
+        self.limit = limit
+        self.window_ms = window_ms
+        self._attempts: deque[int] = deque()
+        #: attempts refused so far (a reconnect loop held back)
+        self.refused = 0
+        #: when the last refused attempt may be retried; None once one is allowed
+        self.held_until_ms: int | None = None
+
+    def acquire(self, now_ms: int) -> Verdict:
+        """Count one attempt at ``now_ms`` if the window has room; else say when it will."""
+        attempts = self._attempts
+        horizon = now_ms - self.window_ms
+        while attempts and attempts[0] <= horizon:
+            attempts.popleft()
+        if len(attempts) >= self.limit:
+            self.refused += 1
+            # the oldest attempts leave the window one by one; the one that frees a slot
+            retry = attempts[len(attempts) - self.limit] + self.window_ms
+            self.held_until_ms = retry
+            return Verdict(False, retry, f"connections {self.limit} per {self.window_ms} ms")
+        attempts.append(now_ms)
+        self.held_until_ms = None
+        return _ALLOW
+
+    def in_window(self, now_ms: int) -> int:
+        """Return how many attempts count against the window ending at ``now_ms``."""
+        horizon = now_ms - self.window_ms
+        return sum(1 for t in self._attempts if t > horizon)
+
+    def tighten(self, limit: int, window_ms: int) -> bool:
+        """Adopt a limit the venue states (``exchangeInfo``'s CONNECTIONS) if it is stricter.
+
+        Stricter means a lower average rate; a looser statement never widens a limit the
+        operator configured. Return whether it was adopted.
+        """
+        if limit < 1 or window_ms < 1:
+            raise ValueError("limit and window_ms must be positive")
+        if limit * self.window_ms >= self.limit * window_ms:
+            return False
+        self.limit = limit
+        self.window_ms = window_ms
+        return True
