@@ -9,7 +9,7 @@ API-Sign, nonces and tokens as Kraken documents them ("Spot REST Authentication"
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 
 import pytest
@@ -34,6 +34,7 @@ from whalewire.venues.base import VenueUnavailable
 from whalewire.venues.credentials import Credentials, Secret
 from whalewire.venues.ids import kraken_client_order_id
 from whalewire.venues.kraken import KrakenClient, KrakenError
+from whalewire.venues.ratelimit import ConnectionLimiter
 
 NS = "k"
 _seq = iter(range(1, 10**6))
@@ -327,3 +328,39 @@ async def test_bad_secret_fails_start_with_invalid_signature(emulator: KrakenEmu
 async def test_unlisted_symbol_fails_start(emulator: KrakenEmulator) -> None:
     with pytest.raises(KrakenError, match="DOGE/XYZ"):
         await started(emulator, symbols=("DOGE/XYZ",))
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def test_dropped_connection_reconnects_with_a_fresh_token_and_trades_again(
+    emulator: KrakenEmulator,
+) -> None:
+    client, events = await started(emulator)
+    first_token = client._token
+    await emulator.disconnect_all()
+    await until(lambda: client.reconnects == 1 and client.ready)
+    assert client._token != first_token  # a new GetWebSocketsToken per connection
+    cmd = order("0.01")
+    client.place(cmd)  # the template carries the new token: the venue accepts it
+    await events.wait_for(OrderAccepted, cmd.client_order_id)
+    await client.close()
+
+
+async def test_a_burst_of_reconnects_is_held_back_by_the_connection_limit(
+    emulator: KrakenEmulator,
+) -> None:
+    # spot-ws-intro: ~150 attempts per rolling 10 minutes per IP, scaled down to 2 per minute
+    limiter = ConnectionLimiter(2, 60_000)
+    client, _ = await started(emulator, connection_limiter=limiter)
+    await emulator.disconnect_all()
+    await until(lambda: client.reconnects == 1 and client.ready)
+    await emulator.disconnect_all()
+    await until(lambda: limiter.held_until_ms is not None)
+    assert emulator._connections == 2  # the server saw no third attempt
+    assert client.status()["connected"] is False
+    assert client.status()["connects_held_until_ms"] == limiter.held_until_ms
+    await client.close()  # also ends the reconnect waiting for its slot

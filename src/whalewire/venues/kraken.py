@@ -49,6 +49,7 @@ from whalewire.model import (
     SubmitOrder,
 )
 from whalewire.net._protocol import WebSocket
+from whalewire.net.backoff import backoff
 from whalewire.net.client import connect
 from whalewire.venues.base import (
     TlsSettings,
@@ -160,6 +161,11 @@ class KrakenClient:
         self._ws: WebSocket | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._closing = False
+        #: connected, subscribed and the snapshots in: ``place`` accepts orders
+        self.ready = False
+        self.reconnects = 0
         self.rules: dict[str, PairRules] = {}
         self._templates: dict[tuple[str, str, str, str], KrakenOrderTemplate] = {}
         #: add_order requests awaiting their response (req_id -> cl_ord_id); the engine's
@@ -194,34 +200,74 @@ class KrakenClient:
             raise
 
     async def _start(self) -> None:
+        self._closing = False
         self._http = aiohttp.ClientSession()
+        await self._connect()
+
+    async def _connect(self) -> None:
+        # a fresh token per connection: Kraken's is good for 15 minutes until a connection
+        # subscribes with it, so an old one may be dead ("Spot WebSocket" authentication)
+        self.ready = False
         result = await self.private_rest(TOKEN_PATH, {})
-        self._token = str(result["token"])
+        token = str(result["token"])
+        if token != self._token:
+            self._token = token
+            self._templates.clear()  # they carry the token
         loop = asyncio.get_running_loop()
         for channel in ("instrument", "ticker", "executions"):
             self._waiters[channel] = loop.create_future()
         await connection_slot(self.connection_limiter, self.name)
-        self._ws = await connect(
+        ws = self._ws = await connect(
             self.url, deflate=False, on_message=self._on_message, **self._tls_kwargs()
         )
         self.last_message_ns = self._now()
-        self._closer = loop.create_task(self._watch_close(self._ws))
-        self._watchdog = loop.create_task(self._watch_heartbeat(self._ws))
-        # "Spot WebSocket v2" > "Instrument", "Ticker", "Executions": subscribe requests
-        await self.request("subscribe", {"channel": "instrument"})
-        await self.request("subscribe", {"channel": "ticker", "symbol": list(self.symbols)})
-        await self.request(
-            "subscribe",
-            {"channel": "executions", "token": self._token, "snap_orders": True},
-        )
-        async with asyncio.timeout(self.request_timeout_s):
-            await asyncio.gather(*self._waiters.values())
-        for symbol in self.symbols:
-            if symbol not in self.rules:
-                raise VenueError(f"{self.name}: {symbol} is not listed by the instrument channel")
+        self._closer = loop.create_task(self._watch_close(ws))
+        self._watchdog = loop.create_task(self._watch_heartbeat(ws))
+        try:
+            # "Spot WebSocket v2" > "Instrument", "Ticker", "Executions": subscribe requests
+            await self.request("subscribe", {"channel": "instrument"})
+            await self.request("subscribe", {"channel": "ticker", "symbol": list(self.symbols)})
+            await self.request(
+                "subscribe",
+                {"channel": "executions", "token": self._token, "snap_orders": True},
+            )
+            async with asyncio.timeout(self.request_timeout_s):
+                await asyncio.gather(*self._waiters.values())
+            for symbol in self.symbols:
+                if symbol not in self.rules:
+                    raise VenueError(
+                        f"{self.name}: {symbol} is not listed by the instrument channel"
+                    )
+        except BaseException:
+            if self._ws is ws:
+                self._ws = None  # half-warm: its close must not start another reconnect
+            with contextlib.suppress(WebSocketError):
+                await ws.close()
+            raise
+        self.ready = True
+
+    async def _reconnect(self) -> None:
+        # Kraken: reconnect at once a few times after a random drop, but no faster than
+        # every 5 s after downtime (spot-ws-intro); the connection limiter holds bursts
+        for delay in backoff(first=0.1, cap=5.0):
+            await asyncio.sleep(delay)
+            if self._closing:
+                return
+            try:
+                await self._connect()
+            except (OSError, TimeoutError, aiohttp.ClientError, WebSocketError, VenueError) as exc:
+                log.warning("%s: reconnect failed: %s", self.name, exc)
+                continue
+            self.reconnects += 1
+            log.info("%s: reconnected (%d)", self.name, self.reconnects)
+            return
 
     async def close(self) -> None:
         """Close the connection (pending orders become UNKNOWN) and the REST session."""
+        self._closing = True
+        self.ready = False
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
         if self._watchdog is not None:
             self._watchdog.cancel()
         if self._ws is not None:
@@ -236,6 +282,7 @@ class KrakenClient:
         if ws is not self._ws:
             return
         self._ws = None
+        self.ready = False
         for fut in self._requests.values():
             if not fut.done():
                 fut.set_exception(VenueError(f"{self.name}: connection closed"))
@@ -250,6 +297,8 @@ class KrakenClient:
                     reason=f"{unknown.cause.value}: {unknown.detail}",
                 )
             )
+        if not self._closing:
+            self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
 
     async def _watch_heartbeat(self, ws: WebSocket) -> None:
         # "Heartbeat messages are sent approximately once every second in the absence of
@@ -277,8 +326,8 @@ class KrakenClient:
             VenueUnavailable: nothing was sent (not connected, unknown pair).
         """
         ws = self._ws
-        if ws is None:
-            raise VenueUnavailable(self.name, "not connected")
+        if ws is None or not self.ready:
+            raise VenueUnavailable(self.name, "not connected" if ws is None else "warming up")
         rules = self.rules.get(command.symbol)
         if rules is None:
             raise VenueUnavailable(self.name, f"unknown symbol {command.symbol}")
@@ -604,7 +653,9 @@ class KrakenClient:
         """Connection state, endpoint, send → response RTT percentiles (µs), counts."""
         summary = rtt_summary(self._pending, self.acks)
         return {
-            "connected": self._ws is not None and not self._ws.closed,
+            "connected": self.ready and self._ws is not None and not self._ws.closed,
+            "reconnects": self.reconnects,
+            "connects_held_until_ms": self.connection_limiter.held_until_ms,
             "endpoint": self.url,
             "authenticated": "token" if self._token else "no",
             "dry_run": self.dry_run,
