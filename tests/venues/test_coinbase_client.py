@@ -40,6 +40,7 @@ from whalewire.venues.base import VenueUnavailable
 from whalewire.venues.coinbase import CoinbaseClient, CoinbaseError
 from whalewire.venues.credentials import Credentials, Secret
 from whalewire.venues.ids import uuid_client_order_id
+from whalewire.venues.ratelimit import ConnectionLimiter
 
 _seq = iter(range(1, 10**6))
 
@@ -107,7 +108,9 @@ async def venue(tls: Tls) -> AsyncIterator[Venue]:
     await emu.close()
 
 
-async def started(venue: Venue, tls: Tls) -> tuple[CoinbaseClient, Events]:
+async def started(
+    venue: Venue, tls: Tls, connection_limiter: ConnectionLimiter | None = None
+) -> tuple[CoinbaseClient, Events]:
     keys = venue.emulator.open_default_account(f"acct{next(_seq)}")
     creds = Credentials(
         venue="coinbase",
@@ -116,7 +119,11 @@ async def started(venue: Venue, tls: Tls) -> tuple[CoinbaseClient, Events]:
         passphrase=Secret(keys.passphrase),
     )
     client = CoinbaseClient(
-        venue.emulator.rest_url, venue.emulator.ws_url, creds, ssl_context=tls.client
+        venue.emulator.rest_url,
+        venue.emulator.ws_url,
+        creds,
+        ssl_context=tls.client,
+        connection_limiter=connection_limiter,
     )
     events = Events()
     client.on_event = events
@@ -338,6 +345,33 @@ async def test_dropped_connection_makes_the_order_unknown_then_reconnects(
         found = await client.reconcile(cmd.client_order_id, "BTC-USD")
         assert isinstance(found[0], OrderAccepted)
         assert client.connections_opened == 2
+    finally:
+        await client.close()
+
+
+async def test_reconnects_beyond_the_connection_limit_are_held_back(venue: Venue, tls: Tls) -> None:
+    # exchange/websocket-feed/rate-limits (8 per second per IP), scaled down to 3 per
+    # minute: start opens the REST connection and the feed, one reconnect fits, no more
+    limiter = ConnectionLimiter(3, 60_000)
+    client, events = await started(venue, tls, limiter)
+    try:
+        venue.emulator.set_faults(FaultPlan(disconnect_rate=1.0))
+        first = order()
+        client.place(first)
+        await events.wait_for(OrderStatusUnknown, first.client_order_id)
+        async with asyncio.timeout(10):
+            while client.status()["connected"] is False:
+                await asyncio.sleep(0.01)
+        second = order()
+        client.place(second)
+        await events.wait_for(OrderStatusUnknown, second.client_order_id)
+        async with asyncio.timeout(10):
+            while limiter.held_until_ms is None:
+                await asyncio.sleep(0.01)
+        assert client.connections_opened == 2  # the REST connection: start + one reconnect
+        assert client.status()["connected"] is False
+        with pytest.raises(VenueUnavailable):
+            client.place(order())
     finally:
         await client.close()
 
