@@ -12,10 +12,12 @@ path (``venues._hotpath``) and over the pure-Python reference; with
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import hmac
 import json
 import os
+import weakref
 from decimal import Decimal
 from typing import Any
 
@@ -374,3 +376,21 @@ def test_coinbase_template_is_a_signed_http_request(
     assert headers["CB-ACCESS-SIGN"] == coinbase_exchange_signature(
         timestamp, "POST", "/orders", body.decode(), CB_SECRET
     )
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_a_dropped_template_is_freed(impl: str) -> None:
+    # the C framer calls back into its template (to word errors): a cycle the GC must see
+    template = _template(impl=impl, api_key=BN_KEY, secret=BN_SECRET)
+    ref = weakref.ref(template)
+    del template
+    gc.collect()
+    assert ref() is None
+
+
+@pytest.mark.skipif(not HAVE_C, reason="not built")
+def test_an_uninitialised_c_framer_refuses_instead_of_crashing() -> None:
+    assert templates._hotpath is not None
+    framer = templates._hotpath.BinanceFramer.__new__(templates._hotpath.BinanceFramer)
+    with pytest.raises(RuntimeError, match="not initialised"):
+        framer.frame(1, b"x" * CID_WIDTH, b"1")

@@ -107,12 +107,29 @@ typedef struct {
     PyObject *refuse;
 } Framer;
 
+/* refuse is usually a bound method of the template that holds this framer's frame method:
+ * a cycle, so the type takes part in garbage collection */
+static int
+Framer_traverse(Framer *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->refuse);
+    return 0;
+}
+
+static int
+Framer_clear(Framer *self)
+{
+    Py_CLEAR(self->refuse);
+    return 0;
+}
+
 static void
 Framer_dealloc(Framer *self)
 {
-    for (int i = 0; i < 5; i++) Py_XDECREF(self->pay[i]);
-    for (int i = 0; i < 7; i++) Py_XDECREF(self->js[i]);
-    Py_XDECREF(self->refuse);
+    PyObject_GC_UnTrack(self);
+    for (int i = 0; i < 5; i++) Py_CLEAR(self->pay[i]);
+    for (int i = 0; i < 7; i++) Py_CLEAR(self->js[i]);
+    Py_CLEAR(self->refuse);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -145,7 +162,7 @@ Framer_init(Framer *self, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOnpO", kwlist, &pay, &js, &secret,
                                      &cid_width, &has_price, &refuse))
         return -1;
-    if (self->refuse != NULL) {
+    if (self->pay[0] != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "BinanceFramer is initialised once");
         return -1;
     }
@@ -210,6 +227,10 @@ hash_bytes(SHA256_CTX *ctx, PyObject *b)
 static PyObject *
 Framer_frame(Framer *self, PyObject *const *args, Py_ssize_t nargs)
 {
+    if (self->refuse == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "BinanceFramer is not initialised");
+        return NULL;
+    }
     if (nargs < 3 || nargs > 4) {
         PyErr_SetString(PyExc_TypeError, "frame(timestamp_ms, client_order_id, quantity, price=b'')");
         return NULL;
@@ -349,11 +370,13 @@ static PyMethodDef Framer_methods[] = {
 static PyTypeObject FramerType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "whalewire.venues._hotpath.BinanceFramer",
     .tp_basicsize = sizeof(Framer),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = PyDoc_STR("One Binance order.place shape, keyed and laid out for frame()."),
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Framer_init,
     .tp_dealloc = (destructor)Framer_dealloc,
+    .tp_traverse = (traverseproc)Framer_traverse,
+    .tp_clear = (inquiry)Framer_clear,
     .tp_methods = Framer_methods,
 };
 
