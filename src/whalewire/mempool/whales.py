@@ -30,8 +30,12 @@ a deposit whose inputs mix the entity's coins with others' counts as internal; a
 what the transaction says, not what the exchange credits.
 
 Hot path: ``scan_tx`` walks the bytes and looks scriptPubKey and outpoint slices up in two
-dicts; nothing is built unless something matched. The txid and address strings are only
-computed for transactions that matched.
+dicts; nothing is built unless something matched. For a transaction that matched, the txid
+and the inputs' revealed keys come from one more walk over its bytes (``_scan.inspect``), and
+no ``Tx`` is built unless a withdrawal needs its outputs; address strings are computed only
+when an alert's ``MatchedOutput.address`` is read. Both walks have a C version in
+``whalewire.mempool._scan`` (optional, built by setup.py) and the pure-Python reference here
+and in ``tx.py``; ``use_speedups`` switches, and the tests run both on the same vectors.
 """
 
 from __future__ import annotations
@@ -39,10 +43,11 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Final
+
+import msgspec
 
 from whalewire.mempool.address import script_to_address
 from whalewire.mempool.tx import Tx, TxIn, parse_tx, scan_tx
@@ -57,10 +62,20 @@ __all__ = [
     "hash160",
     "last_push",
     "ripemd160_py",
+    "use_speedups",
 ]
+
+try:
+    from whalewire.mempool import _scan
+
+    _HAVE_C = True
+except ImportError:  # no compiler or libcrypto at install time: the Python path is complete
+    _HAVE_C = False
 
 SATS_PER_BTC: Final = 100_000_000
 _NO_ALERTS: Final[tuple[WhaleAlert, ...]] = ()
+# what ``_scan.inspect`` looks keys up in when only the txid is wanted
+_NOTHING: Final[dict[bytes, AddressEntry]] = {}
 _perf_ns = time.perf_counter_ns
 _sha256 = hashlib.sha256
 
@@ -169,12 +184,12 @@ class AlertKind(StrEnum):
     WITHDRAWAL = "withdrawal"
 
 
-@dataclass(frozen=True, slots=True)
-class MatchedOutput:
+class MatchedOutput(msgspec.Struct, frozen=True, gc=False):
     """One output an alert is about: its index in the transaction, value and script.
 
     The address string is computed when asked for, not when the alert is made: encoding
     base58 costs ~10 µs, and an alert is on the hot path until its order's bytes are out.
+    A msgspec Struct, like ``Tx``, because it is the cheapest immutable record to build.
     """
 
     index: int
@@ -189,8 +204,7 @@ class MatchedOutput:
         return script_to_address(self.script_pubkey, self.network)
 
 
-@dataclass(frozen=True, slots=True)
-class WhaleAlert:
+class WhaleAlert(msgspec.Struct, frozen=True, gc=False):
     """A whale move seen in one transaction, for one entity.
 
     ``recv_ns`` and ``detect_ns`` are ``time.perf_counter_ns()`` when the feed received the
@@ -298,7 +312,11 @@ class WhaleDetector:
         Raises:
             TxParseError: ``raw`` is not a well-formed transaction (as far as it was read).
         """
-        found, ins = scan_tx(raw, self._watch, self._spent)
+        scan = _c_scan_tx
+        hits = scan(raw, self._watch, self._spent) if scan is not None else None
+        if hits is None:
+            hits = scan_tx(raw, self._watch, self._spent)
+        found, ins = hits
         if not found and not ins and not self.inspect_all_inputs:
             return _NO_ALERTS
         return self._decide(raw, found, ins, feed=feed, recv_ns=recv_ns, recv_wall_ns=recv_wall_ns)
@@ -313,78 +331,103 @@ class WhaleDetector:
         recv_ns: int,
         recv_wall_ns: int,
     ) -> tuple[WhaleAlert, ...]:
-        tx = parse_tx(raw)
         owners: dict[str, list[int]] = {}
         for i, entry in ins:
             owners.setdefault(entry.entity, []).append(i)
-        if found or self.inspect_all_inputs:
-            known = {i for i, _ in ins}
-            for i, txin in enumerate(tx.inputs):
-                if i not in known:
-                    owner = self._input_owner(txin)
-                    if owner is not None:
-                        owners.setdefault(owner.entity, []).append(i)
+        look = bool(found) or self.inspect_all_inputs
+        tx: Tx | None = None
+        walk = _c_inspect
+        seen = None
+        if walk is not None:
+            if look:
+                seen = walk(raw, self._by_pkh, self._by_sh, self._by_wsh)
+            else:
+                seen = walk(raw, _NOTHING, _NOTHING, _NOTHING)
+        if seen is not None:
+            txid_bytes, revealed = seen
+            if revealed:
+                known = {i for i, _ in ins}
+                for i, entry in revealed:
+                    if i not in known:
+                        owners.setdefault(entry.entity, []).append(i)
+        else:
+            # the reference path (and the one that names the fault in malformed bytes)
+            tx = parse_tx(raw)
+            txid_bytes = tx.txid_bytes
+            if look:
+                known = {i for i, _ in ins}
+                for i, txin in enumerate(tx.inputs):
+                    if i not in known:
+                        owner = self._input_owner(txin)
+                        if owner is not None:
+                            owners.setdefault(owner.entity, []).append(i)
         if not found and not owners:
             return _NO_ALERTS
         if found:
-            self._remember(tx, found)
-        paid: dict[str, list[tuple[int, int]]] = {}
-        for i, value, entry in found:
-            paid.setdefault(entry.entity, []).append((i, value))
-        alerts: list[WhaleAlert] = []
-        txid = tx.txid
+            self._remember(txid_bytes, found)
+        txid = txid_bytes[::-1].hex()
         net = self.network
-        for entity, outs in paid.items():
-            total = sum(v for _, v in outs)
-            if entity in owners or total < self.threshold(entity):
-                continue
-            matched = tuple(MatchedOutput(i, v, tx.outputs[i].script_pubkey, net) for i, v in outs)
-            alerts.append(
-                WhaleAlert(
-                    txid,
-                    AlertKind.DEPOSIT,
-                    entity,
-                    total,
-                    matched,
-                    feed,
-                    recv_ns,
-                    recv_wall_ns,
-                    _perf_ns(),
+        alerts: list[WhaleAlert] = []
+        if found:
+            paid: dict[str, list[tuple[int, int, AddressEntry]]] = {}
+            for hit in found:
+                paid.setdefault(hit[2].entity, []).append(hit)
+            for entity, outs in paid.items():
+                if entity in owners:
+                    continue
+                total = 0
+                for _, v, _ in outs:
+                    total += v
+                if total < self._thresholds.get(entity, self._default):
+                    continue
+                alerts.append(
+                    WhaleAlert(
+                        txid,
+                        AlertKind.DEPOSIT,
+                        entity,
+                        total,
+                        tuple([MatchedOutput(i, v, e.script_pubkey, net) for i, v, e in outs]),
+                        feed,
+                        recv_ns,
+                        recv_wall_ns,
+                        _perf_ns(),
+                    )
                 )
-            )
-        watch = self._watch
-        for entity, inputs in owners.items():
-            leaving = []
-            for i, out in enumerate(tx.outputs):
-                owner = watch.get(out.script_pubkey)
-                if owner is None or owner.entity != entity:
-                    leaving.append((i, out))
-            total = sum(out.value for _, out in leaving)
-            if total < self.threshold(entity):
-                continue
-            matched = tuple(
-                MatchedOutput(i, out.value, out.script_pubkey, net) for i, out in leaving
-            )
-            alerts.append(
-                WhaleAlert(
-                    txid,
-                    AlertKind.WITHDRAWAL,
-                    entity,
-                    total,
-                    matched,
-                    feed,
-                    recv_ns,
-                    recv_wall_ns,
-                    _perf_ns(),
-                    tuple(sorted(inputs)),
+        if owners:
+            if tx is None:
+                tx = parse_tx(raw)
+            watch = self._watch
+            for entity, inputs in owners.items():
+                leaving = []
+                for i, out in enumerate(tx.outputs):
+                    owner = watch.get(out.script_pubkey)
+                    if owner is None or owner.entity != entity:
+                        leaving.append((i, out))
+                total = sum(out.value for _, out in leaving)
+                if total < self.threshold(entity):
+                    continue
+                matched = tuple(
+                    MatchedOutput(i, out.value, out.script_pubkey, net) for i, out in leaving
                 )
-            )
+                alerts.append(
+                    WhaleAlert(
+                        txid,
+                        AlertKind.WITHDRAWAL,
+                        entity,
+                        total,
+                        matched,
+                        feed,
+                        recv_ns,
+                        recv_wall_ns,
+                        _perf_ns(),
+                        tuple(sorted(inputs)),
+                    )
+                )
         return tuple(alerts)
 
-    def _remember(self, tx: Tx, found: list[tuple[int, int, AddressEntry]]) -> None:
+    def _remember(self, txid: bytes, found: list[tuple[int, int, AddressEntry]]) -> None:
         # Outpoints of watched outputs: a later spend of one is the entity's (any script type).
         spent = self._spent
-        txid = tx.txid_bytes
         for i, _, entry in found:
             spent[txid + i.to_bytes(4, "little")] = entry
         while len(spent) > self.max_tracked_outpoints:
@@ -455,3 +498,39 @@ def last_push(script: bytes) -> bytes | None:
         last = script[pos : pos + size]
         pos += size
     return last
+
+
+_ScanFn = Callable[
+    [bytes, dict[bytes, AddressEntry], dict[bytes, AddressEntry]],
+    tuple[list[tuple[int, int, AddressEntry]], list[tuple[int, AddressEntry]]] | None,
+]
+_InspectFn = Callable[
+    [bytes, dict[bytes, AddressEntry], dict[bytes, AddressEntry], dict[bytes, AddressEntry]],
+    tuple[bytes, list[tuple[int, AddressEntry]]] | None,
+]
+_c_scan_tx: _ScanFn | None = None
+_c_inspect: _InspectFn | None = None
+#: True when the C walks (``whalewire.mempool._scan``) run detection
+SPEEDUPS = False
+
+
+def use_speedups(enabled: bool) -> bool:
+    """Switch detection to the C walks (if built) or to pure Python; return the old flag.
+
+    Tests use this to run the same vectors over both paths; detectors read the choice on
+    every call, so it applies to existing ones too.
+    """
+    global _c_scan_tx, _c_inspect, SPEEDUPS
+    old = SPEEDUPS
+    if enabled and _HAVE_C:
+        _c_scan_tx = _scan.scan_tx
+        _c_inspect = _scan.inspect
+        SPEEDUPS = True
+    else:
+        _c_scan_tx = None
+        _c_inspect = None
+        SPEEDUPS = False
+    return old
+
+
+use_speedups(True)

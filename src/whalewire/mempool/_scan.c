@@ -1,0 +1,395 @@
+/*
+ * Whale detection's byte walks in C: the per-transaction scan (outputs against the watch
+ * set, outpoints against the remembered watched outputs) and, for a transaction that
+ * matched, its txid and the watched entries its inputs reveal (HASH160 of a P2PKH/P2WPKH
+ * public key or a P2SH redeem script, SHA256 of a P2WSH witness script).
+ *
+ * Optional: whalewire.mempool.tx.scan_tx and whalewire.mempool.whales hold the pure-Python
+ * reference of the same computations, and the tests run both on the same vectors. Every
+ * function here returns None when the bytes are not a transaction it fully understands; the
+ * caller then runs the Python path, which names the fault (TxParseError) or, where it is
+ * more lenient, gives its own answer. So this file never has to reproduce error messages,
+ * only to refuse at least what Python refuses and to agree wherever it accepts.
+ *
+ * It knows the serialisation (Bitcoin Core primitives/transaction.h, BIP 144) and the shape
+ * of the spends whales.py recognises; nothing of address strings, entities or alerts: the
+ * dicts' values are passed back untouched. SHA-256 and RIPEMD-160 come from OpenSSL's
+ * libcrypto (the library hashlib uses; its SHA-256 uses the CPU's SHA extensions).
+ */
+#define PY_SSIZE_T_CLEAN
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+#include <Python.h>
+#include <openssl/ripemd.h>
+#include <openssl/sha.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Bitcoin Core MAX_SIZE (serialize.h): no compact size above this is accepted. */
+#define MAX_COMPACT_SIZE 0x02000000u
+
+typedef struct {
+    const unsigned char *p;
+    Py_ssize_t n;
+    Py_ssize_t pos;
+} reader;
+
+static inline uint64_t
+le(const unsigned char *p, int width)
+{
+    uint64_t v = 0;
+    for (int i = width - 1; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* Read a compact size; -1 when truncated, non-canonical or above MAX_SIZE (as Core refuses). */
+static inline int64_t
+compact(reader *r)
+{
+    if (r->pos >= r->n)
+        return -1;
+    unsigned first = r->p[r->pos++];
+    if (first < 0xFD)
+        return first;
+    int width = first == 0xFD ? 2 : first == 0xFE ? 4 : 8;
+    if (r->n - r->pos < width)
+        return -1;
+    uint64_t v = le(r->p + r->pos, width);
+    r->pos += width;
+    uint64_t floor = width == 2 ? 0xFD : width == 4 ? 0x10000 : 0x100000000ull;
+    if (v < floor || v > MAX_COMPACT_SIZE)
+        return -1;
+    return (int64_t)v;
+}
+
+/* Advance over ``size`` bytes; 0 when they are not there. */
+static inline int
+skip(reader *r, int64_t size)
+{
+    if (size < 0 || r->n - r->pos < size)
+        return 0;
+    r->pos += (Py_ssize_t)size;
+    return 1;
+}
+
+/* Look ``len`` bytes up in ``dict``; a borrowed value, NULL when absent or on error. */
+static inline PyObject *
+lookup(PyObject *dict, const unsigned char *p, Py_ssize_t len)
+{
+    PyObject *key = PyBytes_FromStringAndSize((const char *)p, len);
+    if (key == NULL)
+        return NULL;
+    PyObject *hit = PyDict_GetItemWithError(dict, key);
+    Py_DECREF(key);
+    return hit;
+}
+
+static int
+append_pair(PyObject *list, Py_ssize_t i, PyObject *value)
+{
+    PyObject *t = Py_BuildValue("(nO)", i, value);
+    if (t == NULL)
+        return -1;
+    int rc = PyList_Append(list, t);
+    Py_DECREF(t);
+    return rc;
+}
+
+PyDoc_STRVAR(scan_tx_doc,
+             "scan_tx(raw, watch, spent) -> (outputs, inputs) | None\n\n"
+             "Match output scriptPubKeys against ``watch`` and input outpoints against ``spent``\n"
+             "(both dicts); as whalewire.mempool.tx.scan_tx. None: let the Python path decide.");
+
+static PyObject *
+scan_tx(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyBytes_Check(args[0]) || !PyDict_Check(args[1]) || !PyDict_Check(args[2]))
+        Py_RETURN_NONE;
+    PyObject *watch = args[1], *spent = args[2];
+    reader r = {(const unsigned char *)PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), 4};
+    if (r.n < 5)
+        Py_RETURN_NONE;
+    if (r.p[4] == 0)
+        r.pos = 6; /* marker and flag; the Python scan does not check the flag either */
+    int64_t n_in = compact(&r);
+    if (n_in < 0)
+        Py_RETURN_NONE;
+    PyObject *ins = PyList_New(0);
+    PyObject *found = PyList_New(0);
+    if (ins == NULL || found == NULL)
+        goto fail;
+    int look_spent = PyDict_GET_SIZE(spent) > 0;
+    for (int64_t i = 0; i < n_in; i++) {
+        if (r.n - r.pos < 36)
+            goto none;
+        if (look_spent) {
+            PyObject *hit = lookup(spent, r.p + r.pos, 36);
+            if (hit != NULL) {
+                if (append_pair(ins, (Py_ssize_t)i, hit) < 0)
+                    goto fail;
+            } else if (PyErr_Occurred())
+                goto fail;
+        }
+        r.pos += 36;
+        if (!skip(&r, compact(&r)) || !skip(&r, 4))
+            goto none;
+    }
+    int64_t n_out = compact(&r);
+    if (n_out < 0)
+        goto none;
+    for (int64_t i = 0; i < n_out; i++) {
+        if (r.n - r.pos < 8)
+            goto none;
+        const unsigned char *value = r.p + r.pos;
+        r.pos += 8;
+        int64_t ln = compact(&r);
+        if (ln < 0 || r.n - r.pos < ln)
+            goto none;
+        PyObject *hit = lookup(watch, r.p + r.pos, (Py_ssize_t)ln);
+        if (hit != NULL) {
+            PyObject *t = Py_BuildValue("(nKO)", (Py_ssize_t)i,
+                                        (unsigned long long)le(value, 8), hit);
+            if (t == NULL)
+                goto fail;
+            int rc = PyList_Append(found, t);
+            Py_DECREF(t);
+            if (rc < 0)
+                goto fail;
+        } else if (PyErr_Occurred())
+            goto fail;
+        r.pos += (Py_ssize_t)ln;
+    }
+    return Py_BuildValue("(NN)", found, ins);
+none:
+    Py_DECREF(ins);
+    Py_DECREF(found);
+    Py_RETURN_NONE;
+fail:
+    Py_XDECREF(ins);
+    Py_XDECREF(found);
+    return NULL;
+}
+
+static void
+hash160(const unsigned char *p, size_t n, unsigned char out[20])
+{
+    unsigned char h[32];
+    SHA256(p, n, h);
+    RIPEMD160(h, 32, out);
+}
+
+/* The data of the last push of a push-only script (whales.last_push): 1 and its span, 0 when
+ * the script is not push-only or a push is truncated. OP_0, OP_1NEGATE and OP_1..OP_16 push
+ * an empty span here, as they do there. */
+static int
+last_push(const unsigned char *s, Py_ssize_t n, const unsigned char **out, Py_ssize_t *out_len)
+{
+    Py_ssize_t pos = 0;
+    int any = 0;
+    while (pos < n) {
+        unsigned op = s[pos++];
+        uint64_t size;
+        if (op <= 0x4B) {
+            size = op;
+        } else if (op == 0x4C || op == 0x4D || op == 0x4E) {
+            int width = op == 0x4C ? 1 : op == 0x4D ? 2 : 4;
+            if (n - pos < width)
+                return 0;
+            size = le(s + pos, width);
+            pos += width;
+        } else if (op == 0x4F || (op >= 0x51 && op <= 0x60)) {
+            *out = s + pos;
+            *out_len = 0;
+            any = 1;
+            continue;
+        } else {
+            return 0;
+        }
+        if ((uint64_t)(n - pos) < size)
+            return 0;
+        *out = s + pos;
+        *out_len = (Py_ssize_t)size;
+        any = 1;
+        pos += (Py_ssize_t)size;
+    }
+    return any;
+}
+
+/* The watched entry one input reveals (whales.WhaleDetector._input_owner); borrowed, NULL when
+ * none (check PyErr_Occurred). ``items``/``lens`` hold its witness stack, ``n_items`` long. */
+static PyObject *
+input_owner(PyObject *by_pkh, PyObject *by_sh, PyObject *by_wsh, const unsigned char *script_sig,
+            Py_ssize_t script_len, const unsigned char *last, Py_ssize_t last_len,
+            int64_t n_items)
+{
+    unsigned char h[32];
+    PyObject *hit;
+    if (n_items > 0) {
+        if (PyDict_GET_SIZE(by_pkh) && n_items == 2 && (last_len == 33 || last_len == 65)) {
+            hash160(last, (size_t)last_len, h);
+            if ((hit = lookup(by_pkh, h, 20)) != NULL || PyErr_Occurred())
+                return hit;
+        }
+        if (PyDict_GET_SIZE(by_wsh) && n_items >= 2) {
+            SHA256(last, (size_t)last_len, h);
+            if ((hit = lookup(by_wsh, h, 32)) != NULL || PyErr_Occurred())
+                return hit;
+        }
+        if (script_len == 0 || PyDict_GET_SIZE(by_sh) == 0)
+            return NULL;
+    }
+    const unsigned char *pushed;
+    Py_ssize_t pushed_len;
+    if (script_len == 0 || !last_push(script_sig, script_len, &pushed, &pushed_len) ||
+        pushed_len == 0)
+        return NULL;
+    hash160(pushed, (size_t)pushed_len, h);
+    if ((hit = lookup(by_pkh, h, 20)) != NULL || PyErr_Occurred())
+        return hit;
+    return lookup(by_sh, h, 20);
+}
+
+#define MAX_INPUTS_ON_STACK 64
+
+PyDoc_STRVAR(inspect_doc,
+             "inspect(raw, by_pkh, by_sh, by_wsh) -> (txid, inputs) | None\n\n"
+             "Walk one whole transaction: return its txid (internal byte order) and\n"
+             "``(input index, entry)`` for each input whose revealed key or script hashes to\n"
+             "a key of the dicts. None: let the Python path (parse_tx) decide.");
+
+static PyObject *
+inspect(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyBytes_Check(args[0]) || !PyDict_Check(args[1]) ||
+        !PyDict_Check(args[2]) || !PyDict_Check(args[3]))
+        Py_RETURN_NONE;
+    PyObject *by_pkh = args[1], *by_sh = args[2], *by_wsh = args[3];
+    reader r = {(const unsigned char *)PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), 4};
+    if (r.n < 10)
+        Py_RETURN_NONE;
+    int segwit = r.p[4] == 0;
+    if (segwit) {
+        if (r.p[5] != 1)
+            Py_RETURN_NONE;
+        r.pos = 6;
+    }
+    Py_ssize_t body = r.pos; /* the txid's preimage: version, then from here to the witness */
+    int64_t n_in = compact(&r);
+    if (n_in < 0 || (n_in == 0 && !segwit) || n_in > (r.n - r.pos) / 41)
+        Py_RETURN_NONE;
+    /* each input's scriptSig span, for the witness pass */
+    Py_ssize_t sig_at_stack[MAX_INPUTS_ON_STACK], sig_len_stack[MAX_INPUTS_ON_STACK];
+    Py_ssize_t *sig_at = sig_at_stack, *sig_len = sig_len_stack;
+    PyObject *owners = NULL;
+    if (n_in > MAX_INPUTS_ON_STACK) {
+        sig_at = PyMem_Malloc(sizeof(Py_ssize_t) * 2 * (size_t)n_in);
+        if (sig_at == NULL)
+            return PyErr_NoMemory();
+        sig_len = sig_at + n_in;
+    }
+    for (int64_t i = 0; i < n_in; i++) {
+        if (!skip(&r, 36))
+            goto none;
+        int64_t ln = compact(&r);
+        sig_at[i] = r.pos;
+        sig_len[i] = (Py_ssize_t)ln;
+        if (!skip(&r, ln) || !skip(&r, 4))
+            goto none;
+    }
+    int64_t n_out = compact(&r);
+    if (n_out < 0 || n_out > (r.n - r.pos) / 9)
+        goto none;
+    for (int64_t i = 0; i < n_out; i++) {
+        if (!skip(&r, 8) || !skip(&r, compact(&r)))
+            goto none;
+    }
+    Py_ssize_t witness_start = r.pos;
+    owners = PyList_New(0);
+    if (owners == NULL)
+        goto fail;
+    int any_witness = 0;
+    for (int64_t i = 0; i < n_in; i++) {
+        const unsigned char *last = NULL;
+        Py_ssize_t last_len = 0;
+        int64_t n_items = 0;
+        if (segwit) {
+            n_items = compact(&r);
+            if (n_items < 0)
+                goto none;
+            for (int64_t j = 0; j < n_items; j++) {
+                int64_t ln = compact(&r);
+                last = r.p + r.pos;
+                last_len = (Py_ssize_t)ln;
+                if (!skip(&r, ln))
+                    goto none;
+            }
+            any_witness |= n_items > 0;
+        }
+        PyObject *hit = input_owner(by_pkh, by_sh, by_wsh, r.p + sig_at[i], sig_len[i], last,
+                                    last_len, n_items);
+        if (hit != NULL) {
+            if (append_pair(owners, (Py_ssize_t)i, hit) < 0)
+                goto fail;
+        } else if (PyErr_Occurred())
+            goto fail;
+    }
+    if ((segwit && !any_witness) || r.n - r.pos != 4)
+        goto none;
+    unsigned char h[32];
+    SHA256_CTX ctx;
+    SHA256_Init(&ctx);
+    if (segwit) {
+        SHA256_Update(&ctx, r.p, 4);
+        SHA256_Update(&ctx, r.p + body, (size_t)(witness_start - body));
+        SHA256_Update(&ctx, r.p + r.pos, 4);
+    } else {
+        SHA256_Update(&ctx, r.p, (size_t)r.n);
+    }
+    SHA256_Final(h, &ctx);
+    SHA256(h, 32, h);
+    if (sig_at != sig_at_stack)
+        PyMem_Free(sig_at);
+    return Py_BuildValue("(y#N)", (const char *)h, (Py_ssize_t)32, owners);
+none:
+    if (sig_at != sig_at_stack)
+        PyMem_Free(sig_at);
+    Py_XDECREF(owners);
+    Py_RETURN_NONE;
+fail:
+    if (sig_at != sig_at_stack)
+        PyMem_Free(sig_at);
+    Py_XDECREF(owners);
+    return NULL;
+}
+
+PyDoc_STRVAR(hash160_doc, "hash160(data) -> bytes\n\nReturn RIPEMD160(SHA256(data)).");
+
+static PyObject *
+py_hash160(PyObject *self, PyObject *arg)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    unsigned char h[20];
+    hash160(view.buf, (size_t)view.len, h);
+    PyBuffer_Release(&view);
+    return PyBytes_FromStringAndSize((const char *)h, 20);
+}
+
+static PyMethodDef methods[] = {
+    {"scan_tx", (PyCFunction)(void (*)(void))scan_tx, METH_FASTCALL, scan_tx_doc},
+    {"inspect", (PyCFunction)(void (*)(void))inspect, METH_FASTCALL, inspect_doc},
+    {"hash160", py_hash160, METH_O, hash160_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "whalewire.mempool._scan",
+    "Whale detection's byte walks in C (see whalewire.mempool.whales).", -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__scan(void)
+{
+    return PyModule_Create(&module);
+}
