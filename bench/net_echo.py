@@ -42,7 +42,9 @@ from whalewire.net.tls import server_context
 from whalewire.ws.handshake import accept_key
 
 HERE = os.path.abspath(__file__)
-KINDS = ["whalewire", "picows", "raw-tcp", "aiohttp", "websockets"]
+KINDS = ["whalewire", "whalewire-frame", "picows", "raw-tcp", "aiohttp", "websockets"]
+#: the figure set against picows; the frame path is the analogue of picows' on_ws_frame
+WHALEWIRE_KINDS = ("whalewire", "whalewire-frame")
 
 
 # -- servers (run in a child process: ``--serve KIND``) --
@@ -118,7 +120,7 @@ async def _serve(kind: str, certdir: str | None) -> None:
     if certdir:
         ctx = server_context(os.path.join(certdir, "cert.pem"), os.path.join(certdir, "key.pem"))
     server: Any
-    if kind == "whalewire":
+    if kind in WHALEWIRE_KINDS:
         server = await serve(
             None, "127.0.0.1", 0, on_message=echo_on_message, deflate=False, ssl=ctx
         )
@@ -194,7 +196,9 @@ class Child:
 # -- clients --
 
 
-async def rtt_whalewire(url: str, payload: str, n: int, **kw: Any) -> list[int]:
+async def rtt_whalewire(
+    url: str, payload: str, n: int, *, frame: bool = False, **kw: Any
+) -> list[int]:
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
     times: list[int] = []
@@ -209,7 +213,17 @@ async def rtt_whalewire(url: str, payload: str, n: int, **kw: Any) -> list[int]:
         t0[0] = clock()
         ws.send(payload)
 
-    ws = await connect(url, deflate=False, on_message=on_message, **kw)
+    if frame:
+        # the frame path (payload as a memoryview, not read): picows' on_ws_frame analogue
+        handle: list[Any] = []
+
+        def on_frame(opcode: int, view: memoryview, fin: bool) -> None:
+            on_message(handle[0], None)
+
+        ws = await connect(url, deflate=False, on_frame=on_frame, **kw)
+        handle.append(ws)
+    else:
+        ws = await connect(url, deflate=False, on_message=on_message, **kw)
     t0[0] = clock()
     ws.send(payload)
     await done
@@ -320,8 +334,8 @@ async def rtt_aiohttp(url: str, payload: str, n: int) -> list[int]:
 
 async def rtt(kind: str, port: int, payload: str, n: int) -> list[int]:
     url = f"ws://127.0.0.1:{port}/"
-    if kind == "whalewire":
-        return await rtt_whalewire(url, payload, n)
+    if kind in WHALEWIRE_KINDS:
+        return await rtt_whalewire(url, payload, n, frame=kind == "whalewire-frame")
     if kind == "picows":
         return await rtt_picows(url, payload, n)
     if kind == "raw-tcp":
@@ -422,8 +436,9 @@ def _rtt_fn(kind: str, port: int, payload: str, certdir: str | None) -> Callable
         return lambda n: rtt(kind, port, payload, n)
     ctx = ssl.create_default_context(cafile=os.path.join(certdir, "ca.pem"))
     url = f"wss://127.0.0.1:{port}/"
-    if kind == "whalewire":
-        return lambda n: rtt_whalewire(url, payload, n, ssl=ctx)
+    if kind in WHALEWIRE_KINDS:
+        frame = kind == "whalewire-frame"
+        return lambda n: rtt_whalewire(url, payload, n, frame=frame, ssl=ctx)
     return lambda n: rtt_picows(url, payload, n, ssl_context=ctx)
 
 
@@ -480,6 +495,15 @@ def main() -> None:
     parser.add_argument("--rtts", type=int, default=5000, help="round trips per figure")
     parser.add_argument("--conns", type=int, default=1000, help="idle connections for RSS")
     parser.add_argument("--quick", action="store_true", help="fewer samples (a smoke run)")
+    parser.add_argument(
+        "--only",
+        choices=["echo", "receive", "tls", "rss"],
+        action="append",
+        help="run only these parts (repeatable; default all)",
+    )
+    parser.add_argument(
+        "--kinds", help="comma-separated echo clients (default: all, e.g. whalewire,picows)"
+    )
     args = parser.parse_args()
     install_uvloop()
     if args.serve:
@@ -509,66 +533,69 @@ def main() -> None:
         f"client pinned to CPU {cpus[0]}; 'same' = server on CPU {cpus[0]}, 'split' = CPU {other}"
     )
 
+    parts = set(args.only or ["echo", "receive", "tls", "rss"])
+    kinds = args.kinds.split(",") if args.kinds else KINDS
     with asyncio.Runner() as runner:
-        for name, cpu in (("same", cpus[0]), ("split", other)):
-            table = run_rtt_table(runner, KINDS, cpu, rtts)
-            print_rtt(f"echo RTT, {name} CPU ({rtts} round trips)", table, KINDS)
-
-        print("\nclient receive throughput (raw blaster server, binary frames, split CPU)")
-        receivers = ["whalewire", "whalewire-frame", "picows", "picows-asyncio"]
-        print("| frame | " + " | ".join(f"{k} msg/s" for k in receivers) + " | ours/picows |")
-        print("|---|" + "---:|" * (len(receivers) + 1))
-        blaster = Child("blast", other)
-        try:
-            for size, count in (
-                (100, 200_000 if args.quick else 2_000_000),
-                (65536, 2000 if args.quick else 20_000),
-            ):
-                rates = {}
-                for kind in receivers:
-                    runner.run(receive_rate(kind, blaster.port, size, count // 10))
-                    rates[kind] = max(
-                        runner.run(receive_rate(kind, blaster.port, size, count)) for _ in range(2)
-                    )
-                best = max(rates["whalewire"], rates["whalewire-frame"])
-                cells = " | ".join(f"{rates[k]:,.0f}" for k in receivers)
-                print(f"| {size} B | {cells} | {best / rates['picows']:.2f}x |")
-        finally:
-            blaster.stop()
-
-        with tempfile.TemporaryDirectory() as certdir:
-            make_certs(certdir)
+        if "echo" in parts:
             for name, cpu in (("same", cpus[0]), ("split", other)):
-                table = run_rtt_table(runner, ["whalewire", "picows"], cpu, rtts, certdir)
-                print_rtt(f"TLS echo RTT, {name} CPU", table, ["whalewire", "picows"])
+                table = run_rtt_table(runner, kinds, cpu, rtts)
+                print_rtt(f"echo RTT, {name} CPU ({rtts} round trips)", table, kinds)
+        if "receive" in parts:
+            receive_table(runner, other, args.quick)
+        if "tls" in parts:
+            tls_kinds = ["whalewire", "whalewire-frame", "picows"]
+            with tempfile.TemporaryDirectory() as certdir:
+                make_certs(certdir)
+                for name, cpu in (("same", cpus[0]), ("split", other)):
+                    table = run_rtt_table(runner, tls_kinds, cpu, rtts, certdir)
+                    print_rtt(f"TLS echo RTT, {name} CPU", table, tls_kinds)
+    if "rss" in parts:
+        rss_table(other, args.conns)
 
-    print(
-        f"\nRSS growth of {args.conns} idle client connections (fresh process each, no compression)"
-    )
+
+def receive_table(runner: asyncio.Runner, cpu: int, quick: bool) -> None:
+    print("\nclient receive throughput (raw blaster server, binary frames, split CPU)")
+    receivers = ["whalewire", "whalewire-frame", "picows", "picows-asyncio"]
+    print("| frame | " + " | ".join(f"{k} msg/s" for k in receivers) + " | ours/picows |")
+    print("|---|" + "---:|" * (len(receivers) + 1))
+    blaster = Child("blast", cpu)
+    try:
+        for size, count in (
+            (100, 200_000 if quick else 2_000_000),
+            (65536, 2000 if quick else 20_000),
+        ):
+            rates = {}
+            for kind in receivers:
+                runner.run(receive_rate(kind, blaster.port, size, count // 10))
+                rates[kind] = max(
+                    runner.run(receive_rate(kind, blaster.port, size, count)) for _ in range(2)
+                )
+            best = max(rates["whalewire"], rates["whalewire-frame"])
+            cells = " | ".join(f"{rates[k]:,.0f}" for k in receivers)
+            print(f"| {size} B | {cells} | {best / rates['picows']:.2f}x |")
+    finally:
+        blaster.stop()
+
+
+def rss_table(cpu: int, conns: int) -> None:
+    print(f"\nRSS growth of {conns} idle client connections (fresh process each, no compression)")
     print("| client | KiB total | KiB per connection | vs picows |")
     print("|---|---:|---:|---:|")
-    holder = Child("hold", other)
+    holder = Child("hold", cpu)
     try:
         growth: dict[str, int] = {}
         for kind in ("whalewire", "picows", "websockets"):
+            cmd = [sys.executable, HERE, "--hold", kind, "--port", str(holder.port)]
+            cmd += ["--conns", str(conns)]
             out = subprocess.run(
-                [
-                    sys.executable,
-                    HERE,
-                    "--hold",
-                    kind,
-                    "--port",
-                    str(holder.port),
-                    "--conns",
-                    str(args.conns),
-                ],
+                cmd,
                 capture_output=True,
                 text=True,
                 check=True,
             )
             growth[kind] = int(out.stdout.split()[-1])
         for kind, kib in growth.items():
-            print(f"| {kind} | {kib:,} | {kib / args.conns:.1f} | {kib / growth['picows']:.2f}x |")
+            print(f"| {kind} | {kib:,} | {kib / conns:.1f} | {kib / growth['picows']:.2f}x |")
     finally:
         holder.stop()
 

@@ -39,6 +39,13 @@ from whalewire.ws.handshake import (
     ServerHandshake,
 )
 
+WriteFrame = Callable[[int, int, "str | bytes | bytearray | memoryview", object], "bytes | None"]
+_c_write_frame: WriteFrame | None
+try:
+    from whalewire.ws._speedups import write_frame as _c_write_frame
+except ImportError:  # not built: messages are framed by the core and written as before
+    _c_write_frame = None
+
 __all__ = ["Limits", "MessageCallback", "WebSocket", "WebSocketProtocol"]
 
 log = logging.getLogger("whalewire.net")
@@ -309,6 +316,11 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         # frame path: the fragments of the message in progress and its opcode
         self._parts: list[bytes] = []
         self._opcode = 0
+        # per-read fast path (set on open): the callback the core's C reader calls and
+        # its ws argument (None: on_frame); the C framer for direct sends
+        self._plain_cb: Callable[..., object] | None = None
+        self._plain_ws: WebSocket | None = None
+        self._write_frame: WriteFrame | None = None
 
     # -- asyncio.BufferedProtocol --
 
@@ -344,8 +356,20 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
             self._handshake_data(bytes(self._view[:nbytes]))
         elif self.conn is not None:
             # The core parses in place (and unmasks in place on the frame path); it copies
-            # only an incomplete frame's bytes before we reuse the buffer.
-            self._receive(self._view[:nbytes])
+            # only an incomplete frame's bytes before we reuse the buffer. Plain frames go
+            # to the callback in one C call; the reference reader takes whatever is left.
+            pos = 0
+            if self._plain_cb is not None:
+                try:
+                    pos = self.conn.receive_plain(
+                        self._view, nbytes, self._plain_cb, self._plain_ws
+                    )
+                except Exception:
+                    self._callback_failed()
+                    self._after_receive()
+                    pos = nbytes  # the core kept the rest
+            if pos < nbytes:
+                self._receive(self._view[pos:nbytes] if pos else self._view[:nbytes])
         # Grow on a full read (more is waiting: fewer, larger reads in a burst), shrink
         # after a run of small ones, so a quiet connection returns to READ_MIN.
         size = len(self._buffer)
@@ -462,6 +486,13 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
             path=path,
             headers=headers,
         )
+        if core.SPEEDUPS:
+            if self._on_frame is not None:
+                self._plain_cb = self._on_frame
+            elif self._on_message is not None:
+                self._plain_cb, self._plain_ws = self._on_message, self.ws
+            if self._fd >= 0:
+                self._write_frame = _c_write_frame
         if self._on_open is not None:
             self._on_open(self.ws)
         if outcome.trailing_data:
@@ -476,14 +507,18 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         try:
             conn.receive_data(data)
         except Exception:
-            # Only a frame callback can raise here (the core never raises protocol
-            # errors); answer 1011 without details, as close_code_for does.
-            log.exception("WebSocket message callback failed")
-            if conn.state is core.State.OPEN:
-                conn.send_close(close_code_for(RuntimeError()))
+            self._callback_failed()
         finally:
             self._receiving = False
         self._after_receive()
+
+    def _callback_failed(self) -> None:
+        # Only a frame callback can raise here (the core never raises protocol errors);
+        # answer 1011 without details, as close_code_for does.
+        log.exception("WebSocket message callback failed")
+        conn = self.conn
+        if conn is not None and conn.state is core.State.OPEN:
+            conn.send_close(close_code_for(RuntimeError()))
 
     def _frame(self, opcode: int, payload: memoryview, fin: bool) -> None:
         # Frame path: reassemble (the view is only valid during this call).
@@ -572,6 +607,18 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         conn = self.conn
         if conn is None or self._lost or conn.state is not core.State.OPEN:
             raise self.closed_error()
+        write = self._write_frame
+        # Outside a read nothing is queued in the core (every other path flushes at once),
+        # so framing and writing here keeps the order on the wire: one C call, one write(2).
+        if write is not None and conn.plain_send and not self._receiving:
+            transport = self.transport
+            assert transport is not None
+            if not transport.get_write_buffer_size() and not transport.is_closing():
+                b0 = 0x81 if isinstance(message, str) else 0x82
+                rest = write(self._fd, b0, message, conn.mask_keys)
+                if rest is not None:
+                    transport.write(rest)
+                return
         if isinstance(message, str):
             conn.send_text(message)
         else:

@@ -10,6 +10,8 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #if defined(__SSE2__) || defined(_M_X64)
 #include <emmintrin.h>
@@ -573,6 +575,217 @@ error:
     return NULL;
 }
 
+/* ---- the per-read path of an open connection -------------------------------------------- */
+
+PyDoc_STRVAR(read_frames_doc,
+"read_frames(view, end, want_mask, limit, check_utf8, callback, ws, /)\n--\n\n"
+"Hand every plain data frame at the start of ``view[:end]`` to ``callback``; return where\n"
+"it stopped. Plain as for ``scan_frames``; frames are unmasked in place (``view`` must be\n"
+"writable when ``want_mask``). With ``ws`` None this is the frame path:\n"
+"``callback(opcode, payload_view, True)``; otherwise the message path:\n"
+"``callback(ws, str_or_bytes)``, text decoded (invalid UTF-8 stops the scan at its frame,\n"
+"masked as it came). If ``callback`` raises, return ``(resume_pos, exception)``.");
+
+static PyObject *
+read_frames(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *view, *callback, *ws;
+    Py_buffer b;
+    Py_ssize_t pos = 0, end, limit, p, len;
+    int want_mask, check_utf8, simple = 0;
+    unsigned char b0;
+
+    (void)module;
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "read_frames() takes exactly 7 arguments");
+        return NULL;
+    }
+    if (parse_scan_args(args, &end, &want_mask, &limit, &check_utf8) < 0) return NULL;
+    view = args[0];
+    callback = args[5];
+    ws = args[6] == Py_None ? NULL : args[6];
+    if (PyObject_GetBuffer(view, &b, PyBUF_SIMPLE) < 0) return NULL;
+    if (end < 0 || end > b.len) {
+        PyBuffer_Release(&b);
+        PyErr_SetString(PyExc_ValueError, "end out of range");
+        return NULL;
+    }
+    if (want_mask && b.readonly) {
+        PyBuffer_Release(&b);
+        return PyLong_FromSsize_t(0);
+    }
+    unsigned char *s = (unsigned char *)b.buf;
+    if (ws == NULL && PyMemoryView_Check(view)) {
+        Py_buffer *vb = PyMemoryView_GET_BUFFER(view);
+        simple = vb->ndim == 1 && vb->itemsize == 1 && vb->suboffsets == NULL &&
+                 (vb->strides == NULL || vb->strides[0] == 1);
+    }
+    while ((b0 = next_plain(s, pos, end, want_mask, limit, &p, &len)) != 0) {
+        PyObject *r, *data, *cargs[3];
+        if (want_mask) xor_mask(s + p, s + p, len, s + p - 4);
+        if (ws != NULL) {
+            if (b0 == 0x82) {
+                data = PyBytes_FromStringAndSize((const char *)s + p, len);
+            }
+            else {
+                data = PyUnicode_DecodeUTF8((const char *)s + p, len, "strict");
+                if (data == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+                    PyErr_Clear();
+                    if (want_mask) xor_mask(s + p, s + p, len, s + p - 4);
+                    break; /* the Python reader fails the connection with 1007 */
+                }
+            }
+            if (data == NULL) goto error;
+            cargs[0] = ws;
+            cargs[1] = data;
+            pos = p + len;
+            r = PyObject_Vectorcall(callback, cargs, 2, NULL);
+        }
+        else {
+            if (b0 == 0x81 && check_utf8 && utf8_run(s + p, len, ACCEPT) != ACCEPT) {
+                if (want_mask) xor_mask(s + p, s + p, len, s + p - 4);
+                break;
+            }
+            data = byte_slice(view, simple, p, len);
+            if (data == NULL) goto error;
+            cargs[0] = b0 == 0x81 ? one : two;
+            cargs[1] = data;
+            cargs[2] = Py_True;
+            pos = p + len;
+            r = PyObject_Vectorcall(callback, cargs, 3, NULL);
+        }
+        Py_DECREF(data);
+        if (r == NULL) {
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            PyErr_NormalizeException(&type, &value, &tb);
+            if (tb != NULL && value != NULL) PyException_SetTraceback(value, tb);
+            Py_XDECREF(type);
+            Py_XDECREF(tb);
+            if (value == NULL) goto error;
+            PyBuffer_Release(&b);
+            return Py_BuildValue("(nN)", pos, value);
+        }
+        Py_DECREF(r);
+    }
+    PyBuffer_Release(&b);
+    return PyLong_FromSsize_t(pos);
+error:
+    PyBuffer_Release(&b);
+    return NULL;
+}
+
+/* frames up to this size are built on the stack and written with one write(2) */
+#define STACK_FRAME 4096
+
+PyDoc_STRVAR(write_frame_doc,
+"write_frame(fd, b0, payload, keys, /)\n--\n\n"
+"Frame ``payload`` (``str`` is sent as its UTF-8) with first byte ``b0`` and write it to\n"
+"the non-blocking socket ``fd`` with one system call; a client passes its mask key pool\n"
+"(``keys.next_key()`` gives the key), a server None. Return None when every byte went\n"
+"out, else the bytes not written (all of them after EAGAIN or an error), for the\n"
+"transport to send and report.");
+
+static PyObject *
+write_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    static PyObject *next_key_name = NULL;
+    Py_buffer pb;
+    const char *payload;
+    Py_ssize_t plen, h, total, sent;
+    unsigned char b0, key[4], header[14], stack[STACK_FRAME];
+    PyObject *keyobj = NULL, *heap = NULL, *rest = NULL;
+    int fd, masked, have_pb = 0;
+
+    (void)module;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "write_frame() takes exactly 4 arguments");
+        return NULL;
+    }
+    long lfd = PyLong_AsLong(args[0]);
+    if (lfd == -1 && PyErr_Occurred()) return NULL;
+    if (lfd < 0 || lfd > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "bad file descriptor");
+        return NULL;
+    }
+    fd = (int)lfd;
+    if (get_b0(args[1], &b0) < 0) return NULL;
+    if (PyUnicode_Check(args[2])) {
+        payload = PyUnicode_AsUTF8AndSize(args[2], &plen);
+        if (payload == NULL) return NULL;
+    }
+    else {
+        if (PyObject_GetBuffer(args[2], &pb, PyBUF_SIMPLE) < 0) return NULL;
+        have_pb = 1;
+        payload = (const char *)pb.buf;
+        plen = pb.len;
+    }
+    masked = args[3] != Py_None;
+    if (masked) {
+        if (next_key_name == NULL) {
+            next_key_name = PyUnicode_InternFromString("next_key");
+            if (next_key_name == NULL) goto error;
+        }
+        keyobj = PyObject_CallMethodNoArgs(args[3], next_key_name);
+        if (keyobj == NULL || get_key(keyobj, key) < 0) goto error;
+    }
+    h = header_size(plen, masked);
+    total = h + plen;
+    if (!masked) {
+        /* nothing to transform: header and payload go out together, the payload uncopied */
+        struct iovec iov[2];
+        put_header(header, b0, plen, NULL);
+        iov[0].iov_base = header;
+        iov[0].iov_len = (size_t)h;
+        iov[1].iov_base = (void *)payload;
+        iov[1].iov_len = (size_t)plen;
+        sent = writev(fd, iov, plen ? 2 : 1);
+        if (sent < 0) sent = 0; /* EAGAIN or an error: the transport retries or reports */
+        if (sent < total) {
+            rest = PyBytes_FromStringAndSize(NULL, total - sent);
+            if (rest == NULL) goto error;
+            char *dst = PyBytes_AS_STRING(rest);
+            if (sent < h) {
+                memcpy(dst, header + sent, (size_t)(h - sent));
+                memcpy(dst + h - sent, payload, (size_t)plen);
+            }
+            else {
+                memcpy(dst, payload + (sent - h), (size_t)(total - sent));
+            }
+        }
+    }
+    else {
+        unsigned char *frame = stack;
+        if (total > STACK_FRAME) {
+            heap = PyBytes_FromStringAndSize(NULL, total);
+            if (heap == NULL) goto error;
+            frame = (unsigned char *)PyBytes_AS_STRING(heap);
+        }
+        put_header(frame, b0, plen, key);
+        xor_mask((const unsigned char *)payload, frame + h, plen, key);
+        sent = write(fd, frame, (size_t)total);
+        if (sent < 0) sent = 0;
+        if (sent == 0 && heap != NULL) {
+            rest = heap;
+            heap = NULL;
+        }
+        else if (sent < total) {
+            rest = PyBytes_FromStringAndSize((const char *)frame + sent, total - sent);
+            if (rest == NULL) goto error;
+        }
+    }
+    Py_XDECREF(keyobj);
+    Py_XDECREF(heap);
+    if (have_pb) PyBuffer_Release(&pb);
+    if (rest == NULL) Py_RETURN_NONE;
+    return rest;
+error:
+    Py_XDECREF(keyobj);
+    Py_XDECREF(heap);
+    if (have_pb) PyBuffer_Release(&pb);
+    return NULL;
+}
+
 /* ---- module ----------------------------------------------------------------------------- */
 
 static PyMethodDef speedups_methods[] = {
@@ -584,6 +797,8 @@ static PyMethodDef speedups_methods[] = {
     {"frame_in_place", (PyCFunction)(void (*)(void))frame_in_place, METH_FASTCALL,
      frame_in_place_doc},
     {"scan_frames", (PyCFunction)(void (*)(void))scan_frames, METH_FASTCALL, scan_frames_doc},
+    {"read_frames", (PyCFunction)(void (*)(void))read_frames, METH_FASTCALL, read_frames_doc},
+    {"write_frame", (PyCFunction)(void (*)(void))write_frame, METH_FASTCALL, write_frame_doc},
     {"scan_messages", (PyCFunction)(void (*)(void))scan_messages, METH_FASTCALL,
      scan_messages_doc},
     {NULL, NULL, 0, NULL},

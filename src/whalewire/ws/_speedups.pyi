@@ -66,3 +66,32 @@ def scan_messages(
     Plain as for ``scan_frames``; ``view`` is not modified. Text that is not valid UTF-8
     stops the scan at its frame. Return where the scan stopped.
     """
+
+def read_frames(
+    view: memoryview,
+    end: int,
+    want_mask: int,
+    limit: int,
+    check_utf8: bool,
+    callback: Callable[..., object],
+    ws: object,
+    /,
+) -> int | tuple[int, BaseException]:
+    """Hand the plain frames at the start of ``view[:end]`` to ``callback``; return the stop.
+
+    Plain as for ``scan_frames``, unmasked in place. ``ws`` None: the frame path,
+    ``callback(opcode, payload_view, True)``; otherwise ``callback(ws, str | bytes)``.
+    If ``callback`` raises, return ``(resume_pos, exception)`` instead of raising.
+    """
+
+def write_frame(
+    fd: int,
+    b0: int,
+    payload: str | bytes | bytearray | memoryview,
+    keys: Any,
+    /,
+) -> bytes | None:
+    """Frame ``payload`` (masked with ``keys.next_key()`` unless None), write it to ``fd``.
+
+    Return None when all of it was written, else the bytes left for the transport.
+    """

@@ -30,6 +30,7 @@ State transitions (``_TRANSITIONS``)::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum, IntEnum
@@ -56,6 +57,7 @@ from whalewire.ws.frames import (
 from whalewire.ws.mask import MaskKeyPool, default_key_pool
 
 try:
+    from whalewire.ws._speedups import read_frames as _c_read_frames
     from whalewire.ws._speedups import scan_frames as _c_scan_frames
     from whalewire.ws._speedups import scan_messages as _c_scan_messages
 
@@ -87,7 +89,12 @@ ScanMessages = Callable[
     [memoryview, int, bool, int, bool, "list[Event]", "type[TextMessage]", "type[BinaryMessage]"],
     int,
 ]
+ReadFrames = Callable[
+    [memoryview, int, int, int, bool, Callable[..., object], object],
+    "int | tuple[int, BaseException]",
+]
 _scan_frames: ScanFrames | None = None
+_read_frames: ReadFrames | None = None
 _scan_messages: ScanMessages | None = None
 #: True when plain frames are read in C (``_speedups.scan_frames``/``scan_messages``)
 SPEEDUPS = False
@@ -100,10 +107,11 @@ def use_speedups(enabled: bool) -> bool:
     valid UTF-8 and stop at anything else, which the Python reader below (the reference)
     then handles. Connections bind the choice when they are created.
     """
-    global _scan_frames, _scan_messages, SPEEDUPS
+    global _scan_frames, _scan_messages, _read_frames, SPEEDUPS
     old = SPEEDUPS
     SPEEDUPS = enabled and _HAVE_C
     _scan_frames = _c_scan_frames if SPEEDUPS else None
+    _read_frames = _c_read_frames if SPEEDUPS else None
     _scan_messages = _c_scan_messages if SPEEDUPS else None
     return old
 
@@ -214,7 +222,8 @@ def _is_writable(data: BytesLike) -> bool:
     return isinstance(data, bytearray) or (isinstance(data, memoryview) and not data.readonly)
 
 
-use_speedups(True)
+# WHALEWIRE_NO_SPEEDUPS=1 runs everything (the transport's tests too) on the Python reader
+use_speedups(os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1")
 
 
 class Connection:
@@ -263,10 +272,17 @@ class Connection:
         self._max_frame = max_message_size if max_frame_size is None else max_frame_size
         self._on_frame = on_frame
         self._scan = None if on_frame is None else _scan_frames
+        self._read = None if on_frame is None else _read_frames
         self._scan_messages = None if on_frame is not None else _scan_messages
         self._scan_limit = min(self._max_frame, self._max_msg)
         self._check_utf8 = check_utf8
         self._keys = None if self._server else (mask_keys or default_key_pool())
+        #: where a client's mask keys come from (None for a server, which never masks)
+        self.mask_keys = self._keys
+        #: whether a whole message may go out now as one plain frame that the transport
+        #: frames itself (OPEN, no compression negotiated, no fragmented send under way);
+        #: with nothing queued in ``data_to_send()`` the order on the wire still holds
+        self.plain_send = deflate is None
         self._events: list[Event] = []
         self._out: list[bytes] = []
         self._close_sent = False
@@ -291,6 +307,8 @@ class Connection:
             self.state = _TRANSITIONS[self.state, trigger]
         except KeyError:
             raise InvalidState(f"cannot {trigger.value} in state {self.state.name}") from None
+        if self.state is not _OPEN:
+            self.plain_send = False
 
     def close_expected(self) -> bool:
         """Return whether the transport should close soon (arm a timer if it is still open).
@@ -364,6 +382,34 @@ class Connection:
                 self._fail(ProtocolError("internal error", CloseCode.INTERNAL_ERROR))
             raise
         self._keep(buf, view, own, pos)
+
+    def receive_plain(
+        self, view: memoryview, end: int, callback: Callable[..., object], ws: object = None
+    ) -> int:
+        """Hand the plain data frames at the start of ``view[:end]`` to ``callback`` in C.
+
+        The transport's per-read fast path on the frame path: one call scans every
+        complete, unfragmented, uncompressed TEXT/BINARY frame (valid UTF-8 for text) and
+        unmasks it in place in the writable ``view``. With ``ws`` None it calls
+        ``callback(opcode, payload, True)`` as ``on_frame`` would be; otherwise
+        ``callback(ws, message)`` with ``str`` or ``bytes``. It stops at anything else and
+        returns how many bytes it took: pass the rest to ``receive_data``, the reference
+        reader. Returns 0 when the C reader is off or the reader is mid-frame or
+        mid-message. If ``callback`` raises, the bytes after that frame are kept as
+        ``receive_data`` would keep them, and the exception propagates.
+        """
+        read = self._read
+        if read is None or self._buf or self._rx_opcode or self._rx_stopped:
+            return 0
+        if self._rx_utf8 is not None:
+            return 0
+        r = read(view, end, self._want_mask, self._scan_limit, self._check_utf8, callback, ws)
+        if isinstance(r, int):
+            return r
+        pos, exc = r
+        if pos < end:
+            self._buf = bytearray(view[pos:end])
+        raise exc
 
     def _keep(self, buf: BytesLike, view: memoryview, own: bool, pos: int) -> None:
         end = len(view)
@@ -717,6 +763,7 @@ class Connection:
             raise ValueError(f"unknown opcode {opcode:#x}")
         self._queue(opcode, payload, fin)
         self._tx_opcode = 0 if fin else (opcode or self._tx_opcode)
+        self.plain_send = not self._tx_opcode and self._deflate is None
 
     def _send_control(self, opcode: int, payload: BytesLike) -> None:
         if len(payload) > MAX_CONTROL_PAYLOAD:
