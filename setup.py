@@ -49,15 +49,5 @@ if os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1":
                 optional=True,
             )
         )
-        # whale detection's scan, txid and input keys (mempool.whales falls back to Python)
-        ext_modules.append(
-            Extension(
-                "whalewire.mempool._scan",
-                sources=["src/whalewire/mempool/_scan.c"],
-                libraries=["crypto"],
-                extra_compile_args=["-O2"],
-                optional=True,
-            )
-        )
 
 setup(ext_modules=ext_modules)
