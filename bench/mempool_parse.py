@@ -7,9 +7,12 @@ One command, all figures from the same run (ratios are what to compare):
 Workload: the 374 transactions of mainnet block 951,658 (tests/mempool/data), each parsed
 from its own bytes. Per-transaction means are the best of R rounds over the whole block;
 detection latencies are per-transaction ``perf_counter_ns`` deltas (timer overhead included)
-over R rounds. The process is pinned to one CPU (``--cpu``, default 0) to keep the figures
-steady on a 2-vCPU VM. Results are printed and written into the "Mempool" section of
-docs/benchmarks.md (between its markers) unless ``--no-write``.
+over R rounds. "Whale -> alert" feeds the block's four deposits that the demo book reports
+at 0.25 BTC (what bench/e2e_latency.py feeds the engine), each re-serialised with a fresh
+locktime per call so every one is a new transaction with a new txid; the paths take turns
+in batches of 100 transactions. The process is pinned to one CPU (``--cpu``, default 0) to
+keep the figures steady on a 2-vCPU VM. Results are printed and written into the "Mempool"
+section of docs/benchmarks.md (between its markers) unless ``--no-write``.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ import gzip
 import os
 import platform
 import statistics
+import struct
+import subprocess
 import sys
 import time
+import types
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -179,6 +185,7 @@ def main() -> None:
                 fn(r)
         lat = latencies_ns(fn, mempool_raws, rounds)
         detect_rows.append((name, pct(lat, 0.5), pct(lat, 0.99), statistics.fmean(lat) / 1000))
+    whale_rows = whale_alerts(block, rounds)
     record_rows = construct_costs()
     gc.enable()
 
@@ -206,6 +213,19 @@ def main() -> None:
         lines.append(f"| {name} | {p50:.2f} | {p99:.2f} | {mean:.2f} |")
     lines += [
         "",
+        "Whale → alert: one deposit transaction in, its alert out (what the engine's detect",
+        f"stage costs), p50 over the 4 whale transactions × {rounds * 50} fresh locktimes; the",
+        "peer rows are the least a detector built on them must do (parse, txid, output lookup,",
+        "no input recognition and no alert):",
+        "",
+        "| path | p50 µs | p99 µs | vs this path |",
+        "|---|---:|---:|---:|",
+    ]
+    base = whale_rows[0][1]
+    for name, p50, p99 in whale_rows:
+        lines.append(f"| {name} | {p50:.2f} | {p99:.2f} | {p50 / base:.2f}x |")
+    lines += [
+        "",
         "Why the parsed records are msgspec Structs: cost of building one (value, scriptPubKey)",
         "record, best of 5 × 200,000:",
         "",
@@ -219,6 +239,101 @@ def main() -> None:
     if not args.no_write:
         write_section(text)
         print(f"\nwritten to {DOCS.relative_to(ROOT)}")
+
+
+SESSION1 = "90ed5a8"  # the last commit before the C walks: whales.py as session 1 left it
+
+
+def session1_detector_class() -> type | None:
+    """Return session 1's ``WhaleDetector`` (from git history), or None outside a checkout."""
+    try:
+        src = subprocess.run(
+            ["git", "show", f"{SESSION1}:src/whalewire/mempool/whales.py"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    mod = types.ModuleType("whales_session1")
+    sys.modules[mod.__name__] = mod  # dataclasses look their module up
+    exec(compile(src, "whales_session1.py", "exec"), mod.__dict__)
+    cls: type = mod.WhaleDetector
+    return cls
+
+
+def whale_alerts(block: object, rounds: int) -> list[tuple[str, float, float]]:
+    """Time whale tx -> alert: ours (C, pure Python, session 1) and the peers' minimum."""
+    from bitcoin.core import CTransaction, b2lx
+    from embit.transaction import Transaction
+
+    from whalewire.mempool import whales
+    from whalewire.mempool.watchlist import AddressBook
+
+    txs = block.txs  # type: ignore[attr-defined]
+    prefixes = ("e8a4eef8", "d39e6417", "e6707305", "014cf678")
+    raws = [t.serialize() for t in txs if t.txid.startswith(prefixes)]
+    assert len(raws) == 4
+    book = AddressBook.demo()
+    watch = dict(book.watch)
+    n = rounds * 50
+    variants = [raw[:-4] + struct.pack("<I", 500_000 + i) for i in range(n) for raw in raws]
+    clock = time.perf_counter_ns
+
+    def detector_path(make: type) -> object:
+        d = make(book, threshold_sats=25_000_000)
+
+        def run(r: bytes) -> object:
+            alerts = d.feed(r, feed="bench", recv_ns=0, recv_wall_ns=0)
+            assert len(alerts) == 1
+            return alerts
+
+        return run
+
+    def embit_min(r: bytes) -> object:
+        tx = Transaction.parse(r)
+        hits = [o for o in tx.vout if o.script_pubkey.data in watch]
+        return tx.txid().hex(), hits
+
+    def bitcoinlib_min(r: bytes) -> object:
+        tx = CTransaction.deserialize(r)
+        hits = [o for o in tx.vout if bytes(o.scriptPubKey) in watch]
+        return b2lx(tx.GetTxid()), hits
+
+    paths: list[tuple[str, object, bool | None]] = [
+        ("`WhaleDetector.feed`, C walks (`mempool._scan`) — default", whales.WhaleDetector, True),
+        ("`WhaleDetector.feed`, pure Python (no C build)", whales.WhaleDetector, False),
+    ]
+    old = session1_detector_class()
+    if old is not None:
+        paths.append((f"`WhaleDetector.feed` as of session 1 ({SESSION1})", old, None))
+    fns: list[tuple[str, object, bool | None]] = [
+        (name, detector_path(cls), c) for name, cls, c in paths
+    ]
+    fns += [
+        ("peer minimum: embit parse + txid + output lookup", embit_min, None),
+        ("peer minimum: python-bitcoinlib parse + txid + output lookup", bitcoinlib_min, None),
+    ]
+    samples: list[list[int]] = [[] for _ in fns]
+    flag = whales.SPEEDUPS
+    try:
+        # turns of 100 so a noisy neighbour slows every path alike, each path warm in its turn
+        for k in range(0, len(variants), 100):
+            for j, (_, fn, c) in enumerate(fns):
+                if c is not None:
+                    whales.use_speedups(c)
+                add = samples[j].append
+                for r in variants[k : k + 100]:
+                    t0 = clock()
+                    fn(r)  # type: ignore[operator]
+                    add(clock() - t0)
+    finally:
+        whales.use_speedups(flag)
+    return [
+        (name, pct(lat[len(lat) // 10 :], 0.5), pct(lat[len(lat) // 10 :], 0.99))
+        for (name, _, _), lat in zip(fns, samples, strict=True)
+    ]
 
 
 def construct_costs() -> list[tuple[str, float]]:

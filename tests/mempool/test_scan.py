@@ -131,7 +131,7 @@ def test_inspect_gives_cores_txid_for_every_transaction(
     for raw, txid in zip(raws, core_block["tx"], strict=True):
         seen = _scan.inspect(raw, {}, {}, {})
         assert seen is not None
-        assert (seen[0][::-1].hex(), seen[1]) == (txid, [])
+        assert (seen[0][::-1].hex(), seen[1], seen[2]) == (txid, txid, [])
 
 
 def revealed_keys(block: Block) -> tuple[dict[bytes, Any], dict[bytes, Any], dict[bytes, Any]]:
@@ -178,7 +178,7 @@ def test_inspect_recognises_the_same_inputs_as_python(
         seen = _scan.inspect(raw, by_pkh, by_sh, by_wsh)
         assert seen is not None
         ref = reference_owners(detector, raw)
-        assert seen[1] == ref
+        assert seen[2] == ref
         recognised += len(ref)
     assert recognised > 10  # the block's inputs really were looked at
 
@@ -202,7 +202,7 @@ def test_inspect_of_random_bytes_is_none_or_what_parse_tx_says(data: bytes) -> N
     except TxParseError:
         assert seen is None
     else:
-        assert seen is None or seen == (tx.txid_bytes, [])
+        assert seen is None or seen == (tx.txid_bytes, tx.txid, [])
 
 
 def test_hash160_of_generator_key_is_bip173_program() -> None:

@@ -11,8 +11,11 @@ def scan_tx(
 
 def inspect(
     raw: bytes, by_pkh: dict[bytes, _V], by_sh: dict[bytes, _V], by_wsh: dict[bytes, _V]
-) -> tuple[bytes, list[tuple[int, _V]]] | None:
-    """Return the txid (internal order) and the inputs whose keys are known; None: use Python."""
+) -> tuple[bytes, str, list[tuple[int, _V]]] | None:
+    """Return the txid (internal order, then display hex) and the inputs whose keys are known.
+
+    None: use Python.
+    """
 
 def hash160(data: bytes | bytearray | memoryview) -> bytes:
     """Return RIPEMD160(SHA256(data))."""

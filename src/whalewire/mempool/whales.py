@@ -184,6 +184,10 @@ class AlertKind(StrEnum):
     WITHDRAWAL = "withdrawal"
 
 
+_DEPOSIT: Final = AlertKind.DEPOSIT
+_WITHDRAWAL: Final = AlertKind.WITHDRAWAL
+
+
 class MatchedOutput(msgspec.Struct, frozen=True, gc=False):
     """One output an alert is about: its index in the transaction, value and script.
 
@@ -319,14 +323,14 @@ class WhaleDetector:
         found, ins = hits
         if not found and not ins and not self.inspect_all_inputs:
             return _NO_ALERTS
-        return self._decide(raw, found, ins, feed=feed, recv_ns=recv_ns, recv_wall_ns=recv_wall_ns)
+        # positional: a keyword call costs more, and this is the alert's hot path
+        return self._decide(raw, found, ins, feed, recv_ns, recv_wall_ns)
 
-    def _decide(
+    def _decide(  # noqa: PLR0917 - positional on purpose: feed's hot path calls it
         self,
         raw: bytes,
         found: list[tuple[int, int, AddressEntry]],
         ins: list[tuple[int, AddressEntry]],
-        *,
         feed: str,
         recv_ns: int,
         recv_wall_ns: int,
@@ -344,7 +348,7 @@ class WhaleDetector:
             else:
                 seen = walk(raw, _NOTHING, _NOTHING, _NOTHING)
         if seen is not None:
-            txid_bytes, revealed = seen
+            txid_bytes, txid, revealed = seen
             if revealed:
                 known = {i for i, _ in ins}
                 for i, entry in revealed:
@@ -354,6 +358,7 @@ class WhaleDetector:
             # the reference path (and the one that names the fault in malformed bytes)
             tx = parse_tx(raw)
             txid_bytes = tx.txid_bytes
+            txid = txid_bytes[::-1].hex()
             if look:
                 known = {i for i, _ in ins}
                 for i, txin in enumerate(tx.inputs):
@@ -365,9 +370,27 @@ class WhaleDetector:
             return _NO_ALERTS
         if found:
             self._remember(txid_bytes, found)
-        txid = txid_bytes[::-1].hex()
         net = self.network
         alerts: list[WhaleAlert] = []
+        if len(found) == 1 and not owners:
+            # the common whale: one output to one entity, no input of its own
+            i, v, e = found[0]
+            if v < self._thresholds.get(e.entity, self._default):
+                return _NO_ALERTS
+            paid_out = MatchedOutput(i, v, e.script_pubkey, net)
+            return (
+                WhaleAlert(
+                    txid,
+                    _DEPOSIT,
+                    e.entity,
+                    v,
+                    (paid_out,),
+                    feed,
+                    recv_ns,
+                    recv_wall_ns,
+                    _perf_ns(),
+                ),
+            )
         if found:
             paid: dict[str, list[tuple[int, int, AddressEntry]]] = {}
             for hit in found:
@@ -383,7 +406,7 @@ class WhaleDetector:
                 alerts.append(
                     WhaleAlert(
                         txid,
-                        AlertKind.DEPOSIT,
+                        _DEPOSIT,
                         entity,
                         total,
                         tuple([MatchedOutput(i, v, e.script_pubkey, net) for i, v, e in outs]),
@@ -412,7 +435,7 @@ class WhaleDetector:
                 alerts.append(
                     WhaleAlert(
                         txid,
-                        AlertKind.WITHDRAWAL,
+                        _WITHDRAWAL,
                         entity,
                         total,
                         matched,
@@ -506,7 +529,7 @@ _ScanFn = Callable[
 ]
 _InspectFn = Callable[
     [bytes, dict[bytes, AddressEntry], dict[bytes, AddressEntry], dict[bytes, AddressEntry]],
-    tuple[bytes, list[tuple[int, AddressEntry]]] | None,
+    tuple[bytes, str, list[tuple[int, AddressEntry]]] | None,
 ]
 _c_scan_tx: _ScanFn | None = None
 _c_inspect: _InspectFn | None = None
