@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from whalewire.mempool import whales
 
 DATA = Path(__file__).parent / "data"
 
@@ -28,3 +31,16 @@ def block_raw() -> bytes:
 def core_block() -> dict[str, Any]:
     """Bitcoin Core's getblock JSON fields for block 951,658 (independent expected values)."""
     return json.loads((DATA / "block_951658_expected.json").read_text())  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=["c", "python"])
+def impl(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test over the C walks (``whalewire.mempool._scan``), then over pure Python."""
+    name: str = request.param
+    if name == "c" and not whales._HAVE_C:
+        pytest.skip("whalewire.mempool._scan is not built")
+    old = whales.use_speedups(name == "c")
+    try:
+        yield name
+    finally:
+        whales.use_speedups(old)

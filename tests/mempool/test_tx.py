@@ -447,7 +447,9 @@ def test_generated_transactions_round_trip(
 # --- txid_of / tx_span: the object-free path ------------------------------------------------
 
 
-def test_txid_of_every_block_tx_equals_cores(block: Block, core_block: dict[str, Any]) -> None:
+def test_txid_of_every_block_tx_equals_cores(
+    block: Block, core_block: dict[str, Any], impl: str
+) -> None:
     assert [txid_of(tx.serialize()) for tx in block.txs] == core_block["tx"]
 
 
@@ -456,7 +458,7 @@ def test_tx_span_finds_each_block_tx_in_place(block: Block) -> None:
         assert tx_span(block.raw, tx.start) == (tx.end, tx.witness_start)
 
 
-def test_every_cut_of_a_block_tx_makes_txid_of_raise(block: Block) -> None:
+def test_every_cut_of_a_block_tx_makes_txid_of_raise(block: Block, impl: str) -> None:
     for tx in block.txs[:60]:
         raw = tx.serialize()
         for cut in range(len(raw)):
@@ -466,10 +468,12 @@ def test_every_cut_of_a_block_tx_makes_txid_of_raise(block: Block) -> None:
             txid_of(raw + b"\x00")
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=300))
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.binary(max_size=300))
 def test_txid_of_random_bytes_raises_only_tx_parse_error_or_agrees_with_parse_tx(
-    data: bytes,
+    data: bytes, impl: str
 ) -> None:
     try:
         got = txid_of(data)

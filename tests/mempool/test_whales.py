@@ -13,13 +13,11 @@ from __future__ import annotations
 import json
 import struct
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from whalewire.mempool import whales
 from whalewire.mempool.address import script_to_address
 from whalewire.mempool.tx import Block, TxParseError, parse_block, parse_tx
 from whalewire.mempool.watchlist import AddressBook
@@ -42,17 +40,7 @@ KEY_G_P2WPKH = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
 G_COMPRESSED = bytes.fromhex("0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798")
 
 
-@pytest.fixture(autouse=True, params=["c", "python"])
-def impl(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run the test over the C walks, then over pure Python."""
-    name: str = request.param
-    if name == "c" and not whales._HAVE_C:
-        pytest.skip("whalewire.mempool._scan is not built")
-    old = whales.use_speedups(name == "c")
-    try:
-        yield name
-    finally:
-        whales.use_speedups(old)
+pytestmark = pytest.mark.usefixtures("impl")  # every test over C and over pure Python
 
 
 def book(*rows: tuple[str, str]) -> AddressBook:

@@ -51,6 +51,7 @@ import msgspec
 
 from whalewire.mempool.address import script_to_address
 from whalewire.mempool.tx import Tx, TxIn, parse_tx, scan_tx
+from whalewire.mempool.tx import use_speedups as tx_use_speedups
 from whalewire.mempool.watchlist import AddressBook, AddressEntry
 
 __all__ = [
@@ -538,13 +539,14 @@ SPEEDUPS = False
 
 
 def use_speedups(enabled: bool) -> bool:
-    """Switch detection to the C walks (if built) or to pure Python; return the old flag.
+    """Switch detection (and ``tx.txid_of``) to the C walks (if built) or to pure Python.
 
     Tests use this to run the same vectors over both paths; detectors read the choice on
-    every call, so it applies to existing ones too.
+    every call, so it applies to existing ones too. Returns the old flag.
     """
     global _c_scan_tx, _c_inspect, SPEEDUPS
     old = SPEEDUPS
+    tx_use_speedups(enabled)
     if enabled and _HAVE_C:
         _c_scan_tx = _scan.scan_tx
         _c_inspect = _scan.inspect
