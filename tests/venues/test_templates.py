@@ -309,15 +309,40 @@ def test_mask_text_frame_at_length_boundaries(size: int, speedups: bool) -> None
     assert len(frame) == header + size
 
 
-@given(st.integers(0, 2**62 - 1), decimals, decimals, st.integers(0, 2**31))
+def _kraken(impl: str, order_type: str = "limit") -> KrakenOrderTemplate:
+    old = templates.use_speedups(impl == "c")
+    try:
+        template = KrakenOrderTemplate(
+            symbol="BTC/USD",
+            side="buy",
+            order_type=order_type,
+            token="tok-123",
+            time_in_force="ioc" if order_type == "limit" else None,
+        )
+    finally:
+        templates.use_speedups(old)
+    assert (template.frame == template._frame_py) is (impl == "python")
+    return template
+
+
+KRAKEN_BY = {impl: _kraken(impl) for impl in (["c", "python"] if HAVE_C else ["python"])}
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@given(
+    seq=st.integers(0, 2**62 - 1),
+    qty=decimals,
+    price=decimals,
+    req_id=st.integers(-(2**63), 2**63 - 1),
+)
 def test_kraken_template_decodes_to_the_add_order_request(
-    seq: int, qty: str, price: str, req_id: int
+    impl: str, seq: int, qty: str, price: str, req_id: int
 ) -> None:
-    template = KrakenOrderTemplate(
-        symbol="BTC/USD", side="buy", order_type="limit", token="tok-123", time_in_force="ioc"
-    )
+    template = KRAKEN_BY[impl]
     cid = uuid_client_order_id(NS, seq)
-    first, body = unframe(template.frame(req_id, cid.encode(), qty.encode(), price.encode()))
+    frame = template.frame(req_id, cid.encode(), qty.encode(), price.encode())
+    first, body = unframe(frame)
+    assert body == template.request(req_id, cid.encode(), qty.encode(), price.encode())
     assert first == 0x81
     request = json.loads(body, parse_float=Decimal)
     assert request == {
@@ -394,3 +419,39 @@ def test_an_uninitialised_c_framer_refuses_instead_of_crashing() -> None:
     framer = templates._hotpath.BinanceFramer.__new__(templates._hotpath.BinanceFramer)
     with pytest.raises(RuntimeError, match="not initialised"):
         framer.frame(1, b"x" * CID_WIDTH, b"1")
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize(
+    ("cid", "qty", "price", "message"),
+    [
+        (b"short", b"1", b"1", "cl_ord_id"),
+        (b"x" * 36, b"1e5", b"1", "order_qty"),
+        (b"x" * 36, b"1", b"", "limit_price"),
+        (b"x" * 36, b"1", b"1.2.3", "limit_price"),
+    ],
+)
+def test_kraken_template_refuses_malformed_slots(
+    impl: str, cid: bytes, qty: bytes, price: bytes, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        KRAKEN_BY[impl].frame(1, cid, qty, price)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_kraken_market_template_refuses_a_price_and_frames_without(impl: str) -> None:
+    template = _kraken(impl, "market")
+    with pytest.raises(ValueError, match="no price"):
+        template.frame(7, b"x" * 36, b"1", b"2")
+    _, body = unframe(template.frame(7, b"x" * 36, b"1"))
+    assert json.loads(body)["params"]["order_qty"] == 1
+    assert "limit_price" not in json.loads(body)["params"]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_a_dropped_kraken_template_is_freed(impl: str) -> None:
+    template = _kraken(impl)
+    ref = weakref.ref(template)
+    del template
+    gc.collect()
+    assert ref() is None

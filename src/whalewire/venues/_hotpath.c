@@ -1,12 +1,13 @@
 /*
- * The Binance order hot path in C: check the slots, fill, sign (HMAC-SHA256), serialise,
- * frame and mask one order.place request in a single call and a single allocation.
+ * The order hot paths in C: check the slots, fill, sign (HMAC-SHA256), serialise, frame and
+ * mask one Binance order.place request in a single call and a single allocation; the same
+ * without the signature for Kraken's add_order.
  *
  * Optional: venues.templates holds the pure-Python reference of the same computation and
  * the tests hold both equal to the slow path (signing.binance_ws_payload) and to Binance's
  * documented vectors. This file knows the template's layout (constant segments around the
- * slots, in the order templates.BinanceOrderTemplate._build lays them out) and nothing of
- * sockets, clients or orders beyond that.
+ * slots, in the order templates.BinanceOrderTemplate._build and KrakenOrderTemplate lay
+ * them out) and nothing of sockets, clients or orders beyond that.
  *
  * SHA-256 comes from OpenSSL's libcrypto (the same library hashlib uses): its plain
  * SHA256_CTX is copied by assignment, where hashlib's .copy() allocates a Python object.
@@ -380,10 +381,205 @@ static PyTypeObject FramerType = {
     .tp_methods = Framer_methods,
 };
 
+
+/* ---- Kraken: add_order, no signature ------------------------------------------------------ */
+
+/* One masked text frame of n parts (RFC 6455 §5.2, §5.3), in one allocation. */
+static PyObject *
+masked_text_frame(const unsigned char *const *parts, const Py_ssize_t *lens, int count)
+{
+    Py_ssize_t n = 0;
+    for (int i = 0; i < count; i++) n += lens[i];
+    Py_ssize_t hlen = n < 126 ? 2 : n < 65536 ? 4 : 10;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, hlen + 4 + n);
+    if (out == NULL) return NULL;
+    unsigned char *o = (unsigned char *)PyBytes_AS_STRING(out);
+    o[0] = 0x81;
+    if (n < 126) {
+        o[1] = (unsigned char)(0x80 | n);
+    }
+    else if (n < 65536) {
+        o[1] = 0x80 | 126;
+        o[2] = (unsigned char)(n >> 8);
+        o[3] = (unsigned char)n;
+    }
+    else {
+        o[1] = 0x80 | 127;
+        for (int i = 0; i < 8; i++) o[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
+    }
+    unsigned char *key = o + hlen;
+    if (next_key(key) < 0) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    unsigned char *body = key + 4, *p = body;
+    for (int i = 0; i < count; i++) {
+        memcpy(p, parts[i], (size_t)lens[i]);
+        p += lens[i];
+    }
+    uint32_t k32, w;
+    memcpy(&k32, key, 4);
+    Py_ssize_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        memcpy(&w, body + i, 4);
+        w ^= k32;
+        memcpy(body + i, &w, 4);
+    }
+    for (; i < n; i++) body[i] ^= key[i & 3];
+    return out;
+}
+
+/* segments: s0 CL_ORD_ID s1 QTY s2 PRICE s3 REQ_ID s4 (templates.KrakenOrderTemplate) */
+typedef struct {
+    PyObject_HEAD
+    int has_price;
+    Py_ssize_t cid_width;
+    PyObject *seg[5];
+    PyObject *refuse;
+} KFramer;
+
+static int
+KFramer_traverse(KFramer *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->refuse);
+    return 0;
+}
+
+static int
+KFramer_clear(KFramer *self)
+{
+    Py_CLEAR(self->refuse);
+    return 0;
+}
+
+static void
+KFramer_dealloc(KFramer *self)
+{
+    PyObject_GC_UnTrack(self);
+    for (int i = 0; i < 5; i++) Py_CLEAR(self->seg[i]);
+    Py_CLEAR(self->refuse);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int
+KFramer_init(KFramer *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"segments", "cid_width", "has_price", "refuse", NULL};
+    PyObject *segments, *refuse;
+    Py_ssize_t cid_width;
+    int has_price;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OnpO", kwlist, &segments, &cid_width,
+                                     &has_price, &refuse))
+        return -1;
+    if (self->seg[0] != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "KrakenFramer is initialised once");
+        return -1;
+    }
+    if (!PyCallable_Check(refuse)) {
+        PyErr_SetString(PyExc_TypeError, "refuse must be callable");
+        return -1;
+    }
+    if (take_segments(segments, self->seg, 5, "segments") < 0) return -1;
+    Py_INCREF(refuse);
+    self->refuse = refuse;
+    self->cid_width = cid_width;
+    self->has_price = has_price;
+    return 0;
+}
+
+static PyObject *
+KFramer_frame(KFramer *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (self->refuse == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "KrakenFramer is not initialised");
+        return NULL;
+    }
+    if (nargs < 3 || nargs > 4) {
+        PyErr_SetString(PyExc_TypeError, "frame(req_id, cl_ord_id, quantity, price=b'')");
+        return NULL;
+    }
+    PyObject *cid = args[1], *qty = args[2];
+    PyObject *price = nargs == 4 ? args[3] : NULL;
+    if (!PyBytes_Check(cid) || !PyBytes_Check(qty) || (price != NULL && !PyBytes_Check(price))) {
+        PyErr_SetString(PyExc_TypeError, "cl_ord_id, quantity and price must be bytes");
+        return NULL;
+    }
+    const unsigned char *pr = price ? (const unsigned char *)PyBytes_AS_STRING(price)
+                                    : (const unsigned char *)"";
+    Py_ssize_t plen = price ? PyBytes_GET_SIZE(price) : 0;
+    const unsigned char *q = (const unsigned char *)PyBytes_AS_STRING(qty);
+    Py_ssize_t qlen = PyBytes_GET_SIZE(qty);
+    if (PyBytes_GET_SIZE(cid) != self->cid_width || !decimal_ok(q, qlen)
+        || !(self->has_price ? decimal_ok(pr, plen) : plen == 0)) {
+        PyObject *empty = price ? price : PyBytes_FromStringAndSize(NULL, 0);
+        if (empty == NULL) return NULL;
+        PyObject *r = PyObject_CallFunctionObjArgs(self->refuse, cid, qty, empty, NULL);
+        if (price == NULL) Py_DECREF(empty);
+        if (r == NULL) return NULL;
+        Py_DECREF(r);
+        PyErr_SetString(PyExc_AssertionError, "refuse returned for invalid slots");
+        return NULL;
+    }
+    if (!PyLong_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "req_id must be an int");
+        return NULL;
+    }
+    long long v = PyLong_AsLongLong(args[0]);
+    if (v == -1 && PyErr_Occurred()) return NULL;
+    unsigned char buf[24], *e = buf + sizeof buf, *d = e;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--d = (unsigned char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--d = '-';
+    const unsigned char *parts[9] = {
+        (const unsigned char *)PyBytes_AS_STRING(self->seg[0]),
+        (const unsigned char *)PyBytes_AS_STRING(cid),
+        (const unsigned char *)PyBytes_AS_STRING(self->seg[1]),
+        q,
+        (const unsigned char *)PyBytes_AS_STRING(self->seg[2]),
+        pr,
+        (const unsigned char *)PyBytes_AS_STRING(self->seg[3]),
+        d,
+        (const unsigned char *)PyBytes_AS_STRING(self->seg[4]),
+    };
+    const Py_ssize_t lens[9] = {
+        PyBytes_GET_SIZE(self->seg[0]), PyBytes_GET_SIZE(cid), PyBytes_GET_SIZE(self->seg[1]),
+        qlen, PyBytes_GET_SIZE(self->seg[2]), plen, PyBytes_GET_SIZE(self->seg[3]),
+        e - d, PyBytes_GET_SIZE(self->seg[4]),
+    };
+    return masked_text_frame(parts, lens, 9);
+}
+
+PyDoc_STRVAR(KFramer_frame_doc,
+             "frame(req_id, cl_ord_id, quantity, price=b'', /)\n--\n\n"
+             "Return the add_order request as one masked text frame.");
+
+static PyMethodDef KFramer_methods[] = {
+    {"frame", (PyCFunction)(void (*)(void))KFramer_frame, METH_FASTCALL, KFramer_frame_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject KFramerType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "whalewire.venues._hotpath.KrakenFramer",
+    .tp_basicsize = sizeof(KFramer),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = PyDoc_STR("One Kraken add_order shape, laid out for frame()."),
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)KFramer_init,
+    .tp_dealloc = (destructor)KFramer_dealloc,
+    .tp_traverse = (traverseproc)KFramer_traverse,
+    .tp_clear = (inquiry)KFramer_clear,
+    .tp_methods = KFramer_methods,
+};
+
+/* ---- module ------------------------------------------------------------------------------- */
+
 static struct PyModuleDef hotpath_module = {
     PyModuleDef_HEAD_INIT,
     "whalewire.venues._hotpath",
-    "The Binance order hot path (fill, sign, frame, mask) in C.",
+    "The order hot paths (Binance: fill, sign, frame, mask; Kraken: fill, frame, mask) in C.",
     -1,
     NULL,
     NULL,
@@ -396,7 +592,7 @@ PyMODINIT_FUNC
 PyInit__hotpath(void)
 {
     init_id_table();
-    if (PyType_Ready(&FramerType) < 0) return NULL;
+    if (PyType_Ready(&FramerType) < 0 || PyType_Ready(&KFramerType) < 0) return NULL;
     if (pthread_atfork(NULL, NULL, key_pool_discard) != 0) {
         PyErr_SetString(PyExc_OSError, "pthread_atfork failed");
         return NULL;
@@ -406,6 +602,12 @@ PyInit__hotpath(void)
     Py_INCREF(&FramerType);
     if (PyModule_AddObject(m, "BinanceFramer", (PyObject *)&FramerType) < 0) {
         Py_DECREF(&FramerType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&KFramerType);
+    if (PyModule_AddObject(m, "KrakenFramer", (PyObject *)&KFramerType) < 0) {
+        Py_DECREF(&KFramerType);
         Py_DECREF(m);
         return NULL;
     }

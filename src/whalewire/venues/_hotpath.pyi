@@ -1,4 +1,4 @@
-"""Types of the optional C hot path: one Binance ``order.place`` shape, framed in one call."""
+"""Types of the optional C hot path: one order shape (Binance, Kraken) framed in one call."""
 
 from collections.abc import Callable
 
@@ -25,3 +25,22 @@ class BinanceFramer:
         self, timestamp_ms: int, client_order_id: bytes, quantity: bytes, price: bytes = ..., /
     ) -> bytes:
         """Return the signed request as one masked text frame (RFC 6455 §5.2, §5.3)."""
+
+class KrakenFramer:
+    """Check, fill, frame and mask one Kraken ``add_order`` shape (no signature).
+
+    ``segments`` are ``KrakenOrderTemplate``'s 5 constant segments around ``cl_ord_id``,
+    quantity, price and ``req_id``; ``refuse(cl_ord_id, quantity, price)`` must raise for
+    slots that fail the checks.
+    """
+
+    def __init__(
+        self,
+        *,
+        segments: tuple[bytes, bytes, bytes, bytes, bytes],
+        cid_width: int,
+        has_price: bool,
+        refuse: Callable[[bytes, bytes, bytes], None],
+    ) -> None: ...
+    def frame(self, req_id: int, cl_ord_id: bytes, quantity: bytes, price: bytes = ..., /) -> bytes:
+        """Return the request as one masked text frame (RFC 6455 §5.2, §5.3)."""

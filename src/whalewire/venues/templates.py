@@ -19,9 +19,9 @@ For WebSocket venues the result is a complete masked client text frame (RFC 6455
 §5.3) ready for ``socket.send``, with the mask key drawn from ``ws.mask``'s pool; masking
 uses the C accelerator when ``ws.mask.SPEEDUPS`` is on. Binance's ``frame`` runs in C
 (``_hotpath``: check, fill, sign, frame and mask in one call and one allocation, keys from
-its own ``getrandom`` pool) when that optional extension is built; ``use_speedups`` picks
-the path for templates built afterwards. For Coinbase Exchange it is a full HTTP/1.1
-request for a kept-alive connection.
+its own ``getrandom`` pool) when that optional extension is built, and so does Kraken's
+(no signature); ``use_speedups`` picks the path for templates built afterwards. For
+Coinbase Exchange it is a full HTTP/1.1 request for a kept-alive connection.
 
 The hot-path methods trust their inputs' *types* (bytes, int) and check only what a caller
 could plausibly get wrong cheaply: quantities and prices must be plain decimal ASCII, and a
@@ -410,6 +410,10 @@ class KrakenOrderTemplate:
     the session ``token`` from REST ``GetWebSocketsToken`` (Kraken "Spot WebSocket"
     ``add_order``). Slots: ``cl_ord_id`` (a UUID from ``ids.py``), quantity, price, and the
     integer ``req_id`` that correlates the response.
+
+    ``frame(req_id, cl_ord_id, quantity, price=b"")`` returns the request as one masked
+    text frame: the C framer's bound method when ``SPEEDUPS`` was on at construction, else
+    ``_frame_py``.
     """
 
     def __init__(
@@ -442,9 +446,17 @@ class KrakenOrderTemplate:
         )
         self.constants: Final = constants
         self._pool = ws_mask.default_key_pool()
+        self.frame: FrameFn = self._frame_py
+        if SPEEDUPS and _hotpath is not None:
+            framer = _hotpath.KrakenFramer(
+                segments=self._segments,
+                cid_width=cid_width,
+                has_price=self.has_price,
+                refuse=self._check,
+            )
+            self.frame = framer.frame
 
-    def request(self, req_id: int, cl_ord_id: bytes, quantity: bytes, price: bytes = b"") -> bytes:
-        """Return the request JSON (unframed)."""
+    def _check(self, cl_ord_id: bytes, quantity: bytes, price: bytes) -> None:
         if len(cl_ord_id) != self.cid_width:
             raise ValueError(f"cl_ord_id must be {self.cid_width} bytes, got {cl_ord_id!r}")
         _check_decimal("order_qty", quantity)
@@ -452,10 +464,14 @@ class KrakenOrderTemplate:
             _check_decimal("limit_price", price)
         elif price:
             raise ValueError("a market order takes no price")
+
+    def request(self, req_id: int, cl_ord_id: bytes, quantity: bytes, price: bytes = b"") -> bytes:
+        """Return the request JSON (unframed)."""
+        self._check(cl_ord_id, quantity, price)
         s0, s1, s2, s3, s4 = self._segments
         return b"".join((s0, cl_ord_id, s1, quantity, s2, price, s3, b"%d" % req_id, s4))
 
-    def frame(
+    def _frame_py(
         self, req_id: int, cl_ord_id: bytes, quantity: bytes, price: bytes = b""
     ) -> bytes | bytearray:
         """Return the request as one masked text frame, ready for ``socket.send``."""
