@@ -174,7 +174,10 @@ def main() -> None:
 
     detect_rows: list[tuple[str, float, float, float]] = []
     for name, fn in [
-        ("`scan_outputs` only (demo watch set)", lambda r: scan_outputs(r, watch)),
+        (
+            "`tx.scan_outputs` only, pure-Python reference (demo watch set)",
+            lambda r: scan_outputs(r, watch),
+        ),
         ("`WhaleDetector.feed`, sample book (22 exchange addresses)", feeder(sample)),
         ("`WhaleDetector.feed`, demo book (11 addresses, 1 alert in block)", feeder(demo)),
         ("`WhaleDetector.feed`, demo book, `inspect_all_inputs=True`", feeder(inspect)),
