@@ -38,12 +38,15 @@ from whalewire.ws.handshake import (
     Rejected,
     ServerHandshake,
 )
+from whalewire.ws.mask import default_key_pool
 
 WriteFrame = Callable[[int, int, "str | bytes | bytearray | memoryview", object], "bytes | None"]
 _c_write_frame: WriteFrame | None
 try:
+    from whalewire.ws._speedups import PlainReader
     from whalewire.ws._speedups import write_frame as _c_write_frame
-except ImportError:  # not built: messages are framed by the core and written as before
+except ImportError:  # not built: the Python reader reads, the core frames what is sent
+    PlainReader = None  # type: ignore[assignment,misc]  # the optional extension is absent
     _c_write_frame = None
 
 __all__ = ["Limits", "MessageCallback", "WebSocket", "WebSocketProtocol"]
@@ -117,6 +120,8 @@ class WebSocket:
         #: the peer's handshake headers (``ws.handshake.Headers``)
         self.headers = headers
         self._messages: collections.deque[Message] = collections.deque()
+        # one Python call less per message on the hot path (same behaviour as the method)
+        self.send = proto.send_message  # type: ignore[method-assign]
         self._waiter: asyncio.Future[None] | None = None
         self._closed: asyncio.Future[None] = proto.loop.create_future()
         #: called with each pong's payload and its round-trip time (None when it answers
@@ -311,16 +316,21 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         self._lost = False
         #: done when the TCP connection is gone (whatever the phase)
         self.lost: asyncio.Future[None] = self.loop.create_future()
-        #: reads completed (keepalive counts any arrival as a sign of life)
-        self.reads = 0
+        self._reads = 0
         # frame path: the fragments of the message in progress and its opcode
         self._parts: list[bytes] = []
         self._opcode = 0
-        # per-read fast path (set on open): the callback the core's C reader calls and
-        # its ws argument (None: on_frame); the C framer for direct sends
-        self._plain_cb: Callable[..., object] | None = None
-        self._plain_ws: WebSocket | None = None
+        # the per-read path in C (the picows model): the loop calls the reader as
+        # buffer_updated; armed, it hands each plain frame of a read to the callback with
+        # no Python frame between, and the Python reader below takes anything else
+        self._reader: PlainReader | None = None
+        if PlainReader is not None and core.SPEEDUPS and (on_frame or on_message):
+            self._reader = PlainReader(self._read, self._read_rest, READ_MIN)
+            self._reader.set_view(self._view)
+            self.buffer_updated = self._reader  # type: ignore[method-assign,assignment]  # C, same contract
+        # the C framer for direct sends
         self._write_frame: WriteFrame | None = None
+        self._tx_keys: object = None  # write_frame's keys: None, True (its own pool) or a pool
 
     # -- asyncio.BufferedProtocol --
 
@@ -350,26 +360,46 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._view
 
+    @property
+    def reads(self) -> int:
+        """Reads completed (keepalive counts any arrival as a sign of life)."""
+        reader = self._reader
+        return self._reads if reader is None else self._reads + reader.reads
+
     def buffer_updated(self, nbytes: int) -> None:
-        self.reads += 1
+        self._reads += 1
+        self._read(nbytes)
+
+    def _read(self, nbytes: int) -> None:
+        # One whole read, the reference path (and the C reader's fallback when unarmed).
         if self._handshake is not None:
             self._handshake_data(bytes(self._view[:nbytes]))
         elif self.conn is not None:
             # The core parses in place (and unmasks in place on the frame path); it copies
-            # only an incomplete frame's bytes before we reuse the buffer. Plain frames go
-            # to the callback in one C call; the reference reader takes whatever is left.
-            pos = 0
-            if self._plain_cb is not None:
-                try:
-                    pos = self.conn.receive_plain(
-                        self._view, nbytes, self._plain_cb, self._plain_ws
-                    )
-                except Exception:
-                    self._callback_failed()
-                    self._after_receive()
-                    pos = nbytes  # the core kept the rest
-            if pos < nbytes:
-                self._receive(self._view[pos:nbytes] if pos else self._view[:nbytes])
+            # only an incomplete frame's bytes before we reuse the buffer.
+            self._receive(self._view[:nbytes])
+            self._rearm()
+        self._size(nbytes)
+
+    def _read_rest(self, nbytes: int, pos: int, exc: BaseException | None) -> None:
+        # The C reader took the plain frames before pos; the Python reader takes the rest.
+        if exc is not None:
+            self._callback_failed(exc)
+        if pos < nbytes:
+            self._receive(self._view[pos:nbytes])
+            self._rearm()
+        elif exc is not None:
+            self._after_receive()
+        self._size(nbytes)
+
+    def _rearm(self) -> None:
+        # Armed only while the core is between frames and messages (it says when).
+        reader = self._reader
+        if reader is not None:
+            conn = self.conn
+            reader.armed = conn is not None and not self._lost and conn.plain_ready()
+
+    def _size(self, nbytes: int) -> None:
         # Grow on a full read (more is waiting: fewer, larger reads in a burst), shrink
         # after a run of small ones, so a quiet connection returns to READ_MIN.
         size = len(self._buffer)
@@ -389,6 +419,8 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         # A new buffer rather than a resize: nothing may still view the old one's bytes.
         self._buffer = bytearray(size)
         self._view = memoryview(self._buffer)
+        if self._reader is not None:
+            self._reader.set_view(self._view)
 
     def eof_received(self) -> bool | None:
         if isinstance(self._handshake, ClientHandshake):
@@ -398,11 +430,13 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
                 self._handshake_failed(exc)
         elif self.conn is not None and not self._lost:
             self.conn.receive_eof()
+            self._rearm()
             self._after_receive()
         return None  # let asyncio close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
+        self._rearm()
         if not self.lost.done():
             self.lost.set_result(None)
         if self._timer is not None:
@@ -486,17 +520,23 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
             path=path,
             headers=headers,
         )
-        if core.SPEEDUPS:
+        if self._reader is not None:
+            want_mask, limit, check_utf8 = self.conn.plain_params()
             if self._on_frame is not None:
-                self._plain_cb = self._on_frame
+                self._reader.arm(want_mask, limit, check_utf8, self._on_frame, None)
             elif self._on_message is not None:
-                self._plain_cb, self._plain_ws = self._on_message, self.ws
-            if self._fd >= 0:
-                self._write_frame = _c_write_frame
+                self._reader.arm(want_mask, limit, check_utf8, self._on_message, self.ws)
+        if core.SPEEDUPS and self._fd >= 0:
+            self._write_frame = _c_write_frame
+            keys = self.conn.mask_keys
+            # the process-wide pool's keys come from os.urandom; write_frame's own pool
+            # reads the same kernel CSPRNG without a Python call per key
+            self._tx_keys = True if keys is default_key_pool() else keys
         if self._on_open is not None:
             self._on_open(self.ws)
         if outcome.trailing_data:
             self._receive(bytearray(outcome.trailing_data))
+        self._rearm()
 
     # -- open connection --
 
@@ -506,16 +546,16 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         self._receiving = True
         try:
             conn.receive_data(data)
-        except Exception:
-            self._callback_failed()
+        except Exception as exc:
+            self._callback_failed(exc)
         finally:
             self._receiving = False
         self._after_receive()
 
-    def _callback_failed(self) -> None:
+    def _callback_failed(self, exc: BaseException) -> None:
         # Only a frame callback can raise here (the core never raises protocol errors);
         # answer 1011 without details, as close_code_for does.
-        log.exception("WebSocket message callback failed")
+        log.error("WebSocket message callback failed", exc_info=exc)
         conn = self.conn
         if conn is not None and conn.state is core.State.OPEN:
             conn.send_close(close_code_for(RuntimeError()))
@@ -615,7 +655,7 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
             assert transport is not None
             if not transport.get_write_buffer_size() and not transport.is_closing():
                 b0 = 0x81 if isinstance(message, str) else 0x82
-                rest = write(self._fd, b0, message, conn.mask_keys)
+                rest = write(self._fd, b0, message, self._tx_keys)
                 if rest is not None:
                     transport.write(rest)
                 return

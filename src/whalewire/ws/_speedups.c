@@ -8,8 +8,12 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sys/random.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -577,102 +581,37 @@ error:
 
 /* ---- the per-read path of an open connection -------------------------------------------- */
 
-PyDoc_STRVAR(read_frames_doc,
-"read_frames(view, end, want_mask, limit, check_utf8, callback, ws, /)\n--\n\n"
-"Hand every plain data frame at the start of ``view[:end]`` to ``callback``; return where\n"
-"it stopped. Plain as for ``scan_frames``; frames are unmasked in place (``view`` must be\n"
-"writable when ``want_mask``). With ``ws`` None this is the frame path:\n"
-"``callback(opcode, payload_view, True)``; otherwise the message path:\n"
-"``callback(ws, str_or_bytes)``, text decoded (invalid UTF-8 stops the scan at its frame,\n"
-"masked as it came). If ``callback`` raises, return ``(resume_pos, exception)``.");
+/* Mask keys for write_frame: 4-byte slices of a chunk from getrandom(2), the kernel CSPRNG
+ * os.urandom reads (RFC 6455 §5.3 wants unpredictable keys); one system call per 1,024 keys.
+ * The GIL serialises access; a forked child drops what is left (never shares its parent's). */
+static unsigned char key_chunk[4096];
+static size_t key_pos = sizeof(key_chunk);
 
-static PyObject *
-read_frames(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+static void
+drop_keys(void)
 {
-    PyObject *view, *callback, *ws;
-    Py_buffer b;
-    Py_ssize_t pos = 0, end, limit, p, len;
-    int want_mask, check_utf8, simple = 0;
-    unsigned char b0;
+    key_pos = sizeof(key_chunk);
+}
 
-    (void)module;
-    if (nargs != 7) {
-        PyErr_SetString(PyExc_TypeError, "read_frames() takes exactly 7 arguments");
-        return NULL;
-    }
-    if (parse_scan_args(args, &end, &want_mask, &limit, &check_utf8) < 0) return NULL;
-    view = args[0];
-    callback = args[5];
-    ws = args[6] == Py_None ? NULL : args[6];
-    if (PyObject_GetBuffer(view, &b, PyBUF_SIMPLE) < 0) return NULL;
-    if (end < 0 || end > b.len) {
-        PyBuffer_Release(&b);
-        PyErr_SetString(PyExc_ValueError, "end out of range");
-        return NULL;
-    }
-    if (want_mask && b.readonly) {
-        PyBuffer_Release(&b);
-        return PyLong_FromSsize_t(0);
-    }
-    unsigned char *s = (unsigned char *)b.buf;
-    if (ws == NULL && PyMemoryView_Check(view)) {
-        Py_buffer *vb = PyMemoryView_GET_BUFFER(view);
-        simple = vb->ndim == 1 && vb->itemsize == 1 && vb->suboffsets == NULL &&
-                 (vb->strides == NULL || vb->strides[0] == 1);
-    }
-    while ((b0 = next_plain(s, pos, end, want_mask, limit, &p, &len)) != 0) {
-        PyObject *r, *data, *cargs[3];
-        if (want_mask) xor_mask(s + p, s + p, len, s + p - 4);
-        if (ws != NULL) {
-            if (b0 == 0x82) {
-                data = PyBytes_FromStringAndSize((const char *)s + p, len);
+static int
+pool_key(unsigned char key[4])
+{
+    if (key_pos >= sizeof(key_chunk)) {
+        size_t got = 0;
+        while (got < sizeof(key_chunk)) {
+            ssize_t n = getrandom(key_chunk + got, sizeof(key_chunk) - got, 0);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                PyErr_SetFromErrno(PyExc_OSError);
+                return -1;
             }
-            else {
-                data = PyUnicode_DecodeUTF8((const char *)s + p, len, "strict");
-                if (data == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
-                    PyErr_Clear();
-                    if (want_mask) xor_mask(s + p, s + p, len, s + p - 4);
-                    break; /* the Python reader fails the connection with 1007 */
-                }
-            }
-            if (data == NULL) goto error;
-            cargs[0] = ws;
-            cargs[1] = data;
-            pos = p + len;
-            r = PyObject_Vectorcall(callback, cargs, 2, NULL);
+            got += (size_t)n;
         }
-        else {
-            if (b0 == 0x81 && check_utf8 && utf8_run(s + p, len, ACCEPT) != ACCEPT) {
-                if (want_mask) xor_mask(s + p, s + p, len, s + p - 4);
-                break;
-            }
-            data = byte_slice(view, simple, p, len);
-            if (data == NULL) goto error;
-            cargs[0] = b0 == 0x81 ? one : two;
-            cargs[1] = data;
-            cargs[2] = Py_True;
-            pos = p + len;
-            r = PyObject_Vectorcall(callback, cargs, 3, NULL);
-        }
-        Py_DECREF(data);
-        if (r == NULL) {
-            PyObject *type, *value, *tb;
-            PyErr_Fetch(&type, &value, &tb);
-            PyErr_NormalizeException(&type, &value, &tb);
-            if (tb != NULL && value != NULL) PyException_SetTraceback(value, tb);
-            Py_XDECREF(type);
-            Py_XDECREF(tb);
-            if (value == NULL) goto error;
-            PyBuffer_Release(&b);
-            return Py_BuildValue("(nN)", pos, value);
-        }
-        Py_DECREF(r);
+        key_pos = 0;
     }
-    PyBuffer_Release(&b);
-    return PyLong_FromSsize_t(pos);
-error:
-    PyBuffer_Release(&b);
-    return NULL;
+    memcpy(key, key_chunk + key_pos, 4);
+    key_pos += 4;
+    return 0;
 }
 
 /* frames up to this size are built on the stack and written with one write(2) */
@@ -681,8 +620,9 @@ error:
 PyDoc_STRVAR(write_frame_doc,
 "write_frame(fd, b0, payload, keys, /)\n--\n\n"
 "Frame ``payload`` (``str`` is sent as its UTF-8) with first byte ``b0`` and write it to\n"
-"the non-blocking socket ``fd`` with one system call; a client passes its mask key pool\n"
-"(``keys.next_key()`` gives the key), a server None. Return None when every byte went\n"
+"the non-blocking socket ``fd`` with one system call. ``keys``: None (a server: no mask),\n"
+"True (a key from this module's getrandom pool) or a pool whose ``next_key()`` gives the\n"
+"key. Return None when every byte went\n"
 "out, else the bytes not written (all of them after EAGAIN or an error), for the\n"
 "transport to send and report.");
 
@@ -721,7 +661,10 @@ write_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         plen = pb.len;
     }
     masked = args[3] != Py_None;
-    if (masked) {
+    if (args[3] == Py_True) {
+        if (pool_key(key) < 0) goto error;
+    }
+    else if (masked) {
         if (next_key_name == NULL) {
             next_key_name = PyUnicode_InternFromString("next_key");
             if (next_key_name == NULL) goto error;
@@ -797,11 +740,349 @@ static PyMethodDef speedups_methods[] = {
     {"frame_in_place", (PyCFunction)(void (*)(void))frame_in_place, METH_FASTCALL,
      frame_in_place_doc},
     {"scan_frames", (PyCFunction)(void (*)(void))scan_frames, METH_FASTCALL, scan_frames_doc},
-    {"read_frames", (PyCFunction)(void (*)(void))read_frames, METH_FASTCALL, read_frames_doc},
     {"write_frame", (PyCFunction)(void (*)(void))write_frame, METH_FASTCALL, write_frame_doc},
     {"scan_messages", (PyCFunction)(void (*)(void))scan_messages, METH_FASTCALL,
      scan_messages_doc},
     {NULL, NULL, 0, NULL},
+};
+
+/* ---- the transport's reader object -------------------------------------------------------- */
+
+/* PlainReader is what the event loop calls as the protocol's buffer_updated(nbytes): while
+ * armed (the core's reader is between messages) it hands every plain frame at the start of
+ * the read buffer to the callback, as read_frames does, with no Python frame in between;
+ * anything else goes to Python hooks that hold the reference behaviour. Armed or not, it
+ * makes no protocol decision: the Python side arms it only when the core says so. */
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *fallback;    /* fallback(nbytes): the whole read, in Python */
+    PyObject *rest;        /* rest(nbytes, pos, exc): what the scan left, sizing, re-arming */
+    PyObject *view;        /* the read buffer (writable 1-D bytes memoryview) or NULL */
+    PyObject *callback;
+    PyObject *ws;          /* NULL: frame path; else the message callback's first argument */
+    Py_ssize_t limit;
+    Py_ssize_t min_size;   /* reads into a larger buffer go to rest() for sizing */
+    Py_ssize_t reads;
+    int want_mask;
+    int check_utf8;
+    int armed;
+} PlainReader;
+
+static PyObject *
+reader_call(PyObject *self_obj, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    PlainReader *self = (PlainReader *)self_obj;
+    Py_ssize_t nbytes, pos = 0, p, len, size;
+    unsigned char b0, *s;
+    PyObject *exc = NULL, *r;
+
+    if (PyVectorcall_NARGS(nargsf) != 1 || kwnames != NULL) {
+        PyErr_SetString(PyExc_TypeError, "buffer_updated() takes exactly 1 argument");
+        return NULL;
+    }
+    self->reads++;
+    if (!self->armed || self->view == NULL) {
+        return PyObject_Vectorcall(self->fallback, args, 1, NULL);
+    }
+    nbytes = PyLong_AsSsize_t(args[0]);
+    if (nbytes == -1 && PyErr_Occurred()) return NULL;
+    Py_buffer *vb = PyMemoryView_GET_BUFFER(self->view);
+    size = vb->len;
+    if (nbytes < 0 || nbytes > size) {
+        PyErr_SetString(PyExc_ValueError, "nbytes out of range");
+        return NULL;
+    }
+    s = (unsigned char *)vb->buf;
+    /* the view is ours and stays alive (we hold it) for the whole scan */
+    Py_INCREF(self->view);
+    PyObject *view = self->view, *callback = self->callback, *ws = self->ws;
+    Py_INCREF(callback);
+    Py_XINCREF(ws);
+    while ((b0 = next_plain(s, pos, nbytes, self->want_mask, self->limit, &p, &len)) != 0) {
+        PyObject *data, *cargs[3];
+        if (self->want_mask) xor_mask(s + p, s + p, len, s + p - 4);
+        if (ws != NULL) {
+            if (b0 == 0x82) {
+                data = PyBytes_FromStringAndSize((const char *)s + p, len);
+            }
+            else {
+                data = PyUnicode_DecodeUTF8((const char *)s + p, len, "strict");
+                if (data == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+                    PyErr_Clear();
+                    if (self->want_mask) xor_mask(s + p, s + p, len, s + p - 4);
+                    break;
+                }
+            }
+            if (data == NULL) goto error;
+            cargs[0] = ws;
+            cargs[1] = data;
+            pos = p + len;
+            r = PyObject_Vectorcall(callback, cargs, 2, NULL);
+        }
+        else {
+            if (b0 == 0x81 && self->check_utf8 && utf8_run(s + p, len, ACCEPT) != ACCEPT) {
+                if (self->want_mask) xor_mask(s + p, s + p, len, s + p - 4);
+                break;
+            }
+            data = byte_slice(view, 1, p, len);
+            if (data == NULL) goto error;
+            cargs[0] = b0 == 0x81 ? one : two;
+            cargs[1] = data;
+            cargs[2] = Py_True;
+            pos = p + len;
+            r = PyObject_Vectorcall(callback, cargs, 3, NULL);
+        }
+        Py_DECREF(data);
+        if (r == NULL) {
+            PyObject *type, *tb;
+            PyErr_Fetch(&type, &exc, &tb);
+            PyErr_NormalizeException(&type, &exc, &tb);
+            if (tb != NULL && exc != NULL) PyException_SetTraceback(exc, tb);
+            Py_XDECREF(type);
+            Py_XDECREF(tb);
+            if (exc == NULL) goto error;
+            if (!PyErr_GivenExceptionMatches(exc, PyExc_Exception)) {
+                /* KeyboardInterrupt and the like go up, as from the Python reader */
+                PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+                Py_DECREF(exc);
+                goto error;
+            }
+            break;
+        }
+        Py_DECREF(r);
+        /* a callback may have disarmed us (the connection failed or closed) */
+        if (!self->armed) break;
+    }
+    Py_DECREF(view);
+    Py_DECREF(callback);
+    Py_XDECREF(ws);
+    if (exc == NULL && pos == nbytes && nbytes < size && size <= self->min_size) {
+        Py_RETURN_NONE;
+    }
+    PyObject *rargs[3];
+    rargs[0] = args[0];
+    rargs[1] = PyLong_FromSsize_t(pos);
+    if (rargs[1] == NULL) {
+        Py_XDECREF(exc);
+        return NULL;
+    }
+    rargs[2] = exc != NULL ? exc : Py_None;
+    r = PyObject_Vectorcall(self->rest, rargs, 3, NULL);
+    Py_DECREF(rargs[1]);
+    Py_XDECREF(exc);
+    return r;
+error:
+    Py_DECREF(view);
+    Py_DECREF(callback);
+    Py_XDECREF(ws);
+    return NULL;
+}
+
+static int
+reader_init(PyObject *self_obj, PyObject *args, PyObject *kwds)
+{
+    PlainReader *self = (PlainReader *)self_obj;
+    PyObject *fallback, *rest;
+    Py_ssize_t min_size;
+
+    if (kwds != NULL && PyDict_GET_SIZE(kwds)) {
+        PyErr_SetString(PyExc_TypeError, "PlainReader() takes no keyword arguments");
+        return -1;
+    }
+    if (!PyArg_ParseTuple(args, "OOn:PlainReader", &fallback, &rest, &min_size)) return -1;
+    Py_INCREF(fallback);
+    Py_INCREF(rest);
+    Py_XSETREF(self->fallback, fallback);
+    Py_XSETREF(self->rest, rest);
+    self->min_size = min_size;
+    self->vectorcall = reader_call;
+    return 0;
+}
+
+static PyObject *
+reader_arm(PyObject *self_obj, PyObject *const *args, Py_ssize_t nargs)
+{
+    PlainReader *self = (PlainReader *)self_obj;
+    Py_ssize_t limit;
+    int want_mask, check_utf8;
+
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "arm() takes exactly 5 arguments");
+        return NULL;
+    }
+    want_mask = PyObject_IsTrue(args[0]);
+    if (want_mask < 0) return NULL;
+    limit = PyLong_AsSsize_t(args[1]);
+    if (limit == -1 && PyErr_Occurred()) return NULL;
+    check_utf8 = PyObject_IsTrue(args[2]);
+    if (check_utf8 < 0) return NULL;
+    if (!PyCallable_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "callback must be callable");
+        return NULL;
+    }
+    self->want_mask = want_mask;
+    self->limit = limit;
+    self->check_utf8 = check_utf8;
+    Py_INCREF(args[3]);
+    Py_XSETREF(self->callback, args[3]);
+    if (args[4] == Py_None) {
+        Py_CLEAR(self->ws);
+    }
+    else {
+        Py_INCREF(args[4]);
+        Py_XSETREF(self->ws, args[4]);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+reader_set_view(PyObject *self_obj, PyObject *view)
+{
+    PlainReader *self = (PlainReader *)self_obj;
+    if (!PyMemoryView_Check(view)) {
+        PyErr_SetString(PyExc_TypeError, "view must be a memoryview");
+        return NULL;
+    }
+    Py_buffer *vb = PyMemoryView_GET_BUFFER(view);
+    if (vb->readonly || vb->ndim != 1 || vb->itemsize != 1 || vb->suboffsets != NULL ||
+        (vb->strides != NULL && vb->strides[0] != 1)) {
+        PyErr_SetString(PyExc_ValueError, "view must be a writable, contiguous byte view");
+        return NULL;
+    }
+    Py_INCREF(view);
+    Py_XSETREF(self->view, view);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+reader_get_armed(PyObject *self_obj, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(((PlainReader *)self_obj)->armed);
+}
+
+static int
+reader_set_armed(PyObject *self_obj, PyObject *value, void *closure)
+{
+    (void)closure;
+    PlainReader *self = (PlainReader *)self_obj;
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete armed");
+        return -1;
+    }
+    int v = PyObject_IsTrue(value);
+    if (v < 0) return -1;
+    if (v && (self->callback == NULL || self->view == NULL)) {
+        PyErr_SetString(PyExc_ValueError, "arm() and set_view() first");
+        return -1;
+    }
+    self->armed = v;
+    return 0;
+}
+
+static PyObject *
+reader_get_reads(PyObject *self_obj, void *closure)
+{
+    (void)closure;
+    return PyLong_FromSsize_t(((PlainReader *)self_obj)->reads);
+}
+
+static int
+reader_traverse(PyObject *self_obj, visitproc visit, void *arg)
+{
+    PlainReader *self = (PlainReader *)self_obj;
+    Py_VISIT(self->fallback);
+    Py_VISIT(self->rest);
+    Py_VISIT(self->view);
+    Py_VISIT(self->callback);
+    Py_VISIT(self->ws);
+    return 0;
+}
+
+static int
+reader_clear(PyObject *self_obj)
+{
+    PlainReader *self = (PlainReader *)self_obj;
+    self->armed = 0;
+    Py_CLEAR(self->fallback);
+    Py_CLEAR(self->rest);
+    Py_CLEAR(self->view);
+    Py_CLEAR(self->callback);
+    Py_CLEAR(self->ws);
+    return 0;
+}
+
+static void
+reader_dealloc(PyObject *self_obj)
+{
+    PyObject_GC_UnTrack(self_obj);
+    reader_clear(self_obj);
+    Py_TYPE(self_obj)->tp_free(self_obj);
+}
+
+static PyObject *
+reader_vcall_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *self = PyType_GenericNew(type, args, kwds);
+    if (self != NULL) ((PlainReader *)self)->vectorcall = reader_call;
+    return self;
+}
+
+static PyMethodDef reader_methods[] = {
+    {"arm", (PyCFunction)(void (*)(void))reader_arm, METH_FASTCALL,
+     "arm(want_mask, limit, check_utf8, callback, ws, /)\n--\n\n"
+     "Set what the scan needs (see read_frames); set ``armed`` to start using it."},
+    {"set_view", reader_set_view, METH_O,
+     "set_view(view, /)\n--\n\nScan this read buffer from now on (after the loop's get_buffer)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef reader_getset[] = {
+    {"armed", reader_get_armed, reader_set_armed,
+     "Whether reads go to the C scan (True) or all to ``fallback``.", NULL},
+    {"reads", reader_get_reads, NULL, "Reads seen, either way.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject PlainReaderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "whalewire.ws._speedups.PlainReader",
+    .tp_basicsize = sizeof(PlainReader),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = PyDoc_STR(
+        "PlainReader(fallback, rest, min_size, /)\n--\n\n"
+        "A protocol's buffer_updated(nbytes) in C. Unarmed, every read goes to\n"
+        "``fallback(nbytes)``. Armed, the plain frames at the start of the view go to the\n"
+        "callback (see read_frames), and ``rest(nbytes, pos, exc)`` gets whatever is left:\n"
+        "bytes from ``pos`` on, a callback's exception, or a read into a buffer larger than\n"
+        "``min_size`` or filled to the end (for sizing)."),
+    .tp_new = reader_vcall_new,
+    .tp_init = reader_init,
+    .tp_dealloc = reader_dealloc,
+    .tp_traverse = reader_traverse,
+    .tp_clear = reader_clear,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(PlainReader, vectorcall),
+    .tp_methods = reader_methods,
+    .tp_getset = reader_getset,
+};
+
+static int
+speedups_exec(PyObject *module)
+{
+    if (PyType_Ready(&PlainReaderType) < 0) return -1;
+    Py_INCREF(&PlainReaderType);
+    if (PyModule_AddObject(module, "PlainReader", (PyObject *)&PlainReaderType) < 0) {
+        Py_DECREF(&PlainReaderType);
+        return -1;
+    }
+    return 0;
+}
+
+static PyModuleDef_Slot speedups_slots[] = {
+    {Py_mod_exec, speedups_exec},
+    {0, NULL},
 };
 
 static struct PyModuleDef speedups_module = {
@@ -810,7 +1091,7 @@ static struct PyModuleDef speedups_module = {
     "Masking and UTF-8 validation in C for whalewire.ws.",
     0,
     speedups_methods,
-    NULL,
+    speedups_slots,
     NULL,
     NULL,
     NULL,
@@ -822,5 +1103,9 @@ PyInit__speedups(void)
     one = PyLong_FromLong(1);
     two = PyLong_FromLong(2);
     if (one == NULL || two == NULL) return NULL;
+    if (pthread_atfork(NULL, NULL, drop_keys) != 0) {
+        PyErr_SetString(PyExc_OSError, "pthread_atfork failed");
+        return NULL;
+    }
     return PyModuleDef_Init(&speedups_module);
 }

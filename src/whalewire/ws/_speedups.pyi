@@ -67,22 +67,42 @@ def scan_messages(
     stops the scan at its frame. Return where the scan stopped.
     """
 
-def read_frames(
-    view: memoryview,
-    end: int,
-    want_mask: int,
-    limit: int,
-    check_utf8: bool,
-    callback: Callable[..., object],
-    ws: object,
-    /,
-) -> int | tuple[int, BaseException]:
-    """Hand the plain frames at the start of ``view[:end]`` to ``callback``; return the stop.
+class PlainReader:
+    """A protocol's ``buffer_updated(nbytes)`` in C (see ``_speedups.c``).
 
-    Plain as for ``scan_frames``, unmasked in place. ``ws`` None: the frame path,
-    ``callback(opcode, payload_view, True)``; otherwise ``callback(ws, str | bytes)``.
-    If ``callback`` raises, return ``(resume_pos, exception)`` instead of raising.
+    Unarmed, every read goes to ``fallback(nbytes)``. Armed, the plain frames at the start
+    of the view (as ``scan_frames`` takes them) go to the callback: ``callback(opcode,
+    payload_view, True)`` when ``ws`` is None, else ``callback(ws, str | bytes)``; then
+    ``rest(nbytes, pos, exc)`` gets whatever is left (bytes from ``pos``, a callback's
+    exception, or a read to size the buffer by: full, or into a buffer over ``min_size``).
     """
+
+    armed: bool
+    @property
+    def reads(self) -> int:
+        """Reads seen, armed or not."""
+
+    def __init__(
+        self,
+        fallback: Callable[[int], object],
+        rest: Callable[[int, int, BaseException | None], object],
+        min_size: int,
+        /,
+    ) -> None: ...
+    def __call__(self, nbytes: int, /) -> None: ...
+    def arm(
+        self,
+        want_mask: int,
+        limit: int,
+        check_utf8: bool,
+        callback: Callable[..., object],
+        ws: object,
+        /,
+    ) -> None:
+        """Set what the scan needs; then set ``armed``."""
+
+    def set_view(self, view: memoryview, /) -> None:
+        """Scan this writable byte view (the loop's read buffer) from now on."""
 
 def write_frame(
     fd: int,
@@ -91,7 +111,10 @@ def write_frame(
     keys: Any,
     /,
 ) -> bytes | None:
-    """Frame ``payload`` (masked with ``keys.next_key()`` unless None), write it to ``fd``.
+    """Frame ``payload`` and write it to ``fd`` with one system call.
+
+    ``keys``: None (no mask), True (a key from the module's ``getrandom`` pool) or an
+    object whose ``next_key()`` returns the 4-byte key.
 
     Return None when all of it was written, else the bytes left for the transport.
     """

@@ -57,7 +57,6 @@ from whalewire.ws.frames import (
 from whalewire.ws.mask import MaskKeyPool, default_key_pool
 
 try:
-    from whalewire.ws._speedups import read_frames as _c_read_frames
     from whalewire.ws._speedups import scan_frames as _c_scan_frames
     from whalewire.ws._speedups import scan_messages as _c_scan_messages
 
@@ -89,12 +88,7 @@ ScanMessages = Callable[
     [memoryview, int, bool, int, bool, "list[Event]", "type[TextMessage]", "type[BinaryMessage]"],
     int,
 ]
-ReadFrames = Callable[
-    [memoryview, int, int, int, bool, Callable[..., object], object],
-    "int | tuple[int, BaseException]",
-]
 _scan_frames: ScanFrames | None = None
-_read_frames: ReadFrames | None = None
 _scan_messages: ScanMessages | None = None
 #: True when plain frames are read in C (``_speedups.scan_frames``/``scan_messages``)
 SPEEDUPS = False
@@ -107,11 +101,10 @@ def use_speedups(enabled: bool) -> bool:
     valid UTF-8 and stop at anything else, which the Python reader below (the reference)
     then handles. Connections bind the choice when they are created.
     """
-    global _scan_frames, _scan_messages, _read_frames, SPEEDUPS
+    global _scan_frames, _scan_messages, SPEEDUPS
     old = SPEEDUPS
     SPEEDUPS = enabled and _HAVE_C
     _scan_frames = _c_scan_frames if SPEEDUPS else None
-    _read_frames = _c_read_frames if SPEEDUPS else None
     _scan_messages = _c_scan_messages if SPEEDUPS else None
     return old
 
@@ -272,7 +265,7 @@ class Connection:
         self._max_frame = max_message_size if max_frame_size is None else max_frame_size
         self._on_frame = on_frame
         self._scan = None if on_frame is None else _scan_frames
-        self._read = None if on_frame is None else _read_frames
+        self._plain_c = on_frame is not None and SPEEDUPS
         self._scan_messages = None if on_frame is not None else _scan_messages
         self._scan_limit = min(self._max_frame, self._max_msg)
         self._check_utf8 = check_utf8
@@ -383,33 +376,27 @@ class Connection:
             raise
         self._keep(buf, view, own, pos)
 
-    def receive_plain(
-        self, view: memoryview, end: int, callback: Callable[..., object], ws: object = None
-    ) -> int:
-        """Hand the plain data frames at the start of ``view[:end]`` to ``callback`` in C.
+    def plain_ready(self) -> bool:
+        """Return whether the next bytes may go to a C plain-frame reader first.
 
-        The transport's per-read fast path on the frame path: one call scans every
-        complete, unfragmented, uncompressed TEXT/BINARY frame (valid UTF-8 for text) and
-        unmasks it in place in the writable ``view``. With ``ws`` None it calls
-        ``callback(opcode, payload, True)`` as ``on_frame`` would be; otherwise
-        ``callback(ws, message)`` with ``str`` or ``bytes``. It stops at anything else and
-        returns how many bytes it took: pass the rest to ``receive_data``, the reference
-        reader. Returns 0 when the C reader is off or the reader is mid-frame or
-        mid-message. If ``callback`` raises, the bytes after that frame are kept as
-        ``receive_data`` would keep them, and the exception propagates.
+        True when the C reader is on for this frame-path connection and the reader here is
+        between frames and messages (nothing partial, no fragmented message, not stopped).
+        Such a reader (``_speedups.PlainReader``) takes only complete, unfragmented,
+        uncompressed TEXT/BINARY frames (valid UTF-8 for text), unmasks them in place and
+        hands them out as ``on_frame`` would; everything from the first other byte on must
+        come back to ``receive_data``. Ask again after every ``receive_data``.
         """
-        read = self._read
-        if read is None or self._buf or self._rx_opcode or self._rx_stopped:
-            return 0
-        if self._rx_utf8 is not None:
-            return 0
-        r = read(view, end, self._want_mask, self._scan_limit, self._check_utf8, callback, ws)
-        if isinstance(r, int):
-            return r
-        pos, exc = r
-        if pos < end:
-            self._buf = bytearray(view[pos:end])
-        raise exc
+        return (
+            self._plain_c
+            and not self._buf
+            and not self._rx_opcode
+            and not self._rx_stopped
+            and self._rx_utf8 is None
+        )
+
+    def plain_params(self) -> tuple[int, int, bool]:
+        """Return what a C plain-frame reader checks: (mask bit wanted, size limit, UTF-8)."""
+        return self._want_mask, self._scan_limit, self._check_utf8
 
     def _keep(self, buf: BytesLike, view: memoryview, own: bool, pos: int) -> None:
         end = len(view)
