@@ -40,14 +40,11 @@ from whalewire.ws.handshake import (
 )
 from whalewire.ws.mask import default_key_pool
 
-WriteFrame = Callable[[int, int, "str | bytes | bytearray | memoryview", object], "bytes | None"]
-_c_write_frame: WriteFrame | None
 try:
-    from whalewire.ws._speedups import PlainReader
-    from whalewire.ws._speedups import write_frame as _c_write_frame
+    from whalewire.ws._speedups import DirectSender, PlainReader
 except ImportError:  # not built: the Python reader reads, the core frames what is sent
-    PlainReader = None  # type: ignore[assignment,misc]  # the optional extension is absent
-    _c_write_frame = None
+    DirectSender = None  # type: ignore[assignment,misc]  # the optional extension is absent
+    PlainReader = None  # type: ignore[assignment,misc]
 
 __all__ = ["Limits", "MessageCallback", "WebSocket", "WebSocketProtocol"]
 
@@ -120,8 +117,9 @@ class WebSocket:
         #: the peer's handshake headers (``ws.handshake.Headers``)
         self.headers = headers
         self._messages: collections.deque[Message] = collections.deque()
-        # one Python call less per message on the hot path (same behaviour as the method)
-        self.send = proto.send_message  # type: ignore[method-assign]
+        # the C sender (or the protocol's method): no Python frame between the caller and
+        # the socket on the hot path; same behaviour as the method below
+        self.send = proto._sender or proto.send_message  # type: ignore[method-assign,assignment]
         self._waiter: asyncio.Future[None] | None = None
         self._closed: asyncio.Future[None] = proto.loop.create_future()
         #: called with each pong's payload and its round-trip time (None when it answers
@@ -328,9 +326,11 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
             self._reader = PlainReader(self._read, self._read_rest, READ_MIN)
             self._reader.set_view(self._view)
             self.buffer_updated = self._reader  # type: ignore[method-assign,assignment]  # C, same contract
-        # the C framer for direct sends
-        self._write_frame: WriteFrame | None = None
-        self._tx_keys: object = None  # write_frame's keys: None, True (its own pool) or a pool
+        # the send path in C: WebSocket.send is this sender; armed, a message is framed,
+        # masked and written with one write(2) when nothing is queued ahead of it
+        self._sender: DirectSender | None = None
+        if DirectSender is not None and core.SPEEDUPS:
+            self._sender = DirectSender(self.send_message)
 
     # -- asyncio.BufferedProtocol --
 
@@ -437,6 +437,8 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
         self._rearm()
+        if self._sender is not None:
+            self._sender.armed = False
         if not self.lost.done():
             self.lost.set_result(None)
         if self._timer is not None:
@@ -526,12 +528,14 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
                 self._reader.arm(want_mask, limit, check_utf8, self._on_frame, None)
             elif self._on_message is not None:
                 self._reader.arm(want_mask, limit, check_utf8, self._on_message, self.ws)
-        if core.SPEEDUPS and self._fd >= 0:
-            self._write_frame = _c_write_frame
+        if self._sender is not None and self._fd >= 0:
             keys = self.conn.mask_keys
-            # the process-wide pool's keys come from os.urandom; write_frame's own pool
+            # the process-wide pool's keys come from os.urandom; the sender's own pool
             # reads the same kernel CSPRNG without a Python call per key
-            self._tx_keys = True if keys is default_key_pool() else keys
+            self._sender.bind(
+                self._fd, self.transport, self.conn, True if keys is default_key_pool() else keys
+            )
+            self._sender.armed = True
         if self._on_open is not None:
             self._on_open(self.ws)
         if outcome.trailing_data:
@@ -543,13 +547,22 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
     def _receive(self, data: bytearray | memoryview) -> None:
         conn = self.conn
         assert conn is not None
+        # While the core reads, what callbacks send is queued behind what the read causes
+        # (pongs, a close): the direct sender waits. Outside a read nothing is queued.
         self._receiving = True
+        sender = self._sender
+        if sender is not None and not sender.armed:
+            sender = None
+        if sender is not None:
+            sender.armed = False
         try:
             conn.receive_data(data)
         except Exception as exc:
             self._callback_failed(exc)
         finally:
             self._receiving = False
+            if sender is not None and not self._lost:
+                sender.armed = True
         self._after_receive()
 
     def _callback_failed(self, exc: BaseException) -> None:
@@ -647,18 +660,6 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         conn = self.conn
         if conn is None or self._lost or conn.state is not core.State.OPEN:
             raise self.closed_error()
-        write = self._write_frame
-        # Outside a read nothing is queued in the core (every other path flushes at once),
-        # so framing and writing here keeps the order on the wire: one C call, one write(2).
-        if write is not None and conn.plain_send and not self._receiving:
-            transport = self.transport
-            assert transport is not None
-            if not transport.get_write_buffer_size() and not transport.is_closing():
-                b0 = 0x81 if isinstance(message, str) else 0x82
-                rest = write(self._fd, b0, message, self._tx_keys)
-                if rest is not None:
-                    transport.write(rest)
-                return
         if isinstance(message, str):
             conn.send_text(message)
         else:

@@ -626,42 +626,31 @@ PyDoc_STRVAR(write_frame_doc,
 "out, else the bytes not written (all of them after EAGAIN or an error), for the\n"
 "transport to send and report.");
 
+/* Frame obj (str: its UTF-8) with b0, mask it with a key from keys (None, True: the pool
+ * above, else keys.next_key()), write(2) it to fd; return None, or the bytes not written. */
 static PyObject *
-write_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+frame_and_write(int fd, unsigned char b0, PyObject *obj, PyObject *keys)
 {
     static PyObject *next_key_name = NULL;
     Py_buffer pb;
     const char *payload;
     Py_ssize_t plen, h, total, sent;
-    unsigned char b0, key[4], header[14], stack[STACK_FRAME];
+    unsigned char key[4], header[14], stack[STACK_FRAME];
     PyObject *keyobj = NULL, *heap = NULL, *rest = NULL;
-    int fd, masked, have_pb = 0;
+    int masked, have_pb = 0;
 
-    (void)module;
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "write_frame() takes exactly 4 arguments");
-        return NULL;
-    }
-    long lfd = PyLong_AsLong(args[0]);
-    if (lfd == -1 && PyErr_Occurred()) return NULL;
-    if (lfd < 0 || lfd > INT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "bad file descriptor");
-        return NULL;
-    }
-    fd = (int)lfd;
-    if (get_b0(args[1], &b0) < 0) return NULL;
-    if (PyUnicode_Check(args[2])) {
-        payload = PyUnicode_AsUTF8AndSize(args[2], &plen);
+    if (PyUnicode_Check(obj)) {
+        payload = PyUnicode_AsUTF8AndSize(obj, &plen);
         if (payload == NULL) return NULL;
     }
     else {
-        if (PyObject_GetBuffer(args[2], &pb, PyBUF_SIMPLE) < 0) return NULL;
+        if (PyObject_GetBuffer(obj, &pb, PyBUF_SIMPLE) < 0) return NULL;
         have_pb = 1;
         payload = (const char *)pb.buf;
         plen = pb.len;
     }
-    masked = args[3] != Py_None;
-    if (args[3] == Py_True) {
+    masked = keys != Py_None;
+    if (keys == Py_True) {
         if (pool_key(key) < 0) goto error;
     }
     else if (masked) {
@@ -669,7 +658,7 @@ write_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             next_key_name = PyUnicode_InternFromString("next_key");
             if (next_key_name == NULL) goto error;
         }
-        keyobj = PyObject_CallMethodNoArgs(args[3], next_key_name);
+        keyobj = PyObject_CallMethodNoArgs(keys, next_key_name);
         if (keyobj == NULL || get_key(keyobj, key) < 0) goto error;
     }
     h = header_size(plen, masked);
@@ -727,6 +716,34 @@ error:
     Py_XDECREF(heap);
     if (have_pb) PyBuffer_Release(&pb);
     return NULL;
+}
+
+static int
+get_fd(PyObject *obj)
+{
+    long fd = PyLong_AsLong(obj);
+    if (fd == -1 && PyErr_Occurred()) return -1;
+    if (fd < 0 || fd > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "bad file descriptor");
+        return -1;
+    }
+    return (int)fd;
+}
+
+static PyObject *
+write_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    unsigned char b0;
+    int fd;
+
+    (void)module;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "write_frame() takes exactly 4 arguments");
+        return NULL;
+    }
+    if ((fd = get_fd(args[0])) < 0) return NULL;
+    if (get_b0(args[1], &b0) < 0) return NULL;
+    return frame_and_write(fd, b0, args[2], args[3]);
 }
 
 /* ---- module ----------------------------------------------------------------------------- */
@@ -1068,16 +1085,236 @@ static PyTypeObject PlainReaderType = {
     .tp_getset = reader_getset,
 };
 
-static int
-speedups_exec(PyObject *module)
+/* DirectSender is a connection's send(message) in C: while armed (the transport's side says
+ * the core has nothing queued and the connection is plain) and conn.plain_send holds and
+ * the transport has nothing buffered and is not closing, it frames the message and writes
+ * it with one system call (write_frame), handing any rest to transport.write; otherwise
+ * the Python send path (fallback) runs. */
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *fallback;   /* fallback(message): the reference send */
+    PyObject *conn;       /* the core Connection (plain_send) */
+    PyObject *transport;
+    PyObject *keys;       /* write_frame's keys */
+    int fd;
+    int armed;
+} DirectSender;
+
+static PyObject *s_plain_send, *s_get_write_buffer_size, *s_is_closing, *s_write;
+
+static PyObject *
+sender_call(PyObject *self_obj, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
-    if (PyType_Ready(&PlainReaderType) < 0) return -1;
-    Py_INCREF(&PlainReaderType);
-    if (PyModule_AddObject(module, "PlainReader", (PyObject *)&PlainReaderType) < 0) {
-        Py_DECREF(&PlainReaderType);
+    DirectSender *self = (DirectSender *)self_obj;
+    PyObject *r, *message;
+    int ok;
+
+    if (PyVectorcall_NARGS(nargsf) != 1 || kwnames != NULL) {
+        PyErr_SetString(PyExc_TypeError, "send() takes exactly 1 argument");
+        return NULL;
+    }
+    message = args[0];
+    if (!self->armed || self->conn == NULL || self->transport == NULL) goto fallback;
+    r = PyObject_GetAttr(self->conn, s_plain_send);
+    if (r == NULL) return NULL;
+    ok = r == Py_True;
+    Py_DECREF(r);
+    if (!ok) goto fallback;
+    PyObject *targs[1] = {self->transport};
+    r = PyObject_VectorcallMethod(s_get_write_buffer_size, targs, 1, NULL);
+    if (r == NULL) return NULL;
+    ok = PyLong_Check(r) && PyLong_AsSsize_t(r) == 0;
+    Py_DECREF(r);
+    if (!ok) goto fallback;
+    r = PyObject_VectorcallMethod(s_is_closing, targs, 1, NULL);
+    if (r == NULL) return NULL;
+    ok = r == Py_False;
+    Py_DECREF(r);
+    if (!ok) goto fallback;
+    if (!PyUnicode_Check(message) && !PyObject_CheckBuffer(message)) goto fallback;
+    PyObject *transport = self->transport;
+    Py_INCREF(transport);
+    r = frame_and_write(self->fd, PyUnicode_Check(message) ? 0x81 : 0x82, message, self->keys);
+    if (r != NULL && r != Py_None) {
+        PyObject *wargs[2] = {transport, r};
+        PyObject *w = PyObject_VectorcallMethod(s_write, wargs, 2, NULL);
+        Py_DECREF(r);
+        r = w;
+        if (r != NULL) {
+            Py_DECREF(r);
+            r = Py_NewRef(Py_None);
+        }
+    }
+    Py_DECREF(transport);
+    return r;
+fallback:
+    return PyObject_Vectorcall(self->fallback, args, 1, NULL);
+}
+
+static int
+sender_init(PyObject *self_obj, PyObject *args, PyObject *kwds)
+{
+    DirectSender *self = (DirectSender *)self_obj;
+    PyObject *fallback;
+
+    if (kwds != NULL && PyDict_GET_SIZE(kwds)) {
+        PyErr_SetString(PyExc_TypeError, "DirectSender() takes no keyword arguments");
+        return -1;
+    }
+    if (!PyArg_ParseTuple(args, "O:DirectSender", &fallback)) return -1;
+    Py_INCREF(fallback);
+    Py_XSETREF(self->fallback, fallback);
+    self->fd = -1;
+    self->vectorcall = sender_call;
+    return 0;
+}
+
+static PyObject *
+sender_bind(PyObject *self_obj, PyObject *const *args, Py_ssize_t nargs)
+{
+    DirectSender *self = (DirectSender *)self_obj;
+    int fd;
+
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "bind() takes exactly 4 arguments");
+        return NULL;
+    }
+    if ((fd = get_fd(args[0])) < 0) return NULL;
+    self->fd = fd;
+    Py_INCREF(args[1]);
+    Py_XSETREF(self->transport, args[1]);
+    Py_INCREF(args[2]);
+    Py_XSETREF(self->conn, args[2]);
+    Py_INCREF(args[3]);
+    Py_XSETREF(self->keys, args[3]);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+sender_get_armed(PyObject *self_obj, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(((DirectSender *)self_obj)->armed);
+}
+
+static int
+sender_set_armed(PyObject *self_obj, PyObject *value, void *closure)
+{
+    (void)closure;
+    DirectSender *self = (DirectSender *)self_obj;
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete armed");
+        return -1;
+    }
+    int v = PyObject_IsTrue(value);
+    if (v < 0) return -1;
+    if (v && (self->conn == NULL || self->fd < 0)) {
+        PyErr_SetString(PyExc_ValueError, "bind() first");
+        return -1;
+    }
+    self->armed = v;
+    return 0;
+}
+
+static int
+sender_traverse(PyObject *self_obj, visitproc visit, void *arg)
+{
+    DirectSender *self = (DirectSender *)self_obj;
+    Py_VISIT(self->fallback);
+    Py_VISIT(self->conn);
+    Py_VISIT(self->transport);
+    Py_VISIT(self->keys);
+    return 0;
+}
+
+static int
+sender_clear(PyObject *self_obj)
+{
+    DirectSender *self = (DirectSender *)self_obj;
+    self->armed = 0;
+    Py_CLEAR(self->fallback);
+    Py_CLEAR(self->conn);
+    Py_CLEAR(self->transport);
+    Py_CLEAR(self->keys);
+    return 0;
+}
+
+static void
+sender_dealloc(PyObject *self_obj)
+{
+    PyObject_GC_UnTrack(self_obj);
+    sender_clear(self_obj);
+    Py_TYPE(self_obj)->tp_free(self_obj);
+}
+
+static PyObject *
+sender_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *self = PyType_GenericNew(type, args, kwds);
+    if (self != NULL) {
+        ((DirectSender *)self)->vectorcall = sender_call;
+        ((DirectSender *)self)->fd = -1;
+    }
+    return self;
+}
+
+static PyMethodDef sender_methods[] = {
+    {"bind", (PyCFunction)(void (*)(void))sender_bind, METH_FASTCALL,
+     "bind(fd, transport, conn, keys, /)\n--\n\n"
+     "Write to this socket, this transport's buffer and this core; keys as write_frame's."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef sender_getset[] = {
+    {"armed", sender_get_armed, sender_set_armed,
+     "Whether sends may go straight to the socket (else all go to ``fallback``).", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject DirectSenderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "whalewire.ws._speedups.DirectSender",
+    .tp_basicsize = sizeof(DirectSender),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = PyDoc_STR(
+        "DirectSender(fallback, /)\n--\n\n"
+        "A connection's send(message) in C: armed, bound, with ``conn.plain_send`` true and\n"
+        "nothing buffered in the transport, frame the message (text for str) and write it\n"
+        "with one system call (the rest to ``transport.write``); else ``fallback(message)``."),
+    .tp_new = sender_new,
+    .tp_init = sender_init,
+    .tp_dealloc = sender_dealloc,
+    .tp_traverse = sender_traverse,
+    .tp_clear = sender_clear,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(DirectSender, vectorcall),
+    .tp_methods = sender_methods,
+    .tp_getset = sender_getset,
+};
+
+static int
+add_type(PyObject *module, PyTypeObject *type, const char *name)
+{
+    if (PyType_Ready(type) < 0) return -1;
+    Py_INCREF(type);
+    if (PyModule_AddObject(module, name, (PyObject *)type) < 0) {
+        Py_DECREF(type);
         return -1;
     }
     return 0;
+}
+
+static int
+speedups_exec(PyObject *module)
+{
+    s_plain_send = PyUnicode_InternFromString("plain_send");
+    s_get_write_buffer_size = PyUnicode_InternFromString("get_write_buffer_size");
+    s_is_closing = PyUnicode_InternFromString("is_closing");
+    s_write = PyUnicode_InternFromString("write");
+    if (!s_plain_send || !s_get_write_buffer_size || !s_is_closing || !s_write) return -1;
+    if (add_type(module, &PlainReaderType, "PlainReader") < 0) return -1;
+    return add_type(module, &DirectSenderType, "DirectSender");
 }
 
 static PyModuleDef_Slot speedups_slots[] = {

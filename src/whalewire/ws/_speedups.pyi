@@ -118,3 +118,18 @@ def write_frame(
 
     Return None when all of it was written, else the bytes left for the transport.
     """
+
+class DirectSender:
+    """A connection's ``send(message)`` in C (see ``_speedups.c``).
+
+    Armed and bound, with ``conn.plain_send`` true and nothing in the transport's buffer,
+    it frames the message (TEXT for ``str``, else BINARY), masks it with a key from
+    ``keys`` as ``write_frame`` does, and writes it with one system call, handing any rest
+    to ``transport.write``; otherwise it calls ``fallback(message)``.
+    """
+
+    armed: bool
+    def __init__(self, fallback: Callable[[Any], object], /) -> None: ...
+    def __call__(self, message: str | bytes | bytearray | memoryview, /) -> None: ...
+    def bind(self, fd: int, transport: Any, conn: Any, keys: Any, /) -> None:
+        """Write to socket ``fd``, fall back to ``transport``, check ``conn.plain_send``."""
