@@ -325,6 +325,9 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         if PlainReader is not None and core.SPEEDUPS and (on_frame or on_message):
             self._reader = PlainReader(self._read, self._read_rest, READ_MIN)
             self._reader.set_view(self._view)
+            # it keeps an incomplete plain frame at the buffer's start and hands the loop
+            # the space behind it, so a stream of small frames stays in C
+            self.get_buffer = self._reader.get_buffer  # type: ignore[method-assign,assignment]
             self.buffer_updated = self._reader  # type: ignore[method-assign,assignment]  # C, same contract
         # the send path in C: WebSocket.send is this sender; armed, a message is framed,
         # masked and written with one write(2) when nothing is queued ahead of it
@@ -397,7 +400,17 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         reader = self._reader
         if reader is not None:
             conn = self.conn
-            reader.armed = conn is not None and not self._lost and conn.plain_ready()
+            if conn is None or self._lost:
+                reader.armed = False
+                return
+            if not reader.pending:
+                # An incomplete plain frame left by the Python reader moves to the
+                # buffer's start, so a stream of small frames returns to the C path.
+                part = conn.take_partial_frame(len(self._view) // 2)
+                if part is not None:
+                    self._view[: len(part)] = part
+                    reader.pending = len(part)
+            reader.armed = conn.plain_ready()
 
     def _size(self, nbytes: int) -> None:
         # Grow on a full read (more is waiting: fewer, larger reads in a burst), shrink
@@ -417,9 +430,12 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
 
     def _new_buffer(self, size: int) -> None:
         # A new buffer rather than a resize: nothing may still view the old one's bytes.
+        old = self._view
         self._buffer = bytearray(size)
         self._view = memoryview(self._buffer)
         if self._reader is not None:
+            kept = self._reader.pending  # an incomplete frame at the start moves along
+            self._view[:kept] = old[:kept]
             self._reader.set_view(self._view)
 
     def eof_received(self) -> bool | None:

@@ -778,37 +778,114 @@ typedef struct {
     PyObject *view;        /* the read buffer (writable 1-D bytes memoryview) or NULL */
     PyObject *callback;
     PyObject *ws;          /* NULL: frame path; else the message callback's first argument */
+    PyObject *spare;       /* a payload view of ours that nobody kept: reused for the next */
     Py_ssize_t limit;
     Py_ssize_t min_size;   /* reads into a larger buffer go to rest() for sizing */
     Py_ssize_t reads;
+    Py_ssize_t pending;    /* bytes of an incomplete plain frame kept at the buffer's start */
     int want_mask;
     int check_utf8;
     int armed;
 } PlainReader;
 
+/* Whether s[pos:end] starts a plain frame (as next_plain takes them) that is not complete
+ * yet; *need is its whole size, or a header's worth while the length is not known. */
+static int
+incomplete_plain(const unsigned char *s, Py_ssize_t pos, Py_ssize_t end, int want_mask,
+                 Py_ssize_t limit, Py_ssize_t *need, Py_ssize_t *payload_at)
+{
+    Py_ssize_t n = end - pos, len, h = 2;
+
+    *payload_at = -1;
+
+    if (n <= 0 || (s[pos] != 0x81 && s[pos] != 0x82)) return 0;
+    if (n < 2) {
+        *need = 14;
+        return 1;
+    }
+    if (((s[pos + 1] & 0x80) != 0) != (want_mask != 0)) return 0;
+    len = s[pos + 1] & 0x7F;
+    if (len == 127) return 0;
+    if (len == 126) {
+        if (n < 4) {
+            *need = 14;
+            return 1;
+        }
+        len = ((Py_ssize_t)s[pos + 2] << 8) | s[pos + 3];
+        if (len < 126) return 0;
+        h = 4;
+    }
+    if (len > limit) return 0;
+    if (want_mask) h += 4;
+    if (n >= h + len) return 0; /* complete: it stopped for another reason */
+    if (n >= h) *payload_at = pos + h;
+    *need = h + len;
+    return 1;
+}
+
+/* Whether the first n payload bytes at s (masked with key unless NULL) may begin valid
+ * UTF-8: text that breaks fails on the read that breaks it (RFC 6455 §8.1, Autobahn
+ * 6.4.3/6.4.4), so such a frame goes to the Python reader rather than being kept. */
+static int
+valid_prefix(unsigned char *s, Py_ssize_t n, const unsigned char *key)
+{
+    int state;
+    if (n <= 0) return 1;
+    if (key == NULL) return utf8_run(s, n, ACCEPT) != REJECT;
+    xor_mask(s, s, n, key);
+    state = utf8_run(s, n, ACCEPT);
+    xor_mask(s, s, n, key); /* the Python reader may still read it as it came */
+    return state != REJECT;
+}
+
+/* Whether a payload view we handed out may be reused: only our reference is left, it was
+ * not released, and nothing exports a buffer from it. */
+static int
+reusable(PyObject *m)
+{
+    PyMemoryViewObject *mv = (PyMemoryViewObject *)m;
+    return Py_REFCNT(m) == 1 && !(mv->flags & _Py_MEMORYVIEW_RELEASED) && mv->exports == 0 &&
+           mv->view.ndim == 1 && mv->view.shape != NULL;
+}
+
 static PyObject *
 reader_call(PyObject *self_obj, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     PlainReader *self = (PlainReader *)self_obj;
-    Py_ssize_t nbytes, pos = 0, p, len, size;
+    Py_ssize_t nbytes, pos = 0, p, len, size, room, need;
     unsigned char b0, *s;
-    PyObject *exc = NULL, *r;
+    PyObject *exc = NULL, *r, *total;
 
     if (PyVectorcall_NARGS(nargsf) != 1 || kwnames != NULL) {
         PyErr_SetString(PyExc_TypeError, "buffer_updated() takes exactly 1 argument");
         return NULL;
     }
     self->reads++;
-    if (!self->armed || self->view == NULL) {
+    if (self->pending == 0 && (!self->armed || self->view == NULL)) {
         return PyObject_Vectorcall(self->fallback, args, 1, NULL);
     }
     nbytes = PyLong_AsSsize_t(args[0]);
     if (nbytes == -1 && PyErr_Occurred()) return NULL;
     Py_buffer *vb = PyMemoryView_GET_BUFFER(self->view);
     size = vb->len;
-    if (nbytes < 0 || nbytes > size) {
+    room = size - self->pending;
+    if (nbytes < 0 || nbytes > room) {
         PyErr_SetString(PyExc_ValueError, "nbytes out of range");
         return NULL;
+    }
+    /* the read landed after the bytes kept last time: scan them together */
+    nbytes += self->pending;
+    self->pending = 0;
+    if (!self->armed) {
+        /* disarmed while bytes were kept: the Python reader takes them all */
+        PyObject *rargs[3] = {NULL, NULL, Py_None};
+        rargs[0] = PyLong_FromSsize_t(nbytes);
+        if (rargs[0] == NULL) return NULL;
+        rargs[1] = PyLong_FromSsize_t(0);
+        r = PyObject_Vectorcall(self->rest, rargs, 3, NULL);
+        Py_DECREF(rargs[0]);
+        Py_DECREF(rargs[1]);
+        return r;
     }
     s = (unsigned char *)vb->buf;
     /* the view is ours and stays alive (we hold it) for the whole scan */
@@ -842,15 +919,32 @@ reader_call(PyObject *self_obj, PyObject *const *args, size_t nargsf, PyObject *
                 if (self->want_mask) xor_mask(s + p, s + p, len, s + p - 4);
                 break;
             }
-            data = byte_slice(view, 1, p, len);
-            if (data == NULL) goto error;
+            data = self->spare;
+            self->spare = NULL;
+            if (data != NULL && reusable(data)) {
+                /* nobody else holds it: narrow its window onto this payload (as byte_slice
+                 * does for a fresh view), one allocation less per frame */
+                Py_buffer *v = PyMemoryView_GET_BUFFER(data);
+                v->buf = s + p;
+                v->len = len;
+                v->shape[0] = len;
+            }
+            else {
+                Py_XDECREF(data);
+                data = byte_slice(view, 1, p, len);
+                if (data == NULL) goto error;
+            }
             cargs[0] = b0 == 0x81 ? one : two;
             cargs[1] = data;
             cargs[2] = Py_True;
             pos = p + len;
             r = PyObject_Vectorcall(callback, cargs, 3, NULL);
+            if (self->spare == NULL && reusable(data)) {
+                self->spare = data;
+                data = NULL;
+            }
         }
-        Py_DECREF(data);
+        Py_XDECREF(data);
         if (r == NULL) {
             PyObject *type, *tb;
             PyErr_Fetch(&type, &exc, &tb);
@@ -874,19 +968,36 @@ reader_call(PyObject *self_obj, PyObject *const *args, size_t nargsf, PyObject *
     Py_DECREF(view);
     Py_DECREF(callback);
     Py_XDECREF(ws);
+    if (exc == NULL && self->armed &&
+        incomplete_plain(s, pos, nbytes, self->want_mask, self->limit, &need, &p) &&
+        need <= size / 2 && (s[pos] == 0x82 || !self->check_utf8 || p < 0 ||
+                             valid_prefix(s + p, nbytes - p, self->want_mask ? s + p - 4 : NULL))) {
+        /* the picows way: keep an incomplete plain frame at the buffer's start and read
+         * the rest behind it, so that streaming stays on this path */
+        self->pending = nbytes - pos;
+        memmove(s, s + pos, (size_t)self->pending);
+        pos = nbytes;
+    }
     if (exc == NULL && pos == nbytes && nbytes < size && size <= self->min_size) {
         Py_RETURN_NONE;
     }
     PyObject *rargs[3];
-    rargs[0] = args[0];
+    total = PyLong_FromSsize_t(nbytes);
+    if (total == NULL) {
+        Py_XDECREF(exc);
+        return NULL;
+    }
+    rargs[0] = total;
     rargs[1] = PyLong_FromSsize_t(pos);
     if (rargs[1] == NULL) {
+        Py_DECREF(total);
         Py_XDECREF(exc);
         return NULL;
     }
     rargs[2] = exc != NULL ? exc : Py_None;
     r = PyObject_Vectorcall(self->rest, rargs, 3, NULL);
     Py_DECREF(rargs[1]);
+    Py_DECREF(total);
     Py_XDECREF(exc);
     return r;
 error:
@@ -967,9 +1078,28 @@ reader_set_view(PyObject *self_obj, PyObject *view)
         PyErr_SetString(PyExc_ValueError, "view must be a writable, contiguous byte view");
         return NULL;
     }
+    if (vb->len < self->pending * 2) {
+        PyErr_SetString(PyExc_ValueError, "view too small for the bytes kept");
+        return NULL;
+    }
     Py_INCREF(view);
     Py_XSETREF(self->view, view);
+    Py_CLEAR(self->spare); /* it views the old buffer */
     Py_RETURN_NONE;
+}
+
+static PyObject *
+reader_get_buffer(PyObject *self_obj, PyObject *sizehint)
+{
+    PlainReader *self = (PlainReader *)self_obj;
+    (void)sizehint;
+    if (self->view == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "set_view() first");
+        return NULL;
+    }
+    if (self->pending == 0) return Py_NewRef(self->view);
+    Py_ssize_t size = PyMemoryView_GET_BUFFER(self->view)->len;
+    return byte_slice(self->view, 1, self->pending, size - self->pending);
 }
 
 static PyObject *
@@ -1005,6 +1135,32 @@ reader_get_reads(PyObject *self_obj, void *closure)
     return PyLong_FromSsize_t(((PlainReader *)self_obj)->reads);
 }
 
+static PyObject *
+reader_get_pending(PyObject *self_obj, void *closure)
+{
+    (void)closure;
+    return PyLong_FromSsize_t(((PlainReader *)self_obj)->pending);
+}
+
+static int
+reader_set_pending(PyObject *self_obj, PyObject *value, void *closure)
+{
+    (void)closure;
+    PlainReader *self = (PlainReader *)self_obj;
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete pending");
+        return -1;
+    }
+    Py_ssize_t n = PyLong_AsSsize_t(value);
+    if (n == -1 && PyErr_Occurred()) return -1;
+    if (n < 0 || self->view == NULL || n * 2 > PyMemoryView_GET_BUFFER(self->view)->len) {
+        PyErr_SetString(PyExc_ValueError, "pending must fit in half the view");
+        return -1;
+    }
+    self->pending = n;
+    return 0;
+}
+
 static int
 reader_traverse(PyObject *self_obj, visitproc visit, void *arg)
 {
@@ -1014,6 +1170,7 @@ reader_traverse(PyObject *self_obj, visitproc visit, void *arg)
     Py_VISIT(self->view);
     Py_VISIT(self->callback);
     Py_VISIT(self->ws);
+    Py_VISIT(self->spare);
     return 0;
 }
 
@@ -1027,6 +1184,7 @@ reader_clear(PyObject *self_obj)
     Py_CLEAR(self->view);
     Py_CLEAR(self->callback);
     Py_CLEAR(self->ws);
+    Py_CLEAR(self->spare);
     return 0;
 }
 
@@ -1051,7 +1209,10 @@ static PyMethodDef reader_methods[] = {
      "arm(want_mask, limit, check_utf8, callback, ws, /)\n--\n\n"
      "Set what the scan needs (see read_frames); set ``armed`` to start using it."},
     {"set_view", reader_set_view, METH_O,
-     "set_view(view, /)\n--\n\nScan this read buffer from now on (after the loop's get_buffer)."},
+     "set_view(view, /)\n--\n\nScan this read buffer from now on; it must start with the\n"
+     "``pending`` bytes kept in the old one."},
+    {"get_buffer", reader_get_buffer, METH_O,
+     "get_buffer(sizehint, /)\n--\n\nThe protocol's get_buffer: the view after the bytes kept."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1059,6 +1220,9 @@ static PyGetSetDef reader_getset[] = {
     {"armed", reader_get_armed, reader_set_armed,
      "Whether reads go to the C scan (True) or all to ``fallback``.", NULL},
     {"reads", reader_get_reads, NULL, "Reads seen, either way.", NULL},
+    {"pending", reader_get_pending, reader_set_pending,
+     "Bytes of an incomplete plain frame kept at the start of the view (set it after\n"
+     "writing such bytes there).", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -75,12 +75,22 @@ class PlainReader:
     payload_view, True)`` when ``ws`` is None, else ``callback(ws, str | bytes)``; then
     ``rest(nbytes, pos, exc)`` gets whatever is left (bytes from ``pos``, a callback's
     exception, or a read to size the buffer by: full, or into a buffer over ``min_size``).
+    An incomplete plain frame at the end of a read is kept at the start of the view
+    (``pending``) and the next read lands behind it (``get_buffer``); ``nbytes`` given to
+    ``rest`` counts from the view's start.
     """
 
     armed: bool
     @property
     def reads(self) -> int:
         """Reads seen, armed or not."""
+
+    #: bytes of an incomplete plain frame kept at the start of the view (set it after
+    #: writing such bytes there; at most half the view)
+    pending: int
+
+    def get_buffer(self, sizehint: int, /) -> memoryview:
+        """Return the view after the ``pending`` bytes (the protocol's ``get_buffer``)."""
 
     def __init__(
         self,

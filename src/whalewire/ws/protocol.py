@@ -394,6 +394,29 @@ class Connection:
             and self._rx_utf8 is None
         )
 
+    def take_partial_frame(self, limit: int) -> bytearray | None:
+        """Give back the bytes of an incomplete plain-looking frame for a C reader to keep.
+
+        Only when ``plain_ready()`` would hold but for those bytes: no fragmented message,
+        not stopped, the frame starts like a plain TEXT/BINARY frame (0x81/0x82) and is at
+        most ``limit`` bytes so far. The reader here forgets them (and its UTF-8 check of
+        them); the caller must parse them first next time. None when that is not so.
+        """
+        buf = self._buf
+        if (
+            not self._plain_c
+            or not buf
+            or len(buf) > limit
+            or buf[0] not in (0x81, 0x82)
+            or self._rx_opcode
+            or self._rx_stopped
+        ):
+            return None
+        self._buf = bytearray()
+        self._rx_utf8 = None
+        self._rx_checked = 0
+        return buf
+
     def plain_params(self) -> tuple[int, int, bool]:
         """Return what a C plain-frame reader checks: (mask bit wanted, size limit, UTF-8)."""
         return self._want_mask, self._scan_limit, self._check_utf8
