@@ -86,11 +86,12 @@ def whale_variants(n: int) -> tuple[list[bytes], list[bytes]]:
     return variants, noise
 
 
-def config_text(url: str, keys: Path, journal: Path) -> str:
+def config_text(url: str, keys: Path, journal: Path, rehearse_ms: float) -> str:
     return f"""
 [engine]
 namespace = "bench"
 journal = "{journal}"
+rehearse_interval_ms = {rehearse_ms}
 [control]
 port = 0
 kill_file = ""
@@ -117,12 +118,14 @@ def pct(values: list[int], p: float) -> float:
     return values[min(len(values) - 1, int(len(values) * p / 100))] / 1000
 
 
-async def measure(url: str, key: str, secret: str, args: argparse.Namespace) -> dict[str, object]:
+async def measure(
+    url: str, key: str, secret: str, args: argparse.Namespace, rehearse_ms: float
+) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="whalewire-bench-"))
     keys = tmp / "keys.toml"
     keys.write_text(f'[binance]\napi_key = "{key}"\napi_secret = "{secret}"\n')
     keys.chmod(0o600)
-    config = parse_config(config_text(url, keys, tmp / "journal.db"))
+    config = parse_config(config_text(url, keys, tmp / "journal.db", rehearse_ms))
     running = await build(config)
     engine = running.engine
     dedup = running.monitor.dedup
@@ -258,6 +261,13 @@ def main() -> None:
         action="store_true",
         help="process the mempool without sleeping between transactions (a pinned deployment)",
     )
+    ap.add_argument(
+        "--rehearse",
+        type=lambda text: [float(x) for x in text.split(",")],
+        default=[0.0, 2.0],
+        help="engine.rehearse_interval_ms values to compare, comma-separated (0: off)",
+    )
+    ap.add_argument("--placements", default="same,split", help="same, split or both")
     args = ap.parse_args()
     os.sched_setaffinity(0, {0})
     print(
@@ -265,41 +275,48 @@ def main() -> None:
         f"Python {platform.python_version()}, C masking {ws_mask.SPEEDUPS}"
     )
     print(f"command: {' '.join(sys.argv)}; load average {os.getloadavg()[0]:.2f}")
-    for label, emu_cpu in (
-        ("same CPU (engine 0, emulator 0)", 0),
-        ("split (engine 0, emulator 1)", 1),
-    ):
-        proc, url, key, secret = start_emulator(emu_cpu)
-        try:
-            r = asyncio.run(measure(url, key, secret, args))
-        finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=10)
-        stages = r["stages_p50"]
-        alone = r["alone_p50"]
-        assert isinstance(stages, dict) and isinstance(alone, dict)
-        total_alone = sum(alone.values())
-        print(f"\n{label}: {r['n']} orders")
-        print(
-            f"  feed receive → bytes written: p50 {r['trigger_p50']:.1f} µs, "
-            f"p99 {r['trigger_p99']:.1f} µs, p99.9 {r['trigger_p999']:.1f} µs"
-        )
-        print(f"  {'stage':8} {'in pipeline p50':>16} {'alone p50':>10}")
-        for s in STAGES:
-            print(f"  {s:8} {stages[s]:>16.2f} {alone[s]:>10.2f}")
-        print(
-            f"  sum of stages alone: {total_alone:.1f} µs; end-to-end p50 / sum = "
-            f"{float(r['trigger_p50']) / total_alone:.2f}x"
-        )
-        print(
-            f"  compute only (dry-run venue, tight loop): p50 {r['compute_p50']:.1f} µs, "
-            f"p99 {r['compute_p99']:.1f} µs; thread CPU p50 {r['compute_cpu_p50']:.1f} µs "
-            "(incl. the post-send bookkeeping)"
-        )
-        print(
-            f"  send → ack (emulator on loopback): p50 {r['ack_p50']:.1f} µs, "
-            f"p99 {r['ack_p99']:.1f} µs"
-        )
+    placements = {
+        "same": ("same CPU (engine 0, emulator 0)", 0),
+        "split": ("split CPUs (engine 0, emulator 1)", 1),
+    }
+    for place in args.placements.split(","):
+        label, emu_cpu = placements[place]
+        for rehearse_ms in args.rehearse:
+            proc, url, key, secret = start_emulator(emu_cpu)
+            try:
+                r = asyncio.run(measure(url, key, secret, args, rehearse_ms))
+            finally:
+                proc.send_signal(signal.SIGINT)
+                proc.wait(timeout=10)
+            warm = f"rehearsal every {rehearse_ms:g} ms" if rehearse_ms else "no rehearsal"
+            report(f"{label}, {warm}", r)
+
+
+def report(label: str, r: dict[str, object]) -> None:
+    stages = r["stages_p50"]
+    alone = r["alone_p50"]
+    assert isinstance(stages, dict) and isinstance(alone, dict)
+    total_alone = sum(alone.values())
+    print(f"\n{label}: {r['n']} orders")
+    print(
+        f"  feed receive → bytes written: p50 {r['trigger_p50']:.1f} µs, "
+        f"p99 {r['trigger_p99']:.1f} µs, p99.9 {r['trigger_p999']:.1f} µs"
+    )
+    print(f"  {'stage':8} {'in pipeline p50':>16} {'alone p50':>10}")
+    for s in STAGES:
+        print(f"  {s:8} {stages[s]:>16.2f} {alone[s]:>10.2f}")
+    print(
+        f"  sum of stages alone: {total_alone:.1f} µs; end-to-end p50 / sum = "
+        f"{float(r['trigger_p50']) / total_alone:.2f}x"
+    )
+    print(
+        f"  compute only (dry-run venue, tight loop): p50 {r['compute_p50']:.1f} µs, "
+        f"p99 {r['compute_p99']:.1f} µs; thread CPU p50 {r['compute_cpu_p50']:.1f} µs "
+        "(incl. the post-send bookkeeping)"
+    )
+    print(
+        f"  send → ack (emulator on loopback): p50 {r['ack_p50']:.1f} µs, p99 {r['ack_p99']:.1f} µs"
+    )
 
 
 if __name__ == "__main__":

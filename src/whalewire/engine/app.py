@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -30,8 +31,9 @@ from whalewire.engine.journal import Journal
 from whalewire.engine.metrics import STAGES, Metrics
 from whalewire.engine.oms import InvalidTransition, Order, OrderStatus
 from whalewire.engine.risk import RiskEngine, TradingState
-from whalewire.engine.strategy import AlertIgnored, AlertLike, WhaleStrategy
+from whalewire.engine.strategy import SHADOW_ID, AlertIgnored, AlertLike, WhaleStrategy
 from whalewire.mempool.tx import TxParseError
+from whalewire.mempool.whales import AlertKind
 from whalewire.model import (
     OrderAccepted,
     OrderDenied,
@@ -64,6 +66,16 @@ class Detector(Protocol):
     def feed(
         self, raw: bytes, *, feed: str, recv_ns: int, recv_wall_ns: int
     ) -> Sequence[AlertLike]: ...
+
+
+class ShadowAlert(msgspec.Struct, frozen=True):
+    """The whale alert rehearsals decide on: a deposit no real transaction has."""
+
+    entity: str
+    value: int
+    txid: str = "0" * 64
+    kind: AlertKind = AlertKind.DEPOSIT
+    recv_ns: int = 0
 
 
 class Engine:
@@ -118,6 +130,13 @@ class Engine:
         self._tasks: set[asyncio.Task[Any]] = set()
         for venue in self.venues.values():
             venue.on_event = self._on_venue_event
+        #: how often the decision path is rehearsed on a shadow alert (0: never)
+        self.rehearse_interval_s = config.engine.rehearse_interval_ms / 1000
+        self.rehearsals = 0
+        self._shadow_alert = ShadowAlert(
+            entity=next(iter(config.strategy.routes), "shadow"),
+            value=config.strategy.min_value_sats,
+        )
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> dict[str, int]:
@@ -139,8 +158,48 @@ class Engine:
             refresh = getattr(venue, "refresh_dead_man", None)
             if refresh is not None:
                 self._spawn(self._keep_dead_man_armed(venue.name, refresh))
+        cpu = self.config.engine.cpu
+        if cpu is not None:
+            pin_to_cpu(cpu)
+        if self.rehearse_interval_s > 0:
+            self.rehearse()  # fails here, at start, rather than silently in the background
+            self._spawn(self._keep_warm(self.rehearse_interval_s))
         self.armed = True
         return report
+
+    def rehearse(self) -> None:
+        """Run the decision path once on a shadow alert; send, journal and count nothing.
+
+        Strategy, risk check, the journal row (encoded and inserted into a scratch table in
+        memory) and, where the venue offers ``rehearse(command)``, the order's fill and sign
+        into a scratch buffer: the same code and data as a real whale's, so they are still
+        in cache when one comes (DESIGN.md: everything on the hot path is a plain call).
+        No order, id, cooldown, rate window, exposure or journal row is taken.
+        """
+        command = self.strategy.on_alert(self._shadow_alert, shadow=True)
+        assert isinstance(command, SubmitOrder) and command.client_order_id == SHADOW_ID
+        venue = self.venues.get(command.venue)
+        if venue is not None:
+            venue.last_price(command.symbol)
+        self.risk.check(command, shadow=True)
+        now = self._now()
+        self.journal.rehearse(
+            OrderInitialized(client_order_id=SHADOW_ID, ts_init=now, ts_event=now, command=command)
+        )
+        rehearse = getattr(venue, "rehearse", None)
+        if rehearse is not None:
+            rehearse(command)
+        self.rehearsals += 1
+
+    async def _keep_warm(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                self.rehearse()
+            except Exception:  # a rehearsal must never stop the engine: say so, stop them
+                log.exception("rehearsal of the decision path failed; rehearsals stopped")
+                self.metrics.inc("rehearsal_failed")
+                return
 
     async def _keep_dead_man_armed(
         self, name: str, refresh: Callable[[int], Awaitable[object]]
@@ -256,12 +315,12 @@ class Engine:
             ts_event=t_risk,
             command=command,
         )
-        order = self.orders[command.client_order_id] = Order(init)
         self._min_id_seq = self.journal.append(init) + 1  # committed before a byte goes out
         t_journal = self._now()
         try:
             written = venue.place(command)
         except VenueUnavailable as exc:
+            order = self.orders[command.client_order_id] = Order(init)
             self._apply(
                 OrderDenied(
                     client_order_id=command.client_order_id,
@@ -273,6 +332,7 @@ class Engine:
             )  # final: _apply released its open exposure in risk
             return order
         except Exception as exc:  # a failure mid-write: the venue may have the order
+            order = self.orders[command.client_order_id] = Order(init)
             log.exception("order %s: send failed", command.client_order_id)
             self._apply(
                 OrderStatusUnknown(
@@ -284,7 +344,9 @@ class Engine:
             )
             self._spawn(self._reconcile(order))
             return order
-        # after the bytes are out: bookkeeping
+        # after the bytes are out: bookkeeping (the venue's answer comes through the event
+        # loop, so the order exists before anything can be reported about it)
+        order = self.orders[command.client_order_id] = Order(init)
         self._submitted_ns[command.client_order_id] = written
         self._apply(
             OrderSubmitted(
@@ -560,3 +622,18 @@ class Engine:
     def position(self, symbol: str) -> Decimal:
         """The current position in ``symbol`` as risk sees it."""
         return self.risk.book(symbol).position
+
+
+def pin_to_cpu(cpu: int) -> None:
+    """Run this thread (the event loop's, where the hot path runs) on ``cpu`` only.
+
+    Raises:
+        ValueError: ``cpu`` is not one this process may run on.
+    """
+    allowed = os.sched_getaffinity(0)
+    if cpu not in allowed:
+        raise ValueError(
+            f"engine.cpu = {cpu}, but this process may only run on CPUs {sorted(allowed)}: "
+            "choose one of those (or remove engine.cpu)"
+        )
+    os.sched_setaffinity(0, {cpu})

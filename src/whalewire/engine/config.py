@@ -52,6 +52,11 @@ class EngineSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     journal_durability: Literal["process", "full"] = "process"
     #: an order with no answer after this long is UNKNOWN and gets reconciled
     ack_timeout_s: float = 5.0
+    #: every this many ms, rehearse the decision path on a shadow alert (nothing is sent,
+    #: journaled or counted) so its code and data are in cache when a whale comes; 0: never
+    rehearse_interval_ms: float = 2.0
+    #: pin the engine's event-loop thread to this CPU (give it a core of its own)
+    cpu: int | None = None
 
     def __post_init__(self) -> None:
         if not (
@@ -63,6 +68,10 @@ class EngineSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
             raise ValueError("namespace must be 1-8 characters of a-z and 0-9")
         if not 0 < self.ack_timeout_s <= 300:
             raise ValueError("ack_timeout_s must be in (0, 300]")
+        if not (self.rehearse_interval_ms == 0 or 0.1 <= self.rehearse_interval_ms <= 60_000):
+            raise ValueError("rehearse_interval_ms must be 0 (off) or in [0.1, 60000]")
+        if self.cpu is not None and self.cpu < 0:
+            raise ValueError("cpu must be a CPU number (0, 1, ...)")
 
 
 class ControlSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -20,6 +20,8 @@ from whalewire.model import OrderType, Side, SubmitOrder
 
 SATS_PER_BTC = 100_000_000
 NS_PER_S = 1_000_000_000
+#: the client order id of a shadow decision (``on_alert(shadow=True)``): never sent
+SHADOW_ID = "shadow"
 
 
 class AlertLike(Protocol):
@@ -112,18 +114,20 @@ class WhaleStrategy:
         self._seen_capacity = seen_capacity
         self._last_by_entity: dict[str, int] = {}
         self._reactions: deque[int] = deque()
+        # "fixed" sizing does not depend on the alert: round it once, not per whale
+        self._fixed_qty = self._round(config.fixed_qty) if config.size_mode == "fixed" else None
 
-    def on_alert(self, alert: AlertLike, *, mined: bool = False) -> Decision:
-        """Return the order to place for ``alert``, or why none is placed."""
+    def on_alert(self, alert: AlertLike, *, mined: bool = False, shadow: bool = False) -> Decision:
+        """Return the order to place for ``alert``, or why none is placed.
+
+        With ``shadow`` the whole decision runs (to keep its code and data in cache) but
+        nothing is remembered: no seen txid, cooldown, reaction or client order id is
+        taken, and a command is returned even where a real alert would be ignored
+        (with the id ``SHADOW_ID``, which is never sent).
+        """
         now = self._now()
-        reason = self._ignore_reason(alert, mined, now)
-        kind = _kind_name(alert.kind)
-        if reason is None:
-            side = self.config.sides[kind]
-            qty = self._size(alert.value)
-            if qty <= 0:
-                reason = IgnoreReason.ZERO_SIZE
-        if reason is not None:
+        reason = self._ignore_reason(alert, mined, now, shadow)
+        if reason is not None and not shadow:
             return AlertIgnored(
                 txid=alert.txid,
                 entity=alert.entity,
@@ -131,11 +135,26 @@ class WhaleStrategy:
                 ts_init=now,
                 ts_event=alert.recv_ns,
             )
+        kind = _kind_name(alert.kind)
+        side = self.config.sides.get(kind, Side.SELL)
+        qty = self._size(alert.value)
+        if qty <= 0 and not shadow:
+            return AlertIgnored(
+                txid=alert.txid,
+                entity=alert.entity,
+                reason=IgnoreReason.ZERO_SIZE,
+                ts_init=now,
+                ts_event=alert.recv_ns,
+            )
         route = self.config.routes.get(alert.entity, self.config.default_route)
-        self._last_by_entity[alert.entity] = now
-        self._reactions.append(now)
+        if shadow:
+            coid = SHADOW_ID
+        else:
+            self._last_by_entity[alert.entity] = now
+            self._reactions.append(now)
+            coid = self._next_id(route.venue)
         return SubmitOrder(
-            client_order_id=self._next_id(route.venue),
+            client_order_id=coid,
             ts_init=now,
             venue=route.venue,
             symbol=route.symbol,
@@ -145,14 +164,17 @@ class WhaleStrategy:
             reason=f"{kind} {alert.value} sat to {alert.entity} in {alert.txid}",
         )
 
-    def _ignore_reason(self, alert: AlertLike, mined: bool, now: int) -> IgnoreReason | None:
+    def _ignore_reason(
+        self, alert: AlertLike, mined: bool, now: int, shadow: bool = False
+    ) -> IgnoreReason | None:
         cfg = self.config
         # a txid is decided on once, whatever feed or event brings it again
         if alert.txid in self._seen:
             return IgnoreReason.DUPLICATE
-        self._seen[alert.txid] = None
-        if len(self._seen) > self._seen_capacity:
-            self._seen.popitem(last=False)
+        if not shadow:
+            self._seen[alert.txid] = None
+            if len(self._seen) > self._seen_capacity:
+                self._seen.popitem(last=False)
         if mined:
             return IgnoreReason.MINED
         if _kind_name(alert.kind) not in cfg.sides:
@@ -162,10 +184,12 @@ class WhaleStrategy:
         last = self._last_by_entity.get(alert.entity)
         if last is not None and now - last < cfg.cooldown_s * NS_PER_S:
             return IgnoreReason.COOLDOWN
+        reactions = self._reactions
         window = cfg.window_s * NS_PER_S
-        while self._reactions and now - self._reactions[0] >= window:
-            self._reactions.popleft()
-        if len(self._reactions) >= cfg.max_reactions:
+        # expiring what has left the window changes no decision: the next call would too
+        while reactions and now - reactions[0] >= window:
+            reactions.popleft()
+        if len(reactions) >= cfg.max_reactions:
             return IgnoreReason.WINDOW_FULL
         return None
 
@@ -174,12 +198,13 @@ class WhaleStrategy:
         self._seen.pop(txid, None)
 
     def _size(self, value_sats: int) -> Decimal:
-        cfg = self.config
-        if cfg.size_mode == "fixed":
-            qty = cfg.fixed_qty
-        else:
-            qty = Decimal(value_sats) / SATS_PER_BTC * cfg.fraction
-        return (qty / cfg.qty_step).to_integral_value(rounding=ROUND_DOWN) * cfg.qty_step
+        if self._fixed_qty is not None:
+            return self._fixed_qty
+        return self._round(Decimal(value_sats) / SATS_PER_BTC * self.config.fraction)
+
+    def _round(self, qty: Decimal) -> Decimal:
+        step = self.config.qty_step
+        return (qty / step).to_integral_value(rounding=ROUND_DOWN) * step
 
 
 def _kind_name(kind: object) -> str:

@@ -1,0 +1,284 @@
+"""Rehearsals of the decision path (``Engine.rehearse``, ``[engine] rehearse_interval_ms``).
+
+The rule under test: a rehearsal runs strategy, risk, the journal row and the venue's
+fill/sign on a shadow alert and changes nothing that matters. Two engines get the same
+alerts on the same clock, one rehearsing between every step: every order, id, denial,
+journal row, risk book and rate window must come out identical. Only the venue client is
+a stand-in (it records what it is asked to send); journals are real SQLite files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from whalewire.engine.app import Engine, ShadowAlert, pin_to_cpu
+from whalewire.engine.config import ConfigError, parse_config
+from whalewire.engine.journal import Journal
+from whalewire.engine.strategy import SHADOW_ID
+from whalewire.mempool.whales import AlertKind
+from whalewire.model import OrderEvent, SubmitOrder, encode
+from whalewire.venues.base import discard_event
+from whalewire.venues.ids import binance_client_order_id
+
+NS = 1_000_000_000
+
+CONFIG = """
+[engine]
+namespace = "reh"
+rehearse_interval_ms = 0.5
+[strategy]
+min_value_sats = 25_000_000
+cooldown_s = 5.0
+[risk]
+max_orders_per_second = 2
+max_orders_per_minute = 3
+[risk.symbols.BTCUSDT]
+max_order_qty = 0.01
+max_order_notional = 2000
+max_position = 0.05
+max_daily_loss = 500
+"""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.mono = 1_000 * NS
+        self.wall = 1_700_000_000 * NS
+
+    def monotonic(self) -> int:
+        return self.mono
+
+    def wall_ns(self) -> int:
+        return self.wall
+
+    def advance(self, seconds: float) -> None:
+        self.mono += int(seconds * NS)
+        self.wall += int(seconds * NS)
+
+
+@dataclass
+class RecordingVenue:
+    """A venue that records what it is asked to send and to rehearse."""
+
+    clock: Clock
+    name: str = "binance"
+    placed: list[SubmitOrder] = field(default_factory=list)
+    rehearsed: list[SubmitOrder] = field(default_factory=list)
+    on_event: Callable[[OrderEvent], None] = discard_event
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    def client_order_id(self, namespace: str, seq: int) -> str:
+        return binance_client_order_id(namespace, seq)
+
+    def place(self, command: SubmitOrder) -> int:
+        self.placed.append(command)
+        return self.clock.monotonic()
+
+    def rehearse(self, command: SubmitOrder) -> None:
+        self.rehearsed.append(command)
+
+    async def cancel(self, client_order_id: str, symbol: str) -> None:
+        return None
+
+    async def cancel_all(self, symbol: str) -> int:
+        return 0
+
+    async def reconcile(self, client_order_id: str, symbol: str) -> list[OrderEvent]:
+        return []
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        return Decimal("60000")
+
+    def status(self) -> dict[str, Any]:
+        return {}
+
+
+class NoDetector:
+    def feed(self, raw: bytes, *, feed: str, recv_ns: int, recv_wall_ns: int) -> Sequence[Any]:
+        return []
+
+
+def make_engine(tmp_path: Path, name: str, config: str = CONFIG) -> tuple[Engine, RecordingVenue]:
+    clock = Clock()
+    venue = RecordingVenue(clock)
+    engine = Engine(
+        parse_config(config),
+        venues={"binance": venue},
+        detector=NoDetector(),
+        journal=Journal(tmp_path / f"{name}.db"),
+        namespace="reh",
+        monotonic_ns=clock.monotonic,
+        wall_ns=clock.wall_ns,
+    )
+    engine.armed = True
+    return engine, venue
+
+
+def deposit(txid: str, entity: str = "Binance", value: int = 50_000_000) -> ShadowAlert:
+    return ShadowAlert(entity=entity, value=value, txid=txid, kind=AlertKind.DEPOSIT)
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "absent"
+
+
+# one step: (seconds to advance, alert); covers a trade, a duplicate, a cooldown, the rate
+# limits per second and per minute, and a withdrawal the default sides do not trade
+SCRIPT = [
+    (0.0, deposit("aa" * 32)),
+    (0.1, deposit("aa" * 32)),  # duplicate
+    (0.1, deposit("bb" * 32)),  # same entity within 5 s: cooldown
+    (0.1, deposit("cc" * 32, entity="Kraken")),
+    (0.1, deposit("dd" * 32, entity="Bitfinex")),  # third in a second: RATE_PER_SECOND
+    (2.0, deposit("ee" * 32, entity="OKX")),
+    (0.1, deposit("ff" * 32, entity="Coinbase")),  # fourth in a minute: RATE_PER_MINUTE
+    (0.1, ShadowAlert(entity="Binance", value=10**9, txid="11" * 32, kind=AlertKind.WITHDRAWAL)),
+    (6.0, deposit("22" * 32)),  # the cooldown has passed, the minute has not: denied
+    (61.0, deposit("33" * 32)),  # a new minute
+]
+
+
+def snapshot(engine: Engine, venue: RecordingVenue) -> dict[str, Any]:
+    risk = engine.risk
+    return {
+        "placed": [encode(c) for c in venue.placed],
+        "journal": [encode(m) for m in engine.journal.messages()],
+        "next_seq": engine.journal.next_seq,
+        "orders": {k: (o.status, o.command) for k, o in engine.orders.items()},
+        "ignored": dict(engine.ignored),
+        "books": {s: repr(b) for s, b in risk.books.items()},
+        "rate_windows": (list(risk._last_second), list(risk._last_minute)),
+        "strategy": (
+            list(engine.strategy._seen),
+            dict(engine.strategy._last_by_entity),
+            list(engine.strategy._reactions),
+        ),
+        "denied": engine.metrics.counters.get("orders_denied", 0),
+    }
+
+
+async def test_rehearsing_between_every_alert_changes_no_order_id_denial_or_journal_row(
+    tmp_path: Path,
+) -> None:
+    plain, plain_venue = make_engine(tmp_path, "plain")
+    warm, warm_venue = make_engine(tmp_path, "warm")
+    try:
+        for seconds, alert in SCRIPT:
+            plain_venue.clock.advance(seconds)
+            warm_venue.clock.advance(seconds)
+            for _ in range(3):
+                warm.rehearse()
+            plain.on_alert(alert)
+            warm.on_alert(alert)
+            warm.rehearse()
+        assert snapshot(warm, warm_venue) == snapshot(plain, plain_venue)
+        # the script reached every branch it names, and the rehearsals really ran
+        assert plain.ignored == {"DUPLICATE": 1, "COOLDOWN": 1, "KIND_NOT_TRADED": 1}
+        assert plain.metrics.counters["orders_denied"] == 3
+        assert len(plain_venue.placed) == 4
+        assert warm.rehearsals == len(SCRIPT) * 4
+        assert len(warm_venue.rehearsed) == warm.rehearsals
+        assert {c.client_order_id for c in warm_venue.rehearsed} == {SHADOW_ID}
+    finally:
+        await plain.close()
+        await warm.close()
+
+
+async def test_rehearsal_sends_nothing_and_leaves_the_journal_file_untouched(
+    tmp_path: Path,
+) -> None:
+    engine, venue = make_engine(tmp_path, "j")
+    engine.on_alert(deposit("aa" * 32))
+    journal_file = tmp_path / "j.db"
+    before = (file_digest(journal_file), file_digest(tmp_path / "j.db-wal"))
+    rows = [encode(m) for m in engine.journal.messages()]
+    try:
+        for _ in range(200):
+            engine.rehearse()
+        assert (file_digest(journal_file), file_digest(tmp_path / "j.db-wal")) == before
+        assert [encode(m) for m in engine.journal.messages()] == rows
+        assert len(venue.placed) == 1
+        # the rehearsal's rows live in their own scratch file, removed on close
+        assert engine.journal.rehearsal_path.exists()
+    finally:
+        await engine.close()
+        engine.journal.close()
+    assert not engine.journal.rehearsal_path.exists()
+
+
+async def test_started_engine_rehearses_on_its_interval_until_closed(tmp_path: Path) -> None:
+    engine, venue = make_engine(tmp_path, "timer")
+    await engine.start()
+    try:
+        async with asyncio.timeout(10):
+            while engine.rehearsals < 20:
+                await asyncio.sleep(0.005)
+        assert venue.placed == []
+        assert list(engine.journal.messages()) == []
+        assert engine.journal.next_seq == 1
+    finally:
+        await engine.close()
+    stopped_at = engine.rehearsals
+    await asyncio.sleep(0.01)  # several intervals: a stopped task would not run again
+    assert engine.rehearsals == stopped_at
+
+
+async def test_rehearsal_interval_zero_starts_no_rehearsals(tmp_path: Path) -> None:
+    engine, _ = make_engine(tmp_path, "off", CONFIG.replace("rehearse_interval_ms = 0.5", ""))
+    assert engine.rehearse_interval_s == 0.002  # the documented default: 2 ms
+    engine, _ = make_engine(
+        tmp_path, "off2", CONFIG.replace("rehearse_interval_ms = 0.5", "rehearse_interval_ms = 0")
+    )
+    await engine.start()
+    try:
+        await asyncio.sleep(0.01)
+        assert engine.rehearsals == 0
+    finally:
+        await engine.close()
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ("rehearse_interval_ms = -1", "rehearse_interval_ms"),
+        ("rehearse_interval_ms = 0.01", "rehearse_interval_ms"),
+        ("cpu = -1", "cpu"),
+    ],
+)
+def test_bad_rehearsal_or_cpu_setting_is_refused_at_load(line: str, field: str) -> None:
+    with pytest.raises(ConfigError, match=field):
+        parse_config(f"[engine]\n{line}\n")
+
+
+def test_pin_to_cpu_runs_the_calling_thread_on_that_cpu_only() -> None:
+    cpu = min(os.sched_getaffinity(0))
+    seen: list[set[int]] = []
+
+    def pinned() -> None:  # a thread of its own: the test runner's thread stays as it was
+        pin_to_cpu(cpu)
+        seen.append(os.sched_getaffinity(0))
+
+    thread = threading.Thread(target=pinned)
+    thread.start()
+    thread.join(timeout=10)
+    assert seen == [{cpu}]
+
+
+def test_pin_to_a_cpu_this_process_may_not_use_names_the_allowed_ones() -> None:
+    with pytest.raises(ValueError, match=r"may only run on CPUs \["):
+        pin_to_cpu(max(os.sched_getaffinity(0)) + 64)
