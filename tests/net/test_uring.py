@@ -338,3 +338,58 @@ def test_a_kernel_that_refuses_io_uring_gives_the_reason_and_the_socket_path(
     sender.send(b"order")
     sender.flush()
     assert server.recv(16) == b"order"
+
+
+@needs_uring
+def test_a_fixed_file_send_still_arrives_after_the_fd_number_is_closed_and_reused(
+    conn: tuple[socket.socket, socket.socket],
+) -> None:
+    # the hazard fixed files remove: a send still in the ring when its fd number is closed
+    # and handed to another socket must not land on that other socket
+    client, server = conn
+    sender = UringSender(client.fileno(), mode="sqpoll")
+    assert sender._ring.fixed_fd == client.fileno()
+    big = numbered(1, 6_000_000)  # more than loopback buffers: still in flight below
+    sender.send(big)
+    os.close(client.detach())  # the transport closes its fd while the ring still sends
+    with socket.create_server(("127.0.0.1", 0)) as other_srv:
+        other = socket.create_connection(other_srv.getsockname())  # may reuse the number
+        other_peer, _ = other_srv.accept()
+        peer = Peer(server)
+        assert parse_numbered(peer.wait_for(len(big))) == [1]
+        sender.flush()
+        sender.close()
+        other.close()
+        other_peer.settimeout(5)
+        assert other_peer.recv(16) == b""  # nothing of ours reached the other socket
+        other_peer.close()
+
+
+@needs_uring
+def test_zero_copy_sends_from_the_registered_arena_arrive_and_refuse_to_overtake() -> None:
+    # kept for bench/uring_send.py only (slower here, see docs/benchmarks.md "io_uring")
+    from whalewire.net._uring import Ring
+
+    with socket.create_server(("127.0.0.1", 0)) as srv:
+        client = socket.create_connection(srv.getsockname())
+        server, _ = srv.accept()
+    ring = Ring(8)
+    ring.register_arena(1024, zerocopy=True)
+    assert (ring.slot_size, ring.capacity, ring.zerocopy) == (1024, 8, True)
+    buf = bytearray(numbered(0, 100))
+    ring.send(client.fileno(), buf, None, True)
+    buf[8:] = b"\xff" * 100  # copied into the arena: the caller may reuse it at once
+    with pytest.raises(BlockingIOError):
+        ring.send(client.fileno(), numbered(1, 100), None, True)  # would need a drain
+    while ring.in_flight:
+        ring.submit(1)
+        ring.reap()
+    ring.send(client.fileno(), numbered(1, 100), None, True)
+    while ring.in_flight:
+        ring.submit(1)
+        ring.reap()
+    peer = Peer(server)
+    assert parse_numbered(peer.wait_for(2 * 108)) == [0, 1]
+    ring.close()
+    client.close()
+    server.close()

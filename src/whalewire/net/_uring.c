@@ -6,7 +6,9 @@
  *
  * Ownership rule: every send keeps its Py_buffer (and so the object) until the kernel posts
  * that send's completion and reap() sees it; close() cancels what is in flight and waits for
- * those completions before the memory can go.
+ * those completions before the memory can go. With a registered arena (register_arena), a
+ * frame that fits its slot is copied into the arena slot of its ring slot, which is not
+ * reused before that completion (for SEND_ZC: before its notification) is reaped.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -18,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <linux/io_uring.h>
 
@@ -39,6 +42,7 @@
 typedef struct {
     Py_buffer view;
     int used;
+    int in_arena; /* the bytes sit in the registered arena: no Py_buffer held */
 } Slot;
 
 typedef struct {
@@ -62,6 +66,12 @@ typedef struct {
     unsigned free_hint;
     unsigned in_flight;
     uint64_t seq;
+    int fixed_fd;      /* the socket registered as fixed file 0, or -1 */
+    char *arena;       /* registered buffer 0: nslots slots of slot_size bytes, or NULL */
+    size_t arena_len;
+    unsigned slot_size;
+    int zc;            /* IORING_OP_SEND_ZC: a slot is free only after its notification */
+    unsigned limit;    /* sends in flight at most (CQEs per send x limit <= cq_entries) */
 } Ring;
 
 static int sys_setup(unsigned entries, struct io_uring_params *p)
@@ -82,6 +92,9 @@ static void unmap(Ring *r)
         munmap(r->cq_ring, r->cq_ring_len);
     if (r->sq_ring)
         munmap(r->sq_ring, r->sq_ring_len);
+    if (r->arena)
+        munmap(r->arena, r->arena_len);
+    r->arena = NULL;
     r->sqes = NULL;
     r->cq_ring = r->sq_ring = NULL;
 }
@@ -162,6 +175,7 @@ static int Ring_init(Ring *r, PyObject *args, PyObject *kw)
     r->local_tail = *r->sq_tail;
     /* at most cq_entries requests in flight: the completion ring can never overflow */
     r->nslots = p.cq_entries;
+    r->limit = r->nslots;
     r->slots = PyMem_Calloc(r->nslots, sizeof(Slot));
     if (!r->slots) {
         PyErr_NoMemory();
@@ -220,7 +234,7 @@ static struct io_uring_sqe *next_sqe(Ring *r)
 
 static long take_slot(Ring *r)
 {
-    if (r->in_flight >= r->nslots)
+    if (r->in_flight >= r->limit)
         return -1;
     for (unsigned n = 0; n < r->nslots; n++) {
         unsigned i = (r->free_hint + n) % r->nslots;
@@ -254,19 +268,43 @@ static long long queue_send(Ring *r, int fd, PyObject *obj, int msg_flags, int l
     }
     if (drain) {
         /* ordered: only when an earlier send has not completed yet (its CQE is not posted)
-           must this one wait for it; IOSQE_IO_DRAIN takes the kernel's slow path */
+           must this one wait for it; IOSQE_IO_DRAIN takes the kernel's slow path. With
+           SEND_ZC a send posts two CQEs, so the count cannot tell: drain while any is out. */
         unsigned posted = __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE) - *r->cq_head;
-        drain = r->in_flight > posted;
+        drain = r->zc ? r->in_flight > 0 : r->in_flight > posted;
+        if (drain && r->zc) {
+            /* measured here: a drained SEND_ZC can wait for a notification that never
+               unblocks it, so an ordered zero-copy send refuses rather than hangs */
+            PyBuffer_Release(&s->view);
+            PyErr_SetString(PyExc_BlockingIOError,
+                            "SEND_ZC: reap the earlier sends before an ordered one");
+            return -1;
+        }
+    }
+    void *addr = s->view.buf;
+    unsigned len = (unsigned)s->view.len;
+    s->in_arena = r->arena != NULL && len <= r->slot_size;
+    if (s->in_arena) {
+        /* the caller may reuse its buffer at once: the arena slot is ours until reaped */
+        addr = r->arena + (size_t)slot * r->slot_size;
+        memcpy(addr, s->view.buf, len);
+        PyBuffer_Release(&s->view);
     }
     s->used = 1;
     r->in_flight++;
     uint64_t ud = ((++r->seq) << SLOT_BITS) | (uint64_t)slot;
-    sqe->opcode = IORING_OP_SEND;
-    sqe->fd = fd;
-    sqe->addr = (uint64_t)(uintptr_t)s->view.buf;
-    sqe->len = (unsigned)s->view.len;
+    sqe->opcode = r->zc ? IORING_OP_SEND_ZC : IORING_OP_SEND;
+    int fixed = fd == r->fixed_fd && fd >= 0;
+    sqe->fd = fixed ? 0 : fd;
+    sqe->addr = (uint64_t)(uintptr_t)addr;
+    sqe->len = len;
     sqe->msg_flags = (unsigned)msg_flags;
-    sqe->flags = (uint8_t)((link ? IOSQE_IO_LINK : 0) | (drain ? IOSQE_IO_DRAIN : 0));
+    if (s->in_arena) {
+        sqe->ioprio = IORING_RECVSEND_FIXED_BUF;
+        sqe->buf_index = 0;
+    }
+    sqe->flags = (uint8_t)((link ? IOSQE_IO_LINK : 0) | (drain ? IOSQE_IO_DRAIN : 0) |
+                           (fixed ? IOSQE_FIXED_FILE : 0));
     sqe->user_data = ud;
     r->local_tail++;
     return (long long)ud;
@@ -321,7 +359,8 @@ static void release_slot(Ring *r, uint64_t ud)
     unsigned i = (unsigned)(ud & SLOT_MASK);
     if (i < r->nslots && r->slots[i].used) {
         r->slots[i].used = 0;
-        PyBuffer_Release(&r->slots[i].view);
+        if (!r->slots[i].in_arena)
+            PyBuffer_Release(&r->slots[i].view);
         r->in_flight--;
     }
 }
@@ -484,10 +523,14 @@ static PyObject *Ring_reap(Ring *r, PyObject *Py_UNUSED(ignored))
         struct io_uring_cqe *cqe = &r->cqes[head & *r->cq_mask];
         uint64_t ud = cqe->user_data;
         int res = cqe->res;
+        unsigned cflags = cqe->flags;
         head++;
         __atomic_store_n(r->cq_head, head, __ATOMIC_RELEASE);
-        release_slot(r, ud);
-        if (ud == INTERNAL_UD)
+        /* SEND_ZC: the result CQE carries F_MORE and the buffer stays the kernel's until
+           the F_NOTIF CQE, which frees the slot and is not reported */
+        if (!(cflags & IORING_CQE_F_MORE))
+            release_slot(r, ud);
+        if (ud == INTERNAL_UD || (cflags & IORING_CQE_F_NOTIF))
             continue;
         PyObject *item = Py_BuildValue("(Ki)", (unsigned long long)ud, res);
         if (!item || PyList_Append(out, item) < 0) {
@@ -506,6 +549,60 @@ static PyObject *Ring_ready(Ring *r, PyObject *Py_UNUSED(ignored))
         return PyLong_FromLong(0);
     unsigned tail = __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE);
     return PyLong_FromUnsignedLong(tail - *r->cq_head);
+}
+
+static PyObject *Ring_register_file(Ring *r, PyObject *arg)
+{
+    if (check_open(r) < 0)
+        return NULL;
+    int fd = as_int(arg);
+    if (fd == -1 && PyErr_Occurred())
+        return NULL;
+    if (r->fixed_fd >= 0 || r->in_flight) {
+        PyErr_SetString(PyExc_ValueError, "register_file: one file, before any send");
+        return NULL;
+    }
+    if (syscall(__NR_io_uring_register, r->fd, IORING_REGISTER_FILES, &fd, 1) < 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    r->fixed_fd = fd;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Ring_register_arena(Ring *r, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"slot_size", "zerocopy", NULL};
+    unsigned slot_size = 4096;
+    int zc = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|Ip", kwlist, &slot_size, &zc))
+        return NULL;
+    if (check_open(r) < 0)
+        return NULL;
+    if (r->arena || r->in_flight) {
+        PyErr_SetString(PyExc_ValueError, "register_arena: once, before any send");
+        return NULL;
+    }
+    if (slot_size < 64 || slot_size > (1u << 20)) {
+        PyErr_SetString(PyExc_ValueError, "slot_size must be in 64..1 MiB");
+        return NULL;
+    }
+    size_t len = (size_t)r->nslots * slot_size;
+    void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+                     -1, 0);
+    if (mem == MAP_FAILED)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    struct iovec iov = {.iov_base = mem, .iov_len = len};
+    if (syscall(__NR_io_uring_register, r->fd, IORING_REGISTER_BUFFERS, &iov, 1) < 0) {
+        int saved = errno;
+        munmap(mem, len);
+        errno = saved;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    r->arena = mem;
+    r->arena_len = len;
+    r->slot_size = slot_size;
+    r->zc = zc;
+    r->limit = zc ? r->nslots / 2 : r->nslots;
+    Py_RETURN_NONE;
 }
 
 static PyObject *Ring_register_eventfd(Ring *r, PyObject *arg)
@@ -589,8 +686,10 @@ static void Ring_dealloc(Ring *r)
 static PyObject *Ring_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
     Ring *r = (Ring *)type->tp_alloc(type, 0);
-    if (r)
+    if (r) {
         r->fd = -1;
+        r->fixed_fd = -1;
+    }
     return (PyObject *)r;
 }
 
@@ -598,7 +697,10 @@ static PyObject *get_in_flight(Ring *r, void *c) { return PyLong_FromUnsignedLon
 static PyObject *get_sqpoll(Ring *r, void *c) { return PyBool_FromLong(r->sqpoll); }
 static PyObject *get_closed(Ring *r, void *c) { return PyBool_FromLong(r->fd < 0); }
 static PyObject *get_entries(Ring *r, void *c) { return PyLong_FromUnsignedLong(r->sq_entries); }
-static PyObject *get_capacity(Ring *r, void *c) { return PyLong_FromUnsignedLong(r->nslots); }
+static PyObject *get_capacity(Ring *r, void *c) { return PyLong_FromUnsignedLong(r->limit); }
+static PyObject *get_slot_size(Ring *r, void *c) { return PyLong_FromUnsignedLong(r->arena ? r->slot_size : 0); }
+static PyObject *get_fixed_fd(Ring *r, void *c) { return PyLong_FromLong(r->fixed_fd); }
+static PyObject *get_zerocopy(Ring *r, void *c) { return PyBool_FromLong(r->zc); }
 static PyObject *get_features(Ring *r, void *c) { return PyLong_FromUnsignedLong(r->features); }
 static PyObject *get_sq_need_wakeup(Ring *r, void *c)
 {
@@ -615,6 +717,9 @@ static PyGetSetDef Ring_getset[] = {
     {"capacity", (getter)get_capacity, NULL, "most sends that may be in flight at once", NULL},
     {"features", (getter)get_features, NULL, "IORING_FEAT_* bits the kernel reported", NULL},
     {"sq_need_wakeup", (getter)get_sq_need_wakeup, NULL, "whether the SQPOLL thread sleeps", NULL},
+    {"slot_size", (getter)get_slot_size, NULL, "registered arena bytes per send (0: none)", NULL},
+    {"fixed_fd", (getter)get_fixed_fd, NULL, "the fd registered as fixed file 0, or -1", NULL},
+    {"zerocopy", (getter)get_zerocopy, NULL, "whether sends are IORING_OP_SEND_ZC", NULL},
     {NULL},
 };
 
@@ -633,6 +738,15 @@ static PyMethodDef Ring_methods[] = {
      "Return the posted completions as (user_data, result) and release their buffers."},
     {"ready", (PyCFunction)Ring_ready, METH_NOARGS,
      "Return how many completions are posted and not yet reaped (no system call)."},
+    {"register_file", (PyCFunction)Ring_register_file, METH_O,
+     "Register fd as fixed file 0 (IORING_REGISTER_FILES): sends on it skip the fd lookup,\n"
+     "and the ring holds the socket until it closes, so a closed fd number cannot be reused\n"
+     "under a send still in the ring."},
+    {"register_arena", (PyCFunction)(void (*)(void))Ring_register_arena,
+     METH_VARARGS | METH_KEYWORDS,
+     "Register one buffer of capacity x slot_size bytes (IORING_REGISTER_BUFFERS); frames\n"
+     "that fit a slot are copied there and sent with IORING_RECVSEND_FIXED_BUF.\n"
+     "zerocopy=True sends with IORING_OP_SEND_ZC (halves capacity: two CQEs per send)."},
     {"register_eventfd", (PyCFunction)Ring_register_eventfd, METH_O,
      "Have the kernel signal this eventfd whenever it posts a completion."},
     {"close", (PyCFunction)Ring_close, METH_NOARGS,

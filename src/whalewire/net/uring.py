@@ -1,14 +1,18 @@
 """Send pre-built frames on a connected socket through io_uring, with a socket fallback.
 
 It holds `UringSender` (one ring per connection: plain submission or SQPOLL), `SocketSender`
-(the ``os.write`` path, used when the ring cannot be made), `available()` and `open_sender()`.
-It knows file descriptors, bytes and the event loop's reader callbacks; it knows nothing of
-WebSocket framing, venues or orders, and it does not own or close the socket.
+(the ``os.write`` path, used when the ring cannot be made), `available()`, `open_sender()`,
+and `use_send_backend()`, which puts a ring under an open ``WebSocket`` (`RingTransport`).
+It knows file descriptors, bytes, the event loop's reader callbacks and which transport
+attributes ``net._protocol`` writes through; it knows nothing of WebSocket framing, venues or
+orders, and `UringSender` does not own or close the socket.
 
 Ordering on one TCP stream: every send carries ``MSG_WAITALL`` (the kernel itself resubmits
 the rest of a short write, waiting for room) and, while an earlier send has not completed,
 ``IOSQE_IO_DRAIN`` (it starts only once the earlier ones completed), so bytes never interleave.
 Batches are linked (``IOSQE_IO_LINK``): each starts after the one before completed in full.
+The socket is registered as the ring's fixed file 0 (``IORING_REGISTER_FILES``): a send still
+in the ring can never land on another socket that reused a closed descriptor number.
 When half the ring's capacity is in flight, `send` reaps; when all of it is (the socket is
 backed up), it waits for completions. A buffer stays referenced by the ring until its
 completion is reaped; mutable buffers are copied first, so a caller reusing its
@@ -23,11 +27,14 @@ import os
 import select
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from whalewire.ws.exceptions import CloseCode, ConnectionClosed
 
 if TYPE_CHECKING:
+    import asyncio
+
+    from whalewire.net._protocol import WebSocket
     from whalewire.net._uring import Ring
 
 _uring: ModuleType | None
@@ -117,9 +124,13 @@ class UringSender:
         entries: int = 64,
         sqpoll_idle_ms: int = 1000,
         sqpoll_cpu: int | None = None,
+        fixed_file: bool = True,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
         """Create the ring for ``fd`` (a connected stream socket the caller keeps open).
+
+        ``fixed_file`` registers ``fd`` with the ring, which then holds the socket open
+        until `close()`; ``on_error`` is called once with the error that breaks the sender.
 
         Raises:
             UringUnavailable: io_uring cannot be used here.
@@ -136,6 +147,12 @@ class UringSender:
             )
         except OSError as exc:
             raise UringUnavailable(f"io_uring_setup failed: {exc}") from exc
+        if fixed_file:
+            try:
+                self._ring.register_file(fd)
+            except OSError as exc:
+                self._ring.close()
+                raise UringUnavailable(f"IORING_REGISTER_FILES failed: {exc}") from exc
         self.fd = fd
         self.mode: Mode = mode
         self._frames: dict[int, bytes] = {}
@@ -144,6 +161,8 @@ class UringSender:
         self._reap_at = self._ring.capacity // 2
         self._efd = -1
         self._loop: _Loop | None = None
+        #: called after the event loop reaped the last completion in flight
+        self.on_drained: Callable[[], None] | None = None
 
     @property
     def in_flight(self) -> int:
@@ -250,6 +269,8 @@ class UringSender:
         with contextlib.suppress(BlockingIOError):
             os.eventfd_read(self._efd)
         self.poll()
+        if self.on_drained is not None and not self._ring.in_flight:
+            self.on_drained()
 
     def close(self) -> None:
         """Cancel what is still in flight, wait for it, and release the ring (not the socket)."""
@@ -373,3 +394,138 @@ def open_sender(
         )
     except UringUnavailable:
         return SocketSender(fd)
+
+
+#: ``venues.<name>.send_backend`` values and the ring mode each one asks for
+SEND_BACKENDS: dict[str, Mode | None] = {"socket": None, "uring": "plain", "uring-sqpoll": "sqpoll"}
+
+
+class RingTransport:
+    """Stand in for a connection's asyncio transport so that every write goes through the ring.
+
+    ``net._protocol`` writes pongs, closes and messages through ``transport.write`` and takes
+    its direct ``os.write`` only when ``get_write_buffer_size()`` is 0 and it has a socket fd;
+    `use_send_backend` clears that fd and disarms the C send path, so each write after it
+    lands here, and one path keeps one order. Bytes the transport still buffered when the
+    ring came keep going to the transport until it has written them out (its buffer never
+    refills while the ring is in use). ``close()`` waits for the ring to finish before
+    closing the transport; ``abort()`` cancels what is in flight. Everything else is the
+    transport's.
+    """
+
+    def __init__(self, transport: asyncio.Transport, sender: UringSender) -> None:
+        """Wrap ``transport``, whose socket ``sender`` writes to."""
+        self._transport = transport
+        self._sender = sender
+        self._closing = False
+        #: frames written through the ring (tests check the path was taken)
+        self.ring_writes = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Send ``data`` after everything written before it; never raise for a dead peer.
+
+        A failed ring send aborts the transport (``on_error``), so the connection closes
+        and the next send raises ``ConnectionClosed``, as on the socket path.
+        """
+        sender = self._sender
+        if sender.broken is not None or self._transport.get_write_buffer_size():
+            self._transport.write(data)
+            return
+        try:
+            sender.send(data)
+        except ConnectionClosed:
+            self._transport.abort()
+        else:
+            self.ring_writes += 1
+
+    def writelines(self, lines: Sequence[bytes | bytearray | memoryview]) -> None:
+        """Write the pieces joined, in order."""
+        self.write(b"".join(lines))
+
+    def get_write_buffer_size(self) -> int:
+        """Return the transport's buffered bytes plus the sends the ring still holds (> 0
+        while anything is unsent, which keeps ``net._protocol`` off its direct path)."""
+        return self._transport.get_write_buffer_size() + self._sender.in_flight
+
+    def is_closing(self) -> bool:
+        """Whether `close()` or `abort()` was called (or the transport is closing)."""
+        return self._closing or self._transport.is_closing()
+
+    def close(self) -> None:
+        """Close the transport once the ring has sent what it holds (a close frame too)."""
+        self._closing = True
+        self._sender.poll()
+        if self._sender.in_flight and self._sender.broken is None:
+            self._sender.on_drained = self._transport.close
+        else:
+            self._transport.close()
+
+    def abort(self) -> None:
+        """Drop what is in flight and abort the transport."""
+        self._closing = True
+        self._sender.close()
+        self._transport.abort()
+
+
+def use_send_backend(
+    ws: WebSocket,
+    backend: str,
+    *,
+    entries: int = 256,
+    sqpoll_idle_ms: int = 1000,
+    sqpoll_cpu: int | None = None,
+) -> str:
+    """Send every write of open connection ``ws`` through ``backend`` from now on.
+
+    ``backend`` is a `SEND_BACKENDS` name: ``"socket"`` (keep the transport's path),
+    ``"uring"`` (plain io_uring) or ``"uring-sqpoll"``. The ring is for plain TCP: over TLS
+    (no kTLS here), or where io_uring is refused, the socket path stays.
+
+    Returns:
+        The backend in effect: ``backend``, or ``"socket"`` after a fallback.
+
+    Raises:
+        ValueError: ``backend`` is not a `SEND_BACKENDS` name.
+        ConnectionClosed: ``ws`` is not open.
+    """
+    if backend not in SEND_BACKENDS:
+        raise ValueError(f"send_backend must be one of {sorted(SEND_BACKENDS)}, not {backend!r}")
+    mode = SEND_BACKENDS[backend]
+    proto = ws._proto
+    transport = proto.transport
+    if transport is None or transport.is_closing() or proto._lost:
+        raise proto.closed_error()
+    if mode is None or isinstance(transport, RingTransport):
+        return "socket" if mode is None else backend
+    if proto._fd < 0:
+        return "socket"  # TLS: the ring would write plaintext past the TLS layer
+    real = transport
+
+    def broken(exc: BaseException) -> None:
+        # the socket path's outcome: the transport dies and the next send raises
+        proto.loop.call_soon(real.abort)
+
+    try:
+        sender = UringSender(
+            proto._fd,
+            mode=mode,
+            entries=entries,
+            sqpoll_idle_ms=sqpoll_idle_ms,
+            sqpoll_cpu=sqpoll_cpu,
+            on_error=broken,
+        )
+    except UringUnavailable:
+        return "socket"
+    sender.attach(proto.loop)
+    proto.transport = cast("asyncio.Transport", RingTransport(real, sender))
+    proto._fd = -1  # no direct os.write past the ring: every write goes to RingTransport
+    if proto._sender is not None:
+        # the C send path writes to the fd itself: unarmed, it hands each message to
+        # send_message, which writes through the ring (the protocol only re-arms an
+        # armed sender after a read)
+        proto._sender.armed = False
+    proto.lost.add_done_callback(lambda _: sender.close())
+    return backend
