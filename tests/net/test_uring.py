@@ -393,3 +393,54 @@ def test_zero_copy_sends_from_the_registered_arena_arrive_and_refuse_to_overtake
     ring.close()
     client.close()
     server.close()
+
+
+class DontWaitRing:
+    """The real ring, but every send asks for MSG_DONTWAIT instead of MSG_WAITALL, so the
+    kernel posts the short writes and EAGAINs that MSG_WAITALL otherwise hides."""
+
+    def __init__(self, ring: object) -> None:
+        self._ring = ring
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._ring, name)
+
+    def send(self, fd: int, data: bytes, flags: int | None, ordered: bool) -> int:
+        flags = socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL
+        return self._ring.send(fd, data, flags, ordered)  # type: ignore[attr-defined,no-any-return]
+
+
+@needs_uring
+def test_a_short_write_or_eagain_on_the_last_send_is_resubmitted_until_whole(
+    conn: tuple[socket.socket, socket.socket],
+) -> None:
+    client, server = conn
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
+    sender = UringSender(client.fileno())
+    sender._ring = DontWaitRing(sender._ring)  # type: ignore[assignment]
+    big = numbered(5, 3_000_000)
+    sender.send(big)  # the kernel takes what fits and reports a short count
+    peer = Peer(server, chunk=8192, pause=0.0001)
+    sender.flush()  # poll() resubmits the rest each time, across EAGAINs
+    assert parse_numbered(peer.wait_for(len(big))) == [5]
+    assert sender.broken is None
+    sender.close()
+
+
+@needs_uring
+def test_a_short_write_with_a_later_send_behind_it_breaks_the_sender_loudly(
+    conn: tuple[socket.socket, socket.socket],
+) -> None:
+    # the later send's bytes went after a hole: the stream is unusable, and the next send
+    # must say so rather than let a venue see a corrupt frame
+    client, _ = conn
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
+    sender = UringSender(client.fileno())
+    sender._ring = DontWaitRing(sender._ring)  # type: ignore[assignment]
+    sender.send(numbered(1, 3_000_000))  # cannot fit: short
+    sender.send(numbered(2, 10))
+    sender.flush()
+    assert isinstance(sender.broken, ConnectionClosed)
+    with pytest.raises(ConnectionClosed):
+        sender.send(b"order")
+    sender.close()
