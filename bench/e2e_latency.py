@@ -39,6 +39,7 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from whalewire.engine.config import parse_config
 from whalewire.engine.runner import build
@@ -128,6 +129,13 @@ async def measure(
     config = parse_config(config_text(url, keys, tmp / "journal.db", rehearse_ms))
     running = await build(config)
     engine = running.engine
+    if args.pong:
+        # an experiment in the venue's domain, wired here from outside: what a venue
+        # rehearse() hook that also writes an unsolicited Pong (RFC 6455 §5.5.3: a
+        # unidirectional heartbeat, no answer expected) would give; masked, empty payload
+        binance: Any = engine.venues["binance"]
+        ws = binance._ws
+        binance.rehearse = lambda command: ws.send_prebuilt(b"\x8a\x80" + os.urandom(4))
     dedup = running.monitor.dedup
     whales, noise = whale_variants(args.orders + args.warmup)
     trigger: list[int] = []
@@ -222,8 +230,14 @@ async def measure(
                 await asyncio.sleep(0)
     finally:
         gc.enable()
+    # what one rehearsal costs the loop, warm (dry-run venue, so no pong either)
+    t0 = time.thread_time_ns()
+    for _ in range(1000):
+        engine.rehearse()
+    rehearse_us = (time.thread_time_ns() - t0) / 1000 / 1000
     await running.close()
     return {
+        "rehearse_us": rehearse_us,
         "compute_p50": pct(compute, 50),
         "compute_p99": pct(compute, 99),
         "compute_cpu_p50": pct(cpu, 50),
@@ -268,6 +282,11 @@ def main() -> None:
         help="engine.rehearse_interval_ms values to compare, comma-separated (0: off)",
     )
     ap.add_argument("--placements", default="same,split", help="same, split or both")
+    ap.add_argument(
+        "--pong",
+        action="store_true",
+        help="experiment: each rehearsal also writes an unsolicited Pong to the venue",
+    )
     args = ap.parse_args()
     os.sched_setaffinity(0, {0})
     print(
@@ -314,6 +333,7 @@ def report(label: str, r: dict[str, object]) -> None:
         f"p99 {r['compute_p99']:.1f} µs; thread CPU p50 {r['compute_cpu_p50']:.1f} µs "
         "(incl. the post-send bookkeeping)"
     )
+    print(f"  one rehearsal (warm, thread CPU): {r['rehearse_us']:.1f} µs")
     print(
         f"  send → ack (emulator on loopback): p50 {r['ack_p50']:.1f} µs, p99 {r['ack_p99']:.1f} µs"
     )

@@ -123,3 +123,66 @@ def test_sequence_numbers_are_never_reused_across_restarts(tmp_path: Path) -> No
     with Journal(path) as j:
         assert j.next_seq == first + 1
         assert j.append(initialized("b")) == first + 1
+
+
+# SQLite's default checkpoints every 1000 WAL pages inside whichever commit crosses the
+# threshold (https://www.sqlite.org/wal.html#automatic_checkpoint); ours are explicit
+def test_appends_never_checkpoint_by_themselves_and_checkpoint_restarts_the_wal(
+    tmp_path: Path,
+) -> None:
+    wal = tmp_path / "j.db-wal"
+    with Journal(tmp_path / "j.db") as j:
+        for i in range(1100):
+            j.append(initialized(f"c{i}"))
+        assert j.uncheckpointed == 1100
+        grown = wal.stat().st_size
+        assert grown > 1100 * 4096  # one page per row at least: no checkpoint ran
+        j.checkpoint()
+        assert j.uncheckpointed == 0
+        for i in range(10):
+            j.append(initialized(f"d{i}"))
+        assert wal.stat().st_size == grown  # the WAL is rewritten from its start
+        assert len(j.replay()) == 1110
+
+
+def test_checkpoint_in_another_thread_while_appending_loses_no_row(tmp_path: Path) -> None:
+    import threading
+
+    with Journal(tmp_path / "j.db") as j:
+        done = threading.Event()
+        checkpoints = 0
+
+        def keep_checkpointing() -> None:
+            nonlocal checkpoints
+            while not done.is_set():
+                j.checkpoint()
+                checkpoints += 1
+
+        worker = threading.Thread(target=keep_checkpointing)
+        worker.start()
+        try:
+            seqs = [j.append(initialized(f"t{i}")) for i in range(1500)]
+        finally:
+            done.set()
+            worker.join(timeout=30)
+        assert checkpoints > 0
+        assert seqs == list(range(1, 1501))
+    with Journal(tmp_path / "j.db") as j:
+        assert list(j.replay()) == [f"t{i}" for i in range(1500)]
+
+
+def test_rehearsed_rows_go_to_the_scratch_file_only(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.db") as j:
+        j.append(initialized("real"))
+        for i in range(300):
+            j.rehearse(initialized(f"shadow{i}"))
+        assert j.next_seq == 2
+        assert [m.client_order_id for m in j.messages()] == ["real"]
+        scratch = j.rehearsal_path
+        assert scratch.exists()
+        # checkpointed every 64 rehearsals: the scratch WAL stays a few dozen pages
+        scratch_wal = scratch.with_name(scratch.name + "-wal")
+        assert scratch_wal.stat().st_size <= 70 * (4096 + 24)
+    assert not scratch.exists()
+    with Journal(tmp_path / "j.db") as j:
+        assert list(j.replay()) == ["real"]

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from whalewire.engine.app import Engine, ShadowAlert, pin_to_cpu
+from whalewire.engine.app import CHECKPOINT_ROWS, Engine, ShadowAlert, pin_to_cpu
 from whalewire.engine.config import ConfigError, parse_config
 from whalewire.engine.journal import Journal
 from whalewire.engine.strategy import SHADOW_ID
@@ -282,3 +282,20 @@ def test_pin_to_cpu_runs_the_calling_thread_on_that_cpu_only() -> None:
 def test_pin_to_a_cpu_this_process_may_not_use_names_the_allowed_ones() -> None:
     with pytest.raises(ValueError, match=r"may only run on CPUs \["):
         pin_to_cpu(max(os.sched_getaffinity(0)) + 64)
+
+
+async def test_checkpoint_runs_after_a_send_once_enough_rows_wait(tmp_path: Path) -> None:
+    engine, venue = make_engine(tmp_path, "ckpt")
+    try:
+        engine.journal.uncheckpointed = CHECKPOINT_ROWS - 1  # as if that many rows waited
+        engine.on_alert(deposit("aa" * 32))  # its OrderInitialized and OrderSubmitted rows
+        assert len(venue.placed) == 1
+        async with asyncio.timeout(10):
+            while engine.journal.uncheckpointed >= CHECKPOINT_ROWS:
+                await asyncio.sleep(0.005)
+        assert [m.client_order_id for m in engine.journal.messages()] == [
+            venue.placed[0].client_order_id
+        ] * 2
+    finally:
+        await engine.close()
+        engine.journal.close()

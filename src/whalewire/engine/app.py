@@ -56,6 +56,8 @@ from whalewire.venues.ids import binance_client_order_id
 log = logging.getLogger("whalewire.engine")
 
 SATS_PER_BTC = 100_000_000
+#: journal rows between two checkpoints (each row is one 4 KiB WAL page: ~2 MB of WAL)
+CHECKPOINT_ROWS = 500
 #: pipeline order of the latency stages, for status() and the dashboard
 _STAGE_ORDER = {name: i for i, name in enumerate(STAGES)}
 
@@ -133,6 +135,7 @@ class Engine:
         #: how often the decision path is rehearsed on a shadow alert (0: never)
         self.rehearse_interval_s = config.engine.rehearse_interval_ms / 1000
         self.rehearsals = 0
+        self._checkpointing = False
         self._shadow_alert = ShadowAlert(
             entity=next(iter(config.strategy.routes), "shadow"),
             value=config.strategy.min_value_sats,
@@ -360,7 +363,23 @@ class Engine:
         m.latency("send").record(written - t_journal)
         self._spawn(self._ack_deadline(order))
         self._prepare_id(command.venue)
+        self._maybe_checkpoint()
         return order
+
+    def _maybe_checkpoint(self) -> None:
+        # after the send, in a thread: the loop goes on (feeds, acks) while SQLite copies
+        # the WAL back and fsyncs; only a journal write waits, if one comes meanwhile
+        if self.journal.uncheckpointed < CHECKPOINT_ROWS or self._checkpointing:
+            return
+        self._checkpointing = True
+
+        async def checkpoint() -> None:
+            try:
+                await asyncio.to_thread(self.journal.checkpoint)
+            finally:
+                self._checkpointing = False
+
+        self._spawn(checkpoint())
 
     # -- what venues report ---------------------------------------------------------------
     def _on_venue_event(self, event: OrderEvent) -> None:
@@ -380,6 +399,7 @@ class Engine:
         if isinstance(event, OrderStatusUnknown) and order.status is OrderStatus.UNKNOWN:
             # silence, a 5xx or a disconnect: only the venue can say what happened
             self._spawn(self._reconcile(order))
+        self._maybe_checkpoint()
 
     def _apply(self, event: OrderEvent) -> None:
         order = self.orders[event.client_order_id]

@@ -16,6 +16,7 @@ journal: two engines trading one account is refused at startup, not discovered l
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -68,8 +69,12 @@ class Journal:
             self._db.execute("PRAGMA journal_mode=WAL")
             sync = "FULL" if durability == "full" else "NORMAL"
             self._db.execute(f"PRAGMA synchronous={sync}")
+            # no automatic checkpoint: it would run inside whichever commit crosses the
+            # threshold, an order's among them, and with it an fsync (milliseconds);
+            # checkpoint() runs it off the hot path instead
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._init_schema()
-            self._attach_rehearsal(sync)
+            self._attach_rehearsal()
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc):
                 raise JournalLocked(self.path) from None
@@ -81,6 +86,12 @@ class Journal:
             "INSERT OR REPLACE INTO rehearsal.messages(seq, client_order_id, type, body, ts_init)"
             " VALUES (1, ?, ?, ?, ?)"
         )
+        #: rows committed since the last checkpoint (each adds at least one WAL page)
+        self.uncheckpointed = 0
+        # writes from the loop's thread and a checkpoint from another take turns: sqlite3
+        # leaves serialising writes on a shared connection to its user
+        self._lock = threading.Lock()
+        self._closed = False
         (last,) = self._db.execute("SELECT coalesce(max(seq), 0) FROM messages").fetchone()
         self._next_seq = int(last) + 1
 
@@ -110,7 +121,7 @@ class Journal:
             )
         db.execute("COMMIT")
 
-    def _attach_rehearsal(self, sync: str) -> None:
+    def _attach_rehearsal(self) -> None:
         # A scratch database next to the journal, on the same connection and with the same
         # settings: a rehearsed row goes through the same encoder, SQLite pager, WAL commit
         # and write(2) into the same file system as a real one (a cold write path costs
@@ -119,9 +130,12 @@ class Journal:
         db = self._db
         db.execute("ATTACH DATABASE ? AS rehearsal", (str(self.rehearsal_path),))
         db.execute("PRAGMA rehearsal.journal_mode=WAL")
-        db.execute(f"PRAGMA rehearsal.synchronous={sync}")
-        # checkpoint the scratch WAL often: it stays a few pages, its file small
-        db.execute("PRAGMA rehearsal.wal_autocheckpoint=64")
+        # a commit in WAL mode takes the same path with OFF as with NORMAL (no sync); OFF
+        # only spares the scratch file's checkpoints an fsync, and the event loop a stall
+        db.execute("PRAGMA rehearsal.synchronous=OFF")
+        # wal_autocheckpoint is the connection's, not one database's: it stays 0 (see
+        # __init__), and rehearse() checkpoints the scratch WAL itself to keep it small
+        self._rehearsals = 0
         db.execute(
             "CREATE TABLE IF NOT EXISTS rehearsal.messages ("
             " seq INTEGER PRIMARY KEY,"
@@ -142,14 +156,27 @@ class Journal:
 
     def append(self, message: Message) -> int:
         """Write one message durably (per ``durability``); return its sequence number."""
-        cursor = self._db.execute(
-            self._insert,
-            (message.client_order_id, type(message).__name__, encode(message), message.ts_init),
-        )
+        row = (message.client_order_id, type(message).__name__, encode(message), message.ts_init)
+        with self._lock:
+            cursor = self._db.execute(self._insert, row)
         seq = cursor.lastrowid
         assert seq is not None
         self._next_seq = seq + 1
+        self.uncheckpointed += 1
         return seq
+
+    def checkpoint(self) -> None:
+        """Copy the WAL's committed pages into the database file and let the WAL restart.
+
+        Runs SQLite's PASSIVE checkpoint (with ``synchronous=NORMAL`` it fsyncs, so it can
+        take milliseconds): call it off the hot path; it may run in another thread (the
+        connection serialises it with ``append``).
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self.uncheckpointed = 0
+            self._db.execute("PRAGMA main.wal_checkpoint(PASSIVE)")
 
     def rehearse(self, message: Message) -> None:
         """Write ``message`` as ``append`` does, into the scratch database ``rehearsal_path``.
@@ -158,10 +185,12 @@ class Journal:
         between rare orders; the journal, its sequence numbers and ``messages()`` are
         untouched.
         """
-        self._db.execute(
-            self._rehearse,
-            (message.client_order_id, type(message).__name__, encode(message), message.ts_init),
-        )
+        row = (message.client_order_id, type(message).__name__, encode(message), message.ts_init)
+        with self._lock:
+            self._db.execute(self._rehearse, row)
+            self._rehearsals += 1
+            if self._rehearsals % 64 == 0:
+                self._db.execute("PRAGMA rehearsal.wal_checkpoint(PASSIVE)")
 
     def messages(self) -> Iterator[AnyMessage]:
         """Yield every message in the order it was written."""
@@ -199,7 +228,11 @@ class Journal:
 
     def close(self) -> None:
         """Close the file (releases the lock) and remove the rehearsal scratch file."""
-        self._db.close()
+        with self._lock:  # not under a checkpoint running in another thread
+            if self._closed:
+                return
+            self._closed = True
+            self._db.close()
         for suffix in ("", "-wal", "-shm"):
             self.rehearsal_path.with_name(self.rehearsal_path.name + suffix).unlink(missing_ok=True)
 
