@@ -99,6 +99,35 @@ async def test_prebuilt_frames_messages_and_pings_arrive_in_the_order_written(
 
 @needs_uring
 @pytest.mark.parametrize("backend", RING_BACKENDS)
+async def test_pongs_the_client_owes_go_through_the_ring_between_orders(
+    server: tuple[Server, Collector], backend: str
+) -> None:
+    # RFC 6455 §5.5.2: a ping gets a pong; here the core writes it (transport.write) while
+    # the ring carries the orders, and both must arrive whole
+    srv, got = server
+    ws = await connect(f"ws://127.0.0.1:{srv.port}/", deflate=False)
+    use_send_backend(ws, backend)
+    await wait_until(lambda: bool(got.peers))
+    pongs: list[bytes] = []
+    got.peers[0].on_pong = lambda payload, rtt: pongs.append(payload)
+    expected = []
+    for i in range(200):
+        ws.send_prebuilt(prebuilt(order(i, pad=2000)))
+        expected.append(order(i, pad=2000).decode())
+        if i % 20 == 0:
+            got.peers[0].ping(b"p%d" % i)
+            await asyncio.sleep(0)  # let the client read the ping and answer it
+    await wait_until(lambda: len(got.messages) >= 200 and len(pongs) >= 10)
+    assert got.messages == expected
+    assert pongs == [b"p%d" % i for i in range(0, 200, 20)]
+    transport: object = ws._proto.transport
+    assert isinstance(transport, RingTransport)
+    assert transport.ring_writes > 200  # the pongs too
+    await ws.close()
+
+
+@needs_uring
+@pytest.mark.parametrize("backend", RING_BACKENDS)
 async def test_frames_larger_than_the_socket_buffers_keep_order_with_small_writes(
     server: tuple[Server, Collector], backend: str
 ) -> None:
