@@ -22,6 +22,7 @@ from whalewire.mempool.address import script_to_address
 from whalewire.mempool.tx import Block, TxParseError, parse_block, parse_tx
 from whalewire.mempool.watchlist import AddressBook
 from whalewire.mempool.whales import (
+    SATS_PER_BTC,
     AlertKind,
     WhaleAlert,
     WhaleDetector,
@@ -336,3 +337,41 @@ def test_pure_python_ripemd160_at_padding_boundaries_matches_hashlib(size: int) 
     except ValueError:
         pytest.skip("this OpenSSL build has no RIPEMD-160")
     assert ripemd160_py(message[:size]) == expected
+
+
+# --- rehearsal: the hot path run on a shadow whale, nothing remembered ----------------------
+
+
+def test_rehearse_alerts_the_first_entity_at_its_threshold_and_remembers_nothing() -> None:
+    detector = WhaleDetector(AddressBook.demo(), thresholds={"demo-binance": 7 * SATS_PER_BTC})
+    first = next(iter(AddressBook.demo().watch.values()))
+    alert = detector.rehearse()
+    assert alert is not None
+    assert (alert.kind, alert.entity, alert.value, alert.feed) == (
+        AlertKind.DEPOSIT,
+        first.entity,
+        detector.threshold(first.entity),
+        "rehearsal",
+    )
+    assert [(o.index, o.script_pubkey) for o in alert.outputs] == [(0, first.script_pubkey)]
+    # the shadow is a well-formed transaction whose txid the alert carries
+    assert alert.txid == parse_tx(detector._shadow or b"").txid
+    assert detector.tracked_outpoints == 0
+
+
+def test_rehearsals_between_transactions_change_no_real_alert(mempool_raws: list[bytes]) -> None:
+    plain = WhaleDetector(AddressBook.demo(), threshold_sats=25_000_000, max_tracked_outpoints=3)
+    rehearsed = WhaleDetector(
+        AddressBook.demo(), threshold_sats=25_000_000, max_tracked_outpoints=3
+    )
+    expected = summary(feed_all(plain, mempool_raws))
+    got = []
+    for raw in mempool_raws:
+        rehearsed.rehearse()
+        got.extend(feed_all(rehearsed, [raw]))
+    assert summary(got) == expected
+    assert rehearsed._spent == plain._spent  # nothing evicted, nothing added
+
+
+def test_rehearse_with_an_empty_book_does_nothing() -> None:
+    assert WhaleDetector(book()).rehearse() is None
