@@ -20,6 +20,7 @@ anything is allocated, so a forged count costs nothing.
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 from collections.abc import Callable, Mapping
 from typing import Final, TypeVar
@@ -817,4 +818,5 @@ def use_speedups(enabled: bool) -> bool:
     return old
 
 
-use_speedups(True)
+# WHALEWIRE_NO_SPEEDUPS=1 runs everything on the pure-Python path (as ws and venues do)
+use_speedups(os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1")

@@ -41,6 +41,7 @@ and in ``tx.py``; ``use_speedups`` switches, and the tests run both on the same 
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -608,4 +609,5 @@ def use_speedups(enabled: bool) -> bool:
     return old
 
 
-use_speedups(True)
+# WHALEWIRE_NO_SPEEDUPS=1 runs everything on the pure-Python path (as ws and venues do)
+use_speedups(os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1")
