@@ -212,3 +212,24 @@ def test_hash160_of_generator_key_is_bip173_program() -> None:
     # generator point; its program is the key's HASH160
     g = bytes.fromhex("0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798")
     assert _scan.hash160(g).hex() == "751e76e8199196d454941c45d1b3a323f1433bd6"
+
+
+def test_inspect_of_a_transaction_with_more_inputs_than_the_stack_holds() -> None:
+    # 100 P2WPKH-shaped inputs (the C walk keeps up to 64 scriptSig spans on the stack):
+    # txid against hashlib over the legacy serialisation (BIP 144: witness excluded), owners
+    # against the Python reference
+    keys = [b"\x02" + bytes([k]) * 32 for k in range(100)]
+    ins = b"".join(
+        bytes([k]) * 32 + k.to_bytes(4, "little") + b"\x00" + b"\xff" * 4 for k in range(100)
+    )
+    outs = b"\x01" + (5000).to_bytes(8, "little") + b"\x16\x00\x14" + bytes(20)
+    wit = b"".join(b"\x02\x47" + b"\x30" * 71 + b"\x21" + key for key in keys)
+    raw = b"\x02\x00\x00\x00" + b"\x00\x01" + b"\x64" + ins + outs + wit + bytes(4)
+    legacy = b"\x02\x00\x00\x00" + b"\x64" + ins + outs + bytes(4)
+    by_pkh = {hash160(keys[k]): ("pkh", k) for k in (0, 63, 64, 99)}
+    seen = _scan.inspect(raw, by_pkh, {}, {})
+    assert seen is not None
+    assert seen[0] == sha256(sha256(legacy))
+    detector = WhaleDetector(AddressBook.demo())
+    detector._by_pkh, detector._by_sh, detector._by_wsh = by_pkh, {}, {}
+    assert seen[2] == reference_owners(detector, raw) == [(k, ("pkh", k)) for k in (0, 63, 64, 99)]
