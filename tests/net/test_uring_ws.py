@@ -240,3 +240,30 @@ async def test_a_closed_connection_cannot_take_a_backend(server: tuple[Server, C
     await ws.close()
     with pytest.raises(ConnectionClosed):
         use_send_backend(ws, "uring")
+
+
+@needs_uring
+@pytest.mark.parametrize("backend", RING_BACKENDS)
+async def test_a_peer_that_stops_reading_pauses_writing_without_blocking_the_loop(
+    server: tuple[Server, Collector], backend: str
+) -> None:
+    srv, got = server
+    ws = await connect(f"ws://127.0.0.1:{srv.port}/", deflate=False)
+    use_send_backend(ws, backend, entries=16)  # 16 sends in flight at most, then a backlog
+    await wait_until(lambda: bool(got.peers))
+    got.peers[0]._proto.pause_reading()
+    expected = []
+    for i in range(600):  # 6 MB: more than the socket buffers and the ring together hold
+        body = order(i, pad=10_000)
+        ws.send_prebuilt(prebuilt(body))  # returns at once: nothing waits in the kernel
+        expected.append(body.decode())
+    drained = asyncio.ensure_future(ws.drain())
+    await wait_until(lambda: ws._proto._writing_paused)  # back-pressure reached the protocol
+    assert not drained.done()
+    got.peers[0]._proto.resume_reading()
+    await asyncio.wait_for(drained, 30)
+    await wait_until(lambda: len(got.messages) >= 600, timeout=60)
+    assert got.messages == expected
+    await ws.close()
+    await wait_until(lambda: bool(got.close_codes))
+    assert got.close_codes == [1000]

@@ -21,6 +21,7 @@ completion is reaped; mutable buffers are copied first, so a caller reusing its
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import os
@@ -161,8 +162,8 @@ class UringSender:
         self._reap_at = self._ring.capacity // 2
         self._efd = -1
         self._loop: _Loop | None = None
-        #: called after the event loop reaped the last completion in flight
-        self.on_drained: Callable[[], None] | None = None
+        #: called after each time the event loop reaped completions (`attach`)
+        self.on_reaped: Callable[[], None] | None = None
 
     @property
     def in_flight(self) -> int:
@@ -269,8 +270,8 @@ class UringSender:
         with contextlib.suppress(BlockingIOError):
             os.eventfd_read(self._efd)
         self.poll()
-        if self.on_drained is not None and not self._ring.in_flight:
-            self.on_drained()
+        if self.on_reaped is not None:
+            self.on_reaped()
 
     def close(self) -> None:
         """Cancel what is still in flight, wait for it, and release the ring (not the socket)."""
@@ -411,6 +412,11 @@ class RingTransport:
     refills while the ring is in use). ``close()`` waits for the ring to finish before
     closing the transport; ``abort()`` cancels what is in flight. Everything else is the
     transport's.
+
+    Back-pressure: at most half the ring's capacity is in flight; past that, writes wait in
+    a backlog that the event loop feeds to the ring as completions arrive (the loop never
+    blocks on a peer that stops reading), and the protocol is paused above the transport's
+    high-water mark (``await ws.drain()`` works as on the socket path).
     """
 
     def __init__(self, transport: asyncio.Transport, sender: UringSender) -> None:
@@ -418,6 +424,11 @@ class RingTransport:
         self._transport = transport
         self._sender = sender
         self._closing = False
+        self._room = max(1, sender._ring.capacity // 2)
+        self._backlog: collections.deque[bytes] = collections.deque()
+        self._backlog_bytes = 0
+        self._paused = False
+        sender.on_reaped = self._reaped
         #: frames written through the ring (tests check the path was taken)
         self.ring_writes = 0
 
@@ -434,6 +445,11 @@ class RingTransport:
         if sender.broken is not None or self._transport.get_write_buffer_size():
             self._transport.write(data)
             return
+        if sender.in_flight >= self._room:
+            sender.poll()  # completions the loop has not reaped yet: no system call
+        if self._backlog or sender.in_flight >= self._room:
+            self._queue(data)
+            return
         try:
             sender.send(data)
         except ConnectionClosed:
@@ -441,14 +457,44 @@ class RingTransport:
         else:
             self.ring_writes += 1
 
+    def _queue(self, data: bytes | bytearray | memoryview) -> None:
+        self._backlog.append(bytes(data))
+        self._backlog_bytes += len(data)
+        if not self._paused and self._backlog_bytes > self._transport.get_write_buffer_limits()[1]:
+            self._paused = True
+            self._transport.get_protocol().pause_writing()
+
+    def _reaped(self) -> None:
+        # the event loop reaped completions: move the backlog on, then resume or close
+        sender = self._sender
+        backlog = self._backlog
+        while backlog and sender.in_flight < self._room and sender.broken is None:
+            data = backlog.popleft()
+            self._backlog_bytes -= len(data)
+            try:
+                sender.send(data)
+            except ConnectionClosed:
+                break
+            self.ring_writes += 1
+        if sender.broken is not None:
+            backlog.clear()  # on_error aborts the transport: these can never be sent
+            self._backlog_bytes = 0
+        if self._paused and self._backlog_bytes <= self._transport.get_write_buffer_limits()[0]:
+            self._paused = False
+            self._transport.get_protocol().resume_writing()
+        if self._closing and not backlog and not sender.in_flight:
+            self._transport.close()
+
     def writelines(self, lines: Sequence[bytes | bytearray | memoryview]) -> None:
         """Write the pieces joined, in order."""
         self.write(b"".join(lines))
 
     def get_write_buffer_size(self) -> int:
-        """Return the transport's buffered bytes plus the sends the ring still holds (> 0
-        while anything is unsent, which keeps ``net._protocol`` off its direct path)."""
-        return self._transport.get_write_buffer_size() + self._sender.in_flight
+        """Return the transport's and the backlog's bytes plus the sends the ring still holds
+        (> 0 while anything is unsent, which keeps ``net._protocol`` off its direct path)."""
+        return (
+            self._transport.get_write_buffer_size() + self._backlog_bytes + self._sender.in_flight
+        )
 
     def is_closing(self) -> bool:
         """Whether `close()` or `abort()` was called (or the transport is closing)."""
@@ -458,14 +504,15 @@ class RingTransport:
         """Close the transport once the ring has sent what it holds (a close frame too)."""
         self._closing = True
         self._sender.poll()
-        if self._sender.in_flight and self._sender.broken is None:
-            self._sender.on_drained = self._transport.close
-        else:
-            self._transport.close()
+        if (self._sender.in_flight or self._backlog) and self._sender.broken is None:
+            return  # _reaped closes it once the ring and the backlog are empty
+        self._transport.close()
 
     def abort(self) -> None:
         """Drop what is in flight and abort the transport."""
         self._closing = True
+        self._backlog.clear()
+        self._backlog_bytes = 0
         self._sender.close()
         self._transport.abort()
 
