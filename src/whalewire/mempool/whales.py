@@ -36,6 +36,7 @@ no ``Tx`` is built unless a withdrawal needs its outputs; address strings are co
 when an alert's ``MatchedOutput.address`` is read. Both walks have a C version in
 ``whalewire.mempool._scan`` (optional, built by setup.py) and the pure-Python reference here
 and in ``tx.py``; ``use_speedups`` switches, and the tests run both on the same vectors.
+``WhaleDetector.rehearse`` runs the same path on a shadow whale, to keep it in cache.
 """
 
 from __future__ import annotations
