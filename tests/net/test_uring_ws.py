@@ -226,6 +226,19 @@ async def test_io_uring_refused_keeps_the_socket_path(
     await ws.close()
 
 
+@needs_uring
+async def test_a_connection_keeps_the_ring_it_got_first(server: tuple[Server, Collector]) -> None:
+    srv, got = server
+    ws = await connect(f"ws://127.0.0.1:{srv.port}/", deflate=False)
+    assert use_send_backend(ws, "uring-sqpoll") == "uring-sqpoll"
+    assert use_send_backend(ws, "socket") == "uring-sqpoll"
+    assert use_send_backend(ws, "uring") == "uring-sqpoll"
+    ws.send_prebuilt(prebuilt(order(3)))
+    await wait_until(lambda: bool(got.messages))
+    assert got.messages == [order(3).decode()]
+    await ws.close()
+
+
 async def test_an_unknown_backend_name_is_refused(server: tuple[Server, Collector]) -> None:
     srv, _ = server
     ws = await connect(f"ws://127.0.0.1:{srv.port}/", deflate=False)

@@ -419,8 +419,10 @@ class RingTransport:
     high-water mark (``await ws.drain()`` works as on the socket path).
     """
 
-    def __init__(self, transport: asyncio.Transport, sender: UringSender) -> None:
-        """Wrap ``transport``, whose socket ``sender`` writes to."""
+    def __init__(self, transport: asyncio.Transport, sender: UringSender, backend: str) -> None:
+        """Wrap ``transport``, whose socket ``sender`` writes to (``backend``: its name)."""
+        #: the `SEND_BACKENDS` name this ring serves
+        self.backend = backend
         self._transport = transport
         self._sender = sender
         self._closing = False
@@ -529,7 +531,8 @@ def use_send_backend(
 
     ``backend`` is a `SEND_BACKENDS` name: ``"socket"`` (keep the transport's path),
     ``"uring"`` (plain io_uring) or ``"uring-sqpoll"``. The ring is for plain TCP: over TLS
-    (no kTLS here), or where io_uring is refused, the socket path stays.
+    (no kTLS here), or where io_uring is refused, the socket path stays. A connection keeps
+    the first ring it got for its lifetime (the ring is released when it closes).
 
     Returns:
         The backend in effect: ``backend``, or ``"socket"`` after a fallback.
@@ -545,8 +548,10 @@ def use_send_backend(
     transport = proto.transport
     if transport is None or transport.is_closing() or proto._lost:
         raise proto.closed_error()
-    if mode is None or isinstance(transport, RingTransport):
-        return "socket" if mode is None else backend
+    if isinstance(transport, RingTransport):
+        return transport.backend  # a connection keeps the ring it got first
+    if mode is None:
+        return "socket"
     if proto._fd < 0:
         return "socket"  # TLS: the ring would write plaintext past the TLS layer
     real = transport
@@ -567,7 +572,7 @@ def use_send_backend(
     except UringUnavailable:
         return "socket"
     sender.attach(proto.loop)
-    proto.transport = cast("asyncio.Transport", RingTransport(real, sender))
+    proto.transport = cast("asyncio.Transport", RingTransport(real, sender, backend))
     proto._fd = -1  # no direct os.write past the ring: every write goes to RingTransport
     if proto._sender is not None:
         # the C send path writes to the fd itself: unarmed, it hands each message to
