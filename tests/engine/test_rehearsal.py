@@ -299,3 +299,19 @@ async def test_checkpoint_runs_after_a_send_once_enough_rows_wait(tmp_path: Path
     finally:
         await engine.close()
         engine.journal.close()
+
+
+async def test_start_moves_everything_built_so_far_out_of_the_collectors_sight(
+    tmp_path: Path,
+) -> None:
+    import gc
+
+    engine, _ = make_engine(tmp_path, "gc")
+    gc.unfreeze()
+    try:
+        await engine.start()
+        # a full collection on a whale would otherwise walk every object of the process
+        assert gc.get_freeze_count() > 1000
+    finally:
+        await engine.close()
+        gc.unfreeze()

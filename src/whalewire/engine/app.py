@@ -16,6 +16,7 @@ is armed. Nothing is ever blindly resent.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import time
@@ -167,6 +168,10 @@ class Engine:
         if self.rehearse_interval_s > 0:
             self.rehearse()  # fails here, at start, rather than silently in the background
             self._spawn(self._keep_warm(self.rehearse_interval_s))
+        # everything built so far (address book, watch set, templates, modules) lives as
+        # long as the process: out of the collector's sight, a full collection that lands
+        # on a whale walks only what was made since, not the whole heap
+        gc.freeze()
         self.armed = True
         return report
 
