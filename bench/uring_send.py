@@ -351,7 +351,7 @@ def ws_section(args: argparse.Namespace, placements: list[tuple[str, int, int]])
             )
     print(
         "  (loop: sender-thread CPU µs per order spent in the event loop between orders:"
-        "\n   the sleep's wake-up, plus reaping completions from the eventfd for the ring)"
+        "\n   the sleep's wake-up, plus reaping the ring's completions)"
     )
 
 
