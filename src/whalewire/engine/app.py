@@ -137,6 +137,7 @@ class Engine:
         self.rehearse_interval_s = config.engine.rehearse_interval_ms / 1000
         self.rehearsals = 0
         self._checkpointing = False
+        self._warming: asyncio.Task[None] | None = None
         self._shadow_alert = ShadowAlert(
             entity=next(iter(config.strategy.routes), "shadow"),
             value=config.strategy.min_value_sats,
@@ -167,7 +168,10 @@ class Engine:
             pin_to_cpu(cpu)
         if self.rehearse_interval_s > 0:
             self.rehearse()  # fails here, at start, rather than silently in the background
-            self._spawn(self._keep_warm(self.rehearse_interval_s))
+            # not among _tasks, which holds work that ends (ack deadlines, reconciliations)
+            self._warming = asyncio.get_running_loop().create_task(
+                self._keep_warm(self.rehearse_interval_s)
+            )
         # everything built so far (address book, watch set, templates, modules) lives as
         # long as the process: out of the collector's sight, a full collection that lands
         # on a whale walks only what was made since, not the whole heap
@@ -237,6 +241,8 @@ class Engine:
     async def close(self) -> None:
         """Stop background work and close venue connections."""
         self.armed = False
+        if self._warming is not None:
+            self._warming.cancel()
         for task in list(self._tasks):
             task.cancel()
         for venue in self.venues.values():
