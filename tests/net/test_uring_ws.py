@@ -280,3 +280,24 @@ async def test_a_peer_that_stops_reading_pauses_writing_without_blocking_the_loo
     await ws.close()
     await wait_until(lambda: bool(got.close_codes))
     assert got.close_codes == [1000]
+
+
+@needs_uring
+@pytest.mark.parametrize("backend", RING_BACKENDS)
+async def test_completions_are_reaped_in_batches_without_watching_the_eventfd(
+    server: tuple[Server, Collector], backend: str
+) -> None:
+    srv, got = server
+    ws = await connect(f"ws://127.0.0.1:{srv.port}/", deflate=False)
+    use_send_backend(ws, backend)
+    transport: object = ws._proto.transport
+    assert isinstance(transport, RingTransport)
+    sender = transport._sender
+    for i in range(300):  # sparse orders, as in trading: each one is read before the next
+        ws.send_prebuilt(prebuilt(order(i)))
+        await wait_until(lambda: len(got.messages) > i)  # noqa: B023 (used at once)
+        assert not sender._watching  # no loop wake-up per completion
+    # posted completions wait for a batch: buffers held stay bounded, none is lost
+    assert sender.in_flight <= uring.REAP_BATCH + 1
+    await ws.close()
+    assert sender.in_flight == 0
