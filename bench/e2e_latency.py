@@ -120,7 +120,7 @@ def pct(values: list[int], p: float) -> float:
 
 
 async def measure(
-    url: str, key: str, secret: str, args: argparse.Namespace, rehearse_ms: float
+    url: str, key: str, secret: str, args: argparse.Namespace, rehearse_ms: float, *, pong: bool
 ) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="whalewire-bench-"))
     keys = tmp / "keys.toml"
@@ -129,7 +129,7 @@ async def measure(
     config = parse_config(config_text(url, keys, tmp / "journal.db", rehearse_ms))
     running = await build(config)
     engine = running.engine
-    if args.pong:
+    if pong:
         # an experiment in the venue's domain, wired here from outside: what a venue
         # rehearse() hook that also writes an unsolicited Pong (RFC 6455 §5.5.3: a
         # unidirectional heartbeat, no answer expected) would give; masked, empty payload
@@ -277,9 +277,10 @@ def main() -> None:
     )
     ap.add_argument(
         "--rehearse",
-        type=lambda text: [float(x) for x in text.split(",")],
-        default=[0.0, 2.0],
-        help="engine.rehearse_interval_ms values to compare, comma-separated (0: off)",
+        type=lambda text: text.split(","),
+        default=["0", "2"],
+        help="engine.rehearse_interval_ms values to compare, comma-separated (0: off); "
+        "a 'p' suffix (2p) adds the --pong experiment to that one only",
     )
     ap.add_argument("--placements", default="same,split", help="same, split or both")
     ap.add_argument(
@@ -300,14 +301,17 @@ def main() -> None:
     }
     for place in args.placements.split(","):
         label, emu_cpu = placements[place]
-        for rehearse_ms in args.rehearse:
+        for value in args.rehearse:
+            rehearse_ms = float(value.rstrip("p"))
+            pong = args.pong or value.endswith("p")
             proc, url, key, secret = start_emulator(emu_cpu)
             try:
-                r = asyncio.run(measure(url, key, secret, args, rehearse_ms))
+                r = asyncio.run(measure(url, key, secret, args, rehearse_ms, pong=pong))
             finally:
                 proc.send_signal(signal.SIGINT)
                 proc.wait(timeout=10)
             warm = f"rehearsal every {rehearse_ms:g} ms" if rehearse_ms else "no rehearsal"
+            warm += " + unsolicited Pong" if pong and rehearse_ms else ""
             report(f"{label}, {warm}", r)
 
 

@@ -315,3 +315,29 @@ async def test_start_moves_everything_built_so_far_out_of_the_collectors_sight(
     finally:
         await engine.close()
         gc.unfreeze()
+
+
+class RehearsingDetector(NoDetector):
+    def __init__(self) -> None:
+        self.rehearsals = 0
+
+    def rehearse(self) -> ShadowAlert:
+        self.rehearsals += 1
+        return deposit("77" * 32, entity="Kraken")
+
+
+async def test_rehearsal_decides_on_the_detectors_shadow_whale_when_it_has_one(
+    tmp_path: Path,
+) -> None:
+    engine, venue = make_engine(tmp_path, "det")
+    detector = engine.detector = RehearsingDetector()
+    try:
+        engine.rehearse()
+        assert detector.rehearsals == 1
+        assert [c.reason for c in venue.rehearsed] == [
+            f"deposit 50000000 sat to Kraken in {'77' * 32}"
+        ]
+        assert "77" * 32 not in engine.strategy._seen  # still a shadow: nothing remembered
+    finally:
+        await engine.close()
+        engine.journal.close()

@@ -182,13 +182,16 @@ class Engine:
     def rehearse(self) -> None:
         """Run the decision path once on a shadow alert; send, journal and count nothing.
 
-        Strategy, risk check, the journal row (encoded and inserted into a scratch table in
-        memory) and, where the venue offers ``rehearse(command)``, the order's fill and sign
+        Detection where the detector offers ``rehearse()`` (its shadow whale's alert is the
+        one decided on), strategy, risk check, the journal row (committed into a scratch
+        file) and, where the venue offers ``rehearse(command)``, the order's fill and sign
         into a scratch buffer: the same code and data as a real whale's, so they are still
         in cache when one comes (DESIGN.md: everything on the hot path is a plain call).
         No order, id, cooldown, rate window, exposure or journal row is taken.
         """
-        command = self.strategy.on_alert(self._shadow_alert, shadow=True)
+        detect = getattr(self.detector, "rehearse", None)  # WhaleDetector.rehearse
+        alert = detect() if detect is not None else None
+        command = self.strategy.on_alert(alert or self._shadow_alert, shadow=True)
         assert isinstance(command, SubmitOrder) and command.client_order_id == SHADOW_ID
         venue = self.venues.get(command.venue)
         if venue is not None:
