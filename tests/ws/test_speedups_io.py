@@ -296,3 +296,16 @@ def test_direct_sender_writes_when_nothing_is_queued_else_falls_back(pair: Any) 
     sender(b"after close")
     assert fallen == ["early", b"queued behind the buffer", b"closing", b"after close"]
     assert transport.written == []
+
+
+def test_direct_sender_without_a_socket_hands_the_frame_to_the_transport() -> None:
+    # TLS: no socket of ours to write to; the frame (RFC 6455 §5.7) goes to transport.write.
+    fallen: list[object] = []
+    sender = _speedups.DirectSender(fallen.append)
+    transport = Transport2()
+    transport.buffered = 10  # irrelevant here: the transport keeps the order itself
+    sender.bind(None, transport, make(CLIENT), RFCKey())
+    sender.armed = True
+    sender("Hello")
+    assert transport.written == [bytes.fromhex("818537fa213d7f9f4d5158")]
+    assert fallen == []

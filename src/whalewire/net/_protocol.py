@@ -544,13 +544,14 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
                 self._reader.arm(want_mask, limit, check_utf8, self._on_frame, None)
             elif self._on_message is not None:
                 self._reader.arm(want_mask, limit, check_utf8, self._on_message, self.ws)
-        if self._sender is not None and self._fd >= 0:
+        if self._sender is not None:
             keys = self.conn.mask_keys
             # the process-wide pool's keys come from os.urandom; the sender's own pool
-            # reads the same kernel CSPRNG without a Python call per key
-            self._sender.bind(
-                self._fd, self.transport, self.conn, True if keys is default_key_pool() else keys
-            )
+            # reads the same kernel CSPRNG without a Python call per key. Without a socket
+            # of ours (TLS) it frames in C and hands the frame to transport.write.
+            fd = self._fd if self._fd >= 0 else None
+            pool = True if keys is default_key_pool() else keys
+            self._sender.bind(fd, self.transport, self.conn, pool)
             self._sender.armed = True
         if self._on_open is not None:
             self._on_open(self.ws)

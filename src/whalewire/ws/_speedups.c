@@ -627,7 +627,8 @@ PyDoc_STRVAR(write_frame_doc,
 "transport to send and report.");
 
 /* Frame obj (str: its UTF-8) with b0, mask it with a key from keys (None, True: the pool
- * above, else keys.next_key()), write(2) it to fd; return None, or the bytes not written. */
+ * above, else keys.next_key()), write(2) it to fd; return None, or the bytes not written
+ * (the whole frame when fd < 0: no socket to write to, e.g. TLS). */
 static PyObject *
 frame_and_write(int fd, unsigned char b0, PyObject *obj, PyObject *keys)
 {
@@ -671,7 +672,7 @@ frame_and_write(int fd, unsigned char b0, PyObject *obj, PyObject *keys)
         iov[0].iov_len = (size_t)h;
         iov[1].iov_base = (void *)payload;
         iov[1].iov_len = (size_t)plen;
-        sent = writev(fd, iov, plen ? 2 : 1);
+        sent = fd < 0 ? 0 : writev(fd, iov, plen ? 2 : 1);
         if (sent < 0) sent = 0; /* EAGAIN or an error: the transport retries or reports */
         if (sent < total) {
             rest = PyBytes_FromStringAndSize(NULL, total - sent);
@@ -688,14 +689,14 @@ frame_and_write(int fd, unsigned char b0, PyObject *obj, PyObject *keys)
     }
     else {
         unsigned char *frame = stack;
-        if (total > STACK_FRAME) {
+        if (total > STACK_FRAME || fd < 0) {
             heap = PyBytes_FromStringAndSize(NULL, total);
             if (heap == NULL) goto error;
             frame = (unsigned char *)PyBytes_AS_STRING(heap);
         }
         put_header(frame, b0, plen, key);
         xor_mask((const unsigned char *)payload, frame + h, plen, key);
-        sent = write(fd, frame, (size_t)total);
+        sent = fd < 0 ? 0 : write(fd, frame, (size_t)total);
         if (sent < 0) sent = 0;
         if (sent == 0 && heap != NULL) {
             rest = heap;
@@ -1286,6 +1287,7 @@ sender_call(PyObject *self_obj, PyObject *const *args, size_t nargsf, PyObject *
     Py_DECREF(r);
     if (!ok) goto fallback;
     PyObject *targs[1] = {self->transport};
+    if (self->fd < 0) goto framed; /* no socket of ours (TLS): the transport writes it */
     r = PyObject_VectorcallMethod(s_get_write_buffer_size, targs, 1, NULL);
     if (r == NULL) return NULL;
     ok = PyLong_Check(r) && PyLong_AsSsize_t(r) == 0;
@@ -1296,6 +1298,7 @@ sender_call(PyObject *self_obj, PyObject *const *args, size_t nargsf, PyObject *
     ok = r == Py_False;
     Py_DECREF(r);
     if (!ok) goto fallback;
+framed:
     if (!PyUnicode_Check(message) && !PyObject_CheckBuffer(message)) goto fallback;
     PyObject *transport = self->transport;
     Py_INCREF(transport);
@@ -1344,7 +1347,8 @@ sender_bind(PyObject *self_obj, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "bind() takes exactly 4 arguments");
         return NULL;
     }
-    if ((fd = get_fd(args[0])) < 0) return NULL;
+    if (args[0] == Py_None) fd = -1;
+    else if ((fd = get_fd(args[0])) < 0) return NULL;
     self->fd = fd;
     Py_INCREF(args[1]);
     Py_XSETREF(self->transport, args[1]);
@@ -1373,7 +1377,7 @@ sender_set_armed(PyObject *self_obj, PyObject *value, void *closure)
     }
     int v = PyObject_IsTrue(value);
     if (v < 0) return -1;
-    if (v && (self->conn == NULL || self->fd < 0)) {
+    if (v && self->conn == NULL) {
         PyErr_SetString(PyExc_ValueError, "bind() first");
         return -1;
     }
@@ -1426,7 +1430,8 @@ sender_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 static PyMethodDef sender_methods[] = {
     {"bind", (PyCFunction)(void (*)(void))sender_bind, METH_FASTCALL,
      "bind(fd, transport, conn, keys, /)\n--\n\n"
-     "Write to this socket, this transport's buffer and this core; keys as write_frame's."},
+     "Write to socket fd (None: hand every frame to transport.write, e.g. under TLS),\n"
+     "check this core's plain_send; keys as write_frame's."},
     {NULL, NULL, 0, NULL},
 };
 

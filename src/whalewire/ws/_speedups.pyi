@@ -141,5 +141,8 @@ class DirectSender:
     armed: bool
     def __init__(self, fallback: Callable[[Any], object], /) -> None: ...
     def __call__(self, message: str | bytes | bytearray | memoryview, /) -> None: ...
-    def bind(self, fd: int, transport: Any, conn: Any, keys: Any, /) -> None:
-        """Write to socket ``fd``, fall back to ``transport``, check ``conn.plain_send``."""
+    def bind(self, fd: int | None, transport: Any, conn: Any, keys: Any, /) -> None:
+        """Write to socket ``fd`` (None: every frame to ``transport.write``, e.g. TLS).
+
+        ``conn.plain_send`` is checked on every send.
+        """
