@@ -4,7 +4,9 @@ The hot path is one synchronous call chain on the event loop's thread, from a fe
 transaction to the order's bytes on the socket (DESIGN.md): ``on_feed_event`` → detector
 → strategy → risk → journal (``OrderInitialized``, committed) → ``venue.place`` (fill,
 sign, frame, write) → ``OrderSubmitted``. Only timestamps are taken on the way; metrics,
-the dashboard and logs are fed after the write.
+the dashboard, logs and journal checkpoints come after the write. Between whales,
+``rehearse`` runs the same chain on a shadow whale, sending and keeping nothing, so its
+code and data are still in cache when a real one comes.
 
 Everything the venues report comes back through ``_on_venue_event``, is applied to the
 order (``Order.apply``, the one transition table) and then journaled. An order that hears
