@@ -341,3 +341,25 @@ async def test_rehearsal_decides_on_the_detectors_shadow_whale_when_it_has_one(
     finally:
         await engine.close()
         engine.journal.close()
+
+
+async def test_busy_poll_spins_the_loop_until_closed_and_is_off_by_default(
+    tmp_path: Path,
+) -> None:
+    idle, _ = make_engine(tmp_path, "idle")
+    spinning, _ = make_engine(
+        tmp_path, "spin", CONFIG.replace("[engine]\n", "[engine]\nbusy_poll = true\n")
+    )
+    await idle.start()
+    await spinning.start()
+    try:
+        async with asyncio.timeout(10):
+            while spinning.spins < 200:
+                await asyncio.sleep(0.001)
+        assert idle.spins == 0
+    finally:
+        await idle.close()
+        await spinning.close()
+    stopped_at = spinning.spins
+    await asyncio.sleep(0.01)
+    assert spinning.spins == stopped_at

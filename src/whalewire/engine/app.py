@@ -140,6 +140,9 @@ class Engine:
         self.rehearsals = 0
         self._checkpointing = False
         self._warming: asyncio.Task[None] | None = None
+        self._spinning: asyncio.Task[None] | None = None
+        #: event-loop iterations spun by ``[engine] busy_poll``
+        self.spins = 0
         self._shadow_alert = ShadowAlert(
             entity=next(iter(config.strategy.routes), "shadow"),
             value=config.strategy.min_value_sats,
@@ -174,6 +177,8 @@ class Engine:
             self._warming = asyncio.get_running_loop().create_task(
                 self._keep_warm(self.rehearse_interval_s)
             )
+        if self.config.engine.busy_poll:
+            self._spinning = asyncio.get_running_loop().create_task(self._spin())
         # everything built so far (address book, watch set, templates, modules) lives as
         # long as the process: out of the collector's sight, a full collection that lands
         # on a whale walks only what was made since, not the whole heap
@@ -207,6 +212,13 @@ class Engine:
         if rehearse is not None:
             rehearse(command)
         self.rehearsals += 1
+
+    async def _spin(self) -> None:
+        # a ready callback every iteration: the loop polls with a zero timeout and never
+        # blocks in epoll_wait, so a transaction is read the moment it lands
+        while True:
+            await asyncio.sleep(0)
+            self.spins += 1
 
     async def _keep_warm(self, interval_s: float) -> None:
         while True:
@@ -246,8 +258,9 @@ class Engine:
     async def close(self) -> None:
         """Stop background work and close venue connections."""
         self.armed = False
-        if self._warming is not None:
-            self._warming.cancel()
+        for background in (self._warming, self._spinning):
+            if background is not None:
+                background.cancel()
         for task in list(self._tasks):
             task.cancel()
         for venue in self.venues.values():

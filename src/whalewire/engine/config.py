@@ -57,6 +57,9 @@ class EngineSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     rehearse_interval_ms: float = 2.0
     #: pin the engine's event-loop thread to this CPU (give it a core of its own)
     cpu: int | None = None
+    #: never let the event loop sleep: poll for I/O without blocking, so the core stays
+    #: awake and its caches warm between transactions (costs the whole core)
+    busy_poll: bool = False
 
     def __post_init__(self) -> None:
         if not (
