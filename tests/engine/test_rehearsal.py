@@ -363,3 +363,19 @@ async def test_busy_poll_spins_the_loop_until_closed_and_is_off_by_default(
     stopped_at = spinning.spins
     await asyncio.sleep(0.01)
     assert spinning.spins == stopped_at
+
+
+async def test_start_on_a_cpu_this_process_may_not_use_fails_before_connecting(
+    tmp_path: Path,
+) -> None:
+    cpu = max(os.sched_getaffinity(0)) + 64
+    engine, _ = make_engine(
+        tmp_path, "cpu", CONFIG.replace("[engine]\n", f"[engine]\ncpu = {cpu}\n")
+    )
+    started: list[str] = []
+    engine.venues["binance"].start = lambda: started.append("venue")  # type: ignore[method-assign]  # records the call
+    with pytest.raises(ValueError, match=f"engine.cpu = {cpu}"):
+        await engine.start()
+    assert started == []
+    assert engine.rehearsals == 0
+    engine.journal.close()

@@ -154,6 +154,9 @@ class Engine:
 
         Returns how many journaled orders were found open and what became of them.
         """
+        cpu = self.config.engine.cpu
+        if cpu is not None:
+            pin_to_cpu(cpu)  # first: a CPU this process may not use fails before anything
         for venue in self.venues.values():
             await venue.start()
         self.orders = self.journal.replay()
@@ -168,9 +171,6 @@ class Engine:
             refresh = getattr(venue, "refresh_dead_man", None)
             if refresh is not None:
                 self._spawn(self._keep_dead_man_armed(venue.name, refresh))
-        cpu = self.config.engine.cpu
-        if cpu is not None:
-            pin_to_cpu(cpu)
         if self.rehearse_interval_s > 0:
             self.rehearse()  # fails here, at start, rather than silently in the background
             # not among _tasks, which holds work that ends (ack deadlines, reconciliations)
