@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -26,6 +26,17 @@ from whalewire.ws.protocol import Connection, Role
 _speedups = pytest.importorskip("whalewire.ws._speedups")
 
 CLIENT, SERVER = Role.CLIENT, Role.SERVER
+
+
+@pytest.fixture(autouse=True)
+def c_reader() -> Iterator[None]:
+    """The core hands plain frames to a C reader (even under WHALEWIRE_NO_SPEEDUPS=1)."""
+    old = protocol.use_speedups(True)
+    try:
+        yield
+    finally:
+        protocol.use_speedups(old)
+
 
 # ---- helpers ------------------------------------------------------------------------------
 
