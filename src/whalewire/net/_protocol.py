@@ -7,7 +7,10 @@ written at once. It makes no protocol decisions: it only writes ``data_to_send()
 the socket when the core says so (``should_close_transport()``), and bounds the wait for
 the peer once a close is under way (``close_expected()``). ``WebSocket`` is the
 application's handle (send, ``async for``, close). Nothing here parses frames or HTTP:
-that is ``whalewire.ws``.
+that is ``whalewire.ws``. With the C extension, the loop's ``buffer_updated`` and
+``WebSocket.send`` are ``ws._speedups`` objects (``PlainReader``, ``DirectSender``) that this
+class arms only while the core is between messages and has nothing queued; everything else
+runs through the Python methods here, which are the reference.
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
 /*
  * Hot loops of whalewire.ws in C: payload masking (RFC 6455 §5.3), incremental UTF-8
- * validation (RFC 3629 §4), frame building (§5.2) and the scan of plain data frames for
- * the frame path. Optional: ws.mask, ws.utf8, ws.frames and ws.protocol hold the
- * pure-Python reference of each, and the tests run the same vectors over both. Connection
- * state and every protocol decision stay in ws.protocol: the scanner only takes frames
- * that need no decision and stops at anything else.
+ * validation (RFC 3629 §4), frame building (§5.2), the scan of plain data frames for
+ * the frame path, and the transport's per-message objects built on them: PlainReader (a
+ * protocol's buffer_updated) and DirectSender / write_frame (frame, mask, one write(2)).
+ * Optional: ws.mask, ws.utf8, ws.frames and ws.protocol hold the pure-Python reference of
+ * each, and the tests run the same vectors over both. Connection state and every protocol
+ * decision stay in ws.protocol: the scanners only take frames that need no decision and
+ * stop at anything else, and the objects are armed only when the Python side says so.
+ * Nothing here knows asyncio beyond calling a transport's write/get_write_buffer_size.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

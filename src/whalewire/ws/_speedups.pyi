@@ -1,4 +1,4 @@
-"""Types of the optional C accelerator: masking, UTF-8 validation, plain-frame scanning."""
+"""Types of the optional C accelerator: masking, UTF-8, plain-frame scanning, read/send objects."""
 
 from collections.abc import Callable
 from typing import Any
