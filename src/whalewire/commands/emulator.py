@@ -10,6 +10,7 @@ from whalewire.emulator.binance import BinanceConfig
 from whalewire.emulator.coinbase import CoinbaseCredentials
 from whalewire.emulator.coinbase_server import CoinbaseEmulator, loopback_tls
 from whalewire.emulator.faults import FaultPlan
+from whalewire.emulator.kraken import KrakenConfig
 from whalewire.emulator.kraken_server import KrakenEmulator
 from whalewire.emulator.server import BinanceEmulator
 
@@ -27,6 +28,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--drop-rate", type=float, default=0.0, help="answers never sent")
     parser.add_argument("--unknown-rate", type=float, default=0.0, help="5xx, status unknown")
     parser.add_argument("--clock-skew-ms", type=int, default=0, help="venue clock offset")
+    parser.add_argument(
+        "--walk-bps",
+        type=_non_negative,
+        default=0.0,
+        help="move the book on a seeded random walk: sigma per step in basis points "
+        "(binance, kraken; 0: a static book)",
+    )
+    parser.add_argument(
+        "--walk-interval", type=_positive, default=1.0, help="seconds between two walk steps"
+    )
 
 
 def banner(url: str, creds: Credentials) -> str:
@@ -58,6 +69,20 @@ Ctrl-C stops it; balances and orders live in memory only.
 """
 
 
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve the emulated venue until interrupted."""
     return asyncio.run(_serve(args))
@@ -77,7 +102,10 @@ async def _serve(args: argparse.Namespace) -> int:
         return await _serve_coinbase(args, plan)
     if args.venue == "kraken":
         return await _serve_kraken(args, plan)
-    emulator = BinanceEmulator(BinanceConfig(seed=args.seed), faults=plan)
+    config = BinanceConfig(
+        seed=args.seed, walk_bps=args.walk_bps, walk_interval_s=args.walk_interval
+    )
+    emulator = BinanceEmulator(config, faults=plan)
     creds = emulator.exchange.open_default_account()
     server = await emulator.start(args.host, args.port)
     host = args.host if ":" not in args.host else f"[{args.host}]"
@@ -124,7 +152,10 @@ async def _serve_coinbase(args: argparse.Namespace, plan: FaultPlan | None) -> i
 
 
 async def _serve_kraken(args: argparse.Namespace, plan: FaultPlan | None) -> int:
-    emulator = KrakenEmulator(faults=plan)
+    config = KrakenConfig(
+        seed=args.seed, walk_bps=args.walk_bps, walk_interval_s=args.walk_interval
+    )
+    emulator = KrakenEmulator(config, faults=plan)
     creds = emulator.open_default_account()
     await emulator.start(args.host, args.port)
     print(

@@ -29,7 +29,7 @@ from whalewire.emulator.accounts import ApiKey, Credentials, KeyType, Registry, 
 from whalewire.emulator.binance_methods import METHODS
 from whalewire.emulator.binance_render import execution_report
 from whalewire.emulator.binance_rules import ApiError, fmt
-from whalewire.emulator.book import BookConfig, seed_book, synthetic_levels
+from whalewire.emulator.book import BookConfig, PriceWalk, seed_book, synthetic_levels
 from whalewire.emulator.faults import FaultKind
 from whalewire.emulator.limits import BanPolicy, BanState, Interval, RateLimit, Usage, WindowCounter
 from whalewire.emulator.matching import (
@@ -107,6 +107,10 @@ class BinanceConfig:
     #: levels per side of each synthetic book (0: empty books)
     book_levels: int = 20
     seed: int = 0
+    #: sigma of one step of the house's random walk, in basis points (0: a static book)
+    walk_bps: float = 0.0
+    #: seconds between two steps of the walk
+    walk_interval_s: float = 1.0
 
 
 def signature_payload(params: Mapping[str, object]) -> str | None:
@@ -162,6 +166,15 @@ class BinanceExchange:
             for name, (spec, mid) in self.config.symbols.items():
                 shape = BookConfig(mid=mid, levels=self.config.book_levels, seed=self.config.seed)
                 seed_book(self.engine, name, synthetic_levels(spec, shape))
+        #: the house's price walk, when the config asks for a moving market
+        self.walk: PriceWalk | None = None
+        if self.config.walk_bps > 0 and self.config.book_levels:
+            self.walk = PriceWalk(
+                {name: mid for name, (_, mid) in self.config.symbols.items()},
+                volatility_bps=self.config.walk_bps,
+                levels=self.config.book_levels,
+                seed=self.config.seed,
+            )
         self.sessions: list[BinanceSession] = []
         #: called with a session that has events waiting (caused by another connection)
         self.on_push: Callable[[BinanceSession], None] | None = None
@@ -170,6 +183,11 @@ class BinanceExchange:
         self._orders: dict[str, Usage] = {}
         #: the latest fills of every account, oldest first (``myTrades`` reads them)
         self.fills: collections.deque[OrderTraded] = collections.deque(maxlen=FILLS_KEPT)
+
+    def step_market(self) -> None:
+        """Take one step of the price walk: re-quote the house and report any client fills."""
+        if self.walk is not None:
+            self.publish(self.walk.step(self.engine))
 
     def open_default_account(self, account_id: str = "default") -> Credentials:
         """Open a funded account with an HMAC key and an Ed25519 key pair; return them."""

@@ -1,14 +1,19 @@
 """Liquidity for the emulator's books: a seeded synthetic ladder or one replayed from a file.
 
 Produces resting LIMIT GTC orders for a house account so that market orders always find
-a counterparty. Knows the matching engine's commands and nothing of any venue protocol.
-The same seed gives the same book, level for level.
+a counterparty, and (``PriceWalk``) moves that ladder on a seeded random walk so that a
+paper position has a price to be marked at. Knows the matching engine's commands and
+nothing of any venue protocol. The same seed gives the same book, level for level, and
+the same walk, step for step.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
@@ -16,6 +21,7 @@ from pathlib import Path
 from whalewire.emulator.matching import (
     Event,
     MatchingEngine,
+    OrderCanceled,
     OrderType,
     PlaceOrder,
     Side,
@@ -96,8 +102,11 @@ def seed_book(engine: MatchingEngine, symbol: str, levels: list[Level]) -> list[
     house = registry.accounts[HOUSE_ACCOUNT]
     need_base = sum((lv.qty for lv in levels if lv.side is Side.SELL), Decimal(0))
     need_quote = sum((lv.qty * lv.price for lv in levels if lv.side is Side.BUY), Decimal(0))
-    house.deposit(spec.base, need_base)
-    house.deposit(spec.quote, need_quote)
+    # only the shortfall: a book re-quoted every second must not inflate the house forever
+    for asset, need in ((spec.base, need_base), (spec.quote, need_quote)):
+        short = need - house.free(asset)
+        if short > 0:
+            house.deposit(asset, short)
     events: list[Event] = []
     for lv in levels:
         events.extend(
@@ -114,6 +123,58 @@ def seed_book(engine: MatchingEngine, symbol: str, levels: list[Level]) -> list[
             )
         )
     return events
+
+
+class PriceWalk:
+    """A seeded geometric random walk of each symbol's mid; each step re-quotes the house.
+
+    Every ``step`` moves each mid by ``exp(N(0, volatility_bps / 10^4))``, rounded to the
+    tick, then replaces the house's ladder around it (cancel all, seed anew). A new ladder
+    may cross a client's resting order: those fills are in the returned events, for the
+    venue to report as it reports any fill.
+    """
+
+    def __init__(
+        self,
+        mids: dict[str, Decimal],
+        *,
+        volatility_bps: float,
+        levels: int = 20,
+        seed: int = 0,
+    ) -> None:
+        """Start at ``mids`` (symbol -> mid price); ``volatility_bps`` is one step's sigma."""
+        if volatility_bps < 0:
+            raise ValueError(f"volatility_bps must be >= 0, got {volatility_bps}")
+        self.mids = dict(mids)
+        self.volatility_bps = volatility_bps
+        self.levels = levels
+        self.seed = seed
+        self.steps = 0
+        self._rng = random.Random(f"walk:{seed}")
+
+    def step(self, engine: MatchingEngine) -> list[Event]:
+        """Move every mid one step and re-quote the house around it; return the events."""
+        self.steps += 1
+        events: list[Event] = []
+        sigma = self.volatility_bps / 10_000
+        for symbol in sorted(self.mids):
+            spec = engine.specs[symbol]
+            factor = Decimal(math.exp(self._rng.gauss(0.0, sigma)))
+            mid = max(_to_step(self.mids[symbol] * factor, spec.tick_size), spec.min_price)
+            self.mids[symbol] = mid
+            for event in engine.cancel_all(HOUSE_ACCOUNT, symbol):
+                if isinstance(event, OrderCanceled):
+                    engine.forget(event.order.order_id)  # nobody asks about house orders
+            shape = BookConfig(mid=mid, levels=self.levels, seed=self.seed + self.steps)
+            events.extend(seed_book(engine, symbol, synthetic_levels(spec, shape)))
+        return events
+
+
+async def keep_walking(step: Callable[[], None], interval_s: float) -> None:
+    """Call ``step`` every ``interval_s`` seconds until cancelled (a server's walk task)."""
+    while True:
+        await asyncio.sleep(interval_s)
+        step()
 
 
 def _to_step(value: Decimal, step: Decimal) -> Decimal:

@@ -30,7 +30,7 @@ from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qsl
 
 from whalewire.emulator.accounts import Registry
-from whalewire.emulator.book import BookConfig, seed_book, synthetic_levels
+from whalewire.emulator.book import BookConfig, PriceWalk, seed_book, synthetic_levels
 from whalewire.emulator.faults import FaultKind
 from whalewire.emulator.kraken_render import (
     B32,
@@ -127,6 +127,10 @@ class KrakenConfig:
     )
     book_levels: int = 20
     seed: int = 0
+    #: sigma of one step of the house's random walk, in basis points (0: a static book)
+    walk_bps: float = 0.0
+    #: seconds between two steps of the walk
+    walk_interval_s: float = 1.0
     token_ttl_s: int = TOKEN_TTL_S
 
 
@@ -198,6 +202,15 @@ class KrakenExchange:
             for name, (spec, mid) in self.config.symbols.items():
                 shape = BookConfig(mid=mid, levels=self.config.book_levels, seed=self.config.seed)
                 seed_book(self.engine, name, synthetic_levels(spec, shape))
+        #: the house's price walk, when the config asks for a moving market
+        self.walk: PriceWalk | None = None
+        if self.config.walk_bps > 0 and self.config.book_levels:
+            self.walk = PriceWalk(
+                {name: mid for name, (_, mid) in self.config.symbols.items()},
+                volatility_bps=self.config.walk_bps,
+                levels=self.config.book_levels,
+                seed=self.config.seed,
+            )
         self.sessions: list[KrakenSession] = []
         #: called with a session that has messages waiting (caused by another connection)
         self.on_push: Callable[[KrakenSession], None] | None = None
@@ -219,6 +232,11 @@ class KrakenExchange:
         self.id_salt = b"%d" % self.config.seed
 
     # ------------------------------------------------------------------ accounts
+
+    def step_market(self) -> None:
+        """Take one step of the price walk: re-quote the house and report any client fills."""
+        if self.walk is not None:
+            self.publish(self.walk.step(self.engine), None)
 
     def open_default_account(self, account_id: str = "default") -> KrakenCredentials:
         """Open an account holding BTC 10, ETH 100, USD 1,000,000 with a fresh REST key."""

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from whalewire.emulator.book import keep_walking
 from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
 from whalewire.emulator.kraken import (
     KrakenConfig,
@@ -69,6 +70,7 @@ class KrakenEmulator:
         self._rest: asyncio.Server | None = None
         self._web: web.Server | None = None
         self._dead_man: asyncio.TimerHandle | None = None
+        self._walker: asyncio.Task[None] | None = None
         self._connections = 0
         self.faults: FaultPlan | None = None
         self._fault_epoch = 0
@@ -98,10 +100,15 @@ class KrakenEmulator:
         self._ws_server = await serve(
             self._handle, host, port, process_request=_only_v2_path, deflate=False
         )
+        if self.exchange.walk is not None:
+            interval = self.exchange.config.walk_interval_s
+            self._walker = loop.create_task(keep_walking(self.exchange.step_market, interval))
         return self._ws_server
 
     async def close(self) -> None:
-        """Stop both listeners, the dead man's timer and every connection."""
+        """Stop both listeners, the dead man's timer, the price walk and every connection."""
+        if self._walker is not None:
+            self._walker.cancel()
         if self._dead_man is not None:
             self._dead_man.cancel()
         if self._ws_server is not None:

@@ -206,6 +206,9 @@ class CommandRejected:
 Event = OrderAccepted | OrderTraded | OrderCanceled | OrderExpired | CommandRejected
 
 
+_OPEN_STATUSES = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+
+
 @dataclass(slots=True)
 class _Order:
     order_id: int
@@ -492,6 +495,15 @@ class MatchingEngine:
         for view in self.open_orders(account_id, symbol):
             events.extend(self.cancel(CancelOrder(account_id, symbol, order_id=view.order_id)))
         return events
+
+    def forget(self, order_id: int) -> None:
+        """Drop the record of a final order (the house's re-quotes churn thousands an hour)."""
+        order = self._orders.get(order_id)
+        if order is not None and order.status not in (
+            OrderStatus.NEW,
+            OrderStatus.PARTIALLY_FILLED,
+        ):
+            del self._orders[order_id]
 
     # ---------------------------------------------------------------- internals
 

@@ -23,6 +23,7 @@ from ssl import SSLContext
 from urllib.parse import parse_qs, urlsplit
 
 from whalewire.emulator.binance import BinanceConfig, BinanceExchange, BinanceSession
+from whalewire.emulator.book import keep_walking
 from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
 from whalewire.emulator.matching import Clock
 from whalewire.net._protocol import WebSocket
@@ -72,6 +73,7 @@ class BinanceEmulator:
         self._connections = 0
         self._server: Server | None = None
         self._tls = False
+        self._walker: asyncio.Task[None] | None = None
         self.faults: FaultPlan | None = None
         #: bumped by set_faults so every connection re-derives its injector
         self._fault_epoch = 0
@@ -124,10 +126,17 @@ class BinanceEmulator:
             self._handle, host, port, process_request=_only_api_path, deflate=False, ssl=ssl
         )
         self._tls = ssl is not None
+        if self.exchange.walk is not None:
+            interval = self.exchange.config.walk_interval_s
+            self._walker = asyncio.get_running_loop().create_task(
+                keep_walking(self.exchange.step_market, interval)
+            )
         return self._server
 
     async def close(self) -> None:
         """Stop listening and close every connection."""
+        if self._walker is not None:
+            self._walker.cancel()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()

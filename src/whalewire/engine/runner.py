@@ -24,7 +24,9 @@ from rich.console import Console
 from rich.live import Live
 
 from whalewire.emulator.accounts import open_default_account
+from whalewire.emulator.binance import BinanceConfig
 from whalewire.emulator.coinbase_server import CoinbaseEmulator, loopback_tls
+from whalewire.emulator.kraken import KrakenConfig
 from whalewire.emulator.kraken_server import KrakenEmulator
 from whalewire.emulator.server import BinanceEmulator
 from whalewire.engine.app import Engine
@@ -54,6 +56,12 @@ from whalewire.venues.ids import BINANCE_ID_WIDTH
 from whalewire.venues.kraken import KrakenClient
 
 log = logging.getLogger("whalewire.runner")
+
+#: sigma per second, in basis points, of the embedded emulators' random walk: a paper
+#: position needs a moving market to be marked at (a static book shows a P&L of 0 forever)
+PAPER_WALK_BPS = 5.0
+#: seconds between two marks of every routed symbol at its venue's price
+MARK_INTERVAL_S = 1.0
 
 
 @dataclass
@@ -168,7 +176,7 @@ async def _kraken_client(
     dry_run = config.engine.mode == "dry-run"
     symbols = _routed_symbols(name, config) or ("BTC/USD",)
     if section.endpoint == "emulator":
-        emulator = KrakenEmulator()
+        emulator = KrakenEmulator(KrakenConfig(walk_bps=PAPER_WALK_BPS))
         await emulator.start()
         emulators.append(emulator)
         keys = emulator.open_default_account("paper")
@@ -229,7 +237,7 @@ async def venue_client(
     width = BINANCE_ID_WIDTH[len(config.engine.namespace)]
     dry_run = config.engine.mode == "dry-run"
     if section.endpoint == "emulator":
-        emulator = BinanceEmulator()
+        emulator = BinanceEmulator(BinanceConfig(walk_bps=PAPER_WALK_BPS))
         await emulator.start()
         emulators.append(emulator)
         keys = open_default_account(emulator.exchange.registry, "paper")
@@ -311,6 +319,34 @@ async def build(config: Config, *, journal_path: str | None = None) -> Running:
     return running
 
 
+async def mark_prices(engine: Engine, interval_s: float = MARK_INTERVAL_S) -> None:
+    """Mark every routed symbol at its venue's price every ``interval_s`` (off the hot path).
+
+    The risk engine's reference price and the dashboard's unrealized P&L come from here
+    between orders; a venue that cannot be asked (dry run, reconnecting) keeps its last price.
+    """
+    strategy = engine.config.strategy
+    routes = sorted(
+        {(r.venue, r.symbol) for r in [strategy.default_route, *strategy.routes.values()]}
+    )
+    task = asyncio.current_task()
+    while task is None or not task.cancelling():
+        for name, symbol in routes:
+            venue = engine.venues.get(name)
+            if venue is None:
+                continue
+            refresh = getattr(venue, "refresh_price", None)
+            price = venue.last_price(symbol)
+            if refresh is not None:
+                try:
+                    price = await refresh(symbol)
+                except Exception as exc:  # not connected, rate limited: try next time
+                    log.debug("price refresh of %s on %s failed: %s", symbol, name, exc)
+            if price is not None:
+                engine.risk.on_trade_price(symbol, price)
+        await asyncio.sleep(interval_s)
+
+
 async def run(
     running: Running,
     *,
@@ -337,6 +373,7 @@ async def run(
         stop.set()
 
     feeding = asyncio.create_task(feed_then_drain())
+    marking = asyncio.create_task(mark_prices(engine))
     deadline = None if seconds is None else time.monotonic() + seconds
     live = (
         Live(render(engine.status()), console=console, refresh_per_second=4) if dashboard else None
@@ -363,8 +400,11 @@ async def run(
             live.update(render(engine.status()))
             live.stop()
         feeding.cancel()
+        marking.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await feeding
+        # a refresh's wait_for may swallow the cancel (3.11): never wait on it for long
+        await asyncio.wait({marking}, timeout=1.0)
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
