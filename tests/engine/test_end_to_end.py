@@ -320,3 +320,31 @@ async def _free_btc(url: str, api_key: str, secret: str) -> Decimal:
         for b in reply["result"]["balances"]
         if b["asset"] == "BTC"
     )
+
+
+async def test_orders_go_through_the_configured_io_uring_backend(tmp_path: Path) -> None:
+    from whalewire.net import uring
+
+    config = parse_config(PAPER + '[venues.binance]\nsend_backend = "uring"\n')
+    running = await build(config, journal_path=str(tmp_path / "j.db"))
+    try:
+        status = await run(
+            running, seconds=60, dashboard=False, console=Console(quiet=True), drain_s=1.0
+        )
+        in_use = running.engine.venues["binance"].status()["send_backend"]
+    finally:
+        await running.close()
+    # the ring where the kernel allows it, else the documented fallback to the socket path
+    assert in_use == ("uring" if uring.available()[0] else "socket")
+    assert (status["orders"]["sent"], status["orders"]["filled"]) == (3, 3)
+
+
+def test_io_uring_backend_is_refused_for_venues_that_do_not_send_orders_through_it() -> None:
+    from whalewire.engine.config import ConfigError
+    from whalewire.engine.runner import venue_client
+
+    config = parse_config(
+        PAPER + '[venues.binance]\n[venues.kraken]\nsend_backend = "uring-sqpoll"\n'
+    )
+    with pytest.raises(ConfigError, match=r"venues\.kraken\.send_backend"):
+        asyncio.run(venue_client("kraken", config.venues["kraken"], config, []))

@@ -147,6 +147,9 @@ class VenueSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     #: a PEM file of CA certificates to trust instead of the system's (e.g. the
     #: certificate `whalewire emulator --venue coinbase` prints)
     tls_ca_file: str = ""
+    #: how order frames reach the socket: "socket" (write(2)), "uring" or "uring-sqpoll"
+    #: (io_uring, plain TCP only; see docs/transport.md). Binance only.
+    send_backend: Literal["socket", "uring", "uring-sqpoll"] = "socket"
 
     def __post_init__(self) -> None:
         named = ("emulator", "testnet", "demo", "production")

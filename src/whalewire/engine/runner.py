@@ -226,6 +226,11 @@ async def venue_client(
     name: str, section: VenueSection, config: Config, emulators: list[Emulator]
 ) -> VenueClient:
     """Build the client for ``[venues.NAME]``; start the embedded emulator if asked for."""
+    if name != "binance" and section.send_backend != "socket":
+        raise ConfigError(
+            f"venues.{name}.send_backend: only binance sends orders through io_uring "
+            f'(got {section.send_backend!r}; use "socket")'
+        )
     if name == "coinbase":
         return await _coinbase_client(name, section, config, emulators)
     if name == "kraken":
@@ -264,6 +269,7 @@ async def venue_client(
         cid_width=width,
         dry_run=dry_run,
         tls=_tls(section),
+        send_backend=section.send_backend,
     )
 
 

@@ -49,6 +49,7 @@ from whalewire.model import (
 from whalewire.net._protocol import WebSocket
 from whalewire.net.backoff import backoff
 from whalewire.net.client import connect
+from whalewire.net.uring import use_send_backend
 from whalewire.venues.base import (
     TlsSettings,
     VenueError,
@@ -126,8 +127,13 @@ class BinanceClient:
         monotonic_ns: Callable[[], int] = time.perf_counter_ns,
         tls: TlsSettings | None = None,
         connection_limiter: ConnectionLimiter | None = None,
+        send_backend: str = "socket",
     ) -> None:
         self.name = name
+        #: the send backend asked for (``net.uring.SEND_BACKENDS``) and the one in effect
+        #: on the current connection ("socket" after a fallback: TLS, io_uring refused)
+        self.send_backend = send_backend
+        self.send_backend_in_use = "socket"
         #: connection attempts per IP (``ratelimit.BINANCE_CONNECTIONS``); share one
         #: limiter between clients of this venue on one host
         self.connection_limiter = connection_limiter or ConnectionLimiter(*BINANCE_CONNECTIONS)
@@ -199,6 +205,14 @@ class BinanceClient:
             self.url, deflate=False, on_message=self._on_message, **self._tls_kwargs()
         )
         self._ws = ws
+        if self.send_backend != "socket":
+            self.send_backend_in_use = use_send_backend(ws, self.send_backend)
+            if self.send_backend_in_use != self.send_backend:
+                log.warning(
+                    "%s: send backend %s unavailable here, orders use the socket path",
+                    self.name,
+                    self.send_backend,
+                )
         watcher = asyncio.get_running_loop().create_task(self._watch_close(ws))
         self._background.add(watcher)
         watcher.add_done_callback(self._background.discard)
@@ -634,6 +648,7 @@ class BinanceClient:
             "clock": self.clock.state.value,
             "rate_limit": self.limiter.state.value,
             "connects_held_until_ms": self.connection_limiter.held_until_ms,
+            "send_backend": self.send_backend_in_use,
             "dry_run": self.dry_run,
             "rtt_us": summary,
             "sent": self.sent,
