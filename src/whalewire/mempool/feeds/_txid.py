@@ -7,22 +7,15 @@ only adapts it and knows nothing of feeds or addresses.
 
 from __future__ import annotations
 
-from whalewire.mempool.tx import TxParseError, parse_block, parse_tx
+# txid_of: the byte walk and hash without building the transaction (C when built, ~9x
+# cheaper than parse_tx(raw).txid): it runs on every feed event, before detection
+from whalewire.mempool.tx import TxParseError, parse_block, txid_of
 
 __all__ = ["TxParseError", "coinbase", "split_block", "txid_of"]
 
 # A prevout of 32 zero bytes and index 0xffffffff marks a coinbase input (Bitcoin Core
 # primitives/transaction.h, COutPoint::IsNull).
 _NULL_PREVOUT = bytes(32) + b"\xff\xff\xff\xff"
-
-
-def txid_of(raw: bytes) -> str:
-    """Return the display-order txid of one whole transaction (BIP 144: witness excluded).
-
-    Raises:
-        TxParseError: ``raw`` is not exactly one well-formed transaction.
-    """
-    return parse_tx(raw).txid
 
 
 def coinbase(raw: bytes) -> bool:
