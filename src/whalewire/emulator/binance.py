@@ -29,7 +29,7 @@ from whalewire.emulator.accounts import ApiKey, Credentials, KeyType, Registry, 
 from whalewire.emulator.binance_methods import METHODS
 from whalewire.emulator.binance_render import execution_report
 from whalewire.emulator.binance_rules import ApiError, fmt
-from whalewire.emulator.book import BookConfig, PriceWalk, seed_book, synthetic_levels
+from whalewire.emulator.book import BookConfig, price_walk, seed_book, synthetic_levels
 from whalewire.emulator.faults import FaultKind
 from whalewire.emulator.limits import BanPolicy, BanState, Interval, RateLimit, Usage, WindowCounter
 from whalewire.emulator.matching import (
@@ -167,14 +167,12 @@ class BinanceExchange:
                 shape = BookConfig(mid=mid, levels=self.config.book_levels, seed=self.config.seed)
                 seed_book(self.engine, name, synthetic_levels(spec, shape))
         #: the house's price walk, when the config asks for a moving market
-        self.walk: PriceWalk | None = None
-        if self.config.walk_bps > 0 and self.config.book_levels:
-            self.walk = PriceWalk(
-                {name: mid for name, (_, mid) in self.config.symbols.items()},
-                volatility_bps=self.config.walk_bps,
-                levels=self.config.book_levels,
-                seed=self.config.seed,
-            )
+        self.walk = price_walk(
+            self.config.symbols,
+            walk_bps=self.config.walk_bps,
+            levels=self.config.book_levels,
+            seed=self.config.seed,
+        )
         self.sessions: list[BinanceSession] = []
         #: called with a session that has events waiting (caused by another connection)
         self.on_push: Callable[[BinanceSession], None] | None = None

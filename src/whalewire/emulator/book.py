@@ -13,7 +13,7 @@ import asyncio
 import csv
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
@@ -168,6 +168,16 @@ class PriceWalk:
             shape = BookConfig(mid=mid, levels=self.levels, seed=self.seed + self.steps)
             events.extend(seed_book(engine, symbol, synthetic_levels(spec, shape)))
         return events
+
+
+def price_walk(
+    symbols: Mapping[str, tuple[SymbolSpec, Decimal]], *, walk_bps: float, levels: int, seed: int
+) -> PriceWalk | None:
+    """Return the walk a venue's config asks for (symbol -> (spec, mid)); None: a static book."""
+    if walk_bps <= 0 or not levels:
+        return None
+    mids = {name: mid for name, (_, mid) in symbols.items()}
+    return PriceWalk(mids, volatility_bps=walk_bps, levels=levels, seed=seed)
 
 
 async def keep_walking(step: Callable[[], None], interval_s: float) -> None:

@@ -30,7 +30,7 @@ from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qsl
 
 from whalewire.emulator.accounts import Registry
-from whalewire.emulator.book import BookConfig, PriceWalk, seed_book, synthetic_levels
+from whalewire.emulator.book import BookConfig, price_walk, seed_book, synthetic_levels
 from whalewire.emulator.faults import FaultKind
 from whalewire.emulator.kraken_render import (
     B32,
@@ -203,14 +203,12 @@ class KrakenExchange:
                 shape = BookConfig(mid=mid, levels=self.config.book_levels, seed=self.config.seed)
                 seed_book(self.engine, name, synthetic_levels(spec, shape))
         #: the house's price walk, when the config asks for a moving market
-        self.walk: PriceWalk | None = None
-        if self.config.walk_bps > 0 and self.config.book_levels:
-            self.walk = PriceWalk(
-                {name: mid for name, (_, mid) in self.config.symbols.items()},
-                volatility_bps=self.config.walk_bps,
-                levels=self.config.book_levels,
-                seed=self.config.seed,
-            )
+        self.walk = price_walk(
+            self.config.symbols,
+            walk_bps=self.config.walk_bps,
+            levels=self.config.book_levels,
+            seed=self.config.seed,
+        )
         self.sessions: list[KrakenSession] = []
         #: called with a session that has messages waiting (caused by another connection)
         self.on_push: Callable[[KrakenSession], None] | None = None
