@@ -13,7 +13,7 @@ import asyncio
 import logging
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -26,6 +26,7 @@ from whalewire.model import (
     OrderFilled,
     SubmitOrder,
 )
+from whalewire.net.backoff import backoff
 from whalewire.venues.outcome import PendingRequests
 from whalewire.venues.ratelimit import ConnectionLimiter
 
@@ -208,3 +209,27 @@ class VenueClient(Protocol):
     def status(self) -> Mapping[str, Any]:
         """A JSON-ready snapshot: connected, endpoint, RTT percentiles, counts."""
         ...
+
+
+async def reconnect(
+    name: str,
+    attempt: Callable[[], Awaitable[None]],
+    closing: Callable[[], bool],
+    retry_on: tuple[type[BaseException], ...],
+) -> bool:
+    """Retry ``attempt`` with jittered backoff (0.1 s doubling to 5 s) until it succeeds.
+
+    Returns True once connected, False when ``closing()`` turned true first. Failures of
+    the kinds in ``retry_on`` are logged and retried; anything else propagates.
+    """
+    for delay in backoff(first=0.1, cap=5.0):
+        await asyncio.sleep(delay)
+        if closing():
+            return False
+        try:
+            await attempt()
+        except retry_on as exc:
+            log.warning("%s: reconnect failed: %s", name, exc)
+            continue
+        return True
+    return False

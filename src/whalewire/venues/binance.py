@@ -47,7 +47,6 @@ from whalewire.model import (
     SubmitOrder,
 )
 from whalewire.net._protocol import WebSocket
-from whalewire.net.backoff import backoff
 from whalewire.net.client import connect
 from whalewire.net.uring import use_send_backend
 from whalewire.venues.base import (
@@ -57,6 +56,7 @@ from whalewire.venues.base import (
     connection_slot,
     discard_event,
     reconciled_events,
+    reconnect,
     rtt_summary,
 )
 from whalewire.venues.clock import ClockNotSynced, ClockSync
@@ -266,18 +266,10 @@ class BinanceClient:
                 task.cancel()
 
     async def _reconnect(self) -> None:
-        for delay in backoff(first=0.1, cap=5.0):
-            await asyncio.sleep(delay)
-            if self._closing:
-                return
-            try:
-                await self._connect_and_warm()
-            except (OSError, TimeoutError, WebSocketError, VenueError) as exc:
-                log.warning("%s: reconnect failed: %s", self.name, exc)
-                continue
+        retry_on = (OSError, TimeoutError, WebSocketError, VenueError)
+        if await reconnect(self.name, self._connect_and_warm, lambda: self._closing, retry_on):
             self.reconnects += 1
             log.info("%s: reconnected (%d)", self.name, self.reconnects)
-            return
 
     async def _watch_close(self, ws: WebSocket) -> None:
         await ws.wait_closed()

@@ -49,7 +49,6 @@ from whalewire.model import (
     SubmitOrder,
 )
 from whalewire.net._protocol import WebSocket
-from whalewire.net.backoff import backoff
 from whalewire.net.client import connect
 from whalewire.venues.base import (
     TlsSettings,
@@ -58,6 +57,7 @@ from whalewire.venues.base import (
     connection_slot,
     discard_event,
     reconciled_events,
+    reconnect,
     rtt_summary,
 )
 from whalewire.venues.credentials import Credentials
@@ -249,18 +249,10 @@ class KrakenClient:
     async def _reconnect(self) -> None:
         # Kraken: reconnect at once a few times after a random drop, but no faster than
         # every 5 s after downtime (spot-ws-intro); the connection limiter holds bursts
-        for delay in backoff(first=0.1, cap=5.0):
-            await asyncio.sleep(delay)
-            if self._closing:
-                return
-            try:
-                await self._connect()
-            except (OSError, TimeoutError, aiohttp.ClientError, WebSocketError, VenueError) as exc:
-                log.warning("%s: reconnect failed: %s", self.name, exc)
-                continue
+        retry_on = (OSError, TimeoutError, aiohttp.ClientError, WebSocketError, VenueError)
+        if await reconnect(self.name, self._connect, lambda: self._closing, retry_on):
             self.reconnects += 1
             log.info("%s: reconnected (%d)", self.name, self.reconnects)
-            return
 
     async def close(self) -> None:
         """Close the connection (pending orders become UNKNOWN) and the REST session."""
