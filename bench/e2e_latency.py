@@ -46,7 +46,7 @@ from whalewire.engine.runner import build
 from whalewire.mempool.feeds.events import EventKind, tx_event
 from whalewire.mempool.feeds.replay import DEFAULT_REPLAY, load_replay
 from whalewire.mempool.tx import parse_tx
-from whalewire.model import Side, SubmitOrder
+from whalewire.model import OrderInitialized, Side, SubmitOrder
 from whalewire.ws import mask as ws_mask
 
 STAGES = ("detect", "decide", "risk", "journal", "send")
@@ -187,7 +187,14 @@ async def measure(
             assert isinstance(decision, SubmitOrder)
             engine.risk.check(decision)
             t3 = perf()
-            engine.journal.append(decision)
+            engine.journal.intend(
+                OrderInitialized(
+                    client_order_id=decision.client_order_id,
+                    ts_init=t3,
+                    ts_event=t3,
+                    command=decision,
+                )
+            )
             t4 = perf()
             cmd = SubmitOrder(
                 client_order_id=engine._next_id("binance"),
@@ -200,6 +207,7 @@ async def measure(
             t5 = perf()
             venue.place(cmd)
             t6 = perf()
+            engine.journal.settle()  # its SQLite row, after the send as in the engine
             for name, dt in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t6 - t5), strict=True):
                 alone[name].append(dt)
             await asyncio.sleep(args.gap_ms / 1000)  # stay inside the venue's order limit

@@ -1,15 +1,19 @@
 """A real engine process for the crash tests: submit orders until killed.
 
-Run as ``python -m tests.engine.crash_worker CONFIG ORDERS``. It builds the engine from the
-configuration (reconciling whatever an earlier, killed run left open), prints one line per
-reconciliation result, then submits ``ORDERS`` market sells one after another, printing
-``sent <client order id>`` after each write. The test kills it with SIGKILL at a random
-line: mid-order, between journal and socket, or between socket and acknowledgement.
+Run as ``python -m tests.engine.crash_worker CONFIG ORDERS [DIE_AFTER_WRITE]``. It builds
+the engine from the configuration (reconciling whatever an earlier, killed run left open),
+prints one line per reconciliation result, then submits ``ORDERS`` market sells one after
+another, printing ``sent <client order id>`` after each write. The test kills it with
+SIGKILL at a random line: mid-order, between journal and socket, or between socket and
+acknowledgement. With ``DIE_AFTER_WRITE`` = n, the process SIGKILLs itself right after the
+n-th order's bytes were written: its intent is in the intent log, its SQLite row not yet.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sys
 from decimal import Decimal
 
@@ -18,10 +22,12 @@ from whalewire.engine.runner import build
 from whalewire.model import Side, SubmitOrder
 
 
-async def main(config_path: str, orders: int) -> None:
+async def main(config_path: str, orders: int, die_after_write: int = 0) -> None:
     running = await build(load_config(config_path))
     engine = running.engine
     print(f"reconciled {running.reconciled}", flush=True)
+    if die_after_write:
+        die_between_intent_and_row(engine.venues["binance"], die_after_write)
     for _ in range(orders):
         cmd = SubmitOrder(
             client_order_id=engine._next_id("binance"),
@@ -40,5 +46,23 @@ async def main(config_path: str, orders: int) -> None:
     await running.close()
 
 
+def die_between_intent_and_row(venue: object, nth: int) -> None:
+    """Make the process SIGKILL itself once ``venue.place`` has written the nth order."""
+    place = venue.place  # type: ignore[attr-defined]
+    count = 0
+
+    def place_then_die(command: SubmitOrder) -> int:
+        nonlocal count
+        written: int = place(command)
+        count += 1
+        if count == nth:
+            print(f"sent {command.client_order_id} then killed", flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return written
+
+    venue.place = place_then_die  # type: ignore[attr-defined]
+
+
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+    argv = sys.argv[1:]
+    asyncio.run(main(argv[0], int(argv[1]), int(argv[2]) if len(argv) > 2 else 0))

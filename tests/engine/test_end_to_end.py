@@ -218,9 +218,16 @@ def emulator_process() -> Iterator[tuple[str, str, str]]:
         proc.kill()
 
 
-def _worker(config: Path, orders: int) -> subprocess.Popen[str]:
+def _worker(config: Path, orders: int, die_after_write: int = 0) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.engine.crash_worker", str(config), str(orders)],
+        [
+            sys.executable,
+            "-m",
+            "tests.engine.crash_worker",
+            str(config),
+            str(orders),
+            str(die_after_write),
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -228,10 +235,7 @@ def _worker(config: Path, orders: int) -> subprocess.Popen[str]:
     )
 
 
-def test_engine_killed_mid_order_repeatedly_loses_and_duplicates_nothing(
-    tmp_path: Path, emulator_process: tuple[str, str, str]
-) -> None:
-    url, api_key, secret = emulator_process
+def _crash_config(tmp_path: Path, url: str, api_key: str, secret: str) -> Path:
     keys = tmp_path / "keys.toml"
     keys.write_text(f'[binance]\napi_key = "{api_key}"\napi_secret = "{secret}"\n')
     keys.chmod(0o600)
@@ -257,6 +261,14 @@ max_position = 5
 max_daily_loss = 1000000
 """
     )
+    return config
+
+
+def test_engine_killed_mid_order_repeatedly_loses_and_duplicates_nothing(
+    tmp_path: Path, emulator_process: tuple[str, str, str]
+) -> None:
+    url, api_key, secret = emulator_process
+    config = _crash_config(tmp_path, url, api_key, secret)
     rng = random.Random(7)
     sent_lines: list[str] = []
     reconciled_open = 0
@@ -300,6 +312,40 @@ max_daily_loss = 1000000
     balance = asyncio.run(_free_btc(url, api_key, secret))
     assert Decimal(10) - balance == filled
     assert filled > 0
+
+
+def test_engine_killed_between_intent_and_journal_row_reconciles_that_order(
+    tmp_path: Path, emulator_process: tuple[str, str, str]
+) -> None:
+    url, api_key, secret = emulator_process
+    config = _crash_config(tmp_path, url, api_key, secret)
+    # the third order's bytes are written, then the process dies before its SQLite row
+    proc = _worker(config, 5, die_after_write=3)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, out
+    killed = re.search(r"sent (\S+) then killed", out)
+    assert killed, out
+    coid = killed.group(1)
+    with Journal(tmp_path / "journal.db") as journal:
+        assert journal.merged_intents == 1  # the row came from the intent log
+        orders = journal.replay()
+        assert orders[coid].status is OrderStatus.INITIALIZED
+    final = _worker(config, 0)
+    out, _ = final.communicate(timeout=60)
+    assert final.returncode == 0, out
+    # the restart reconciled it (and any order whose answer the kill cut off) before trading
+    reopened = re.search(r"'open': (\d+)", out)
+    assert reopened and int(reopened.group(1)) >= 1, out
+    assert "done open=[]" in out, out
+    with Journal(tmp_path / "journal.db") as journal:
+        orders = journal.replay()
+    assert len(orders) == 3
+    # the venue had the order: reconciliation found it filled, the journal now says so
+    assert orders[coid].status is OrderStatus.FILLED
+    filled = sum((o.filled_qty for o in orders.values()), Decimal(0))
+    assert filled == Decimal("0.003")
+    balance = asyncio.run(_free_btc(url, api_key, secret))
+    assert Decimal(10) - balance == filled
 
 
 async def _free_btc(url: str, api_key: str, secret: str) -> Decimal:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -11,7 +9,9 @@ from pathlib import Path
 
 import pytest
 from tests.engine.factories import event, fill, initialized, submit
+from tests.engine.processes import run_then_sigkill
 
+from whalewire.engine.intents import IntentLog
 from whalewire.engine.journal import Journal, JournalError
 from whalewire.engine.oms import OrderStatus
 from whalewire.model import (
@@ -76,26 +76,7 @@ def test_second_engine_cannot_open_a_journal_in_use(tmp_path: Path) -> None:
 
 def test_rows_appended_before_a_sigkill_survive(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
-    code = textwrap.dedent(
-        f"""
-        import os, sys
-        sys.path.insert(0, {str(Path(__file__).parents[2])!r})
-        from tests.engine.factories import initialized
-        from whalewire.engine.journal import Journal
-        j = Journal({str(path)!r})
-        for i in range(50):
-            j.append(initialized(f"o{{i}}"))
-        print("written", flush=True)
-        sys.stdin.read()  # wait to be killed
-        """
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "written"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
+    killed_after(path, 'for i in range(50): j.append(initialized(f"o{i}"))')
     with Journal(path) as j:
         orders = j.replay()
     assert sorted(orders) == sorted(f"o{i}" for i in range(50))
@@ -183,6 +164,127 @@ def test_rehearsed_rows_go_to_the_scratch_file_only(tmp_path: Path) -> None:
         # checkpointed every 64 rehearsals: the scratch WAL stays a few dozen pages
         scratch_wal = scratch.with_name(scratch.name + "-wal")
         assert scratch_wal.stat().st_size <= 70 * (4096 + 24)
+        # the intent goes through the same code into a scratch log, never the journal's
+        scratch_intents = scratch.with_name(scratch.name + ".intents")
+        assert scratch_intents.exists()
+        log = IntentLog(j.intents_path, owner=0)
+        assert list(log.records()) == []
+        log.close()
     assert not scratch.exists()
+    assert not scratch_intents.exists()
     with Journal(tmp_path / "j.db") as j:
         assert list(j.replay()) == ["real"]
+
+
+# ---------------------------------------------------------------- the pre-send intent log
+
+
+def killed_after(path: Path, steps: str) -> None:
+    """Run ``steps`` on ``j = Journal(path)`` in a real process, then SIGKILL it."""
+    run_then_sigkill(
+        f"""
+from tests.engine.factories import event, initialized
+from whalewire.engine.journal import Journal
+from whalewire.model import OrderSubmitted
+j = Journal({str(path)!r})
+"""
+        + textwrap.dedent(steps)
+    )
+
+
+def test_intent_logged_before_a_sigkill_becomes_its_row_on_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    # killed between the intent and its SQLite row (the engine: after the send)
+    killed_after(path, 'assert j.intend(initialized("sent")) == 1')
+    with Journal(path) as j:
+        assert j.merged_intents == 1
+        orders = j.replay()
+        assert orders["sent"].status is OrderStatus.INITIALIZED  # reconciled by the engine
+        assert orders["sent"].command == initialized("sent").command
+        assert j.next_seq == 2
+
+
+def test_intents_are_merged_exactly_once(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    killed_after(path, 'j.intend(initialized("a")); j.intend(initialized("b"))')
+    with Journal(path) as j:
+        assert j.merged_intents == 2
+    with Journal(path) as j:
+        assert j.merged_intents == 0
+        assert [m.client_order_id for m in j.messages()] == ["a", "b"]
+
+
+def test_an_intent_merged_but_not_yet_cleared_is_not_merged_again(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    killed_after(path, 'j.intend(initialized("a"))')
+    saved = (tmp_path / "j.db.intents").read_bytes()
+    with Journal(path) as j:
+        assert j.merged_intents == 1
+    # as if the previous open died after its SQLite commit, before clearing the log
+    (tmp_path / "j.db.intents").write_bytes(saved)
+    with Journal(path) as j:
+        assert j.merged_intents == 0
+        assert [m.client_order_id for m in j.messages()] == ["a"]
+
+
+def test_sequence_numbers_after_a_crash_between_intent_and_row(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    killed_after(
+        path,
+        """
+        assert j.intend(initialized("a")) == 1
+        assert j.append(event(OrderSubmitted, "a")) == 2  # settles a's row first
+        assert j.intend(initialized("b")) == 3  # then the process dies
+        """,
+    )
+    with Journal(path) as j:
+        assert j.next_seq == 4
+        assert j.intend(initialized("c")) == 4
+        assert j.append(event(OrderSubmitted, "c")) == 5
+        orders = j.replay()
+    assert list(orders) == ["a", "b", "c"]
+    assert orders["a"].status is OrderStatus.SUBMITTED
+    assert orders["b"].status is OrderStatus.INITIALIZED
+
+
+def test_the_intent_log_is_cleared_once_sqlite_has_the_rows(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.db") as j:
+        j.intend(initialized("a"))
+        log = IntentLog(j.intents_path, owner=0)  # a second view of the same file
+        assert [seq for seq, _ in log.records()] == [1]
+        j.append(event(OrderSubmitted, "a"))
+        assert list(log.records()) == []
+        log.close()
+
+
+def test_intents_piling_up_without_appends_are_settled_when_the_log_fills(
+    tmp_path: Path,
+) -> None:
+    with Journal(tmp_path / "j.db") as j:
+        seqs = [j.intend(initialized(f"o{i}")) for i in range(1000)]  # ~300 B each: > 64 KiB
+        assert seqs == list(range(1, 1001))
+    with Journal(tmp_path / "j.db") as j:
+        assert j.merged_intents == 0
+        assert list(j.replay()) == [f"o{i}" for i in range(1000)]
+
+
+def test_with_full_durability_the_intent_is_a_synced_sqlite_row(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.db", durability="full") as j:
+        assert j.intend(initialized("a")) == 1
+        log = IntentLog(j.intents_path, owner=0)
+        assert list(log.records()) == []  # straight into SQLite (FULL: fsynced)
+        log.close()
+        assert j.uncheckpointed == 1
+
+
+def test_an_intent_log_left_next_to_another_journal_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    killed_after(path, 'j.intend(initialized("a"))')
+    for suffix in ("", "-wal", "-shm"):  # the journal is gone, its intent log is not
+        (tmp_path / f"j.db{suffix}").unlink(missing_ok=True)
+    with pytest.raises(JournalError, match="belongs to another journal"):
+        Journal(path)
+    # refused without keeping the lock: once the operator deletes the log, it opens
+    (tmp_path / "j.db.intents").unlink()
+    with Journal(path) as j:
+        assert list(j.replay()) == []

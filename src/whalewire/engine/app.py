@@ -2,11 +2,11 @@
 
 The hot path is one synchronous call chain on the event loop's thread, from a feed's raw
 transaction to the order's bytes on the socket (DESIGN.md): ``on_feed_event`` → detector
-→ strategy → risk → journal (``OrderInitialized``, committed) → ``venue.place`` (fill,
-sign, frame, write) → ``OrderSubmitted``. Only timestamps are taken on the way; metrics,
-the dashboard, logs and journal checkpoints come after the write. Between whales,
-``rehearse`` runs the same chain on a shadow whale, sending and keeping nothing, so its
-code and data are still in cache when a real one comes.
+→ strategy → risk → journal (``OrderInitialized`` into the intent log: in the OS) →
+``venue.place`` (fill, sign, frame, write) → ``OrderSubmitted``. Only timestamps are taken
+on the way; the order's SQLite rows, metrics, the dashboard, logs and journal checkpoints
+come after the write. Between whales, ``rehearse`` runs the same chain on a shadow whale,
+sending and keeping nothing, so its code and data are still in cache when a real one comes.
 
 Everything the venues report comes back through ``_on_venue_event``, is applied to the
 order (``Order.apply``, the one transition table) and then journaled. An order that hears
@@ -347,7 +347,8 @@ class Engine:
             ts_event=t_risk,
             command=command,
         )
-        self._min_id_seq = self.journal.append(init) + 1  # committed before a byte goes out
+        # the intent is in the OS before a byte goes out; its SQLite row follows the send
+        self._min_id_seq = self.journal.intend(init) + 1
         t_journal = self._now()
         try:
             written = venue.place(command)
