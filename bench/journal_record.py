@@ -11,6 +11,9 @@ engine does) so that a SIGKILL right after the call loses nothing:
   pre-allocated file;
 - ``intent log (mmap)`` — ``IntentLog.append`` then ``clear`` (what ``Journal.intend`` does
   per order; the SQLite row follows after the send, off the latency path);
+- the same, with the log's page written back (``msync``) before each call: what the
+  first order after the kernel's periodic writeback pays (the write-protect fault), and
+  what ``Journal.rehearse`` takes instead (it writes the same page every 2 ms);
 - ``Journal.intend`` — the engine's pre-send call itself (encode, intent record, pending
   row), its ``settle`` (the SQLite row) after each call, untimed.
 
@@ -39,6 +42,8 @@ from pathlib import Path
 from whalewire.engine.intents import IntentLog
 from whalewire.engine.journal import Journal
 from whalewire.model import OrderInitialized, Side, SubmitOrder, encode
+
+WriteAndAfter = tuple[Callable[[OrderInitialized], object], Callable[[int], object]]
 
 
 def init(i: int) -> OrderInitialized:
@@ -97,7 +102,7 @@ def pwrite_record(path: Path) -> Callable[[OrderInitialized], object]:
     return write
 
 
-def intent_log(path: Path) -> Callable[[OrderInitialized], object]:
+def intent_log(path: Path, *, written_back: bool = False) -> WriteAndAfter:
     log = IntentLog(path, owner=1)
     seq = 0
 
@@ -108,7 +113,11 @@ def intent_log(path: Path) -> Callable[[OrderInitialized], object]:
         log.clear()  # the journal clears once the SQLite row is in (after the send)
         return None
 
-    return write
+    def after(i: int) -> None:
+        if written_back:  # as the kernel does ~30 s after a page was dirtied: the page is
+            log._map.flush()  # clean and write-protected, the next store faults
+
+    return write, after
 
 
 def measure(
@@ -169,7 +178,10 @@ def main() -> None:
             "sqlite NORMAL 4 KiB (Journal.append)": (journal.append, checkpoint_every_500),
             "sqlite NORMAL 512 B pages": sqlite_small_pages(d / "small.db"),
             "pwrite record": (pwrite_record(d / "rec.bin"), nothing),
-            "intent log (mmap) append + clear": (intent_log(d / "j.intents"), nothing),
+            "intent log (mmap) append + clear": intent_log(d / "j.intents"),
+            "  the same, page written back before each": intent_log(
+                d / "wb.intents", written_back=True
+            ),
             "Journal.intend (the engine's pre-send call)": (engine_journal.intend, settle),
         }
         gc.disable()

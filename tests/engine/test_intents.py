@@ -102,6 +102,26 @@ def test_clear_then_append_reuses_the_start_and_hides_older_records(tmp_path: Pa
     assert reopen(tmp_path / "i") == [(3, b"short")]
 
 
+def test_a_scratch_append_is_written_where_the_next_record_goes_and_never_read(
+    tmp_path: Path,
+) -> None:
+    log = IntentLog(tmp_path / "i", owner=7)
+    log.append(1, b"real")
+    log.append(2, b"rehearsed", scratch=True)
+    assert b"rehearsed" in (tmp_path / "i").read_bytes()  # the stores happened
+    assert list(log.records()) == [(1, b"real")]
+    log.append(2, b"next real")  # over the scratch record
+    log.close()
+    assert reopen(tmp_path / "i") == [(1, b"real"), (2, b"next real")]
+
+
+def test_a_file_whose_creation_died_before_its_header_is_taken_as_empty(tmp_path: Path) -> None:
+    (tmp_path / "i").write_bytes(bytes(4096))  # allocated, header never written
+    log = IntentLog(tmp_path / "i", owner=7)
+    assert log.owner == 7 and log.empty
+    log.close()
+
+
 def test_a_record_going_back_in_sequence_ends_the_scan(tmp_path: Path) -> None:
     log = IntentLog(tmp_path / "i", owner=7)
     log.append(5, b"a")

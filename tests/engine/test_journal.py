@@ -11,7 +11,7 @@ import pytest
 from tests.engine.factories import event, fill, initialized, submit
 from tests.engine.processes import run_then_sigkill
 
-from whalewire.engine.intents import IntentLog
+from whalewire.engine.intents import HEADER, IntentLog
 from whalewire.engine.journal import Journal, JournalError
 from whalewire.engine.oms import OrderStatus
 from whalewire.model import (
@@ -164,14 +164,13 @@ def test_rehearsed_rows_go_to_the_scratch_file_only(tmp_path: Path) -> None:
         # checkpointed every 64 rehearsals: the scratch WAL stays a few dozen pages
         scratch_wal = scratch.with_name(scratch.name + "-wal")
         assert scratch_wal.stat().st_size <= 70 * (4096 + 24)
-        # the intent goes through the same code into a scratch log, never the journal's
-        scratch_intents = scratch.with_name(scratch.name + ".intents")
-        assert scratch_intents.exists()
+        # the intent was written where the next one goes, and is never read as one
         log = IntentLog(j.intents_path, owner=0)
         assert list(log.records()) == []
         log.close()
+        written = j.intents_path.read_bytes()[HEADER.size : HEADER.size + 400]
+        assert b'"client_order_id":"shadow299"' in written
     assert not scratch.exists()
-    assert not scratch_intents.exists()
     with Journal(tmp_path / "j.db") as j:
         assert list(j.replay()) == ["real"]
 
@@ -288,3 +287,19 @@ def test_an_intent_log_left_next_to_another_journal_file_is_refused(tmp_path: Pa
     (tmp_path / "j.db.intents").unlink()
     with Journal(path) as j:
         assert list(j.replay()) == []
+
+
+def test_a_rehearsal_between_an_intent_and_its_row_leaves_the_intent_whole(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.db"
+    killed_after(
+        path,
+        """
+        j.intend(initialized("real"))
+        j.rehearse(initialized("shadow"))  # written after the real intent, checksum inverted
+        """,
+    )
+    with Journal(path) as j:
+        assert j.merged_intents == 1
+        assert [m.client_order_id for m in j.messages()] == ["real"]
