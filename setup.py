@@ -9,12 +9,19 @@ import sys
 
 from setuptools import Extension, setup
 
+# Headers shared by the extensions (e.g. _c/maskpool.h, the mask-key pool). Listed in each
+# extension's depends, so an edit rebuilds it and the sdist carries them.
+C_DIR = "src/whalewire/_c"
+MASKPOOL = f"{C_DIR}/maskpool.h"
+
 ext_modules = []
 if os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1":
     ext_modules.append(
         Extension(
             "whalewire.ws._speedups",
             sources=["src/whalewire/ws/_speedups.c"],
+            include_dirs=[C_DIR],
+            depends=[MASKPOOL],
             extra_compile_args=["-O3"],
             optional=True,
         )
@@ -25,6 +32,8 @@ if os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1":
             Extension(
                 "whalewire.venues._hotpath",
                 sources=["src/whalewire/venues/_hotpath.c"],
+                include_dirs=[C_DIR],
+                depends=[MASKPOOL],
                 libraries=["crypto"],
                 extra_compile_args=["-O2"],
                 optional=True,

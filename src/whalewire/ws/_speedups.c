@@ -14,11 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <errno.h>
-#include <pthread.h>
-#include <sys/random.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include "maskpool.h"
 
 #if defined(__SSE2__) || defined(_M_X64)
 #include <emmintrin.h>
@@ -584,37 +583,14 @@ error:
 
 /* ---- the per-read path of an open connection -------------------------------------------- */
 
-/* Mask keys for write_frame: 4-byte slices of a chunk from getrandom(2), the kernel CSPRNG
- * os.urandom reads (RFC 6455 §5.3 wants unpredictable keys); one system call per 1,024 keys.
- * The GIL serialises access; a forked child drops what is left (never shares its parent's). */
-static unsigned char key_chunk[4096];
-static size_t key_pos = sizeof(key_chunk);
+/* Mask keys for write_frame (True): this module's own pool (maskpool.h: getrandom(2)
+ * chunks, emptied in a forked child). */
+static ww_maskpool keys_pool; /* zeroed: empty */
 
 static void
 drop_keys(void)
 {
-    key_pos = sizeof(key_chunk);
-}
-
-static int
-pool_key(unsigned char key[4])
-{
-    if (key_pos >= sizeof(key_chunk)) {
-        size_t got = 0;
-        while (got < sizeof(key_chunk)) {
-            ssize_t n = getrandom(key_chunk + got, sizeof(key_chunk) - got, 0);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                PyErr_SetFromErrno(PyExc_OSError);
-                return -1;
-            }
-            got += (size_t)n;
-        }
-        key_pos = 0;
-    }
-    memcpy(key, key_chunk + key_pos, 4);
-    key_pos += 4;
-    return 0;
+    ww_maskpool_drop(&keys_pool);
 }
 
 /* frames up to this size are built on the stack and written with one write(2) */
@@ -655,7 +631,7 @@ frame_and_write(int fd, unsigned char b0, PyObject *obj, PyObject *keys)
     }
     masked = keys != Py_None;
     if (keys == Py_True) {
-        if (pool_key(key) < 0) goto error;
+        if (ww_maskpool_key(&keys_pool, key) < 0) goto error;
     }
     else if (masked) {
         if (next_key_name == NULL) {
@@ -1512,9 +1488,6 @@ PyInit__speedups(void)
     one = PyLong_FromLong(1);
     two = PyLong_FromLong(2);
     if (one == NULL || two == NULL) return NULL;
-    if (pthread_atfork(NULL, NULL, drop_keys) != 0) {
-        PyErr_SetString(PyExc_OSError, "pthread_atfork failed");
-        return NULL;
-    }
+    if (ww_maskpool_at_fork(drop_keys) < 0) return NULL;
     return PyModuleDef_Init(&speedups_module);
 }
