@@ -9,8 +9,9 @@ import sys
 
 from setuptools import Extension, setup
 
-# Headers shared by the extensions (e.g. _c/maskpool.h, the mask-key pool). Listed in each
-# extension's depends, so an edit rebuilds it and the sdist carries them.
+# Headers shared by the extensions (e.g. _c/maskpool.h, the mask-key pool) or by the files of
+# one (ws/_speedups.h). Listed in each extension's depends, so an edit rebuilds it and the
+# sdist carries them.
 C_DIR = "src/whalewire/_c"
 MASKPOOL = f"{C_DIR}/maskpool.h"
 
@@ -19,9 +20,9 @@ if os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1":
     ext_modules.append(
         Extension(
             "whalewire.ws._speedups",
-            sources=["src/whalewire/ws/_speedups.c"],
+            sources=["src/whalewire/ws/_speedups.c", "src/whalewire/ws/_speedups_io.c"],
             include_dirs=[C_DIR],
-            depends=[MASKPOOL],
+            depends=[MASKPOOL, "src/whalewire/ws/_speedups.h"],
             extra_compile_args=["-O3"],
             optional=True,
         )
