@@ -9,12 +9,20 @@ import sys
 
 from setuptools import Extension, setup
 
+# Headers shared by the extensions (e.g. _c/maskpool.h, the mask-key pool) or by the files of
+# one (ws/_speedups.h). Listed in each extension's depends, so an edit rebuilds it and the
+# sdist carries them.
+C_DIR = "src/whalewire/_c"
+MASKPOOL = f"{C_DIR}/maskpool.h"
+
 ext_modules = []
 if os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1":
     ext_modules.append(
         Extension(
             "whalewire.ws._speedups",
-            sources=["src/whalewire/ws/_speedups.c"],
+            sources=["src/whalewire/ws/_speedups.c", "src/whalewire/ws/_speedups_io.c"],
+            include_dirs=[C_DIR],
+            depends=[MASKPOOL, "src/whalewire/ws/_speedups.h"],
             extra_compile_args=["-O3"],
             optional=True,
         )
@@ -25,6 +33,8 @@ if os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1":
             Extension(
                 "whalewire.venues._hotpath",
                 sources=["src/whalewire/venues/_hotpath.c"],
+                include_dirs=[C_DIR],
+                depends=[MASKPOOL],
                 libraries=["crypto"],
                 extra_compile_args=["-O2"],
                 optional=True,

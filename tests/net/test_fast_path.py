@@ -4,7 +4,8 @@ A raw client (its own framing, RFC 6455 §5.2/§5.3) talks to our echo server; e
 runs with the C reader/sender and with the Python reader alone (``impl``), and the bytes on
 the wire must be the same: replies in order around pings and closes (conformance.md's
 "echo order"), a failing callback answered 1011 after the replies before it, and a stream
-of small frames cut at arbitrary points echoed whole and in order.
+of small frames cut at arbitrary points echoed whole and in order. ``set_writer`` turns the
+direct send paths off: every write after it goes through the writer, in order.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ import pytest
 
 from whalewire.net.client import connect
 from whalewire.net.server import Server, echo_on_message, serve
+from whalewire.venues.templates import mask_text_frame
 from whalewire.ws import protocol
+from whalewire.ws.exceptions import ConnectionClosed
+from whalewire.ws.mask import default_key_pool
+from whalewire.ws.protocol import BinaryMessage, CloseReceived, Ping, Pong, TextMessage
 
 TIMEOUT = 20
 KEY = b"\x37\xfa\x21\x3d"  # RFC 6455 §5.7's example key
@@ -79,6 +84,31 @@ async def raw_client(**kw: Any) -> AsyncIterator[tuple[asyncio.StreamReader, asy
             yield reader, writer
         finally:
             writer.close()
+
+
+class RecordingWriter:
+    """Stands in for a client's transport as ``net.uring.RingTransport`` does: keeps a copy
+    of each write and passes it on to the transport."""
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self.written = bytearray()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += data
+        self._transport.write(data)
+
+    def writelines(self, lines: list[bytes]) -> None:
+        self.write(b"".join(lines))
+
+    def events(self) -> list[protocol.Event]:
+        """What a server reads from the bytes written so far (ws.protocol, the reference)."""
+        conn = protocol.Connection(protocol.Role.SERVER)
+        conn.receive_data(bytes(self.written))
+        return conn.events_received()
 
 
 async def test_replies_keep_their_order_around_a_ping_in_the_same_read(impl: str) -> None:
@@ -167,3 +197,60 @@ async def test_client_frame_path_round_trip_reads_in_c_when_built(impl: str) -> 
         assert (reader is not None) == (impl == "c")
         if reader is not None:
             assert reader.reads >= 1
+
+
+async def test_set_writer_takes_every_write_after_it_in_the_order_written(impl: str) -> None:
+    # RFC 6455 §5.4/§5.5: one byte stream; after the switch no message, prebuilt frame,
+    # ping, pong (written inside a read) or close may take a direct path past the writer
+    got: list[object] = []
+
+    def on_message(ws: Any, message: Any) -> None:
+        got.append(message)
+        if message == "ping me":
+            ws.ping(b"srv")
+
+    server = await serve(None, "127.0.0.1", 0, on_message=on_message, deflate=False)
+    async with server, asyncio.timeout(TIMEOUT):
+        ws = await connect(f"ws://127.0.0.1:{server.port}/", deflate=False)
+        proto = ws._proto
+        transport = proto.transport
+        assert transport is not None
+        assert proto.socket_fd == transport.get_extra_info("socket").fileno()
+        ws.send("before")  # the direct path: one write(2), not the transport
+        writer = RecordingWriter(transport)
+        proto.set_writer(writer)  # type: ignore[arg-type]  # a transport's stand-in
+        assert proto.transport is writer
+        assert proto.socket_fd is None
+        ws.send("text")
+        ws.send(b"bin")
+        ws.send_prebuilt(mask_text_frame(b"order", default_key_pool().next_key()))
+        ws.ping(b"cli")
+        ws.send("ping me")
+        while Pong(b"srv") not in writer.events():  # answered inside the read of the ping
+            await asyncio.sleep(0.001)
+        ws.send("after a read")  # the read re-armed no direct path
+        await ws.close()
+    assert got == ["before", "text", b"bin", "order", "ping me", "after a read"]
+    assert writer.events() == [
+        TextMessage("text"),
+        BinaryMessage(b"bin"),
+        TextMessage("order"),
+        Ping(b"cli"),
+        TextMessage("ping me"),
+        Pong(b"srv"),
+        TextMessage("after a read"),
+        CloseReceived(1000, ""),
+    ]
+
+
+async def test_set_writer_refuses_a_closed_connection_and_keeps_its_transport(impl: str) -> None:
+    server = await serve(None, "127.0.0.1", 0, on_message=echo_on_message, deflate=False)
+    async with server, asyncio.timeout(TIMEOUT):
+        ws = await connect(f"ws://127.0.0.1:{server.port}/", deflate=False)
+        await ws.close()
+        transport = ws._proto.transport
+        assert transport is not None
+        with pytest.raises(ConnectionClosed) as info:
+            ws._proto.set_writer(RecordingWriter(transport))  # type: ignore[arg-type]
+        assert info.value.code == 1000
+        assert ws._proto.transport is transport

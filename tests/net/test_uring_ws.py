@@ -62,6 +62,10 @@ class Collector:
         self.close_codes.append(ws.close_code)
 
 
+#: the ``client`` fixture: our connection and the server's collector
+Client = tuple[WebSocket, Collector]
+
+
 @pytest.fixture
 async def server() -> AsyncIterator[tuple[Server, Collector]]:
     collector = Collector()
@@ -69,13 +73,24 @@ async def server() -> AsyncIterator[tuple[Server, Collector]]:
         yield srv, collector
 
 
+@pytest.fixture
+async def client(server: tuple[Server, Collector]) -> AsyncIterator[Client]:
+    """Our client connected to the collecting server, on the socket path (each test puts the
+    backend it checks under it); the server's side is in ``got.peers[0]``. Closed at the end
+    if the test left it open, so no ring outlives its test."""
+    srv, got = server
+    ws = await connect(f"ws://127.0.0.1:{srv.port}/", deflate=False)
+    await wait_until(lambda: bool(got.peers))
+    yield ws, got
+    await asyncio.wait_for(ws.close(), 30)
+
+
 @needs_uring
 @pytest.mark.parametrize("backend", RING_BACKENDS)
 async def test_prebuilt_frames_messages_and_pings_arrive_in_the_order_written(
-    server: tuple[Server, Collector], backend: str
+    client: Client, backend: str
 ) -> None:
-    srv, got = server
-    ws = await connect(f"ws://127.0.0.1:{srv.port}/", deflate=False)
+    ws, got = client
     assert use_send_backend(ws, backend) == backend
     expected: list[str] = []
     for i in range(600):
@@ -100,14 +115,12 @@ async def test_prebuilt_frames_messages_and_pings_arrive_in_the_order_written(
 @needs_uring
 @pytest.mark.parametrize("backend", RING_BACKENDS)
 async def test_pongs_the_client_owes_go_through_the_ring_between_orders(
-    server: tuple[Server, Collector], backend: str
+    client: Client, backend: str
 ) -> None:
     # RFC 6455 §5.5.2: a ping gets a pong; here the core writes it (transport.write) while
     # the ring carries the orders, and both must arrive whole
-    srv, got = server
-    ws = await connect(f"ws://127.0.0.1:{srv.port}/", deflate=False)
+    ws, got = client
     use_send_backend(ws, backend)
-    await wait_until(lambda: bool(got.peers))
     pongs: list[bytes] = []
     got.peers[0].on_pong = lambda payload, rtt: pongs.append(payload)
     expected = []
@@ -123,18 +136,16 @@ async def test_pongs_the_client_owes_go_through_the_ring_between_orders(
     transport: object = ws._proto.transport
     assert isinstance(transport, RingTransport)
     assert transport.ring_writes > 200  # the pongs too
-    await ws.close()
 
 
 @needs_uring
 @pytest.mark.parametrize("backend", RING_BACKENDS)
 async def test_frames_larger_than_the_socket_buffers_keep_order_with_small_writes(
-    server: tuple[Server, Collector], backend: str
+    client: Client, backend: str
 ) -> None:
     # each 1.5 MB frame stays in the kernel, partly sent, while the next writes arrive:
     # they must queue behind it, not overtake it
-    srv, got = server
-    ws = await connect(f"ws://127.0.0.1:{srv.port}/", deflate=False)
+    ws, got = client
     use_send_backend(ws, backend)
     assert ws._proto.transport is not None
     sock = ws._proto.transport.get_extra_info("socket")
@@ -156,10 +167,9 @@ async def test_frames_larger_than_the_socket_buffers_keep_order_with_small_write
 @needs_uring
 @pytest.mark.parametrize("backend", RING_BACKENDS)
 async def test_close_waits_for_the_ring_then_sends_the_close_frame_last(
-    server: tuple[Server, Collector], backend: str
+    client: Client, backend: str
 ) -> None:
-    srv, got = server
-    ws = await connect(f"ws://127.0.0.1:{srv.port}/", deflate=False)
+    ws, got = client
     use_send_backend(ws, backend)
     big = order(1, pad=4_000_000)  # more than loopback buffers: in flight at close()
     ws.send_prebuilt(prebuilt(big))
@@ -171,14 +181,12 @@ async def test_close_waits_for_the_ring_then_sends_the_close_frame_last(
 
 @pytest.mark.parametrize("backend", ["socket", *RING_BACKENDS])
 async def test_a_peer_that_resets_mid_send_gives_connection_closed_on_every_backend(
-    server: tuple[Server, Collector], backend: str
+    client: Client, backend: str
 ) -> None:
     if backend != "socket" and not OK:
         pytest.skip(f"io_uring not available here: {REASON}")
-    srv, got = server
-    ws = await connect(f"ws://127.0.0.1:{srv.port}/", deflate=False)
+    ws, got = client
     use_send_backend(ws, backend)
-    await wait_until(lambda: bool(got.peers))
     peer = got.peers[0]._proto
     assert peer.transport is not None
     peer.pause_reading()  # the peer stops reading: the big send stays out
@@ -194,10 +202,9 @@ async def test_a_peer_that_resets_mid_send_gives_connection_closed_on_every_back
 
 @needs_uring
 async def test_a_buffer_reused_at_once_under_load_never_changes_bytes_in_flight(
-    server: tuple[Server, Collector],
+    client: Client,
 ) -> None:
-    srv, got = server
-    ws = await connect(f"ws://127.0.0.1:{srv.port}/", deflate=False)
+    ws, got = client
     use_send_backend(ws, "uring")
     frame = bytearray(prebuilt(order(0, pad=100_000)))
     expected = []
@@ -209,47 +216,39 @@ async def test_a_buffer_reused_at_once_under_load_never_changes_bytes_in_flight(
         expected.append(body.decode())
     await wait_until(lambda: len(got.messages) >= 40, timeout=60)
     assert got.messages == expected
-    await ws.close()
 
 
 async def test_io_uring_refused_keeps_the_socket_path(
-    server: tuple[Server, Collector], monkeypatch: pytest.MonkeyPatch
+    client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WHALEWIRE_NO_URING", "1")
-    srv, got = server
-    ws = await connect(f"ws://127.0.0.1:{srv.port}/", deflate=False)
+    ws, got = client
     assert use_send_backend(ws, "uring-sqpoll") == "socket"
     assert not isinstance(ws._proto.transport, RingTransport)
     ws.send_prebuilt(prebuilt(order(7)))
     await wait_until(lambda: bool(got.messages))
     assert got.messages == [order(7).decode()]
-    await ws.close()
 
 
 @needs_uring
-async def test_a_connection_keeps_the_ring_it_got_first(server: tuple[Server, Collector]) -> None:
-    srv, got = server
-    ws = await connect(f"ws://127.0.0.1:{srv.port}/", deflate=False)
+async def test_a_connection_keeps_the_ring_it_got_first(client: Client) -> None:
+    ws, got = client
     assert use_send_backend(ws, "uring-sqpoll") == "uring-sqpoll"
     assert use_send_backend(ws, "socket") == "uring-sqpoll"
     assert use_send_backend(ws, "uring") == "uring-sqpoll"
     ws.send_prebuilt(prebuilt(order(3)))
     await wait_until(lambda: bool(got.messages))
     assert got.messages == [order(3).decode()]
-    await ws.close()
 
 
-async def test_an_unknown_backend_name_is_refused(server: tuple[Server, Collector]) -> None:
-    srv, _ = server
-    ws = await connect(f"ws://127.0.0.1:{srv.port}/", deflate=False)
+async def test_an_unknown_backend_name_is_refused(client: Client) -> None:
+    ws, _ = client
     with pytest.raises(ValueError, match="send_backend"):
         use_send_backend(ws, "uring_sqpoll")
-    await ws.close()
 
 
-async def test_a_closed_connection_cannot_take_a_backend(server: tuple[Server, Collector]) -> None:
-    srv, _ = server
-    ws = await connect(f"ws://127.0.0.1:{srv.port}/", deflate=False)
+async def test_a_closed_connection_cannot_take_a_backend(client: Client) -> None:
+    ws, _ = client
     await ws.close()
     with pytest.raises(ConnectionClosed):
         use_send_backend(ws, "uring")
@@ -258,12 +257,10 @@ async def test_a_closed_connection_cannot_take_a_backend(server: tuple[Server, C
 @needs_uring
 @pytest.mark.parametrize("backend", RING_BACKENDS)
 async def test_a_peer_that_stops_reading_pauses_writing_without_blocking_the_loop(
-    server: tuple[Server, Collector], backend: str
+    client: Client, backend: str
 ) -> None:
-    srv, got = server
-    ws = await connect(f"ws://127.0.0.1:{srv.port}/", deflate=False)
+    ws, got = client
     use_send_backend(ws, backend, entries=16)  # 16 sends in flight at most, then a backlog
-    await wait_until(lambda: bool(got.peers))
     got.peers[0]._proto.pause_reading()
     expected = []
     for i in range(600):  # 6 MB: more than the socket buffers and the ring together hold
@@ -285,10 +282,9 @@ async def test_a_peer_that_stops_reading_pauses_writing_without_blocking_the_loo
 @needs_uring
 @pytest.mark.parametrize("backend", RING_BACKENDS)
 async def test_completions_are_reaped_in_batches_without_watching_the_eventfd(
-    server: tuple[Server, Collector], backend: str
+    client: Client, backend: str
 ) -> None:
-    srv, got = server
-    ws = await connect(f"ws://127.0.0.1:{srv.port}/", deflate=False)
+    ws, got = client
     use_send_backend(ws, backend)
     transport: object = ws._proto.transport
     assert isinstance(transport, RingTransport)

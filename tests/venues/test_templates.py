@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.ws.test_mask import assert_fork_draws_fresh_keys
 
 from whalewire.venues import templates
 from whalewire.venues.ids import binance_client_order_id, uuid_client_order_id
@@ -272,6 +273,15 @@ def test_binance_frames_draw_a_fresh_mask_key_each(impl: str) -> None:
     keys = {bytes(f[4:8]) for f in frames_}
     assert len(keys) == 8
     assert len({unframe(f)[1] for f in frames_}) == 1
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_binance_frames_in_a_forked_child_draw_other_keys(impl: str) -> None:
+    # the C framer's own key pool (venues._hotpath) is emptied in the child, as ws.mask's is
+    template = SIGNED_BY[impl]
+    assert_fork_draws_fresh_keys(
+        lambda: bytes(template.frame(1700000000000, b"x" * CID_WIDTH, b"1", b"2")[4:8])
+    )
 
 
 @pytest.mark.parametrize("impl", IMPLS)

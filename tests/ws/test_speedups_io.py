@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.ws.test_mask import assert_fork_draws_fresh_keys
 from tests.ws.test_protocol import FRAME_SOUP, KEY, make, raw
 
 from whalewire.ws import protocol
@@ -254,6 +255,16 @@ def test_write_frame_keys_from_its_own_pool_differ_and_unmask(pair: Any) -> None
         keys.add(key)
         assert bytes(c ^ key[i % 4] for i, c in enumerate(frame[6:])) == b"abc"
     assert len(keys) > 1
+
+
+def test_write_frame_pool_is_emptied_in_a_forked_child(pair: Any) -> None:
+    a, b = pair
+
+    def draw() -> bytes:  # the key of one masked frame (bytes 2-5), written and read back
+        assert _speedups.write_frame(a.fileno(), 0x82, b"abc", True) is None
+        return read_exactly(b, 9)[2:6]
+
+    assert_fork_draws_fresh_keys(draw)
 
 
 def test_write_frame_returns_what_the_socket_did_not_take(pair: Any) -> None:

@@ -674,6 +674,43 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         if self.transport is not None and not self._lost:
             self.transport.abort()
 
+    # -- the writer --
+
+    @property
+    def socket_fd(self) -> int | None:
+        """Return the socket fd this protocol writes to itself, or None.
+
+        On plain TCP the protocol (and its C sender) write(2) straight to the socket when
+        nothing is queued, skipping the transport. None under TLS (the bytes must go
+        through the TLS layer), before the connection is made, and after `set_writer`.
+        """
+        return self._fd if self._fd >= 0 else None
+
+    def set_writer(self, writer: asyncio.Transport) -> None:
+        """Send every later write of this open connection through ``writer``.
+
+        ``writer`` stands in for the transport from now on (``write``, ``writelines``,
+        ``get_write_buffer_size``, ``is_closing``, ``close``, ``abort`` and whatever else the
+        protocol calls) and takes over the socket, e.g. ``net.uring.RingTransport`` wrapping
+        the transport. The direct paths that write to the socket themselves, the Python
+        ``os.write`` and the C ``DirectSender``, are switched off for good: each pong,
+        close, message and prebuilt frame then goes to ``writer.write`` in the order it was
+        written, so two paths can never interleave their bytes on the wire (RFC 6455 §5.4).
+        Reading is unchanged. A disarmed ``DirectSender`` hands each message to
+        `send_message` (the core frames it, ``writer`` writes it); the protocol re-arms it
+        only after a read that found it armed, so it stays off.
+
+        Raises:
+            ConnectionClosed: the connection is not open (closing, closed or lost).
+        """
+        transport = self.transport
+        if transport is None or transport.is_closing() or self._lost:
+            raise self.closed_error()
+        self.transport = writer
+        self._fd = -1
+        if self._sender is not None:
+            self._sender.armed = False
+
     # -- used by WebSocket --
 
     def send_message(self, message: str | bytes | bytearray | memoryview) -> None:

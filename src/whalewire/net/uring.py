@@ -431,12 +431,12 @@ class RingTransport:
 
     ``net._protocol`` writes pongs, closes and messages through ``transport.write`` and takes
     its direct ``os.write`` only when ``get_write_buffer_size()`` is 0 and it has a socket fd;
-    `use_send_backend` clears that fd and disarms the C send path, so each write after it
-    lands here, and one path keeps one order. Bytes the transport still buffered when the
-    ring came keep going to the transport until it has written them out (its buffer never
-    refills while the ring is in use). ``close()`` waits for the ring to finish before
-    closing the transport; ``abort()`` cancels what is in flight. Everything else is the
-    transport's.
+    `use_send_backend` installs this with ``WebSocketProtocol.set_writer``, which turns those
+    direct paths (and the C send path) off, so each write after it lands here, and one path
+    keeps one order. Bytes the transport still buffered when the ring came keep going to the
+    transport until it has written them out (its buffer never refills while the ring is in
+    use). ``close()`` waits for the ring to finish before closing the transport; ``abort()``
+    cancels what is in flight. Everything else is the transport's.
 
     Reaping: the event loop is not woken for each completion (that cost ~5–15 µs of loop CPU
     per order). A write that finds `REAP_BATCH` completions posted has them reaped by a
@@ -598,13 +598,14 @@ def use_send_backend(
     mode = SEND_BACKENDS[backend]
     proto = ws._proto
     transport = proto.transport
-    if transport is None or transport.is_closing() or proto._lost:
+    if transport is None or transport.is_closing() or proto.lost.done():
         raise proto.closed_error()
     if isinstance(transport, RingTransport):
         return transport.backend  # a connection keeps the ring it got first
     if mode is None:
         return "socket"
-    if proto._fd < 0:
+    fd = proto.socket_fd
+    if fd is None:
         return "socket"  # TLS: the ring would write plaintext past the TLS layer
     real = transport
 
@@ -614,7 +615,7 @@ def use_send_backend(
 
     try:
         sender = UringSender(
-            proto._fd,
+            fd,
             mode=mode,
             entries=entries,
             sqpoll_idle_ms=sqpoll_idle_ms,
@@ -623,12 +624,7 @@ def use_send_backend(
         )
     except UringUnavailable:
         return "socket"
-    proto.transport = cast("asyncio.Transport", RingTransport(real, sender, backend, proto.loop))
-    proto._fd = -1  # no direct os.write past the ring: every write goes to RingTransport
-    if proto._sender is not None:
-        # the C send path writes to the fd itself: unarmed, it hands each message to
-        # send_message, which writes through the ring (the protocol only re-arms an
-        # armed sender after a read)
-        proto._sender.armed = False
+    # every write from now on goes to the ring (no direct os.write, C sender off)
+    proto.set_writer(cast("asyncio.Transport", RingTransport(real, sender, backend, proto.loop)))
     proto.lost.add_done_callback(lambda _: sender.close())
     return backend

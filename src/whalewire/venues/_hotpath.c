@@ -18,46 +18,22 @@
 #define PY_SSIZE_T_CLEAN
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 #include <Python.h>
-#include <errno.h>
 #include <openssl/sha.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/random.h>
+
+#include "maskpool.h"
 
 /* ---- mask keys ---------------------------------------------------------------------------- */
 
-/* RFC 6455 §5.3: unpredictable keys. One getrandom(2) per 1024 keys, as ws.mask's pool does
- * with os.urandom; a forked child drops what is left so parent and child never share keys. */
-#define KEY_POOL 4096
-static unsigned char key_pool[KEY_POOL];
-static size_t key_pos = KEY_POOL;
+/* RFC 6455 §5.3: unpredictable keys, from this module's own pool (maskpool.h: getrandom(2)
+ * chunks, emptied in a forked child so parent and child never share keys). */
+static ww_maskpool key_pool; /* zeroed: empty */
 
 static void
 key_pool_discard(void)
 {
-    key_pos = KEY_POOL;
-}
-
-static int
-next_key(unsigned char out[4])
-{
-    if (key_pos >= KEY_POOL) {
-        size_t got = 0;
-        while (got < KEY_POOL) {
-            ssize_t r = getrandom(key_pool + got, KEY_POOL - got, 0);
-            if (r < 0) {
-                if (errno == EINTR) continue;
-                PyErr_SetFromErrno(PyExc_OSError);
-                return -1;
-            }
-            got += (size_t)r;
-        }
-        key_pos = 0;
-    }
-    memcpy(out, key_pool + key_pos, 4);
-    key_pos += 4;
-    return 0;
+    ww_maskpool_drop(&key_pool);
 }
 
 /* ---- slot checks (the same rules as templates._slots_ok) ---------------------------------- */
@@ -328,7 +304,7 @@ Framer_frame(Framer *self, PyObject *const *args, Py_ssize_t nargs)
         for (int i = 0; i < 8; i++) o[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
     }
     unsigned char *key = o + hlen;
-    if (next_key(key) < 0) {
+    if (ww_maskpool_key(&key_pool, key) < 0) {
         Py_DECREF(out);
         return NULL;
     }
@@ -408,7 +384,7 @@ masked_text_frame(const unsigned char *const *parts, const Py_ssize_t *lens, int
         for (int i = 0; i < 8; i++) o[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
     }
     unsigned char *key = o + hlen;
-    if (next_key(key) < 0) {
+    if (ww_maskpool_key(&key_pool, key) < 0) {
         Py_DECREF(out);
         return NULL;
     }
@@ -593,10 +569,7 @@ PyInit__hotpath(void)
 {
     init_id_table();
     if (PyType_Ready(&FramerType) < 0 || PyType_Ready(&KFramerType) < 0) return NULL;
-    if (pthread_atfork(NULL, NULL, key_pool_discard) != 0) {
-        PyErr_SetString(PyExc_OSError, "pthread_atfork failed");
-        return NULL;
-    }
+    if (ww_maskpool_at_fork(key_pool_discard) < 0) return NULL;
     PyObject *m = PyModule_Create(&hotpath_module);
     if (m == NULL) return NULL;
     Py_INCREF(&FramerType);

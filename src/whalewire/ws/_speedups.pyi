@@ -68,7 +68,7 @@ def scan_messages(
     """
 
 class PlainReader:
-    """A protocol's ``buffer_updated(nbytes)`` in C (see ``_speedups.c``).
+    """A protocol's ``buffer_updated(nbytes)`` in C (see ``_speedups_io.c``).
 
     Unarmed, every read goes to ``fallback(nbytes)``. Armed, the plain frames at the start
     of the view (as ``scan_frames`` takes them) go to the callback: ``callback(opcode,
@@ -130,7 +130,7 @@ def write_frame(
     """
 
 class DirectSender:
-    """A connection's ``send(message)`` in C (see ``_speedups.c``).
+    """A connection's ``send(message)`` in C (see ``_speedups_io.c``).
 
     Armed and bound, with ``conn.plain_send`` true and nothing in the transport's buffer,
     it frames the message (TEXT for ``str``, else BINARY), masks it with a key from
