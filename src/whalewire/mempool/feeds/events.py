@@ -8,8 +8,9 @@ module knows nothing of sockets, of any one protocol, of watch lists or of order
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from enum import IntEnum
+
+import msgspec
 
 from whalewire.mempool.feeds._txid import txid_of
 
@@ -27,8 +28,12 @@ class EventKind(IntEnum):
     REMOVED = 3
 
 
-@dataclass(frozen=True, slots=True)
-class RawTxEvent:
+# The events are msgspec Structs (frozen, positional like the dataclasses they were, not
+# tracked by the GC: they hold no containers): one is built per transaction a feed delivers,
+# before detection, and a frozen dataclass took ~0.7 µs to build against ~0.06 µs.
+
+
+class RawTxEvent(msgspec.Struct, frozen=True, gc=False):
     """One transaction as received by one feed.
 
     ``raw`` is the transaction's serialisation (with witness when the peer sent it); it is
@@ -45,8 +50,7 @@ class RawTxEvent:
     recv_wall_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class BlockSeen:
+class BlockSeen(msgspec.Struct, frozen=True, gc=False):
     """A feed saw a new chain tip (``block_hash`` in display order)."""
 
     block_hash: str
@@ -57,8 +61,7 @@ class BlockSeen:
     connected: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class FeedGap:
+class FeedGap(msgspec.Struct, frozen=True, gc=False):
     """A feed detected lost messages: ``expected`` was due, ``received`` arrived instead."""
 
     feed: str
