@@ -3,7 +3,8 @@
 The engine is built exactly as ``bench/e2e_latency.py`` builds it (``runner.build`` against
 a standalone ``whalewire emulator`` process, pinned to CPU 1), then its venue is put in
 dry-run (everything but the ``write(2)``) with a rate limiter that never refuses. Fresh
-whale variants (``e2e_latency.whale_variants``) go through the feed's path in a tight loop:
+whale variants (``e2e_latency.whale_variants``) go through the feed's path in a tight loop,
+each followed by one ordinary transaction of the block (as in a busy mempool):
 ``tx_event`` (receive stamp first) → ``Monitor.dedup.admit`` → ``Engine.on_feed_event``,
 and the engine's own stage histograms give the figures (detect: receive stamp → alert;
 decide: the strategy; risk: ``submit`` up to the risk verdict). ``--profile`` runs the same
@@ -55,7 +56,7 @@ async def measure(url: str, key: str, secret: str, args: argparse.Namespace) -> 
     figures: dict[str, list[float]] = {s: [] for s in STAGES}
     for r in range(args.rounds):
         engine.metrics = Metrics()
-        whales = whale_variants(args.whales)[0]
+        whales, noise = whale_variants(args.whales)
         first = base + r * args.whales
         raws = [w[:-4] + struct.pack("<I", first + i) for i, w in enumerate(whales)]
         profile = cProfile.Profile() if args.profile else None
@@ -66,6 +67,11 @@ async def measure(url: str, key: str, secret: str, args: argparse.Namespace) -> 
                 profile.enable()
             for i, raw in enumerate(raws):
                 ev = tx_event(raw, "bench", EventKind.MEMPOOL, recv_ns=perf())
+                if dedup.admit(ev):
+                    engine.on_feed_event(ev)
+                # an ordinary transaction between whales, as in a busy mempool (a duplicate
+                # after the first pass over the block: dropped by the deduplication)
+                ev = tx_event(noise[i % len(noise)], "bench", EventKind.MEMPOOL)
                 if dedup.admit(ev):
                     engine.on_feed_event(ev)
                 if i % 64 == 0:
