@@ -128,6 +128,7 @@ class WhaleStrategy:
         self._reactions: deque[int] = deque()
         # "fixed" sizing does not depend on the alert: round it once, not per whale
         self._fixed_qty = self._round(config.fixed_qty) if config.size_mode == "fixed" else None
+        self._fixed_positive = self._fixed_qty is not None and self._fixed_qty > 0
         # the same float products the checks compared against when computed per alert
         self._cooldown_ns = config.cooldown_s * NS_PER_S
         self._window_ns = config.window_s * NS_PER_S
@@ -203,7 +204,10 @@ class WhaleStrategy:
         qty = self._fixed_qty
         if qty is None:
             qty = self._size(alert.value)
-        if qty <= 0 and not shadow:
+            positive = qty > 0
+        else:
+            positive = self._fixed_positive
+        if not positive and not shadow:
             return AlertIgnored(
                 txid=txid,
                 entity=entity,

@@ -16,6 +16,9 @@ from whalewire.mempool.feeds._txid import txid_of
 
 __all__ = ["BlockSeen", "EventKind", "FeedEvent", "FeedGap", "RawTxEvent", "tx_event"]
 
+_perf_ns = time.perf_counter_ns
+_wall_ns = time.time_ns
+
 
 class EventKind(IntEnum):
     """What a transaction event reports about its transaction."""
@@ -102,9 +105,9 @@ def tx_event(
         TxParseError: ``txid`` is omitted and ``raw`` is not a well-formed transaction.
     """
     if recv_ns is None:
-        recv_ns = time.perf_counter_ns()
+        recv_ns = _perf_ns()
     if recv_wall_ns is None:
-        recv_wall_ns = time.time_ns()
+        recv_wall_ns = _wall_ns()
     if txid is None:
         txid = txid_of(raw)
     return RawTxEvent(raw, txid, feed, kind, recv_ns, recv_wall_ns)
