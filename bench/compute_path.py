@@ -86,7 +86,11 @@ async def measure(url: str, key: str, secret: str, args: argparse.Namespace) -> 
             v = m.latency(s).percentile(50) / 1000
             figures[s].append(v)
             line.append(f"{s} {v:.2f}")
-        print(f"round {r}: p50 µs " + ", ".join(line) + f" ({m.latency('detect').count} whales)")
+        tails = ", ".join(f"{s} {m.latency(s).percentile(99) / 1000:.1f}" for s in STAGES)
+        print(
+            f"round {r}: p50 µs " + ", ".join(line) + f"; p99 {tails} "
+            f"({m.latency('detect').count} whales)"
+        )
         if profile is not None:
             pstats.Stats(profile).sort_stats("tottime").print_stats(40)
     print(
