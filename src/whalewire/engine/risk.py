@@ -127,9 +127,10 @@ class RiskEngine:
     def check(self, command: SubmitOrder, *, shadow: bool = False) -> OrderDenied | None:
         """Return ``None`` if ``command`` may be sent, else the ``OrderDenied`` event.
 
-        A passed command is counted against the rate limits and its quantity reserved as
-        open exposure until ``on_order_closed``; with ``shadow`` every check runs (to keep
-        its code and data in cache) and nothing is counted or reserved.
+        A passed command is counted against the rate limits (at the time its rate windows
+        were checked) and its quantity reserved as open exposure until ``on_order_closed``;
+        with ``shadow`` every check runs (to keep its code and data in cache) and nothing is
+        counted or reserved.
         """
         now = self._passes(command)
         if now is None:
