@@ -187,6 +187,32 @@ def test_short_position_pnl_uses_average_cost() -> None:
     assert book.unrealized_pnl() == D("1000")  # 0.5 short at 61000, last 59000
 
 
+def test_a_kept_verdict_follows_a_new_price_a_fill_and_a_new_day() -> None:
+    # one quantity object for every order, as the strategy's fixed size is: what the fast
+    # pass keeps for it must still follow every change of what it was computed from
+    risk, clock = engine()
+    qty = D("0.1")
+    buy = SubmitOrder(
+        client_order_id="c",
+        ts_init=0,
+        venue="binance",
+        symbol="BTCUSDT",
+        side=Side.BUY,
+        quantity=qty,
+    )
+    assert risk.check(buy) is None
+    risk.on_trade_price("BTCUSDT", D("1500000"))  # notional 150000 > 100000
+    assert denied(risk, buy) == Denial.MAX_ORDER_NOTIONAL
+    risk.on_trade_price("BTCUSDT", D("60000"))
+    # yesterday's profit hides today's unrealised loss until the day rolls
+    risk.on_fill("BTCUSDT", Side.BUY, D("2"), D("60000"))
+    risk.on_fill("BTCUSDT", Side.SELL, D("1"), D("62000"))  # realised +2000, 1 held at 60000
+    risk.on_trade_price("BTCUSDT", D("58500"))  # unrealised -1500
+    assert risk.check(buy) is None  # the day's loss so far: -500
+    clock.advance(NS_PER_DAY)
+    assert denied(risk, buy) == Denial.MAX_DAILY_LOSS  # realised reset: loss 1500 >= 1000
+
+
 # --- the check as it was written first: the reference the fast pass is proven equal to ------
 
 
@@ -229,7 +255,11 @@ _limits = st.builds(
     max_daily_loss=_amounts("100", "3000", 0),
     price_band=_amounts("0", "0.1", 3),
 )
-_prices = _amounts("50000", "70000", 0)
+# the same Decimal objects come back often (a fixed order size, a price not yet moved), as
+# they do in the engine: the fast pass keeps verdicts for the objects it last saw
+_QUANTITIES = [D("0.1"), D("0.25"), D("0.5")]
+_PRICES = [D("59000"), D("60000"), D("61000")]
+_prices = st.sampled_from(_PRICES) | _amounts("50000", "70000", 0)
 _symbols = st.sampled_from(["BTCUSDT", "ETHUSDT"])
 _commands = st.builds(
     SubmitOrder,
@@ -238,7 +268,7 @@ _commands = st.builds(
     venue=st.just("binance"),
     symbol=st.sampled_from(["BTCUSDT", "BTCUSDT", "BTCUSDT", "ETHUSDT", "SOLUSDT"]),
     side=st.sampled_from(Side),
-    quantity=_amounts("0", "0.6", 2),
+    quantity=st.sampled_from(_QUANTITIES) | _amounts("0", "0.6", 2),
     order_type=st.sampled_from([OrderType.MARKET, OrderType.MARKET, OrderType.LIMIT]),
     price=st.none() | _prices,
 )

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 import msgspec
 
@@ -105,6 +106,8 @@ class RiskEngine:
     #: send times of passed orders within the last second and the last minute
     _last_second: deque[int] = field(default_factory=deque)
     _last_minute: deque[int] = field(default_factory=deque)
+    #: per symbol, ``_passes``'s verdict on size, notional and loss, and what it was of
+    _ready: dict[str, tuple[Any, ...]] = field(default_factory=dict, repr=False)
 
     # -- state -------------------------------------------------------------------------
     def set_state(self, state: TradingState, reason: str) -> None:
@@ -164,9 +167,12 @@ class RiskEngine:
         The hot path's check: the same comparisons on the same Decimal expressions as
         ``_reason``, in the same order, for the case nearly every order is (ACTIVE, not a
         LIMIT order with a price, a symbol with limits, a book and a price), and none of
-        what a pass does not need (no denial text; "reduces" is only needed to deny). None
-        means ``_reason`` must decide: ``tests/engine/test_risk.py`` proves with hypothesis
-        that this passes exactly when ``_reason`` passes.
+        what a pass does not need (no denial text; "reduces" is only needed to deny), and
+        the verdict on size, notional and the day's loss kept while the order size, price,
+        position, cost, realised P&L and limits are the same objects (between two fills or
+        two prices, every order). None means ``_reason`` must decide:
+        ``tests/engine/test_risk.py`` proves with hypothesis that this passes exactly when
+        ``_reason`` passes.
         """
         if self.state is not _ACTIVE or (cmd.order_type is _LIMIT and cmd.price is not None):
             return None
@@ -181,17 +187,40 @@ class RiskEngine:
             book.realized_pnl = Decimal(0)
         qty = cmd.quantity
         price = book.last_price
-        if price is None or qty > limits.max_order_qty or qty * price > limits.max_order_notional:
-            return None
-        if cmd.side is _BUY:
-            worst = book.position + book.open_buy + qty
-        else:
-            worst = book.position - book.open_sell - qty
-        if abs(worst) > limits.max_position:
+        if price is None:
             return None
         position = book.position
-        unrealized = position * price - book.cost if position else Decimal(0)
-        if -(book.realized_pnl + unrealized) >= limits.max_daily_loss:
+        cost = book.cost
+        realized = book.realized_pnl
+        # order size, notional and the day's loss read neither open orders nor the clock:
+        # their verdict holds while the same objects come (a Decimal never changes, and the
+        # tuple keeps them alive, so identity means the same values)
+        ready = self._ready.get(symbol)
+        if (
+            ready is not None
+            and ready[0] is qty
+            and ready[1] is price
+            and ready[2] is position
+            and ready[3] is cost
+            and ready[4] is realized
+            and ready[5] is limits
+        ):
+            ok = ready[6]
+        else:
+            unrealized = position * price - cost if position else Decimal(0)
+            ok = not (
+                qty > limits.max_order_qty
+                or qty * price > limits.max_order_notional
+                or -(realized + unrealized) >= limits.max_daily_loss
+            )
+            self._ready[symbol] = (qty, price, position, cost, realized, limits, ok)
+        if not ok:
+            return None
+        if cmd.side is _BUY:
+            worst = position + book.open_buy + qty
+        else:
+            worst = position - book.open_sell - qty
+        if abs(worst) > limits.max_position:
             return None
         now = self.monotonic_ns()
         minute = self._last_minute
