@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 from whalewire.engine.risk import (
     NS_PER_DAY,
@@ -16,7 +19,7 @@ from whalewire.engine.risk import (
     SymbolLimits,
     TradingState,
 )
-from whalewire.model import CancelOrder, OrderType, Side, SubmitOrder
+from whalewire.model import CancelOrder, OrderDenied, OrderType, Side, SubmitOrder
 
 D = Decimal
 
@@ -182,3 +185,162 @@ def test_short_position_pnl_uses_average_cost() -> None:
     assert book.position == D("-0.5")
     assert book.realized_pnl == D("3000")  # (61000 - 59000) * 1.5
     assert book.unrealized_pnl() == D("1000")  # 0.5 short at 61000, last 59000
+
+
+def test_a_kept_verdict_follows_a_new_price_a_fill_and_a_new_day() -> None:
+    # one quantity object for every order, as the strategy's fixed size is: what the fast
+    # pass keeps for it must still follow every change of what it was computed from
+    risk, clock = engine()
+    qty = D("0.1")
+    buy = SubmitOrder(
+        client_order_id="c",
+        ts_init=0,
+        venue="binance",
+        symbol="BTCUSDT",
+        side=Side.BUY,
+        quantity=qty,
+    )
+    assert risk.check(buy) is None
+    risk.on_trade_price("BTCUSDT", D("1500000"))  # notional 150000 > 100000
+    assert denied(risk, buy) == Denial.MAX_ORDER_NOTIONAL
+    risk.on_trade_price("BTCUSDT", D("60000"))
+    # yesterday's profit hides today's unrealised loss until the day rolls
+    risk.on_fill("BTCUSDT", Side.BUY, D("2"), D("60000"))
+    risk.on_fill("BTCUSDT", Side.SELL, D("1"), D("62000"))  # realised +2000, 1 held at 60000
+    risk.on_trade_price("BTCUSDT", D("58500"))  # unrealised -1500
+    assert risk.check(buy) is None  # the day's loss so far: -500
+    clock.advance(NS_PER_DAY)
+    assert denied(risk, buy) == Denial.MAX_DAILY_LOSS  # realised reset: loss 1500 >= 1000
+
+
+# --- the check as it was written first: the reference the fast pass is proven equal to ------
+
+
+class ReferenceRiskEngine(RiskEngine):
+    """``RiskEngine.check`` before ``_passes``: every command through ``_reason`` in full."""
+
+    def check(self, command: SubmitOrder, *, shadow: bool = False) -> OrderDenied | None:
+        reason, detail = self._reason(command)
+        if shadow:
+            return None
+        now = self.monotonic_ns()
+        if reason is not None:
+            return OrderDenied(
+                client_order_id=command.client_order_id,
+                ts_init=now,
+                ts_event=now,
+                reason=reason.value,
+                detail=detail,
+            )
+        self._last_second.append(now)
+        self._last_minute.append(now)
+        book = self.book(command.symbol)
+        if command.side is Side.BUY:
+            book.open_buy += command.quantity
+        else:
+            book.open_sell += command.quantity
+        return None
+
+
+def _amounts(low: str, high: str, places: int) -> st.SearchStrategy[Decimal]:
+    return st.decimals(low, high, places=places, allow_nan=False, allow_infinity=False)
+
+
+# ranges where every check both passes and denies often (limits near what orders ask)
+_limits = st.builds(
+    SymbolLimits,
+    max_order_qty=_amounts("0.2", "2", 2),
+    max_order_notional=_amounts("5000", "150000", 0),
+    max_position=_amounts("0.5", "3", 2),
+    max_daily_loss=_amounts("100", "3000", 0),
+    price_band=_amounts("0", "0.1", 3),
+)
+# the same Decimal objects come back often (a fixed order size, a price not yet moved), as
+# they do in the engine: the fast pass keeps verdicts for the objects it last saw
+_QUANTITIES = [D("0.1"), D("0.25"), D("0.5")]
+_PRICES = [D("59000"), D("60000"), D("61000")]
+_prices = st.sampled_from(_PRICES) | _amounts("50000", "70000", 0)
+_symbols = st.sampled_from(["BTCUSDT", "ETHUSDT"])
+_commands = st.builds(
+    SubmitOrder,
+    client_order_id=st.just("c"),
+    ts_init=st.just(0),
+    venue=st.just("binance"),
+    symbol=st.sampled_from(["BTCUSDT", "BTCUSDT", "BTCUSDT", "ETHUSDT", "SOLUSDT"]),
+    side=st.sampled_from(Side),
+    quantity=st.sampled_from(_QUANTITIES) | _amounts("0", "0.6", 2),
+    order_type=st.sampled_from([OrderType.MARKET, OrderType.MARKET, OrderType.LIMIT]),
+    price=st.none() | _prices,
+)
+# half the operations are checks (one_of picks its branches evenly); time passes between
+# orders, often less than the rate windows, sometimes more
+_operations = st.one_of(
+    st.tuples(
+        st.just("check"),
+        _commands,
+        st.sampled_from([False, False, False, True]),  # shadow
+        st.sampled_from(
+            [0, NS_PER_S // 1000, NS_PER_S // 3, NS_PER_S, 60 * NS_PER_S, 61 * NS_PER_S]
+        ),
+    ),
+    st.one_of(
+        st.tuples(st.just("fill"), _symbols, st.sampled_from(Side), _amounts("0", "1", 2), _prices),
+        st.tuples(st.just("price"), _symbols, _prices),
+        st.tuples(st.just("closed"), _symbols, st.sampled_from(Side), _amounts("0", "1", 2)),
+        st.tuples(st.just("state"), st.sampled_from([*TradingState, TradingState.ACTIVE])),
+        st.tuples(
+            st.just("time"),
+            st.sampled_from([0, 1, NS_PER_S // 2, NS_PER_S - 1, NS_PER_S, 61 * NS_PER_S]),
+            st.sampled_from([0, NS_PER_S, NS_PER_DAY // 3, NS_PER_DAY]),
+        ),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.fixed_dictionaries({"BTCUSDT": _limits}, optional={"ETHUSDT": _limits}),
+    st.integers(1, 4),
+    st.integers(1, 10),
+    st.lists(_operations, min_size=30, max_size=80),
+)
+def test_checks_equal_the_reference_on_any_sequence_of_orders_fills_and_states(
+    symbols: dict[str, SymbolLimits], per_second: int, per_minute: int, operations: list[Any]
+) -> None:
+    clock = TestClock()
+    config = RiskConfig(
+        symbols=symbols, max_orders_per_second=per_second, max_orders_per_minute=per_minute
+    )
+    engines = [
+        kind(config, monotonic_ns=lambda: clock.mono, wall_ns=lambda: clock.wall)
+        for kind in (RiskEngine, ReferenceRiskEngine)
+    ]
+    for risk in engines:
+        risk.on_trade_price("BTCUSDT", D("60000"))
+    passed = 0
+    for op, *args in operations:
+        if op == "time":  # the two clocks move apart, as the wall clock can
+            clock.mono += args[0]
+            clock.wall += args[1]
+            continue
+        results = []
+        if op == "check":
+            clock.mono += args[2]
+        for risk in engines:
+            if op == "check":
+                results.append(risk.check(args[0], shadow=args[1]))
+            elif op == "fill":
+                risk.on_fill(*args)
+            elif op == "price":
+                risk.on_trade_price(*args)
+            elif op == "closed":
+                risk.on_order_closed(*args)
+            else:
+                risk.set_state(args[0], "test")
+        fast, reference = engines
+        assert results[:1] == results[1:]
+        assert repr(fast.books) == repr(reference.books)
+        assert list(fast._last_second) == list(reference._last_second)
+        assert list(fast._last_minute) == list(reference._last_minute)
+        passed += op == "check" and not args[1] and results[0] is None
+    event(f"checks passed: {min(passed, 3)}+")

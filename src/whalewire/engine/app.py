@@ -35,6 +35,7 @@ from whalewire.engine.metrics import STAGES, Metrics
 from whalewire.engine.oms import InvalidTransition, Order, OrderStatus
 from whalewire.engine.risk import RiskEngine, TradingState
 from whalewire.engine.strategy import SHADOW_ID, AlertIgnored, AlertLike, WhaleStrategy
+from whalewire.mempool.feeds.events import EventKind, RawTxEvent
 from whalewire.mempool.tx import TxParseError
 from whalewire.mempool.whales import AlertKind
 from whalewire.model import (
@@ -269,18 +270,25 @@ class Engine:
     # -- the hot path --------------------------------------------------------------------
     def on_feed_event(self, event: object) -> None:
         """Take one event from the mempool monitor (``RawTxEvent`` and friends)."""
-        raw = getattr(event, "raw", None)
-        feed = getattr(event, "feed", "?")
+        raw: bytes | None
+        if type(event) is RawTxEvent:
+            # nearly every event: its fields read directly, not through getattr's defaults
+            raw = event.raw
+            feed = event.feed
+            recv_ns = event.recv_ns
+            recv_wall_ns = event.recv_wall_ns
+        else:
+            raw = getattr(event, "raw", None)
+            feed = getattr(event, "feed", "?")
+            recv_ns = recv_wall_ns = 0
+            if raw:
+                recv_ns = event.recv_ns  # type: ignore[attr-defined]
+                recv_wall_ns = event.recv_wall_ns  # type: ignore[attr-defined]
         self.feed_counts[feed] += 1
         if not raw:
             return
         try:
-            alerts = self.detector.feed(
-                raw,
-                feed=feed,
-                recv_ns=event.recv_ns,  # type: ignore[attr-defined]
-                recv_wall_ns=event.recv_wall_ns,  # type: ignore[attr-defined]
-            )
+            alerts = self.detector.feed(raw, feed=feed, recv_ns=recv_ns, recv_wall_ns=recv_wall_ns)
         except TxParseError as exc:
             # a peer sent garbage: count it, keep going (the feed stays up)
             self.metrics.inc("malformed_transactions")
@@ -288,7 +296,10 @@ class Engine:
             return
         if not alerts:
             return
-        mined = getattr(getattr(event, "kind", None), "name", "") == "MINED"
+        if type(event) is RawTxEvent:
+            mined = event.kind is EventKind.MINED
+        else:
+            mined = getattr(getattr(event, "kind", None), "name", "") == "MINED"
         for alert in alerts:
             self.on_alert(alert, mined=mined)
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 import msgspec
 
@@ -31,6 +32,11 @@ class TradingState(StrEnum):
     ACTIVE = "ACTIVE"  #: all orders within limits
     REDUCING = "REDUCING"  #: only orders that reduce the position
     HALTED = "HALTED"  #: no new orders; cancels only
+
+
+_ACTIVE = TradingState.ACTIVE
+_BUY = Side.BUY
+_LIMIT = OrderType.LIMIT
 
 
 class Denial(StrEnum):
@@ -100,6 +106,8 @@ class RiskEngine:
     #: send times of passed orders within the last second and the last minute
     _last_second: deque[int] = field(default_factory=deque)
     _last_minute: deque[int] = field(default_factory=deque)
+    #: per symbol, ``_passes``'s verdict on size, notional and loss, and what it was of
+    _ready: dict[str, tuple[Any, ...]] = field(default_factory=dict, repr=False)
 
     # -- state -------------------------------------------------------------------------
     def set_state(self, state: TradingState, reason: str) -> None:
@@ -122,31 +130,110 @@ class RiskEngine:
     def check(self, command: SubmitOrder, *, shadow: bool = False) -> OrderDenied | None:
         """Return ``None`` if ``command`` may be sent, else the ``OrderDenied`` event.
 
-        A passed command is counted against the rate limits and its quantity reserved as
-        open exposure until ``on_order_closed``; with ``shadow`` every check runs (to keep
-        its code and data in cache) and nothing is counted or reserved.
+        A passed command is counted against the rate limits (at the time its rate windows
+        were checked) and its quantity reserved as open exposure until ``on_order_closed``;
+        with ``shadow`` every check runs (to keep its code and data in cache) and nothing is
+        counted or reserved.
         """
-        reason, detail = self._reason(command)
-        if shadow:
-            return None
-        if reason is not None:
+        now = self._passes(command)
+        if now is None:
+            # a denial, or a case the fast pass leaves to the checks in full: they say which
+            reason, detail = self._reason(command)
+            if shadow:
+                return None
             now = self.monotonic_ns()
-            return OrderDenied(
-                client_order_id=command.client_order_id,
-                ts_init=now,
-                ts_event=now,
-                reason=reason.value,
-                detail=detail,
-            )
-        now = self.monotonic_ns()
+            if reason is not None:
+                return OrderDenied(
+                    client_order_id=command.client_order_id,
+                    ts_init=now,
+                    ts_event=now,
+                    reason=reason.value,
+                    detail=detail,
+                )
+        elif shadow:
+            return None
         self._last_second.append(now)
         self._last_minute.append(now)
-        book = self.book(command.symbol)
-        if command.side is Side.BUY:
+        book = self.books[command.symbol]  # _passes and _reason both made sure it exists
+        if command.side is _BUY:
             book.open_buy += command.quantity
         else:
             book.open_sell += command.quantity
         return None
+
+    def _passes(self, cmd: SubmitOrder) -> int | None:
+        """Return the monotonic time when ``cmd`` passes every check, else None.
+
+        The hot path's check: the same comparisons on the same Decimal expressions as
+        ``_reason``, in the same order, for the case nearly every order is (ACTIVE, not a
+        LIMIT order with a price, a symbol with limits, a book and a price), and none of
+        what a pass does not need (no denial text; "reduces" is only needed to deny), and
+        the verdict on size, notional and the day's loss kept while the order size, price,
+        position, cost, realised P&L and limits are the same objects (between two fills or
+        two prices, every order). None means ``_reason`` must decide:
+        ``tests/engine/test_risk.py`` proves with hypothesis that this passes exactly when
+        ``_reason`` passes.
+        """
+        if self.state is not _ACTIVE or (cmd.order_type is _LIMIT and cmd.price is not None):
+            return None
+        symbol = cmd.symbol
+        limits = self.config.symbols.get(symbol)
+        book = self.books.get(symbol)
+        if limits is None or book is None:
+            return None
+        day = self.wall_ns() // NS_PER_DAY
+        if day != book.day:
+            book.day = day
+            book.realized_pnl = Decimal(0)
+        qty = cmd.quantity
+        price = book.last_price
+        if price is None:
+            return None
+        position = book.position
+        cost = book.cost
+        realized = book.realized_pnl
+        # order size, notional and the day's loss read neither open orders nor the clock:
+        # their verdict holds while the same objects come (a Decimal never changes, and the
+        # tuple keeps them alive, so identity means the same values)
+        ready = self._ready.get(symbol)
+        if (
+            ready is not None
+            and ready[0] is qty
+            and ready[1] is price
+            and ready[2] is position
+            and ready[3] is cost
+            and ready[4] is realized
+            and ready[5] is limits
+        ):
+            ok = ready[6]
+        else:
+            unrealized = position * price - cost if position else Decimal(0)
+            ok = not (
+                qty > limits.max_order_qty
+                or qty * price > limits.max_order_notional
+                or -(realized + unrealized) >= limits.max_daily_loss
+            )
+            self._ready[symbol] = (qty, price, position, cost, realized, limits, ok)
+        if not ok:
+            return None
+        if cmd.side is _BUY:
+            worst = position + book.open_buy + qty
+        else:
+            worst = position - book.open_sell - qty
+        if abs(worst) > limits.max_position:
+            return None
+        now = self.monotonic_ns()
+        minute = self._last_minute
+        while minute and now - minute[0] >= 60 * NS_PER_S:
+            minute.popleft()
+        if len(minute) >= self.config.max_orders_per_minute:
+            return None
+        second = self._last_second
+        while second and now - second[0] >= NS_PER_S:
+            second.popleft()
+        if len(second) >= self.config.max_orders_per_second:
+            return None
+        return now
 
     def _reason(self, cmd: SubmitOrder) -> tuple[Denial | None, str]:
         if self.state is TradingState.HALTED:
@@ -201,7 +288,10 @@ class RiskEngine:
     # -- what happened ------------------------------------------------------------------
     def on_trade_price(self, symbol: str, price: Decimal) -> None:
         """Record the venue's last trade price (the reference for bands and notional)."""
-        self.book(symbol).last_price = price
+        book = self.books.get(symbol)  # every order, before its check: no call when it exists
+        if book is None:
+            book = self.book(symbol)
+        book.last_price = price
 
     def on_fill(self, symbol: str, side: Side, qty: Decimal, price: Decimal) -> None:
         """Move a fill from open exposure into the position and realise P&L (avg cost)."""

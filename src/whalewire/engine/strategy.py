@@ -12,11 +12,11 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 import msgspec
 
-from whalewire.model import OrderType, Side, SubmitOrder
+from whalewire.model import Side, SubmitOrder
 
 SATS_PER_BTC = 100_000_000
 NS_PER_S = 1_000_000_000
@@ -96,6 +96,18 @@ class AlertIgnored(msgspec.Struct, frozen=True, kw_only=True):
 Decision = SubmitOrder | AlertIgnored
 
 
+class _Plan(NamedTuple):
+    """What the strategy does for one (entity, alert kind), whatever the alert: worked out
+    from the configuration on the entity's first alert of that kind, not per whale."""
+
+    kind: object  #: the alert kind this plan is for (compared by identity)
+    name: str  #: the kind's name as ``sides`` and the order's reason spell it
+    side: Side | None  #: None: the kind is not traded
+    threshold: int  #: satoshis
+    venue: str
+    symbol: str
+
+
 class WhaleStrategy:
     """Decides, per alert, whether and how to counter-trade."""
 
@@ -116,6 +128,29 @@ class WhaleStrategy:
         self._reactions: deque[int] = deque()
         # "fixed" sizing does not depend on the alert: round it once, not per whale
         self._fixed_qty = self._round(config.fixed_qty) if config.size_mode == "fixed" else None
+        self._fixed_positive = self._fixed_qty is not None and self._fixed_qty > 0
+        # the same float products the checks compared against when computed per alert
+        self._cooldown_ns = config.cooldown_s * NS_PER_S
+        self._window_ns = config.window_s * NS_PER_S
+        self._max_reactions = config.max_reactions
+        #: per entity, the plan of the last alert kind it had (an entity's alerts are
+        #: nearly all one kind; an alert kind is compared by identity, never hashed)
+        self._plans: dict[str, _Plan] = {}
+
+    def _plan(self, entity: str, kind: object) -> _Plan:
+        cfg = self.config
+        name = _kind_name(kind)
+        route = cfg.routes.get(entity, cfg.default_route)
+        plan = _Plan(
+            kind,
+            name,
+            cfg.sides.get(name),
+            cfg.entity_min_value_sats.get(entity, cfg.min_value_sats),
+            route.venue,
+            route.symbol,
+        )
+        self._plans[entity] = plan
+        return plan
 
     def on_alert(self, alert: AlertLike, *, mined: bool = False, shadow: bool = False) -> Decision:
         """Return the order to place for ``alert``, or why none is placed.
@@ -126,72 +161,76 @@ class WhaleStrategy:
         (with the id ``SHADOW_ID``, which is never sent).
         """
         now = self._now()
-        reason = self._ignore_reason(alert, mined, now, shadow)
+        txid = alert.txid
+        entity = alert.entity
+        kind = alert.kind
+        plan = self._plans.get(entity)
+        if plan is None or plan.kind is not kind:
+            plan = self._plan(entity, kind)
+        # the checks in the order their reasons take precedence (a shadow runs them all)
+        reason: IgnoreReason | None = None
+        seen = self._seen
+        if txid in seen:
+            # a txid is decided on once, whatever feed or event brings it again
+            reason = IgnoreReason.DUPLICATE
+        else:
+            if not shadow:
+                seen[txid] = None
+                if len(seen) > self._seen_capacity:
+                    seen.popitem(last=False)
+            if mined:
+                reason = IgnoreReason.MINED
+            elif plan.side is None:
+                reason = IgnoreReason.KIND_NOT_TRADED
+            elif alert.value < plan.threshold:
+                reason = IgnoreReason.BELOW_THRESHOLD
+            else:
+                last = self._last_by_entity.get(entity)
+                if last is not None and now - last < self._cooldown_ns:
+                    reason = IgnoreReason.COOLDOWN
+                else:
+                    reactions = self._reactions
+                    window = self._window_ns
+                    # expiring what has left the window changes no decision: the next
+                    # call would too
+                    while reactions and now - reactions[0] >= window:
+                        reactions.popleft()
+                    if len(reactions) >= self._max_reactions:
+                        reason = IgnoreReason.WINDOW_FULL
         if reason is not None and not shadow:
             return AlertIgnored(
-                txid=alert.txid,
-                entity=alert.entity,
-                reason=reason,
-                ts_init=now,
-                ts_event=alert.recv_ns,
+                txid=txid, entity=entity, reason=reason, ts_init=now, ts_event=alert.recv_ns
             )
-        kind = _kind_name(alert.kind)
-        side = self.config.sides.get(kind, Side.SELL)
-        qty = self._size(alert.value)
-        if qty <= 0 and not shadow:
+        qty = self._fixed_qty
+        if qty is None:
+            qty = self._size(alert.value)
+            positive = qty > 0
+        else:
+            positive = self._fixed_positive
+        if not positive and not shadow:
             return AlertIgnored(
-                txid=alert.txid,
-                entity=alert.entity,
+                txid=txid,
+                entity=entity,
                 reason=IgnoreReason.ZERO_SIZE,
                 ts_init=now,
                 ts_event=alert.recv_ns,
             )
-        route = self.config.routes.get(alert.entity, self.config.default_route)
         if shadow:
             coid = SHADOW_ID
         else:
-            self._last_by_entity[alert.entity] = now
+            self._last_by_entity[entity] = now
             self._reactions.append(now)
-            coid = self._next_id(route.venue)
+            coid = self._next_id(plan.venue)
         return SubmitOrder(
             client_order_id=coid,
             ts_init=now,
-            venue=route.venue,
-            symbol=route.symbol,
-            side=side,
+            venue=plan.venue,
+            symbol=plan.symbol,
+            # a kind not traded is decided on only in a shadow, which sells
+            side=plan.side or Side.SELL,
             quantity=qty,
-            order_type=OrderType.MARKET,
-            reason=f"{kind} {alert.value} sat to {alert.entity} in {alert.txid}",
+            reason=f"{plan.name} {alert.value} sat to {entity} in {txid}",
         )
-
-    def _ignore_reason(
-        self, alert: AlertLike, mined: bool, now: int, shadow: bool = False
-    ) -> IgnoreReason | None:
-        cfg = self.config
-        # a txid is decided on once, whatever feed or event brings it again
-        if alert.txid in self._seen:
-            return IgnoreReason.DUPLICATE
-        if not shadow:
-            self._seen[alert.txid] = None
-            if len(self._seen) > self._seen_capacity:
-                self._seen.popitem(last=False)
-        if mined:
-            return IgnoreReason.MINED
-        if _kind_name(alert.kind) not in cfg.sides:
-            return IgnoreReason.KIND_NOT_TRADED
-        if alert.value < cfg.entity_min_value_sats.get(alert.entity, cfg.min_value_sats):
-            return IgnoreReason.BELOW_THRESHOLD
-        last = self._last_by_entity.get(alert.entity)
-        if last is not None and now - last < cfg.cooldown_s * NS_PER_S:
-            return IgnoreReason.COOLDOWN
-        reactions = self._reactions
-        window = cfg.window_s * NS_PER_S
-        # expiring what has left the window changes no decision: the next call would too
-        while reactions and now - reactions[0] >= window:
-            reactions.popleft()
-        if len(reactions) >= cfg.max_reactions:
-            return IgnoreReason.WINDOW_FULL
-        return None
 
     def forget(self, txid: str) -> None:
         """Drop ``txid`` from the seen set (a replaced transaction may come back changed)."""

@@ -33,9 +33,11 @@ Hot path: ``scan_tx`` walks the bytes and looks scriptPubKey and outpoint slices
 dicts; nothing is built unless something matched. For a transaction that matched, the txid
 and the inputs' revealed keys come from one more walk over its bytes (``_scan.inspect``), and
 no ``Tx`` is built unless a withdrawal needs its outputs; address strings are computed only
-when an alert's ``MatchedOutput.address`` is read. Both walks have a C version in
-``whalewire.mempool._scan`` (optional, built by setup.py) and the pure-Python reference here
-and in ``tx.py``; ``use_speedups`` switches, and the tests run both on the same vectors.
+when an alert's ``MatchedOutput.address`` is read; a whale's watched outpoints are remembered
+at the start of the detector's next call, after the whale's order went out. Both walks have a
+C version in ``whalewire.mempool._scan`` (optional, built by setup.py) and the pure-Python
+reference here and in ``tx.py``; ``use_speedups`` switches, and the tests run both on the
+same vectors.
 ``WhaleDetector.rehearse`` runs the same path on a shadow whale, to keep it in cache.
 """
 
@@ -286,6 +288,10 @@ class WhaleDetector:
         self._watch: dict[bytes, AddressEntry] = dict(book.watch)
         # Insertion-ordered so the oldest outpoint is dropped first, in O(1).
         self._spent: OrderedDict[bytes, AddressEntry] = OrderedDict()
+        # a whale's watched outputs, remembered at the start of the next call rather than
+        # before its alert is returned: no later transaction is scanned without them, and
+        # the whale's order does not wait for the bookkeeping
+        self._unremembered: tuple[bytes, list[tuple[int, int, AddressEntry]]] | None = None
         # What an input can reveal, mapped back to the watched entry it pays.
         self._by_pkh: dict[bytes, AddressEntry] = {}
         self._by_sh: dict[bytes, AddressEntry] = {}
@@ -309,6 +315,8 @@ class WhaleDetector:
     @property
     def tracked_outpoints(self) -> int:
         """Return how many watched outputs are remembered for recognising spends."""
+        if self._unremembered is not None:
+            self._remember_pending()
         return len(self._spent)
 
     def feed(
@@ -325,6 +333,8 @@ class WhaleDetector:
         Raises:
             TxParseError: ``raw`` is not a well-formed transaction (as far as it was read).
         """
+        if self._unremembered is not None:
+            self._remember_pending()
         scan = _c_scan_tx
         hits = scan(raw, self._watch, self._spent) if scan is not None else None
         if hits is None:
@@ -349,6 +359,8 @@ class WhaleDetector:
         raw = self._shadow
         if raw is None:
             return None
+        if self._unremembered is not None:
+            self._remember_pending()
         scan = _c_scan_tx
         hits = scan(raw, self._watch, self._spent) if scan is not None else None
         if hits is None:
@@ -400,7 +412,7 @@ class WhaleDetector:
         if not found and not owners:
             return _NO_ALERTS
         if found and remember:
-            self._remember(txid_bytes, found)
+            self._unremembered = (txid_bytes, found)
         net = self.network
         alerts: list[WhaleAlert] = []
         if len(found) == 1 and not owners:
@@ -479,8 +491,12 @@ class WhaleDetector:
                 )
         return tuple(alerts)
 
-    def _remember(self, txid: bytes, found: list[tuple[int, int, AddressEntry]]) -> None:
+    def _remember_pending(self) -> None:
         # Outpoints of watched outputs: a later spend of one is the entity's (any script type).
+        pending = self._unremembered
+        assert pending is not None
+        self._unremembered = None
+        txid, found = pending
         spent = self._spent
         for i, _, entry in found:
             spent[txid + i.to_bytes(4, "little")] = entry

@@ -8,12 +8,16 @@ module knows nothing of sockets, of any one protocol, of watch lists or of order
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from enum import IntEnum
+
+import msgspec
 
 from whalewire.mempool.feeds._txid import txid_of
 
 __all__ = ["BlockSeen", "EventKind", "FeedEvent", "FeedGap", "RawTxEvent", "tx_event"]
+
+_perf_ns = time.perf_counter_ns
+_wall_ns = time.time_ns
 
 
 class EventKind(IntEnum):
@@ -27,8 +31,12 @@ class EventKind(IntEnum):
     REMOVED = 3
 
 
-@dataclass(frozen=True, slots=True)
-class RawTxEvent:
+# The events are msgspec Structs (frozen, positional like the dataclasses they were, not
+# tracked by the GC: they hold no containers): one is built per transaction a feed delivers,
+# before detection, and a frozen dataclass took ~0.7 µs to build against ~0.06 µs.
+
+
+class RawTxEvent(msgspec.Struct, frozen=True, gc=False):
     """One transaction as received by one feed.
 
     ``raw`` is the transaction's serialisation (with witness when the peer sent it); it is
@@ -45,8 +53,7 @@ class RawTxEvent:
     recv_wall_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class BlockSeen:
+class BlockSeen(msgspec.Struct, frozen=True, gc=False):
     """A feed saw a new chain tip (``block_hash`` in display order)."""
 
     block_hash: str
@@ -57,8 +64,7 @@ class BlockSeen:
     connected: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class FeedGap:
+class FeedGap(msgspec.Struct, frozen=True, gc=False):
     """A feed detected lost messages: ``expected`` was due, ``received`` arrived instead."""
 
     feed: str
@@ -99,9 +105,9 @@ def tx_event(
         TxParseError: ``txid`` is omitted and ``raw`` is not a well-formed transaction.
     """
     if recv_ns is None:
-        recv_ns = time.perf_counter_ns()
+        recv_ns = _perf_ns()
     if recv_wall_ns is None:
-        recv_wall_ns = time.time_ns()
+        recv_wall_ns = _wall_ns()
     if txid is None:
         txid = txid_of(raw)
     return RawTxEvent(raw, txid, feed, kind, recv_ns, recv_wall_ns)
