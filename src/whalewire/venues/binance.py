@@ -332,17 +332,21 @@ class BinanceClient:
             ts = self.clock.timestamp_ms()  # the clock's own monotonic_ns: one call fewer
         except ClockNotSynced as exc:
             raise VenueUnavailable(self.name, f"clock {exc.state.value}") from None
-        verdict = self.limiter.acquire(ts, 1, 1)  # weight 1, one order
+        limiter = self.limiter
+        verdict = limiter.order_allowed(ts)  # counted after the write (order_sent)
         if not verdict.allowed:
             raise VenueUnavailable(self.name, f"rate limit: {verdict.reason}")
         frame = fill(ts, command.client_order_id.encode(), qty, price)
         if self.dry_run:
-            return self._now()
+            written = self._now()
+            limiter.order_sent(ts)
+            return written
         try:
             ws.send_prebuilt(frame)
         except ConnectionClosed:
             raise VenueUnavailable(self.name, "connection closed") from None
         written = self._now()
+        limiter.order_sent(ts)
         coid = command.client_order_id
         self._pending.sent(coid, coid, written)
         signed = self._signed_ms
