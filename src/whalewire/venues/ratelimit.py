@@ -133,6 +133,8 @@ class RateLimiter:
         #: path); 0 whenever anything else changed a window, a limit, the headroom or state
         self._order_room = 0
         self._order_room_until_ms = 0
+        #: ``order_sent``'s windows, costs and caps; None after a window or limit changed
+        self._order_plan: tuple[tuple[Window, int, int], ...] | None = None
         self._headroom = headroom
         self._windows: dict[tuple[str, str, int], Window] = {}
         #: per request cost (weight, orders, connections): the windows it counts in, and how
@@ -162,6 +164,7 @@ class RateLimiter:
     def headroom(self, value: float) -> None:
         self._headroom = value
         self._order_room = 0
+        self._order_plan = None
 
     @property
     def windows(self) -> list[Window]:
@@ -187,9 +190,11 @@ class RateLimiter:
             window = self._windows[key] = Window(limit_type, interval, interval_num, limit)
             self._charges.clear()
             self._order_room = 0
+            self._order_plan = None
         if window.limit != limit:
             window.limit = limit
             self._order_room = 0
+            self._order_plan = None
         count = entry.get("count")
         if now_ms is not None and isinstance(count, int):
             window.roll(now_ms)  # a new window ends the room's validity (its end passed)
@@ -279,26 +284,31 @@ class RateLimiter:
         Also works out how many more orders fit in every window they count in before the
         first of those windows ends, for ``order_allowed``'s fast path.
         """
-        charges = self._charges.get(_ORDER)
-        if charges is None:
-            charges = self._charges[_ORDER] = tuple(
-                (w, c) for w in self._windows.values() if (c := self._cost(w, *_ORDER))
+        plan = self._order_plan
+        if plan is None:
+            # each window an order counts in, its cost, and its limit under the headroom
+            # rounded down: count + cost <= limit * headroom holds for integer counts exactly
+            # when it holds against that
+            plan = self._order_plan = tuple(
+                (w, c, int(w.limit * self._headroom))
+                for w in self._windows.values()
+                if (c := self._cost(w, *_ORDER))
             )
-        headroom = self._headroom
-        room: float = 1 << 62
-        until = 1 << 62
-        for window, cost in charges:
+        room = until = 1 << 62
+        for window, cost, cap in plan:
             length = window.length_ms
             window_id = now_ms // length  # Window.roll and ends_at_ms, inlined
-            if window_id != window.window_id:
-                window.window_id = window_id
-                window.count = 0
-            window.count += cost
-            left = (window.limit * headroom - window.count) // cost
-            room = min(room, left)
-            until = min(until, (window_id + 1) * length)
+            count = cost if window_id != window.window_id else window.count + cost
+            window.window_id = window_id
+            window.count = count
+            left = (cap - count) // cost  # whole orders left (no min(): a call per window)
+            if left < room:  # noqa: PLR1730
+                room = left
+            end = (window_id + 1) * length
+            if end < until:  # noqa: PLR1730
+                until = end
         # outside OPEN, order_allowed must ask check (which also ends a lapsed back-off)
-        self._order_room = int(room) if room > 0 and self.state is _OPEN else 0
+        self._order_room = room if room > 0 and self.state is _OPEN else 0
         self._order_room_until_ms = until
 
     def connection_attempt(self, now_ms: int) -> Verdict:
