@@ -168,6 +168,34 @@ class VenueUnavailable(VenueError):
         return f"{self.venue}: cannot send: {self.why}"
 
 
+class Grid(Protocol):
+    """A symbol's lot and tick grids, as each venue module's rules class provides them."""
+
+    def quantity(self, qty: Decimal) -> bytes:
+        """Format ``qty`` as plain decimal ASCII on the lot grid."""
+        ...
+
+    def price(self, px: Decimal) -> bytes:
+        """Format ``px`` as plain decimal ASCII on the tick grid."""
+        ...
+
+
+def order_text(
+    venue: str, rules: Mapping[str, Grid], command: SubmitOrder, noun: str = "symbol"
+) -> tuple[bytes, bytes]:
+    """Return ``command``'s quantity and price (empty for none) as text on its grids.
+
+    Raises:
+        VenueUnavailable: the venue does not list ``command.symbol`` (``noun`` names it in
+            the venue's words: "symbol", "product").
+    """
+    grid = rules.get(command.symbol)
+    if grid is None:
+        raise VenueUnavailable(venue, f"unknown {noun} {command.symbol}")
+    price = grid.price(command.price) if command.price is not None else b""
+    return grid.quantity(command.quantity), price
+
+
 class WarmPong:
     """The unsolicited empty Pongs a venue client's rehearsal writes to keep its order path warm.
 

@@ -60,6 +60,7 @@ from whalewire.venues.base import (
     WarmPong,
     connection_slot,
     discard_event,
+    order_text,
     reconciled_events,
     reconnect,
     rtt_summary,
@@ -365,11 +366,8 @@ class BinanceClient:
         key = (c.symbol, c.side, c.order_type, c.time_in_force, c.quantity, c.price)
         ready = self._ready.get(key)
         if ready is None:
-            rules = self.rules.get(c.symbol)
-            if rules is None:
-                raise VenueUnavailable(self.name, f"unknown symbol {c.symbol}")
-            price = rules.price(c.price) if c.price is not None else b""
-            ready = (self._template(c).frame, rules.quantity(c.quantity), price)
+            qty, price = order_text(self.name, self.rules, c)
+            ready = (self._template(c).frame, qty, price)
             if len(self._ready) < _READY_MAX:
                 self._ready[key] = ready
         return ready

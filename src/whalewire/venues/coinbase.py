@@ -55,6 +55,7 @@ from whalewire.venues.base import (
     VenueUnavailable,
     connection_slot,
     discard_event,
+    order_text,
     reconciled_events,
     rtt_summary,
 )
@@ -340,11 +341,7 @@ class CoinbaseClient:
         return written
 
     def _filled(self, command: SubmitOrder) -> tuple[CoinbaseOrderTemplate, bytes, bytes]:
-        rules = self.rules.get(command.symbol)
-        if rules is None:
-            raise VenueUnavailable(self.name, f"unknown product {command.symbol}")
-        size = rules.quantity(command.quantity)
-        price = rules.price(command.price) if command.price is not None else b""
+        size, price = order_text(self.name, self.rules, command, "product")
         return self._template(command), size, price
 
     def rehearse(self, command: SubmitOrder) -> None:

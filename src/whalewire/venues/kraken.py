@@ -60,6 +60,7 @@ from whalewire.venues.base import (
     WarmPong,
     connection_slot,
     discard_event,
+    order_text,
     reconciled_events,
     reconnect,
     rtt_summary,
@@ -350,11 +351,7 @@ class KrakenClient:
         return written
 
     def _filled(self, command: SubmitOrder) -> tuple[FrameFn, bytes, bytes]:
-        rules = self.rules.get(command.symbol)
-        if rules is None:
-            raise VenueUnavailable(self.name, f"unknown symbol {command.symbol}")
-        qty = rules.quantity(command.quantity)
-        price = rules.price(command.price) if command.price is not None else b""
+        qty, price = order_text(self.name, self.rules, command)
         return self._template(command).frame, qty, price
 
     def rehearse(self, command: SubmitOrder) -> None:
