@@ -234,14 +234,18 @@ class WebSocket:
     def buffered_amount(self) -> int:
         """Bytes accepted for sending but not yet handed to the kernel (0: nothing queued).
 
-        The transport's buffer (with io_uring, also the sends the ring still holds); inside
-        a read (a message callback), what the core queued waits for the read to end and
-        counts as at least 1. A sender that must never go ahead of, or queue behind, other
-        data (the venues' warm-up pong) writes only when this is 0.
+        The transport's buffer (with io_uring, its backlog: sends the ring holds are the
+        kernel's, their completions reaped in batches); inside a read (a message callback),
+        what the core queued waits for the read to end and counts as at least 1. A sender
+        that must never queue behind other data (the venues' warm-up pong) writes only when
+        this is 0.
         """
         proto = self._proto
         transport = proto.transport
-        queued = transport.get_write_buffer_size() if transport is not None else 0
+        queued = 0
+        if transport is not None:
+            ring_queued = getattr(transport, "get_queued_size", None)  # net.uring.RingTransport
+            queued = ring_queued() if ring_queued is not None else transport.get_write_buffer_size()
         return queued + 1 if proto._receiving else queued
 
     def ping(self, payload: bytes = b"") -> None:

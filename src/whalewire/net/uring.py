@@ -549,6 +549,14 @@ class RingTransport:
             self._transport.get_write_buffer_size() + self._backlog_bytes + self._sender.in_flight
         )
 
+    def get_queued_size(self) -> int:
+        """Return the bytes not yet given to the ring: the transport's and the backlog's.
+
+        The sends the ring holds are the kernel's already; only their completions may not
+        have been reaped (in batches), so they are not waiting behind anything of ours.
+        """
+        return self._transport.get_write_buffer_size() + self._backlog_bytes
+
     def is_closing(self) -> bool:
         """Whether `close()` or `abort()` was called (or the transport is closing)."""
         return self._closing or self._transport.is_closing()
