@@ -234,8 +234,8 @@ class WebSocket:
     def buffered_amount(self) -> int:
         """Bytes accepted for sending but not yet handed to the kernel (0: nothing queued).
 
-        The transport's buffer (with io_uring, its backlog: sends the ring holds are the
-        kernel's, their completions reaped in batches); inside a read (a message callback),
+        The transport's buffer (with io_uring, also its backlog and the sends the kernel has
+        not completed, not those merely unreaped); inside a read (a message callback),
         what the core queued waits for the read to end and counts as at least 1. A sender
         that must never queue behind other data (the venues' warm-up pong) writes only when
         this is 0.

@@ -550,12 +550,16 @@ class RingTransport:
         )
 
     def get_queued_size(self) -> int:
-        """Return the bytes not yet given to the ring: the transport's and the backlog's.
+        """Return what still waits to reach the socket (0: nothing).
 
-        The sends the ring holds are the kernel's already; only their completions may not
-        have been reaped (in batches), so they are not waiting behind anything of ours.
+        The transport's and the backlog's bytes, plus the sends the kernel has not
+        completed (a send to a peer that stops reading waits in the ring). Sends completed
+        but not reaped yet (completions are reaped in batches) are not counted, as
+        ``get_write_buffer_size`` counts them to keep ``net._protocol`` off its direct path.
         """
-        return self._transport.get_write_buffer_size() + self._backlog_bytes
+        sender = self._sender
+        pending = max(0, sender.in_flight - sender.ready)
+        return self._transport.get_write_buffer_size() + self._backlog_bytes + pending
 
     def is_closing(self) -> bool:
         """Whether `close()` or `abort()` was called (or the transport is closing)."""
