@@ -8,7 +8,8 @@ pong frames are allowed, but will not prevent disconnection."
 
 The emulator counts a pong only when it copies one of its pings' payloads (an answer to a
 later ping answers the earlier ones, RFC 6455 §5.5.3) and drops the connection with 1008
-once the oldest unanswered ping is ``pong_timeout`` old.
+once the oldest unanswered ping is ``pong_timeout`` old. Unsolicited pongs (the venue
+clients' warm-up heartbeat) are taken and counted, and answer nothing.
 
 The client is a raw TCP socket after a hand-made RFC 6455 handshake (the §1.3 example key,
 whose accept value the RFC gives), so each test decides exactly which pongs go back. The
@@ -147,6 +148,30 @@ async def test_unsolicited_pongs_do_not_prevent_disconnection() -> None:
                     client.send(PONG, b"not a ping payload")
         assert code == 1008
         assert emulator.pong_timeouts == 1
+        assert emulator.unsolicited_pongs >= 2  # taken and counted, never as an answer
+    finally:
+        client.close()
+        await emulator.close()
+
+
+async def test_unsolicited_empty_pongs_between_requests_are_taken_and_the_client_served() -> None:
+    # the venue clients' warm-up heartbeat (RFC 6455 §5.5.3): many empty pongs, no ping to
+    # answer, around requests; the connection stays open and every request is answered
+    emulator = await start(ping_interval=3600, pong_timeout=0.05)
+    client = await RawClient.connect(emulator.port)
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            for i in range(20):
+                for _ in range(5):
+                    client.send(PONG, b"")
+                client.send(TEXT, json.dumps({"id": f"warm{i}", "method": "ping"}).encode())
+                opcode, payload = await client.frame()
+                assert opcode == TEXT
+                response = json.loads(payload)
+                assert (response["id"], response["status"]) == (f"warm{i}", 200)
+        assert emulator.unsolicited_pongs == 100
+        assert (emulator.pings_sent, emulator.pong_timeouts) == (0, 0)
+        assert emulator.exchange.sessions
     finally:
         client.close()
         await emulator.close()

@@ -75,6 +75,10 @@ def test_full_example_parses_with_exact_decimals_and_tagged_feeds() -> None:
             "Invalid decimal string - at `$.risk.symbols.BTCUSDT.max_order_qty`",
         ),
         ("[control]\nhost = '0.0.0.0'", "loopback only - at `$.control`"),
+        (
+            "[venues.binance]\npong_interval_ms = 0.01",
+            "pong_interval_ms must be 0 (never) or in [0.1, 60000] - at `$.venues.binance`",
+        ),
         ("[engine\n", "not valid TOML"),
     ],
 )

@@ -74,8 +74,10 @@ async def started(
     dry_run: bool = False,
     recv_window_ms: int = 1000,
     connection_limiter: ConnectionLimiter | None = None,
+    account: str = "",
+    pong_interval_ms: float = 250.0,
 ):
-    keys = open_default_account(emu.exchange.registry, f"acct{next(_seq)}")
+    keys = open_default_account(emu.exchange.registry, account or f"acct{next(_seq)}")
     if session:
         creds = Credentials(
             venue="binance",
@@ -93,6 +95,7 @@ async def started(
         dry_run=dry_run,
         recv_window_ms=recv_window_ms,
         connection_limiter=connection_limiter,
+        pong_interval_ms=pong_interval_ms,
     )
     events = Events()
     client.on_event = events
@@ -242,3 +245,102 @@ async def test_a_burst_of_reconnects_is_held_back_by_the_connection_limit(
         client.place(order())
     await client.close()  # also ends the reconnect waiting for its slot
     await until(lambda: not client._background)
+
+
+# -- the rehearsal: the same work as place into scratch, and a warm-up pong ----------------
+
+
+def orders_counted(emu: BinanceEmulator, account: str) -> int:
+    # the ORDERS counters of the account; the longest window (a day) has seen them all
+    return max(c.count for c in emu.exchange.order_usage(account).counters)
+
+
+def limiter_counts(client: BinanceClient) -> list[int]:
+    return [w.count for w in client.limiter.windows]
+
+
+@pytest.mark.parametrize("session", [False, True], ids=["hmac", "ed25519-session"])
+async def test_rehearsal_sends_one_empty_pong_and_no_order_then_an_order_is_verified(
+    emulator: BinanceEmulator, session: bool
+) -> None:
+    account = f"rehearse{next(_seq)}"
+    client, events = await started(
+        emulator, session=session, account=account, pong_interval_ms=60_000
+    )
+    charged = limiter_counts(client)
+    shadow = order("0.01")
+    client.rehearse(shadow)
+    client.rehearse(shadow)  # within the pong interval: fill and sign again, no second pong
+    # nothing counted: no rate-limit charge, no pending request, no signed timestamp, no order
+    assert limiter_counts(client) == charged
+    assert (client.sent, client.rehearsals, client.warm_pong.sent) == (0, 2, 1)
+    assert len(client._pending) == 0 and not client._signed_ms
+    # an order right after: the venue verifies its signature and timestamp and accepts it;
+    # it reads the pong first (same connection, in order)
+    cmd = order("0.01")
+    client.place(cmd)
+    await events.wait_for(OrderAccepted, cmd.client_order_id)
+    assert emulator.unsolicited_pongs == 1
+    assert emulator.pong_timeouts == 0
+    assert orders_counted(emulator, account) == 1  # the real order only
+    assert [e.client_order_id for e in events.items] == [cmd.client_order_id] * len(events.items)
+    assert shadow.client_order_id not in {e.client_order_id for e in events.items}
+    status = client.status()
+    assert (status["sent"], status["rehearsals"], status["warm_pongs"]) == (1, 2, 1)
+    assert status["connected"] is True
+    await client.close()
+
+
+async def test_pongs_follow_the_interval_and_zero_sends_none(emulator: BinanceEmulator) -> None:
+    client, _ = await started(emulator, session=True, pong_interval_ms=1)
+    for _ in range(3):
+        await asyncio.sleep(0.002)  # past the interval each time
+        client.rehearse(order())
+    never, _ = await started(emulator, session=True, pong_interval_ms=0)
+    never.rehearse(order())
+    assert (client.warm_pong.sent, never.warm_pong.sent, never.rehearsals) == (3, 0, 1)
+    await until(lambda: emulator.unsolicited_pongs == 3)
+    await client.close()
+    await never.close()
+
+
+async def test_rehearsal_before_start_after_close_or_with_the_clock_paused_does_nothing(
+    emulator: BinanceEmulator,
+) -> None:
+    client, _ = await started(emulator, session=False)
+    client.clock.on_timestamp_rejected()  # what a -1021 does: no timestamps until resampled
+    client.rehearse(order())
+    await client.close()
+    await asyncio.sleep(0.05)
+    client.rehearse(order())  # disconnected
+    keys = open_default_account(emulator.exchange.registry, f"acct{next(_seq)}")
+    creds = Credentials(
+        venue="binance", api_key=Secret(keys.hmac_api_key), api_secret=Secret(keys.hmac_secret)
+    )
+    fresh = BinanceClient(emulator.url, creds, cid_width=WIDTH)
+    fresh.rehearse(order())  # never connected
+    assert (client.rehearsals, client.warm_pong.sent, fresh.rehearsals) == (0, 0, 0)
+    assert emulator.unsolicited_pongs == 0
+
+
+async def test_rehearsal_of_a_symbol_the_venue_does_not_list_raises_like_place(
+    emulator: BinanceEmulator,
+) -> None:
+    client, _ = await started(emulator, session=True)
+    charged = limiter_counts(client)
+    unlisted = SubmitOrder(
+        client_order_id=binance_client_order_id(NS, next(_seq)),
+        ts_init=0,
+        venue="binance",
+        symbol="NOPE",
+        side=Side.SELL,
+        quantity=Decimal("0.01"),
+    )
+    with pytest.raises(VenueUnavailable, match="unknown symbol NOPE"):
+        client.rehearse(unlisted)
+    with pytest.raises(VenueUnavailable, match="unknown symbol NOPE"):
+        client.place(unlisted)
+    # refused before the rate limiter: nothing sent, nothing charged
+    assert (client.sent, client.warm_pong.sent) == (0, 0)
+    assert limiter_counts(client) == charged
+    await client.close()

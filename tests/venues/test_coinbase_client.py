@@ -542,3 +542,26 @@ async def test_emulators_own_self_signed_certificate_verifies_for_the_client() -
             await client.close()
     finally:
         await emu.close()
+
+
+async def test_rehearsal_signs_into_scratch_and_writes_nothing_then_an_order_is_acked(
+    venue: Venue, tls: Tls
+) -> None:
+    client, events = await started(venue, tls)
+    try:
+        client.rehearse(order("0.02"))
+        client.rehearse(order("0.02", price="1000", tif=TimeInForce.GTC))
+        assert (client.sent, client.rehearsals) == (0, 2)
+        assert len(client._pending) == 0 and not client._inflight and not client._signed_ms
+        # the next response on the kept-alive connection is this order's: nothing was
+        # written ahead of it (a stray request would have shifted the answers by one)
+        cmd = order("0.02")
+        client.place(cmd)
+        await events.wait_for(OrderAccepted, cmd.client_order_id, count=2)
+        assert {e.client_order_id for e in events.items} == {cmd.client_order_id}
+        status = client.status()
+        assert (status["sent"], status["acks"], status["rehearsals"]) == (1, 1, 2)
+    finally:
+        await client.close()
+    client.rehearse(order())  # closed: does nothing, raises nothing
+    assert client.rehearsals == 2

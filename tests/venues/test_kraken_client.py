@@ -364,3 +364,38 @@ async def test_a_burst_of_reconnects_is_held_back_by_the_connection_limit(
     assert client.status()["connected"] is False
     assert client.status()["connects_held_until_ms"] == limiter.held_until_ms
     await client.close()  # also ends the reconnect waiting for its slot
+
+
+# -- the rehearsal: the same work as place into scratch, and a warm-up pong ----------------
+
+
+async def test_rehearsal_sends_one_empty_pong_and_no_order_then_an_order_is_acked(
+    emulator: KrakenEmulator,
+) -> None:
+    client, events = await started(emulator, pong_interval_ms=60_000)
+    before = next(client._req_ids)
+    client.rehearse(order())
+    client.rehearse(order())  # within the interval: no second pong
+    assert (client.sent, client.rehearsals, client.warm_pong.sent) == (0, 2, 1)
+    assert len(client._pending) == 0 and not client._sent_ns
+    cmd = order()
+    client.place(cmd)
+    await events.wait_for(OrderAccepted, cmd.client_order_id)
+    assert next(client._req_ids) == before + 2  # the order took one: the rehearsals none
+    assert emulator.unsolicited_pongs == 1
+    assert {e.client_order_id for e in events.items} == {cmd.client_order_id}
+    status = client.status()
+    assert (status["sent"], status["rehearsals"], status["warm_pongs"]) == (1, 2, 1)
+    await client.close()
+
+
+async def test_rehearsal_disconnected_or_in_dry_run_writes_nothing(
+    emulator: KrakenEmulator,
+) -> None:
+    dry, _ = await started(emulator, dry_run=True, pong_interval_ms=1)
+    dry.rehearse(order())
+    assert (dry.rehearsals, dry.warm_pong.sent) == (1, 0)  # filled and framed, not sent
+    await dry.close()
+    dry.rehearse(order())
+    assert dry.rehearsals == 1
+    assert emulator.unsolicited_pongs == 0

@@ -5,6 +5,9 @@ response ``rateLimits`` of ``web-socket-api.md`` ("Exchange information", "Rate 
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from whalewire.venues.ratelimit import (
     BINANCE_CONNECTIONS,
     KRAKEN_CONNECTIONS,
@@ -220,3 +223,82 @@ def test_a_stated_connection_limit_only_tightens() -> None:
     assert (limiter.limit, limiter.window_ms) == BINANCE_CONNECTIONS
     assert limiter.tighten(100, 5 * MINUTE)
     assert (limiter.limit, limiter.window_ms) == (100, 5 * MINUTE)
+
+
+# -- the order hot path: order_allowed before the write, order_sent after it -----------
+
+Step = tuple[str, int, int]  # (what, ms since start, amount)
+#: small limits, so that a few steps reach them
+TIGHT = [
+    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 40},
+    {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 5},
+    {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 30},
+]
+
+steps = st.lists(
+    st.tuples(
+        st.sampled_from(["order", "order", "order", "weight", "count", "limit", "429", "headroom"]),
+        st.one_of(st.integers(0, 5), st.integers(0, 4_000)),  # windows roll now and then
+        st.integers(1, 8),
+    ),
+    max_size=300,
+)
+
+
+def _apply(limiter: RateLimiter, what: str, now: int, amount: int, split: bool) -> object:
+    if what == "order":
+        if not split:
+            return limiter.acquire(now, 1, 1)
+        verdict = limiter.order_allowed(now)
+        if verdict.allowed:
+            limiter.order_sent(now)
+        return verdict
+    if what == "weight":
+        return limiter.acquire(now, weight=amount)
+    if what == "count":  # a response: another process used the account's orders too
+        limiter.update(
+            [{"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 5,
+              "count": amount}],
+            now,
+        )  # fmt: skip
+    elif what == "limit":
+        limiter.update(
+            [{"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10,
+              "limit": amount}],
+            now,
+        )  # fmt: skip
+    elif what == "429":
+        limiter.on_429(now, now + amount * 50)
+    else:
+        limiter.headroom = 0.5 + amount / 16
+    return None
+
+
+@given(steps)
+def test_order_allowed_then_order_sent_is_acquire_of_one_order(plan: list[Step]) -> None:
+    # the split keeps every verdict and every count: a fast path that let one order too
+    # many through, or refused one, would show here
+    whole, split = RateLimiter(TIGHT), RateLimiter(TIGHT)
+    now = 1_660_801_710_000
+    for what, dt, amount in plan:
+        now += dt
+        assert _apply(whole, what, now, amount, False) == _apply(split, what, now, amount, True)
+        assert [(w.count, w.window_id) for w in whole.windows] == [
+            (w.count, w.window_id) for w in split.windows
+        ]
+        assert (whole.state, whole.resume_at_ms) == (split.state, split.resume_at_ms)
+
+
+def test_orders_up_to_the_limit_pass_the_fast_path_and_the_next_is_refused() -> None:
+    limiter = _limiter()
+    start = 1_660_801_710_000
+    for i in range(50):
+        assert limiter.order_allowed(start + i).allowed
+        limiter.order_sent(start + i)
+    verdict = limiter.order_allowed(start + 60)
+    assert (verdict.allowed, verdict.retry_at_ms, verdict.reason) == (
+        False,
+        start + 10_000,
+        "ORDERS 10 SECOND",
+    )
+    assert limiter.order_allowed(start + 10_000).allowed  # the next window

@@ -72,6 +72,8 @@ class KrakenEmulator:
         self._dead_man: asyncio.TimerHandle | None = None
         self._walker: asyncio.Task[None] | None = None
         self._connections = 0
+        #: pongs received (we send no pings: each is a client's unsolicited heartbeat)
+        self.unsolicited_pongs = 0
         self.faults: FaultPlan | None = None
         self._fault_epoch = 0
         self.set_faults(faults)
@@ -197,6 +199,7 @@ class KrakenEmulator:
         epoch = -1
         # Kraken greets every v2 connection with a status update ("Status")
         self._send(session, ws, status_message(number))
+        ws.on_pong = self._count_pong
         beat = asyncio.get_running_loop().create_task(self._heartbeat(session, ws))
         try:
             async for message in ws:
@@ -222,6 +225,10 @@ class KrakenEmulator:
             self._sockets.pop(session, None)
             self._last_sent.pop(session, None)
             self.exchange.disconnect(session)
+
+    def _count_pong(self, payload: bytes, rtt: float | None) -> None:
+        # RFC 6455 §5.5.3: taken, never answered
+        self.unsolicited_pongs += 1
 
     def _injector(self, number: int) -> FaultInjector | None:
         plan = self.faults

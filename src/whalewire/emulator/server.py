@@ -69,6 +69,9 @@ class BinanceEmulator:
         #: pings sent and connections dropped for not answering them, so far
         self.pings_sent = 0
         self.pong_timeouts = 0
+        #: pongs that answered none of our pings (a client's heartbeat), so far: taken and
+        #: counted, never mistaken for an answer
+        self.unsolicited_pongs = 0
         self._sockets: dict[BinanceSession, WebSocket] = {}
         self._connections = 0
         self._server: Server | None = None
@@ -204,6 +207,7 @@ class BinanceEmulator:
         def on_pong(payload: bytes, rtt: float | None) -> None:
             entry = sent.get(payload)
             if entry is None:
+                self.unsolicited_pongs += 1
                 return  # unsolicited: "will not prevent disconnection"
             for key in [k for k, (n, _) in sent.items() if n <= entry[0]]:
                 del sent[key]

@@ -19,6 +19,7 @@ import msgspec
 
 from whalewire.engine.risk import RiskConfig, SymbolLimits
 from whalewire.engine.strategy import Route, StrategyConfig
+from whalewire.venues.base import DEFAULT_PONG_INTERVAL_MS
 
 
 class ConfigError(Exception):
@@ -150,6 +151,10 @@ class VenueSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     #: how order frames reach the socket: "socket" (write(2)), "uring" or "uring-sqpoll"
     #: (io_uring, plain TCP only; see docs/transport.md). Binance only.
     send_backend: Literal["socket", "uring", "uring-sqpoll"] = "socket"
+    #: the rehearsal (``[engine] rehearse_interval_ms``) writes an unsolicited empty Pong
+    #: through the order path at most this often, keeping it warm; 0: never. Binance and
+    #: Kraken (WebSocket venues); the default stays under 5 frames a second (venues.base)
+    pong_interval_ms: float = DEFAULT_PONG_INTERVAL_MS
 
     def __post_init__(self) -> None:
         named = ("emulator", "testnet", "demo", "production")
@@ -160,6 +165,8 @@ class VenueSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
             )
         if not 0 < self.recv_window_ms <= 60_000:
             raise ValueError("recv_window_ms must be in 1..60000")
+        if not (self.pong_interval_ms == 0 or 0.1 <= self.pong_interval_ms <= 60_000):
+            raise ValueError("pong_interval_ms must be 0 (never) or in [0.1, 60000]")
 
 
 class AddressBookSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -190,6 +190,7 @@ async def _kraken_client(
             symbols=symbols,
             name=name,
             dry_run=dry_run,
+            pong_interval_ms=section.pong_interval_ms,
         )
     if section.endpoint.startswith(("ws://", "wss://")):
         url, rest = section.endpoint, section.rest_endpoint
@@ -202,7 +203,14 @@ async def _kraken_client(
         url, rest = urls.ws_api, urls.rest
     credentials = _credentials(name, section)
     return KrakenClient(
-        url, rest, credentials, symbols=symbols, name=name, dry_run=dry_run, tls=_tls(section)
+        url,
+        rest,
+        credentials,
+        symbols=symbols,
+        name=name,
+        dry_run=dry_run,
+        tls=_tls(section),
+        pong_interval_ms=section.pong_interval_ms,
     )
 
 
@@ -270,6 +278,7 @@ async def venue_client(
         dry_run=dry_run,
         tls=_tls(section),
         send_backend=section.send_backend,
+        pong_interval_ms=section.pong_interval_ms,
     )
 
 

@@ -230,6 +230,24 @@ class WebSocket:
         """Wait until the transport's write buffer is below its high-water mark."""
         await self._proto.drain()
 
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes accepted for sending but not yet handed to the kernel (0: nothing queued).
+
+        The transport's buffer (with io_uring, also its backlog and the sends the kernel has
+        not completed, not those merely unreaped); inside a read (a message callback),
+        what the core queued waits for the read to end and counts as at least 1. A sender
+        that must never queue behind other data (the venues' warm-up pong) writes only when
+        this is 0.
+        """
+        proto = self._proto
+        transport = proto.transport
+        queued = 0
+        if transport is not None:
+            ring_queued = getattr(transport, "get_queued_size", None)  # net.uring.RingTransport
+            queued = ring_queued() if ring_queued is not None else transport.get_write_buffer_size()
+        return queued + 1 if proto._receiving else queued
+
     def ping(self, payload: bytes = b"") -> None:
         """Send a ping (at most 125 bytes of payload, RFC 6455 §5.5)."""
         self._proto.send_ping(payload)

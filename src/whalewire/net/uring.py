@@ -549,6 +549,18 @@ class RingTransport:
             self._transport.get_write_buffer_size() + self._backlog_bytes + self._sender.in_flight
         )
 
+    def get_queued_size(self) -> int:
+        """Return what still waits to reach the socket (0: nothing).
+
+        The transport's and the backlog's bytes, plus the sends the kernel has not
+        completed (a send to a peer that stops reading waits in the ring). Sends completed
+        but not reaped yet (completions are reaped in batches) are not counted, as
+        ``get_write_buffer_size`` counts them to keep ``net._protocol`` off its direct path.
+        """
+        sender = self._sender
+        pending = max(0, sender.in_flight - sender.ready)
+        return self._transport.get_write_buffer_size() + self._backlog_bytes + pending
+
     def is_closing(self) -> bool:
         """Whether `close()` or `abort()` was called (or the transport is closing)."""
         return self._closing or self._transport.is_closing()

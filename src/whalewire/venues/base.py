@@ -26,15 +26,28 @@ from whalewire.model import (
     OrderFilled,
     SubmitOrder,
 )
+from whalewire.net._protocol import WebSocket
 from whalewire.net.backoff import backoff
 from whalewire.venues.outcome import PendingRequests
 from whalewire.venues.ratelimit import ConnectionLimiter
+from whalewire.venues.templates import empty_pong_frame
+from whalewire.ws.exceptions import ConnectionClosed
+from whalewire.ws.mask import default_key_pool
 
 log = logging.getLogger("whalewire.venues")
 
 #: trade ids of fills a venue client learned by querying an order (``reconcile``): such a
 #: fill carries the order's *cumulative* executed quantity and average price, not one trade
 RECONCILED_FILL_PREFIX = "recon:"
+
+#: ``[venues.NAME] pong_interval_ms``'s default: at most 4 warm-up pongs a second. Binance's
+#: WebSocket API states no limit on frames (its limits are request weight, orders and
+#: connections), but its market-data WebSocket Streams count every PING and PONG frame
+#: against "a limit of 5 incoming messages per second" and disconnect, then ban, beyond
+#: it (``web-socket-streams.md``, "WebSocket Limits"): staying under the strictest limit a
+#: venue of ours documents for the same kind of connection keeps the heartbeat harmless
+#: wherever it lands. A deployment that measured its venue may go faster (docs/configuration.md).
+DEFAULT_PONG_INTERVAL_MS = 250.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +166,81 @@ class VenueUnavailable(VenueError):
 
     def __str__(self) -> str:
         return f"{self.venue}: cannot send: {self.why}"
+
+
+class Grid(Protocol):
+    """A symbol's lot and tick grids, as each venue module's rules class provides them."""
+
+    def quantity(self, qty: Decimal) -> bytes:
+        """Format ``qty`` as plain decimal ASCII on the lot grid."""
+        ...
+
+    def price(self, px: Decimal) -> bytes:
+        """Format ``px`` as plain decimal ASCII on the tick grid."""
+        ...
+
+
+def order_text(
+    venue: str, rules: Mapping[str, Grid], command: SubmitOrder, noun: str = "symbol"
+) -> tuple[bytes, bytes]:
+    """Return ``command``'s quantity and price (empty for none) as text on its grids.
+
+    Raises:
+        VenueUnavailable: the venue does not list ``command.symbol`` (``noun`` names it in
+            the venue's words: "symbol", "product").
+    """
+    grid = rules.get(command.symbol)
+    if grid is None:
+        raise VenueUnavailable(venue, f"unknown {noun} {command.symbol}")
+    price = grid.price(command.price) if command.price is not None else b""
+    return grid.quantity(command.quantity), price
+
+
+class WarmPong:
+    """The unsolicited empty Pongs a venue client's rehearsal writes to keep its order path warm.
+
+    Between rare orders the kernel's send path, the socket and the venue's receive path go
+    cold: the first ``write(2)`` after a quiet stretch costs several times a warm one. An
+    empty Pong written through the very path orders take (``WebSocket.send_prebuilt``: the
+    direct write, or the io_uring backend) keeps them warm at no cost to the venue: RFC
+    6455 §5.5.3 ("A Pong frame MAY be sent unsolicited. This serves as a unidirectional
+    heartbeat. A response to an unsolicited Pong frame is not expected.") and Binance's
+    WebSocket API ("Unsolicited pong frames are allowed, but will not prevent
+    disconnection. It is recommended that the payload for these pong frames are empty.").
+
+    ``send`` writes one at most every ``interval_ms`` (0: never) and only onto an open
+    connection with nothing queued, so a pong never goes ahead of, between or in front of
+    anything else, and never waits in a buffer where an order would queue behind it.
+    """
+
+    __slots__ = ("_last_ns", "_next_key", "_now", "interval_ns", "sent")
+
+    def __init__(self, interval_ms: float, now_ns: Callable[[], int]) -> None:
+        if interval_ms < 0:
+            raise ValueError(f"pong interval must be >= 0 ms (0: never), got {interval_ms}")
+        self.interval_ns = round(interval_ms * 1_000_000)
+        #: pongs written so far
+        self.sent = 0
+        self._last_ns: int | None = None
+        self._now = now_ns
+        self._next_key = default_key_pool().next_key  # RFC 6455 §5.3: a fresh key per frame
+
+    def send(self, ws: WebSocket) -> bool:
+        """Write one pong onto ``ws`` if one is due and nothing is queued; return whether."""
+        interval = self.interval_ns
+        if not interval:
+            return False
+        now = self._now()
+        last = self._last_ns
+        if (last is not None and now - last < interval) or ws.closed or ws.buffered_amount:
+            return False
+        try:
+            ws.send_prebuilt(empty_pong_frame(self._next_key()))
+        except ConnectionClosed:
+            return False
+        self._last_ns = now
+        self.sent += 1
+        return True
 
 
 class VenueClient(Protocol):

@@ -8,6 +8,9 @@ to the user data stream for execution reports, and read the book for a reference
 ``place`` is the hot path: rate-limit check, one template fill + sign + frame + mask
 (``templates.BinanceOrderTemplate``), one ``send_prebuilt`` onto the socket. The request
 id is the client order id, so the response correlates without a lookup table of its own.
+``rehearse`` runs the same fill, sign and frame into scratch between orders and writes an
+unsolicited empty Pong through the same path (``base.WarmPong``), so the code, the kernel's
+send path and the venue's receive path are warm when an order comes.
 What the venue says afterwards becomes ``whalewire.model`` events through ``on_event``:
 the ``order.place`` response (ACK: accepted or rejected, or UNKNOWN per ``outcome.py``)
 and ``executionReport``s (fills, cancels, expiries). A dropped connection turns every
@@ -50,11 +53,14 @@ from whalewire.net._protocol import WebSocket
 from whalewire.net.client import connect
 from whalewire.net.uring import use_send_backend
 from whalewire.venues.base import (
+    DEFAULT_PONG_INTERVAL_MS,
     TlsSettings,
     VenueError,
     VenueUnavailable,
+    WarmPong,
     connection_slot,
     discard_event,
+    order_text,
     reconciled_events,
     reconnect,
     rtt_summary,
@@ -78,13 +84,15 @@ from whalewire.venues.ratelimit import (
     RateLimiter,
 )
 from whalewire.venues.signing import binance_logon_params, binance_signed_params
-from whalewire.venues.templates import BinanceOrderTemplate
+from whalewire.venues.templates import BinanceOrderTemplate, FrameFn
 from whalewire.ws.exceptions import ConnectionClosed, WebSocketError
 
 log = logging.getLogger("whalewire.venues.binance")
 
 #: Binance's "Unknown order sent." (``errors.md``): cancelAll with nothing open
 _UNKNOWN_ORDER_SENT = -2011
+#: order shapes (with their quantity and price) kept ready at most: strategies repeat theirs
+_READY_MAX = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +136,7 @@ class BinanceClient:
         tls: TlsSettings | None = None,
         connection_limiter: ConnectionLimiter | None = None,
         send_backend: str = "socket",
+        pong_interval_ms: float = DEFAULT_PONG_INTERVAL_MS,
     ) -> None:
         self.name = name
         #: the send backend asked for (``net.uring.SEND_BACKENDS``) and the one in effect
@@ -164,8 +173,14 @@ class BinanceClient:
         self.logged_on = False
         self._ws: WebSocket | None = None
         self._templates: dict[tuple[object, ...], BinanceOrderTemplate] = {}
-        #: quantities formatted for the lot-size grid (strategies repeat their sizes)
-        self._qty_text: dict[tuple[str, Decimal], bytes] = {}
+        #: per order shape, quantity and price: the template's framer and the quantity and
+        #: price as text on the symbol's grids, so ``place`` does one lookup for all three
+        self._ready: dict[tuple[object, ...], tuple[FrameFn, bytes, bytes]] = {}
+        #: the id the rehearsal fills in (any id of the right width: its frame is dropped)
+        self._rehearsal_cid = b"r" * cid_width
+        #: unsolicited pongs the rehearsal writes (``[venues.NAME] pong_interval_ms``)
+        self.warm_pong = WarmPong(pong_interval_ms, monotonic_ns)
+        self.rehearsals = 0
         #: order.place requests awaiting their response (id = client order id); the
         #: engine's ack deadline, not this table, decides when silence means UNKNOWN
         self._pending = PendingRequests(timeout_ns=365 * 86_400 * 10**9)
@@ -239,6 +254,7 @@ class BinanceClient:
                 )
         for sym in info.get("symbols", []):
             self.rules[sym["symbol"]] = _symbol_rules(sym)
+        self._ready.clear()  # the grids may have changed: format quantities afresh
         if self._ed25519 is not None:
             params = binance_logon_params(
                 self._api_key.reveal(),
@@ -306,37 +322,32 @@ class BinanceClient:
         """Fill, sign, frame and write ``command``; return ``perf_counter_ns`` after the write.
 
         Raises:
-            VenueUnavailable: nothing was sent (not connected, clock not synced, rate limit).
+            VenueUnavailable: nothing was sent (not connected, clock not synced, rate limit,
+                unknown symbol).
         """
         ws = self._ws
         if ws is None or not self.ready:
             raise VenueUnavailable(self.name, "not connected" if ws is None else "warming up")
+        fill, qty, price = self._prepared(command)  # unknown symbol: before any charge
         try:
-            ts = self.clock.timestamp_ms(self._now())
+            ts = self.clock.timestamp_ms()  # the clock's own monotonic_ns: one call fewer
         except ClockNotSynced as exc:
             raise VenueUnavailable(self.name, f"clock {exc.state.value}") from None
-        verdict = self.limiter.acquire(ts, 1, 1)  # weight 1, one order
+        limiter = self.limiter
+        verdict = limiter.order_allowed(ts)  # counted after the write (order_sent)
         if not verdict.allowed:
             raise VenueUnavailable(self.name, f"rate limit: {verdict.reason}")
-        template = self._template(command)
-        rules = self.rules.get(command.symbol)
-        if rules is None:
-            raise VenueUnavailable(self.name, f"unknown symbol {command.symbol}")
-        qty_key = (command.symbol, command.quantity)
-        qty = self._qty_text.get(qty_key)
-        if qty is None:
-            qty = rules.quantity(command.quantity)
-            if len(self._qty_text) < 4096:
-                self._qty_text[qty_key] = qty
-        price = rules.price(command.price) if command.price is not None else b""
-        frame = template.frame(ts, command.client_order_id.encode(), qty, price)
+        frame = fill(ts, command.client_order_id.encode(), qty, price)
         if self.dry_run:
-            return self._now()
+            written = self._now()
+            limiter.order_sent(ts)
+            return written
         try:
             ws.send_prebuilt(frame)
         except ConnectionClosed:
             raise VenueUnavailable(self.name, "connection closed") from None
         written = self._now()
+        limiter.order_sent(ts)
         coid = command.client_order_id
         self._pending.sent(coid, coid, written)
         signed = self._signed_ms
@@ -348,6 +359,43 @@ class BinanceClient:
             del signed[next(iter(signed))]
         self.sent += 1
         return written
+
+    def _prepared(self, command: SubmitOrder) -> tuple[FrameFn, bytes, bytes]:
+        # keyed by the enum members themselves: their .value goes through enum.__get__
+        c = command
+        key = (c.symbol, c.side, c.order_type, c.time_in_force, c.quantity, c.price)
+        ready = self._ready.get(key)
+        if ready is None:
+            qty, price = order_text(self.name, self.rules, c)
+            ready = (self._template(c).frame, qty, price)
+            if len(self._ready) < _READY_MAX:
+                self._ready[key] = ready
+        return ready
+
+    def rehearse(self, command: SubmitOrder) -> None:
+        """Rehearse ``place(command)`` without placing anything; write a warm-up pong if due.
+
+        The same lookups, fill, sign, frame and mask as ``place``, into a frame that is
+        dropped: no rate-limit charge, no pending request, no signed timestamp, no id (a
+        placeholder of the right width is filled in), ``sent`` unchanged. Then, at most every
+        ``pong_interval_ms``, one unsolicited empty Pong through the path ``place`` writes
+        with (``WarmPong``). The engine calls this between whales (``Engine.rehearse``).
+
+        Does nothing while disconnected, warming up or with the clock unsynced; writes no
+        pong in dry-run.
+
+        Raises:
+            VenueUnavailable: the venue does not list ``command.symbol`` (neither could
+                ``place`` send it; the engine's first rehearsal at start says so).
+        """
+        ws = self._ws
+        if ws is None or not self.ready or not self.clock.can_send:
+            return
+        fill, qty, price = self._prepared(command)
+        fill(self.clock.timestamp_ms(), self._rehearsal_cid, qty, price)
+        self.rehearsals += 1
+        if not self.dry_run:  # dry-run sends nothing at all
+            self.warm_pong.send(ws)
 
     def _template(self, command: SubmitOrder) -> BinanceOrderTemplate:
         # keyed by the enum members themselves: their .value goes through enum.__get__
@@ -645,6 +693,8 @@ class BinanceClient:
             "rtt_us": summary,
             "sent": self.sent,
             "acks": self.acks,
+            "rehearsals": self.rehearsals,
+            "warm_pongs": self.warm_pong.sent,
         }
 
 

@@ -55,6 +55,7 @@ from whalewire.venues.base import (
     VenueUnavailable,
     connection_slot,
     discard_event,
+    order_text,
     reconciled_events,
     rtt_summary,
 )
@@ -77,6 +78,8 @@ from whalewire.venues.templates import CoinbaseOrderTemplate
 from whalewire.ws.exceptions import WebSocketError
 
 log = logging.getLogger("whalewire.venues.coinbase")
+#: the client_oid a rehearsal fills in (a UUID's shape; its request is dropped)
+_REHEARSAL_OID = b"00000000-0000-0000-0000-000000000000"
 
 #: "Exchange REST API Authentication": a request more than 30 s from the venue's time is
 #: rejected, so an order signed at t can still be taken until t + 30 s
@@ -185,6 +188,7 @@ class CoinbaseClient:
         #: keep-alive rounds answered (``GET /time`` on the idle connection)
         self.keepalives = 0
         self.sent = 0
+        self.rehearsals = 0
         self.acks = 0
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -312,14 +316,9 @@ class CoinbaseClient:
         now = self._now()
         if now < self._paused_until_ns:
             raise VenueUnavailable(self.name, "rate limit: 429, pausing")
-        rules = self.rules.get(command.symbol)
-        if rules is None:
-            raise VenueUnavailable(self.name, f"unknown product {command.symbol}")
-        template = self._template(command)
+        template, size, price = self._filled(command)
         ts = clock.timestamp_ms(now)
         stamp = b"%d.%03d" % divmod(ts, 1000)
-        size = rules.quantity(command.quantity)
-        price = rules.price(command.price) if command.price is not None else b""
         coid = command.client_order_id
         if coid in self._inflight:
             raise VenueUnavailable(self.name, f"client order id {coid} is already in flight")
@@ -340,6 +339,32 @@ class CoinbaseClient:
             del signed[next(iter(signed))]
         self.sent += 1
         return written
+
+    def _filled(self, command: SubmitOrder) -> tuple[CoinbaseOrderTemplate, bytes, bytes]:
+        size, price = order_text(self.name, self.rules, command, "product")
+        return self._template(command), size, price
+
+    def rehearse(self, command: SubmitOrder) -> None:
+        """Rehearse ``place(command)``: the same lookups, fill and signature, into scratch.
+
+        The request is built, timestamped and HMAC-signed exactly as ``place`` does, with a
+        placeholder ``client_oid``, and dropped: nothing is written, counted or kept (no
+        in-flight id, pending request or signed timestamp). Unlike the WebSocket venues
+        there is no warm-up frame to write: the order connection is HTTP/1.1 over TLS, and
+        any byte on it is a request the venue answers. Does nothing while disconnected or
+        with the clock unsynced.
+
+        Raises:
+            VenueUnavailable: the venue does not list ``command.symbol`` (as ``place`` would).
+        """
+        clock = self.clock
+        conn = self._conn
+        if conn is None or conn.closed or self._closing or not clock.can_send:
+            return
+        template, size, price = self._filled(command)
+        stamp = b"%d.%03d" % divmod(clock.timestamp_ms(self._now()), 1000)
+        template.request(stamp, _REHEARSAL_OID, size, price)
+        self.rehearsals += 1
 
     def _template(self, command: SubmitOrder) -> CoinbaseOrderTemplate:
         tif = command.time_in_force.value if command.time_in_force else ""
@@ -672,6 +697,7 @@ class CoinbaseClient:
             "dry_run": self.dry_run,
             "rtt_us": summary,
             "sent": self.sent,
+            "rehearsals": self.rehearsals,
             "acks": self.acks,
         }
 

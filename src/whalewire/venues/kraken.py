@@ -6,6 +6,8 @@ connect to ``/v2``, read the ``instrument`` channel (price and quantity incremen
 subscribe to ``ticker`` (the reference price) and ``executions`` (acks, fills, cancels).
 ``place`` is the hot path: one ``KrakenOrderTemplate`` fill + frame + mask and one
 ``send_prebuilt``; the integer ``req_id`` correlates the ``add_order`` response.
+``rehearse`` does the same fill and frame into scratch between orders and writes an
+unsolicited empty Pong through the same path (``base.WarmPong``) to keep it warm.
 What Kraken says afterwards becomes ``whalewire.model`` events through ``on_event``: the
 response (accepted, rejected with Kraken's error string, or UNKNOWN per ``outcome.py``)
 and ``executions`` updates (``trade`` fills with fees, ``canceled``, ``expired``).
@@ -51,11 +53,14 @@ from whalewire.model import (
 from whalewire.net._protocol import WebSocket
 from whalewire.net.client import connect
 from whalewire.venues.base import (
+    DEFAULT_PONG_INTERVAL_MS,
     TlsSettings,
     VenueError,
     VenueUnavailable,
+    WarmPong,
     connection_slot,
     discard_event,
+    order_text,
     reconciled_events,
     reconnect,
     rtt_summary,
@@ -72,7 +77,7 @@ from whalewire.venues.outcome import (
 )
 from whalewire.venues.ratelimit import KRAKEN_CONNECTIONS, ConnectionLimiter
 from whalewire.venues.signing import kraken_private_request
-from whalewire.venues.templates import KrakenOrderTemplate
+from whalewire.venues.templates import FrameFn, KrakenOrderTemplate
 from whalewire.ws.exceptions import ConnectionClosed, WebSocketError
 
 log = logging.getLogger("whalewire.venues.kraken")
@@ -136,6 +141,7 @@ class KrakenClient:
         monotonic_ns: Callable[[], int] = time.perf_counter_ns,
         tls: TlsSettings | None = None,
         connection_limiter: ConnectionLimiter | None = None,
+        pong_interval_ms: float = DEFAULT_PONG_INTERVAL_MS,
     ) -> None:
         if credentials.api_secret is None:
             raise VenueError(f"{name}: credentials need the base64 API secret")
@@ -183,6 +189,11 @@ class KrakenClient:
         self.dead_man_trigger: str | None = None
         self.sent = 0
         self.acks = 0
+        #: the cl_ord_id the rehearsal fills in (its frame is dropped)
+        self._rehearsal_cid = b"0" * cid_width
+        #: unsolicited pongs the rehearsal writes (``[venues.NAME] pong_interval_ms``)
+        self.warm_pong = WarmPong(pong_interval_ms, monotonic_ns)
+        self.rehearsals = 0
 
     def _tls_kwargs(self) -> dict[str, Any]:
         return self.tls.connect_kwargs() if self.url.startswith("wss://") else {}
@@ -320,15 +331,10 @@ class KrakenClient:
         ws = self._ws
         if ws is None or not self.ready:
             raise VenueUnavailable(self.name, "not connected" if ws is None else "warming up")
-        rules = self.rules.get(command.symbol)
-        if rules is None:
-            raise VenueUnavailable(self.name, f"unknown symbol {command.symbol}")
-        template = self._template(command)
-        qty = rules.quantity(command.quantity)
-        price = rules.price(command.price) if command.price is not None else b""
+        fill, qty, price = self._filled(command)
         req_id = next(self._req_ids)
         coid = command.client_order_id
-        frame = template.frame(req_id, coid.encode(), qty, price)
+        frame = fill(req_id, coid.encode(), qty, price)
         if self.dry_run:
             return self._now()
         try:
@@ -343,6 +349,31 @@ class KrakenClient:
             del sent[next(iter(sent))]
         self.sent += 1
         return written
+
+    def _filled(self, command: SubmitOrder) -> tuple[FrameFn, bytes, bytes]:
+        qty, price = order_text(self.name, self.rules, command)
+        return self._template(command).frame, qty, price
+
+    def rehearse(self, command: SubmitOrder) -> None:
+        """Rehearse ``place(command)`` without placing anything; write a warm-up pong if due.
+
+        The same lookups, fill, frame and mask as ``place``, into a frame that is dropped:
+        no ``req_id`` taken, no pending request, no id (a placeholder ``cl_ord_id``),
+        ``sent`` unchanged. Then, at most every ``pong_interval_ms``, one unsolicited empty
+        Pong (RFC 6455 §5.5.3) through the path ``place`` writes with (``WarmPong``).
+        Does nothing while disconnected or warming up; writes no pong in dry-run.
+
+        Raises:
+            VenueUnavailable: Kraken does not list ``command.symbol`` (as ``place`` would).
+        """
+        ws = self._ws
+        if ws is None or not self.ready:
+            return
+        fill, qty, price = self._filled(command)
+        fill(0, self._rehearsal_cid, qty, price)
+        self.rehearsals += 1
+        if not self.dry_run:  # dry-run sends nothing at all
+            self.warm_pong.send(ws)
 
     def _template(self, command: SubmitOrder) -> KrakenOrderTemplate:
         tif = command.time_in_force.value.lower() if command.time_in_force else ""
@@ -654,6 +685,8 @@ class KrakenClient:
             "rtt_us": summary,
             "sent": self.sent,
             "acks": self.acks,
+            "rehearsals": self.rehearsals,
+            "warm_pongs": self.warm_pong.sent,
             "heartbeats": self.heartbeats,
             "silent_s": (self._now() - self.last_message_ns) / 1e9,
             "dead_man_trigger": self.dead_man_trigger,

@@ -112,6 +112,8 @@ class Verdict:
 _ALLOW = Verdict(True)
 # a module global: looking a member up on the enum class costs ~50 ns per order
 _OPEN = LimitState.OPEN
+#: the cost of one order (weight 1, one order, no connection): ``order_allowed``/``order_sent``
+_ORDER = (1, 1, 0)
 
 
 class RateLimiter:
@@ -126,7 +128,14 @@ class RateLimiter:
     def __init__(self, rate_limits: Iterable[Mapping[str, object]], *, headroom: float = 1.0):
         if not 0 < headroom <= 1:
             raise ValueError("headroom must be in (0, 1]")
-        self.headroom = headroom
+        #: orders ``order_allowed`` may pass without walking the windows, until the first
+        #: of their windows ends: worked out by ``order_sent`` (after the write, off the hot
+        #: path); 0 whenever anything else changed a window, a limit, the headroom or state
+        self._order_room = 0
+        self._order_room_until_ms = 0
+        #: ``order_sent``'s windows, costs and caps; None after a window or limit changed
+        self._order_plan: tuple[tuple[Window, int, int], ...] | None = None
+        self._headroom = headroom
         self._windows: dict[tuple[str, str, int], Window] = {}
         #: per request cost (weight, orders, connections): the windows it counts in, and how
         #: much; ``acquire`` runs on every order, so the ``_cost`` ladder runs once per shape
@@ -145,6 +154,17 @@ class RateLimiter:
         if not isinstance(entries, list):
             raise ValueError("exchangeInfo.rateLimits must be a list")
         return cls(entries, headroom=headroom)
+
+    @property
+    def headroom(self) -> float:
+        """The fraction of each limit we allow ourselves."""
+        return self._headroom
+
+    @headroom.setter
+    def headroom(self, value: float) -> None:
+        self._headroom = value
+        self._order_room = 0
+        self._order_plan = None
 
     @property
     def windows(self) -> list[Window]:
@@ -169,13 +189,20 @@ class RateLimiter:
         if window is None:
             window = self._windows[key] = Window(limit_type, interval, interval_num, limit)
             self._charges.clear()
-        window.limit = limit
+            self._order_room = 0
+            self._order_plan = None
+        if window.limit != limit:
+            window.limit = limit
+            self._order_room = 0
+            self._order_plan = None
         count = entry.get("count")
         if now_ms is not None and isinstance(count, int):
-            window.roll(now_ms)
+            window.roll(now_ms)  # a new window ends the room's validity (its end passed)
             # the venue's count covers every connection from this IP/account: never lower
             # our own count below it, never let it hide requests still in flight
-            window.count = max(window.count, count)
+            if count > window.count:
+                window.count = count
+                self._order_room = 0
 
     def _cost(self, window: Window, weight: int, orders: int, connections: int) -> int:
         if window.limit_type == "REQUEST_WEIGHT":
@@ -192,6 +219,7 @@ class RateLimiter:
         self, now_ms: int, *, weight: int = 1, orders: int = 0, connections: int = 0
     ) -> Verdict:
         """Say whether a request of this cost may be sent at ``now_ms`` (counts nothing)."""
+        self._order_room = 0  # it may roll a window
         if self.state is not LimitState.OPEN:
             if self.resume_at_ms is None or now_ms < self.resume_at_ms:
                 return Verdict(False, self.resume_at_ms, self.state.value)
@@ -202,7 +230,7 @@ class RateLimiter:
             if not cost:
                 continue
             window.roll(now_ms)
-            if window.count + cost > window.limit * self.headroom:
+            if window.count + cost > window.limit * self._headroom:
                 reason = f"{window.limit_type} {window.interval_num} {window.interval}"
                 return Verdict(False, window.ends_at_ms(), reason)
         return _ALLOW
@@ -212,9 +240,9 @@ class RateLimiter:
     ) -> Verdict:
         """Like ``check``, and count the request when it is allowed.
 
-        The costs may be passed by position (``acquire(now, 1, 1)`` for one order): the
-        order hot path saves the keyword call.
+        The costs may be passed by position (``acquire(now, 1, 1)`` for one order).
         """
+        self._order_room = 0
         if self.state is not _OPEN:
             verdict = self.check(now_ms, weight=weight, orders=orders, connections=connections)
             if not verdict.allowed:
@@ -226,7 +254,7 @@ class RateLimiter:
                 (w, c) for w in self._windows.values() if (c := self._cost(w, *shape))
             )
         # ``check`` inlined (the order hot path): roll each window, refuse on the first full
-        headroom = self.headroom
+        headroom = self._headroom
         for window, cost in charges:
             window_id = now_ms // window.length_ms
             if window_id != window.window_id:
@@ -238,6 +266,50 @@ class RateLimiter:
         for window, cost in charges:
             window.count += cost
         return _ALLOW
+
+    def order_allowed(self, now_ms: int) -> Verdict:
+        """Say whether one order (weight 1) may be sent at ``now_ms``; count nothing.
+
+        The order hot path: ``order_allowed`` before the write, ``order_sent`` after it,
+        together the same as ``acquire(now_ms, 1, 1)`` (nothing runs in between). While
+        the room ``order_sent`` worked out lasts, this is two comparisons; else ``check``.
+        """
+        if self._order_room and now_ms < self._order_room_until_ms:
+            return _ALLOW
+        return self.check(now_ms, weight=1, orders=1)
+
+    def order_sent(self, now_ms: int) -> None:
+        """Count one order (weight 1) sent at ``now_ms``, after ``order_allowed`` allowed it.
+
+        Also works out how many more orders fit in every window they count in before the
+        first of those windows ends, for ``order_allowed``'s fast path.
+        """
+        plan = self._order_plan
+        if plan is None:
+            # each window an order counts in, its cost, and its limit under the headroom
+            # rounded down: count + cost <= limit * headroom holds for integer counts exactly
+            # when it holds against that
+            plan = self._order_plan = tuple(
+                (w, c, int(w.limit * self._headroom))
+                for w in self._windows.values()
+                if (c := self._cost(w, *_ORDER))
+            )
+        room = until = 1 << 62
+        for window, cost, cap in plan:
+            length = window.length_ms
+            window_id = now_ms // length  # Window.roll and ends_at_ms, inlined
+            count = cost if window_id != window.window_id else window.count + cost
+            window.window_id = window_id
+            window.count = count
+            left = (cap - count) // cost  # whole orders left (no min(): a call per window)
+            if left < room:  # noqa: PLR1730
+                room = left
+            end = (window_id + 1) * length
+            if end < until:  # noqa: PLR1730
+                until = end
+        # outside OPEN, order_allowed must ask check (which also ends a lapsed back-off)
+        self._order_room = room if room > 0 and self.state is _OPEN else 0
+        self._order_room_until_ms = until
 
     def connection_attempt(self, now_ms: int) -> Verdict:
         """Count one WebSocket API connection attempt (CONNECTIONS window + 2 weight)."""
@@ -256,12 +328,14 @@ class RateLimiter:
         if retry_after_ms is None:
             ends = [w.ends_at_ms() for w in self._windows.values() if w.count >= w.limit]
             retry_after_ms = max([now_ms + _DEFAULT_BACKOFF_MS, *ends])
+        self._order_room = 0
         if self.state is not LimitState.BANNED:
             self.state = LimitState.BACKING_OFF
             self.resume_at_ms = max(retry_after_ms, self.resume_at_ms or 0)
 
     def on_418(self, now_ms: int, retry_after_ms: int | None = None) -> None:
         """Halt: the IP is banned until ``retry_after_ms``; without one, until ``clear_ban``."""
+        self._order_room = 0
         self.state = LimitState.BANNED
         self.resume_at_ms = retry_after_ms
 

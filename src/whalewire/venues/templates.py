@@ -53,6 +53,7 @@ __all__ = [
     "CoinbaseOrderTemplate",
     "HmacSha256",
     "KrakenOrderTemplate",
+    "empty_pong_frame",
     "mask_text_frame",
     "use_speedups",
 ]
@@ -91,6 +92,9 @@ _BINANCE_ID_CHARS: Final = rb"[-._:/A-Za-z0-9]"
 _BINANCE_ID: Final = re.compile(_BINANCE_ID_CHARS + b"{1,36}")
 _HDR16: Final = struct.Struct("!BBH4s")
 _TEXT_FIN: Final = 0x80 | frames.Opcode.TEXT
+#: RFC 6455 §5.2: FIN + opcode 0xA (Pong); MASK bit + payload length 0 (a client masks
+#: every frame, §5.3, so the 4-byte key follows even with nothing to mask)
+_EMPTY_PONG_HEAD: Final = bytes((0x80 | frames.Opcode.PONG, 0x80))
 _MASKED_LEN16: Final = 0x80 | 126
 # repunits in base 2**32: key * _REPUNITS[q] repeats the 4-byte key q times (no carries)
 _REPUNITS: dict[int, int] = {}
@@ -157,6 +161,18 @@ def mask_text_frame(payload: bytes, key: bytes) -> bytes | bytearray:
     quads = (n + 3) >> 2
     masked = _from_bytes(payload, "little") ^ (_from_bytes(key, "little") * _repunit(quads))
     return _HDR16.pack(_TEXT_FIN, _MASKED_LEN16, n, key) + masked.to_bytes(quads << 2, "little")[:n]
+
+
+def empty_pong_frame(key: bytes) -> bytes:
+    """Return an unsolicited, empty Pong as a client sends it, masked with ``key``.
+
+    RFC 6455 §5.5.3: "A Pong frame MAY be sent unsolicited. This serves as a
+    unidirectional heartbeat. A response to an unsolicited Pong frame is not expected."
+    The venue rehearsals write one through the order path to keep it warm; Binance
+    recommends the payload of unsolicited pongs be empty (WebSocket API, "General API
+    Information"). ``key`` must be fresh per frame (§5.3): take it from ``ws.mask``'s pool.
+    """
+    return _EMPTY_PONG_HEAD + key
 
 
 def _decimal_ok(value: bytes) -> bool:
