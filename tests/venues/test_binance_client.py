@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 
 from whalewire.emulator.accounts import open_default_account
+from whalewire.emulator.faults import FaultPlan
 from whalewire.emulator.server import BinanceEmulator
 from whalewire.model import (
     OrderAccepted,
@@ -22,11 +23,14 @@ from whalewire.model import (
     OrderFilled,
     OrderNotFound,
     OrderRejected,
+    OrderStatusUnknown,
     OrderType,
     Side,
     SubmitOrder,
     TimeInForce,
 )
+from whalewire.net import uring
+from whalewire.net.uring import RingTransport
 from whalewire.venues.base import VenueUnavailable
 from whalewire.venues.binance import BinanceClient, BinanceError
 from whalewire.venues.credentials import Credentials, Secret
@@ -76,6 +80,7 @@ async def started(
     connection_limiter: ConnectionLimiter | None = None,
     account: str = "",
     pong_interval_ms: float = 250.0,
+    send_backend: str = "socket",
 ):
     keys = open_default_account(emu.exchange.registry, account or f"acct{next(_seq)}")
     if session:
@@ -96,6 +101,7 @@ async def started(
         recv_window_ms=recv_window_ms,
         connection_limiter=connection_limiter,
         pong_interval_ms=pong_interval_ms,
+        send_backend=send_backend,
     )
     events = Events()
     client.on_event = events
@@ -244,7 +250,66 @@ async def test_a_burst_of_reconnects_is_held_back_by_the_connection_limit(
     with pytest.raises(VenueUnavailable, match="not connected"):
         client.place(order())
     await client.close()  # also ends the reconnect waiting for its slot
-    await until(lambda: not client._background)
+    await until(lambda: not client.supervisor.running)
+
+
+async def test_shutdown_notice_turns_the_order_in_flight_unknown_then_logs_on_again(
+    emulator: BinanceEmulator,
+) -> None:
+    # the venue's serverShutdown event, then its close: the order's answer never comes
+    client, events = await started(emulator, session=True, account="shutdown")
+    emulator.set_faults(FaultPlan(drop_rate=1.0))
+    lost = order()
+    client.place(lost)
+    emulator.set_faults(None)
+    await emulator.announce_shutdown()
+    (unknown,) = await events.wait_for(OrderStatusUnknown, lost.client_order_id)
+    assert isinstance(unknown, OrderStatusUnknown) and "disconnect" in unknown.reason
+    await until(lambda: client.reconnects == 1 and client.ready)
+    assert client.logged_on and client.status()["connected"] is True
+    again = order()
+    client.place(again)  # a fresh session.logon: the venue takes it
+    await events.wait_for(OrderAccepted, again.client_order_id)
+    # nothing was resent on the new connection: the venue counted two orders, not three
+    assert orders_counted(emulator, "shutdown") == 2
+    await client.close()
+
+
+async def test_a_connection_shut_down_during_warm_up_fails_it_at_once_and_is_retried(
+    emulator: BinanceEmulator,
+) -> None:
+    client, _ = await started(emulator, session=False)
+    # every connection is shut down after answering its second request (a clock sample):
+    # the warm-up's pending request fails with the close, not after request_timeout_s
+    emulator.set_faults(FaultPlan(shutdown_at=1))
+    await emulator.disconnect_all()
+    await until(lambda: client.supervisor.failures >= 1, timeout_s=client.request_timeout_s / 2)
+    assert not client.ready
+    with pytest.raises(VenueUnavailable):
+        client.place(order())
+    emulator.set_faults(None)
+    await until(lambda: client.reconnects == 1 and client.ready)
+    await client.close()
+    assert not client.supervisor.running
+
+
+@pytest.mark.skipif(not uring.available()[0], reason=f"no io_uring: {uring.available()[1]}")
+async def test_reconnect_puts_the_io_uring_send_backend_under_the_new_connection(
+    emulator: BinanceEmulator,
+) -> None:
+    client, events = await started(emulator, session=False, send_backend="uring")
+    first = client._ws
+    assert first is not None and isinstance(first._proto.transport, RingTransport)
+    await emulator.disconnect_all()
+    await until(lambda: client.reconnects == 1 and client.ready)
+    ws = client._ws
+    assert ws is not None and ws is not first
+    assert isinstance(ws._proto.transport, RingTransport)
+    assert client.status()["send_backend"] == "uring"
+    cmd = order()
+    client.place(cmd)
+    await events.wait_for(OrderAccepted, cmd.client_order_id)
+    await client.close()
 
 
 # -- the rehearsal: the same work as place into scratch, and a warm-up pong ----------------

@@ -350,6 +350,32 @@ async def test_dropped_connection_reconnects_with_a_fresh_token_and_trades_again
     await client.close()
 
 
+async def test_dead_man_switch_is_armed_with_the_new_token_after_a_reconnect(
+    emulator: KrakenEmulator,
+) -> None:
+    client, events = await started(emulator)
+    await emulator.disconnect_all()
+    await until(lambda: client.reconnects == 1 and client.ready)
+    cmd = resting()
+    client.place(cmd)
+    await events.wait_for(OrderAccepted, cmd.client_order_id)
+    trigger = await client.refresh_dead_man(1)  # the token of the new connection
+    assert client.status()["dead_man_trigger"] == trigger
+    await events.wait_for(OrderCanceled, cmd.client_order_id)  # it fired
+    await client.close()
+
+
+async def test_close_while_reconnecting_stops_the_reconnects(emulator: KrakenEmulator) -> None:
+    client, _ = await started(emulator)
+    await emulator.close()  # nobody listening: every attempt fails and is retried
+    await until(lambda: client.supervisor.failures >= 2)
+    await client.close()
+    assert not client.supervisor.running
+    failures = client.supervisor.failures
+    await asyncio.sleep(0.3)  # past the next backoff delays
+    assert client.supervisor.failures == failures and client.status()["connected"] is False
+
+
 async def test_a_burst_of_reconnects_is_held_back_by_the_connection_limit(
     emulator: KrakenEmulator,
 ) -> None:

@@ -10,10 +10,11 @@ silence) comes back as ``whalewire.model`` events through ``on_event``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -24,10 +25,12 @@ from whalewire.model import (
     OrderEvent,
     OrderExpired,
     OrderFilled,
+    OrderStatusUnknown,
     SubmitOrder,
 )
 from whalewire.net._protocol import WebSocket
 from whalewire.net.backoff import backoff
+from whalewire.net.reconnect import Hook, OpenWS, Supervisor
 from whalewire.venues.outcome import PendingRequests
 from whalewire.venues.ratelimit import ConnectionLimiter
 from whalewire.venues.templates import empty_pong_frame
@@ -299,25 +302,56 @@ class VenueClient(Protocol):
         ...
 
 
-async def reconnect(
+def venue_supervisor(
     name: str,
-    attempt: Callable[[], Awaitable[None]],
-    closing: Callable[[], bool],
-    retry_on: tuple[type[BaseException], ...],
-) -> bool:
-    """Retry ``attempt`` with jittered backoff (0.1 s doubling to 5 s) until it succeeds.
+    open_ws: OpenWS,
+    *,
+    on_connected: Hook,
+    on_disconnected: Callable[[WebSocket], None],
+    retry_on: tuple[type[Exception], ...],
+) -> Supervisor:
+    """Build the ``net.reconnect.Supervisor`` that keeps a venue client's connection up.
 
-    Returns True once connected, False when ``closing()`` turned true first. Failures of
-    the kinds in ``retry_on`` are logged and retried; anything else propagates.
+    The venues' reconnect policy: jittered backoff from 0.1 s doubling to 5 s, afresh after
+    every connection that warmed up (a venue that drops a working connection is answered
+    at once, a venue that is down no faster than every 5 s; Kraken's spot-ws-intro asks for
+    both); ``open_ws`` takes a ``connection_slot`` per attempt, so the limiter holds bursts.
+    Failures in ``retry_on`` are retried; anything else ends the reconnecting (logged).
     """
-    for delay in backoff(first=0.1, cap=5.0):
-        await asyncio.sleep(delay)
-        if closing():
-            return False
-        try:
-            await attempt()
-        except retry_on as exc:
-            log.warning("%s: reconnect failed: %s", name, exc)
-            continue
-        return True
-    return False
+    return Supervisor(
+        open_ws,
+        on_connected=on_connected,
+        on_disconnected=on_disconnected,
+        delays=functools.partial(backoff, first=0.1, cap=5.0),
+        stable_after=0.0,
+        retry_on=retry_on,
+        name=name,
+    )
+
+
+def fail_requests(requests: dict[Any, asyncio.Future[Any]], error: Exception) -> None:
+    """Fail every request still waiting on a connection that closed, and forget them."""
+    for fut in requests.values():
+        if not fut.done():
+            fut.set_exception(error)
+    requests.clear()
+
+
+def report_disconnected(
+    pending: PendingRequests, now: Callable[[], int], on_event: Callable[[OrderEvent], None]
+) -> None:
+    """Report every order still waiting for its answer as ``OrderStatusUnknown``.
+
+    The connection it was written on is gone: the venue may or may not have it, so only
+    reconciliation by client order id may settle it; nothing is resent here.
+    """
+    for request, unknown in pending.disconnected():
+        ts = now()
+        on_event(
+            OrderStatusUnknown(
+                client_order_id=request.client_order_id,
+                ts_init=ts,
+                ts_event=ts,
+                reason=f"{unknown.cause.value}: {unknown.detail}",
+            )
+        )

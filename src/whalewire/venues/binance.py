@@ -23,7 +23,6 @@ Knows nothing of whales, strategy or the journal.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import time
@@ -60,10 +59,12 @@ from whalewire.venues.base import (
     WarmPong,
     connection_slot,
     discard_event,
+    fail_requests,
     order_text,
     reconciled_events,
-    reconnect,
+    report_disconnected,
     rtt_summary,
+    venue_supervisor,
 )
 from whalewire.venues.clock import ClockNotSynced, ClockSync
 from whalewire.venues.credentials import Credentials, Secret
@@ -193,10 +194,16 @@ class BinanceClient:
         self._last_price: dict[str, Decimal] = {}
         self.sent = 0
         self.acks = 0
-        self.reconnects = 0
         self.ready = False
-        self._closing = False
-        self._background: set[asyncio.Task[None]] = set()
+        #: keeps the connection up (``base.venue_supervisor``); each new one is warmed up
+        #: again before ``place`` accepts orders
+        self.supervisor = venue_supervisor(
+            name,
+            self._open,
+            on_connected=self._connect_and_warm,
+            on_disconnected=self._disconnected,
+            retry_on=(OSError, TimeoutError, WebSocketError, VenueError),
+        )
 
     def _tls_kwargs(self) -> dict[str, Any]:
         return self.tls.connect_kwargs() if self.url.startswith("wss://") else {}
@@ -205,20 +212,25 @@ class BinanceClient:
     async def start(self) -> None:
         """Connect and warm up: clock, exchangeInfo, authentication, user data, prices.
 
-        After ``start`` the client keeps itself connected: an unexpected close turns the
-        orders in flight UNKNOWN (``on_event``) and reconnects with backoff, warming up
-        again before ``place`` accepts orders. Only ``close`` stops it.
-        """
-        self._closing = False
-        await self._connect_and_warm()
+        After ``start`` the client keeps itself connected (``self.supervisor``): an
+        unexpected close turns the orders in flight UNKNOWN (``on_event``) and reconnects
+        with backoff, warming up again before ``place`` accepts orders. Only ``close``
+        stops it.
 
-    async def _connect_and_warm(self) -> None:
+        Raises:
+            whatever the first connection or its warm-up raise: nothing is retried then.
+        """
+        await self.supervisor.start()
+
+    async def _open(self) -> WebSocket:
         self.ready = False
         self.logged_on = False
         await connection_slot(self.connection_limiter, self.name)
-        ws = await connect(
+        return await connect(
             self.url, deflate=False, on_message=self._on_message, **self._tls_kwargs()
         )
+
+    async def _connect_and_warm(self, ws: WebSocket) -> None:
         self._ws = ws
         if self.send_backend != "socket":
             self.send_backend_in_use = use_send_backend(ws, self.send_backend)
@@ -228,15 +240,7 @@ class BinanceClient:
                     self.name,
                     self.send_backend,
                 )
-        watcher = asyncio.get_running_loop().create_task(self._watch_close(ws))
-        self._background.add(watcher)
-        watcher.add_done_callback(self._background.discard)
-        try:
-            await self._warm_up()
-        except BaseException:
-            with contextlib.suppress(WebSocketError):
-                await ws.close()
-            raise
+        await self._warm_up()
         self.ready = True
 
     async def _warm_up(self) -> None:
@@ -272,46 +276,24 @@ class BinanceClient:
 
     async def close(self) -> None:
         """Close the connection for good (pending orders become UNKNOWN)."""
-        self._closing = True
         self.ready = False
-        if self._ws is not None:
-            with contextlib.suppress(WebSocketError):
-                await self._ws.close()
-        for task in list(self._background):
-            if task is not asyncio.current_task():
-                task.cancel()
+        await self.supervisor.close()
 
-    async def _reconnect(self) -> None:
-        retry_on = (OSError, TimeoutError, WebSocketError, VenueError)
-        if await reconnect(self.name, self._connect_and_warm, lambda: self._closing, retry_on):
-            self.reconnects += 1
-            log.info("%s: reconnected (%d)", self.name, self.reconnects)
+    @property
+    def reconnects(self) -> int:
+        """Connections made after the first (``status()['reconnects']``)."""
+        return max(0, self.supervisor.generation - 1)
 
-    async def _watch_close(self, ws: WebSocket) -> None:
-        await ws.wait_closed()
+    def _disconnected(self, ws: WebSocket) -> None:
+        # the Supervisor's on_disconnected: once per connection, including one that
+        # closed during its warm-up (whose requests are failed here, not timed out)
         if ws is not self._ws:
             return
         self._ws = None
         self.ready = False
         self.logged_on = False
-        for fut in self._requests.values():
-            if not fut.done():
-                fut.set_exception(VenueError(f"{self.name}: connection closed"))
-        self._requests.clear()
-        for request, unknown in self._pending.disconnected():
-            now = self._now()
-            self.on_event(
-                OrderStatusUnknown(
-                    client_order_id=request.client_order_id,
-                    ts_init=now,
-                    ts_event=now,
-                    reason=f"{unknown.cause.value}: {unknown.detail}",
-                )
-            )
-        if not self._closing:
-            task = asyncio.get_running_loop().create_task(self._reconnect())
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+        fail_requests(self._requests, VenueError(f"{self.name}: connection closed"))
+        report_disconnected(self._pending, self._now, self.on_event)
 
     def client_order_id(self, namespace: str, seq: int) -> str:
         """Return Binance's fixed-width id for ``seq`` (``ids.binance_client_order_id``)."""

@@ -57,6 +57,7 @@ from whalewire.venues.base import (
     discard_event,
     order_text,
     reconciled_events,
+    report_disconnected,
     rtt_summary,
 )
 from whalewire.venues.binance import SymbolRules
@@ -267,16 +268,7 @@ class CoinbaseClient:
         for entry in fifo:
             if isinstance(entry, asyncio.Future) and not entry.done():
                 entry.set_exception(VenueError(f"{self.name}: connection lost"))
-        for request, unknown in self._pending.disconnected():
-            now = self._now()
-            self.on_event(
-                OrderStatusUnknown(
-                    client_order_id=request.client_order_id,
-                    ts_init=now,
-                    ts_event=now,
-                    reason=f"{unknown.cause.value}: {unknown.detail}",
-                )
-            )
+        report_disconnected(self._pending, self._now, self.on_event)
         if not self._closing:
             self._spawn(self._reconnect())
 

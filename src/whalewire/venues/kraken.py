@@ -60,10 +60,12 @@ from whalewire.venues.base import (
     WarmPong,
     connection_slot,
     discard_event,
+    fail_requests,
     order_text,
     reconciled_events,
-    reconnect,
+    report_disconnected,
     rtt_summary,
+    venue_supervisor,
 )
 from whalewire.venues.credentials import Credentials
 from whalewire.venues.ids import kraken_client_order_id
@@ -166,12 +168,17 @@ class KrakenClient:
         self._http: aiohttp.ClientSession | None = None
         self._ws: WebSocket | None = None
         self._watchdog: asyncio.Task[None] | None = None
-        self._closer: asyncio.Task[None] | None = None
-        self._reconnecting: asyncio.Task[None] | None = None
-        self._closing = False
         #: connected, subscribed and the snapshots in: ``place`` accepts orders
         self.ready = False
-        self.reconnects = 0
+        #: keeps the connection up (``base.venue_supervisor``); each new one gets a fresh
+        #: token and subscriptions
+        self.supervisor = venue_supervisor(
+            name,
+            self._open,
+            on_connected=self._subscribe,
+            on_disconnected=self._disconnected,
+            retry_on=(OSError, TimeoutError, aiohttp.ClientError, WebSocketError, VenueError),
+        )
         self.rules: dict[str, PairRules] = {}
         self._templates: dict[tuple[str, str, str, str], KrakenOrderTemplate] = {}
         #: add_order requests awaiting their response (req_id -> cl_ord_id); the engine's
@@ -211,11 +218,10 @@ class KrakenClient:
             raise
 
     async def _start(self) -> None:
-        self._closing = False
         self._http = aiohttp.ClientSession()
-        await self._connect()
+        await self.supervisor.start()
 
-    async def _connect(self) -> None:
+    async def _open(self) -> WebSocket:
         # a fresh token per connection: Kraken's is good for 15 minutes until a connection
         # subscribes with it, so an old one may be dead ("Spot WebSocket" authentication)
         self.ready = False
@@ -228,80 +234,52 @@ class KrakenClient:
         for channel in ("instrument", "ticker", "executions"):
             self._waiters[channel] = loop.create_future()
         await connection_slot(self.connection_limiter, self.name)
-        ws = self._ws = await connect(
+        return await connect(
             self.url, deflate=False, on_message=self._on_message, **self._tls_kwargs()
         )
+
+    async def _subscribe(self, ws: WebSocket) -> None:
+        self._ws = ws
         self.last_message_ns = self._now()
-        self._closer = loop.create_task(self._watch_close(ws))
-        self._watchdog = loop.create_task(self._watch_heartbeat(ws))
-        try:
-            # "Spot WebSocket v2" > "Instrument", "Ticker", "Executions": subscribe requests
-            await self.request("subscribe", {"channel": "instrument"})
-            await self.request("subscribe", {"channel": "ticker", "symbol": list(self.symbols)})
-            await self.request(
-                "subscribe",
-                {"channel": "executions", "token": self._token, "snap_orders": True},
-            )
-            async with asyncio.timeout(self.request_timeout_s):
-                await asyncio.gather(*self._waiters.values())
-            for symbol in self.symbols:
-                if symbol not in self.rules:
-                    raise VenueError(
-                        f"{self.name}: {symbol} is not listed by the instrument channel"
-                    )
-        except BaseException:
-            if self._ws is ws:
-                self._ws = None  # half-warm: its close must not start another reconnect
-            with contextlib.suppress(WebSocketError):
-                await ws.close()
-            raise
+        self._watchdog = asyncio.get_running_loop().create_task(self._watch_heartbeat(ws))
+        # "Spot WebSocket v2" > "Instrument", "Ticker", "Executions": subscribe requests
+        await self.request("subscribe", {"channel": "instrument"})
+        await self.request("subscribe", {"channel": "ticker", "symbol": list(self.symbols)})
+        await self.request(
+            "subscribe",
+            {"channel": "executions", "token": self._token, "snap_orders": True},
+        )
+        async with asyncio.timeout(self.request_timeout_s):
+            await asyncio.gather(*self._waiters.values())
+        for symbol in self.symbols:
+            if symbol not in self.rules:
+                raise VenueError(f"{self.name}: {symbol} is not listed by the instrument channel")
         self.ready = True
 
-    async def _reconnect(self) -> None:
-        # Kraken: reconnect at once a few times after a random drop, but no faster than
-        # every 5 s after downtime (spot-ws-intro); the connection limiter holds bursts
-        retry_on = (OSError, TimeoutError, aiohttp.ClientError, WebSocketError, VenueError)
-        if await reconnect(self.name, self._connect, lambda: self._closing, retry_on):
-            self.reconnects += 1
-            log.info("%s: reconnected (%d)", self.name, self.reconnects)
+    @property
+    def reconnects(self) -> int:
+        """Connections made after the first (``status()['reconnects']``)."""
+        return max(0, self.supervisor.generation - 1)
 
     async def close(self) -> None:
         """Close the connection (pending orders become UNKNOWN) and the REST session."""
-        self._closing = True
         self.ready = False
-        if self._reconnecting is not None:
-            self._reconnecting.cancel()
         if self._watchdog is not None:
             self._watchdog.cancel()
-        if self._ws is not None:
-            with contextlib.suppress(WebSocketError):
-                await self._ws.close()
+        await self.supervisor.close()
         if self._http is not None:
             await self._http.close()
             self._http = None
 
-    async def _watch_close(self, ws: WebSocket) -> None:
-        await ws.wait_closed()
+    def _disconnected(self, ws: WebSocket) -> None:
+        # the Supervisor's on_disconnected: once per connection, including one that
+        # closed while subscribing (whose requests are failed here, not timed out)
         if ws is not self._ws:
             return
         self._ws = None
         self.ready = False
-        for fut in self._requests.values():
-            if not fut.done():
-                fut.set_exception(VenueError(f"{self.name}: connection closed"))
-        self._requests.clear()
-        for request, unknown in self._pending.disconnected():
-            now = self._now()
-            self.on_event(
-                OrderStatusUnknown(
-                    client_order_id=request.client_order_id,
-                    ts_init=now,
-                    ts_event=now,
-                    reason=f"{unknown.cause.value}: {unknown.detail}",
-                )
-            )
-        if not self._closing:
-            self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
+        fail_requests(self._requests, VenueError(f"{self.name}: connection closed"))
+        report_disconnected(self._pending, self._now, self.on_event)
 
     async def _watch_heartbeat(self, ws: WebSocket) -> None:
         # "Heartbeat messages are sent approximately once every second in the absence of
