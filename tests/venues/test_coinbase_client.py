@@ -437,6 +437,19 @@ async def test_feed_drop_is_resubscribed_and_fills_flow_again(venue: Venue, tls:
         await client.close()
 
 
+async def test_feed_dropped_again_is_resubscribed_again_until_close(venue: Venue, tls: Tls) -> None:
+    client, _ = await started(venue, tls)
+    try:
+        for drops in (1, 2):
+            await venue.emulator.disconnect_feeds()
+            async with asyncio.timeout(10):
+                while client.feed_reconnects < drops or not client.status()["feed_connected"]:
+                    await asyncio.sleep(0.01)
+    finally:
+        await client.close()
+    assert not client.feed.running and client.status()["feed_connected"] is False
+
+
 async def test_client_and_emulator_agree_under_a_path_prefix(tls: Tls) -> None:
     emu = CoinbaseEmulator(CoinbaseConfig(path_prefix="/coinbase"))
     await emu.start(ssl=tls.server)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import ssl as ssl_module
 import time
@@ -49,7 +50,9 @@ from whalewire.model import (
     SubmitOrder,
 )
 from whalewire.net._protocol import WebSocket
+from whalewire.net.backoff import backoff
 from whalewire.net.client import connect
+from whalewire.net.reconnect import Supervisor
 from whalewire.venues.base import (
     VenueError,
     VenueUnavailable,
@@ -184,8 +187,17 @@ class CoinbaseClient:
         self._tasks: set[asyncio.Task[None]] = set()
         #: REST connections this client opened (one, unless the venue dropped it)
         self.connections_opened = 0
-        #: times the feed dropped and was resubscribed
-        self.feed_reconnects = 0
+        #: keeps the feed subscribed: after a drop at once, then every 0.05 s doubling
+        #: to 2 s, each attempt counted by the connection limiter
+        self.feed = Supervisor(
+            self._open_feed,
+            on_connected=self._subscribe,
+            on_disconnected=self._feed_closed,
+            delays=lambda: itertools.chain([0.0], backoff(0.05, cap=2.0, jitter=False)),
+            stable_after=0.0,
+            retry_on=(OSError, TimeoutError, VenueError, WebSocketError),
+            name=f"{name} feed",
+        )
         #: keep-alive rounds answered (``GET /time`` on the idle connection)
         self.keepalives = 0
         self.sent = 0
@@ -212,7 +224,7 @@ class CoinbaseClient:
                 )
         if self.products is None:
             self.products = sorted(self.rules)
-        await self._subscribe()
+        await self.feed.start()
         for product_id in self.rules:
             await self.refresh_price(product_id)
         if self.keepalive_s:
@@ -242,9 +254,7 @@ class CoinbaseClient:
         self._closing = True
         for task in list(self._tasks):
             task.cancel()
-        if self._ws is not None:
-            with contextlib.suppress(WebSocketError):
-                await self._ws.close()
+        await self.feed.close()
         if self._conn is not None:
             self._conn.close()
 
@@ -429,10 +439,12 @@ class CoinbaseClient:
         self.on_event(event)
 
     # -- the feed ------------------------------------------------------------------------
-    async def _subscribe(self) -> None:
+    async def _open_feed(self) -> WebSocket:
         await connection_slot(self.connection_limiter, self.name)
-        self._ws = ws = await connect(self.ws_url, deflate=False, on_message=self._on_feed)
-        self._spawn(self._watch_feed(ws))
+        return await connect(self.ws_url, deflate=False, on_message=self._on_feed)
+
+    async def _subscribe(self, ws: WebSocket) -> None:
+        self._ws = ws
         self._subscribed = asyncio.get_running_loop().create_future()
         stamp = self._stamp()
         message = {
@@ -447,26 +459,28 @@ class CoinbaseClient:
             "passphrase": self._passphrase.reveal(),
             "timestamp": stamp,
         }
-        self._ws.send(orjson.dumps(message).decode())
+        ws.send(orjson.dumps(message).decode())
         try:
             await asyncio.wait_for(self._subscribed, self.request_timeout_s)
         except TimeoutError:
             raise VenueError(f"{self.name}: no answer to the user channel subscribe") from None
 
-    async def _watch_feed(self, ws: WebSocket) -> None:
-        """Resubscribe when the feed drops (fills sent meanwhile are lost: reconcile)."""
-        await ws.wait_closed()
-        delay = 0.05
-        while not self._closing and self._ws is ws:
+    def _feed_closed(self, ws: WebSocket) -> None:
+        # the feed Supervisor's on_disconnected: it resubscribes next (fills sent while
+        # the feed is down are not replayed: the orders they concern are reconciled)
+        if ws is not self._ws:
+            return
+        self._ws = None
+        fut = self._subscribed
+        if fut is not None and not fut.done():  # closed while subscribing: fail it now
+            fut.set_exception(VenueError(f"{self.name}: feed closed while subscribing"))
+        if not self._closing:
             log.warning("%s: feed closed; resubscribing", self.name)
-            try:
-                await self._subscribe()
-            except (OSError, TimeoutError, VenueError, WebSocketError) as exc:
-                log.warning("%s: feed resubscribe failed: %s", self.name, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-            else:
-                self.feed_reconnects += 1
+
+    @property
+    def feed_reconnects(self) -> int:
+        """Times the feed dropped and was resubscribed (``status()['feed_reconnects']``)."""
+        return max(0, self.feed.generation - 1)
 
     def _on_feed(self, ws: WebSocket, message: str | bytes) -> None:
         try:
