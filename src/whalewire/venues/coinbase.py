@@ -283,14 +283,15 @@ class CoinbaseClient:
             self._spawn(self._reconnect())
 
     async def _reconnect(self) -> None:
-        delay = 0.05
+        # at once, then 0.05 s doubling to 2 s: the feed's policy (``self.feed``). The REST
+        # connection is an ``Http1Connection``, not a WebSocket, so not a Supervisor's
+        delays = backoff(0.05, cap=2.0, jitter=False)
         while not self._closing and self._conn is None:
             try:
                 await self._connect_rest()
             except (OSError, TimeoutError, ssl_module.SSLError) as exc:
                 log.warning("%s: reconnect failed: %s", self.name, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+                await asyncio.sleep(next(delays))
 
     def _spawn(self, coro: Any) -> None:
         with contextlib.suppress(RuntimeError):  # no running loop: nothing to schedule
