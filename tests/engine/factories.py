@@ -180,7 +180,15 @@ class RecordingVenue:
 
 
 class NoDetector:
-    def feed(self, raw: bytes, *, feed: str, recv_ns: int, recv_wall_ns: int) -> Sequence[Any]:
+    def feed(
+        self,
+        raw: bytes,
+        *,
+        feed: str,
+        recv_ns: int,
+        recv_wall_ns: int,
+        txid: str | None = None,
+    ) -> Sequence[Any]:
         return []
 
 

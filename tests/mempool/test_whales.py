@@ -5,7 +5,10 @@ keyPathSpending[0]: its ``utxosSpent`` say which scriptPubKey each input spends)
 
 Ownership facts used as expected values are established with embit (an independent
 implementation), Bitcoin Core's txids, or the BIP vectors, never with the detector itself.
-Every test runs twice: over the C walks (``whalewire.mempool._scan``) and over pure Python.
+Every test runs over the C walks (``whalewire.mempool._scan``) and over pure Python, and
+``feed_all`` runs each with the detector hashing the txid itself and with the txid given, as
+the engine passes a feed event's (``feed(txid=...)``): the alerts and the outpoints
+remembered must be the same.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ from __future__ import annotations
 import json
 import struct
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from whalewire.mempool.address import script_to_address
-from whalewire.mempool.tx import Block, TxParseError, parse_block, parse_tx
+from whalewire.mempool.tx import Block, TxParseError, parse_block, parse_tx, txid_of
 from whalewire.mempool.watchlist import AddressBook
 from whalewire.mempool.whales import (
     SATS_PER_BTC,
@@ -43,6 +47,18 @@ G_COMPRESSED = bytes.fromhex("0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d9
 
 pytestmark = pytest.mark.usefixtures("impl")  # every test over C and over pure Python
 
+# whether feed_all hands the detector each transaction's txid (set by the fixture below)
+TXID_GIVEN = {"on": False}
+
+
+@pytest.fixture(autouse=True, params=["hashed by the detector", "given as a feed event's"])
+def txid_source(request: pytest.FixtureRequest) -> Iterator[None]:
+    TXID_GIVEN["on"] = request.param != "hashed by the detector"
+    try:
+        yield
+    finally:
+        TXID_GIVEN["on"] = False
+
 
 def book(*rows: tuple[str, str]) -> AddressBook:
     lines = ["address,entity,label,source", *(f"{a},{e},,test" for a, e in rows)]
@@ -54,7 +70,11 @@ def feed_all(detector: WhaleDetector, raws: list[bytes]) -> list[WhaleAlert]:
     for raw in raws:
         alerts.extend(
             detector.feed(
-                raw, feed="test", recv_ns=time.perf_counter_ns(), recv_wall_ns=time.time_ns()
+                raw,
+                feed="test",
+                recv_ns=time.perf_counter_ns(),
+                recv_wall_ns=time.time_ns(),
+                txid=txid_of(raw) if TXID_GIVEN["on"] else None,
             )
         )
     return alerts
