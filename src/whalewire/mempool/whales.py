@@ -33,13 +33,12 @@ Hot path: ``scan_tx`` walks the bytes and looks scriptPubKey and outpoint slices
 dicts; nothing is built unless something matched. For a transaction that matched, the inputs'
 revealed keys come from one more walk over its bytes (``_scan.reveal``), and its txid is the
 one the caller computed from the same bytes (a feed event's, ``feed(txid=...)``), or that walk
-hashes it (``_scan.inspect``);
-no ``Tx`` is built unless a withdrawal needs its outputs; address strings are computed only
-when an alert's ``MatchedOutput.address`` is read; a whale's watched outpoints are remembered
-at the start of the detector's next call, after the whale's order went out. Both walks have a
-C version in ``whalewire.mempool._scan`` (optional, built by setup.py) and the pure-Python
-reference here and in ``tx.py``; ``use_speedups`` switches, and the tests run both on the
-same vectors.
+hashes it (``_scan.inspect``); no ``Tx`` is built unless a withdrawal needs its outputs;
+address strings are computed only when an alert's ``MatchedOutput.address`` is read; a
+whale's watched outpoints are remembered at the start of the detector's next call, after the
+whale's order went out. The walks have a C version in ``whalewire.mempool._scan`` (optional,
+built by setup.py) and the pure-Python reference here and in ``tx.py``; ``use_speedups``
+switches, and the tests run both on the same vectors.
 ``WhaleDetector.rehearse`` runs the same path on a shadow whale, to keep it in cache.
 """
 
