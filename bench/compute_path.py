@@ -44,7 +44,7 @@ async def measure(url: str, key: str, secret: str, args: argparse.Namespace) -> 
     keys = tmp / "keys.toml"
     keys.write_text(f'[binance]\napi_key = "{key}"\napi_secret = "{secret}"\n')
     keys.chmod(0o600)
-    config = parse_config(config_text(url, keys, tmp / "journal.db", 0))
+    config = parse_config(config_text(url, keys, tmp / "journal.db", 0, 0))
     running = await build(config)
     engine = running.engine
     venue = engine.venues["binance"]

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from tests.engine.test_rehearsal import RecordingVenue, make_engine
+from tests.engine.factories import RecordingVenue, make_engine
 
 from whalewire.engine.app import Engine
 from whalewire.mempool.feeds.events import BlockSeen, EventKind, tx_event

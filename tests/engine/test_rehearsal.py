@@ -13,120 +13,17 @@ import asyncio
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.engine.factories import CONFIG, NoDetector, RecordingVenue, make_engine
 
 from whalewire.engine.app import CHECKPOINT_ROWS, Engine, ShadowAlert, pin_to_cpu
 from whalewire.engine.config import ConfigError, parse_config
-from whalewire.engine.journal import Journal
 from whalewire.engine.strategy import SHADOW_ID
 from whalewire.mempool.whales import AlertKind
-from whalewire.model import OrderEvent, SubmitOrder, encode
-from whalewire.venues.base import discard_event
-from whalewire.venues.ids import binance_client_order_id
-
-NS = 1_000_000_000
-
-CONFIG = """
-[engine]
-namespace = "reh"
-rehearse_interval_ms = 0.5
-[strategy]
-min_value_sats = 25_000_000
-cooldown_s = 5.0
-[risk]
-max_orders_per_second = 2
-max_orders_per_minute = 3
-[risk.symbols.BTCUSDT]
-max_order_qty = 0.01
-max_order_notional = 2000
-max_position = 0.05
-max_daily_loss = 500
-"""
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.mono = 1_000 * NS
-        self.wall = 1_700_000_000 * NS
-
-    def monotonic(self) -> int:
-        return self.mono
-
-    def wall_ns(self) -> int:
-        return self.wall
-
-    def advance(self, seconds: float) -> None:
-        self.mono += int(seconds * NS)
-        self.wall += int(seconds * NS)
-
-
-@dataclass
-class RecordingVenue:
-    """A venue that records what it is asked to send and to rehearse."""
-
-    clock: Clock
-    name: str = "binance"
-    placed: list[SubmitOrder] = field(default_factory=list)
-    rehearsed: list[SubmitOrder] = field(default_factory=list)
-    on_event: Callable[[OrderEvent], None] = discard_event
-
-    async def start(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
-
-    def client_order_id(self, namespace: str, seq: int) -> str:
-        return binance_client_order_id(namespace, seq)
-
-    def place(self, command: SubmitOrder) -> int:
-        self.placed.append(command)
-        return self.clock.monotonic()
-
-    def rehearse(self, command: SubmitOrder) -> None:
-        self.rehearsed.append(command)
-
-    async def cancel(self, client_order_id: str, symbol: str) -> None:
-        return None
-
-    async def cancel_all(self, symbol: str) -> int:
-        return 0
-
-    async def reconcile(self, client_order_id: str, symbol: str) -> list[OrderEvent]:
-        return []
-
-    def last_price(self, symbol: str) -> Decimal | None:
-        return Decimal("60000")
-
-    def status(self) -> dict[str, Any]:
-        return {}
-
-
-class NoDetector:
-    def feed(self, raw: bytes, *, feed: str, recv_ns: int, recv_wall_ns: int) -> Sequence[Any]:
-        return []
-
-
-def make_engine(tmp_path: Path, name: str, config: str = CONFIG) -> tuple[Engine, RecordingVenue]:
-    clock = Clock()
-    venue = RecordingVenue(clock)
-    engine = Engine(
-        parse_config(config),
-        venues={"binance": venue},
-        detector=NoDetector(),
-        journal=Journal(tmp_path / f"{name}.db"),
-        namespace="reh",
-        monotonic_ns=clock.monotonic,
-        wall_ns=clock.wall_ns,
-    )
-    engine.armed = True
-    return engine, venue
+from whalewire.model import encode
 
 
 def deposit(txid: str, entity: str = "Binance", value: int = 50_000_000) -> ShadowAlert:

@@ -124,7 +124,9 @@ def test_scan_of_random_bytes_is_none_or_what_python_says(data: bytes) -> None:
         assert ours is None or ours == ref
 
 
-# --- inspect: txid and the keys inputs reveal ----------------------------------------------
+# --- inspect, reveal, txid: the txid and the keys inputs reveal -----------------------------
+# reveal and txid are inspect's walk without the hash and without the dicts: each must give
+# inspect's answer (and refuse what it refuses) on every vector
 
 
 def test_inspect_gives_cores_txid_for_every_transaction(
@@ -134,6 +136,7 @@ def test_inspect_gives_cores_txid_for_every_transaction(
         seen = _scan.inspect(raw, {}, {}, {})
         assert seen is not None
         assert (seen[0][::-1].hex(), seen[1], seen[2]) == (txid, txid, [])
+        assert (_scan.txid(raw), _scan.reveal(raw, {}, {}, {})) == (txid, [])
 
 
 def revealed_keys(block: Block) -> tuple[dict[bytes, Any], dict[bytes, Any], dict[bytes, Any]]:
@@ -181,6 +184,7 @@ def test_inspect_recognises_the_same_inputs_as_python(
         assert seen is not None
         ref = reference_owners(detector, raw)
         assert seen[2] == ref
+        assert _scan.reveal(raw, by_pkh, by_sh, by_wsh) == ref
         recognised += len(ref)
     assert recognised > 10  # the block's inputs really were looked at
 
@@ -190,15 +194,19 @@ def test_inspect_of_every_cut_and_of_trailing_bytes_is_none(block: Block) -> Non
         if not tx.txid.startswith(WHALES):
             continue
         raw = tx.serialize()
-        for cut in range(len(raw)):
-            assert _scan.inspect(raw[:cut], {}, {}, {}) is None, cut
-        assert _scan.inspect(raw + b"\x00", {}, {}, {}) is None
+        for bad in [*(raw[:cut] for cut in range(len(raw))), raw + b"\x00"]:
+            assert _scan.inspect(bad, {}, {}, {}) is None, len(bad)
+            assert _scan.reveal(bad, {}, {}, {}) is None, len(bad)
+            assert _scan.txid(bad) is None, len(bad)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=400))
 def test_inspect_of_random_bytes_is_none_or_what_parse_tx_says(data: bytes) -> None:
     seen = _scan.inspect(data, {}, {}, {})
+    # the same walk: the same refusals, the same txid
+    assert _scan.txid(data) == (None if seen is None else seen[1])
+    assert _scan.reveal(data, {}, {}, {}) == (None if seen is None else [])
     try:
         tx = parse_tx(data)
     except TxParseError:
@@ -230,6 +238,8 @@ def test_inspect_of_a_transaction_with_more_inputs_than_the_stack_holds() -> Non
     seen = _scan.inspect(raw, by_pkh, {}, {})
     assert seen is not None
     assert seen[0] == sha256(sha256(legacy))
+    assert _scan.txid(raw) == seen[0][::-1].hex()
     detector = WhaleDetector(AddressBook.demo())
     detector._by_pkh, detector._by_sh, detector._by_wsh = by_pkh, {}, {}
     assert seen[2] == reference_owners(detector, raw) == [(k, ("pkh", k)) for k in (0, 63, 64, 99)]
+    assert _scan.reveal(raw, by_pkh, {}, {}) == seen[2]

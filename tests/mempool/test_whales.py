@@ -5,7 +5,10 @@ keyPathSpending[0]: its ``utxosSpent`` say which scriptPubKey each input spends)
 
 Ownership facts used as expected values are established with embit (an independent
 implementation), Bitcoin Core's txids, or the BIP vectors, never with the detector itself.
-Every test runs twice: over the C walks (``whalewire.mempool._scan``) and over pure Python.
+Every test runs over the C walks (``whalewire.mempool._scan``) and over pure Python, and
+``feed_all`` runs each with the detector hashing the txid itself and with the txid given, as
+the engine passes a feed event's (``feed(txid=...)``): the alerts and the outpoints
+remembered must be the same.
 """
 
 from __future__ import annotations
@@ -13,13 +16,16 @@ from __future__ import annotations
 import json
 import struct
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from whalewire.mempool.address import script_to_address
-from whalewire.mempool.tx import Block, TxParseError, parse_block, parse_tx
+from whalewire.mempool.tx import Block, TxParseError, parse_block, parse_tx, txid_of
 from whalewire.mempool.watchlist import AddressBook
 from whalewire.mempool.whales import (
     SATS_PER_BTC,
@@ -43,6 +49,18 @@ G_COMPRESSED = bytes.fromhex("0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d9
 
 pytestmark = pytest.mark.usefixtures("impl")  # every test over C and over pure Python
 
+# whether feed_all hands the detector each transaction's txid (set by the fixture below)
+TXID_GIVEN = {"on": False}
+
+
+@pytest.fixture(autouse=True, params=["hashed by the detector", "given as a feed event's"])
+def txid_source(request: pytest.FixtureRequest) -> Iterator[None]:
+    TXID_GIVEN["on"] = request.param != "hashed by the detector"
+    try:
+        yield
+    finally:
+        TXID_GIVEN["on"] = False
+
 
 def book(*rows: tuple[str, str]) -> AddressBook:
     lines = ["address,entity,label,source", *(f"{a},{e},,test" for a, e in rows)]
@@ -54,7 +72,11 @@ def feed_all(detector: WhaleDetector, raws: list[bytes]) -> list[WhaleAlert]:
     for raw in raws:
         alerts.extend(
             detector.feed(
-                raw, feed="test", recv_ns=time.perf_counter_ns(), recv_wall_ns=time.time_ns()
+                raw,
+                feed="test",
+                recv_ns=time.perf_counter_ns(),
+                recv_wall_ns=time.time_ns(),
+                txid=txid_of(raw) if TXID_GIVEN["on"] else None,
             )
         )
     return alerts
@@ -380,3 +402,57 @@ def test_rehearsals_between_transactions_change_no_real_alert(mempool_raws: list
 
 def test_rehearse_with_an_empty_book_does_nothing() -> None:
     assert WhaleDetector(book()).rehearse() is None
+
+
+# --- the txid given (a feed event's) against the txid hashed here --------------------------
+
+
+def detected(alerts: tuple[WhaleAlert, ...]) -> list[tuple[Any, ...]]:
+    """What an alert says, without its timestamps."""
+    return [
+        (a.txid, a.kind, a.entity, a.value, [(o.index, o.value) for o in a.outputs], a.inputs)
+        for a in alerts
+    ]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_a_given_txid_changes_no_alert_and_no_remembered_outpoint(
+    block: Block, mempool_raws: list[bytes], data: st.DataObject
+) -> None:
+    # whales, the taproot whale's spend and ordinary transactions in any order, some with one
+    # byte changed: fed with the txid a feed event carries (computed from the bytes) and
+    # without it, the detectors must agree on every alert and on what they remember
+    funding = tx_by_prefix(block, "014cf678")
+    outpoint = bytes.fromhex(funding.txid)[::-1] + struct.pack("<I", 1)
+    spend = (
+        struct.pack("<i", 2) + b"\x01" + outpoint + b"\x00\xfd\xff\xff\xff\x01"
+        + struct.pack("<Q", 44_000_000) + b"\x16\x00\x14" + bytes(20) + bytes(4)
+    )  # fmt: skip
+    whales = [tx_by_prefix(block, p).serialize() for p in ("e8a4eef8", "d39e6417", "e6707305")]
+    pool = [*whales, funding.serialize(), spend, *mempool_raws[:20]]
+    raws = data.draw(st.lists(st.sampled_from(pool), min_size=1, max_size=12))
+    given_id, hashed = (
+        WhaleDetector(AddressBook.demo(), threshold_sats=25_000_000, max_tracked_outpoints=4)
+        for _ in range(2)
+    )
+    alerted = 0
+    for drawn in raws:
+        raw = drawn
+        if data.draw(st.booleans()):
+            at = data.draw(st.integers(0, len(raw) - 1))
+            raw = raw[:at] + bytes([raw[at] ^ data.draw(st.integers(1, 255))]) + raw[at + 1 :]
+        try:
+            txid = txid_of(raw)
+        except TxParseError:
+            continue  # no feed event carries these bytes
+        ours = given_id.feed(raw, feed="t", recv_ns=0, recv_wall_ns=0, txid=txid)
+        ref = hashed.feed(raw, feed="t", recv_ns=0, recv_wall_ns=0)
+        assert detected(ours) == detected(ref)
+        assert all(a.txid == txid for a in ours)
+        alerted += len(ours)
+    event("alerts: " + (str(alerted) if alerted < 3 else "3+"))
+    assert given_id.tracked_outpoints == hashed.tracked_outpoints
+    assert given_id._spent == hashed._spent

@@ -70,7 +70,13 @@ class Detector(Protocol):
     """What the engine needs of the whale detector (``whalewire.mempool.whales``)."""
 
     def feed(
-        self, raw: bytes, *, feed: str, recv_ns: int, recv_wall_ns: int
+        self,
+        raw: bytes,
+        *,
+        feed: str,
+        recv_ns: int,
+        recv_wall_ns: int,
+        txid: str | None = None,
     ) -> Sequence[AlertLike]: ...
 
 
@@ -271,12 +277,15 @@ class Engine:
     def on_feed_event(self, event: object) -> None:
         """Take one event from the mempool monitor (``RawTxEvent`` and friends)."""
         raw: bytes | None
+        txid: str | None = None
         if type(event) is RawTxEvent:
             # nearly every event: its fields read directly, not through getattr's defaults
             raw = event.raw
             feed = event.feed
             recv_ns = event.recv_ns
             recv_wall_ns = event.recv_wall_ns
+            # computed from raw by every feed (tx_event), so the detector need not hash again
+            txid = event.txid
         else:
             raw = getattr(event, "raw", None)
             feed = getattr(event, "feed", "?")
@@ -288,7 +297,9 @@ class Engine:
         if not raw:
             return
         try:
-            alerts = self.detector.feed(raw, feed=feed, recv_ns=recv_ns, recv_wall_ns=recv_wall_ns)
+            alerts = self.detector.feed(
+                raw, feed=feed, recv_ns=recv_ns, recv_wall_ns=recv_wall_ns, txid=txid
+            )
         except TxParseError as exc:
             # a peer sent garbage: count it, keep going (the feed stays up)
             self.metrics.inc("malformed_transactions")

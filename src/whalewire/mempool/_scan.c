@@ -84,15 +84,37 @@ lookup(PyObject *dict, const unsigned char *p, Py_ssize_t len)
     return hit;
 }
 
+/* Append ``(i, value)`` (or ``(i, amount, value)`` when ``amount`` is not NULL, stolen) to
+ * ``list``. The tuple is built directly: Py_BuildValue parses its format string on every call,
+ * which cost more than the rest of a hit (callgrind). */
 static int
-append_pair(PyObject *list, Py_ssize_t i, PyObject *value)
+append_hit(PyObject *list, Py_ssize_t i, PyObject *amount, PyObject *value)
 {
-    PyObject *t = Py_BuildValue("(nO)", i, value);
-    if (t == NULL)
+    PyObject *index = PyLong_FromSsize_t(i);
+    PyObject *t = PyTuple_New(amount == NULL ? 2 : 3);
+    if (index == NULL || t == NULL) {
+        Py_XDECREF(index);
+        Py_XDECREF(t);
+        Py_XDECREF(amount);
         return -1;
+    }
+    PyTuple_SET_ITEM(t, 0, index);
+    Py_INCREF(value);
+    if (amount == NULL) {
+        PyTuple_SET_ITEM(t, 1, value);
+    } else {
+        PyTuple_SET_ITEM(t, 1, amount);
+        PyTuple_SET_ITEM(t, 2, value);
+    }
     int rc = PyList_Append(list, t);
     Py_DECREF(t);
     return rc;
+}
+
+static int
+append_pair(PyObject *list, Py_ssize_t i, PyObject *value)
+{
+    return append_hit(list, i, NULL, value);
 }
 
 PyDoc_STRVAR(scan_tx_doc,
@@ -147,19 +169,19 @@ scan_tx(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             goto none;
         PyObject *hit = lookup(watch, r.p + r.pos, (Py_ssize_t)ln);
         if (hit != NULL) {
-            PyObject *t = Py_BuildValue("(nKO)", (Py_ssize_t)i,
-                                        (unsigned long long)le(value, 8), hit);
-            if (t == NULL)
-                goto fail;
-            int rc = PyList_Append(found, t);
-            Py_DECREF(t);
-            if (rc < 0)
+            PyObject *amount = PyLong_FromUnsignedLongLong((unsigned long long)le(value, 8));
+            if (amount == NULL || append_hit(found, (Py_ssize_t)i, amount, hit) < 0)
                 goto fail;
         } else if (PyErr_Occurred())
             goto fail;
         r.pos += (Py_ssize_t)ln;
     }
-    return Py_BuildValue("(NN)", found, ins);
+    PyObject *pair = PyTuple_New(2);
+    if (pair == NULL)
+        goto fail;
+    PyTuple_SET_ITEM(pair, 0, found);
+    PyTuple_SET_ITEM(pair, 1, ins);
+    return pair;
 none:
     Py_DECREF(ins);
     Py_DECREF(found);
@@ -265,6 +287,146 @@ input_owner(PyObject *by_pkh, PyObject *by_sh, PyObject *by_wsh, const unsigned 
 
 #define MAX_INPUTS_ON_STACK 64
 
+/* Walk one whole transaction (r->pos at 0). When ``owners`` is not NULL, append ``(input
+ * index, entry)`` to it for each input whose revealed key or script is a key of the dicts;
+ * when ``txid`` is not NULL, write the txid there (internal byte order). Return 1 when done,
+ * 0 when the bytes are not a transaction this walk fully understands (the caller returns
+ * None), -1 with an exception set. */
+static int
+walk_tx(reader *r, PyObject *by_pkh, PyObject *by_sh, PyObject *by_wsh, PyObject *owners,
+        unsigned char txid[32])
+{
+    if (r->n < 10)
+        return 0;
+    int segwit = r->p[4] == 0;
+    if (segwit && r->p[5] != 1)
+        return 0;
+    r->pos = segwit ? 6 : 4;
+    Py_ssize_t body = r->pos; /* the txid's preimage: version, then from here to the witness */
+    int64_t n_in = compact(r);
+    if (n_in < 0 || (n_in == 0 && !segwit) || n_in > (r->n - r->pos) / 41)
+        return 0;
+    /* each input's scriptSig span, for the witness pass */
+    Py_ssize_t sig_at_stack[MAX_INPUTS_ON_STACK], sig_len_stack[MAX_INPUTS_ON_STACK];
+    Py_ssize_t *sig_at = sig_at_stack, *sig_len = sig_len_stack;
+    int rc = 0;
+    if (n_in > MAX_INPUTS_ON_STACK) {
+        sig_at = PyMem_Malloc(sizeof(Py_ssize_t) * 2 * (size_t)n_in);
+        if (sig_at == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        sig_len = sig_at + n_in;
+    }
+    for (int64_t i = 0; i < n_in; i++) {
+        if (!skip(r, 36))
+            goto done;
+        int64_t ln = compact(r);
+        sig_at[i] = r->pos;
+        sig_len[i] = (Py_ssize_t)ln;
+        if (!skip(r, ln) || !skip(r, 4))
+            goto done;
+    }
+    int64_t n_out = compact(r);
+    if (n_out < 0 || n_out > (r->n - r->pos) / 9)
+        goto done;
+    for (int64_t i = 0; i < n_out; i++) {
+        if (!skip(r, 8) || !skip(r, compact(r)))
+            goto done;
+    }
+    Py_ssize_t witness_start = r->pos;
+    int any_witness = 0;
+    for (int64_t i = 0; i < n_in; i++) {
+        const unsigned char *last = NULL;
+        Py_ssize_t last_len = 0;
+        int64_t n_items = 0;
+        if (segwit) {
+            n_items = compact(r);
+            if (n_items < 0)
+                goto done;
+            for (int64_t j = 0; j < n_items; j++) {
+                int64_t ln = compact(r);
+                last = r->p + r->pos;
+                last_len = (Py_ssize_t)ln;
+                if (!skip(r, ln))
+                    goto done;
+            }
+            any_witness |= n_items > 0;
+        }
+        if (owners == NULL)
+            continue;
+        PyObject *hit = input_owner(by_pkh, by_sh, by_wsh, r->p + sig_at[i], sig_len[i], last,
+                                    last_len, n_items);
+        if (hit != NULL) {
+            if (append_pair(owners, (Py_ssize_t)i, hit) < 0) {
+                rc = -1;
+                goto done;
+            }
+        } else if (PyErr_Occurred()) {
+            rc = -1;
+            goto done;
+        }
+    }
+    if ((segwit && !any_witness) || r->n - r->pos != 4)
+        goto done;
+    if (txid != NULL) {
+        SHA256_CTX ctx;
+        SHA256_Init(&ctx);
+        if (segwit) {
+            SHA256_Update(&ctx, r->p, 4);
+            SHA256_Update(&ctx, r->p + body, (size_t)(witness_start - body));
+            SHA256_Update(&ctx, r->p + r->pos, 4);
+        } else {
+            SHA256_Update(&ctx, r->p, (size_t)r->n);
+        }
+        SHA256_Final(txid, &ctx);
+        sha256(txid, 32, txid);
+    }
+    rc = 1;
+done:
+    if (sig_at != sig_at_stack)
+        PyMem_Free(sig_at);
+    return rc;
+}
+
+/* The display-order hex of a txid (its bytes reversed), as a new str. */
+static PyObject *
+txid_hex(const unsigned char h[32])
+{
+    static const char digits[] = "0123456789abcdef";
+    PyObject *s = PyUnicode_New(64, 127);
+    if (s == NULL)
+        return NULL;
+    Py_UCS1 *hex = PyUnicode_1BYTE_DATA(s);
+    for (int k = 0; k < 32; k++) {
+        hex[2 * k] = (Py_UCS1)digits[h[31 - k] >> 4];
+        hex[2 * k + 1] = (Py_UCS1)digits[h[31 - k] & 15];
+    }
+    return s;
+}
+
+/* The walk behind inspect and reveal (args: raw, by_pkh, by_sh, by_wsh): a new list of
+ * ``(input index, entry)``, a new reference to None when the bytes are not understood, NULL
+ * with an exception set. ``txid`` as in walk_tx. */
+static PyObject *
+owners_of(PyObject *const *args, Py_ssize_t nargs, unsigned char txid[32])
+{
+    if (nargs != 4 || !PyBytes_Check(args[0]) || !PyDict_Check(args[1]) ||
+        !PyDict_Check(args[2]) || !PyDict_Check(args[3]))
+        Py_RETURN_NONE;
+    reader r = {(const unsigned char *)PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), 0};
+    PyObject *owners = PyList_New(0);
+    if (owners == NULL)
+        return NULL;
+    int rc = walk_tx(&r, args[1], args[2], args[3], owners, txid);
+    if (rc > 0)
+        return owners;
+    Py_DECREF(owners);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(inspect_doc,
              "inspect(raw, by_pkh, by_sh, by_wsh) -> (txid, txid_hex, inputs) | None\n\n"
              "Walk one whole transaction: return its txid (internal byte order), the same\n"
@@ -275,113 +437,55 @@ PyDoc_STRVAR(inspect_doc,
 static PyObject *
 inspect(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 4 || !PyBytes_Check(args[0]) || !PyDict_Check(args[1]) ||
-        !PyDict_Check(args[2]) || !PyDict_Check(args[3]))
-        Py_RETURN_NONE;
-    PyObject *by_pkh = args[1], *by_sh = args[2], *by_wsh = args[3];
-    reader r = {(const unsigned char *)PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), 4};
-    if (r.n < 10)
-        Py_RETURN_NONE;
-    int segwit = r.p[4] == 0;
-    if (segwit) {
-        if (r.p[5] != 1)
-            Py_RETURN_NONE;
-        r.pos = 6;
-    }
-    Py_ssize_t body = r.pos; /* the txid's preimage: version, then from here to the witness */
-    int64_t n_in = compact(&r);
-    if (n_in < 0 || (n_in == 0 && !segwit) || n_in > (r.n - r.pos) / 41)
-        Py_RETURN_NONE;
-    /* each input's scriptSig span, for the witness pass */
-    Py_ssize_t sig_at_stack[MAX_INPUTS_ON_STACK], sig_len_stack[MAX_INPUTS_ON_STACK];
-    Py_ssize_t *sig_at = sig_at_stack, *sig_len = sig_len_stack;
-    PyObject *owners = NULL;
-    if (n_in > MAX_INPUTS_ON_STACK) {
-        sig_at = PyMem_Malloc(sizeof(Py_ssize_t) * 2 * (size_t)n_in);
-        if (sig_at == NULL)
-            return PyErr_NoMemory();
-        sig_len = sig_at + n_in;
-    }
-    for (int64_t i = 0; i < n_in; i++) {
-        if (!skip(&r, 36))
-            goto none;
-        int64_t ln = compact(&r);
-        sig_at[i] = r.pos;
-        sig_len[i] = (Py_ssize_t)ln;
-        if (!skip(&r, ln) || !skip(&r, 4))
-            goto none;
-    }
-    int64_t n_out = compact(&r);
-    if (n_out < 0 || n_out > (r.n - r.pos) / 9)
-        goto none;
-    for (int64_t i = 0; i < n_out; i++) {
-        if (!skip(&r, 8) || !skip(&r, compact(&r)))
-            goto none;
-    }
-    Py_ssize_t witness_start = r.pos;
-    owners = PyList_New(0);
-    if (owners == NULL)
-        goto fail;
-    int any_witness = 0;
-    for (int64_t i = 0; i < n_in; i++) {
-        const unsigned char *last = NULL;
-        Py_ssize_t last_len = 0;
-        int64_t n_items = 0;
-        if (segwit) {
-            n_items = compact(&r);
-            if (n_items < 0)
-                goto none;
-            for (int64_t j = 0; j < n_items; j++) {
-                int64_t ln = compact(&r);
-                last = r.p + r.pos;
-                last_len = (Py_ssize_t)ln;
-                if (!skip(&r, ln))
-                    goto none;
-            }
-            any_witness |= n_items > 0;
-        }
-        PyObject *hit = input_owner(by_pkh, by_sh, by_wsh, r.p + sig_at[i], sig_len[i], last,
-                                    last_len, n_items);
-        if (hit != NULL) {
-            if (append_pair(owners, (Py_ssize_t)i, hit) < 0)
-                goto fail;
-        } else if (PyErr_Occurred())
-            goto fail;
-    }
-    if ((segwit && !any_witness) || r.n - r.pos != 4)
-        goto none;
     unsigned char h[32];
-    SHA256_CTX ctx;
-    SHA256_Init(&ctx);
-    if (segwit) {
-        SHA256_Update(&ctx, r.p, 4);
-        SHA256_Update(&ctx, r.p + body, (size_t)(witness_start - body));
-        SHA256_Update(&ctx, r.p + r.pos, 4);
-    } else {
-        SHA256_Update(&ctx, r.p, (size_t)r.n);
+    PyObject *owners = owners_of(args, nargs, h);
+    if (owners == NULL || owners == Py_None)
+        return owners;
+    PyObject *hex = txid_hex(h);
+    PyObject *txid = PyBytes_FromStringAndSize((const char *)h, 32);
+    PyObject *t = PyTuple_New(3);
+    if (hex == NULL || txid == NULL || t == NULL) {
+        Py_XDECREF(hex);
+        Py_XDECREF(txid);
+        Py_XDECREF(t);
+        Py_DECREF(owners);
+        return NULL;
     }
-    SHA256_Final(h, &ctx);
-    sha256(h, 32, h);
-    if (sig_at != sig_at_stack)
-        PyMem_Free(sig_at);
-    static const char digits[] = "0123456789abcdef";
-    char hex[64];
-    for (int k = 0; k < 32; k++) { /* display order: the hash's bytes reversed */
-        hex[2 * k] = digits[h[31 - k] >> 4];
-        hex[2 * k + 1] = digits[h[31 - k] & 15];
-    }
-    return Py_BuildValue("(y#s#N)", (const char *)h, (Py_ssize_t)32, hex, (Py_ssize_t)64,
-                         owners);
-none:
-    if (sig_at != sig_at_stack)
-        PyMem_Free(sig_at);
-    Py_XDECREF(owners);
+    PyTuple_SET_ITEM(t, 0, txid);
+    PyTuple_SET_ITEM(t, 1, hex);
+    PyTuple_SET_ITEM(t, 2, owners);
+    return t;
+}
+
+PyDoc_STRVAR(reveal_doc,
+             "reveal(raw, by_pkh, by_sh, by_wsh) -> inputs | None\n\n"
+             "inspect() without the txid: the same walk and ``(input index, entry)`` list, for\n"
+             "a caller that already holds the txid it computed from the same bytes.");
+
+static PyObject *
+reveal(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return owners_of(args, nargs, NULL);
+}
+
+PyDoc_STRVAR(txid_doc,
+             "txid(raw) -> str | None\n\n"
+             "Return the display-order hex txid of exactly one transaction (the walk of\n"
+             "inspect(), no dicts, no lists). None: let the Python path (tx.txid_of) decide.");
+
+static PyObject *
+txid(PyObject *self, PyObject *arg)
+{
+    if (!PyBytes_Check(arg))
+        Py_RETURN_NONE;
+    reader r = {(const unsigned char *)PyBytes_AS_STRING(arg), PyBytes_GET_SIZE(arg), 0};
+    unsigned char h[32];
+    int rc = walk_tx(&r, NULL, NULL, NULL, NULL, h);
+    if (rc > 0)
+        return txid_hex(h);
+    if (rc < 0)
+        return NULL;
     Py_RETURN_NONE;
-fail:
-    if (sig_at != sig_at_stack)
-        PyMem_Free(sig_at);
-    Py_XDECREF(owners);
-    return NULL;
 }
 
 PyDoc_STRVAR(hash160_doc, "hash160(data) -> bytes\n\nReturn RIPEMD160(SHA256(data)).");
@@ -401,6 +505,8 @@ py_hash160(PyObject *self, PyObject *arg)
 static PyMethodDef methods[] = {
     {"scan_tx", (PyCFunction)(void (*)(void))scan_tx, METH_FASTCALL, scan_tx_doc},
     {"inspect", (PyCFunction)(void (*)(void))inspect, METH_FASTCALL, inspect_doc},
+    {"reveal", (PyCFunction)(void (*)(void))reveal, METH_FASTCALL, reveal_doc},
+    {"txid", txid, METH_O, txid_doc},
     {"hash160", py_hash160, METH_O, hash160_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -17,5 +17,16 @@ def inspect(
     None: use Python.
     """
 
+def reveal(
+    raw: bytes, by_pkh: dict[bytes, _V], by_sh: dict[bytes, _V], by_wsh: dict[bytes, _V]
+) -> list[tuple[int, _V]] | None:
+    """Return the inputs whose keys are known, as ``inspect`` does, without the txid.
+
+    None: use Python.
+    """
+
+def txid(raw: bytes) -> str | None:
+    """Return the display-order hex txid of exactly one transaction; None: use Python."""
+
 def hash160(data: bytes | bytearray | memoryview) -> bytes:
     """Return RIPEMD160(SHA256(data))."""

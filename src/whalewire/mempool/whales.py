@@ -30,14 +30,15 @@ a deposit whose inputs mix the entity's coins with others' counts as internal; a
 what the transaction says, not what the exchange credits.
 
 Hot path: ``scan_tx`` walks the bytes and looks scriptPubKey and outpoint slices up in two
-dicts; nothing is built unless something matched. For a transaction that matched, the txid
-and the inputs' revealed keys come from one more walk over its bytes (``_scan.inspect``), and
-no ``Tx`` is built unless a withdrawal needs its outputs; address strings are computed only
-when an alert's ``MatchedOutput.address`` is read; a whale's watched outpoints are remembered
-at the start of the detector's next call, after the whale's order went out. Both walks have a
-C version in ``whalewire.mempool._scan`` (optional, built by setup.py) and the pure-Python
-reference here and in ``tx.py``; ``use_speedups`` switches, and the tests run both on the
-same vectors.
+dicts; nothing is built unless something matched. For a transaction that matched, the inputs'
+revealed keys come from one more walk over its bytes (``_scan.reveal``), and its txid is the
+one the caller computed from the same bytes (a feed event's, ``feed(txid=...)``), or that walk
+hashes it (``_scan.inspect``); no ``Tx`` is built unless a withdrawal needs its outputs;
+address strings are computed only when an alert's ``MatchedOutput.address`` is read; a
+whale's watched outpoints are remembered at the start of the detector's next call, after the
+whale's order went out. The walks have a C version in ``whalewire.mempool._scan`` (optional,
+built by setup.py) and the pure-Python reference here and in ``tx.py``; ``use_speedups``
+switches, and the tests run both on the same vectors.
 ``WhaleDetector.rehearse`` runs the same path on a shadow whale, to keep it in cache.
 """
 
@@ -54,7 +55,7 @@ from typing import Final
 import msgspec
 
 from whalewire.mempool.address import script_to_address
-from whalewire.mempool.tx import Tx, TxIn, parse_tx, scan_tx
+from whalewire.mempool.tx import Tx, TxIn, parse_tx, scan_tx, txid_of
 from whalewire.mempool.tx import use_speedups as tx_use_speedups
 from whalewire.mempool.watchlist import AddressBook, AddressEntry
 
@@ -81,6 +82,7 @@ SATS_PER_BTC: Final = 100_000_000
 _NO_ALERTS: Final[tuple[WhaleAlert, ...]] = ()
 # what ``_scan.inspect`` looks keys up in when only the txid is wanted
 _NOTHING: Final[dict[bytes, AddressEntry]] = {}
+_NO_INPUTS: Final[list[tuple[int, AddressEntry]]] = []
 _perf_ns = time.perf_counter_ns
 _sha256 = hashlib.sha256
 
@@ -291,7 +293,7 @@ class WhaleDetector:
         # a whale's watched outputs, remembered at the start of the next call rather than
         # before its alert is returned: no later transaction is scanned without them, and
         # the whale's order does not wait for the bookkeeping
-        self._unremembered: tuple[bytes, list[tuple[int, int, AddressEntry]]] | None = None
+        self._unremembered: tuple[str, list[tuple[int, int, AddressEntry]]] | None = None
         # What an input can reveal, mapped back to the watched entry it pays.
         self._by_pkh: dict[bytes, AddressEntry] = {}
         self._by_sh: dict[bytes, AddressEntry] = {}
@@ -307,6 +309,8 @@ class WhaleDetector:
                 self._by_wsh[spk[2:]] = entry
         first = next(iter(self._watch.values()), None)
         self._shadow = None if first is None else _shadow_tx(first, self.threshold(first.entity))
+        # the shadow's txid, computed once from its bytes, as a feed event's is
+        self._shadow_id = None if self._shadow is None else txid_of(self._shadow)
 
     def threshold(self, entity: str) -> int:
         """Return the threshold in satoshis that applies to ``entity``."""
@@ -320,7 +324,13 @@ class WhaleDetector:
         return len(self._spent)
 
     def feed(
-        self, raw: bytes, *, feed: str, recv_ns: int, recv_wall_ns: int
+        self,
+        raw: bytes,
+        *,
+        feed: str,
+        recv_ns: int,
+        recv_wall_ns: int,
+        txid: str | None = None,
     ) -> tuple[WhaleAlert, ...]:
         """Apply the rule to one raw transaction; return its alerts (usually none).
 
@@ -329,6 +339,10 @@ class WhaleDetector:
             feed: the feed's name, copied into alerts.
             recv_ns: ``perf_counter_ns()`` when the bytes were received.
             recv_wall_ns: ``time_ns()`` at the same moment.
+            txid: ``raw``'s display-order txid as computed from ``raw`` itself (a feed
+                event's: ``tx_event`` and every feed hash the bytes, none takes a peer's
+                word); spares hashing the bytes again. Never pass a txid a peer sent: it
+                would name the alert and the remembered outpoints. None: hashed here.
 
         Raises:
             TxParseError: ``raw`` is not a well-formed transaction (as far as it was read).
@@ -343,7 +357,7 @@ class WhaleDetector:
         if not found and not ins and not self.inspect_all_inputs:
             return _NO_ALERTS
         # positional: a keyword call costs more, and this is the alert's hot path
-        return self._decide(raw, found, ins, feed, recv_ns, recv_wall_ns, True)
+        return self._decide(raw, found, ins, feed, recv_ns, recv_wall_ns, True, txid)
 
     def rehearse(self) -> WhaleAlert | None:
         """Detect once on a shadow whale so the hot path's code and data stay in cache.
@@ -365,7 +379,7 @@ class WhaleDetector:
         hits = scan(raw, self._watch, self._spent) if scan is not None else None
         if hits is None:
             hits = scan_tx(raw, self._watch, self._spent)
-        alerts = self._decide(raw, hits[0], hits[1], "rehearsal", 0, 0, False)
+        alerts = self._decide(raw, hits[0], hits[1], "rehearsal", 0, 0, False, self._shadow_id)
         return alerts[0] if alerts else None
 
     def _decide(  # noqa: PLR0917 - positional on purpose: feed's hot path calls it
@@ -377,21 +391,33 @@ class WhaleDetector:
         recv_ns: int,
         recv_wall_ns: int,
         remember: bool,
+        txid: str | None,
     ) -> tuple[WhaleAlert, ...]:
         owners: dict[str, list[int]] = {}
         for i, entry in ins:
             owners.setdefault(entry.entity, []).append(i)
         look = bool(found) or self.inspect_all_inputs
         tx: Tx | None = None
-        walk = _c_inspect
-        seen = None
-        if walk is not None:
-            if look:
-                seen = walk(raw, self._by_pkh, self._by_sh, self._by_wsh)
-            else:
-                seen = walk(raw, _NOTHING, _NOTHING, _NOTHING)
-        if seen is not None:
-            txid_bytes, txid, revealed = seen
+        revealed: list[tuple[int, AddressEntry]] | None = None
+        if txid is None:
+            walk = _c_inspect
+            if walk is not None:
+                if look:
+                    seen = walk(raw, self._by_pkh, self._by_sh, self._by_wsh)
+                else:
+                    seen = walk(raw, _NOTHING, _NOTHING, _NOTHING)
+                if seen is not None:
+                    txid = seen[1]
+                    revealed = seen[2]
+        elif look:
+            reveal = _c_reveal
+            if reveal is not None:
+                revealed = reveal(raw, self._by_pkh, self._by_sh, self._by_wsh)
+        else:
+            # the scan's outpoint hits alone decide: the bytes were walked (and hashed) when
+            # the caller computed the txid, nothing more to read
+            revealed = _NO_INPUTS
+        if revealed is not None:
             if revealed:
                 known = {i for i, _ in ins}
                 for i, entry in revealed:
@@ -400,8 +426,8 @@ class WhaleDetector:
         else:
             # the reference path (and the one that names the fault in malformed bytes)
             tx = parse_tx(raw)
-            txid_bytes = tx.txid_bytes
-            txid = txid_bytes[::-1].hex()
+            if txid is None:
+                txid = tx.txid
             if look:
                 known = {i for i, _ in ins}
                 for i, txin in enumerate(tx.inputs):
@@ -411,8 +437,9 @@ class WhaleDetector:
                             owners.setdefault(owner.entity, []).append(i)
         if not found and not owners:
             return _NO_ALERTS
+        assert txid is not None
         if found and remember:
-            self._unremembered = (txid_bytes, found)
+            self._unremembered = (txid, found)
         net = self.network
         alerts: list[WhaleAlert] = []
         if len(found) == 1 and not owners:
@@ -496,7 +523,8 @@ class WhaleDetector:
         pending = self._unremembered
         assert pending is not None
         self._unremembered = None
-        txid, found = pending
+        txid_hex, found = pending
+        txid = bytes.fromhex(txid_hex)[::-1]  # internal byte order, as outpoints carry it
         spent = self._spent
         for i, _, entry in found:
             spent[txid + i.to_bytes(4, "little")] = entry
@@ -600,8 +628,13 @@ _InspectFn = Callable[
     [bytes, dict[bytes, AddressEntry], dict[bytes, AddressEntry], dict[bytes, AddressEntry]],
     tuple[bytes, str, list[tuple[int, AddressEntry]]] | None,
 ]
+_RevealFn = Callable[
+    [bytes, dict[bytes, AddressEntry], dict[bytes, AddressEntry], dict[bytes, AddressEntry]],
+    list[tuple[int, AddressEntry]] | None,
+]
 _c_scan_tx: _ScanFn | None = None
 _c_inspect: _InspectFn | None = None
+_c_reveal: _RevealFn | None = None
 #: True when the C walks (``whalewire.mempool._scan``) run detection
 SPEEDUPS = False
 
@@ -612,16 +645,18 @@ def use_speedups(enabled: bool) -> bool:
     Tests use this to run the same vectors over both paths; detectors read the choice on
     every call, so it applies to existing ones too. Returns the old flag.
     """
-    global _c_scan_tx, _c_inspect, SPEEDUPS
+    global _c_scan_tx, _c_inspect, _c_reveal, SPEEDUPS
     old = SPEEDUPS
     tx_use_speedups(enabled)
     if enabled and _HAVE_C:
         _c_scan_tx = _scan.scan_tx
         _c_inspect = _scan.inspect
+        _c_reveal = _scan.reveal
         SPEEDUPS = True
     else:
         _c_scan_tx = None
         _c_inspect = None
+        _c_reveal = None
         SPEEDUPS = False
     return old
 

@@ -59,6 +59,15 @@ def test_tx_event_computes_txid_and_stamps_times() -> None:
     assert event.recv_ns > 0 and event.recv_wall_ns > 0
 
 
+def test_tx_event_refuses_a_txid_given_with_bytes_and_keeps_it_without() -> None:
+    # the detector takes an event's txid as its bytes' own: with bytes, only the computed one
+    raw = block_txs()[1]
+    with pytest.raises(ValueError, match="computes the txid"):
+        tx_event(raw, "test", txid=block_doc()["tx"][1])
+    removed = tx_event(b"", "test", EventKind.REMOVED, txid="11" * 32)
+    assert (removed.raw, removed.txid) == (b"", "11" * 32)
+
+
 def test_embedded_default_holds_block_951658_without_coinbase() -> None:
     records = load_replay(DEFAULT_REPLAY)
     txids = [r.txid for r in records]

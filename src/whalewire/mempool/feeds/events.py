@@ -41,8 +41,12 @@ class RawTxEvent(msgspec.Struct, frozen=True, gc=False):
 
     ``raw`` is the transaction's serialisation (with witness when the peer sent it); it is
     empty for :attr:`EventKind.REMOVED`, where feeds only know the txid. ``txid`` is the
-    display-order hex txid. ``recv_ns`` is ``time.perf_counter_ns()`` taken as the bytes came
-    in (for latency measurement); ``recv_wall_ns`` is ``time.time_ns()`` at the same moment.
+    display-order hex txid; with ``raw``, every feed computes it from ``raw`` (``tx_event``,
+    ``txid_of``, or a peer's claim checked against that: mempool.space), never takes a
+    peer's word, so the detector uses it as the bytes' own (it names the alert and the
+    outpoints the detector remembers). ``recv_ns`` is ``time.perf_counter_ns()`` taken as
+    the bytes came in (for latency measurement); ``recv_wall_ns`` is ``time.time_ns()`` at
+    the same moment.
     """
 
     raw: bytes
@@ -97,12 +101,14 @@ def tx_event(
         raw: the serialised transaction (legacy or BIP 144 segwit).
         feed: the feed's name, e.g. ``"zmq"``, ``"p2p"``, ``"replay"``.
         kind: what the event reports.
-        txid: display-order txid when the protocol already carries it.
+        txid: display-order txid, only for an event without bytes (REMOVED), where the
+            peer's is all there is; with bytes it is always computed from them.
         recv_ns: ``perf_counter_ns`` at receive; taken now when omitted.
         recv_wall_ns: ``time_ns`` at receive; taken now when omitted.
 
     Raises:
-        TxParseError: ``txid`` is omitted and ``raw`` is not a well-formed transaction.
+        TxParseError: ``raw`` is not a well-formed transaction.
+        ValueError: both ``raw`` and ``txid`` are given.
     """
     if recv_ns is None:
         recv_ns = _perf_ns()
@@ -110,4 +116,8 @@ def tx_event(
         recv_wall_ns = _wall_ns()
     if txid is None:
         txid = txid_of(raw)
+    elif raw:
+        # the detector takes an event's txid as its bytes' own: a peer's claim would name
+        # the alert and the outpoints it remembers
+        raise ValueError("tx_event computes the txid of raw: pass txid only without bytes")
     return RawTxEvent(raw, txid, feed, kind, recv_ns, recv_wall_ns)
