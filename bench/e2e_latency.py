@@ -139,12 +139,14 @@ send_backend = "{option.backend}"
 """
 
 
-#: the floor's reader: a plain process blocked in epoll on the emulator's CPU that stamps
-#: (perf_counter_ns, CLOCK_MONOTONIC like ours) the read completing each fixed-size frame,
-#: and prints the stamps when the sender closes
+#: the floor's reader: a plain process on the emulator's CPU, blocked in epoll ("epoll",
+#: as the venue waits) or spinning on a non-blocking read ("spin": nothing to wake), that
+#: stamps (perf_counter_ns, CLOCK_MONOTONIC like ours) the read completing each fixed-size
+#: frame, and prints the stamps when the sender closes
 FLOOR_READER = """
 import select, socket, sys, time
 size = int(sys.argv[1])
+spin = sys.argv[2] == "spin"
 srv = socket.socket()
 srv.bind(("127.0.0.1", 0))
 srv.listen(1)
@@ -158,7 +160,8 @@ total = 0
 stamps = []
 clock = time.perf_counter_ns
 while True:
-    ep.poll()
+    if not spin:
+        ep.poll()
     try:
         n = conn.recv_into(buf)
     except BlockingIOError:
@@ -195,15 +198,20 @@ class Option(NamedTuple):
 
 
 async def floor(
-    venue: Any, emu_cpu: int, args: argparse.Namespace, busy: Callable[[float], Awaitable[None]]
+    venue: Any,
+    option: Option,
+    args: argparse.Namespace,
+    busy: Callable[[float], Awaitable[None]],
+    reader_mode: str,
 ) -> tuple[list[int], list[int]]:
     """What the machine charges for the write alone, paced as the whales are.
 
     One ``os.write`` of a real order frame (the venue's template, so the same length as
     each order's) on a loopback TCP socket of this process (CPU 0, TCP_NODELAY as the
-    venue's), to ``FLOOR_READER`` blocked in epoll on the emulator's CPU, then the same busy
-    mempool as between whales (rehearsals and their pongs included). Returns, per write,
-    ns until ``os.write`` returned and ns until the reader had read the frame.
+    venue's), to ``FLOOR_READER`` on the emulator's CPU (``reader_mode``: "epoll" or
+    "spin"), then the same busy mempool as between whales (rehearsals and their pongs
+    included). Returns, per write, ns until ``os.write`` returned and ns until the reader
+    had read the frame.
     """
     cmd = SubmitOrder(
         client_order_id=venue.client_order_id("bench", 1),
@@ -215,8 +223,9 @@ async def floor(
     )
     fill, qty, price = venue._prepared(cmd)
     frame = bytes(fill(venue.clock.timestamp_ms(), cmd.client_order_id.encode(), qty, price))
+    script = [sys.executable, "-c", FLOOR_READER, str(len(frame)), reader_mode]
     reader = subprocess.Popen(
-        ["taskset", "-c", str(emu_cpu), sys.executable, "-c", FLOOR_READER, str(len(frame))],
+        ["taskset", "-c", str(option.emu_cpu), *script],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -348,7 +357,9 @@ async def measure(
             await asyncio.sleep(args.gap_ms / 1000)  # stay inside the venue's order limit
     finally:
         gc.enable()
-    floor_write, floor_read = await floor(venue, option.emu_cpu, args, busy_mempool)
+    floors = {
+        mode: await floor(venue, option, args, busy_mempool, mode) for mode in args.floor_reader
+    }
     # compute only: the whole hot path in a tight loop, the venue in dry-run (everything but
     # the socket write), on fresh whale variants; wall and thread CPU time per trigger. The
     # venue's own limiter (100 orders / 10 s) would refuse almost all of them: room for this
@@ -394,10 +405,10 @@ async def measure(
         "venue_read_p50": pct(venue_read, 50),
         "venue_read_p99": pct(venue_read, 99),
         "venue_read_n": len(venue_read),
-        "floor_write_p50": pct(floor_write, 50),
-        "floor_write_p99": pct(floor_write, 99),
-        "floor_read_p50": pct(floor_read, 50),
-        "floor_read_p99": pct(floor_read, 99),
+        "floors": {
+            mode: (pct(w, 50), pct(w, 99), pct(rd, 50), pct(rd, 99))
+            for mode, (w, rd) in floors.items()
+        },
         "compute_p50": pct(compute, 50),
         "compute_p99": pct(compute, 99),
         "compute_cpu_p50": pct(cpu, 50),
@@ -455,6 +466,12 @@ def main() -> None:
         default=["socket"],
         help="[venues.binance] send_backend values to compare: socket, uring, uring-sqpoll",
     )
+    ap.add_argument(
+        "--floor-reader",
+        type=lambda text: text.split(","),
+        default=["epoll"],
+        help="the floor's reader: epoll (blocked, as the venue), spin (never sleeps), or both",
+    )
     args = ap.parse_args()
     os.sched_setaffinity(0, {0})
     print(
@@ -499,17 +516,22 @@ def report(label: str, r: dict[str, object]) -> None:
         f"  feed receive → venue read (emulator's stamp): p50 {r['venue_read_p50']:.1f} µs, "
         f"p99 {r['venue_read_p99']:.1f} µs ({r['venue_read_n']} orders)"
     )
-    print(
-        "  floor, a bare os.write of the same frame, same pacing, reader in epoll on the "
-        f"emulator's CPU: returned p50 {r['floor_write_p50']:.1f} / p99 "
-        f"{r['floor_write_p99']:.1f} µs, read p50 {r['floor_read_p50']:.1f} / p99 "
-        f"{r['floor_read_p99']:.1f} µs"
-    )
-    print(
-        "  end to end minus floor, p50: bytes written "
-        f"{float(r['trigger_p50']) - float(r['floor_write_p50']):.1f} µs, venue read "
-        f"{float(r['venue_read_p50']) - float(r['floor_read_p50']):.1f} µs"
-    )
+    floors = r["floors"]
+    assert isinstance(floors, dict)
+    for mode, (w50, w99, r50, r99) in floors.items():
+        waits = "blocked in epoll" if mode == "epoll" else "spinning on a non-blocking read"
+        print(
+            f"  floor, a bare os.write of the same frame, same pacing, reader {waits} on the "
+            f"emulator's CPU: returned p50 {w50:.1f} / p99 {w99:.1f} µs, "
+            f"read p50 {r50:.1f} / p99 {r99:.1f} µs"
+        )
+    if "epoll" in floors:
+        w50, _, r50, _ = floors["epoll"]
+        print(
+            "  end to end minus floor (epoll reader), p50: bytes written "
+            f"{float(r['trigger_p50']) - w50:.1f} µs, venue read "
+            f"{float(r['venue_read_p50']) - r50:.1f} µs"
+        )
     print(f"  {'stage':8} {'in pipeline p50':>16} {'alone p50':>10}")
     for s in STAGES:
         print(f"  {s:8} {stages[s]:>16.2f} {alone[s]:>10.2f}")
