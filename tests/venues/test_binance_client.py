@@ -356,6 +356,21 @@ async def test_rehearsal_sends_one_empty_pong_and_no_order_then_an_order_is_veri
     await client.close()
 
 
+async def test_rehearsal_asks_a_full_rate_limiter_without_counting_or_failing(
+    emulator: BinanceEmulator,
+) -> None:
+    client, _ = await started(emulator, session=True, pong_interval_ms=60_000)
+    client.limiter.headroom = 1e-9  # every window full: place must refuse
+    charged = limiter_counts(client)
+    with pytest.raises(VenueUnavailable, match="rate limit"):
+        client.place(order())
+    client.rehearse(order())  # the same check, its verdict dropped: still rehearses
+    assert limiter_counts(client) == charged
+    assert (client.sent, client.rehearsals, client.warm_pong.sent) == (0, 1, 1)
+    await until(lambda: emulator.unsolicited_pongs == 1)
+    await client.close()
+
+
 async def test_pongs_follow_the_interval_and_zero_sends_none(emulator: BinanceEmulator) -> None:
     client, _ = await started(emulator, session=True, pong_interval_ms=1)
     for _ in range(3):

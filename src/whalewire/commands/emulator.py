@@ -13,6 +13,7 @@ from whalewire.emulator.faults import FaultPlan
 from whalewire.emulator.kraken import KrakenConfig
 from whalewire.emulator.kraken_server import KrakenEmulator
 from whalewire.emulator.server import BinanceEmulator
+from whalewire.emulator.stamps import ReadStamps
 
 VENUES = ("binance", "kraken", "coinbase")
 
@@ -37,6 +38,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--walk-interval", type=_positive, default=1.0, help="seconds between two walk steps"
+    )
+    parser.add_argument(
+        "--stamp-reads",
+        metavar="PATH",
+        default=None,
+        help="binance: append '<clientOrderId> <perf_counter_ns>' to PATH as each order "
+        "message is read (latency benchmarks; off by default)",
     )
 
 
@@ -105,7 +113,8 @@ async def _serve(args: argparse.Namespace) -> int:
     config = BinanceConfig(
         seed=args.seed, walk_bps=args.walk_bps, walk_interval_s=args.walk_interval
     )
-    emulator = BinanceEmulator(config, faults=plan)
+    stamps = ReadStamps(args.stamp_reads) if args.stamp_reads else None
+    emulator = BinanceEmulator(config, faults=plan, read_stamps=stamps)
     creds = emulator.exchange.open_default_account()
     server = await emulator.start(args.host, args.port)
     host = args.host if ":" not in args.host else f"[{args.host}]"

@@ -26,6 +26,7 @@ from whalewire.emulator.binance import BinanceConfig, BinanceExchange, BinanceSe
 from whalewire.emulator.book import keep_walking
 from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
 from whalewire.emulator.matching import Clock
+from whalewire.emulator.stamps import ReadStamps
 from whalewire.net._protocol import WebSocket
 from whalewire.net.server import Server, serve
 from whalewire.ws.exceptions import CloseCode
@@ -58,8 +59,11 @@ class BinanceEmulator:
         clock: Clock = wall_clock,
         ping_interval: float = PING_INTERVAL_S,
         pong_timeout: float | None = PONG_TIMEOUT_S,
+        read_stamps: ReadStamps | None = None,
     ) -> None:
         self._clock = clock
+        #: stamps each order message as it is read (benchmarks; None: off)
+        self.read_stamps = read_stamps
         self._skew_ms = 0
         self.exchange = BinanceExchange(self._venue_time, config)
         self.exchange.on_push = self._flush
@@ -159,6 +163,8 @@ class BinanceEmulator:
         ip = str(peer[0]) if isinstance(peer, Sequence) and peer else "127.0.0.1"
         session = self.exchange.connect(ip, return_rate_limits=return_limits)
         self._sockets[session] = ws
+        if self.read_stamps is not None:
+            self.read_stamps.attach(ws)
         number = self._connections
         self._connections += 1
         injector: FaultInjector | None = None
