@@ -2,6 +2,8 @@
 
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -25,3 +27,17 @@ def test_unknown_command_exits_with_usage_error() -> None:
     )
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_version_prints_the_package_version_and_exits_0() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "whalewire", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0
+    # the version pyproject.toml declares, read independently of whalewire.__version__
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    declared = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["version"]
+    assert result.stdout.strip() == f"whalewire {declared}"

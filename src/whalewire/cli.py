@@ -13,6 +13,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from whalewire import __version__
+
 #: subcommand -> (module under whalewire.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "ws": ("ws", "WebSocket tools: echo server and Autobahn client for conformance runs"),
@@ -28,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """Build the argument parser; configure every subcommand, or only the one named."""
     parser = argparse.ArgumentParser(prog="whalewire", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"whalewire {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
