@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from whalewire.emulator import binance_rules as rules
+from whalewire.emulator import numbers
 from whalewire.emulator.accounts import ApiKey, Credentials, KeyType, Registry, open_default_account
 from whalewire.emulator.binance_methods import METHODS
 from whalewire.emulator.binance_render import execution_report
@@ -237,7 +238,7 @@ class BinanceExchange:
         if kind is FaultKind.SHUTDOWN:
             return _dumps({"event": {"e": "serverShutdown", "E": now}})
         try:
-            request = json.loads(request_text, parse_float=Decimal)
+            request = numbers.loads(request_text)
             req_id = request.get("id") if isinstance(request, dict) else None
         except ValueError:
             req_id = None
@@ -330,7 +331,7 @@ def _dumps(obj: object) -> str:
 def _json_default(value: object) -> object:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(type(value).__name__)
+    return numbers.json_default(value)
 
 
 class BinanceSession:
@@ -381,7 +382,7 @@ class BinanceSession:
 
     def _respond(self, text: str) -> str:
         try:
-            request = json.loads(text, parse_float=Decimal)
+            request = numbers.loads(text)
         except ValueError:
             request = None
         if not isinstance(request, dict):
@@ -541,10 +542,11 @@ class BinanceSession:
         window = params.get("recvWindow")
         recv_window = Decimal(DEFAULT_RECV_WINDOW)
         if window is not None:
-            try:
-                recv_window = Decimal(str(window))
-            except ArithmeticError:
-                raise rules.mandatory("recvWindow") from None
+            # NaN, "sNaN", "²", 1e300000: refused before any comparison or conversion
+            parsed = numbers.decimal_of(window)
+            if parsed is None:
+                raise rules.mandatory("recvWindow")
+            recv_window = parsed
             if recv_window > MAX_RECV_WINDOW:
                 raise rules.too_large("recvWindow", str(MAX_RECV_WINDOW))
         # "if (timestamp < (serverTime + 1000) && (serverTime - timestamp) <= recvWindow)"

@@ -22,10 +22,11 @@ import string
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from whalewire.emulator import numbers
 from whalewire.emulator.accounts import Registry
 from whalewire.emulator.book import BookConfig, seed_book, synthetic_levels
 from whalewire.emulator.coinbase_feed import CoinbaseFeedSession
@@ -271,12 +272,11 @@ class CoinbaseExchange:
         if key is None:
             return error(401, "Invalid API Key")
         stamp = _header(headers, "cb-access-timestamp")
-        try:
-            ts_ms = Decimal(stamp) * 1000
-            if not ts_ms.is_finite():
-                raise InvalidOperation
-        except InvalidOperation:
+        # decimal seconds; "1e999999" or 5,000 digits are refused before any arithmetic
+        seconds = numbers.parse_decimal(stamp)
+        if seconds is None:
             return error(400, "invalid timestamp")
+        ts_ms = seconds * 1000
         if abs(now - ts_ms) > TIMESTAMP_WINDOW_MS:
             return error(401, "request timestamp expired")
         given = _header(headers, "cb-access-passphrase")
@@ -410,12 +410,15 @@ class CoinbaseExchange:
     def place(self, account: str, body: bytes, now: int) -> RestResponse:
         """``POST /orders`` ("Create a new order"): validate, match, answer ``pending``."""
         try:
-            req = json.loads(body)
+            req = numbers.loads(body)
         except ValueError:
             return error(400, "Invalid JSON body")
         if not isinstance(req, dict):
             return error(400, "Invalid JSON body")
-        parsed = self._parse_order(account, req)
+        try:
+            parsed = self._parse_order(account, req)
+        except _BadNumber as exc:
+            return error(400, f"{exc.name} is invalid")
         if isinstance(parsed, RestResponse):
             return parsed
         command, client_oid, funds = parsed
@@ -461,8 +464,8 @@ class CoinbaseExchange:
                 return error(400, "duplicate client_oid")
         if req.get("post_only") is True:
             return error(400, "post_only is not supported by this emulator")
-        size = _decimal(req.get("size"))
-        funds = _decimal(req.get("funds"))
+        size = _decimal(req, "size")
+        funds = _decimal(req, "funds")
         if size is not None:
             if size <= 0 or size % spec.step_size:
                 return error(400, f"size is too accurate. Smallest unit is {fmt(spec.step_size)}")
@@ -480,7 +483,7 @@ class CoinbaseExchange:
                 account, product, cmd_side, OrderType.MARKET, size, funds, None, None, client_oid
             )
             return cmd, client_oid, funds
-        price = _decimal(req.get("price"))
+        price = _decimal(req, "price")
         if price is None or size is None:
             return error(400, "limit orders require price and size")
         if price <= 0 or price % spec.tick_size:
@@ -616,11 +619,19 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     return headers.get(name, "")
 
 
-def _decimal(value: object) -> Decimal | None:
+class _BadNumber(Exception):
+    """A number field that is no bounded plain decimal (``numbers``): answered 400."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _decimal(req: Mapping[str, Any], name: str) -> Decimal | None:
+    value = req.get(name)
     if value is None:
         return None
-    try:
-        out = Decimal(str(value))
-    except InvalidOperation:
-        return Decimal(-1)
-    return out if out.is_finite() else Decimal(-1)
+    out = numbers.decimal_of(value)
+    if out is None:
+        raise _BadNumber(name)
+    return out

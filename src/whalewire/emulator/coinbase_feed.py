@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from whalewire.emulator import numbers
 from whalewire.emulator.coinbase_render import Owners
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ class CoinbaseFeedSession:
     def handle(self, text: str) -> list[str]:
         """Answer one client message: ``subscribe`` / ``unsubscribe``, else an error."""
         try:
-            msg = json.loads(text)
+            msg = numbers.loads(text)
         except ValueError:
             return [_feed_error("Malformed JSON", "")]
         if not isinstance(msg, dict) or msg.get("type") not in ("subscribe", "unsubscribe"):

@@ -22,13 +22,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from urllib.parse import parse_qsl
 
+from whalewire.emulator import numbers
 from whalewire.emulator.accounts import Registry
 from whalewire.emulator.book import BookConfig, price_walk, seed_book, synthetic_levels
 from whalewire.emulator.faults import FaultKind
@@ -323,11 +323,11 @@ class KrakenExchange:
             raise KrakenError(INVALID_KEY)
         if not verify_api_sign(uri_path, body, key.secret, headers.get("api-sign", "")):
             raise KrakenError(INVALID_SIGNATURE)
-        nonce_text = dict(parse_qsl(body)).get("nonce", "")
-        if not nonce_text.isdigit():
+        # "the nonce must be an always increasing, unsigned 64-bit integer" per API key;
+        # "1²" or 5,000 digits are refused before any conversion
+        nonce = numbers.parse_int(dict(parse_qsl(body)).get("nonce", ""))
+        if nonce is None or not 0 <= nonce < 2**64:
             raise KrakenError(INVALID_NONCE)
-        # "the nonce must be an always increasing, unsigned 64-bit integer" per API key
-        nonce = int(nonce_text)
         if nonce <= self._nonces.get(key.api_key, 0):
             raise KrakenError(INVALID_NONCE)
         self._nonces[key.api_key] = nonce
@@ -471,7 +471,7 @@ class KrakenExchange:
         if kind is FaultKind.SHUTDOWN:
             return status_message(0, "maintenance")
         try:
-            request = json.loads(request_text)
+            request = numbers.loads(request_text)
         except ValueError:
             request = {}
         if not isinstance(request, dict):
@@ -526,7 +526,7 @@ class KrakenSession:
     def _respond(self, text: str) -> str:
         now = self.exchange.clock()
         try:
-            request = json.loads(text, parse_float=Decimal)
+            request = numbers.loads(text)
         except ValueError:
             request = None
         if not isinstance(request, dict):
@@ -742,13 +742,8 @@ class KrakenSession:
 
 
 def _decimal(value: object, name: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
-        raise KrakenError(f"{INVALID_ARGUMENTS}:{name}")
-    try:
-        out = Decimal(str(value))
-    except InvalidOperation:
-        raise KrakenError(f"{INVALID_ARGUMENTS}:{name}") from None
-    if not out.is_finite():
+    out = numbers.decimal_of(value)
+    if out is None:
         raise KrakenError(f"{INVALID_ARGUMENTS}:{name}")
     return out
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from whalewire.emulator import numbers
 from whalewire.emulator.matching import (
     CommandRejected,
     Event,
@@ -52,7 +53,7 @@ def dumps(obj: object) -> str:
 def _json_default(value: object) -> object:
     if isinstance(value, Decimal):
         return _num(value)
-    raise TypeError(type(value).__name__)
+    return numbers.json_default(value)
 
 
 def failure(method: object, req_id: object, error: str, t_in: int, t_out: int) -> dict[str, object]:
