@@ -171,16 +171,26 @@ class VenueUnavailable(VenueError):
         return f"{self.venue}: cannot send: {self.why}"
 
 
-class Grid(Protocol):
-    """A symbol's lot and tick grids, as each venue module's rules class provides them."""
+@dataclass(frozen=True, slots=True)
+class Grid:
+    """A symbol's lot and tick grids: Binance's ``LOT_SIZE``/``PRICE_FILTER``, Kraken's
+    instrument increments, Coinbase's product increments, one rule for all three."""
+
+    step_size: Decimal
+    tick_size: Decimal
 
     def quantity(self, qty: Decimal) -> bytes:
-        """Format ``qty`` as plain decimal ASCII on the lot grid."""
-        ...
+        """Format ``qty`` as plain decimal ASCII on the lot grid (rounded down)."""
+        return _on_grid(qty, self.step_size)
 
     def price(self, px: Decimal) -> bytes:
-        """Format ``px`` as plain decimal ASCII on the tick grid."""
-        ...
+        """Format ``px`` as plain decimal ASCII on the tick grid (rounded down)."""
+        return _on_grid(px, self.tick_size)
+
+
+def _on_grid(value: Decimal, step: Decimal) -> bytes:
+    steps = (value / step).to_integral_value(rounding="ROUND_DOWN")
+    return format((steps * step).normalize(), "f").encode()
 
 
 def order_text(
@@ -335,6 +345,45 @@ def fail_requests(requests: dict[Any, asyncio.Future[Any]], error: Exception) ->
         if not fut.done():
             fut.set_exception(error)
     requests.clear()
+
+
+class MalformedMessages:
+    """Count and log what a venue sent that did not decode; the order it names goes UNKNOWN.
+
+    A malformed message never closes the connection it came on (the other orders on it
+    are fine); if it concerned an order, that order's state is no longer known, so it is
+    reported ``OrderStatusUnknown`` and the engine reconciles it by client order id.
+    """
+
+    def __init__(self, venue: str, now: Callable[[], int]) -> None:
+        self.venue = venue
+        self._now = now
+        #: messages refused so far (``status()['malformed']``)
+        self.count = 0
+        #: the last refusal, for the status view
+        self.last = ""
+
+    def report(
+        self,
+        error: Exception,
+        message: str | bytes,
+        on_event: Callable[[OrderEvent], None],
+        client_order_id: str | None = None,
+    ) -> None:
+        """Count and log ``error`` about ``message``; report ``client_order_id`` UNKNOWN."""
+        self.count += 1
+        self.last = str(error)
+        log.warning("%s; message %.200r", error, message)
+        if client_order_id:
+            ts = self._now()
+            on_event(
+                OrderStatusUnknown(
+                    client_order_id=client_order_id,
+                    ts_init=ts,
+                    ts_event=ts,
+                    reason=f"malformed venue message: {error}",
+                )
+            )
 
 
 def report_disconnected(

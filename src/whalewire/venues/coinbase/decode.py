@@ -1,0 +1,87 @@
+"""Every message Coinbase Exchange sends us, as msgspec types, decoded sans-IO.
+
+The WebSocket feed ("Exchange WebSocket Channels"): ``subscriptions``, ``error``,
+``heartbeat`` and, on the ``user`` channel, ``received`` / ``open`` / ``match`` / ``done``,
+one flat object each (``FeedMessage``). The REST answer to ``POST /orders`` ("Create a new
+order": the order with its ``id``; an error: ``message``). Whatever does not fit raises
+``decoding.VenueDecodeError`` naming the message and the field path. Knows nothing of
+sockets, orders of record or the engine.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from whalewire.venues.decoding import check_amounts, decode
+
+VENUE = "coinbase"
+
+
+class FeedMessage(msgspec.Struct):
+    """One feed message; which fields are set depends on ``type``."""
+
+    type: str
+    order_id: str | None = None
+    client_oid: str | None = None
+    product_id: str | None = None
+    time: str | None = None
+    reason: str | None = None
+    price: Decimal | None = None
+    size: Decimal | None = None
+    trade_id: int | str | None = None
+    taker_order_id: str | None = None
+    maker_order_id: str | None = None
+    taker_fee_rate: Decimal | None = None
+    maker_fee_rate: Decimal | None = None
+    message: str | None = None
+
+    def __post_init__(self) -> None:
+        check_amounts(self.price, self.size, self.taker_fee_rate, self.maker_fee_rate)
+        if self.type == "match" and (self.price is None or self.size is None):
+            raise ValueError("a match needs price and size")
+
+
+class FeedRef(msgspec.Struct):
+    """The order ids of a feed message that failed to decode in full."""
+
+    order_id: str | None = None
+    client_oid: str | None = None
+    taker_order_id: str | None = None
+    maker_order_id: str | None = None
+
+
+class OrderAnswer(msgspec.Struct):
+    """The body of a ``POST /orders`` answer: the order's ``id``, or an error ``message``."""
+
+    id: str | None = None
+    message: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """The body as ``outcome.coinbase_outcome`` reads it."""
+        out: dict[str, Any] = {}
+        if self.id is not None:
+            out["id"] = self.id
+        if self.message is not None:
+            out["message"] = self.message
+        return out
+
+
+def feed(data: bytes | str) -> FeedMessage:
+    """Decode one feed message."""
+    return decode(VENUE, "feed message", data, FeedMessage)
+
+
+def feed_refs(data: bytes | str) -> FeedRef:
+    """Best effort: the order ids of a feed message that did not decode in full."""
+    try:
+        return msgspec.json.decode(data, type=FeedRef)
+    except msgspec.MsgspecError:
+        return FeedRef()
+
+
+def order_answer(body: bytes) -> OrderAnswer:
+    """Decode a ``POST /orders`` answer's body (an empty body is an empty answer)."""
+    return decode(VENUE, "POST /orders answer", body, OrderAnswer) if body else OrderAnswer()

@@ -1,0 +1,95 @@
+"""Typed decoding of what venues send: msgspec types in, one error that says where it broke.
+
+Each venue folder's ``decode.py`` declares the messages that venue sends as msgspec Structs
+and decodes them through :func:`decode` / :func:`convert`. A message that does not fit raises
+:class:`VenueDecodeError`, which names the venue, the message and the field path (msgspec's
+``$.event.L``), so a log line says what to look at. Amounts pass :func:`check_amounts` in the
+Structs' ``__post_init__``: a venue's ``"NaN"`` or ``"1e999999"`` is a malformed message, not
+a fill that poisons every later sum. Sans-IO: no sockets, no events, no logging.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import msgspec
+
+from whalewire.venues.base import VenueError
+
+T = TypeVar("T")
+
+#: the largest amount a venue may report, in digits before the point (no real quantity,
+#: price or fee comes near; beyond it Decimal arithmetic could overflow its context)
+MAX_AMOUNT_DIGITS = 24
+#: the most digits after the point an amount may carry
+MAX_AMOUNT_DECIMALS = 24
+
+
+class VenueDecodeError(VenueError):
+    """A venue message did not fit its declared type.
+
+    Attributes:
+        venue: the client's name (``binance``, ``kraken``, ``coinbase``, or a configured one).
+        message: which message it was (``executionReport``, ``add_order response``, ...).
+        path: where in it, as msgspec writes it (``$`` for the whole message).
+        detail: what was wrong there.
+    """
+
+    def __init__(self, venue: str, message: str, path: str, detail: str) -> None:
+        super().__init__(venue, message, path, detail)
+        self.venue = venue
+        self.message = message
+        self.path = path
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.venue}: malformed {self.message}: {self.detail} - at `{self.path}`"
+
+
+def _error(venue: str, message: str, exc: msgspec.MsgspecError) -> VenueDecodeError:
+    detail, sep, where = str(exc).rpartition(" - at `")
+    if not sep:
+        return VenueDecodeError(venue, message, "$", str(exc))
+    return VenueDecodeError(venue, message, where.rstrip("`"), detail)
+
+
+def decode(venue: str, message: str, data: bytes | str, type_: type[T]) -> T:
+    """Decode JSON ``data`` as ``type_``.
+
+    Raises:
+        VenueDecodeError: not JSON, or not the declared shape (with the field path).
+    """
+    try:
+        return msgspec.json.decode(data, type=type_)
+    except msgspec.MsgspecError as exc:
+        raise _error(venue, message, exc) from None
+
+
+def convert(venue: str, message: str, obj: Any, type_: type[T]) -> T:
+    """Convert already-decoded JSON ``obj`` (a dict, a list) into ``type_``.
+
+    Raises:
+        VenueDecodeError: not the declared shape (with the field path).
+    """
+    try:
+        return msgspec.convert(obj, type=type_, strict=False)
+    except msgspec.MsgspecError as exc:
+        raise _error(venue, message, exc) from None
+
+
+def check_amounts(*values: Decimal | None) -> None:
+    """Refuse a non-finite or absurdly large or fine amount (call from ``__post_init__``).
+
+    Raises:
+        ValueError: msgspec reports it with the Struct's path.
+    """
+    for value in values:
+        if value is None:
+            continue
+        if not value.is_finite():
+            raise ValueError(f"amount {value} is not finite")
+        exponent = value.as_tuple().exponent
+        assert isinstance(exponent, int)
+        if value and (value.adjusted() >= MAX_AMOUNT_DIGITS or -exponent > MAX_AMOUNT_DECIMALS):
+            raise ValueError(f"amount {value} is out of range")

@@ -1,0 +1,155 @@
+"""Every message Kraken's Spot WebSocket v2 sends us, as msgspec types, decoded sans-IO.
+
+Two kinds arrive (Spot WebSocket v2): a channel message (``channel``, ``type``, ``data``:
+``status``, ``heartbeat``, ``executions``, ``ticker``, ``instrument``) and a method
+response (``method``, ``req_id``, ``success``, ``result`` or ``error``). The rows the
+client acts on are typed: executions, tickers, instrument pairs, the ``add_order`` result.
+Whatever does not fit raises ``decoding.VenueDecodeError`` naming the message and the field
+path. Knows nothing of sockets, orders of record or the engine.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from whalewire.venues.decoding import check_amounts, convert, decode
+
+VENUE = "kraken"
+
+
+class Message(msgspec.Struct):
+    """One frame: a channel message (``channel`` set) or a method response (``req_id``)."""
+
+    channel: str | None = None
+    type: str = ""
+    #: the channel's rows, decoded once the channel is known (empty: none)
+    data: msgspec.Raw = msgspec.Raw()
+    method: str | None = None
+    req_id: int | None = None
+    success: bool = True
+    result: Any = None
+    error: str | None = None
+
+
+class Fee(msgspec.Struct):
+    """One ``fees`` entry of an execution."""
+
+    asset: str = ""
+    qty: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        check_amounts(self.qty)
+
+
+class Execution(msgspec.Struct):
+    """One ``executions`` row ("Spot WebSocket v2" > "Executions"): ``exec_type`` says what."""
+
+    exec_type: str
+    order_id: str = ""
+    cl_ord_id: str | None = None
+    timestamp: str | None = None
+    symbol: str | None = None
+    last_price: Decimal | None = None
+    last_qty: Decimal | None = None
+    fees: list[Fee] = []
+    exec_id: str | None = None
+    trade_id: int | str | None = None
+
+    def __post_init__(self) -> None:
+        check_amounts(self.last_price, self.last_qty)
+        if self.exec_type == "trade" and (self.last_price is None or self.last_qty is None):
+            raise ValueError("a trade needs last_price and last_qty")
+
+
+class ExecutionRef(msgspec.Struct):
+    """The ids of an execution row that failed to decode in full, to name its order."""
+
+    order_id: str | None = None
+    cl_ord_id: str | None = None
+
+
+class Ticker(msgspec.Struct):
+    """One ``ticker`` row: the best bid and ask and the last trade."""
+
+    symbol: str
+    bid: Decimal | None = None
+    ask: Decimal | None = None
+    last: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        check_amounts(self.bid, self.ask, self.last)
+
+
+class Pair(msgspec.Struct):
+    """One ``instrument`` pair: its quantity and price increments."""
+
+    symbol: str
+    qty_increment: Decimal
+    price_increment: Decimal
+
+    def __post_init__(self) -> None:
+        check_amounts(self.qty_increment, self.price_increment)
+        if self.qty_increment <= 0 or self.price_increment <= 0:
+            raise ValueError("increments must be positive")
+
+
+class Instrument(msgspec.Struct):
+    """The ``instrument`` channel's data: the pairs (assets are not read)."""
+
+    pairs: list[Pair] = []
+
+
+class AddOrderResult(msgspec.Struct):
+    """An ``add_order`` result: the venue's order id."""
+
+    order_id: str | None = None
+
+
+def message(data: bytes | str) -> Message:
+    """Decode one frame's envelope."""
+    return decode(VENUE, "message", data, Message)
+
+
+def executions(data: msgspec.Raw) -> list[Execution]:
+    """Decode an ``executions`` message's rows."""
+    return decode(VENUE, "executions", data, list[Execution])
+
+
+def execution_refs(data: msgspec.Raw) -> list[ExecutionRef]:
+    """Best effort: the ids in ``executions`` rows that did not decode in full."""
+    try:
+        return msgspec.json.decode(data, type=list[ExecutionRef])
+    except msgspec.MsgspecError:
+        return []
+
+
+def tickers(data: msgspec.Raw) -> list[Ticker]:
+    """Decode a ``ticker`` message's rows."""
+    return decode(VENUE, "ticker", data, list[Ticker])
+
+
+def instrument(data: msgspec.Raw) -> Instrument:
+    """Decode an ``instrument`` message's data."""
+    return decode(VENUE, "instrument", data, Instrument)
+
+
+def add_order_result(result: Any) -> AddOrderResult:
+    """Convert an ``add_order`` result (``None`` when the answer carries none)."""
+    if result is None:
+        return AddOrderResult()
+    return convert(VENUE, "add_order result", result, AddOrderResult)
+
+
+class _IdOnly(msgspec.Struct):
+    req_id: int | None = None
+
+
+def request_id(data: bytes | str) -> int | None:
+    """Best effort: the ``req_id`` of a frame whose envelope did not decode in full."""
+    try:
+        return msgspec.json.decode(data, type=_IdOnly).req_id
+    except msgspec.MsgspecError:
+        return None
