@@ -10,6 +10,7 @@ on it, fills on the ``user`` channel.
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -18,6 +19,7 @@ from decimal import Decimal
 
 import pytest
 import trustme
+from tests.venues.support import Events
 
 from whalewire.emulator.coinbase import CoinbaseConfig
 from whalewire.emulator.coinbase_server import CoinbaseEmulator, loopback_tls
@@ -25,7 +27,6 @@ from whalewire.emulator.faults import FaultPlan
 from whalewire.model import (
     OrderAccepted,
     OrderCanceled,
-    OrderEvent,
     OrderExpired,
     OrderFilled,
     OrderNotFound,
@@ -43,28 +44,6 @@ from whalewire.venues.ids import uuid_client_order_id
 from whalewire.venues.ratelimit import ConnectionLimiter
 
 _seq = iter(range(1, 10**6))
-
-
-class Events:
-    """Collects ``on_event`` calls and lets a test wait for one kind."""
-
-    def __init__(self) -> None:
-        self.items: list[OrderEvent] = []
-        self._changed = asyncio.Event()
-
-    def __call__(self, event: OrderEvent) -> None:
-        self.items.append(event)
-        self._changed.set()
-
-    def of(self, kind: type[OrderEvent], coid: str) -> list[OrderEvent]:
-        return [e for e in self.items if isinstance(e, kind) and e.client_order_id == coid]
-
-    async def wait_for(self, kind: type[OrderEvent], coid: str, count: int = 1) -> list[OrderEvent]:
-        async with asyncio.timeout(10):
-            while len(self.of(kind, coid)) < count:
-                self._changed.clear()
-                await self._changed.wait()
-        return self.of(kind, coid)
 
 
 class ShiftedClock:
@@ -578,3 +557,57 @@ async def test_rehearsal_signs_into_scratch_and_writes_nothing_then_an_order_is_
         await client.close()
     client.rehearse(order())  # closed: does nothing, raises nothing
     assert client.rehearsals == 2
+
+
+# -- a venue that sends what does not decode (issue 14: never close the order connection) --
+
+
+def _match(taker_order_id: str, **fields: object) -> str:
+    # a user-channel "match" (Exchange WebSocket Channels), one or more fields made hostile
+    message: dict[str, object] = {
+        "type": "match",
+        "trade_id": 10,
+        "maker_order_id": "ac928c66-ca53-498f-9c13-a110027a60e8",
+        "taker_order_id": taker_order_id,
+        "side": "sell",
+        "size": "0.005",
+        "price": "1000.00",
+        "product_id": "BTC-USD",
+        "taker_fee_rate": "0.006",
+        "time": "2026-12-07T20:00:00.000000Z",
+        **fields,
+    }
+    return json.dumps(message)
+
+
+@pytest.mark.parametrize(
+    ("fields", "path"),
+    [
+        ({"size": "NaN"}, "$.size"),
+        ({"price": "cheap"}, "$.price"),
+        ({"taker_fee_rate": "1e999999"}, "$.taker_fee_rate"),
+        ({"price": None}, "$.size"),
+        ({"trade_id": [1]}, "$.trade_id"),
+    ],
+)
+async def test_malformed_feed_match_turns_its_order_unknown_and_keeps_the_feed(
+    venue: Venue, tls: Tls, fields: dict[str, object], path: str
+) -> None:
+    client, events = await started(venue, tls)
+    try:
+        cmd = order(price="1000.00", tif=TimeInForce.GTC)
+        client.place(cmd)
+        (ack, *_) = await events.wait_for(OrderAccepted, cmd.client_order_id)
+        assert isinstance(ack, OrderAccepted)
+        assert venue.emulator.inject(_match(ack.venue_order_id, **fields)) == 1
+        (unknown,) = await events.wait_for(OrderStatusUnknown, cmd.client_order_id)
+        assert isinstance(unknown, OrderStatusUnknown)
+        assert "malformed feed message" in unknown.reason and f"`{path}`" in unknown.reason
+        assert events.of(OrderFilled, cmd.client_order_id) == []
+        assert client.status()["malformed"] == 1 and client.feed_reconnects == 0
+        # the feed is still subscribed: a market order's fill arrives on it
+        market = order()
+        client.place(market)
+        await events.wait_for(OrderFilled, market.client_order_id)
+    finally:
+        await client.close()

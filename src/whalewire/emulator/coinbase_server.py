@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from whalewire.emulator import sockets
 from whalewire.emulator.coinbase import CoinbaseConfig, CoinbaseCredentials, CoinbaseExchange
 from whalewire.emulator.coinbase_feed import CoinbaseFeedSession
 from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
@@ -224,9 +225,12 @@ class CoinbaseEmulator:
 
     async def disconnect_feeds(self) -> None:
         """Close every feed connection now (1001 going away)."""
-        await asyncio.gather(
-            *(ws.close(1001) for ws in list(self._sockets.values())), return_exceptions=True
-        )
+        await sockets.close_all(self._sockets.values())
+
+    def inject(self, text: str) -> int:
+        """Send ``text`` as it is to every open feed connection, as a broken venue would (robustness
+        tests); return how many connections got it."""
+        return sockets.inject(self._sockets.values(), text)
 
     # ------------------------------------------------------------------ REST
 

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from whalewire.emulator import sockets
 from whalewire.emulator.book import keep_walking
 from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
 from whalewire.emulator.kraken import (
@@ -147,9 +148,12 @@ class KrakenEmulator:
 
     async def disconnect_all(self, code: int = 1001) -> None:
         """Close every WebSocket connection now (1001), orders in flight or not."""
-        await asyncio.gather(
-            *(ws.close(code) for ws in list(self._sockets.values())), return_exceptions=True
-        )
+        await sockets.close_all(self._sockets.values(), code)
+
+    def inject(self, text: str) -> int:
+        """Send ``text`` as it is to every open WebSocket connection, as a broken venue
+        would (robustness tests); return how many connections got it."""
+        return sockets.inject(self._sockets.values(), text)
 
     # ------------------------------------------------------------------ REST
 

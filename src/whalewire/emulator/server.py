@@ -22,6 +22,7 @@ from dataclasses import replace
 from ssl import SSLContext
 from urllib.parse import parse_qs, urlsplit
 
+from whalewire.emulator import sockets
 from whalewire.emulator.binance import BinanceConfig, BinanceExchange, BinanceSession
 from whalewire.emulator.book import keep_walking
 from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
@@ -109,9 +110,12 @@ class BinanceEmulator:
 
     async def disconnect_all(self, code: int = 1001) -> None:
         """Close every connection now (1001 going away), orders in flight or not."""
-        await asyncio.gather(
-            *(ws.close(code) for ws in list(self._sockets.values())), return_exceptions=True
-        )
+        await sockets.close_all(self._sockets.values(), code)
+
+    def inject(self, text: str) -> int:
+        """Send ``text`` as it is to every open connection, as a broken venue would (robustness
+        tests); return how many connections got it."""
+        return sockets.inject(self._sockets.values(), text)
 
     @property
     def port(self) -> int:

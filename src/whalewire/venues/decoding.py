@@ -47,15 +47,19 @@ class VenueDecodeError(VenueError):
         return f"{self.venue}: malformed {self.message}: {self.detail} - at `{self.path}`"
 
 
-def _error(venue: str, message: str, exc: msgspec.MsgspecError) -> VenueDecodeError:
+def _error(venue: str, message: str, exc: msgspec.MsgspecError, at: str) -> VenueDecodeError:
     detail, sep, where = str(exc).rpartition(" - at `")
     if not sep:
-        return VenueDecodeError(venue, message, "$", str(exc))
-    return VenueDecodeError(venue, message, where.rstrip("`"), detail)
+        detail, where = str(exc), "$"
+    path = at + where.rstrip("`")[1:]
+    if detail.startswith("[") and "] " in detail:  # check_amounts names its field
+        field, detail = detail[1:].split("] ", 1)
+        path = f"{path}.{field}"
+    return VenueDecodeError(venue, message, path, detail)
 
 
-def decode(venue: str, message: str, data: bytes | str, type_: type[T]) -> T:
-    """Decode JSON ``data`` as ``type_``.
+def decode(venue: str, message: str, data: bytes | str, type_: type[T], *, at: str = "$") -> T:
+    """Decode JSON ``data`` as ``type_``; ``at`` is where ``data`` sits in its frame.
 
     Raises:
         VenueDecodeError: not JSON, or not the declared shape (with the field path).
@@ -63,10 +67,10 @@ def decode(venue: str, message: str, data: bytes | str, type_: type[T]) -> T:
     try:
         return msgspec.json.decode(data, type=type_)
     except msgspec.MsgspecError as exc:
-        raise _error(venue, message, exc) from None
+        raise _error(venue, message, exc, at) from None
 
 
-def convert(venue: str, message: str, obj: Any, type_: type[T]) -> T:
+def convert(venue: str, message: str, obj: Any, type_: type[T], *, at: str = "$") -> T:
     """Convert already-decoded JSON ``obj`` (a dict, a list) into ``type_``.
 
     Raises:
@@ -75,21 +79,22 @@ def convert(venue: str, message: str, obj: Any, type_: type[T]) -> T:
     try:
         return msgspec.convert(obj, type=type_, strict=False)
     except msgspec.MsgspecError as exc:
-        raise _error(venue, message, exc) from None
+        raise _error(venue, message, exc, at) from None
 
 
-def check_amounts(*values: Decimal | None) -> None:
+def check_amounts(**amounts: Decimal | None) -> None:
     """Refuse a non-finite or absurdly large or fine amount (call from ``__post_init__``).
 
     Raises:
-        ValueError: msgspec reports it with the Struct's path.
+        ValueError: msgspec reports it at the Struct's path; the field's name leads the
+            message in brackets, which :class:`VenueDecodeError` moves into the path.
     """
-    for value in values:
+    for name, value in amounts.items():
         if value is None:
             continue
         if not value.is_finite():
-            raise ValueError(f"amount {value} is not finite")
+            raise ValueError(f"[{name}] amount {value} is not finite")
         exponent = value.as_tuple().exponent
         assert isinstance(exponent, int)
         if value and (value.adjusted() >= MAX_AMOUNT_DIGITS or -exponent > MAX_AMOUNT_DECIMALS):
-            raise ValueError(f"amount {value} is out of range")
+            raise ValueError(f"[{name}] amount {value} is out of range")

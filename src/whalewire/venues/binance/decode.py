@@ -95,7 +95,7 @@ class ExecutionReport(msgspec.Struct, frozen=True):
     r: str = ""
 
     def __post_init__(self) -> None:
-        check_amounts(self.l, self.L, self.n)
+        check_amounts(l=self.l, L=self.L, n=self.n)
 
     @property
     def client_order_id(self) -> str:
@@ -125,7 +125,7 @@ class OrderState(msgspec.Struct):
     cummulativeQuoteQty: Decimal = Decimal(0)  # noqa: N815 - sic, Binance's spelling
 
     def __post_init__(self) -> None:
-        check_amounts(self.executedQty, self.cummulativeQuoteQty)
+        check_amounts(executedQty=self.executedQty, cummulativeQuoteQty=self.cummulativeQuoteQty)
 
 
 def message(data: bytes | str) -> Message:
@@ -135,12 +135,12 @@ def message(data: bytes | str) -> Message:
 
 def event_type(event: msgspec.Raw) -> str:
     """Return a stream event's ``e``."""
-    return decode(VENUE, "event", event, EventHead).e
+    return decode(VENUE, "event", event, EventHead, at="$.event").e
 
 
 def execution_report(event: msgspec.Raw) -> ExecutionReport:
     """Decode an ``executionReport``."""
-    return decode(VENUE, "executionReport", event, ExecutionReport)
+    return decode(VENUE, "executionReport", event, ExecutionReport, at="$.event")
 
 
 def order_of(event: msgspec.Raw) -> str | None:
@@ -154,12 +154,14 @@ def order_of(event: msgspec.Raw) -> str | None:
 
 def order_ack(result: Any) -> OrderAck:
     """Convert an ``order.place`` result (``None`` when the answer carries none)."""
-    return OrderAck() if result is None else convert(VENUE, "order.place result", result, OrderAck)
+    if result is None:
+        return OrderAck()
+    return convert(VENUE, "order.place response", result, OrderAck, at="$.result")
 
 
 def order_state(result: Any) -> OrderState:
     """Convert an ``order.status`` result."""
-    return convert(VENUE, "order.status result", result, OrderState)
+    return convert(VENUE, "order.status response", result, OrderState, at="$.result")
 
 
 class _IdOnly(msgspec.Struct):

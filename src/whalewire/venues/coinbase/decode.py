@@ -39,9 +39,14 @@ class FeedMessage(msgspec.Struct):
     message: str | None = None
 
     def __post_init__(self) -> None:
-        check_amounts(self.price, self.size, self.taker_fee_rate, self.maker_fee_rate)
+        check_amounts(
+            price=self.price,
+            size=self.size,
+            taker_fee_rate=self.taker_fee_rate,
+            maker_fee_rate=self.maker_fee_rate,
+        )
         if self.type == "match" and (self.price is None or self.size is None):
-            raise ValueError("a match needs price and size")
+            raise ValueError("[size] a match needs price and size")
 
 
 class FeedRef(msgspec.Struct):

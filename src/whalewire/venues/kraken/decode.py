@@ -41,7 +41,7 @@ class Fee(msgspec.Struct):
     qty: Decimal = Decimal(0)
 
     def __post_init__(self) -> None:
-        check_amounts(self.qty)
+        check_amounts(qty=self.qty)
 
 
 class Execution(msgspec.Struct):
@@ -59,9 +59,9 @@ class Execution(msgspec.Struct):
     trade_id: int | str | None = None
 
     def __post_init__(self) -> None:
-        check_amounts(self.last_price, self.last_qty)
+        check_amounts(last_price=self.last_price, last_qty=self.last_qty)
         if self.exec_type == "trade" and (self.last_price is None or self.last_qty is None):
-            raise ValueError("a trade needs last_price and last_qty")
+            raise ValueError("[last_qty] a trade needs last_price and last_qty")
 
 
 class ExecutionRef(msgspec.Struct):
@@ -80,7 +80,7 @@ class Ticker(msgspec.Struct):
     last: Decimal | None = None
 
     def __post_init__(self) -> None:
-        check_amounts(self.bid, self.ask, self.last)
+        check_amounts(bid=self.bid, ask=self.ask, last=self.last)
 
 
 class Pair(msgspec.Struct):
@@ -91,9 +91,9 @@ class Pair(msgspec.Struct):
     price_increment: Decimal
 
     def __post_init__(self) -> None:
-        check_amounts(self.qty_increment, self.price_increment)
+        check_amounts(qty_increment=self.qty_increment, price_increment=self.price_increment)
         if self.qty_increment <= 0 or self.price_increment <= 0:
-            raise ValueError("increments must be positive")
+            raise ValueError("[qty_increment] increments must be positive")
 
 
 class Instrument(msgspec.Struct):
@@ -115,7 +115,7 @@ def message(data: bytes | str) -> Message:
 
 def executions(data: msgspec.Raw) -> list[Execution]:
     """Decode an ``executions`` message's rows."""
-    return decode(VENUE, "executions", data, list[Execution])
+    return decode(VENUE, "executions", data, list[Execution], at="$.data")
 
 
 def execution_refs(data: msgspec.Raw) -> list[ExecutionRef]:
@@ -128,19 +128,19 @@ def execution_refs(data: msgspec.Raw) -> list[ExecutionRef]:
 
 def tickers(data: msgspec.Raw) -> list[Ticker]:
     """Decode a ``ticker`` message's rows."""
-    return decode(VENUE, "ticker", data, list[Ticker])
+    return decode(VENUE, "ticker", data, list[Ticker], at="$.data")
 
 
 def instrument(data: msgspec.Raw) -> Instrument:
     """Decode an ``instrument`` message's data."""
-    return decode(VENUE, "instrument", data, Instrument)
+    return decode(VENUE, "instrument", data, Instrument, at="$.data")
 
 
 def add_order_result(result: Any) -> AddOrderResult:
     """Convert an ``add_order`` result (``None`` when the answer carries none)."""
     if result is None:
         return AddOrderResult()
-    return convert(VENUE, "add_order result", result, AddOrderResult)
+    return convert(VENUE, "add_order response", result, AddOrderResult, at="$.result")
 
 
 class _IdOnly(msgspec.Struct):
