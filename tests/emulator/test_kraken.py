@@ -1,4 +1,4 @@
-"""The Kraken emulator (emulator/kraken.py, kraken_server.py) against Kraken's documentation.
+"""The Kraken emulator (emulator/kraken/: exchange, server) against Kraken's documentation.
 
 Sources, named per test: Kraken "Spot REST Authentication" (the API-Sign example),
 "Spot REST API" ``GetWebSocketsToken`` and the error strings, and the "Spot WebSocket v2"
@@ -23,14 +23,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from whalewire.emulator.faults import FaultPlan
-from whalewire.emulator.kraken import (
+from whalewire.emulator.kraken.exchange import (
     KrakenConfig,
     KrakenExchange,
     KrakenSession,
     rfc3339,
     verify_api_sign,
 )
-from whalewire.emulator.kraken_server import KrakenEmulator
+from whalewire.emulator.kraken.server import KrakenEmulator
 from whalewire.net.client import connect
 from whalewire.ws.exceptions import InvalidHandshake
 

@@ -22,9 +22,9 @@ import pytest
 import websockets
 
 from whalewire.emulator import numbers
-from whalewire.emulator.coinbase_server import CoinbaseEmulator
-from whalewire.emulator.kraken_server import KrakenEmulator
-from whalewire.emulator.server import BinanceEmulator
+from whalewire.emulator.binance.server import BinanceEmulator
+from whalewire.emulator.coinbase.server import CoinbaseEmulator
+from whalewire.emulator.kraken.server import KrakenEmulator
 
 TIMEOUT = 10.0
 HUGE_INT = "7" * 4_301  # past CPython's int() digit limit (4,300)

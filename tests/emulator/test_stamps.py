@@ -19,8 +19,8 @@ from tests.emulator.support import hmac_sign
 from tests.emulator.test_command import TIMEOUT, _read_banner
 from tests.emulator.test_server import request, run
 
-from whalewire.emulator.binance import BinanceConfig
-from whalewire.emulator.server import BinanceEmulator
+from whalewire.emulator.binance.exchange import BinanceConfig
+from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.emulator.stamps import ReadStamps, load
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from whalewire.emulator.binance import BinanceExchange, BinanceSession
+from whalewire.emulator.binance.exchange import BinanceExchange, BinanceSession
 from whalewire.emulator.faults import FaultKind
 from whalewire.venues.clock import ClockState, ClockSync
 from whalewire.venues.ids import ClientOrderIds

@@ -1,4 +1,4 @@
-"""The Binance WebSocket API client (venues/binance.py) against the emulator on loopback.
+"""The Binance WebSocket API client (venues/binance/client.py) against the emulator on loopback.
 
 Real sockets, our own WebSocket client and server, the emulator verifying signatures and
 timestamps as Binance documents; both authentication modes (per-request HMAC and
@@ -16,8 +16,8 @@ import pytest
 from tests.venues.support import Events
 
 from whalewire.emulator.accounts import open_default_account
+from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.emulator.faults import FaultPlan
-from whalewire.emulator.server import BinanceEmulator
 from whalewire.model import (
     OrderAccepted,
     OrderCanceled,

@@ -1,4 +1,4 @@
-"""The Coinbase Exchange client (venues/coinbase.py) against the emulator over loopback TLS.
+"""The Coinbase Exchange client (venues/coinbase/client.py) against the emulator over loopback TLS.
 
 Real TLS on 127.0.0.1 with ``trustme`` certificates: the emulator's REST listener serves a
 certificate from a test CA, and the client verifies it (verification on, trusting only
@@ -21,8 +21,8 @@ import pytest
 import trustme
 from tests.venues.support import Events
 
-from whalewire.emulator.coinbase import CoinbaseConfig
-from whalewire.emulator.coinbase_server import CoinbaseEmulator, loopback_tls
+from whalewire.emulator.coinbase.exchange import CoinbaseConfig
+from whalewire.emulator.coinbase.server import CoinbaseEmulator, loopback_tls
 from whalewire.emulator.faults import FaultPlan
 from whalewire.model import (
     OrderAccepted,

@@ -1,4 +1,4 @@
-"""The Kraken WebSocket v2 client (venues/kraken.py) against the emulator on loopback.
+"""The Kraken WebSocket v2 client (venues/kraken/client.py) against the emulator on loopback.
 
 Real sockets: our WebSocket client and server for ``/v2``, aiohttp for the signed REST
 calls (``GetWebSocketsToken``, ``OpenOrders``, ``ClosedOrders``), the emulator verifying
@@ -17,7 +17,7 @@ import pytest
 from tests.venues.support import Events
 
 from whalewire.emulator.faults import FaultPlan
-from whalewire.emulator.kraken_server import KrakenEmulator
+from whalewire.emulator.kraken.server import KrakenEmulator
 from whalewire.model import (
     OrderAccepted,
     OrderCanceled,

@@ -8,7 +8,7 @@ other connections or by the dead man's switch flushed as they happen, a ``heartb
 about once a second when nothing else was sent (Spot WebSocket v2 "Heartbeat"), and a
 :class:`~whalewire.emulator.faults.FaultPlan` applied around the handler. The dead man's
 switch is one loop timer re-armed after every request. Makes no venue decisions: every
-answer comes from the sans-IO :mod:`whalewire.emulator.kraken`.
+answer comes from the sans-IO :mod:`whalewire.emulator.kraken.exchange`.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ from aiohttp import web
 from whalewire.emulator import sockets
 from whalewire.emulator.book import keep_walking
 from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
-from whalewire.emulator.kraken import (
+from whalewire.emulator.kraken.exchange import (
     KrakenConfig,
     KrakenCredentials,
     KrakenExchange,
     KrakenSession,
 )
-from whalewire.emulator.kraken_render import status_message
+from whalewire.emulator.kraken.render import status_message
 from whalewire.emulator.matching import Clock
 from whalewire.net._protocol import WebSocket
 from whalewire.net.server import Server, serve

@@ -1,7 +1,7 @@
 """The emulator on the network: the Binance handler served at ``/ws-api/v3`` by our server.
 
-Wires ``whalewire.net.server.serve`` to :class:`~whalewire.emulator.binance.BinanceSession`:
-one session per connection, each text frame handled in order, events caused by other
+Wires ``whalewire.net.server.serve`` to ``exchange.BinanceSession``: one session per
+connection, each text frame handled in order, events caused by other
 connections flushed as they happen, and a :class:`~whalewire.emulator.faults.FaultPlan`
 applied around the handler (delay, drop, 5xx, disconnect, ...). Pings every 20 s and drops
 a connection that leaves a ping unanswered for a minute, as Binance does ("The websocket
@@ -23,7 +23,7 @@ from ssl import SSLContext
 from urllib.parse import parse_qs, urlsplit
 
 from whalewire.emulator import sockets
-from whalewire.emulator.binance import BinanceConfig, BinanceExchange, BinanceSession
+from whalewire.emulator.binance.exchange import BinanceConfig, BinanceExchange, BinanceSession
 from whalewire.emulator.book import keep_walking
 from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
 from whalewire.emulator.matching import Clock

@@ -1,7 +1,7 @@
 """Coinbase Exchange as a sans-IO handler: REST requests in, responses and feed messages out.
 
 ``CoinbaseExchange.handle(method, target, headers, body)`` answers one REST request
-(``RestResponse``); feed connections are ``coinbase_feed.CoinbaseFeedSession``s.
+(``RestResponse``); feed connections are ``feed.CoinbaseFeedSession``s.
 Order events become ``received`` / ``open`` / ``match`` / ``done`` feed messages, queued in
 each subscribed session's outbox; ``on_push`` tells the transport to flush them. The clock
 is injected (milliseconds). Follows Coinbase Exchange's documentation (docs.cdp.coinbase.com,
@@ -20,7 +20,7 @@ import random
 import secrets
 import string
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -28,9 +28,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from whalewire.emulator import numbers
 from whalewire.emulator.accounts import Registry
-from whalewire.emulator.book import BookConfig, seed_book, synthetic_levels
-from whalewire.emulator.coinbase_feed import CoinbaseFeedSession
-from whalewire.emulator.coinbase_render import (
+from whalewire.emulator.coinbase.feed import CoinbaseFeedSession
+from whalewire.emulator.coinbase.render import (
     FeedRenderer,
     OrderRecord,
     fmt,
@@ -44,7 +43,6 @@ from whalewire.emulator.matching import (
     CommandRejected,
     Event,
     Fees,
-    MatchingEngine,
     OrderType,
     OrderView,
     PlaceOrder,
@@ -53,6 +51,7 @@ from whalewire.emulator.matching import (
     SymbolSpec,
     TimeInForce,
 )
+from whalewire.emulator.skeleton import Exchange
 from whalewire.venues.signing import coinbase_exchange_signature
 
 #: "Exchange REST API Authentication": "The CB-ACCESS-TIMESTAMP header MUST be number of
@@ -174,18 +173,20 @@ class _Bucket:
         return True
 
 
-class CoinbaseExchange:
+class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
     """Accounts, keys, books, orders and feed sessions of one emulated Coinbase Exchange."""
 
     def __init__(
         self, clock: Clock, config: CoinbaseConfig | None = None, registry: Registry | None = None
     ) -> None:
-        self.clock = clock
-        self.config = config or CoinbaseConfig()
-        self.registry = registry or Registry()
-        specs = [spec for spec, _ in self.config.products.values()]
-        self.engine = MatchingEngine(
-            specs, self.registry, clock, self.config.fees, self.config.seed
+        self.config = config = config or CoinbaseConfig()
+        super().__init__(
+            clock,
+            registry,
+            config.products,
+            fees=config.fees,
+            seed=config.seed,
+            book_levels=config.book_levels,
         )
         self._rng = random.Random(f"coinbase:{self.config.seed}")
         self.orders: dict[str, OrderRecord] = {}
@@ -193,14 +194,8 @@ class CoinbaseExchange:
         self._by_client_oid: dict[tuple[str, str], OrderRecord] = {}
         self._passphrases: dict[str, str] = {}
         self._buckets: dict[str, _Bucket] = {}
-        self.sessions: list[CoinbaseFeedSession] = []
-        #: called with a session that has feed messages waiting
-        self.on_push: Callable[[CoinbaseFeedSession], None] | None = None
         self.render = FeedRenderer(self.config.fees, self.registry)
-        if self.config.book_levels:
-            for name, (spec, mid) in self.config.products.items():
-                shape = BookConfig(mid=mid, levels=self.config.book_levels, seed=self.config.seed)
-                self._record_events(seed_book(self.engine, name, synthetic_levels(spec, shape)))
+        self._record_events(self.book_events)  # the house's orders, as the feed would tell
 
     # ------------------------------------------------------------------ accounts
 
@@ -554,6 +549,10 @@ class CoinbaseExchange:
             )
             self._add(record)
         return record
+
+    def publish(self, events: list[Event], origin: CoinbaseFeedSession | None) -> None:
+        """Tell the feed sessions that see them about ``events`` (the feed has no origin)."""
+        self._record_events(events)
 
     def _record_events(self, events: list[Event]) -> None:
         """Render events to feed messages and queue them for the sessions that see them."""

@@ -7,7 +7,7 @@ Two listeners, as Coinbase has two hosts (``api.exchange.coinbase.com`` and
 ``wss://`` yet). Every REST connection accepted is counted (``rest_connections``), so tests
 can prove a client reuses one. A :class:`~whalewire.emulator.faults.FaultPlan` applies per
 REST request (delay, 5xx, 429, dropped answer, cut connection, clock skew). Makes no venue
-decisions: every answer comes from the sans-IO :mod:`whalewire.emulator.coinbase`.
+decisions: every answer comes from the sans-IO :mod:`whalewire.emulator.coinbase.exchange`.
 """
 
 from __future__ import annotations
@@ -30,8 +30,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from whalewire.emulator import sockets
-from whalewire.emulator.coinbase import CoinbaseConfig, CoinbaseCredentials, CoinbaseExchange
-from whalewire.emulator.coinbase_feed import CoinbaseFeedSession
+from whalewire.emulator.coinbase.exchange import (
+    CoinbaseConfig,
+    CoinbaseCredentials,
+    CoinbaseExchange,
+)
+from whalewire.emulator.coinbase.feed import CoinbaseFeedSession
 from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
 from whalewire.emulator.matching import Clock
 from whalewire.net._protocol import WebSocket

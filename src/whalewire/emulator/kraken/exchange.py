@@ -12,7 +12,7 @@ the transport to flush them. The clock is injected; timers fire through
 ``next_dead_man()``.
 
 Message shapes follow Kraken's "Spot WebSocket v2" reference pages (docs.kraken.com,
-``api/docs/websocket-v2/<page>``); the bodies are rendered by ``kraken_render.py``. Where
+``api/docs/websocket-v2/<page>``); the bodies are rendered by ``render.py``. Where
 the documentation is silent the choice is listed in ``docs/emulator.md`` ("Kraken").
 Knows nothing of sockets or asyncio; faults are applied by the transport.
 """
@@ -30,9 +30,8 @@ from urllib.parse import parse_qsl
 
 from whalewire.emulator import numbers
 from whalewire.emulator.accounts import Registry
-from whalewire.emulator.book import BookConfig, price_walk, seed_book, synthetic_levels
 from whalewire.emulator.faults import FaultKind
-from whalewire.emulator.kraken_render import (
+from whalewire.emulator.kraken.render import (
     B32,
     dumps,
     execution_rows,
@@ -50,7 +49,6 @@ from whalewire.emulator.matching import (
     CommandRejected,
     Event,
     Fees,
-    MatchingEngine,
     OrderTraded,
     OrderType,
     OrderView,
@@ -60,6 +58,7 @@ from whalewire.emulator.matching import (
     SymbolSpec,
     TimeInForce,
 )
+from whalewire.emulator.skeleton import Exchange
 
 # --- Kraken error strings ("Spot REST API" > "Errors"; WebSocket v2 answers use the same) --
 INVALID_KEY = "EAPI:Invalid key"
@@ -185,33 +184,22 @@ def verify_api_sign(uri_path: str, body: str, secret_b64: str, api_sign: str) ->
     return hmac.compare_digest(expected, given)
 
 
-class KrakenExchange:
+class KrakenExchange(Exchange["KrakenSession"]):
     """State shared by every connection: accounts, keys, tokens, books, dead man's switches."""
 
     def __init__(
         self, clock: Clock, config: KrakenConfig | None = None, registry: Registry | None = None
     ) -> None:
-        self.clock = clock
-        self.config = config or KrakenConfig()
-        self.registry = registry or Registry()
-        specs = [spec for spec, _ in self.config.symbols.values()]
-        self.engine = MatchingEngine(
-            specs, self.registry, clock, self.config.fees, self.config.seed
+        self.config = config = config or KrakenConfig()
+        super().__init__(
+            clock,
+            registry,
+            config.symbols,
+            fees=config.fees,
+            seed=config.seed,
+            book_levels=config.book_levels,
+            walk_bps=config.walk_bps,
         )
-        if self.config.book_levels:
-            for name, (spec, mid) in self.config.symbols.items():
-                shape = BookConfig(mid=mid, levels=self.config.book_levels, seed=self.config.seed)
-                seed_book(self.engine, name, synthetic_levels(spec, shape))
-        #: the house's price walk, when the config asks for a moving market
-        self.walk = price_walk(
-            self.config.symbols,
-            walk_bps=self.config.walk_bps,
-            levels=self.config.book_levels,
-            seed=self.config.seed,
-        )
-        self.sessions: list[KrakenSession] = []
-        #: called with a session that has messages waiting (caused by another connection)
-        self.on_push: Callable[[KrakenSession], None] | None = None
         self._tokens: dict[str, _Token] = {}
         self._nonces: dict[str, int] = {}
         #: account -> venue time (ms) when the dead man's switch cancels everything
@@ -230,11 +218,6 @@ class KrakenExchange:
         self.id_salt = b"%d" % self.config.seed
 
     # ------------------------------------------------------------------ accounts
-
-    def step_market(self) -> None:
-        """Take one step of the price walk: re-quote the house and report any client fills."""
-        if self.walk is not None:
-            self.publish(self.walk.step(self.engine), None)
 
     def open_default_account(self, account_id: str = "default") -> KrakenCredentials:
         """Open an account holding BTC 10, ETH 100, USD 1,000,000 with a fresh REST key."""

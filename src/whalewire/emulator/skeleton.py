@@ -1,0 +1,69 @@
+"""The skeleton every emulated exchange stands on: accounts, one matching engine, the house's
+book and its price walk, and the sessions events are pushed to.
+
+``binance/``, ``kraken/`` and ``coinbase/`` each subclass :class:`Exchange` and add only
+what their venue says differently (keys, ids, rate limits, messages). Sans-IO: the clock
+is injected, nothing here knows sockets or any venue's wording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Generic, TypeVar
+
+from whalewire.emulator.accounts import Registry
+from whalewire.emulator.book import BookConfig, price_walk, seed_book, synthetic_levels
+from whalewire.emulator.matching import Clock, Event, Fees, MatchingEngine, SymbolSpec
+
+S = TypeVar("S")
+
+
+class Exchange(Generic[S]):
+    """State every venue shares: clock, accounts, books, the walk, sessions of type ``S``.
+
+    Args:
+        clock: venue time in ms (injected: tests step it).
+        registry: the accounts and keys (a fresh one when None).
+        markets: symbol -> (spec, mid price) of every book.
+        fees: maker and taker rates.
+        seed: seeds the house's book, the walk and ids, so a run can be repeated.
+        book_levels: levels per side of each house book (0: empty books, no walk).
+        walk_bps: sigma of one step of the house's random walk (0: a static book).
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        registry: Registry | None,
+        markets: Mapping[str, tuple[SymbolSpec, Decimal]],
+        *,
+        fees: Fees,
+        seed: int,
+        book_levels: int,
+        walk_bps: float = 0.0,
+    ) -> None:
+        self.clock = clock
+        self.registry = registry or Registry()
+        specs = [spec for spec, _ in markets.values()]
+        self.engine = MatchingEngine(specs, self.registry, clock, fees, seed)
+        #: what seeding the house's books produced (a venue that reports them reads these)
+        self.book_events: list[Event] = []
+        if book_levels:
+            for name, (spec, mid) in markets.items():
+                shape = BookConfig(mid=mid, levels=book_levels, seed=seed)
+                self.book_events += seed_book(self.engine, name, synthetic_levels(spec, shape))
+        #: the house's price walk, when the config asks for a moving market
+        self.walk = price_walk(markets, walk_bps=walk_bps, levels=book_levels, seed=seed)
+        self.sessions: list[S] = []
+        #: called with a session that has messages waiting (caused by another connection)
+        self.on_push: Callable[[S], None] | None = None
+
+    def publish(self, events: list[Event], origin: S | None) -> None:
+        """Tell the sessions that see them about ``events`` (each venue in its words)."""
+        raise NotImplementedError
+
+    def step_market(self) -> None:
+        """Take one step of the price walk: re-quote the house and report any client fills."""
+        if self.walk is not None:
+            self.publish(self.walk.step(self.engine), None)
