@@ -37,6 +37,7 @@ from whalewire.model import (
     SubmitOrder,
     TimeInForce,
 )
+from whalewire.net.errors import TLSFailure
 from whalewire.venues.base import VenueUnavailable
 from whalewire.venues.coinbase import CoinbaseClient, CoinbaseError
 from whalewire.venues.credentials import Credentials, Secret
@@ -611,3 +612,42 @@ async def test_malformed_feed_match_turns_its_order_unknown_and_keeps_the_feed(
         await events.wait_for(OrderFilled, market.client_order_id)
     finally:
         await client.close()
+
+
+async def test_a_wss_feed_is_verified_with_the_rest_context_and_delivers_fills(tls: Tls) -> None:
+    # the feed over TLS too: the client trusts it with the context it verifies REST with
+    emu = CoinbaseEmulator(clock=ShiftedClock())
+    await emu.start(ssl=tls.server, feed_ssl=tls.server)
+    assert emu.ws_url.startswith("wss://")
+    client, events = await started(Venue(emu, ShiftedClock()), tls)
+    try:
+        cmd = order()
+        client.place(cmd)
+        await events.wait_for(OrderFilled, cmd.client_order_id)
+    finally:
+        await client.close()
+        await emu.close()
+
+
+async def test_a_wss_feed_the_client_cannot_verify_is_refused(tls: Tls) -> None:
+    emu = CoinbaseEmulator()
+    await emu.start(ssl=tls.server, feed_ssl=tls.server)
+    keys = emu.open_default_account()
+    creds = Credentials(
+        venue="coinbase",
+        api_key=Secret(keys.api_key),
+        api_secret=Secret(keys.secret),
+        passphrase=Secret(keys.passphrase),
+    )
+    # REST over plain http: the feed falls back to the system trust store, which refuses
+    # the test CA's certificate
+    plain = CoinbaseEmulator()
+    await plain.start()
+    client = CoinbaseClient(plain.rest_url, emu.ws_url, creds)
+    try:
+        with pytest.raises(TLSFailure):
+            await client.start()
+    finally:
+        await client.close()
+        await plain.close()
+        await emu.close()

@@ -148,6 +148,7 @@ class CoinbaseEmulator:
         self.rest_connections = 0
         self._host = "127.0.0.1"
         self._tls = False
+        self._feed_tls = False
         self._rest: asyncio.Server | None = None
         self._web: web.Server | None = None
         self._feed: Server | None = None
@@ -176,10 +177,13 @@ class CoinbaseEmulator:
         ssl: ssl_module.SSLContext | None = None,
         *,
         feed_port: int = 0,
+        feed_ssl: ssl_module.SSLContext | None = None,
     ) -> None:
-        """Listen for REST on ``host``:``port`` (TLS with ``ssl``) and the feed on ``feed_port``."""
+        """Listen for REST on ``host``:``port`` (TLS with ``ssl``) and the feed on ``feed_port``
+        (``wss://`` with ``feed_ssl``; plain ``ws://`` by default, as ``whalewire emulator``
+        serves it)."""
         loop = asyncio.get_running_loop()
-        self._host, self._tls = host, ssl is not None
+        self._host, self._tls, self._feed_tls = host, ssl is not None, feed_ssl is not None
         self._web = web_server = web.Server(
             self._handle_rest, keepalive_timeout=self.idle_timeout_s
         )
@@ -189,7 +193,7 @@ class CoinbaseEmulator:
             return web_server()
 
         self._rest = await loop.create_server(factory, host, port, ssl=ssl)
-        self._feed = await serve(self._handle_feed, host, feed_port, deflate=False)
+        self._feed = await serve(self._handle_feed, host, feed_port, deflate=False, ssl=feed_ssl)
 
     async def close(self) -> None:
         """Stop both listeners and close every connection."""
@@ -224,8 +228,9 @@ class CoinbaseEmulator:
 
     @property
     def ws_url(self) -> str:
-        """Return the feed URL (``ws://``; Coinbase's is ``wss://ws-feed.exchange.coinbase.com``)."""
-        return f"ws://{self._host}:{self.feed_port}"
+        """Return the feed URL (Coinbase's is ``wss://ws-feed.exchange.coinbase.com``)."""
+        scheme = "wss" if self._feed_tls else "ws"
+        return f"{scheme}://{self._host}:{self.feed_port}"
 
     async def disconnect_feeds(self) -> None:
         """Close every feed connection now (1001 going away)."""

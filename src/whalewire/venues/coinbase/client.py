@@ -451,7 +451,11 @@ class CoinbaseClient:
     # -- the feed ------------------------------------------------------------------------
     async def _open_feed(self) -> WebSocket:
         await connection_slot(self.connection_limiter, self.name)
-        return await connect(self.ws_url, deflate=False, on_message=self._on_feed)
+        # a wss:// feed trusts what REST trusts (the same context: a private CA works for both)
+        tls: dict[str, Any] = {}
+        if self.ws_url.startswith("wss://"):
+            tls["ssl"] = self._ssl or ssl_module.create_default_context()
+        return await connect(self.ws_url, deflate=False, on_message=self._on_feed, **tls)
 
     async def _subscribe(self, ws: WebSocket) -> None:
         self._ws = ws
