@@ -42,9 +42,10 @@ from typing import Any
 import trustme
 
 from whalewire.emulator.binance.exchange import BinanceConfig, BinanceExchange
-from whalewire.emulator.binance.server import BinanceEmulator, wall_clock
+from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.emulator.coinbase.exchange import CoinbaseConfig, CoinbaseExchange, RateBucket
 from whalewire.emulator.coinbase.server import CoinbaseEmulator
+from whalewire.emulator.front import wall_clock
 from whalewire.emulator.limits import Interval, RateLimit
 from whalewire.model import Side, SubmitOrder
 from whalewire.venues.binance import BinanceClient

@@ -19,6 +19,35 @@ from whalewire.emulator.matching import Clock, Event, Fees, MatchingEngine, Symb
 S = TypeVar("S")
 
 
+def market(
+    symbol: str,
+    base: str,
+    quote: str,
+    *,
+    tick: str,
+    step: str,
+    min_qty: str,
+    min_notional: str,
+    max_price: int,
+    max_qty: int,
+    max_notional: int,
+) -> SymbolSpec:
+    """Return a market's spec from its venue's figures (prices and sizes as decimal text)."""
+    return SymbolSpec(
+        symbol=symbol,
+        base=base,
+        quote=quote,
+        tick_size=Decimal(tick),
+        min_price=Decimal(tick),
+        max_price=Decimal(max_price),
+        step_size=Decimal(step),
+        min_qty=Decimal(min_qty),
+        max_qty=Decimal(max_qty),
+        min_notional=Decimal(min_notional),
+        max_notional=Decimal(max_notional),
+    )
+
+
 class Exchange(Generic[S]):
     """State every venue shares: clock, accounts, books, the walk, sessions of type ``S``.
 

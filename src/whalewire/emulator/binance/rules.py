@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from whalewire.emulator import numbers
 from whalewire.emulator.matching import SymbolSpec
+from whalewire.emulator.skeleton import market
 
 #: the format Binance accepts for DECIMAL params (``numbers``' bounds); quoted in its -1100
 _DECIMAL_RANGE = "^([0-9]{1,20})(\\.[0-9]{1,20})?$"
@@ -347,19 +348,10 @@ def _spec(
     symbol: str, assets: tuple[str, str], tick: str, step: str, min_notional: str
 ) -> SymbolSpec:
     base, quote = assets
-    return SymbolSpec(
-        symbol=symbol,
-        base=base,
-        quote=quote,
-        tick_size=Decimal(tick),
-        min_price=Decimal(tick),
-        max_price=Decimal(1_000_000),
-        step_size=Decimal(step),
-        min_qty=Decimal(step),
-        max_qty=Decimal(9_000),
-        min_notional=Decimal(min_notional),
-        max_notional=Decimal(9_000_000),
-    )
+    return market(
+        symbol, base, quote, tick=tick, step=step, min_qty=step, min_notional=min_notional,
+        max_price=1_000_000, max_qty=9_000, max_notional=9_000_000,
+    )  # fmt: skip
 
 
 #: the emulated symbols, with mid prices for their synthetic books

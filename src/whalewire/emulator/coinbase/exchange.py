@@ -51,7 +51,7 @@ from whalewire.emulator.matching import (
     SymbolSpec,
     TimeInForce,
 )
-from whalewire.emulator.skeleton import Exchange
+from whalewire.emulator.skeleton import Exchange, market
 from whalewire.venues.signing import coinbase_exchange_signature
 
 #: "Exchange REST API Authentication": "The CB-ACCESS-TIMESTAMP header MUST be number of
@@ -62,19 +62,10 @@ TIMESTAMP_WINDOW_MS = 30_000
 
 def _spec(product: str, tick: str, step: str, min_funds: str) -> SymbolSpec:
     base, quote = product.split("-")
-    return SymbolSpec(
-        symbol=product,
-        base=base,
-        quote=quote,
-        tick_size=Decimal(tick),
-        min_price=Decimal(tick),
-        max_price=Decimal(10_000_000),
-        step_size=Decimal(step),
-        min_qty=Decimal(step),
-        max_qty=Decimal(10_000),
-        min_notional=Decimal(min_funds),
-        max_notional=Decimal(100_000_000),
-    )
+    return market(
+        product, base, quote, tick=tick, step=step, min_qty=step, min_notional=min_funds,
+        max_price=10_000_000, max_qty=10_000, max_notional=100_000_000,
+    )  # fmt: skip
 
 
 #: products with their ``quote_increment``, ``base_increment`` and ``min_market_funds``

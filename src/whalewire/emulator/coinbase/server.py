@@ -18,7 +18,6 @@ import ipaddress
 import json
 import ssl as ssl_module
 import tempfile
-import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +28,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from whalewire.emulator import sockets
 from whalewire.emulator.coinbase.exchange import (
     CoinbaseConfig,
     CoinbaseCredentials,
@@ -37,6 +35,7 @@ from whalewire.emulator.coinbase.exchange import (
 )
 from whalewire.emulator.coinbase.feed import CoinbaseFeedSession
 from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
+from whalewire.emulator.front import Front, wall_clock
 from whalewire.emulator.matching import Clock
 from whalewire.net._protocol import WebSocket
 from whalewire.net.server import Server, serve
@@ -113,11 +112,6 @@ def loopback_tls(hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> Loopbac
     return LoopbackTls(server, cert_pem)
 
 
-def wall_clock() -> int:
-    """Return the time in milliseconds since the epoch."""
-    return time.time_ns() // 1_000_000
-
-
 def _json(status: int, message: str) -> web.Response:
     return web.Response(
         status=status,
@@ -126,7 +120,7 @@ def _json(status: int, message: str) -> web.Response:
     )
 
 
-class CoinbaseEmulator:
+class CoinbaseEmulator(Front[CoinbaseFeedSession]):
     """A running emulated Coinbase Exchange: state, the REST listener and the feed listener."""
 
     def __init__(
@@ -137,11 +131,10 @@ class CoinbaseEmulator:
         clock: Clock = wall_clock,
         idle_timeout_s: float = 75.0,
     ) -> None:
-        self._clock = clock
+        super().__init__(clock)
         #: an idle REST connection is closed after this long (aiohttp's keep-alive timeout)
         self.idle_timeout_s = idle_timeout_s
-        self._skew_ms = 0
-        self.exchange = CoinbaseExchange(self._venue_time, config)
+        self.exchange = CoinbaseExchange(self.venue_time, config)
         self.exchange.on_push = self._schedule_flush
         self._flush_due: set[CoinbaseFeedSession] = set()
         #: REST (TCP, and TLS when on) connections accepted so far
@@ -152,12 +145,8 @@ class CoinbaseEmulator:
         self._rest: asyncio.Server | None = None
         self._web: web.Server | None = None
         self._feed: Server | None = None
-        self._sockets: dict[CoinbaseFeedSession, WebSocket] = {}
         self._injector: FaultInjector | None = None
         self.set_faults(faults)
-
-    def _venue_time(self) -> int:
-        return self._clock() + self._skew_ms
 
     def set_faults(self, plan: FaultPlan | None) -> None:
         """Apply ``plan`` to REST requests from the next one on (None: no faults)."""
@@ -234,12 +223,7 @@ class CoinbaseEmulator:
 
     async def disconnect_feeds(self) -> None:
         """Close every feed connection now (1001 going away)."""
-        await sockets.close_all(self._sockets.values())
-
-    def inject(self, text: str) -> int:
-        """Send ``text`` as it is to every open feed connection, as a broken venue would (robustness
-        tests); return how many connections got it."""
-        return sockets.inject(self._sockets.values(), text)
+        await self._close_all()
 
     # ------------------------------------------------------------------ REST
 

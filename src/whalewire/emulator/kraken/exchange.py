@@ -58,7 +58,7 @@ from whalewire.emulator.matching import (
     SymbolSpec,
     TimeInForce,
 )
-from whalewire.emulator.skeleton import Exchange
+from whalewire.emulator.skeleton import Exchange, market
 
 # --- Kraken error strings ("Spot REST API" > "Errors"; WebSocket v2 answers use the same) --
 INVALID_KEY = "EAPI:Invalid key"
@@ -86,19 +86,10 @@ CLOSED_ORDERS_PATH = "/0/private/ClosedOrders"
 
 def _spec(symbol: str, tick: str, step: str, min_qty: str) -> SymbolSpec:
     base, quote = symbol.split("/")
-    return SymbolSpec(
-        symbol=symbol,
-        base=base,
-        quote=quote,
-        tick_size=Decimal(tick),
-        min_price=Decimal(tick),
-        max_price=Decimal(10_000_000),
-        step_size=Decimal(step),
-        min_qty=Decimal(min_qty),
-        max_qty=Decimal(100_000),
-        min_notional=Decimal(0),
-        max_notional=Decimal(100_000_000),
-    )
+    return market(
+        symbol, base, quote, tick=tick, step=step, min_qty=min_qty, min_notional="0",
+        max_price=10_000_000, max_qty=100_000, max_notional=100_000_000,
+    )  # fmt: skip
 
 
 #: Kraken v2 symbols ("BTC/USD": v2 uses BTC, not XBT) with mid prices for their books;
