@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.emulator.support import Clock
 
 from whalewire.emulator.coinbase.exchange import (
     CoinbaseConfig,
@@ -36,14 +37,6 @@ NOW_MS = 1_700_000_000_000
 SECRET = base64.b64encode(bytes(range(64))).decode()
 KEY = "0123456789abcdef0123456789abcdef"
 PASSPHRASE = "correct horse"
-
-
-class Clock:
-    def __init__(self, now: int) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
 
 
 def sign(timestamp: str, method: str, path: str, body: str, secret: str = SECRET) -> str:

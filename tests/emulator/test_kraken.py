@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.emulator.support import Clock
 
 from whalewire.emulator.faults import FaultPlan
 from whalewire.emulator.kraken.exchange import (
@@ -51,14 +52,6 @@ DOC_TOKEN_2 = "G38a1tGFzqGiUCmnegBcm8d4nfP3tytiNQz6tkCBYXY"
 NOW = 1_695_306_907_197  # 2023-09-21T14:35:07.197Z
 CL_A = "a1b2c3d4-0000-4000-8000-000000000001"
 CL_B = "a1b2c3d4-0000-4000-8000-000000000002"
-
-
-class Clock:
-    def __init__(self, now: int) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
 
 
 def make(

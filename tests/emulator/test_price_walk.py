@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 import websockets
-from tests.emulator.test_matching import SPEC, limit, make_engine
+from tests.emulator.support import SPEC, limit, make_engine
 
 from whalewire.emulator.binance.exchange import BinanceConfig
 from whalewire.emulator.binance.server import BinanceEmulator
