@@ -44,7 +44,6 @@ from whalewire.model import (
     OrderRejected,
     OrderStatusUnknown,
     OrderType,
-    Side,
     SubmitOrder,
 )
 from whalewire.net._protocol import WebSocket
@@ -54,13 +53,14 @@ from whalewire.venues.base import (
     DEFAULT_PONG_INTERVAL_MS,
     Grid,
     MalformedMessages,
+    RequestTable,
     TlsSettings,
     VenueError,
     VenueUnavailable,
     WarmPong,
     connection_slot,
     discard_event,
-    fail_requests,
+    order_shape,
     order_text,
     reconciled_events,
     report_disconnected,
@@ -169,7 +169,7 @@ class BinanceClient:
         #: final only once that timestamp's recvWindow has closed)
         self._signed_ms: dict[str, int] = {}
         self._started_ms = 0
-        self._requests: dict[str, asyncio.Future[decode.Message]] = {}
+        self._requests: RequestTable[str, decode.Message] = RequestTable(name)
         self._ids = itertools.count(1)
         self._last_price: dict[str, Decimal] = {}
         self.sent = 0
@@ -186,9 +186,6 @@ class BinanceClient:
             on_disconnected=self._disconnected,
             retry_on=(OSError, TimeoutError, WebSocketError, VenueError),
         )
-
-    def _tls_kwargs(self) -> dict[str, Any]:
-        return self.tls.connect_kwargs() if self.url.startswith("wss://") else {}
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -209,7 +206,7 @@ class BinanceClient:
         self.logged_on = False
         await connection_slot(self.connection_limiter, self.name)
         return await connect(
-            self.url, deflate=False, on_message=self._on_message, **self._tls_kwargs()
+            self.url, deflate=False, on_message=self._on_message, **self.tls.for_url(self.url)
         )
 
     async def _connect_and_warm(self, ws: WebSocket) -> None:
@@ -274,7 +271,7 @@ class BinanceClient:
         self._ws = None
         self.ready = False
         self.logged_on = False
-        fail_requests(self._requests, VenueError(f"{self.name}: connection closed"))
+        self._requests.fail_all(VenueError(f"{self.name}: connection closed"))
         report_disconnected(self._pending, self._now, self.on_event)
 
     def client_order_id(self, namespace: str, seq: int) -> str:
@@ -388,17 +385,7 @@ class BinanceClient:
 
     def prepare(self, symbol: str, side: str, order_type: str = "MARKET") -> None:
         """Build the template for one order shape ahead of time (off the hot path)."""
-        self._template(
-            SubmitOrder(
-                client_order_id="x" * self.cid_width,
-                ts_init=0,
-                venue=self.name,
-                symbol=symbol,
-                side=Side(side),
-                quantity=Decimal(1),
-                order_type=OrderType(order_type),
-            )
-        )
+        self._template(order_shape(self.name, self.cid_width, symbol, side, order_type))
 
     # -- what the venue says -------------------------------------------------------------
     def _on_message(self, ws: WebSocket, message: str | bytes) -> None:
@@ -410,23 +397,18 @@ class BinanceClient:
             # an envelope that does not decode may still name its request: fail that one
             rid = decode.request_id(message)
             coid = rid if rid is not None and self._pending.discard(rid) is not None else None
-            self._fail_request(rid, exc)
+            self._requests.fail(rid, exc)
             self.malformed.report(exc, message, self.on_event, coid)
             return
         try:
             self._dispatch(msg)
         except VenueDecodeError as exc:
             rid = None if msg.id is None else str(msg.id)
-            self._fail_request(rid, exc)
+            self._requests.fail(rid, exc)
             coid = rid if rid is not None and rid in self._signed_ms else None
             if coid is None and msg.event:
                 coid = decode.order_of(msg.event)
             self.malformed.report(exc, message, self.on_event, coid)
-
-    def _fail_request(self, rid: str | None, exc: Exception) -> None:
-        fut = self._requests.pop(rid, None) if rid is not None else None
-        if fut is not None and not fut.done():
-            fut.set_exception(exc)
 
     def _dispatch(self, msg: decode.Message) -> None:
         limits = msg.rateLimits
@@ -442,9 +424,7 @@ class BinanceClient:
             if answered is not None:
                 self._order_response(rid, msg)
                 return
-            fut = self._requests.pop(rid, None)
-            if fut is not None and not fut.done():
-                fut.set_result(msg)
+            self._requests.answer(rid, msg)
             return
         event = msg.event
         if event and decode.event_type(event) == "executionReport":
@@ -537,23 +517,11 @@ class BinanceClient:
 
     async def call(self, method: str, params: Mapping[str, object]) -> decode.Message:
         """Send one request and return the whole response envelope."""
-        ws = self._ws
-        if ws is None:
-            raise VenueError(f"{self.name}: not connected")
         rid = f"r{next(self._ids)}"
-        fut: asyncio.Future[decode.Message] = asyncio.get_running_loop().create_future()
-        self._requests[rid] = fut
-        body = orjson.dumps({"id": rid, "method": method, "params": dict(params)})
-        try:
-            ws.send(body.decode())
-        except ConnectionClosed:
-            self._requests.pop(rid, None)
-            raise VenueError(f"{self.name}: connection closed") from None
-        try:
-            return await asyncio.wait_for(fut, self.request_timeout_s)
-        except TimeoutError:
-            self._requests.pop(rid, None)
-            raise VenueError(f"{self.name}: {method} timed out") from None
+        body = orjson.dumps({"id": rid, "method": method, "params": dict(params)}).decode()
+        return await self._requests.send(
+            self._ws, rid, body, what=method, timeout_s=self.request_timeout_s
+        )
 
     def _auth(self, params: Mapping[str, object]) -> dict[str, object]:
         """Timestamp a USER_DATA/TRADE request; sign it unless the session is logged on."""

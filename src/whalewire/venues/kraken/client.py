@@ -46,7 +46,6 @@ from whalewire.model import (
     OrderRejected,
     OrderStatusUnknown,
     OrderType,
-    Side,
     SubmitOrder,
 )
 from whalewire.net._protocol import WebSocket
@@ -55,13 +54,14 @@ from whalewire.venues.base import (
     DEFAULT_PONG_INTERVAL_MS,
     Grid,
     MalformedMessages,
+    RequestTable,
     TlsSettings,
     VenueError,
     VenueUnavailable,
     WarmPong,
     connection_slot,
     discard_event,
-    fail_requests,
+    order_shape,
     order_text,
     reconciled_events,
     report_disconnected,
@@ -168,7 +168,7 @@ class KrakenClient:
         self._pending = PendingRequests(timeout_ns=365 * 86_400 * 10**9)
         #: monotonic send time per cl_ord_id: "absent" is final only after a while
         self._sent_ns: dict[str, int] = {}
-        self._requests: dict[int, asyncio.Future[decode.Message]] = {}
+        self._requests: RequestTable[int, decode.Message] = RequestTable(name)
         self._waiters: dict[str, asyncio.Future[None]] = {}
         self._req_ids = itertools.count(1)
         self._last_price: dict[str, Decimal] = {}
@@ -185,9 +185,6 @@ class KrakenClient:
         #: unsolicited pongs the rehearsal writes (``[venues.NAME] pong_interval_ms``)
         self.warm_pong = WarmPong(pong_interval_ms, monotonic_ns)
         self.rehearsals = 0
-
-    def _tls_kwargs(self) -> dict[str, Any]:
-        return self.tls.connect_kwargs() if self.url.startswith("wss://") else {}
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -219,7 +216,7 @@ class KrakenClient:
             self._waiters[channel] = loop.create_future()
         await connection_slot(self.connection_limiter, self.name)
         return await connect(
-            self.url, deflate=False, on_message=self._on_message, **self._tls_kwargs()
+            self.url, deflate=False, on_message=self._on_message, **self.tls.for_url(self.url)
         )
 
     async def _subscribe(self, ws: WebSocket) -> None:
@@ -262,7 +259,7 @@ class KrakenClient:
             return
         self._ws = None
         self.ready = False
-        fail_requests(self._requests, VenueError(f"{self.name}: connection closed"))
+        self._requests.fail_all(VenueError(f"{self.name}: connection closed"))
         report_disconnected(self._pending, self._now, self.on_event)
 
     async def _watch_heartbeat(self, ws: WebSocket) -> None:
@@ -355,17 +352,7 @@ class KrakenClient:
 
     def prepare(self, symbol: str, side: str, order_type: str = "MARKET") -> None:
         """Build the template for one order shape ahead of time (off the hot path)."""
-        self._template(
-            SubmitOrder(
-                client_order_id="0" * self.cid_width,
-                ts_init=0,
-                venue=self.name,
-                symbol=symbol,
-                side=Side(side),
-                quantity=Decimal(1),
-                order_type=OrderType(order_type),
-            )
-        )
+        self._template(order_shape(self.name, self.cid_width, symbol, side, order_type))
 
     # -- what the venue says -------------------------------------------------------------
     def _on_message(self, ws: WebSocket, message: str | bytes) -> None:
@@ -394,9 +381,7 @@ class KrakenClient:
         if req_id is not None:
             in_flight = self._pending.discard(str(req_id))
             coids.append(in_flight.client_order_id if in_flight is not None else None)
-            fut = self._requests.pop(req_id, None)
-            if fut is not None and not fut.done():
-                fut.set_exception(exc)
+            self._requests.fail(req_id, exc)
         for row in rows:
             coids.append(row.cl_ord_id or self._order_cl.get(row.order_id or ""))
         ours = [c for c in coids if c]
@@ -417,9 +402,7 @@ class KrakenClient:
             if answered is not None:
                 self._order_response(answered.request.client_order_id, msg)
                 return
-        fut = self._requests.pop(req_id, None)
-        if fut is not None and not fut.done():
-            fut.set_result(msg)
+        self._requests.answer(req_id, msg)
 
     def _order_response(self, coid: str, msg: decode.Message) -> None:
         now = self._now()
@@ -531,25 +514,17 @@ class KrakenClient:
 
     async def call(self, method: str, params: Mapping[str, object]) -> decode.Message:
         """Send ``{"method", "params", "req_id"}`` and return the whole response."""
-        ws = self._ws
-        if ws is None:
-            raise VenueError(f"{self.name}: not connected")
         req_id = next(self._req_ids)
-        fut: asyncio.Future[decode.Message] = asyncio.get_running_loop().create_future()
-        self._requests[req_id] = fut
         body: dict[str, object] = {"method": method, "req_id": req_id}
         if params:
             body["params"] = dict(params)
-        try:
-            ws.send(orjson.dumps(body).decode())
-        except ConnectionClosed:
-            self._requests.pop(req_id, None)
-            raise VenueError(f"{self.name}: connection closed") from None
-        try:
-            return await asyncio.wait_for(fut, self.request_timeout_s)
-        except TimeoutError:
-            self._requests.pop(req_id, None)
-            raise VenueError(f"{self.name}: {method} timed out") from None
+        return await self._requests.send(
+            self._ws,
+            req_id,
+            orjson.dumps(body).decode(),
+            what=method,
+            timeout_s=self.request_timeout_s,
+        )
 
     async def ping(self) -> int:
         """Send the application-level ``ping``; return the round trip in ns."""
