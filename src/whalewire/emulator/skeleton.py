@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from whalewire.emulator.accounts import Registry
 from whalewire.emulator.book import BookConfig, price_walk, seed_book, synthetic_levels
@@ -48,30 +48,47 @@ def market(
     )
 
 
+class MarketConfig(Protocol):
+    """What the skeleton reads of a venue's config (each venue's ``*Config`` has it)."""
+
+    @property
+    def markets(self) -> Mapping[str, tuple[SymbolSpec, Decimal]]:
+        """Symbol -> (spec, mid price) of every book."""
+        ...
+
+    @property
+    def fees(self) -> Fees:
+        """Maker and taker rates."""
+        ...
+
+    @property
+    def seed(self) -> int:
+        """Seeds the house's book, the walk and ids, so a run can be repeated."""
+        ...
+
+    @property
+    def book_levels(self) -> int:
+        """Levels per side of each house book (0: empty books, no walk)."""
+        ...
+
+    @property
+    def walk_bps(self) -> float:
+        """Sigma of one step of the house's random walk (0: a static book)."""
+        ...
+
+
 class Exchange(Generic[S]):
     """State every venue shares: clock, accounts, books, the walk, sessions of type ``S``.
 
     Args:
         clock: venue time in ms (injected: tests step it).
         registry: the accounts and keys (a fresh one when None).
-        markets: symbol -> (spec, mid price) of every book.
-        fees: maker and taker rates.
-        seed: seeds the house's book, the walk and ids, so a run can be repeated.
-        book_levels: levels per side of each house book (0: empty books, no walk).
-        walk_bps: sigma of one step of the house's random walk (0: a static book).
+        config: the markets, fees, seed and book shape.
     """
 
-    def __init__(
-        self,
-        clock: Clock,
-        registry: Registry | None,
-        markets: Mapping[str, tuple[SymbolSpec, Decimal]],
-        *,
-        fees: Fees,
-        seed: int,
-        book_levels: int,
-        walk_bps: float = 0.0,
-    ) -> None:
+    def __init__(self, clock: Clock, registry: Registry | None, config: MarketConfig) -> None:
+        markets, book_levels, seed = config.markets, config.book_levels, config.seed
+        fees, walk_bps = config.fees, config.walk_bps
         self.clock = clock
         self.registry = registry or Registry()
         specs = [spec for spec, _ in markets.values()]

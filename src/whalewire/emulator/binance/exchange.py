@@ -116,6 +116,11 @@ class BinanceConfig:
     #: seconds between two steps of the walk
     walk_interval_s: float = 1.0
 
+    @property
+    def markets(self) -> Mapping[str, tuple[SymbolSpec, Decimal]]:
+        """The symbols with their mid prices (what ``skeleton.Exchange`` builds books from)."""
+        return self.symbols
+
 
 def signature_payload(params: Mapping[str, object]) -> str | None:
     """Build the payload Binance signs, or ``None`` when a value has no agreed spelling.
@@ -160,15 +165,7 @@ class BinanceExchange(Exchange["BinanceSession"]):
         self, clock: Clock, config: BinanceConfig | None = None, registry: Registry | None = None
     ) -> None:
         self.config = config = config or BinanceConfig()
-        super().__init__(
-            clock,
-            registry,
-            config.symbols,
-            fees=config.fees,
-            seed=config.seed,
-            book_levels=config.book_levels,
-            walk_bps=config.walk_bps,
-        )
+        super().__init__(clock, registry, config)
         self._weights: dict[str, Usage] = {}
         self._bans: dict[str, BanState] = {}
         self._orders: dict[str, Usage] = {}

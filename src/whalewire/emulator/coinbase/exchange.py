@@ -110,6 +110,13 @@ class CoinbaseConfig:
     seed: int = 0
     #: served under this path (e.g. ``/coinbase``); signatures cover the path as sent
     path_prefix: str = ""
+    #: Coinbase's house book stands still (no walk)
+    walk_bps: float = 0.0
+
+    @property
+    def markets(self) -> Mapping[str, tuple[SymbolSpec, Decimal]]:
+        """The products with their mid prices (what ``skeleton.Exchange`` builds books from)."""
+        return self.products
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,14 +178,7 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
         self, clock: Clock, config: CoinbaseConfig | None = None, registry: Registry | None = None
     ) -> None:
         self.config = config = config or CoinbaseConfig()
-        super().__init__(
-            clock,
-            registry,
-            config.products,
-            fees=config.fees,
-            seed=config.seed,
-            book_levels=config.book_levels,
-        )
+        super().__init__(clock, registry, config)
         self._rng = random.Random(f"coinbase:{self.config.seed}")
         self.orders: dict[str, OrderRecord] = {}
         self._by_engine_id: dict[int, OrderRecord] = {}

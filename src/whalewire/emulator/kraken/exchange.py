@@ -123,6 +123,11 @@ class KrakenConfig:
     walk_interval_s: float = 1.0
     token_ttl_s: int = TOKEN_TTL_S
 
+    @property
+    def markets(self) -> Mapping[str, tuple[SymbolSpec, Decimal]]:
+        """The symbols with their mid prices (what ``skeleton.Exchange`` builds books from)."""
+        return self.symbols
+
 
 @dataclass(frozen=True, slots=True)
 class KrakenCredentials:
@@ -182,15 +187,7 @@ class KrakenExchange(Exchange["KrakenSession"]):
         self, clock: Clock, config: KrakenConfig | None = None, registry: Registry | None = None
     ) -> None:
         self.config = config = config or KrakenConfig()
-        super().__init__(
-            clock,
-            registry,
-            config.symbols,
-            fees=config.fees,
-            seed=config.seed,
-            book_levels=config.book_levels,
-            walk_bps=config.walk_bps,
-        )
+        super().__init__(clock, registry, config)
         self._tokens: dict[str, _Token] = {}
         self._nonces: dict[str, int] = {}
         #: account -> venue time (ms) when the dead man's switch cancels everything
