@@ -65,13 +65,7 @@ def test_a_cancel_names_the_canceled_order() -> None:
         ),
         (_binance_report, {"event": {**REPORT, "c": 5}}, "binance", "executionReport", "$.event.c"),
         (binance.message, {"status": "ok"}, "binance", "message", "$.status"),
-        (
-            binance.message,
-            {"rateLimits": [{"interval": "WEEK"}]},
-            "binance",
-            "message",
-            "$.rateLimits[0].interval",
-        ),
+        (binance.message, {"error": {"code": "x"}}, "binance", "message", "$.error.code"),
         (
             _kraken_rows,
             {"data": [{**ROW, "last_qty": "1e999999"}]},

@@ -22,8 +22,11 @@ T = TypeVar("T")
 #: the largest amount a venue may report, in digits before the point (no real quantity,
 #: price or fee comes near; beyond it Decimal arithmetic could overflow its context)
 MAX_AMOUNT_DIGITS = 24
-#: the most digits after the point an amount may carry
-MAX_AMOUNT_DECIMALS = 24
+_MAX_AMOUNT = Decimal(10) ** MAX_AMOUNT_DIGITS
+
+
+#: one decoder per declared type: building one costs more than most messages' decoding
+_DECODERS: dict[Any, msgspec.json.Decoder[Any]] = {}
 
 
 class VenueDecodeError(VenueError):
@@ -64,8 +67,11 @@ def decode(venue: str, message: str, data: bytes | str, type_: type[T], *, at: s
     Raises:
         VenueDecodeError: not JSON, or not the declared shape (with the field path).
     """
+    decoder = _DECODERS.get(type_)
+    if decoder is None:
+        decoder = _DECODERS[type_] = msgspec.json.Decoder(type_)
     try:
-        return msgspec.json.decode(data, type=type_)
+        return decoder.decode(data)  # type: ignore[no-any-return]
     except msgspec.MsgspecError as exc:
         raise _error(venue, message, exc, at) from None
 
@@ -83,7 +89,7 @@ def convert(venue: str, message: str, obj: Any, type_: type[T], *, at: str = "$"
 
 
 def check_amounts(**amounts: Decimal | None) -> None:
-    """Refuse a non-finite or absurdly large or fine amount (call from ``__post_init__``).
+    """Refuse a non-finite or absurdly large amount (call from ``__post_init__``).
 
     Raises:
         ValueError: msgspec reports it at the Struct's path; the field's name leads the
@@ -94,7 +100,5 @@ def check_amounts(**amounts: Decimal | None) -> None:
             continue
         if not value.is_finite():
             raise ValueError(f"[{name}] amount {value} is not finite")
-        exponent = value.as_tuple().exponent
-        assert isinstance(exponent, int)
-        if value and (value.adjusted() >= MAX_AMOUNT_DIGITS or -exponent > MAX_AMOUNT_DECIMALS):
+        if not -_MAX_AMOUNT < value < _MAX_AMOUNT:
             raise ValueError(f"[{name}] amount {value} is out of range")

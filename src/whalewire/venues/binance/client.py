@@ -417,7 +417,10 @@ class BinanceClient:
             data = msg.error.data if msg.error is not None else None
             retry = data.retryAfter if data is not None else None
             now_ms = self.clock.timestamp_ms() if self.clock.can_send else int(time.time() * 1000)
-            self.limiter.on_response(status or 200, now_ms, msg.limit_rows(), retry)
+            try:
+                self.limiter.on_response(status or 200, now_ms, limits, retry)
+            except ValueError as exc:  # the limiter checks each row's fields
+                raise VenueDecodeError(decode.VENUE, "message", "$.rateLimits", str(exc)) from None
         if msg.id is not None:
             rid = str(msg.id)
             answered = self._pending.answered(rid, self._now())
@@ -426,14 +429,15 @@ class BinanceClient:
                 return
             self._requests.answer(rid, msg)
             return
-        event = msg.event
-        if event and decode.event_type(event) == "executionReport":
-            self._execution_report(decode.execution_report(event))
+        if msg.event:
+            report = decode.execution_report(msg.event)
+            if report is not None:
+                self._execution_report(report)
 
     def _order_response(self, coid: str, msg: decode.Message) -> None:
         now = self._now()
         status = msg.status
-        ack = decode.order_ack(msg.result)
+        ack = decode.order_ack(msg)
         result = None if ack.orderId is None else {"orderId": ack.orderId}
         outcome = binance_outcome(status, msg.error_fields(), result)
         self.acks += 1
@@ -513,7 +517,7 @@ class BinanceClient:
                 error.code if error is not None else None,
                 error.msg if error is not None else "",
             )
-        return msg.result
+        return decode.result(msg)
 
     async def call(self, method: str, params: Mapping[str, object]) -> decode.Message:
         """Send one request and return the whole response envelope."""
@@ -586,7 +590,7 @@ class BinanceClient:
         now = self._now()
         status = msg.status
         error = msg.error_fields()
-        result = msg.result
+        result = decode.result(msg)
         found = binance_reconcile(
             status,
             error,
@@ -605,7 +609,7 @@ class BinanceClient:
             raise BinanceError(
                 "order.status", status, err.get("code"), str(err.get("msg", "still unknown"))
             )
-        r = decode.order_state(result)
+        r = decode.order_state(msg)
         executed = r.executedQty
         quote = r.cummulativeQuoteQty
         status_ = r.status

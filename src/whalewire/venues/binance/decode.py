@@ -12,11 +12,11 @@ Knows nothing of sockets, orders of record or the engine.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
-from whalewire.venues.decoding import check_amounts, convert, decode
+from whalewire.venues.decoding import VenueDecodeError, check_amounts, decode
 
 VENUE = "binance"
 
@@ -35,32 +35,19 @@ class ApiError(msgspec.Struct):
     data: ErrorData | None = None
 
 
-class RateLimit(msgspec.Struct):
-    """One ``rateLimits`` row: a window and how much of it is used."""
-
-    rateLimitType: str  # noqa: N815
-    interval: Literal["SECOND", "MINUTE", "HOUR", "DAY"]
-    intervalNum: int  # noqa: N815
-    limit: int
-    count: int | None = None
-
-
 class Message(msgspec.Struct):
     """One frame from the venue: a response (``id``) or a stream event (``event``)."""
 
     id: str | int | None = None
     status: int = 0
-    result: Any = None
+    #: the result, decoded by who reads it (``order_ack``, ``order_state``, ``result``)
+    result: msgspec.Raw = msgspec.Raw()
     error: ApiError | None = None
-    rateLimits: list[RateLimit] | None = None  # noqa: N815
+    #: the rows as objects: ``ratelimit.RateLimiter`` checks each one's fields itself
+    rateLimits: list[dict[str, Any]] | None = None  # noqa: N815
     subscriptionId: int | None = None  # noqa: N815
     #: the stream event, decoded only once its type is known (empty: none)
     event: msgspec.Raw = msgspec.Raw()
-
-    def limit_rows(self) -> list[dict[str, Any]] | None:
-        """The ``rateLimits`` rows as the rate limiter reads them."""
-        rows = self.rateLimits
-        return None if rows is None else msgspec.to_builtins(rows)
 
     def error_fields(self) -> dict[str, object] | None:
         """The ``error`` object as ``outcome.binance_outcome`` reads it."""
@@ -77,11 +64,13 @@ class EventHead(msgspec.Struct):
 class ExecutionReport(msgspec.Struct, frozen=True):
     """``executionReport`` (``user-data-stream.md``): what happened to one of our orders.
 
-    ``c`` is the client order id; for a cancel, ``C`` is the canceled order's own.
+    ``c`` is the client order id; for a cancel, ``C`` is the canceled order's own. Other
+    events decode into it too when their fields fit (``e`` then says what they are).
     """
 
-    x: str
-    c: str
+    e: str = ""
+    x: str = ""
+    c: str = ""
     s: str = ""
     C: str | None = None
     i: int | None = None
@@ -95,7 +84,10 @@ class ExecutionReport(msgspec.Struct, frozen=True):
     r: str = ""
 
     def __post_init__(self) -> None:
-        check_amounts(l=self.l, L=self.L, n=self.n)
+        if self.e == "executionReport":
+            if not self.x or not self.c:
+                raise ValueError("[c] an executionReport needs x and c")
+            check_amounts(l=self.l, L=self.L, n=self.n)
 
     @property
     def client_order_id(self) -> str:
@@ -133,14 +125,20 @@ def message(data: bytes | str) -> Message:
     return decode(VENUE, "message", data, Message)
 
 
-def event_type(event: msgspec.Raw) -> str:
-    """Return a stream event's ``e``."""
-    return decode(VENUE, "event", event, EventHead, at="$.event").e
+def execution_report(event: msgspec.Raw) -> ExecutionReport | None:
+    """Decode a stream event that is an ``executionReport``; ``None`` for other events.
 
-
-def execution_report(event: msgspec.Raw) -> ExecutionReport:
-    """Decode an ``executionReport``."""
-    return decode(VENUE, "executionReport", event, ExecutionReport, at="$.event")
+    One parse on the way that matters: the event is decoded as an execution report at once,
+    and only when that fails is its type read, to tell a malformed report (raised) from
+    another event (``outboundAccountPosition``, ``listStatus``, ...: ignored).
+    """
+    try:
+        report = decode(VENUE, "executionReport", event, ExecutionReport, at="$.event")
+    except VenueDecodeError:
+        if decode(VENUE, "event", event, EventHead, at="$.event").e == "executionReport":
+            raise
+        return None
+    return report if report.e == "executionReport" else None
 
 
 def order_of(event: msgspec.Raw) -> str | None:
@@ -152,16 +150,21 @@ def order_of(event: msgspec.Raw) -> str | None:
     return ref.C or ref.c
 
 
-def order_ack(result: Any) -> OrderAck:
-    """Convert an ``order.place`` result (``None`` when the answer carries none)."""
-    if result is None:
+def result(msg: Message) -> Any:
+    """Decode a response's ``result`` as plain JSON (``None`` when it carries none)."""
+    return decode(VENUE, "result", msg.result, Any, at="$.result") if msg.result else None
+
+
+def order_ack(msg: Message) -> OrderAck:
+    """Decode an ``order.place`` response's result (empty when the answer carries none)."""
+    if not msg.result:
         return OrderAck()
-    return convert(VENUE, "order.place response", result, OrderAck, at="$.result")
+    return decode(VENUE, "order.place response", msg.result, OrderAck, at="$.result")
 
 
-def order_state(result: Any) -> OrderState:
-    """Convert an ``order.status`` result."""
-    return convert(VENUE, "order.status response", result, OrderState, at="$.result")
+def order_state(msg: Message) -> OrderState:
+    """Decode an ``order.status`` response's result."""
+    return decode(VENUE, "order.status response", msg.result, OrderState, at="$.result")
 
 
 class _IdOnly(msgspec.Struct):
