@@ -3,7 +3,11 @@
 
 Importing the package registers the methods with the sessions (``methods`` fills
 ``exchange.METHODS``), so ``from whalewire.emulator.binance.exchange import BinanceExchange``
-gives sessions that answer every method.
+gives sessions that answer every method. The main names are re-exported here.
 """
 
 from whalewire.emulator.binance import methods as _methods  # noqa: F401 - registers them
+from whalewire.emulator.binance.exchange import BinanceConfig, BinanceExchange, BinanceSession
+from whalewire.emulator.binance.server import BinanceEmulator
+
+__all__ = ["BinanceConfig", "BinanceEmulator", "BinanceExchange", "BinanceSession"]

@@ -1,2 +1,8 @@
 """The emulated Kraken Spot API: ``exchange`` (state, REST and WebSocket v2 sessions),
-``render`` (message bodies) and ``server`` (the WebSocket and REST listeners)."""
+``render`` (message bodies) and ``server`` (the WebSocket and REST listeners). The main
+names are re-exported here."""
+
+from whalewire.emulator.kraken.exchange import KrakenConfig, KrakenExchange, KrakenSession
+from whalewire.emulator.kraken.server import KrakenEmulator
+
+__all__ = ["KrakenConfig", "KrakenEmulator", "KrakenExchange", "KrakenSession"]
