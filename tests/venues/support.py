@@ -1,10 +1,21 @@
-"""What the venue client tests share: the event collector every client reports into."""
+"""What the venue client tests share: a clock moved by hand, and the event collector every
+client reports into."""
 
 from __future__ import annotations
 
 import asyncio
 
 from whalewire.model import OrderEvent
+
+
+class Clock:
+    """A clock the test moves by hand (``now``: ns for a monotonic clock, ms for a venue's)."""
+
+    def __init__(self, now: int = 0) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
 
 
 class Events:
