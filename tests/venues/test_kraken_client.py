@@ -464,3 +464,21 @@ async def test_frames_that_are_not_messages_are_counted_and_change_nothing(
     assert await client.ping() > 0
     assert client.status()["malformed"] == 4 and events.items == []
     await client.close()
+
+
+async def test_malformed_add_order_answer_turns_the_order_unknown_and_keeps_the_connection(
+    emulator: KrakenEmulator,
+) -> None:
+    client, events = await started(emulator)
+    emulator.set_faults(FaultPlan(drop_rate=1.0))  # the venue's own answer never comes
+    cmd = order()
+    client.place(cmd)
+    # the order's req_id is one of the first few: answer each with a success that is no bool
+    for req_id in range(1, 40):
+        emulator.inject(json.dumps({"method": "add_order", "req_id": req_id, "success": "yes"}))
+    (unknown,) = await events.wait_for(OrderStatusUnknown, cmd.client_order_id)
+    assert isinstance(unknown, OrderStatusUnknown) and "`$.success`" in unknown.reason
+    emulator.set_faults(None)
+    assert await client.ping() > 0
+    assert client.status()["connected"] is True and client.reconnects == 0
+    await client.close()
