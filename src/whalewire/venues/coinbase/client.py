@@ -115,10 +115,6 @@ def _ts_ns(text: object) -> int:
         return 0
 
 
-def _plain(value: object) -> Decimal:
-    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
-
-
 class CoinbaseClient:
     """A ``VenueClient`` for Coinbase Exchange (REST orders, WebSocket ``user`` channel)."""
 
@@ -693,21 +689,21 @@ class CoinbaseClient:
             raise CoinbaseError(f"GET {path}", status, "not found yet: still inside its window")
         if found.finding is Finding.STILL_UNKNOWN:
             raise CoinbaseError(f"GET {path}", status, _message(body))
-        assert isinstance(body, dict)
-        order_id = str(body.get("id"))
+        state = decode.order_state(body)
+        order_id = state.id
         self._coid_of[order_id] = coid
-        filled = _plain(body.get("filled_size"))
+        filled = state.filled_size
         ending: type[OrderCanceled] | type[OrderExpired] | None = None
-        if body.get("status") == "done" and body.get("done_reason") == "canceled":
-            rests = body.get("type") == "limit" and body.get("time_in_force") == "GTC"
+        if state.status == "done" and state.done_reason == "canceled":
+            rests = state.type == "limit" and state.time_in_force == "GTC"
             ending = OrderCanceled if rests else OrderExpired
         return reconciled_events(
             coid,
             now=now,
             venue_order_id=order_id,
             executed=filled,
-            avg_price=_plain(body.get("executed_value")) / filled if filled else Decimal(0),
-            commission=_plain(body.get("fill_fees")),
+            avg_price=state.executed_value / filled if filled else Decimal(0),
+            commission=state.fill_fees,
             commission_asset=symbol.rsplit("-", 1)[-1],
             ending=ending,
         )

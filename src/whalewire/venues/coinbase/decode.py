@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from whalewire.venues.decoding import check_amounts, decode
+from whalewire.venues.decoding import check_amounts, convert, decode
 
 VENUE = "coinbase"
 
@@ -72,6 +72,31 @@ class OrderAnswer(msgspec.Struct):
         if self.message is not None:
             out["message"] = self.message
         return out
+
+
+class OrderState(msgspec.Struct):
+    """The body of ``GET /orders/client:<client_oid>`` ("Get single order"), as read."""
+
+    id: str
+    status: str = ""
+    type: str = ""
+    time_in_force: str = ""
+    done_reason: str | None = None
+    filled_size: Decimal = Decimal(0)
+    executed_value: Decimal = Decimal(0)
+    fill_fees: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        check_amounts(
+            filled_size=self.filled_size,
+            executed_value=self.executed_value,
+            fill_fees=self.fill_fees,
+        )
+
+
+def order_state(body: Any) -> OrderState:
+    """Convert a "Get single order" body."""
+    return convert(VENUE, "GET /orders answer", body, OrderState)
 
 
 def feed(data: bytes | str) -> FeedMessage:

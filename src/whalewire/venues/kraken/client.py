@@ -591,10 +591,13 @@ class KrakenClient:
         synthetic trade id per cumulative quantity (``recon:<order_id>:<vol_exec>``).
         """
         now = self._now()
-        txid, order = None, None
+        txid: str | None = None
+        order: decode.OrderInfo | None = None
         for path, key in ((OPEN_ORDERS_PATH, "open"), (CLOSED_ORDERS_PATH, "closed")):
-            result = await self.private_rest(path, {"cl_ord_id": client_order_id})
-            found = (result or {}).get(key) or {}
+            listed = decode.orders(
+                await self.private_rest(path, {"cl_ord_id": client_order_id}), path
+            )
+            found = listed.open if key == "open" else listed.closed
             if found:
                 txid, order = next(iter(found.items()))
                 break
@@ -605,11 +608,11 @@ class KrakenClient:
                 raise KrakenError("reconcile", f"{coid} not listed yet; still unknown")
             answer = kraken_reconcile(_UNKNOWN_ORDER, None)
         else:
-            answer = kraken_reconcile(None, {**order, "order_id": txid})
+            answer = kraken_reconcile(None, {"status": order.status, "order_id": txid})
         if answer.finding is Finding.NOT_FOUND:
             return [OrderNotFound(client_order_id=coid, ts_init=now, ts_event=now)]
         assert order is not None and txid is not None
-        executed = Decimal(str(order.get("vol_exec", "0")))
+        executed = order.vol_exec
         ending: type[OrderCanceled] | type[OrderExpired] | None = None
         if answer.venue_status == "canceled":
             ending = OrderCanceled
@@ -620,8 +623,8 @@ class KrakenClient:
             now=now,
             venue_order_id=txid,
             executed=executed,
-            avg_price=Decimal(str(order.get("price", "0"))),
-            commission=Decimal(str(order.get("fee", "0"))),
+            avg_price=order.price,
+            commission=order.fee,
             ending=ending,
         )
 

@@ -108,6 +108,32 @@ class AddOrderResult(msgspec.Struct):
     order_id: str | None = None
 
 
+class OrderInfo(msgspec.Struct):
+    """One order of REST ``OpenOrders`` / ``ClosedOrders`` ("Spot REST API"), as read."""
+
+    status: str = ""
+    vol_exec: Decimal = Decimal(0)
+    price: Decimal = Decimal(0)
+    fee: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        check_amounts(vol_exec=self.vol_exec, price=self.price, fee=self.fee)
+
+
+class Orders(msgspec.Struct):
+    """The ``result`` of ``OpenOrders`` (``open``) or ``ClosedOrders`` (``closed``)."""
+
+    open: dict[str, OrderInfo] = {}
+    closed: dict[str, OrderInfo] = {}
+
+
+def orders(result: Any, path: str) -> Orders:
+    """Convert an ``OpenOrders``/``ClosedOrders`` result (``None``: no orders)."""
+    if result is None:
+        return Orders()
+    return convert(VENUE, f"{path} answer", result, Orders, at="$.result")
+
+
 def message(data: bytes | str) -> Message:
     """Decode one frame's envelope."""
     return decode(VENUE, "message", data, Message)
