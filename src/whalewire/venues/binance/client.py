@@ -225,18 +225,23 @@ class BinanceClient:
     async def _warm_up(self) -> None:
         for _ in range(self.clock_samples):
             send = self._now()
-            result = await self.request("time", {})
-            self.clock.add_sample(send, self._now(), int(result["serverTime"]))
+            server_ms = decode.server_time(await self.request("time", {}))
+            self.clock.add_sample(send, self._now(), server_ms)
         self._started_ms = self.clock.timestamp_ms()
-        info = await self.request("exchangeInfo", {})
-        self.limiter = RateLimiter.from_exchange_info(info)
+        info = decode.exchange_info(await self.request("exchangeInfo", {}))
+        try:
+            self.limiter = RateLimiter(info.rateLimits)
+        except ValueError as exc:  # the limiter checks each row's fields
+            where = "$.result.rateLimits"
+            raise VenueDecodeError(decode.VENUE, "exchangeInfo", where, str(exc)) from None
         for window in self.limiter.windows:
             if window.limit_type == "CONNECTIONS":
                 self.connection_limiter.tighten(
                     window.limit, INTERVAL_MS[window.interval] * window.interval_num
                 )
-        for sym in info.get("symbols", []):
-            self.rules[sym["symbol"]] = _symbol_rules(sym)
+        for sym in info.symbols:
+            step, tick = sym.grid()
+            self.rules[sym.symbol] = Grid(step_size=step, tick_size=tick)
         self._ready.clear()  # the grids may have changed: format quantities afresh
         if self._ed25519 is not None:
             params = binance_logon_params(
@@ -540,18 +545,18 @@ class BinanceClient:
         for _ in range(self.clock_samples):
             send = self._now()
             try:
-                result = await self.request("time", {})
+                server_ms = decode.server_time(await self.request("time", {}))
             except VenueError:
                 await asyncio.sleep(0.1)
                 continue
-            self.clock.add_sample(send, self._now(), int(result["serverTime"]))
+            self.clock.add_sample(send, self._now(), server_ms)
 
     async def refresh_price(self, symbol: str) -> Decimal | None:
         """Read the top of the book: the mid price is the risk engine's reference."""
-        depth = await self.request("depth", {"symbol": symbol, "limit": 1})
-        bids, asks = depth.get("bids") or [], depth.get("asks") or []
+        depth = decode.depth(await self.request("depth", {"symbol": symbol, "limit": 1}))
+        bids, asks = depth.bids, depth.asks
         if bids and asks:
-            mid = (Decimal(bids[0][0]) + Decimal(asks[0][0])) / 2
+            mid = (bids[0][0] + asks[0][0]) / 2
             self._last_price[symbol] = mid
             return mid
         return None
@@ -676,14 +681,3 @@ class BinanceError(VenueError):
 
     def __str__(self) -> str:
         return f"binance {self.method}: HTTP {self.status} code {self.code}: {self.message}"
-
-
-def _symbol_rules(sym: Mapping[str, Any]) -> Grid:
-    step = Decimal("0.00000001")
-    tick = Decimal("0.01")
-    for f in sym.get("filters", []):
-        if f.get("filterType") == "LOT_SIZE":
-            step = Decimal(str(f["stepSize"]))
-        elif f.get("filterType") == "PRICE_FILTER":
-            tick = Decimal(str(f["tickSize"]))
-    return Grid(step_size=step, tick_size=tick)

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from whalewire.venues.decoding import VenueDecodeError, check_amounts, decode
+from whalewire.venues.decoding import VenueDecodeError, check_amounts, convert, decode
 
 VENUE = "binance"
 
@@ -118,6 +118,80 @@ class OrderState(msgspec.Struct):
 
     def __post_init__(self) -> None:
         check_amounts(executedQty=self.executedQty, cummulativeQuoteQty=self.cummulativeQuoteQty)
+
+
+class ServerTime(msgspec.Struct):
+    """The ``time`` result."""
+
+    serverTime: int  # noqa: N815
+
+
+class Filter(msgspec.Struct):
+    """One symbol filter (``filters.md``); the client reads ``LOT_SIZE`` and ``PRICE_FILTER``."""
+
+    filterType: str  # noqa: N815
+    stepSize: Decimal | None = None  # noqa: N815
+    tickSize: Decimal | None = None  # noqa: N815
+
+    def __post_init__(self) -> None:
+        check_amounts(stepSize=self.stepSize, tickSize=self.tickSize)
+        for name, size in (("stepSize", self.stepSize), ("tickSize", self.tickSize)):
+            if size is not None and size < 0:
+                raise ValueError(f"[{name}] {size} is negative")
+
+
+class SymbolInfo(msgspec.Struct):
+    """One ``exchangeInfo`` symbol: its name and filters."""
+
+    symbol: str
+    filters: list[Filter] = []
+
+    def grid(self) -> tuple[Decimal, Decimal]:
+        """Return (step, tick): ``LOT_SIZE.stepSize`` and ``PRICE_FILTER.tickSize``.
+
+        A zero or absent size falls back to 1e-8 and 0.01 (a grid of zero is no grid).
+        """
+        step, tick = Decimal("0.00000001"), Decimal("0.01")
+        for f in self.filters:
+            if f.filterType == "LOT_SIZE" and f.stepSize:
+                step = f.stepSize
+            elif f.filterType == "PRICE_FILTER" and f.tickSize:
+                tick = f.tickSize
+        return step, tick
+
+
+class ExchangeInfo(msgspec.Struct):
+    """The ``exchangeInfo`` result, as read: rate limits (checked by the limiter) and symbols."""
+
+    rateLimits: list[dict[str, Any]] = []  # noqa: N815
+    symbols: list[SymbolInfo] = []
+
+
+class Depth(msgspec.Struct):
+    """The ``depth`` result: price levels as (price, quantity), best first."""
+
+    bids: list[tuple[Decimal, Decimal]] = []
+    asks: list[tuple[Decimal, Decimal]] = []
+
+    def __post_init__(self) -> None:
+        for side in (self.bids, self.asks):
+            for price, qty in side[:1]:
+                check_amounts(price=price, qty=qty)
+
+
+def server_time(result: Any) -> int:
+    """Convert a ``time`` result; return ``serverTime``."""
+    return convert(VENUE, "time response", result, ServerTime, at="$.result").serverTime
+
+
+def exchange_info(result: Any) -> ExchangeInfo:
+    """Convert an ``exchangeInfo`` result."""
+    return convert(VENUE, "exchangeInfo response", result, ExchangeInfo, at="$.result")
+
+
+def depth(result: Any) -> Depth:
+    """Convert a ``depth`` result."""
+    return convert(VENUE, "depth response", result, Depth, at="$.result")
 
 
 def message(data: bytes | str) -> Message:

@@ -213,16 +213,12 @@ class CoinbaseClient:
         if not self.clock.can_send:
             raise VenueError(f"{self.name}: could not synchronise the clock")
         self._started_ms = self.clock.timestamp_ms()
-        status, products = await self.call("GET", "/products", signed=False)
-        if status != 200 or not isinstance(products, list):
-            raise CoinbaseError("GET /products", status, str(products))
-        for product in products:
-            pid = str(product["id"])
-            if self.products is None or pid in self.products:
-                self.rules[pid] = Grid(
-                    step_size=Decimal(str(product["base_increment"])),
-                    tick_size=Decimal(str(product["quote_increment"])),
-                )
+        status, body = await self.call("GET", "/products", signed=False)
+        if status != 200:
+            raise CoinbaseError("GET /products", status, _message(body))
+        for product in decode.products(body):
+            if self.products is None or product.id in self.products:
+                self.rules[product.id] = Grid(product.base_increment, product.quote_increment)
         if self.products is None:
             self.products = sorted(self.rules)
         await self.feed.start()
@@ -244,10 +240,11 @@ class CoinbaseClient:
             send = self._now()
             try:
                 status, body = await self.call("GET", "/time", signed=False)
-            except VenueError:
+                server_ms = decode.server_time_ms(body) if status == 200 else None
+            except VenueError:  # a malformed answer too (VenueDecodeError): counted, skipped
                 continue
-            if status == 200 and isinstance(body, dict):
-                self.clock.add_sample(send, self._now(), int(Decimal(str(body["epoch"])) * 1000))
+            if server_ms is not None:
+                self.clock.add_sample(send, self._now(), server_ms)
                 self.keepalives += 1
 
     async def close(self) -> None:
@@ -636,18 +633,19 @@ class CoinbaseClient:
             send = self._now()
             try:
                 status, body = await self.call("GET", "/time", signed=False)
+                # "Get server time": epoch is decimal seconds
+                server_ms = decode.server_time_ms(body) if status == 200 else None
             except VenueError:
                 await asyncio.sleep(0.1)
                 continue
-            if status == 200 and isinstance(body, dict):
-                # "Get server time": epoch is decimal seconds
-                self.clock.add_sample(send, self._now(), int(Decimal(str(body["epoch"])) * 1000))
+            if server_ms is not None:
+                self.clock.add_sample(send, self._now(), server_ms)
 
     async def refresh_price(self, product_id: str) -> Decimal | None:
         """Read the ticker's last trade price (the risk engine's reference)."""
         status, body = await self.call("GET", f"/products/{product_id}/ticker", signed=False)
-        if status == 200 and isinstance(body, dict) and body.get("price"):
-            price = Decimal(str(body["price"]))
+        price = decode.ticker(body).price if status == 200 else None
+        if price:
             self._last_price[product_id] = price
             return price
         return None

@@ -99,6 +99,52 @@ def order_state(body: Any) -> OrderState:
     return convert(VENUE, "GET /orders answer", body, OrderState)
 
 
+class ServerTime(msgspec.Struct):
+    """``GET /time`` ("Get server time"): ``epoch`` is decimal seconds."""
+
+    epoch: Decimal
+
+    def __post_init__(self) -> None:
+        check_amounts(epoch=self.epoch)
+
+
+class Product(msgspec.Struct):
+    """One ``GET /products`` entry: its id and its size and price increments."""
+
+    id: str
+    base_increment: Decimal
+    quote_increment: Decimal
+
+    def __post_init__(self) -> None:
+        check_amounts(base_increment=self.base_increment, quote_increment=self.quote_increment)
+        if self.base_increment <= 0 or self.quote_increment <= 0:
+            raise ValueError("[base_increment] increments must be positive")
+
+
+class Ticker(msgspec.Struct):
+    """``GET /products/{id}/ticker``: the last trade's price (absent before any trade)."""
+
+    price: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        check_amounts(price=self.price)
+
+
+def server_time_ms(body: Any) -> int:
+    """Convert a ``GET /time`` body; return the venue's time in ms."""
+    return int(convert(VENUE, "GET /time answer", body, ServerTime).epoch * 1000)
+
+
+def products(body: Any) -> list[Product]:
+    """Convert a ``GET /products`` body."""
+    return convert(VENUE, "GET /products answer", body, list[Product])
+
+
+def ticker(body: Any) -> Ticker:
+    """Convert a ``GET /products/{id}/ticker`` body."""
+    return convert(VENUE, "GET ticker answer", body, Ticker)
+
+
 def feed(data: bytes | str) -> FeedMessage:
     """Decode one feed message."""
     return decode(VENUE, "feed message", data, FeedMessage)

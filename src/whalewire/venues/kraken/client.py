@@ -206,8 +206,7 @@ class KrakenClient:
         # a fresh token per connection: Kraken's is good for 15 minutes until a connection
         # subscribes with it, so an old one may be dead ("Spot WebSocket" authentication)
         self.ready = False
-        result = await self.private_rest(TOKEN_PATH, {})
-        token = str(result["token"])
+        token = decode.token(await self.private_rest(TOKEN_PATH, {}))
         if token != self._token:
             self._token = token
             self._templates.clear()  # they carry the token
@@ -553,13 +552,13 @@ class KrakenClient:
             async with self._http.post(
                 self.rest_url + path, data=body.encode(), headers=headers, timeout=timeout
             ) as response:
-                answer = await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                raw = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise VenueError(f"{self.name}: {path}: {type(exc).__name__}") from None
-        errors = answer.get("error") if isinstance(answer, dict) else ["no JSON object"]
-        if errors:
-            raise KrakenError(path, ", ".join(str(e) for e in errors))
-        return answer.get("result")
+        answer = decode.rest_answer(raw, path)
+        if answer.error:
+            raise KrakenError(path, ", ".join(answer.error))
+        return answer.result
 
     async def refresh_dead_man(self, timeout_s: int) -> str:
         """Arm or push back ``cancel_all_orders_after`` (0 disarms); return ``triggerTime``.
@@ -570,7 +569,7 @@ class KrakenClient:
         result = await self.request(
             "cancel_all_orders_after", {"timeout": int(timeout_s), "token": self._token}
         )
-        self.dead_man_trigger = str(result.get("triggerTime"))
+        self.dead_man_trigger = decode.dead_man(result).triggerTime
         return self.dead_man_trigger
 
     async def cancel(self, client_order_id: str, symbol: str) -> None:
@@ -580,7 +579,7 @@ class KrakenClient:
     async def cancel_all(self, symbol: str) -> int:
         """Cancel every open order (Kraken's ``cancel_all`` spans all pairs); return the count."""
         result = await self.request("cancel_all", {"token": self._token})
-        return int(result.get("count", 0))
+        return decode.cancel_all(result).count
 
     async def reconcile(self, client_order_id: str, symbol: str) -> list[OrderEvent]:
         """Find the order by ``cl_ord_id`` in REST ``OpenOrders``, then ``ClosedOrders``.

@@ -134,6 +134,52 @@ def orders(result: Any, path: str) -> Orders:
     return convert(VENUE, f"{path} answer", result, Orders, at="$.result")
 
 
+class RestAnswer(msgspec.Struct):
+    """A private REST answer ("Spot REST API"): ``error`` strings, else ``result``."""
+
+    error: list[str] = []
+    result: Any = None
+
+
+def rest_answer(data: bytes, path: str) -> RestAnswer:
+    """Decode a private REST answer's body."""
+    return decode(VENUE, f"{path} answer", data, RestAnswer)
+
+
+class Token(msgspec.Struct):
+    """REST ``GetWebSocketsToken``'s result."""
+
+    token: str
+
+
+class CancelAll(msgspec.Struct):
+    """``cancel_all``'s result: how many orders it canceled."""
+
+    count: int = 0
+
+
+class DeadMan(msgspec.Struct):
+    """``cancel_all_orders_after``'s result (``triggerTime`` "0" when disarmed)."""
+
+    currentTime: str = ""  # noqa: N815 - Kraken's field names
+    triggerTime: str = ""  # noqa: N815
+
+
+def token(result: Any) -> str:
+    """Convert a ``GetWebSocketsToken`` result; return the token."""
+    return convert(VENUE, "GetWebSocketsToken answer", result, Token, at="$.result").token
+
+
+def cancel_all(result: Any) -> CancelAll:
+    """Convert a ``cancel_all`` result."""
+    return convert(VENUE, "cancel_all response", result, CancelAll, at="$.result")
+
+
+def dead_man(result: Any) -> DeadMan:
+    """Convert a ``cancel_all_orders_after`` result."""
+    return convert(VENUE, "cancel_all_orders_after response", result, DeadMan, at="$.result")
+
+
 def message(data: bytes | str) -> Message:
     """Decode one frame's envelope."""
     return decode(VENUE, "message", data, Message)
