@@ -21,7 +21,7 @@ import pytest
 import trustme
 from tests.venues.support import Events
 
-from whalewire.emulator.coinbase.exchange import CoinbaseConfig
+from whalewire.emulator.coinbase.exchange import CoinbaseConfig, RestResponse
 from whalewire.emulator.coinbase.server import CoinbaseEmulator, loopback_tls
 from whalewire.emulator.faults import FaultPlan
 from whalewire.model import (
@@ -651,3 +651,32 @@ async def test_a_wss_feed_the_client_cannot_verify_is_refused(tls: Tls) -> None:
         await client.close()
         await plain.close()
         await emu.close()
+
+
+@pytest.mark.parametrize("body", [b'{"id": 5}', b"not json", b'["a"]'])
+async def test_a_200_order_answer_that_does_not_decode_turns_the_order_unknown(
+    venue: Venue, tls: Tls, body: bytes
+) -> None:
+    client, events = await started(venue, tls)
+    try:
+        # the venue takes the order but answers with a body no client could read
+        exchange = venue.emulator.exchange
+        real_place = exchange.place
+
+        def garbled(account: str, request: bytes, now: int) -> RestResponse:
+            real_place(account, request, now)
+            return RestResponse(200, body)
+
+        exchange.place = garbled  # type: ignore[method-assign]
+        cmd = order()
+        client.place(cmd)
+        (unknown,) = await events.wait_for(OrderStatusUnknown, cmd.client_order_id)
+        assert isinstance(unknown, OrderStatusUnknown)
+        assert "malformed POST /orders answer" in unknown.reason
+        assert client.status()["malformed"] == 1 and client.status()["connected"] is True
+        # the same kept-alive connection still answers: reconciliation finds the order
+        reconciled = await client.reconcile(cmd.client_order_id, "BTC-USD")
+        assert any(isinstance(e, OrderFilled) for e in reconciled)
+        assert client.connections_opened == 1
+    finally:
+        await client.close()
