@@ -2,7 +2,18 @@
 ``render`` (message bodies) and ``server`` (the WebSocket and REST listeners). The main
 names are re-exported here."""
 
-from whalewire.emulator.kraken.exchange import KrakenConfig, KrakenExchange, KrakenSession
+from whalewire.emulator.kraken.exchange import (
+    KrakenConfig,
+    KrakenCredentials,
+    KrakenExchange,
+    KrakenSession,
+)
 from whalewire.emulator.kraken.server import KrakenEmulator
 
-__all__ = ["KrakenConfig", "KrakenEmulator", "KrakenExchange", "KrakenSession"]
+__all__ = [
+    "KrakenConfig",
+    "KrakenCredentials",
+    "KrakenEmulator",
+    "KrakenExchange",
+    "KrakenSession",
+]
