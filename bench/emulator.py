@@ -25,9 +25,9 @@ import websockets
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from whalewire.emulator.binance import BinanceConfig, BinanceExchange
+from whalewire.emulator.binance.exchange import BinanceConfig, BinanceExchange
+from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.emulator.limits import Interval, RateLimit
-from whalewire.emulator.server import BinanceEmulator
 from whalewire.net.server import echo, serve
 from whalewire.venues.signing import binance_hmac_signature, binance_ws_payload
 

@@ -185,9 +185,9 @@ async def measure(port: int, n: int) -> dict[str, list[int]]:
 VENUE = """
 import asyncio, dataclasses, json
 from whalewire.emulator.accounts import open_default_account
-from whalewire.emulator.binance import BinanceConfig
+from whalewire.emulator.binance.exchange import BinanceConfig
 from whalewire.emulator.limits import Interval, RateLimit
-from whalewire.emulator.server import BinanceEmulator
+from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.net.client import install_uvloop
 install_uvloop()
 async def main():

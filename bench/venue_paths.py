@@ -41,11 +41,12 @@ from typing import Any
 
 import trustme
 
-from whalewire.emulator.binance import BinanceConfig, BinanceExchange
-from whalewire.emulator.coinbase import CoinbaseConfig, CoinbaseExchange, RateBucket
-from whalewire.emulator.coinbase_server import CoinbaseEmulator
+from whalewire.emulator.binance.exchange import BinanceConfig, BinanceExchange
+from whalewire.emulator.binance.server import BinanceEmulator
+from whalewire.emulator.coinbase.exchange import CoinbaseConfig, CoinbaseExchange, RateBucket
+from whalewire.emulator.coinbase.server import CoinbaseEmulator
+from whalewire.emulator.front import wall_clock
 from whalewire.emulator.limits import Interval, RateLimit
-from whalewire.emulator.server import BinanceEmulator, wall_clock
 from whalewire.model import Side, SubmitOrder
 from whalewire.venues.binance import BinanceClient
 from whalewire.venues.coinbase import CoinbaseClient

@@ -7,6 +7,7 @@ Signing here is written independently of the emulator's verifier.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -16,7 +17,22 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from whalewire.emulator.binance import BinanceConfig, BinanceExchange, BinanceSession
+from whalewire.emulator.accounts import Registry
+from whalewire.emulator.binance.exchange import BinanceConfig, BinanceExchange, BinanceSession
+from whalewire.emulator.matching import (
+    Fees,
+    MatchingEngine,
+    OrderType,
+    PlaceOrder,
+    Side,
+    SymbolSpec,
+    TimeInForce,
+)
+
+D = Decimal
+#: seconds a test waits for one WebSocket frame, and for the emulator process
+WS_TIMEOUT = 10.0
+PROCESS_TIMEOUT = 20.0
 
 # web-socket-api.md, "SIGNED request example (HMAC)"
 DOC_API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
@@ -24,7 +40,9 @@ DOC_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
 
 
 class Clock:
-    def __init__(self, now: int) -> None:
+    """A venue clock in ms that a test sets by hand (the one fake clock of these tests)."""
+
+    def __init__(self, now: int = 1_700_000_000_000) -> None:
         self.now = now
 
     def __call__(self) -> int:
@@ -71,3 +89,80 @@ def resting_buy(ts: int, client_id: str) -> dict[str, Any]:
         quantity="0.01000",
         newClientOrderId=client_id,
     )
+
+
+# --- the matching engine alone
+
+
+SPEC = SymbolSpec(
+    symbol="BTCUSDT",
+    base="BTC",
+    quote="USDT",
+    tick_size=D("0.01"),
+    min_price=D("0.01"),
+    max_price=D("1000000"),
+    step_size=D("0.00001"),
+    min_qty=D("0.00001"),
+    max_qty=D("9000"),
+    min_notional=D("5"),
+    max_notional=D("9000000"),
+)
+
+
+def make_engine(fees: Fees | None = None) -> MatchingEngine:
+    registry = Registry()
+    for name in ("alice", "bob", "carol", "taker"):
+        registry.open_account(name, {"BTC": D(10), "USDT": D(100_000)})
+    return MatchingEngine([SPEC], registry, Clock(), fees or Fees(D(0), D(0)))
+
+
+def limit(account: str, side: Side, qty: str, price: str, *, tif=TimeInForce.GTC, cid: str = ""):
+    return PlaceOrder(
+        account,
+        "BTCUSDT",
+        side,
+        OrderType.LIMIT,
+        D(qty),
+        price=D(price),
+        time_in_force=tif,
+        client_order_id=cid,
+    )
+
+
+# --- over loopback
+
+
+async def request(ws: Any, req_id: str, method: str, params: dict[str, Any] | None = None):
+    """Send one request; return its response and the events that arrived before it."""
+    body: dict[str, Any] = {"id": req_id, "method": method}
+    if params is not None:
+        body["params"] = params
+    await ws.send(json.dumps(body))
+    events = []
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), WS_TIMEOUT))
+        if frame.get("id") == req_id:
+            return frame, events
+        events.append(frame)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+async def read_banner(stdout: asyncio.StreamReader) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    section = ""
+    while "hmac_secret" not in fields or "endpoint" not in fields:
+        line = (await asyncio.wait_for(stdout.readline(), PROCESS_TIMEOUT)).decode()
+        assert line, "emulator exited before printing its banner"
+        if line.startswith("HMAC"):
+            section = "hmac"
+        parts = line.split()
+        if parts[:1] == ["endpoint"]:
+            fields["endpoint"] = parts[1]
+        elif parts[:1] == ["apiKey"] and section == "hmac":
+            fields["hmac_key"] = parts[1]
+        elif parts[:1] == ["secretKey"]:
+            fields["hmac_secret"] = parts[1]
+    return fields

@@ -27,7 +27,7 @@ from tests.emulator.support import (
     resting_buy,
 )
 
-from whalewire.emulator.binance import BinanceConfig, BinanceExchange, BinanceSession
+from whalewire.emulator.binance.exchange import BinanceConfig, BinanceExchange, BinanceSession
 
 RATE_LIMIT_KEYS = {"rateLimitType", "interval", "intervalNum", "limit", "count"}
 

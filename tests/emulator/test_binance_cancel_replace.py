@@ -14,7 +14,7 @@ from typing import Any
 
 from tests.emulator.support import DOC_API_KEY, call, hmac_sign, make, resting_buy
 
-from whalewire.emulator.binance import BinanceConfig
+from whalewire.emulator.binance.exchange import BinanceConfig
 
 DOC_CLIENT_ID = "4d96324ff9d44481926157"
 UNKNOWN_ORDER = {"code": -2011, "msg": "Unknown order sent."}

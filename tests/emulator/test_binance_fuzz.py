@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.emulator.support import DOC_API_KEY, DOC_SECRET, make
 
-from whalewire.emulator.binance import WEIGHTS, BinanceConfig
+from whalewire.emulator.binance.exchange import WEIGHTS, BinanceConfig
 from whalewire.venues.signing import binance_hmac_signature, binance_ws_payload
 
 #: a few levels a side are enough to fill and to rest orders; building 20 per example is slow

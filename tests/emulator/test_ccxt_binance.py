@@ -24,8 +24,8 @@ import pytest
 import websockets
 
 from whalewire.emulator.accounts import Credentials
-from whalewire.emulator.binance import BinanceConfig
-from whalewire.emulator.server import BinanceEmulator
+from whalewire.emulator.binance.exchange import BinanceConfig
+from whalewire.emulator.binance.server import BinanceEmulator
 
 ccxtpro = pytest.importorskip("ccxt.pro")
 ccxt_errors = pytest.importorskip("ccxt.base.errors")

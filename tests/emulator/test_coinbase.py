@@ -1,4 +1,4 @@
-"""The Coinbase Exchange emulator's sans-IO handler (emulator/coinbase.py, coinbase_render.py).
+"""The Coinbase Exchange emulator's sans-IO handler (emulator/coinbase/: exchange, render).
 
 Checks the documented behaviour of Coinbase Exchange (docs.cdp.coinbase.com):
 "Exchange REST API Authentication" (CB-ACCESS-* headers, base64 HMAC-SHA256 over
@@ -23,22 +23,20 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.emulator.support import Clock
 
-from whalewire.emulator.coinbase import CoinbaseConfig, CoinbaseExchange, RateBucket, RestResponse
-from whalewire.emulator.coinbase_feed import CoinbaseFeedSession
+from whalewire.emulator.coinbase.exchange import (
+    CoinbaseConfig,
+    CoinbaseExchange,
+    RateBucket,
+    RestResponse,
+)
+from whalewire.emulator.coinbase.feed import CoinbaseFeedSession
 
 NOW_MS = 1_700_000_000_000
 SECRET = base64.b64encode(bytes(range(64))).decode()
 KEY = "0123456789abcdef0123456789abcdef"
 PASSPHRASE = "correct horse"
-
-
-class Clock:
-    def __init__(self, now: int) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
 
 
 def sign(timestamp: str, method: str, path: str, body: str, secret: str = SECRET) -> str:

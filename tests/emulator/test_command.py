@@ -13,28 +13,10 @@ import sys
 import time
 
 import websockets
-from tests.emulator.support import hmac_sign
+from tests.emulator.support import hmac_sign, read_banner
 
 TIMEOUT = 20.0
 KEY = re.compile(r"^[A-Za-z0-9]{64}$")
-
-
-async def _read_banner(stdout: asyncio.StreamReader) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    section = ""
-    while "hmac_secret" not in fields or "endpoint" not in fields:
-        line = (await asyncio.wait_for(stdout.readline(), TIMEOUT)).decode()
-        assert line, "emulator exited before printing its banner"
-        if line.startswith("HMAC"):
-            section = "hmac"
-        parts = line.split()
-        if parts[:1] == ["endpoint"]:
-            fields["endpoint"] = parts[1]
-        elif parts[:1] == ["apiKey"] and section == "hmac":
-            fields["hmac_key"] = parts[1]
-        elif parts[:1] == ["secretKey"]:
-            fields["hmac_secret"] = parts[1]
-    return fields
 
 
 def test_emulator_command_prints_a_working_endpoint_and_keys():
@@ -52,7 +34,7 @@ def test_emulator_command_prints_a_working_endpoint_and_keys():
         )
         try:
             assert proc.stdout is not None
-            fields = await _read_banner(proc.stdout)
+            fields = await read_banner(proc.stdout)
             assert re.match(r"^ws://127\.0\.0\.1:\d+/ws-api/v3$", fields["endpoint"])
             assert KEY.match(fields["hmac_key"]) and KEY.match(fields["hmac_secret"])
             async with websockets.connect(fields["endpoint"]) as ws:

@@ -14,7 +14,7 @@ from typing import Any
 
 from tests.emulator.support import DOC_API_KEY, DOC_SECRET, Clock, doc_order, hmac_sign, make
 
-from whalewire.emulator.binance import BinanceConfig, BinanceExchange
+from whalewire.emulator.binance.exchange import BinanceConfig, BinanceExchange
 from whalewire.emulator.faults import (
     FaultInjector,
     FaultKind,

@@ -1,4 +1,4 @@
-"""The Kraken emulator (emulator/kraken.py, kraken_server.py) against Kraken's documentation.
+"""The Kraken emulator (emulator/kraken/: exchange, server) against Kraken's documentation.
 
 Sources, named per test: Kraken "Spot REST Authentication" (the API-Sign example),
 "Spot REST API" ``GetWebSocketsToken`` and the error strings, and the "Spot WebSocket v2"
@@ -21,16 +21,17 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.emulator.support import Clock
 
 from whalewire.emulator.faults import FaultPlan
-from whalewire.emulator.kraken import (
+from whalewire.emulator.kraken.exchange import (
     KrakenConfig,
     KrakenExchange,
     KrakenSession,
     rfc3339,
     verify_api_sign,
 )
-from whalewire.emulator.kraken_server import KrakenEmulator
+from whalewire.emulator.kraken.server import KrakenEmulator
 from whalewire.net.client import connect
 from whalewire.ws.exceptions import InvalidHandshake
 
@@ -51,14 +52,6 @@ DOC_TOKEN_2 = "G38a1tGFzqGiUCmnegBcm8d4nfP3tytiNQz6tkCBYXY"
 NOW = 1_695_306_907_197  # 2023-09-21T14:35:07.197Z
 CL_A = "a1b2c3d4-0000-4000-8000-000000000001"
 CL_B = "a1b2c3d4-0000-4000-8000-000000000002"
-
-
-class Clock:
-    def __init__(self, now: int) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
 
 
 def make(

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from whalewire.emulator.accounts import Registry
+from tests.emulator.support import SPEC, limit, make_engine
+
 from whalewire.emulator.book import BookConfig, synthetic_levels
 from whalewire.emulator.matching import (
     CancelOrder,
     CommandRejected,
     Fees,
-    MatchingEngine,
     OrderAccepted,
     OrderCanceled,
     OrderExpired,
@@ -25,53 +25,10 @@ from whalewire.emulator.matching import (
     PlaceOrder,
     RejectReason,
     Side,
-    SymbolSpec,
     TimeInForce,
 )
 
 D = Decimal
-
-SPEC = SymbolSpec(
-    symbol="BTCUSDT",
-    base="BTC",
-    quote="USDT",
-    tick_size=D("0.01"),
-    min_price=D("0.01"),
-    max_price=D("1000000"),
-    step_size=D("0.00001"),
-    min_qty=D("0.00001"),
-    max_qty=D("9000"),
-    min_notional=D("5"),
-    max_notional=D("9000000"),
-)
-
-
-class Clock:
-    def __init__(self, now: int = 1_700_000_000_000) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-
-def make_engine(fees: Fees | None = None) -> MatchingEngine:
-    registry = Registry()
-    for name in ("alice", "bob", "carol", "taker"):
-        registry.open_account(name, {"BTC": D(10), "USDT": D(100_000)})
-    return MatchingEngine([SPEC], registry, Clock(), fees or Fees(D(0), D(0)))
-
-
-def limit(account: str, side: Side, qty: str, price: str, *, tif=TimeInForce.GTC, cid: str = ""):
-    return PlaceOrder(
-        account,
-        "BTCUSDT",
-        side,
-        OrderType.LIMIT,
-        D(qty),
-        price=D(price),
-        time_in_force=tif,
-        client_order_id=cid,
-    )
 
 
 def market(account: str, side: Side, qty: str | None = None, quote: str | None = None):

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.emulator.test_matching import SPEC, Clock
+from tests.emulator.support import SPEC, Clock
 
 from whalewire.emulator.accounts import Registry
 from whalewire.emulator.matching import (

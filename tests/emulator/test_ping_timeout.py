@@ -28,8 +28,8 @@ from typing import Any
 import pytest
 import websockets
 
-from whalewire.emulator.binance import BinanceConfig
-from whalewire.emulator.server import BinanceEmulator
+from whalewire.emulator.binance.exchange import BinanceConfig
+from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.net.client import connect
 
 TIMEOUT = 10.0

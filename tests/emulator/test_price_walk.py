@@ -8,9 +8,10 @@ from decimal import Decimal
 
 import pytest
 import websockets
-from tests.emulator.test_matching import SPEC, limit, make_engine
+from tests.emulator.support import SPEC, limit, make_engine
 
-from whalewire.emulator.binance import BinanceConfig
+from whalewire.emulator.binance.exchange import BinanceConfig
+from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.emulator.book import (
     HOUSE_ACCOUNT,
     BookConfig,
@@ -19,7 +20,6 @@ from whalewire.emulator.book import (
     synthetic_levels,
 )
 from whalewire.emulator.matching import OrderTraded, Side
-from whalewire.emulator.server import BinanceEmulator
 
 D = Decimal
 MID = D(60_000)

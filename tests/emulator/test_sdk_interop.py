@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from whalewire.emulator.binance import BinanceConfig
-from whalewire.emulator.server import BinanceEmulator
+from whalewire.emulator.binance.exchange import BinanceConfig
+from whalewire.emulator.binance.server import BinanceEmulator
 
 sdk = pytest.importorskip("binance_sdk_spot.spot")
 configuration = pytest.importorskip("binance_common.configuration")

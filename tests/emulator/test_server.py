@@ -16,31 +16,17 @@ import pytest
 import websockets
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from tests.emulator.support import hmac_sign
+from tests.emulator.support import hmac_sign, request, run
 
-from whalewire.emulator.binance import BinanceConfig
+from whalewire.emulator.binance.exchange import BinanceConfig
+from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.emulator.faults import FaultPlan
-from whalewire.emulator.server import BinanceEmulator
 
 TIMEOUT = 10.0
 
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-async def request(ws: Any, req_id: str, method: str, params: dict[str, Any] | None = None):
-    """Send one request; return its response and the events that arrived before it."""
-    body: dict[str, Any] = {"id": req_id, "method": method}
-    if params is not None:
-        body["params"] = params
-    await ws.send(json.dumps(body))
-    events = []
-    while True:
-        frame = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
-        if frame.get("id") == req_id:
-            return frame, events
-        events.append(frame)
 
 
 async def next_events(ws: Any, count: int) -> list[dict[str, Any]]:
@@ -50,10 +36,6 @@ async def next_events(ws: Any, count: int) -> list[dict[str, Any]]:
 def ed25519_params(params: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, Any]:
     payload = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
     return {**params, "signature": base64.b64encode(key.sign(payload.encode())).decode()}
-
-
-def run(coro: Any) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, 30))
 
 
 def test_hmac_order_then_ed25519_logon_and_user_data_stream_over_loopback():

@@ -6,8 +6,8 @@ import asyncio
 import json
 import time
 
+from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.emulator.faults import FaultPlan
-from whalewire.emulator.server import BinanceEmulator
 from whalewire.net.client import connect
 
 

@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import websockets
-from tests.emulator.support import hmac_sign
-from tests.emulator.test_command import TIMEOUT, _read_banner
-from tests.emulator.test_server import request, run
+from tests.emulator.support import PROCESS_TIMEOUT as TIMEOUT
+from tests.emulator.support import hmac_sign, read_banner, request, run
 
-from whalewire.emulator.binance import BinanceConfig
-from whalewire.emulator.server import BinanceEmulator
+from whalewire.emulator.binance.exchange import BinanceConfig
+from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.emulator.stamps import ReadStamps, load
 
 
@@ -90,7 +89,7 @@ def test_emulator_command_stamps_reads_on_the_clock_another_process_reads(tmp_pa
         )
         try:
             assert proc.stdout is not None
-            fields = await _read_banner(proc.stdout)
+            fields = await read_banner(proc.stdout)
             async with websockets.connect(fields["endpoint"]) as ws:
                 params = order(fields["hmac_key"], fields["hmac_secret"], "cross-process")
                 before = time.perf_counter_ns()

@@ -23,8 +23,8 @@ import sys
 from collections import Counter
 from typing import Any
 
+from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.emulator.faults import FaultDecision, FaultInjector, FaultPlan
-from whalewire.emulator.server import BinanceEmulator
 
 SYMBOL = "BTCUSDT"
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from whalewire.emulator.binance import BinanceConfig
+from whalewire.emulator.binance.exchange import BinanceConfig
+from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.emulator.faults import FaultPlan
 from whalewire.emulator.limits import Interval, RateLimit
-from whalewire.emulator.server import BinanceEmulator
 from whalewire.engine.app import Engine
 from whalewire.engine.config import parse_config
 from whalewire.engine.journal import Journal

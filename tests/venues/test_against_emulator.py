@@ -13,8 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from tests.venues.support import Clock
 
-from whalewire.emulator.binance import BinanceExchange, BinanceSession
+from whalewire.emulator.binance.exchange import BinanceExchange, BinanceSession
 from whalewire.emulator.faults import FaultKind
 from whalewire.venues.clock import ClockState, ClockSync
 from whalewire.venues.ids import ClientOrderIds
@@ -45,18 +46,8 @@ START_MS = 1_660_801_710_000  # on a 10-second boundary
 RECV_WINDOW = 500
 
 
-class VenueClock:
-    """The emulator's clock (venue milliseconds), moved by the test."""
-
-    def __init__(self, now: int) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-
-def venue(usdt: int = 1_000_000) -> tuple[VenueClock, BinanceExchange, BinanceSession]:
-    clock = VenueClock(START_MS)
+def venue(usdt: int = 1_000_000) -> tuple[Clock, BinanceExchange, BinanceSession]:
+    clock = Clock(START_MS)
     exchange = BinanceExchange(clock)
     exchange.registry.open_account("acct", {"BTC": Decimal(10), "USDT": Decimal(usdt)})
     exchange.registry.add_hmac_key("acct", KEY, SECRET)
@@ -195,7 +186,7 @@ def test_unprocessed_5xx_is_resent_with_a_fresh_id_only_after_the_window_closed(
 
 def test_clock_learns_the_venue_offset_and_pauses_on_a_timestamp_rejection() -> None:
     venue_clock, _, session = venue()
-    local = VenueClock(0)  # our monotonic clock, in ns
+    local = Clock(0)  # our monotonic clock, in ns
     sync = ClockSync(lambda: local.now, recv_window_ms=RECV_WINDOW, min_samples=3)
 
     def sample(rtt_ms: int) -> None:

@@ -1,4 +1,4 @@
-"""The Binance WebSocket API client (venues/binance.py) against the emulator on loopback.
+"""The Binance WebSocket API client (venues/binance/client.py) against the emulator on loopback.
 
 Real sockets, our own WebSocket client and server, the emulator verifying signatures and
 timestamps as Binance documents; both authentication modes (per-request HMAC and
@@ -8,18 +8,19 @@ timestamps as Binance documents; both authentication modes (per-request HMAC and
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 
 import pytest
+from tests.venues.support import Events
 
 from whalewire.emulator.accounts import open_default_account
+from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.emulator.faults import FaultPlan
-from whalewire.emulator.server import BinanceEmulator
 from whalewire.model import (
     OrderAccepted,
     OrderCanceled,
-    OrderEvent,
     OrderFilled,
     OrderNotFound,
     OrderRejected,
@@ -40,27 +41,6 @@ from whalewire.venues.ratelimit import ConnectionLimiter
 NS = "t"
 WIDTH = BINANCE_ID_WIDTH[len(NS)]
 _seq = iter(range(1, 10**6))
-
-
-class Events:
-    """Collects ``on_event`` calls and lets a test wait for one kind."""
-
-    def __init__(self) -> None:
-        self.items: list[OrderEvent] = []
-        self._changed = asyncio.Event()
-
-    def __call__(self, event: OrderEvent) -> None:
-        self.items.append(event)
-        self._changed.set()
-
-    async def wait_for(self, kind: type[OrderEvent], coid: str, count: int = 1) -> list[OrderEvent]:
-        async with asyncio.timeout(10):
-            while True:
-                got = [e for e in self.items if isinstance(e, kind) and e.client_order_id == coid]
-                if len(got) >= count:
-                    return got
-                self._changed.clear()
-                await self._changed.wait()
 
 
 @pytest.fixture
@@ -423,4 +403,98 @@ async def test_rehearsal_of_a_symbol_the_venue_does_not_list_raises_like_place(
     # refused before the rate limiter: nothing sent, nothing charged
     assert (client.sent, client.warm_pong.sent) == (0, 0)
     assert limiter_counts(client) == charged
+    await client.close()
+
+
+# -- a venue that sends what does not decode (issue 14: never close the order connection) --
+
+
+def _report(coid: str, **fields: object) -> str:
+    # an executionReport with user-data-stream.md's fields, one or more made hostile
+    event: dict[str, object] = {
+        "e": "executionReport",
+        "E": 1,
+        "s": "BTCUSDT",
+        "c": coid,
+        "x": "TRADE",
+        "X": "PARTIALLY_FILLED",
+        "i": 1,
+        "t": 7,
+        "T": 1,
+        "l": "0.00500000",
+        "L": "1000.00",
+        **fields,
+    }
+    return json.dumps({"subscriptionId": 0, "event": event})
+
+
+@pytest.mark.parametrize(
+    ("fields", "path"),
+    [
+        ({"l": "NaN"}, "$.event.l"),
+        ({"L": "not a price"}, "$.event.L"),
+        ({"l": "1e999999"}, "$.event.l"),
+        ({"x": 5}, "$.event.x"),
+        ({"T": "soon"}, "$.event.T"),
+    ],
+)
+async def test_malformed_execution_report_turns_its_order_unknown_and_keeps_the_connection(
+    emulator: BinanceEmulator, fields: dict[str, object], path: str
+) -> None:
+    client, events = await started(emulator, session=False)
+    resting = order(
+        side=Side.BUY,
+        order_type=OrderType.LIMIT,
+        price=Decimal("1000"),
+        time_in_force=TimeInForce.GTC,
+    )
+    client.place(resting)
+    await events.wait_for(OrderAccepted, resting.client_order_id)
+    assert emulator.inject(_report(resting.client_order_id, **fields)) == 1
+    (unknown,) = await events.wait_for(OrderStatusUnknown, resting.client_order_id)
+    assert isinstance(unknown, OrderStatusUnknown)
+    assert "malformed executionReport" in unknown.reason and f"`{path}`" in unknown.reason
+    assert events.of(OrderFilled, resting.client_order_id) == []
+    status = client.status()
+    assert status["connected"] is True and status["malformed"] == 1
+    # the same connection still answers and takes orders
+    assert "serverTime" in await client.request("time", {})
+    cmd = order()
+    client.place(cmd)
+    await events.wait_for(OrderFilled, cmd.client_order_id)
+    assert client.reconnects == 0
+    await client.close()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        '{{"id":"{coid}","status":"ok"}}',
+        '{{"id":"{coid}","status":200,"result":{{"orderId":"x"}}}}',
+    ],
+)
+async def test_malformed_order_place_answer_turns_the_order_unknown_and_keeps_the_connection(
+    emulator: BinanceEmulator, answer: str
+) -> None:
+    client, events = await started(emulator, session=False)
+    emulator.set_faults(FaultPlan(drop_rate=1.0))  # the venue's own answer never comes
+    cmd = order()
+    client.place(cmd)
+    emulator.inject(answer.format(coid=cmd.client_order_id))
+    (unknown,) = await events.wait_for(OrderStatusUnknown, cmd.client_order_id)
+    assert isinstance(unknown, OrderStatusUnknown) and "malformed" in unknown.reason
+    emulator.set_faults(None)
+    assert "serverTime" in await client.request("time", {})
+    assert client.status()["connected"] is True and client.reconnects == 0
+    await client.close()
+
+
+async def test_frames_that_are_not_messages_are_counted_and_change_nothing(
+    emulator: BinanceEmulator,
+) -> None:
+    client, events = await started(emulator, session=False)
+    for text in ("not json", "[1,2]", '{"id":"r999","status":"x"}', '{"event":{"e":7}}'):
+        emulator.inject(text)
+    assert "serverTime" in await client.request("time", {})
+    assert client.status()["malformed"] == 4 and events.items == []
     await client.close()

@@ -7,23 +7,14 @@ Acceptance rule under test: Binance ``web-socket-api.md`` "Timing security":
 from __future__ import annotations
 
 import pytest
+from tests.venues.support import Clock
 
 from whalewire.venues.clock import ClockNotSynced, ClockState, ClockSync
 
 MS = 1_000_000
 
 
-class FakeClock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self, now_ns: int = 0) -> None:
-        self.now_ns = now_ns
-
-    def __call__(self) -> int:
-        return self.now_ns
-
-
-def _sync(clock: FakeClock, **kwargs: int) -> ClockSync:
+def _sync(clock: Clock, **kwargs: int) -> ClockSync:
     return ClockSync(clock, **kwargs)
 
 
@@ -33,7 +24,7 @@ def _feed(sync: ClockSync, send_ms: float, rtt_ms: float, server_ms: int) -> boo
 
 
 def test_offset_is_server_time_minus_midpoint() -> None:
-    sync = _sync(FakeClock(), min_samples=1)
+    sync = _sync(Clock(), min_samples=1)
     # sent at 100 ms, back at 110 ms: midpoint 105 ms; server said 5105 ms (+0.5 ms floor)
     assert _feed(sync, 100, 10, 5105)
     assert sync.offset_ns == 5000 * MS + MS // 2
@@ -41,7 +32,7 @@ def test_offset_is_server_time_minus_midpoint() -> None:
 
 
 def test_median_ignores_one_outlier_and_slow_round_trips_are_dropped() -> None:
-    sync = _sync(FakeClock(), min_samples=3, max_rtt_ns=50 * MS)
+    sync = _sync(Clock(), min_samples=3, max_rtt_ns=50 * MS)
     assert _feed(sync, 0, 2, 1001)
     assert _feed(sync, 10, 2, 1011)
     assert _feed(sync, 20, 2, 1321)  # an outlier (GC pause on the server?)
@@ -52,7 +43,7 @@ def test_median_ignores_one_outlier_and_slow_round_trips_are_dropped() -> None:
 
 
 def test_unsynced_until_min_samples_then_timestamps_follow_the_offset() -> None:
-    clock = FakeClock()
+    clock = Clock()
     sync = _sync(clock, min_samples=2)
     _feed(sync, 0, 2, 10_001)
     assert sync.state is ClockState.UNSYNCED and not sync.can_send
@@ -60,12 +51,12 @@ def test_unsynced_until_min_samples_then_timestamps_follow_the_offset() -> None:
         sync.timestamp_ms()
     _feed(sync, 10, 2, 10_011)
     assert sync.state is ClockState.SYNCED
-    clock.now_ns = 500 * MS
+    clock.now = 500 * MS
     assert sync.timestamp_ms() == 10_500
 
 
 def test_timestamp_rejection_pauses_until_fresh_samples() -> None:
-    clock = FakeClock()
+    clock = Clock()
     sync = _sync(clock, min_samples=2)
     _feed(sync, 0, 2, 10_001)
     _feed(sync, 10, 2, 10_011)
@@ -80,17 +71,17 @@ def test_timestamp_rejection_pauses_until_fresh_samples() -> None:
     assert sync.state is ClockState.PAUSED
     _feed(sync, 30, 2, 13_031)
     assert sync.state is ClockState.SYNCED
-    clock.now_ns = 100 * MS
+    clock.now = 100 * MS
     assert sync.timestamp_ms() == 13_100
 
 
 def test_resync_due_after_interval() -> None:
-    clock = FakeClock()
+    clock = Clock()
     sync = _sync(clock, min_samples=1, resync_interval_ns=1000 * MS)
     _feed(sync, 0, 2, 1)
-    clock.now_ns = 999 * MS
+    clock.now = 999 * MS
     assert not sync.resync_due()
-    clock.now_ns = 1002 * MS
+    clock.now = 1002 * MS
     assert sync.resync_due()
 
 
@@ -105,10 +96,10 @@ def test_resync_due_after_interval() -> None:
     ],
 )
 def test_binance_acceptance_rule(timestamp: int, server: int, ok: bool) -> None:
-    assert _sync(FakeClock(), recv_window_ms=100).within_window(timestamp, server) is ok
+    assert _sync(Clock(), recv_window_ms=100).within_window(timestamp, server) is ok
 
 
 @pytest.mark.parametrize("recv_window", [0, 60_001])
 def test_recv_window_bounds(recv_window: int) -> None:
     with pytest.raises(ValueError):
-        ClockSync(FakeClock(), recv_window_ms=recv_window)
+        ClockSync(Clock(), recv_window_ms=recv_window)

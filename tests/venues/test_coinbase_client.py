@@ -1,4 +1,4 @@
-"""The Coinbase Exchange client (venues/coinbase.py) against the emulator over loopback TLS.
+"""The Coinbase Exchange client (venues/coinbase/client.py) against the emulator over loopback TLS.
 
 Real TLS on 127.0.0.1 with ``trustme`` certificates: the emulator's REST listener serves a
 certificate from a test CA, and the client verifies it (verification on, trusting only
@@ -10,6 +10,7 @@ on it, fills on the ``user`` channel.
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -18,14 +19,14 @@ from decimal import Decimal
 
 import pytest
 import trustme
+from tests.venues.support import Events
 
-from whalewire.emulator.coinbase import CoinbaseConfig
-from whalewire.emulator.coinbase_server import CoinbaseEmulator, loopback_tls
+from whalewire.emulator.coinbase.exchange import CoinbaseConfig, RestResponse
+from whalewire.emulator.coinbase.server import CoinbaseEmulator, loopback_tls
 from whalewire.emulator.faults import FaultPlan
 from whalewire.model import (
     OrderAccepted,
     OrderCanceled,
-    OrderEvent,
     OrderExpired,
     OrderFilled,
     OrderNotFound,
@@ -36,6 +37,7 @@ from whalewire.model import (
     SubmitOrder,
     TimeInForce,
 )
+from whalewire.net.errors import TLSFailure
 from whalewire.venues.base import VenueUnavailable
 from whalewire.venues.coinbase import CoinbaseClient, CoinbaseError
 from whalewire.venues.credentials import Credentials, Secret
@@ -43,28 +45,6 @@ from whalewire.venues.ids import uuid_client_order_id
 from whalewire.venues.ratelimit import ConnectionLimiter
 
 _seq = iter(range(1, 10**6))
-
-
-class Events:
-    """Collects ``on_event`` calls and lets a test wait for one kind."""
-
-    def __init__(self) -> None:
-        self.items: list[OrderEvent] = []
-        self._changed = asyncio.Event()
-
-    def __call__(self, event: OrderEvent) -> None:
-        self.items.append(event)
-        self._changed.set()
-
-    def of(self, kind: type[OrderEvent], coid: str) -> list[OrderEvent]:
-        return [e for e in self.items if isinstance(e, kind) and e.client_order_id == coid]
-
-    async def wait_for(self, kind: type[OrderEvent], coid: str, count: int = 1) -> list[OrderEvent]:
-        async with asyncio.timeout(10):
-            while len(self.of(kind, coid)) < count:
-                self._changed.clear()
-                await self._changed.wait()
-        return self.of(kind, coid)
 
 
 class ShiftedClock:
@@ -578,3 +558,125 @@ async def test_rehearsal_signs_into_scratch_and_writes_nothing_then_an_order_is_
         await client.close()
     client.rehearse(order())  # closed: does nothing, raises nothing
     assert client.rehearsals == 2
+
+
+# -- a venue that sends what does not decode (issue 14: never close the order connection) --
+
+
+def _match(taker_order_id: str, **fields: object) -> str:
+    # a user-channel "match" (Exchange WebSocket Channels), one or more fields made hostile
+    message: dict[str, object] = {
+        "type": "match",
+        "trade_id": 10,
+        "maker_order_id": "ac928c66-ca53-498f-9c13-a110027a60e8",
+        "taker_order_id": taker_order_id,
+        "side": "sell",
+        "size": "0.005",
+        "price": "1000.00",
+        "product_id": "BTC-USD",
+        "taker_fee_rate": "0.006",
+        "time": "2026-12-07T20:00:00.000000Z",
+        **fields,
+    }
+    return json.dumps(message)
+
+
+@pytest.mark.parametrize(
+    ("fields", "path"),
+    [
+        ({"size": "NaN"}, "$.size"),
+        ({"price": "cheap"}, "$.price"),
+        ({"taker_fee_rate": "1e999999"}, "$.taker_fee_rate"),
+        ({"price": None}, "$.size"),
+        ({"trade_id": [1]}, "$.trade_id"),
+    ],
+)
+async def test_malformed_feed_match_turns_its_order_unknown_and_keeps_the_feed(
+    venue: Venue, tls: Tls, fields: dict[str, object], path: str
+) -> None:
+    client, events = await started(venue, tls)
+    try:
+        cmd = order(price="1000.00", tif=TimeInForce.GTC)
+        client.place(cmd)
+        (ack, *_) = await events.wait_for(OrderAccepted, cmd.client_order_id)
+        assert isinstance(ack, OrderAccepted)
+        assert venue.emulator.inject(_match(ack.venue_order_id, **fields)) == 1
+        (unknown,) = await events.wait_for(OrderStatusUnknown, cmd.client_order_id)
+        assert isinstance(unknown, OrderStatusUnknown)
+        assert "malformed feed message" in unknown.reason and f"`{path}`" in unknown.reason
+        assert events.of(OrderFilled, cmd.client_order_id) == []
+        assert client.status()["malformed"] == 1 and client.feed_reconnects == 0
+        # the feed is still subscribed: a market order's fill arrives on it
+        market = order()
+        client.place(market)
+        await events.wait_for(OrderFilled, market.client_order_id)
+    finally:
+        await client.close()
+
+
+async def test_a_wss_feed_is_verified_with_the_rest_context_and_delivers_fills(tls: Tls) -> None:
+    # the feed over TLS too: the client trusts it with the context it verifies REST with
+    emu = CoinbaseEmulator(clock=ShiftedClock())
+    await emu.start(ssl=tls.server, feed_ssl=tls.server)
+    assert emu.ws_url.startswith("wss://")
+    client, events = await started(Venue(emu, ShiftedClock()), tls)
+    try:
+        cmd = order()
+        client.place(cmd)
+        await events.wait_for(OrderFilled, cmd.client_order_id)
+    finally:
+        await client.close()
+        await emu.close()
+
+
+async def test_a_wss_feed_the_client_cannot_verify_is_refused(tls: Tls) -> None:
+    emu = CoinbaseEmulator()
+    await emu.start(ssl=tls.server, feed_ssl=tls.server)
+    keys = emu.open_default_account()
+    creds = Credentials(
+        venue="coinbase",
+        api_key=Secret(keys.api_key),
+        api_secret=Secret(keys.secret),
+        passphrase=Secret(keys.passphrase),
+    )
+    # REST over plain http: the feed falls back to the system trust store, which refuses
+    # the test CA's certificate
+    plain = CoinbaseEmulator()
+    await plain.start()
+    client = CoinbaseClient(plain.rest_url, emu.ws_url, creds)
+    try:
+        with pytest.raises(TLSFailure):
+            await client.start()
+    finally:
+        await client.close()
+        await plain.close()
+        await emu.close()
+
+
+@pytest.mark.parametrize("body", [b'{"id": 5}', b"not json", b'["a"]'])
+async def test_a_200_order_answer_that_does_not_decode_turns_the_order_unknown(
+    venue: Venue, tls: Tls, body: bytes
+) -> None:
+    client, events = await started(venue, tls)
+    try:
+        # the venue takes the order but answers with a body no client could read
+        exchange = venue.emulator.exchange
+        real_place = exchange.place
+
+        def garbled(account: str, request: bytes, now: int) -> RestResponse:
+            real_place(account, request, now)
+            return RestResponse(200, body)
+
+        exchange.place = garbled  # type: ignore[method-assign]
+        cmd = order()
+        client.place(cmd)
+        (unknown,) = await events.wait_for(OrderStatusUnknown, cmd.client_order_id)
+        assert isinstance(unknown, OrderStatusUnknown)
+        assert "malformed POST /orders answer" in unknown.reason
+        assert client.status()["malformed"] == 1 and client.status()["connected"] is True
+        # the same kept-alive connection still answers: reconciliation finds the order
+        reconciled = await client.reconcile(cmd.client_order_id, "BTC-USD")
+        assert any(isinstance(e, OrderFilled) for e in reconciled)
+        assert client.connections_opened == 1
+    finally:
+        await client.close()

@@ -1,4 +1,4 @@
-"""The Kraken WebSocket v2 client (venues/kraken.py) against the emulator on loopback.
+"""The Kraken WebSocket v2 client (venues/kraken/client.py) against the emulator on loopback.
 
 Real sockets: our WebSocket client and server for ``/v2``, aiohttp for the signed REST
 calls (``GetWebSocketsToken``, ``OpenOrders``, ``ClosedOrders``), the emulator verifying
@@ -9,17 +9,18 @@ API-Sign, nonces and tokens as Kraken documents them ("Spot REST Authentication"
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 
 import pytest
+from tests.venues.support import Events
 
 from whalewire.emulator.faults import FaultPlan
-from whalewire.emulator.kraken_server import KrakenEmulator
+from whalewire.emulator.kraken.server import KrakenEmulator
 from whalewire.model import (
     OrderAccepted,
     OrderCanceled,
-    OrderEvent,
     OrderExpired,
     OrderFilled,
     OrderNotFound,
@@ -38,27 +39,6 @@ from whalewire.venues.ratelimit import ConnectionLimiter
 
 NS = "k"
 _seq = iter(range(1, 10**6))
-
-
-class Events:
-    """Collects ``on_event`` calls and lets a test wait for one kind."""
-
-    def __init__(self) -> None:
-        self.items: list[OrderEvent] = []
-        self._changed = asyncio.Event()
-
-    def __call__(self, event: OrderEvent) -> None:
-        self.items.append(event)
-        self._changed.set()
-
-    async def wait_for(self, kind: type[OrderEvent], coid: str, count: int = 1) -> list[OrderEvent]:
-        async with asyncio.timeout(10):
-            while True:
-                got = [e for e in self.items if isinstance(e, kind) and e.client_order_id == coid]
-                if len(got) >= count:
-                    return got
-                self._changed.clear()
-                await self._changed.wait()
 
 
 @pytest.fixture
@@ -425,3 +405,80 @@ async def test_rehearsal_disconnected_or_in_dry_run_writes_nothing(
     dry.rehearse(order())
     assert dry.rehearsals == 1
     assert emulator.unsolicited_pongs == 0
+
+
+# -- a venue that sends what does not decode (issue 14: never close the order connection) --
+
+
+def _execution(coid: str, order_id: str, **fields: object) -> str:
+    # one "executions" update row (Spot WebSocket v2), one or more fields made hostile
+    row: dict[str, object] = {
+        "exec_type": "trade",
+        "order_id": order_id,
+        "cl_ord_id": coid,
+        "exec_id": "T1",
+        "symbol": "BTC/USD",
+        "last_qty": 0.005,
+        "last_price": 1000.0,
+        "timestamp": "2026-12-07T20:00:00.000000Z",
+        **fields,
+    }
+    return json.dumps({"channel": "executions", "type": "update", "data": [row]})
+
+
+@pytest.mark.parametrize(
+    ("fields", "path"),
+    [
+        ({"last_qty": "NaN"}, "$.data[0].last_qty"),
+        ({"last_price": "a lot"}, "$.data[0].last_price"),
+        ({"last_qty": None}, "$.data[0].last_qty"),
+        ({"fees": [{"asset": "USD", "qty": "1e999999"}]}, "$.data[0].fees[0].qty"),
+        ({"exec_type": 3}, "$.data[0].exec_type"),
+    ],
+)
+async def test_malformed_execution_turns_its_order_unknown_and_keeps_the_connection(
+    emulator: KrakenEmulator, fields: dict[str, object], path: str
+) -> None:
+    client, events = await started(emulator)
+    cmd = resting()
+    client.place(cmd)
+    (ack, *_) = await events.wait_for(OrderAccepted, cmd.client_order_id)
+    assert isinstance(ack, OrderAccepted)
+    emulator.inject(_execution(cmd.client_order_id, ack.venue_order_id, **fields))
+    (unknown,) = await events.wait_for(OrderStatusUnknown, cmd.client_order_id)
+    assert isinstance(unknown, OrderStatusUnknown)
+    assert "malformed executions" in unknown.reason and f"`{path}`" in unknown.reason
+    assert events.of(OrderFilled, cmd.client_order_id) == []
+    assert client.status()["connected"] is True and client.status()["malformed"] == 1
+    assert await client.ping() > 0  # the same connection still answers
+    assert client.reconnects == 0
+    await client.close()
+
+
+async def test_frames_that_are_not_messages_are_counted_and_change_nothing(
+    emulator: KrakenEmulator,
+) -> None:
+    client, events = await started(emulator)
+    for text in ("not json", "[]", '{"channel":"ticker","data":[{"symbol":1}]}', '{"req_id":"x"}'):
+        emulator.inject(text)
+    assert await client.ping() > 0
+    assert client.status()["malformed"] == 4 and events.items == []
+    await client.close()
+
+
+async def test_malformed_add_order_answer_turns_the_order_unknown_and_keeps_the_connection(
+    emulator: KrakenEmulator,
+) -> None:
+    client, events = await started(emulator)
+    emulator.set_faults(FaultPlan(drop_rate=1.0))  # the venue's own answer never comes
+    cmd = order()
+    client.place(cmd)
+    # the order's req_id is one of the first few: answer each with a success that is no bool
+    for req_id in range(1, 40):
+        emulator.inject(json.dumps({"method": "add_order", "req_id": req_id, "success": "yes"}))
+    (unknown,) = await events.wait_for(OrderStatusUnknown, cmd.client_order_id)
+    assert isinstance(unknown, OrderStatusUnknown) and "`$.success`" in unknown.reason
+    emulator.set_faults(None)
+    assert await client.ping() > 0
+    assert client.status()["connected"] is True and client.reconnects == 0
+    await client.close()

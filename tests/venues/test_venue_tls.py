@@ -10,7 +10,7 @@ import pytest
 import trustme
 
 from whalewire.emulator.accounts import open_default_account
-from whalewire.emulator.server import BinanceEmulator
+from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.net.errors import PinMismatch, TLSFailure
 from whalewire.net.tls import spki_pin
 from whalewire.venues.base import TlsSettings

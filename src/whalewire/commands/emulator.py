@@ -6,13 +6,13 @@ import argparse
 import asyncio
 
 from whalewire.emulator.accounts import Credentials
-from whalewire.emulator.binance import BinanceConfig
-from whalewire.emulator.coinbase import CoinbaseCredentials
-from whalewire.emulator.coinbase_server import CoinbaseEmulator, loopback_tls
+from whalewire.emulator.binance.exchange import BinanceConfig
+from whalewire.emulator.binance.server import BinanceEmulator
+from whalewire.emulator.coinbase.exchange import CoinbaseCredentials
+from whalewire.emulator.coinbase.server import CoinbaseEmulator, loopback_tls
 from whalewire.emulator.faults import FaultPlan
-from whalewire.emulator.kraken import KrakenConfig
-from whalewire.emulator.kraken_server import KrakenEmulator
-from whalewire.emulator.server import BinanceEmulator
+from whalewire.emulator.kraken.exchange import KrakenConfig
+from whalewire.emulator.kraken.server import KrakenEmulator
 from whalewire.emulator.stamps import ReadStamps
 
 VENUES = ("binance", "kraken", "coinbase")

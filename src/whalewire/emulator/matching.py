@@ -4,7 +4,7 @@ Sans-IO: commands in (:meth:`MatchingEngine.place`, :meth:`MatchingEngine.cancel
 immutable events out, the clock injected. Balances move through ``accounts`` so that an
 order can never overdraw: what an order may spend is locked when it is accepted and
 released when it is done. Knows nothing of any venue's wire format, error codes or
-signatures; a venue module (``binance.py``) validates requests and renders the events.
+signatures; a venue folder (``binance/``) validates requests and renders the events.
 """
 
 from __future__ import annotations

@@ -24,11 +24,11 @@ from rich.console import Console
 from rich.live import Live
 
 from whalewire.emulator.accounts import open_default_account
-from whalewire.emulator.binance import BinanceConfig
-from whalewire.emulator.coinbase_server import CoinbaseEmulator, loopback_tls
-from whalewire.emulator.kraken import KrakenConfig
-from whalewire.emulator.kraken_server import KrakenEmulator
-from whalewire.emulator.server import BinanceEmulator
+from whalewire.emulator.binance.exchange import BinanceConfig
+from whalewire.emulator.binance.server import BinanceEmulator
+from whalewire.emulator.coinbase.server import CoinbaseEmulator, loopback_tls
+from whalewire.emulator.kraken.exchange import KrakenConfig
+from whalewire.emulator.kraken.server import KrakenEmulator
 from whalewire.engine.app import Engine
 from whalewire.engine.config import Config, ConfigError, Feed, ReplayFeed, VenueSection
 from whalewire.engine.config import MempoolSpaceFeed as MempoolSpaceFeedConfig

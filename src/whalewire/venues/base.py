@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from whalewire.model import (
     OrderAccepted,
@@ -26,6 +26,8 @@ from whalewire.model import (
     OrderExpired,
     OrderFilled,
     OrderStatusUnknown,
+    OrderType,
+    Side,
     SubmitOrder,
 )
 from whalewire.net._protocol import WebSocket
@@ -66,6 +68,10 @@ class TlsSettings:
     pins: tuple[str, ...] = ()
     #: False only outside live trading (the configuration refuses it there)
     verify: bool = True
+
+    def for_url(self, url: str) -> dict[str, Any]:
+        """``connect_kwargs`` for a ``wss://`` URL, nothing for ``ws://``."""
+        return self.connect_kwargs() if url.startswith("wss://") else {}
 
     def connect_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``whalewire.net.client.connect``."""
@@ -171,16 +177,39 @@ class VenueUnavailable(VenueError):
         return f"{self.venue}: cannot send: {self.why}"
 
 
-class Grid(Protocol):
-    """A symbol's lot and tick grids, as each venue module's rules class provides them."""
+@dataclass(frozen=True, slots=True)
+class Grid:
+    """A symbol's lot and tick grids: Binance's ``LOT_SIZE``/``PRICE_FILTER``, Kraken's
+    instrument increments, Coinbase's product increments, one rule for all three."""
+
+    step_size: Decimal
+    tick_size: Decimal
 
     def quantity(self, qty: Decimal) -> bytes:
-        """Format ``qty`` as plain decimal ASCII on the lot grid."""
-        ...
+        """Format ``qty`` as plain decimal ASCII on the lot grid (rounded down)."""
+        return _on_grid(qty, self.step_size)
 
     def price(self, px: Decimal) -> bytes:
-        """Format ``px`` as plain decimal ASCII on the tick grid."""
-        ...
+        """Format ``px`` as plain decimal ASCII on the tick grid (rounded down)."""
+        return _on_grid(px, self.tick_size)
+
+
+def _on_grid(value: Decimal, step: Decimal) -> bytes:
+    steps = (value / step).to_integral_value(rounding="ROUND_DOWN")
+    return format((steps * step).normalize(), "f").encode()
+
+
+def order_shape(venue: str, cid_width: int, symbol: str, side: str, order_type: str) -> SubmitOrder:
+    """Return a stand-in order of one shape (``prepare`` builds its template ahead of time)."""
+    return SubmitOrder(
+        client_order_id="0" * cid_width,
+        ts_init=0,
+        venue=venue,
+        symbol=symbol,
+        side=Side(side),
+        quantity=Decimal(1),
+        order_type=OrderType(order_type),
+    )
 
 
 def order_text(
@@ -329,12 +358,106 @@ def venue_supervisor(
     )
 
 
-def fail_requests(requests: dict[Any, asyncio.Future[Any]], error: Exception) -> None:
-    """Fail every request still waiting on a connection that closed, and forget them."""
-    for fut in requests.values():
+K = TypeVar("K")
+M = TypeVar("M")
+
+
+class RequestTable(Generic[K, M]):
+    """Requests off the hot path (warm-up, cancels, queries) waiting for their answer, by id.
+
+    The WebSocket clients write a request and await its answer here; the read callback
+    hands answers in (:meth:`answer`), a malformed answer fails its request (:meth:`fail`)
+    and a closed connection fails them all (:meth:`fail_all`). Orders never go through it:
+    ``outcome.PendingRequests`` tracks those.
+    """
+
+    def __init__(self, venue: str) -> None:
+        self.venue = venue
+        self._futures: dict[K, asyncio.Future[M]] = {}
+
+    async def send(
+        self, ws: WebSocket | None, rid: K, text: str, *, what: str, timeout_s: float
+    ) -> M:
+        """Write ``text`` (request ``rid``) on ``ws`` and return its answer.
+
+        Raises:
+            VenueError: not connected, the connection closed, or no answer in ``timeout_s``.
+        """
+        if ws is None:
+            raise VenueError(f"{self.venue}: not connected")
+        fut: asyncio.Future[M] = asyncio.get_running_loop().create_future()
+        self._futures[rid] = fut
+        try:
+            ws.send(text)
+        except ConnectionClosed:
+            self._futures.pop(rid, None)
+            raise VenueError(f"{self.venue}: connection closed") from None
+        try:
+            return await asyncio.wait_for(fut, timeout_s)
+        except TimeoutError:
+            self._futures.pop(rid, None)
+            raise VenueError(f"{self.venue}: {what} timed out") from None
+
+    def answer(self, rid: K, message: M) -> bool:
+        """Hand ``message`` to the request ``rid``; return whether one was waiting."""
+        fut = self._futures.pop(rid, None)
+        if fut is None:
+            return False
         if not fut.done():
+            fut.set_result(message)
+        return True
+
+    def fail(self, rid: K | None, error: Exception) -> None:
+        """Fail the request ``rid`` (if one is waiting) with ``error``."""
+        fut = self._futures.pop(rid, None) if rid is not None else None
+        if fut is not None and not fut.done():
             fut.set_exception(error)
-    requests.clear()
+
+    def fail_all(self, error: Exception) -> None:
+        """Fail every request still waiting (their connection closed), and forget them."""
+        for fut in self._futures.values():
+            if not fut.done():
+                fut.set_exception(error)
+        self._futures.clear()
+
+
+class MalformedMessages:
+    """Count and log what a venue sent that did not decode; the order it names goes UNKNOWN.
+
+    A malformed message never closes the connection it came on (the other orders on it
+    are fine); if it concerned an order, that order's state is no longer known, so it is
+    reported ``OrderStatusUnknown`` and the engine reconciles it by client order id.
+    """
+
+    def __init__(self, venue: str, now: Callable[[], int]) -> None:
+        self.venue = venue
+        self._now = now
+        #: messages refused so far (``status()['malformed']``)
+        self.count = 0
+        #: the last refusal, for the status view
+        self.last = ""
+
+    def report(
+        self,
+        error: Exception,
+        message: str | bytes,
+        on_event: Callable[[OrderEvent], None],
+        client_order_id: str | None = None,
+    ) -> None:
+        """Count and log ``error`` about ``message``; report ``client_order_id`` UNKNOWN."""
+        self.count += 1
+        self.last = str(error)
+        log.warning("%s; message %.200r", error, message)
+        if client_order_id:
+            ts = self._now()
+            on_event(
+                OrderStatusUnknown(
+                    client_order_id=client_order_id,
+                    ts_init=ts,
+                    ts_event=ts,
+                    reason=f"malformed venue message: {error}",
+                )
+            )
 
 
 def report_disconnected(

@@ -27,7 +27,6 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -45,7 +44,6 @@ from whalewire.model import (
     OrderRejected,
     OrderStatusUnknown,
     OrderType,
-    Side,
     SubmitOrder,
 )
 from whalewire.net._protocol import WebSocket
@@ -53,21 +51,26 @@ from whalewire.net.client import connect
 from whalewire.net.uring import use_send_backend
 from whalewire.venues.base import (
     DEFAULT_PONG_INTERVAL_MS,
+    Grid,
+    MalformedMessages,
+    RequestTable,
     TlsSettings,
     VenueError,
     VenueUnavailable,
     WarmPong,
     connection_slot,
     discard_event,
-    fail_requests,
+    order_shape,
     order_text,
     reconciled_events,
     report_disconnected,
     rtt_summary,
     venue_supervisor,
 )
+from whalewire.venues.binance import decode
 from whalewire.venues.clock import ClockNotSynced, ClockSync
 from whalewire.venues.credentials import Credentials, Secret
+from whalewire.venues.decoding import VenueDecodeError
 from whalewire.venues.ids import binance_client_order_id
 from whalewire.venues.outcome import (
     BINANCE_TIMESTAMP_REJECTED,
@@ -94,29 +97,6 @@ log = logging.getLogger("whalewire.venues.binance")
 _UNKNOWN_ORDER_SENT = -2011
 #: order shapes (with their quantity and price) kept ready at most: strategies repeat theirs
 _READY_MAX = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class SymbolRules:
-    """What ``exchangeInfo`` says about one symbol's quantities and prices."""
-
-    step_size: Decimal
-    tick_size: Decimal
-
-    def quantity(self, qty: Decimal) -> bytes:
-        """Format ``qty`` as plain decimal ASCII on the lot-size grid (rounded down)."""
-        steps = (qty / self.step_size).to_integral_value(rounding="ROUND_DOWN")
-        return _plain(steps * self.step_size)
-
-    def price(self, px: Decimal) -> bytes:
-        """Format ``px`` as plain decimal ASCII on the tick-size grid (rounded down)."""
-        ticks = (px / self.tick_size).to_integral_value(rounding="ROUND_DOWN")
-        return _plain(ticks * self.tick_size)
-
-
-def _plain(value: Decimal) -> bytes:
-    text = format(value.normalize(), "f")
-    return text.encode()
 
 
 class BinanceClient:
@@ -170,7 +150,7 @@ class BinanceClient:
             monotonic_ns, recv_window_ms=recv_window_ms, min_samples=min(3, clock_samples)
         )
         self.limiter = RateLimiter([])
-        self.rules: dict[str, SymbolRules] = {}
+        self.rules: dict[str, Grid] = {}
         self.logged_on = False
         self._ws: WebSocket | None = None
         self._templates: dict[tuple[object, ...], BinanceOrderTemplate] = {}
@@ -189,11 +169,13 @@ class BinanceClient:
         #: final only once that timestamp's recvWindow has closed)
         self._signed_ms: dict[str, int] = {}
         self._started_ms = 0
-        self._requests: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._requests: RequestTable[str, decode.Message] = RequestTable(name)
         self._ids = itertools.count(1)
         self._last_price: dict[str, Decimal] = {}
         self.sent = 0
         self.acks = 0
+        #: frames that did not decode (``base.MalformedMessages``)
+        self.malformed = MalformedMessages(name, monotonic_ns)
         self.ready = False
         #: keeps the connection up (``base.venue_supervisor``); each new one is warmed up
         #: again before ``place`` accepts orders
@@ -204,9 +186,6 @@ class BinanceClient:
             on_disconnected=self._disconnected,
             retry_on=(OSError, TimeoutError, WebSocketError, VenueError),
         )
-
-    def _tls_kwargs(self) -> dict[str, Any]:
-        return self.tls.connect_kwargs() if self.url.startswith("wss://") else {}
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -227,7 +206,7 @@ class BinanceClient:
         self.logged_on = False
         await connection_slot(self.connection_limiter, self.name)
         return await connect(
-            self.url, deflate=False, on_message=self._on_message, **self._tls_kwargs()
+            self.url, deflate=False, on_message=self._on_message, **self.tls.for_url(self.url)
         )
 
     async def _connect_and_warm(self, ws: WebSocket) -> None:
@@ -246,18 +225,23 @@ class BinanceClient:
     async def _warm_up(self) -> None:
         for _ in range(self.clock_samples):
             send = self._now()
-            result = await self.request("time", {})
-            self.clock.add_sample(send, self._now(), int(result["serverTime"]))
+            server_ms = decode.server_time(await self.request("time", {}))
+            self.clock.add_sample(send, self._now(), server_ms)
         self._started_ms = self.clock.timestamp_ms()
-        info = await self.request("exchangeInfo", {})
-        self.limiter = RateLimiter.from_exchange_info(info)
+        info = decode.exchange_info(await self.request("exchangeInfo", {}))
+        try:
+            self.limiter = RateLimiter(info.rateLimits)
+        except ValueError as exc:  # the limiter checks each row's fields
+            where = "$.result.rateLimits"
+            raise VenueDecodeError(decode.VENUE, "exchangeInfo", where, str(exc)) from None
         for window in self.limiter.windows:
             if window.limit_type == "CONNECTIONS":
                 self.connection_limiter.tighten(
                     window.limit, INTERVAL_MS[window.interval] * window.interval_num
                 )
-        for sym in info.get("symbols", []):
-            self.rules[sym["symbol"]] = _symbol_rules(sym)
+        for sym in info.symbols:
+            step, tick = sym.grid()
+            self.rules[sym.symbol] = Grid(step_size=step, tick_size=tick)
         self._ready.clear()  # the grids may have changed: format quantities afresh
         if self._ed25519 is not None:
             params = binance_logon_params(
@@ -292,7 +276,7 @@ class BinanceClient:
         self._ws = None
         self.ready = False
         self.logged_on = False
-        fail_requests(self._requests, VenueError(f"{self.name}: connection closed"))
+        self._requests.fail_all(VenueError(f"{self.name}: connection closed"))
         report_disconnected(self._pending, self._now, self.on_event)
 
     def client_order_id(self, namespace: str, seq: int) -> str:
@@ -406,54 +390,61 @@ class BinanceClient:
 
     def prepare(self, symbol: str, side: str, order_type: str = "MARKET") -> None:
         """Build the template for one order shape ahead of time (off the hot path)."""
-        self._template(
-            SubmitOrder(
-                client_order_id="x" * self.cid_width,
-                ts_init=0,
-                venue=self.name,
-                symbol=symbol,
-                side=Side(side),
-                quantity=Decimal(1),
-                order_type=OrderType(order_type),
-            )
-        )
+        self._template(order_shape(self.name, self.cid_width, symbol, side, order_type))
 
     # -- what the venue says -------------------------------------------------------------
     def _on_message(self, ws: WebSocket, message: str | bytes) -> None:
+        # never raises: a frame that does not decode is counted and logged, the order it
+        # names goes UNKNOWN, and the connection (with every other order on it) stays up
         try:
-            msg = orjson.loads(message)
-        except orjson.JSONDecodeError:
-            log.warning("%s: undecodable message %.200r", self.name, message)
+            msg = decode.message(message)
+        except VenueDecodeError as exc:
+            # an envelope that does not decode may still name its request: fail that one
+            rid = decode.request_id(message)
+            coid = rid if rid is not None and self._pending.discard(rid) is not None else None
+            self._requests.fail(rid, exc)
+            self.malformed.report(exc, message, self.on_event, coid)
             return
-        if not isinstance(msg, dict):
-            return
-        limits = msg.get("rateLimits")
-        status = msg.get("status")
+        try:
+            self._dispatch(msg)
+        except VenueDecodeError as exc:
+            rid = None if msg.id is None else str(msg.id)
+            self._requests.fail(rid, exc)
+            coid = rid if rid is not None and rid in self._signed_ms else None
+            if coid is None and msg.event:
+                coid = decode.order_of(msg.event)
+            self.malformed.report(exc, message, self.on_event, coid)
+
+    def _dispatch(self, msg: decode.Message) -> None:
+        limits = msg.rateLimits
+        status = msg.status
         if limits is not None or status in (418, 429):
-            error = msg.get("error") or {}
-            data = error.get("data") if isinstance(error, dict) else None
-            retry = data.get("retryAfter") if isinstance(data, dict) else None
+            data = msg.error.data if msg.error is not None else None
+            retry = data.retryAfter if data is not None else None
             now_ms = self.clock.timestamp_ms() if self.clock.can_send else int(time.time() * 1000)
-            self.limiter.on_response(int(status or 200), now_ms, limits, retry)
-        rid = msg.get("id")
-        if rid is not None:
-            rid = str(rid)
+            try:
+                self.limiter.on_response(status or 200, now_ms, limits, retry)
+            except ValueError as exc:  # the limiter checks each row's fields
+                raise VenueDecodeError(decode.VENUE, "message", "$.rateLimits", str(exc)) from None
+        if msg.id is not None:
+            rid = str(msg.id)
             answered = self._pending.answered(rid, self._now())
             if answered is not None:
                 self._order_response(rid, msg)
                 return
-            fut = self._requests.pop(rid, None)
-            if fut is not None and not fut.done():
-                fut.set_result(msg)
+            self._requests.answer(rid, msg)
             return
-        event = msg.get("event")
-        if isinstance(event, dict) and event.get("e") == "executionReport":
-            self._execution_report(event)
+        if msg.event:
+            report = decode.execution_report(msg.event)
+            if report is not None:
+                self._execution_report(report)
 
-    def _order_response(self, coid: str, msg: dict[str, Any]) -> None:
+    def _order_response(self, coid: str, msg: decode.Message) -> None:
         now = self._now()
-        status = int(msg.get("status", 0))
-        outcome = binance_outcome(status, msg.get("error"), msg.get("result"))
+        status = msg.status
+        ack = decode.order_ack(msg)
+        result = None if ack.orderId is None else {"orderId": ack.orderId}
+        outcome = binance_outcome(status, msg.error_fields(), result)
         self.acks += 1
         if isinstance(outcome, Confirmed):
             event: OrderEvent = OrderAccepted(
@@ -483,30 +474,29 @@ class BinanceClient:
             )
         self.on_event(event)
 
-    def _execution_report(self, ev: Mapping[str, Any]) -> None:
+    def _execution_report(self, ev: decode.ExecutionReport) -> None:
         now = self._now()
-        x = ev.get("x")
-        coid = str(ev.get("C") or ev.get("c")) if x == "CANCELED" else str(ev.get("c"))
+        x = ev.x
+        coid = ev.client_order_id
         # the venue has the order: its order.place answer, if it ever comes, decides nothing
         self._pending.discard(coid)
-        ts = int(ev.get("T") or ev.get("E") or 0) * 1_000_000
+        ts = (ev.T or ev.E or 0) * 1_000_000
         event: OrderEvent
         if x == "TRADE":
-            price = Decimal(str(ev["L"]))
-            self._last_price[str(ev.get("s"))] = price
+            self._last_price[ev.s] = ev.L
             event = OrderFilled(
                 client_order_id=coid,
                 ts_init=now,
                 ts_event=ts,
-                trade_id=str(ev["t"]),
-                last_qty=Decimal(str(ev["l"])),
-                last_px=price,
-                commission=Decimal(str(ev.get("n") or 0)),
-                commission_asset=str(ev.get("N") or ""),
+                trade_id=str(ev.t),
+                last_qty=ev.l,
+                last_px=ev.L,
+                commission=ev.n or Decimal(0),
+                commission_asset=ev.N or "",
             )
         elif x == "NEW":
             event = OrderAccepted(
-                client_order_id=coid, ts_init=now, ts_event=ts, venue_order_id=str(ev.get("i"))
+                client_order_id=coid, ts_init=now, ts_event=ts, venue_order_id=str(ev.i)
             )
         elif x == "CANCELED":
             event = OrderCanceled(client_order_id=coid, ts_init=now, ts_event=ts)
@@ -514,7 +504,7 @@ class BinanceClient:
             event = OrderExpired(client_order_id=coid, ts_init=now, ts_event=ts)
         elif x == "REJECTED":
             event = OrderRejected(
-                client_order_id=coid, ts_init=now, ts_event=ts, code=0, message=str(ev.get("r"))
+                client_order_id=coid, ts_init=now, ts_event=ts, code=0, message=ev.r
             )
         else:
             return
@@ -524,32 +514,23 @@ class BinanceClient:
     async def request(self, method: str, params: Mapping[str, object]) -> Any:
         """Send one request and return its ``result``; raise ``BinanceError`` on an error."""
         msg = await self.call(method, params)
-        if msg.get("status") != 200:
-            error = msg.get("error") or {}
+        if msg.status != 200:
+            error = msg.error
             raise BinanceError(
-                method, int(msg.get("status", 0)), error.get("code"), str(error.get("msg", ""))
+                method,
+                msg.status,
+                error.code if error is not None else None,
+                error.msg if error is not None else "",
             )
-        return msg.get("result")
+        return decode.result(msg)
 
-    async def call(self, method: str, params: Mapping[str, object]) -> dict[str, Any]:
+    async def call(self, method: str, params: Mapping[str, object]) -> decode.Message:
         """Send one request and return the whole response envelope."""
-        ws = self._ws
-        if ws is None:
-            raise VenueError(f"{self.name}: not connected")
         rid = f"r{next(self._ids)}"
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._requests[rid] = fut
-        body = orjson.dumps({"id": rid, "method": method, "params": dict(params)})
-        try:
-            ws.send(body.decode())
-        except ConnectionClosed:
-            self._requests.pop(rid, None)
-            raise VenueError(f"{self.name}: connection closed") from None
-        try:
-            return await asyncio.wait_for(fut, self.request_timeout_s)
-        except TimeoutError:
-            self._requests.pop(rid, None)
-            raise VenueError(f"{self.name}: {method} timed out") from None
+        body = orjson.dumps({"id": rid, "method": method, "params": dict(params)}).decode()
+        return await self._requests.send(
+            self._ws, rid, body, what=method, timeout_s=self.request_timeout_s
+        )
 
     def _auth(self, params: Mapping[str, object]) -> dict[str, object]:
         """Timestamp a USER_DATA/TRADE request; sign it unless the session is logged on."""
@@ -564,18 +545,18 @@ class BinanceClient:
         for _ in range(self.clock_samples):
             send = self._now()
             try:
-                result = await self.request("time", {})
+                server_ms = decode.server_time(await self.request("time", {}))
             except VenueError:
                 await asyncio.sleep(0.1)
                 continue
-            self.clock.add_sample(send, self._now(), int(result["serverTime"]))
+            self.clock.add_sample(send, self._now(), server_ms)
 
     async def refresh_price(self, symbol: str) -> Decimal | None:
         """Read the top of the book: the mid price is the risk engine's reference."""
-        depth = await self.request("depth", {"symbol": symbol, "limit": 1})
-        bids, asks = depth.get("bids") or [], depth.get("asks") or []
+        depth = decode.depth(await self.request("depth", {"symbol": symbol, "limit": 1}))
+        bids, asks = depth.bids, depth.asks
         if bids and asks:
-            mid = (Decimal(bids[0][0]) + Decimal(asks[0][0])) / 2
+            mid = (bids[0][0] + asks[0][0]) / 2
             self._last_price[symbol] = mid
             return mid
         return None
@@ -612,12 +593,13 @@ class BinanceClient:
             "order.status", self._auth({"symbol": symbol, "origClientOrderId": client_order_id})
         )
         now = self._now()
-        status = int(msg.get("status", 0))
-        error = msg.get("error")
+        status = msg.status
+        error = msg.error_fields()
+        result = decode.result(msg)
         found = binance_reconcile(
             status,
             error,
-            msg.get("result"),
+            result if isinstance(result, dict) else None,
             order_timestamp_ms=self._signed_ms.get(client_order_id, self._started_ms),
             recv_window_ms=self.recv_window_ms,
             server_time_ms=self.clock.timestamp_ms(),
@@ -632,10 +614,10 @@ class BinanceClient:
             raise BinanceError(
                 "order.status", status, err.get("code"), str(err.get("msg", "still unknown"))
             )
-        r = msg["result"]
-        executed = Decimal(str(r.get("executedQty", "0")))
-        quote = Decimal(str(r.get("cummulativeQuoteQty", "0")))
-        status_ = r.get("status")
+        r = decode.order_state(msg)
+        executed = r.executedQty
+        quote = r.cummulativeQuoteQty
+        status_ = r.status
         if status_ == "REJECTED":
             return [
                 OrderRejected(
@@ -654,7 +636,7 @@ class BinanceClient:
         return reconciled_events(
             client_order_id,
             now=now,
-            venue_order_id=str(r["orderId"]),
+            venue_order_id=str(r.orderId),
             executed=executed,
             avg_price=quote / executed if executed else Decimal(0),
             ending=ending,
@@ -683,6 +665,7 @@ class BinanceClient:
             "acks": self.acks,
             "rehearsals": self.rehearsals,
             "warm_pongs": self.warm_pong.sent,
+            "malformed": self.malformed.count,
         }
 
 
@@ -698,14 +681,3 @@ class BinanceError(VenueError):
 
     def __str__(self) -> str:
         return f"binance {self.method}: HTTP {self.status} code {self.code}: {self.message}"
-
-
-def _symbol_rules(sym: Mapping[str, Any]) -> SymbolRules:
-    step = Decimal("0.00000001")
-    tick = Decimal("0.01")
-    for f in sym.get("filters", []):
-        if f.get("filterType") == "LOT_SIZE":
-            step = Decimal(str(f["stepSize"]))
-        elif f.get("filterType") == "PRICE_FILTER":
-            tick = Decimal(str(f["tickSize"]))
-    return SymbolRules(step_size=step, tick_size=tick)

@@ -3,8 +3,8 @@
 Each function names the Kraken documentation page whose shape it follows ("Spot WebSocket
 v2" ``executions``, ``ticker``, ``instrument``, ``status``; "Spot REST API" order info).
 Kraken v2 carries quantities and prices as JSON numbers and times as RFC 3339 with
-microseconds. Knows nothing of sessions, tokens or sockets; ``kraken.py`` decides what
-to send and to whom.
+microseconds. Knows nothing of sessions, tokens or sockets; ``exchange.py`` decides what
+to send and to whom, and is seen here only through :class:`ExchangeView`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from whalewire.emulator import numbers
 from whalewire.emulator.matching import (
     CommandRejected,
     Event,
+    MatchingEngine,
     OrderAccepted,
     OrderCanceled,
     OrderExpired,
@@ -27,8 +29,21 @@ from whalewire.emulator.matching import (
     OrderView,
 )
 
-if TYPE_CHECKING:
-    from whalewire.emulator.kraken import KrakenExchange
+
+class ExchangeView(Protocol):
+    """What rendering reads of the exchange (``exchange.KrakenExchange`` provides it)."""
+
+    engine: MatchingEngine
+    #: the client's cl_ord_id and order_userref per engine order id
+    cl_ord_ids: dict[int, str]
+    userrefs: dict[int, int]
+    #: seeds the order and execution ids
+    id_salt: bytes
+
+    def order_id(self, engine_id: int) -> str:
+        """Return the Kraken-style id of an engine order."""
+        ...
+
 
 #: the alphabet of Kraken-style order and execution ids ("OQCLML-BW3P3-BUCMWZ")
 B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -52,7 +67,7 @@ def dumps(obj: object) -> str:
 def _json_default(value: object) -> object:
     if isinstance(value, Decimal):
         return _num(value)
-    raise TypeError(type(value).__name__)
+    return numbers.json_default(value)
 
 
 def failure(method: object, req_id: object, error: str, t_in: int, t_out: int) -> dict[str, object]:
@@ -71,7 +86,7 @@ def _places(step: Decimal) -> int:
     return max(0, -exponent)
 
 
-def order_info(ex: KrakenExchange, view: OrderView) -> dict[str, object]:
+def order_info(ex: ExchangeView, view: OrderView) -> dict[str, object]:
     """Render an order as REST ``OpenOrders``/``ClosedOrders`` list one ("Order Info")."""
     spec = ex.engine.specs[view.symbol]
     fee = sum((t.commission for t in ex.engine.trades_of(view.order_id)), Decimal(0))
@@ -122,7 +137,7 @@ def order_info(ex: KrakenExchange, view: OrderView) -> dict[str, object]:
 
 
 def execution_rows(
-    ex: KrakenExchange, event: Event, reason: str = "User requested"
+    ex: ExchangeView, event: Event, reason: str = "User requested"
 ) -> list[dict[str, object]]:
     """Render one engine event as ``executions`` rows (Spot WebSocket v2 "Executions").
 
@@ -212,7 +227,7 @@ def execution_rows(
     ]
 
 
-def _totals(ex: KrakenExchange, view: OrderView) -> dict[str, object]:
+def _totals(ex: ExchangeView, view: OrderView) -> dict[str, object]:
     fee = sum((t.commission for t in ex.engine.trades_of(view.order_id)), Decimal(0))
     avg = view.cum_quote_qty / view.executed_qty if view.executed_qty else Decimal(0)
     return {
@@ -223,7 +238,7 @@ def _totals(ex: KrakenExchange, view: OrderView) -> dict[str, object]:
     }
 
 
-def _ids(ex: KrakenExchange, view: OrderView) -> dict[str, object]:
+def _ids(ex: ExchangeView, view: OrderView) -> dict[str, object]:
     ids: dict[str, object] = {"order_id": ex.order_id(view.order_id)}
     cl = ex.cl_ord_ids.get(view.order_id)
     if cl is not None:
@@ -232,13 +247,13 @@ def _ids(ex: KrakenExchange, view: OrderView) -> dict[str, object]:
     return ids
 
 
-def _exec_id(ex: KrakenExchange, trade_id: int, maker: bool) -> str:
+def _exec_id(ex: ExchangeView, trade_id: int, maker: bool) -> str:
     digest = hashlib.sha256(ex.id_salt + b"t%d%d" % (trade_id, maker)).digest()
     chars = "".join(B32[b % 32] for b in digest[:16])
     return f"T{chars[:5]}-{chars[5:10]}-{chars[10:16]}"
 
 
-def ticker_row(ex: KrakenExchange, symbol: str) -> dict[str, object]:
+def ticker_row(ex: ExchangeView, symbol: str) -> dict[str, object]:
     """Render the ``ticker`` row of a symbol (Spot WebSocket v2 "Ticker")."""
     bids, asks = ex.engine.depth(symbol)
     bid, bid_qty = bids[0] if bids else (Decimal(0), Decimal(0))
@@ -260,7 +275,7 @@ def ticker_row(ex: KrakenExchange, symbol: str) -> dict[str, object]:
     }
 
 
-def instrument_pairs(ex: KrakenExchange) -> list[dict[str, object]]:
+def instrument_pairs(ex: ExchangeView) -> list[dict[str, object]]:
     """Render the ``instrument`` channel's ``pairs`` (Spot WebSocket v2 "Instrument")."""
     out: list[dict[str, object]] = []
     for spec in ex.engine.specs.values():
@@ -294,7 +309,7 @@ def status_message(connection_id: int, system: str = "online") -> str:
     return dumps({"channel": "status", "type": "update", "data": [row]})
 
 
-def snapshot_row(ex: KrakenExchange, view: OrderView) -> dict[str, object]:
+def snapshot_row(ex: ExchangeView, view: OrderView) -> dict[str, object]:
     row = {
         **_ids(ex, view),
         "exec_type": "new",

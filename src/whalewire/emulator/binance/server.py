@@ -1,7 +1,7 @@
 """The emulator on the network: the Binance handler served at ``/ws-api/v3`` by our server.
 
-Wires ``whalewire.net.server.serve`` to :class:`~whalewire.emulator.binance.BinanceSession`:
-one session per connection, each text frame handled in order, events caused by other
+Wires ``whalewire.net.server.serve`` to ``exchange.BinanceSession``: one session per
+connection, each text frame handled in order, events caused by other
 connections flushed as they happen, and a :class:`~whalewire.emulator.faults.FaultPlan`
 applied around the handler (delay, drop, 5xx, disconnect, ...). Pings every 20 s and drops
 a connection that leaves a ping unanswered for a minute, as Binance does ("The websocket
@@ -16,15 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from ssl import SSLContext
 from urllib.parse import parse_qs, urlsplit
 
-from whalewire.emulator.binance import BinanceConfig, BinanceExchange, BinanceSession
+from whalewire.emulator.binance.exchange import BinanceConfig, BinanceExchange, BinanceSession
 from whalewire.emulator.book import keep_walking
 from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
+from whalewire.emulator.front import Front, wall_clock
 from whalewire.emulator.matching import Clock
 from whalewire.emulator.stamps import ReadStamps
 from whalewire.net._protocol import WebSocket
@@ -43,12 +43,7 @@ _ONE_POLL_S = 0.001
 PONG_TIMEOUT_CLOSE = (CloseCode.POLICY_VIOLATION, "pong timeout")
 
 
-def wall_clock() -> int:
-    """Return the time in milliseconds since the epoch."""
-    return time.time_ns() // 1_000_000
-
-
-class BinanceEmulator:
+class BinanceEmulator(Front[BinanceSession]):
     """A running emulated Binance: the exchange state plus its WebSocket front end."""
 
     def __init__(
@@ -61,11 +56,10 @@ class BinanceEmulator:
         pong_timeout: float | None = PONG_TIMEOUT_S,
         read_stamps: ReadStamps | None = None,
     ) -> None:
-        self._clock = clock
+        super().__init__(clock)
         #: stamps each order message as it is read (benchmarks; None: off)
         self.read_stamps = read_stamps
-        self._skew_ms = 0
-        self.exchange = BinanceExchange(self._venue_time, config)
+        self.exchange = BinanceExchange(self.venue_time, config)
         self.exchange.on_push = self._flush
         self.ping_interval = ping_interval
         #: seconds a connection may go without answering a ping (None: never dropped)
@@ -76,7 +70,6 @@ class BinanceEmulator:
         #: pongs that answered none of our pings (a client's heartbeat), so far: taken and
         #: counted, never mistaken for an answer
         self.unsolicited_pongs = 0
-        self._sockets: dict[BinanceSession, WebSocket] = {}
         self._connections = 0
         self._server: Server | None = None
         self._tls = False
@@ -85,9 +78,6 @@ class BinanceEmulator:
         #: bumped by set_faults so every connection re-derives its injector
         self._fault_epoch = 0
         self.set_faults(faults)
-
-    def _venue_time(self) -> int:
-        return self._clock() + self._skew_ms
 
     def set_faults(self, plan: FaultPlan | None) -> None:
         """Apply ``plan`` from the next request on, on every connection (None: no faults).
@@ -109,9 +99,7 @@ class BinanceEmulator:
 
     async def disconnect_all(self, code: int = 1001) -> None:
         """Close every connection now (1001 going away), orders in flight or not."""
-        await asyncio.gather(
-            *(ws.close(code) for ws in list(self._sockets.values())), return_exceptions=True
-        )
+        await self._close_all(code)
 
     @property
     def port(self) -> int:

@@ -24,12 +24,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-from whalewire.emulator import binance_rules as rules
+from whalewire.emulator import numbers
 from whalewire.emulator.accounts import ApiKey, Credentials, KeyType, Registry, open_default_account
-from whalewire.emulator.binance_methods import METHODS
-from whalewire.emulator.binance_render import execution_report
-from whalewire.emulator.binance_rules import ApiError, fmt
-from whalewire.emulator.book import BookConfig, price_walk, seed_book, synthetic_levels
+from whalewire.emulator.binance import rules
+from whalewire.emulator.binance.render import execution_report
+from whalewire.emulator.binance.rules import ApiError, fmt
 from whalewire.emulator.faults import FaultKind
 from whalewire.emulator.limits import BanPolicy, BanState, Interval, RateLimit, Usage, WindowCounter
 from whalewire.emulator.matching import (
@@ -37,10 +36,10 @@ from whalewire.emulator.matching import (
     CommandRejected,
     Event,
     Fees,
-    MatchingEngine,
     OrderTraded,
     SymbolSpec,
 )
+from whalewire.emulator.skeleton import Exchange
 from whalewire.venues.signing import binance_hmac_signature, binance_ws_payload
 
 #: ``web-socket-api.md``: "If recvWindow is not sent, it defaults to 5000 milliseconds",
@@ -49,6 +48,11 @@ DEFAULT_RECV_WINDOW = 5000
 MAX_RECV_WINDOW = 60000
 #: "timestamp < (serverTime + 1000)" ("Timing security")
 MAX_AHEAD_MS = 1000
+
+#: a method's handler: session, request ``params``, server time -> ``result`` (or ApiError)
+Handler = Callable[["BinanceSession", dict[str, object], int], object]
+#: the methods sessions answer, by name; ``methods.py`` fills it when the package loads
+METHODS: dict[str, Handler] = {}
 
 #: request weight per method ("**Weight:**" of each method in ``web-socket-api.md``)
 WEIGHTS: dict[str, int] = {
@@ -112,6 +116,11 @@ class BinanceConfig:
     #: seconds between two steps of the walk
     walk_interval_s: float = 1.0
 
+    @property
+    def markets(self) -> Mapping[str, tuple[SymbolSpec, Decimal]]:
+        """The symbols with their mid prices (what ``skeleton.Exchange`` builds books from)."""
+        return self.symbols
+
 
 def signature_payload(params: Mapping[str, object]) -> str | None:
     """Build the payload Binance signs, or ``None`` when a value has no agreed spelling.
@@ -149,43 +158,19 @@ def verify_signature(key: ApiKey, payload: str, signature: str) -> bool:
     return True
 
 
-class BinanceExchange:
+class BinanceExchange(Exchange["BinanceSession"]):
     """State shared by all connections: accounts, keys, books, limits and sessions."""
 
     def __init__(
         self, clock: Clock, config: BinanceConfig | None = None, registry: Registry | None = None
     ) -> None:
-        self.clock = clock
-        self.config = config or BinanceConfig()
-        self.registry = registry or Registry()
-        specs = [spec for spec, _ in self.config.symbols.values()]
-        self.engine = MatchingEngine(
-            specs, self.registry, clock, self.config.fees, self.config.seed
-        )
-        if self.config.book_levels:
-            for name, (spec, mid) in self.config.symbols.items():
-                shape = BookConfig(mid=mid, levels=self.config.book_levels, seed=self.config.seed)
-                seed_book(self.engine, name, synthetic_levels(spec, shape))
-        #: the house's price walk, when the config asks for a moving market
-        self.walk = price_walk(
-            self.config.symbols,
-            walk_bps=self.config.walk_bps,
-            levels=self.config.book_levels,
-            seed=self.config.seed,
-        )
-        self.sessions: list[BinanceSession] = []
-        #: called with a session that has events waiting (caused by another connection)
-        self.on_push: Callable[[BinanceSession], None] | None = None
+        self.config = config = config or BinanceConfig()
+        super().__init__(clock, registry, config)
         self._weights: dict[str, Usage] = {}
         self._bans: dict[str, BanState] = {}
         self._orders: dict[str, Usage] = {}
         #: the latest fills of every account, oldest first (``myTrades`` reads them)
         self.fills: collections.deque[OrderTraded] = collections.deque(maxlen=FILLS_KEPT)
-
-    def step_market(self) -> None:
-        """Take one step of the price walk: re-quote the house and report any client fills."""
-        if self.walk is not None:
-            self.publish(self.walk.step(self.engine))
 
     def open_default_account(self, account_id: str = "default") -> Credentials:
         """Open a funded account with an HMAC key and an Ed25519 key pair; return them."""
@@ -237,7 +222,7 @@ class BinanceExchange:
         if kind is FaultKind.SHUTDOWN:
             return _dumps({"event": {"e": "serverShutdown", "E": now}})
         try:
-            request = json.loads(request_text, parse_float=Decimal)
+            request = numbers.loads(request_text)
             req_id = request.get("id") if isinstance(request, dict) else None
         except ValueError:
             req_id = None
@@ -330,7 +315,7 @@ def _dumps(obj: object) -> str:
 def _json_default(value: object) -> object:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(type(value).__name__)
+    return numbers.json_default(value)
 
 
 class BinanceSession:
@@ -381,7 +366,7 @@ class BinanceSession:
 
     def _respond(self, text: str) -> str:
         try:
-            request = json.loads(text, parse_float=Decimal)
+            request = numbers.loads(text)
         except ValueError:
             request = None
         if not isinstance(request, dict):
@@ -541,10 +526,11 @@ class BinanceSession:
         window = params.get("recvWindow")
         recv_window = Decimal(DEFAULT_RECV_WINDOW)
         if window is not None:
-            try:
-                recv_window = Decimal(str(window))
-            except ArithmeticError:
-                raise rules.mandatory("recvWindow") from None
+            # NaN, "sNaN", "²", 1e300000: refused before any comparison or conversion
+            parsed = numbers.decimal_of(window)
+            if parsed is None:
+                raise rules.mandatory("recvWindow")
+            recv_window = parsed
             if recv_window > MAX_RECV_WINDOW:
                 raise rules.too_large("recvWindow", str(MAX_RECV_WINDOW))
         # "if (timestamp < (serverTime + 1000) && (serverTime - timestamp) <= recvWindow)"

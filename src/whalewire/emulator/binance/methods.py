@@ -1,25 +1,27 @@
-"""The Binance WebSocket API methods: one function per ``method``, and the dispatch table.
+"""The Binance WebSocket API methods: one function per ``method``, registered by name.
 
 Each handler takes the session, the request ``params`` and the server time and returns
 the ``result`` body or raises ``ApiError``; parameters and results follow the method's
-section of ``web-socket-api.md``. Knows the session's public face only (no transport).
+section of ``web-socket-api.md``. The session dispatches through ``exchange.METHODS``,
+which this module fills when the package is imported: the import goes one way, from the
+methods to the session they serve. Knows the session's public face only (no transport).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
-from whalewire.emulator import binance_rules as rules
 from whalewire.emulator.accounts import KeyType
-from whalewire.emulator.binance_render import (
+from whalewire.emulator.binance import rules
+from whalewire.emulator.binance.exchange import METHODS, BinanceSession, Handler
+from whalewire.emulator.binance.render import (
     account_trade,
     cancel_result,
     order_result,
     order_status,
 )
-from whalewire.emulator.binance_rules import fmt
+from whalewire.emulator.binance.rules import fmt
 from whalewire.emulator.matching import (
     CancelOrder,
     CommandRejected,
@@ -33,11 +35,6 @@ from whalewire.emulator.matching import (
     TimeInForce,
     Trade,
 )
-
-if TYPE_CHECKING:
-    from whalewire.emulator.binance import BinanceSession
-
-Handler = Callable[["BinanceSession", dict[str, object], int], object]
 
 _REJECT_MESSAGES = {
     RejectReason.INSUFFICIENT_BALANCE: rules.INSUFFICIENT_BALANCE,
@@ -484,7 +481,7 @@ def _session_subscriptions(session: BinanceSession, params: dict[str, object], n
     return [{"subscriptionId": sub_id} for sub_id in session.subscriptions]
 
 
-METHODS: dict[str, Handler] = {
+_HANDLERS: dict[str, Handler] = {
     "ping": _ping,
     "time": _time,
     "exchangeInfo": _exchange_info,
@@ -507,3 +504,4 @@ METHODS: dict[str, Handler] = {
     "userDataStream.subscribe.signature": _uds_subscribe_signature,
     "userDataStream.unsubscribe": _uds_unsubscribe,
 }
+METHODS.update(_HANDLERS)

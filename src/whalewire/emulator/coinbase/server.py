@@ -7,7 +7,7 @@ Two listeners, as Coinbase has two hosts (``api.exchange.coinbase.com`` and
 ``wss://`` yet). Every REST connection accepted is counted (``rest_connections``), so tests
 can prove a client reuses one. A :class:`~whalewire.emulator.faults.FaultPlan` applies per
 REST request (delay, 5xx, 429, dropped answer, cut connection, clock skew). Makes no venue
-decisions: every answer comes from the sans-IO :mod:`whalewire.emulator.coinbase`.
+decisions: every answer comes from the sans-IO :mod:`whalewire.emulator.coinbase.exchange`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import ipaddress
 import json
 import ssl as ssl_module
 import tempfile
-import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,9 +28,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from whalewire.emulator.coinbase import CoinbaseConfig, CoinbaseCredentials, CoinbaseExchange
-from whalewire.emulator.coinbase_feed import CoinbaseFeedSession
+from whalewire.emulator.coinbase.exchange import (
+    CoinbaseConfig,
+    CoinbaseCredentials,
+    CoinbaseExchange,
+)
+from whalewire.emulator.coinbase.feed import CoinbaseFeedSession
 from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
+from whalewire.emulator.front import Front, wall_clock
 from whalewire.emulator.matching import Clock
 from whalewire.net._protocol import WebSocket
 from whalewire.net.server import Server, serve
@@ -108,11 +112,6 @@ def loopback_tls(hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> Loopbac
     return LoopbackTls(server, cert_pem)
 
 
-def wall_clock() -> int:
-    """Return the time in milliseconds since the epoch."""
-    return time.time_ns() // 1_000_000
-
-
 def _json(status: int, message: str) -> web.Response:
     return web.Response(
         status=status,
@@ -121,7 +120,7 @@ def _json(status: int, message: str) -> web.Response:
     )
 
 
-class CoinbaseEmulator:
+class CoinbaseEmulator(Front[CoinbaseFeedSession]):
     """A running emulated Coinbase Exchange: state, the REST listener and the feed listener."""
 
     def __init__(
@@ -132,26 +131,22 @@ class CoinbaseEmulator:
         clock: Clock = wall_clock,
         idle_timeout_s: float = 75.0,
     ) -> None:
-        self._clock = clock
+        super().__init__(clock)
         #: an idle REST connection is closed after this long (aiohttp's keep-alive timeout)
         self.idle_timeout_s = idle_timeout_s
-        self._skew_ms = 0
-        self.exchange = CoinbaseExchange(self._venue_time, config)
+        self.exchange = CoinbaseExchange(self.venue_time, config)
         self.exchange.on_push = self._schedule_flush
         self._flush_due: set[CoinbaseFeedSession] = set()
         #: REST (TCP, and TLS when on) connections accepted so far
         self.rest_connections = 0
         self._host = "127.0.0.1"
         self._tls = False
+        self._feed_tls = False
         self._rest: asyncio.Server | None = None
         self._web: web.Server | None = None
         self._feed: Server | None = None
-        self._sockets: dict[CoinbaseFeedSession, WebSocket] = {}
         self._injector: FaultInjector | None = None
         self.set_faults(faults)
-
-    def _venue_time(self) -> int:
-        return self._clock() + self._skew_ms
 
     def set_faults(self, plan: FaultPlan | None) -> None:
         """Apply ``plan`` to REST requests from the next one on (None: no faults)."""
@@ -171,10 +166,13 @@ class CoinbaseEmulator:
         ssl: ssl_module.SSLContext | None = None,
         *,
         feed_port: int = 0,
+        feed_ssl: ssl_module.SSLContext | None = None,
     ) -> None:
-        """Listen for REST on ``host``:``port`` (TLS with ``ssl``) and the feed on ``feed_port``."""
+        """Listen for REST on ``host``:``port`` (TLS with ``ssl``) and the feed on ``feed_port``
+        (``wss://`` with ``feed_ssl``; plain ``ws://`` by default, as ``whalewire emulator``
+        serves it)."""
         loop = asyncio.get_running_loop()
-        self._host, self._tls = host, ssl is not None
+        self._host, self._tls, self._feed_tls = host, ssl is not None, feed_ssl is not None
         self._web = web_server = web.Server(
             self._handle_rest, keepalive_timeout=self.idle_timeout_s
         )
@@ -184,7 +182,7 @@ class CoinbaseEmulator:
             return web_server()
 
         self._rest = await loop.create_server(factory, host, port, ssl=ssl)
-        self._feed = await serve(self._handle_feed, host, feed_port, deflate=False)
+        self._feed = await serve(self._handle_feed, host, feed_port, deflate=False, ssl=feed_ssl)
 
     async def close(self) -> None:
         """Stop both listeners and close every connection."""
@@ -219,14 +217,13 @@ class CoinbaseEmulator:
 
     @property
     def ws_url(self) -> str:
-        """Return the feed URL (``ws://``; Coinbase's is ``wss://ws-feed.exchange.coinbase.com``)."""
-        return f"ws://{self._host}:{self.feed_port}"
+        """Return the feed URL (Coinbase's is ``wss://ws-feed.exchange.coinbase.com``)."""
+        scheme = "wss" if self._feed_tls else "ws"
+        return f"{scheme}://{self._host}:{self.feed_port}"
 
     async def disconnect_feeds(self) -> None:
         """Close every feed connection now (1001 going away)."""
-        await asyncio.gather(
-            *(ws.close(1001) for ws in list(self._sockets.values())), return_exceptions=True
-        )
+        await self._close_all()
 
     # ------------------------------------------------------------------ REST
 

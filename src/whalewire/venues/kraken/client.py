@@ -29,7 +29,6 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -47,20 +46,22 @@ from whalewire.model import (
     OrderRejected,
     OrderStatusUnknown,
     OrderType,
-    Side,
     SubmitOrder,
 )
 from whalewire.net._protocol import WebSocket
 from whalewire.net.client import connect
 from whalewire.venues.base import (
     DEFAULT_PONG_INTERVAL_MS,
+    Grid,
+    MalformedMessages,
+    RequestTable,
     TlsSettings,
     VenueError,
     VenueUnavailable,
     WarmPong,
     connection_slot,
     discard_event,
-    fail_requests,
+    order_shape,
     order_text,
     reconciled_events,
     report_disconnected,
@@ -68,7 +69,9 @@ from whalewire.venues.base import (
     venue_supervisor,
 )
 from whalewire.venues.credentials import Credentials
+from whalewire.venues.decoding import VenueDecodeError
 from whalewire.venues.ids import kraken_client_order_id
+from whalewire.venues.kraken import decode
 from whalewire.venues.outcome import (
     Confirmed,
     Finding,
@@ -89,27 +92,6 @@ OPEN_ORDERS_PATH = "/0/private/OpenOrders"
 CLOSED_ORDERS_PATH = "/0/private/ClosedOrders"
 #: what ``kraken_reconcile`` reads as "the venue says it does not exist"
 _UNKNOWN_ORDER = "EOrder:Unknown order"
-
-
-@dataclass(frozen=True, slots=True)
-class PairRules:
-    """What the ``instrument`` channel says about one pair's quantities and prices."""
-
-    qty_increment: Decimal
-    price_increment: Decimal
-
-    def quantity(self, qty: Decimal) -> bytes:
-        """Format ``qty`` as plain decimal ASCII on the quantity grid (rounded down)."""
-        return _on_grid(qty, self.qty_increment)
-
-    def price(self, px: Decimal) -> bytes:
-        """Format ``px`` as plain decimal ASCII on the price grid (rounded down)."""
-        return _on_grid(px, self.price_increment)
-
-
-def _on_grid(value: Decimal, step: Decimal) -> bytes:
-    steps = (value / step).to_integral_value(rounding="ROUND_DOWN")
-    return format((steps * step).normalize(), "f").encode()
 
 
 class KrakenError(VenueError):
@@ -179,14 +161,14 @@ class KrakenClient:
             on_disconnected=self._disconnected,
             retry_on=(OSError, TimeoutError, aiohttp.ClientError, WebSocketError, VenueError),
         )
-        self.rules: dict[str, PairRules] = {}
+        self.rules: dict[str, Grid] = {}
         self._templates: dict[tuple[str, str, str, str], KrakenOrderTemplate] = {}
         #: add_order requests awaiting their response (req_id -> cl_ord_id); the engine's
         #: ack deadline, not this table, decides when silence means UNKNOWN
         self._pending = PendingRequests(timeout_ns=365 * 86_400 * 10**9)
         #: monotonic send time per cl_ord_id: "absent" is final only after a while
         self._sent_ns: dict[str, int] = {}
-        self._requests: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._requests: RequestTable[int, decode.Message] = RequestTable(name)
         self._waiters: dict[str, asyncio.Future[None]] = {}
         self._req_ids = itertools.count(1)
         self._last_price: dict[str, Decimal] = {}
@@ -196,14 +178,13 @@ class KrakenClient:
         self.dead_man_trigger: str | None = None
         self.sent = 0
         self.acks = 0
+        #: frames that did not decode (``base.MalformedMessages``)
+        self.malformed = MalformedMessages(name, monotonic_ns)
         #: the cl_ord_id the rehearsal fills in (its frame is dropped)
         self._rehearsal_cid = b"0" * cid_width
         #: unsolicited pongs the rehearsal writes (``[venues.NAME] pong_interval_ms``)
         self.warm_pong = WarmPong(pong_interval_ms, monotonic_ns)
         self.rehearsals = 0
-
-    def _tls_kwargs(self) -> dict[str, Any]:
-        return self.tls.connect_kwargs() if self.url.startswith("wss://") else {}
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -225,8 +206,7 @@ class KrakenClient:
         # a fresh token per connection: Kraken's is good for 15 minutes until a connection
         # subscribes with it, so an old one may be dead ("Spot WebSocket" authentication)
         self.ready = False
-        result = await self.private_rest(TOKEN_PATH, {})
-        token = str(result["token"])
+        token = decode.token(await self.private_rest(TOKEN_PATH, {}))
         if token != self._token:
             self._token = token
             self._templates.clear()  # they carry the token
@@ -235,7 +215,7 @@ class KrakenClient:
             self._waiters[channel] = loop.create_future()
         await connection_slot(self.connection_limiter, self.name)
         return await connect(
-            self.url, deflate=False, on_message=self._on_message, **self._tls_kwargs()
+            self.url, deflate=False, on_message=self._on_message, **self.tls.for_url(self.url)
         )
 
     async def _subscribe(self, ws: WebSocket) -> None:
@@ -278,7 +258,7 @@ class KrakenClient:
             return
         self._ws = None
         self.ready = False
-        fail_requests(self._requests, VenueError(f"{self.name}: connection closed"))
+        self._requests.fail_all(VenueError(f"{self.name}: connection closed"))
         report_disconnected(self._pending, self._now, self.on_event)
 
     async def _watch_heartbeat(self, ws: WebSocket) -> None:
@@ -371,52 +351,67 @@ class KrakenClient:
 
     def prepare(self, symbol: str, side: str, order_type: str = "MARKET") -> None:
         """Build the template for one order shape ahead of time (off the hot path)."""
-        self._template(
-            SubmitOrder(
-                client_order_id="0" * self.cid_width,
-                ts_init=0,
-                venue=self.name,
-                symbol=symbol,
-                side=Side(side),
-                quantity=Decimal(1),
-                order_type=OrderType(order_type),
-            )
-        )
+        self._template(order_shape(self.name, self.cid_width, symbol, side, order_type))
 
     # -- what the venue says -------------------------------------------------------------
     def _on_message(self, ws: WebSocket, message: str | bytes) -> None:
+        # never raises: a frame that does not decode is counted and logged, the orders it
+        # names go UNKNOWN, and the connection (with every other order on it) stays up
         self.last_message_ns = self._now()
         try:
-            msg = orjson.loads(message)
-        except orjson.JSONDecodeError:
-            log.warning("%s: undecodable message %.200r", self.name, message)
+            msg = decode.message(message)
+        except VenueDecodeError as exc:
+            self._malformed(exc, message, decode.request_id(message), [])
             return
-        if not isinstance(msg, dict):
+        try:
+            self._dispatch(msg)
+        except VenueDecodeError as exc:
+            rows = decode.execution_refs(msg.data) if msg.channel == "executions" else []
+            self._malformed(exc, message, msg.req_id, rows)
+
+    def _malformed(
+        self,
+        exc: VenueDecodeError,
+        message: str | bytes,
+        req_id: int | None,
+        rows: list[decode.ExecutionRef],
+    ) -> None:
+        coids: list[str | None] = []
+        if req_id is not None:
+            in_flight = self._pending.discard(str(req_id))
+            coids.append(in_flight.client_order_id if in_flight is not None else None)
+            self._requests.fail(req_id, exc)
+        for row in rows:
+            coids.append(row.cl_ord_id or self._order_cl.get(row.order_id or ""))
+        ours = [c for c in coids if c]
+        if not ours:
+            self.malformed.report(exc, message, self.on_event)
+        for coid in ours:
+            self.malformed.report(exc, message, self.on_event, coid)
+
+    def _dispatch(self, msg: decode.Message) -> None:
+        if msg.channel is not None:
+            self._channel(msg.channel, msg)
             return
-        channel = msg.get("channel")
-        if channel is not None:
-            self._channel(str(channel), msg)
+        req_id = msg.req_id
+        if req_id is None:
             return
-        req_id = msg.get("req_id")
-        if not isinstance(req_id, int):
-            return
-        if msg.get("method") == "add_order":
+        if msg.method == "add_order":
             answered = self._pending.answered(str(req_id), self._now())
             if answered is not None:
                 self._order_response(answered.request.client_order_id, msg)
                 return
-        fut = self._requests.pop(req_id, None)
-        if fut is not None and not fut.done():
-            fut.set_result(msg)
+        self._requests.answer(req_id, msg)
 
-    def _order_response(self, coid: str, msg: Mapping[str, Any]) -> None:
+    def _order_response(self, coid: str, msg: decode.Message) -> None:
         now = self._now()
-        error = msg.get("error")
-        result = msg.get("result")
+        try:
+            order_id = decode.add_order_result(msg.result).order_id
+        except VenueDecodeError as exc:
+            self.malformed.report(exc, str(msg.result), self.on_event, coid)
+            return
         outcome = kraken_outcome(
-            bool(msg.get("success")),
-            None if error is None else str(error),
-            result if isinstance(result, dict) else None,
+            msg.success, msg.error, None if order_id is None else {"order_id": order_id}
         )
         self.acks += 1
         event: OrderEvent
@@ -440,25 +435,22 @@ class KrakenClient:
             )
         self.on_event(event)
 
-    def _channel(self, channel: str, msg: Mapping[str, Any]) -> None:
-        data = msg.get("data")
+    def _channel(self, channel: str, msg: decode.Message) -> None:
         if channel == "heartbeat":
             self.heartbeats += 1
-        elif channel == "executions" and isinstance(data, list):
-            if msg.get("type") == "update":
-                for row in data:
-                    if isinstance(row, dict):
-                        self._execution(row)
+        elif channel == "executions":
+            rows = decode.executions(msg.data) if msg.data else []
+            if msg.type == "update":
+                for row in rows:
+                    self._execution(row)
             self._ready("executions")
-        elif channel == "ticker" and isinstance(data, list):
-            for row in data:
-                self._ticker(row)
+        elif channel == "ticker":
+            for ticker in decode.tickers(msg.data) if msg.data else []:
+                self._ticker(ticker)
             self._ready("ticker")
-        elif channel == "instrument" and isinstance(data, dict):
-            for pair in data.get("pairs") or []:
-                self.rules[str(pair["symbol"])] = PairRules(
-                    Decimal(str(pair["qty_increment"])), Decimal(str(pair["price_increment"]))
-                )
+        elif channel == "instrument" and msg.data:
+            for pair in decode.instrument(msg.data).pairs:
+                self.rules[pair.symbol] = Grid(pair.qty_increment, pair.price_increment)
             self._ready("instrument")
 
     def _ready(self, channel: str) -> None:
@@ -466,42 +458,37 @@ class KrakenClient:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def _ticker(self, row: Mapping[str, Any]) -> None:
-        symbol = str(row.get("symbol"))
-        last = row.get("last")
-        bid, ask = row.get("bid"), row.get("ask")
-        if bid and ask:
-            self._last_price[symbol] = (Decimal(str(bid)) + Decimal(str(ask))) / 2
-        elif last:
-            self._last_price[symbol] = Decimal(str(last))
+    def _ticker(self, row: decode.Ticker) -> None:
+        if row.bid and row.ask:
+            self._last_price[row.symbol] = (row.bid + row.ask) / 2
+        elif row.last:
+            self._last_price[row.symbol] = row.last
 
-    def _execution(self, row: Mapping[str, Any]) -> None:
+    def _execution(self, row: decode.Execution) -> None:
         # "Spot WebSocket v2" > "Executions": exec_type says what happened
         now = self._now()
-        order_id = str(row.get("order_id", ""))
-        coid = row.get("cl_ord_id") or self._order_cl.get(order_id)
+        order_id = row.order_id
+        coid = row.cl_ord_id or self._order_cl.get(order_id)
         if coid is None:
             return  # an order placed elsewhere without a client id: not ours to track
-        coid = str(coid)
-        ts = _rfc3339_ns(row.get("timestamp")) or now
-        kind = row.get("exec_type")
+        ts = _rfc3339_ns(row.timestamp) or now
+        kind = row.exec_type
         event: OrderEvent
         if kind == "trade":
-            price = Decimal(str(row["last_price"]))
-            symbol = row.get("symbol")
-            if symbol:
-                self._last_price[str(symbol)] = price
-            fees = row.get("fees") or []
-            commission = sum((Decimal(str(f.get("qty", 0))) for f in fees), Decimal(0))
+            assert row.last_price is not None and row.last_qty is not None  # decode checks
+            price = row.last_price
+            if row.symbol:
+                self._last_price[row.symbol] = price
+            fees = row.fees
             event = OrderFilled(
                 client_order_id=coid,
                 ts_init=now,
                 ts_event=ts,
-                trade_id=str(row.get("exec_id") or row.get("trade_id")),
-                last_qty=Decimal(str(row["last_qty"])),
+                trade_id=str(row.exec_id or row.trade_id),
+                last_qty=row.last_qty,
                 last_px=price,
-                commission=commission,
-                commission_asset=str(fees[0].get("asset", "")) if fees else "",
+                commission=sum((f.qty for f in fees), Decimal(0)),
+                commission_asset=fees[0].asset if fees else "",
             )
         elif kind == "new":
             self._order_cl[order_id] = coid
@@ -520,31 +507,23 @@ class KrakenClient:
     async def request(self, method: str, params: Mapping[str, object]) -> Any:
         """Send one request and return its ``result``; raise ``KrakenError`` on an error."""
         msg = await self.call(method, params)
-        if not msg.get("success", True) or msg.get("error"):
-            raise KrakenError(method, str(msg.get("error", "unspecified error")))
-        return msg.get("result")
+        if not msg.success or msg.error:
+            raise KrakenError(method, msg.error or "unspecified error")
+        return msg.result
 
-    async def call(self, method: str, params: Mapping[str, object]) -> dict[str, Any]:
+    async def call(self, method: str, params: Mapping[str, object]) -> decode.Message:
         """Send ``{"method", "params", "req_id"}`` and return the whole response."""
-        ws = self._ws
-        if ws is None:
-            raise VenueError(f"{self.name}: not connected")
         req_id = next(self._req_ids)
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._requests[req_id] = fut
         body: dict[str, object] = {"method": method, "req_id": req_id}
         if params:
             body["params"] = dict(params)
-        try:
-            ws.send(orjson.dumps(body).decode())
-        except ConnectionClosed:
-            self._requests.pop(req_id, None)
-            raise VenueError(f"{self.name}: connection closed") from None
-        try:
-            return await asyncio.wait_for(fut, self.request_timeout_s)
-        except TimeoutError:
-            self._requests.pop(req_id, None)
-            raise VenueError(f"{self.name}: {method} timed out") from None
+        return await self._requests.send(
+            self._ws,
+            req_id,
+            orjson.dumps(body).decode(),
+            what=method,
+            timeout_s=self.request_timeout_s,
+        )
 
     async def ping(self) -> int:
         """Send the application-level ``ping``; return the round trip in ns."""
@@ -573,13 +552,13 @@ class KrakenClient:
             async with self._http.post(
                 self.rest_url + path, data=body.encode(), headers=headers, timeout=timeout
             ) as response:
-                answer = await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                raw = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise VenueError(f"{self.name}: {path}: {type(exc).__name__}") from None
-        errors = answer.get("error") if isinstance(answer, dict) else ["no JSON object"]
-        if errors:
-            raise KrakenError(path, ", ".join(str(e) for e in errors))
-        return answer.get("result")
+        answer = decode.rest_answer(raw, path)
+        if answer.error:
+            raise KrakenError(path, ", ".join(answer.error))
+        return answer.result
 
     async def refresh_dead_man(self, timeout_s: int) -> str:
         """Arm or push back ``cancel_all_orders_after`` (0 disarms); return ``triggerTime``.
@@ -590,7 +569,7 @@ class KrakenClient:
         result = await self.request(
             "cancel_all_orders_after", {"timeout": int(timeout_s), "token": self._token}
         )
-        self.dead_man_trigger = str(result.get("triggerTime"))
+        self.dead_man_trigger = decode.dead_man(result).triggerTime
         return self.dead_man_trigger
 
     async def cancel(self, client_order_id: str, symbol: str) -> None:
@@ -600,7 +579,7 @@ class KrakenClient:
     async def cancel_all(self, symbol: str) -> int:
         """Cancel every open order (Kraken's ``cancel_all`` spans all pairs); return the count."""
         result = await self.request("cancel_all", {"token": self._token})
-        return int(result.get("count", 0))
+        return decode.cancel_all(result).count
 
     async def reconcile(self, client_order_id: str, symbol: str) -> list[OrderEvent]:
         """Find the order by ``cl_ord_id`` in REST ``OpenOrders``, then ``ClosedOrders``.
@@ -611,10 +590,13 @@ class KrakenClient:
         synthetic trade id per cumulative quantity (``recon:<order_id>:<vol_exec>``).
         """
         now = self._now()
-        txid, order = None, None
+        txid: str | None = None
+        order: decode.OrderInfo | None = None
         for path, key in ((OPEN_ORDERS_PATH, "open"), (CLOSED_ORDERS_PATH, "closed")):
-            result = await self.private_rest(path, {"cl_ord_id": client_order_id})
-            found = (result or {}).get(key) or {}
+            listed = decode.orders(
+                await self.private_rest(path, {"cl_ord_id": client_order_id}), path
+            )
+            found = listed.open if key == "open" else listed.closed
             if found:
                 txid, order = next(iter(found.items()))
                 break
@@ -625,11 +607,11 @@ class KrakenClient:
                 raise KrakenError("reconcile", f"{coid} not listed yet; still unknown")
             answer = kraken_reconcile(_UNKNOWN_ORDER, None)
         else:
-            answer = kraken_reconcile(None, {**order, "order_id": txid})
+            answer = kraken_reconcile(None, {"status": order.status, "order_id": txid})
         if answer.finding is Finding.NOT_FOUND:
             return [OrderNotFound(client_order_id=coid, ts_init=now, ts_event=now)]
         assert order is not None and txid is not None
-        executed = Decimal(str(order.get("vol_exec", "0")))
+        executed = order.vol_exec
         ending: type[OrderCanceled] | type[OrderExpired] | None = None
         if answer.venue_status == "canceled":
             ending = OrderCanceled
@@ -640,8 +622,8 @@ class KrakenClient:
             now=now,
             venue_order_id=txid,
             executed=executed,
-            avg_price=Decimal(str(order.get("price", "0"))),
-            commission=Decimal(str(order.get("fee", "0"))),
+            avg_price=order.price,
+            commission=order.fee,
             ending=ending,
         )
 
@@ -668,6 +650,7 @@ class KrakenClient:
             "heartbeats": self.heartbeats,
             "silent_s": (self._now() - self.last_message_ns) / 1e9,
             "dead_man_trigger": self.dead_man_trigger,
+            "malformed": self.malformed.count,
         }
 
 

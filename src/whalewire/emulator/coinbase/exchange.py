@@ -1,7 +1,7 @@
 """Coinbase Exchange as a sans-IO handler: REST requests in, responses and feed messages out.
 
 ``CoinbaseExchange.handle(method, target, headers, body)`` answers one REST request
-(``RestResponse``); feed connections are ``coinbase_feed.CoinbaseFeedSession``s.
+(``RestResponse``); feed connections are ``feed.CoinbaseFeedSession``s.
 Order events become ``received`` / ``open`` / ``match`` / ``done`` feed messages, queued in
 each subscribed session's outbox; ``on_push`` tells the transport to flush them. The clock
 is injected (milliseconds). Follows Coinbase Exchange's documentation (docs.cdp.coinbase.com,
@@ -20,16 +20,16 @@ import random
 import secrets
 import string
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from whalewire.emulator import numbers
 from whalewire.emulator.accounts import Registry
-from whalewire.emulator.book import BookConfig, seed_book, synthetic_levels
-from whalewire.emulator.coinbase_feed import CoinbaseFeedSession
-from whalewire.emulator.coinbase_render import (
+from whalewire.emulator.coinbase.feed import CoinbaseFeedSession
+from whalewire.emulator.coinbase.render import (
     FeedRenderer,
     OrderRecord,
     fmt,
@@ -43,7 +43,6 @@ from whalewire.emulator.matching import (
     CommandRejected,
     Event,
     Fees,
-    MatchingEngine,
     OrderType,
     OrderView,
     PlaceOrder,
@@ -52,6 +51,7 @@ from whalewire.emulator.matching import (
     SymbolSpec,
     TimeInForce,
 )
+from whalewire.emulator.skeleton import Exchange, market
 from whalewire.venues.signing import coinbase_exchange_signature
 
 #: "Exchange REST API Authentication": "The CB-ACCESS-TIMESTAMP header MUST be number of
@@ -62,19 +62,10 @@ TIMESTAMP_WINDOW_MS = 30_000
 
 def _spec(product: str, tick: str, step: str, min_funds: str) -> SymbolSpec:
     base, quote = product.split("-")
-    return SymbolSpec(
-        symbol=product,
-        base=base,
-        quote=quote,
-        tick_size=Decimal(tick),
-        min_price=Decimal(tick),
-        max_price=Decimal(10_000_000),
-        step_size=Decimal(step),
-        min_qty=Decimal(step),
-        max_qty=Decimal(10_000),
-        min_notional=Decimal(min_funds),
-        max_notional=Decimal(100_000_000),
-    )
+    return market(
+        product, base, quote, tick=tick, step=step, min_qty=step, min_notional=min_funds,
+        max_price=10_000_000, max_qty=10_000, max_notional=100_000_000,
+    )  # fmt: skip
 
 
 #: products with their ``quote_increment``, ``base_increment`` and ``min_market_funds``
@@ -119,6 +110,13 @@ class CoinbaseConfig:
     seed: int = 0
     #: served under this path (e.g. ``/coinbase``); signatures cover the path as sent
     path_prefix: str = ""
+    #: Coinbase's house book stands still (no walk)
+    walk_bps: float = 0.0
+
+    @property
+    def markets(self) -> Mapping[str, tuple[SymbolSpec, Decimal]]:
+        """The products with their mid prices (what ``skeleton.Exchange`` builds books from)."""
+        return self.products
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,33 +171,22 @@ class _Bucket:
         return True
 
 
-class CoinbaseExchange:
+class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
     """Accounts, keys, books, orders and feed sessions of one emulated Coinbase Exchange."""
 
     def __init__(
         self, clock: Clock, config: CoinbaseConfig | None = None, registry: Registry | None = None
     ) -> None:
-        self.clock = clock
-        self.config = config or CoinbaseConfig()
-        self.registry = registry or Registry()
-        specs = [spec for spec, _ in self.config.products.values()]
-        self.engine = MatchingEngine(
-            specs, self.registry, clock, self.config.fees, self.config.seed
-        )
+        self.config = config = config or CoinbaseConfig()
+        super().__init__(clock, registry, config)
         self._rng = random.Random(f"coinbase:{self.config.seed}")
         self.orders: dict[str, OrderRecord] = {}
         self._by_engine_id: dict[int, OrderRecord] = {}
         self._by_client_oid: dict[tuple[str, str], OrderRecord] = {}
         self._passphrases: dict[str, str] = {}
         self._buckets: dict[str, _Bucket] = {}
-        self.sessions: list[CoinbaseFeedSession] = []
-        #: called with a session that has feed messages waiting
-        self.on_push: Callable[[CoinbaseFeedSession], None] | None = None
         self.render = FeedRenderer(self.config.fees, self.registry)
-        if self.config.book_levels:
-            for name, (spec, mid) in self.config.products.items():
-                shape = BookConfig(mid=mid, levels=self.config.book_levels, seed=self.config.seed)
-                self._record_events(seed_book(self.engine, name, synthetic_levels(spec, shape)))
+        self._record_events(self.book_events)  # the house's orders, as the feed would tell
 
     # ------------------------------------------------------------------ accounts
 
@@ -271,12 +258,11 @@ class CoinbaseExchange:
         if key is None:
             return error(401, "Invalid API Key")
         stamp = _header(headers, "cb-access-timestamp")
-        try:
-            ts_ms = Decimal(stamp) * 1000
-            if not ts_ms.is_finite():
-                raise InvalidOperation
-        except InvalidOperation:
+        # decimal seconds; "1e999999" or 5,000 digits are refused before any arithmetic
+        seconds = numbers.parse_decimal(stamp)
+        if seconds is None:
             return error(400, "invalid timestamp")
+        ts_ms = seconds * 1000
         if abs(now - ts_ms) > TIMESTAMP_WINDOW_MS:
             return error(401, "request timestamp expired")
         given = _header(headers, "cb-access-passphrase")
@@ -410,12 +396,15 @@ class CoinbaseExchange:
     def place(self, account: str, body: bytes, now: int) -> RestResponse:
         """``POST /orders`` ("Create a new order"): validate, match, answer ``pending``."""
         try:
-            req = json.loads(body)
+            req = numbers.loads(body)
         except ValueError:
             return error(400, "Invalid JSON body")
         if not isinstance(req, dict):
             return error(400, "Invalid JSON body")
-        parsed = self._parse_order(account, req)
+        try:
+            parsed = self._parse_order(account, req)
+        except _BadNumber as exc:
+            return error(400, f"{exc.name} is invalid")
         if isinstance(parsed, RestResponse):
             return parsed
         command, client_oid, funds = parsed
@@ -461,8 +450,8 @@ class CoinbaseExchange:
                 return error(400, "duplicate client_oid")
         if req.get("post_only") is True:
             return error(400, "post_only is not supported by this emulator")
-        size = _decimal(req.get("size"))
-        funds = _decimal(req.get("funds"))
+        size = _decimal(req, "size")
+        funds = _decimal(req, "funds")
         if size is not None:
             if size <= 0 or size % spec.step_size:
                 return error(400, f"size is too accurate. Smallest unit is {fmt(spec.step_size)}")
@@ -480,7 +469,7 @@ class CoinbaseExchange:
                 account, product, cmd_side, OrderType.MARKET, size, funds, None, None, client_oid
             )
             return cmd, client_oid, funds
-        price = _decimal(req.get("price"))
+        price = _decimal(req, "price")
         if price is None or size is None:
             return error(400, "limit orders require price and size")
         if price <= 0 or price % spec.tick_size:
@@ -552,6 +541,10 @@ class CoinbaseExchange:
             self._add(record)
         return record
 
+    def publish(self, events: list[Event], origin: CoinbaseFeedSession | None) -> None:
+        """Tell the feed sessions that see them about ``events`` (the feed has no origin)."""
+        self._record_events(events)
+
     def _record_events(self, events: list[Event]) -> None:
         """Render events to feed messages and queue them for the sessions that see them."""
         for owners, product, message in self.render.messages(events, self._record_of):
@@ -616,11 +609,19 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     return headers.get(name, "")
 
 
-def _decimal(value: object) -> Decimal | None:
+class _BadNumber(Exception):
+    """A number field that is no bounded plain decimal (``numbers``): answered 400."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _decimal(req: Mapping[str, Any], name: str) -> Decimal | None:
+    value = req.get(name)
     if value is None:
         return None
-    try:
-        out = Decimal(str(value))
-    except InvalidOperation:
-        return Decimal(-1)
-    return out if out.is_finite() else Decimal(-1)
+    out = numbers.decimal_of(value)
+    if out is None:
+        raise _BadNumber(name)
+    return out

@@ -12,21 +12,47 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from typing import Any, Protocol
 
-from whalewire.emulator.coinbase_render import Owners
-
-if TYPE_CHECKING:
-    from whalewire.emulator.coinbase import CoinbaseExchange
+from whalewire.emulator import numbers
+from whalewire.emulator.coinbase.render import FeedRenderer, Owners
+from whalewire.emulator.matching import Clock, SymbolSpec
 
 #: the path the feed's ``subscribe`` signs ("Exchange WebSocket Authentication")
 VERIFY_PATH = "/users/self/verify"
 
 
+class _Answer(Protocol):
+    def json(self) -> Any: ...
+
+
+class _Config(Protocol):
+    @property
+    def products(self) -> Mapping[str, tuple[SymbolSpec, Decimal]]: ...
+
+
+class FeedVenue(Protocol):
+    """What a feed session needs of its exchange (``exchange.CoinbaseExchange`` provides it):
+    the products, the renderer of user fields, and REST's authentication."""
+
+    clock: Clock
+    render: FeedRenderer
+
+    @property
+    def config(self) -> _Config: ...
+
+    def authenticate(
+        self, method: str, request_path: str, headers: Mapping[str, str], body: str, now: int
+    ) -> str | _Answer:
+        """Return the account id, or the answer that refuses the request."""
+        ...
+
+
 class CoinbaseFeedSession:
     """One feed connection: its subscriptions and outbox ("Exchange WebSocket Overview")."""
 
-    def __init__(self, exchange: CoinbaseExchange) -> None:
+    def __init__(self, exchange: FeedVenue) -> None:
         self.exchange = exchange
         self.account_id: str | None = None
         self.channels: dict[str, set[str]] = {}
@@ -55,7 +81,7 @@ class CoinbaseFeedSession:
     def handle(self, text: str) -> list[str]:
         """Answer one client message: ``subscribe`` / ``unsubscribe``, else an error."""
         try:
-            msg = json.loads(text)
+            msg = numbers.loads(text)
         except ValueError:
             return [_feed_error("Malformed JSON", "")]
         if not isinstance(msg, dict) or msg.get("type") not in ("subscribe", "unsubscribe"):

@@ -12,7 +12,7 @@ the transport to flush them. The clock is injected; timers fire through
 ``next_dead_man()``.
 
 Message shapes follow Kraken's "Spot WebSocket v2" reference pages (docs.kraken.com,
-``api/docs/websocket-v2/<page>``); the bodies are rendered by ``kraken_render.py``. Where
+``api/docs/websocket-v2/<page>``); the bodies are rendered by ``render.py``. Where
 the documentation is silent the choice is listed in ``docs/emulator.md`` ("Kraken").
 Knows nothing of sockets or asyncio; faults are applied by the transport.
 """
@@ -22,17 +22,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from urllib.parse import parse_qsl
 
+from whalewire.emulator import numbers
 from whalewire.emulator.accounts import Registry
-from whalewire.emulator.book import BookConfig, price_walk, seed_book, synthetic_levels
 from whalewire.emulator.faults import FaultKind
-from whalewire.emulator.kraken_render import (
+from whalewire.emulator.kraken.render import (
     B32,
     dumps,
     execution_rows,
@@ -50,7 +49,6 @@ from whalewire.emulator.matching import (
     CommandRejected,
     Event,
     Fees,
-    MatchingEngine,
     OrderTraded,
     OrderType,
     OrderView,
@@ -60,6 +58,7 @@ from whalewire.emulator.matching import (
     SymbolSpec,
     TimeInForce,
 )
+from whalewire.emulator.skeleton import Exchange, market
 
 # --- Kraken error strings ("Spot REST API" > "Errors"; WebSocket v2 answers use the same) --
 INVALID_KEY = "EAPI:Invalid key"
@@ -87,19 +86,10 @@ CLOSED_ORDERS_PATH = "/0/private/ClosedOrders"
 
 def _spec(symbol: str, tick: str, step: str, min_qty: str) -> SymbolSpec:
     base, quote = symbol.split("/")
-    return SymbolSpec(
-        symbol=symbol,
-        base=base,
-        quote=quote,
-        tick_size=Decimal(tick),
-        min_price=Decimal(tick),
-        max_price=Decimal(10_000_000),
-        step_size=Decimal(step),
-        min_qty=Decimal(min_qty),
-        max_qty=Decimal(100_000),
-        min_notional=Decimal(0),
-        max_notional=Decimal(100_000_000),
-    )
+    return market(
+        symbol, base, quote, tick=tick, step=step, min_qty=min_qty, min_notional="0",
+        max_price=10_000_000, max_qty=100_000, max_notional=100_000_000,
+    )  # fmt: skip
 
 
 #: Kraken v2 symbols ("BTC/USD": v2 uses BTC, not XBT) with mid prices for their books;
@@ -132,6 +122,11 @@ class KrakenConfig:
     #: seconds between two steps of the walk
     walk_interval_s: float = 1.0
     token_ttl_s: int = TOKEN_TTL_S
+
+    @property
+    def markets(self) -> Mapping[str, tuple[SymbolSpec, Decimal]]:
+        """The symbols with their mid prices (what ``skeleton.Exchange`` builds books from)."""
+        return self.symbols
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,33 +180,14 @@ def verify_api_sign(uri_path: str, body: str, secret_b64: str, api_sign: str) ->
     return hmac.compare_digest(expected, given)
 
 
-class KrakenExchange:
+class KrakenExchange(Exchange["KrakenSession"]):
     """State shared by every connection: accounts, keys, tokens, books, dead man's switches."""
 
     def __init__(
         self, clock: Clock, config: KrakenConfig | None = None, registry: Registry | None = None
     ) -> None:
-        self.clock = clock
-        self.config = config or KrakenConfig()
-        self.registry = registry or Registry()
-        specs = [spec for spec, _ in self.config.symbols.values()]
-        self.engine = MatchingEngine(
-            specs, self.registry, clock, self.config.fees, self.config.seed
-        )
-        if self.config.book_levels:
-            for name, (spec, mid) in self.config.symbols.items():
-                shape = BookConfig(mid=mid, levels=self.config.book_levels, seed=self.config.seed)
-                seed_book(self.engine, name, synthetic_levels(spec, shape))
-        #: the house's price walk, when the config asks for a moving market
-        self.walk = price_walk(
-            self.config.symbols,
-            walk_bps=self.config.walk_bps,
-            levels=self.config.book_levels,
-            seed=self.config.seed,
-        )
-        self.sessions: list[KrakenSession] = []
-        #: called with a session that has messages waiting (caused by another connection)
-        self.on_push: Callable[[KrakenSession], None] | None = None
+        self.config = config = config or KrakenConfig()
+        super().__init__(clock, registry, config)
         self._tokens: dict[str, _Token] = {}
         self._nonces: dict[str, int] = {}
         #: account -> venue time (ms) when the dead man's switch cancels everything
@@ -230,11 +206,6 @@ class KrakenExchange:
         self.id_salt = b"%d" % self.config.seed
 
     # ------------------------------------------------------------------ accounts
-
-    def step_market(self) -> None:
-        """Take one step of the price walk: re-quote the house and report any client fills."""
-        if self.walk is not None:
-            self.publish(self.walk.step(self.engine), None)
 
     def open_default_account(self, account_id: str = "default") -> KrakenCredentials:
         """Open an account holding BTC 10, ETH 100, USD 1,000,000 with a fresh REST key."""
@@ -323,11 +294,11 @@ class KrakenExchange:
             raise KrakenError(INVALID_KEY)
         if not verify_api_sign(uri_path, body, key.secret, headers.get("api-sign", "")):
             raise KrakenError(INVALID_SIGNATURE)
-        nonce_text = dict(parse_qsl(body)).get("nonce", "")
-        if not nonce_text.isdigit():
+        # "the nonce must be an always increasing, unsigned 64-bit integer" per API key;
+        # "1²" or 5,000 digits are refused before any conversion
+        nonce = numbers.parse_int(dict(parse_qsl(body)).get("nonce", ""))
+        if nonce is None or not 0 <= nonce < 2**64:
             raise KrakenError(INVALID_NONCE)
-        # "the nonce must be an always increasing, unsigned 64-bit integer" per API key
-        nonce = int(nonce_text)
         if nonce <= self._nonces.get(key.api_key, 0):
             raise KrakenError(INVALID_NONCE)
         self._nonces[key.api_key] = nonce
@@ -471,7 +442,7 @@ class KrakenExchange:
         if kind is FaultKind.SHUTDOWN:
             return status_message(0, "maintenance")
         try:
-            request = json.loads(request_text)
+            request = numbers.loads(request_text)
         except ValueError:
             request = {}
         if not isinstance(request, dict):
@@ -526,7 +497,7 @@ class KrakenSession:
     def _respond(self, text: str) -> str:
         now = self.exchange.clock()
         try:
-            request = json.loads(text, parse_float=Decimal)
+            request = numbers.loads(text)
         except ValueError:
             request = None
         if not isinstance(request, dict):
@@ -742,13 +713,8 @@ class KrakenSession:
 
 
 def _decimal(value: object, name: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
-        raise KrakenError(f"{INVALID_ARGUMENTS}:{name}")
-    try:
-        out = Decimal(str(value))
-    except InvalidOperation:
-        raise KrakenError(f"{INVALID_ARGUMENTS}:{name}") from None
-    if not out.is_finite():
+    out = numbers.decimal_of(value)
+    if out is None:
         raise KrakenError(f"{INVALID_ARGUMENTS}:{name}")
     return out
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from whalewire.emulator.binance_rules import fmt
+from whalewire.emulator.binance.rules import fmt
 from whalewire.emulator.matching import (
     CommandRejected,
     Event,

@@ -8,14 +8,14 @@ nothing of sessions, signatures or the transport.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from whalewire.emulator import numbers
 from whalewire.emulator.matching import SymbolSpec
+from whalewire.emulator.skeleton import market
 
-#: the format Binance accepts for DECIMAL params; quoted in its -1100 message
-_DECIMAL_RE = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
+#: the format Binance accepts for DECIMAL params (``numbers``' bounds); quoted in its -1100
 _DECIMAL_RANGE = "^([0-9]{1,20})(\\.[0-9]{1,20})?$"
 #: baseAssetPrecision / quoteAssetPrecision of every emulated symbol
 PRECISION = 8
@@ -211,21 +211,20 @@ def get_str(params: Mapping[str, object], name: str, *, required: bool = False) 
 
 
 def get_int(params: Mapping[str, object], name: str, *, required: bool = False) -> int | None:
-    """Return an integer parameter (JSON number or digit string); raise -1102 when malformed."""
+    """Return an integer parameter (JSON number or digit string); raise -1102 when malformed.
+
+    Bounded by ``numbers`` before any conversion: a 1e300000 or 5,000-digit ``limit`` or
+    a "²" is refused in microseconds, never converted.
+    """
     value = params.get(name)
     if value is None or value == "":
         if required:
             raise mandatory(name)
         return None
-    if isinstance(value, bool):
+    number = numbers.int_of(value)
+    if number is None:
         raise mandatory(name)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.lstrip("-").isdigit():
-        return int(value)
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value)
-    raise mandatory(name)
+    return number
 
 
 def get_decimal(params: Mapping[str, object], name: str) -> Decimal | None:
@@ -233,13 +232,9 @@ def get_decimal(params: Mapping[str, object], name: str) -> Decimal | None:
     value = params.get(name)
     if value is None or value == "":
         return None
-    text = value if isinstance(value, str) else str(value)
-    if isinstance(value, bool) or not _DECIMAL_RE.match(text):
+    number = numbers.decimal_of(value, exponent=False)
+    if number is None or number.is_signed():
         raise illegal_chars(name)
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise illegal_chars(name) from None
     exponent = number.normalize().as_tuple().exponent
     if isinstance(exponent, int) and -exponent > PRECISION:
         raise too_much_precision(name)
@@ -353,19 +348,10 @@ def _spec(
     symbol: str, assets: tuple[str, str], tick: str, step: str, min_notional: str
 ) -> SymbolSpec:
     base, quote = assets
-    return SymbolSpec(
-        symbol=symbol,
-        base=base,
-        quote=quote,
-        tick_size=Decimal(tick),
-        min_price=Decimal(tick),
-        max_price=Decimal(1_000_000),
-        step_size=Decimal(step),
-        min_qty=Decimal(step),
-        max_qty=Decimal(9_000),
-        min_notional=Decimal(min_notional),
-        max_notional=Decimal(9_000_000),
-    )
+    return market(
+        symbol, base, quote, tick=tick, step=step, min_qty=step, min_notional=min_notional,
+        max_price=1_000_000, max_qty=9_000, max_notional=9_000_000,
+    )  # fmt: skip
 
 
 #: the emulated symbols, with mid prices for their synthetic books

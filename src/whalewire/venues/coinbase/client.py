@@ -54,6 +54,8 @@ from whalewire.net.backoff import backoff
 from whalewire.net.client import connect
 from whalewire.net.reconnect import Supervisor
 from whalewire.venues.base import (
+    Grid,
+    MalformedMessages,
     VenueError,
     VenueUnavailable,
     connection_slot,
@@ -63,9 +65,10 @@ from whalewire.venues.base import (
     report_disconnected,
     rtt_summary,
 )
-from whalewire.venues.binance import SymbolRules
 from whalewire.venues.clock import ClockSync
+from whalewire.venues.coinbase import decode
 from whalewire.venues.credentials import Credentials
+from whalewire.venues.decoding import VenueDecodeError
 from whalewire.venues.http1 import Http1Connection, Http1Error, Response, open_connection
 from whalewire.venues.ids import uuid_client_order_id
 from whalewire.venues.outcome import (
@@ -110,10 +113,6 @@ def _ts_ns(text: object) -> int:
         return int(datetime.fromisoformat(str(text)).timestamp() * 1e9)
     except ValueError:
         return 0
-
-
-def _plain(value: object) -> Decimal:
-    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
 
 
 class CoinbaseClient:
@@ -165,7 +164,7 @@ class CoinbaseClient:
         self.clock = ClockSync(
             monotonic_ns, recv_window_ms=TIMESTAMP_WINDOW_MS, min_samples=min(3, clock_samples)
         )
-        self.rules: dict[str, SymbolRules] = {}
+        self.rules: dict[str, Grid] = {}
         self._conn: Http1Connection | None = None
         self._ws: WebSocket | None = None
         self._closing = False
@@ -203,6 +202,8 @@ class CoinbaseClient:
         self.sent = 0
         self.rehearsals = 0
         self.acks = 0
+        #: answers and feed messages that did not decode (``base.MalformedMessages``)
+        self.malformed = MalformedMessages(name, self._now)
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -212,16 +213,12 @@ class CoinbaseClient:
         if not self.clock.can_send:
             raise VenueError(f"{self.name}: could not synchronise the clock")
         self._started_ms = self.clock.timestamp_ms()
-        status, products = await self.call("GET", "/products", signed=False)
-        if status != 200 or not isinstance(products, list):
-            raise CoinbaseError("GET /products", status, str(products))
-        for product in products:
-            pid = str(product["id"])
-            if self.products is None or pid in self.products:
-                self.rules[pid] = SymbolRules(
-                    step_size=Decimal(str(product["base_increment"])),
-                    tick_size=Decimal(str(product["quote_increment"])),
-                )
+        status, body = await self.call("GET", "/products", signed=False)
+        if status != 200:
+            raise CoinbaseError("GET /products", status, _message(body))
+        for product in decode.products(body):
+            if self.products is None or product.id in self.products:
+                self.rules[product.id] = Grid(product.base_increment, product.quote_increment)
         if self.products is None:
             self.products = sorted(self.rules)
         await self.feed.start()
@@ -243,10 +240,11 @@ class CoinbaseClient:
             send = self._now()
             try:
                 status, body = await self.call("GET", "/time", signed=False)
-            except VenueError:
+                server_ms = decode.server_time_ms(body) if status == 200 else None
+            except VenueError:  # a malformed answer too (VenueDecodeError): counted, skipped
                 continue
-            if status == 200 and isinstance(body, dict):
-                self.clock.add_sample(send, self._now(), int(Decimal(str(body["epoch"])) * 1000))
+            if server_ms is not None:
+                self.clock.add_sample(send, self._now(), server_ms)
                 self.keepalives += 1
 
     async def close(self) -> None:
@@ -407,12 +405,16 @@ class CoinbaseClient:
         self._inflight.discard(coid)
         self._pending.answered(coid, now)
         self.acks += 1
-        try:
-            body = orjson.loads(response.body) if response.body else None
-        except orjson.JSONDecodeError:
-            body = None
         status = response.status
-        outcome = coinbase_outcome(status, body if isinstance(body, dict) else None)
+        try:
+            body: dict[str, Any] | None = decode.order_answer(response.body).fields()
+        except VenueDecodeError as exc:
+            if 200 <= status < 300:  # taken, but under which id? only reconciling can say
+                self.malformed.report(exc, response.body, self.on_event, coid)
+                return
+            self.malformed.report(exc, response.body, self.on_event)
+            body = None  # the status alone says rejected (4xx) or unknown (5xx)
+        outcome = coinbase_outcome(status, body)
         event: OrderEvent
         if isinstance(outcome, Confirmed):
             order_id = outcome.venue_order_id or ""
@@ -442,7 +444,11 @@ class CoinbaseClient:
     # -- the feed ------------------------------------------------------------------------
     async def _open_feed(self) -> WebSocket:
         await connection_slot(self.connection_limiter, self.name)
-        return await connect(self.ws_url, deflate=False, on_message=self._on_feed)
+        # a wss:// feed trusts what REST trusts (the same context: a private CA works for both)
+        tls: dict[str, Any] = {}
+        if self.ws_url.startswith("wss://"):
+            tls["ssl"] = self._ssl or ssl_module.create_default_context()
+        return await connect(self.ws_url, deflate=False, on_message=self._on_feed, **tls)
 
     async def _subscribe(self, ws: WebSocket) -> None:
         self._ws = ws
@@ -484,30 +490,30 @@ class CoinbaseClient:
         return max(0, self.feed.generation - 1)
 
     def _on_feed(self, ws: WebSocket, message: str | bytes) -> None:
+        # never raises: a message that does not decode is counted and logged, the orders it
+        # names go UNKNOWN, and the feed stays subscribed
         try:
-            msg = orjson.loads(message)
-        except orjson.JSONDecodeError:
-            log.warning("%s: undecodable feed message %.200r", self.name, message)
+            msg = decode.feed(message)
+        except VenueDecodeError as exc:
+            self._malformed_feed(exc, message)
             return
-        if not isinstance(msg, dict):
-            return
-        kind = msg.get("type")
+        kind = msg.type
         if kind in ("subscriptions", "error"):
             fut = self._subscribed
             if fut is not None and not fut.done():
                 if kind == "subscriptions":
                     fut.set_result(None)
                 else:
-                    reason = f"{msg.get('message')}: {msg.get('reason')}"
+                    reason = f"{msg.message}: {msg.reason}"
                     fut.set_exception(VenueError(f"{self.name}: subscribe refused: {reason}"))
             elif kind == "error":
-                log.warning("%s: feed error %s", self.name, msg)
+                log.warning("%s: feed error %s: %s", self.name, msg.message, msg.reason)
             return
-        order_id = str(msg.get("order_id") or "")
+        order_id = msg.order_id or ""
         now = self._now()
-        ts = _ts_ns(msg.get("time"))
+        ts = _ts_ns(msg.time)
         if kind == "received":
-            coid = str(msg.get("client_oid") or "")
+            coid = msg.client_oid
             if not coid:
                 return
             self._coid_of[order_id] = coid
@@ -520,8 +526,8 @@ class CoinbaseClient:
             self._match(msg, now, ts)
         elif kind == "open":
             self._rested.add(order_id)
-        elif kind == "done" and msg.get("reason") == "canceled":
-            coid = self._coid_of.get(order_id) or str(msg.get("client_oid") or "")
+        elif kind == "done" and msg.reason == "canceled":
+            coid = self._coid_of.get(order_id) or msg.client_oid
             if not coid:
                 return
             # IOC/FOK/market remainders end "canceled" too; only a rested order was canceled
@@ -535,30 +541,45 @@ class CoinbaseClient:
         elif kind == "done":
             self._rested.discard(order_id)
 
-    def _match(self, msg: Mapping[str, Any], now: int, ts: int) -> None:
-        price = _plain(msg.get("price"))
-        product = str(msg.get("product_id"))
+    def _malformed_feed(self, exc: VenueDecodeError, message: str | bytes) -> None:
+        ref = decode.feed_refs(message)
+        coids = {
+            self._coid_of.get(oid or "")
+            for oid in (ref.order_id, ref.taker_order_id, ref.maker_order_id)
+        }
+        coids.add(ref.client_oid)
+        ours = sorted(c for c in coids if c)
+        if not ours:
+            self.malformed.report(exc, message, self.on_event)
+        for coid in ours:
+            self.malformed.report(exc, message, self.on_event, coid)
+
+    def _match(self, msg: decode.FeedMessage, now: int, ts: int) -> None:
+        assert msg.price is not None and msg.size is not None  # decode checks
+        price, size = msg.price, msg.size
+        product = msg.product_id or ""
         self._last_price[product] = price
-        for role in ("taker", "maker"):
-            coid = self._coid_of.get(str(msg.get(f"{role}_order_id")))
+        roles = (
+            (msg.taker_order_id, msg.taker_fee_rate),
+            (msg.maker_order_id, msg.maker_fee_rate),
+        )
+        for order_id, rate in roles:
+            coid = self._coid_of.get(order_id or "")
             if coid is None:
                 continue
-            size = _plain(msg.get("size"))
-            rate = _plain(msg.get(f"{role}_fee_rate"))
             self.on_event(
                 OrderFilled(
                     client_order_id=coid,
                     ts_init=now,
                     ts_event=ts,
-                    trade_id=str(msg.get("trade_id")),
+                    trade_id=str(msg.trade_id),
                     last_qty=size,
                     last_px=price,
-                    commission=size * price * rate,
+                    commission=size * price * (rate or Decimal(0)),
                     commission_asset=product.rsplit("-", 1)[-1],
                 )
             )
 
-    # -- requests off the hot path -------------------------------------------------------
     def _stamp(self) -> str:
         seconds, ms = divmod(self.clock.timestamp_ms(), 1000)
         return f"{seconds}.{ms:03d}"
@@ -612,18 +633,19 @@ class CoinbaseClient:
             send = self._now()
             try:
                 status, body = await self.call("GET", "/time", signed=False)
+                # "Get server time": epoch is decimal seconds
+                server_ms = decode.server_time_ms(body) if status == 200 else None
             except VenueError:
                 await asyncio.sleep(0.1)
                 continue
-            if status == 200 and isinstance(body, dict):
-                # "Get server time": epoch is decimal seconds
-                self.clock.add_sample(send, self._now(), int(Decimal(str(body["epoch"])) * 1000))
+            if server_ms is not None:
+                self.clock.add_sample(send, self._now(), server_ms)
 
     async def refresh_price(self, product_id: str) -> Decimal | None:
         """Read the ticker's last trade price (the risk engine's reference)."""
         status, body = await self.call("GET", f"/products/{product_id}/ticker", signed=False)
-        if status == 200 and isinstance(body, dict) and body.get("price"):
-            price = Decimal(str(body["price"]))
+        price = decode.ticker(body).price if status == 200 else None
+        if price:
             self._last_price[product_id] = price
             return price
         return None
@@ -665,21 +687,21 @@ class CoinbaseClient:
             raise CoinbaseError(f"GET {path}", status, "not found yet: still inside its window")
         if found.finding is Finding.STILL_UNKNOWN:
             raise CoinbaseError(f"GET {path}", status, _message(body))
-        assert isinstance(body, dict)
-        order_id = str(body.get("id"))
+        state = decode.order_state(body)
+        order_id = state.id
         self._coid_of[order_id] = coid
-        filled = _plain(body.get("filled_size"))
+        filled = state.filled_size
         ending: type[OrderCanceled] | type[OrderExpired] | None = None
-        if body.get("status") == "done" and body.get("done_reason") == "canceled":
-            rests = body.get("type") == "limit" and body.get("time_in_force") == "GTC"
+        if state.status == "done" and state.done_reason == "canceled":
+            rests = state.type == "limit" and state.time_in_force == "GTC"
             ending = OrderCanceled if rests else OrderExpired
         return reconciled_events(
             coid,
             now=now,
             venue_order_id=order_id,
             executed=filled,
-            avg_price=_plain(body.get("executed_value")) / filled if filled else Decimal(0),
-            commission=_plain(body.get("fill_fees")),
+            avg_price=state.executed_value / filled if filled else Decimal(0),
+            commission=state.fill_fees,
             commission_asset=symbol.rsplit("-", 1)[-1],
             ending=ending,
         )
@@ -706,6 +728,7 @@ class CoinbaseClient:
             "sent": self.sent,
             "rehearsals": self.rehearsals,
             "acks": self.acks,
+            "malformed": self.malformed.count,
         }
 
 

@@ -8,14 +8,13 @@ other connections or by the dead man's switch flushed as they happen, a ``heartb
 about once a second when nothing else was sent (Spot WebSocket v2 "Heartbeat"), and a
 :class:`~whalewire.emulator.faults.FaultPlan` applied around the handler. The dead man's
 switch is one loop timer re-armed after every request. Makes no venue decisions: every
-answer comes from the sans-IO :mod:`whalewire.emulator.kraken`.
+answer comes from the sans-IO :mod:`whalewire.emulator.kraken.exchange`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from urllib.parse import urlsplit
@@ -24,13 +23,14 @@ from aiohttp import web
 
 from whalewire.emulator.book import keep_walking
 from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
-from whalewire.emulator.kraken import (
+from whalewire.emulator.front import Front, wall_clock
+from whalewire.emulator.kraken.exchange import (
     KrakenConfig,
     KrakenCredentials,
     KrakenExchange,
     KrakenSession,
 )
-from whalewire.emulator.kraken_render import status_message
+from whalewire.emulator.kraken.render import status_message
 from whalewire.emulator.matching import Clock
 from whalewire.net._protocol import WebSocket
 from whalewire.net.server import Server, serve
@@ -42,12 +42,7 @@ HEARTBEAT_INTERVAL_S = 1.0
 _HEARTBEAT = '{"channel":"heartbeat"}'
 
 
-def wall_clock() -> int:
-    """Return the time in milliseconds since the epoch."""
-    return time.time_ns() // 1_000_000
-
-
-class KrakenEmulator:
+class KrakenEmulator(Front[KrakenSession]):
     """A running emulated Kraken: the exchange state, its REST and WebSocket listeners."""
 
     def __init__(
@@ -58,12 +53,10 @@ class KrakenEmulator:
         clock: Clock = wall_clock,
         heartbeat_interval: float = HEARTBEAT_INTERVAL_S,
     ) -> None:
-        self._clock = clock
-        self._skew_ms = 0
-        self.exchange = KrakenExchange(self._venue_time, config)
+        super().__init__(clock)
+        self.exchange = KrakenExchange(self.venue_time, config)
         self.exchange.on_push = self._flush
         self.heartbeat_interval = heartbeat_interval
-        self._sockets: dict[KrakenSession, WebSocket] = {}
         self._last_sent: dict[KrakenSession, float] = {}
         self._host = "127.0.0.1"
         self._ws_server: Server | None = None
@@ -77,9 +70,6 @@ class KrakenEmulator:
         self.faults: FaultPlan | None = None
         self._fault_epoch = 0
         self.set_faults(faults)
-
-    def _venue_time(self) -> int:
-        return self._clock() + self._skew_ms
 
     def set_faults(self, plan: FaultPlan | None) -> None:
         """Apply ``plan`` to WebSocket requests from the next one on (None: no faults)."""
@@ -147,9 +137,7 @@ class KrakenEmulator:
 
     async def disconnect_all(self, code: int = 1001) -> None:
         """Close every WebSocket connection now (1001), orders in flight or not."""
-        await asyncio.gather(
-            *(ws.close(code) for ws in list(self._sockets.values())), return_exceptions=True
-        )
+        await self._close_all(code)
 
     # ------------------------------------------------------------------ REST
 
@@ -182,12 +170,12 @@ class KrakenEmulator:
         trigger = self.exchange.next_dead_man()
         if trigger is None:
             return
-        delay = max(0.0, (trigger - self._venue_time()) / 1000)
+        delay = max(0.0, (trigger - self.venue_time()) / 1000)
         self._dead_man = asyncio.get_running_loop().call_later(delay, self._fire_dead_man)
 
     def _fire_dead_man(self) -> None:
         self._dead_man = None
-        self.exchange.fire_dead_man(self._venue_time())
+        self.exchange.fire_dead_man(self.venue_time())
         self._arm_dead_man()
 
     async def _handle(self, ws: WebSocket) -> None:
