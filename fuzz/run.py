@@ -1,0 +1,106 @@
+"""Fuzz every harness for a bounded time; exit 1 on any finding (crash, timeout, or OOM).
+
+    python -m fuzz.run                      # every harness, the default budget (~4.5 min on 2 cores)
+    python -m fuzz.run --seconds 600 ws_protocol
+    python -m fuzz.run --write-seeds        # (re)write each corpus's seed files from seeds()
+
+Each harness runs in its own process (``python -m fuzz.<name>``, libFuzzer's flags), reading
+its committed corpus ``fuzz/corpus/<name>/`` and writing what it discovers to a scratch
+folder, so a run never changes the repository. A finding is saved under ``--findings``
+(default ``fuzz/findings/``) as ``<harness>-crash-<sha1>``; replay it with
+``python -m fuzz.<harness> <file>``. Add it to the corpus only once the defect is fixed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from fuzz import HARNESSES
+
+HERE = Path(__file__).resolve().parent
+CORPUS = HERE / "corpus"
+#: the longest one input may run before libFuzzer calls it a finding (a stall), in seconds
+INPUT_TIMEOUT_S = 10
+
+
+def write_seeds(names: list[str]) -> None:
+    """Write each harness's ``seeds()`` into its corpus folder (files named by the vector)."""
+    for name in names:
+        module = importlib.import_module(f"fuzz.{name}")
+        folder = CORPUS / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for seed, data in module.seeds().items():
+            (folder / f"seed-{seed}").write_bytes(data)
+        print(f"{name}: {len(module.seeds())} seeds")
+
+
+def fuzz_one(name: str, seconds: int, findings: Path, scratch: Path) -> tuple[str, int, str]:
+    """Fuzz one harness; return (name, exit status, libFuzzer's last status line)."""
+    work = scratch / name
+    work.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        f"fuzz.{name}",
+        f"-max_total_time={seconds}",
+        f"-timeout={INPUT_TIMEOUT_S}",
+        "-rss_limit_mb=2048",
+        "-max_len=8192",
+        f"-artifact_prefix={findings}/{name}-",
+        str(work),
+        str(CORPUS / name),
+    ]
+    log = scratch / f"{name}.log"
+    with log.open("wb") as out:
+        status = subprocess.call(command, stdout=out, stderr=subprocess.STDOUT, cwd=HERE.parent)
+    lines = log.read_text(errors="replace").splitlines()
+    done = [line for line in lines if line.startswith(("Done ", "#"))]
+    summary = done[-1] if done else ""
+    if status != 0:
+        tail = "\n    ".join(lines[-25:])
+        summary = f"{summary}\n    {tail}"
+    return name, status, summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the harnesses named (default: all) and report; return 1 on any finding."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("harnesses", nargs="*", help=f"default: all of {', '.join(HARNESSES)}")
+    parser.add_argument("--seconds", type=int, default=50, help="per harness (default 50)")
+    parser.add_argument("--jobs", type=int, default=2, help="harnesses at once (default 2)")
+    parser.add_argument("--findings", type=Path, default=HERE / "findings")
+    parser.add_argument("--write-seeds", action="store_true")
+    args = parser.parse_args(argv)
+    names = list(args.harnesses) or list(HARNESSES)
+    unknown = set(names) - set(HARNESSES)
+    if unknown:
+        parser.error(f"no such harness: {', '.join(sorted(unknown))}")
+    if args.write_seeds:
+        write_seeds(names)
+        return 0
+    args.findings.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="whalewire-fuzz-") as tmp, ThreadPoolExecutor(
+        args.jobs
+    ) as pool:
+        results = list(
+            pool.map(lambda n: fuzz_one(n, args.seconds, args.findings.resolve(), Path(tmp)), names)
+        )
+    failed = [name for name, status, _ in results if status != 0]
+    for name, status, summary in results:
+        print(f"{'FINDING' if status else 'ok':8} {name}: {summary}")
+    print(f"fuzz: {len(names)} harnesses, {time.monotonic() - started:.0f} s, {len(failed)} failed")
+    if failed:
+        print(f"fuzz: findings in {args.findings}: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
