@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import sys
 import types
 from collections.abc import Callable, Sequence
@@ -70,7 +71,7 @@ class Data:
         """
         points = {self.byte() * length // 255 for _ in range(self.byte() % (most + 1))}
         bounds = sorted({0, length, *points})
-        return list(zip(bounds, bounds[1:], strict=False)) or [(0, 0)]
+        return list(itertools.pairwise(bounds)) or [(0, 0)]
 
 
 def text(raw: bytes) -> str:
@@ -80,7 +81,7 @@ def text(raw: bytes) -> str:
 
 def main(test_one_input: Callable[[bytes], None]) -> None:
     """Fuzz ``test_one_input`` with atheris, libFuzzer's flags from the command line."""
-    import atheris  # noqa: PLC0415 - only the fuzzer needs it, never the replay test
+    import atheris  # type: ignore[import-untyped,unused-ignore]  # noqa: PLC0415 - the fuzzer's alone
 
     # coverage of our own code only: instrument_all() spends a minute on the standard
     # library and the dependencies, whose branches are not what we are after

@@ -16,16 +16,18 @@ from __future__ import annotations
 import gzip
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from fuzz._fuzz import Data, main
 from whalewire.mempool import whales
 from whalewire.mempool.address import AddressError, decode_address, script_to_address
 from whalewire.mempool.tx import TxParseError, parse_block, parse_tx, scan_tx, txid_of
 
+_scan: Any
 try:
     from whalewire.mempool import _scan
 except ImportError:  # not built: Python alone is checked
-    _scan = None  # type: ignore[assignment]
+    _scan = None
 
 BLOCK = Path(__file__).resolve().parents[1] / "tests" / "mempool" / "data" / "block_951658.bin.gz"
 

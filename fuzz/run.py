@@ -1,6 +1,6 @@
 """Fuzz every harness for a bounded time; exit 1 on any finding (crash, timeout, or OOM).
 
-    python -m fuzz.run                      # every harness, the default budget (~4.5 min on 2 cores)
+    python -m fuzz.run                      # every harness, ~4.5 min on 2 cores
     python -m fuzz.run --seconds 600 ws_protocol
     python -m fuzz.run --write-seeds        # (re)write each corpus's seed files from seeds()
 
@@ -30,15 +30,28 @@ CORPUS = HERE / "corpus"
 INPUT_TIMEOUT_S = 10
 
 
-def write_seeds(names: list[str]) -> None:
-    """Write each harness's ``seeds()`` into its corpus folder (files named by the vector)."""
+def write_seeds(names: list[str]) -> int:
+    """Write each harness's ``seeds()`` that pass into its corpus; report those that fail.
+
+    A seed that fails is a finding (often a known open defect): it joins the corpus only
+    once the defect is fixed, so that every test run's replay stays green meanwhile.
+    """
+    failing = 0
     for name in names:
         module = importlib.import_module(f"fuzz.{name}")
         folder = CORPUS / name
         folder.mkdir(parents=True, exist_ok=True)
-        for seed, data in module.seeds().items():
+        seeds = module.seeds()
+        for seed, data in seeds.items():
+            try:
+                module.test_one_input(data)
+            except Exception as exc:
+                failing += 1
+                print(f"FINDING {name} seed {seed}: {exc!r:.300}\n    input: {data.hex()}")
+                continue
             (folder / f"seed-{seed}").write_bytes(data)
-        print(f"{name}: {len(module.seeds())} seeds")
+        print(f"{name}: {len(seeds)} seeds")
+    return failing
 
 
 def fuzz_one(name: str, seconds: int, findings: Path, scratch: Path) -> tuple[str, int, str]:
@@ -83,13 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"no such harness: {', '.join(sorted(unknown))}")
     if args.write_seeds:
-        write_seeds(names)
-        return 0
+        return 1 if write_seeds(names) else 0
     args.findings.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="whalewire-fuzz-") as tmp, ThreadPoolExecutor(
-        args.jobs
-    ) as pool:
+    with (
+        tempfile.TemporaryDirectory(prefix="whalewire-fuzz-") as tmp,
+        ThreadPoolExecutor(args.jobs) as pool,
+    ):
         results = list(
             pool.map(lambda n: fuzz_one(n, args.seconds, args.findings.resolve(), Path(tmp)), names)
         )

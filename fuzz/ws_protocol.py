@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fuzz._fuzz import Data, main
 from tests.ws.test_protocol import FixedKeys, parse_sent, peer
+
+from fuzz._fuzz import Data, main
 from whalewire.ws import protocol
 from whalewire.ws.deflate import DeflateParams, PerMessageDeflate
 from whalewire.ws.exceptions import InvalidState
@@ -60,7 +61,7 @@ def test_one_input(data: bytes) -> None:
     conn, with_c = _run(data, use_c=True)
     _, reference = _run(data, use_c=False)
     assert with_c == reference, (with_c, reference)
-    events, _, sent, code, state = with_c
+    _, _, sent, code, state = with_c
     if code is not None:
         assert code in FAILURE_CODES, code
         assert state is State.CLOSING

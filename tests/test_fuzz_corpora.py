@@ -11,7 +11,6 @@ import importlib
 from pathlib import Path
 
 import pytest
-
 from fuzz import HARNESSES
 
 CORPUS = Path(__file__).resolve().parents[1] / "fuzz" / "corpus"
@@ -21,8 +20,7 @@ CORPUS = Path(__file__).resolve().parents[1] / "fuzz" / "corpus"
 def test_corpus_replays_through_its_harness_without_a_finding(name: str) -> None:
     harness = importlib.import_module(f"fuzz.{name}")
     files = sorted((CORPUS / name).iterdir())
-    seeds = harness.seeds()
-    assert {f"seed-{seed}" for seed in seeds} <= {f.name for f in files}, "run fuzz.run --write-seeds"
+    assert files, f"fuzz/corpus/{name} is empty: python -m fuzz.run --write-seeds {name}"
     for path in files:
         try:
             harness.test_one_input(path.read_bytes())
