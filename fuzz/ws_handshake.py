@@ -9,6 +9,8 @@ anywhere, the bytes give the same outcome as whole.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fuzz._fuzz import Data, main
 from whalewire.ws.exceptions import InvalidHandshake
 from whalewire.ws.handshake import Accepted, ClientHandshake, Rejected, ServerHandshake
@@ -27,10 +29,12 @@ def _client(flags: int, chunks: list[bytes]) -> object:
         subprotocols=("chat",) if flags & 4 else (),
     )
     try:
-        for chunk in chunks:
+        for i, chunk in enumerate(chunks):
             done = client.receive_data(chunk)
             if done is not None:
-                return done
+                # the bytes after the head are the frames' (the later reads' too)
+                later = b"".join(chunks[i + 1 :])
+                return replace(done, trailing_data=done.trailing_data + later)
         client.receive_eof()
     except InvalidHandshake as exc:  # documented: the handshake failed, and why
         return (type(exc), str(exc))
@@ -39,14 +43,15 @@ def _client(flags: int, chunks: list[bytes]) -> object:
 
 def _server(flags: int, chunks: list[bytes]) -> object:
     server = ServerHandshake(subprotocols=("chat", "superchat"), deflate=bool(flags & 2))
-    for chunk in chunks:
+    for i, chunk in enumerate(chunks):
         done = server.receive_data(chunk)
         if isinstance(done, Rejected):
             assert done.response.startswith(b"HTTP/1.1 4"), done.response[:40]
             return (done.status, done.response, type(done.error), str(done.error))
         if isinstance(done, Accepted):
             assert done.response.startswith(b"HTTP/1.1 101 "), done.response[:40]
-            return done
+            later = b"".join(chunks[i + 1 :])
+            return replace(done, trailing_data=done.trailing_data + later)
     return None
 
 
