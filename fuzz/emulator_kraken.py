@@ -83,7 +83,8 @@ def _rest(d: Data) -> None:
         at = d.below(len(PATHS))
         fields = dict(BODIES[at])
         make_hostile(fields, d)
-        body = urlencode({k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()})
+        as_text = {k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()}
+        body = urlencode(as_text, errors="surrogatepass")  # a lone surrogate: %ED%A0%80
         if "nonce=" not in body:
             body = "nonce=1&" + body
         status, answer = within_budget(lambda: rest_call(exchange, PATHS[at], body))
