@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz the configuration loader (engine/config.py): raw TOML and one field made hostile.
 
 Input: one byte choosing the mode. Raw: the rest is the file. Structured: a valid file

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz the Binance emulator's request handling (``BinanceSession.handle``, one WebSocket frame).
 
 Input: one byte choosing raw or structured. Raw: the rest is the frame's text. Structured:

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz the Coinbase Exchange emulator's request handling: REST requests and feed subscribes.
 
 Input: one byte choosing the surface and raw or structured. REST

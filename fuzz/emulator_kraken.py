@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz the Kraken emulator's request handling: WebSocket v2 frames and the REST API.
 
 Input: one byte choosing the surface and raw or structured. WebSocket

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz the network parsing of the mempool feeds: bitcoind's ZMQ, Bitcoin P2P, mempool.space.
 
 Input: one byte choosing the feed, then:

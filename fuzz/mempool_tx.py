@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz the transaction and block parsers and the address codecs (mempool/), C against Python.
 
 Input: one byte choosing the target, then its bytes:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,16 @@ HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "corpus"
 #: the longest one input may run before libFuzzer calls it a finding (a stall), in seconds
 INPUT_TIMEOUT_S = 10
+
+
+def _environment() -> dict[str, str]:
+    """Let libFuzzer's children (-merge, -fork) run a harness as a script: they execute the
+    harness file itself, whose ``#!/usr/bin/env python3`` must find this interpreter, and
+    whose ``from fuzz...`` imports must find the repository."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = f"{HERE.parent}{os.pathsep}{env.get('PYTHONPATH', '')}"
+    return env
 
 
 def write_seeds(names: list[str]) -> int:
@@ -73,7 +84,9 @@ def fuzz_one(name: str, seconds: int, findings: Path, scratch: Path) -> tuple[st
     ]
     log = scratch / f"{name}.log"
     with log.open("wb") as out:
-        status = subprocess.call(command, stdout=out, stderr=subprocess.STDOUT, cwd=HERE.parent)
+        status = subprocess.call(
+            command, stdout=out, stderr=subprocess.STDOUT, cwd=HERE.parent, env=_environment()
+        )
     lines = log.read_text(errors="replace").splitlines()
     done = [line for line in lines if line.startswith(("Done ", "#"))]
     summary = done[-1] if done else ""
@@ -91,6 +104,7 @@ def merge(name: str, scratch: Path) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=HERE.parent,
+        env=_environment(),
     )
 
 

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz the opening handshake's parsers (ws/handshake.py, RFC 6455 §4): both roles.
 
 Input: one byte of choices (role; for the client, whether it offered permessage-deflate

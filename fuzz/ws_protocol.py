@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz the WebSocket core (ws/protocol.py): both roles, with and without permessage-deflate.
 
 Input: one byte of choices (role, deflate, frame or message path, size limit), five bytes

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz the live transport's C frame reader (``ws._speedups.PlainReader``) fed in-process.
 
 The reader is driven exactly as the transport drives it (``tests/ws/test_speedups_io.py``'s
