@@ -79,9 +79,11 @@ def fuzz_one(name: str, seconds: int, findings: Path, scratch: Path) -> tuple[st
         "-rss_limit_mb=2048",
         "-max_len=8192",
         f"-artifact_prefix={findings}/{name}-",
-        str(work),
-        str(CORPUS / name),
     ]
+    tokens = HERE / "dict" / f"{name}.dict"
+    if tokens.exists():  # the format's keywords, which random mutation rarely spells
+        command.append(f"-dict={tokens}")
+    command += [str(work), str(CORPUS / name)]
     log = scratch / f"{name}.log"
     with log.open("wb") as out:
         status = subprocess.call(
