@@ -228,7 +228,8 @@ class Range:
 
     ``zero`` names what 0 means where 0 is allowed outside the bounds (an "off" switch);
     ``allowed`` gives the only values a field may take, computed when the file is checked
-    (the CPUs this process may run on). ``describe()`` is the "allowed:" part of an error.
+    (this machine's CPUs). ``integer`` only words the description: msgspec has already
+    checked the type. ``describe()`` is the "allowed:" part of an error.
     """
 
     low: Decimal | None = None
@@ -256,9 +257,7 @@ class Range:
     def describe(self) -> str:
         """Say in words which values are allowed."""
         if self.allowed is not None:
-            return "one of the CPUs this process may run on: " + ", ".join(
-                map(str, sorted(self.allowed()))
-            )
+            return "one of this machine's CPUs: " + ", ".join(map(str, sorted(self.allowed())))
         kind = "an integer" if self.integer else "a finite number"
         low = "" if self.low is None else f"{'>' if self.low_open else '>='} {self.low:f}"
         high = "" if self.high is None else f"<= {self.high:f}"
@@ -280,8 +279,10 @@ def _ints(low: int, high: int) -> Range:
     return Range(Decimal(low), Decimal(high), integer=True)
 
 
-def _usable_cpus() -> frozenset[int]:
-    return frozenset(os.sched_getaffinity(0))
+def _machine_cpus() -> frozenset[int]:
+    # the machine's, not this process's affinity: `whalewire kill` run under taskset must
+    # still load the file; the engine's start refuses a CPU outside its affinity itself
+    return frozenset(range(os.cpu_count() or 1))
 
 
 #: a TCP port to connect to, and one to listen on (0: the system picks a free one)
@@ -300,7 +301,7 @@ RANGES: dict[type, dict[str, Range]] = {
     EngineSection: {
         "ack_timeout_s": _within("0", "300", low_open=True),
         "rehearse_interval_ms": _MS,
-        "cpu": Range(integer=True, allowed=_usable_cpus),
+        "cpu": Range(integer=True, allowed=_machine_cpus),
     },
     ControlSection: {"port": _LISTEN_PORT},
     ReplayFeed: {"speed": _within("0", "1000000")},
