@@ -27,7 +27,7 @@ HOSTILE: tuple[object, ...] = (
     "NaN", "nan", "sNaN", "-sNaN", "Infinity", "-Infinity", "inf", "1_000", "0x10", "²", "١",
     "１", "1²", "9" * 30, "9" * 5000, "0." + "0" * 40 + "1", "1" + "0" * 40, "null", "true",
     "BTCUSDT", "BTC/USD", "BTC-USD", "BUY", "buy", "SELL", "LIMIT", "limit", "MARKET", "GTC",
-    "\x00", "\ud800", "é" * 40, "x" * 300,
+    "\x00", "\ud800", "é" * 40, "x" * 300, "1e999999", "-1e999999",
 )  # fmt: skip
 
 
