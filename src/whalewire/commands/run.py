@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        console.print(f"[red]configuration error[/red]: {exc}")
+        print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     refusal = check_live(config, args, console)
     if refusal is not None:
