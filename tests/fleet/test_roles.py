@@ -6,15 +6,14 @@ import asyncio
 import time
 from pathlib import Path
 
-import nats
 from tests.fleet.factories import role_config
 
 from whalewire.fleet.config import parse
-from whalewire.fleet.control import ControlPlane
+from whalewire.fleet.control import ControlPlane, order_records
 from whalewire.fleet.executor import Executor
 from whalewire.fleet.natsserver import NatsServer
 from whalewire.fleet.roles import executor_role, sensor_role
-from whalewire.fleet.wire import ORDERS_STREAM, Action, Inbox, OrderRecord
+from whalewire.fleet.wire import Action
 from whalewire.model import OrderInitialized
 
 
@@ -25,23 +24,6 @@ async def wait_for(check, timeout: float = 20.0, what: str = "condition") -> Non
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-async def stream_records(url: str) -> list[OrderRecord]:
-    nc = await nats.connect(url)
-    try:
-        js = nc.jetstream()
-        info = await js.stream_info(ORDERS_STREAM)
-        inbox = Inbox()
-        out = []
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            msg = await js.get_msg(ORDERS_STREAM, seq)
-            record = inbox.expect(msg.data or b"", OrderRecord)
-            assert record is not None
-            out.append(record)
-        return out
-    finally:
-        await nc.close()
 
 
 async def test_alert_from_a_sensor_is_traded_once_and_journal_streamed(
@@ -73,7 +55,7 @@ async def test_alert_from_a_sensor_is_traded_once_and_journal_streamed(
     await beating
     await control.close()
     assert kill.action is Action.KILL
-    records = await stream_records(nats_node.url)
+    records = await order_records([nats_node.url])
     seqs = [r.seq for r in records]
     assert seqs == list(range(1, len(seqs) + 1))  # every journal record, once, in order
     inits = [r.message for r in records if isinstance(r.message, OrderInitialized)]

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import nats
 from nats.aio.msg import Msg
 from nats.js.kv import KeyValue
 
@@ -24,14 +25,34 @@ from whalewire.fleet.executor import ensure_streams
 from whalewire.fleet.link import Link
 from whalewire.fleet.wire import (
     KILL_KEY,
+    ORDERS_STREAM,
     Action,
     Command,
     Heartbeat,
     Inbox,
+    OrderRecord,
     Role,
     Subjects,
     encode,
 )
+
+
+async def order_records(servers: list[str]) -> list[OrderRecord]:
+    """Read every record of the order stream (the audit view of every executor's journal)."""
+    nc = await nats.connect(servers)
+    try:
+        js = nc.jetstream(timeout=5)
+        info = await js.stream_info(ORDERS_STREAM)
+        inbox = Inbox()
+        out = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            msg = await js.get_msg(ORDERS_STREAM, seq)
+            record = inbox.expect(msg.data or b"", OrderRecord)
+            if record is not None:
+                out.append(record)
+        return out
+    finally:
+        await nc.close()
 
 
 def operator() -> str:

@@ -10,13 +10,11 @@ assumed. Memory is bounded: the oldest txids are forgotten once ``capacity`` are
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from typing import Any
 
-from hdrh.histogram import HdrHistogram
-
-#: leads are kept up to this many ns (an hour) at 3 significant digits
-_MAX_LEAD_NS = 3_600_000_000_000
+#: the most recent leads kept per (winner, loser) pair: percentiles are of these
+LEADS_KEPT = 4096
 
 
 class FirstArrival:
@@ -32,8 +30,9 @@ class FirstArrival:
         self.wins: Counter[str] = Counter()
         #: per sensor: alerts dropped because another (or itself) was first
         self.late: Counter[str] = Counter()
-        #: per (winner, loser) pair: the winner's leads, in ns
-        self._leads: dict[tuple[str, str], HdrHistogram] = {}
+        #: per (winner, loser) pair: the winner's latest leads, in ns, and how many in all
+        self._leads: dict[tuple[str, str], deque[int]] = {}
+        self._lead_counts: Counter[tuple[str, str]] = Counter()
 
     def __len__(self) -> int:
         return len(self._first)
@@ -51,10 +50,11 @@ class FirstArrival:
         self.late[sensor] += 1
         if sensor != winner:
             pair = (winner, sensor)
-            hist = self._leads.get(pair)
-            if hist is None:
-                hist = self._leads[pair] = HdrHistogram(1, _MAX_LEAD_NS, 3)
-            hist.record_value(min(max(arrival_ns - at, 1), _MAX_LEAD_NS))
+            leads = self._leads.get(pair)
+            if leads is None:
+                leads = self._leads[pair] = deque(maxlen=LEADS_KEPT)
+            leads.append(arrival_ns - at)
+            self._lead_counts[pair] += 1
         return False
 
     def winner(self, txid: str) -> str | None:
@@ -65,11 +65,17 @@ class FirstArrival:
     def snapshot(self) -> dict[str, Any]:
         """JSON-ready: per sensor wins and late drops; per (winner, loser) lead in ms."""
         leads = {}
-        for (winner, loser), hist in sorted(self._leads.items()):
-            leads[f"{winner}>{loser}"] = {
-                "count": hist.get_total_count(),
-                "p50_ms": hist.get_value_at_percentile(50) / 1e6,
-                "p99_ms": hist.get_value_at_percentile(99) / 1e6,
-                "max_ms": hist.get_max_value() / 1e6,
+        for pair, kept in sorted(self._leads.items()):
+            ordered = sorted(kept)
+            leads[">".join(pair)] = {
+                "count": self._lead_counts[pair],
+                "p50_ms": _rank(ordered, 0.50) / 1e6,
+                "p99_ms": _rank(ordered, 0.99) / 1e6,
+                "max_ms": ordered[-1] / 1e6,
             }
         return {"wins": dict(self.wins), "late": dict(self.late), "leads": leads}
+
+
+def _rank(ordered: list[int], q: float) -> int:
+    # nearest rank: the smallest value with at least q of the values at or below it
+    return ordered[max(0, min(len(ordered) - 1, -(-int(q * len(ordered) * 1000) // 1000) - 1))]

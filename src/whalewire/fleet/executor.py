@@ -141,6 +141,8 @@ class Executor:
         self.kill_latency_ms: list[float] = []
         #: the last journal sequence number the stream acknowledged
         self.streamed_seq = 0
+        #: per message type, the journal records streamed by this process
+        self.journaled: Counter[str] = Counter()
         self.started = time.monotonic()
         self._hb_seq = 0
         self._kills: set[asyncio.Task[Any]] = set()
@@ -227,8 +229,15 @@ class Executor:
         self._engine_killed = True
         task = asyncio.get_running_loop().create_task(self.engine.kill(f"fleet: {reason}"))
         self._kills.add(task)
-        task.add_done_callback(self._kills.discard)
+        task.add_done_callback(self._killed)
         log.warning("%s halted: %s", self.name, reason)
+
+    def _killed(self, task: asyncio.Task[Any]) -> None:
+        self._kills.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # halted all the same (no alert passes); the cancels may not all have been made
+            self.counts["kill_errors"] += 1
+            log.error("%s: canceling open orders failed: %r", self.name, task.exception())
 
     async def _on_command(self, msg: Msg) -> None:
         command = self.inbox.expect(msg.data, Command)
@@ -313,6 +322,7 @@ class Executor:
                             )
                             self.streamed_seq = seq
                             self.counts["streamed"] += 1
+                            self.journaled[type(message).__name__] += 1
                     await asyncio.sleep(self.fleet.stream_poll_s)
             except asyncio.CancelledError:
                 raise
@@ -324,15 +334,14 @@ class Executor:
     # -- heartbeat -----------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         """What the heartbeat reports (and ``whalewire fleet status`` shows)."""
-        status = self.engine.status()
-        orders = status.get("orders", {})
+        # not engine.status(): its latency summaries walk histograms (hundreds of ms),
+        # too long a stall for a heartbeat; the journal's records say what was ordered
         return {
             **self.counts,
             "desired": self.desired.value if self.desired else None,
             "halted": self.halted,
-            "trading_state": status.get("trading_state"),
-            "orders_sent": orders.get("sent", 0),
-            "open_orders": orders.get("open", 0),
+            "orders_sent": self.journaled["OrderSubmitted"],
+            "journaled": dict(self.journaled),
             "journal_seq": self.journal.next_seq - 1,
             "streamed_seq": self.streamed_seq,
             "dedup": self.dedup.snapshot(),

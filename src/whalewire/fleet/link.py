@@ -11,6 +11,7 @@ published meanwhile; ``Link`` counts disconnects and reconnects for the heartbea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -69,14 +70,17 @@ class Link:
             return self._nc
 
     async def close(self) -> None:
-        """Flush what is buffered (briefly) and close."""
+        """Send what is buffered and close (never waits long on a broker that is gone)."""
         nc = self._nc
         if nc is None or nc.is_closed:
             return
-        try:
-            await asyncio.wait_for(nc.drain(), 2.0)
-        except Exception:  # a broker that is gone cannot be drained: close regardless
-            await nc.close()
+        # not drain() or wait_for(flush()): a PING whose wait is cancelled leaves its
+        # future in nats-py's queue, and the PONG then kills the client's reader
+        if nc.is_connected:
+            with contextlib.suppress(Exception):
+                await nc.flush(timeout=2)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(nc.close(), 5.0)
 
     async def _on_error(self, exc: Exception) -> None:
         self.errors += 1

@@ -11,15 +11,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Literal
 
 import msgspec
+from rich.console import Console
 
-from whalewire.engine.config import Config
+from whalewire.engine.config import Config, ConfigError
+from whalewire.engine.journal import JournalError
+from whalewire.engine.logs import configure_logging
 from whalewire.engine.runner import build, mark_prices
+from whalewire.fleet import config as fleet_config
 from whalewire.fleet.config import FleetSection
 from whalewire.fleet.executor import Executor
 from whalewire.fleet.sensor import Sensor
+from whalewire.net.client import install_uvloop
+from whalewire.venues.base import VenueError
+from whalewire.venues.credentials import CredentialsError
 
 
 def stop_on_signals(stop: asyncio.Event) -> Callable[[], None]:
@@ -66,10 +75,53 @@ async def sensor_role(
     stop: asyncio.Event,
     *,
     started: Callable[[Sensor], object] | None = None,
+    go: asyncio.Event | None = None,
 ) -> Sensor:
-    """Run a sensor on ``config``'s feeds until ``stop``; return it."""
+    """Run a sensor on ``config``'s feeds (from ``go``, if given) until ``stop``; return it."""
     sensor = Sensor(config, fleet)
     if started is not None:
         started(sensor)
-    await sensor.run(stop)
+    await sensor.run(stop, go=go)
     return sensor
+
+
+Role = Callable[[Config, FleetSection, asyncio.Event], Awaitable[object]]
+
+
+def run_from_file(
+    path: Path,
+    role: Role,
+    console: Console,
+    *,
+    log_format: Literal["json", "text"] = "text",
+    log_file: Path | None = None,
+    refuse: Callable[[Config], str | None] | None = None,
+) -> int:
+    """Load a role's file, run ``role`` until SIGINT/SIGTERM; return the exit status."""
+    try:
+        fleet, config = fleet_config.load(path)
+    except ConfigError as exc:
+        console.print(f"[red]configuration error[/red]: {exc}")
+        return 2
+    refusal = refuse(config) if refuse is not None else None
+    if refusal is not None:
+        console.print(f"[red]refused[/red]: {refusal}")
+        return 2
+    install_uvloop()
+    configure_logging(fmt=log_format, path=log_file)
+    console.print(f"{fleet.name}: mode {config.engine.mode}, NATS {', '.join(fleet.nats)}")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        remove = stop_on_signals(stop)
+        try:
+            await role(config, fleet, stop)
+        finally:
+            remove()
+
+    try:
+        asyncio.run(main())
+    except (ConfigError, JournalError, VenueError, CredentialsError, OSError) as exc:
+        console.print(f"[red]cannot start[/red]: {exc}")
+        return 1
+    return 0

@@ -120,13 +120,13 @@ class Sensor:
         self._ready.set()
 
     # -- the role ------------------------------------------------------------------------
-    async def run(self, stop: asyncio.Event) -> None:
-        """Connect, then feed and publish until ``stop`` is set."""
+    async def run(self, stop: asyncio.Event, *, go: asyncio.Event | None = None) -> None:
+        """Connect, then feed (once ``go`` is set, if given) and publish until ``stop``."""
         await self.link.connect()
         tasks = [
             asyncio.create_task(self._publish()),
             asyncio.create_task(self._heartbeat()),
-            asyncio.create_task(self._feed()),
+            asyncio.create_task(self._feed(go)),
         ]
         try:
             await stop.wait()
@@ -137,7 +137,9 @@ class Sensor:
             await self._flush_outbox()
             await self.link.close()
 
-    async def _feed(self) -> None:
+    async def _feed(self, go: asyncio.Event | None) -> None:
+        if go is not None:
+            await go.wait()
         try:
             await self.monitor.run(self.on_event)
         finally:
@@ -158,7 +160,6 @@ class Sensor:
             while self._outbox:
                 subject, data = self._outbox.popleft()
                 await self.link.nc.publish(subject, data)
-            await asyncio.wait_for(self.link.nc.flush(), 1.0)
 
     def stats(self) -> dict[str, Any]:
         """What the heartbeat reports."""
