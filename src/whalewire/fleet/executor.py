@@ -311,6 +311,7 @@ class Executor:
             try:
                 self.streamed_seq = max(self.streamed_seq, await self._resume_point(js))
                 self._stream_ready.set()
+                log.info("%s: streaming the journal after record %d", self.name, self.streamed_seq)
                 while True:
                     if self.journal.next_seq - 1 > self.streamed_seq:
                         for seq, message in self.journal.since(self.streamed_seq):
