@@ -63,6 +63,21 @@ async def control_plane(
     return control, stop, asyncio.create_task(control.beat(stop))
 
 
+async def teardown(
+    processes: list[RoleProcess],
+    control: ControlPlane,
+    stop_beat: asyncio.Event,
+    beating: asyncio.Task[None],
+    watch: Watch,
+) -> None:
+    for p in processes:
+        await asyncio.to_thread(p.stop)
+    stop_beat.set()
+    await beating
+    await control.close()
+    await watch.close()
+
+
 async def test_three_sensors_two_executors_one_order_per_whale_and_kill_bound(
     nats_node: NatsServer, tmp_path: Path
 ) -> None:
@@ -119,12 +134,7 @@ async def test_three_sensors_two_executors_one_order_per_whale_and_kill_bound(
             assert sum(lead["count"] for lead in s["dedup"]["leads"].values()) == 2 * WHALES
             assert s["duplicates"] == s["alerts"] - WHALES
     finally:
-        for p in everyone:
-            p.stop()
-        stop_beat.set()
-        await beating
-        await control.close()
-        await watch.close()
+        await teardown(everyone, control, stop_beat, beating, watch)
     records = await order_records(urls)
     for name in ("ex-a", "ex-b"):
         per_whale = orders_per_whale(records, name)
@@ -178,12 +188,7 @@ async def test_nodes_killed_and_executor_crashed_lose_and_repeat_no_journal_reco
         )  # fmt: skip
         print(f"\n[fleet] {unstreamed} journal records were unstreamed at the crash")
     finally:
-        for p in both:
-            p.stop()
-        stop_beat.set()
-        await beating
-        await control.close()
-        await watch.close()
+        await teardown(both, control, stop_beat, beating, watch)
     records = await order_records(urls)
     per_whale = orders_per_whale(records, "ex-c")
     assert per_whale and max(per_whale.values()) == 1, per_whale
@@ -239,11 +244,7 @@ async def test_executor_partitioned_from_nats_halts_and_stays_halted_until_resum
         await control.command(Action.RESUME, "test")
         await watch.until(lambda: watch.executor_trading("ex-p"), "resumed", timeout=10)
     finally:
-        executor.stop()
-        stop_beat.set()
-        await beating
-        await control.close()
-        await watch.close()
+        await teardown([executor], control, stop_beat, beating, watch)
         await relay.close()
         if host is not None:
             host.destroy()
