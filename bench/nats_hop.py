@@ -37,10 +37,10 @@ import nats
 
 from whalewire.fleet.config import FleetSection
 from whalewire.fleet.control import ControlPlane
-from whalewire.fleet.dedup import FirstArrival
 from whalewire.fleet.executor import ArrivedAlert, Executor
 from whalewire.fleet.natsserver import NatsServer
 from whalewire.fleet.wire import Action, Alert, Inbox, encode
+from whalewire.mempool.feeds.firstseen import FirstArrival
 from whalewire.mempool.whales import AlertKind
 
 DONE = "bench.done"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -47,6 +47,14 @@ class FleetSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     stream_poll_s: float = 0.05
     #: sensor: also publish every transaction's first-seen stamp on ``<prefix>.seen``
     publish_seen: bool = False
+    #: sensor: Bitcoin P2P peers ("host:port") to connect to at once, besides [[feeds]]
+    p2p_peers: list[str] = msgspec.field(default_factory=list)
+    #: sensor: the peers' network
+    p2p_network: Literal["mainnet", "testnet", "signet", "regtest"] = "mainnet"
+    #: sensor: how many peers to keep connected (the list first, then discovered ones)
+    p2p_max_peers: int = 8
+    #: sensor: also connect to addresses the peers announce (addr / addrv2)
+    p2p_discover: bool = True
     #: sensor: hold each alert this long before publishing (tests and the demo: a sensor
     #: farther from where transactions are first announced)
     delay_ms: float = 0.0
@@ -67,6 +75,12 @@ class FleetSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
             raise ValueError("replicas must be in 1..5")
         if self.dedup_capacity < 1:
             raise ValueError("dedup_capacity must be at least 1")
+        for peer in self.p2p_peers:
+            host, _, port = peer.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"p2p_peers: {peer!r} is not host:port")
+        if not 1 <= self.p2p_max_peers <= 125:
+            raise ValueError("p2p_max_peers must be in 1..125")
         if not 0 <= self.delay_ms <= 60_000:
             raise ValueError("delay_ms must be in [0, 60000]")
 
@@ -123,3 +137,12 @@ def load(path: str | Path) -> tuple[FleetSection, Config]:
     except OSError as exc:
         raise ConfigError(f"cannot read configuration {p}: {exc.strerror}") from None
     return parse(text, source=str(p))
+
+
+def peer_addresses(fleet: FleetSection) -> list[tuple[str, int]]:
+    """The ``p2p_peers`` as (host, port) pairs (``[v6]:port`` accepted)."""
+    out = []
+    for peer in fleet.p2p_peers:
+        host, _, port = peer.rpartition(":")
+        out.append((host.strip("[]"), int(port)))
+    return out

@@ -38,7 +38,6 @@ from nats.js.errors import BucketNotFoundError, KeyNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from whalewire.fleet.config import FleetSection
-from whalewire.fleet.dedup import FirstArrival
 from whalewire.fleet.link import Link
 from whalewire.fleet.wire import (
     CONTROL_BUCKET,
@@ -55,6 +54,7 @@ from whalewire.fleet.wire import (
     Subjects,
     encode,
 )
+from whalewire.mempool.feeds.firstseen import FirstArrival
 from whalewire.mempool.whales import AlertKind
 from whalewire.model import AnyMessage
 

@@ -24,11 +24,12 @@ import msgspec
 
 from whalewire.engine.config import Config
 from whalewire.engine.runner import address_book, feeds
-from whalewire.fleet.config import FleetSection
+from whalewire.fleet.config import FleetSection, peer_addresses
 from whalewire.fleet.link import Link
 from whalewire.fleet.wire import Alert, Heartbeat, Role, Seen, Subjects, encode
 from whalewire.mempool.feeds.events import EventKind, FeedEvent, RawTxEvent
 from whalewire.mempool.feeds.monitor import Monitor
+from whalewire.mempool.feeds.p2p_pool import PeerPool
 from whalewire.mempool.tx import TxParseError
 from whalewire.mempool.whales import WhaleDetector
 
@@ -60,7 +61,18 @@ class Sensor:
         self.name = fleet.name
         self.subjects = Subjects(fleet.subject_prefix)
         self.detector = detector_for(config)
-        self.monitor = Monitor(feeds(config) if sources is None else sources)
+        chosen = list(feeds(config) if sources is None else sources)
+        #: the many-peer P2P feed of ``[fleet] p2p_peers`` (None: not configured)
+        self.peers: PeerPool | None = None
+        if fleet.p2p_peers:
+            self.peers = PeerPool(
+                peer_addresses(fleet),
+                fleet.p2p_network,
+                max_peers=fleet.p2p_max_peers,
+                discover=fleet.p2p_discover,
+            )
+            chosen.append(self.peers)
+        self.monitor = Monitor(chosen)
         self.link = Link(fleet.nats, f"sensor:{fleet.name}")
         self.delay_s = fleet.delay_ms / 1000
         self.counts: Counter[str] = Counter()
@@ -166,6 +178,7 @@ class Sensor:
         return {
             **self.counts,
             "feeds": self.monitor.dedup.snapshot(),
+            "peers": self.peers.snapshot() if self.peers is not None else None,
             "disconnects": self.link.disconnects,
         }
 

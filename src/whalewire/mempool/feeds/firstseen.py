@@ -1,11 +1,12 @@
-"""First arrival wins: the executor's cross-sensor dedup of alerts, and who won by how much.
+"""First arrival wins: dedup by txid across sources, and which source won by how much.
 
-Sans-IO: txids and arrival stamps (the executor's own monotonic clock) in, admit/drop out.
-The first alert for a txid is admitted and its sensor is the winner; every later alert for
-the same txid (another sensor's, or a repeat) is dropped, and the time since the winner's
-arrival is the winner's *lead* over that sensor. Measured on one clock (the executor's), a
-lead is what the executor gained by having that sensor: no clock sync between machines is
-assumed. Memory is bounded: the oldest txids are forgotten once ``capacity`` are held.
+Sans-IO: txids, source names and arrival stamps (one monotonic clock) in, admit/drop out.
+The first report of a txid is admitted and its source is the winner; every later report of
+the same txid (another source's, or a repeat) is dropped, and the time since the winner's
+arrival is the winner's *lead* over that source. Measured on one clock, a lead is what the
+receiver gained by having that source: no clock sync between machines is assumed. Used by
+the P2P peer pool (sources: peers) and the fleet's executor (sources: sensors). Memory is
+bounded: the oldest txids are forgotten once ``capacity`` are held.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ LEADS_KEPT = 4096
 
 
 class FirstArrival:
-    """Admit each txid once; record each sensor's wins and leads."""
+    """Admit each txid once; record each source's wins and leads."""
 
     def __init__(self, capacity: int = 100_000) -> None:
         if capacity < 1:
@@ -26,9 +27,9 @@ class FirstArrival:
         self.capacity = capacity
         #: txid -> (winning sensor, its arrival ns)
         self._first: OrderedDict[str, tuple[str, int]] = OrderedDict()
-        #: per sensor: alerts it delivered first
+        #: per source: reports it delivered first
         self.wins: Counter[str] = Counter()
-        #: per sensor: alerts dropped because another (or itself) was first
+        #: per source: reports dropped because another (or itself) was first
         self.late: Counter[str] = Counter()
         #: per (winner, loser) pair: the winner's latest leads, in ns, and how many in all
         self._leads: dict[tuple[str, str], deque[int]] = {}
@@ -38,7 +39,7 @@ class FirstArrival:
         return len(self._first)
 
     def admit(self, txid: str, sensor: str, arrival_ns: int) -> bool:
-        """Return True for the first alert about ``txid``; record a later one's lag."""
+        """Return True for the first report of ``txid`` (from ``sensor``, any source)."""
         first = self._first.get(txid)
         if first is None:
             self._first[txid] = (sensor, arrival_ns)
@@ -58,12 +59,12 @@ class FirstArrival:
         return False
 
     def winner(self, txid: str) -> str | None:
-        """Return the sensor whose alert about ``txid`` came first (None: not remembered)."""
+        """Return the source whose report of ``txid`` came first (None: not remembered)."""
         first = self._first.get(txid)
         return None if first is None else first[0]
 
     def snapshot(self) -> dict[str, Any]:
-        """JSON-ready: per sensor wins and late drops; per (winner, loser) lead in ms."""
+        """JSON-ready: per source wins and late drops; per ``winner>loser`` lead in ms."""
         leads = {}
         for pair, kept in sorted(self._leads.items()):
             ordered = sorted(kept)
