@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 import time
 from pathlib import Path
 
@@ -13,7 +15,8 @@ from whalewire.fleet.control import ControlPlane, order_records
 from whalewire.fleet.executor import Executor
 from whalewire.fleet.natsserver import NatsServer
 from whalewire.fleet.roles import executor_role, sensor_role
-from whalewire.fleet.wire import Action
+from whalewire.fleet.wire import Action, Command, encode
+from whalewire.mempool.feeds.firstseen import FirstArrival
 from whalewire.model import OrderInitialized
 
 
@@ -61,3 +64,91 @@ async def test_alert_from_a_sensor_is_traded_once_and_journal_streamed(
     inits = [r.message for r in records if isinstance(r.message, OrderInitialized)]
     reasons = [m.command.reason for m in inits]
     assert len(reasons) == len(set(reasons)) >= 1  # one order per whale
+
+
+async def test_garbage_on_every_subject_is_counted_and_the_executor_keeps_trading(
+    nats_node: NatsServer, tmp_path: Path
+) -> None:
+    urls = [nats_node.url]
+    control = ControlPlane(urls, interval_s=0.2)
+    await control.connect()
+    stop_control, stop_exec = asyncio.Event(), asyncio.Event()
+    beating = asyncio.create_task(control.beat(stop_control))
+    fleet, config = parse(role_config(tmp_path, "ex-g", urls))
+    started: list[Executor] = []
+    executing = asyncio.create_task(executor_role(config, fleet, stop_exec, started=started.append))
+    try:
+        await wait_for(lambda: bool(started) and not started[0].halted, what="executor trading")
+        executor = started[0]
+        nc = control.link.nc
+        for subject in ("ww.alerts.demo", "ww.cmd", "ww.control.hb"):
+            await nc.publish(subject, b"\x00garbage{")
+            await nc.publish(subject, b'{"type": "alert", "v": 99}')
+        await nc.publish("ww.alerts.demo", encode(Command(action=Action.KILL, source="x",
+                                                          issued_wall_ns=1)))  # fmt: skip
+        await nc.flush()
+        await wait_for(lambda: sum(executor.inbox.dropped.values()) == 7, what="drops counted")
+        assert executor.inbox.dropped == {"malformed": 3, "version": 3, "unexpected": 1}
+        assert not executor.halted  # a kill on the alerts subject is not a kill
+        await asyncio.sleep(0.5)  # heartbeats go on: the watchdog saw nothing wrong
+        assert not executor.halted and not executing.done()
+    finally:
+        stop_exec.set()
+        await executing
+        stop_control.set()
+        await beating
+        await control.close()
+
+
+def test_first_arrival_admits_once_and_credits_the_winner_with_its_leads() -> None:
+    firsts = FirstArrival(capacity=2)
+    assert firsts.admit("t1", "near", 1_000)
+    assert not firsts.admit("t1", "far", 121_000_000 + 1_000)
+    assert not firsts.admit("t1", "near", 5_000)  # a repeat of the winner: late, no lead
+    assert firsts.snapshot() == {
+        "wins": {"near": 1},
+        "late": {"far": 1, "near": 1},
+        "leads": {"near>far": {"count": 1, "p50_ms": 121.0, "p99_ms": 121.0, "max_ms": 121.0}},
+    }
+    assert firsts.admit("t2", "far", 0) and firsts.admit("t3", "far", 0)
+    assert firsts.winner("t1") is None  # forgotten beyond capacity
+    assert firsts.admit("t1", "mid", 0)
+
+
+async def test_fleet_kill_and_status_commands_reach_a_running_executor(
+    nats_node: NatsServer, tmp_path: Path
+) -> None:
+    urls = [nats_node.url]
+    control = ControlPlane(urls, interval_s=0.2)
+    await control.connect()
+    stop_control, stop_exec = asyncio.Event(), asyncio.Event()
+    beating = asyncio.create_task(control.beat(stop_control))
+    fleet, config = parse(role_config(tmp_path, "ex-cli", urls))
+    started: list[Executor] = []
+    executing = asyncio.create_task(executor_role(config, fleet, stop_exec, started=started.append))
+
+    async def cli(*args: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "whalewire", "fleet", *args, "--nats", nats_node.url,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        out, _ = await proc.communicate()
+        return proc.returncode or 0, out.decode()
+
+    try:
+        await wait_for(lambda: bool(started) and not started[0].halted, what="executor trading")
+        code, out = await cli("status", "--json", "--wait", "1")
+        rows = json.loads(out)
+        assert code == 0 and {(r["role"], r["name"]) for r in rows} == {("executor", "ex-cli")}
+        code, out = await cli("kill", "--wait", "1")
+        assert code == 0, out
+        assert json.loads(out)["executors"]["ex-cli"].startswith("kill switch")
+        assert started[0].halted.startswith("kill switch")
+        code, out = await cli("resume", "--wait", "1")
+        assert code == 0 and json.loads(out)["executors"] == {"ex-cli": "trading"}, out
+    finally:
+        stop_exec.set()
+        await executing
+        stop_control.set()
+        await beating
+        await control.close()
