@@ -7,7 +7,9 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import nats
 from tests.fleet.factories import role_config
 
 from whalewire.fleet.config import parse
@@ -15,7 +17,8 @@ from whalewire.fleet.control import ControlPlane, order_records
 from whalewire.fleet.executor import Executor
 from whalewire.fleet.natsserver import NatsServer
 from whalewire.fleet.roles import executor_role, sensor_role
-from whalewire.fleet.wire import Action, Command, encode
+from whalewire.fleet.sensor import Sensor
+from whalewire.fleet.wire import Action, Command, Inbox, Seen, encode
 from whalewire.mempool.feeds.firstseen import FirstArrival
 from whalewire.model import OrderInitialized
 
@@ -152,3 +155,33 @@ async def test_fleet_kill_and_status_commands_reach_a_running_executor(
         stop_control.set()
         await beating
         await control.close()
+
+
+async def test_sensor_publishes_every_transactions_first_seen_stamp_when_asked(
+    nats_node: NatsServer, tmp_path: Path
+) -> None:
+    urls = [nats_node.url]
+    text = role_config(tmp_path, "s-seen", urls).replace("[fleet]", "[fleet]\npublish_seen = true")
+    fleet, config = parse(text)
+    seen: list[Seen] = []
+    inbox = Inbox()
+    listener = await nats.connect(urls)
+
+    async def on_seen(msg: Any) -> None:
+        message = inbox.expect(msg.data, Seen)
+        if message is not None:
+            seen.append(message)
+
+    await listener.subscribe("ww.seen", cb=on_seen)
+    stop = asyncio.Event()
+    sensors: list[Sensor] = []
+    sensing = asyncio.create_task(sensor_role(config, fleet, stop, started=sensors.append))
+    try:
+        await wait_for(lambda: bool(sensors) and sensors[0].feeds_done.is_set(), what="replay")
+        await wait_for(lambda: len(seen) == sensors[0].counts["transactions"], what="stamps")
+    finally:
+        stop.set()
+        await sensing
+        await listener.close()
+    assert len({s.txid for s in seen}) == len(seen) > 300  # the block's transactions, once each
+    assert all(s.sensor == "s-seen" and s.seen_wall_ns > 0 for s in seen)
