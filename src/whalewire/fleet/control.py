@@ -17,8 +17,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import nats
 from nats.aio.msg import Msg
+from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from whalewire.fleet.executor import ensure_streams
@@ -78,6 +80,8 @@ class ControlPlane:
         self.interval_s = interval_s
         self.replicas = replicas
         self.beats = 0
+        #: the kill switch's desired state as last read from the bucket (None: never set)
+        self.desired: Command | None = None
         self._kv: KeyValue | None = None
 
     async def connect(self) -> None:
@@ -91,15 +95,47 @@ class ControlPlane:
         await self.link.close()
 
     async def beat(self, stop: asyncio.Event) -> None:
-        """Publish the control heartbeat every ``interval_s`` until ``stop`` is set."""
+        """Publish the control heartbeat every ``interval_s`` until ``stop`` is set.
+
+        Each beat carries the kill switch's desired state as last read from the KV bucket
+        (``state = "kill"`` and the command in ``stats``): the third way a kill reaches an
+        executor that missed the broadcast and the bucket's watch. The bucket is read by a
+        task of its own, so a JetStream outage never delays a beat.
+        """
         nc = self.link.nc
+        following = asyncio.create_task(self._follow_desired(stop))
+        try:
+            while not stop.is_set():
+                self.beats += 1
+                desired = self.desired
+                killed = desired is not None and desired.action is Action.KILL
+                hb = Heartbeat(
+                    role=Role.CONTROL,
+                    name=self.name,
+                    seq=self.beats,
+                    wall_ns=time.time_ns(),
+                    state="kill" if killed else "ok",
+                    stats=msgspec.structs.asdict(desired) if killed and desired else {},
+                )
+                with contextlib.suppress(Exception):  # reconnecting: the next beat will do
+                    await nc.publish(self.subjects.control_heartbeat, encode(hb))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.interval_s)
+        finally:
+            following.cancel()
+            await asyncio.gather(following, return_exceptions=True)
+
+    async def _follow_desired(self, stop: asyncio.Event) -> None:
+        inbox = Inbox()
         while not stop.is_set():
-            self.beats += 1
-            hb = Heartbeat(
-                role=Role.CONTROL, name=self.name, seq=self.beats, wall_ns=time.time_ns()
-            )
-            with contextlib.suppress(Exception):  # reconnecting: the next beat will do
-                await nc.publish(self.subjects.control_heartbeat, encode(hb))
+            if self._kv is not None:
+                try:
+                    entry = await self._kv.get(KILL_KEY)
+                    self.desired = inbox.expect(entry.value or b"", Command)
+                except KeyNotFoundError:
+                    self.desired = None
+                except Exception:  # JetStream unavailable: keep the last known state
+                    pass
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.interval_s)
 
@@ -111,6 +147,7 @@ class ControlPlane:
         await self.link.nc.publish(self.subjects.commands, data)  # the fast path first
         await self.link.nc.flush()
         await self._kv.put(KILL_KEY, data)
+        self.desired = command
         return command
 
 

@@ -135,6 +135,7 @@ class Executor:
         self._latched = False
         self._engine_killed = False
         self._last_command: tuple[Action, str, int] | None = None
+        self._last_issued_ns = 0
         #: ``monotonic()`` of the last control heartbeat (None: none yet)
         self.last_control_beat: float | None = None
         #: kill commands' propagation, issue → here, in ms (wall clocks)
@@ -188,6 +189,7 @@ class Executor:
         if key == self._last_command:
             return  # the same command by another path (broadcast, then the KV): once
         self._last_command = key
+        self._last_issued_ns = max(self._last_issued_ns, command.issued_wall_ns)
         if command.action is Action.KILL and command.issued_wall_ns:
             self.kill_latency_ms.append((time.time_ns() - command.issued_wall_ns) / 1e6)
         self.desired = command.action
@@ -249,6 +251,15 @@ class Executor:
         if beat is None or beat.role is not Role.CONTROL:
             return
         self.last_control_beat = time.monotonic()
+        if beat.state == "kill" and self.desired is not Action.KILL:
+            # the third way: a kill this executor missed (broadcast lost, watch broken);
+            # one issued before the last command applied here is stale (a resume followed)
+            try:
+                command = msgspec.convert(beat.stats, Command)
+            except msgspec.ValidationError:
+                command = Command(action=Action.KILL, source=beat.name, issued_wall_ns=0)
+            if command.issued_wall_ns > self._last_issued_ns or self.desired is None:
+                self._command(command, "control heartbeat")
         if self._latched and self.fleet.resume_on_heartbeat:
             self._latched = False
         if self.halted:
