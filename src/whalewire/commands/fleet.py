@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.live import Live
 from rich.table import Table
 
 from whalewire.engine.logs import configure_logging
@@ -40,6 +42,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         sp.add_argument("--prefix", default="ww", help="the fleet's subject prefix")
         sp.add_argument("--wait", type=float, default=2.5, help="seconds to listen for roles")
         sp.add_argument("--json", action="store_true", help="print JSON")
+        if name == "status":
+            sp.add_argument("--watch", action="store_true", help="a live table until Ctrl-C")
         if name == "control":
             sp.add_argument("--interval", type=float, default=1.0, help="seconds between beats")
             sp.add_argument("--name", default="control", help="this control plane's name")
@@ -81,6 +85,16 @@ async def _listen(servers: list[str], args: argparse.Namespace) -> tuple[Link, F
 async def _status(servers: list[str], args: argparse.Namespace) -> int:
     link, view = await _listen(servers, args)
     try:
+        if args.watch:  # the fleet's dashboard: every role's heartbeat, redrawn each second
+            stop = asyncio.Event()
+            remove = stop_on_signals(stop)
+            with Live(_table(view.snapshot()), refresh_per_second=2) as live:
+                while not stop.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 1.0)
+                    live.update(_table(view.snapshot()))
+            remove()
+            return 0
         await asyncio.sleep(args.wait)
         rows = view.snapshot()
     finally:

@@ -398,6 +398,11 @@ class Executor:
             if kv is not None:
                 await _retry(lambda: self._read_desired(kv), stop)
                 tasks.append(asyncio.create_task(self._watch_desired(kv)))
+                # the desired state is read again at every reconnect, not only watched
+                self.link.on_reconnected.append(
+                    lambda: tasks.append(asyncio.create_task(_retry(
+                        lambda: self._read_desired(kv), stop)))
+                )  # fmt: skip
             # alerts last: none is taken before the kill switch's desired state is known
             await nc.subscribe(self.subjects.alerts, cb=self._on_alert_msg)
             tasks.append(asyncio.create_task(self._stream_journal(js)))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import nats
 from nats.aio.client import Client
@@ -33,6 +33,8 @@ class Link:
         self.reconnects = 0
         self.errors = 0
         self.connected = asyncio.Event()
+        #: called (plain calls, in the client's task) after every reconnect
+        self.on_reconnected: list[Callable[[], object]] = []
         self._nc: Client | None = None
 
     @property
@@ -93,3 +95,5 @@ class Link:
     async def _on_reconnected(self) -> None:
         self.reconnects += 1
         self.connected.set()
+        for hook in self.on_reconnected:
+            hook()
