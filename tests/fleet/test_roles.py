@@ -16,6 +16,7 @@ from tests.fleet.factories import role_config
 
 from whalewire.fleet.config import parse
 from whalewire.fleet.control import ControlPlane, order_records
+from whalewire.fleet.demo import render, run_demo
 from whalewire.fleet.executor import Executor
 from whalewire.fleet.natsserver import NatsServer
 from whalewire.fleet.roles import executor_role, sensor_role
@@ -177,3 +178,18 @@ async def test_kill_carried_only_by_the_control_heartbeat_halts_the_executor(
         await control.link.nc.publish("ww.control.hb", encode(beat))
         await wait_for(lambda: executor.halted != "", what="halt")
         assert executor.halted == "kill switch: ops (control heartbeat)"
+
+
+async def test_fleet_demo_reports_leads_dedup_single_orders_and_the_kill() -> None:
+    report = await run_demo(8.0, say=lambda *_: None)
+    assert set(report.dedup) == {"ex-tokyo", "ex-paris"}
+    for name, dedup in report.dedup.items():
+        assert sum(dedup["wins"].values()) >= 1
+        whales = report.orders_per_whale[name]
+        assert whales and max(whales.values()) == 1  # one order per whale
+        journal, streamed = report.records[name]
+        assert journal == streamed > 0
+        assert report.kill_ms[name] < 1000
+        assert report.alerts[name]["duplicates"] > 0
+    lines = render(report)
+    assert any("once each" in line for line in lines)
