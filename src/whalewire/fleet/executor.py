@@ -325,7 +325,10 @@ class Executor:
                 log.info("%s: streaming the journal after record %d", self.name, self.streamed_seq)
                 while True:
                     if self.journal.next_seq - 1 > self.streamed_seq:
-                        for seq, message in self.journal.since(self.streamed_seq):
+                        # read off the loop's thread: the journal's lock may be held by a
+                        # checkpoint (an fsync), and the loop is the hot path's
+                        rows = await asyncio.to_thread(self.journal.since, self.streamed_seq)
+                        for seq, message in rows:
                             record = OrderRecord(executor=self.name, seq=seq, message=message)
                             await js.publish(
                                 subject,
