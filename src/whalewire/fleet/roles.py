@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 from rich.console import Console
@@ -21,7 +22,7 @@ from rich.console import Console
 from whalewire.engine.config import Config, ConfigError
 from whalewire.engine.journal import JournalError
 from whalewire.engine.logs import configure_logging
-from whalewire.engine.runner import build, mark_prices
+from whalewire.engine.runner import Running, mark_prices
 from whalewire.fleet import config as fleet_config
 from whalewire.fleet.config import FleetSection
 from whalewire.fleet.executor import Executor
@@ -29,6 +30,17 @@ from whalewire.fleet.sensor import Sensor
 from whalewire.net.client import install_uvloop
 from whalewire.venues.base import VenueError
 from whalewire.venues.credentials import CredentialsError
+
+
+def _build() -> Any:
+    # The engine remodel moves the embedded exchanges (endpoint = "emulator") out of the
+    # runner into the composition root, whalewire.commands.embedded.build; use it where it
+    # exists, else the runner's build, which still starts them itself.
+    try:
+        module = importlib.import_module("whalewire.commands.embedded")
+    except ModuleNotFoundError:
+        module = importlib.import_module("whalewire.engine.runner")
+    return module.build
 
 
 def stop_on_signals(stop: asyncio.Event) -> Callable[[], None]:
@@ -55,7 +67,9 @@ async def executor_role(
     started: Callable[[Executor], object] | None = None,
 ) -> Executor:
     """Build the engine (no feeds), run the executor on it until ``stop``; return it."""
-    running = await build(msgspec.structs.replace(config, feeds=[]), journal_path=journal_path)
+    running: Running = await _build()(
+        msgspec.structs.replace(config, feeds=[]), journal_path=journal_path
+    )
     executor = Executor(running.engine, running.journal, fleet)
     marking = asyncio.create_task(mark_prices(running.engine))
     try:
