@@ -369,6 +369,13 @@ class Journal:
         for (body,) in self._db.execute("SELECT body FROM messages ORDER BY seq"):
             yield decode(body)
 
+    def since(self, seq: int) -> list[tuple[int, AnyMessage]]:
+        """Return (sequence number, message) of every SQLite row after ``seq`` (fleet's tap)."""
+        with self._lock:
+            rows = self._db.execute("SELECT seq, body FROM messages WHERE seq > ? ORDER BY seq",
+                                    (seq,)).fetchall()  # fmt: skip
+        return [(s, decode(body)) for s, body in rows]
+
     def replay(self) -> dict[str, Order]:
         """Rebuild every order from the journal, keyed by client order id.
 
