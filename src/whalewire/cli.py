@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("status", "show a running engine's state (trading, orders, P&L, latency)"),
     "kill": ("kill", "kill switch: halt a running engine and cancel all its open orders"),
     "emulator": ("emulator", "run the local exchange emulator (Binance WebSocket API) standalone"),
+    "addresses": ("addresses", "learn exchange deposit addresses from a chain; show, export"),
 }
 
 

@@ -1,0 +1,68 @@
+"""Load a store's learned labels into a detector's watch set, and keep loading new ones.
+
+``LabelLoader(store_path, watch_set).poll()`` adds every label-log row after the last one it
+read (a script gaining a role is added, one losing it in a reorg is discarded), so calling it
+every second or so picks labels up while detection runs: the watch set takes adds without a
+pause (``mempool.watchset``). Each (entity, role) is one shared value in the set: an
+``AddressEntry`` with no script of its own. Knows the store and the watch set, nothing of
+the engine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from whalewire.addresses.learner import DEPOSIT
+from whalewire.addresses.store import Store
+from whalewire.mempool.watchlist import AddressEntry
+from whalewire.mempool.watchset import WatchSetLike
+
+__all__ = ["LabelLoader"]
+
+
+class LabelLoader:
+    """Follows one store's label log into one watch set."""
+
+    def __init__(
+        self,
+        store_path: str | Path,
+        watch_set: WatchSetLike[AddressEntry],
+        *,
+        roles: tuple[str, ...] = (DEPOSIT,),
+    ) -> None:
+        """Watch the scripts ``store_path`` labels with one of ``roles`` (deposits by default)."""
+        self.store = Store(store_path)
+        self.watch_set = watch_set
+        self.roles = roles
+        self.seq = 0
+        self._values: dict[tuple[str, str], int] = {}
+
+    def poll(self) -> int:
+        """Apply the label-log rows written since the last poll; return how many."""
+        every = self.store.labels_since(self.seq)
+        if not every:
+            return 0
+        self.seq = every[-1].seq
+        rows = [r for r in every if r.role in self.roles]
+        ws = self.watch_set
+        ws.reserve(len(ws) + len(rows))
+        for row in rows:
+            if row.active:
+                ws.add(row.script, self._value(row.entity, row.role))
+            else:
+                ws.discard(row.script)
+        return len(rows)
+
+    def _value(self, entity: str, role: str) -> int:
+        k = self._values.get((entity, role))
+        if k is None:
+            values = self.watch_set.values
+            values.append(
+                AddressEntry("", entity, role, f"learned by whalewire ({self.store.path})", b"", 0)
+            )
+            k = self._values[(entity, role)] = len(values) - 1
+        return k
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
