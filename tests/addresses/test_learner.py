@@ -40,10 +40,19 @@ def blocks(economy: Path) -> list[tuple[int, bytes]]:
 
 def state(learner: Learner) -> tuple[Any, ...]:
     return (
-        dict(learner.ids), list(learner.parent), list(learner.size), dict(learner.entity),
-        dict(learner.role), dict(learner.funders), dict(learner.swept), dict(learner.utxo),
-        len(learner.evidence), len(learner.conflicts), learner.coinjoins_skipped,
-        learner.transactions, {k: list(v) for k, v in learner.pending.items()},
+        dict(learner.ids),
+        list(learner.parent),
+        list(learner.size),
+        dict(learner.entity),
+        dict(learner.role),
+        dict(learner.funders),
+        dict(learner.swept),
+        dict(learner.utxo),
+        len(learner.evidence),
+        len(learner.conflicts),
+        learner.coinjoins_skipped,
+        learner.transactions,
+        {k: list(v) for k, v in learner.pending.items()},
     )
 
 

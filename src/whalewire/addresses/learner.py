@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from whalewire.addresses import heuristics as H
+from whalewire.addresses import heuristics as heur
 from whalewire.mempool.tx import parse_block
 
 __all__ = ["DEPOSIT", "Conflict", "Evidence", "Learner", "ReorgError"]
@@ -114,12 +114,12 @@ class Learner:
         root = self.find(a)
         have = self.entity.get(root)
         if have is not None and have != entity:
-            c = Conflict(source, H.SEED, have, entity, self.height)
+            c = Conflict(source, heur.SEED, have, entity, self.height)
             self.conflicts.append(c)
             return c
         self._set_entity(root, entity, log)
         self._set_role(a, entity, label or "wallet", self.height, log)
-        self.evidence.append(Evidence(a, source, H.SEED, self.height))
+        self.evidence.append(Evidence(a, source, heur.SEED, self.height))
         return None
 
     # --- blocks ------------------------------------------------------------------------------
@@ -147,7 +147,9 @@ class Learner:
                         ins.append(spent[0])
             outs = [self._id(o.script_pubkey, log) for o in tx.outputs]
             if ins:
-                self._examine(tx.txid, [o.value for o in tx.outputs], len(ins), ins, outs, height, log)
+                self._examine(
+                    tx.txid, [o.value for o in tx.outputs], len(ins), ins, outs, height, log
+                )
                 payer = ins[0]
                 for a in set(outs):
                     got = self.funders.get(a)
@@ -236,7 +238,7 @@ class Learner:
 
     # --- heuristics --------------------------------------------------------------------------
 
-    def _examine(
+    def _examine(  # noqa: PLR0917 - one call site, per transaction
         self,
         txid: str,
         values: list[int],
@@ -246,7 +248,7 @@ class Learner:
         height: int,
         log: list[tuple[Any, ...]],
     ) -> None:
-        if H.coinjoin_shape(values, n_inputs) is not None:
+        if heur.coinjoin_shape(values, n_inputs) is not None:
             self.coinjoins_skipped += 1
             log.append(("coinjoin",))
             return
@@ -258,9 +260,8 @@ class Learner:
             old = self.pending.get(outs[0])
             log.append(("pending", outs[0], None if old is None else list(old)))
             self.pending[outs[0]] = [*(old or ()), (txid, distinct)]
-        if wallet_of is not None:
-            if {self.entity_of(a) for a in distinct} <= {wallet_of, None}:
-                self._label_swept(txid, wallet_of, distinct, height, log)
+        if wallet_of is not None and {self.entity_of(a) for a in distinct} <= {wallet_of, None}:
+            self._label_swept(txid, wallet_of, distinct, height, log)
         if len(distinct) >= 2:
             self._union_all(txid, distinct, height, log)
 
@@ -289,7 +290,7 @@ class Learner:
             if not funders:
                 continue  # funded by coinbases only: nothing says who paid it
             own = all(self.entity_of(f) == entity for f in funders)
-            role, heuristic = (INTERNAL, H.INTERNAL) if own else (DEPOSIT, H.SWEEP)
+            role, heuristic = (INTERNAL, heur.INTERNAL) if own else (DEPOSIT, heur.SWEEP)
             self._set_role(a, entity, role, height, log)
             self._evidence(a, txid, heuristic, height, log)
             self._set_entity(self.find(a), entity, log)
@@ -300,13 +301,15 @@ class Learner:
             log.append(("swept", a, old))
             self.swept[a] = (old or 0) + 1
 
-    def _union_all(self, txid: str, addrs: list[int], height: int, log: list[tuple[Any, ...]]) -> None:
+    def _union_all(
+        self, txid: str, addrs: list[int], height: int, log: list[tuple[Any, ...]]
+    ) -> None:
         roots = list(dict.fromkeys(self.find(a) for a in addrs))
         labels = {self.entity[r] for r in roots if r in self.entity}
         if len(labels) > 1:
-            a, b = sorted(labels)[:2]
+            first, second = sorted(labels)[:2]
             log.append(("conflicts", len(self.conflicts)))
-            self.conflicts.append(Conflict(txid, H.MULTI_INPUT, a, b, height))
+            self.conflicts.append(Conflict(txid, heur.MULTI_INPUT, first, second, height))
             return
         if len(roots) == 1:
             return
@@ -323,10 +326,12 @@ class Learner:
             for a in addrs:
                 if a not in self.role:
                     self._set_role(a, label, MEMBER, height, log)
-                    self._evidence(a, txid, H.MULTI_INPUT, height, log)
+                    self._evidence(a, txid, heur.MULTI_INPUT, height, log)
                     self._replay_pending(a, label, height, log)
 
-    def _replay_pending(self, wallet: int, entity: str, height: int, log: list[tuple[Any, ...]]) -> None:
+    def _replay_pending(
+        self, wallet: int, entity: str, height: int, log: list[tuple[Any, ...]]
+    ) -> None:
         """Label what was consolidated into ``wallet`` before it was known to be ``entity``'s."""
         waiting = self.pending.get(wallet)
         if not waiting:
@@ -355,11 +360,15 @@ class Learner:
             log.append(("entity", root, old))
             self.entity[root] = entity
 
-    def _set_role(self, a: int, entity: str, role: str, height: int, log: list[tuple[Any, ...]]) -> None:
+    def _set_role(
+        self, a: int, entity: str, role: str, height: int, log: list[tuple[Any, ...]]
+    ) -> None:
         log.append(("role", a, self.role.get(a)))
         self.role[a] = (entity, role, height)
         self.label_log.append((a, entity, role, height, True))
 
-    def _evidence(self, a: int, txid: str, heuristic: str, height: int, log: list[tuple[Any, ...]]) -> None:
+    def _evidence(
+        self, a: int, txid: str, heuristic: str, height: int, log: list[tuple[Any, ...]]
+    ) -> None:
         log.append(("evidence", len(self.evidence)))
         self.evidence.append(Evidence(a, txid, heuristic, height))

@@ -31,8 +31,10 @@ class RpcError(RuntimeError):
 class RpcClient:
     """A JSON-RPC client for one node (one keep-alive HTTP connection)."""
 
-    def __init__(self, url: str, *, cookie_file: str | Path | None = None, timeout: float = 30) -> None:
-        """Connect lazily to ``url`` (``http://user:pass@host:port``), or auth by ``cookie_file``."""
+    def __init__(
+        self, url: str, *, cookie_file: str | Path | None = None, timeout: float = 30
+    ) -> None:
+        """Connect lazily to ``url`` (``http://user:pass@host:port``) or auth by a cookie."""
         u = urllib.parse.urlsplit(url)
         if u.scheme != "http" or not u.hostname:
             raise ValueError(f"RPC URL must be http://[user:password@]host:port, got {url!r}")
@@ -62,7 +64,10 @@ class RpcClient:
                 self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self._timeout)
             try:
                 self._conn.request(
-                    "POST", "/", body, {"Authorization": self._auth, "Content-Type": "application/json"}
+                    "POST",
+                    "/",
+                    body,
+                    {"Authorization": self._auth, "Content-Type": "application/json"},
                 )
                 resp = self._conn.getresponse()
                 data = resp.read()

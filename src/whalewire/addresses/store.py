@@ -113,17 +113,35 @@ class Store:
             db.executemany(
                 "INSERT INTO labels VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (a, learner.scripts[a], script_to_address(learner.scripts[a], net), e, r, h, find(a))
+                    (
+                        a,
+                        learner.scripts[a],
+                        script_to_address(learner.scripts[a], net),
+                        e,
+                        r,
+                        h,
+                        find(a),
+                    )
                     for a, (e, r, h) in learner.role.items()
                 ],
             )
             db.execute("DELETE FROM evidence")
-            db.executemany("INSERT INTO evidence VALUES (?, ?, ?, ?)", [_fields(e) for e in learner.evidence])
-            db.execute("DELETE FROM conflicts")
-            db.executemany("INSERT INTO conflicts VALUES (?, ?, ?, ?, ?)", [_fields(c) for c in learner.conflicts])
             db.executemany(
-                "INSERT INTO label_log (script, entity, role, height, active) VALUES (?, ?, ?, ?, ?)",
-                [(learner.scripts[a], e, r, h, int(on)) for a, e, r, h, on in learner.label_log if a < len(learner.scripts)],
+                "INSERT INTO evidence VALUES (?, ?, ?, ?)", [_fields(e) for e in learner.evidence]
+            )
+            db.execute("DELETE FROM conflicts")
+            db.executemany(
+                "INSERT INTO conflicts VALUES (?, ?, ?, ?, ?)",
+                [_fields(c) for c in learner.conflicts],
+            )
+            db.executemany(
+                "INSERT INTO label_log (script, entity, role, height, active)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (learner.scripts[a], e, r, h, int(on))
+                    for a, e, r, h, on in learner.label_log
+                    if a < len(learner.scripts)
+                ],
             )
         learner.label_log.clear()
 
@@ -167,7 +185,9 @@ class Store:
             (seq,),
         ).fetchall()
         return [
-            Label(q, bytes(s), e, r, bool(on)) for q, s, e, r, on in rows if roles is None or r in roles
+            Label(q, bytes(s), e, r, bool(on))
+            for q, s, e, r, on in rows
+            if roles is None or r in roles
         ]
 
     def show(self, address: str) -> dict[str, Any] | None:
@@ -181,7 +201,9 @@ class Store:
         evidence = self.db.execute(
             "SELECT txid, heuristic, height FROM evidence WHERE addr = ? ORDER BY height", (addr,)
         ).fetchall()
-        size = self.db.execute("SELECT COUNT(*) FROM labels WHERE cluster = ?", (cluster,)).fetchone()[0]
+        size = self.db.execute(
+            "SELECT COUNT(*) FROM labels WHERE cluster = ?", (cluster,)
+        ).fetchone()[0]
         return {
             "address": address,
             "entity": entity,

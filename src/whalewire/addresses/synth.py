@@ -133,8 +133,7 @@ class Economy:
         stripped = b"".join([*body, bytes(4)])
         # placeholder witness: a 71-byte "signature" and a 33-byte "key" per input
         witness = b"".join(
-            b"\x02\x47" + self.rng.randbytes(71) + b"\x21\x02" + self.rng.randbytes(32)
-            for _ in ins
+            b"\x02\x47" + self.rng.randbytes(71) + b"\x21\x02" + self.rng.randbytes(32) for _ in ins
         )
         raw = body[0] + b"\x00\x01" + b"".join(body[1:]) + witness + bytes(4)
         txid = dsha256(stripped)
@@ -318,7 +317,9 @@ class Economy:
             return
         to = self.spk()
         total = ca.value + cb.value
-        self.truth["conflicts"].append(self.tx([ca, cb], [(total // 3, to), (total - total // 3 - 900, a.hot[0])]))
+        self.truth["conflicts"].append(
+            self.tx([ca, cb], [(total // 3, to), (total - total // 3 - 900, a.hot[0])])
+        )
 
     def run(self) -> None:
         """Make every block."""

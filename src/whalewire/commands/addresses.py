@@ -33,8 +33,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--rpc", metavar="URL", help="http://user:password@host:port of a node")
     src.add_argument("--blocks-dir", metavar="DIR", help="a directory of Core's blk*.dat files")
     learn.add_argument("--cookie", metavar="FILE", help="RPC auth from Core's .cookie file")
-    learn.add_argument("--seed", action="append", default=[], metavar="FILE",
-                       help="seed labels: CSV address book or TagPack YAML (repeatable)")
+    learn.add_argument(
+        "--seed",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="seed labels: CSV address book or TagPack YAML (repeatable)",
+    )
     learn.add_argument("--network", default="mainnet")
     learn.add_argument("--checkpoint-every", type=int, default=1000, metavar="BLOCKS")
     learn.add_argument("--follow", action="store_true", help="RPC: keep polling for new blocks")
@@ -59,8 +64,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen action."""
-    action = {"learn": _learn, "show": _show, "export": _export, "stats": _stats,
-              "synth": _synth, "score": _score}[args.action]
+    action = {
+        "learn": _learn,
+        "show": _show,
+        "export": _export,
+        "stats": _stats,
+        "synth": _synth,
+        "score": _score,
+    }[args.action]
     return action(args)
 
 
@@ -81,7 +92,10 @@ def _learn(args: argparse.Namespace) -> int:
         for s in load_seeds(path, args.network):
             clash = learner.seed(s.script, s.entity, s.label, s.source)
             if clash is not None:
-                print(f"seed refused: {clash.entity_b} vs {clash.entity_a} ({s.source})", file=sys.stderr)
+                print(
+                    f"seed refused: {clash.entity_b} vs {clash.entity_a} ({s.source})",
+                    file=sys.stderr,
+                )
     every = max(1, args.checkpoint_every)
     t0 = time.perf_counter()
     start_height = learner.height
@@ -90,8 +104,13 @@ def _learn(args: argparse.Namespace) -> int:
 
         def step(height: int, tip: int) -> None:
             done = height - start_height
-            bar.update(task, completed=height + 1, total=tip + 1, tip=tip,
-                       rate=done / max(time.perf_counter() - t0, 1e-9))
+            bar.update(
+                task,
+                completed=height + 1,
+                total=tip + 1,
+                tip=tip,
+                rate=done / max(time.perf_counter() - t0, 1e-9),
+            )
             if height % every == 0:
                 store.save(learner)
 
@@ -106,9 +125,11 @@ def _learn(args: argparse.Namespace) -> int:
                 follow(rpc, learner, on_block=step)
     store.save(learner)
     secs = time.perf_counter() - t0
-    print(f"learned to height {learner.height}: {learner.transactions:,} transactions, "
-          f"{len(learner.role):,} labelled addresses, {len(learner.conflicts)} merges refused "
-          f"({secs:.1f} s)")
+    print(
+        f"learned to height {learner.height}: {learner.transactions:,} transactions, "
+        f"{len(learner.role):,} labelled addresses, {len(learner.conflicts)} merges refused "
+        f"({secs:.1f} s)"
+    )
     store.close()
     return 0
 
@@ -116,7 +137,9 @@ def _learn(args: argparse.Namespace) -> int:
 def _from_files(learner: Learner, blocks_dir: Path, step: object) -> None:
     chain = best_chain(index(blocks_dir))
     # a restart after the files' chain reorganised: back off to the common ancestor
-    while learner.tip and (learner.height >= len(chain) or chain[learner.height].hash != learner.tip[-1][1]):
+    while learner.tip and (
+        learner.height >= len(chain) or chain[learner.height].hash != learner.tip[-1][1]
+    ):
         learner.disconnect()
     for height, raw in read_chain(chain, learner.height + 1):
         learner.connect(height, bytes(raw))
@@ -132,9 +155,11 @@ def _show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    print(f"{info['address']}: {info['entity']} {info['role']} (learned at height "
-          f"{info['learned_at_height']}; its cluster has {info['labelled_cluster_addresses']} "
-          "labelled addresses)")
+    print(
+        f"{info['address']}: {info['entity']} {info['role']} (learned at height "
+        f"{info['learned_at_height']}; its cluster has {info['labelled_cluster_addresses']} "
+        "labelled addresses)"
+    )
     for e in info["evidence"]:
         print(f"  {e['heuristic']:<28} {e['txid']}  height {e['height']}")
     return 0
@@ -157,11 +182,19 @@ def _synth(args: argparse.Namespace) -> int:
     from whalewire.addresses.synth import Params, generate  # noqa: PLC0415
 
     k = max(1, args.scale)
-    p = Params(blocks=args.blocks, customers=40 * k, users=60 * k, deposits_per_block=8 * k,
-               payments_per_block=6 * k)
+    p = Params(
+        blocks=args.blocks,
+        customers=40 * k,
+        users=60 * k,
+        deposits_per_block=8 * k,
+        payments_per_block=6 * k,
+    )
     truth = generate(args.out, seed=args.seed, params=p)
-    print(f"{args.out}: {truth['blocks']} blocks, {truth['transactions']:,} transactions, "
-          f"{len(truth['deposit_addresses'])} deposit addresses; seeds in seeds.csv, truth in truth.json")
+    print(
+        f"{args.out}: {truth['blocks']} blocks, {truth['transactions']:,} transactions, "
+        f"{len(truth['deposit_addresses'])} deposit addresses; seeds in seeds.csv, "
+        "truth in truth.json"
+    )
     return 0
 
 
