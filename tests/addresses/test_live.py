@@ -11,6 +11,7 @@ import base64
 import json
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 
 from whalewire.addresses.blockfiles import best_chain, index, read_chain
 from whalewire.addresses.learner import DEPOSIT, Learner
-from whalewire.addresses.live import LabelLoader
+from whalewire.addresses.live import LabelLoader, watch_store
 from whalewire.addresses.rpc import RpcClient, RpcError, follow
 from whalewire.addresses.seeds import load_seeds
 from whalewire.addresses.store import Store
@@ -173,3 +174,27 @@ def test_loader_puts_learned_deposits_in_the_watch_set_and_the_detector_alerts(
                     assert ("deposit", deposits[tx.txid][1]) in kinds
                     seen += 1
     assert seen >= 0.95 * len(deposits)
+
+
+def test_watch_store_picks_new_labels_up_from_its_thread(economy: Path, tmp_path: Path) -> None:
+    learner = seeded(economy)
+    chain = [(h, bytes(r)) for h, r in read_chain(best_chain(index(economy / "blocks")))]
+    for h, raw in chain[:40]:
+        learner.connect(h, raw)
+    store = Store(tmp_path / "s.db")
+    store.save(learner)
+    detector = WhaleDetector(AddressBook.demo())
+    loader = watch_store(tmp_path / "s.db", detector.watch_set, interval_s=0.02)
+    try:
+        first = len(detector.watch_set)
+        assert first > len(AddressBook.demo())
+        for h, raw in chain[40:]:
+            learner.connect(h, raw)
+        store.save(learner)
+        want = len(AddressBook.demo()) + sum(1 for r in learner.role.values() if r[1] == DEPOSIT)
+        deadline = time.monotonic() + 10
+        while len(detector.watch_set) < want and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(detector.watch_set) == want > first
+    finally:
+        loader.close()

@@ -4,12 +4,14 @@
 read (a script gaining a role is added, one losing it in a reorg is discarded), so calling it
 every second or so picks labels up while detection runs: the watch set takes adds without a
 pause (``mempool.watchset``). Each (entity, role) is one shared value in the set: an
-``AddressEntry`` with no script of its own. Knows the store and the watch set, nothing of
-the engine.
+``AddressEntry`` with no script of its own. ``watch_store`` does the first load, then polls
+from a daemon thread: the detector's thread never waits on SQLite. Knows the store and the
+watch set, nothing of the engine.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from whalewire.addresses.learner import DEPOSIT
@@ -17,7 +19,7 @@ from whalewire.addresses.store import Store
 from whalewire.mempool.watchlist import AddressEntry
 from whalewire.mempool.watchset import WatchSetLike
 
-__all__ = ["LabelLoader"]
+__all__ = ["LabelLoader", "watch_store"]
 
 
 class LabelLoader:
@@ -36,6 +38,8 @@ class LabelLoader:
         self.roles = roles
         self.seq = 0
         self._values: dict[tuple[str, str], int] = {}
+        self._stop: threading.Event | None = None
+        self._thread: threading.Thread | None = None
 
     def poll(self) -> int:
         """Apply the label-log rows written since the last poll; return how many."""
@@ -64,5 +68,43 @@ class LabelLoader:
         return k
 
     def close(self) -> None:
-        """Close the store."""
+        """Stop polling (``watch_store``'s thread) and close the store."""
+        if self._stop is not None and self._thread is not None:
+            self._stop.set()
+            self._thread.join()
         self.store.close()
+
+
+def watch_store(
+    store_path: str | Path,
+    watch_set: WatchSetLike[AddressEntry],
+    *,
+    interval_s: float = 1.0,
+    roles: tuple[str, ...] = (DEPOSIT,),
+) -> LabelLoader:
+    """Load ``store_path``'s labels into ``watch_set`` now, then every ``interval_s`` seconds.
+
+    The polls run on a daemon thread with their own SQLite connection; ``close()`` on the
+    returned loader stops them. A learner writing the store meanwhile is never blocked (WAL).
+
+    Raises:
+        sqlite3.Error: the store cannot be opened or read (at the first load).
+    """
+    first = LabelLoader(store_path, watch_set, roles=roles)
+    first.poll()
+    first.store.close()
+    stop = threading.Event()
+
+    def run() -> None:
+        loader = LabelLoader(store_path, watch_set, roles=roles)
+        loader.seq, loader._values = first.seq, first._values
+        try:
+            while not stop.wait(interval_s):
+                loader.poll()
+        finally:
+            loader.store.close()
+
+    thread = threading.Thread(target=run, name="whalewire-labels", daemon=True)
+    first._stop, first._thread = stop, thread
+    thread.start()
+    return first
