@@ -17,7 +17,7 @@ from whalewire.addresses.heuristics import coinjoin_shape
 from whalewire.addresses.learner import DEPOSIT, Learner, ReorgError
 from whalewire.addresses.score import score
 from whalewire.addresses.seeds import load_seeds
-from whalewire.addresses.store import Store
+from whalewire.addresses.store import SAVED_UNDO, Store
 from whalewire.mempool.address import address_to_script
 
 
@@ -149,3 +149,14 @@ def test_blocks_files_are_read_in_height_order_not_file_order(
 )
 def test_coinjoin_shapes(values: list[int], n_in: int, shape: str | None) -> None:
     assert coinjoin_shape(values, n_in) == shape
+
+
+def test_a_resumed_learner_can_undo_the_saved_blocks_only(economy: Path, tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    store.save(learn(economy, upto=70))
+    resumed = store.load()
+    for _ in range(SAVED_UNDO):
+        resumed.disconnect()
+    assert state(resumed) == state(learn(economy, upto=70 - SAVED_UNDO))
+    with pytest.raises(ReorgError):
+        resumed.disconnect()

@@ -46,7 +46,7 @@ def coinjoin_shape(values: list[int], n_inputs: int) -> str | None:
         over at least as many inputs), ``"joinmarket"`` (3 or more equal outputs, or equal
         outputs making up half the outputs, over at least 2 inputs) or None.
     """
-    if n_inputs < 2 or len(values) < 2:
+    if n_inputs < 2 or len(values) < 2 or len(set(values)) == len(values):
         return None
     value, run = Counter(values).most_common(1)[0]
     if run < 2 or value == 0:

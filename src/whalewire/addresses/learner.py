@@ -27,7 +27,9 @@ DEPOSIT: Final = "deposit"
 INTERNAL: Final = "internal wallet"
 #: the role of an address joined to a labelled cluster by common-input-ownership
 MEMBER: Final = "cluster member"
-_MAX_FUNDERS: Final = 4
+_MAX_FUNDERS: Final = 2
+_NVOUT: Final = 256
+_VOUT: Final = [i.to_bytes(4, "little") for i in range(_NVOUT)]
 #: how many blocks can be disconnected (Core keeps undo data far longer; reorgs are shallow)
 UNDO_DEPTH: Final = 144
 
@@ -136,30 +138,44 @@ class Learner:
             raise ReorgError(f"block {block.hash} at {height} does not extend the tip")
         log: list[tuple[Any, ...]] = []
         utxo = self.utxo
+        ids = self.ids
+        funders = self.funders
+        vout = _VOUT
         for tx in block.txs:
             txid_b = tx.txid_bytes
             ins: list[int] = []
             if not tx.inputs[0].is_coinbase:
+                spent_here = []
                 for txin in tx.inputs:
                     spent = utxo.pop(txin.prevout, None)
                     if spent is not None:
-                        log.append(("spent", txin.prevout, spent))
+                        spent_here.append((txin.prevout, spent))
                         ins.append(spent[0])
-            outs = [self._id(o.script_pubkey, log) for o in tx.outputs]
+                if spent_here:
+                    log.append(("spent", spent_here))
+            outs = []
+            for o in tx.outputs:
+                a = ids.get(o.script_pubkey)
+                outs.append(self._id(o.script_pubkey, log) if a is None else a)
             if ins:
                 self._examine(
-                    tx.txid, [o.value for o in tx.outputs], len(ins), ins, outs, height, log
+                    txid_b[::-1].hex(), [o.value for o in tx.outputs], ins, outs, height, log
                 )
                 payer = ins[0]
-                for a in set(outs):
-                    got = self.funders.get(a)
-                    if got is None or len(got) < _MAX_FUNDERS:
-                        log.append(("funders", a, None if got is None else list(got)))
-                        self.funders[a] = [*(got or ()), payer]
-            for i, (o, a) in enumerate(zip(tx.outputs, outs, strict=True)):
-                op = txid_b + i.to_bytes(4, "little")
-                utxo[op] = (a, o.value)
-                log.append(("created", op))
+                for a in outs:
+                    got = funders.get(a)
+                    if got is None:
+                        log.append(("funders", a, None))
+                        funders[a] = [payer]
+                    elif len(got) < _MAX_FUNDERS and payer not in got:
+                        log.append(("funders", a, list(got)))
+                        got.append(payer)
+            for i, o in enumerate(tx.outputs):
+                utxo[txid_b + (vout[i] if i < _NVOUT else i.to_bytes(4, "little"))] = (
+                    outs[i],
+                    o.value,
+                )
+            log.append(("created", txid_b, len(outs)))
             self.transactions += 1
         log.append(("transactions", len(block.txs)))
         self.tip.append((height, bytes.fromhex(block.hash)[::-1]))
@@ -185,9 +201,11 @@ class Learner:
     def _revert(self, op: tuple[Any, ...], height: int) -> None:
         kind = op[0]
         if kind == "spent":
-            self.utxo[op[1]] = op[2]
+            for prevout, spent in op[1]:
+                self.utxo[prevout] = tuple(spent)
         elif kind == "created":
-            self.utxo.pop(op[1], None)
+            for i in range(op[2]):
+                self.utxo.pop(op[1] + i.to_bytes(4, "little"), None)
         elif kind == "new":
             del self.ids[self.scripts.pop()]
             self.parent.pop()
@@ -242,13 +260,12 @@ class Learner:
         self,
         txid: str,
         values: list[int],
-        n_inputs: int,
         ins: list[int],
         outs: list[int],
         height: int,
         log: list[tuple[Any, ...]],
     ) -> None:
-        if heur.coinjoin_shape(values, n_inputs) is not None:
+        if heur.coinjoin_shape(values, len(ins)) is not None:
             self.coinjoins_skipped += 1
             log.append(("coinjoin",))
             return

@@ -23,7 +23,11 @@ import msgspec
 from whalewire.addresses.learner import Conflict, Evidence, Learner
 from whalewire.mempool.address import script_to_address
 
-__all__ = ["Label", "Store"]
+__all__ = ["SAVED_UNDO", "Label", "Store"]
+
+#: how many blocks a resumed learner can disconnect (the snapshot's undo logs; a running one
+#: keeps ``learner.UNDO_DEPTH``): the undo logs are most of a snapshot's bytes
+SAVED_UNDO = 12
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -94,8 +98,8 @@ class Store:
                 "evidence": [tuple(_fields(e)) for e in learner.evidence],
                 "conflicts": [tuple(_fields(c)) for c in learner.conflicts],
                 "utxo": learner.utxo,
-                "tip": learner.tip,
-                "undo": learner.undo,
+                "tip": learner.tip[-SAVED_UNDO:],
+                "undo": learner.undo[-SAVED_UNDO:],
                 "coinjoins_skipped": learner.coinjoins_skipped,
                 "transactions": learner.transactions,
             }
