@@ -28,6 +28,9 @@ INTERNAL: Final = "internal wallet"
 #: the role of an address joined to a labelled cluster by common-input-ownership
 MEMBER: Final = "cluster member"
 _MAX_FUNDERS: Final = 2
+#: consolidations remembered for addresses not yet labelled (all of them, and per address)
+_MAX_PENDING: Final = 100_000
+_MAX_PENDING_EACH: Final = 64
 _NVOUT: Final = 256
 _VOUT: Final = [i.to_bytes(4, "little") for i in range(_NVOUT)]
 #: how many blocks can be disconnected (Core keeps undo data far longer; reorgs are shallow)
@@ -276,7 +279,11 @@ class Learner:
             # an entity's wallet (clustered later), this was a sweep
             old = self.pending.get(outs[0])
             log.append(("pending", outs[0], None if old is None else list(old)))
-            self.pending[outs[0]] = [*(old or ()), (txid, distinct)]
+            kept = (old or [])[-_MAX_PENDING_EACH + 1 :]
+            self.pending[outs[0]] = [*kept, (txid, distinct)]
+            if len(self.pending) > _MAX_PENDING:  # bounded: the oldest is forgotten
+                oldest = next(iter(self.pending))
+                log.append(("pending", oldest, list(self.pending.pop(oldest))))
         if wallet_of is not None and {self.entity_of(a) for a in distinct} <= {wallet_of, None}:
             self._label_swept(txid, wallet_of, distinct, height, log)
         if len(distinct) >= 2:

@@ -29,8 +29,9 @@ about twice the cost per transaction. Limits: an exchange's unlisted addresses a
 a deposit whose inputs mix the entity's coins with others' counts as internal; amounts are
 what the transaction says, not what the exchange credits.
 
-Hot path: ``scan_tx`` walks the bytes and looks scriptPubKey and outpoint slices up in two
-dicts; nothing is built unless something matched. For a transaction that matched, the inputs'
+Hot path: ``scan_tx`` walks the bytes and looks scriptPubKey slices up in the watch set (the
+compact one of ``mempool.watchset``, probed in place) and outpoints in a dict; nothing is
+built unless something matched. For a transaction that matched, the inputs'
 revealed keys come from one more walk over its bytes (``_scan.reveal``), and its txid is the
 one the caller computed from the same bytes (a feed event's, ``feed(txid=...)``), or that walk
 hashes it (``_scan.inspect``); no ``Tx`` is built unless a withdrawal needs its outputs;
