@@ -27,26 +27,20 @@ import tempfile
 import time
 from pathlib import Path
 
+from _sections import parse_args, rss_bytes, write_section
+
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
 BEGIN = "<!-- learn-bench:begin -->"
 END = "<!-- learn-bench:end -->"
 
 
-def rss() -> int:
-    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--blocks", type=int, default=300)
-    ap.add_argument("--scale", type=int, default=20)
-    ap.add_argument("--seed", type=int, default=3)
-    ap.add_argument("--cpu", type=int, default=1)
-    ap.add_argument("--no-write", action="store_true")
-    args = ap.parse_args()
-    if args.cpu >= 0:
-        os.sched_setaffinity(0, {args.cpu})
+    def options(ap: argparse.ArgumentParser) -> None:
+        ap.add_argument("--blocks", type=int, default=300)
+        ap.add_argument("--scale", type=int, default=20)
+        ap.add_argument("--seed", type=int, default=3)
+
+    args = parse_args(__doc__ or "", options, cpu=1)
 
     import msgspec
 
@@ -87,13 +81,13 @@ def main() -> None:
         assert parsed == n_tx
 
         gc.collect()
-        before = rss()
+        before = rss_bytes()
         t0 = time.perf_counter()
         learner = seeded()
         for h, raw in read_chain(best_chain(index(eco / "blocks"))):
             learner.connect(h, bytes(raw))
         learn_s = time.perf_counter() - t0
-        grown = rss() - before
+        grown = rss_bytes() - before
         n_addr, n_utxo = len(learner.scripts), len(learner.utxo)
 
         t0 = time.perf_counter()
@@ -171,13 +165,7 @@ def main() -> None:
     )
     print(text)
     if not args.no_write:
-        doc = DOCS.read_text()
-        if BEGIN in doc:
-            head, rest = doc.split(BEGIN, 1)
-            doc = head + text + rest.split(END, 1)[1]
-        else:
-            doc = doc.rstrip("\n") + "\n\n## Address learner: ingest and store\n\n" + text + "\n"
-        DOCS.write_text(doc)
+        write_section(BEGIN, END, text, heading="Address learner: ingest and store")
 
 
 if __name__ == "__main__":

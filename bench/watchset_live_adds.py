@@ -22,9 +22,10 @@ import threading
 import time
 from pathlib import Path
 
+from _sections import parse_args, write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "mempool" / "data" / "block_951658.bin.gz"
-DOCS = ROOT / "docs" / "benchmarks.md"
 BEGIN = "<!-- watchset-live-bench:begin -->"
 END = "<!-- watchset-live-bench:end -->"
 CHUNK = 1024
@@ -36,14 +37,11 @@ def pct(values: list[int], q: float) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--base", type=int, default=1_000_000)
-    ap.add_argument("--add", type=int, default=8_000_000)
-    ap.add_argument("--cpu", type=int, default=0)
-    ap.add_argument("--no-write", action="store_true")
-    args = ap.parse_args()
-    if args.cpu >= 0:
-        os.sched_setaffinity(0, {args.cpu})
+    def options(ap: argparse.ArgumentParser) -> None:
+        ap.add_argument("--base", type=int, default=1_000_000)
+        ap.add_argument("--add", type=int, default=8_000_000)
+
+    args = parse_args(__doc__ or "", options)
 
     from whalewire.mempool import _scan
     from whalewire.mempool.tx import parse_block
@@ -111,14 +109,7 @@ def main() -> None:
         ]
     )
     if not args.no_write:
-        doc = DOCS.read_text()
-        if BEGIN in doc:
-            head, rest = doc.split(BEGIN, 1)
-            doc = head + text + rest.split(END, 1)[1]
-        else:
-            marker = "<!-- watchset-bench:end -->"
-            doc = doc.replace(marker, marker + "\n\n" + text, 1)
-        DOCS.write_text(doc)
+        write_section(BEGIN, END, text, after="<!-- watchset-bench:end -->")
 
 
 if __name__ == "__main__":

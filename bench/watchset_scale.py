@@ -24,9 +24,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from _sections import parse_args, rss_bytes, write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "mempool" / "data" / "block_951658.bin.gz"
-DOCS = ROOT / "docs" / "benchmarks.md"
 BEGIN = "<!-- watchset-bench:begin -->"
 END = "<!-- watchset-bench:end -->"
 
@@ -40,10 +41,6 @@ MIXES: dict[str, list[tuple[str, int]]] = {
     "exchange": [("p2wpkh", 50), ("p2sh", 25), ("p2pkh", 15), ("p2tr", 10)],
     **{name: [(name, 100)] for name in TEMPLATES},
 }
-
-
-def rss_bytes() -> int:
-    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def batch(kind: str, count: int) -> list[bytes]:
@@ -68,15 +65,12 @@ def pct(values: list[int], q: float) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scripts", type=int, default=50_000_000)
-    ap.add_argument("--mix", choices=sorted(MIXES), default="exchange")
-    ap.add_argument("--rounds", type=int, default=200)
-    ap.add_argument("--cpu", type=int, default=0, help="pin to this CPU (-1: do not pin)")
-    ap.add_argument("--no-write", action="store_true")
-    args = ap.parse_args()
-    if args.cpu >= 0:
-        os.sched_setaffinity(0, {args.cpu})
+    def options(ap: argparse.ArgumentParser) -> None:
+        ap.add_argument("--scripts", type=int, default=50_000_000)
+        ap.add_argument("--mix", choices=sorted(MIXES), default="exchange")
+        ap.add_argument("--rounds", type=int, default=200)
+
+    args = parse_args(__doc__ or "", options)
 
     from whalewire.mempool import _scan
     from whalewire.mempool.tx import parse_block
@@ -164,13 +158,7 @@ def main() -> None:
         ]
     )
     if not args.no_write:
-        doc = DOCS.read_text()
-        if BEGIN in doc:
-            head, rest = doc.split(BEGIN, 1)
-            doc = head + text + rest.split(END, 1)[1]
-        else:
-            doc = doc.rstrip("\n") + "\n\n## Watch set at scale\n\n" + text + "\n"
-        DOCS.write_text(doc)
+        write_section(BEGIN, END, text, heading="Watch set at scale")
 
 
 if __name__ == "__main__":
