@@ -60,7 +60,7 @@ class LabelLoader:
         ws = self.watch_set
         ws.reserve(len(ws) + len(rows))
         # runs of one value go in as add_many calls of at most _CHUNK scripts, with the GIL
-        # offered between them, so a detector thread waits at most one chunk (~0.3 ms)
+        # offered between them, so a detector thread waits at most one chunk (~1 ms)
         run: list[bytes] = []
         run_value = -1
         for row in rows:

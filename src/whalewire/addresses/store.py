@@ -7,7 +7,7 @@ checkpointed block), ``blocks`` (height, hash of the connected tip), the queryab
 ``label_log``, append only, whose sequence numbers the live loader follows to pick up new
 labels while the detector runs. SQLite is the embedded default the project uses elsewhere:
 one transaction per checkpoint, readers in other processes never blocked (WAL); what a
-checkpoint costs is measured in docs/address-book.md.
+checkpoint costs is measured in docs/benchmarks.md ("Address learner").
 Knows the learner's fields and SQL, nothing of blocks or heuristics.
 """
 
