@@ -25,6 +25,7 @@ from whalewire.addresses.live import LabelLoader, watch_store
 from whalewire.addresses.rpc import RpcClient, RpcError, follow
 from whalewire.addresses.seeds import load_seeds
 from whalewire.addresses.store import Store
+from whalewire.cli import main
 from whalewire.mempool.tx import dsha256
 from whalewire.mempool.watchlist import AddressBook
 from whalewire.mempool.whales import WhaleDetector
@@ -198,3 +199,27 @@ def test_watch_store_picks_new_labels_up_from_its_thread(economy: Path, tmp_path
         assert len(detector.watch_set) == want > first
     finally:
         loader.close()
+
+
+def test_learn_command_over_rpc_resumes_at_the_nodes_tip(
+    economy: Path, node: tuple[str, Node], tmp_path: Path
+) -> None:
+    url, state = node
+    store = str(tmp_path / "s.db")
+    args = [
+        "addresses",
+        "learn",
+        "--store",
+        store,
+        "--rpc",
+        url,
+        "--seed",
+        str(economy / "seeds.csv"),
+    ]
+    assert main(args) == 0
+    assert Store(store).height() == len(state.blocks) - 1
+    assert main(args) == 0  # nothing new: a no-op
+    learner = seeded(economy)
+    for h, raw in enumerate(state.blocks):
+        learner.connect(h, raw)
+    assert Store(store).load().role == learner.role

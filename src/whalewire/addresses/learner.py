@@ -116,6 +116,9 @@ class Learner:
         """Label ``script`` as ``entity``'s ``label`` from a seed book; refuse a clash."""
         log: list[tuple[Any, ...]] = []
         a = self._id(script, log)
+        r = self.role.get(a)
+        if r is not None and (r[0], r[1]) == (entity, label or "wallet"):
+            return None  # seeded before (a resumed learn given its seeds again)
         root = self.find(a)
         have = self.entity.get(root)
         if have is not None and have != entity:
