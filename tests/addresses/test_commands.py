@@ -21,18 +21,8 @@ def test_learn_show_export_stats_score(tmp_path: Path, capsys: pytest.CaptureFix
     eco = tmp_path / "eco"
     assert main(["addresses", "synth", "--out", str(eco), "--seed", "5", "--blocks", "80"]) == 0
     store = str(tmp_path / "s.db")
-    args = [
-        "addresses",
-        "learn",
-        "--store",
-        store,
-        "--blocks-dir",
-        str(eco / "blocks"),
-        "--seed",
-        str(eco / "seeds.csv"),
-        "--checkpoint-every",
-        "10",
-    ]
+    learn = f"addresses learn --store {store} --blocks-dir {eco / 'blocks'}"
+    args = [*learn.split(), "--seed", str(eco / "seeds.csv"), "--checkpoint-every", "10"]
     assert main(args) == 0
     assert main(args) == 0  # resumes at the tip: nothing left to learn
     capsys.readouterr()

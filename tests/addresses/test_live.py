@@ -206,16 +206,7 @@ def test_learn_command_over_rpc_resumes_at_the_nodes_tip(
 ) -> None:
     url, state = node
     store = str(tmp_path / "s.db")
-    args = [
-        "addresses",
-        "learn",
-        "--store",
-        store,
-        "--rpc",
-        url,
-        "--seed",
-        str(economy / "seeds.csv"),
-    ]
+    args = f"addresses learn --store {store} --rpc {url} --seed {economy / 'seeds.csv'}".split()
     assert main(args) == 0
     assert Store(store).height() == len(state.blocks) - 1
     assert main(args) == 0  # nothing new: a no-op
