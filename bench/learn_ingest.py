@@ -114,7 +114,7 @@ def main() -> None:
                 "utxo": stored.utxo,
                 "role": stored.role,
                 "entity": stored.entity,
-                "funders": stored.funders,
+                "funders": stored.funders.tobytes(),
                 "undo": stored.undo[-SAVED_UNDO:],
             }
         )

@@ -45,7 +45,7 @@ def state(learner: Learner) -> tuple[Any, ...]:
         list(learner.size),
         dict(learner.entity),
         dict(learner.role),
-        dict(learner.funders),
+        learner.funders.tobytes(),
         dict(learner.swept),
         dict(learner.utxo),
         len(learner.evidence),

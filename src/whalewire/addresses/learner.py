@@ -13,6 +13,7 @@ Knows transactions and scripts, nothing of files, RPC or SQL.
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -27,7 +28,7 @@ DEPOSIT: Final = "deposit"
 INTERNAL: Final = "internal wallet"
 #: the role of an address joined to a labelled cluster by common-input-ownership
 MEMBER: Final = "cluster member"
-_MAX_FUNDERS: Final = 2
+_NO_FUNDERS: Final = (-1, -1)
 #: consolidations remembered for addresses not yet labelled (all of them, and per address)
 _MAX_PENDING: Final = 100_000
 _MAX_PENDING_EACH: Final = 64
@@ -74,8 +75,9 @@ class Learner:
     entity: dict[int, str] = field(default_factory=dict)
     #: address -> (entity, role, height learned)
     role: dict[int, tuple[str, str, int]] = field(default_factory=dict)
-    #: address -> the first few addresses that paid it (first input of each funding tx)
-    funders: dict[int, list[int]] = field(default_factory=dict)
+    #: address a -> the first two addresses that paid it (the first input of each funding
+    #: tx) at ``2a`` and ``2a + 1``, -1 for none: 16 bytes an address, no object
+    funders: array[int] = field(default_factory=lambda: array("q"))
     #: address -> how many sweeps spent from it
     swept: dict[int, int] = field(default_factory=dict)
     #: unlabelled address -> consolidations into it not yet understood: (txid, inputs)
@@ -84,8 +86,8 @@ class Learner:
     conflicts: list[Conflict] = field(default_factory=list)
     #: every role change in order (the live loader follows it): (addr, entity, role, active)
     label_log: list[tuple[int, str, str, int, bool]] = field(default_factory=list)
-    #: outpoint -> (address, value)
-    utxo: dict[bytes, tuple[int, int]] = field(default_factory=dict)
+    #: outpoint -> the address it pays (no heuristic reads the value: not kept)
+    utxo: dict[bytes, int] = field(default_factory=dict)
     #: (height, block hash internal order) of the connected chain's last blocks
     tip: list[tuple[int, bytes]] = field(default_factory=list)
     undo: list[list[tuple[Any, ...]]] = field(default_factory=list)
@@ -156,7 +158,7 @@ class Learner:
                     spent = utxo.pop(txin.prevout, None)
                     if spent is not None:
                         spent_here.append((txin.prevout, spent))
-                        ins.append(spent[0])
+                        ins.append(spent)
                 if spent_here:
                     log.append(("spent", spent_here))
             outs = []
@@ -169,18 +171,16 @@ class Learner:
                 )
                 payer = ins[0]
                 for a in outs:
-                    got = funders.get(a)
-                    if got is None:
-                        log.append(("funders", a, None))
-                        funders[a] = [payer]
-                    elif len(got) < _MAX_FUNDERS and payer not in got:
-                        log.append(("funders", a, list(got)))
-                        got.append(payer)
-            for i, o in enumerate(tx.outputs):
-                utxo[txid_b + (vout[i] if i < _NVOUT else i.to_bytes(4, "little"))] = (
-                    outs[i],
-                    o.value,
-                )
+                    k = 2 * a
+                    first = funders[k]
+                    if first < 0:
+                        log.append(("funders", a, first, funders[k + 1]))
+                        funders[k] = payer
+                    elif first != payer and funders[k + 1] < 0:
+                        log.append(("funders", a, first, -1))
+                        funders[k + 1] = payer
+            for i, a in enumerate(outs):
+                utxo[txid_b + (vout[i] if i < _NVOUT else i.to_bytes(4, "little"))] = a
             log.append(("created", txid_b, len(outs)))
             self.transactions += 1
         log.append(("transactions", len(block.txs)))
@@ -208,7 +208,7 @@ class Learner:
         kind = op[0]
         if kind == "spent":
             for prevout, spent in op[1]:
-                self.utxo[prevout] = tuple(spent)
+                self.utxo[prevout] = spent
         elif kind == "created":
             for i in range(op[2]):
                 self.utxo.pop(op[1] + i.to_bytes(4, "little"), None)
@@ -216,6 +216,7 @@ class Learner:
             del self.ids[self.scripts.pop()]
             self.parent.pop()
             self.size.pop()
+            del self.funders[-2:]
         elif kind == "union":
             _, child, root, old_size = op
             self.parent[child] = child
@@ -237,10 +238,8 @@ class Learner:
             if old is not None:
                 self.label_log.append((a, old[0], old[1], old[2], True))
         elif kind == "funders":
-            if op[2] is None:
-                self.funders.pop(op[1], None)
-            else:
-                self.funders[op[1]] = op[2]
+            self.funders[2 * op[1]] = op[2]
+            self.funders[2 * op[1] + 1] = op[3]
         elif kind == "swept":
             if op[2] is None:
                 self.swept.pop(op[1], None)
@@ -313,7 +312,7 @@ class Learner:
             r = self.role.get(a)
             if r is not None and r[1] != MEMBER:
                 continue  # already known (a second sweep, or a seeded wallet)
-            funders = self.funders.get(a)
+            funders = [f for f in self.funders[2 * a : 2 * a + 2] if f >= 0]
             if not funders:
                 continue  # funded by coinbases only: nothing says who paid it
             own = all(self.entity_of(f) == entity for f in funders)
@@ -378,6 +377,7 @@ class Learner:
             self.scripts.append(script)
             self.parent.append(a)
             self.size.append(1)
+            self.funders.extend(_NO_FUNDERS)
             log.append(("new",))
         return a
 

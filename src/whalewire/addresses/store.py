@@ -14,6 +14,7 @@ Knows the learner's fields and SQL, nothing of blocks or heuristics.
 from __future__ import annotations
 
 import sqlite3
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,7 @@ class Store:
         self.db.executescript(_SCHEMA)
         row = self.db.execute("SELECT value FROM meta WHERE key = 'network'").fetchone()
         self.network = row[0] if row else network
+        self._addresses: dict[bytes, str | None] = {}
         if not row:
             with self.db:
                 self.db.execute("INSERT INTO meta VALUES ('network', ?)", (network,))
@@ -80,6 +82,12 @@ class Store:
     def close(self) -> None:
         """Close the file."""
         self.db.close()
+
+    def _address(self, script: bytes) -> str | None:
+        # encoding is ~0.1 ms in Python and the labels table is rewritten at each checkpoint
+        if script not in self._addresses:
+            self._addresses[script] = script_to_address(script, self.network)
+        return self._addresses[script]
 
     # --- the learner's state -----------------------------------------------------------------
 
@@ -92,7 +100,7 @@ class Store:
                 "size": learner.size,
                 "entity": learner.entity,
                 "role": learner.role,
-                "funders": learner.funders,
+                "funders": learner.funders.tobytes(),
                 "swept": learner.swept,
                 "pending": learner.pending,
                 "evidence": [tuple(_fields(e)) for e in learner.evidence],
@@ -104,7 +112,6 @@ class Store:
                 "transactions": learner.transactions,
             }
         )
-        net = self.network
         find = learner.find
         with self.db:
             db = self.db
@@ -120,7 +127,7 @@ class Store:
                     (
                         a,
                         learner.scripts[a],
-                        script_to_address(learner.scripts[a], net),
+                        self._address(learner.scripts[a]),
                         e,
                         r,
                         h,
@@ -163,12 +170,12 @@ class Store:
             size=s["size"],
             entity=s["entity"],
             role={a: tuple(v) for a, v in s["role"].items()},
-            funders=s["funders"],
+            funders=_int64s(s["funders"]),
             swept=s["swept"],
             pending={a: [(t, list(i)) for t, i in v] for a, v in s["pending"].items()},
             evidence=[Evidence(*e) for e in s["evidence"]],
             conflicts=[Conflict(*c) for c in s["conflicts"]],
-            utxo={k: tuple(v) for k, v in s["utxo"].items()},
+            utxo=s["utxo"],
             tip=[(h, b) for h, b in s["tip"]],
             undo=[[tuple(op) for op in log] for log in s["undo"]],
             coinjoins_skipped=s["coinjoins_skipped"],
@@ -237,6 +244,12 @@ class Store:
             "evidence_rows": self.db.execute("SELECT COUNT(*) FROM evidence").fetchone()[0],
             "conflicts": self.db.execute("SELECT COUNT(*) FROM conflicts").fetchone()[0],
         }
+
+
+def _int64s(raw: bytes) -> array[int]:
+    out = array("q")
+    out.frombytes(raw)
+    return out
 
 
 def _fields(obj: Evidence | Conflict) -> tuple[Any, ...]:
