@@ -50,6 +50,7 @@ def test_learn_show_export_stats_score(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_tagpack_seeds_use_header_defaults(tmp_path: Path) -> None:
+    pytest.importorskip("yaml")
     key = bytes(range(20))
     address = script_to_address(b"\x00\x14" + key)
     (tmp_path / "pack.yaml").write_text(
@@ -66,6 +67,7 @@ def test_tagpack_seeds_use_header_defaults(tmp_path: Path) -> None:
 
 
 def test_tagpack_bad_addresses_are_all_reported(tmp_path: Path) -> None:
+    pytest.importorskip("yaml")
     (tmp_path / "bad.yml").write_text(
         "title: t\ntags:\n  - address: nope\n    label: x\n  - label: y\n"
     )
