@@ -110,7 +110,7 @@ def main() -> None:
         snap = msgspec.msgpack.encode(
             {
                 "scripts": stored.scripts,
-                "parent": stored.parent,
+                "parent": stored.parent.tobytes(),
                 "utxo": stored.utxo,
                 "role": stored.role,
                 "entity": stored.entity,

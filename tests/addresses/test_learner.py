@@ -41,8 +41,8 @@ def blocks(economy: Path) -> list[tuple[int, bytes]]:
 def state(learner: Learner) -> tuple[Any, ...]:
     return (
         dict(learner.ids),
-        list(learner.parent),
-        list(learner.size),
+        learner.parent.tobytes(),
+        learner.size.tobytes(),
         dict(learner.entity),
         dict(learner.role),
         learner.funders.tobytes(),

@@ -69,8 +69,9 @@ class Learner:
 
     ids: dict[bytes, int] = field(default_factory=dict)
     scripts: list[bytes] = field(default_factory=list)
-    parent: list[int] = field(default_factory=list)
-    size: list[int] = field(default_factory=list)
+    #: the union-find, flat int64 arrays indexed by address id (8 bytes each, no objects)
+    parent: array[int] = field(default_factory=lambda: array("q"))
+    size: array[int] = field(default_factory=lambda: array("q"))
     #: cluster root -> entity
     entity: dict[int, str] = field(default_factory=dict)
     #: address -> (entity, role, height learned)

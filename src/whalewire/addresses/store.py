@@ -96,8 +96,8 @@ class Store:
         snap = msgspec.msgpack.encode(
             {
                 "scripts": learner.scripts,
-                "parent": learner.parent,
-                "size": learner.size,
+                "parent": learner.parent.tobytes(),
+                "size": learner.size.tobytes(),
                 "entity": learner.entity,
                 "role": learner.role,
                 "funders": learner.funders.tobytes(),
@@ -166,8 +166,8 @@ class Store:
         return Learner(
             ids={b: k for k, b in enumerate(scripts)},
             scripts=scripts,
-            parent=s["parent"],
-            size=s["size"],
+            parent=_int64s(s["parent"]),
+            size=_int64s(s["size"]),
             entity=s["entity"],
             role={a: tuple(v) for a, v in s["role"].items()},
             funders=_int64s(s["funders"]),
