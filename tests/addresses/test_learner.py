@@ -160,3 +160,38 @@ def test_a_resumed_learner_can_undo_the_saved_blocks_only(economy: Path, tmp_pat
     assert state(resumed) == state(learn(economy, upto=70 - SAVED_UNDO))
     with pytest.raises(ReorgError):
         resumed.disconnect()
+
+
+def test_spilling_to_the_store_changes_no_answer(
+    economy: Path, truth: dict[str, Any], tmp_path: Path
+) -> None:
+    # a cache of 300 entries: nearly every lookup of an older address or output misses memory
+    store = Store(tmp_path / "s.db")
+    spilled = store.load(cache_entries=300)
+    chain = blocks(economy)
+    for s in load_seeds(economy / "seeds.csv"):
+        spilled.seed(s.script, s.entity, s.label, s.source)
+    for h, raw in chain[:90]:
+        spilled.connect(h, raw)
+        if h % 10 == 9:
+            store.save(spilled)
+    assert len(spilled.ids) + len(spilled.utxo) <= 300 + 2_000  # one block's worth at most
+    # a reorg across spilled blocks, then the rest of the chain
+    for _ in range(8):
+        spilled.disconnect()
+    for h, raw in chain[82:]:
+        spilled.connect(h, raw)
+    reference = learn(economy)
+    assert spilled.role == reference.role
+    assert spilled.conflicts == reference.conflicts
+    assert [(e.addr, e.txid, e.heuristic) for e in spilled.evidence] == [
+        (e.addr, e.txid, e.heuristic) for e in reference.evidence
+    ]
+    assert dict(spilled.all_ids()) == reference.ids
+    assert spilled.parent == reference.parent
+    assert score(spilled, truth, chain) == score(reference, truth, chain)
+    # and from the store again, after a checkpoint
+    store.save(spilled)
+    resumed = Store(tmp_path / "s.db").load(cache_entries=300)
+    assert dict(resumed.all_ids()) == reference.ids
+    assert resumed.role == reference.role

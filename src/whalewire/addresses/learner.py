@@ -7,15 +7,18 @@ differently labelled entities; a transaction paying only an entity's wallets (no
 addresses) from unlabelled addresses labels those addresses: deposit addresses when anyone
 else funded them, internal wallets when only the entity did; a transaction between one
 entity's wallets is internal and labels nothing. ``disconnect()`` undoes the tip block (a
-reorg) from its undo log. State is in memory; ``store.Store`` saves and loads it.
-Knows transactions and scripts, nothing of files, RPC or SQL.
+reorg) from its undo log. State is in memory; ``store.Store`` saves and loads it, and can
+attach a ``Spill`` so that unspent outputs and address ids leave memory (bounded memory):
+lookups that miss memory ask the spill. Knows transactions and scripts, nothing of files,
+RPC or SQL.
 """
 
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from whalewire.addresses import heuristics as heur
 from whalewire.mempool.tx import parse_block
@@ -63,12 +66,45 @@ class Conflict:
     height: int
 
 
+class Spill(Protocol):
+    """Where unspent outputs and address ids go when they leave memory (``store``)."""
+
+    def take_utxo(self, outpoint: bytes) -> int | None:
+        """Remove a spilled unspent output; return the address it paid, or None."""
+        ...
+
+    def drop_utxo(self, outpoint: bytes) -> None:
+        """Forget a spilled unspent output (its block was disconnected)."""
+        ...
+
+    def id_of(self, script: bytes) -> int | None:
+        """Return a spilled script's address id, or None."""
+        ...
+
+    def script_of(self, a: int) -> bytes | None:
+        """Return a spilled address id's script, or None."""
+        ...
+
+    def drop_id(self, a: int) -> None:
+        """Forget a spilled address (its block was disconnected)."""
+        ...
+
+    def put(self, scripts: dict[int, bytes], utxo: dict[bytes, int]) -> None:
+        """Take these addresses and unspent outputs out of memory."""
+        ...
+
+    def ids(self) -> Iterator[tuple[bytes, int]]:
+        """Yield every spilled ``(script, address id)``."""
+        ...
+
+
 @dataclass
 class Learner:
     """The learned state: addresses, clusters, labels, evidence, unspent outputs, undo logs."""
 
+    #: script -> address id, and back (those in memory; the rest in ``spill``)
     ids: dict[bytes, int] = field(default_factory=dict)
-    scripts: list[bytes] = field(default_factory=list)
+    scripts: dict[int, bytes] = field(default_factory=dict)
     #: the union-find, flat int64 arrays indexed by address id (8 bytes each, no objects)
     parent: array[int] = field(default_factory=lambda: array("q"))
     size: array[int] = field(default_factory=lambda: array("q"))
@@ -94,6 +130,9 @@ class Learner:
     undo: list[list[tuple[Any, ...]]] = field(default_factory=list)
     coinjoins_skipped: int = 0
     transactions: int = 0
+    #: where ids and unspent outputs go past ``cache_entries`` (None: all stay in memory)
+    spill: Spill | None = None
+    cache_entries: int = 2_000_000
 
     # --- queries -----------------------------------------------------------------------------
 
@@ -107,6 +146,38 @@ class Learner:
     def entity_of(self, a: int) -> str | None:
         """Return the entity ``a``'s cluster is labelled with, or None."""
         return self.entity.get(self.find(a))
+
+    def script_of(self, a: int) -> bytes:
+        """Return address ``a``'s script (from memory or the spill)."""
+        script = self.scripts.get(a)
+        if script is None and self.spill is not None:
+            script = self.spill.script_of(a)
+        if script is None:
+            raise KeyError(a)
+        return script
+
+    def id_of(self, script: bytes) -> int | None:
+        """Return ``script``'s address id, or None when never seen."""
+        a = self.ids.get(script)
+        if a is None and self.spill is not None:
+            a = self.spill.id_of(script)
+        return a
+
+    def all_ids(self) -> Iterator[tuple[bytes, int]]:
+        """Yield every ``(script, address id)`` seen."""
+        yield from self.ids.items()
+        if self.spill is not None:
+            for script, a in self.spill.ids():
+                if script not in self.ids:
+                    yield script, a
+
+    def evict(self) -> None:
+        """Move the address ids and unspent outputs held in memory to the spill."""
+        if self.spill is not None:
+            self.spill.put(self.scripts, self.utxo)
+            self.ids.clear()
+            self.scripts.clear()
+            self.utxo.clear()
 
     @property
     def height(self) -> int:
@@ -149,6 +220,7 @@ class Learner:
         utxo = self.utxo
         ids = self.ids
         funders = self.funders
+        spill = self.spill
         vout = _VOUT
         for tx in block.txs:
             txid_b = tx.txid_bytes
@@ -157,6 +229,8 @@ class Learner:
                 spent_here = []
                 for txin in tx.inputs:
                     spent = utxo.pop(txin.prevout, None)
+                    if spent is None and spill is not None:
+                        spent = spill.take_utxo(txin.prevout)
                     if spent is not None:
                         spent_here.append((txin.prevout, spent))
                         ins.append(spent)
@@ -187,6 +261,8 @@ class Learner:
         log.append(("transactions", len(block.txs)))
         self.tip.append((height, bytes.fromhex(block.hash)[::-1]))
         self.undo.append(log)
+        if spill is not None and len(utxo) + len(ids) > self.cache_entries:
+            self.evict()
         if len(self.undo) > UNDO_DEPTH:
             del self.undo[0]
             del self.tip[0]
@@ -212,9 +288,16 @@ class Learner:
                 self.utxo[prevout] = spent
         elif kind == "created":
             for i in range(op[2]):
-                self.utxo.pop(op[1] + i.to_bytes(4, "little"), None)
+                outpoint = op[1] + i.to_bytes(4, "little")
+                if self.utxo.pop(outpoint, None) is None and self.spill is not None:
+                    self.spill.drop_utxo(outpoint)
         elif kind == "new":
-            del self.ids[self.scripts.pop()]
+            a = len(self.parent) - 1
+            script = self.scripts.pop(a, None)
+            if script is not None:
+                del self.ids[script]
+            if self.spill is not None:  # it may have been spilled (and read back) since
+                self.spill.drop_id(a)
             self.parent.pop()
             self.size.pop()
             del self.funders[-2:]
@@ -373,9 +456,15 @@ class Learner:
 
     def _id(self, script: bytes, log: list[tuple[Any, ...]]) -> int:
         a = self.ids.get(script)
+        if a is None and self.spill is not None:
+            a = self.spill.id_of(script)
+            if a is not None:  # seen before, spilled: back into memory (no undo needed)
+                self.ids[script] = a
+                self.scripts[a] = script
+                return a
         if a is None:
-            a = self.ids[script] = len(self.scripts)
-            self.scripts.append(script)
+            a = self.ids[script] = len(self.parent)
+            self.scripts[a] = script
             self.parent.append(a)
             self.size.append(1)
             self.funders.extend(_NO_FUNDERS)

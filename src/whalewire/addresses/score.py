@@ -56,7 +56,7 @@ def score(learner: Learner, truth: dict[str, Any], blocks: Iterable[tuple[int, b
     learned: dict[str, tuple[str, int]] = {}
     for a, (entity, role, height) in learner.role.items():
         if role == DEPOSIT:
-            learned[script_to_address(learner.scripts[a], net) or ""] = (entity, height)
+            learned[script_to_address(learner.script_of(a), net) or ""] = (entity, height)
     true_dep: dict[str, str] = truth["deposit_addresses"]
     correct = sum(1 for addr, (e, _) in learned.items() if true_dep.get(addr) == e)
     first_sweep: dict[str, int] = {}
@@ -101,7 +101,7 @@ def _merges(learner: Learner, truth: dict[str, Any]) -> int:
     """Count clusters holding the wallets of two different true entities."""
     owners: dict[int, set[str]] = {}
     net = truth["network"]
-    by_addr = {script_to_address(s, net): a for s, a in learner.ids.items()}
+    by_addr = {script_to_address(s, net): a for s, a in learner.all_ids()}
     for addr, entity in {**truth["internal_addresses"], **truth["deposit_addresses"]}.items():
         a = by_addr.get(addr)
         if a is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,9 @@ CREATE INDEX IF NOT EXISTS evidence_addr ON evidence (addr);
 CREATE TABLE IF NOT EXISTS conflicts (
     txid TEXT NOT NULL, heuristic TEXT NOT NULL, entity_a TEXT NOT NULL, entity_b TEXT NOT NULL,
     height INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS addr (id INTEGER PRIMARY KEY, script BLOB NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS addr_script ON addr (script);
+CREATE TABLE IF NOT EXISTS utxo (op BLOB PRIMARY KEY, addr INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS label_log (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, script BLOB NOT NULL, entity TEXT NOT NULL,
     role TEXT NOT NULL, height INTEGER NOT NULL, active INTEGER NOT NULL);
@@ -75,6 +79,7 @@ class Store:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'network'").fetchone()
         self.network = row[0] if row else network
         self._addresses: dict[bytes, str | None] = {}
+        self.spill = SqliteSpill(self.db)
         if not row:
             with self.db:
                 self.db.execute("INSERT INTO meta VALUES ('network', ?)", (network,))
@@ -93,6 +98,8 @@ class Store:
 
     def save(self, learner: Learner) -> None:
         """Checkpoint ``learner`` in one transaction (a crash keeps the previous checkpoint)."""
+        if learner.spill is self.spill:
+            learner.evict()  # into the same transaction as the snapshot that counts on it
         snap = msgspec.msgpack.encode(
             {
                 "scripts": learner.scripts,
@@ -126,8 +133,8 @@ class Store:
                 [
                     (
                         a,
-                        learner.scripts[a],
-                        self._address(learner.scripts[a]),
+                        learner.script_of(a),
+                        self._address(learner.script_of(a)),
                         e,
                         r,
                         h,
@@ -149,22 +156,29 @@ class Store:
                 "INSERT INTO label_log (script, entity, role, height, active)"
                 " VALUES (?, ?, ?, ?, ?)",
                 [
-                    (learner.scripts[a], e, r, h, int(on))
+                    (learner.script_of(a), e, r, h, int(on))
                     for a, e, r, h, on in learner.label_log
-                    if a < len(learner.scripts)
+                    if a < len(learner.parent)
                 ],
             )
         learner.label_log.clear()
 
-    def load(self) -> Learner:
-        """Return the last checkpointed learner (an empty one for a new store)."""
+    def load(self, *, cache_entries: int = 2_000_000) -> Learner:
+        """Return the last checkpointed learner (an empty one for a new store).
+
+        Its address ids and unspent outputs spill into this store's tables beyond
+        ``cache_entries`` of them, and at each ``save``: its memory stays bounded by that
+        and by its union-find (three int64s an address).
+        """
         row = self.db.execute("SELECT snapshot FROM state WHERE id = 1").fetchone()
         if row is None:
-            return Learner()
+            return Learner(spill=self.spill, cache_entries=cache_entries)
         s: dict[str, Any] = msgspec.msgpack.decode(row[0])
-        scripts: list[bytes] = s["scripts"]
+        scripts: dict[int, bytes] = s["scripts"]
         return Learner(
-            ids={b: k for k, b in enumerate(scripts)},
+            spill=self.spill,
+            cache_entries=cache_entries,
+            ids={b: k for k, b in scripts.items()},
             scripts=scripts,
             parent=_int64s(s["parent"]),
             size=_int64s(s["size"]),
@@ -244,6 +258,54 @@ class Store:
             "evidence_rows": self.db.execute("SELECT COUNT(*) FROM evidence").fetchone()[0],
             "conflicts": self.db.execute("SELECT COUNT(*) FROM conflicts").fetchone()[0],
         }
+
+
+class SqliteSpill:
+    """A learner's spilled address ids and unspent outputs, in the store's own tables.
+
+    Writes go into the connection's open transaction: the next checkpoint commits them with
+    the snapshot, and a crash before it rolls both back together.
+    """
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        """Use ``db``'s ``addr`` and ``utxo`` tables."""
+        self.db = db
+
+    def take_utxo(self, outpoint: bytes) -> int | None:
+        """Remove a spilled unspent output; return the address it paid, or None."""
+        row = self.db.execute("SELECT addr FROM utxo WHERE op = ?", (outpoint,)).fetchone()
+        if row is None:
+            return None
+        self.db.execute("DELETE FROM utxo WHERE op = ?", (outpoint,))
+        return int(row[0])
+
+    def drop_utxo(self, outpoint: bytes) -> None:
+        """Forget a spilled unspent output."""
+        self.db.execute("DELETE FROM utxo WHERE op = ?", (outpoint,))
+
+    def id_of(self, script: bytes) -> int | None:
+        """Return a spilled script's address id, or None."""
+        row = self.db.execute("SELECT id FROM addr WHERE script = ?", (script,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def script_of(self, a: int) -> bytes | None:
+        """Return a spilled address id's script, or None."""
+        row = self.db.execute("SELECT script FROM addr WHERE id = ?", (a,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def drop_id(self, a: int) -> None:
+        """Forget a spilled address."""
+        self.db.execute("DELETE FROM addr WHERE id = ?", (a,))
+
+    def put(self, scripts: dict[int, bytes], utxo: dict[bytes, int]) -> None:
+        """Take these addresses and unspent outputs out of memory."""
+        self.db.executemany("INSERT OR IGNORE INTO addr VALUES (?, ?)", scripts.items())
+        self.db.executemany("INSERT OR REPLACE INTO utxo VALUES (?, ?)", utxo.items())
+
+    def ids(self) -> Iterator[tuple[bytes, int]]:
+        """Yield every spilled ``(script, address id)``."""
+        for script, a in self.db.execute("SELECT script, id FROM addr"):
+            yield bytes(script), int(a)
 
 
 def _int64s(raw: bytes) -> array[int]:
