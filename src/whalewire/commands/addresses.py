@@ -42,6 +42,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     learn.add_argument("--network", default="mainnet")
     learn.add_argument("--checkpoint-every", type=int, default=1000, metavar="BLOCKS")
+    learn.add_argument(
+        "--cache-entries",
+        type=int,
+        default=2_000_000,
+        metavar="N",
+        help="address ids and unspent outputs kept in memory; the rest live in the store",
+    )
     learn.add_argument("--follow", action="store_true", help="RPC: keep polling for new blocks")
     learn.add_argument("--poll-seconds", type=float, default=2.0)
     show = sub.add_parser("show", help="what the store knows of one address, and why")
@@ -87,7 +94,7 @@ def _progress() -> Progress:
 
 def _learn(args: argparse.Namespace) -> int:
     store = Store(args.store, network=args.network)
-    learner = store.load()
+    learner = store.load(cache_entries=args.cache_entries)
     for path in args.seed:
         for s in load_seeds(path, args.network):
             clash = learner.seed(s.script, s.entity, s.label, s.source)
