@@ -9,11 +9,11 @@ from the root to the deepest tip. Knows block framing and headers, nothing of tr
 
 from __future__ import annotations
 
-import mmap
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from whalewire.mempool.tx import dsha256
 
@@ -106,16 +106,20 @@ def best_chain(blocks: dict[bytes, BlockRef]) -> list[BlockRef]:
 
 
 def read_chain(chain: list[BlockRef], start: int = 0) -> Iterator[tuple[int, bytes]]:
-    """Yield ``(height, raw block)`` along ``chain`` from ``start``, heights from the root."""
-    maps: dict[Path, mmap.mmap] = {}
+    """Yield ``(height, raw block)`` along ``chain`` from ``start``, heights from the root.
+
+    Each block is read on its own (seek, read): mapping whole files would leave every page
+    read resident in this process, gigabytes over a long chain.
+    """
+    files: dict[Path, BinaryIO] = {}
     try:
         for height in range(start, len(chain)):
             ref = chain[height]
-            m = maps.get(ref.path)
-            if m is None:
-                with ref.path.open("rb") as fh:
-                    m = maps[ref.path] = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-            yield height, m[ref.offset : ref.offset + ref.length]
+            fh = files.get(ref.path)
+            if fh is None:
+                fh = files[ref.path] = ref.path.open("rb")
+            fh.seek(ref.offset)
+            yield height, fh.read(ref.length)
     finally:
-        for m in maps.values():
-            m.close()
+        for fh in files.values():
+            fh.close()
