@@ -53,7 +53,8 @@ if os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1":
         ext_modules.append(
             Extension(
                 "whalewire.mempool._scan",
-                sources=["src/whalewire/mempool/_scan.c"],
+                sources=["src/whalewire/mempool/_scan.c", "src/whalewire/mempool/_watchset.c"],
+                depends=["src/whalewire/mempool/_watchset.h"],
                 libraries=["crypto"],
                 extra_compile_args=["-O2"],
                 optional=True,

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sensor": ("sensor", "fleet role: mempool feeds + whale detection, alerts published over NATS"),
     "executor": ("executor", "fleet role: an engine beside its venues, trading on NATS alerts"),
     "fleet": ("fleet", "the fleet over NATS: status, kill, resume, control heartbeat, demo"),
+    "addresses": ("addresses", "learn exchange deposit addresses from a chain; show, export"),
 }
 
 

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from rich.console import Console
 from rich.live import Live
 
+from whalewire.addresses.live import watch_store
 from whalewire.emulator.accounts import open_default_account
 from whalewire.emulator.binance.exchange import BinanceConfig
 from whalewire.emulator.binance.server import BinanceEmulator
@@ -291,6 +292,8 @@ async def build(config: Config, *, journal_path: str | None = None) -> Running:
         threshold_sats=strategy.min_value_sats,
         thresholds={k: v for k, v in strategy.entity_min_value_sats.items() if k in book.entities},
     )
+    if config.address_book.learned_store:
+        watch_store(config.address_book.learned_store, detector.watch_set)
     emulators: list[Emulator] = []
     venues: dict[str, VenueClient] = {}
     try:

@@ -23,7 +23,7 @@ import hashlib
 import os
 import struct
 from collections.abc import Callable, Mapping
-from typing import Final, TypeVar
+from typing import Final, Protocol, TypeVar
 
 import msgspec
 
@@ -64,6 +64,15 @@ _MIN_TXIN: Final = 41
 _MIN_TXOUT: Final = 9
 
 _V = TypeVar("_V")
+_V_co = TypeVar("_V_co", covariant=True)
+
+
+class Lookup(Protocol[_V_co]):
+    """What a scan looks scripts up in: a dict, or a watch set (``mempool.watchset``)."""
+
+    def get(self, key: bytes, /) -> _V_co | None:
+        """Return the value for ``key``, or None."""
+        ...
 
 
 class TxParseError(ValueError):
@@ -632,7 +641,7 @@ def scan_outputs(
 
 
 def scan_tx(
-    raw: bytes, watch: Mapping[bytes, _V], spent: Mapping[bytes, _V]
+    raw: bytes, watch: Lookup[_V], spent: Mapping[bytes, _V]
 ) -> tuple[list[tuple[int, int, _V]], list[tuple[int, _V]]]:
     """Match outputs against ``watch`` and spent outpoints against ``spent``, building nothing.
 
