@@ -8,7 +8,7 @@ the socket when the core says so (``should_close_transport()``), and bounds the 
 the peer once a close is under way (``close_expected()``). ``WebSocket`` is the
 application's handle (send, ``async for``, close). Nothing here parses frames or HTTP:
 that is ``whalewire.ws``. With the C extension, the loop's ``buffer_updated`` and
-``WebSocket.send`` are ``ws._speedups`` objects (``PlainReader``, ``DirectSender``) that this
+``WebSocket.send`` are ``net._io`` objects (``PlainReader``, ``DirectSender``) that this
 class arms only while the core is between messages and has nothing queued; everything else
 runs through the Python methods here, which are the reference.
 """
@@ -44,7 +44,7 @@ from whalewire.ws.handshake import (
 from whalewire.ws.mask import default_key_pool
 
 try:
-    from whalewire.ws._speedups import DirectSender, PlainReader
+    from whalewire.net._io import DirectSender, PlainReader
 except ImportError:  # not built: the Python reader reads, the core frames what is sent
     DirectSender = None  # type: ignore[assignment,misc]  # the optional extension is absent
     PlainReader = None  # type: ignore[assignment,misc]

@@ -381,7 +381,7 @@ class Connection:
 
         True when the C reader is on for this frame-path connection and the reader here is
         between frames and messages (nothing partial, no fragmented message, not stopped).
-        Such a reader (``_speedups.PlainReader``) takes only complete, unfragmented,
+        Such a reader (``net._io.PlainReader``) takes only complete, unfragmented,
         uncompressed TEXT/BINARY frames (valid UTF-8 for text), unmasks them in place and
         hands them out as ``on_frame`` would; everything from the first other byte on must
         come back to ``receive_data``. Ask again after every ``receive_data``.
