@@ -33,7 +33,7 @@ from whalewire.emulator.coinbase import CoinbaseConfig, CoinbaseCredentials, Coi
 from whalewire.emulator.coinbase_feed import CoinbaseFeedSession
 from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
 from whalewire.emulator.matching import Clock
-from whalewire.net._protocol import WebSocket
+from whalewire.net import WebSocket
 from whalewire.net.server import Server, serve
 
 

@@ -28,7 +28,7 @@ from whalewire.model import (
     OrderStatusUnknown,
     SubmitOrder,
 )
-from whalewire.net._protocol import WebSocket
+from whalewire.net import WebSocket
 from whalewire.net.backoff import backoff
 from whalewire.net.reconnect import Hook, OpenWS, Supervisor
 from whalewire.venues.outcome import PendingRequests
