@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from tests.ws.test_mask import assert_fork_draws_fresh_keys
 from tests.ws.test_protocol import FRAME_SOUP, KEY, make, raw
 
-from whalewire.ws import protocol
+from whalewire import speedups
 from whalewire.ws.protocol import Connection, Role
 
 _io = pytest.importorskip("whalewire.net._io")
@@ -32,11 +32,11 @@ CLIENT, SERVER = Role.CLIENT, Role.SERVER
 @pytest.fixture(autouse=True)
 def c_reader() -> Iterator[None]:
     """The core hands plain frames to a C reader (even under WHALEWIRE_NO_SPEEDUPS=1)."""
-    old = protocol.use_speedups(True)
+    old = speedups.use(True)
     try:
         yield
     finally:
-        protocol.use_speedups(old)
+        speedups.use(old)
 
 
 # ---- helpers ------------------------------------------------------------------------------
@@ -116,7 +116,7 @@ def test_plain_reader_gives_what_the_python_reader_gives(
     for chunk in chunks:
         host.feed(chunk)
 
-    old = protocol.use_speedups(False)
+    old = speedups.use(False)
     try:
         want: list[tuple[int, bytes, bool]] = []
         ref = make(
@@ -125,7 +125,7 @@ def test_plain_reader_gives_what_the_python_reader_gives(
         for chunk in chunks:
             ref.receive_data(bytearray(chunk))
     finally:
-        protocol.use_speedups(old)
+        speedups.use(old)
     assert (got, outcome(conn)) == (want, outcome(ref))
 
 

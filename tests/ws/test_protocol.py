@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from whalewire import speedups
 from whalewire.ws.exceptions import InvalidState, ProtocolError
 from whalewire.ws.frames import HEADROOM
 from whalewire.ws.mask import MaskKeyPool
@@ -929,7 +930,6 @@ def test_c_scanners_agree_with_the_python_reader(
 ) -> None:
     if impl != "c":
         pytest.skip("compares the C scanners with the Python reader")
-    from whalewire.ws import protocol
 
     def run() -> tuple[object, ...]:
         got: list[tuple[int, bytes, bool]] = []
@@ -944,9 +944,9 @@ def test_c_scanners_agree_with_the_python_reader(
         return conn.events_received(), got, conn.data_to_send(), code, conn.state
 
     with_c = run()
-    old = protocol.use_speedups(False)
+    old = speedups.use(False)
     try:
         reference = run()
     finally:
-        protocol.use_speedups(old)
+        speedups.use(old)
     assert with_c == reference

@@ -21,8 +21,9 @@ import logging
 import os
 import socket
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
+from whalewire import speedups
 from whalewire.net.keepalive import Keepalive, KeepaliveOptions, RTTStats
 from whalewire.ws import protocol as core
 from whalewire.ws.deflate import DeflateParams, PerMessageDeflate
@@ -43,13 +44,27 @@ from whalewire.ws.handshake import (
 )
 from whalewire.ws.mask import default_key_pool
 
-try:
+if TYPE_CHECKING:
     from whalewire.net._io import DirectSender, PlainReader
-except ImportError:  # not built: the Python reader reads, the core frames what is sent
-    DirectSender = None  # type: ignore[assignment,misc]  # the optional extension is absent
-    PlainReader = None  # type: ignore[assignment,misc]
 
 __all__ = ["Limits", "MessageCallback", "WebSocket", "WebSocketProtocol"]
+
+# None when not built: the Python reader reads, the core frames what is sent
+_io = speedups.load("whalewire.net._io")
+#: True when new connections read and send through ``net._io`` (``whalewire.speedups``)
+SPEEDUPS = False
+
+
+def _switch(enabled: bool) -> bool:
+    # whalewire.speedups calls this (after ws.protocol's: registered first, as imported);
+    # the C reader leans on the core's plain-frame hooks. Connections bind the choice when
+    # they are created.
+    global SPEEDUPS
+    SPEEDUPS = enabled and _io is not None and core.SPEEDUPS
+    return SPEEDUPS
+
+
+speedups.register(__name__, _switch)
 
 log = logging.getLogger("whalewire.net")
 
@@ -343,8 +358,8 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         # buffer_updated; armed, it hands each plain frame of a read to the callback with
         # no Python frame between, and the Python reader below takes anything else
         self._reader: PlainReader | None = None
-        if PlainReader is not None and core.SPEEDUPS and (on_frame or on_message):
-            self._reader = PlainReader(self._read, self._read_rest, READ_MIN)
+        if SPEEDUPS and _io is not None and (on_frame or on_message):
+            self._reader = _io.PlainReader(self._read, self._read_rest, READ_MIN)
             self._reader.set_view(self._view)
             # it keeps an incomplete plain frame at the buffer's start and hands the loop
             # the space behind it, so a stream of small frames stays in C
@@ -353,8 +368,8 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         # the send path in C: WebSocket.send is this sender; armed, a message is framed,
         # masked and written with one write(2) when nothing is queued ahead of it
         self._sender: DirectSender | None = None
-        if DirectSender is not None and core.SPEEDUPS:
-            self._sender = DirectSender(self.send_message)
+        if SPEEDUPS and _io is not None:
+            self._sender = _io.DirectSender(self.send_message)
 
     # -- asyncio.BufferedProtocol --
 

@@ -30,12 +30,12 @@ State transitions (``_TRANSITIONS``)::
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 from typing import Final, Protocol
 
+from whalewire import speedups
 from whalewire.ws import frames as _frames
 from whalewire.ws import mask as _mask
 from whalewire.ws import utf8 as _utf8
@@ -56,13 +56,8 @@ from whalewire.ws.frames import (
 )
 from whalewire.ws.mask import MaskKeyPool, default_key_pool
 
-try:
-    from whalewire.ws._speedups import scan_frames as _c_scan_frames
-    from whalewire.ws._speedups import scan_messages as _c_scan_messages
-
-    _HAVE_C = True
-except ImportError:  # not built: the Python reader does everything
-    _HAVE_C = False
+# None when not built: the Python reader does everything
+_speedups = speedups.load("whalewire.ws._speedups")
 
 __all__ = [
     "BinaryMessage",
@@ -94,19 +89,16 @@ _scan_messages: ScanMessages | None = None
 SPEEDUPS = False
 
 
-def use_speedups(enabled: bool) -> bool:
-    """Read plain frames in C (if built) or only in Python; return the old flag.
-
-    The C scanners take only complete, unfragmented, uncompressed TEXT/BINARY frames with
-    valid UTF-8 and stop at anything else, which the Python reader below (the reference)
-    then handles. Connections bind the choice when they are created.
-    """
+def _switch(enabled: bool) -> bool:
+    # whalewire.speedups calls this. The C scanners take only complete, unfragmented,
+    # uncompressed TEXT/BINARY frames with valid UTF-8 and stop at anything else, which the
+    # Python reader below (the reference) then handles. Connections bind the choice when
+    # they are created.
     global _scan_frames, _scan_messages, SPEEDUPS
-    old = SPEEDUPS
-    SPEEDUPS = enabled and _HAVE_C
-    _scan_frames = _c_scan_frames if SPEEDUPS else None
-    _scan_messages = _c_scan_messages if SPEEDUPS else None
-    return old
+    SPEEDUPS = enabled and _speedups is not None
+    _scan_frames = _speedups.scan_frames if SPEEDUPS and _speedups else None
+    _scan_messages = _speedups.scan_messages if SPEEDUPS and _speedups else None
+    return SPEEDUPS
 
 
 class Role(Enum):
@@ -215,8 +207,7 @@ def _is_writable(data: BytesLike) -> bool:
     return isinstance(data, bytearray) or (isinstance(data, memoryview) and not data.readonly)
 
 
-# WHALEWIRE_NO_SPEEDUPS=1 runs everything (the transport's tests too) on the Python reader
-use_speedups(os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1")
+speedups.register(__name__, _switch)
 
 
 class Connection:
