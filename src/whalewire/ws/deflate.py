@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from whalewire.ws.exceptions import NegotiationError, PayloadTooBig, ProtocolError
+from whalewire.ws.numbers import parse_decimal
 
 __all__ = [
     "EXTENSION_NAME",
@@ -78,9 +79,10 @@ def _window_bits(name: str, value: str | None) -> int:
     if value is None:
         raise NegotiationError(f"{name} needs a value")
     text = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
-    if not (text.isdigit() and text.isascii() and text[0] != "0" and 8 <= int(text) <= 15):
-        raise NegotiationError(f"{name}={value!r} is not an integer from 8 to 15")
-    return int(text)
+    bits = parse_decimal(text, 2)
+    if bits is None or text[0] == "0" or not 8 <= bits <= 15:
+        raise NegotiationError(f"{name}={value[:20]!r} is not an integer from 8 to 15")
+    return bits
 
 
 def _as_dict(params: ExtensionParams) -> dict[str, str | None]:
