@@ -174,9 +174,25 @@ class ZlibCodec:
         self._d = zlib.decompressobj(wbits=-15)
 
     def compress(self, payload: bytes | bytearray | memoryview) -> bytes:
-        data = self._c.compress(payload) + self._c.flush(zlib.Z_SYNC_FLUSH)
+        return self.compress_step(payload, fin=True)
+
+    def compress_step(self, chunk: bytes | bytearray | memoryview, *, fin: bool) -> bytes:
+        if not fin:
+            return self._c.compress(chunk)
+        data = self._c.compress(chunk) + self._c.flush(zlib.Z_SYNC_FLUSH)
         assert data.endswith(b"\x00\x00\xff\xff")
         return data[:-4]
+
+    def decompress_step(
+        self,
+        fragment: bytes | bytearray | memoryview | None,
+        *,
+        fin: bool,
+        max_size: int,
+        budget: int,
+    ) -> tuple[bytes, bool]:
+        # no bound on the work: a codec may ignore the budget (the core still counts it)
+        return self.decompress(fragment or b"", fin=fin, max_size=max_size), True
 
     def decompress(
         self, fragment: bytes | bytearray | memoryview, *, fin: bool, max_size: int
