@@ -38,7 +38,7 @@ hashes it (``_scan.inspect``); no ``Tx`` is built unless a withdrawal needs its 
 address strings are computed only when an alert's ``MatchedOutput.address`` is read; a
 whale's watched outpoints are remembered at the start of the detector's next call, after the
 whale's order went out. The walks have a C version in ``whalewire.mempool._scan`` (optional,
-built by setup.py) and the pure-Python reference here and in ``tx.py``; ``use_speedups``
+built by setup.py) and the pure-Python reference here and in ``tx.py``; ``whalewire.speedups``
 switches, and the tests run both on the same vectors.
 ``WhaleDetector.rehearse`` runs the same path on a shadow whale, to keep it in cache.
 """
@@ -46,7 +46,6 @@ switches, and the tests run both on the same vectors.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -55,9 +54,9 @@ from typing import Any, Final
 
 import msgspec
 
+from whalewire import speedups
 from whalewire.mempool.address import script_to_address
 from whalewire.mempool.tx import Tx, TxIn, parse_tx, scan_tx, txid_of
-from whalewire.mempool.tx import use_speedups as tx_use_speedups
 from whalewire.mempool.watchlist import AddressBook, AddressEntry
 from whalewire.mempool.watchset import WatchSetLike, new_watch_set
 
@@ -70,15 +69,11 @@ __all__ = [
     "hash160",
     "last_push",
     "ripemd160_py",
-    "use_speedups",
 ]
 
-try:
-    from whalewire.mempool import _scan
-
-    _HAVE_C = True
-except ImportError:  # no compiler or libcrypto at install time: the Python path is complete
-    _HAVE_C = False
+# None when not built (no compiler or libcrypto at install time): the Python path is complete
+_scan = speedups.load("whalewire.mempool._scan")
+_HAVE_C = _scan is not None
 
 SATS_PER_BTC: Final = 100_000_000
 _NO_ALERTS: Final[tuple[WhaleAlert, ...]] = ()
@@ -665,16 +660,11 @@ _c_reveal: _RevealFn | None = None
 SPEEDUPS = False
 
 
-def use_speedups(enabled: bool) -> bool:
-    """Switch detection (and ``tx.txid_of``) to the C walks (if built) or to pure Python.
-
-    Tests use this to run the same vectors over both paths; detectors read the choice on
-    every call, so it applies to existing ones too. Returns the old flag.
-    """
+def _switch(enabled: bool) -> bool:
+    # whalewire.speedups calls this; detectors read the choice on every call, so it applies
+    # to existing ones too
     global _c_scan_tx, _c_inspect, _c_reveal, SPEEDUPS
-    old = SPEEDUPS
-    tx_use_speedups(enabled)
-    if enabled and _HAVE_C:
+    if enabled and _scan is not None:
         _c_scan_tx = _scan.scan_tx
         _c_inspect = _scan.inspect
         _c_reveal = _scan.reveal
@@ -684,8 +674,7 @@ def use_speedups(enabled: bool) -> bool:
         _c_inspect = None
         _c_reveal = None
         SPEEDUPS = False
-    return old
+    return SPEEDUPS
 
 
-# WHALEWIRE_NO_SPEEDUPS=1 runs everything on the pure-Python path (as ws and venues do)
-use_speedups(os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1")
+speedups.register(__name__, _switch)

@@ -30,7 +30,7 @@ from whalewire.model import (
     Side,
     SubmitOrder,
 )
-from whalewire.net._protocol import WebSocket
+from whalewire.net import WebSocket
 from whalewire.net.backoff import backoff
 from whalewire.net.reconnect import Hook, OpenWS, Supervisor
 from whalewire.venues.outcome import PendingRequests

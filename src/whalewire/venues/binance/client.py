@@ -46,7 +46,7 @@ from whalewire.model import (
     OrderType,
     SubmitOrder,
 )
-from whalewire.net._protocol import WebSocket
+from whalewire.net import WebSocket
 from whalewire.net.client import connect
 from whalewire.net.uring import use_send_backend
 from whalewire.venues.base import (

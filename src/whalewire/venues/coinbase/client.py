@@ -49,7 +49,7 @@ from whalewire.model import (
     OrderType,
     SubmitOrder,
 )
-from whalewire.net._protocol import WebSocket
+from whalewire.net import WebSocket
 from whalewire.net.backoff import backoff
 from whalewire.net.client import connect
 from whalewire.net.reconnect import Supervisor

@@ -48,7 +48,7 @@ from whalewire.model import (
     OrderType,
     SubmitOrder,
 )
-from whalewire.net._protocol import WebSocket
+from whalewire.net import WebSocket
 from whalewire.net.client import connect
 from whalewire.venues.base import (
     DEFAULT_PONG_INTERVAL_MS,
