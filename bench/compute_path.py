@@ -31,9 +31,9 @@ import time
 from pathlib import Path
 
 from e2e_latency import config_text, start_emulator, whale_variants
+from whalewire.commands.embedded import build
 from whalewire.engine.config import parse_config
 from whalewire.engine.metrics import Metrics
-from whalewire.engine.runner import build
 from whalewire.mempool.feeds.events import EventKind, tx_event
 
 STAGES = ("detect", "decide", "risk")

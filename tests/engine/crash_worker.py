@@ -17,8 +17,8 @@ import signal
 import sys
 from decimal import Decimal
 
+from whalewire.commands.embedded import build
 from whalewire.engine.config import load_config
-from whalewire.engine.runner import build
 from whalewire.model import Side, SubmitOrder
 
 
@@ -30,7 +30,7 @@ async def main(config_path: str, orders: int, die_after_write: int = 0) -> None:
         die_between_intent_and_row(engine.venues["binance"], die_after_write)
     for _ in range(orders):
         cmd = SubmitOrder(
-            client_order_id=engine._next_id("binance"),
+            client_order_id=engine.ids.next("binance"),
             ts_init=engine._now(),
             venue="binance",
             symbol="BTCUSDT",

@@ -31,18 +31,19 @@ from whalewire.model import (
     SubmitOrder,
 )
 from whalewire.venues.base import discard_event
+from whalewire.venues.contract import Capabilities, VenueDefaults
 from whalewire.venues.ids import binance_client_order_id
 
 COID = "ww-test-0001"
 
 
-def submit(coid: str = COID, qty: str = "1.0") -> SubmitOrder:
+def submit(coid: str = COID, qty: str = "1.0", side: Side = Side.SELL) -> SubmitOrder:
     return SubmitOrder(
         client_order_id=coid,
         ts_init=1,
         venue="binance",
         symbol="BTCUSDT",
-        side=Side.SELL,
+        side=side,
         quantity=Decimal(qty),
     )
 
@@ -138,7 +139,7 @@ class Clock:
 
 
 @dataclass
-class RecordingVenue:
+class RecordingVenue(VenueDefaults):
     """A venue that records what it is asked to send and to rehearse."""
 
     clock: Clock
@@ -146,6 +147,7 @@ class RecordingVenue:
     placed: list[SubmitOrder] = field(default_factory=list)
     rehearsed: list[SubmitOrder] = field(default_factory=list)
     on_event: Callable[[OrderEvent], None] = discard_event
+    capabilities: Capabilities = field(default_factory=lambda: Capabilities(rehearsal=True))
 
     async def start(self) -> None:
         return None
@@ -162,6 +164,10 @@ class RecordingVenue:
 
     def rehearse(self, command: SubmitOrder) -> None:
         self.rehearsed.append(command)
+
+    def emit(self, event: OrderEvent) -> None:
+        """Report ``event`` as the venue would: to whatever sink the engine registered."""
+        self.on_event(event)
 
     async def cancel(self, client_order_id: str, symbol: str) -> None:
         return None
@@ -192,13 +198,15 @@ class NoDetector:
         return []
 
 
-def make_engine(tmp_path: Path, name: str, config: str = CONFIG) -> tuple[Engine, RecordingVenue]:
+def make_engine(
+    tmp_path: Path, name: str, config: str = CONFIG, detector: Any = None
+) -> tuple[Engine, RecordingVenue]:
     clock = Clock()
     venue = RecordingVenue(clock)
     engine = Engine(
         parse_config(config),
         venues={"binance": venue},
-        detector=NoDetector(),
+        detector=detector or NoDetector(),
         journal=Journal(tmp_path / f"{name}.db"),
         namespace="reh",
         monotonic_ns=clock.monotonic,

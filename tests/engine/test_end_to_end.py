@@ -23,11 +23,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from whalewire.commands.embedded import build
 from whalewire.engine.app import Engine
 from whalewire.engine.config import parse_config
 from whalewire.engine.journal import Journal
 from whalewire.engine.oms import Order, OrderStatus
-from whalewire.engine.runner import build, run
+from whalewire.engine.runner import run
 from whalewire.model import OrderType, Side, SubmitOrder, TimeInForce
 
 ROOT = Path(__file__).parents[2]
@@ -118,7 +119,7 @@ async def test_demo_pipeline_trades_on_each_emulated_venue(
 def market_sell(engine: Engine, qty: str) -> Order:
     return engine.submit(
         SubmitOrder(
-            client_order_id=engine._next_id("binance"),
+            client_order_id=engine.ids.next("binance"),
             ts_init=0,
             venue="binance",
             symbol="BTCUSDT",
@@ -134,7 +135,7 @@ async def resting_sell(engine: Engine, qty: str) -> Order:
     assert mid is not None
     order = engine.submit(
         SubmitOrder(
-            client_order_id=engine._next_id("binance"),
+            client_order_id=engine.ids.next("binance"),
             ts_init=0,
             venue="binance",
             symbol="BTCUSDT",
@@ -181,7 +182,7 @@ async def test_order_refused_by_a_disconnected_venue_releases_only_its_own_expos
         refused = market_sell(engine, "0.001")
         assert refused.status is OrderStatus.DENIED
         # the resting order's 0.002 is still open exposure: only the refused 0.001 was released
-        assert engine.risk.books["BTCUSDT"].open_sell == Decimal("0.002")
+        assert engine.execution.reserved["BTCUSDT"].sell == Decimal("0.002")
     finally:
         await running.close()
 

@@ -34,8 +34,8 @@ def whale() -> bytes:
 @pytest.fixture
 async def wired(tmp_path: Path) -> AsyncIterator[tuple[Engine, RecordingVenue]]:
     # in a running loop: a sent order arms its ack deadline as a task
-    engine, venue = make_engine(tmp_path, "feed")
-    engine.detector = WhaleDetector(AddressBook.demo(), threshold_sats=25_000_000)
+    detector = WhaleDetector(AddressBook.demo(), threshold_sats=25_000_000)
+    engine, venue = make_engine(tmp_path, "feed", detector=detector)
     yield engine, venue
     await engine.close()
     engine.journal.close()
@@ -48,7 +48,7 @@ async def test_whale_entering_the_mempool_is_traded_and_its_feed_counted(
     engine.on_feed_event(tx_event(whale, "zmq"))
     assert [c.reason.split()[0] for c in venue.placed] == ["deposit"]
     assert parse_tx(whale).txid in venue.placed[0].reason
-    assert engine.feed_counts == {"zmq": 1}
+    assert engine.pipeline.feed_counts == {"zmq": 1}
 
 
 async def test_whale_reported_mined_is_ignored_as_old_news(
@@ -57,7 +57,7 @@ async def test_whale_reported_mined_is_ignored_as_old_news(
     engine, venue = wired
     engine.on_feed_event(tx_event(whale, "zmq", EventKind.MINED))
     assert venue.placed == []
-    assert engine.ignored == {"MINED": 1}
+    assert engine.pipeline.ignored == {"MINED": 1}
 
 
 async def test_events_without_bytes_are_counted_and_decide_nothing(
@@ -66,8 +66,8 @@ async def test_events_without_bytes_are_counted_and_decide_nothing(
     engine, venue = wired
     engine.on_feed_event(BlockSeen("00" * 32, "p2p", 1, 2))
     engine.on_feed_event(tx_event(b"", "zmq", EventKind.REMOVED, txid="11" * 32))
-    assert (venue.placed, engine.whales_seen) == ([], 0)
-    assert engine.feed_counts == {"p2p": 1, "zmq": 1}
+    assert (venue.placed, engine.pipeline.whales_seen) == ([], 0)
+    assert engine.pipeline.feed_counts == {"p2p": 1, "zmq": 1}
 
 
 @pytest.mark.parametrize(("kind", "traded"), [(None, True), (EventKind.MINED, False)])
@@ -78,5 +78,5 @@ async def test_event_of_another_shape_with_bytes_is_detected_on(
     event = SimpleNamespace(raw=whale, feed="custom", kind=kind, recv_ns=5, recv_wall_ns=6)
     engine.on_feed_event(event)
     assert len(venue.placed) == int(traded)
-    assert engine.whales_seen == 1
-    assert engine.feed_counts == {"custom": 1}
+    assert engine.pipeline.whales_seen == 1
+    assert engine.pipeline.feed_counts == {"custom": 1}

@@ -75,7 +75,6 @@ class IgnoreReason(StrEnum):
 
     DUPLICATE = "DUPLICATE"  #: this txid was already decided on
     MINED = "MINED"  #: the transaction is already in a block: the news is old
-    REPLACED = "REPLACED"  #: the transaction left the mempool unmined
     BELOW_THRESHOLD = "BELOW_THRESHOLD"
     KIND_NOT_TRADED = "KIND_NOT_TRADED"
     COOLDOWN = "COOLDOWN"
@@ -231,10 +230,6 @@ class WhaleStrategy:
             quantity=qty,
             reason=f"{plan.name} {alert.value} sat to {entity} in {txid}",
         )
-
-    def forget(self, txid: str) -> None:
-        """Drop ``txid`` from the seen set (a replaced transaction may come back changed)."""
-        self._seen.pop(txid, None)
 
     def _size(self, value_sats: int) -> Decimal:
         if self._fixed_qty is not None:

@@ -67,6 +67,7 @@ from whalewire.venues.base import (
     venue_supervisor,
 )
 from whalewire.venues.clock import ClockNotSynced, ClockSync
+from whalewire.venues.contract import Capabilities, VenueDefaults
 from whalewire.venues.credentials import Credentials, Secret
 from whalewire.venues.ids import binance_client_order_id
 from whalewire.venues.outcome import (
@@ -119,8 +120,10 @@ def _plain(value: Decimal) -> bytes:
     return text.encode()
 
 
-class BinanceClient:
+class BinanceClient(VenueDefaults):
     """A ``VenueClient`` for the Binance Spot WebSocket API (``/ws-api/v3``)."""
+
+    capabilities = Capabilities(rehearsal=True, templates=True, price_refresh=True)
 
     def __init__(
         self,

@@ -65,6 +65,7 @@ from whalewire.venues.base import (
 )
 from whalewire.venues.binance import SymbolRules
 from whalewire.venues.clock import ClockSync
+from whalewire.venues.contract import Capabilities, VenueDefaults
 from whalewire.venues.credentials import Credentials
 from whalewire.venues.http1 import Http1Connection, Http1Error, Response, open_connection
 from whalewire.venues.ids import uuid_client_order_id
@@ -116,8 +117,10 @@ def _plain(value: object) -> Decimal:
     return Decimal(str(value)) if value not in (None, "") else Decimal(0)
 
 
-class CoinbaseClient:
+class CoinbaseClient(VenueDefaults):
     """A ``VenueClient`` for Coinbase Exchange (REST orders, WebSocket ``user`` channel)."""
+
+    capabilities = Capabilities(rehearsal=True, price_refresh=True)
 
     def __init__(
         self,
