@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -397,3 +398,52 @@ def test_io_uring_backend_is_refused_for_venues_that_do_not_send_orders_through_
     )
     with pytest.raises(ConfigError, match=r"venues\.kraken\.send_backend"):
         asyncio.run(venue_client("kraken", config.venues["kraken"], config, []))
+
+
+def _feed_worker(config: Path, seconds: float) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.engine.crash_worker", str(config), "feed", str(seconds)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def test_engine_killed_and_restarted_on_the_replay_never_orders_a_whale_twice(
+    tmp_path: Path, emulator_process: tuple[str, str, str]
+) -> None:
+    # the replayed block (four deposits to demo exchanges in its first 2.7 s at speed 2,
+    # then again, looped) is announced afresh by every restart, as a mempool snapshot or a
+    # P2P ``mempool`` would be: only the journal can tell the engine it decided already
+    url, api_key, secret = emulator_process
+    config = _crash_config(tmp_path, url, api_key, secret)
+    config.write_text(
+        config.read_text()
+        + """
+[strategy]
+min_value_sats = 25_000_000
+cooldown_s = 0
+[[feeds]]
+type = "replay"
+speed = 2
+loop = true
+"""
+    )
+    rng = random.Random(21)
+    for _ in range(4):
+        proc = _feed_worker(config, 60)
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "armed"
+        time.sleep(rng.uniform(0.3, 3.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    final = _feed_worker(config, 3)
+    out, _ = final.communicate(timeout=60)
+    assert final.returncode == 0, out
+
+    with Journal(tmp_path / "journal.db") as journal:
+        orders = journal.replay()
+    per_whale = Counter(o.command.txid for o in orders.values())
+    assert len(per_whale) == 4, per_whale  # every deposit traded, by some run
+    assert set(per_whale.values()) == {1}, per_whale

@@ -17,6 +17,7 @@ import pytest
 from tests.engine.factories import RecordingVenue, make_engine
 
 from whalewire.engine.app import Engine
+from whalewire.engine.journal import Journal
 from whalewire.mempool.feeds.events import BlockSeen, EventKind, tx_event
 from whalewire.mempool.feeds.replay import DEFAULT_REPLAY, load_replay
 from whalewire.mempool.tx import parse_tx
@@ -80,3 +81,33 @@ async def test_event_of_another_shape_with_bytes_is_detected_on(
     assert len(venue.placed) == int(traded)
     assert engine.pipeline.whales_seen == 1
     assert engine.pipeline.feed_counts == {"custom": 1}
+
+
+async def test_whale_announced_again_after_a_restart_is_not_traded_again(
+    tmp_path: Path, whale: bytes
+) -> None:
+    detector = WhaleDetector(AddressBook.demo(), threshold_sats=25_000_000)
+    first, venue = make_engine(tmp_path, "restart", detector=detector)
+    first.on_feed_event(tx_event(whale, "zmq"))
+    assert len(venue.placed) == 1
+    await first.close()
+    first.journal.close()
+
+    again, venue = make_engine(tmp_path, "restart", detector=detector)
+    await again.start()
+    try:
+        again.on_feed_event(tx_event(whale, "p2p"))  # another feed, after the restart
+        assert venue.placed == []
+        assert again.pipeline.ignored == {"DUPLICATE": 1}
+    finally:
+        await again.close()
+        again.journal.close()
+
+
+def test_decisions_without_an_order_are_kept_by_the_journal(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.db") as journal:
+        journal.decide("aa" * 32, "COOLDOWN")
+        journal.decide("bb" * 32, "MINED")
+        journal.decide("aa" * 32, "WINDOW_FULL")  # decided once: the first stands
+    with Journal(tmp_path / "j.db") as journal:
+        assert journal.decided() == ["aa" * 32, "bb" * 32]

@@ -204,6 +204,7 @@ class ReferenceStrategy:
             quantity=qty,
             order_type=OrderType.MARKET,
             reason=f"{kind} {alert.value} sat to {alert.entity} in {alert.txid}",
+            txid=alert.txid,
         )
 
     def _ignore_reason(

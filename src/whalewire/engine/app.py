@@ -163,7 +163,9 @@ class Engine:
             pin_to_cpu(cpu)  # first: a CPU this process may not use fails before anything
         for venue in self.venues.values():
             await venue.start()
-        self.execution.restore()
+        # every transaction decided on before: one reaction per transaction, across restarts
+        ordered = self.execution.restore()
+        self.strategy.remember([*self.journal.decided(), *ordered])
         report = await self.execution.reconcile_open_orders()
         engine = self.config.engine
         self.warmup.start(

@@ -196,9 +196,13 @@ class Execution:
             reserved.sell += qty
 
     # -- restart ---------------------------------------------------------------------------
-    def restore(self) -> None:
-        """Rebuild every order, the position and the reservations from the journal."""
+    def restore(self) -> list[str]:
+        """Rebuild every order, the position and the reservations from the journal.
+
+        Returns the whale transactions the journal's orders react to, oldest first.
+        """
         self.orders = self.journal.replay()
+        txids = [o.command.txid for o in self.orders.values() if o.command.txid]
         self.reserved.clear()
         for order in list(self.orders.values()):
             c = order.command
@@ -208,6 +212,7 @@ class Execution:
                 self._retire(order)
             else:
                 self._reserve(c, order.leaves_qty)
+        return txids
 
     async def reconcile_open_orders(self) -> dict[str, int]:
         """Ask the venue about every order that is not final, and apply what it says."""

@@ -20,7 +20,7 @@ from whalewire.engine.journal import Journal
 from whalewire.engine.metrics import Metrics
 from whalewire.engine.oms import Order
 from whalewire.engine.risk import RiskEngine
-from whalewire.engine.strategy import AlertIgnored, AlertLike, WhaleStrategy
+from whalewire.engine.strategy import AlertIgnored, AlertLike, IgnoreReason, WhaleStrategy
 from whalewire.mempool.feeds.events import EventKind, RawTxEvent
 from whalewire.mempool.tx import TxParseError
 from whalewire.model import OrderDenied, OrderInitialized, SubmitOrder
@@ -125,8 +125,11 @@ class Pipeline:
         decision = self.strategy.on_alert(alert, mined=mined)
         t_decided = self._now()
         if isinstance(decision, AlertIgnored):
-            self.ignored[decision.reason.value] += 1
-            self._remember_whale(alert, decision.reason.value)
+            reason = decision.reason
+            self.ignored[reason.value] += 1
+            if reason is not IgnoreReason.DUPLICATE:  # decided now, once for all restarts
+                self.journal.decide(decision.txid, reason.value)
+            self._remember_whale(alert, reason.value)
             return
         self.submit(decision)
         m = self.metrics
