@@ -6,7 +6,8 @@ stands alone: editing or deleting one never breaks another's imports.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -123,6 +124,8 @@ max_daily_loss = 500
 
 
 class Clock:
+    """The one fake clock of the engine tests: monotonic and wall time in ns, moved by hand."""
+
     def __init__(self) -> None:
         self.mono = 1_000 * NS
         self.wall = 1_700_000_000 * NS
@@ -196,6 +199,25 @@ class NoDetector:
         txid: str | None = None,
     ) -> Sequence[Any]:
         return []
+
+
+class RecordingEngine:
+    """An engine handle that records kill calls (for tests of the control plane)."""
+
+    def __init__(self) -> None:
+        self.sources: list[str] = []
+        self.killed = asyncio.Event()
+
+    def status(self) -> Mapping[str, Any]:
+        return {"trading_state": "HALTED" if self.sources else "ACTIVE"}
+
+    async def kill(self, source: str) -> Mapping[str, Any]:
+        self.sources.append(source)
+        self.killed.set()
+        return {"halted": True, "source": source, "canceled": {"binance": 2}}
+
+    def metrics_text(self) -> str:
+        return "whalewire_orders_sent_total 3\n"
 
 
 def make_engine(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
+from tests.engine.factories import Clock
 
 from whalewire.engine.risk import (
     NS_PER_DAY,
@@ -25,17 +25,6 @@ from whalewire.model import CancelOrder, OrderType, Side, SubmitOrder
 D = Decimal
 
 
-@dataclass
-class TestClock:
-    __test__ = False
-    mono: int = 10 * NS_PER_S
-    wall: int = 20_000 * NS_PER_DAY + 1
-
-    def advance(self, ns: int) -> None:
-        self.mono += ns
-        self.wall += ns
-
-
 LIMITS = SymbolLimits(
     max_order_qty=D("2"),
     max_order_notional=D("100000"),
@@ -45,16 +34,16 @@ LIMITS = SymbolLimits(
 )
 
 
-def engine(per_second: int = 100, per_minute: int = 1000) -> tuple[RiskEngine, TestClock]:
-    clock = TestClock()
+def engine(per_second: int = 100, per_minute: int = 1000) -> tuple[RiskEngine, Clock]:
+    clock = Clock()
     risk = RiskEngine(
         RiskConfig(
             symbols={"BTCUSDT": LIMITS},
             max_orders_per_second=per_second,
             max_orders_per_minute=per_minute,
         ),
-        monotonic_ns=lambda: clock.mono,
-        wall_ns=lambda: clock.wall,
+        monotonic_ns=clock.monotonic,
+        wall_ns=clock.wall_ns,
     )
     risk.on_trade_price("BTCUSDT", D("60000"))
     return risk, clock
@@ -158,7 +147,7 @@ def test_daily_loss_limit_blocks_new_exposure_until_the_next_utc_day() -> None:
     risk.on_fill("BTCUSDT", Side.SELL, D("1"), D("58900"))  # realised -1100
     assert risk.books["BTCUSDT"].realized_pnl == D("-1100")
     assert denied(risk, order("0.1", Side.SELL)) == Denial.MAX_DAILY_LOSS
-    clock.advance(NS_PER_DAY)
+    clock.advance(86_400)
     assert denied(risk, order("0.1", Side.SELL)) is None
 
 
@@ -176,10 +165,10 @@ def test_orders_per_second_and_per_minute_are_capped() -> None:
     assert denied(risk, order("0.1")) is None
     assert denied(risk, order("0.1")) is None
     assert denied(risk, order("0.1")) == Denial.RATE_PER_SECOND
-    clock.advance(NS_PER_S)
+    clock.advance(1)
     assert denied(risk, order("0.1")) is None
     assert denied(risk, order("0.1")) == Denial.RATE_PER_MINUTE
-    clock.advance(60 * NS_PER_S)
+    clock.advance(60)
     assert denied(risk, order("0.1")) is None
 
 
@@ -222,7 +211,7 @@ def test_a_kept_verdict_follows_a_new_price_a_fill_and_a_new_day() -> None:
     risk.on_fill("BTCUSDT", Side.SELL, D("1"), D("62000"))  # realised +2000, 1 held at 60000
     risk.on_trade_price("BTCUSDT", D("58500"))  # unrealised -1500
     assert risk.check(buy) is None  # the day's loss so far: -500
-    clock.advance(NS_PER_DAY)
+    clock.advance(86_400)
     assert denied(risk, buy) == Denial.MAX_DAILY_LOSS  # realised reset: loss 1500 >= 1000
 
 
@@ -296,12 +285,12 @@ def test_kept_verdicts_equal_fresh_ones_on_any_sequence_of_orders_fills_and_stat
 ) -> None:
     # two engines fed the same: one keeps its size verdicts, the other forgets them
     # before every check (so each rule is evaluated afresh)
-    clock = TestClock()
+    clock = Clock()
     config = RiskConfig(
         symbols=symbols, max_orders_per_second=per_second, max_orders_per_minute=per_minute
     )
     engines = [
-        RiskEngine(config, monotonic_ns=lambda: clock.mono, wall_ns=lambda: clock.wall)
+        RiskEngine(config, monotonic_ns=clock.monotonic, wall_ns=lambda: clock.wall)
         for _ in range(2)
     ]
     for risk in engines:
