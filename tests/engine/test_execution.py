@@ -14,6 +14,7 @@ from tests.engine.factories import make_engine, submit
 
 from whalewire.engine.oms import OrderStatus
 from whalewire.model import (
+    CancelOrder,
     OrderAccepted,
     OrderCanceled,
     OrderDenied,
@@ -66,3 +67,28 @@ async def test_fill_after_cancel_does_not_free_another_orders_reservation(tmp_pa
     assert [(d.client_order_id, d.reason) for d in denials] == [("c", "MAX_POSITION")]
     # and half of one still fits
     assert engine.submit(buy("d", "0.5")).status is OrderStatus.SUBMITTED
+
+
+async def test_kill_switch_journals_a_cancel_for_every_open_order_before_asking(
+    tmp_path: Path,
+) -> None:
+    engine, venue = make_engine(tmp_path, "kill", LIMIT_2)
+    engine.submit(buy("open"))
+    engine.submit(buy("filled", "0.5"))
+    venue.emit(
+        OrderFilled(
+            client_order_id="filled",
+            ts_init=4,
+            ts_event=4,
+            trade_id="t1",
+            last_qty=Decimal("0.5"),
+            last_px=Decimal("60000"),
+        )
+    )
+    report = await engine.kill("test")
+    assert report["canceled"] == {"binance:BTCUSDT": 0}
+    cancels = [m for m in engine.journal.messages() if isinstance(m, CancelOrder)]
+    assert [c.client_order_id for c in cancels] == ["open"]
+    # HALTED: new orders are denied, the open one still holds its reservation
+    assert engine.submit(buy("late", "0.1")).status is OrderStatus.DENIED
+    assert engine.execution.reserved["BTCUSDT"].buy == Decimal(1)

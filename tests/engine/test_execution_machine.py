@@ -227,7 +227,9 @@ class ExecutionMachine(RuleBasedStateMachine):
     )
     def fill(self, i: int, share: Decimal, px: Decimal) -> None:
         coid, told = self._pick(i)
-        if told is None or told.rejected or told.executed == told.command.quantity:
+        # a venue fills nothing it has canceled; a fill that raced the cancel comes with
+        # it (fill_racing_a_cancel)
+        if told is None or told.rejected or told.ended or told.executed == told.command.quantity:
             return
         self._emit(self._fill(coid, told, share, px))
 

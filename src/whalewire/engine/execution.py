@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, deque
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -60,7 +60,7 @@ class Execution:
         journal: Journal,
         risk: RiskEngine,
         metrics: Metrics,
-        monotonic_ns: Any,
+        monotonic_ns: Callable[[], int],
         ack_timeout_s: float = 5.0,
         max_final_orders: int = 256,
     ) -> None:

@@ -38,6 +38,7 @@ class TradingState(StrEnum):
 
 
 _ACTIVE = TradingState.ACTIVE
+_HALTED = TradingState.HALTED
 _BUY = Side.BUY
 _LIMIT = OrderType.LIMIT
 
@@ -153,14 +154,10 @@ class RiskEngine:
         order exists. With ``shadow`` every check runs (to keep its code and data in
         cache) and nothing is counted.
         """
-        verdict = self._verdict(command)
-        if shadow:
+        denial = self._verdict(command, shadow)
+        if denial is None or shadow:
             return None
-        if type(verdict) is int:
-            self._last_second.append(verdict)
-            self._last_minute.append(verdict)
-            return None
-        reason, detail = verdict  # type: ignore[misc]
+        reason, detail = denial
         now = self.monotonic_ns()
         return OrderDenied(
             client_order_id=command.client_order_id,
@@ -170,8 +167,8 @@ class RiskEngine:
             detail=detail,
         )
 
-    def _verdict(self, cmd: SubmitOrder) -> int | tuple[Denial, str]:
-        """Return the monotonic time ``cmd`` passed every rule at, or the first it breaks.
+    def _verdict(self, cmd: SubmitOrder, shadow: bool) -> tuple[Denial, str] | None:
+        """Return the first rule ``cmd`` breaks, or None (then counted, unless ``shadow``).
 
         Every rule, once, in the order their reasons take precedence. On the hot path
         (ACTIVE, a known symbol with a price, between two fills or prices) the size rules'
@@ -181,7 +178,7 @@ class RiskEngine:
         verdict equal to a fresh one on any sequence).
         """
         state = self.state
-        if state is TradingState.HALTED:
+        if state is not _ACTIVE and state is _HALTED:
             return Denial.HALTED, self.state_reason
         symbol = cmd.symbol
         limits = self.config.symbols.get(symbol)
@@ -269,7 +266,10 @@ class RiskEngine:
             second.popleft()
         if len(second) >= self.config.max_orders_per_second:
             return Denial.RATE_PER_SECOND, f"{len(second)} orders in the last second"
-        return now
+        if not shadow:  # a passed command counts against the rate limits
+            second.append(now)
+            minute.append(now)
+        return None
 
     # -- what happened ------------------------------------------------------------------
     def on_trade_price(self, symbol: str, price: Decimal) -> None:
