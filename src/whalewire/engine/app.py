@@ -71,7 +71,7 @@ class Engine:
         )
         risk.reserved = execution.reserved  # read by risk, written by execution alone
         self.ids = ids = OrderIds(
-            lambda: journal.next_seq,
+            journal,
             {name: v.client_order_id for name, v in self.venues.items()},
             namespace,
         )

@@ -96,11 +96,18 @@ class Execution:
 
     def sent(self, init: OrderInitialized, written: int) -> Order:
         """Keep an order whose bytes are on the wire; reserve it; start its ack deadline."""
-        order = self._open(init)
-        self.submitted_ns[order.client_order_id] = written
-        self.apply(
-            OrderSubmitted(client_order_id=order.client_order_id, ts_init=written, ts_event=written)
-        )
+        coid = init.client_order_id
+        command = init.command
+        order = self.orders[coid] = Order(init)
+        reserved = self.reserved.get(command.symbol)
+        if reserved is None:
+            reserved = self.reserved[command.symbol] = Reserved()
+        if command.side is Side.BUY:
+            reserved.buy += command.quantity
+        else:
+            reserved.sell += command.quantity
+        self.submitted_ns[coid] = written
+        self.apply(OrderSubmitted(client_order_id=coid, ts_init=written, ts_event=written))
         self.spawn(self._ack_deadline(order))
         self.maybe_checkpoint()
         return order
@@ -138,7 +145,7 @@ class Execution:
 
     def _open(self, init: OrderInitialized) -> Order:
         order = self.orders[init.client_order_id] = Order(init)
-        self._reserve(order.command, order.leaves_qty)
+        self._reserve(init.command, init.command.quantity)
         return order
 
     # -- what venues report ---------------------------------------------------------------
@@ -166,7 +173,7 @@ class Execution:
         """Apply ``event`` to its order, journal it, and move what the order holds."""
         order = self.orders[event.client_order_id]
         was_final = order.is_final
-        leaves = order.leaves_qty
+        filled = order.filled_qty
         try:
             order.apply(event)
         except InvalidTransition as exc:
@@ -175,16 +182,20 @@ class Execution:
             return
         self.journal.append(event)
         c = order.command
-        # the reservation follows the order's unfilled rest, whatever changed it
-        released = leaves - order.leaves_qty
-        if released:
-            self._reserve(c, -released)
-        if isinstance(event, OrderFilled):
-            self.risk.on_fill(c.symbol, c.side, event.last_qty, event.last_px)
+        # what the order holds is its unfilled rest while open, nothing once final: a fill
+        # on an open order moves its quantity from held to the position; closing releases
+        # the whole rest; a late fill on a closed order held nothing and releases nothing
+        fill = event if isinstance(event, OrderFilled) else None
+        if order.is_final:
+            if not was_final:
+                self._reserve(c, filled - c.quantity)
+                self.metrics.inc(f"orders_{order.status.value.lower()}")
+                self._retire(order)
+        elif fill is not None:
+            self._reserve(c, -fill.last_qty)
+        if fill is not None:
+            self.risk.on_fill(c.symbol, c.side, fill.last_qty, fill.last_px)
             self.metrics.inc("fills")
-        if order.is_final and not was_final:
-            self.metrics.inc(f"orders_{order.status.value.lower()}")
-            self._retire(order)
 
     def _reserve(self, command: SubmitOrder, qty: Decimal) -> None:
         reserved = self.reserved.get(command.symbol)

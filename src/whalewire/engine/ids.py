@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from whalewire.engine.journal import Journal
 from whalewire.venues.ids import binance_client_order_id
 
 
@@ -18,18 +19,18 @@ class OrderIds:
 
     def __init__(
         self,
-        next_seq: Callable[[], int],
+        journal: Journal,
         formats: Mapping[str, Callable[[str, int], str]],
         namespace: str,
     ) -> None:
         """Build the id source.
 
         Args:
-            next_seq: the journal's next sequence number (``Journal.next_seq``).
+            journal: the journal whose sequence numbers the ids come from.
             formats: per venue name, its ``client_order_id(namespace, seq)``.
             namespace: the engine's namespace, the ids' prefix.
         """
-        self._next_seq = next_seq
+        self._journal = journal
         self._formats = dict(formats)
         self.namespace = namespace
         #: per venue, an id prepared off the hot path, and its sequence number
@@ -42,7 +43,7 @@ class OrderIds:
         spare = self._spare.pop(venue, None)
         if spare is not None and spare[0] >= self._min_seq:
             return spare[1]
-        return self._format(venue, self._next_seq())
+        return self._format(venue, self._journal.next_seq)
 
     def taken(self, seq: int) -> None:
         """Record that journal row ``seq`` holds an order: no id may come from it again."""
@@ -50,7 +51,7 @@ class OrderIds:
 
     def prepare(self, venue: str) -> None:
         """Format ``venue``'s next id now (after a send), so ``next`` need not."""
-        seq = self._next_seq()
+        seq = self._journal.next_seq
         self._spare[venue] = (seq, self._format(venue, seq))
 
     def _format(self, venue: str, seq: int) -> str:

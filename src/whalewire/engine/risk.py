@@ -231,15 +231,7 @@ class RiskEngine:
         ):
             broken = ready[7]
         else:
-            broken = _size_rules(
-                qty,
-                price,
-                mark=mark,
-                position=position,
-                cost=cost,
-                realized=realized,
-                limits=limits,
-            )
+            broken = _size_rules(qty, price, book, limits)
             self._ready[symbol] = (qty, price, mark, position, cost, realized, limits, broken)
         if broken is not None:
             if broken[0] is not Denial.MAX_DAILY_LOSS:
@@ -309,26 +301,22 @@ class RiskEngine:
 
 
 def _size_rules(
-    qty: Decimal,
-    price: Decimal,
-    *,
-    mark: Decimal,
-    position: Decimal,
-    cost: Decimal,
-    realized: Decimal,
-    limits: SymbolLimits,
+    qty: Decimal, price: Decimal, book: SymbolBook, limits: SymbolLimits
 ) -> tuple[Denial, str] | None:
     """The first of the size rules (order quantity, notional, the day's loss) broken, if any.
 
-    ``price`` is the order's (a LIMIT price, else the last trade's), ``mark`` the last
-    trade's, which the position is valued at.
+    ``price`` is the order's (a LIMIT price, else the last trade's); the position is
+    valued at the book's last trade price.
     """
     if qty > limits.max_order_qty:
         return Denial.MAX_ORDER_QTY, f"{qty} > {limits.max_order_qty}"
     notional = qty * price
     if notional > limits.max_order_notional:
         return Denial.MAX_ORDER_NOTIONAL, f"{notional} > {limits.max_order_notional}"
-    loss = -(realized + (position * mark - cost if position else Decimal(0)))
+    position = book.position
+    mark = book.last_price
+    unrealized = position * mark - book.cost if position and mark is not None else Decimal(0)
+    loss = -(book.realized_pnl + unrealized)
     if loss >= limits.max_daily_loss:
         return Denial.MAX_DAILY_LOSS, f"loss today {loss} >= {limits.max_daily_loss}"
     return None
