@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from tests.engine.factories import make_engine, submit
+from tests.engine.factories import fill, make_engine, submit
 
 from whalewire.engine.oms import OrderStatus
 from whalewire.model import (
@@ -18,7 +18,6 @@ from whalewire.model import (
     OrderAccepted,
     OrderCanceled,
     OrderDenied,
-    OrderFilled,
     Side,
     SubmitOrder,
 )
@@ -49,16 +48,7 @@ async def test_fill_after_cancel_does_not_free_another_orders_reservation(tmp_pa
     venue.emit(OrderAccepted(client_order_id="a", ts_init=2, ts_event=2, venue_order_id="1"))
     venue.emit(OrderCanceled(client_order_id="a", ts_init=3, ts_event=3))
     # the fill that raced the cancel: 0.5 of a was bought after all
-    venue.emit(
-        OrderFilled(
-            client_order_id="a",
-            ts_init=4,
-            ts_event=4,
-            trade_id="t1",
-            last_qty=Decimal("0.5"),
-            last_px=Decimal("60000"),
-        )
-    )
+    venue.emit(fill("t1", "0.5", "60000", coid="a"))
     assert a.status is OrderStatus.CANCELED and a.filled_qty == Decimal("0.5")
     # worst case now: 0.5 held + b's 1 open = 1.5; one more BUY of 1 would make 2.5 > 2
     c = engine.submit(buy("c"))
@@ -75,16 +65,7 @@ async def test_kill_switch_journals_a_cancel_for_every_open_order_before_asking(
     engine, venue = make_engine(tmp_path, "kill", LIMIT_2)
     engine.submit(buy("open"))
     engine.submit(buy("filled", "0.5"))
-    venue.emit(
-        OrderFilled(
-            client_order_id="filled",
-            ts_init=4,
-            ts_event=4,
-            trade_id="t1",
-            last_qty=Decimal("0.5"),
-            last_px=Decimal("60000"),
-        )
-    )
+    venue.emit(fill("t1", "0.5", "60000", coid="filled"))
     report = await engine.kill("test")
     assert report["canceled"] == {"binance:BTCUSDT": 0}
     cancels = [m for m in engine.journal.messages() if isinstance(m, CancelOrder)]

@@ -25,7 +25,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from tests.engine.factories import Clock, NoDetector, submit
+from tests.engine.factories import Clock, NoDetector, RecordingVenue, submit
 
 from whalewire.engine.app import Engine
 from whalewire.engine.config import parse_config
@@ -42,9 +42,8 @@ from whalewire.model import (
     Side,
     SubmitOrder,
 )
-from whalewire.venues.base import discard_event, reconciled_events
-from whalewire.venues.contract import Capabilities, VenueDefaults
-from whalewire.venues.ids import binance_client_order_id
+from whalewire.venues.base import reconciled_events
+from whalewire.venues.contract import Capabilities
 
 LIMIT = Decimal(2)
 CONFIG = f"""
@@ -74,33 +73,15 @@ class Told:
 
 
 @dataclass
-class Exchange(VenueDefaults):
+class Exchange(RecordingVenue):
     """A venue that keeps what it was told across the engine's restarts and answers from it."""
 
-    clock: Clock
-    name: str = "binance"
     told: dict[str, Told] = field(default_factory=dict)
-    on_event: Any = discard_event
     capabilities: Capabilities = field(default_factory=Capabilities)
-
-    async def start(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
-
-    def client_order_id(self, namespace: str, seq: int) -> str:
-        return binance_client_order_id(namespace, seq)
 
     def place(self, command: SubmitOrder) -> int:
         self.told[command.client_order_id] = Told(command)
         return self.clock.monotonic()
-
-    async def cancel(self, client_order_id: str, symbol: str) -> None:
-        return None
-
-    async def cancel_all(self, symbol: str) -> int:
-        return 0
 
     async def reconcile(self, client_order_id: str, symbol: str) -> list[OrderEvent]:
         told = self.told.get(client_order_id)
@@ -122,12 +103,6 @@ class Exchange(VenueDefaults):
             avg_price=avg,
             ending=OrderCanceled if told.ended else None,
         )
-
-    def last_price(self, symbol: str) -> Decimal | None:
-        return Decimal(60000)
-
-    def status(self) -> dict[str, Any]:
-        return {}
 
 
 class ExecutionMachine(RuleBasedStateMachine):
