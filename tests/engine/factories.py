@@ -200,6 +200,9 @@ class NoDetector:
     ) -> Sequence[Any]:
         return []
 
+    def rehearse(self) -> Any:
+        return None
+
 
 class RecordingEngine:
     """An engine handle that records kill calls (for tests of the control plane)."""

@@ -44,6 +44,10 @@ class Detector(Protocol):
         txid: str | None = None,
     ) -> Sequence[AlertLike]: ...
 
+    def rehearse(self) -> AlertLike | None:
+        """Detect once on a shadow whale (for warm-up); None when there is nothing to detect."""
+        ...
+
 
 class Pipeline:
     """Turns feed events into sent orders, and counts what it saw on the way."""

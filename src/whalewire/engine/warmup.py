@@ -19,7 +19,7 @@ from whalewire.engine.journal import Journal
 from whalewire.engine.metrics import Metrics
 from whalewire.engine.pipeline import Detector
 from whalewire.engine.risk import RiskEngine
-from whalewire.engine.strategy import SHADOW_ID, AlertLike, WhaleStrategy
+from whalewire.engine.strategy import SHADOW_ID, WhaleStrategy
 from whalewire.mempool.whales import AlertKind
 from whalewire.model import OrderInitialized, SubmitOrder
 from whalewire.venues.contract import Venue, VenueError
@@ -70,15 +70,15 @@ class Warmup:
     def rehearse(self) -> None:
         """Run the decision path once on a shadow alert; send, journal and count nothing.
 
-        Detection where the detector offers ``rehearse()`` (its shadow whale's alert is the
-        one decided on), strategy, risk check, the journal row (committed into a scratch
-        file) and, where the venue can rehearse, the order's fill and sign into a scratch
-        buffer: the same code and data as a real whale's, so they are still in cache when
-        one comes (DESIGN.md: everything on the hot path is a plain call). No order, id,
-        cooldown, rate window, exposure or journal row is taken.
+        Detection (the detector's shadow whale's alert is the one decided on, or the
+        engine's own shadow alert when the detector has none), strategy, risk check, the
+        journal row (committed into a scratch file) and, where the venue can rehearse, the
+        order's fill and sign into a scratch buffer: the same code and data as a real
+        whale's, so they are still in cache when one comes (DESIGN.md: everything on the
+        hot path is a plain call). No order, id, cooldown, rate window, exposure or journal
+        row is taken.
         """
-        detect = getattr(self.detector, "rehearse", None)  # WhaleDetector.rehearse
-        alert: AlertLike | None = detect() if detect is not None else None
+        alert = self.detector.rehearse()
         command = self.strategy.on_alert(alert or self.shadow_alert, shadow=True)
         assert isinstance(command, SubmitOrder) and command.client_order_id == SHADOW_ID
         venue = self.venues.get(command.venue)
