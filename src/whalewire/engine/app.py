@@ -4,14 +4,13 @@ Each part is one flow (DESIGN.md): ``pipeline`` is the hot path (feed event → 
 strategy → risk → intent → ``venue.place``), ``execution`` the orders of record (venue
 events, reservations, ack deadlines, reconciliation, cancels), ``warmup`` what keeps the
 hot path warm between whales, ``status`` the read-only view, ``ids`` the client order
-ids. This module builds them, starts and stops them in order, and runs the kill switch;
-it makes no decision of its own.
+ids. This module builds them and starts and stops them in order; it makes no decision of
+its own (the kill switch is execution's).
 """
 
 from __future__ import annotations
 
 import gc
-import logging
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -25,13 +24,11 @@ from whalewire.engine.journal import Journal
 from whalewire.engine.metrics import Metrics
 from whalewire.engine.oms import Order
 from whalewire.engine.pipeline import Detector, Pipeline
-from whalewire.engine.risk import RiskEngine, TradingState
+from whalewire.engine.risk import RiskEngine
 from whalewire.engine.status import StatusView
 from whalewire.engine.strategy import WhaleStrategy
 from whalewire.engine.warmup import ShadowAlert, Warmup
-from whalewire.venues.contract import Venue, VenueError
-
-log = logging.getLogger("whalewire.engine")
+from whalewire.venues.contract import Venue
 
 
 class Engine:
@@ -188,31 +185,10 @@ class Engine:
 
     # -- operator -------------------------------------------------------------------------
     async def kill(self, source: str) -> Mapping[str, Any]:
-        """Halt trading and cancel every open order on every venue; report what was done.
-
-        Cancels go through execution (risk's cancel check, a journaled ``CancelOrder`` per
-        open order), one sweep per venue and symbol.
-        """
-        self.risk.set_state(TradingState.HALTED, f"kill switch: {source}")
-        self.metrics.set("trading_halted", 1)
-        canceled: dict[str, Any] = {}
+        """Halt trading and cancel every open order on every venue; report what was done."""
         strategy = self.config.strategy
-        symbols = {r.symbol for r in [strategy.default_route, *strategy.routes.values()]}
-        symbols |= {o.command.symbol for o in self.orders.values() if not o.is_final}
-        for name in self.venues:
-            for symbol in sorted(symbols):
-                try:
-                    canceled[f"{name}:{symbol}"] = await self.execution.cancel_all(name, symbol)
-                except VenueError as exc:
-                    canceled[f"{name}:{symbol}"] = f"failed: {exc}"
-        report = {
-            "halted": True,
-            "source": source,
-            "canceled": canceled,
-            "open_orders": [o.client_order_id for o in self.orders.values() if not o.is_final],
-        }
-        log.warning("kill switch (%s): %s", source, report)
-        return report
+        routed = {r.symbol for r in [strategy.default_route, *strategy.routes.values()]}
+        return await self.execution.kill(source, routed)
 
 
 def pin_to_cpu(cpu: int) -> None:

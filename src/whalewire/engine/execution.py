@@ -10,8 +10,8 @@ duplicate or a reconciliation's cumulative fill can never release it twice. Risk
 An order that hears nothing within ``ack_timeout_s`` becomes UNKNOWN and is reconciled
 by client order id; on start, every order the journal holds that is not final is
 reconciled before the strategy is armed. Nothing is ever blindly resent. Cancels (one
-order, or every order on a symbol for the kill switch) pass risk and are journaled before
-they are asked of the venue.
+order, or every order on a symbol) pass risk and are journaled before they are asked of
+the venue; the kill switch halts risk and cancels that way.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, deque
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +28,7 @@ import msgspec
 from whalewire.engine.journal import Journal
 from whalewire.engine.metrics import Metrics
 from whalewire.engine.oms import InvalidTransition, Order, OrderStatus
-from whalewire.engine.risk import Reserved, RiskEngine
+from whalewire.engine.risk import Reserved, RiskEngine, TradingState
 from whalewire.model import (
     CancelOrder,
     OrderAccepted,
@@ -266,6 +266,31 @@ class Execution:
             if not order.is_final and c.venue == venue_name and c.symbol == symbol:
                 self._cancel_passes(c)
         return await venue.cancel_all(symbol)
+
+    async def kill(self, source: str, symbols: Iterable[str]) -> Mapping[str, Any]:
+        """Halt trading and cancel every open order on every venue; report what was done.
+
+        Risk moves to HALTED first (new orders are denied, cancels pass); then, per venue and
+        symbol (``symbols`` and every symbol an open order is on), ``cancel_all``.
+        """
+        self.risk.set_state(TradingState.HALTED, f"kill switch: {source}")
+        self.metrics.set("trading_halted", 1)
+        canceled: dict[str, Any] = {}
+        every = set(symbols) | {o.command.symbol for o in self.orders.values() if not o.is_final}
+        for name in self.venues:
+            for symbol in sorted(every):
+                try:
+                    canceled[f"{name}:{symbol}"] = await self.cancel_all(name, symbol)
+                except VenueError as exc:
+                    canceled[f"{name}:{symbol}"] = f"failed: {exc}"
+        report = {
+            "halted": True,
+            "source": source,
+            "canceled": canceled,
+            "open_orders": [o.client_order_id for o in self.orders.values() if not o.is_final],
+        }
+        log.warning("kill switch (%s): %s", source, report)
+        return report
 
     def _cancel_passes(self, command: SubmitOrder) -> bool:
         now = self._now()
