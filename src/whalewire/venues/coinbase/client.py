@@ -67,6 +67,7 @@ from whalewire.venues.base import (
 )
 from whalewire.venues.clock import ClockSync
 from whalewire.venues.coinbase import decode
+from whalewire.venues.contract import Capabilities, VenueDefaults
 from whalewire.venues.credentials import Credentials
 from whalewire.venues.decoding import VenueDecodeError
 from whalewire.venues.http1 import Http1Connection, Http1Error, Response, open_connection
@@ -115,8 +116,10 @@ def _ts_ns(text: object) -> int:
         return 0
 
 
-class CoinbaseClient:
+class CoinbaseClient(VenueDefaults):
     """A ``VenueClient`` for Coinbase Exchange (REST orders, WebSocket ``user`` channel)."""
+
+    capabilities = Capabilities(rehearsal=True, price_refresh=True)
 
     def __init__(
         self,

@@ -68,6 +68,7 @@ from whalewire.venues.base import (
     rtt_summary,
     venue_supervisor,
 )
+from whalewire.venues.contract import Capabilities, VenueDefaults
 from whalewire.venues.credentials import Credentials
 from whalewire.venues.decoding import VenueDecodeError
 from whalewire.venues.ids import kraken_client_order_id
@@ -106,8 +107,10 @@ class KrakenError(VenueError):
         return f"kraken {self.method}: {self.error}"
 
 
-class KrakenClient:
+class KrakenClient(VenueDefaults):
     """A ``VenueClient`` for Kraken Spot WebSocket v2 (``wss://ws-auth.kraken.com/v2``)."""
+
+    capabilities = Capabilities(dead_mans_switch=True, rehearsal=True, templates=True)
 
     def __init__(
         self,
