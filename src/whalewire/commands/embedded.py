@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from whalewire.emulator.accounts import open_default_account
 from whalewire.emulator.binance import BinanceConfig
+from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.emulator.coinbase.server import CoinbaseEmulator, loopback_tls
 from whalewire.emulator.kraken import KrakenConfig
 from whalewire.emulator.kraken.server import KrakenEmulator
-from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.engine.config import Config, VenueSection
 from whalewire.engine.runner import Emulator, Running, routed_symbols, tls_settings
 from whalewire.engine.runner import build as build_engine

@@ -101,7 +101,7 @@ _READY_MAX = 4096
 
 
 class BinanceClient(VenueDefaults):
-    """A ``VenueClient`` for the Binance Spot WebSocket API (``/ws-api/v3``)."""
+    """A ``venues.contract.Venue`` for the Binance Spot WebSocket API (``/ws-api/v3``)."""
 
     capabilities = Capabilities(rehearsal=True, templates=True, price_refresh=True)
 

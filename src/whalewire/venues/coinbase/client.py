@@ -117,7 +117,7 @@ def _ts_ns(text: object) -> int:
 
 
 class CoinbaseClient(VenueDefaults):
-    """A ``VenueClient`` for Coinbase Exchange (REST orders, WebSocket ``user`` channel)."""
+    """A ``contract.Venue`` for Coinbase Exchange (REST orders, WebSocket ``user`` channel)."""
 
     capabilities = Capabilities(rehearsal=True, price_refresh=True)
 

@@ -108,7 +108,7 @@ class KrakenError(VenueError):
 
 
 class KrakenClient(VenueDefaults):
-    """A ``VenueClient`` for Kraken Spot WebSocket v2 (``wss://ws-auth.kraken.com/v2``)."""
+    """A ``venues.contract.Venue`` for Kraken Spot WebSocket v2 (``wss://ws-auth.kraken.com/v2``)."""
 
     capabilities = Capabilities(dead_mans_switch=True, rehearsal=True, templates=True)
 
