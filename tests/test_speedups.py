@@ -2,7 +2,7 @@
 
 Each case starts a fresh interpreter, because the environment is read at import: with
 ``WHALEWIRE_NO_SPEEDUPS=1`` every accelerated module must run its pure-Python reference
-(docs/conformance.md), without it every built extension must be live; a WebSocket round trip
+(docs/topics/conformance.md), without it every built extension must be live; a WebSocket round trip
 over loopback (client and server, masking, UTF-8, frames, the transport's reader and sender)
 must work either way. ``WHALEWIRE_REQUIRE_SPEEDUPS=1`` turns a missing extension into a loud
 import error.

@@ -1,4 +1,4 @@
-"""docs/architecture.md's order state table is ``engine/oms.py``'s ``TRANSITIONS``, row for row."""
+"""docs/topics/architecture.md's order state table is ``engine/oms.py``'s ``TRANSITIONS``, row for row."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from whalewire.engine.oms import FILL, FINAL, TRANSITIONS, OrderStatus
 
-DOC = Path(__file__).parents[2] / "docs" / "architecture.md"
+DOC = Path(__file__).parents[2] / "docs" / "topics" / "architecture.md"
 
 
 def test_the_state_table_in_the_architecture_docs_is_the_transition_table() -> None:
