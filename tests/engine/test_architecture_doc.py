@@ -1,4 +1,4 @@
-"""docs/topics/architecture.md's order state table is ``engine/oms.py``'s ``TRANSITIONS``, row for row."""
+"""docs/topics/architecture.md's order state table is oms.TRANSITIONS, row for row."""
 
 from __future__ import annotations
 
