@@ -20,9 +20,11 @@ import msgspec
 import pytest
 from tests.engine.factories import CONFIG, NoDetector, RecordingVenue, make_engine
 
-from whalewire.engine.app import CHECKPOINT_ROWS, Engine, ShadowAlert, pin_to_cpu
+from whalewire.engine.app import Engine, pin_to_cpu
 from whalewire.engine.config import ConfigError, parse_config
+from whalewire.engine.execution import CHECKPOINT_ROWS
 from whalewire.engine.strategy import SHADOW_ID
+from whalewire.engine.warmup import ShadowAlert
 from whalewire.mempool.whales import AlertKind
 from whalewire.model import encode
 
@@ -58,7 +60,7 @@ def snapshot(engine: Engine, venue: RecordingVenue) -> dict[str, Any]:
         "journal": [encode(m) for m in engine.journal.messages()],
         "next_seq": engine.journal.next_seq,
         "orders": {k: (o.status, o.command) for k, o in engine.orders.items()},
-        "ignored": dict(engine.ignored),
+        "ignored": dict(engine.pipeline.ignored),
         "books": {s: repr(b) for s, b in risk.books.items()},
         "rate_windows": (list(risk._last_second), list(risk._last_minute)),
         "strategy": (
@@ -86,7 +88,7 @@ async def test_rehearsing_between_every_alert_changes_no_order_id_denial_or_jour
             warm.rehearse()
         assert snapshot(warm, warm_venue) == snapshot(plain, plain_venue)
         # the script reached every branch it names, and the rehearsals really ran
-        assert plain.ignored == {"DUPLICATE": 1, "COOLDOWN": 1, "KIND_NOT_TRADED": 1}
+        assert plain.pipeline.ignored == {"DUPLICATE": 1, "COOLDOWN": 1, "KIND_NOT_TRADED": 1}
         assert plain.metrics.counters["orders_denied"] == 3
         assert len(plain_venue.placed) == 4
         assert warm.rehearsals == len(SCRIPT) * 4
@@ -138,7 +140,7 @@ async def test_started_engine_rehearses_on_its_interval_until_closed(tmp_path: P
 
 async def test_rehearsal_interval_zero_starts_no_rehearsals(tmp_path: Path) -> None:
     engine, _ = make_engine(tmp_path, "off", CONFIG.replace("rehearse_interval_ms = 0.5", ""))
-    assert engine.rehearse_interval_s == 0.002  # the documented default: 2 ms
+    assert engine.config.engine.rehearse_interval_ms == 2  # the documented default: 2 ms
     engine, _ = make_engine(
         tmp_path, "off2", CONFIG.replace("rehearse_interval_ms = 0.5", "rehearse_interval_ms = 0")
     )
@@ -227,8 +229,8 @@ class RehearsingDetector(NoDetector):
 async def test_rehearsal_decides_on_the_detectors_shadow_whale_when_it_has_one(
     tmp_path: Path,
 ) -> None:
-    engine, venue = make_engine(tmp_path, "det")
-    detector = engine.detector = RehearsingDetector()
+    detector = RehearsingDetector()
+    engine, venue = make_engine(tmp_path, "det", detector=detector)
     try:
         engine.rehearse()
         assert detector.rehearsals == 1

@@ -175,6 +175,9 @@ class AddressBookSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     files: list[str] = msgspec.field(default_factory=list)
     #: bitcoin network of the addresses (mainnet, testnet, signet, regtest)
     network: Literal["mainnet", "testnet", "signet", "regtest"] = "mainnet"
+    #: a ``whalewire addresses learn`` store: its deposit addresses are watched too, and
+    #: new ones picked up while running; empty: none
+    learned_store: str = ""
 
 
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -1,12 +1,14 @@
 /*
- * The transport's per-message objects of whalewire.ws._speedups, built on the hot loops in
- * _speedups.c / _speedups.h: write_frame (frame, mask with a key from this module's pool,
- * one write(2)), PlainReader (a protocol's buffer_updated: plain frames straight to the
- * callback) and DirectSender (a connection's send: write_frame when nothing is queued).
+ * whalewire.net._io: the transport's socket-facing objects in C, built on the WebSocket
+ * hot loops shared through src/whalewire/_c/ (wsmask.h, utf8dfa.h, wsframe.h, pyview.h):
+ * write_frame (frame, mask with a key from this module's pool, one write(2)), PlainReader
+ * (a protocol's buffer_updated: plain frames straight to the callback) and DirectSender
+ * (a connection's send: write_frame when nothing is queued).
  * Optional: net._protocol and ws.protocol hold the reference path, and the tests hold the
  * two equal. Nothing here makes a protocol decision: the objects are armed only when the
  * Python side says so, and they know asyncio only by calling a transport's write,
- * get_write_buffer_size and is_closing.
+ * get_write_buffer_size and is_closing. The only module of whalewire's C that writes to a
+ * socket besides net._uring; ws._speedups stays free of I/O.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -17,7 +19,13 @@
 #include <unistd.h>
 
 #include "maskpool.h"
-#include "_speedups.h"
+#include "pyview.h"
+#include "utf8dfa.h"
+#include "wsframe.h"
+#include "wsmask.h"
+
+/* the opcodes handed to on_frame (small ints, immortal in practice) */
+static PyObject *ww_one, *ww_two;
 
 /* ---- write_frame: frame, mask, one write(2) ----------------------------------------------- */
 
@@ -34,7 +42,7 @@ drop_keys(void)
 /* frames up to this size are built on the stack and written with one write(2) */
 #define STACK_FRAME 4096
 
-const char ww_write_frame_doc[] = PyDoc_STR(
+PyDoc_STRVAR(write_frame_doc,
 "write_frame(fd, b0, payload, keys, /)\n--\n\n"
 "Frame ``payload`` (``str`` is sent as its UTF-8) with first byte ``b0`` and write it to\n"
 "the non-blocking socket ``fd`` with one system call. ``keys``: None (a server: no mask),\n"
@@ -79,12 +87,12 @@ frame_and_write(int fd, unsigned char b0, PyObject *obj, PyObject *keys)
         keyobj = PyObject_CallMethodNoArgs(keys, next_key_name);
         if (keyobj == NULL || ww_get_key(keyobj, key) < 0) goto error;
     }
-    h = header_size(plen, masked);
+    h = ww_frame_header_size(plen, masked);
     total = h + plen;
     if (!masked) {
         /* nothing to transform: header and payload go out together, the payload uncopied */
         struct iovec iov[2];
-        put_header(header, b0, plen, NULL);
+        ww_frame_header(header, b0, plen, 0);
         iov[0].iov_base = header;
         iov[0].iov_len = (size_t)h;
         iov[1].iov_base = (void *)payload;
@@ -111,8 +119,8 @@ frame_and_write(int fd, unsigned char b0, PyObject *obj, PyObject *keys)
             if (heap == NULL) goto error;
             frame = (unsigned char *)PyBytes_AS_STRING(heap);
         }
-        put_header(frame, b0, plen, key);
-        xor_mask((const unsigned char *)payload, frame + h, plen, key);
+        memcpy(frame + ww_frame_header(frame, b0, plen, 1), key, 4);
+        ww_xor_mask((const unsigned char *)payload, frame + h, plen, key);
         sent = fd < 0 ? 0 : write(fd, frame, (size_t)total);
         if (sent < 0) sent = 0;
         if (sent == 0 && heap != NULL) {
@@ -148,8 +156,8 @@ get_fd(PyObject *obj)
     return (int)fd;
 }
 
-PyObject *
-ww_write_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+static PyObject *
+write_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     unsigned char b0;
     int fd;
@@ -231,11 +239,11 @@ valid_prefix(unsigned char *s, Py_ssize_t n, const unsigned char *key)
 {
     int state;
     if (n <= 0) return 1;
-    if (key == NULL) return utf8_run(s, n, ACCEPT) != REJECT;
-    xor_mask(s, s, n, key);
-    state = utf8_run(s, n, ACCEPT);
-    xor_mask(s, s, n, key); /* the Python reader may still read it as it came */
-    return state != REJECT;
+    if (key == NULL) return ww_utf8_run(s, n, WW_UTF8_ACCEPT) != WW_UTF8_REJECT;
+    ww_xor_mask(s, s, n, key);
+    state = ww_utf8_run(s, n, WW_UTF8_ACCEPT);
+    ww_xor_mask(s, s, n, key); /* the Python reader may still read it as it came */
+    return state != WW_UTF8_REJECT;
 }
 
 /* Whether a payload view we handed out may be reused: only our reference is left, it was
@@ -293,9 +301,9 @@ reader_call(PyObject *self_obj, PyObject *const *args, size_t nargsf, PyObject *
     PyObject *view = self->view, *callback = self->callback, *ws = self->ws;
     Py_INCREF(callback);
     Py_XINCREF(ws);
-    while ((b0 = next_plain(s, pos, nbytes, self->want_mask, self->limit, &p, &len)) != 0) {
+    while ((b0 = ww_next_plain(s, pos, nbytes, self->want_mask, self->limit, &p, &len)) != 0) {
         PyObject *data, *cargs[3];
-        if (self->want_mask) xor_mask(s + p, s + p, len, s + p - 4);
+        if (self->want_mask) ww_xor_mask(s + p, s + p, len, s + p - 4);
         if (ws != NULL) {
             if (b0 == 0x82) {
                 data = PyBytes_FromStringAndSize((const char *)s + p, len);
@@ -304,7 +312,7 @@ reader_call(PyObject *self_obj, PyObject *const *args, size_t nargsf, PyObject *
                 data = PyUnicode_DecodeUTF8((const char *)s + p, len, "strict");
                 if (data == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
                     PyErr_Clear();
-                    if (self->want_mask) xor_mask(s + p, s + p, len, s + p - 4);
+                    if (self->want_mask) ww_xor_mask(s + p, s + p, len, s + p - 4);
                     break;
                 }
             }
@@ -315,8 +323,8 @@ reader_call(PyObject *self_obj, PyObject *const *args, size_t nargsf, PyObject *
             r = PyObject_Vectorcall(callback, cargs, 2, NULL);
         }
         else {
-            if (b0 == 0x81 && self->check_utf8 && utf8_run(s + p, len, ACCEPT) != ACCEPT) {
-                if (self->want_mask) xor_mask(s + p, s + p, len, s + p - 4);
+            if (b0 == 0x81 && self->check_utf8 && ww_utf8_run(s + p, len, WW_UTF8_ACCEPT) != WW_UTF8_ACCEPT) {
+                if (self->want_mask) ww_xor_mask(s + p, s + p, len, s + p - 4);
                 break;
             }
             data = self->spare;
@@ -331,7 +339,7 @@ reader_call(PyObject *self_obj, PyObject *const *args, size_t nargsf, PyObject *
             }
             else {
                 Py_XDECREF(data);
-                data = byte_slice(view, 1, p, len);
+                data = ww_byte_slice(view, 1, p, len);
                 if (data == NULL) goto error;
             }
             cargs[0] = b0 == 0x81 ? ww_one : ww_two;
@@ -346,7 +354,7 @@ reader_call(PyObject *self_obj, PyObject *const *args, size_t nargsf, PyObject *
         }
         Py_XDECREF(data);
         if (r == NULL) {
-            exc = take_exception();
+            exc = ww_take_exception();
             if (exc == NULL) goto error;
             if (!PyErr_GivenExceptionMatches(exc, PyExc_Exception)) {
                 /* KeyboardInterrupt and the like go up, as from the Python reader */
@@ -494,7 +502,7 @@ reader_get_buffer(PyObject *self_obj, PyObject *sizehint)
     }
     if (self->pending == 0) return Py_NewRef(self->view);
     Py_ssize_t size = PyMemoryView_GET_BUFFER(self->view)->len;
-    return byte_slice(self->view, 1, self->pending, size - self->pending);
+    return ww_byte_slice(self->view, 1, self->pending, size - self->pending);
 }
 
 static PyObject *
@@ -623,7 +631,7 @@ static PyGetSetDef reader_getset[] = {
 
 static PyTypeObject PlainReaderType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "whalewire.ws._speedups.PlainReader",
+    .tp_name = "whalewire.net._io.PlainReader",
     .tp_basicsize = sizeof(PlainReader),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_doc = PyDoc_STR(
@@ -839,7 +847,7 @@ static PyGetSetDef sender_getset[] = {
 
 static PyTypeObject DirectSenderType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "whalewire.ws._speedups.DirectSender",
+    .tp_name = "whalewire.net._io.DirectSender",
     .tp_basicsize = sizeof(DirectSender),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_doc = PyDoc_STR(
@@ -869,14 +877,15 @@ add_type(PyObject *module, PyTypeObject *type, const char *name)
     }
     return 0;
 }
-int
-ww_io_init(void)
-{
-    return ww_maskpool_at_fork(drop_keys);
-}
+/* ---- module ----------------------------------------------------------------------------- */
 
-int
-ww_io_exec(PyObject *module)
+static PyMethodDef io_methods[] = {
+    {"write_frame", (PyCFunction)(void (*)(void))write_frame, METH_FASTCALL, write_frame_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static int
+io_exec(PyObject *module)
 {
     s_plain_send = PyUnicode_InternFromString("plain_send");
     s_get_write_buffer_size = PyUnicode_InternFromString("get_write_buffer_size");
@@ -885,4 +894,32 @@ ww_io_exec(PyObject *module)
     if (!s_plain_send || !s_get_write_buffer_size || !s_is_closing || !s_write) return -1;
     if (add_type(module, &PlainReaderType, "PlainReader") < 0) return -1;
     return add_type(module, &DirectSenderType, "DirectSender");
+}
+
+static PyModuleDef_Slot io_slots[] = {
+    {Py_mod_exec, io_exec},
+    {0, NULL},
+};
+
+static struct PyModuleDef io_module = {
+    PyModuleDef_HEAD_INIT,
+    "whalewire.net._io",
+    "The WebSocket transport's socket-facing objects in C: write_frame, PlainReader, DirectSender.",
+    0,
+    io_methods,
+    io_slots,
+    NULL,
+    NULL,
+    NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__io(void)
+{
+    ww_one = PyLong_FromLong(1);
+    ww_two = PyLong_FromLong(2);
+    if (ww_one == NULL || ww_two == NULL) return NULL;
+    /* once per process: a forked child must never reuse the parent's mask keys */
+    if (ww_maskpool_at_fork(drop_keys) < 0) return NULL;
+    return PyModuleDef_Init(&io_module);
 }

@@ -1,4 +1,4 @@
-"""ws._speedups' per-read and per-send objects: ``PlainReader``, ``write_frame``, ``DirectSender``.
+"""net._io's per-read and per-send objects in C: ``PlainReader``, ``write_frame``, ``DirectSender``.
 
 The reader must give the same frames, events, answers and close codes as the Python reader
 (``ws.protocol``, the reference) for any bytes cut anywhere, with a harness that plays the
@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 from tests.ws.test_mask import assert_fork_draws_fresh_keys
 from tests.ws.test_protocol import FRAME_SOUP, KEY, make, raw
 
-from whalewire.ws import protocol
+from whalewire import speedups
 from whalewire.ws.protocol import Connection, Role
 
-_speedups = pytest.importorskip("whalewire.ws._speedups")
+_io = pytest.importorskip("whalewire.net._io")
 
 CLIENT, SERVER = Role.CLIENT, Role.SERVER
 
@@ -32,11 +32,11 @@ CLIENT, SERVER = Role.CLIENT, Role.SERVER
 @pytest.fixture(autouse=True)
 def c_reader() -> Iterator[None]:
     """The core hands plain frames to a C reader (even under WHALEWIRE_NO_SPEEDUPS=1)."""
-    old = protocol.use_speedups(True)
+    old = speedups.use(True)
     try:
         yield
     finally:
-        protocol.use_speedups(old)
+        speedups.use(old)
 
 
 # ---- helpers ------------------------------------------------------------------------------
@@ -49,7 +49,7 @@ class Transport:
         self.conn = conn
         self.view = memoryview(bytearray(size))
         self.errors: list[BaseException] = []
-        self.reader = _speedups.PlainReader(self.fallback, self.rest, size)
+        self.reader = _io.PlainReader(self.fallback, self.rest, size)
         self.reader.set_view(self.view)
         want_mask, limit, check_utf8 = conn.plain_params()
         self.reader.arm(want_mask, limit, check_utf8, callback, ws)
@@ -116,7 +116,7 @@ def test_plain_reader_gives_what_the_python_reader_gives(
     for chunk in chunks:
         host.feed(chunk)
 
-    old = protocol.use_speedups(False)
+    old = speedups.use(False)
     try:
         want: list[tuple[int, bytes, bool]] = []
         ref = make(
@@ -125,7 +125,7 @@ def test_plain_reader_gives_what_the_python_reader_gives(
         for chunk in chunks:
             ref.receive_data(bytearray(chunk))
     finally:
-        protocol.use_speedups(old)
+        speedups.use(old)
     assert (got, outcome(conn)) == (want, outcome(ref))
 
 
@@ -240,7 +240,7 @@ def test_write_frame_writes_rfc_6455_examples(
 ) -> None:
     a, b = pair
     want = bytes.fromhex(expected)
-    rest = _speedups.write_frame(a.fileno(), b0, payload, keys) or b""
+    rest = _io.write_frame(a.fileno(), b0, payload, keys) or b""
     assert read_exactly(b, len(want) - len(rest)) + rest == want
 
 
@@ -248,7 +248,7 @@ def test_write_frame_keys_from_its_own_pool_differ_and_unmask(pair: Any) -> None
     a, b = pair
     keys = set()
     for _ in range(64):
-        assert _speedups.write_frame(a.fileno(), 0x82, b"abc", True) is None
+        assert _io.write_frame(a.fileno(), 0x82, b"abc", True) is None
         frame = read_exactly(b, 9)
         assert frame[:2] == b"\x82\x83"
         key = frame[2:6]
@@ -261,7 +261,7 @@ def test_write_frame_pool_is_emptied_in_a_forked_child(pair: Any) -> None:
     a, b = pair
 
     def draw() -> bytes:  # the key of one masked frame (bytes 2-5), written and read back
-        assert _speedups.write_frame(a.fileno(), 0x82, b"abc", True) is None
+        assert _io.write_frame(a.fileno(), 0x82, b"abc", True) is None
         return read_exactly(b, 9)[2:6]
 
     assert_fork_draws_fresh_keys(draw)
@@ -273,7 +273,7 @@ def test_write_frame_returns_what_the_socket_did_not_take(pair: Any) -> None:
     with pytest.raises(BlockingIOError):
         while True:
             os.write(a.fileno(), b"\x00" * 65536)
-    rest = _speedups.write_frame(a.fileno(), 0x81, "Hello", None)
+    rest = _io.write_frame(a.fileno(), 0x81, "Hello", None)
     assert rest == bytes.fromhex("810548656c6c6f")
 
 
@@ -301,7 +301,7 @@ class Transport2:
 def test_direct_sender_writes_when_nothing_is_queued_else_falls_back(pair: Any) -> None:
     a, b = pair
     fallen: list[object] = []
-    sender = _speedups.DirectSender(fallen.append)
+    sender = _io.DirectSender(fallen.append)
     sender("early")  # not bound, not armed
     conn = make(SERVER)
     transport = Transport2()
@@ -323,7 +323,7 @@ def test_direct_sender_writes_when_nothing_is_queued_else_falls_back(pair: Any) 
 def test_direct_sender_without_a_socket_hands_the_frame_to_the_transport() -> None:
     # TLS: no socket of ours to write to; the frame (RFC 6455 §5.7) goes to transport.write.
     fallen: list[object] = []
-    sender = _speedups.DirectSender(fallen.append)
+    sender = _io.DirectSender(fallen.append)
     transport = Transport2()
     transport.buffered = 10  # irrelevant here: the transport keeps the order itself
     sender.bind(None, transport, make(CLIENT), RFCKey())
