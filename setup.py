@@ -10,9 +10,9 @@ import sys
 from setuptools import Extension, setup
 
 # Headers shared by the extensions (src/whalewire/_c: the mask-key pool, masking, UTF-8, the
-# frame header, CPython helpers): one copy of each rule, included by every extension that
-# needs it, never one .c file including another. Listed in each extension's depends, so an
-# edit rebuilds it and the sdist carries them.
+# frame header, CPython helpers, the watch set's interface): one copy of each rule, included
+# by every extension that needs it, never one .c file including another. Listed in each
+# extension's depends, so an edit rebuilds it and the sdist carries them.
 C_DIR = "src/whalewire/_c"
 MASKPOOL = f"{C_DIR}/maskpool.h"
 WSFRAME = [f"{C_DIR}/{h}" for h in ("wsframe.h", "wsmask.h")]
@@ -64,7 +64,7 @@ if os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1":
             optional_ext(
                 "whalewire.mempool._scan",
                 ["src/whalewire/mempool/_scan.c", "src/whalewire/mempool/_watchset.c"],
-                ["src/whalewire/mempool/_watchset.h"],
+                [f"{C_DIR}/watchset.h"],
                 "-O2",
                 libraries=["crypto"],
             )

@@ -22,12 +22,8 @@ from tests.emulator.test_kraken import DOC_KEY, DOC_TOKEN, make, order, rest_cal
 
 from fuzz._emulator import make_hostile, within_budget
 from fuzz._fuzz import Data, main, text
-from whalewire.emulator.kraken import (
-    CLOSED_ORDERS_PATH,
-    OPEN_ORDERS_PATH,
-    TOKEN_PATH,
-    KrakenConfig,
-)
+from whalewire.emulator.kraken import KrakenConfig
+from whalewire.emulator.kraken.exchange import CLOSED_ORDERS_PATH, OPEN_ORDERS_PATH, TOKEN_PATH
 
 SMALL_BOOK = KrakenConfig(book_levels=3)
 #: one documented request per WebSocket v2 method ("Spot WebSocket API v2")

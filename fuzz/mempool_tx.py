@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from fuzz._fuzz import Data, main
-from whalewire.mempool import whales
+from whalewire import speedups
 from whalewire.mempool.address import AddressError, decode_address, script_to_address
 from whalewire.mempool.tx import TxParseError, parse_block, parse_tx, scan_tx, txid_of
 
@@ -34,13 +34,13 @@ BLOCK = Path(__file__).resolve().parents[1] / "tests" / "mempool" / "data" / "bl
 
 
 def _python_txid(raw: bytes) -> str | None:
-    old = whales.use_speedups(False)
+    old = speedups.use(False)
     try:
         return txid_of(raw)
     except TxParseError:
         return None
     finally:
-        whales.use_speedups(old)
+        speedups.use(old)
 
 
 def _transaction(raw: bytes) -> None:

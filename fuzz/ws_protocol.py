@@ -17,8 +17,7 @@ from typing import Any
 from tests.ws.test_protocol import FixedKeys, parse_sent, peer
 
 from fuzz._fuzz import Data, main
-from whalewire.ws import frames as frames_module
-from whalewire.ws import mask, protocol
+from whalewire import speedups
 from whalewire.ws.deflate import DeflateParams, PerMessageDeflate
 from whalewire.ws.exceptions import InvalidState
 from whalewire.ws.protocol import BinaryMessage, Connection, Role, State, TextMessage
@@ -26,21 +25,6 @@ from whalewire.ws.protocol import BinaryMessage, Connection, Role, State, TextMe
 #: the close codes a receive failure may send (RFC 6455 §7.4.1)
 FAILURE_CODES = (1002, 1007, 1009)
 LIMITS = (125, 200, 1 << 16, 1 << 20)
-
-
-def _use_c(enabled: bool) -> tuple[bool, bool, bool]:
-    """Switch the C reader, frame builder and masker together; return the old switches."""
-    return (
-        protocol.use_speedups(enabled),
-        frames_module.use_speedups(enabled),
-        mask.use_speedups(enabled),
-    )
-
-
-def _restore(old: tuple[bool, bool, bool]) -> None:
-    protocol.use_speedups(old[0])
-    frames_module.use_speedups(old[1])
-    mask.use_speedups(old[2])
 
 
 def _run(data: bytes, *, use_c: bool) -> tuple[Any, ...]:
@@ -56,7 +40,7 @@ def _run(data: bytes, *, use_c: bool) -> tuple[Any, ...]:
     chunks = Data(cut_data).cuts(len(stream))
     frames: list[tuple[int, bytes, bool]] = []
     codec = PerMessageDeflate(DeflateParams(), is_client=role is Role.CLIENT) if deflate else None
-    old = _use_c(use_c)
+    old = speedups.use(use_c)
     try:
         conn = Connection(
             role,
@@ -88,7 +72,7 @@ def _run(data: bytes, *, use_c: bool) -> tuple[Any, ...]:
         answered = conn.data_to_send()
         conn.receive_eof()
     finally:
-        _restore(old)
+        speedups.use(old)
     return (events, frames, received, code, state, refused, answered, conn.state)
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Fuzz the live transport's C frame reader (``ws._speedups.PlainReader``) fed in-process.
+"""Fuzz the live transport's C frame reader (``net._io.PlainReader``) fed in-process.
 
-The reader is driven exactly as the transport drives it (``tests/ws/test_speedups_io.py``'s
+The reader is driven exactly as the transport drives it (``tests/net/test_io.py``'s
 ``Transport``: fallback, rest, re-arming, an incomplete frame kept at the buffer's start),
 over a read buffer of a fuzzer-chosen size, with the peer's bytes cut at fuzzer-chosen
 points. It must give the frames, events, answers, close code and state the Python reader
@@ -13,16 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 from fuzz._fuzz import Data, main
-from whalewire.ws import protocol
+from whalewire import speedups
 from whalewire.ws.protocol import Connection, Role
 
 try:
-    from whalewire.ws import _speedups  # noqa: F401 - the reader under test
+    from whalewire.net import _io  # noqa: F401 - the reader under test
 except ImportError:  # not built: nothing in C to fuzz
     READER = False
 else:
+    from tests.net.test_io import Transport, outcome
     from tests.ws.test_protocol import FixedKeys
-    from tests.ws.test_speedups_io import Transport, outcome
 
     READER = True
 
@@ -31,7 +31,7 @@ SIZES = (64, 256, 4096, 65536)
 
 def _reference(role: Role, chunks: list[bytes], limit: int) -> tuple[Any, ...]:
     got: list[tuple[int, bytes, bool]] = []
-    old = protocol.use_speedups(False)
+    old = speedups.use(False)
     try:
         ref = Connection(
             role,
@@ -42,7 +42,7 @@ def _reference(role: Role, chunks: list[bytes], limit: int) -> tuple[Any, ...]:
         for chunk in chunks:
             ref.receive_data(bytearray(chunk))
     finally:
-        protocol.use_speedups(old)
+        speedups.use(old)
     return got, outcome(ref)
 
 
@@ -59,7 +59,7 @@ def test_one_input(data: bytes) -> None:
     stream = d.rest()
     chunks = [stream[a:b] for a, b in cuts.cuts(len(stream))]
     got: list[tuple[int, bytes, bool]] = []
-    old = protocol.use_speedups(True)
+    old = speedups.use(True)
     try:
         conn = Connection(
             role,
@@ -71,7 +71,7 @@ def test_one_input(data: bytes) -> None:
         for chunk in chunks:
             host.feed(chunk)
     finally:
-        protocol.use_speedups(old)
+        speedups.use(old)
     assert host.errors == [], host.errors
     assert (got, outcome(conn)) == _reference(role, chunks, limit)
 

@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 import websockets
 
-from whalewire.emulator import numbers
+from whalewire.emulator import decoding, numbers
 from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.emulator.coinbase.server import CoinbaseEmulator
 from whalewire.emulator.kraken.server import KrakenEmulator
@@ -59,8 +59,9 @@ def test_parse_decimal_takes_a_two_digit_exponent_only_when_asked_and_in_bounds(
     assert numbers.parse_decimal("1e-25", exponent=True) is None  # 25 after it
 
 
-def test_loads_keeps_unbounded_numbers_as_text_and_converts_the_rest() -> None:
-    decoded = numbers.loads('{"a":1e300000,"b":NaN,"c":-12,"d":0.5,"e":1e-05,"f":' + HUGE_INT + "}")
+def test_decoding_loads_keeps_unbounded_numbers_as_text_and_converts_the_rest() -> None:
+    text = '{"a":1e300000,"b":NaN,"c":-12,"d":0.5,"e":1e-05,"f":' + HUGE_INT + "}"
+    decoded = decoding.loads(text)
     assert decoded == {
         "a": numbers.RejectedNumber("1e300000"),
         "b": numbers.RejectedNumber("NaN"),
@@ -71,9 +72,9 @@ def test_loads_keeps_unbounded_numbers_as_text_and_converts_the_rest() -> None:
     }
 
 
-def test_loads_of_a_million_digit_exponent_is_fast() -> None:
+def test_decoding_loads_of_a_million_digit_exponent_is_fast() -> None:
     started = time.perf_counter()
-    numbers.loads('{"limit":1e1000000}')
+    decoding.loads('{"limit":1e1000000}')
     assert time.perf_counter() - started < 0.05
 
 

@@ -8,6 +8,7 @@ balances through :meth:`Account.lock` / :meth:`Account.settle` and never overdra
 
 from __future__ import annotations
 
+import hmac
 import secrets
 import string
 from dataclasses import dataclass, field
@@ -148,6 +149,21 @@ class Credentials:
 def generate_key() -> str:
     """Return a fresh 64-character alphanumeric API key or secret (CSPRNG)."""
     return "".join(secrets.choice(KEY_ALPHABET) for _ in range(KEY_LENGTH))
+
+
+def credential_matches(given: str, expected: str) -> bool:
+    """Compare a peer's credential (passphrase, signature) with ours, in constant time.
+
+    As bytes: ``compare_digest`` refuses non-ASCII ``str``, and a peer's text may hold lone
+    surrogates (a JSON ``"\\ud800"``, an undecodable header byte) that strict UTF-8 cannot
+    encode. ``surrogatepass`` turns them into bytes that no valid text encodes to, so such
+    a credential is simply wrong, as at the venue, instead of raising ``UnicodeEncodeError``.
+    """
+    return hmac.compare_digest(_peer_bytes(given), _peer_bytes(expected))
+
+
+def _peer_bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
 
 
 def public_key_pem(key: Ed25519PublicKey) -> str:

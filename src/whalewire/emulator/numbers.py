@@ -6,8 +6,8 @@ Every number a peer sends (a JSON number, a query or form field, a header) is ch
 string of "²" raises, ``Decimal("NaN")`` poisons every comparison and a 26-digit
 ``Decimal`` overflows the default context in ``%`` or ``quantize``. What passes is a plain
 decimal in ASCII digits within the bounds below; what does not comes back as ``None`` (or, from
-the JSON decoder, as a :class:`RejectedNumber`), and each venue answers its own documented
-error. Knows no venue.
+the JSON decoder ``decoding.loads``, as a :class:`RejectedNumber`), and each venue answers its
+own documented error. Knows no venue.
 
 Bounds (Binance's own legal ranges, ``errors.md`` -1100: ``^[0-9]{1,20}$`` for integers and
 ``^([0-9]{1,20})(\\.[0-9]{1,20})?$`` for decimals, which also hold Kraken's unsigned 64-bit
@@ -19,7 +19,6 @@ default 28-digit ``Decimal`` context, so no later arithmetic can raise.
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal
 from typing import Final
@@ -124,30 +123,20 @@ def _bounded(value: Decimal) -> Decimal | None:
     return value
 
 
-def _json_int(text: str) -> int | RejectedNumber:
-    # the match stops after MAX_INT_DIGITS + 1 characters, however long the text
+def json_int(text: str) -> int | RejectedNumber:
+    """``json.loads``'s ``parse_int``: a bounded integer, else :class:`RejectedNumber`.
+
+    The match stops after ``MAX_INT_DIGITS`` + 1 characters, however long the text: the scan
+    is linear and only bounded text is ever converted (``decoding.loads`` uses it).
+    """
     return int(text) if _INT.match(text) else RejectedNumber(text)
 
 
-def _json_float(text: str) -> Decimal | RejectedNumber:
+def json_float(text: str) -> Decimal | RejectedNumber:
+    """``json.loads``'s ``parse_float``: a bounded ``Decimal`` (a two-digit exponent allowed
+    when the value stays in bounds), else :class:`RejectedNumber` (``1e300000``)."""
     number = parse_decimal(text, exponent=True)
     return RejectedNumber(text) if number is None else number
-
-
-def loads(text: str | bytes) -> object:
-    """Decode a JSON request without converting any unbounded number.
-
-    Integers within bounds become ``int``, fractions ``Decimal`` (a two-digit exponent is
-    allowed when the value stays in bounds); a big exponent (``1e300000``), an over-long
-    number and ``NaN``/``Infinity`` become :class:`RejectedNumber`. The scan itself is
-    linear; only bounded text is ever converted.
-
-    Raises:
-        ValueError: the text is not JSON (``json.JSONDecodeError``, ``UnicodeDecodeError``).
-    """
-    return json.loads(
-        text, parse_int=_json_int, parse_float=_json_float, parse_constant=RejectedNumber
-    )
 
 
 def json_default(value: object) -> object:

@@ -24,7 +24,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "_watchset.h"
+#include "watchset.h"
 
 /* Bitcoin Core MAX_SIZE (serialize.h): no compact size above this is accepted. */
 #define MAX_COMPACT_SIZE 0x02000000u

@@ -24,7 +24,7 @@
  * The pure-Python reference is whalewire.mempool.watchset.PyWatchSet.
  */
 #define PY_SSIZE_T_CLEAN
-#include "_watchset.h"
+#include "watchset.h"
 
 #include <stdlib.h>
 #include <string.h>

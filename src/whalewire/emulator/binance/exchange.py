@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import collections
-import hmac
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,8 +23,15 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-from whalewire.emulator import numbers
-from whalewire.emulator.accounts import ApiKey, Credentials, KeyType, Registry, open_default_account
+from whalewire.emulator import decoding, numbers
+from whalewire.emulator.accounts import (
+    ApiKey,
+    Credentials,
+    KeyType,
+    Registry,
+    credential_matches,
+    open_default_account,
+)
 from whalewire.emulator.binance import rules
 from whalewire.emulator.binance.render import execution_report
 from whalewire.emulator.binance.rules import ApiError, fmt
@@ -129,9 +135,11 @@ def signature_payload(params: Mapping[str, object]) -> str | None:
     ``whalewire.venues.signing.binance_ws_payload``, the one our clients sign with.
     """
     try:
-        return binance_ws_payload(params)
-    except TypeError:  # null, arrays, objects: no client could have signed them
+        payload = binance_ws_payload(params)
+        payload.encode()  # a lone surrogate ("\\ud800" in JSON) has no UTF-8 spelling either
+    except (TypeError, UnicodeEncodeError):  # null, arrays, objects: no client signed them
         return None
+    return payload
 
 
 def verify_signature(key: ApiKey, payload: str, signature: str) -> bool:
@@ -142,9 +150,8 @@ def verify_signature(key: ApiKey, payload: str, signature: str) -> bool:
     ("SIGNED request example (RSA)", "(Ed25519)").
     """
     if key.key_type is KeyType.HMAC:
-        expected = binance_hmac_signature(payload, key.secret).encode()
-        # bytes: compare_digest refuses non-ASCII str, and a peer may send anything
-        return hmac.compare_digest(expected, signature.lower().encode())
+        expected = binance_hmac_signature(payload, key.secret)
+        return credential_matches(signature.lower(), expected)
     public_key = key.public_key
     try:
         raw = base64.b64decode(signature, validate=True)
@@ -222,7 +229,7 @@ class BinanceExchange(Exchange["BinanceSession"]):
         if kind is FaultKind.SHUTDOWN:
             return _dumps({"event": {"e": "serverShutdown", "E": now}})
         try:
-            request = numbers.loads(request_text)
+            request = decoding.loads(request_text)
             req_id = request.get("id") if isinstance(request, dict) else None
         except ValueError:
             req_id = None
@@ -366,7 +373,7 @@ class BinanceSession:
 
     def _respond(self, text: str) -> str:
         try:
-            request = numbers.loads(text)
+            request = decoding.loads(text)
         except ValueError:
             request = None
         if not isinstance(request, dict):

@@ -14,7 +14,6 @@ Knows nothing of sockets, TLS or asyncio.
 from __future__ import annotations
 
 import base64
-import hmac
 import json
 import random
 import secrets
@@ -26,8 +25,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from whalewire.emulator import numbers
-from whalewire.emulator.accounts import Registry
+from whalewire.emulator import decoding, numbers
+from whalewire.emulator.accounts import Registry, credential_matches
 from whalewire.emulator.coinbase.feed import CoinbaseFeedSession
 from whalewire.emulator.coinbase.render import (
     FeedRenderer,
@@ -266,11 +265,10 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
         if abs(now - ts_ms) > TIMESTAMP_WINDOW_MS:
             return error(401, "request timestamp expired")
         given = _header(headers, "cb-access-passphrase")
-        if not hmac.compare_digest(given.encode(), self._passphrases.get(key.api_key, "").encode()):
+        if not credential_matches(given, self._passphrases.get(key.api_key, "")):
             return error(401, "Invalid Passphrase")
         expected = coinbase_exchange_signature(stamp, method, request_path, body, key.secret)
-        sign = _header(headers, "cb-access-sign")
-        if not hmac.compare_digest(expected.encode(), sign.encode("utf-8", "replace")):
+        if not credential_matches(_header(headers, "cb-access-sign"), expected):
             return error(401, "invalid signature")
         return key.account_id
 
@@ -396,7 +394,7 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
     def place(self, account: str, body: bytes, now: int) -> RestResponse:
         """``POST /orders`` ("Create a new order"): validate, match, answer ``pending``."""
         try:
-            req = numbers.loads(body)
+            req = decoding.loads(body)
         except ValueError:
             return error(400, "Invalid JSON body")
         if not isinstance(req, dict):

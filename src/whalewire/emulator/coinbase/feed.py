@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Protocol
 
-from whalewire.emulator import numbers
+from whalewire.emulator import decoding
 from whalewire.emulator.coinbase.render import FeedRenderer, Owners
 from whalewire.emulator.matching import Clock, SymbolSpec
 
@@ -81,19 +81,28 @@ class CoinbaseFeedSession:
     def handle(self, text: str) -> list[str]:
         """Answer one client message: ``subscribe`` / ``unsubscribe``, else an error."""
         try:
-            msg = numbers.loads(text)
+            msg = decoding.loads(text)
         except ValueError:
             return [_feed_error("Malformed JSON", "")]
         if not isinstance(msg, dict) or msg.get("type") not in ("subscribe", "unsubscribe"):
             return [_feed_error("Failed to subscribe", "type must be subscribe or unsubscribe")]
-        products = [str(p) for p in msg.get("product_ids") or []]
+        products = _names(msg.get("product_ids"))
+        channels = msg.get("channels")
+        if products is None:
+            return [_feed_error("Failed to subscribe", "product_ids must be a list of strings")]
+        if channels is not None and not isinstance(channels, list):
+            return [_feed_error("Failed to subscribe", "channels must be a list")]
         wanted: dict[str, list[str]] = {}
-        for channel in msg.get("channels") or []:
+        for channel in channels or []:
             # "Subscribe": a channel is a name, or {"name", "product_ids"}
             if isinstance(channel, str):
                 wanted[channel] = products
             elif isinstance(channel, dict) and isinstance(channel.get("name"), str):
-                wanted[channel["name"]] = [str(p) for p in channel.get("product_ids") or products]
+                own = _names(channel.get("product_ids"))
+                if own is None:
+                    reason = f"product_ids of channel {channel['name']} must be a list of strings"
+                    return [_feed_error("Failed to subscribe", reason)]
+                wanted[channel["name"]] = own or products
         unknown = [
             p for ps in wanted.values() for p in ps if p not in self.exchange.config.products
         ]
@@ -134,6 +143,19 @@ class CoinbaseFeedSession:
             return str(auth.json()["message"])
         self.account_id = auth
         return ""
+
+
+def _names(value: object) -> list[str] | None:
+    """Return a subscribe's list of product ids (absent or null: none), else ``None``.
+
+    Anything but a list of strings (``true``, one bare string, numbers) is refused, as no
+    venue client sends it; iterating it would raise, or spell a product per character.
+    """
+    if value is None:
+        return []
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    return None
 
 
 def _feed_error(message: str, reason: str) -> str:

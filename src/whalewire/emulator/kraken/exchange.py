@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import parse_qsl
 
-from whalewire.emulator import numbers
+from whalewire.emulator import decoding, numbers
 from whalewire.emulator.accounts import Registry
 from whalewire.emulator.faults import FaultKind
 from whalewire.emulator.kraken.render import (
@@ -442,7 +442,7 @@ class KrakenExchange(Exchange["KrakenSession"]):
         if kind is FaultKind.SHUTDOWN:
             return status_message(0, "maintenance")
         try:
-            request = numbers.loads(request_text)
+            request = decoding.loads(request_text)
         except ValueError:
             request = {}
         if not isinstance(request, dict):
@@ -497,7 +497,7 @@ class KrakenSession:
     def _respond(self, text: str) -> str:
         now = self.exchange.clock()
         try:
-            request = numbers.loads(text)
+            request = decoding.loads(text)
         except ValueError:
             request = None
         if not isinstance(request, dict):
