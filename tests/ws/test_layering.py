@@ -39,16 +39,9 @@ def test_ws_python_imports_no_transport() -> None:
 
 
 def test_c_files_include_only_shared_headers() -> None:
-    # a shared header of _c/, or the own header of a C file compiled into the same extension
-    # (mempool's _watchset.h declares what _watchset.c gives _scan.c); never another .c file
     for path in C_FILES:
         for included in re.findall(r'#include "([^"]+)"', path.read_text()):
-            assert not included.endswith(".c"), f"{path.name} includes {included}"
-            own = path.parent / included
-            sibling = own.with_suffix(".c")
-            assert (SRC / "_c" / included).is_file() or (own.is_file() and sibling.is_file()), (
-                f"{path.name} includes {included}"
-            )
+            assert (SRC / "_c" / included).is_file(), f"{path.name} includes {included}"
 
 
 def test_frame_header_is_written_in_one_place() -> None:
