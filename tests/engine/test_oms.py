@@ -340,3 +340,20 @@ def test_invalid_transition_message_names_order_event_and_status() -> None:
     assert str(exc.value) == (
         "order ww-test-0001: OrderAccepted is not allowed in status NOT_FOUND"
     )
+
+
+def test_status_values_are_the_names_the_journal_and_status_view_show() -> None:
+    # the spelling in `whalewire status`, the dashboards and every message that names a status
+    assert {s.name: s.value for s in OrderStatus} == {
+        "INITIALIZED": "INITIALIZED",
+        "DENIED": "DENIED",
+        "SUBMITTED": "SUBMITTED",
+        "ACCEPTED": "ACCEPTED",
+        "PARTIALLY_FILLED": "PARTIALLY_FILLED",
+        "FILLED": "FILLED",
+        "CANCELED": "CANCELED",
+        "EXPIRED": "EXPIRED",
+        "REJECTED": "REJECTED",
+        "UNKNOWN": "UNKNOWN",
+        "NOT_FOUND": "NOT_FOUND",
+    }

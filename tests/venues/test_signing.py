@@ -857,3 +857,9 @@ def test_logon_params_without_a_recv_window_sign_only_the_key_and_timestamp() ->
     signature = base64.b64decode(str(params.pop("signature")), validate=True)
     assert params == {"apiKey": "k", "timestamp": 7}
     key.public_key().verify(signature, b"apiKey=k&timestamp=7")
+
+
+def test_rest_payload_without_a_body_is_the_query_string() -> None:
+    # rest-api.md "SIGNED Endpoint Examples", example 1: query string only, no body
+    query = "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1"
+    assert binance_rest_payload(query) == query
