@@ -13,6 +13,7 @@ Run from the repository root: ``.venv/bin/python -m mutation [TARGET...]`` runs 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import random
@@ -119,6 +120,21 @@ def _load_targets() -> dict[str, Target]:
 def _load_equivalents() -> dict[str, dict[str, str]]:
     raw = tomllib.loads((HERE / "equivalent.toml").read_text())
     return {name: dict(body) for name, body in raw.items()}
+
+
+def _imported_by(test_files: list[str]) -> list[str]:
+    """The project modules the test files import (the parent loads them once for all)."""
+    found: list[str] = []
+    for path in test_files:
+        for node in ast.walk(ast.parse((ROOT / path).read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            found += [n for n in names if n.split(".")[0] in ("whalewire", "tests")]
+    return list(dict.fromkeys(found))
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -233,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                     else:
                         print(mutated_source(source, m))
         return 0
-    preload()
+    preload(_imported_by([t for name in names for t in targets[name].tests]))
     scratch = Path(tempfile.mkdtemp(prefix="whalewire-mutation-"))
     started = time.monotonic()
     tallies = []

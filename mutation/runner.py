@@ -1,11 +1,13 @@
 """Run one module's tests against each of its mutants, in forked children, N at a time.
 
-The parent imports pytest and the heavy third-party packages once and never imports
-``whalewire``; each child (a fork, so no interpreter start-up) puts an import hook in front
-of ``sys.meta_path`` that serves the mutant (Python source compiled from memory, or a C
-extension built into a scratch directory), then runs ``pytest -x`` on the target's own test
-files with its output discarded. The work tree is never written: Python mutants live in
-memory, C mutants and their builds in a scratch directory removed afterwards.
+The parent imports pytest, the heavy third-party packages and what the test files import
+once; each child (a fork, so no interpreter start-up) drops from ``sys.modules`` the mutated
+module and every module that holds one of its objects (to a fixpoint, so nothing keeps the
+original), puts an import hook in front of ``sys.meta_path`` that serves the mutant (Python
+source compiled from memory, or a C extension built into a scratch directory), then runs
+``pytest -x`` on the target's own test files with its output discarded. The work tree is
+never written: Python mutants live in memory, C mutants and their builds in a scratch
+directory removed afterwards.
 
 A child's fate: exit 0 = the mutant survived; tests failed, collection failed, crash or
 timeout = killed; ``BUILD_FAILED`` = the C mutant did not compile (not counted).
@@ -56,13 +58,43 @@ _PRELOAD = (
 )
 
 
-def preload() -> None:
-    """Import the shared third-party packages in the parent (never ``whalewire``)."""
-    for name in _PRELOAD:
+def preload(modules: Sequence[str] = ()) -> None:
+    """Import the shared third-party packages and ``modules`` in the parent, once."""
+    for name in (*_PRELOAD, *modules):
         # a target whose tests need a missing one fails its baseline run, which says so
-        with contextlib.suppress(ImportError):
+        with contextlib.suppress(Exception):
             importlib.import_module(name)
-    assert not any(m == "whalewire" or m.startswith("whalewire.") for m in sys.modules)
+
+
+def _ours(name: str) -> bool:
+    return name.split(".", 1)[0] in ("whalewire", "tests")
+
+
+def _holds(module: ModuleType, gone: set[str], gone_objects: set[int]) -> bool:
+    for value in list(vars(module).values()):
+        if id(value) in gone_objects:
+            return True
+        owner = getattr(value, "__module__", None) or type(value).__module__
+        if owner in gone:
+            return True
+    return False
+
+
+def _purge(targets: set[str]) -> None:
+    """Forget ``targets`` and every loaded module of ours that holds one of their objects."""
+    gone = {t for t in targets if t in sys.modules}
+    while True:
+        objects = {id(sys.modules[g]) for g in gone}
+        more = {
+            name
+            for name, mod in list(sys.modules.items())
+            if name not in gone and _ours(name) and mod is not None and _holds(mod, gone, objects)
+        }
+        if not more:
+            break
+        gone |= more
+    for name in gone:
+        del sys.modules[name]
 
 
 @dataclass(frozen=True)
@@ -170,6 +202,7 @@ def _child(job: Job, scratch: Path) -> NoReturn:
             if so is None:
                 os._exit(BUILD_FAILED)
             extensions[build.module] = so
+        _purge({*job.python, *extensions})
         sys.meta_path.insert(0, _Override(dict(job.python), extensions))
         # the same examples for every mutant, and no database written into the work tree
         settings.register_profile("mutation", database=None, derandomize=True, deadline=None)
