@@ -222,10 +222,14 @@ def _context(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> str:
                 i = next(i for i, k in enumerate(parent.keys) if k is ctx)
             key = parent.keys[i]
             return _short(ast.Dict(keys=[key], values=[parent.values[i]]))[1:-1]
+        if isinstance(parent, ast.Assign | ast.AnnAssign | ast.Return | ast.Expr) and (
+            len(_short(parent)) <= 60
+        ):
+            return _short(parent)  # a short statement names the change best: X = 14
         if (
             parent is None
             or not isinstance(parent, ast.expr)
-            or isinstance(parent, ast.Set | ast.List | ast.Tuple | ast.Call | ast.Lambda)
+            or isinstance(parent, ast.Set | ast.List | ast.Tuple | ast.Lambda)
             or len(_short(parent)) > 60
         ):
             return _short(ctx)

@@ -30,6 +30,12 @@ from whalewire.ws.protocol import BinaryMessage, Connection, Event, Ping, Role, 
 pytestmark = pytest.mark.usefixtures("impl")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def c_is_the_default_when_built() -> None:
+    """Before any test switches paths: importing ``ws.frames`` picks C when it is built."""
+    assert frames.SPEEDUPS is frames._HAVE_C
+
+
 @pytest.fixture(autouse=True)
 def impl_in_use(impl: str) -> Iterator[None]:
     """Fail a test whose "python" run would silently build frames in C (or the reverse)."""
@@ -296,6 +302,33 @@ def test_parse_close_payload_refuses_a_reason_not_utf8_with_1007() -> None:
     with pytest.raises(InvalidUTF8) as info:
         parse_close_payload(b"\x03\xe8\xff")
     assert info.value.code == 1007
+
+
+def test_opcodes_are_the_rfc_values() -> None:
+    # RFC 6455 §11.8 (WebSocket Opcode Registry)
+    assert {op.name: op.value for op in Opcode} == {
+        "CONTINUATION": 0x0,
+        "TEXT": 0x1,
+        "BINARY": 0x2,
+        "CLOSE": 0x8,
+        "PING": 0x9,
+        "PONG": 0xA,
+    }
+
+
+def test_headroom_is_exactly_the_largest_header() -> None:
+    # 2 bytes + 8-byte length + 4-byte mask key (RFC 6455 §5.2): a masked 64-bit frame
+    # framed in place starts at the buffer's first byte
+    payload = payload_of(65536)
+    buf = bytearray(HEADROOM) + payload
+    view = frame_in_place(buf, len(payload), Opcode.BINARY, mask_key=KEY)
+    assert HEADROOM == 14
+    assert view.nbytes == len(buf)
+    assert bytes(view) == expected_frame(0x82, payload, KEY)
+
+
+def test_close_payload_defaults_to_normal_closure() -> None:
+    assert build_close_payload() == b"\x03\xe8"  # 1000, RFC 6455 §7.4.1
 
 
 def test_build_close_payload() -> None:
