@@ -18,6 +18,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -249,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
                     else:
                         print(mutated_source(source, m))
         return 0
+    # SIGTERM (a CI timeout) unwinds like Ctrl-C: the children are killed, scratch removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     preload(_imported_by([t for name in names for t in targets[name].tests]))
     scratch = Path(tempfile.mkdtemp(prefix="whalewire-mutation-"))
     started = time.monotonic()

@@ -71,7 +71,9 @@ def _ours(name: str) -> bool:
 
 
 def _holds(module: ModuleType, gone: set[str], gone_objects: set[int]) -> bool:
-    for value in list(vars(module).values()):
+    for key, value in list(vars(module).items()):
+        if isinstance(value, ModuleType) and value.__name__ == f"{module.__name__}.{key}":
+            continue  # a package's submodule attribute: re-importing the submodule resets it
         if id(value) in gone_objects:
             return True
         owner = getattr(value, "__module__", None) or type(value).__module__
@@ -94,7 +96,11 @@ def _purge(targets: set[str]) -> None:
             break
         gone |= more
     for name in gone:
-        del sys.modules[name]
+        module = sys.modules.pop(name)
+        parent, _, attr = name.rpartition(".")
+        # `from package import attr` reads the package's attribute before importing
+        if parent in sys.modules and getattr(sys.modules[parent], attr, None) is module:
+            delattr(sys.modules[parent], attr)
 
 
 @dataclass(frozen=True)
@@ -221,8 +227,26 @@ def run_jobs(
     on_done: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Run ``jobs`` in up to ``workers`` forked children; return their outcomes in order."""
-    pending = list(reversed(jobs))
     running: dict[int, tuple[Job, float]] = {}
+    try:
+        return _run(jobs, running, workers=workers, scratch=scratch, on_done=on_done)
+    finally:
+        for pid in running:  # interrupted: leave no child (nor what it started) behind
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+def _run(
+    jobs: Sequence[Job],
+    running: dict[int, tuple[Job, float]],
+    *,
+    workers: int,
+    scratch: Path,
+    on_done: Callable[[Outcome], None] | None,
+) -> list[Outcome]:
+    pending = list(reversed(jobs))
     outcomes: dict[str, Outcome] = {}
     while pending or running:
         while pending and len(running) < workers:
