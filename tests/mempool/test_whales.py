@@ -729,3 +729,82 @@ def test_p2sh_spender_is_recognised_only_from_a_push_only_script_ending_in_the_r
 def test_last_push_edges(script_hex: str, expected: str | None) -> None:
     got = last_push(bytes.fromhex(script_hex))
     assert (got.hex() if got is not None else None) == expected
+
+
+# --- cases the mutation run found unpinned (python -m mutation whales) ---------------------
+
+# BIP 350 witness v1 outputs whose programs are 20 and 21 bytes: valid, not P2WPKH nor P2SH
+# (encoded with embit's bech32m; the programs are HASH160(G) and HASH160(MULTI_G) || 00)
+V1_KEY_HASH = "bc1pw508d6qejxtdg4y5r3zarvary0c5xw7kj9wkru"
+V1_SCRIPT_HASH_PLUS_ONE = "bc1ps0htklte4gwn3r3mptr9hx9vtqxymgq6qq7ywpu3"
+
+
+def test_embit_agrees_with_the_witness_v1_addresses() -> None:
+    from embit import bech32
+    from embit.hashes import hash160 as embit_hash160
+
+    assert bech32.encode("bc", 1, embit_hash160(G_COMPRESSED)) == V1_KEY_HASH
+    assert bech32.encode("bc", 1, embit_hash160(MULTI_G) + b"\x00") == V1_SCRIPT_HASH_PLUS_ONE
+
+
+@pytest.mark.parametrize(
+    ("watched", "spend"),
+    [
+        (V1_KEY_HASH, "p2pkh"),  # the key's hash is the v1 program, yet no P2WPKH is watched
+        (V1_SCRIPT_HASH_PLUS_ONE, "p2sh"),  # 20 of its 21 bytes hash the redeem script
+    ],
+)
+def test_a_witness_v1_output_is_not_recognised_from_a_key_or_redeem_script(
+    watched: str, spend: str
+) -> None:
+    _, script_sig, witness = SPENDS[spend]
+    raw = raw_tx([(outpoint(7), script_sig, witness)], [(300_000_000, ELSEWHERE)])
+    detector = WhaleDetector(book((watched, "ex")), inspect_all_inputs=True)
+    assert feed_all(detector, [raw]) == []
+
+
+def test_one_entity_paying_itself_does_not_hide_another_entitys_deposit() -> None:
+    # outputs: 0.1 BTC of change back to ex-a (listed first), 2 BTC to ex-b; ex-a's key
+    # signs the input: ex-a withdraws the 2 BTC, ex-b receives them
+    address_a, script_sig, witness = SPENDS["p2pkh"]
+    watched = book((address_a, "ex-a"), (P2WSH_P2PK_G, "ex-b"))
+    raw = raw_tx(
+        [(outpoint(6), script_sig, witness)],
+        [(10_000_000, spk_of(address_a)), (200_000_000, spk_of(P2WSH_P2PK_G))],
+    )
+    alerts = feed_all(WhaleDetector(watched), [raw])
+    assert sorted((a.kind.value, a.entity, a.value) for a in alerts) == [
+        ("deposit", "ex-b", 200_000_000),
+        ("withdrawal", "ex-a", 200_000_000),
+    ]
+
+
+def test_the_oldest_tracked_outpoint_is_dropped_first() -> None:
+    # two whales to the same address, one outpoint remembered: the second whale's stays,
+    # so a later spend of it (no key revealed: recognised by outpoint only) is a withdrawal
+    watched = book((KEY_G_P2WPKH, "ex"))
+    first = raw_tx([(outpoint(1), b"", [SIG, bytes(33)])], [(150_000_000, spk_of(KEY_G_P2WPKH))])
+    second = raw_tx([(outpoint(2), b"", [SIG, bytes(33)])], [(160_000_000, spk_of(KEY_G_P2WPKH))])
+
+    def spending(funding: bytes) -> bytes:
+        prev = bytes.fromhex(embit_txid(funding))[::-1] + bytes(4)
+        return raw_tx([(prev, b"\x00", [])], [(140_000_000, ELSEWHERE)])
+
+    detector = WhaleDetector(watched, max_tracked_outpoints=1)
+    assert [a.kind for a in feed_all(detector, [first, second])] == [AlertKind.DEPOSIT] * 2
+    assert feed_all(detector, [spending(first)]) == []
+    (alert,) = feed_all(detector, [spending(second)])
+    assert (alert.kind, alert.value, alert.inputs) == (AlertKind.WITHDRAWAL, 140_000_000, (0,))
+
+
+@pytest.mark.parametrize(
+    ("script_hex", "expected"),
+    [
+        ("4e00000000", ""),  # OP_PUSHDATA4 of nothing: the length ends the script
+        ("4d0000", ""),  # OP_PUSHDATA2 of nothing
+        ("4c01", None),  # OP_PUSHDATA1 of one byte, byte missing
+    ],
+)
+def test_last_push_of_an_empty_pushdata_at_the_end(script_hex: str, expected: str | None) -> None:
+    got = last_push(bytes.fromhex(script_hex))
+    assert (got.hex() if got is not None else None) == expected
