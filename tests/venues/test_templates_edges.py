@@ -105,3 +105,94 @@ def test_coinbase_market_order_request_is_signed_over_its_body() -> None:
 def test_coinbase_market_order_refuses_a_price() -> None:
     with pytest.raises(ValueError, match="no price"):
         coinbase("market").body(b"cid-1", b"0.01", b"100")
+
+
+# --- the C framers (venues/_hotpath.c) at the frame length boundaries ----------------------
+# An order body is a few hundred bytes; a padding constant stretches it to exactly 65535 and
+# 65536 bytes, where the header changes from the 16-bit to the 64-bit length (RFC 6455
+# §5.2). The C frame must carry, unmasked, the bytes the pure-Python path builds.
+
+needs_c = pytest.mark.skipif(templates._hotpath is None, reason="venues._hotpath not built")
+
+
+def unmask(frame: bytes | bytearray) -> tuple[bytes, bytes]:
+    """Return (header without the key, unmasked payload) of one masked client frame."""
+    second = frame[1] & 0x7F
+    pos = 2 if second < 126 else 4 if second == 126 else 10
+    key = bytes(frame[pos : pos + 4])
+    return bytes(frame[:pos]), masked(bytes(frame[pos + 4 :]), key)
+
+
+def header_for(size: int) -> bytes:
+    if size < 126:
+        return bytes([0x81, 0x80 | size])
+    if size < 65536:
+        return bytes([0x81, 0x80 | 126]) + size.to_bytes(2, "big")
+    return bytes([0x81, 0x80 | 127]) + size.to_bytes(8, "big")
+
+
+def binance(impl: str, pad: int) -> BinanceOrderTemplate:
+    old = templates.use_speedups(impl == "c")
+    try:
+        return BinanceOrderTemplate(
+            symbol="BTCUSDT",
+            side="SELL",
+            order_type="LIMIT",
+            time_in_force="IOC",
+            cid_width=4,
+            recv_window_ms=100,
+            api_key="k" * 64,
+            secret="s" * 64,
+            extra={"pad": "x" * pad},
+        )
+    finally:
+        templates.use_speedups(old)
+
+
+def kraken(impl: str, pad: int) -> templates.KrakenOrderTemplate:
+    old = templates.use_speedups(impl == "c")
+    try:
+        return templates.KrakenOrderTemplate(
+            symbol="BTC/USD",
+            side="buy",
+            order_type="limit",
+            token="tok-123",
+            time_in_force="ioc",
+            extra={"pad": "x" * pad},
+        )
+    finally:
+        templates.use_speedups(old)
+
+
+@needs_c
+@pytest.mark.parametrize("size", [65535, 65536])
+def test_c_binance_frame_at_the_64_bit_length_boundary(size: int) -> None:
+    def body(t: BinanceOrderTemplate) -> bytes:
+        return unmask(t.frame(1_700_000_000_000, b"ab:1", b"0.5", b"100.25"))[1]
+
+    pad = size - len(body(binance("python", 0)))
+    want = body(binance("python", pad))
+    assert len(want) == size
+    header, got = unmask(binance("c", pad).frame(1_700_000_000_000, b"ab:1", b"0.5", b"100.25"))
+    assert (header, got) == (header_for(size), want)
+
+
+@needs_c
+@pytest.mark.parametrize("size", [65535, 65536])
+def test_c_kraken_frame_at_the_64_bit_length_boundary(size: int) -> None:
+    def frame(t: templates.KrakenOrderTemplate) -> bytes | bytearray:
+        return t.frame(7, b"0123456789abcdef0123456789abcdef0123", b"0.5", b"100.25")
+
+    pad = size - len(unmask(frame(kraken("python", 0)))[1])
+    want = unmask(frame(kraken("python", pad)))[1]
+    assert len(want) == size
+    assert unmask(frame(kraken("c", pad))) == (header_for(size), want)
+
+
+@needs_c
+def test_c_binance_frame_takes_timestamp_zero() -> None:
+    def body(impl: str) -> bytes:
+        return unmask(binance(impl, 0).frame(0, b"ab:1", b"0.5", b"100.25"))[1]
+
+    assert body("c") == body("python")
+    assert b'"timestamp":0' in body("c")
