@@ -737,6 +737,8 @@ def test_last_push_edges(script_hex: str, expected: str | None) -> None:
 # (encoded with embit's bech32m; the programs are HASH160(G) and HASH160(MULTI_G) || 00)
 V1_KEY_HASH = "bc1pw508d6qejxtdg4y5r3zarvary0c5xw7kj9wkru"
 V1_SCRIPT_HASH_PLUS_ONE = "bc1ps0htklte4gwn3r3mptr9hx9vtqxymgq6qq7ywpu3"
+# 25 bytes like P2PKH, a 23-byte v1 program 00 || HASH160(G) || 0000
+V1_25_BYTES = "bc1pqp63uahgrxged4z5jswyt5dn5v3lzsem6cqqqpfdzjq"
 
 
 def test_embit_agrees_with_the_witness_v1_addresses() -> None:
@@ -745,6 +747,7 @@ def test_embit_agrees_with_the_witness_v1_addresses() -> None:
 
     assert bech32.encode("bc", 1, embit_hash160(G_COMPRESSED)) == V1_KEY_HASH
     assert bech32.encode("bc", 1, embit_hash160(MULTI_G) + b"\x00") == V1_SCRIPT_HASH_PLUS_ONE
+    assert bech32.encode("bc", 1, b"\x00" + embit_hash160(G_COMPRESSED) + bytes(2)) == V1_25_BYTES
 
 
 @pytest.mark.parametrize(
@@ -752,6 +755,7 @@ def test_embit_agrees_with_the_witness_v1_addresses() -> None:
     [
         (V1_KEY_HASH, "p2pkh"),  # the key's hash is the v1 program, yet no P2WPKH is watched
         (V1_SCRIPT_HASH_PLUS_ONE, "p2sh"),  # 20 of its 21 bytes hash the redeem script
+        (V1_25_BYTES, "p2pkh"),  # as long as a P2PKH script, bytes 3..23 the key's hash
     ],
 )
 def test_a_witness_v1_output_is_not_recognised_from_a_key_or_redeem_script(
@@ -777,6 +781,35 @@ def test_one_entity_paying_itself_does_not_hide_another_entitys_deposit() -> Non
         ("deposit", "ex-b", 200_000_000),
         ("withdrawal", "ex-a", 200_000_000),
     ]
+
+
+def test_an_entity_below_its_threshold_does_not_hide_the_next_entitys_deposit() -> None:
+    # outputs: 0.5 BTC to ex-a (listed first, under its 1 BTC), 2 BTC to ex-b
+    watched = book((KEY_G_P2WPKH, "ex-a"), (P2PKH_G, "ex-b"))
+    raw = raw_tx(
+        [(outpoint(8), b"", [SIG, bytes([2]) + bytes(32)])],
+        [(50_000_000, spk_of(KEY_G_P2WPKH)), (200_000_000, spk_of(P2PKH_G))],
+    )
+    alerts = feed_all(WhaleDetector(watched), [raw])
+    assert [(a.kind, a.entity, a.value) for a in alerts] == [
+        (AlertKind.DEPOSIT, "ex-b", 200_000_000)
+    ]
+
+
+def test_matched_outputs_are_immutable() -> None:
+    watched = book((KEY_G_P2WPKH, "ex"))
+    raw = raw_tx([(outpoint(3), b"", [SIG, bytes(33)])], [(SATS_PER_BTC, spk_of(KEY_G_P2WPKH))])
+    ((output,),) = [a.outputs for a in feed_all(WhaleDetector(watched), [raw])]
+    with pytest.raises(AttributeError):
+        output.value = 0  # type: ignore[misc]
+
+
+def test_each_run_uses_the_walks_it_asked_for(impl: str) -> None:
+    # a "python" run that silently used C (or the reverse) would test the wrong walks
+    from whalewire.mempool import whales
+
+    assert whales.SPEEDUPS is (impl == "c")
+    assert (whales._c_scan_tx is None) is (impl == "python")
 
 
 def test_the_oldest_tracked_outpoint_is_dropped_first() -> None:

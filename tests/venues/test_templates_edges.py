@@ -34,6 +34,14 @@ def test_the_c_hot_path_is_the_default_when_built() -> None:
     assert templates.SPEEDUPS is (templates._hotpath is not None)
 
 
+@pytest.mark.parametrize("size", [63, 64, 65, 131])
+def test_keyed_once_hmac_around_the_block_size_equals_stdlib(size: int) -> None:
+    # RFC 2104 §2: a key longer than the 64-byte block is hashed first, one of 64 is not
+    key = bytes(range(size))
+    want = hmac.new(key, b"order", hashlib.sha256).digest()
+    assert templates.HmacSha256(key).digest(b"order") == want
+
+
 def test_empty_pong_is_fin_pong_with_the_mask_bit_and_no_payload() -> None:
     # RFC 6455 §5.2: 0x8A = FIN + opcode 0xA; 0x80 = MASK bit, length 0; then the key (§5.3)
     assert empty_pong_frame(KEY) == bytes.fromhex("8a80") + KEY
