@@ -456,3 +456,388 @@ def test_a_given_txid_changes_no_alert_and_no_remembered_outpoint(
     event("alerts: " + (str(alerted) if alerted < 3 else "3+"))
     assert given_id.tracked_outpoints == hashed.tracked_outpoints
     assert given_id._spent == hashed._spent
+
+
+# --- hand-built transactions: multi-output deposits, legacy and nested spends --------------
+# Built byte by byte in the BIP 144 layout (no code under test involved); the watched
+# addresses are BIP 173's vectors and embit's encodings of scripts over the generator key G.
+# The txid each alert must carry is embit's.
+
+P2PKH_G = "1BgGZ9tcN4rm9KBzDn7KprQz87SZ26SAMH"  # HASH160(G) = 751e76e8... as P2PKH
+P2SH_P2WPKH_G = "3JvL6Ymt8MVWiCNHC7oWU6nLeHNJKLZGLN"  # BIP 141 nested P2WPKH of G
+# BIP 173: P2WSH of the script <G> OP_CHECKSIG (21 <G> ac)
+P2PK_G = bytes.fromhex("21") + G_COMPRESSED + bytes.fromhex("ac")
+P2WSH_P2PK_G = "bc1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3qccfmv3"
+# a 1-of-1 bare multisig redeem script over G (OP_1 <G> OP_1 OP_CHECKMULTISIG), its P2SH
+MULTI_G = bytes.fromhex("5121") + G_COMPRESSED + bytes.fromhex("51ae")
+P2SH_MULTI_G = "3DicS6C8JZm59RsrgXr56iVHzYdQngiehV"  # embit's P2SH of MULTI_G
+SIG = bytes.fromhex("30") * 71  # any 71 bytes stand for a DER signature
+# output scripts of addresses no test book watches
+ELSEWHERE = bytes.fromhex("0014") + bytes(range(20))
+ELSEWHERE2 = bytes.fromhex("a914") + bytes(range(20, 40)) + bytes.fromhex("87")
+
+
+def varint(n: int) -> bytes:
+    return bytes([n]) if n < 0xFD else b"\xfd" + n.to_bytes(2, "little")
+
+
+def push(data: bytes) -> bytes:
+    """A minimal push of ``data`` (direct up to 75 bytes, else OP_PUSHDATA1)."""
+    return (varint(len(data)) if len(data) <= 75 else b"\x4c" + bytes([len(data)])) + data
+
+
+def outpoint(n: int) -> bytes:
+    return bytes([n]) * 32 + (n).to_bytes(4, "little")
+
+
+def raw_tx(
+    inputs: list[tuple[bytes, bytes, list[bytes]]], outputs: list[tuple[int, bytes]]
+) -> bytes:
+    """Serialise a version-2 transaction: inputs as (outpoint, scriptSig, witness)."""
+    segwit = any(w for _, _, w in inputs)
+    out = (2).to_bytes(4, "little") + (b"\x00\x01" if segwit else b"")
+    out += varint(len(inputs))
+    for prev, script_sig, _ in inputs:
+        out += prev + varint(len(script_sig)) + script_sig + b"\xff\xff\xff\xff"
+    out += varint(len(outputs))
+    for value, spk in outputs:
+        out += value.to_bytes(8, "little") + varint(len(spk)) + spk
+    if segwit:
+        for _, _, witness in inputs:
+            out += varint(len(witness)) + b"".join(varint(len(w)) + w for w in witness)
+    return out + bytes(4)
+
+
+def embit_txid(raw: bytes) -> str:
+    from embit.transaction import Transaction
+
+    return str(Transaction.parse(raw).txid().hex())
+
+
+def spk_of(address: str) -> bytes:
+    from embit.script import address_to_scriptpubkey
+
+    return bytes(address_to_scriptpubkey(address).data)
+
+
+def test_embit_agrees_with_the_hand_built_scripts() -> None:
+    from embit.ec import PublicKey
+    from embit.networks import NETWORKS
+    from embit.script import Script, p2pkh, p2sh, p2wpkh, p2wsh
+
+    g, main = PublicKey.parse(G_COMPRESSED), NETWORKS["main"]
+    assert p2pkh(g).address(main) == P2PKH_G
+    assert p2sh(p2wpkh(g)).address(main) == P2SH_P2WPKH_G
+    assert p2wsh(Script(P2PK_G)).address(main) == P2WSH_P2PK_G
+    assert p2sh(Script(MULTI_G)).address(main) == P2SH_MULTI_G
+
+
+def test_two_watched_outputs_of_one_entity_add_up_to_a_deposit() -> None:
+    # 0.6 + 0.5 BTC to two addresses of "ex": neither reaches 1 BTC, together they do
+    watched = book((KEY_G_P2WPKH, "ex"), (P2PKH_G, "ex"))
+    raw = raw_tx(
+        [(outpoint(1), b"", [SIG, bytes([2]) + bytes(32)])],
+        [(60_000_000, spk_of(KEY_G_P2WPKH)), (7, ELSEWHERE), (50_000_000, spk_of(P2PKH_G))],
+    )
+    (alert,) = feed_all(WhaleDetector(watched), [raw])
+    assert (alert.kind, alert.entity, alert.value, alert.txid) == (
+        AlertKind.DEPOSIT,
+        "ex",
+        110_000_000,
+        embit_txid(raw),
+    )
+    assert [(o.index, o.value, o.address) for o in alert.outputs] == [
+        (0, 60_000_000, KEY_G_P2WPKH),
+        (2, 50_000_000, P2PKH_G),
+    ]
+
+
+def test_two_watched_outputs_below_the_threshold_together_give_no_alert() -> None:
+    watched = book((KEY_G_P2WPKH, "ex"), (P2PKH_G, "ex"))
+    raw = raw_tx(
+        [(outpoint(1), b"", [SIG, bytes([2]) + bytes(32)])],
+        [(60_000_000, spk_of(KEY_G_P2WPKH)), (39_999_999, spk_of(P2PKH_G))],
+    )
+    assert feed_all(WhaleDetector(watched), [raw]) == []
+    # one satoshi more is exactly the threshold: it fires
+    raw = raw_tx(
+        [(outpoint(1), b"", [SIG, bytes([2]) + bytes(32)])],
+        [(60_000_000, spk_of(KEY_G_P2WPKH)), (40_000_000, spk_of(P2PKH_G))],
+    )
+    (alert,) = feed_all(WhaleDetector(watched), [raw])
+    assert alert.value == SATS_PER_BTC
+
+
+def test_a_single_watched_output_exactly_at_the_threshold_fires_and_one_below_does_not() -> None:
+    watched = book((KEY_G_P2WPKH, "ex"))
+    spend = (outpoint(3), b"", [SIG, bytes([3]) + bytes(32)])
+    at = raw_tx([spend], [(SATS_PER_BTC, spk_of(KEY_G_P2WPKH))])
+    below = raw_tx([spend], [(SATS_PER_BTC - 1, spk_of(KEY_G_P2WPKH))])
+    assert [a.value for a in feed_all(WhaleDetector(watched), [below, at])] == [SATS_PER_BTC]
+
+
+def test_two_entities_paid_in_one_transaction_give_one_deposit_each() -> None:
+    watched = book((KEY_G_P2WPKH, "ex-a"), (P2PKH_G, "ex-b"), (P2WSH_P2PK_G, "ex-a"))
+    raw = raw_tx(
+        [(outpoint(2), b"", [SIG, bytes([2]) + bytes(32)])],
+        [
+            (70_000_000, spk_of(KEY_G_P2WPKH)),
+            (150_000_000, spk_of(P2PKH_G)),
+            (30_000_000, spk_of(P2WSH_P2PK_G)),
+        ],
+    )
+    alerts = feed_all(WhaleDetector(watched), [raw])
+    assert sorted((a.entity, a.value, [o.index for o in a.outputs]) for a in alerts) == [
+        ("ex-a", 100_000_000, [0, 2]),
+        ("ex-b", 150_000_000, [1]),
+    ]
+
+
+# (watched address, scriptSig, witness) of an input that reveals the watched script
+SPENDS = {
+    # P2PKH: <sig> <G>; the key's HASH160 is in the watched P2PKH script
+    "p2pkh": (P2PKH_G, push(SIG) + push(G_COMPRESSED), []),
+    # P2SH: OP_0 <sig> <redeem script>; HASH160 of the redeem script
+    "p2sh": (P2SH_MULTI_G, b"\x00" + push(SIG) + push(MULTI_G), []),
+    # P2WSH with a two-item witness: <sig> <witness script>; SHA256 of the script
+    "p2wsh": (P2WSH_P2PK_G, b"", [SIG, P2PK_G]),
+    # P2SH-P2WPKH: scriptSig pushes the 22-byte program 0014<HASH160(G)>, witness <sig> <G>
+    "p2sh-p2wpkh": (
+        P2SH_P2WPKH_G,
+        push(bytes.fromhex("0014751e76e8199196d454941c45d1b3a323f1433bd6")),
+        [SIG, G_COMPRESSED],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPENDS))
+def test_withdrawal_is_recognised_from_the_key_or_script_an_input_reveals(name: str) -> None:
+    address, script_sig, witness = SPENDS[name]
+    raw = raw_tx(
+        [(outpoint(9), b"", [SIG, bytes([2]) + bytes(32)]), (outpoint(5), script_sig, witness)],
+        [(120_000_000, ELSEWHERE), (80_000_000, ELSEWHERE2)],
+    )
+    detector = WhaleDetector(book((address, "ex")), inspect_all_inputs=True)
+    (alert,) = feed_all(detector, [raw])
+    assert (alert.kind, alert.entity, alert.value, alert.inputs, alert.txid) == (
+        AlertKind.WITHDRAWAL,
+        "ex",
+        200_000_000,
+        (1,),
+        embit_txid(raw),
+    )
+    assert [(o.index, o.value) for o in alert.outputs] == [(0, 120_000_000), (1, 80_000_000)]
+
+
+@pytest.mark.parametrize("name", sorted(SPENDS))
+def test_revealed_spender_turns_a_payment_to_itself_into_change_by_default(name: str) -> None:
+    # without inspect_all_inputs, inputs are read because an output pays the watched script:
+    # the entity paying itself 2 BTC is change, and the 0.5 BTC sent elsewhere is below 1 BTC
+    address, script_sig, witness = SPENDS[name]
+    raw = raw_tx(
+        [(outpoint(5), script_sig, witness)],
+        [(200_000_000, spk_of(address)), (50_000_000, ELSEWHERE)],
+    )
+    assert feed_all(WhaleDetector(book((address, "ex"))), [raw]) == []
+    (alert,) = feed_all(WhaleDetector(book((address, "ex")), threshold_sats=50_000_000), [raw])
+    assert (alert.kind, alert.value, [o.index for o in alert.outputs]) == (
+        AlertKind.WITHDRAWAL,
+        50_000_000,
+        [1],
+    )
+
+
+@pytest.mark.parametrize(
+    ("label", "witness"),
+    [
+        ("one item: no script and signature", [P2PK_G]),
+        ("three items", [b"", SIG, P2PK_G]),
+    ],
+)
+def test_p2wsh_witness_script_is_the_last_item_whatever_the_count(
+    label: str, witness: list[bytes]
+) -> None:
+    raw = raw_tx([(outpoint(5), b"", witness)], [(150_000_000, ELSEWHERE)])
+    detector = WhaleDetector(book((P2WSH_P2PK_G, "ex")), inspect_all_inputs=True)
+    alerts = feed_all(detector, [raw])
+    # BIP 141: a P2WSH spend carries at least the witness script; with one item nothing else
+    if len(witness) >= 2:
+        assert [(a.kind, a.inputs) for a in alerts] == [(AlertKind.WITHDRAWAL, (0,))]
+    else:
+        assert alerts == []
+
+
+# scriptSigs ending in a push of MULTI_G (recognised as its P2SH) or malformed around it
+_REDEEM = push(MULTI_G)
+SCRIPT_SIG_SHAPES = [
+    ("pushdata1", b"\x4c" + bytes([len(MULTI_G)]) + MULTI_G, True),
+    ("pushdata2", b"\x4d" + len(MULTI_G).to_bytes(2, "little") + MULTI_G, True),
+    ("pushdata4", b"\x4e" + len(MULTI_G).to_bytes(4, "little") + MULTI_G, True),
+    ("OP_1NEGATE first", b"\x4f" + _REDEEM, True),
+    ("OP_16 first", b"\x60" + _REDEEM, True),
+    ("OP_0 first", b"\x00" + _REDEEM, True),
+    ("75-byte push first", push(bytes(75)) + _REDEEM, True),
+    ("OP_1NEGATE last", _REDEEM + b"\x4f", False),
+    ("OP_16 last", _REDEEM + b"\x60", False),
+    ("OP_NOP first: not push-only", b"\x61" + _REDEEM, False),
+    ("OP_RESERVED first: not push-only", b"\x50" + _REDEEM, False),
+    ("truncated push", _REDEEM[:-1], False),
+    ("truncated pushdata2 length", _REDEEM + b"\x4d\x01", False),
+    ("truncated pushdata4 length", _REDEEM + b"\x4e\x01\x00\x00", False),
+]
+
+
+@pytest.mark.parametrize(
+    ("script_sig", "recognised"),
+    [(s, r) for _, s, r in SCRIPT_SIG_SHAPES],
+    ids=[label for label, _, _ in SCRIPT_SIG_SHAPES],
+)
+def test_p2sh_spender_is_recognised_only_from_a_push_only_script_ending_in_the_redeem_script(
+    script_sig: bytes, recognised: bool
+) -> None:
+    raw = raw_tx([(outpoint(4), script_sig, [])], [(300_000_000, ELSEWHERE)])
+    detector = WhaleDetector(book((P2SH_MULTI_G, "ex")), inspect_all_inputs=True)
+    alerts = feed_all(detector, [raw])
+    assert [(a.kind, a.value) for a in alerts] == (
+        [(AlertKind.WITHDRAWAL, 300_000_000)] if recognised else []
+    )
+
+
+@pytest.mark.parametrize(
+    ("script_hex", "expected"),
+    [
+        ("4b" + "ab" * 75, "ab" * 75),  # 75 = 0x4b: the largest direct push
+        ("4b" + "ab" * 74, None),  # one byte short
+        ("4f", ""),  # OP_1NEGATE pushes a number, not data
+        ("60", ""),  # OP_16
+        ("50", None),  # OP_RESERVED is not a push
+        ("61", None),  # OP_NOP
+        ("01aa4f", ""),  # the last push wins, even a number
+        ("4f01aa", "aa"),
+        ("6001aa", "aa"),
+        ("4c05aabb", None),  # OP_PUSHDATA1 longer than the script
+        ("4d01", None),  # truncated OP_PUSHDATA2 length
+        ("4d0100", None),  # OP_PUSHDATA2 of one byte, byte missing
+        ("4d0100cc", "cc"),
+        ("4e010000", None),  # truncated OP_PUSHDATA4 length
+        ("4e01000000", None),
+        ("4e01000000cc", "cc"),
+        ("4c00", ""),  # OP_PUSHDATA1 of nothing
+        ("01aa02bbcc", "bbcc"),
+    ],
+)
+def test_last_push_edges(script_hex: str, expected: str | None) -> None:
+    got = last_push(bytes.fromhex(script_hex))
+    assert (got.hex() if got is not None else None) == expected
+
+
+# --- cases the mutation run found unpinned (python -m mutation whales) ---------------------
+
+# BIP 350 witness v1 outputs whose programs are 20 and 21 bytes: valid, not P2WPKH nor P2SH
+# (encoded with embit's bech32m; the programs are HASH160(G) and HASH160(MULTI_G) || 00)
+V1_KEY_HASH = "bc1pw508d6qejxtdg4y5r3zarvary0c5xw7kj9wkru"
+V1_SCRIPT_HASH_PLUS_ONE = "bc1ps0htklte4gwn3r3mptr9hx9vtqxymgq6qq7ywpu3"
+# 25 bytes like P2PKH, a 23-byte v1 program 00 || HASH160(G) || 0000
+V1_25_BYTES = "bc1pqp63uahgrxged4z5jswyt5dn5v3lzsem6cqqqpfdzjq"
+
+
+def test_embit_agrees_with_the_witness_v1_addresses() -> None:
+    from embit import bech32
+    from embit.hashes import hash160 as embit_hash160
+
+    assert bech32.encode("bc", 1, embit_hash160(G_COMPRESSED)) == V1_KEY_HASH
+    assert bech32.encode("bc", 1, embit_hash160(MULTI_G) + b"\x00") == V1_SCRIPT_HASH_PLUS_ONE
+    assert bech32.encode("bc", 1, b"\x00" + embit_hash160(G_COMPRESSED) + bytes(2)) == V1_25_BYTES
+
+
+@pytest.mark.parametrize(
+    ("watched", "spend"),
+    [
+        (V1_KEY_HASH, "p2pkh"),  # the key's hash is the v1 program, yet no P2WPKH is watched
+        (V1_SCRIPT_HASH_PLUS_ONE, "p2sh"),  # 20 of its 21 bytes hash the redeem script
+        (V1_25_BYTES, "p2pkh"),  # as long as a P2PKH script, bytes 3..23 the key's hash
+    ],
+)
+def test_a_witness_v1_output_is_not_recognised_from_a_key_or_redeem_script(
+    watched: str, spend: str
+) -> None:
+    _, script_sig, witness = SPENDS[spend]
+    raw = raw_tx([(outpoint(7), script_sig, witness)], [(300_000_000, ELSEWHERE)])
+    detector = WhaleDetector(book((watched, "ex")), inspect_all_inputs=True)
+    assert feed_all(detector, [raw]) == []
+
+
+def test_one_entity_paying_itself_does_not_hide_another_entitys_deposit() -> None:
+    # outputs: 0.1 BTC of change back to ex-a (listed first), 2 BTC to ex-b; ex-a's key
+    # signs the input: ex-a withdraws the 2 BTC, ex-b receives them
+    address_a, script_sig, witness = SPENDS["p2pkh"]
+    watched = book((address_a, "ex-a"), (P2WSH_P2PK_G, "ex-b"))
+    raw = raw_tx(
+        [(outpoint(6), script_sig, witness)],
+        [(10_000_000, spk_of(address_a)), (200_000_000, spk_of(P2WSH_P2PK_G))],
+    )
+    alerts = feed_all(WhaleDetector(watched), [raw])
+    assert sorted((a.kind.value, a.entity, a.value) for a in alerts) == [
+        ("deposit", "ex-b", 200_000_000),
+        ("withdrawal", "ex-a", 200_000_000),
+    ]
+
+
+def test_an_entity_below_its_threshold_does_not_hide_the_next_entitys_deposit() -> None:
+    # outputs: 0.5 BTC to ex-a (listed first, under its 1 BTC), 2 BTC to ex-b
+    watched = book((KEY_G_P2WPKH, "ex-a"), (P2PKH_G, "ex-b"))
+    raw = raw_tx(
+        [(outpoint(8), b"", [SIG, bytes([2]) + bytes(32)])],
+        [(50_000_000, spk_of(KEY_G_P2WPKH)), (200_000_000, spk_of(P2PKH_G))],
+    )
+    alerts = feed_all(WhaleDetector(watched), [raw])
+    assert [(a.kind, a.entity, a.value) for a in alerts] == [
+        (AlertKind.DEPOSIT, "ex-b", 200_000_000)
+    ]
+
+
+def test_matched_outputs_are_immutable() -> None:
+    watched = book((KEY_G_P2WPKH, "ex"))
+    raw = raw_tx([(outpoint(3), b"", [SIG, bytes(33)])], [(SATS_PER_BTC, spk_of(KEY_G_P2WPKH))])
+    ((output,),) = [a.outputs for a in feed_all(WhaleDetector(watched), [raw])]
+    with pytest.raises(AttributeError):
+        output.value = 0  # type: ignore[misc]
+
+
+def test_each_run_uses_the_walks_it_asked_for(impl: str) -> None:
+    # a "python" run that silently used C (or the reverse) would test the wrong walks
+    from whalewire.mempool import whales
+
+    assert whales.SPEEDUPS is (impl == "c")
+    assert (whales._c_scan_tx is None) is (impl == "python")
+
+
+def test_the_oldest_tracked_outpoint_is_dropped_first() -> None:
+    # two whales to the same address, one outpoint remembered: the second whale's stays,
+    # so a later spend of it (no key revealed: recognised by outpoint only) is a withdrawal
+    watched = book((KEY_G_P2WPKH, "ex"))
+    first = raw_tx([(outpoint(1), b"", [SIG, bytes(33)])], [(150_000_000, spk_of(KEY_G_P2WPKH))])
+    second = raw_tx([(outpoint(2), b"", [SIG, bytes(33)])], [(160_000_000, spk_of(KEY_G_P2WPKH))])
+
+    def spending(funding: bytes) -> bytes:
+        prev = bytes.fromhex(embit_txid(funding))[::-1] + bytes(4)
+        return raw_tx([(prev, b"\x00", [])], [(140_000_000, ELSEWHERE)])
+
+    detector = WhaleDetector(watched, max_tracked_outpoints=1)
+    assert [a.kind for a in feed_all(detector, [first, second])] == [AlertKind.DEPOSIT] * 2
+    assert feed_all(detector, [spending(first)]) == []
+    (alert,) = feed_all(detector, [spending(second)])
+    assert (alert.kind, alert.value, alert.inputs) == (AlertKind.WITHDRAWAL, 140_000_000, (0,))
+
+
+@pytest.mark.parametrize(
+    ("script_hex", "expected"),
+    [
+        ("4e00000000", ""),  # OP_PUSHDATA4 of nothing: the length ends the script
+        ("4d0000", ""),  # OP_PUSHDATA2 of nothing
+        ("4c01", None),  # OP_PUSHDATA1 of one byte, byte missing
+    ],
+)
+def test_last_push_of_an_empty_pushdata_at_the_end(script_hex: str, expected: str | None) -> None:
+    got = last_push(bytes.fromhex(script_hex))
+    assert (got.hex() if got is not None else None) == expected

@@ -21,11 +21,12 @@ import json
 import shutil
 import subprocess
 from decimal import Decimal
+from enum import Enum, StrEnum
 from pathlib import Path
 
 import pytest
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -651,3 +652,214 @@ def test_binance_logon_params_verify_with_the_public_key() -> None:
     signature = base64.b64decode(str(params.pop("signature")), validate=True)
     assert params == {"apiKey": "k", "recvWindow": 100, "timestamp": 1649729878532}
     key.public_key().verify(signature, b"apiKey=k&recvWindow=100&timestamp=1649729878532")
+
+
+# ----------------------------------------------------------------- encoding details
+
+
+def test_coinbase_jwt_segments_are_base64url_without_padding() -> None:
+    # RFC 7515 §2 (Base64url Encoding): "with all trailing '=' characters omitted" and the
+    # URL-safe alphabet. The header JSON here is 53 bytes and the ES256 signature 64: both
+    # would end in '=' padding if it were kept.
+    key = ec.generate_private_key(ec.SECP256R1())
+    token = coinbase_jwt("k/1", key, now=1_700_000_000, nonce="n0", uri="GET api.x/y")
+    header_b64, claims_b64, sig_b64 = token.split(".")
+    header_json = b'{"alg":"ES256","kid":"k/1","nonce":"n0","typ":"JWT"}'
+    assert len(header_json) % 3 != 0
+    assert header_b64 == "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsvMSIsIm5vbmNlIjoibjAiLCJ0eXAiOiJKV1QifQ"
+    assert base64.urlsafe_b64decode(header_b64 + "===") == header_json
+    for segment in (header_b64, claims_b64, sig_b64):
+        assert set(segment) <= set(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        ), segment
+    assert len(sig_b64) == 86  # ceil(64 * 4 / 3) characters, no "=="
+    assert json.loads(_b64url_decode(claims_b64)) == {
+        "iss": "cdp",
+        "sub": "k/1",
+        "nbf": 1_700_000_000,
+        "exp": 1_700_000_120,
+        "uri": "GET api.x/y",
+    }
+
+
+def test_coinbase_jwt_lifetime_sets_exp_and_nbf_is_now() -> None:
+    key = Ed25519PrivateKey.generate()
+    token = coinbase_jwt("k", key, now=50, nonce="n", lifetime=30)
+    _, claims = _decode_and_verify(token, key.public_key())
+    assert (claims["nbf"], claims["exp"]) == (50, 80)
+
+
+def test_coinbase_jwt_uri_upper_cases_the_method_and_joins_host_and_path() -> None:
+    # Coinbase Advanced Trade "Creating a JWT": uri = "{method} {host}{path}"
+    assert coinbase_jwt_uri("get", "api.coinbase.com", "/api/v3/brokerage/accounts") == (
+        "GET api.coinbase.com/api/v3/brokerage/accounts"
+    )
+
+
+def test_kraken_private_request_keeps_one_nonce_the_callers_copy_in_params_dropped() -> None:
+    # Kraken "Spot REST Authentication": the nonce in the body must be the one signed. A
+    # params dict that also carries a (stale) nonce must not send it twice.
+    body, headers = kraken_private_request(
+        "/0/private/AddOrder",
+        [
+            ("ordertype", "limit"),
+            ("nonce", "1"),
+            ("pair", "XBTUSD"),
+            ("price", 37500),
+            ("type", "buy"),
+            ("volume", "1.25"),
+        ],
+        nonce="1616492376594",
+        api_key="key",
+        secret_b64="kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg==",
+    )
+    assert (
+        body == "nonce=1616492376594&ordertype=limit&pair=XBTUSD&price=37500&type=buy&volume=1.25"
+    )
+    assert body.count("nonce=") == 1
+    # the documented API-Sign of exactly that body
+    assert headers["API-Sign"] == (
+        "4/dpxb3iT4tp/ZCVEwSnEsLxx0bqyhLpdfOpc6fn7OR8+UClSV5n9E6aSS8MPtnRfp32bAb0nmbRn6H8ndwLUQ=="
+    )
+
+
+def test_kraken_private_request_declares_a_form_encoded_body() -> None:
+    # Kraken REST docs: "Request payloads are form-encoded (Content-Type:
+    # application/x-www-form-urlencoded)"; the body is UTF-8, as the charset says
+    _, headers = kraken_private_request(
+        "/0/private/GetWebSocketsToken", {}, nonce="5", api_key="key", secret_b64=CB_SECRET
+    )
+    assert headers == {
+        "API-Key": "key",
+        "API-Sign": base64.b64encode(
+            hmac.new(
+                bytes(range(64)),
+                b"/0/private/GetWebSocketsToken" + hashlib.sha256(b"5nonce=5").digest(),
+                hashlib.sha512,
+            ).digest()
+        ).decode(),
+        "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+    }
+
+
+def test_kraken_postdata_percent_encodes_reserved_characters() -> None:
+    # application/x-www-form-urlencoded: '&', '=', '+', ' ' and non-ASCII must not pass raw
+    assert kraken_postdata([("a b", "x&y=z+1"), ("c", "é~")]) == ("a%20b=x%26y%3Dz%2B1&c=%C3%A9~")
+
+
+class _Plain(Enum):
+    GTC = "GTC"
+    QTY = Decimal("0.00100000")
+    N = 5
+    ON = True
+
+
+class _Side(StrEnum):
+    SELL = "SELL"
+
+
+@pytest.mark.parametrize(
+    ("value", "spelled"),
+    [
+        (_Plain.GTC, "GTC"),
+        (_Plain.QTY, "0.00100000"),
+        (_Plain.N, "5"),
+        (_Plain.ON, "true"),
+        (_Side.SELL, "SELL"),
+    ],
+)
+def test_param_spells_an_enum_by_its_value(value: object, spelled: str) -> None:
+    assert binance_param(value) == spelled
+    assert binance_ws_payload({"x": value}) == f"x={spelled}"
+
+
+def test_param_spells_floats_and_negative_numbers_in_plain_notation() -> None:
+    assert binance_param(1e16) == "10000000000000000"
+    assert binance_param(-0.5) == "-0.5"
+    assert binance_param(Decimal("-1E+2")) == "-100"
+    assert binance_param(-7) == "-7"
+
+
+@pytest.mark.parametrize("value", [Decimal("Infinity"), Decimal("-Infinity"), 1.5j, b"x"])
+def test_param_refuses_infinities_and_other_types(value: object) -> None:
+    with pytest.raises(TypeError):
+        binance_param(value)
+
+
+def _pem(key: object, password: bytes | None) -> bytes:
+    algorithm: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(password)
+        if password is not None
+        else serialization.NoEncryption()
+    )
+    return key.private_bytes(  # type: ignore[attr-defined, no-any-return]
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, algorithm
+    )
+
+
+@pytest.mark.parametrize(
+    "make",
+    [Ed25519PrivateKey.generate, lambda: ec.generate_private_key(ec.SECP256R1())],
+    ids=["ed25519", "p256"],
+)
+def test_load_private_key_opens_a_password_protected_key(make: object) -> None:
+    key = make()  # type: ignore[operator]
+    pem = _pem(key, b"correct horse")
+    loaded = load_private_key(pem, password=b"correct horse")
+    spki = (serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert loaded.public_key().public_bytes(*spki) == key.public_key().public_bytes(*spki)
+    with pytest.raises(ValueError, match="cannot load private key"):
+        load_private_key(pem, password=b"wrong")
+    with pytest.raises(ValueError, match="cannot load private key"):
+        load_private_key(pem)  # encrypted, but no password given
+
+
+def test_load_private_key_refuses_a_key_type_no_venue_accepts() -> None:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    with pytest.raises(ValueError, match="unsupported private key type X25519PrivateKey"):
+        load_private_key(_pem(X25519PrivateKey.generate(), None))
+
+
+def test_load_private_key_reads_an_unencrypted_key_given_no_password() -> None:
+    key = _signature_examples_rsa_key()
+    assert key.key_size == 2048
+
+
+def test_binance_signature_picks_the_algorithm_from_the_key_type() -> None:
+    # HMAC (str secret) gives hex, Ed25519 gives base64 of 64 bytes (RFC 8032 TEST 1 below)
+    payload = "timestamp=1"
+    assert (
+        binance_signature(payload, BN_SECRET)
+        == hmac.new(BN_SECRET.encode(), payload.encode(), hashlib.sha256).hexdigest()
+    )
+    ed = Ed25519PrivateKey.from_private_bytes(bytes(32))
+    sig = base64.b64decode(binance_signature(payload, ed), validate=True)
+    ed.public_key().verify(sig, payload.encode())
+
+
+def test_signed_params_replace_a_stale_signature_and_sign_everything_else() -> None:
+    params = binance_signed_params(
+        {"symbol": "BTCUSDT", "signature": "stale", "timestamp": 1}, api_key="k", key="s"
+    )
+    payload = "apiKey=k&symbol=BTCUSDT&timestamp=1"
+    assert params == {
+        "symbol": "BTCUSDT",
+        "timestamp": 1,
+        "apiKey": "k",
+        "signature": hmac.new(b"s", payload.encode(), hashlib.sha256).hexdigest(),
+    }
+
+
+def test_logon_params_without_a_recv_window_sign_only_the_key_and_timestamp() -> None:
+    key = Ed25519PrivateKey.generate()
+    params = binance_logon_params("k", key, 7)
+    signature = base64.b64decode(str(params.pop("signature")), validate=True)
+    assert params == {"apiKey": "k", "timestamp": 7}
+    key.public_key().verify(signature, b"apiKey=k&timestamp=7")
+
+
+def test_rest_payload_without_a_body_is_the_query_string() -> None:
+    # rest-api.md "SIGNED Endpoint Examples", example 1: query string only, no body
+    query = "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1"
+    assert binance_rest_payload(query) == query
