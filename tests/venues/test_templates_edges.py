@@ -14,6 +14,7 @@ import json
 
 import pytest
 
+from whalewire import speedups
 from whalewire.venues import templates
 from whalewire.venues.templates import (
     BinanceOrderTemplate,
@@ -140,7 +141,7 @@ def header_for(size: int) -> bytes:
 
 
 def binance(impl: str, pad: int) -> BinanceOrderTemplate:
-    old = templates.use_speedups(impl == "c")
+    old = speedups.use(impl == "c")
     try:
         return BinanceOrderTemplate(
             symbol="BTCUSDT",
@@ -154,11 +155,11 @@ def binance(impl: str, pad: int) -> BinanceOrderTemplate:
             extra={"pad": "x" * pad},
         )
     finally:
-        templates.use_speedups(old)
+        speedups.use(old)
 
 
 def kraken(impl: str, pad: int) -> templates.KrakenOrderTemplate:
-    old = templates.use_speedups(impl == "c")
+    old = speedups.use(impl == "c")
     try:
         return templates.KrakenOrderTemplate(
             symbol="BTC/USD",
@@ -169,7 +170,7 @@ def kraken(impl: str, pad: int) -> templates.KrakenOrderTemplate:
             extra={"pad": "x" * pad},
         )
     finally:
-        templates.use_speedups(old)
+        speedups.use(old)
 
 
 @needs_c

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from whalewire import speedups
 from whalewire.ws import frames
 from whalewire.ws.exceptions import InvalidUTF8, ProtocolError
 from whalewire.ws.frames import (
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.usefixtures("impl")
 @pytest.fixture(scope="module", autouse=True)
 def c_is_the_default_when_built() -> None:
     """Before any test switches paths: importing ``ws.frames`` picks C when it is built."""
-    assert frames.SPEEDUPS is frames._HAVE_C
+    assert frames.SPEEDUPS is (frames._speedups is not None and speedups.ENABLED)
 
 
 @pytest.fixture(autouse=True)
@@ -237,10 +238,10 @@ def _read_exactly(sock: socket.socket, n: int) -> bytes:
 def test_c_write_frame_to_a_socket_at_each_length_boundary(
     impl: str, size: int, key: bytes | None
 ) -> None:
-    # the C send path (ws/_speedups_io.c) writes its own header: same boundaries
+    # the C send path (net/_io.c) writes its header with the shared wsframe.h: same boundaries
     if impl != "c":
         pytest.skip("write_frame exists only in C")
-    from whalewire.ws import _speedups
+    _io = pytest.importorskip("whalewire.net._io")
 
     payload = payload_of(size)
     want = expected_frame(0x82, payload, key)
@@ -248,7 +249,7 @@ def test_c_write_frame_to_a_socket_at_each_length_boundary(
     with a, b:
         a.setblocking(False)
         keys = None if key is None else _RFCKey()
-        rest = _speedups.write_frame(a.fileno(), 0x82, payload, keys) or b""
+        rest = _io.write_frame(a.fileno(), 0x82, payload, keys) or b""
         assert _read_exactly(b, len(want) - len(rest)) + rest == want
 
 
