@@ -64,6 +64,9 @@ class RejectReason(StrEnum):
     INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
     DUPLICATE_ORDER = "DUPLICATE_ORDER"
     UNKNOWN_ORDER = "UNKNOWN_ORDER"
+    #: a post-only order that would trade on arrival (Binance LIMIT_MAKER "Order would
+    #: immediately match and take."; Coinbase ``post_only``; Kraken ``post``)
+    WOULD_TAKE = "WOULD_TAKE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,18 @@ class Fees:
 
     maker: Decimal = Decimal("0.001")
     taker: Decimal = Decimal("0.001")
+    #: charge both sides in the quote asset, exactly (Coinbase Exchange, "Fees": a buy pays
+    #: ``price * size`` plus the fee in quote); else the asset received, rounded to 1e-8
+    #: (Binance ``faqs/commission_faq.md``)
+    in_quote: bool = False
+
+    def hold_rate(self) -> Decimal:
+        """What a BUY locks on top of its notional to pay the fee (0 unless ``in_quote``).
+
+        Coinbase Exchange, "Holds": "For limit buy orders, we will hold price x size x
+        (1 + fee-percent) USD."
+        """
+        return max(self.maker, self.taker) if self.in_quote else ZERO
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +121,8 @@ class PlaceOrder:
     time_in_force: TimeInForce | None = None
     #: empty: the engine generates one
     client_order_id: str = ""
+    #: refuse the whole order if any part of it would take liquidity on arrival
+    post_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,6 +431,9 @@ class MatchingEngine:
         plan = self._plan(book, cmd.side, limit, cmd.quantity, cmd.quote_quantity)
         planned_qty = sum((q for _, q, _ in plan), ZERO)
         planned_quote = sum((q * p for _, q, p in plan), ZERO)
+        if cmd.post_only and plan:
+            return [CommandRejected(RejectReason.WOULD_TAKE, now)]
+        hold = self.fees.hold_rate()
 
         # quoteOrderQty orders report what they could execute as origQty
         orig_qty = cmd.quantity if cmd.quantity is not None else planned_qty
@@ -421,11 +441,11 @@ class MatchingEngine:
             lock_asset = spec.quote
             if cmd.order_type is OrderType.LIMIT:
                 assert cmd.price is not None
-                lock_price = cmd.price
-                to_lock = cmd.price * orig_qty
+                lock_price = cmd.price * (1 + hold)
+                to_lock = lock_price * orig_qty
             else:
                 lock_price = ZERO
-                to_lock = planned_quote
+                to_lock = planned_quote * (1 + (self.fees.taker if self.fees.in_quote else ZERO))
         else:
             lock_asset, lock_price = spec.base, ZERO
             to_lock = orig_qty
@@ -605,13 +625,20 @@ class MatchingEngine:
         quote_qty = qty * price
         # Binance charges the commission in the asset received (faqs/commission_faq.md):
         # base for a BUY, quote for a SELL (without BNB discounts, which we do not model)
-        if order.side is Side.BUY:
+        if order.side is Side.BUY and self.fees.in_quote:
+            commission = quote_qty * rate  # exact: the hold covered it (hold_rate)
+            consumed = order.lock_price * qty if order.lock_price else quote_qty + commission
+            account.settle(spec.quote, consumed, consumed - quote_qty - commission, spec.base, qty)
+            commission_asset = spec.quote
+        elif order.side is Side.BUY:
             commission = (qty * rate).quantize(_COMMISSION_QUANTUM)
             consumed = (order.lock_price or price) * qty
             account.settle(spec.quote, consumed, consumed - quote_qty, spec.base, qty - commission)
             commission_asset = spec.base
         else:
-            commission = (quote_qty * rate).quantize(_COMMISSION_QUANTUM)
+            commission = quote_qty * rate
+            if not self.fees.in_quote:
+                commission = commission.quantize(_COMMISSION_QUANTUM)
             consumed = qty
             account.settle(spec.base, consumed, ZERO, spec.quote, quote_qty - commission)
             commission_asset = spec.quote

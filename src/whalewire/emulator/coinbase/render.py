@@ -77,6 +77,7 @@ class OrderRecord:
     done_reason: str = ""
     #: canceled or expired without a fill: "Get single order" may answer 404 for these
     purged: bool = False
+    post_only: bool = False
 
     def view(self, engine: MatchingEngine) -> OrderView:
         """Return the engine's current view of the order."""
@@ -114,14 +115,15 @@ def order_body(
         profile_id=profile_id(record.account_id),
         side=view.side.value.lower(),
         type="limit" if limit else "market",
-        post_only=False,
+        post_only=record.post_only,
         created_at=iso_time(record.created_ms),
         stp="dc",
     )
     if limit:
         body["time_in_force"] = view.time_in_force.value
     if record.funds is not None:
-        body["funds"] = fmt(record.funds, 16)
+        # "funds" is what the order may spend net of the fee, "specified_funds" what was asked
+        body["funds"] = fmt(view.orig_quote_qty, 16)
         body["specified_funds"] = fmt(record.funds, 16)
     if record.client_oid:
         body["client_oid"] = record.client_oid
