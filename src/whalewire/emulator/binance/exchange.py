@@ -78,6 +78,9 @@ WEIGHTS: dict[str, int] = {
     "userDataStream.subscribe.signature": 2,
     "userDataStream.unsubscribe": 2,
 }
+#: weights that depend on the request's parameters (e.g. how many symbols it names);
+#: ``market.py`` fills it
+WEIGHT_RULES: dict[str, Callable[[Mapping[str, object]], int]] = {}
 #: openOrders.status without ``symbol`` weighs 80
 _OPEN_ORDERS_ALL_WEIGHT = 80
 #: myTrades with ``orderId`` weighs 5
@@ -432,6 +435,9 @@ class BinanceSession:
         if ban.is_banned(now):
             raise self._banned(ban, now)
         weight = WEIGHTS.get(method, 1)
+        rule = WEIGHT_RULES.get(method)
+        if rule is not None:
+            weight = rule(params)
         if method == "openOrders.status" and params.get("symbol") is None:
             weight = _OPEN_ORDERS_ALL_WEIGHT
         elif method == "myTrades" and params.get("orderId") is not None:
