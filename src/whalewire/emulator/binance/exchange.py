@@ -303,6 +303,20 @@ class BinanceExchange(Exchange["BinanceSession"]):
                     self.on_push(session)
 
 
+def render_counters(counters: list[WindowCounter], now: int) -> list[dict[str, object]]:
+    """Return counters as a response's ``rateLimits`` array lists them."""
+    return [
+        {
+            "rateLimitType": c.rate_limit.limit_type,
+            "interval": c.rate_limit.interval.value,
+            "intervalNum": c.rate_limit.interval_num,
+            "limit": c.rate_limit.limit,
+            "count": c.current(now),
+        }
+        for c in counters
+    ]
+
+
 def error_response(req_id: object, exc: ApiError) -> dict[str, object]:
     """Return the failed-response envelope ``{"id", "status", "error": {"code", "msg"}}``."""
     error: dict[str, object] = {"code": exc.code, "msg": exc.msg}
@@ -417,16 +431,7 @@ class BinanceSession:
         if self._order_usage is not None:
             counters.extend(self._order_usage.counters)
         counters.extend(self.exchange.weight_usage(self.ip).counters)
-        return [
-            {
-                "rateLimitType": c.rate_limit.limit_type,
-                "interval": c.rate_limit.interval.value,
-                "intervalNum": c.rate_limit.interval_num,
-                "limit": c.rate_limit.limit,
-                "count": c.current(now),
-            }
-            for c in counters
-        ]
+        return render_counters(counters, now)
 
     # ------------------------------------------------------------------- limits
 

@@ -18,7 +18,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from whalewire.emulator.binance import rules
-from whalewire.emulator.binance.exchange import METHODS, WEIGHT_RULES, WEIGHTS, BinanceSession
+from whalewire.emulator.binance.exchange import (
+    METHODS,
+    WEIGHT_RULES,
+    WEIGHTS,
+    BinanceSession,
+    render_counters,
+)
+from whalewire.emulator.binance.methods import symbol_spec
 from whalewire.emulator.binance.rules import fmt
 from whalewire.emulator.matching import OrderTraded, Side, SymbolSpec
 
@@ -84,14 +91,6 @@ def tape(session: BinanceSession, symbol: str) -> list[PublicTrade]:
 # ------------------------------------------------------------------ parameters
 
 
-def _spec(session: BinanceSession, params: Mapping[str, object]) -> SymbolSpec:
-    name = rules.get_str(params, "symbol", required=True)
-    spec = session.exchange.engine.specs.get(name or "")
-    if spec is None:
-        raise rules.invalid_symbol()
-    return spec
-
-
 def _symbols(
     session: BinanceSession, params: Mapping[str, object], *, required: bool = False
 ) -> tuple[list[SymbolSpec], bool]:
@@ -102,7 +101,7 @@ def _symbols(
     if one is not None and many is not None:
         raise rules.bad_combination()
     if one is not None:
-        return [_spec(session, params)], True
+        return [symbol_spec(session, params)], True
     if many is None:
         if required:
             raise rules.one_of("symbol", "symbols")
@@ -248,7 +247,7 @@ def _ticker_book(session: BinanceSession, params: dict[str, object], now: int) -
 
 
 def _avg_price(session: BinanceSession, params: dict[str, object], now: int) -> object:
-    spec = _spec(session, params)
+    spec = symbol_spec(session, params)
     trades = tape(session, spec.symbol)
     recent = [t for t in trades if t.time >= now - AVG_PRICE_MINS * MINUTE_MS]
     qty = sum((t.qty for t in recent), ZERO)
@@ -319,7 +318,7 @@ def _klines(session: BinanceSession, params: dict[str, object], now: int) -> obj
     """``klines`` / ``uiKlines``: candles over the kept trades; "If startTime and endTime
     are not sent, the most recent klines are returned." Intervals without a trade are
     left out (there is no earlier history to carry a close price from)."""
-    spec = _spec(session, params)
+    spec = symbol_spec(session, params)
     interval = rules.get_str(params, "interval", required=True)
     if interval not in INTERVALS_MS:
         raise rules.invalid_parameter("interval")
@@ -354,13 +353,13 @@ def _trade_body(trade: PublicTrade) -> dict[str, object]:
 
 
 def _trades_recent(session: BinanceSession, params: dict[str, object], now: int) -> object:
-    spec = _spec(session, params)
+    spec = symbol_spec(session, params)
     limit = _limit(params, 500, 1000)
     return [_trade_body(t) for t in tape(session, spec.symbol)[-limit:]]
 
 
 def _trades_historical(session: BinanceSession, params: dict[str, object], now: int) -> object:
-    spec = _spec(session, params)
+    spec = symbol_spec(session, params)
     limit = _limit(params, 500, 1000)
     from_id = rules.get_int(params, "fromId")
     trades = tape(session, spec.symbol)
@@ -390,7 +389,7 @@ def aggregate(trades: Iterable[PublicTrade]) -> list[list[PublicTrade]]:
 def _trades_aggregate(session: BinanceSession, params: dict[str, object], now: int) -> object:
     """Aggregate trade ids are the id of their first trade: unique, increasing and stable
     while the emulator runs (Binance numbers them separately; clients only page by them)."""
-    spec = _spec(session, params)
+    spec = symbol_spec(session, params)
     limit = _limit(params, 500, 1000)
     from_id = rules.get_int(params, "fromId")
     start = rules.get_int(params, "startTime")
@@ -482,7 +481,7 @@ def _account_commission(session: BinanceSession, params: dict[str, object], now:
     """``account.commission``: the rates ``matching`` charges. BNB discounts are not
     modelled, so ``discount.enabledForAccount`` is false."""
     session.authorize(params, now)
-    spec = _spec(session, params)
+    spec = symbol_spec(session, params)
     fees = session.exchange.config.fees
     zero = fmt(ZERO)
     return {
@@ -509,16 +508,7 @@ def _account_order_limits(session: BinanceSession, params: dict[str, object], no
     shows them (this request adds nothing to them)."""
     key = session.authorize(params, now)
     usage = session.exchange.order_usage(key.account_id)
-    return [
-        {
-            "rateLimitType": c.rate_limit.limit_type,
-            "interval": c.rate_limit.interval.value,
-            "intervalNum": c.rate_limit.interval_num,
-            "limit": c.rate_limit.limit,
-            "count": c.current(now),
-        }
-        for c in usage.counters
-    ]
+    return render_counters(usage.counters, now)
 
 
 # ------------------------------------------------------------------ weights

@@ -81,7 +81,7 @@ def _exchange_info(session: BinanceSession, params: dict[str, object], now: int)
 
 
 def _depth(session: BinanceSession, params: dict[str, object], now: int) -> object:
-    spec = _symbol(session, params)
+    spec = symbol_spec(session, params)
     limit = rules.get_int(params, "limit") or 100
     bids, asks = session.exchange.engine.depth(spec.symbol)
     return {
@@ -110,7 +110,8 @@ def _logout(session: BinanceSession, params: dict[str, object], now: int) -> obj
     return session.session_status(now)
 
 
-def _symbol(session: BinanceSession, params: Mapping[str, object]) -> SymbolSpec:
+def symbol_spec(session: BinanceSession, params: Mapping[str, object]) -> SymbolSpec:
+    """Return the rules of the required ``symbol`` parameter (-1102 missing, -1121 unknown)."""
     name = rules.get_str(params, "symbol", required=True)
     spec = session.exchange.engine.specs.get(name or "")
     if spec is None:
@@ -122,7 +123,7 @@ def _parse_order(
     session: BinanceSession, params: Mapping[str, object], account_id: str
 ) -> tuple[PlaceOrder, str]:
     """Validate ``order.place`` params (presence, enums, filters) into a command."""
-    spec = _symbol(session, params)
+    spec = symbol_spec(session, params)
     side_text = rules.get_str(params, "side", required=True)
     type_text = rules.get_str(params, "type", required=True)
     if side_text not in ("BUY", "SELL"):
@@ -233,7 +234,7 @@ def _cancel_replace(session: BinanceSession, params: dict[str, object], now: int
     # order is not attempted
     key = session.authorize(params, now)
     usage = session.charge_order(key.account_id, now)
-    spec = _symbol(session, params)
+    spec = symbol_spec(session, params)
     mode = rules.get_str(params, "cancelReplaceMode", required=True)
     if mode not in _CANCEL_REPLACE_MODES:
         raise rules.invalid_parameter("cancelReplaceMode")
@@ -292,7 +293,7 @@ def _order_lookup(params: Mapping[str, object]) -> tuple[int | None, str]:
 
 def _order_status(session: BinanceSession, params: dict[str, object], now: int) -> object:
     key = session.authorize(params, now)
-    spec = _symbol(session, params)
+    spec = symbol_spec(session, params)
     order_id, client_id = _order_lookup(params)
     view = session.exchange.engine.get_order(key.account_id, spec.symbol, order_id, client_id)
     if view is None:
@@ -302,7 +303,7 @@ def _order_status(session: BinanceSession, params: dict[str, object], now: int) 
 
 def _order_cancel(session: BinanceSession, params: dict[str, object], now: int) -> object:
     key = session.authorize(params, now)
-    spec = _symbol(session, params)
+    spec = symbol_spec(session, params)
     order_id, client_id = _order_lookup(params)
     new_id = rules.get_str(params, "newClientOrderId") or ""
     cmd = CancelOrder(key.account_id, spec.symbol, order_id, client_id, new_id)
@@ -316,7 +317,7 @@ def _order_cancel(session: BinanceSession, params: dict[str, object], now: int) 
 
 def _open_orders(session: BinanceSession, params: dict[str, object], now: int) -> object:
     key = session.authorize(params, now)
-    symbol = _symbol(session, params).symbol if params.get("symbol") is not None else None
+    symbol = symbol_spec(session, params).symbol if params.get("symbol") is not None else None
     return [order_status(v) for v in session.exchange.engine.open_orders(key.account_id, symbol)]
 
 
@@ -349,7 +350,7 @@ def _all_orders(session: BinanceSession, params: dict[str, object], now: int) ->
     # "Account order history (USER_DATA)": every order of the account on the symbol,
     # open or not, oldest first (lists are chronological)
     key = session.authorize(params, now)
-    spec = _symbol(session, params)
+    spec = symbol_spec(session, params)
     start, end = _history_range(params)
     from_id = rules.get_int(params, "orderId")
     limit = _history_limit(params)
@@ -374,7 +375,7 @@ def _all_orders(session: BinanceSession, params: dict[str, object], now: int) ->
 def _my_trades(session: BinanceSession, params: dict[str, object], now: int) -> object:
     # "Account trade history (USER_DATA)": the account's fills on the symbol, oldest first
     key = session.authorize(params, now)
-    spec = _symbol(session, params)
+    spec = symbol_spec(session, params)
     start, end = _history_range(params)
     order_id = rules.get_int(params, "orderId")
     from_id = rules.get_int(params, "fromId")
@@ -405,7 +406,7 @@ def _my_trades(session: BinanceSession, params: dict[str, object], now: int) -> 
 
 def _cancel_all(session: BinanceSession, params: dict[str, object], now: int) -> object:
     key = session.authorize(params, now)
-    spec = _symbol(session, params)
+    spec = symbol_spec(session, params)
     events = session.exchange.engine.cancel_all(key.account_id, spec.symbol)
     if not events:
         raise rules.cancel_rejected()
