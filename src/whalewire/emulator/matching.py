@@ -509,6 +509,59 @@ class MatchingEngine:
         self._release(order, now)
         return [OrderCanceled(order.view(), now)]
 
+    def amend(
+        self,
+        account_id: str,
+        symbol: str,
+        order_id: int,
+        quantity: Decimal | None = None,
+        price: Decimal | None = None,
+    ) -> OrderView | RejectReason:
+        """Change a resting LIMIT order's quantity and/or price in place; keep its ids.
+
+        Kraken "amend_order": "Queue priority ... is maintained where possible": a smaller
+        quantity at the same price keeps the order's place; a new price or a larger
+        quantity sends it to the back of its level. A new price that would trade is refused
+        (``WOULD_TAKE``), as is a quantity not above what already executed or an order that
+        is not open (``UNKNOWN_ORDER``). What the order locks
+        follows the new remainder; a larger lock the account cannot cover is refused.
+        """
+        order = self._find(account_id, symbol, order_id, "")
+        if order is None or order.status not in _OPEN_STATUSES:
+            return RejectReason.UNKNOWN_ORDER
+        new_qty = quantity if quantity is not None else order.orig_qty
+        new_price = price if price is not None else order.price
+        if new_qty <= order.executed_qty:
+            return RejectReason.UNKNOWN_ORDER
+        book = self._books[symbol]
+        best = book.opposite(order.side).best()
+        if best is not None and (
+            new_price >= best if order.side is Side.BUY else new_price <= best
+        ):
+            return RejectReason.WOULD_TAKE
+        remaining = new_qty - order.executed_qty
+        factor = 1 + self.fees.hold_rate()
+        lock_price = new_price * factor if order.side is Side.BUY else ZERO
+        needed = lock_price * remaining if order.side is Side.BUY else remaining
+        account = self.registry.accounts[account_id]
+        if needed > order.locked:
+            try:
+                account.lock(order.lock_asset, needed - order.locked)
+            except InsufficientBalance:
+                return RejectReason.INSUFFICIENT_BALANCE
+        elif needed < order.locked:
+            account.unlock(order.lock_asset, order.locked - needed)
+        keeps_place = new_price == order.price and new_qty <= order.orig_qty
+        if not keeps_place:
+            book.side(order.side).remove(order)
+        order.orig_qty, order.price, order.locked = new_qty, new_price, needed
+        if order.side is Side.BUY:
+            order.lock_price = lock_price
+        order.update_time = self._clock()
+        if not keeps_place:
+            book.side(order.side).add(order)
+        return order.view()
+
     def cancel_all(self, account_id: str, symbol: str) -> list[Event]:
         """Cancel every open order of ``account_id`` on ``symbol``, oldest first."""
         events: list[Event] = []

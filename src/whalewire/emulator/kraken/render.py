@@ -184,7 +184,7 @@ def execution_rows(
             **base,
             "exec_type": "trade",
             "order_status": "filled" if done else "partially_filled",
-            "exec_id": _exec_id(ex, trade.trade_id, trade.is_maker),
+            "exec_id": exec_id(ex, trade.trade_id, trade.is_maker),
             "trade_id": trade.trade_id,
             "symbol": view.symbol,
             "side": view.side.value.lower(),
@@ -247,10 +247,48 @@ def _ids(ex: ExchangeView, view: OrderView) -> dict[str, object]:
     return ids
 
 
-def _exec_id(ex: ExchangeView, trade_id: int, maker: bool) -> str:
+def exec_id(ex: ExchangeView, trade_id: int, maker: bool) -> str:
     digest = hashlib.sha256(ex.id_salt + b"t%d%d" % (trade_id, maker)).digest()
     chars = "".join(B32[b % 32] for b in digest[:16])
     return f"T{chars[:5]}-{chars[5:10]}-{chars[10:16]}"
+
+
+def ledger_rows(
+    ex: ExchangeView, event: OrderTraded, seen: dict[str, Decimal]
+) -> list[dict[str, object]]:
+    """Render one fill as ``balances`` updates (Spot WebSocket v2 "Balances"): a ledger
+    entry per asset moved, ``amount`` gross, ``fee`` in that asset, ``balance`` after.
+
+    ``seen`` holds the balances last reported to the subscriber and is moved on, so that
+    every update's ``balance`` is the previous one plus ``amount`` minus ``fee``.
+    """
+    view, trade = event.order, event.trade
+    spec = ex.engine.specs[view.symbol]
+    sign = 1 if view.side.value == "BUY" else -1
+    rows: list[dict[str, object]] = []
+    for index, (asset, amount) in enumerate(
+        ((spec.base, sign * trade.qty), (spec.quote, -sign * trade.quote_qty))
+    ):
+        fee = trade.commission if trade.commission_asset == asset else Decimal(0)
+        balance = seen.get(asset, Decimal(0)) + amount - fee
+        seen[asset] = balance
+        rows.append(
+            {
+                "ledger_id": exec_id(ex, trade.trade_id * 2 + index, trade.is_maker),
+                "ref_id": exec_id(ex, trade.trade_id, trade.is_maker),
+                "timestamp": rfc3339(event.ts),
+                "type": "trade",
+                "asset": asset,
+                "asset_class": "currency",
+                "category": "trade",
+                "wallet_type": "spot",
+                "wallet_id": "main",
+                "amount": amount,
+                "fee": fee,
+                "balance": balance,
+            }
+        )
+    return rows
 
 
 def ticker_row(ex: ExchangeView, symbol: str) -> dict[str, object]:
