@@ -13,7 +13,7 @@ import random
 from bisect import insort
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 from types import MappingProxyType
@@ -67,6 +67,9 @@ class RejectReason(StrEnum):
     #: a post-only order that would trade on arrival (Binance LIMIT_MAKER "Order would
     #: immediately match and take."; Coinbase ``post_only``; Kraken ``post``)
     WOULD_TAKE = "WOULD_TAKE"
+    #: a stop the last price has already crossed, where the venue refuses those (Binance
+    #: "Order would trigger immediately.")
+    WOULD_TRIGGER = "WOULD_TRIGGER"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,15 @@ class PlaceOrder:
     client_order_id: str = ""
     #: refuse the whole order if any part of it would take liquidity on arrival
     post_only: bool = False
+    #: a stop / take-profit: the order waits off the book until the last trade price
+    #: reaches ``stop_price`` (at or above it with ``trigger_above``, else at or below),
+    #: then runs as the MARKET or LIMIT order the rest of the command describes
+    stop_price: Decimal | None = None
+    trigger_above: bool = False
+    #: refuse a stop whose trigger the last price has already reached (else it runs now)
+    refuse_triggered: bool = False
+    #: the venue's name for the order type (e.g. "STOP_LOSS_LIMIT"), carried in views
+    label: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +171,10 @@ class OrderView:
     time: int
     update_time: int
     working_time: int
+    stop_price: Decimal = ZERO
+    label: str = ""
+    #: a stop that has not triggered yet (open, but not on the book)
+    parked: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -252,6 +268,10 @@ class _Order:
     update_time: int = 0
     working_time: int = -1
     trades: list[Trade] = field(default_factory=list)
+    stop_price: Decimal = ZERO
+    label: str = ""
+    #: the command to run when a parked stop triggers (None: not a parked stop)
+    pending: PlaceOrder | None = None
 
     @property
     def remaining(self) -> Decimal:
@@ -276,6 +296,9 @@ class _Order:
             time=self.time,
             update_time=self.update_time,
             working_time=self.working_time,
+            stop_price=self.stop_price,
+            label=self.label,
+            parked=self.pending is not None,
         )
 
 
@@ -352,6 +375,8 @@ class MatchingEngine:
         self._books = {spec.symbol: _Book(spec) for spec in specs}
         self._specs = MappingProxyType({spec.symbol: spec for spec in specs})
         self._orders: dict[int, _Order] = {}
+        #: parked stops per symbol, oldest first
+        self._stops: dict[str, list[_Order]] = {}
         # open orders by (account, symbol, client id): Binance refuses a duplicate only
         # among open orders ("Duplicate order sent.")
         self._open_by_client_id: dict[tuple[str, str, str], _Order] = {}
@@ -414,17 +439,23 @@ class MatchingEngine:
     # ---------------------------------------------------------------- commands
 
     def place(self, cmd: PlaceOrder) -> list[Event]:
-        """Match a new order; return its events (accepted, trades, then expired if any).
+        """Match a new order; return its events (accepted, trades, then expired if any),
+        then those of any stops the trades triggered (theirs, in trigger order).
 
         Raises:
             KeyError: for a symbol the engine does not list (the venue checks first).
         """
+        return self._place(cmd, None)
+
+    def _place(self, cmd: PlaceOrder, parked: _Order | None) -> list[Event]:
         book = self._books[cmd.symbol]
         spec = book.spec
         now = self._clock()
         client_id = cmd.client_order_id or self._generate_client_id()
         if (cmd.account_id, spec.symbol, client_id) in self._open_by_client_id:
             return [CommandRejected(RejectReason.DUPLICATE_ORDER, now)]
+        if cmd.stop_price is not None and parked is None:
+            return self._park(cmd, book, client_id, now)
         account = self.registry.accounts[cmd.account_id]
         tif = cmd.time_in_force or TimeInForce.GTC
         limit = cmd.price if cmd.order_type is OrderType.LIMIT else None
@@ -456,7 +487,7 @@ class MatchingEngine:
         account.update_time = now
 
         order = _Order(
-            order_id=self.next_order_id,
+            order_id=self.next_order_id if parked is None else parked.order_id,
             account_id=cmd.account_id,
             spec=spec,
             side=cmd.side,
@@ -466,16 +497,21 @@ class MatchingEngine:
             orig_qty=orig_qty,
             orig_quote_qty=cmd.quote_quantity if cmd.quote_quantity is not None else ZERO,
             client_order_id=client_id,
-            time=now,
+            time=now if parked is None else parked.time,
             lock_asset=lock_asset,
             locked=to_lock,
             lock_price=lock_price,
             update_time=now,
             working_time=now,
+            stop_price=cmd.stop_price or ZERO,
+            label=cmd.label,
         )
-        self.next_order_id += 1
+        if parked is None:
+            self.next_order_id += 1
         self._orders[order.order_id] = order
-        events: list[Event] = [OrderAccepted(order.view(), now)]
+        # a triggered stop was accepted when it was parked: no second "accepted"
+        events: list[Event] = [OrderAccepted(order.view(), now)] if parked is None else []
+        last_before = book.last_price
 
         fok_short = tif is TimeInForce.FOK and planned_qty < orig_qty
         if not fok_short:
@@ -493,7 +529,97 @@ class MatchingEngine:
             events.append(OrderExpired(order.view(), now))
         else:
             self._release(order, now)
+        if book.last_price != last_before or order.trades:
+            events.extend(self._trigger(book))
         return events
+
+    # ---------------------------------------------------------------- stops
+
+    def _park(self, cmd: PlaceOrder, book: _Book, client_id: str, now: int) -> list[Event]:
+        """Accept a stop: lock what it will need and keep it off the book until triggered.
+
+        A BUY locks ``(price or stop price) x quantity`` (plus the fee hold) or its quote
+        quantity; a SELL its quantity. When it triggers the lock is released and the order
+        runs as a new MARKET/LIMIT order with the same id, locking afresh.
+        """
+        assert cmd.stop_price is not None
+        if cmd.refuse_triggered and self._crossed(book, cmd.stop_price, cmd.trigger_above):
+            return [CommandRejected(RejectReason.WOULD_TRIGGER, now)]
+        spec = book.spec
+        qty = cmd.quantity if cmd.quantity is not None else ZERO
+        if cmd.side is Side.BUY:
+            asset = spec.quote
+            if cmd.quote_quantity is not None:
+                to_lock = cmd.quote_quantity * (1 + self.fees.hold_rate())
+            else:
+                to_lock = (cmd.price or cmd.stop_price) * qty * (1 + self.fees.hold_rate())
+        else:
+            asset, to_lock = spec.base, qty
+        account = self.registry.accounts[cmd.account_id]
+        try:
+            account.lock(asset, to_lock)
+        except InsufficientBalance:
+            return [CommandRejected(RejectReason.INSUFFICIENT_BALANCE, now)]
+        order = _Order(
+            order_id=self.next_order_id,
+            account_id=cmd.account_id,
+            spec=spec,
+            side=cmd.side,
+            order_type=cmd.order_type,
+            time_in_force=cmd.time_in_force or TimeInForce.GTC,
+            price=cmd.price if cmd.price is not None else ZERO,
+            orig_qty=qty,
+            orig_quote_qty=cmd.quote_quantity if cmd.quote_quantity is not None else ZERO,
+            client_order_id=client_id,
+            time=now,
+            lock_asset=asset,
+            locked=to_lock,
+            lock_price=ZERO,
+            update_time=now,
+            stop_price=cmd.stop_price,
+            label=cmd.label,
+            pending=cmd,
+        )
+        self.next_order_id += 1
+        self._orders[order.order_id] = order
+        self._stops.setdefault(spec.symbol, []).append(order)
+        self._open_by_client_id[(order.account_id, spec.symbol, client_id)] = order
+        return [OrderAccepted(order.view(), now)]
+
+    @staticmethod
+    def _crossed(book: _Book, stop: Decimal, above: bool) -> bool:
+        price = book.last_price
+        if not price:
+            return False  # nothing traded yet: nothing to trigger on
+        return price >= stop if above else price <= stop
+
+    def _trigger(self, book: _Book) -> list[Event]:
+        """Run every parked stop of the book's symbol the last price has reached, oldest
+        first; a triggered stop's own trades may trigger more (each runs once)."""
+        events: list[Event] = []
+        stops = self._stops.get(book.spec.symbol, [])
+        while True:
+            due = next(
+                (o for o in stops if o.pending is not None and self._crossed(
+                    book, o.stop_price, o.pending.trigger_above)),
+                None,
+            )  # fmt: skip
+            if due is None:
+                return events
+            stops.remove(due)
+            cmd, due.pending = due.pending, None
+            assert cmd is not None
+            now = self._clock()
+            self._release(due, now)
+            self._open_by_client_id.pop((due.account_id, book.spec.symbol, due.client_order_id))
+            del self._orders[due.order_id]
+            run = self._place(replace(cmd, client_order_id=due.client_order_id), due)
+            if run and isinstance(run[0], CommandRejected):
+                # it cannot run any more (funds moved meanwhile): it ends, expired
+                due.status = OrderStatus.EXPIRED
+                self._orders[due.order_id] = due
+                run = [OrderExpired(due.view(), now)]
+            events.extend(run)
 
     def cancel(self, cmd: CancelOrder) -> list[Event]:
         """Cancel an open order; return ``OrderCanceled`` or ``CommandRejected(UNKNOWN_ORDER)``."""
@@ -501,7 +627,11 @@ class MatchingEngine:
         order = self._find(cmd.account_id, cmd.symbol, cmd.order_id, cmd.client_order_id)
         if order is None or order.status not in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED):
             return [CommandRejected(RejectReason.UNKNOWN_ORDER, now)]
-        self._books[order.spec.symbol].side(order.side).remove(order)
+        if order.pending is not None:  # a parked stop: off the book
+            self._stops[order.spec.symbol].remove(order)
+            order.pending = None
+        else:
+            self._books[order.spec.symbol].side(order.side).remove(order)
         self._open_by_client_id.pop((order.account_id, order.spec.symbol, order.client_order_id))
         order.orig_client_order_id = order.client_order_id
         order.client_order_id = cmd.new_client_order_id or self._generate_client_id()
@@ -527,7 +657,7 @@ class MatchingEngine:
         follows the new remainder; a larger lock the account cannot cover is refused.
         """
         order = self._find(account_id, symbol, order_id, "")
-        if order is None or order.status not in _OPEN_STATUSES:
+        if order is None or order.status not in _OPEN_STATUSES or order.pending is not None:
             return RejectReason.UNKNOWN_ORDER
         new_qty = quantity if quantity is not None else order.orig_qty
         new_price = price if price is not None else order.price

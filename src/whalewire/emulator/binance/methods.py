@@ -39,6 +39,18 @@ from whalewire.emulator.matching import (
 _REJECT_MESSAGES = {
     RejectReason.INSUFFICIENT_BALANCE: rules.INSUFFICIENT_BALANCE,
     RejectReason.DUPLICATE_ORDER: rules.DUPLICATE_ORDER,
+    RejectReason.WOULD_TAKE: rules.WOULD_TAKE,
+    RejectReason.WOULD_TRIGGER: rules.WOULD_TRIGGER,
+}
+#: the order types beyond LIMIT and MARKET ("order.place", "Mandatory parameters based on
+#: type"): what each runs as once triggered, and whether it triggers when the last price
+#: rises to stopPrice (by side). STOP_LOSS: "SELL ... price <= stopPrice; BUY ... price >=
+#: stopPrice"; TAKE_PROFIT the other way round.
+_CONDITIONAL: dict[str, tuple[OrderType, dict[Side, bool]]] = {
+    "STOP_LOSS": (OrderType.MARKET, {Side.BUY: True, Side.SELL: False}),
+    "STOP_LOSS_LIMIT": (OrderType.LIMIT, {Side.BUY: True, Side.SELL: False}),
+    "TAKE_PROFIT": (OrderType.MARKET, {Side.BUY: False, Side.SELL: True}),
+    "TAKE_PROFIT_LIMIT": (OrderType.LIMIT, {Side.BUY: False, Side.SELL: True}),
 }
 
 
@@ -128,9 +140,23 @@ def _parse_order(
     type_text = rules.get_str(params, "type", required=True)
     if side_text not in ("BUY", "SELL"):
         raise rules.invalid_side()
-    if type_text not in ("LIMIT", "MARKET"):
+    if type_text not in ("LIMIT", "MARKET", "LIMIT_MAKER", *_CONDITIONAL):
         raise rules.invalid_order_type()
-    side, order_type = Side(side_text), OrderType(type_text)
+    assert type_text is not None
+    side = Side(side_text)
+    conditional = _CONDITIONAL.get(type_text)
+    stop_price = rules.get_decimal(params, "stopPrice")
+    if conditional is not None:
+        order_type = conditional[0]
+        if stop_price is None:
+            raise rules.mandatory("stopPrice")
+        rules.check_price_filter(spec, stop_price)
+        if order_type is OrderType.MARKET and rules.get_decimal(params, "quoteOrderQty"):
+            raise rules.not_required("quoteOrderQty")
+    elif stop_price is not None:
+        raise rules.not_required("stopPrice")
+    else:
+        order_type = OrderType.MARKET if type_text == "MARKET" else OrderType.LIMIT
     quantity = rules.get_decimal(params, "quantity")
     quote_qty = rules.get_decimal(params, "quoteOrderQty")
     price = rules.get_decimal(params, "price")
@@ -142,6 +168,11 @@ def _parse_order(
     if resp_type not in ("ACK", "RESULT", "FULL"):
         raise rules.invalid_parameter("newOrderRespType")
     engine = session.exchange.engine
+    if type_text == "LIMIT_MAKER":
+        # "LIMIT_MAKER: quantity, price"; it never takes, so it has no timeInForce
+        if tif_text is not None:
+            raise rules.not_required("timeInForce")
+        tif_text = "GTC"
     if order_type is OrderType.LIMIT:
         # "LIMIT: timeInForce, price, quantity" are mandatory
         if tif_text is None:
@@ -186,6 +217,11 @@ def _parse_order(
         price=price,
         time_in_force=tif,
         client_order_id=str(client_id) if client_id is not None else "",
+        post_only=type_text == "LIMIT_MAKER",
+        stop_price=stop_price,
+        trigger_above=conditional[1][side] if conditional is not None else False,
+        refuse_triggered=True,
+        label=type_text if type_text not in ("LIMIT", "MARKET") else "",
     )
     return cmd, resp_type
 

@@ -164,6 +164,10 @@ def new_order_rejected(msg: str) -> ApiError:
 INSUFFICIENT_BALANCE = "Account has insufficient balance for requested action."
 DUPLICATE_ORDER = "Duplicate order sent."
 NO_LIQUIDITY = "Order book liquidity is less than LOT_SIZE filter minimum quantity."
+#: errors.md, "Messages for -1010, -2010 and -2011": LIMIT_MAKER that would trade, and a
+#: stop whose stopPrice the last price has already reached
+WOULD_TAKE = "Order would immediately match and take."
+WOULD_TRIGGER = "Order would trigger immediately."
 
 
 def cancel_rejected() -> ApiError:
