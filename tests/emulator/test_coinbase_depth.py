@@ -185,3 +185,37 @@ def test_post_only_is_invalid_with_ioc_fok_and_market(extra: dict[str, str]) -> 
     _, exchange = make()
     body = {"product_id": "BTC-USD", "side": "buy", "post_only": True, **extra}
     assert request(exchange, "POST", "/orders", body).status == 400
+
+
+# ----------------------------------------------------------------- stop orders
+
+
+def test_stop_loss_is_active_until_the_last_trade_reaches_it() -> None:
+    _, exchange = make()
+    exchange.registry.open_account("other", {"BTC": Decimal(10), "USD": Decimal(1_000_000)})
+    # a trade at the book's best bid sets the last price
+    place(exchange, side="sell", type="market", size="0.01")
+    last = Decimal(request(exchange, "GET", "/products/BTC-USD/ticker").json()["price"])
+    stop_price = last - Decimal("5.00")  # the house bids are $1 apart
+    got = place(
+        exchange, side="sell", type="market", size="0.02", stop="loss", stop_price=str(stop_price)
+    )
+    listed = request(exchange, "GET", "/orders?status=active").json()
+    assert [(o["id"], o["status"], o["stop"]) for o in listed] == [(got["id"], "active", "loss")]
+    assert Decimal(listed[0]["stop_price"]) == stop_price
+    # sell down through the stop: the stop runs as a market sell
+    place(exchange, side="sell", type="market", size="5")
+    done = request(exchange, "GET", f"/orders/{got['id']}").json()
+    assert (done["status"], done["filled_size"]) == ("done", "0.02000000")
+
+
+def test_stop_needs_its_price() -> None:
+    _, exchange = make()
+    body = {
+        "product_id": "BTC-USD",
+        "side": "sell",
+        "type": "market",
+        "size": "0.1",
+        "stop": "loss",
+    }
+    assert request(exchange, "POST", "/orders", body).status == 400

@@ -272,3 +272,33 @@ def test_edit_order_replaces_with_a_new_id() -> None:
     assert result["order_id"] != placed["order_id"]
     (view,) = exchange.engine.open_orders("doc")
     assert (exchange.order_id(view.order_id), view.price) == (result["order_id"], D(51000))
+
+
+# ----------------------------------------------------------------- stop-loss / take-profit
+
+
+def test_stop_loss_waits_for_the_last_price_then_sells() -> None:
+    _, exchange, session = make(EMPTY)
+    exchange.registry.open_account("maker", {"BTC": D(10), "USD": D(1_000_000)})
+    exchange.register_token("maker-token", "maker")
+    ok(call(session, limit(59000.0, qty=2, token="maker-token"))[0])  # bids at 59,000
+    triggers = {"reference": "last", "price": 59500, "price_type": "static"}
+    stop = order(order_type="stop-loss", side="sell", order_qty=0.5, triggers=triggers)
+    placed = ok(call(session, stop)[0])
+    (view,) = exchange.engine.open_orders("doc")
+    assert view.parked and view.label == "stop-loss"
+    # another account sells at 59,000: the last price falls through 59,500
+    ok(call(session, order(order_qty=0.1, side="sell", token="maker-token"))[0])
+    got = rest_ok(exchange, "QueryOrders", f"nonce=1&txid={placed['order_id']}")
+    info = got[placed["order_id"]]
+    assert (info["status"], info["vol_exec"], info["descr"]["ordertype"]) == (
+        "closed",
+        "0.5",
+        "stop-loss",
+    )
+
+
+def test_conditional_order_needs_triggers() -> None:
+    _, _, session = make(EMPTY)
+    response, _ = call(session, order(order_type="take-profit", side="sell", order_qty=0.5))
+    assert response["success"] is False and "triggers" in response["error"]

@@ -408,7 +408,9 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
                 continue
             if product and record.product_id != product:
                 continue
-            status = "open" if record.is_open(self.engine) else "done"
+            view = record.view(self.engine)
+            # an untriggered stop is "active" ("Get all orders", status)
+            status = "active" if view.parked else "open" if view.is_open else "done"
             if "all" in wanted or status in wanted:
                 out.append(order_body(record, self.engine))
             if len(out) == int(limit_text):
@@ -497,6 +499,17 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
         post_only = req.get("post_only", False)
         if not isinstance(post_only, bool):
             return error(400, "post_only must be a boolean")
+        stop = req.get("stop")
+        stop_price = _decimal(req, "stop_price")
+        # "stop: Either loss or entry, requires stop_price to be defined"
+        if stop is not None and stop not in ("loss", "entry"):
+            return error(400, "stop must be loss or entry")
+        if (stop is None) != (stop_price is None):
+            return error(400, "stop and stop_price must be given together")
+        if stop_price is not None and (stop_price <= 0 or stop_price % spec.tick_size):
+            return error(400, f"stop_price is too accurate. Smallest unit is {fmt(spec.tick_size)}")
+        if stop is not None and post_only:
+            return error(400, "post_only is invalid for stop orders")
         size = _decimal(req, "size")
         funds = _decimal(req, "funds")
         if size is not None:
@@ -521,8 +534,9 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
                 # specified_funds 10 with funds 9.97506234 at 0.25 %)
                 spend = _net_funds(funds, self.config.fees.taker)
             cmd = PlaceOrder(
-                account, product, cmd_side, OrderType.MARKET, size, spend, None, None, client_oid
-            )
+                account, product, cmd_side, OrderType.MARKET, size, spend, None, None, client_oid,
+                stop_price=stop_price, trigger_above=stop == "entry", label=stop or "",
+            )  # fmt: skip
             return cmd, client_oid, funds
         price = _decimal(req, "price")
         if price is None or size is None:
@@ -546,6 +560,11 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
             TimeInForce(tif),
             client_oid,
             post_only,
+            # "loss: Triggers when the last trade price changes to a value at or below the
+            # stop_price. entry: ... at or above the stop_price."
+            stop_price=stop_price,
+            trigger_above=stop == "entry",
+            label=stop or "",
         )
         return cmd, client_oid, None
 

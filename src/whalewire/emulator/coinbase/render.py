@@ -127,6 +127,9 @@ def order_body(
         body["specified_funds"] = fmt(record.funds, 16)
     if record.client_oid:
         body["client_oid"] = record.client_oid
+    if view.stop_price:
+        body["stop"] = view.label
+        body["stop_price"] = fmt(view.stop_price, 8)
     if pending:
         body.update(
             fill_fees=fmt(ZERO, 16),
@@ -141,7 +144,7 @@ def order_body(
         fill_fees=fmt(fees, 16),
         filled_size=fmt(view.executed_qty, 8),
         executed_value=fmt(view.cum_quote_qty, 16),
-        status="open" if view.is_open else "done",
+        status="active" if view.parked else "open" if view.is_open else "done",
         settled=not view.is_open,
     )
     if not view.is_open:
@@ -219,7 +222,7 @@ class FeedRenderer:
                 record.product_id,
                 self._done(taker, record, "filled", ts),
             )
-        elif taker.is_open:
+        elif taker.is_open and not taker.parked:  # an untriggered stop is not on the book
             msg = self._base("open", record.product_id, ts)
             msg.update(
                 order_id=record.order_id,

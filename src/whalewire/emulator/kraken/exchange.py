@@ -363,13 +363,16 @@ class KrakenExchange(Exchange["KrakenSession"]):
             raise KrakenError(UNKNOWN_PAIR)
         spec = self.engine.specs[symbol]
         side = {"buy": Side.BUY, "sell": Side.SELL}.get(str(params.get("side")))
-        otype = {"market": OrderType.MARKET, "limit": OrderType.LIMIT}.get(
-            str(params.get("order_type"))
-        )
+        label = str(params.get("order_type"))
+        otype = {"market": OrderType.MARKET, "limit": OrderType.LIMIT}.get(label)
+        conditional = _CONDITIONAL.get(label)
+        if conditional is not None:
+            otype = conditional[0]
         if side is None:
             raise KrakenError(INVALID_ARGUMENTS + ":side")
         if otype is None:
             raise KrakenError(INVALID_ARGUMENTS + ":order_type")
+        stop_price = _trigger_price(params) if conditional is not None else None
         qty = _decimal(params.get("order_qty"), "order_qty")
         if qty <= 0 or qty % spec.step_size:
             raise KrakenError(INVALID_ARGUMENTS + ":order_qty")
@@ -416,6 +419,9 @@ class KrakenExchange(Exchange["KrakenSession"]):
                 time_in_force=tif,
                 client_order_id=cl_ord_id or "",
                 post_only=post_only,
+                stop_price=stop_price,
+                trigger_above=conditional[1][side] if conditional is not None else False,
+                label=label if conditional is not None else "",
             )
         )
         first = events[0]
@@ -797,6 +803,34 @@ class KrakenSession:
                 "triggerTime": "0" if trigger is None else rfc3339(trigger),
             }
         ]
+
+
+#: v2 ``add_order`` conditional types: what each runs as when triggered and, per side,
+#: whether it triggers on a rise to the trigger price ("stop-loss: ... when the market
+#: price reaches the trigger price"; a sell stop-loss protects against a fall, a buy one
+#: against a rise; take-profit the other way)
+_CONDITIONAL: dict[str, tuple[OrderType, dict[Side, bool]]] = {
+    "stop-loss": (OrderType.MARKET, {Side.BUY: True, Side.SELL: False}),
+    "stop-loss-limit": (OrderType.LIMIT, {Side.BUY: True, Side.SELL: False}),
+    "take-profit": (OrderType.MARKET, {Side.BUY: False, Side.SELL: True}),
+    "take-profit-limit": (OrderType.LIMIT, {Side.BUY: False, Side.SELL: True}),
+}
+
+
+def _trigger_price(params: Mapping[str, object]) -> Decimal:
+    """``triggers.price`` of a conditional order; only ``reference: last`` and a static
+    price are modelled (``index`` and trailing ``pct`` are refused)."""
+    triggers = params.get("triggers")
+    if not isinstance(triggers, dict):
+        raise KrakenError(INVALID_ARGUMENTS + ":triggers")
+    if triggers.get("reference", "last") != "last" or triggers.get("price_type", "static") != (
+        "static"
+    ):
+        raise KrakenError(INVALID_ARGUMENTS + ":triggers")
+    price = _decimal(triggers.get("price"), "triggers.price")
+    if price <= 0:
+        raise KrakenError(INVALID_ARGUMENTS + ":triggers.price")
+    return price
 
 
 def _decimal(value: object, name: str) -> Decimal:

@@ -99,7 +99,7 @@ def order_info(ex: ExchangeView, view: OrderView) -> dict[str, object]:
     }[view.status]
     avg = view.cum_quote_qty / view.executed_qty if view.executed_qty else Decimal(0)
     side = view.side.value.lower()
-    otype = view.order_type.value.lower()
+    otype = view.label or view.order_type.value.lower()
     info: dict[str, object] = {
         "refid": None,
         "userref": ex.userrefs.get(view.order_id, 0),
@@ -122,7 +122,7 @@ def order_info(ex: ExchangeView, view: OrderView) -> dict[str, object]:
         "cost": str(view.cum_quote_qty),
         "fee": str(fee),
         "price": str(avg),
-        "stopprice": "0",
+        "stopprice": str(view.stop_price),
         "limitprice": "0",
         "misc": "",
         "oflags": "fciq",
@@ -158,12 +158,12 @@ def execution_rows(
             "order_status": "pending_new",
             "symbol": view.symbol,
             "side": view.side.value.lower(),
-            "order_type": view.order_type.value.lower(),
+            "order_type": view.label or view.order_type.value.lower(),
             "order_qty": view.orig_qty,
             "time_in_force": view.time_in_force.value,
             "cum_qty": 0,
             "cum_cost": 0,
-            "stop_price": 0,
+            "stop_price": view.stop_price,
             "fee_usd_equiv": 0,
             "fee_ccy_pref": "fciq",
             "timestamp": ts,
@@ -188,7 +188,7 @@ def execution_rows(
             "trade_id": trade.trade_id,
             "symbol": view.symbol,
             "side": view.side.value.lower(),
-            "order_type": view.order_type.value.lower(),
+            "order_type": view.label or view.order_type.value.lower(),
             "order_qty": view.orig_qty,
             "last_qty": trade.qty,
             "last_price": trade.price,
@@ -354,7 +354,7 @@ def snapshot_row(ex: ExchangeView, view: OrderView) -> dict[str, object]:
         "order_status": "new" if view.executed_qty == 0 else "partially_filled",
         "symbol": view.symbol,
         "side": view.side.value.lower(),
-        "order_type": view.order_type.value.lower(),
+        "order_type": view.label or view.order_type.value.lower(),
         "order_qty": view.orig_qty,
         "limit_price": view.price,
         "time_in_force": view.time_in_force.value,
