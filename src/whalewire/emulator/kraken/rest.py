@@ -4,8 +4,9 @@
 Form-encoded POSTs under ``/0/private/``, authenticated by ``exchange.KrakenExchange.rest``
 (``API-Key``, ``API-Sign``, nonce) like ``OpenOrders``; each call here gets the account and
 the decoded form and returns the ``result`` ("Spot REST API" reference pages of the same
-names). Orders go through the same ``place_order`` / ``cancel_one`` as WebSocket v2, so
-both APIs see one order book and one set of balances. Registers itself when imported.
+names; ``BalanceEx`` too, which ccxt reads). Orders go through the same ``place_order``
+and ``cancel_one`` as WebSocket v2, so both APIs see one order book and one set of
+balances. Registers itself when imported.
 """
 
 from __future__ import annotations
@@ -39,6 +40,20 @@ def _balance(ex: KrakenExchange, account_id: str, params: Mapping[str, str]) -> 
         REST_ASSETS.get(asset, asset): f"{bal.free + bal.locked:.{4 if asset == 'USD' else 10}f}"
         for asset, bal in sorted(account.balances.items())
     }
+
+
+def _balance_ex(ex: KrakenExchange, account_id: str, params: Mapping[str, str]) -> object:
+    """``BalanceEx`` ("Get Extended Balance"): per asset ``balance`` (total) and
+    ``hold_trade`` (held by open orders); no credit lines."""
+    account = ex.registry.accounts[account_id]
+    out: dict[str, object] = {}
+    for asset, bal in sorted(account.balances.items()):
+        places = 4 if asset == "USD" else 10
+        out[REST_ASSETS.get(asset, asset)] = {
+            "balance": f"{bal.free + bal.locked:.{places}f}",
+            "hold_trade": f"{bal.locked:.{places}f}",
+        }
+    return out
 
 
 def _query_orders(ex: KrakenExchange, account_id: str, params: Mapping[str, str]) -> object:
@@ -158,6 +173,7 @@ def _cancel_order(ex: KrakenExchange, account_id: str, params: Mapping[str, str]
 REST_HANDLERS.update(
     {
         "/0/private/Balance": _balance,
+        "/0/private/BalanceEx": _balance_ex,
         "/0/private/QueryOrders": _query_orders,
         "/0/private/TradesHistory": _trades_history,
         "/0/private/AddOrder": _add_order,
