@@ -287,6 +287,18 @@ def check_notional(spec: SymbolSpec, notional: Decimal, *, is_market: bool) -> N
         raise filter_failure("NOTIONAL")
 
 
+#: the order types ``order.place`` takes (``exchangeInfo`` ``orderTypes``)
+ORDER_TYPES = (
+    "LIMIT",
+    "LIMIT_MAKER",
+    "MARKET",
+    "STOP_LOSS",
+    "STOP_LOSS_LIMIT",
+    "TAKE_PROFIT",
+    "TAKE_PROFIT_LIMIT",
+)
+
+
 def fmt(value: Decimal) -> str:
     """Format an amount the way Binance renders it: 8 decimals."""
     return f"{value:.8f}"
@@ -330,7 +342,7 @@ def symbol_info(spec: SymbolSpec) -> dict[str, object]:
         "quoteAssetPrecision": PRECISION,
         "baseCommissionPrecision": PRECISION,
         "quoteCommissionPrecision": PRECISION,
-        "orderTypes": ["LIMIT", "MARKET"],
+        "orderTypes": list(ORDER_TYPES),
         "icebergAllowed": False,
         "ocoAllowed": False,
         "otoAllowed": False,
