@@ -3,8 +3,12 @@
 Sans-IO: commands in (:meth:`MatchingEngine.place`, :meth:`MatchingEngine.cancel`),
 immutable events out, the clock injected. Balances move through ``accounts`` so that an
 order can never overdraw: what an order may spend is locked when it is accepted and
-released when it is done. Knows nothing of any venue's wire format, error codes or
-signatures; a venue folder (``binance/``) validates requests and renders the events.
+released when it is done. Post-only orders are refused whole if any part would take;
+stop / take-profit orders wait off the book with their lock and run, under their own id,
+when the last trade price reaches their trigger; resting limit orders can be amended in
+place. Fees are charged in the asset received (Binance) or in quote on both sides
+(``Fees.in_quote``: Coinbase, Kraken). Knows nothing of any venue's wire format, error
+codes or signatures; a venue folder (``binance/``) validates requests and renders events.
 """
 
 from __future__ import annotations
