@@ -326,3 +326,12 @@ def test_account_methods_need_a_signature() -> None:
     _, _, session = market()
     response = ask(session, "account.commission", symbol="BTCUSDT")
     assert response["error"]["code"] == -1102
+
+
+def test_symbol_status_filters_trading_symbols() -> None:
+    _, _, session = market()
+    assert result(session, "ticker.price", symbolStatus="HALT") == []
+    assert len(result(session, "ticker.price", symbolStatus="TRADING")) == 4  # all listed
+    response = ask(session, "ticker.price", symbol="BTCUSDT", symbolStatus="BREAK")
+    assert response["error"]["code"] == -1220
+    assert ask(session, "ticker.price", symbolStatus="OPEN")["error"]["code"] == -1130

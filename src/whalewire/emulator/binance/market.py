@@ -100,6 +100,19 @@ def _symbols(
     one, many = params.get("symbol"), params.get("symbols")
     if one is not None and many is not None:
         raise rules.bad_combination()
+    # "symbolStatus: Filters for symbols that have this tradingStatus. For a single symbol,
+    # a status mismatch returns error -1220 SYMBOL_DOES_NOT_MATCH_STATUS. For multiple or
+    # all symbols, non-matching ones are simply excluded." Every emulated symbol TRADES.
+    status = params.get("symbolStatus")
+    if status is not None and status not in ("TRADING", "HALT", "BREAK"):
+        raise rules.invalid_parameter("symbolStatus")
+    if status not in (None, "TRADING"):
+        if one is not None:
+            symbol_spec(session, params)  # an unknown symbol is -1121 first
+            raise rules.ApiError(
+                400, -1220, "The symbol's status does not match the requested symbolStatus."
+            )
+        return [], False
     if one is not None:
         return [symbol_spec(session, params)], True
     if many is None:
