@@ -284,3 +284,19 @@ async def test_ccxt_answers_the_venues_pings_and_keeps_its_connection() -> None:
     finally:
         await ex.close()
         await emulator.close()
+
+
+async def test_ccxt_reads_market_data_over_the_websocket_api(venue: Venue) -> None:
+    # fetch_ohlcv_ws (klines) and fetch_trades_ws (trades.historical) parse the emulator's
+    # answers (ccxt's fetch_ticker_ws serves swap markets only)
+    ex = venue.client()
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            bought = await ex.create_order_ws(SYMBOL, "market", "buy", 0.01)
+            (candle,) = await ex.fetch_ohlcv_ws(SYMBOL, "1m")
+            assert candle[5] == pytest.approx(0.01)
+            assert candle[2] >= bought["average"] >= candle[3]
+            trades = await ex.fetch_trades_ws(SYMBOL)
+            assert sum(t["amount"] for t in trades) == pytest.approx(0.01)
+    finally:
+        await ex.close()

@@ -267,7 +267,8 @@ def test_limit_order_rests_answers_pending_and_feeds_received_then_open() -> Non
     got = request(exchange, "GET", f"/orders/client:{coid}").json()
     assert (got["id"], got["status"], got["filled_size"]) == (order["id"], "open", "0.00000000")
     usd = next(a for a in request(exchange, "GET", "/accounts").json() if a["currency"] == "USD")
-    assert Decimal(usd["hold"]) == Decimal(25_000)
+    # "Holds": a limit buy holds price x size x (1 + fee-percent): 25,000 x 1.006
+    assert Decimal(usd["hold"]) == Decimal(25_150)
 
 
 def test_market_buy_feeds_received_match_done_with_taker_fields() -> None:

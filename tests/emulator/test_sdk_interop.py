@@ -94,3 +94,55 @@ def test_official_sdk_places_queries_and_cancels_with_hmac_and_ed25519():
             await emulator.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 60))
+
+
+def test_official_sdk_reads_market_data_commission_and_order_limits():
+    """The SDK's market-data and account methods parse the emulator's answers into their
+    typed models (``ticker_price``, ``ticker_book``, ``avg_price``, ``klines``,
+    ``trades_recent``, ``trades_aggregate``, ``ticker24hr``, ``account_commission``,
+    ``account_rate_limits_orders``), and a STOP_LOSS_LIMIT parks as the SDK expects."""
+
+    async def scenario() -> None:
+        emulator = BinanceEmulator(BinanceConfig(book_levels=5), ping_interval=3600)
+        creds = emulator.exchange.open_default_account()
+        await emulator.start()
+        try:
+            cfg = configuration.ConfigurationWebSocketAPI(
+                api_key=creds.hmac_api_key, api_secret=creds.hmac_secret, stream_url=emulator.url
+            )
+            conn = await sdk.Spot(config_ws_api=cfg).websocket_api.create_connection()
+            try:
+                placed = await conn.order_place(
+                    symbol="BTCUSDT", side="BUY", type="MARKET", quantity=0.001
+                )
+                fill = placed.data().result.fills[0]
+                # one symbol: the SDK's oneOf picks the single-object variant
+                price = (await conn.ticker_price(symbol="BTCUSDT")).data().actual_instance
+                assert price.result.price == fill.price
+                book = (await conn.ticker_book(symbol="BTCUSDT")).data().actual_instance
+                assert float(book.result.ask_price) > 0
+                avg = (await conn.avg_price(symbol="BTCUSDT")).data().result
+                assert (avg.mins, avg.price) == (5, fill.price)
+                (kline,) = (await conn.klines(symbol="BTCUSDT", interval="1m")).data().result
+                assert kline[8] == 1  # one trade in the candle
+                (recent,) = (await conn.trades_recent(symbol="BTCUSDT")).data().result
+                assert (recent.price, recent.is_buyer_maker) == (fill.price, False)
+                (agg,) = (await conn.trades_aggregate(symbol="BTCUSDT")).data().result
+                assert agg.p == fill.price
+                day = (await conn.ticker24hr(symbol="BTCUSDT")).data().actual_instance
+                assert day.result.count == 1
+                commission = (await conn.account_commission(symbol="BTCUSDT")).data().result
+                assert commission.standard_commission.taker == "0.00100000"
+                limits = (await conn.account_rate_limits_orders()).data().result
+                assert [x.count for x in limits] == [1, 1]
+                stop = await conn.order_place(
+                    symbol="BTCUSDT", side="SELL", type="STOP_LOSS_LIMIT", time_in_force="GTC",
+                    quantity=0.001, price=40000.0, stop_price=41000.0,
+                )  # fmt: skip
+                assert stop.data().result.status == "NEW"
+            finally:
+                await conn.close_connection()
+        finally:
+            await emulator.close()
+
+    asyncio.run(scenario())

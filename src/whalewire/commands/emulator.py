@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from dataclasses import dataclass
 
-from whalewire.emulator.accounts import Credentials
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from whalewire.emulator.accounts import Credentials, Registry
 from whalewire.emulator.binance.exchange import BinanceConfig
 from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.emulator.coinbase.exchange import CoinbaseCredentials
@@ -48,11 +52,40 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def banner(url: str, creds: Credentials) -> str:
+@dataclass(frozen=True, slots=True)
+class RsaKey:
+    """An RSA key registered for the default account, as the banner prints it."""
+
+    api_key: str
+    private_key_pem: str
+
+
+def add_rsa_key(registry: Registry, account_id: str) -> RsaKey:
+    """Register a fresh 2048-bit RSA key for ``account_id`` (Binance accepts 2048 and 4096;
+    ``faqs/api_key_types.md``) and return its API key and PKCS#8 private key."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    entry = registry.add_rsa_key(account_id, private.public_key())
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode("ascii")
+    return RsaKey(entry.api_key, pem)
+
+
+def banner(url: str, creds: Credentials, rsa_key: RsaKey | None = None) -> str:
     """Return the text telling a user where the emulator is and which keys to use."""
     # PEM blocks unindented so they can be copied into a key file as they are
     private_pem = creds.ed25519_private_key_pem.strip()
     public_pem = creds.ed25519_public_key_pem.strip()
+    rsa_text = ""
+    if rsa_key is not None:
+        rsa_text = f"""
+RSA key (sign every TRADE/USER_DATA request: RSASSA-PKCS1-v1_5 SHA-256, base64 signature):
+  apiKey          {rsa_key.api_key}
+  private key (PKCS#8):
+{rsa_key.private_key_pem.strip()}
+"""
     return f"""\
 whalewire emulator: Binance Spot WebSocket API
   endpoint        {url}
@@ -68,7 +101,7 @@ Ed25519 key (session.logon once, then requests need no apiKey/signature):
 {private_pem}
   public key:
 {public_pem}
-
+{rsa_text}
 Point a client at it:
   - whalewire: venue url {url}
   - Binance SDK / ccxt: set the WebSocket API base URL to {url}
@@ -116,10 +149,11 @@ async def _serve(args: argparse.Namespace) -> int:
     stamps = ReadStamps(args.stamp_reads) if args.stamp_reads else None
     emulator = BinanceEmulator(config, faults=plan, read_stamps=stamps)
     creds = emulator.exchange.open_default_account()
+    rsa_key = add_rsa_key(emulator.exchange.registry, creds.account_id)
     server = await emulator.start(args.host, args.port)
     host = args.host if ":" not in args.host else f"[{args.host}]"
     url = f"ws://{host}:{emulator.port}/ws-api/v3"
-    print(banner(url, creds), flush=True)
+    print(banner(url, creds, rsa_key), flush=True)
     await server.serve_forever()
     return 0
 
@@ -127,7 +161,7 @@ async def _serve(args: argparse.Namespace) -> int:
 def coinbase_banner(rest_url: str, ws_url: str, creds: CoinbaseCredentials, cert_pem: str) -> str:
     """Return where the Coinbase Exchange emulator is, its keys and the certificate to trust."""
     return f"""\
-whalewire emulator: Coinbase Exchange (REST over TLS, feed over WebSocket)
+whalewire emulator: Coinbase Exchange (REST and the WebSocket feed over TLS)
   REST endpoint   {rest_url}
   feed endpoint   {ws_url}
   account         {creds.account_id} (BTC 10, ETH 100, USD 1,000,000)
@@ -137,7 +171,7 @@ CB-ACCESS-* key (sign every request: base64 HMAC-SHA256 with the base64-decoded 
   secret          {creds.secret}
   passphrase      {creds.passphrase}
 
-The REST certificate is self-signed for 127.0.0.1 and localhost; trust exactly this one:
+The certificate (REST and feed) is self-signed for 127.0.0.1 and localhost; trust exactly it:
 {cert_pem.strip()}
 
 Point a client at it:
@@ -151,7 +185,8 @@ async def _serve_coinbase(args: argparse.Namespace, plan: FaultPlan | None) -> i
     tls = loopback_tls()
     emulator = CoinbaseEmulator(faults=plan)
     creds = emulator.open_default_account()
-    await emulator.start(args.host, args.port, ssl=tls.server)
+    # the venue's feed is wss://ws-feed.exchange.coinbase.com: TLS like REST
+    await emulator.start(args.host, args.port, ssl=tls.server, feed_ssl=tls.server)
     print(coinbase_banner(emulator.rest_url, emulator.ws_url, creds, tls.cert_pem), flush=True)
     try:
         await asyncio.Event().wait()

@@ -3,8 +3,12 @@
 Sans-IO: commands in (:meth:`MatchingEngine.place`, :meth:`MatchingEngine.cancel`),
 immutable events out, the clock injected. Balances move through ``accounts`` so that an
 order can never overdraw: what an order may spend is locked when it is accepted and
-released when it is done. Knows nothing of any venue's wire format, error codes or
-signatures; a venue folder (``binance/``) validates requests and renders the events.
+released when it is done. Post-only orders are refused whole if any part would take;
+stop / take-profit orders wait off the book with their lock and run, under their own id,
+when the last trade price reaches their trigger; resting limit orders can be amended in
+place. Fees are charged in the asset received (Binance) or in quote on both sides
+(``Fees.in_quote``: Coinbase, Kraken). Knows nothing of any venue's wire format, error
+codes or signatures; a venue folder (``binance/``) validates requests and renders events.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import random
 from bisect import insort
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 from types import MappingProxyType
@@ -64,6 +68,12 @@ class RejectReason(StrEnum):
     INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
     DUPLICATE_ORDER = "DUPLICATE_ORDER"
     UNKNOWN_ORDER = "UNKNOWN_ORDER"
+    #: a post-only order that would trade on arrival (Binance LIMIT_MAKER "Order would
+    #: immediately match and take."; Coinbase ``post_only``; Kraken ``post``)
+    WOULD_TAKE = "WOULD_TAKE"
+    #: a stop the last price has already crossed, where the venue refuses those (Binance
+    #: "Order would trigger immediately.")
+    WOULD_TRIGGER = "WOULD_TRIGGER"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +99,18 @@ class Fees:
 
     maker: Decimal = Decimal("0.001")
     taker: Decimal = Decimal("0.001")
+    #: charge both sides in the quote asset, exactly (Coinbase Exchange, "Fees": a buy pays
+    #: ``price * size`` plus the fee in quote); else the asset received, rounded to 1e-8
+    #: (Binance ``faqs/commission_faq.md``)
+    in_quote: bool = False
+
+    def hold_rate(self) -> Decimal:
+        """What a BUY locks on top of its notional to pay the fee (0 unless ``in_quote``).
+
+        Coinbase Exchange, "Holds": "For limit buy orders, we will hold price x size x
+        (1 + fee-percent) USD."
+        """
+        return max(self.maker, self.taker) if self.in_quote else ZERO
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +128,17 @@ class PlaceOrder:
     time_in_force: TimeInForce | None = None
     #: empty: the engine generates one
     client_order_id: str = ""
+    #: refuse the whole order if any part of it would take liquidity on arrival
+    post_only: bool = False
+    #: a stop / take-profit: the order waits off the book until the last trade price
+    #: reaches ``stop_price`` (at or above it with ``trigger_above``, else at or below),
+    #: then runs as the MARKET or LIMIT order the rest of the command describes
+    stop_price: Decimal | None = None
+    trigger_above: bool = False
+    #: refuse a stop whose trigger the last price has already reached (else it runs now)
+    refuse_triggered: bool = False
+    #: the venue's name for the order type (e.g. "STOP_LOSS_LIMIT"), carried in views
+    label: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +175,10 @@ class OrderView:
     time: int
     update_time: int
     working_time: int
+    stop_price: Decimal = ZERO
+    label: str = ""
+    #: a stop that has not triggered yet (open, but not on the book)
+    parked: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -235,6 +272,10 @@ class _Order:
     update_time: int = 0
     working_time: int = -1
     trades: list[Trade] = field(default_factory=list)
+    stop_price: Decimal = ZERO
+    label: str = ""
+    #: the command to run when a parked stop triggers (None: not a parked stop)
+    pending: PlaceOrder | None = None
 
     @property
     def remaining(self) -> Decimal:
@@ -259,6 +300,9 @@ class _Order:
             time=self.time,
             update_time=self.update_time,
             working_time=self.working_time,
+            stop_price=self.stop_price,
+            label=self.label,
+            parked=self.pending is not None,
         )
 
 
@@ -335,6 +379,8 @@ class MatchingEngine:
         self._books = {spec.symbol: _Book(spec) for spec in specs}
         self._specs = MappingProxyType({spec.symbol: spec for spec in specs})
         self._orders: dict[int, _Order] = {}
+        #: parked stops per symbol, oldest first
+        self._stops: dict[str, list[_Order]] = {}
         # open orders by (account, symbol, client id): Binance refuses a duplicate only
         # among open orders ("Duplicate order sent.")
         self._open_by_client_id: dict[tuple[str, str, str], _Order] = {}
@@ -397,23 +443,32 @@ class MatchingEngine:
     # ---------------------------------------------------------------- commands
 
     def place(self, cmd: PlaceOrder) -> list[Event]:
-        """Match a new order; return its events (accepted, trades, then expired if any).
+        """Match a new order; return its events (accepted, trades, then expired if any),
+        then those of any stops the trades triggered (theirs, in trigger order).
 
         Raises:
             KeyError: for a symbol the engine does not list (the venue checks first).
         """
+        return self._place(cmd, None)
+
+    def _place(self, cmd: PlaceOrder, parked: _Order | None) -> list[Event]:
         book = self._books[cmd.symbol]
         spec = book.spec
         now = self._clock()
         client_id = cmd.client_order_id or self._generate_client_id()
         if (cmd.account_id, spec.symbol, client_id) in self._open_by_client_id:
             return [CommandRejected(RejectReason.DUPLICATE_ORDER, now)]
+        if cmd.stop_price is not None and parked is None:
+            return self._park(cmd, book, client_id, now)
         account = self.registry.accounts[cmd.account_id]
         tif = cmd.time_in_force or TimeInForce.GTC
         limit = cmd.price if cmd.order_type is OrderType.LIMIT else None
         plan = self._plan(book, cmd.side, limit, cmd.quantity, cmd.quote_quantity)
         planned_qty = sum((q for _, q, _ in plan), ZERO)
         planned_quote = sum((q * p for _, q, p in plan), ZERO)
+        if cmd.post_only and plan:
+            return [CommandRejected(RejectReason.WOULD_TAKE, now)]
+        hold = self.fees.hold_rate()
 
         # quoteOrderQty orders report what they could execute as origQty
         orig_qty = cmd.quantity if cmd.quantity is not None else planned_qty
@@ -421,11 +476,11 @@ class MatchingEngine:
             lock_asset = spec.quote
             if cmd.order_type is OrderType.LIMIT:
                 assert cmd.price is not None
-                lock_price = cmd.price
-                to_lock = cmd.price * orig_qty
+                lock_price = cmd.price * (1 + hold)
+                to_lock = lock_price * orig_qty
             else:
                 lock_price = ZERO
-                to_lock = planned_quote
+                to_lock = planned_quote * (1 + (self.fees.taker if self.fees.in_quote else ZERO))
         else:
             lock_asset, lock_price = spec.base, ZERO
             to_lock = orig_qty
@@ -436,7 +491,7 @@ class MatchingEngine:
         account.update_time = now
 
         order = _Order(
-            order_id=self.next_order_id,
+            order_id=self.next_order_id if parked is None else parked.order_id,
             account_id=cmd.account_id,
             spec=spec,
             side=cmd.side,
@@ -446,16 +501,21 @@ class MatchingEngine:
             orig_qty=orig_qty,
             orig_quote_qty=cmd.quote_quantity if cmd.quote_quantity is not None else ZERO,
             client_order_id=client_id,
-            time=now,
+            time=now if parked is None else parked.time,
             lock_asset=lock_asset,
             locked=to_lock,
             lock_price=lock_price,
             update_time=now,
             working_time=now,
+            stop_price=cmd.stop_price or ZERO,
+            label=cmd.label,
         )
-        self.next_order_id += 1
+        if parked is None:
+            self.next_order_id += 1
         self._orders[order.order_id] = order
-        events: list[Event] = [OrderAccepted(order.view(), now)]
+        # a triggered stop was accepted when it was parked: no second "accepted"
+        events: list[Event] = [OrderAccepted(order.view(), now)] if parked is None else []
+        last_before = book.last_price
 
         fok_short = tif is TimeInForce.FOK and planned_qty < orig_qty
         if not fok_short:
@@ -473,7 +533,97 @@ class MatchingEngine:
             events.append(OrderExpired(order.view(), now))
         else:
             self._release(order, now)
+        if book.last_price != last_before or order.trades:
+            events.extend(self._trigger(book))
         return events
+
+    # ---------------------------------------------------------------- stops
+
+    def _park(self, cmd: PlaceOrder, book: _Book, client_id: str, now: int) -> list[Event]:
+        """Accept a stop: lock what it will need and keep it off the book until triggered.
+
+        A BUY locks ``(price or stop price) x quantity`` (plus the fee hold) or its quote
+        quantity; a SELL its quantity. When it triggers the lock is released and the order
+        runs as a new MARKET/LIMIT order with the same id, locking afresh.
+        """
+        assert cmd.stop_price is not None
+        if cmd.refuse_triggered and self._crossed(book, cmd.stop_price, cmd.trigger_above):
+            return [CommandRejected(RejectReason.WOULD_TRIGGER, now)]
+        spec = book.spec
+        qty = cmd.quantity if cmd.quantity is not None else ZERO
+        if cmd.side is Side.BUY:
+            asset = spec.quote
+            if cmd.quote_quantity is not None:
+                to_lock = cmd.quote_quantity * (1 + self.fees.hold_rate())
+            else:
+                to_lock = (cmd.price or cmd.stop_price) * qty * (1 + self.fees.hold_rate())
+        else:
+            asset, to_lock = spec.base, qty
+        account = self.registry.accounts[cmd.account_id]
+        try:
+            account.lock(asset, to_lock)
+        except InsufficientBalance:
+            return [CommandRejected(RejectReason.INSUFFICIENT_BALANCE, now)]
+        order = _Order(
+            order_id=self.next_order_id,
+            account_id=cmd.account_id,
+            spec=spec,
+            side=cmd.side,
+            order_type=cmd.order_type,
+            time_in_force=cmd.time_in_force or TimeInForce.GTC,
+            price=cmd.price if cmd.price is not None else ZERO,
+            orig_qty=qty,
+            orig_quote_qty=cmd.quote_quantity if cmd.quote_quantity is not None else ZERO,
+            client_order_id=client_id,
+            time=now,
+            lock_asset=asset,
+            locked=to_lock,
+            lock_price=ZERO,
+            update_time=now,
+            stop_price=cmd.stop_price,
+            label=cmd.label,
+            pending=cmd,
+        )
+        self.next_order_id += 1
+        self._orders[order.order_id] = order
+        self._stops.setdefault(spec.symbol, []).append(order)
+        self._open_by_client_id[(order.account_id, spec.symbol, client_id)] = order
+        return [OrderAccepted(order.view(), now)]
+
+    @staticmethod
+    def _crossed(book: _Book, stop: Decimal, above: bool) -> bool:
+        price = book.last_price
+        if not price:
+            return False  # nothing traded yet: nothing to trigger on
+        return price >= stop if above else price <= stop
+
+    def _trigger(self, book: _Book) -> list[Event]:
+        """Run every parked stop of the book's symbol the last price has reached, oldest
+        first; a triggered stop's own trades may trigger more (each runs once)."""
+        events: list[Event] = []
+        stops = self._stops.get(book.spec.symbol, [])
+        while True:
+            due = next(
+                (o for o in stops if o.pending is not None and self._crossed(
+                    book, o.stop_price, o.pending.trigger_above)),
+                None,
+            )  # fmt: skip
+            if due is None:
+                return events
+            stops.remove(due)
+            cmd, due.pending = due.pending, None
+            assert cmd is not None
+            now = self._clock()
+            self._release(due, now)
+            self._open_by_client_id.pop((due.account_id, book.spec.symbol, due.client_order_id))
+            del self._orders[due.order_id]
+            run = self._place(replace(cmd, client_order_id=due.client_order_id), due)
+            if run and isinstance(run[0], CommandRejected):
+                # it cannot run any more (funds moved meanwhile): it ends, expired
+                due.status = OrderStatus.EXPIRED
+                self._orders[due.order_id] = due
+                run = [OrderExpired(due.view(), now)]
+            events.extend(run)
 
     def cancel(self, cmd: CancelOrder) -> list[Event]:
         """Cancel an open order; return ``OrderCanceled`` or ``CommandRejected(UNKNOWN_ORDER)``."""
@@ -481,13 +631,70 @@ class MatchingEngine:
         order = self._find(cmd.account_id, cmd.symbol, cmd.order_id, cmd.client_order_id)
         if order is None or order.status not in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED):
             return [CommandRejected(RejectReason.UNKNOWN_ORDER, now)]
-        self._books[order.spec.symbol].side(order.side).remove(order)
+        if order.pending is not None:  # a parked stop: off the book
+            self._stops[order.spec.symbol].remove(order)
+            order.pending = None
+        else:
+            self._books[order.spec.symbol].side(order.side).remove(order)
         self._open_by_client_id.pop((order.account_id, order.spec.symbol, order.client_order_id))
         order.orig_client_order_id = order.client_order_id
         order.client_order_id = cmd.new_client_order_id or self._generate_client_id()
         order.status = OrderStatus.CANCELED
         self._release(order, now)
         return [OrderCanceled(order.view(), now)]
+
+    def amend(
+        self,
+        account_id: str,
+        symbol: str,
+        order_id: int,
+        quantity: Decimal | None = None,
+        price: Decimal | None = None,
+    ) -> OrderView | RejectReason:
+        """Change a resting LIMIT order's quantity and/or price in place; keep its ids.
+
+        Kraken "amend_order": "Queue priority ... is maintained where possible": a smaller
+        quantity at the same price keeps the order's place; a new price or a larger
+        quantity sends it to the back of its level. A new price that would trade is refused
+        (``WOULD_TAKE``), as is a quantity not above what already executed or an order that
+        is not open (``UNKNOWN_ORDER``). What the order locks
+        follows the new remainder; a larger lock the account cannot cover is refused.
+        """
+        order = self._find(account_id, symbol, order_id, "")
+        if order is None or order.status not in _OPEN_STATUSES or order.pending is not None:
+            return RejectReason.UNKNOWN_ORDER
+        new_qty = quantity if quantity is not None else order.orig_qty
+        new_price = price if price is not None else order.price
+        if new_qty <= order.executed_qty:
+            return RejectReason.UNKNOWN_ORDER
+        book = self._books[symbol]
+        best = book.opposite(order.side).best()
+        if best is not None and (
+            new_price >= best if order.side is Side.BUY else new_price <= best
+        ):
+            return RejectReason.WOULD_TAKE
+        remaining = new_qty - order.executed_qty
+        factor = 1 + self.fees.hold_rate()
+        lock_price = new_price * factor if order.side is Side.BUY else ZERO
+        needed = lock_price * remaining if order.side is Side.BUY else remaining
+        account = self.registry.accounts[account_id]
+        if needed > order.locked:
+            try:
+                account.lock(order.lock_asset, needed - order.locked)
+            except InsufficientBalance:
+                return RejectReason.INSUFFICIENT_BALANCE
+        elif needed < order.locked:
+            account.unlock(order.lock_asset, order.locked - needed)
+        keeps_place = new_price == order.price and new_qty <= order.orig_qty
+        if not keeps_place:
+            book.side(order.side).remove(order)
+        order.orig_qty, order.price, order.locked = new_qty, new_price, needed
+        if order.side is Side.BUY:
+            order.lock_price = lock_price
+        order.update_time = self._clock()
+        if not keeps_place:
+            book.side(order.side).add(order)
+        return order.view()
 
     def cancel_all(self, account_id: str, symbol: str) -> list[Event]:
         """Cancel every open order of ``account_id`` on ``symbol``, oldest first."""
@@ -605,13 +812,20 @@ class MatchingEngine:
         quote_qty = qty * price
         # Binance charges the commission in the asset received (faqs/commission_faq.md):
         # base for a BUY, quote for a SELL (without BNB discounts, which we do not model)
-        if order.side is Side.BUY:
+        if order.side is Side.BUY and self.fees.in_quote:
+            commission = quote_qty * rate  # exact: the hold covered it (hold_rate)
+            consumed = order.lock_price * qty if order.lock_price else quote_qty + commission
+            account.settle(spec.quote, consumed, consumed - quote_qty - commission, spec.base, qty)
+            commission_asset = spec.quote
+        elif order.side is Side.BUY:
             commission = (qty * rate).quantize(_COMMISSION_QUANTUM)
             consumed = (order.lock_price or price) * qty
             account.settle(spec.quote, consumed, consumed - quote_qty, spec.base, qty - commission)
             commission_asset = spec.base
         else:
-            commission = (quote_qty * rate).quantize(_COMMISSION_QUANTUM)
+            commission = quote_qty * rate
+            if not self.fees.in_quote:
+                commission = commission.quantize(_COMMISSION_QUANTUM)
             consumed = qty
             account.settle(spec.base, consumed, ZERO, spec.quote, quote_qty - commission)
             commission_asset = spec.quote

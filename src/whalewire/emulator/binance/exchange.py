@@ -84,6 +84,9 @@ WEIGHTS: dict[str, int] = {
     "userDataStream.subscribe.signature": 2,
     "userDataStream.unsubscribe": 2,
 }
+#: weights that depend on the request's parameters (e.g. how many symbols it names);
+#: ``market.py`` fills it
+WEIGHT_RULES: dict[str, Callable[[Mapping[str, object]], int]] = {}
 #: openOrders.status without ``symbol`` weighs 80
 _OPEN_ORDERS_ALL_WEIGHT = 80
 #: myTrades with ``orderId`` weighs 5
@@ -307,6 +310,20 @@ class BinanceExchange(Exchange["BinanceSession"]):
                     self.on_push(session)
 
 
+def render_counters(counters: list[WindowCounter], now: int) -> list[dict[str, object]]:
+    """Return counters as a response's ``rateLimits`` array lists them."""
+    return [
+        {
+            "rateLimitType": c.rate_limit.limit_type,
+            "interval": c.rate_limit.interval.value,
+            "intervalNum": c.rate_limit.interval_num,
+            "limit": c.rate_limit.limit,
+            "count": c.current(now),
+        }
+        for c in counters
+    ]
+
+
 def error_response(req_id: object, exc: ApiError) -> dict[str, object]:
     """Return the failed-response envelope ``{"id", "status", "error": {"code", "msg"}}``."""
     error: dict[str, object] = {"code": exc.code, "msg": exc.msg}
@@ -421,16 +438,7 @@ class BinanceSession:
         if self._order_usage is not None:
             counters.extend(self._order_usage.counters)
         counters.extend(self.exchange.weight_usage(self.ip).counters)
-        return [
-            {
-                "rateLimitType": c.rate_limit.limit_type,
-                "interval": c.rate_limit.interval.value,
-                "intervalNum": c.rate_limit.interval_num,
-                "limit": c.rate_limit.limit,
-                "count": c.current(now),
-            }
-            for c in counters
-        ]
+        return render_counters(counters, now)
 
     # ------------------------------------------------------------------- limits
 
@@ -439,6 +447,9 @@ class BinanceSession:
         if ban.is_banned(now):
             raise self._banned(ban, now)
         weight = WEIGHTS.get(method, 1)
+        rule = WEIGHT_RULES.get(method)
+        if rule is not None:
+            weight = rule(params)
         if method == "openOrders.status" and params.get("symbol") is None:
             weight = _OPEN_ORDERS_ALL_WEIGHT
         elif method == "myTrades" and params.get("orderId") is not None:

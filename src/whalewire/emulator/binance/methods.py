@@ -39,6 +39,18 @@ from whalewire.emulator.matching import (
 _REJECT_MESSAGES = {
     RejectReason.INSUFFICIENT_BALANCE: rules.INSUFFICIENT_BALANCE,
     RejectReason.DUPLICATE_ORDER: rules.DUPLICATE_ORDER,
+    RejectReason.WOULD_TAKE: rules.WOULD_TAKE,
+    RejectReason.WOULD_TRIGGER: rules.WOULD_TRIGGER,
+}
+#: the order types beyond LIMIT and MARKET ("order.place", "Mandatory parameters based on
+#: type"): what each runs as once triggered, and whether it triggers when the last price
+#: rises to stopPrice (by side). STOP_LOSS: "SELL ... price <= stopPrice; BUY ... price >=
+#: stopPrice"; TAKE_PROFIT the other way round.
+_CONDITIONAL: dict[str, tuple[OrderType, dict[Side, bool]]] = {
+    "STOP_LOSS": (OrderType.MARKET, {Side.BUY: True, Side.SELL: False}),
+    "STOP_LOSS_LIMIT": (OrderType.LIMIT, {Side.BUY: True, Side.SELL: False}),
+    "TAKE_PROFIT": (OrderType.MARKET, {Side.BUY: False, Side.SELL: True}),
+    "TAKE_PROFIT_LIMIT": (OrderType.LIMIT, {Side.BUY: False, Side.SELL: True}),
 }
 
 
@@ -81,7 +93,7 @@ def _exchange_info(session: BinanceSession, params: dict[str, object], now: int)
 
 
 def _depth(session: BinanceSession, params: dict[str, object], now: int) -> object:
-    spec = _symbol(session, params)
+    spec = symbol_spec(session, params)
     limit = rules.get_int(params, "limit") or 100
     bids, asks = session.exchange.engine.depth(spec.symbol)
     return {
@@ -110,7 +122,8 @@ def _logout(session: BinanceSession, params: dict[str, object], now: int) -> obj
     return session.session_status(now)
 
 
-def _symbol(session: BinanceSession, params: Mapping[str, object]) -> SymbolSpec:
+def symbol_spec(session: BinanceSession, params: Mapping[str, object]) -> SymbolSpec:
+    """Return the rules of the required ``symbol`` parameter (-1102 missing, -1121 unknown)."""
     name = rules.get_str(params, "symbol", required=True)
     spec = session.exchange.engine.specs.get(name or "")
     if spec is None:
@@ -122,14 +135,28 @@ def _parse_order(
     session: BinanceSession, params: Mapping[str, object], account_id: str
 ) -> tuple[PlaceOrder, str]:
     """Validate ``order.place`` params (presence, enums, filters) into a command."""
-    spec = _symbol(session, params)
+    spec = symbol_spec(session, params)
     side_text = rules.get_str(params, "side", required=True)
     type_text = rules.get_str(params, "type", required=True)
     if side_text not in ("BUY", "SELL"):
         raise rules.invalid_side()
-    if type_text not in ("LIMIT", "MARKET"):
+    if type_text not in ("LIMIT", "MARKET", "LIMIT_MAKER", *_CONDITIONAL):
         raise rules.invalid_order_type()
-    side, order_type = Side(side_text), OrderType(type_text)
+    assert type_text is not None
+    side = Side(side_text)
+    conditional = _CONDITIONAL.get(type_text)
+    stop_price = rules.get_decimal(params, "stopPrice")
+    if conditional is not None:
+        order_type = conditional[0]
+        if stop_price is None:
+            raise rules.mandatory("stopPrice")
+        rules.check_price_filter(spec, stop_price)
+        if order_type is OrderType.MARKET and rules.get_decimal(params, "quoteOrderQty"):
+            raise rules.not_required("quoteOrderQty")
+    elif stop_price is not None:
+        raise rules.not_required("stopPrice")
+    else:
+        order_type = OrderType.MARKET if type_text == "MARKET" else OrderType.LIMIT
     quantity = rules.get_decimal(params, "quantity")
     quote_qty = rules.get_decimal(params, "quoteOrderQty")
     price = rules.get_decimal(params, "price")
@@ -141,6 +168,11 @@ def _parse_order(
     if resp_type not in ("ACK", "RESULT", "FULL"):
         raise rules.invalid_parameter("newOrderRespType")
     engine = session.exchange.engine
+    if type_text == "LIMIT_MAKER":
+        # "LIMIT_MAKER: quantity, price"; it never takes, so it has no timeInForce
+        if tif_text is not None:
+            raise rules.not_required("timeInForce")
+        tif_text = "GTC"
     if order_type is OrderType.LIMIT:
         # "LIMIT: timeInForce, price, quantity" are mandatory
         if tif_text is None:
@@ -185,6 +217,11 @@ def _parse_order(
         price=price,
         time_in_force=tif,
         client_order_id=str(client_id) if client_id is not None else "",
+        post_only=type_text == "LIMIT_MAKER",
+        stop_price=stop_price,
+        trigger_above=conditional[1][side] if conditional is not None else False,
+        refuse_triggered=True,
+        label=type_text if type_text not in ("LIMIT", "MARKET") else "",
     )
     return cmd, resp_type
 
@@ -233,7 +270,7 @@ def _cancel_replace(session: BinanceSession, params: dict[str, object], now: int
     # order is not attempted
     key = session.authorize(params, now)
     usage = session.charge_order(key.account_id, now)
-    spec = _symbol(session, params)
+    spec = symbol_spec(session, params)
     mode = rules.get_str(params, "cancelReplaceMode", required=True)
     if mode not in _CANCEL_REPLACE_MODES:
         raise rules.invalid_parameter("cancelReplaceMode")
@@ -292,7 +329,7 @@ def _order_lookup(params: Mapping[str, object]) -> tuple[int | None, str]:
 
 def _order_status(session: BinanceSession, params: dict[str, object], now: int) -> object:
     key = session.authorize(params, now)
-    spec = _symbol(session, params)
+    spec = symbol_spec(session, params)
     order_id, client_id = _order_lookup(params)
     view = session.exchange.engine.get_order(key.account_id, spec.symbol, order_id, client_id)
     if view is None:
@@ -302,7 +339,7 @@ def _order_status(session: BinanceSession, params: dict[str, object], now: int) 
 
 def _order_cancel(session: BinanceSession, params: dict[str, object], now: int) -> object:
     key = session.authorize(params, now)
-    spec = _symbol(session, params)
+    spec = symbol_spec(session, params)
     order_id, client_id = _order_lookup(params)
     new_id = rules.get_str(params, "newClientOrderId") or ""
     cmd = CancelOrder(key.account_id, spec.symbol, order_id, client_id, new_id)
@@ -316,7 +353,7 @@ def _order_cancel(session: BinanceSession, params: dict[str, object], now: int) 
 
 def _open_orders(session: BinanceSession, params: dict[str, object], now: int) -> object:
     key = session.authorize(params, now)
-    symbol = _symbol(session, params).symbol if params.get("symbol") is not None else None
+    symbol = symbol_spec(session, params).symbol if params.get("symbol") is not None else None
     return [order_status(v) for v in session.exchange.engine.open_orders(key.account_id, symbol)]
 
 
@@ -349,7 +386,7 @@ def _all_orders(session: BinanceSession, params: dict[str, object], now: int) ->
     # "Account order history (USER_DATA)": every order of the account on the symbol,
     # open or not, oldest first (lists are chronological)
     key = session.authorize(params, now)
-    spec = _symbol(session, params)
+    spec = symbol_spec(session, params)
     start, end = _history_range(params)
     from_id = rules.get_int(params, "orderId")
     limit = _history_limit(params)
@@ -374,7 +411,7 @@ def _all_orders(session: BinanceSession, params: dict[str, object], now: int) ->
 def _my_trades(session: BinanceSession, params: dict[str, object], now: int) -> object:
     # "Account trade history (USER_DATA)": the account's fills on the symbol, oldest first
     key = session.authorize(params, now)
-    spec = _symbol(session, params)
+    spec = symbol_spec(session, params)
     start, end = _history_range(params)
     order_id = rules.get_int(params, "orderId")
     from_id = rules.get_int(params, "fromId")
@@ -405,7 +442,7 @@ def _my_trades(session: BinanceSession, params: dict[str, object], now: int) -> 
 
 def _cancel_all(session: BinanceSession, params: dict[str, object], now: int) -> object:
     key = session.authorize(params, now)
-    spec = _symbol(session, params)
+    spec = symbol_spec(session, params)
     events = session.exchange.engine.cancel_all(key.account_id, spec.symbol)
     if not events:
         raise rules.cancel_rejected()

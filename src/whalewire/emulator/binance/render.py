@@ -49,12 +49,14 @@ def order_result(
             "cummulativeQuoteQty": fmt(view.cum_quote_qty),
             "status": view.status.value,
             "timeInForce": view.time_in_force.value,
-            "type": view.order_type.value,
+            "type": view.label or view.order_type.value,
             "side": view.side.value,
             "workingTime": view.working_time,
             "selfTradePreventionMode": "NONE",
         }
     )
+    if view.stop_price:
+        result["stopPrice"] = fmt(view.stop_price)
     if resp_type == "FULL":
         result["fills"] = [
             {
@@ -80,13 +82,13 @@ def order_status(view: OrderView) -> dict[str, object]:
             "cummulativeQuoteQty": fmt(view.cum_quote_qty),
             "status": view.status.value,
             "timeInForce": view.time_in_force.value,
-            "type": view.order_type.value,
+            "type": view.label or view.order_type.value,
             "side": view.side.value,
-            "stopPrice": fmt(Decimal(0)),
+            "stopPrice": fmt(view.stop_price),
             "icebergQty": fmt(Decimal(0)),
             "time": view.time,
             "updateTime": view.update_time,
-            "isWorking": view.is_open,
+            "isWorking": view.is_open and not view.parked,
             "workingTime": view.working_time,
             "origQuoteOrderQty": fmt(view.orig_quote_qty),
             "selfTradePreventionMode": "NONE",
@@ -111,7 +113,7 @@ def cancel_result(view: OrderView, now: int) -> dict[str, object]:
         "cummulativeQuoteQty": fmt(view.cum_quote_qty),
         "status": view.status.value,
         "timeInForce": view.time_in_force.value,
-        "type": view.order_type.value,
+        "type": view.label or view.order_type.value,
         "side": view.side.value,
         "selfTradePreventionMode": "NONE",
     }
@@ -157,11 +159,11 @@ def execution_report(event: Event, now: int) -> dict[str, object]:
         "s": view.symbol,
         "c": view.client_order_id,
         "S": view.side.value,
-        "o": view.order_type.value,
+        "o": view.label or view.order_type.value,
         "f": view.time_in_force.value,
         "q": fmt(view.orig_qty),
         "p": fmt(view.price),
-        "P": fmt(Decimal(0)),
+        "P": fmt(view.stop_price),
         "F": fmt(Decimal(0)),
         "g": -1,
         "C": view.orig_client_order_id,

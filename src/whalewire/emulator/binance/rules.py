@@ -164,6 +164,10 @@ def new_order_rejected(msg: str) -> ApiError:
 INSUFFICIENT_BALANCE = "Account has insufficient balance for requested action."
 DUPLICATE_ORDER = "Duplicate order sent."
 NO_LIQUIDITY = "Order book liquidity is less than LOT_SIZE filter minimum quantity."
+#: errors.md, "Messages for -1010, -2010 and -2011": LIMIT_MAKER that would trade, and a
+#: stop whose stopPrice the last price has already reached
+WOULD_TAKE = "Order would immediately match and take."
+WOULD_TRIGGER = "Order would trigger immediately."
 
 
 def cancel_rejected() -> ApiError:
@@ -283,6 +287,18 @@ def check_notional(spec: SymbolSpec, notional: Decimal, *, is_market: bool) -> N
         raise filter_failure("NOTIONAL")
 
 
+#: the order types ``order.place`` takes (``exchangeInfo`` ``orderTypes``)
+ORDER_TYPES = (
+    "LIMIT",
+    "LIMIT_MAKER",
+    "MARKET",
+    "STOP_LOSS",
+    "STOP_LOSS_LIMIT",
+    "TAKE_PROFIT",
+    "TAKE_PROFIT_LIMIT",
+)
+
+
 def fmt(value: Decimal) -> str:
     """Format an amount the way Binance renders it: 8 decimals."""
     return f"{value:.8f}"
@@ -326,7 +342,7 @@ def symbol_info(spec: SymbolSpec) -> dict[str, object]:
         "quoteAssetPrecision": PRECISION,
         "baseCommissionPrecision": PRECISION,
         "quoteCommissionPrecision": PRECISION,
-        "orderTypes": ["LIMIT", "MARKET"],
+        "orderTypes": list(ORDER_TYPES),
         "icebergAllowed": False,
         "ocoAllowed": False,
         "otoAllowed": False,

@@ -21,7 +21,7 @@ import string
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -101,8 +101,11 @@ class CoinbaseConfig:
     products: Mapping[str, tuple[SymbolSpec, Decimal]] = field(
         default_factory=lambda: dict(DEFAULT_PRODUCTS)
     )
-    #: maker 0.40 %, taker 0.60 %: the lowest tier of Coinbase Exchange's fee schedule
-    fees: Fees = field(default_factory=lambda: Fees(Decimal("0.004"), Decimal("0.006")))
+    #: maker 0.40 %, taker 0.60 %: the lowest tier of Coinbase Exchange's fee schedule,
+    #: charged in the quote currency on both sides (a buy pays size x price + fee)
+    fees: Fees = field(
+        default_factory=lambda: Fees(Decimal("0.004"), Decimal("0.006"), in_quote=True)
+    )
     public_rate: RateBucket = RateBucket(10, 15)
     private_rate: RateBucket = RateBucket(15, 30)
     book_levels: int = 20
@@ -225,9 +228,10 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
                 return error(404, "NotFound")
             path = path[len(prefix) :]
         parts = [unquote(p) for p in path.strip("/").split("/")]
-        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+        multi = parse_qs(split.query)
+        query = {k: v[-1] for k, v in multi.items()}
         method = method.upper()
-        public = parts[0] in ("time", "products")
+        public = parts[0] in ("time", "products", "currencies")
         bucket_key = f"ip:{ip}" if public else f"key:{_header(headers, 'cb-access-key')}"
         bucket = self._buckets.get(bucket_key)
         if bucket is None:
@@ -242,6 +246,8 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
         auth = self.authenticate(method, target, headers, body.decode("utf-8", "replace"), now)
         if isinstance(auth, RestResponse):
             return auth
+        if parts == ["orders"] and method == "GET":
+            return self._list_orders(auth, query, multi.get("status", []))
         return self._private(auth, method, parts, query, body, now)
 
     def authenticate(
@@ -282,6 +288,8 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
             return ok({"iso": iso_time(now, millis=True), "epoch": now / 1000})
         if parts == ["products"]:
             return ok([self._product(p) for p in self.config.products])
+        if parts[0] == "currencies" and len(parts) <= 2:
+            return self._currencies(parts[1:])
         if len(parts) >= 2 and parts[1] in self.config.products:
             product = parts[1]
             if len(parts) == 2:
@@ -367,21 +375,58 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
                     return ok(order_body(record, self.engine))
                 if method == "DELETE":
                     return self.cancel(account, record, parts[1], query.get("product_id"))
-            if method == "GET" and len(parts) == 1:
-                return ok(
-                    [
-                        order_body(r, self.engine)
-                        for r in self.orders.values()
-                        if r.account_id == account
-                        and r.is_open(self.engine)
-                        and query.get("product_id", r.product_id) == r.product_id
-                    ]
-                )
         if head == "fills" and method == "GET" and len(parts) == 1:
             return self._fills(account, query)
         if head == "accounts" and method == "GET" and len(parts) == 1:
             return ok(self._accounts(account))
         return error(404, "NotFound")
+
+    def _list_orders(
+        self, account: str, query: Mapping[str, str], statuses: list[str]
+    ) -> RestResponse:
+        """``GET /orders`` ("Get all orders"): newest first, filtered by ``status``.
+
+        ``status`` is repeatable (``?status=open&status=done``); without it the venue lists
+        ``open``, ``pending`` and ``active`` orders; ``all`` lists every status. Here an
+        order is ``open`` while it rests and ``done`` after; nothing is ever ``pending``
+        (matching is immediate) or ``active`` (an untriggered stop, see ``docs/emulator.md``).
+        Orders canceled without a fill are purged, as "Get single order" 404s them.
+        """
+        wanted = set(statuses or ("open", "pending", "active"))
+        unknown = wanted - {"open", "pending", "active", "done", "all", "received", "rejected"}
+        if unknown:
+            return error(400, f"Invalid status {sorted(unknown)[0]}")
+        limit_text = query.get("limit", "100")
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
+            return error(400, "limit must be between 1 and 1000")
+        product = query.get("product_id")
+        out: list[dict[str, Any]] = []
+        for record in reversed(self.orders.values()):
+            if record.account_id != account or record.purged:
+                continue
+            if product and record.product_id != product:
+                continue
+            view = record.view(self.engine)
+            # an untriggered stop is "active" ("Get all orders", status)
+            status = "active" if view.parked else "open" if view.is_open else "done"
+            if "all" in wanted or status in wanted:
+                out.append(order_body(record, self.engine))
+            if len(out) == int(limit_text):
+                break
+        return ok(out)
+
+    def _currencies(self, ref: list[str]) -> RestResponse:
+        """``GET /currencies`` and ``/currencies/{currency_id}`` ("Get all known currencies",
+        "Get a currency"): public, no authentication, as at the venue."""
+        assets: dict[str, Decimal] = {}
+        for spec, _ in self.config.products.values():
+            assets.setdefault(spec.base, spec.step_size)
+            assets.setdefault(spec.quote, spec.tick_size)
+        if ref:
+            if ref[0] not in assets:
+                return error(404, "NotFound")
+            return ok(_currency(ref[0], assets[ref[0]]))
+        return ok([_currency(name, step) for name, step in sorted(assets.items())])
 
     def _lookup(self, account: str, ref: str) -> OrderRecord | None:
         if ref.startswith("client:"):
@@ -411,6 +456,8 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
         if isinstance(first, CommandRejected):
             if first.reason is RejectReason.INSUFFICIENT_BALANCE:
                 return error(400, "Insufficient funds")
+            if first.reason is RejectReason.WOULD_TAKE:
+                return ok(self._post_only_rejected(command, client_oid, now))
             return error(400, "duplicate client_oid")  # pragma: no cover - checked above
         record = OrderRecord(
             order_id=str(uuid.UUID(int=self._rng.getrandbits(128), version=4)),
@@ -420,6 +467,7 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
             client_oid=client_oid,
             funds=funds,
             created_ms=now,
+            post_only=command.post_only,
         )
         self._add(record)
         self._record_events(events)
@@ -446,8 +494,20 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
                 return error(400, "client_oid must be a UUID")
             if (account, client_oid) in self._by_client_oid:
                 return error(400, "duplicate client_oid")
-        if req.get("post_only") is True:
-            return error(400, "post_only is not supported by this emulator")
+        post_only = req.get("post_only", False)
+        if not isinstance(post_only, bool):
+            return error(400, "post_only must be a boolean")
+        stop = req.get("stop")
+        stop_price = _decimal(req, "stop_price")
+        # "stop: Either loss or entry, requires stop_price to be defined"
+        if stop is not None and stop not in ("loss", "entry"):
+            return error(400, "stop must be loss or entry")
+        if (stop is None) != (stop_price is None):
+            return error(400, "stop and stop_price must be given together")
+        if stop_price is not None and (stop_price <= 0 or stop_price % spec.tick_size):
+            return error(400, f"stop_price is too accurate. Smallest unit is {fmt(spec.tick_size)}")
+        if stop is not None and post_only:
+            return error(400, "post_only is invalid for stop orders")
         size = _decimal(req, "size")
         funds = _decimal(req, "funds")
         if size is not None:
@@ -463,9 +523,18 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
                 return error(400, "market orders must specify exactly one of size or funds")
             if funds is not None and (funds <= 0 or funds % spec.tick_size):
                 return error(400, f"funds is too accurate. Smallest unit is {fmt(spec.tick_size)}")
+            if post_only:
+                return error(400, "post_only is invalid for market orders")
+            spend = None
+            if funds is not None:
+                # "Create a new order", funds: the fee comes out of the funds, so the
+                # order buys for funds / (1 + taker fee) (the documented example answers
+                # specified_funds 10 with funds 9.97506234 at 0.25 %)
+                spend = _net_funds(funds, self.config.fees.taker)
             cmd = PlaceOrder(
-                account, product, cmd_side, OrderType.MARKET, size, funds, None, None, client_oid
-            )
+                account, product, cmd_side, OrderType.MARKET, size, spend, None, None, client_oid,
+                stop_price=stop_price, trigger_above=stop == "entry", label=stop or "",
+            )  # fmt: skip
             return cmd, client_oid, funds
         price = _decimal(req, "price")
         if price is None or size is None:
@@ -475,6 +544,9 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
         tif = req.get("time_in_force", "GTC")
         if tif not in ("GTC", "IOC", "FOK"):
             return error(400, "time_in_force must be GTC, IOC or FOK (GTT is not emulated)")
+        if post_only and tif != "GTC":
+            # "Create a new order", post_only: "Invalid when time_in_force is IOC or FOK"
+            return error(400, "post_only is invalid with time_in_force IOC or FOK")
         cmd = PlaceOrder(
             account,
             product,
@@ -485,8 +557,45 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
             price,
             TimeInForce(tif),
             client_oid,
+            post_only,
+            # "loss: Triggers when the last trade price changes to a value at or below the
+            # stop_price. entry: ... at or above the stop_price."
+            stop_price=stop_price,
+            trigger_above=stop == "entry",
+            label=stop or "",
         )
         return cmd, client_oid, None
+
+    def _post_only_rejected(self, cmd: PlaceOrder, client_oid: str, now: int) -> dict[str, Any]:
+        """The answer to a post-only order that would take: rejected, nothing executed.
+
+        "Create a new order", post_only: "If any part of the order results in taking
+        liquidity, the order will be rejected and no part of it will execute." The order
+        is answered with ``status: rejected`` and ``reject_reason: post only`` and is not
+        kept (a later "Get single order" answers 404); the feed says nothing.
+        """
+        assert cmd.price is not None and cmd.quantity is not None
+        body: dict[str, Any] = {
+            "id": str(uuid.UUID(int=self._rng.getrandbits(128), version=4)),
+            "price": fmt(cmd.price, 8),
+            "size": fmt(cmd.quantity, 8),
+            "product_id": cmd.symbol,
+            "profile_id": profile_id(cmd.account_id),
+            "side": cmd.side.value.lower(),
+            "type": "limit",
+            "time_in_force": "GTC",
+            "post_only": True,
+            "created_at": iso_time(now),
+            "fill_fees": fmt(Decimal(0), 16),
+            "filled_size": fmt(Decimal(0), 8),
+            "executed_value": fmt(Decimal(0), 16),
+            "status": "rejected",
+            "settled": True,
+            "reject_reason": "post only",
+        }
+        if client_oid:
+            body["client_oid"] = client_oid
+        return body
 
     def cancel(
         self, account: str, record: OrderRecord | None, ref: str, product: str | None
@@ -601,6 +710,66 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
         """Forget a closed feed connection."""
         if session in self.sessions:
             self.sessions.remove(session)
+
+
+def _net_funds(funds: Decimal, taker: Decimal) -> Decimal:
+    """What a market buy for ``funds`` may spend before its fee, down to 1e-8."""
+    return (funds / (1 + taker)).quantize(Decimal("1E-8"), rounding=ROUND_DOWN)
+
+
+#: display names and networks of the currencies the default products trade
+_CURRENCY_NAMES = {"BTC": "Bitcoin", "ETH": "Ether", "USD": "United States Dollar"}
+
+
+def _currency(name: str, precision: Decimal) -> dict[str, Any]:
+    """One currency as "Get a currency" shows it (id, name, min_size, status, message,
+    max_precision, convertible_to, details, default_network, supported_networks)."""
+    fiat = name == "USD"
+    details: dict[str, Any] = {
+        "type": "fiat" if fiat else "crypto",
+        "symbol": "$" if fiat else "",
+        "network_confirmations": 0 if fiat else 2,
+        "sort_order": 0,
+        "crypto_address_link": "",
+        "crypto_transaction_link": "",
+        "push_payment_methods": [] if fiat else ["crypto"],
+        "group_types": ["fiat", name.lower()] if fiat else [name.lower(), "crypto"],
+        "display_name": "",
+        "processing_time_seconds": 0,
+        "min_withdrawal_amount": 0,
+        "max_withdrawal_amount": 0,
+    }
+    network = (
+        []
+        if fiat
+        else [
+            {
+                "id": name.lower(),
+                "name": _CURRENCY_NAMES.get(name, name),
+                "status": "online",
+                "contract_address": "",
+                "crypto_address_link": "",
+                "crypto_transaction_link": "",
+                "min_withdrawal_amount": 0,
+                "max_withdrawal_amount": 0,
+                "network_confirmations": 2,
+                "processing_time_seconds": 0,
+            }
+        ]
+    )
+    return {
+        "id": name,
+        "name": _CURRENCY_NAMES.get(name, name),
+        "min_size": fmt(precision),
+        "status": "online",
+        "message": "",
+        "max_precision": fmt(precision),
+        "convertible_to": [],
+        "details": details,
+        "default_network": "" if fiat else name.lower(),
+        "supported_networks": network,
+        "display_name": name,
+    }
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:

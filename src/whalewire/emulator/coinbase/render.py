@@ -77,6 +77,7 @@ class OrderRecord:
     done_reason: str = ""
     #: canceled or expired without a fill: "Get single order" may answer 404 for these
     purged: bool = False
+    post_only: bool = False
 
     def view(self, engine: MatchingEngine) -> OrderView:
         """Return the engine's current view of the order."""
@@ -114,17 +115,21 @@ def order_body(
         profile_id=profile_id(record.account_id),
         side=view.side.value.lower(),
         type="limit" if limit else "market",
-        post_only=False,
+        post_only=record.post_only,
         created_at=iso_time(record.created_ms),
         stp="dc",
     )
     if limit:
         body["time_in_force"] = view.time_in_force.value
     if record.funds is not None:
-        body["funds"] = fmt(record.funds, 16)
+        # "funds" is what the order may spend net of the fee, "specified_funds" what was asked
+        body["funds"] = fmt(view.orig_quote_qty, 16)
         body["specified_funds"] = fmt(record.funds, 16)
     if record.client_oid:
         body["client_oid"] = record.client_oid
+    if view.stop_price:
+        body["stop"] = view.label
+        body["stop_price"] = fmt(view.stop_price, 8)
     if pending:
         body.update(
             fill_fees=fmt(ZERO, 16),
@@ -139,7 +144,7 @@ def order_body(
         fill_fees=fmt(fees, 16),
         filled_size=fmt(view.executed_qty, 8),
         executed_value=fmt(view.cum_quote_qty, 16),
-        status="open" if view.is_open else "done",
+        status="active" if view.parked else "open" if view.is_open else "done",
         settled=not view.is_open,
     )
     if not view.is_open:
@@ -217,7 +222,7 @@ class FeedRenderer:
                 record.product_id,
                 self._done(taker, record, "filled", ts),
             )
-        elif taker.is_open:
+        elif taker.is_open and not taker.parked:  # an untriggered stop is not on the book
             msg = self._base("open", record.product_id, ts)
             msg.update(
                 order_id=record.order_id,

@@ -3,11 +3,12 @@
 Two listeners, as Coinbase has two hosts (``api.exchange.coinbase.com`` and
 ``ws-feed.exchange.coinbase.com``): an aiohttp low-level HTTP/1.1 server for the REST API
 (keep-alive, pipelined requests answered in order, TLS when given an ``ssl`` context), and
-``whalewire.net.server.serve`` for the WebSocket feed (``ws://``: our client has no
-``wss://`` yet). Every REST connection accepted is counted (``rest_connections``), so tests
-can prove a client reuses one. A :class:`~whalewire.emulator.faults.FaultPlan` applies per
-REST request (delay, 5xx, 429, dropped answer, cut connection, clock skew). Makes no venue
-decisions: every answer comes from the sans-IO :mod:`whalewire.emulator.coinbase.exchange`.
+``whalewire.net.server.serve`` for the WebSocket feed (``wss://`` when given a
+``feed_ssl`` context, as the venue's is). Every REST connection accepted is counted
+(``rest_connections``), so tests can prove a client reuses one. A
+:class:`~whalewire.emulator.faults.FaultPlan` applies per REST request (delay, 5xx, 429,
+dropped answer, cut connection, clock skew). Makes no venue decisions: every answer comes
+from the sans-IO :mod:`whalewire.emulator.coinbase.exchange`.
 """
 
 from __future__ import annotations
@@ -169,8 +170,8 @@ class CoinbaseEmulator(Front[CoinbaseFeedSession]):
         feed_ssl: ssl_module.SSLContext | None = None,
     ) -> None:
         """Listen for REST on ``host``:``port`` (TLS with ``ssl``) and the feed on ``feed_port``
-        (``wss://`` with ``feed_ssl``; plain ``ws://`` by default, as ``whalewire emulator``
-        serves it)."""
+        (``wss://`` with ``feed_ssl``, as ``whalewire emulator`` serves it; plain ``ws://``
+        without)."""
         loop = asyncio.get_running_loop()
         self._host, self._tls, self._feed_tls = host, ssl is not None, feed_ssl is not None
         self._web = web_server = web.Server(

@@ -23,9 +23,10 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from urllib.parse import parse_qsl
 
 from whalewire.emulator import decoding, numbers
@@ -37,6 +38,7 @@ from whalewire.emulator.kraken.render import (
     execution_rows,
     failure,
     instrument_pairs,
+    ledger_rows,
     order_info,
     rfc3339,
     snapshot_row,
@@ -74,6 +76,8 @@ UNKNOWN_PAIR = "EQuery:Unknown asset pair"
 INVALID_SESSION = "ESession:Invalid session"
 #: our choice: Kraken documents no string for a cl_ord_id already used by an open order
 DUPLICATE_CL_ORD_ID = "EOrder:Duplicate cl_ord_id"
+#: a post-only order that would take ("Spot REST API" > "Errors": EOrder:Post only order)
+POST_ONLY_REJECTED = "EOrder:Post only order"
 
 #: "The token should be used within 15 minutes of creation" (REST GetWebSocketsToken);
 #: the documented response carries ``"expires": 900``
@@ -110,8 +114,11 @@ DEFAULT_BALANCES: dict[str, Decimal] = {
 class KrakenConfig:
     """Fees, symbols and book shape of one emulated Kraken."""
 
-    #: Kraken's entry tier: 0.25 % maker, 0.40 % taker (kraken.com/features/fee-schedule)
-    fees: Fees = field(default_factory=lambda: Fees(Decimal("0.0025"), Decimal("0.004")))
+    #: Kraken's entry tier: 0.25 % maker, 0.40 % taker (kraken.com/features/fee-schedule),
+    #: charged in the quote currency (``oflags`` "fciq", as orders and executions show)
+    fees: Fees = field(
+        default_factory=lambda: Fees(Decimal("0.0025"), Decimal("0.004"), in_quote=True)
+    )
     symbols: Mapping[str, tuple[SymbolSpec, Decimal]] = field(
         default_factory=lambda: dict(DEFAULT_SYMBOLS)
     )
@@ -153,6 +160,10 @@ class RestAnswer:
 
     status: int
     body: bytes
+
+
+#: more private REST calls by path (``rest.py`` fills it): (exchange, account, params) -> result
+REST_HANDLERS: dict[str, Callable[[KrakenExchange, str, Mapping[str, str]], object]] = {}
 
 
 class KrakenError(Exception):
@@ -204,6 +215,8 @@ class KrakenExchange(Exchange["KrakenSession"]):
         self._by_cl: dict[tuple[str, str], list[int]] = {}
         # seeds the order and trade ids: the same seed gives the same ids
         self.id_salt = b"%d" % self.config.seed
+        #: amendments made so far (numbers each ``amend_id``)
+        self.amends = 0
 
     # ------------------------------------------------------------------ accounts
 
@@ -278,6 +291,9 @@ class KrakenExchange(Exchange["KrakenSession"]):
             CLOSED_ORDERS_PATH: self._rest_closed_orders,
         }
         handler = handlers.get(uri_path)
+        extra = REST_HANDLERS.get(uri_path)
+        if handler is None and extra is not None:
+            handler = partial(extra, self)
         if handler is None or method != "POST":
             return RestAnswer(404, dumps({"error": [UNKNOWN_METHOD]}).encode())
         text = body.decode("utf-8", "replace")
@@ -304,25 +320,128 @@ class KrakenExchange(Exchange["KrakenSession"]):
         self._nonces[key.api_key] = nonce
         return key.account_id
 
-    def _rest_token(self, account_id: str, params: Mapping[str, str]) -> dict[str, object]:
+    def _rest_token(self, account_id: str, params: Mapping[str, str]) -> object:
         # documented response: {"error": [], "result": {"token": "...", "expires": 900}}
         token = base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
         self._tokens[token] = _Token(account_id, self.clock())
         return {"token": token, "expires": self.config.token_ttl_s}
 
-    def _rest_open_orders(self, account_id: str, params: Mapping[str, str]) -> dict[str, object]:
+    def _rest_open_orders(self, account_id: str, params: Mapping[str, str]) -> object:
         orders = self._orders_of(account_id, params.get("cl_ord_id"), open_=True)
         return {"open": {self.order_id(v.order_id): order_info(self, v) for v in orders}}
 
-    def _rest_closed_orders(self, account_id: str, params: Mapping[str, str]) -> dict[str, object]:
+    def _rest_closed_orders(self, account_id: str, params: Mapping[str, str]) -> object:
         orders = self._orders_of(account_id, params.get("cl_ord_id"), open_=False)
         closed = {self.order_id(v.order_id): order_info(self, v) for v in orders}
         return {"closed": closed, "count": len(closed)}
+
+    def placed_orders(self, account_id: str) -> list[OrderView]:
+        """Return every order the account placed (open and closed), oldest first."""
+        views = [self.view(account_id, engine_id) for engine_id in self._placed]
+        return [v for v in views if v is not None]
 
     def _orders_of(self, account_id: str, cl_ord_id: str | None, *, open_: bool) -> list[OrderView]:
         ids = self._placed if cl_ord_id is None else self._by_cl.get((account_id, cl_ord_id), [])
         views = [self.view(account_id, engine_id) for engine_id in ids]
         return [v for v in views if v is not None and v.is_open == open_]
+
+    def place_order(
+        self,
+        account_id: str,
+        symbol: object,
+        params: Mapping[str, object],
+        origin: KrakenSession | None,
+    ) -> dict[str, object]:
+        """Validate and place one order (``add_order``, ``batch_add``, REST ``AddOrder``);
+        return the ``add_order`` result (``order_id``, ``cl_ord_id``, ``order_userref``).
+
+        Parameters are v2 ``add_order``'s: ``order_type``, ``side``, ``order_qty``,
+        ``limit_price``, ``time_in_force``, ``cl_ord_id``, ``order_userref``, ``post_only``,
+        ``validate``. Raises ``KrakenError`` with Kraken's error string.
+        """
+        if not isinstance(symbol, str) or symbol not in self.engine.specs:
+            raise KrakenError(UNKNOWN_PAIR)
+        spec = self.engine.specs[symbol]
+        side = {"buy": Side.BUY, "sell": Side.SELL}.get(str(params.get("side")))
+        label = str(params.get("order_type"))
+        otype = {"market": OrderType.MARKET, "limit": OrderType.LIMIT}.get(label)
+        conditional = _CONDITIONAL.get(label)
+        if conditional is not None:
+            otype = conditional[0]
+        if side is None:
+            raise KrakenError(INVALID_ARGUMENTS + ":side")
+        if otype is None:
+            raise KrakenError(INVALID_ARGUMENTS + ":order_type")
+        stop_price = _trigger_price(params) if conditional is not None else None
+        qty = _decimal(params.get("order_qty"), "order_qty")
+        if qty <= 0 or qty % spec.step_size:
+            raise KrakenError(INVALID_ARGUMENTS + ":order_qty")
+        if qty < spec.min_qty:
+            raise KrakenError(ORDER_MINIMUM)
+        price: Decimal | None = None
+        if otype is OrderType.LIMIT:
+            price = _decimal(params.get("limit_price"), "limit_price")
+            if price <= 0 or price % spec.tick_size:
+                raise KrakenError(INVALID_ARGUMENTS + ":limit_price")
+        elif "limit_price" in params:
+            raise KrakenError(INVALID_ARGUMENTS + ":limit_price")
+        tif_text = str(params.get("time_in_force", "gtc")).lower()
+        tif = {"gtc": TimeInForce.GTC, "ioc": TimeInForce.IOC, "fok": TimeInForce.FOK}.get(tif_text)
+        if tif is None:
+            raise KrakenError(INVALID_ARGUMENTS + ":time_in_force")
+        if otype is OrderType.MARKET:
+            tif = TimeInForce.IOC  # a market order's unfilled rest never rests on the book
+        cl_ord_id = params.get("cl_ord_id")
+        if cl_ord_id is not None and (
+            not isinstance(cl_ord_id, str) or not _valid_cl_ord_id(cl_ord_id)
+        ):
+            raise KrakenError(INVALID_ARGUMENTS + ":cl_ord_id")
+        userref = params.get("order_userref", 0)
+        if not isinstance(userref, int) or isinstance(userref, bool):
+            raise KrakenError(INVALID_ARGUMENTS + ":order_userref")
+        post_only = params.get("post_only", False) is True
+        if post_only and otype is not OrderType.LIMIT:
+            raise KrakenError(INVALID_ARGUMENTS + ":post_only")
+        if params.get("validate") is True:
+            # "validate: true ... no order_id is returned" (add_order): nothing is placed
+            return {}
+        if cl_ord_id is not None and self.open_by_cl_ord_id(account_id, cl_ord_id) is not None:
+            raise KrakenError(DUPLICATE_CL_ORD_ID)
+        engine_id = self.engine.next_order_id
+        events = self.engine.place(
+            PlaceOrder(
+                account_id,
+                symbol,
+                side,
+                otype,
+                quantity=qty,
+                price=price,
+                time_in_force=tif,
+                client_order_id=cl_ord_id or "",
+                post_only=post_only,
+                stop_price=stop_price,
+                trigger_above=conditional[1][side] if conditional is not None else False,
+                label=label if conditional is not None else "",
+            )
+        )
+        first = events[0]
+        if isinstance(first, CommandRejected):
+            if first.reason is RejectReason.INSUFFICIENT_BALANCE:
+                raise KrakenError(INSUFFICIENT_FUNDS)
+            if first.reason is RejectReason.WOULD_TAKE:
+                # "post_only: ... the order will be rejected if it would take liquidity"
+                raise KrakenError(POST_ONLY_REJECTED)
+            raise KrakenError(DUPLICATE_CL_ORD_ID)
+        self.placed(engine_id, account_id, symbol, cl_ord_id)
+        if userref:
+            self.userrefs[engine_id] = userref
+        result: dict[str, object] = {"order_id": self.order_id(engine_id)}
+        if cl_ord_id is not None:
+            result["cl_ord_id"] = cl_ord_id
+        if userref:
+            result["order_userref"] = userref
+        self.publish(events, origin)
+        return result
 
     # ------------------------------------------------------------------ sessions
 
@@ -418,6 +537,12 @@ class KrakenExchange(Exchange["KrakenSession"]):
                         session.queue_executions([row])
                     if session not in woken:
                         woken.append(session)
+            if isinstance(event, OrderTraded):
+                for session in self.sessions:
+                    if session.balances_of == event.order.account_id:
+                        session.queue_balances(ledger_rows(self, event, session.balances_seen))
+                        if session not in woken:
+                            woken.append(session)
         for symbol in sorted(traded):
             row = ticker_row(self, symbol)
             for session in self.sessions:
@@ -462,6 +587,10 @@ class KrakenSession:
         self.exchange = exchange
         #: the account whose executions this connection streams (None: not subscribed)
         self.executions_of: str | None = None
+        #: the account whose ``balances`` this connection streams, and the balance per
+        #: asset as last reported (each update's ``balance`` follows from it)
+        self.balances_of: str | None = None
+        self.balances_seen: dict[str, Decimal] = {}
         self.tickers: set[str] = set()
         #: heartbeats start with the first subscription to any channel ("Heartbeat")
         self.heartbeats = False
@@ -507,7 +636,7 @@ class KrakenSession:
         params = request.get("params", {})
         if not isinstance(params, dict):
             return dumps(failure(method, req_id, INVALID_ARGUMENTS + ":params", now, now))
-        handler = _METHODS.get(method) if isinstance(method, str) else None
+        handler = METHODS.get(method) if isinstance(method, str) else None
         if handler is None:
             return dumps(failure(method, req_id, UNKNOWN_METHOD, now, now))
         try:
@@ -568,6 +697,8 @@ class KrakenSession:
                 )
             self.heartbeats = True
             return results
+        if channel == "balances":
+            return [self._subscribe_balances(params)]
         if channel == "instrument":
             self.heartbeats = True
             data = {"assets": [], "pairs": instrument_pairs(ex)}
@@ -575,81 +706,43 @@ class KrakenSession:
             return [{"channel": "instrument", "snapshot": True}]
         raise KrakenError(INVALID_ARGUMENTS + ":channel")
 
+    def _subscribe_balances(self, params: Mapping[str, object]) -> dict[str, object]:
+        """``balances`` (Spot WebSocket v2 "Balances"): a snapshot of every asset's balance
+        in the spot wallet, then one update per ledger entry a trade writes."""
+        account_id = self.exchange.account_of(params.get("token"))
+        self.balances_of = account_id
+        self.heartbeats = True
+        account = self.exchange.registry.accounts[account_id]
+        rows: list[dict[str, object]] = []
+        for asset, bal in sorted(account.balances.items()):
+            total = bal.free + bal.locked
+            self.balances_seen[asset] = total
+            rows.append(
+                {
+                    "asset": asset,
+                    "asset_class": "currency",
+                    "balance": total,
+                    "wallets": [{"type": "spot", "id": "main", "balance": total}],
+                }
+            )
+        snapshot = params.get("snapshot", True) is not False
+        if snapshot:
+            self.queue_balances(rows, "snapshot")
+        return {"channel": "balances", "snapshot": snapshot}
+
+    def queue_balances(self, rows: list[dict[str, object]], kind: str = "update") -> None:
+        """Queue one ``balances`` message with the next ``sequence`` number."""
+        self._sequence += 1
+        self.queue(
+            dumps({"channel": "balances", "type": kind, "data": rows, "sequence": self._sequence})
+        )
+
     def add_order(self, params: Mapping[str, object], now: int) -> list[dict[str, object]]:
         """``add_order``: market/limit, gtc/ioc/fok, ``cl_ord_id``, ``order_userref``."""
         ex = self.exchange
         account_id = ex.account_of(params.get("token"))
         symbol = params.get("symbol")
-        if not isinstance(symbol, str) or symbol not in ex.engine.specs:
-            raise KrakenError(UNKNOWN_PAIR)
-        spec = ex.engine.specs[symbol]
-        side = {"buy": Side.BUY, "sell": Side.SELL}.get(str(params.get("side")))
-        otype = {"market": OrderType.MARKET, "limit": OrderType.LIMIT}.get(
-            str(params.get("order_type"))
-        )
-        if side is None:
-            raise KrakenError(INVALID_ARGUMENTS + ":side")
-        if otype is None:
-            raise KrakenError(INVALID_ARGUMENTS + ":order_type")
-        qty = _decimal(params.get("order_qty"), "order_qty")
-        if qty <= 0 or qty % spec.step_size:
-            raise KrakenError(INVALID_ARGUMENTS + ":order_qty")
-        if qty < spec.min_qty:
-            raise KrakenError(ORDER_MINIMUM)
-        price: Decimal | None = None
-        if otype is OrderType.LIMIT:
-            price = _decimal(params.get("limit_price"), "limit_price")
-            if price <= 0 or price % spec.tick_size:
-                raise KrakenError(INVALID_ARGUMENTS + ":limit_price")
-        elif "limit_price" in params:
-            raise KrakenError(INVALID_ARGUMENTS + ":limit_price")
-        tif_text = str(params.get("time_in_force", "gtc")).lower()
-        tif = {"gtc": TimeInForce.GTC, "ioc": TimeInForce.IOC, "fok": TimeInForce.FOK}.get(tif_text)
-        if tif is None:
-            raise KrakenError(INVALID_ARGUMENTS + ":time_in_force")
-        if otype is OrderType.MARKET:
-            tif = TimeInForce.IOC  # a market order's unfilled rest never rests on the book
-        cl_ord_id = params.get("cl_ord_id")
-        if cl_ord_id is not None and (
-            not isinstance(cl_ord_id, str) or not _valid_cl_ord_id(cl_ord_id)
-        ):
-            raise KrakenError(INVALID_ARGUMENTS + ":cl_ord_id")
-        userref = params.get("order_userref", 0)
-        if not isinstance(userref, int) or isinstance(userref, bool):
-            raise KrakenError(INVALID_ARGUMENTS + ":order_userref")
-        if params.get("validate") is True:
-            # "validate: true ... no order_id is returned" (add_order): nothing is placed
-            return [{}]
-        if cl_ord_id is not None and ex.open_by_cl_ord_id(account_id, cl_ord_id) is not None:
-            raise KrakenError(DUPLICATE_CL_ORD_ID)
-        engine_id = ex.engine.next_order_id
-        events = ex.engine.place(
-            PlaceOrder(
-                account_id,
-                symbol,
-                side,
-                otype,
-                quantity=qty,
-                price=price,
-                time_in_force=tif,
-                client_order_id=cl_ord_id or "",
-            )
-        )
-        first = events[0]
-        if isinstance(first, CommandRejected):
-            if first.reason is RejectReason.INSUFFICIENT_BALANCE:
-                raise KrakenError(INSUFFICIENT_FUNDS)
-            raise KrakenError(DUPLICATE_CL_ORD_ID)
-        ex.placed(engine_id, account_id, symbol, cl_ord_id)
-        if userref:
-            ex.userrefs[engine_id] = userref
-        result: dict[str, object] = {"order_id": ex.order_id(engine_id)}
-        if cl_ord_id is not None:
-            result["cl_ord_id"] = cl_ord_id
-        if userref:
-            result["order_userref"] = userref
-        ex.publish(events, self)
-        return [result]
+        return [ex.place_order(account_id, symbol, params, self)]
 
     def cancel_order(self, params: Mapping[str, object], now: int) -> list[dict[str, object]]:
         """``cancel_order`` by a list of ``order_id`` or of ``cl_ord_id`` (not both)."""
@@ -712,6 +805,34 @@ class KrakenSession:
         ]
 
 
+#: v2 ``add_order`` conditional types: what each runs as when triggered and, per side,
+#: whether it triggers on a rise to the trigger price ("stop-loss: ... when the market
+#: price reaches the trigger price"; a sell stop-loss protects against a fall, a buy one
+#: against a rise; take-profit the other way)
+_CONDITIONAL: dict[str, tuple[OrderType, dict[Side, bool]]] = {
+    "stop-loss": (OrderType.MARKET, {Side.BUY: True, Side.SELL: False}),
+    "stop-loss-limit": (OrderType.LIMIT, {Side.BUY: True, Side.SELL: False}),
+    "take-profit": (OrderType.MARKET, {Side.BUY: False, Side.SELL: True}),
+    "take-profit-limit": (OrderType.LIMIT, {Side.BUY: False, Side.SELL: True}),
+}
+
+
+def _trigger_price(params: Mapping[str, object]) -> Decimal:
+    """``triggers.price`` of a conditional order; only ``reference: last`` and a static
+    price are modelled (``index`` and trailing ``pct`` are refused)."""
+    triggers = params.get("triggers")
+    if not isinstance(triggers, dict):
+        raise KrakenError(INVALID_ARGUMENTS + ":triggers")
+    if triggers.get("reference", "last") != "last" or triggers.get("price_type", "static") != (
+        "static"
+    ):
+        raise KrakenError(INVALID_ARGUMENTS + ":triggers")
+    price = _decimal(triggers.get("price"), "triggers.price")
+    if price <= 0:
+        raise KrakenError(INVALID_ARGUMENTS + ":triggers.price")
+    return price
+
+
 def _decimal(value: object, name: str) -> Decimal:
     out = numbers.decimal_of(value)
     if out is None:
@@ -732,8 +853,9 @@ def _valid_cl_ord_id(value: str) -> bool:
     return 0 < len(value) <= 18 and value.isprintable()
 
 
-_Handler = Callable[[KrakenSession, Mapping[str, object], int], list[dict[str, object]]]
-_METHODS: dict[str, _Handler] = {
+_Handler = Callable[[KrakenSession, Mapping[str, object], int], Sequence[object]]
+#: the v2 methods sessions answer, by name (``trading.py`` adds the batch and amend ones)
+METHODS: dict[str, _Handler] = {
     "ping": KrakenSession.ping,
     "subscribe": KrakenSession.subscribe,
     "add_order": KrakenSession.add_order,

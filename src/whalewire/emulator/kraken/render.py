@@ -99,7 +99,7 @@ def order_info(ex: ExchangeView, view: OrderView) -> dict[str, object]:
     }[view.status]
     avg = view.cum_quote_qty / view.executed_qty if view.executed_qty else Decimal(0)
     side = view.side.value.lower()
-    otype = view.order_type.value.lower()
+    otype = view.label or view.order_type.value.lower()
     info: dict[str, object] = {
         "refid": None,
         "userref": ex.userrefs.get(view.order_id, 0),
@@ -122,7 +122,7 @@ def order_info(ex: ExchangeView, view: OrderView) -> dict[str, object]:
         "cost": str(view.cum_quote_qty),
         "fee": str(fee),
         "price": str(avg),
-        "stopprice": "0",
+        "stopprice": str(view.stop_price),
         "limitprice": "0",
         "misc": "",
         "oflags": "fciq",
@@ -158,12 +158,12 @@ def execution_rows(
             "order_status": "pending_new",
             "symbol": view.symbol,
             "side": view.side.value.lower(),
-            "order_type": view.order_type.value.lower(),
+            "order_type": view.label or view.order_type.value.lower(),
             "order_qty": view.orig_qty,
             "time_in_force": view.time_in_force.value,
             "cum_qty": 0,
             "cum_cost": 0,
-            "stop_price": 0,
+            "stop_price": view.stop_price,
             "fee_usd_equiv": 0,
             "fee_ccy_pref": "fciq",
             "timestamp": ts,
@@ -184,11 +184,11 @@ def execution_rows(
             **base,
             "exec_type": "trade",
             "order_status": "filled" if done else "partially_filled",
-            "exec_id": _exec_id(ex, trade.trade_id, trade.is_maker),
+            "exec_id": exec_id(ex, trade.trade_id, trade.is_maker),
             "trade_id": trade.trade_id,
             "symbol": view.symbol,
             "side": view.side.value.lower(),
-            "order_type": view.order_type.value.lower(),
+            "order_type": view.label or view.order_type.value.lower(),
             "order_qty": view.orig_qty,
             "last_qty": trade.qty,
             "last_price": trade.price,
@@ -247,10 +247,48 @@ def _ids(ex: ExchangeView, view: OrderView) -> dict[str, object]:
     return ids
 
 
-def _exec_id(ex: ExchangeView, trade_id: int, maker: bool) -> str:
+def exec_id(ex: ExchangeView, trade_id: int, maker: bool) -> str:
     digest = hashlib.sha256(ex.id_salt + b"t%d%d" % (trade_id, maker)).digest()
     chars = "".join(B32[b % 32] for b in digest[:16])
     return f"T{chars[:5]}-{chars[5:10]}-{chars[10:16]}"
+
+
+def ledger_rows(
+    ex: ExchangeView, event: OrderTraded, seen: dict[str, Decimal]
+) -> list[dict[str, object]]:
+    """Render one fill as ``balances`` updates (Spot WebSocket v2 "Balances"): a ledger
+    entry per asset moved, ``amount`` gross, ``fee`` in that asset, ``balance`` after.
+
+    ``seen`` holds the balances last reported to the subscriber and is moved on, so that
+    every update's ``balance`` is the previous one plus ``amount`` minus ``fee``.
+    """
+    view, trade = event.order, event.trade
+    spec = ex.engine.specs[view.symbol]
+    sign = 1 if view.side.value == "BUY" else -1
+    rows: list[dict[str, object]] = []
+    for index, (asset, amount) in enumerate(
+        ((spec.base, sign * trade.qty), (spec.quote, -sign * trade.quote_qty))
+    ):
+        fee = trade.commission if trade.commission_asset == asset else Decimal(0)
+        balance = seen.get(asset, Decimal(0)) + amount - fee
+        seen[asset] = balance
+        rows.append(
+            {
+                "ledger_id": exec_id(ex, trade.trade_id * 2 + index, trade.is_maker),
+                "ref_id": exec_id(ex, trade.trade_id, trade.is_maker),
+                "timestamp": rfc3339(event.ts),
+                "type": "trade",
+                "asset": asset,
+                "asset_class": "currency",
+                "category": "trade",
+                "wallet_type": "spot",
+                "wallet_id": "main",
+                "amount": amount,
+                "fee": fee,
+                "balance": balance,
+            }
+        )
+    return rows
 
 
 def ticker_row(ex: ExchangeView, symbol: str) -> dict[str, object]:
@@ -316,7 +354,7 @@ def snapshot_row(ex: ExchangeView, view: OrderView) -> dict[str, object]:
         "order_status": "new" if view.executed_qty == 0 else "partially_filled",
         "symbol": view.symbol,
         "side": view.side.value.lower(),
-        "order_type": view.order_type.value.lower(),
+        "order_type": view.label or view.order_type.value.lower(),
         "order_qty": view.orig_qty,
         "limit_price": view.price,
         "time_in_force": view.time_in_force.value,
