@@ -547,6 +547,7 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
 
     def _record_events(self, events: list[Event]) -> None:
         """Render events to feed messages and queue them for the sessions that see them."""
+        self.tape.observe(events)  # the public channels (feed.py: level2, ticker)
         for owners, product, message in self.render.messages(events, self._record_of):
             for session in self.sessions:
                 if session.wants(owners, product):

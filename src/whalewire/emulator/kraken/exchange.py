@@ -402,6 +402,7 @@ class KrakenExchange(Exchange["KrakenSession"]):
         self, events: list[Event], origin: KrakenSession | None, *, reason: str = "User requested"
     ) -> None:
         """Queue ``executions`` updates (and ``ticker`` after trades) for subscribers."""
+        self.tape.observe(events)  # the public streams (streams.py)
         woken: list[KrakenSession] = []
         traded: set[str] = set()
         for event in events:
