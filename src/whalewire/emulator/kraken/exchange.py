@@ -43,6 +43,7 @@ from whalewire.emulator.kraken.render import (
     status_message,
     ticker_row,
 )
+from whalewire.emulator.kraken.streams import ChannelError, KrakenPublicFeed
 from whalewire.emulator.matching import (
     CancelOrder,
     Clock,
@@ -189,6 +190,8 @@ class KrakenExchange(Exchange["KrakenSession"]):
         self.config = config = config or KrakenConfig()
         super().__init__(clock, registry, config)
         self._tokens: dict[str, _Token] = {}
+        #: the public ``book`` and ``trade`` channels (streams.py)
+        self.public = KrakenPublicFeed(self)
         self._nonces: dict[str, int] = {}
         #: account -> venue time (ms) when the dead man's switch cancels everything
         self.dead_man: dict[str, int] = {}
@@ -569,12 +572,24 @@ class KrakenSession:
                 )
             self.heartbeats = True
             return results
+        if channel in ("book", "trade"):
+            try:
+                return ex.public.subscribe(self, params, now)
+            except ChannelError as exc:
+                raise KrakenError(exc.error) from None
         if channel == "instrument":
             self.heartbeats = True
             data = {"assets": [], "pairs": instrument_pairs(ex)}
             self.queue(dumps({"channel": "instrument", "type": "snapshot", "data": data}))
             return [{"channel": "instrument", "snapshot": True}]
         raise KrakenError(INVALID_ARGUMENTS + ":channel")
+
+    def unsubscribe(self, params: Mapping[str, object], now: int) -> list[dict[str, object]]:
+        """``unsubscribe`` from the public ``book`` / ``trade`` channels (streams.py)."""
+        try:
+            return self.exchange.public.unsubscribe(self, params, now)
+        except ChannelError as exc:
+            raise KrakenError(exc.error) from None
 
     def add_order(self, params: Mapping[str, object], now: int) -> list[dict[str, object]]:
         """``add_order``: market/limit, gtc/ioc/fok, ``cl_ord_id``, ``order_userref``."""
@@ -737,6 +752,7 @@ _Handler = Callable[[KrakenSession, Mapping[str, object], int], list[dict[str, o
 _METHODS: dict[str, _Handler] = {
     "ping": KrakenSession.ping,
     "subscribe": KrakenSession.subscribe,
+    "unsubscribe": KrakenSession.unsubscribe,
     "add_order": KrakenSession.add_order,
     "cancel_order": KrakenSession.cancel_order,
     "cancel_all": KrakenSession.cancel_all,
