@@ -5,25 +5,15 @@ orders, the book stays equal to the exchange's top levels, and a corrupted check
 from __future__ import annotations
 
 import asyncio
-import zlib
 from collections.abc import AsyncIterator
 
 import pytest
 from tests.emulator.market_support import fund, random_orders, until_equal
 
 from whalewire.emulator.kraken.server import KrakenEmulator
-from whalewire.venues.books import Book
-from whalewire.venues.kraken.market import KrakenMarketData, KrakenTrade, checksum
+from whalewire.venues.kraken.market import KrakenMarketData, KrakenTrade
 
 SYMBOL = "BTC/USD"
-
-
-def test_checksum_follows_the_guide_asks_low_to_high_then_bids_high_to_low() -> None:
-    book = Book("BTC/USD")
-    book.replace([(45283.5, 0.1), (45283.4, 1.5)], [(45285.2, 0.001), (45286.4, 2.0)])
-    # the guide's steps by hand: "45285.2" -> "452852", "0.00100000" -> "100000", ...
-    text = "45285210000045286420000000045283510000000452834150000000"
-    assert checksum(book, 1, 8) == zlib.crc32(text.encode())
 
 
 @pytest.fixture

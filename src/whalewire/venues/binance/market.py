@@ -26,9 +26,8 @@ import msgspec
 
 from whalewire.net._protocol import WebSocket
 from whalewire.net.client import connect
-from whalewire.venues.base import venue_supervisor
 from whalewire.venues.books import Book, Top
-from whalewire.ws.exceptions import WebSocketError
+from whalewire.venues.market import StreamClient
 
 log = logging.getLogger("whalewire.venues.binance.market")
 
@@ -169,7 +168,7 @@ class MarketTrade:
     aggregate: bool
 
 
-class BinanceMarketData:
+class BinanceMarketData(StreamClient):
     """Binance Spot streams for ``symbols``: a local book each, tops, and trades.
 
     Args:
@@ -207,7 +206,7 @@ class BinanceMarketData:
         self.depth_limit = depth_limit
         self.on_trade = on_trade
         self.on_top = on_top
-        self.name = name
+        super().__init__(name)
         self.books = {s: Book(s) for s in self.symbols}
         self.syncs = {s: DepthSync(b) for s, b in self.books.items()}
         #: the last ``bookTicker`` of each symbol
@@ -216,13 +215,6 @@ class BinanceMarketData:
         self.malformed = 0
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
-        self.supervisor = venue_supervisor(
-            name,
-            self._open,
-            on_connected=self._on_connected,
-            on_disconnected=lambda ws: None,
-            retry_on=(OSError, TimeoutError, WebSocketError),
-        )
 
     @property
     def url(self) -> str:
@@ -231,15 +223,11 @@ class BinanceMarketData:
             return f"{self.stream_url}/stream?streams={'/'.join(self.streams)}"
         return f"{self.stream_url}/ws/{self.streams[0]}"
 
-    async def start(self) -> None:
-        """Open the streams and sync every book; reconnect in the background after that."""
-        await self.supervisor.start()
-
     async def close(self) -> None:
         """Stop for good."""
         for task in list(self._tasks):
             task.cancel()
-        await self.supervisor.close()
+        await super().close()
 
     async def _open(self) -> WebSocket:
         return await connect(self.url, deflate=False, on_message=self._on_message)

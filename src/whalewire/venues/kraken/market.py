@@ -24,9 +24,8 @@ import msgspec
 
 from whalewire.net._protocol import WebSocket
 from whalewire.net.client import connect
-from whalewire.venues.base import venue_supervisor
 from whalewire.venues.books import Book, BookSide, Top
-from whalewire.ws.exceptions import WebSocketError
+from whalewire.venues.market import StreamClient
 
 log = logging.getLogger("whalewire.venues.kraken.market")
 
@@ -127,7 +126,7 @@ class KrakenTrade:
     timestamp: str
 
 
-class KrakenMarketData:
+class KrakenMarketData(StreamClient):
     """Kraken v2 public channels for ``symbols`` ("BTC/USD"): a checked book each, tops, trades.
 
     Args:
@@ -158,7 +157,7 @@ class KrakenMarketData:
         self.want_tickers = tickers
         self.on_trade = on_trade
         self.on_top = on_top
-        self.name = name
+        super().__init__(name)
         self.books = {s: Book(s, max_depth=depth) for s in self.symbols}
         #: symbol -> (price_precision, qty_precision), from the ``instrument`` channel
         self.precision: dict[str, tuple[int, int]] = {}
@@ -168,21 +167,6 @@ class KrakenMarketData:
         self.errors: list[str] = []
         self._instruments = asyncio.Event()
         self._synced: dict[str, asyncio.Event] = {s: asyncio.Event() for s in self.symbols}
-        self.supervisor = venue_supervisor(
-            name,
-            self._open,
-            on_connected=self._on_connected,
-            on_disconnected=lambda ws: None,
-            retry_on=(OSError, TimeoutError, WebSocketError),
-        )
-
-    async def start(self, timeout: float = 10.0) -> None:
-        """Connect, subscribe and wait for every book's snapshot; reconnect after that."""
-        await self.supervisor.start()
-
-    async def close(self) -> None:
-        """Stop for good."""
-        await self.supervisor.close()
 
     async def _open(self) -> WebSocket:
         self._instruments.clear()
