@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from whalewire.venues.books import Book, BookSide, Sweep, Top
+from whalewire.venues.books import Book, BookSide, Sweep, Top, status_row
 
 
 def test_levels_are_kept_best_first_on_both_sides() -> None:
@@ -73,3 +73,13 @@ def test_random_diffs_match_a_plain_dict_sorted_on_read() -> None:
             ref[side].pop(price, None)
     assert book.levels(BookSide.BID) == sorted(ref[BookSide.BID].items(), reverse=True)
     assert book.levels(BookSide.ASK) == sorted(ref[BookSide.ASK].items())
+
+
+def test_status_row_shows_the_top_and_the_health() -> None:
+    book = Book("X")
+    book.replace([(99.0, 2.0)], [(101.0, 3.0)], event_ms=1)
+    book.health().gaps = 1
+    row = status_row(book)
+    assert (row["bid"], row["ask"], row["spread"], row["synced"]) == (99.0, 101.0, 2.0, True)
+    assert (row["gaps"], row["resyncs"], row["updates"]) == (1, 0, 1)
+    assert isinstance(row["lag_ms"], float) and row["lag_ms"] > 0

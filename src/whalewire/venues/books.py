@@ -276,3 +276,22 @@ class BookView(Protocol):
     def health(self) -> BookHealth:
         """Return the book's health counters."""
         ...
+
+
+def status_row(view: BookView) -> dict[str, object]:
+    """Return what a status view or dashboard shows of one book: its top and its health
+    (JSON-ready; ``None`` where a side is empty or the lag is unknown)."""
+    top, health = view.top(), view.health()
+    return {
+        "bid": top.bid,
+        "bid_qty": top.bid_qty,
+        "ask": top.ask,
+        "ask_qty": top.ask_qty,
+        "spread": top.spread,
+        "synced": health.synced,
+        "resyncs": health.resyncs,
+        "gaps": health.gaps,
+        "checksum_failures": health.checksum_failures,
+        "updates": health.updates,
+        "lag_ms": health.lag_ms,
+    }
