@@ -72,6 +72,10 @@ class Sweep:
     worst: float | None
 
 
+#: builds a Top in one C call (the named tuple's own ``__new__`` is a Python function)
+_new_top = tuple.__new__
+
+
 @dataclass(slots=True)
 class BookHealth:
     """How far a book can be trusted: synced or not, and what it took to keep it so."""
@@ -231,7 +235,12 @@ class Book:
 
     def top(self) -> Top:
         """Return the best bid and ask."""
-        return Top(*self._bids.best(), *self._asks.best())
+        bids, asks = self._bids, self._asks
+        bid_keys, ask_keys = bids._keys, asks._keys
+        if bid_keys and ask_keys:  # the usual case, inlined: read once per message
+            bid, ask = bid_keys[-1], -ask_keys[-1]
+            return _new_top(Top, (bid, bids._qty[bid], ask, asks._qty[ask]))
+        return Top(*bids.best(), *asks.best())
 
     def levels(self, side: BookSide, n: int = 0) -> list[tuple[float, float]]:
         """Return up to ``n`` levels of ``side`` (0: all), best first, as (price, qty)."""
