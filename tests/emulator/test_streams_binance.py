@@ -143,3 +143,50 @@ async def test_an_unknown_stream_is_refused_at_the_upgrade(
     _, streams = venue
     with pytest.raises(Exception, match="400"):
         await connect(f"{streams.url}/ws/nosuch@trade", deflate=False)
+
+
+async def test_sbe_streams_keep_the_book_equal_to_the_exchange(
+    venue: tuple[BinanceEmulator, BinanceStreams],
+) -> None:
+    emulator, _ = venue
+    key = emulator.exchange.registry.add_hmac_key("trader").api_key
+    streams = BinanceStreams(emulator.exchange, sbe=True)
+    await streams.start()
+    trades: list[MarketTrade] = []
+    client = BinanceMarketData(
+        streams.url,
+        emulator.url,
+        [SYMBOL],
+        kinds=("depth", "bestBidAsk", "trade"),
+        api_key=key,
+        on_trade=trades.append,
+    )
+    await client.start()
+    try:
+        book = client.books[SYMBOL]
+        streams.drop_next_diff.add(SYMBOL)
+        random_orders(emulator.exchange, SYMBOL, 100, seed=6)  # type: ignore[arg-type]
+        await until_equal(book, emulator.exchange, SYMBOL)  # type: ignore[arg-type]
+        assert book.health().gaps == 1 and book.health().resyncs == 1
+        assert trades and client.malformed == 0
+        for _ in range(300):
+            if client.tickers.get(SYMBOL) == book.top():
+                break
+            await asyncio.sleep(0.01)
+        assert client.tickers[SYMBOL] == book.top()
+    finally:
+        await client.close()
+        await streams.close()
+
+
+async def test_sbe_streams_refuse_an_upgrade_without_a_known_api_key(
+    venue: tuple[BinanceEmulator, BinanceStreams],
+) -> None:
+    emulator, _ = venue
+    streams = BinanceStreams(emulator.exchange, sbe=True)
+    await streams.start()
+    try:
+        with pytest.raises(Exception, match="401"):
+            await connect(f"{streams.url}/ws/btcusdt@depth", deflate=False)
+    finally:
+        await streams.close()

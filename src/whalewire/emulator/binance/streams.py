@@ -30,9 +30,12 @@ from whalewire.emulator.market import DepthDiff, TapeTrade
 from whalewire.emulator.matching import Side
 from whalewire.net._protocol import WebSocket
 from whalewire.net.server import Server, serve
+from whalewire.venues.binance import sbe
 from whalewire.ws.handshake import Request
 
 KINDS = ("trade", "aggTrade", "bookTicker", "depth", "depth@100ms")
+#: the SBE stream host's kinds ("SBE Market Data Streams": trade, bestBidAsk, depth)
+SBE_KINDS = ("trade", "bestBidAsk", "depth")
 
 
 def _dumps(obj: object) -> str:
@@ -47,19 +50,29 @@ class _Connection:
         self.streams = set(streams)
         self.combined = combined
 
-    def send(self, stream: str, payload: dict[str, object]) -> None:
+    def send(self, stream: str, payload: dict[str, object] | bytes) -> None:
         if stream not in self.streams or self.ws.closed:
             return
-        out = {"stream": stream, "data": payload} if self.combined else payload
+        if isinstance(payload, bytes):  # SBE: binary, never wrapped
+            out: str | bytes = payload
+        else:
+            out = _dumps({"stream": stream, "data": payload} if self.combined else payload)
         with contextlib.suppress(Exception):  # closing: the event dies with it
-            self.ws.send(_dumps(out))
+            self.ws.send(out)
 
 
 class BinanceStreams:
-    """The market-data stream host of one emulated Binance (its exchange's tape)."""
+    """The market-data stream host of one emulated Binance (its exchange's tape).
 
-    def __init__(self, exchange: BinanceExchange) -> None:
+    With ``sbe=True`` it is the SBE host (``stream-sbe.binance.com:9443``): the kinds are
+    ``trade``, ``bestBidAsk`` and ``depth``, events are binary SBE frames (schema
+    ``spot_stream`` 1.0, ``venues/binance/sbe.py``), and the upgrade needs an
+    ``X-MBX-APIKEY`` header naming a registered key (401 otherwise).
+    """
+
+    def __init__(self, exchange: BinanceExchange, *, sbe: bool = False) -> None:
         self.exchange = exchange
+        self.sbe = sbe
         self._connections: list[_Connection] = []
         self._server: Server | None = None
         self._tops: dict[str, tuple[Decimal, Decimal, Decimal, Decimal]] = {}
@@ -112,12 +125,18 @@ class BinanceStreams:
 
     def _valid(self, name: str) -> bool:
         symbol, _, kind = name.partition("@")
-        return kind in KINDS and symbol.upper() in self.exchange.engine.specs
+        kinds = SBE_KINDS if self.sbe else KINDS
+        return kind in kinds and symbol.upper() in self.exchange.engine.specs
 
     def _check_path(self, request: Request) -> tuple[int, Sequence[tuple[str, str]], bytes] | None:
         found = self._streams_of(request.target)
         if found is None:
             return 404, [("Content-Type", "text/plain")], b"not found: /ws/<stream> or /stream\n"
+        if (
+            self.sbe
+            and self.exchange.registry.lookup(request.headers.get("X-MBX-APIKEY") or "") is None
+        ):
+            return 401, [("Content-Type", "text/plain")], b"X-MBX-APIKEY: no such key\n"
         bad = [n for n in found[0] if not self._valid(n)]
         if bad:
             return 400, [("Content-Type", "text/plain")], f"Invalid stream: {bad[0]}\n".encode()
@@ -159,6 +178,9 @@ class BinanceStreams:
     # ------------------------------------------------------------------ rendering
 
     def _on_tape(self, diffs: list[DepthDiff], trades: list[TapeTrade]) -> None:
+        if self.sbe:
+            self._on_tape_sbe(diffs, trades)
+            return
         now = self.exchange.clock()
         for trade in trades:
             self._publish(f"{trade.symbol.lower()}@trade", _trade(trade, now))
@@ -193,7 +215,53 @@ class BinanceStreams:
         }
         self._publish(f"{symbol.lower()}@bookTicker", payload)
 
-    def _publish(self, stream: str, payload: dict[str, object]) -> None:
+    def _on_tape_sbe(self, diffs: list[DepthDiff], trades: list[TapeTrade]) -> None:
+        now_us = self.exchange.clock() * 1000
+        by_symbol: dict[str, list[TapeTrade]] = {}
+        for trade in trades:
+            by_symbol.setdefault(trade.symbol, []).append(trade)
+        for symbol, group in by_symbol.items():
+            pe, qe = self._exponents(symbol)
+            rows = [
+                (
+                    t.trade_id,
+                    _mantissa(t.price, pe),
+                    _mantissa(t.qty, qe),
+                    t.taker_side is Side.SELL,
+                )
+                for t in group
+            ]
+            frame = sbe.encode_trades(symbol, time_us=now_us, exponents=(pe, qe), trades=rows)
+            self._publish(f"{symbol.lower()}@trade", frame)
+        for diff in diffs:
+            pe, qe = self._exponents(diff.symbol)
+            if diff.symbol in self.drop_next_diff:
+                self.drop_next_diff.discard(diff.symbol)
+            else:
+                frame = sbe.encode_depth_diff(
+                    diff.symbol,
+                    time_us=now_us,
+                    first=diff.first_id,
+                    last=diff.last_id,
+                    exponents=(pe, qe),
+                    bids=[(_mantissa(p, pe), _mantissa(q, qe)) for p, q in diff.bids],
+                    asks=[(_mantissa(p, pe), _mantissa(q, qe)) for p, q in diff.asks],
+                )
+                self._publish(f"{diff.symbol.lower()}@depth", frame)
+            _, bids, asks = self.exchange.tape.snapshot(diff.symbol)
+            zero = (Decimal(0), Decimal(0))
+            (bid, bq), (ask, aq) = bids[0] if bids else zero, asks[0] if asks else zero
+            top = (_mantissa(bid, pe), _mantissa(bq, qe), _mantissa(ask, pe), _mantissa(aq, qe))
+            frame = sbe.encode_best_bid_ask(
+                diff.symbol, time_us=now_us, update_id=diff.last_id, exponents=(pe, qe), top=top
+            )
+            self._publish(f"{diff.symbol.lower()}@bestBidAsk", frame)
+
+    def _exponents(self, symbol: str) -> tuple[int, int]:
+        spec = self.exchange.engine.specs[symbol]
+        return _exponent(spec.tick_size), _exponent(spec.step_size)
+
+    def _publish(self, stream: str, payload: dict[str, object] | bytes) -> None:
         for conn in self._connections:
             conn.send(stream, payload)
 
@@ -252,3 +320,13 @@ def _depth_update(diff: DepthDiff, now: int) -> dict[str, object]:
         "b": [[fmt(p), fmt(q)] for p, q in diff.bids],
         "a": [[fmt(p), fmt(q)] for p, q in diff.asks],
     }
+
+
+def _exponent(step: Decimal) -> int:
+    exponent = step.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return min(0, exponent)
+
+
+def _mantissa(value: Decimal, exponent: int) -> int:
+    return int(value.scaleb(-exponent))

@@ -11,7 +11,8 @@ have ``U <= lastUpdateId + 1 <= u``, and every later one ``U == previous u + 1``
 book is discarded and fetched again (counted as a gap and a resync). Decoding is typed
 (msgspec, lax: the venue's decimal strings become floats); a message that does not decode is
 counted and dropped. Reconnects (``base.venue_supervisor``) reopen the same streams and
-resync every book.
+resync every book. The SBE streams (binary frames, ``sbe.py``) decode into the same types
+and feed the same books.
 """
 
 from __future__ import annotations
@@ -26,81 +27,21 @@ import msgspec
 
 from whalewire.net._protocol import WebSocket
 from whalewire.net.client import connect
+from whalewire.venues.binance.sbe import SbeError
+from whalewire.venues.binance.sbe import decode as sbe_decode
+from whalewire.venues.binance.stream_decode import (
+    DECODERS,
+    ENVELOPE,
+    SNAPSHOT,
+    BookTicker,
+    DepthUpdate,
+    Snapshot,
+    Trade,
+)
 from whalewire.venues.books import Book, Top
 from whalewire.venues.market import StreamClient
 
 log = logging.getLogger("whalewire.venues.binance.market")
-
-Levels = list[tuple[float, float]]
-
-
-class Envelope(msgspec.Struct):
-    """A combined-stream event: its stream name and the raw payload."""
-
-    stream: str
-    data: msgspec.Raw
-
-
-class DepthUpdate(msgspec.Struct, frozen=True):
-    """``depthUpdate`` ("Diff. Depth Stream"): first ``U`` and final ``u`` update id."""
-
-    E: int
-    s: str
-    U: int
-    u: int
-    b: Levels
-    a: Levels
-
-
-class Trade(msgspec.Struct, frozen=True):
-    """``trade`` ("Trade Streams") and ``aggTrade`` ("Aggregate Trade Streams", ``a`` its id)."""
-
-    e: str
-    E: int
-    s: str
-    p: float
-    q: float
-    T: int
-    m: bool
-    t: int = 0
-    a: int = 0
-
-
-class BookTicker(msgspec.Struct, frozen=True):
-    """``bookTicker`` ("Individual Symbol Book Ticker Streams"): the top of one book."""
-
-    u: int
-    s: str
-    b: float
-    B: float
-    a: float
-    A: float
-
-
-class Snapshot(msgspec.Struct, frozen=True):
-    """The ``depth`` method's result: the book as of ``lastUpdateId``."""
-
-    lastUpdateId: int  # noqa: N815
-    bids: Levels
-    asks: Levels
-
-
-class SnapshotResponse(msgspec.Struct, frozen=True):
-    """The WebSocket API envelope around a ``depth`` result (an error has no result)."""
-
-    status: int
-    result: Snapshot | None = None
-
-
-_ENVELOPE = msgspec.json.Decoder(Envelope)
-_DECODERS: dict[str, msgspec.json.Decoder[DepthUpdate | Trade | BookTicker]] = {
-    "depth": msgspec.json.Decoder(DepthUpdate, strict=False),
-    "depth@100ms": msgspec.json.Decoder(DepthUpdate, strict=False),
-    "trade": msgspec.json.Decoder(Trade, strict=False),
-    "aggTrade": msgspec.json.Decoder(Trade, strict=False),
-    "bookTicker": msgspec.json.Decoder(BookTicker, strict=False),
-}
-_SNAPSHOT = msgspec.json.Decoder(SnapshotResponse, strict=False)
 
 
 class DepthSync:
@@ -178,6 +119,10 @@ class BinanceMarketData(StreamClient):
         kinds: the stream kinds per symbol (``depth``, ``depth@100ms``, ``bookTicker``,
             ``trade``, ``aggTrade``).
         combined: ``/stream?streams=`` (True) or a raw ``/ws/<stream>`` (one stream only).
+        api_key: sent as ``X-MBX-APIKEY``, which the SBE stream host
+            (``wss://stream-sbe.binance.com:9443``) requires; its kinds are ``trade``,
+            ``bestBidAsk`` and ``depth``, its events binary (``sbe.py``), decoded into the
+            same types and books as the JSON streams'.
         depth_limit: levels asked of each snapshot (the ``depth`` method's ``limit``).
         on_trade: called with each public trade.
         on_top: called with (symbol, top) after every diff or book ticker.
@@ -191,6 +136,7 @@ class BinanceMarketData(StreamClient):
         *,
         kinds: Sequence[str] = ("depth@100ms", "bookTicker", "trade"),
         combined: bool = True,
+        api_key: str = "",
         depth_limit: int = 1000,
         on_trade: Callable[[MarketTrade], None] | None = None,
         on_top: Callable[[str, Top], None] | None = None,
@@ -203,6 +149,7 @@ class BinanceMarketData(StreamClient):
         if not combined and len(self.streams) != 1:
             raise ValueError("a raw stream carries one stream; use combined=True for more")
         self.combined = combined
+        self.api_key = api_key
         self.depth_limit = depth_limit
         self.on_trade = on_trade
         self.on_top = on_top
@@ -230,7 +177,11 @@ class BinanceMarketData(StreamClient):
         await super().close()
 
     async def _open(self) -> WebSocket:
-        return await connect(self.url, deflate=False, on_message=self._on_message)
+        # the SBE stream host wants an API key ("SBE Market Data Streams": X-MBX-APIKEY)
+        headers = [("X-MBX-APIKEY", self.api_key)] if self.api_key else []
+        return await connect(
+            self.url, deflate=False, on_message=self._on_message, extra_headers=headers
+        )
 
     async def _on_connected(self, ws: WebSocket) -> None:
         # the stream is open and buffering: now the snapshots ("How to manage ...", step 3)
@@ -269,22 +220,34 @@ class BinanceMarketData(StreamClient):
             answer = await ws.recv()
         finally:
             await ws.close()
-        response = _SNAPSHOT.decode(answer)
+        response = SNAPSHOT.decode(answer)
         if response.result is None:
             raise OSError(f"{self.name}: depth {symbol} answered status {response.status}")
         return response.result
 
     def _on_message(self, ws: WebSocket, message: str | bytes) -> None:
+        if isinstance(message, bytes):  # SBE streams send binary frames, JSON ones text
+            try:
+                decoded = sbe_decode(message)
+            except SbeError:
+                self.malformed += 1
+                return
+            for event in decoded if isinstance(decoded, list) else [decoded]:
+                self._dispatch(event)
+            return
         try:
             if self.combined:
-                envelope = _ENVELOPE.decode(message)
+                envelope = ENVELOPE.decode(message)
                 kind = envelope.stream.partition("@")[2]
-                event = _DECODERS[kind].decode(envelope.data)
+                event = DECODERS[kind].decode(envelope.data)
             else:
-                event = _DECODERS[self.streams[0].partition("@")[2]].decode(message)
+                event = DECODERS[self.streams[0].partition("@")[2]].decode(message)
         except (msgspec.MsgspecError, KeyError):
             self.malformed += 1
             return
+        self._dispatch(event)
+
+    def _dispatch(self, event: DepthUpdate | BookTicker | Trade) -> None:
         if isinstance(event, DepthUpdate):
             sync = self.syncs.get(event.s)
             if sync is None:
