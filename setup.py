@@ -9,54 +9,64 @@ import sys
 
 from setuptools import Extension, setup
 
-# Headers shared by the extensions (e.g. _c/maskpool.h, the mask-key pool) or by the files of
-# one (ws/_speedups.h). Listed in each extension's depends, so an edit rebuilds it and the
-# sdist carries them.
+# Headers shared by the extensions (src/whalewire/_c: the mask-key pool, masking, UTF-8, the
+# frame header, CPython helpers): one copy of each rule, included by every extension that
+# needs it, never one .c file including another. Listed in each extension's depends, so an
+# edit rebuilds it and the sdist carries them.
 C_DIR = "src/whalewire/_c"
 MASKPOOL = f"{C_DIR}/maskpool.h"
+WSFRAME = [f"{C_DIR}/{h}" for h in ("wsframe.h", "wsmask.h")]
+WSCORE = [*WSFRAME, f"{C_DIR}/utf8dfa.h", f"{C_DIR}/pyview.h"]
+
+
+def optional_ext(
+    name: str, source: str | list[str], depends: list[str], opt: str, **kw: list[str]
+) -> Extension:
+    """An extension the install survives without (the Python fallback takes over)."""
+    return Extension(
+        name,
+        sources=[source] if isinstance(source, str) else source,
+        include_dirs=[C_DIR],
+        depends=depends,
+        extra_compile_args=[opt],
+        optional=True,
+        **kw,
+    )
+
 
 ext_modules = []
 if os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1":
+    # ws: masking, UTF-8, frame building and scanning; pure computation, no I/O
     ext_modules.append(
-        Extension(
-            "whalewire.ws._speedups",
-            sources=["src/whalewire/ws/_speedups.c", "src/whalewire/ws/_speedups_io.c"],
-            include_dirs=[C_DIR],
-            depends=[MASKPOOL, "src/whalewire/ws/_speedups.h"],
-            extra_compile_args=["-O3"],
-            optional=True,
-        )
+        optional_ext("whalewire.ws._speedups", "src/whalewire/ws/_speedups.c", WSCORE, "-O3")
+    )
+    # net: the transport's socket-facing objects (write_frame, PlainReader, DirectSender)
+    ext_modules.append(
+        optional_ext("whalewire.net._io", "src/whalewire/net/_io.c", [MASKPOOL, *WSCORE], "-O3")
     )
     if sys.platform == "linux":
-        # the Binance order hot path (venues.templates falls back to Python without it)
+        # the order hot path (venues.templates falls back to Python without it)
         ext_modules.append(
-            Extension(
+            optional_ext(
                 "whalewire.venues._hotpath",
-                sources=["src/whalewire/venues/_hotpath.c"],
-                include_dirs=[C_DIR],
-                depends=[MASKPOOL],
+                "src/whalewire/venues/_hotpath.c",
+                [MASKPOOL, *WSFRAME],
+                "-O2",
                 libraries=["crypto"],
-                extra_compile_args=["-O2"],
-                optional=True,
             )
         )
         # the io_uring send backend (whalewire.net.uring falls back to sockets without it)
         ext_modules.append(
-            Extension(
-                "whalewire.net._uring",
-                sources=["src/whalewire/net/_uring.c"],
-                extra_compile_args=["-O2"],
-                optional=True,
-            )
+            optional_ext("whalewire.net._uring", "src/whalewire/net/_uring.c", [], "-O2")
         )
-        # whale detection's scan, txid and input keys (mempool.whales falls back to Python)
+        # whale detection's scan, txid, input keys and the compact watch set (Python fallback)
         ext_modules.append(
-            Extension(
+            optional_ext(
                 "whalewire.mempool._scan",
-                sources=["src/whalewire/mempool/_scan.c"],
+                ["src/whalewire/mempool/_scan.c", "src/whalewire/mempool/_watchset.c"],
+                ["src/whalewire/mempool/_watchset.h"],
+                "-O2",
                 libraries=["crypto"],
-                extra_compile_args=["-O2"],
-                optional=True,
             )
         )
 

@@ -30,10 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from e2e_latency import config_text, start_emulator, whale_variants
+from e2e_latency import Option, config_text, start_emulator, whale_variants
+from whalewire.commands.embedded import build
 from whalewire.engine.config import parse_config
-from whalewire.engine.metrics import Metrics
-from whalewire.engine.runner import build
 from whalewire.mempool.feeds.events import EventKind, tx_event
 
 STAGES = ("detect", "decide", "risk")
@@ -44,7 +43,9 @@ async def measure(url: str, key: str, secret: str, args: argparse.Namespace) -> 
     keys = tmp / "keys.toml"
     keys.write_text(f'[binance]\napi_key = "{key}"\napi_secret = "{secret}"\n')
     keys.chmod(0o600)
-    config = parse_config(config_text(url, keys, tmp / "journal.db", 0, 0))
+    # no rehearsals, no pongs, the plain socket: the compute path alone
+    option = Option("split", 1, 0.0, 0.0, "socket")
+    config = parse_config(config_text(url, keys, tmp / "journal.db", option))
     running = await build(config)
     engine = running.engine
     venue = engine.venues["binance"]
@@ -55,7 +56,7 @@ async def measure(url: str, key: str, secret: str, args: argparse.Namespace) -> 
     base = 3_000_000
     figures: dict[str, list[float]] = {s: [] for s in STAGES}
     for r in range(args.rounds):
-        engine.metrics = Metrics()
+        engine.metrics.latencies.clear()  # each round counts its own
         whales, noise = whale_variants(args.whales)
         first = base + r * args.whales
         raws = [w[:-4] + struct.pack("<I", first + i) for i, w in enumerate(whales)]
@@ -109,7 +110,9 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
     print(f"load average {os.getloadavg()[0]:.2f}; {' '.join(sys.argv)}")
-    proc, url, key, secret = start_emulator(1)
+    # the emulator stamps each order it reads; nothing reads the stamps here
+    stamps = Path(tempfile.mkdtemp(prefix="whalewire-compute-stamps-")) / "reads"
+    proc, url, key, secret = start_emulator(1, stamps)
     try:
         asyncio.run(measure(url, key, secret, args))
     finally:

@@ -54,9 +54,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from whalewire.commands.embedded import build
 from whalewire.emulator.stamps import load as load_stamps
 from whalewire.engine.config import parse_config
-from whalewire.engine.runner import build
 from whalewire.mempool.feeds.events import EventKind, tx_event
 from whalewire.mempool.feeds.replay import DEFAULT_REPLAY, load_replay
 from whalewire.mempool.tx import parse_tx
@@ -302,7 +302,7 @@ async def measure(
                 engine.on_feed_event(ev)
             if i >= args.warmup:
                 coid = next(reversed(engine.orders))
-                written = engine._submitted_ns.get(coid)
+                written = engine.execution.submitted_ns.get(coid)
                 if written is not None:
                     trigger.append(written - recv)
                     received[coid] = recv
@@ -343,7 +343,7 @@ async def measure(
             )
             t4 = perf()
             cmd = SubmitOrder(
-                client_order_id=engine._next_id("binance"),
+                client_order_id=engine.ids.next("binance"),
                 ts_init=0,
                 venue="binance",
                 symbol="BTCUSDT",
@@ -389,7 +389,7 @@ async def measure(
             if dedup.admit(ev):
                 engine.on_feed_event(ev)
             coid = next(reversed(engine.orders))
-            written = engine._submitted_ns.get(coid)
+            written = engine.execution.submitted_ns.get(coid)
             c1 = thread_ns()
             if written is not None and i >= args.warmup:
                 compute.append(written - recv)

@@ -285,6 +285,7 @@ def whale_alerts(block: object, rounds: int) -> tuple[list[tuple[str, float, flo
     from bitcoin.core import CTransaction, b2lx
     from embit.transaction import Transaction
 
+    from whalewire import speedups
     from whalewire.mempool import whales
     from whalewire.mempool.watchlist import AddressBook
 
@@ -343,7 +344,7 @@ def whale_alerts(block: object, rounds: int) -> tuple[list[tuple[str, float, flo
         for k in range(0, len(variants), 100):
             for j, (_, fn, c) in enumerate(fns):
                 if c is not None:
-                    whales.use_speedups(c)
+                    speedups.use(c)
                 add = samples[j].append
                 for r in variants[k : k + 100]:
                     t0 = clock()
@@ -357,19 +358,19 @@ def whale_alerts(block: object, rounds: int) -> tuple[list[tuple[str, float, flo
             r = raw[:-4] + struct.pack("<I", 900_000 + k)
             for j, (_, fn, c) in enumerate(fns):
                 if c is not None:
-                    whales.use_speedups(c)
+                    speedups.use(c)
                 junk[::64] = zeros
                 t0 = clock()
                 fn(r)  # type: ignore[operator]
                 cold[j].append(clock() - t0)
-            whales.use_speedups(True)
+            speedups.use(True)
             junk[::64] = zeros
             warmed.rehearse()
             t0 = clock()
             warmed.feed(r, feed="bench", recv_ns=0, recv_wall_ns=0)
             rehearsed.append(clock() - t0)
     finally:
-        whales.use_speedups(flag)
+        speedups.use(flag)
     rows = [
         (name, pct(lat[len(lat) // 10 :], 0.5), pct(lat[len(lat) // 10 :], 0.99), pct(c, 0.5))
         for (name, _, _), lat, c in zip(fns, samples, cold, strict=True)

@@ -39,6 +39,7 @@ import struct
 import time
 from collections.abc import Callable
 
+from whalewire import speedups
 from whalewire.venues.ids import ClientOrderIds
 from whalewire.venues.signing import binance_hmac_signature, binance_ws_payload
 from whalewire.venues.templates import (
@@ -225,7 +226,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.pure_python_mask:
-        ws_mask.use_speedups(False)
+        speedups.use(False)
     if args.cpu >= 0 and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
     samples, overhead = measure(args.n, args.rounds)

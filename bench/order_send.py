@@ -54,6 +54,7 @@ from typing import Any
 import picows
 import websockets
 
+from whalewire import speedups
 from whalewire.model import Side, SubmitOrder
 from whalewire.net.client import connect, install_uvloop
 from whalewire.venues import templates
@@ -284,7 +285,7 @@ def main() -> None:
     ap.add_argument("--pure-python", action="store_true", help="frame in Python, not C")
     args = ap.parse_args()
     if args.pure_python:
-        templates.use_speedups(False)
+        speedups.use(False)
     uv = install_uvloop()
     os.sched_setaffinity(0, {0})
     print(

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
+from whalewire import speedups
 from whalewire.ws import frames, mask, protocol, utf8
 from whalewire.ws.protocol import Connection, Role
 
@@ -163,9 +164,9 @@ def bench_parse(number: int, repeat: int) -> None:
             best_ns(lambda: client.receive_data(unmasked), number, repeat, per),
         )
     )
-    old = protocol.use_speedups(False)
+    old = speedups.use(False)
     pure = Connection(Role.CLIENT, on_frame=_noop, max_message_size=1 << 30)
-    protocol.use_speedups(old)
+    speedups.use(old)
     results.append(
         (
             "whalewire frame path, client (Python reader only)",

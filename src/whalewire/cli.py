@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("status", "show a running engine's state (trading, orders, P&L, latency)"),
     "kill": ("kill", "kill switch: halt a running engine and cancel all its open orders"),
     "emulator": ("emulator", "run the local exchange emulator (Binance WebSocket API) standalone"),
+    "sensor": ("sensor", "fleet role: mempool feeds + whale detection, alerts published over NATS"),
+    "executor": ("executor", "fleet role: an engine beside its venues, trading on NATS alerts"),
+    "fleet": ("fleet", "the fleet over NATS: status, kill, resume, control heartbeat, demo"),
+    "addresses": ("addresses", "learn exchange deposit addresses from a chain; show, export"),
 }
 
 

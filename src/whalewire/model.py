@@ -63,6 +63,9 @@ class SubmitOrder(Message, frozen=True, tag=True, kw_only=True):
     reason: str = ""
     #: the order this one replaces after the venue confirmed the first does not exist
     replaces: str | None = None
+    #: the whale transaction this order reacts to ("" for none): one reaction per
+    #: transaction, across restarts, because the journal keeps it with the order
+    txid: str = ""
 
 
 class CancelOrder(Message, frozen=True, tag=True, kw_only=True):

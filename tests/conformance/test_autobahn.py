@@ -5,7 +5,7 @@ Our side runs as the real CLI in a subprocess (``python -m whalewire ws serve`` 
 The core cases (1.x–7.x, 10.x: 247) run every time; 9.x (limits/performance, 54) and
 12.x/13.x (permessage-deflate, 216) are slow and run with WHALEWIRE_FULL=1. A verdict other
 than OK passes only when ALLOWED lists it for that case, with the reason that
-docs/conformance.md also gives.
+docs/topics/conformance.md also gives.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ GROUPS = {
 #: the verdict (behavior, behaviorClose) every case must get unless listed in ALLOWED
 PASS = ("OK", "OK")
 
-#: case id -> (the verdict we accept instead, why); the same table is in docs/conformance.md
+#: case id -> (the verdict we accept instead, why); the same table is in docs/topics/conformance.md
 ALLOWED: dict[str, tuple[tuple[str, str], str]] = {
     "7.1.6": (
         ("INFORMATIONAL", "INFORMATIONAL"),

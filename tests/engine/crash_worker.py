@@ -7,6 +7,10 @@ another, printing ``sent <client order id>`` after each write. The test kills it
 SIGKILL at a random line: mid-order, between journal and socket, or between socket and
 acknowledgement. With ``DIE_AFTER_WRITE`` = n, the process SIGKILLs itself right after the
 n-th order's bytes were written: its intent is in the intent log, its SQLite row not yet.
+
+Run as ``python -m tests.engine.crash_worker CONFIG feed SECONDS`` it trades the
+configured feeds instead (the whales they bring), printing ``armed`` once the journal's
+open orders are reconciled, for ``SECONDS`` or until killed.
 """
 
 from __future__ import annotations
@@ -17,8 +21,11 @@ import signal
 import sys
 from decimal import Decimal
 
+from rich.console import Console
+
+from whalewire.commands.embedded import build
 from whalewire.engine.config import load_config
-from whalewire.engine.runner import build
+from whalewire.engine.runner import run
 from whalewire.model import Side, SubmitOrder
 
 
@@ -30,7 +37,7 @@ async def main(config_path: str, orders: int, die_after_write: int = 0) -> None:
         die_between_intent_and_row(engine.venues["binance"], die_after_write)
     for _ in range(orders):
         cmd = SubmitOrder(
-            client_order_id=engine._next_id("binance"),
+            client_order_id=engine.ids.next("binance"),
             ts_init=engine._now(),
             venue="binance",
             symbol="BTCUSDT",
@@ -44,6 +51,16 @@ async def main(config_path: str, orders: int, die_after_write: int = 0) -> None:
     open_ = [o.client_order_id for o in engine.orders.values() if not o.is_final]
     print(f"done open={open_}", flush=True)
     await running.close()
+
+
+async def trade_feeds(config_path: str, seconds: float) -> None:
+    running = await build(load_config(config_path))
+    print("armed", flush=True)
+    try:
+        await run(running, seconds=seconds, dashboard=False, console=Console(quiet=True))
+    finally:
+        await running.close()
+    print("done", flush=True)
 
 
 def die_between_intent_and_row(venue: object, nth: int) -> None:
@@ -65,4 +82,7 @@ def die_between_intent_and_row(venue: object, nth: int) -> None:
 
 if __name__ == "__main__":
     argv = sys.argv[1:]
+    if argv[1] == "feed":
+        asyncio.run(trade_feeds(argv[0], float(argv[2])))
+        sys.exit(0)
     asyncio.run(main(argv[0], int(argv[1]), int(argv[2]) if len(argv) > 2 else 0))

@@ -6,7 +6,8 @@ stands alone: editing or deleting one never breaks another's imports.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -31,18 +32,19 @@ from whalewire.model import (
     SubmitOrder,
 )
 from whalewire.venues.base import discard_event
+from whalewire.venues.contract import Capabilities, VenueDefaults
 from whalewire.venues.ids import binance_client_order_id
 
 COID = "ww-test-0001"
 
 
-def submit(coid: str = COID, qty: str = "1.0") -> SubmitOrder:
+def submit(coid: str = COID, qty: str = "1.0", side: Side = Side.SELL) -> SubmitOrder:
     return SubmitOrder(
         client_order_id=coid,
         ts_init=1,
         venue="binance",
         symbol="BTCUSDT",
-        side=Side.SELL,
+        side=side,
         quantity=Decimal(qty),
     )
 
@@ -122,6 +124,8 @@ max_daily_loss = 500
 
 
 class Clock:
+    """The one fake clock of the engine tests: monotonic and wall time in ns, moved by hand."""
+
     def __init__(self) -> None:
         self.mono = 1_000 * NS
         self.wall = 1_700_000_000 * NS
@@ -138,7 +142,7 @@ class Clock:
 
 
 @dataclass
-class RecordingVenue:
+class RecordingVenue(VenueDefaults):
     """A venue that records what it is asked to send and to rehearse."""
 
     clock: Clock
@@ -146,6 +150,7 @@ class RecordingVenue:
     placed: list[SubmitOrder] = field(default_factory=list)
     rehearsed: list[SubmitOrder] = field(default_factory=list)
     on_event: Callable[[OrderEvent], None] = discard_event
+    capabilities: Capabilities = field(default_factory=lambda: Capabilities(rehearsal=True))
 
     async def start(self) -> None:
         return None
@@ -162,6 +167,10 @@ class RecordingVenue:
 
     def rehearse(self, command: SubmitOrder) -> None:
         self.rehearsed.append(command)
+
+    def emit(self, event: OrderEvent) -> None:
+        """Report ``event`` as the venue would: to whatever sink the engine registered."""
+        self.on_event(event)
 
     async def cancel(self, client_order_id: str, symbol: str) -> None:
         return None
@@ -191,14 +200,38 @@ class NoDetector:
     ) -> Sequence[Any]:
         return []
 
+    def rehearse(self) -> Any:
+        return None
 
-def make_engine(tmp_path: Path, name: str, config: str = CONFIG) -> tuple[Engine, RecordingVenue]:
+
+class RecordingEngine:
+    """An engine handle that records kill calls (for tests of the control plane)."""
+
+    def __init__(self) -> None:
+        self.sources: list[str] = []
+        self.killed = asyncio.Event()
+
+    def status(self) -> Mapping[str, Any]:
+        return {"trading_state": "HALTED" if self.sources else "ACTIVE"}
+
+    async def kill(self, source: str) -> Mapping[str, Any]:
+        self.sources.append(source)
+        self.killed.set()
+        return {"halted": True, "source": source, "canceled": {"binance": 2}}
+
+    def metrics_text(self) -> str:
+        return "whalewire_orders_sent_total 3\n"
+
+
+def make_engine(
+    tmp_path: Path, name: str, config: str = CONFIG, detector: Any = None
+) -> tuple[Engine, RecordingVenue]:
     clock = Clock()
     venue = RecordingVenue(clock)
     engine = Engine(
         parse_config(config),
         venues={"binance": venue},
-        detector=NoDetector(),
+        detector=detector or NoDetector(),
         journal=Journal(tmp_path / f"{name}.db"),
         namespace="reh",
         monotonic_ns=clock.monotonic,

@@ -7,32 +7,13 @@ import json
 import os
 import signal
 import urllib.request
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.engine.factories import RecordingEngine
 
 from whalewire.engine.control import ControlServer
-
-
-class RecordingEngine:
-    """An engine handle that records kill calls (the control plane is under test)."""
-
-    def __init__(self) -> None:
-        self.sources: list[str] = []
-        self.killed = asyncio.Event()
-
-    def status(self) -> Mapping[str, Any]:
-        return {"trading_state": "HALTED" if self.sources else "ACTIVE"}
-
-    async def kill(self, source: str) -> Mapping[str, Any]:
-        self.sources.append(source)
-        self.killed.set()
-        return {"halted": True, "source": source, "canceled": {"binance": 2}}
-
-    def metrics_text(self) -> str:
-        return "whalewire_orders_sent_total 3\n"
 
 
 def _http(method: str, url: str) -> tuple[int, str, str]:

@@ -8,7 +8,7 @@ import socket
 import sys
 from pathlib import Path
 
-from tests.engine.test_control import RecordingEngine
+from tests.engine.factories import RecordingEngine
 
 from whalewire.engine.control import ControlServer
 

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -23,11 +24,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from whalewire.commands.embedded import build
 from whalewire.engine.app import Engine
 from whalewire.engine.config import parse_config
 from whalewire.engine.journal import Journal
 from whalewire.engine.oms import Order, OrderStatus
-from whalewire.engine.runner import build, run
+from whalewire.engine.runner import run
 from whalewire.model import OrderType, Side, SubmitOrder, TimeInForce
 
 ROOT = Path(__file__).parents[2]
@@ -118,7 +120,7 @@ async def test_demo_pipeline_trades_on_each_emulated_venue(
 def market_sell(engine: Engine, qty: str) -> Order:
     return engine.submit(
         SubmitOrder(
-            client_order_id=engine._next_id("binance"),
+            client_order_id=engine.ids.next("binance"),
             ts_init=0,
             venue="binance",
             symbol="BTCUSDT",
@@ -134,7 +136,7 @@ async def resting_sell(engine: Engine, qty: str) -> Order:
     assert mid is not None
     order = engine.submit(
         SubmitOrder(
-            client_order_id=engine._next_id("binance"),
+            client_order_id=engine.ids.next("binance"),
             ts_init=0,
             venue="binance",
             symbol="BTCUSDT",
@@ -181,7 +183,7 @@ async def test_order_refused_by_a_disconnected_venue_releases_only_its_own_expos
         refused = market_sell(engine, "0.001")
         assert refused.status is OrderStatus.DENIED
         # the resting order's 0.002 is still open exposure: only the refused 0.001 was released
-        assert engine.risk.books["BTCUSDT"].open_sell == Decimal("0.002")
+        assert engine.execution.reserved["BTCUSDT"].sell == Decimal("0.002")
     finally:
         await running.close()
 
@@ -396,3 +398,52 @@ def test_io_uring_backend_is_refused_for_venues_that_do_not_send_orders_through_
     )
     with pytest.raises(ConfigError, match=r"venues\.kraken\.send_backend"):
         asyncio.run(venue_client("kraken", config.venues["kraken"], config, []))
+
+
+def _feed_worker(config: Path, seconds: float) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.engine.crash_worker", str(config), "feed", str(seconds)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def test_engine_killed_and_restarted_on_the_replay_never_orders_a_whale_twice(
+    tmp_path: Path, emulator_process: tuple[str, str, str]
+) -> None:
+    # the replayed block (four deposits to demo exchanges in its first 2.7 s at speed 2,
+    # then again, looped) is announced afresh by every restart, as a mempool snapshot or a
+    # P2P ``mempool`` would be: only the journal can tell the engine it decided already
+    url, api_key, secret = emulator_process
+    config = _crash_config(tmp_path, url, api_key, secret)
+    config.write_text(
+        config.read_text()
+        + """
+[strategy]
+min_value_sats = 25_000_000
+cooldown_s = 0
+[[feeds]]
+type = "replay"
+speed = 2
+loop = true
+"""
+    )
+    rng = random.Random(21)
+    for _ in range(4):
+        proc = _feed_worker(config, 60)
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "armed"
+        time.sleep(rng.uniform(0.3, 3.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    final = _feed_worker(config, 3)
+    out, _ = final.communicate(timeout=60)
+    assert final.returncode == 0, out
+
+    with Journal(tmp_path / "journal.db") as journal:
+        orders = journal.replay()
+    per_whale = Counter(o.command.txid for o in orders.values())
+    assert len(per_whale) == 4, per_whale  # every deposit traded, by some run
+    assert set(per_whale.values()) == {1}, per_whale

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from tests.engine.factories import event, fill, initialized
 
-from whalewire.engine.app import Engine
+from whalewire.engine.execution import unseen_part
 from whalewire.engine.oms import Order, OrderStatus
 from whalewire.model import OrderAccepted, OrderSubmitted
 from whalewire.venues.base import RECONCILED_FILL_PREFIX
@@ -26,7 +26,7 @@ def test_cumulative_fill_adds_only_the_unseen_quantity_at_the_price_that_matches
 ):
     order = accepted_with(("t1", "0.4", "100"))
     cumulative = fill(f"{RECONCILED_FILL_PREFIX}42:1.0", "1.0", "102")  # venue: all at avg 102
-    new = Engine._unseen_part(order, cumulative)
+    new = unseen_part(order, cumulative)
     assert new is not None
     assert new.last_qty == Decimal("0.6")
     order.apply(new)
@@ -39,13 +39,11 @@ def test_cumulative_fill_adds_only_the_unseen_quantity_at_the_price_that_matches
 
 def test_cumulative_fill_the_order_already_has_adds_nothing() -> None:
     order = accepted_with(("t1", "0.4", "100"), ("t2", "0.2", "101"))
-    assert (
-        Engine._unseen_part(order, fill(f"{RECONCILED_FILL_PREFIX}42:0.6", "0.6", "100.33")) is None
-    )
+    assert unseen_part(order, fill(f"{RECONCILED_FILL_PREFIX}42:0.6", "0.6", "100.33")) is None
 
 
 def test_ordinary_fills_pass_unless_their_trade_id_was_applied() -> None:
     order = accepted_with(("t1", "0.4", "100"))
-    assert Engine._unseen_part(order, fill("t1", "0.4", "100")) is None
+    assert unseen_part(order, fill("t1", "0.4", "100")) is None
     new_trade = fill("t2", "0.1", "99")
-    assert Engine._unseen_part(order, new_trade) is new_trade
+    assert unseen_part(order, new_trade) is new_trade

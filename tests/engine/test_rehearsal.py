@@ -16,12 +16,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from tests.engine.factories import CONFIG, NoDetector, RecordingVenue, make_engine
 
-from whalewire.engine.app import CHECKPOINT_ROWS, Engine, ShadowAlert, pin_to_cpu
+from whalewire.engine.app import Engine, pin_to_cpu
 from whalewire.engine.config import ConfigError, parse_config
+from whalewire.engine.execution import CHECKPOINT_ROWS
 from whalewire.engine.strategy import SHADOW_ID
+from whalewire.engine.warmup import ShadowAlert
 from whalewire.mempool.whales import AlertKind
 from whalewire.model import encode
 
@@ -57,7 +60,7 @@ def snapshot(engine: Engine, venue: RecordingVenue) -> dict[str, Any]:
         "journal": [encode(m) for m in engine.journal.messages()],
         "next_seq": engine.journal.next_seq,
         "orders": {k: (o.status, o.command) for k, o in engine.orders.items()},
-        "ignored": dict(engine.ignored),
+        "ignored": dict(engine.pipeline.ignored),
         "books": {s: repr(b) for s, b in risk.books.items()},
         "rate_windows": (list(risk._last_second), list(risk._last_minute)),
         "strategy": (
@@ -85,7 +88,7 @@ async def test_rehearsing_between_every_alert_changes_no_order_id_denial_or_jour
             warm.rehearse()
         assert snapshot(warm, warm_venue) == snapshot(plain, plain_venue)
         # the script reached every branch it names, and the rehearsals really ran
-        assert plain.ignored == {"DUPLICATE": 1, "COOLDOWN": 1, "KIND_NOT_TRADED": 1}
+        assert plain.pipeline.ignored == {"DUPLICATE": 1, "COOLDOWN": 1, "KIND_NOT_TRADED": 1}
         assert plain.metrics.counters["orders_denied"] == 3
         assert len(plain_venue.placed) == 4
         assert warm.rehearsals == len(SCRIPT) * 4
@@ -137,7 +140,7 @@ async def test_started_engine_rehearses_on_its_interval_until_closed(tmp_path: P
 
 async def test_rehearsal_interval_zero_starts_no_rehearsals(tmp_path: Path) -> None:
     engine, _ = make_engine(tmp_path, "off", CONFIG.replace("rehearse_interval_ms = 0.5", ""))
-    assert engine.rehearse_interval_s == 0.002  # the documented default: 2 ms
+    assert engine.config.engine.rehearse_interval_ms == 2  # the documented default: 2 ms
     engine, _ = make_engine(
         tmp_path, "off2", CONFIG.replace("rehearse_interval_ms = 0.5", "rehearse_interval_ms = 0")
     )
@@ -226,8 +229,8 @@ class RehearsingDetector(NoDetector):
 async def test_rehearsal_decides_on_the_detectors_shadow_whale_when_it_has_one(
     tmp_path: Path,
 ) -> None:
-    engine, venue = make_engine(tmp_path, "det")
-    detector = engine.detector = RehearsingDetector()
+    detector = RehearsingDetector()
+    engine, venue = make_engine(tmp_path, "det", detector=detector)
     try:
         engine.rehearse()
         assert detector.rehearsals == 1
@@ -266,8 +269,10 @@ async def test_start_on_a_cpu_this_process_may_not_use_fails_before_connecting(
     tmp_path: Path,
 ) -> None:
     cpu = max(os.sched_getaffinity(0)) + 64
-    engine, _ = make_engine(
-        tmp_path, "cpu", CONFIG.replace("[engine]\n", f"[engine]\ncpu = {cpu}\n")
+    engine, _ = make_engine(tmp_path, "cpu")
+    # the loader refuses such a CPU too; the affinity may still shrink between load and start
+    engine.config = msgspec.structs.replace(
+        engine.config, engine=msgspec.structs.replace(engine.config.engine, cpu=cpu)
     )
     started: list[str] = []
     engine.venues["binance"].start = lambda: started.append("venue")  # type: ignore[method-assign]  # records the call

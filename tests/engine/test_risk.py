@@ -2,37 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
+from tests.engine.factories import Clock
 
 from whalewire.engine.risk import (
     NS_PER_DAY,
     NS_PER_S,
     Denial,
+    Reserved,
     RiskConfig,
     RiskEngine,
     SymbolLimits,
     TradingState,
 )
-from whalewire.model import CancelOrder, OrderDenied, OrderType, Side, SubmitOrder
+from whalewire.model import CancelOrder, OrderType, Side, SubmitOrder
 
 D = Decimal
-
-
-@dataclass
-class TestClock:
-    __test__ = False
-    mono: int = 10 * NS_PER_S
-    wall: int = 20_000 * NS_PER_DAY + 1
-
-    def advance(self, ns: int) -> None:
-        self.mono += ns
-        self.wall += ns
 
 
 LIMITS = SymbolLimits(
@@ -44,16 +34,16 @@ LIMITS = SymbolLimits(
 )
 
 
-def engine(per_second: int = 100, per_minute: int = 1000) -> tuple[RiskEngine, TestClock]:
-    clock = TestClock()
+def engine(per_second: int = 100, per_minute: int = 1000) -> tuple[RiskEngine, Clock]:
+    clock = Clock()
     risk = RiskEngine(
         RiskConfig(
             symbols={"BTCUSDT": LIMITS},
             max_orders_per_second=per_second,
             max_orders_per_minute=per_minute,
         ),
-        monotonic_ns=lambda: clock.mono,
-        wall_ns=lambda: clock.wall,
+        monotonic_ns=clock.monotonic,
+        wall_ns=clock.wall_ns,
     )
     risk.on_trade_price("BTCUSDT", D("60000"))
     return risk, clock
@@ -132,11 +122,23 @@ def test_market_order_without_any_trade_price_is_denied() -> None:
 
 def test_open_orders_count_toward_the_position_limit() -> None:
     risk, _ = engine()
-    assert denied(risk, order("1.5")) is None
-    assert denied(risk, order("1.5")) is None  # open sells: 3 = the limit
+    held = Reserved(sell=D("3"))  # open sells: 3 = the limit (execution's to keep)
+    risk.reserved = {"BTCUSDT": held}
     assert denied(risk, order("0.1")) == Denial.MAX_POSITION
-    risk.on_order_closed("BTCUSDT", Side.SELL, D("1"))  # one expired unfilled
+    assert denied(risk, order("0.1", Side.BUY)) is None  # the other side is free
+    held.sell = D("2")  # one expired unfilled
     assert denied(risk, order("0.1")) is None
+
+
+def test_an_order_reduces_only_if_every_open_order_on_its_side_fills_as_well() -> None:
+    # long 2, with 3 already offered: selling 1 more could leave the book short 2, not
+    # smaller than now, so it is held to the limit like any other order
+    risk, _ = engine()
+    risk.on_fill("BTCUSDT", Side.BUY, D("2"), D("60000"))
+    risk.reserved = {"BTCUSDT": Reserved(sell=D("4.5"))}
+    assert denied(risk, order("1")) == Denial.MAX_POSITION
+    risk.set_state(TradingState.REDUCING, "daily review")
+    assert denied(risk, order("1")) == Denial.REDUCING_ONLY
 
 
 def test_daily_loss_limit_blocks_new_exposure_until_the_next_utc_day() -> None:
@@ -145,7 +147,7 @@ def test_daily_loss_limit_blocks_new_exposure_until_the_next_utc_day() -> None:
     risk.on_fill("BTCUSDT", Side.SELL, D("1"), D("58900"))  # realised -1100
     assert risk.books["BTCUSDT"].realized_pnl == D("-1100")
     assert denied(risk, order("0.1", Side.SELL)) == Denial.MAX_DAILY_LOSS
-    clock.advance(NS_PER_DAY)
+    clock.advance(86_400)
     assert denied(risk, order("0.1", Side.SELL)) is None
 
 
@@ -163,10 +165,10 @@ def test_orders_per_second_and_per_minute_are_capped() -> None:
     assert denied(risk, order("0.1")) is None
     assert denied(risk, order("0.1")) is None
     assert denied(risk, order("0.1")) == Denial.RATE_PER_SECOND
-    clock.advance(NS_PER_S)
+    clock.advance(1)
     assert denied(risk, order("0.1")) is None
     assert denied(risk, order("0.1")) == Denial.RATE_PER_MINUTE
-    clock.advance(60 * NS_PER_S)
+    clock.advance(60)
     assert denied(risk, order("0.1")) is None
 
 
@@ -209,37 +211,11 @@ def test_a_kept_verdict_follows_a_new_price_a_fill_and_a_new_day() -> None:
     risk.on_fill("BTCUSDT", Side.SELL, D("1"), D("62000"))  # realised +2000, 1 held at 60000
     risk.on_trade_price("BTCUSDT", D("58500"))  # unrealised -1500
     assert risk.check(buy) is None  # the day's loss so far: -500
-    clock.advance(NS_PER_DAY)
+    clock.advance(86_400)
     assert denied(risk, buy) == Denial.MAX_DAILY_LOSS  # realised reset: loss 1500 >= 1000
 
 
-# --- the check as it was written first: the reference the fast pass is proven equal to ------
-
-
-class ReferenceRiskEngine(RiskEngine):
-    """``RiskEngine.check`` before ``_passes``: every command through ``_reason`` in full."""
-
-    def check(self, command: SubmitOrder, *, shadow: bool = False) -> OrderDenied | None:
-        reason, detail = self._reason(command)
-        if shadow:
-            return None
-        now = self.monotonic_ns()
-        if reason is not None:
-            return OrderDenied(
-                client_order_id=command.client_order_id,
-                ts_init=now,
-                ts_event=now,
-                reason=reason.value,
-                detail=detail,
-            )
-        self._last_second.append(now)
-        self._last_minute.append(now)
-        book = self.book(command.symbol)
-        if command.side is Side.BUY:
-            book.open_buy += command.quantity
-        else:
-            book.open_sell += command.quantity
-        return None
+# --- the kept verdict equals a fresh one, on any sequence ---------------------------------
 
 
 def _amounts(low: str, high: str, places: int) -> st.SearchStrategy[Decimal]:
@@ -286,7 +262,7 @@ _operations = st.one_of(
     st.one_of(
         st.tuples(st.just("fill"), _symbols, st.sampled_from(Side), _amounts("0", "1", 2), _prices),
         st.tuples(st.just("price"), _symbols, _prices),
-        st.tuples(st.just("closed"), _symbols, st.sampled_from(Side), _amounts("0", "1", 2)),
+        st.tuples(st.just("reserved"), _symbols, _amounts("0", "2", 2), _amounts("0", "2", 2)),
         st.tuples(st.just("state"), st.sampled_from([*TradingState, TradingState.ACTIVE])),
         st.tuples(
             st.just("time"),
@@ -304,16 +280,18 @@ _operations = st.one_of(
     st.integers(1, 10),
     st.lists(_operations, min_size=30, max_size=80),
 )
-def test_checks_equal_the_reference_on_any_sequence_of_orders_fills_and_states(
+def test_kept_verdicts_equal_fresh_ones_on_any_sequence_of_orders_fills_and_states(
     symbols: dict[str, SymbolLimits], per_second: int, per_minute: int, operations: list[Any]
 ) -> None:
-    clock = TestClock()
+    # two engines fed the same: one keeps its size verdicts, the other forgets them
+    # before every check (so each rule is evaluated afresh)
+    clock = Clock()
     config = RiskConfig(
         symbols=symbols, max_orders_per_second=per_second, max_orders_per_minute=per_minute
     )
     engines = [
-        kind(config, monotonic_ns=lambda: clock.mono, wall_ns=lambda: clock.wall)
-        for kind in (RiskEngine, ReferenceRiskEngine)
+        RiskEngine(config, monotonic_ns=clock.monotonic, wall_ns=lambda: clock.wall)
+        for _ in range(2)
     ]
     for risk in engines:
         risk.on_trade_price("BTCUSDT", D("60000"))
@@ -326,6 +304,7 @@ def test_checks_equal_the_reference_on_any_sequence_of_orders_fills_and_states(
         results = []
         if op == "check":
             clock.mono += args[2]
+            engines[1]._ready.clear()
         for risk in engines:
             if op == "check":
                 results.append(risk.check(args[0], shadow=args[1]))
@@ -333,14 +312,14 @@ def test_checks_equal_the_reference_on_any_sequence_of_orders_fills_and_states(
                 risk.on_fill(*args)
             elif op == "price":
                 risk.on_trade_price(*args)
-            elif op == "closed":
-                risk.on_order_closed(*args)
+            elif op == "reserved":
+                risk.reserved = {args[0]: Reserved(buy=args[1], sell=args[2])}
             else:
                 risk.set_state(args[0], "test")
-        fast, reference = engines
+        kept, fresh = engines
         assert results[:1] == results[1:]
-        assert repr(fast.books) == repr(reference.books)
-        assert list(fast._last_second) == list(reference._last_second)
-        assert list(fast._last_minute) == list(reference._last_minute)
+        assert repr(kept.books) == repr(fresh.books)
+        assert list(kept._last_second) == list(fresh._last_second)
+        assert list(kept._last_minute) == list(fresh._last_minute)
         passed += op == "check" and not args[1] and results[0] is None
     event(f"checks passed: {min(passed, 3)}+")

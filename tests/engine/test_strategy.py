@@ -10,6 +10,7 @@ from enum import Enum
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.engine.factories import Clock
 
 from whalewire.engine.strategy import (
     SHADOW_ID,
@@ -39,20 +40,14 @@ class Alert:
     recv_ns: int = 7
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000 * NS
-
-    def __call__(self) -> int:
-        return self.now
-
-
 def strategy(**overrides: object) -> tuple[WhaleStrategy, Clock]:
     clock = Clock()
     ids = iter(range(1, 1000))
     config = StrategyConfig(**overrides)  # type: ignore[arg-type]
     return WhaleStrategy(
-        config, monotonic_ns=clock, next_client_order_id=lambda venue: f"{venue}-{next(ids)}"
+        config,
+        monotonic_ns=clock.monotonic,
+        next_client_order_id=lambda venue: f"{venue}-{next(ids)}",
     ), clock
 
 
@@ -83,7 +78,7 @@ def test_deposit_below_the_threshold_is_ignored() -> None:
 def test_same_txid_from_a_second_feed_is_a_duplicate() -> None:
     s, clock = strategy()
     assert isinstance(s.on_alert(Alert("aa")), SubmitOrder)
-    clock.now += 3600 * NS
+    clock.mono += 3600 * NS
     assert ignored(s.on_alert(Alert("aa"))) is IgnoreReason.DUPLICATE
 
 
@@ -123,10 +118,10 @@ def test_route_per_entity_overrides_the_default() -> None:
 def test_second_reaction_to_one_entity_waits_for_the_cooldown() -> None:
     s, clock = strategy(cooldown_s=5.0)
     assert isinstance(s.on_alert(Alert("a1")), SubmitOrder)
-    clock.now += 4 * NS
+    clock.mono += 4 * NS
     assert ignored(s.on_alert(Alert("a2"))) is IgnoreReason.COOLDOWN
     assert isinstance(s.on_alert(Alert("a3", entity="kraken")), SubmitOrder)
-    clock.now += 1 * NS
+    clock.mono += 1 * NS
     assert isinstance(s.on_alert(Alert("a4")), SubmitOrder)
 
 
@@ -135,7 +130,7 @@ def test_reactions_per_window_are_capped_across_entities() -> None:
     assert isinstance(s.on_alert(Alert("a1")), SubmitOrder)
     assert isinstance(s.on_alert(Alert("a2", entity="x")), SubmitOrder)
     assert ignored(s.on_alert(Alert("a3", entity="y"))) is IgnoreReason.WINDOW_FULL
-    clock.now += 60 * NS
+    clock.mono += 60 * NS
     assert isinstance(s.on_alert(Alert("a4", entity="y")), SubmitOrder)
 
 
@@ -143,7 +138,7 @@ def test_ignored_alert_records_when_it_arrived_and_when_it_was_decided() -> None
     s, clock = strategy(min_value_sats=10**12)
     decision = s.on_alert(Alert("aa", recv_ns=123))
     assert isinstance(decision, AlertIgnored)
-    assert (decision.ts_event, decision.ts_init) == (123, clock.now)
+    assert (decision.ts_event, decision.ts_init) == (123, clock.mono)
 
 
 def test_entity_threshold_overrides_the_default_both_ways() -> None:
@@ -160,7 +155,7 @@ class ReferenceStrategy:
 
     def __init__(self, config: StrategyConfig, clock: Clock, ids: Callable[[str], str]) -> None:
         self.config = config
-        self._now = clock
+        self._now = clock.monotonic
         self._next_id = ids
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._last_by_entity: dict[str, int] = {}
@@ -204,6 +199,7 @@ class ReferenceStrategy:
             quantity=qty,
             order_type=OrderType.MARKET,
             reason=f"{kind} {alert.value} sat to {alert.entity} in {alert.txid}",
+            txid=alert.txid,
         )
 
     def _ignore_reason(
@@ -279,11 +275,11 @@ def test_decisions_equal_the_reference_strategy_on_any_alert_sequence(
     clock = Clock()
     fast_ids, reference_ids = iter(range(1, 1000)), iter(range(1, 1000))
     fast = WhaleStrategy(
-        config, monotonic_ns=clock, next_client_order_id=lambda v: f"{v}-{next(fast_ids)}"
+        config, monotonic_ns=clock.monotonic, next_client_order_id=lambda v: f"{v}-{next(fast_ids)}"
     )
     reference = ReferenceStrategy(config, clock, lambda v: f"{v}-{next(reference_ids)}")
     for txid, entity, kind, value, mined, shadow, dt in steps:
-        clock.now += dt
+        clock.mono += dt
         alert = Alert(txid, entity=entity, value=value, kind=kind)
         got = fast.on_alert(alert, mined=mined, shadow=shadow)
         assert got == reference.on_alert(alert, mined=mined, shadow=shadow)

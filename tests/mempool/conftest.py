@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from whalewire import speedups
 from whalewire.mempool import whales
 
 DATA = Path(__file__).parent / "data"
@@ -39,8 +40,8 @@ def impl(request: pytest.FixtureRequest) -> Iterator[str]:
     name: str = request.param
     if name == "c" and not whales._HAVE_C:
         pytest.skip("whalewire.mempool._scan is not built")
-    old = whales.use_speedups(name == "c")
+    old = speedups.use(name == "c")
     try:
         yield name
     finally:
-        whales.use_speedups(old)
+        speedups.use(old)

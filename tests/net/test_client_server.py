@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 import pytest
 from aiohttp import web
 
-from whalewire.net._protocol import Limits, Message, WebSocket
+from whalewire.net import Limits, Message, WebSocket
 from whalewire.net.client import connect
 from whalewire.net.server import Server, echo, echo_on_message, serve
 from whalewire.ws.exceptions import ConnectionClosed, InvalidStatus

@@ -120,3 +120,30 @@ async def test_silent_server_times_out_naming_the_stage(scheme: str, stage: str)
 async def test_tls_options_on_a_ws_url_are_a_usage_error() -> None:
     with pytest.raises(ValueError, match="wss://"):
         await connect("ws://127.0.0.1:1/", pins=["A" * 43 + "="])
+
+
+@pytest.mark.parametrize(
+    "length",
+    [b"\xb2", b"1" * 5000, b"99999999999999999999", b"-5"],
+    ids=["superscript-two", "5000-digits", "20-digits", "negative"],
+)
+async def test_invalid_content_length_on_a_refusal_reports_the_status(length: bytes) -> None:
+    # issue 21 item 4: this raised ValueError inside buffer_updated (a fatal loop error) and
+    # connect() said "connection closed during the opening handshake"
+    loop_errors: list[dict[str, object]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _, ctx: loop_errors.append(ctx))
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: " + length + b"\r\n\r\nno")
+        await writer.drain()
+        await reader.read()  # the client closes
+        writer.close()
+
+    async with raw_server(handle) as port, asyncio.timeout(TIMEOUT):
+        with pytest.raises(InvalidStatus) as info:
+            await connect(f"ws://127.0.0.1:{port}/")
+    assert (info.value.status, info.value.reason) == (403, "Forbidden")
+    assert isinstance(info.value.__cause__, InvalidHeader)
+    assert info.value.__cause__.name == "Content-Length"
+    assert loop_errors == []

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from whalewire import speedups
 from whalewire.net.client import connect
 from whalewire.net.server import Server, echo_on_message, serve
 from whalewire.venues.templates import mask_text_frame
@@ -39,13 +40,13 @@ UPGRADE = (
 @pytest.fixture(params=["c", "python"])
 def impl(request: pytest.FixtureRequest) -> Iterator[str]:
     """Build the connections with the C reader and sender, then with Python only."""
-    if request.param == "c" and not protocol._HAVE_C:
+    if request.param == "c" and protocol._speedups is None:
         pytest.skip("whalewire.ws._speedups is not built")
-    old = protocol.use_speedups(request.param == "c")
+    old = speedups.use(request.param == "c")
     try:
         yield request.param
     finally:
-        protocol.use_speedups(old)
+        speedups.use(old)
 
 
 def client_frame(opcode: int, payload: bytes) -> bytes:

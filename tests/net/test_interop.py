@@ -17,7 +17,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.asyncio.server import serve as ws_serve
 from websockets.exceptions import ConnectionClosed as PeerClosed
 
-from whalewire.net._protocol import WebSocket
+from whalewire.net import WebSocket
 from whalewire.net.client import connect
 from whalewire.net.server import Server, serve
 

@@ -11,7 +11,7 @@ import pytest
 
 picows = pytest.importorskip("picows")
 
-from whalewire.net._protocol import WebSocket  # noqa: E402
+from whalewire.net import WebSocket  # noqa: E402
 from whalewire.net.client import connect  # noqa: E402
 from whalewire.net.server import serve  # noqa: E402
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from whalewire.net._protocol import Message, WebSocket
+from whalewire.net import Message, WebSocket
 from whalewire.net.client import connect
 from whalewire.net.keepalive import KeepaliveOptions, RTTStats
 from whalewire.net.server import echo, serve

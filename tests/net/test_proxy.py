@@ -194,6 +194,17 @@ async def test_http_proxy_refusal_names_the_status() -> None:
     assert info.value.port == port
 
 
+@pytest.mark.parametrize("status", ["2\xb20".encode("latin-1"), b"2" * 5000, b"20", b"+20"])
+async def test_http_proxy_status_not_three_ascii_digits_is_not_an_http_answer(
+    status: bytes,
+) -> None:
+    # "\xb2" passed isdigit() and 5,000 digits made int() raise ValueError
+    answer = b"HTTP/1.1 " + status + b" OK\r\n\r\n"
+    async with http_proxy(Seen(), refuse=answer) as port, asyncio.timeout(TIMEOUT):
+        with pytest.raises(ProxyFailure, match="not an HTTP answer"):
+            await connect("ws://exchange.example/", proxy=f"http://127.0.0.1:{port}")
+
+
 async def test_socks5_refusal_names_the_reply() -> None:
     async with socks5_proxy(Seen(), reply=5) as port, asyncio.timeout(TIMEOUT):
         with pytest.raises(ProxyFailure, match="connection refused"):

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 
-from whalewire.net._protocol import WebSocket
+from whalewire.net import WebSocket
 from whalewire.net.backoff import backoff
 from whalewire.net.client import connect
 from whalewire.net.errors import Refused

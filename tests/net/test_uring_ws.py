@@ -15,8 +15,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from whalewire.net import uring
-from whalewire.net._protocol import WebSocket
+from whalewire.net import WebSocket, uring
 from whalewire.net.client import connect
 from whalewire.net.server import Server, serve
 from whalewire.net.uring import RingTransport, use_send_backend

@@ -69,7 +69,7 @@ async def until_quiet(engine: Engine, timeout_s: float) -> None:
     """Wait until every order is final and no background task runs, or ``timeout_s``."""
     until = time.monotonic() + timeout_s
     while time.monotonic() < until:
-        if all(o.is_final for o in engine.orders.values()) and not engine._tasks:
+        if all(o.is_final for o in engine.orders.values()) and not engine.execution.tasks:
             return
         await asyncio.sleep(0.1)
 
@@ -150,8 +150,8 @@ async def main(params_path: str) -> None:
         event="summary",
         statuses=dict(statuses),
         counters=dict(engine.metrics.counters),
-        whales_seen=engine.whales_seen,
-        ignored=dict(engine.ignored),
+        whales_seen=engine.pipeline.whales_seen,
+        ignored=dict(engine.pipeline.ignored),
         tx=feed.emitted if feed else 0,
         whale_tx=feed.whales_emitted if feed else 0,
         rss_kb=rss_kb(),

@@ -89,7 +89,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
 def sell(engine: Engine) -> Order:
     return engine.submit(
         SubmitOrder(
-            client_order_id=engine._next_id("binance"),
+            client_order_id=engine.ids.next("binance"),
             ts_init=0,
             venue="binance",
             symbol="BTCUSDT",
@@ -179,7 +179,7 @@ async def trade(engine: Engine, n: int) -> None:
         batch = [
             engine.submit(
                 SubmitOrder(
-                    client_order_id=engine._next_id("binance"),
+                    client_order_id=engine.ids.next("binance"),
                     ts_init=0,
                     venue="binance",
                     symbol="BTCUSDT",
@@ -208,7 +208,7 @@ def engine_side_bytes(snapshot: tracemalloc.Snapshot) -> int:
 async def quiet(engine: Engine) -> None:
     """Wait for the engine's background tasks (ack deadlines) to end."""
     async with asyncio.timeout(10):
-        while engine._tasks:
+        while engine.execution.tasks:
             await asyncio.sleep(0.01)
     gc.collect()
 
@@ -261,7 +261,7 @@ async def test_reconcile_open_orders_waits_for_a_reconciliation_already_under_wa
     rig.emulator.set_faults(FaultPlan(drop_rate=1.0))
     order = rig.engine.submit(
         SubmitOrder(
-            client_order_id=rig.engine._next_id("binance"),
+            client_order_id=rig.engine.ids.next("binance"),
             ts_init=0,
             venue="binance",
             symbol="BTCUSDT",
@@ -285,7 +285,7 @@ async def test_order_settled_by_reconciliation_is_not_reported_unknown_on_a_late
     rig.emulator.set_faults(FaultPlan(drop_rate=1.0))
     order = rig.engine.submit(
         SubmitOrder(
-            client_order_id=rig.engine._next_id("binance"),
+            client_order_id=rig.engine.ids.next("binance"),
             ts_init=0,
             venue="binance",
             symbol="BTCUSDT",

@@ -14,8 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from whalewire.net import uring
-from whalewire.net._protocol import WebSocket
+from whalewire.net import WebSocket, uring
 from whalewire.net.client import connect
 from whalewire.net.server import serve
 from whalewire.net.uring import use_send_backend

@@ -26,6 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.ws.test_mask import assert_fork_draws_fresh_keys
 
+from whalewire import speedups
 from whalewire.venues import templates
 from whalewire.venues.ids import binance_client_order_id, uuid_client_order_id
 from whalewire.venues.signing import (
@@ -40,7 +41,6 @@ from whalewire.venues.templates import (
     KrakenOrderTemplate,
     mask_text_frame,
 )
-from whalewire.ws import mask as ws_mask
 
 BN_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 BN_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
@@ -109,7 +109,7 @@ orders = st.tuples(
 def _template(
     order_type: str = "LIMIT", impl: str = "python", **kwargs: Any
 ) -> BinanceOrderTemplate:
-    old = templates.use_speedups(impl == "c")
+    old = speedups.use(impl == "c")
     try:
         template = BinanceOrderTemplate(
             symbol="BTCUSDT",
@@ -121,7 +121,7 @@ def _template(
             **kwargs,
         )
     finally:
-        templates.use_speedups(old)
+        speedups.use(old)
     # the path asked for is the one that runs
     assert (template.frame == template._frame_py) is (impl == "python")
     return template
@@ -167,7 +167,7 @@ def test_binance_signed_template_equals_slow_path(
 @pytest.mark.parametrize("impl", IMPLS)
 def test_binance_template_reproduces_the_documented_signed_request(impl: str) -> None:
     # web-socket-api.md "SIGNED request example (HMAC)": same params, same signature.
-    old = templates.use_speedups(impl == "c")
+    old = speedups.use(impl == "c")
     try:
         template = BinanceOrderTemplate(
             symbol="BTCUSDT",
@@ -180,7 +180,7 @@ def test_binance_template_reproduces_the_documented_signed_request(impl: str) ->
             secret=BN_SECRET,
         )
     finally:
-        templates.use_speedups(old)
+        speedups.use(old)
     # the documented request has no newClientOrderId; ours always does, so check the
     # payload rule on the documented params through the template's constants instead
     documented = {
@@ -304,14 +304,14 @@ def test_binance_template_refuses_slot_params_as_constants_and_half_credentials(
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
-@pytest.mark.parametrize("speedups", [False, True])
-def test_mask_text_frame_at_length_boundaries(size: int, speedups: bool) -> None:
-    old = ws_mask.use_speedups(speedups)
+@pytest.mark.parametrize("c_path", [False, True])
+def test_mask_text_frame_at_length_boundaries(size: int, c_path: bool) -> None:
+    old = speedups.use(c_path)
     try:
         payload = bytes(i % 251 for i in range(size))
         frame = mask_text_frame(payload, b"\x01\x02\xfe\xff")
     finally:
-        ws_mask.use_speedups(old)
+        speedups.use(old)
     first, body = unframe(frame)
     assert first == 0x81
     assert body == payload
@@ -320,7 +320,7 @@ def test_mask_text_frame_at_length_boundaries(size: int, speedups: bool) -> None
 
 
 def _kraken(impl: str, order_type: str = "limit") -> KrakenOrderTemplate:
-    old = templates.use_speedups(impl == "c")
+    old = speedups.use(impl == "c")
     try:
         template = KrakenOrderTemplate(
             symbol="BTC/USD",
@@ -330,7 +330,7 @@ def _kraken(impl: str, order_type: str = "limit") -> KrakenOrderTemplate:
             time_in_force="ioc" if order_type == "limit" else None,
         )
     finally:
-        templates.use_speedups(old)
+        speedups.use(old)
     assert (template.frame == template._frame_py) is (impl == "python")
     return template
 

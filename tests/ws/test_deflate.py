@@ -276,6 +276,10 @@ def test_client_accepts_answer_to_default_offer(answer: str, agreed: DeflatePara
         "server_max_window_bits=20",
         "client_no_context_takeover=yes",
         "server_no_context_takeover; server_no_context_takeover",
+        "server_max_window_bits=\u0661\u0660",  # digits int() reads, not ASCII
+        "server_max_window_bits=\xb9\xb2",
+        "server_max_window_bits=" + "1" * 5000,  # int() raises past 4,300 digits
+        "server_max_window_bits=010",
     ],
 )
 def test_client_rejects_invalid_answer(answer: str) -> None:

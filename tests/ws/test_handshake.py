@@ -225,6 +225,37 @@ def test_client_reads_error_body_until_eof_without_content_length() -> None:
     assert (exc.value.status, exc.value.body) == (500, b"broken")
 
 
+@pytest.mark.parametrize(
+    "value",
+    [b"\xb2", b"1\xb2", b"1" * 5000, b"9" * 19, b"-1", b"+7", b"0x10", b"7, 8", b"", b"7 7"],
+)
+def test_client_reports_status_when_error_content_length_is_invalid(value: bytes) -> None:
+    # RFC 9112 §6.3: invalid framing: the status is reported, the body discarded
+    raw = b"HTTP/1.1 400 Bad Request\r\nContent-Length: " + value + b"\r\n\r\nbody"
+    with pytest.raises(InvalidStatus) as exc:
+        ClientHandshake("h", max_head_bytes=16384).receive_data(raw)
+    assert (exc.value.status, exc.value.reason, exc.value.body) == (400, "Bad Request", b"")
+    cause = exc.value.__cause__
+    assert isinstance(cause, InvalidHeader) and cause.name == "Content-Length"
+    assert len(str(cause)) < 200  # a 5,000-digit value is shown by its start
+
+
+@pytest.mark.parametrize("value", [b"4", b"4, 4", b"4,4"])
+def test_client_accepts_one_content_length_repeated(value: bytes) -> None:
+    # RFC 9110 §8.6: a list of identical values is one length
+    raw = b"HTTP/1.1 400 Bad Request\r\nContent-Length: " + value + b"\r\n\r\nbodyMORE"
+    with pytest.raises(InvalidStatus) as exc:
+        rfc_client().receive_data(raw)
+    assert exc.value.body == b"body"
+
+
+@pytest.mark.parametrize("status", ["4\u0661\u0660", "+10", "1_0", " 40"])
+def test_client_rejects_status_code_not_three_ascii_digits(status: str) -> None:
+    # RFC 9112 §4: status-code = 3DIGIT
+    with pytest.raises(InvalidHandshake):
+        rfc_client().receive_data(f"HTTP/1.1 {status} X\r\n\r\n".encode())
+
+
 def test_client_eof_before_response_raises() -> None:
     hs = rfc_client()
     hs.receive_data(b"HTTP/1.1 101 Swi")
@@ -405,6 +436,9 @@ HEAD_BYTES = st.one_of(
                 b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n",
                 b'Sec-WebSocket-Extensions: permessage-deflate; x="\r\n',
                 b"Content-Length: 3\r\n",
+                b"Content-Length: \xb2\r\n",
+                b"Content-Length: 99999999999999999999999\r\n",
+                b"HTTP/1.1 403 Forbidden\r\n",
                 b"\xff\xfe: \x00\r\n",
                 b"\r\n",
                 b"abc",

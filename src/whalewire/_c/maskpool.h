@@ -1,5 +1,5 @@
 /*
- * The WebSocket mask-key pool shared by whalewire's C extensions (ws._speedups' write_frame,
+ * The WebSocket mask-key pool shared by whalewire's C extensions (net._io's write_frame,
  * venues._hotpath's order framers): RFC 6455 §5.3 wants an unpredictable key per client
  * frame, and a getrandom(2) per key costs a system call (~450 ns), so keys are 4-byte slices
  * of a 4,096-byte chunk from getrandom(2) (the kernel CSPRNG os.urandom reads): one system

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from whalewire.commands.embedded import build
 from whalewire.engine.config import parse_config
 from whalewire.engine.logs import configure_logging
-from whalewire.engine.runner import build
 from whalewire.engine.runner import run as run_engine
 from whalewire.net.client import install_uvloop
 

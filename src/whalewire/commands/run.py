@@ -14,10 +14,10 @@ from pathlib import Path
 
 from rich.console import Console
 
+from whalewire.commands.embedded import build
 from whalewire.engine.config import Config, ConfigError, load_config
 from whalewire.engine.journal import JournalError
 from whalewire.engine.logs import configure_logging
-from whalewire.engine.runner import build
 from whalewire.engine.runner import run as run_engine
 from whalewire.net.client import install_uvloop
 from whalewire.venues.base import VenueError
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        console.print(f"[red]configuration error[/red]: {exc}")
+        print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     refusal = check_live(config, args, console)
     if refusal is not None:

@@ -8,7 +8,7 @@ import sys
 from urllib.parse import quote
 
 from whalewire import __version__
-from whalewire.net._protocol import Limits
+from whalewire.net import Limits
 from whalewire.net.client import connect, install_uvloop
 from whalewire.net.server import echo_on_message, serve
 from whalewire.ws.deflate import DeflateParams

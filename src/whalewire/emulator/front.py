@@ -13,7 +13,7 @@ import time
 from typing import Generic, TypeVar
 
 from whalewire.emulator.matching import Clock
-from whalewire.net._protocol import WebSocket
+from whalewire.net import WebSocket
 
 S = TypeVar("S")
 

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from whalewire.net._protocol import Message, WebSocket
+from whalewire.net import Message, WebSocket
 
 #: the client order id in a request's text (order.place, cancelReplace, order lists)
 _CID = re.compile(r'"newClientOrderId"\s*:\s*"([^"]{1,64})"')

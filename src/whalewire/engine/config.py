@@ -5,11 +5,20 @@ startup, and the error names the field's path (``$.risk.symbols.BTCUSDT.max_posi
 and what was wrong. Secrets are never in this file: it names the environment variable or
 the 0600 file that holds each one. Everything has a safe default: an empty file is the
 demo's paper-trading setup against the embedded emulator.
+
+msgspec checks the types; ``RANGES`` then holds the range of every number in the file, in
+one table (the strategy's and risk's Structs included, whose modules stay free of config
+policy). NaN, infinities, negatives and zeros that would divide or mean nothing are refused
+there, and every out-of-range value of a file is reported at once, each with its path.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -70,12 +79,6 @@ class EngineSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
             and self.namespace.isascii()
         ):
             raise ValueError("namespace must be 1-8 characters of a-z and 0-9")
-        if not 0 < self.ack_timeout_s <= 300:
-            raise ValueError("ack_timeout_s must be in (0, 300]")
-        if not (self.rehearse_interval_ms == 0 or 0.1 <= self.rehearse_interval_ms <= 60_000):
-            raise ValueError("rehearse_interval_ms must be 0 (off) or in [0.1, 60000]")
-        if self.cpu is not None and self.cpu < 0:
-            raise ValueError("cpu must be a CPU number (0, 1, ...)")
 
 
 class ControlSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -163,10 +166,6 @@ class VenueSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
             raise ValueError(
                 f"endpoint must be one of {', '.join(named)} or a ws(s):// or http(s):// URL"
             )
-        if not 0 < self.recv_window_ms <= 60_000:
-            raise ValueError("recv_window_ms must be in 1..60000")
-        if not (self.pong_interval_ms == 0 or 0.1 <= self.pong_interval_ms <= 60_000):
-            raise ValueError("pong_interval_ms must be 0 (never) or in [0.1, 60000]")
 
 
 class AddressBookSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -176,6 +175,9 @@ class AddressBookSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     files: list[str] = msgspec.field(default_factory=list)
     #: bitcoin network of the addresses (mainnet, testnet, signet, regtest)
     network: Literal["mainnet", "testnet", "signet", "regtest"] = "mainnet"
+    #: a ``whalewire addresses learn`` store: its deposit addresses are watched too, and
+    #: new ones picked up while running; empty: none
+    learned_store: str = ""
 
 
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -220,6 +222,149 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
                     raise ValueError(f"live mode refuses venues.{name}.tls_verify = false")
 
 
+Number = int | float | Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """The values a number of the configuration may take: finite, within bounds.
+
+    ``zero`` names what 0 means where 0 is allowed outside the bounds (an "off" switch);
+    ``allowed`` gives the only values a field may take, computed when the file is checked
+    (this machine's CPUs). ``integer`` only words the description: msgspec has already
+    checked the type. ``describe()`` is the "allowed:" part of an error.
+    """
+
+    low: Decimal | None = None
+    high: Decimal | None = None
+    low_open: bool = False
+    integer: bool = False
+    zero: str = ""
+    allowed: Callable[[], frozenset[int]] | None = None
+
+    def admits(self, value: Number) -> bool:
+        """Say whether ``value`` is a finite number within this range."""
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        if isinstance(value, Decimal) and not value.is_finite():
+            return False
+        if self.zero and value == 0:
+            return True
+        if self.allowed is not None:
+            return value in self.allowed()
+        number = Decimal(value)
+        if self.low is not None and (number <= self.low if self.low_open else number < self.low):
+            return False
+        return self.high is None or number <= self.high
+
+    def describe(self) -> str:
+        """Say in words which values are allowed."""
+        if self.allowed is not None:
+            return "one of this machine's CPUs: " + ", ".join(map(str, sorted(self.allowed())))
+        kind = "an integer" if self.integer else "a finite number"
+        low = "" if self.low is None else f"{'>' if self.low_open else '>='} {self.low:f}"
+        high = "" if self.high is None else f"<= {self.high:f}"
+        bounds = " and ".join(b for b in (low, high) if b)
+        text = f"{kind} {bounds}" if bounds else kind
+        return f"0 ({self.zero}) or {text}" if self.zero else text
+
+
+def _within(low: str | None, high: str | None, *, low_open: bool = False, zero: str = "") -> Range:
+    return Range(
+        None if low is None else Decimal(low),
+        None if high is None else Decimal(high),
+        low_open=low_open,
+        zero=zero,
+    )
+
+
+def _ints(low: int, high: int) -> Range:
+    return Range(Decimal(low), Decimal(high), integer=True)
+
+
+def _machine_cpus() -> frozenset[int]:
+    # the machine's, not this process's affinity: `whalewire kill` run under taskset must
+    # still load the file; the engine's start refuses a CPU outside its affinity itself
+    return frozenset(range(os.cpu_count() or 1))
+
+
+#: a TCP port to connect to, and one to listen on (0: the system picks a free one)
+_PORT = _ints(1, 65535)
+_LISTEN_PORT = _ints(0, 65535)
+#: amounts (quantities, notionals, losses): positive, and small enough that sizing's
+#: arithmetic (``amount / qty_step``) stays exact in Decimal's default 28 digits
+_AMOUNT = _within("0", "1e12", low_open=True)
+_SATS = _ints(1, 21_000_000 * 100_000_000)
+_MS = _within("0.1", "60000", zero="off")
+
+#: the range of every number in the configuration, by Struct and field; a dict field's
+#: range applies to each of its values. tests/engine/test_config.py checks that no number
+#: of any table is missing here.
+RANGES: dict[type, dict[str, Range]] = {
+    EngineSection: {
+        "ack_timeout_s": _within("0", "300", low_open=True),
+        "rehearse_interval_ms": _MS,
+        "cpu": Range(integer=True, allowed=_machine_cpus),
+    },
+    ControlSection: {"port": _LISTEN_PORT},
+    ReplayFeed: {"speed": _within("0", "1000000")},
+    P2PFeed: {"port": _PORT},
+    VenueSection: {"recv_window_ms": _ints(1, 60_000), "pong_interval_ms": _MS},
+    StrategyConfig: {
+        "min_value_sats": _SATS,
+        "entity_min_value_sats": _SATS,
+        "fixed_qty": _AMOUNT,
+        "fraction": _within("0", "1", low_open=True),
+        "qty_step": _within("1e-12", "1e6"),
+        "cooldown_s": _within("0", "86400"),
+        "max_reactions": _ints(1, 1_000_000),
+        "window_s": _within("0", "86400", low_open=True),
+    },
+    RiskConfig: {
+        "max_orders_per_second": _ints(1, 100_000),
+        "max_orders_per_minute": _ints(1, 6_000_000),
+    },
+    SymbolLimits: {
+        "max_order_qty": _AMOUNT,
+        "max_order_notional": _AMOUNT,
+        "max_position": _AMOUNT,
+        "max_daily_loss": _AMOUNT,
+        "price_band": _within("0", "1", low_open=True),
+    },
+}
+
+
+def _walk(value: object, path: str) -> Iterator[tuple[str, Number, Range]]:
+    """Yield (path, number, range) for every ranged number under ``value``."""
+    if isinstance(value, msgspec.Struct):
+        ranges = RANGES.get(type(value), {})
+        for name in value.__struct_fields__:
+            field = getattr(value, name)
+            rule = ranges.get(name)
+            if rule is None:
+                yield from _walk(field, f"{path}.{name}")
+            elif isinstance(field, dict):
+                for key, item in field.items():
+                    yield f"{path}.{name}.{key}", item, rule
+            elif field is not None:
+                yield f"{path}.{name}", field, rule
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk(item, f"{path}[{index}]")
+
+
+def range_errors(config: Config) -> list[str]:
+    """List every number of ``config`` outside its range, each with its path and range."""
+    return [
+        f"{value} is out of range; allowed: {rule.describe()} - at `{path}`"
+        for path, value, rule in _walk(config, "$")
+        if not rule.admits(value)
+    ]
+
+
 def _is_loopback_ws(url: str) -> bool:
     parts = urlsplit(url)
     return parts.scheme in ("ws", "http", "https") and parts.hostname in (
@@ -233,14 +378,22 @@ def parse_config(text: str | bytes, *, source: str = "<config>") -> Config:
     """Parse and validate TOML configuration text.
 
     Raises:
-        ConfigError: naming ``source``, the field path and why.
+        ConfigError: naming ``source``, the field path and why; every value out of its
+            range at once.
     """
     try:
-        return msgspec.toml.decode(text, type=Config)
+        config = msgspec.toml.decode(text, type=Config)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{source}: {_name_keys(text, exc)}") from None
     except msgspec.DecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    errors = range_errors(config)
+    if len(errors) == 1:
+        raise ConfigError(f"{source}: {errors[0]}")
+    if errors:
+        listed = "".join(f"\n  {error}" for error in errors)
+        raise ConfigError(f"{source}: {len(errors)} values out of range:{listed}")
+    return config
 
 
 #: tables keyed by a user-chosen name, and the type of each entry

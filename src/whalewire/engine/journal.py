@@ -13,6 +13,9 @@ What is written where, and when:
   before anything reads the journal, so an order whose process died between its send and
   its row is replayed as INITIALIZED and reconciled like any other open order, and
   ``next_seq`` (hence client order ids) continues past it.
+- ``<journal>`` table ``decisions``: whale transactions decided on without an order (an
+  order's own rows carry its ``txid``); with them, restored into the strategy before it
+  is armed, a restart never reacts to the same transaction twice.
 - ``<journal>.rehearsal``: a scratch database ``rehearse`` commits its row into; never
   read, removed on close. Its intent goes into the intent log, checksum inverted (never
   read as an intent), where the next real one will be written.
@@ -210,6 +213,11 @@ class Journal:
         # no index on client_order_id: replay reads in order, and an index costs ~2.5 µs per
         # row on the hot path (and a long tail) for lookups nothing makes
         db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        # whale transactions decided on without an order (an order's row holds its own);
+        # added in place to journals that predate it: the schema version stays
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS decisions (txid TEXT PRIMARY KEY, decision TEXT NOT NULL)"
+        )
         row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if row is None:
             db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
@@ -363,11 +371,37 @@ class Journal:
             if self._rehearsals % 64 == 0:
                 self._db.execute("PRAGMA rehearsal.wal_checkpoint(PASSIVE)")
 
+    def decide(self, txid: str, decision: str) -> None:
+        """Record that whale transaction ``txid`` was decided on without an order.
+
+        An order's decision is its own row (``SubmitOrder.txid``); this keeps the others
+        (ignored for a cooldown, a full window, a mined transaction...) so that a restart
+        never decides on the same transaction again. Off the hot path: after the decision.
+        """
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO decisions(txid, decision) VALUES (?, ?)", (txid, decision)
+            )
+            self.uncheckpointed += 1
+
+    def decided(self) -> list[str]:
+        """Every transaction ``decide`` recorded, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT txid FROM decisions ORDER BY rowid").fetchall()
+        return [txid for (txid,) in rows]
+
     def messages(self) -> Iterator[AnyMessage]:
         """Yield every message in the order it was written (logged intents settled first)."""
         self.settle()
         for (body,) in self._db.execute("SELECT body FROM messages ORDER BY seq"):
             yield decode(body)
+
+    def since(self, seq: int) -> list[tuple[int, AnyMessage]]:
+        """Return (sequence number, message) of every SQLite row after ``seq`` (fleet's tap)."""
+        with self._lock:
+            rows = self._db.execute("SELECT seq, body FROM messages WHERE seq > ? ORDER BY seq",
+                                    (seq,)).fetchall()  # fmt: skip
+        return [(s, decode(body)) for s, body in rows]
 
     def replay(self) -> dict[str, Order]:
         """Rebuild every order from the journal, keyed by client order id.

@@ -7,12 +7,15 @@ tests see. Cancels always pass, even when HALTED: stopping risk must never block
 States (nautilus_trader's): ACTIVE trades normally; REDUCING accepts only orders that
 shrink the position; HALTED accepts no new order at all (the kill switch sets it).
 The clock is injected (ns, monotonic for rates; the daily window uses the wall clock).
+
+Risk owns the position and P&L (fed fills by execution) and every rule; it reads what open
+orders hold (``Reserved``) but never writes it: execution is its one owner.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -35,6 +38,7 @@ class TradingState(StrEnum):
 
 
 _ACTIVE = TradingState.ACTIVE
+_HALTED = TradingState.HALTED
 _BUY = Side.BUY
 _LIMIT = OrderType.LIMIT
 
@@ -75,13 +79,26 @@ class RiskConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
 
 
 @dataclass(slots=True)
+class Reserved:
+    """What the open orders on one symbol could still add to its position, per side.
+
+    Each open order's unfilled rest, summed: written by execution alone
+    (``engine/execution.py``, as orders are placed, filled and closed), read here.
+    """
+
+    buy: Decimal = Decimal(0)
+    sell: Decimal = Decimal(0)
+
+
+_NOTHING_RESERVED = Reserved()
+
+
+@dataclass(slots=True)
 class SymbolBook:
-    """What risk knows of one symbol: position, open exposure, P&L, last trade."""
+    """What risk knows of one symbol: position, P&L, last trade."""
 
     position: Decimal = Decimal(0)  #: signed base quantity held
     cost: Decimal = Decimal(0)  #: signed quote spent building ``position`` (avg-cost basis)
-    open_buy: Decimal = Decimal(0)  #: quantity of open (unfilled) buy orders
-    open_sell: Decimal = Decimal(0)
     realized_pnl: Decimal = Decimal(0)  #: since the start of the current UTC day
     day: int = -1
     last_price: Decimal | None = None
@@ -100,13 +117,15 @@ class RiskEngine:
     config: RiskConfig
     monotonic_ns: Callable[[], int]
     wall_ns: Callable[[], int]
+    #: per symbol, what open orders hold (execution's, read only here)
+    reserved: Mapping[str, Reserved] = field(default_factory=dict)
     state: TradingState = TradingState.ACTIVE
     state_reason: str = ""
     books: dict[str, SymbolBook] = field(default_factory=dict)
     #: send times of passed orders within the last second and the last minute
     _last_second: deque[int] = field(default_factory=deque)
     _last_minute: deque[int] = field(default_factory=deque)
-    #: per symbol, ``_passes``'s verdict on size, notional and loss, and what it was of
+    #: per symbol, the size rules' verdict and the objects it was reached on
     _ready: dict[str, tuple[Any, ...]] = field(default_factory=dict, repr=False)
 
     # -- state -------------------------------------------------------------------------
@@ -131,148 +150,104 @@ class RiskEngine:
         """Return ``None`` if ``command`` may be sent, else the ``OrderDenied`` event.
 
         A passed command is counted against the rate limits (at the time its rate windows
-        were checked) and its quantity reserved as open exposure until ``on_order_closed``;
-        with ``shadow`` every check runs (to keep its code and data in cache) and nothing is
-        counted or reserved.
+        were checked); what it may add to the position is execution's to reserve once the
+        order exists. With ``shadow`` every check runs (to keep its code and data in
+        cache) and nothing is counted.
         """
-        now = self._passes(command)
-        if now is None:
-            # a denial, or a case the fast pass leaves to the checks in full: they say which
-            reason, detail = self._reason(command)
-            if shadow:
-                return None
-            now = self.monotonic_ns()
-            if reason is not None:
-                return OrderDenied(
-                    client_order_id=command.client_order_id,
-                    ts_init=now,
-                    ts_event=now,
-                    reason=reason.value,
-                    detail=detail,
-                )
-        elif shadow:
+        denial = self._verdict(command, shadow)
+        if denial is None or shadow:
             return None
-        self._last_second.append(now)
-        self._last_minute.append(now)
-        book = self.books[command.symbol]  # _passes and _reason both made sure it exists
-        if command.side is _BUY:
-            book.open_buy += command.quantity
-        else:
-            book.open_sell += command.quantity
-        return None
+        reason, detail = denial
+        now = self.monotonic_ns()
+        return OrderDenied(
+            client_order_id=command.client_order_id,
+            ts_init=now,
+            ts_event=now,
+            reason=reason.value,
+            detail=detail,
+        )
 
-    def _passes(self, cmd: SubmitOrder) -> int | None:
-        """Return the monotonic time when ``cmd`` passes every check, else None.
+    def _verdict(self, cmd: SubmitOrder, shadow: bool) -> tuple[Denial, str] | None:
+        """Return the first rule ``cmd`` breaks, or None (then counted, unless ``shadow``).
 
-        The hot path's check: the same comparisons on the same Decimal expressions as
-        ``_reason``, in the same order, for the case nearly every order is (ACTIVE, not a
-        LIMIT order with a price, a symbol with limits, a book and a price), and none of
-        what a pass does not need (no denial text; "reduces" is only needed to deny), and
-        the verdict on size, notional and the day's loss kept while the order size, price,
-        position, cost, realised P&L and limits are the same objects (between two fills or
-        two prices, every order). None means ``_reason`` must decide:
-        ``tests/engine/test_risk.py`` proves with hypothesis that this passes exactly when
-        ``_reason`` passes.
+        Every rule, once, in the order their reasons take precedence. On the hot path
+        (ACTIVE, a known symbol with a price, between two fills or prices) the size rules'
+        verdict (order quantity, notional, the day's loss) is kept while the order size,
+        price, position, cost, realised P&L and limits are the same objects, so an order
+        costs seven identity checks there (``tests/engine/test_risk.py`` proves the kept
+        verdict equal to a fresh one on any sequence).
         """
-        if self.state is not _ACTIVE or (cmd.order_type is _LIMIT and cmd.price is not None):
-            return None
+        state = self.state
+        if state is not _ACTIVE and state is _HALTED:
+            return Denial.HALTED, self.state_reason
         symbol = cmd.symbol
         limits = self.config.symbols.get(symbol)
+        if limits is None:
+            return Denial.NO_LIMITS, f"no risk limits configured for {symbol}"
         book = self.books.get(symbol)
-        if limits is None or book is None:
-            return None
+        if book is None:
+            book = self.book(symbol)
         day = self.wall_ns() // NS_PER_DAY
         if day != book.day:
             book.day = day
             book.realized_pnl = Decimal(0)
         qty = cmd.quantity
-        price = book.last_price
-        if price is None:
-            return None
         position = book.position
+        reserved = self.reserved.get(symbol, _NOTHING_RESERVED)
+        # worst case: every open order on this side fills as well
+        if cmd.side is _BUY:
+            worst = position + reserved.buy + qty
+        else:
+            worst = position - reserved.sell - qty
+        # an order reduces only if, whatever fills, the position ends smaller than now
+        reduces: bool | None = None
+        if state is not _ACTIVE:  # REDUCING
+            reduces = abs(worst) < abs(position)
+            if not reduces:
+                return Denial.REDUCING_ONLY, self.state_reason
+        mark = book.last_price
+        if mark is None:
+            return Denial.NO_REFERENCE_PRICE, f"no trade price seen for {symbol}"
+        price = mark
+        if cmd.order_type is _LIMIT and cmd.price is not None:
+            price = cmd.price
+            if abs(price - mark) > mark * limits.price_band:
+                return Denial.PRICE_BAND, f"{price} is more than {limits.price_band} from {mark}"
         cost = book.cost
         realized = book.realized_pnl
-        # order size, notional and the day's loss read neither open orders nor the clock:
-        # their verdict holds while the same objects come (a Decimal never changes, and the
-        # tuple keeps them alive, so identity means the same values)
+        # the size rules read neither open orders nor the clock: their verdict holds while
+        # the same objects come (a Decimal never changes, and the tuple keeps them alive,
+        # so identity means the same values)
         ready = self._ready.get(symbol)
         if (
             ready is not None
             and ready[0] is qty
             and ready[1] is price
-            and ready[2] is position
-            and ready[3] is cost
-            and ready[4] is realized
-            and ready[5] is limits
+            and ready[2] is mark
+            and ready[3] is position
+            and ready[4] is cost
+            and ready[5] is realized
+            and ready[6] is limits
         ):
-            ok = ready[6]
+            broken = ready[7]
         else:
-            unrealized = position * price - cost if position else Decimal(0)
-            ok = not (
-                qty > limits.max_order_qty
-                or qty * price > limits.max_order_notional
-                or -(realized + unrealized) >= limits.max_daily_loss
-            )
-            self._ready[symbol] = (qty, price, position, cost, realized, limits, ok)
-        if not ok:
-            return None
-        if cmd.side is _BUY:
-            worst = position + book.open_buy + qty
-        else:
-            worst = position - book.open_sell - qty
+            broken = _size_rules(qty, price, book, limits)
+            self._ready[symbol] = (qty, price, mark, position, cost, realized, limits, broken)
+        if broken is not None:
+            if broken[0] is not Denial.MAX_DAILY_LOSS:
+                return broken  # type: ignore[no-any-return]
+            if reduces is None:
+                reduces = abs(worst) < abs(position)
+            if not reduces:
+                return broken  # type: ignore[no-any-return]
         if abs(worst) > limits.max_position:
-            return None
+            if reduces is None:
+                reduces = abs(worst) < abs(position)
+            if not reduces:
+                return Denial.MAX_POSITION, f"position could reach {worst}"
         now = self.monotonic_ns()
-        minute = self._last_minute
-        while minute and now - minute[0] >= 60 * NS_PER_S:
-            minute.popleft()
-        if len(minute) >= self.config.max_orders_per_minute:
-            return None
-        second = self._last_second
-        while second and now - second[0] >= NS_PER_S:
-            second.popleft()
-        if len(second) >= self.config.max_orders_per_second:
-            return None
-        return now
-
-    def _reason(self, cmd: SubmitOrder) -> tuple[Denial | None, str]:
-        if self.state is TradingState.HALTED:
-            return Denial.HALTED, self.state_reason
-        limits = self.config.symbols.get(cmd.symbol)
-        if limits is None:
-            return Denial.NO_LIMITS, f"no risk limits configured for {cmd.symbol}"
-        book = self.book(cmd.symbol)
-        self._roll_day(book)
-        signed = cmd.quantity if cmd.side is Side.BUY else -cmd.quantity
-        reduces = abs(book.position + signed) < abs(book.position)
-        if self.state is TradingState.REDUCING and not reduces:
-            return Denial.REDUCING_ONLY, self.state_reason
-        if cmd.quantity > limits.max_order_qty:
-            return Denial.MAX_ORDER_QTY, f"{cmd.quantity} > {limits.max_order_qty}"
-        ref = book.last_price
-        if ref is None:
-            return Denial.NO_REFERENCE_PRICE, f"no trade price seen for {cmd.symbol}"
-        price = ref
-        if cmd.order_type is OrderType.LIMIT and cmd.price is not None:
-            price = cmd.price
-            if abs(price - ref) > ref * limits.price_band:
-                return Denial.PRICE_BAND, f"{price} is more than {limits.price_band} from {ref}"
-        notional = cmd.quantity * price
-        if notional > limits.max_order_notional:
-            return Denial.MAX_ORDER_NOTIONAL, f"{notional} > {limits.max_order_notional}"
-        # worst case: every open order on this side fills as well
-        if cmd.side is Side.BUY:
-            worst = book.position + book.open_buy + cmd.quantity
-        else:
-            worst = book.position - book.open_sell - cmd.quantity
-        if abs(worst) > limits.max_position and not reduces:
-            return Denial.MAX_POSITION, f"position could reach {worst}"
-        loss = -(book.realized_pnl + book.unrealized_pnl())
-        if loss >= limits.max_daily_loss and not reduces:
-            return Denial.MAX_DAILY_LOSS, f"loss today {loss} >= {limits.max_daily_loss}"
-        now = self.monotonic_ns()
-        # two expiring windows: O(1) per check however many orders the limits allow (expiring
-        # what has left a window changes no decision, so a shadow check may do it too)
+        # two expiring windows: O(1) per check however many orders the limits allow
+        # (expiring what has left a window changes no decision, so a shadow may do it too)
         minute = self._last_minute
         while minute and now - minute[0] >= 60 * NS_PER_S:
             minute.popleft()
@@ -283,7 +258,10 @@ class RiskEngine:
             second.popleft()
         if len(second) >= self.config.max_orders_per_second:
             return Denial.RATE_PER_SECOND, f"{len(second)} orders in the last second"
-        return None, ""
+        if not shadow:  # a passed command counts against the rate limits
+            second.append(now)
+            minute.append(now)
+        return None
 
     # -- what happened ------------------------------------------------------------------
     def on_trade_price(self, symbol: str, price: Decimal) -> None:
@@ -294,14 +272,10 @@ class RiskEngine:
         book.last_price = price
 
     def on_fill(self, symbol: str, side: Side, qty: Decimal, price: Decimal) -> None:
-        """Move a fill from open exposure into the position and realise P&L (avg cost)."""
+        """Add a fill to the position and realise P&L (avg cost); reservations are execution's."""
         book = self.book(symbol)
         self._roll_day(book)
         signed = qty if side is Side.BUY else -qty
-        if side is Side.BUY:
-            book.open_buy = max(Decimal(0), book.open_buy - qty)
-        else:
-            book.open_sell = max(Decimal(0), book.open_sell - qty)
         pos = book.position
         if pos and (pos > 0) != (signed > 0):
             closed = min(abs(signed), abs(pos))
@@ -319,16 +293,30 @@ class RiskEngine:
             book.cost += price * signed
         book.last_price = price
 
-    def on_order_closed(self, symbol: str, side: Side, leaves_qty: Decimal) -> None:
-        """Release the unfilled rest of an order that is final (canceled, expired...)."""
-        book = self.book(symbol)
-        if side is Side.BUY:
-            book.open_buy = max(Decimal(0), book.open_buy - leaves_qty)
-        else:
-            book.open_sell = max(Decimal(0), book.open_sell - leaves_qty)
-
     def _roll_day(self, book: SymbolBook) -> None:
         day = self.wall_ns() // NS_PER_DAY
         if day != book.day:
             book.day = day
             book.realized_pnl = Decimal(0)
+
+
+def _size_rules(
+    qty: Decimal, price: Decimal, book: SymbolBook, limits: SymbolLimits
+) -> tuple[Denial, str] | None:
+    """The first of the size rules (order quantity, notional, the day's loss) broken, if any.
+
+    ``price`` is the order's (a LIMIT price, else the last trade's); the position is
+    valued at the book's last trade price.
+    """
+    if qty > limits.max_order_qty:
+        return Denial.MAX_ORDER_QTY, f"{qty} > {limits.max_order_qty}"
+    notional = qty * price
+    if notional > limits.max_order_notional:
+        return Denial.MAX_ORDER_NOTIONAL, f"{notional} > {limits.max_order_notional}"
+    position = book.position
+    mark = book.last_price
+    unrealized = position * mark - book.cost if position and mark is not None else Decimal(0)
+    loss = -(book.realized_pnl + unrealized)
+    if loss >= limits.max_daily_loss:
+        return Denial.MAX_DAILY_LOSS, f"loss today {loss} >= {limits.max_daily_loss}"
+    return None

@@ -1,8 +1,10 @@
 """Build a whole engine from a ``Config`` and run it: the one place that wires real parts.
 
 ``build`` turns configuration into running objects: the address book and whale detector,
-one client per venue (starting the embedded emulator for ``endpoint = "emulator"``), the
-feeds and their deduplicating monitor, the journal, the engine and its control plane.
+one client per venue, the feeds and their deduplicating monitor, the journal, the engine
+and its control plane. A venue with ``endpoint = "emulator"`` is an embedded exchange the
+caller starts (``embedded``: the commands' composition root, ``commands/embedded.py``):
+the engine knows no emulator.
 ``run`` drives them until the feeds end, a deadline passes, or a signal arrives, with the
 live dashboard on a timer, and then writes the latency report.
 """
@@ -15,7 +17,7 @@ import logging
 import signal
 import ssl
 import time
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,12 +25,7 @@ from typing import Any, Protocol
 from rich.console import Console
 from rich.live import Live
 
-from whalewire.emulator.accounts import open_default_account
-from whalewire.emulator.binance.exchange import BinanceConfig
-from whalewire.emulator.binance.server import BinanceEmulator
-from whalewire.emulator.coinbase.server import CoinbaseEmulator, loopback_tls
-from whalewire.emulator.kraken.exchange import KrakenConfig
-from whalewire.emulator.kraken.server import KrakenEmulator
+from whalewire.addresses.live import watch_store
 from whalewire.engine.app import Engine
 from whalewire.engine.config import Config, ConfigError, Feed, ReplayFeed, VenueSection
 from whalewire.engine.config import MempoolSpaceFeed as MempoolSpaceFeedConfig
@@ -47,19 +44,17 @@ from whalewire.mempool.feeds.replay import DEFAULT_REPLAY, load_replay
 from whalewire.mempool.feeds.replay import ReplayFeed as ReplayFeedImpl
 from whalewire.mempool.watchlist import AddressBook
 from whalewire.mempool.whales import WhaleDetector
-from whalewire.venues.base import TlsSettings, VenueClient
+from whalewire.venues.base import TlsSettings
 from whalewire.venues.binance import BinanceClient
 from whalewire.venues.coinbase import CoinbaseClient
-from whalewire.venues.credentials import Credentials, Secret, from_env, from_file
+from whalewire.venues.contract import Venue
+from whalewire.venues.credentials import Credentials, from_env, from_file
 from whalewire.venues.endpoints import endpoints
 from whalewire.venues.ids import BINANCE_ID_WIDTH
 from whalewire.venues.kraken import KrakenClient
 
 log = logging.getLogger("whalewire.runner")
 
-#: sigma per second, in basis points, of the embedded emulators' random walk: a paper
-#: position needs a moving market to be marked at (a static book shows a P&L of 0 forever)
-PAPER_WALK_BPS = 5.0
 #: seconds between two marks of every routed symbol at its venue's price
 MARK_INTERVAL_S = 1.0
 
@@ -103,35 +98,18 @@ def feeds(config: Config) -> list[AsyncIterable[FeedEvent]]:
 
 
 class Emulator(Protocol):
-    """An embedded venue the runner started and must close."""
+    """An embedded venue started for the engine, closed after it."""
 
     async def close(self) -> None: ...
 
 
-async def _coinbase_client(
-    name: str, section: VenueSection, config: Config, emulators: list[Emulator]
-) -> VenueClient:
+#: starts the embedded exchange for ``[venues.NAME]`` (``endpoint = "emulator"``) and
+#: returns a client connected to it, and the exchange to close after the engine
+Embedded = Callable[[str, VenueSection, Config], Awaitable[tuple[Venue, Emulator]]]
+
+
+def _coinbase_client(name: str, section: VenueSection, config: Config) -> Venue:
     dry_run = config.engine.mode == "dry-run"
-    if section.endpoint == "emulator":
-        tls = loopback_tls()
-        emulator = CoinbaseEmulator()
-        await emulator.start(ssl=tls.server)
-        emulators.append(emulator)
-        keys = emulator.open_default_account("paper")
-        credentials = Credentials(
-            venue=name,
-            api_key=Secret(keys.api_key),
-            api_secret=Secret(keys.secret),
-            passphrase=Secret(keys.passphrase),
-        )
-        return CoinbaseClient(
-            emulator.rest_url,
-            emulator.ws_url,
-            credentials,
-            name=name,
-            ssl_context=tls.client_context(),
-            dry_run=dry_run,
-        )
     if section.endpoint.startswith(("http://", "https://")):
         rest, feed = section.endpoint, section.feed_endpoint
         if not feed:
@@ -156,7 +134,8 @@ def _credentials(name: str, section: VenueSection) -> Credentials:
     return from_env(name)
 
 
-def _tls(section: VenueSection) -> TlsSettings:
+def tls_settings(section: VenueSection) -> TlsSettings:
+    """How ``[venues.NAME]`` says its wss:// venue is verified."""
     return TlsSettings(
         ca_file=section.tls_ca_file or None,
         pins=tuple(section.tls_pins),
@@ -164,34 +143,16 @@ def _tls(section: VenueSection) -> TlsSettings:
     )
 
 
-def _routed_symbols(name: str, config: Config) -> tuple[str, ...]:
+def routed_symbols(name: str, config: Config) -> tuple[str, ...]:
+    """The symbols the strategy routes to venue ``name``."""
     strategy = config.strategy
     routes = [strategy.default_route, *strategy.routes.values()]
     return tuple(sorted({r.symbol for r in routes if r.venue == name}))
 
 
-async def _kraken_client(
-    name: str, section: VenueSection, config: Config, emulators: list[Emulator]
-) -> VenueClient:
+def _kraken_client(name: str, section: VenueSection, config: Config) -> Venue:
     dry_run = config.engine.mode == "dry-run"
-    symbols = _routed_symbols(name, config) or ("BTC/USD",)
-    if section.endpoint == "emulator":
-        emulator = KrakenEmulator(KrakenConfig(walk_bps=PAPER_WALK_BPS))
-        await emulator.start()
-        emulators.append(emulator)
-        keys = emulator.open_default_account("paper")
-        credentials = Credentials(
-            venue=name, api_key=Secret(keys.api_key), api_secret=Secret(keys.secret)
-        )
-        return KrakenClient(
-            emulator.url,
-            emulator.rest_url,
-            credentials,
-            symbols=symbols,
-            name=name,
-            dry_run=dry_run,
-            pong_interval_ms=section.pong_interval_ms,
-        )
+    symbols = routed_symbols(name, config) or ("BTC/USD",)
     if section.endpoint.startswith(("ws://", "wss://")):
         url, rest = section.endpoint, section.rest_endpoint
         if not rest:
@@ -209,7 +170,7 @@ async def _kraken_client(
         symbols=symbols,
         name=name,
         dry_run=dry_run,
-        tls=_tls(section),
+        tls=tls_settings(section),
         pong_interval_ms=section.pong_interval_ms,
     )
 
@@ -231,59 +192,62 @@ def _feed(f: Feed, i: int) -> AsyncIterable[FeedEvent]:
 
 
 async def venue_client(
-    name: str, section: VenueSection, config: Config, emulators: list[Emulator]
-) -> VenueClient:
-    """Build the client for ``[venues.NAME]``; start the embedded emulator if asked for."""
+    name: str,
+    section: VenueSection,
+    config: Config,
+    emulators: list[Emulator],
+    embedded: Embedded | None = None,
+) -> Venue:
+    """Build the client for ``[venues.NAME]``; an embedded exchange comes from ``embedded``."""
     if name != "binance" and section.send_backend != "socket":
         raise ConfigError(
             f"venues.{name}.send_backend: only binance sends orders through io_uring "
             f'(got {section.send_backend!r}; use "socket")'
         )
-    if name == "coinbase":
-        return await _coinbase_client(name, section, config, emulators)
-    if name == "kraken":
-        return await _kraken_client(name, section, config, emulators)
-    if name != "binance":
+    if name not in ("binance", "kraken", "coinbase"):
         raise ConfigError(
             f"venues.{name}: no client for this venue (supported: binance, kraken, coinbase)"
         )
-    width = BINANCE_ID_WIDTH[len(config.engine.namespace)]
-    dry_run = config.engine.mode == "dry-run"
     if section.endpoint == "emulator":
-        emulator = BinanceEmulator(BinanceConfig(walk_bps=PAPER_WALK_BPS))
-        await emulator.start()
+        if embedded is None:
+            raise ConfigError(
+                f'venues.{name}: endpoint = "emulator" needs the embedded exchanges, which '
+                "the whalewire commands start"
+            )
+        client, emulator = await embedded(name, section, config)
         emulators.append(emulator)
-        keys = open_default_account(emulator.exchange.registry, "paper")
-        credentials = Credentials(
-            venue=name,
-            api_key=Secret(keys.ed25519_api_key),
-            private_key_pem=Secret(keys.ed25519_private_key_pem),
-        )
-        url = emulator.url
+        return client
+    if name == "coinbase":
+        return _coinbase_client(name, section, config)
+    if name == "kraken":
+        return _kraken_client(name, section, config)
+    if section.endpoint.startswith(("ws://", "wss://")):
+        url = section.endpoint
     else:
-        if section.endpoint.startswith(("ws://", "wss://")):
-            url = section.endpoint
-        else:
-            ws_api = endpoints(name, section.endpoint).ws_api
-            if ws_api is None:
-                raise ConfigError(f"venues.{name}: {section.endpoint} has no WebSocket API")
-            url = ws_api
-        credentials = _credentials(name, section)
+        ws_api = endpoints(name, section.endpoint).ws_api
+        if ws_api is None:
+            raise ConfigError(f"venues.{name}: {section.endpoint} has no WebSocket API")
+        url = ws_api
     return BinanceClient(
         url,
-        credentials,
+        _credentials(name, section),
         name=name,
         recv_window_ms=section.recv_window_ms,
-        cid_width=width,
-        dry_run=dry_run,
-        tls=_tls(section),
+        cid_width=BINANCE_ID_WIDTH[len(config.engine.namespace)],
+        dry_run=config.engine.mode == "dry-run",
+        tls=tls_settings(section),
         send_backend=section.send_backend,
         pong_interval_ms=section.pong_interval_ms,
     )
 
 
-async def build(config: Config, *, journal_path: str | None = None) -> Running:
-    """Start everything the configuration describes; reconcile; arm the strategy."""
+async def build(
+    config: Config, *, journal_path: str | None = None, embedded: Embedded | None = None
+) -> Running:
+    """Start everything the configuration describes; reconcile; arm the strategy.
+
+    ``embedded`` starts the exchanges of venues whose endpoint is ``"emulator"``.
+    """
     book = address_book(config)
     strategy = config.strategy
     detector = WhaleDetector(
@@ -291,11 +255,13 @@ async def build(config: Config, *, journal_path: str | None = None) -> Running:
         threshold_sats=strategy.min_value_sats,
         thresholds={k: v for k, v in strategy.entity_min_value_sats.items() if k in book.entities},
     )
+    if config.address_book.learned_store:
+        watch_store(config.address_book.learned_store, detector.watch_set)
     emulators: list[Emulator] = []
-    venues: dict[str, VenueClient] = {}
+    venues: dict[str, Venue] = {}
     try:
         for name, section in config.venues.items():
-            venues[name] = await venue_client(name, section, config, emulators)
+            venues[name] = await venue_client(name, section, config, emulators, embedded)
         journal = Journal(
             journal_path or config.engine.journal, durability=config.engine.journal_durability
         )
@@ -321,12 +287,10 @@ async def build(config: Config, *, journal_path: str | None = None) -> Running:
     try:
         running.reconciled = await engine.start()
         for name, venue in venues.items():
-            prepare = getattr(venue, "prepare", None)
-            if prepare is not None:  # build hot-path templates before the first whale
-                for route in [strategy.default_route, *strategy.routes.values()]:
-                    if route.venue == name:
-                        for side in {s.value for s in strategy.sides.values()}:
-                            prepare(route.symbol, side)
+            if venue.capabilities.templates:  # build hot-path templates before the first whale
+                for symbol in routed_symbols(name, config):
+                    for side in {s.value for s in strategy.sides.values()}:
+                        venue.prepare(symbol, side)
         await control.start()
     except BaseException:
         await running.close()
@@ -350,11 +314,10 @@ async def mark_prices(engine: Engine, interval_s: float = MARK_INTERVAL_S) -> No
             venue = engine.venues.get(name)
             if venue is None:
                 continue
-            refresh = getattr(venue, "refresh_price", None)
             price = venue.last_price(symbol)
-            if refresh is not None:
+            if venue.capabilities.price_refresh:
                 try:
-                    price = await refresh(symbol)
+                    price = await venue.refresh_price(symbol)
                 except Exception as exc:  # not connected, rate limited: try next time
                     log.debug("price refresh of %s on %s failed: %s", symbol, name, exc)
             if price is not None:

@@ -9,7 +9,7 @@ nothing of sockets or venues' wire formats: risk checks what it asks, venues sen
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 from typing import Literal, NamedTuple, Protocol
@@ -75,7 +75,6 @@ class IgnoreReason(StrEnum):
 
     DUPLICATE = "DUPLICATE"  #: this txid was already decided on
     MINED = "MINED"  #: the transaction is already in a block: the news is old
-    REPLACED = "REPLACED"  #: the transaction left the mempool unmined
     BELOW_THRESHOLD = "BELOW_THRESHOLD"
     KIND_NOT_TRADED = "KIND_NOT_TRADED"
     COOLDOWN = "COOLDOWN"
@@ -230,11 +229,22 @@ class WhaleStrategy:
             side=plan.side or Side.SELL,
             quantity=qty,
             reason=f"{plan.name} {alert.value} sat to {entity} in {txid}",
+            txid=txid,
         )
 
-    def forget(self, txid: str) -> None:
-        """Drop ``txid`` from the seen set (a replaced transaction may come back changed)."""
-        self._seen.pop(txid, None)
+    def remember(self, txids: Iterable[str]) -> None:
+        """Count ``txids`` as decided on (restored from the journal before arming).
+
+        A transaction is decided on once, across restarts and feeds: a feed that announces
+        it again after a restart (a replay, a mempool snapshot, a P2P ``mempool``) finds it
+        here and it is ignored as a duplicate.
+        """
+        seen = self._seen
+        for txid in txids:
+            seen[txid] = None
+            seen.move_to_end(txid)
+        while len(seen) > self._seen_capacity:
+            seen.popitem(last=False)
 
     def _size(self, value_sats: int) -> Decimal:
         if self._fixed_qty is not None:

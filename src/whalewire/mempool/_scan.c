@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_watchset.h"
+
 /* Bitcoin Core MAX_SIZE (serialize.h): no compact size above this is accepted. */
 #define MAX_COMPACT_SIZE 0x02000000u
 
@@ -125,9 +127,13 @@ PyDoc_STRVAR(scan_tx_doc,
 static PyObject *
 scan_tx(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3 || !PyBytes_Check(args[0]) || !PyDict_Check(args[1]) || !PyDict_Check(args[2]))
+    if (nargs != 3 || !PyBytes_Check(args[0]) || !PyDict_Check(args[2]))
         Py_RETURN_NONE;
     PyObject *watch = args[1], *spent = args[2];
+    /* the compact set is probed in place: no bytes object per output */
+    int compact_set = WatchSet_Check(watch);
+    if (!compact_set && !PyDict_Check(watch))
+        Py_RETURN_NONE;
     reader r = {(const unsigned char *)PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), 4};
     if (r.n < 5)
         Py_RETURN_NONE;
@@ -167,7 +173,8 @@ scan_tx(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         int64_t ln = compact(&r);
         if (ln < 0 || r.n - r.pos < ln)
             goto none;
-        PyObject *hit = lookup(watch, r.p + r.pos, (Py_ssize_t)ln);
+        PyObject *hit = compact_set ? watchset_lookup(watch, r.p + r.pos, (Py_ssize_t)ln)
+                                    : lookup(watch, r.p + r.pos, (Py_ssize_t)ln);
         if (hit != NULL) {
             PyObject *amount = PyLong_FromUnsignedLongLong((unsigned long long)le(value, 8));
             if (amount == NULL || append_hit(found, (Py_ssize_t)i, amount, hit) < 0)
@@ -502,7 +509,22 @@ py_hash160(PyObject *self, PyObject *arg)
     return PyBytes_FromStringAndSize((const char *)h, 20);
 }
 
+PyDoc_STRVAR(script_hash_doc,
+             "script_hash(script) -> int\n\nReturn the watch set's 64-bit hash of a script.");
+
+static PyObject *
+script_hash(PyObject *self, PyObject *arg)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    uint64_t h = watchset_hash(view.buf, view.len);
+    PyBuffer_Release(&view);
+    return PyLong_FromUnsignedLongLong((unsigned long long)h);
+}
+
 static PyMethodDef methods[] = {
+    {"script_hash", script_hash, METH_O, script_hash_doc},
     {"scan_tx", (PyCFunction)(void (*)(void))scan_tx, METH_FASTCALL, scan_tx_doc},
     {"inspect", (PyCFunction)(void (*)(void))inspect, METH_FASTCALL, inspect_doc},
     {"reveal", (PyCFunction)(void (*)(void))reveal, METH_FASTCALL, reveal_doc},
@@ -519,5 +541,14 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__scan(void)
 {
-    return PyModule_Create(&module);
+    if (PyType_Ready(&WatchSet_Type) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    if (PyModule_AddObjectRef(m, "WatchSet", (PyObject *)&WatchSet_Type) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

@@ -20,12 +20,13 @@ anything is allocated, so a forged count costs nothing.
 from __future__ import annotations
 
 import hashlib
-import os
 import struct
 from collections.abc import Callable, Mapping
-from typing import Final, TypeVar
+from typing import Final, Protocol, TypeVar
 
 import msgspec
+
+from whalewire import speedups
 
 __all__ = [
     "Block",
@@ -40,15 +41,11 @@ __all__ = [
     "scan_tx",
     "tx_span",
     "txid_of",
-    "use_speedups",
 ]
 
-try:
-    from whalewire.mempool import _scan
-
-    _HAVE_C = True
-except ImportError:  # no compiler or libcrypto at install time: the Python path is complete
-    _HAVE_C = False
+# None when not built (no compiler or libcrypto at install time): the Python path is complete
+_scan = speedups.load("whalewire.mempool._scan")
+_HAVE_C = _scan is not None
 
 _u16 = struct.Struct("<H").unpack_from
 _i32 = struct.Struct("<i").unpack_from
@@ -64,6 +61,15 @@ _MIN_TXIN: Final = 41
 _MIN_TXOUT: Final = 9
 
 _V = TypeVar("_V")
+_V_co = TypeVar("_V_co", covariant=True)
+
+
+class Lookup(Protocol[_V_co]):
+    """What a scan looks scripts up in: a dict, or a watch set (``mempool.watchset``)."""
+
+    def get(self, key: bytes, /) -> _V_co | None:
+        """Return the value for ``key``, or None."""
+        ...
 
 
 class TxParseError(ValueError):
@@ -632,7 +638,7 @@ def scan_outputs(
 
 
 def scan_tx(
-    raw: bytes, watch: Mapping[bytes, _V], spent: Mapping[bytes, _V]
+    raw: bytes, watch: Lookup[_V], spent: Mapping[bytes, _V]
 ) -> tuple[list[tuple[int, int, _V]], list[tuple[int, _V]]]:
     """Match outputs against ``watch`` and spent outpoints against ``spent``, building nothing.
 
@@ -799,18 +805,12 @@ _c_txid: Callable[[bytes], str | None] | None = None
 SPEEDUPS = False
 
 
-def use_speedups(enabled: bool) -> bool:
-    """Switch ``txid_of`` to the C walk (if built) or to pure Python; return the old flag."""
+def _switch(enabled: bool) -> bool:
+    # whalewire.speedups calls this
     global _c_txid, SPEEDUPS
-    old = SPEEDUPS
-    if enabled and _HAVE_C:
-        _c_txid = _scan.txid
-        SPEEDUPS = True
-    else:
-        _c_txid = None
-        SPEEDUPS = False
-    return old
+    SPEEDUPS = enabled and _scan is not None
+    _c_txid = _scan.txid if SPEEDUPS and _scan is not None else None
+    return SPEEDUPS
 
 
-# WHALEWIRE_NO_SPEEDUPS=1 runs everything on the pure-Python path (as ws and venues do)
-use_speedups(os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1")
+speedups.register(__name__, _switch)

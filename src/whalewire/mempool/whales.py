@@ -29,15 +29,16 @@ about twice the cost per transaction. Limits: an exchange's unlisted addresses a
 a deposit whose inputs mix the entity's coins with others' counts as internal; amounts are
 what the transaction says, not what the exchange credits.
 
-Hot path: ``scan_tx`` walks the bytes and looks scriptPubKey and outpoint slices up in two
-dicts; nothing is built unless something matched. For a transaction that matched, the inputs'
+Hot path: ``scan_tx`` walks the bytes and looks scriptPubKey slices up in the watch set (the
+compact one of ``mempool.watchset``, probed in place) and outpoints in a dict; nothing is
+built unless something matched. For a transaction that matched, the inputs'
 revealed keys come from one more walk over its bytes (``_scan.reveal``), and its txid is the
 one the caller computed from the same bytes (a feed event's, ``feed(txid=...)``), or that walk
 hashes it (``_scan.inspect``); no ``Tx`` is built unless a withdrawal needs its outputs;
 address strings are computed only when an alert's ``MatchedOutput.address`` is read; a
 whale's watched outpoints are remembered at the start of the detector's next call, after the
 whale's order went out. The walks have a C version in ``whalewire.mempool._scan`` (optional,
-built by setup.py) and the pure-Python reference here and in ``tx.py``; ``use_speedups``
+built by setup.py) and the pure-Python reference here and in ``tx.py``; ``whalewire.speedups``
 switches, and the tests run both on the same vectors.
 ``WhaleDetector.rehearse`` runs the same path on a shadow whale, to keep it in cache.
 """
@@ -45,19 +46,19 @@ switches, and the tests run both on the same vectors.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
+from whalewire import speedups
 from whalewire.mempool.address import script_to_address
 from whalewire.mempool.tx import Tx, TxIn, parse_tx, scan_tx, txid_of
-from whalewire.mempool.tx import use_speedups as tx_use_speedups
 from whalewire.mempool.watchlist import AddressBook, AddressEntry
+from whalewire.mempool.watchset import WatchSetLike, new_watch_set
 
 __all__ = [
     "SATS_PER_BTC",
@@ -68,15 +69,11 @@ __all__ = [
     "hash160",
     "last_push",
     "ripemd160_py",
-    "use_speedups",
 ]
 
-try:
-    from whalewire.mempool import _scan
-
-    _HAVE_C = True
-except ImportError:  # no compiler or libcrypto at install time: the Python path is complete
-    _HAVE_C = False
+# None when not built (no compiler or libcrypto at install time): the Python path is complete
+_scan = speedups.load("whalewire.mempool._scan")
+_HAVE_C = _scan is not None
 
 SATS_PER_BTC: Final = 100_000_000
 _NO_ALERTS: Final[tuple[WhaleAlert, ...]] = ()
@@ -287,7 +284,10 @@ class WhaleDetector:
         self.max_tracked_outpoints = max_tracked_outpoints
         self._default = threshold_sats
         self._thresholds = thresholds
-        self._watch: dict[bytes, AddressEntry] = dict(book.watch)
+        # the compact set (mempool.watchset): the book's entries first, learned labels later
+        self._watch: WatchSetLike[AddressEntry] = new_watch_set(list(book.entries))
+        for k, e in enumerate(book.entries):
+            self._watch.add(e.script_pubkey, k)
         # Insertion-ordered so the oldest outpoint is dropped first, in O(1).
         self._spent: OrderedDict[bytes, AddressEntry] = OrderedDict()
         # a whale's watched outputs, remembered at the start of the next call rather than
@@ -298,7 +298,7 @@ class WhaleDetector:
         self._by_pkh: dict[bytes, AddressEntry] = {}
         self._by_sh: dict[bytes, AddressEntry] = {}
         self._by_wsh: dict[bytes, AddressEntry] = {}
-        for spk, entry in self._watch.items():
+        for spk, entry in book.watch.items():
             if len(spk) == 25 and spk[:3] == b"\x76\xa9\x14":
                 self._by_pkh[spk[3:23]] = entry
             elif len(spk) == 22 and spk[:2] == b"\x00\x14":
@@ -307,10 +307,20 @@ class WhaleDetector:
                 self._by_sh[spk[2:22]] = entry
             elif len(spk) == 34 and spk[:2] == b"\x00\x20":
                 self._by_wsh[spk[2:]] = entry
-        first = next(iter(self._watch.values()), None)
+        first = book.entries[0] if book.entries else None
         self._shadow = None if first is None else _shadow_tx(first, self.threshold(first.entity))
         # the shadow's txid, computed once from its bytes, as a feed event's is
         self._shadow_id = None if self._shadow is None else txid_of(self._shadow)
+
+    @property
+    def watch_set(self) -> WatchSetLike[AddressEntry]:
+        """Return the watch set ``feed`` scans: add learned scripts to it while detecting.
+
+        Append an entry to its ``values`` and ``add(script, index)`` (or ``add_many``); an
+        entry shared by many scripts has an empty ``script_pubkey``, and its alerts take each
+        output's script from the transaction. A learned entity's threshold is the default.
+        """
+        return self._watch
 
     def threshold(self, entity: str) -> int:
         """Return the threshold in satoshis that applies to ``entity``."""
@@ -447,7 +457,7 @@ class WhaleDetector:
             i, v, e = found[0]
             if v < self._thresholds.get(e.entity, self._default):
                 return _NO_ALERTS
-            paid_out = MatchedOutput(i, v, e.script_pubkey, net)
+            paid_out = MatchedOutput(i, v, e.script_pubkey or _output_script(raw, i), net)
             return (
                 WhaleAlert(
                     txid,
@@ -479,7 +489,12 @@ class WhaleDetector:
                         _DEPOSIT,
                         entity,
                         total,
-                        tuple([MatchedOutput(i, v, e.script_pubkey, net) for i, v, e in outs]),
+                        tuple(
+                            [
+                                MatchedOutput(i, v, e.script_pubkey or _output_script(raw, i), net)
+                                for i, v, e in outs
+                            ]
+                        ),
                         feed,
                         recv_ns,
                         recv_wall_ns,
@@ -555,6 +570,11 @@ class WhaleDetector:
         return self._by_pkh.get(h) or self._by_sh.get(h)
 
 
+def _output_script(raw: bytes, index: int) -> bytes:
+    """Return output ``index``'s script: a learned entry is shared and holds none of its own."""
+    return parse_tx(raw).outputs[index].script_pubkey
+
+
 def _shadow_tx(entry: AddressEntry, value: int) -> bytes:
     """Return a segwit transaction paying ``value`` to ``entry``'s script from nowhere.
 
@@ -620,8 +640,9 @@ def last_push(script: bytes) -> bytes | None:
     return last
 
 
+# the watch set is the compact C one whenever these C walks are there (watchset.new_watch_set)
 _ScanFn = Callable[
-    [bytes, dict[bytes, AddressEntry], dict[bytes, AddressEntry]],
+    [bytes, Any, dict[bytes, AddressEntry]],
     tuple[list[tuple[int, int, AddressEntry]], list[tuple[int, AddressEntry]]] | None,
 ]
 _InspectFn = Callable[
@@ -639,16 +660,11 @@ _c_reveal: _RevealFn | None = None
 SPEEDUPS = False
 
 
-def use_speedups(enabled: bool) -> bool:
-    """Switch detection (and ``tx.txid_of``) to the C walks (if built) or to pure Python.
-
-    Tests use this to run the same vectors over both paths; detectors read the choice on
-    every call, so it applies to existing ones too. Returns the old flag.
-    """
+def _switch(enabled: bool) -> bool:
+    # whalewire.speedups calls this; detectors read the choice on every call, so it applies
+    # to existing ones too
     global _c_scan_tx, _c_inspect, _c_reveal, SPEEDUPS
-    old = SPEEDUPS
-    tx_use_speedups(enabled)
-    if enabled and _HAVE_C:
+    if enabled and _scan is not None:
         _c_scan_tx = _scan.scan_tx
         _c_inspect = _scan.inspect
         _c_reveal = _scan.reveal
@@ -658,8 +674,7 @@ def use_speedups(enabled: bool) -> bool:
         _c_inspect = None
         _c_reveal = None
         SPEEDUPS = False
-    return old
+    return SPEEDUPS
 
 
-# WHALEWIRE_NO_SPEEDUPS=1 runs everything on the pure-Python path (as ws and venues do)
-use_speedups(os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1")
+speedups.register(__name__, _switch)

@@ -8,7 +8,7 @@ the socket when the core says so (``should_close_transport()``), and bounds the 
 the peer once a close is under way (``close_expected()``). ``WebSocket`` is the
 application's handle (send, ``async for``, close). Nothing here parses frames or HTTP:
 that is ``whalewire.ws``. With the C extension, the loop's ``buffer_updated`` and
-``WebSocket.send`` are ``ws._speedups`` objects (``PlainReader``, ``DirectSender``) that this
+``WebSocket.send`` are ``net._io`` objects (``PlainReader``, ``DirectSender``) that this
 class arms only while the core is between messages and has nothing queued; everything else
 runs through the Python methods here, which are the reference.
 """
@@ -21,8 +21,9 @@ import logging
 import os
 import socket
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
+from whalewire import speedups
 from whalewire.net.keepalive import Keepalive, KeepaliveOptions, RTTStats
 from whalewire.ws import protocol as core
 from whalewire.ws.deflate import DeflateParams, PerMessageDeflate
@@ -43,13 +44,27 @@ from whalewire.ws.handshake import (
 )
 from whalewire.ws.mask import default_key_pool
 
-try:
-    from whalewire.ws._speedups import DirectSender, PlainReader
-except ImportError:  # not built: the Python reader reads, the core frames what is sent
-    DirectSender = None  # type: ignore[assignment,misc]  # the optional extension is absent
-    PlainReader = None  # type: ignore[assignment,misc]
+if TYPE_CHECKING:
+    from whalewire.net._io import DirectSender, PlainReader
 
 __all__ = ["Limits", "MessageCallback", "WebSocket", "WebSocketProtocol"]
+
+# None when not built: the Python reader reads, the core frames what is sent
+_io = speedups.load("whalewire.net._io")
+#: True when new connections read and send through ``net._io`` (``whalewire.speedups``)
+SPEEDUPS = False
+
+
+def _switch(enabled: bool) -> bool:
+    # whalewire.speedups calls this (after ws.protocol's: registered first, as imported);
+    # the C reader leans on the core's plain-frame hooks. Connections bind the choice when
+    # they are created.
+    global SPEEDUPS
+    SPEEDUPS = enabled and _io is not None and core.SPEEDUPS
+    return SPEEDUPS
+
+
+speedups.register(__name__, _switch)
 
 log = logging.getLogger("whalewire.net")
 
@@ -67,7 +82,14 @@ Message = str | bytes
 class Limits:
     """Per-connection limits and timeouts shared by client and server."""
 
-    __slots__ = ("close_timeout", "max_frame_size", "max_message_size", "max_queue", "open_timeout")
+    __slots__ = (
+        "close_timeout",
+        "max_frame_size",
+        "max_message_size",
+        "max_queue",
+        "open_timeout",
+        "work_per_turn",
+    )
 
     def __init__(
         self,
@@ -77,6 +99,7 @@ class Limits:
         max_queue: int = 64,
         close_timeout: float = 5.0,
         open_timeout: float = 10.0,
+        work_per_turn: int = 256 * 1024,
     ) -> None:
         """Set the limits.
 
@@ -86,12 +109,17 @@ class Limits:
             max_queue: received messages buffered before reading pauses.
             close_timeout: how long to wait for the peer during the closing handshake.
             open_timeout: how long the opening handshake may take.
+            work_per_turn: bytes one connection inflates and deflates per turn of the
+                event loop (``ws.protocol``'s ``work_budget``); the rest goes on in later
+                turns with reading paused, so a peer whose small compressed frames
+                inflate to megabytes cannot hold the loop from other connections.
         """
         self.max_message_size = max_message_size
         self.max_frame_size = max_frame_size if max_frame_size is not None else max_message_size
         self.max_queue = max_queue
         self.close_timeout = close_timeout
         self.open_timeout = open_timeout
+        self.work_per_turn = work_per_turn
 
 
 class WebSocket:
@@ -330,6 +358,8 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         self._timer: asyncio.TimerHandle | None = None
         self._receiving = False
         self._reading_paused = False
+        # reads stopped while the core has work left for later turns (Limits.work_per_turn)
+        self._work: asyncio.Handle | None = None
         self._writing_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._lost = False
@@ -343,8 +373,8 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         # buffer_updated; armed, it hands each plain frame of a read to the callback with
         # no Python frame between, and the Python reader below takes anything else
         self._reader: PlainReader | None = None
-        if PlainReader is not None and core.SPEEDUPS and (on_frame or on_message):
-            self._reader = PlainReader(self._read, self._read_rest, READ_MIN)
+        if SPEEDUPS and _io is not None and (on_frame or on_message):
+            self._reader = _io.PlainReader(self._read, self._read_rest, READ_MIN)
             self._reader.set_view(self._view)
             # it keeps an incomplete plain frame at the buffer's start and hands the loop
             # the space behind it, so a stream of small frames stays in C
@@ -353,8 +383,8 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         # the send path in C: WebSocket.send is this sender; armed, a message is framed,
         # masked and written with one write(2) when nothing is queued ahead of it
         self._sender: DirectSender | None = None
-        if DirectSender is not None and core.SPEEDUPS:
-            self._sender = DirectSender(self.send_message)
+        if SPEEDUPS and _io is not None:
+            self._sender = _io.DirectSender(self.send_message)
 
     # -- asyncio.BufferedProtocol --
 
@@ -473,6 +503,9 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
+        if self._work is not None:
+            self._work.cancel()
+            self._work = None
         self._rearm()
         if self._sender is not None:
             self._sender.armed = False
@@ -547,6 +580,7 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
             max_frame_size=self.limits.max_frame_size,
             max_message_size=self.limits.max_message_size,
             on_frame=self._on_frame or (self._frame if self._on_message is not None else None),
+            work_budget=self.limits.work_per_turn,
         )
         if isinstance(outcome, Established):
             path, headers = "", outcome.response.headers
@@ -582,7 +616,8 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
 
     # -- open connection --
 
-    def _receive(self, data: bytearray | memoryview) -> None:
+    def _receive(self, data: bytearray | memoryview | None) -> None:
+        # data None: go on with the work the core left for this turn (conn.resume)
         conn = self.conn
         assert conn is not None
         # While the core reads, what callbacks send is queued behind what the read causes
@@ -594,7 +629,10 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         if sender is not None:
             sender.armed = False
         try:
-            conn.receive_data(data)
+            if data is None:
+                conn.resume()
+            else:
+                conn.receive_data(data)
         except Exception as exc:
             self._callback_failed(exc)
         finally:
@@ -623,7 +661,10 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
             data = b"".join(self._parts)
             self._parts = []
         else:
-            data = bytes(payload)
+            # an inflated frame comes as a view of a bytes of its own: no second copy of
+            # what may be megabytes (a view into the read buffer is copied)
+            obj = payload.obj
+            data = obj if type(obj) is bytes and len(obj) == payload.nbytes else bytes(payload)
         assert self._on_message is not None and self.ws is not None
         # The core validated UTF-8 before handing out the final frame.
         self._on_message(self.ws, data.decode("utf-8") if self._opcode == 1 else data)
@@ -642,9 +683,29 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         data = conn.data_to_send()
         if data and not self._lost:
             self._write_now(data)
+        if conn.work_pending():
+            self._schedule_work()
         # Both close conditions imply the core has left OPEN; skip the calls otherwise.
         if conn.state is not core.State.OPEN:
             self._check_close()
+
+    def _schedule_work(self) -> None:
+        # The core stopped at its budget: stop reading (the bytes wait in the kernel) and
+        # go on next turn, after the loop has served every other ready connection.
+        if self._work is None and not self._lost:
+            self._work = self.loop.call_soon(self._do_work)
+            if not self._reading_paused and self.transport is not None:
+                self.transport.pause_reading()
+
+    def _do_work(self) -> None:
+        self._work = None
+        conn = self.conn
+        if conn is None or self._lost:
+            return
+        self._receive(None)
+        self._rearm()
+        if self._work is None and not self._reading_paused and self.transport is not None:
+            self.transport.resume_reading()
 
     def _write_now(self, data: bytes) -> None:
         # One write(2) now when nothing is queued ahead (plain TCP): uvloop's
@@ -669,6 +730,8 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         data = conn.data_to_send()
         if data and not self._lost:
             self.transport.write(data)
+        if conn.work_pending():
+            self._schedule_work()
 
     def _check_close(self) -> None:
         conn = self.conn
@@ -804,12 +867,14 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
     def pause_reading(self) -> None:
         if not self._reading_paused and self.transport is not None and not self._lost:
             self._reading_paused = True
-            self.transport.pause_reading()
+            if self._work is None:  # else reading is paused for the work already
+                self.transport.pause_reading()
 
     def resume_reading(self) -> None:
         if self._reading_paused and self.transport is not None and not self._lost:
             self._reading_paused = False
-            self.transport.resume_reading()
+            if self._work is None:  # else _do_work resumes it when the work is done
+                self.transport.resume_reading()
 
     @property
     def close_code(self) -> int:

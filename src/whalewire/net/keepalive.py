@@ -33,12 +33,9 @@ import itertools
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from whalewire.net._protocol import WebSocketProtocol
-
-__all__ = ["Keepalive", "KeepaliveOptions", "RTTStats"]
+__all__ = ["Keepalive", "KeepaliveHost", "KeepaliveOptions", "RTTStats"]
 
 #: a check this late (seconds) re-checks after one more loop pass before declaring death
 LATE_SLACK = 0.005
@@ -109,10 +106,36 @@ class RTTStats:
 PongHook = Callable[[bytes, float | None], None]
 
 
+class KeepaliveHost(Protocol):
+    """What keepalive needs of a connection's transport side (``net._protocol`` provides it).
+
+    Declared here, so that keepalive depends on no transport module and the transport may
+    import keepalive (one direction only).
+    """
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop the connection runs on (timers, ``time()``)."""
+
+    @property
+    def reads(self) -> int:
+        """Reads completed so far (any arrival is a sign of life)."""
+
+    @property
+    def lost(self) -> asyncio.Future[None]:
+        """Done when the TCP connection is gone."""
+
+    def send_ping(self, payload: bytes) -> None:
+        """Send a ping; raise when the connection is closing."""
+
+    def fail(self, code: int, reason: str) -> None:
+        """Send a close frame if still open, then abort the socket."""
+
+
 class Keepalive:
     """Run pings and the liveness deadline for one open connection (see the module doc)."""
 
-    def __init__(self, proto: WebSocketProtocol, options: KeepaliveOptions) -> None:
+    def __init__(self, proto: KeepaliveHost, options: KeepaliveOptions) -> None:
         self._proto = proto
         self._loop = proto.loop
         self.options = options

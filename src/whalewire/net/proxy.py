@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 from whalewire.net.errors import ProxyFailure
 from whalewire.net.sockets import SocketOptions, open_tcp
+from whalewire.ws.numbers import parse_decimal
 
 __all__ = ["open_tunnel"]
 
@@ -107,10 +108,12 @@ async def _http_connect(
             raise ProxyFailure(proxy_host, proxy_port, "CONNECT response head too long")
     status_line = bytes(head).split(b"\r\n", 1)[0].decode("latin-1")
     fields = status_line.split(" ", 2)
-    if len(fields) < 2 or not fields[0].startswith("HTTP/1.") or not fields[1].isdigit():
-        raise ProxyFailure(proxy_host, proxy_port, f"not an HTTP answer: {status_line!r}")
+    # RFC 9112 §4: status-code = 3DIGIT
+    status = parse_decimal(fields[1], 3) if len(fields) >= 2 and len(fields[1]) == 3 else None
+    if status is None or not fields[0].startswith("HTTP/1."):
+        raise ProxyFailure(proxy_host, proxy_port, f"not an HTTP answer: {status_line[:80]!r}")
     # RFC 9110 §9.3.6: any 2xx means the tunnel stands.
-    if not 200 <= int(fields[1]) < 300:
+    if not 200 <= status < 300:
         raise ProxyFailure(proxy_host, proxy_port, f"CONNECT {target} refused: {status_line}")
 
 

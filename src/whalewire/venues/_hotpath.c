@@ -23,6 +23,8 @@
 #include <string.h>
 
 #include "maskpool.h"
+#include "wsframe.h"
+#include "wsmask.h"
 
 /* ---- mask keys ---------------------------------------------------------------------------- */
 
@@ -286,24 +288,10 @@ Framer_frame(Framer *self, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t n = 2 * clen + plen + qlen + tlen + slen;
     for (int i = 0; i < 7; i++) n += PyBytes_GET_SIZE(self->js[i]);
     /* RFC 6455 §5.2: FIN + TEXT, MASK bit, minimal payload length, then the 4-byte key */
-    Py_ssize_t hlen = n < 126 ? 2 : n < 65536 ? 4 : 10;
-    PyObject *out = PyBytes_FromStringAndSize(NULL, hlen + 4 + n);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, ww_frame_header_size(n, 1) + n);
     if (out == NULL) return NULL;
     unsigned char *o = (unsigned char *)PyBytes_AS_STRING(out);
-    o[0] = 0x81;
-    if (n < 126) {
-        o[1] = (unsigned char)(0x80 | n);
-    }
-    else if (n < 65536) {
-        o[1] = 0x80 | 126;
-        o[2] = (unsigned char)(n >> 8);
-        o[3] = (unsigned char)n;
-    }
-    else {
-        o[1] = 0x80 | 127;
-        for (int i = 0; i < 8; i++) o[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
-    }
-    unsigned char *key = o + hlen;
+    unsigned char *key = o + ww_frame_header(o, 0x81, n, 1);
     if (ww_maskpool_key(&key_pool, key) < 0) {
         Py_DECREF(out);
         return NULL;
@@ -322,16 +310,7 @@ Framer_frame(Framer *self, PyObject *const *args, Py_ssize_t nargs)
     p = put(p, self->js[5]);
     memcpy(p, sig, (size_t)slen), p += slen;
     p = put(p, self->js[6]);
-    /* RFC 6455 §5.3: octet i XOR key[i mod 4], a 32-bit word at a time */
-    uint32_t k32, w;
-    memcpy(&k32, key, 4);
-    Py_ssize_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        memcpy(&w, body + i, 4);
-        w ^= k32;
-        memcpy(body + i, &w, 4);
-    }
-    for (; i < n; i++) body[i] ^= key[i & 3];
+    ww_xor_mask(body, body, n, key); /* RFC 6455 §5.3 */
     return out;
 }
 
@@ -366,24 +345,10 @@ masked_text_frame(const unsigned char *const *parts, const Py_ssize_t *lens, int
 {
     Py_ssize_t n = 0;
     for (int i = 0; i < count; i++) n += lens[i];
-    Py_ssize_t hlen = n < 126 ? 2 : n < 65536 ? 4 : 10;
-    PyObject *out = PyBytes_FromStringAndSize(NULL, hlen + 4 + n);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, ww_frame_header_size(n, 1) + n);
     if (out == NULL) return NULL;
     unsigned char *o = (unsigned char *)PyBytes_AS_STRING(out);
-    o[0] = 0x81;
-    if (n < 126) {
-        o[1] = (unsigned char)(0x80 | n);
-    }
-    else if (n < 65536) {
-        o[1] = 0x80 | 126;
-        o[2] = (unsigned char)(n >> 8);
-        o[3] = (unsigned char)n;
-    }
-    else {
-        o[1] = 0x80 | 127;
-        for (int i = 0; i < 8; i++) o[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
-    }
-    unsigned char *key = o + hlen;
+    unsigned char *key = o + ww_frame_header(o, 0x81, n, 1);
     if (ww_maskpool_key(&key_pool, key) < 0) {
         Py_DECREF(out);
         return NULL;
@@ -393,15 +358,7 @@ masked_text_frame(const unsigned char *const *parts, const Py_ssize_t *lens, int
         memcpy(p, parts[i], (size_t)lens[i]);
         p += lens[i];
     }
-    uint32_t k32, w;
-    memcpy(&k32, key, 4);
-    Py_ssize_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        memcpy(&w, body + i, 4);
-        w ^= k32;
-        memcpy(body + i, &w, 4);
-    }
-    for (; i < n; i++) body[i] ^= key[i & 3];
+    ww_xor_mask(body, body, n, key); /* RFC 6455 §5.3 */
     return out;
 }
 

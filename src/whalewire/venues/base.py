@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from whalewire.model import (
     OrderAccepted,
@@ -30,7 +30,7 @@ from whalewire.model import (
     Side,
     SubmitOrder,
 )
-from whalewire.net._protocol import WebSocket
+from whalewire.net import WebSocket
 from whalewire.net.backoff import backoff
 from whalewire.net.reconnect import Hook, OpenWS, Supervisor
 from whalewire.venues.outcome import PendingRequests
@@ -273,62 +273,6 @@ class WarmPong:
         self._last_ns = now
         self.sent += 1
         return True
-
-
-class VenueClient(Protocol):
-    """An exchange connection the engine can trade through."""
-
-    #: the venue's configured name ("binance", "kraken", ...)
-    name: str
-    #: set by the engine before ``start``; called for every order event the venue reports
-    on_event: Callable[[OrderEvent], None]
-
-    async def start(self) -> None:
-        """Connect, synchronise the clock, authenticate and subscribe to order updates."""
-        ...
-
-    async def close(self) -> None:
-        """Close the connection; pending orders become UNKNOWN via ``on_event``."""
-        ...
-
-    def client_order_id(self, namespace: str, seq: int) -> str:
-        """The venue's client order id for journal sequence ``seq`` (``venues.ids``)."""
-        ...
-
-    def place(self, command: SubmitOrder) -> int:
-        """Write ``command``'s order to the wire; return ``perf_counter_ns`` after the write.
-
-        Raises:
-            VenueUnavailable: nothing was sent.
-        """
-        ...
-
-    async def cancel(self, client_order_id: str, symbol: str) -> None:
-        """Ask the venue to cancel one order (the result arrives through ``on_event``)."""
-        ...
-
-    async def cancel_all(self, symbol: str) -> int:
-        """Cancel every open order on ``symbol``; return how many the venue canceled."""
-        ...
-
-    async def reconcile(self, client_order_id: str, symbol: str) -> list[OrderEvent]:
-        """Ask the venue what became of an order: the events that bring ours up to date.
-
-        Returns ``[OrderNotFound]`` only when the venue states the id does not exist. What
-        has executed comes as one ``OrderFilled`` whose trade id starts with
-        ``RECONCILED_FILL_PREFIX``, holding the cumulative quantity and average price (the
-        engine applies the part it has not seen).
-        Raises ``VenueError`` when the question itself could not be answered.
-        """
-        ...
-
-    def last_price(self, symbol: str) -> Decimal | None:
-        """The venue's last trade price for ``symbol`` (the risk engine's reference)."""
-        ...
-
-    def status(self) -> Mapping[str, Any]:
-        """A JSON-ready snapshot: connected, endpoint, RTT percentiles, counts."""
-        ...
 
 
 def venue_supervisor(

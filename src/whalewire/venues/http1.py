@@ -2,7 +2,7 @@
 
 Why not aiohttp's client: its requests are coroutines (``await session.post(...)``), so an
 order could only leave inside a task the event loop schedules later, and the venue
-contract (``VenueClient.place``) is that the bytes are written before ``place`` returns.
+contract (``venues.contract.Venue.place``) is that the bytes are written before ``place`` returns.
 Here ``Http1Connection.write`` is ``transport.write``: a pre-built request
 (``templates.CoinbaseOrderTemplate``) goes to the (TLS) socket in the caller's stack frame.
 One kept-alive connection carries every request; requests may be pipelined, and responses

@@ -20,7 +20,7 @@ For WebSocket venues the result is a complete masked client text frame (RFC 6455
 uses the C accelerator when ``ws.mask.SPEEDUPS`` is on. Binance's ``frame`` runs in C
 (``_hotpath``: check, fill, sign, frame and mask in one call and one allocation, keys from
 its own ``getrandom`` pool) when that optional extension is built, and so does Kraken's
-(no signature); ``use_speedups`` picks the path for templates built afterwards. For
+(no signature); ``whalewire.speedups`` picks the path for templates built afterwards. For
 Coinbase Exchange it is a full HTTP/1.1 request for a kept-alive connection.
 
 The hot-path methods trust their inputs' *types* (bytes, int) and check only what a caller
@@ -36,7 +36,6 @@ import base64
 import binascii
 import hashlib
 import json
-import os
 import re
 import struct
 from collections.abc import Mapping
@@ -44,6 +43,7 @@ from decimal import Decimal
 from types import ModuleType
 from typing import Final, Protocol
 
+from whalewire import speedups
 from whalewire.venues.signing import binance_param
 from whalewire.ws import frames
 from whalewire.ws import mask as ws_mask
@@ -55,24 +55,22 @@ __all__ = [
     "KrakenOrderTemplate",
     "empty_pong_frame",
     "mask_text_frame",
-    "use_speedups",
 ]
 
-_hotpath: ModuleType | None
-try:
-    from whalewire.venues import _hotpath
-except ImportError:  # not built: the pure-Python path below does the same work
-    _hotpath = None
-#: whether Binance templates built from now on frame in C (``use_speedups``)
-SPEEDUPS = _hotpath is not None and os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1"
+# None when not built: the pure-Python path below does the same work
+_hotpath: ModuleType | None = speedups.load("whalewire.venues._hotpath")
+#: whether templates built from now on frame in C (``whalewire.speedups``)
+SPEEDUPS = False
 
 
-def use_speedups(enabled: bool) -> bool:
-    """Make templates built from now on use the C hot path (if built); return the old setting."""
+def _switch(enabled: bool) -> bool:
+    # whalewire.speedups calls this; templates already built keep their path
     global SPEEDUPS
-    old = SPEEDUPS
     SPEEDUPS = enabled and _hotpath is not None
-    return old
+    return SPEEDUPS
+
+
+speedups.register(__name__, _switch)
 
 
 class FrameFn(Protocol):

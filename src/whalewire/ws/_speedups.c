@@ -1,9 +1,9 @@
 /*
  * Hot loops of whalewire.ws in C: payload masking (RFC 6455 §5.3), incremental UTF-8
  * validation (RFC 3629 §4), frame building (§5.2) and the scan of plain data frames for
- * the frame path; the module itself. The transport's per-message objects built on them
- * (PlainReader, DirectSender, write_frame) are in _speedups_io.c; _speedups.h holds what
- * both files share.
+ * the frame path. Pure computation over buffers: no system call, no socket. The per-byte
+ * loops and the frame header live in src/whalewire/_c/ (wsmask.h, utf8dfa.h, wsframe.h),
+ * shared with net._io (the transport's socket-facing objects) and venues._hotpath.
  * Optional: ws.mask, ws.utf8, ws.frames and ws.protocol hold the pure-Python reference of
  * each, and the tests run the same vectors over both. Connection state and every protocol
  * decision stay in ws.protocol: the scanners only take frames that need no decision and
@@ -15,27 +15,12 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "_speedups.h"
+#include "pyview.h"
+#include "utf8dfa.h"
+#include "wsframe.h"
+#include "wsmask.h"
 
 /* ---- masking ---------------------------------------------------------------------------- */
-
-int
-ww_get_key(PyObject *obj, unsigned char key[4])
-{
-    Py_buffer kb;
-    if (PyObject_GetBuffer(obj, &kb, PyBUF_SIMPLE) < 0) {
-        return -1;
-    }
-    if (kb.len != 4) {
-        PyErr_Format(PyExc_ValueError, "mask key must be 4 bytes, got %zd", kb.len);
-        PyBuffer_Release(&kb);
-        return -1;
-    }
-    /* copied first: the key may sit inside the buffer being masked */
-    memcpy(key, kb.buf, 4);
-    PyBuffer_Release(&kb);
-    return 0;
-}
 
 PyDoc_STRVAR(apply_mask_doc,
 "apply_mask(data, key, /)\n--\n\n"
@@ -61,7 +46,7 @@ apply_mask(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     out = PyBytes_FromStringAndSize(NULL, db.len);
     if (out != NULL) {
-        xor_mask((const unsigned char *)db.buf, (unsigned char *)PyBytes_AS_STRING(out), db.len, key);
+        ww_xor_mask((const unsigned char *)db.buf, (unsigned char *)PyBytes_AS_STRING(out), db.len, key);
     }
     PyBuffer_Release(&db);
     return out;
@@ -93,7 +78,7 @@ apply_mask_inplace(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "cannot mask a read-only buffer in place");
         return NULL;
     }
-    xor_mask((const unsigned char *)db.buf, (unsigned char *)db.buf, db.len, key);
+    ww_xor_mask((const unsigned char *)db.buf, (unsigned char *)db.buf, db.len, key);
     PyBuffer_Release(&db);
     Py_RETURN_NONE;
 }
@@ -125,24 +110,11 @@ utf8_step(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (PyObject_GetBuffer(args[0], &db, PyBUF_SIMPLE) < 0) {
         return NULL;
     }
-    state = utf8_run((const unsigned char *)db.buf, db.len, (int)state);
+    state = ww_utf8_run((const unsigned char *)db.buf, db.len, (int)state);
     PyBuffer_Release(&db);
     return PyLong_FromLong(state);
 }
 /* ---- frame building ---------------------------------------------------------------------- */
-
-int
-ww_get_b0(PyObject *obj, unsigned char *b0)
-{
-    long v = PyLong_AsLong(obj);
-    if (v == -1 && PyErr_Occurred()) return -1;
-    if (v < 0 || v > 255) {
-        PyErr_SetString(PyExc_ValueError, "first header byte must be 0..255");
-        return -1;
-    }
-    *b0 = (unsigned char)v;
-    return 0;
-}
 
 PyDoc_STRVAR(build_frame_doc,
 "build_frame(b0, payload, mask_key, /)\n--\n\n"
@@ -166,12 +138,13 @@ build_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     masked = args[2] != Py_None;
     if (masked && ww_get_key(args[2], key) < 0) return NULL;
     if (PyObject_GetBuffer(args[1], &pb, PyBUF_SIMPLE) < 0) return NULL;
-    Py_ssize_t h = header_size(pb.len, masked);
+    Py_ssize_t h = ww_frame_header_size(pb.len, masked);
     out = PyBytes_FromStringAndSize(NULL, h + pb.len);
     if (out != NULL) {
         unsigned char *dst = (unsigned char *)PyBytes_AS_STRING(out);
-        put_header(dst, b0, pb.len, masked ? key : NULL);
-        if (masked) xor_mask((const unsigned char *)pb.buf, dst + h, pb.len, key);
+        Py_ssize_t at = ww_frame_header(dst, b0, pb.len, masked);
+        if (masked) memcpy(dst + at, key, 4);
+        if (masked) ww_xor_mask((const unsigned char *)pb.buf, dst + h, pb.len, key);
         else memcpy(dst + h, pb.buf, (size_t)pb.len);
     }
     PyBuffer_Release(&pb);
@@ -204,20 +177,21 @@ frame_in_place(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     masked = args[4] != Py_None;
     if (masked && ww_get_key(args[4], key) < 0) return NULL;
     if (PyObject_GetBuffer(args[0], &bb, PyBUF_WRITABLE) < 0) return NULL;
-    h = header_size(length, masked);
+    h = ww_frame_header_size(length, masked);
     if (length < 0 || offset < h || offset + length > bb.len) {
         PyBuffer_Release(&bb);
         PyErr_SetString(PyExc_ValueError, "no headroom for the header, or payload past the end");
         return NULL;
     }
     unsigned char *s = (unsigned char *)bb.buf;
-    put_header(s + offset - h, b0, length, masked ? key : NULL);
-    if (masked) xor_mask(s + offset, s + offset, length, key);
+    Py_ssize_t at = ww_frame_header(s + offset - h, b0, length, masked);
+    if (masked) memcpy(s + offset - h + at, key, 4);
+    if (masked) ww_xor_mask(s + offset, s + offset, length, key);
     PyBuffer_Release(&bb);
     return PyLong_FromSsize_t(offset - h);
 }
 /* the opcodes handed to on_frame (small ints, immortal in practice) */
-PyObject *ww_one, *ww_two;
+static PyObject *ww_one, *ww_two;
 
 /* ---- frame scanning ---------------------------------------------------------------------- */
 
@@ -281,22 +255,22 @@ scan_frames(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         simple = vb->ndim == 1 && vb->itemsize == 1 && vb->suboffsets == NULL &&
                  (vb->strides == NULL || vb->strides[0] == 1);
     }
-    while ((b0 = next_plain(s, pos, end, want_mask, limit, &p, &len)) != 0) {
+    while ((b0 = ww_next_plain(s, pos, end, want_mask, limit, &p, &len)) != 0) {
         if (want_mask) {
-            xor_mask(s + p, s + p, len, s + p - 4);
+            ww_xor_mask(s + p, s + p, len, s + p - 4);
         }
-        if (b0 == 0x81 && check_utf8 && utf8_run(s + p, len, ACCEPT) != ACCEPT) {
-            if (want_mask) xor_mask(s + p, s + p, len, s + p - 4); /* put it back as it was */
+        if (b0 == 0x81 && check_utf8 && ww_utf8_run(s + p, len, WW_UTF8_ACCEPT) != WW_UTF8_ACCEPT) {
+            if (want_mask) ww_xor_mask(s + p, s + p, len, s + p - 4); /* put it back as it was */
             break;
         }
-        PyObject *frame = byte_slice(view, simple, p, len);
+        PyObject *frame = ww_byte_slice(view, simple, p, len);
         if (frame == NULL) goto error;
         PyObject *cargs[3] = {b0 == 0x81 ? ww_one : ww_two, frame, Py_True};
         pos = p + len;
         PyObject *r = PyObject_Vectorcall(on_frame, cargs, 3, NULL);
         Py_DECREF(frame);
         if (r == NULL) {
-            PyObject *value = take_exception();
+            PyObject *value = ww_take_exception();
             if (value == NULL) goto error;
             result = Py_BuildValue("(nN)", pos, value);
             PyBuffer_Release(&b);
@@ -348,12 +322,12 @@ scan_messages(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     const unsigned char *s = (const unsigned char *)b.buf;
-    while ((b0 = next_plain(s, pos, end, want_mask, limit, &p, &len)) != 0) {
+    while ((b0 = ww_next_plain(s, pos, end, want_mask, limit, &p, &len)) != 0) {
         PyObject *data, *event;
         if (b0 == 0x82) {
             data = PyBytes_FromStringAndSize(NULL, len);
             if (data == NULL) goto error;
-            if (want_mask) xor_mask(s + p, (unsigned char *)PyBytes_AS_STRING(data), len, s + p - 4);
+            if (want_mask) ww_xor_mask(s + p, (unsigned char *)PyBytes_AS_STRING(data), len, s + p - 4);
             else memcpy(PyBytes_AS_STRING(data), s + p, (size_t)len);
         }
         else {
@@ -365,7 +339,7 @@ scan_messages(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                     PyErr_NoMemory();
                     goto error;
                 }
-                xor_mask(s + p, tmp, len, s + p - 4);
+                ww_xor_mask(s + p, tmp, len, s + p - 4);
                 text = tmp;
             }
             data = PyUnicode_DecodeUTF8((const char *)text, len, "strict");
@@ -401,30 +375,17 @@ static PyMethodDef speedups_methods[] = {
     {"frame_in_place", (PyCFunction)(void (*)(void))frame_in_place, METH_FASTCALL,
      frame_in_place_doc},
     {"scan_frames", (PyCFunction)(void (*)(void))scan_frames, METH_FASTCALL, scan_frames_doc},
-    {"write_frame", (PyCFunction)(void (*)(void))ww_write_frame, METH_FASTCALL,
-     ww_write_frame_doc},
     {"scan_messages", (PyCFunction)(void (*)(void))scan_messages, METH_FASTCALL,
      scan_messages_doc},
     {NULL, NULL, 0, NULL},
 };
-static int
-speedups_exec(PyObject *module)
-{
-    return ww_io_exec(module);
-}
-
-static PyModuleDef_Slot speedups_slots[] = {
-    {Py_mod_exec, speedups_exec},
-    {0, NULL},
-};
-
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
     "whalewire.ws._speedups",
-    "Masking and UTF-8 validation in C for whalewire.ws.",
+    "Masking, UTF-8 validation, frame building and scanning in C for whalewire.ws (no I/O).",
     0,
     speedups_methods,
-    speedups_slots,
+    NULL,
     NULL,
     NULL,
     NULL,
@@ -436,6 +397,5 @@ PyInit__speedups(void)
     ww_one = PyLong_FromLong(1);
     ww_two = PyLong_FromLong(2);
     if (ww_one == NULL || ww_two == NULL) return NULL;
-    if (ww_io_init() < 0) return NULL;
     return PyModuleDef_Init(&speedups_module);
 }

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from whalewire.ws.exceptions import NegotiationError, PayloadTooBig, ProtocolError
+from whalewire.ws.numbers import parse_decimal
 
 __all__ = [
     "EXTENSION_NAME",
@@ -78,9 +79,10 @@ def _window_bits(name: str, value: str | None) -> int:
     if value is None:
         raise NegotiationError(f"{name} needs a value")
     text = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
-    if not (text.isdigit() and text.isascii() and text[0] != "0" and 8 <= int(text) <= 15):
-        raise NegotiationError(f"{name}={value!r} is not an integer from 8 to 15")
-    return int(text)
+    bits = parse_decimal(text, 2)
+    if bits is None or text[0] == "0" or not 8 <= bits <= 15:
+        raise NegotiationError(f"{name}={value[:20]!r} is not an integer from 8 to 15")
+    return bits
 
 
 def _as_dict(params: ExtensionParams) -> dict[str, str | None]:
@@ -310,12 +312,23 @@ class PerMessageDeflate:
         The trailing ``00 00 ff ff`` of the sync flush is removed (RFC 7692 §7.2.1); an
         empty message becomes the single byte ``00`` (§7.2.3.6).
         """
+        return self.compress_step(payload, fin=True)
+
+    def compress_step(self, chunk: bytes | bytearray | memoryview, *, fin: bool) -> bytes:
+        """Compress the next part of a message sent as fragments; ``fin`` ends the message.
+
+        RFC 7692 §6.1: a compressed message may be split over frames at any byte; the
+        first goes with RSV1, the rest as continuations. What ``fin`` returns ends with the
+        flush, its ``00 00 ff ff`` removed (§7.2.1), as ``compress`` does for a whole one.
+        """
         comp = self._compressor
+        if not fin:
+            return comp.compress(chunk)
         # Without context takeover a full flush empties the LZ77 window (zlib's
         # Z_FULL_FLUSH), which is what §7.1.1 asks for, at a tenth of the cost of a new
         # compressor; either flush ends with the same empty stored block.
         mode = zlib.Z_FULL_FLUSH if self._out_reset else zlib.Z_SYNC_FLUSH
-        data = comp.compress(payload) + comp.flush(mode)
+        data = comp.compress(chunk) + comp.flush(mode)
         return data[:-4] if data.endswith(_TAIL) else data
 
     def decompress(
@@ -334,11 +347,36 @@ class PerMessageDeflate:
             PayloadTooBig: the output would exceed ``max_size`` (close 1009).
             ProtocolError: the data is not a valid DEFLATE stream (close 1002).
         """
+        out, _ = self.decompress_step(fragment, fin=fin, max_size=max_size, budget=max_size + 1)
+        return out
+
+    def decompress_step(
+        self,
+        fragment: bytes | bytearray | memoryview | None,
+        *,
+        fin: bool,
+        max_size: int,
+        budget: int,
+    ) -> tuple[bytes, bool]:
+        """Inflate at most ``budget`` bytes of one frame's payload; return them and whether done.
+
+        A greedy peer's small frame may inflate to megabytes: a caller that must stay
+        fair to other connections inflates a frame over several turns. Give the payload
+        on the first call and None on the calls that go on with it (zlib keeps the rest
+        of the input); the frame is done, and with ``fin`` the message's tail fed back,
+        when the second value is True. ``max_size`` and the errors are ``decompress``'s,
+        counted per call.
+        """
         dec = self._decompressor
         try:
-            out = dec.decompress(fragment, max_size + 1) if fragment else b""
+            data = dec.unconsumed_tail if fragment is None else fragment
+            want = max(1, min(max_size + 1, budget))
+            # on a later call, an empty tail may still leave output inside zlib
+            out = dec.decompress(data, want) if data or fragment is None else b""
             if len(out) > max_size:
                 raise PayloadTooBig(len(out), max_size)
+            if dec.unconsumed_tail or len(out) == want:
+                return out, False
             if fin:
                 if not dec.eof:
                     left = max_size - len(out)
@@ -352,4 +390,4 @@ class PerMessageDeflate:
         except zlib.error as exc:
             self._decompressor = self._new_decompressor()
             raise ProtocolError(f"invalid compressed data: {exc}") from None
-        return out
+        return out, True

@@ -84,7 +84,11 @@ class InvalidHeader(InvalidHandshake):
         self.why = why
 
     def __str__(self) -> str:
-        what = "missing" if self.value is None else f"invalid value {self.value!r}"
+        # a peer's value may be huge: the message shows its start
+        shown = self.value if self.value is None or len(self.value) <= 80 else self.value[:80]
+        what = "missing" if shown is None else f"invalid value {shown!r}"
+        if shown is not None and shown != self.value:
+            what += f" (first 80 of {len(self.value or '')} characters)"
         return f"{self.name} header {what}" + (f": {self.why}" if self.why else "")
 
 

@@ -3,7 +3,8 @@
 Holds the opcode enum, the close-code rule, and the frame writers: ``build_frame`` returns
 header and (masked) payload as one ``bytes``, ``frame_in_place`` writes the header in front
 of a payload the caller already placed at ``HEADROOM`` and masks it there (zero copy). The
-C accelerator does both when built; ``SPEEDUPS`` says which path is live.
+C accelerator does both when built and ``whalewire.speedups`` says so; ``SPEEDUPS`` says
+which path is live.
 Parsing lives in ``ws.protocol``, whose receive loop is the one frame reader. This module
 knows nothing of connection state, sockets or extensions.
 
@@ -31,16 +32,12 @@ from collections.abc import Callable
 from enum import IntEnum
 from typing import Final
 
+from whalewire import speedups
 from whalewire.ws import mask as _mask
 from whalewire.ws.exceptions import InvalidUTF8, ProtocolError
 
-try:
-    from whalewire.ws._speedups import build_frame as _c_pack_frame
-    from whalewire.ws._speedups import frame_in_place as _c_pack_in_place
-
-    _HAVE_C = True
-except ImportError:  # no compiler at install time: the pure-Python path below is complete
-    _HAVE_C = False
+# None when not built (no compiler at install time): the pure-Python path below is complete
+_speedups = speedups.load("whalewire.ws._speedups")
 
 __all__ = [
     "HEADROOM",
@@ -57,7 +54,6 @@ __all__ = [
     "parse_close_payload",
     "py_pack_frame",
     "py_pack_in_place",
-    "use_speedups",
     "write_header",
 ]
 
@@ -185,18 +181,18 @@ pack_in_place: FrameInPlace = py_pack_in_place
 SPEEDUPS = False
 
 
-def use_speedups(enabled: bool) -> bool:
-    """Build frames in C (if built) or in pure Python; return the old flag."""
+def _switch(enabled: bool) -> bool:
+    # whalewire.speedups calls this
     global pack_frame, pack_in_place, SPEEDUPS
-    old = SPEEDUPS
-    if enabled and _HAVE_C:
-        pack_frame, pack_in_place, SPEEDUPS = _c_pack_frame, _c_pack_in_place, True
+    if enabled and _speedups is not None:
+        pack_frame, pack_in_place = _speedups.build_frame, _speedups.frame_in_place
+        SPEEDUPS = True
     else:
         pack_frame, pack_in_place, SPEEDUPS = py_pack_frame, py_pack_in_place, False
-    return old
+    return SPEEDUPS
 
 
-use_speedups(True)
+speedups.register(__name__, _switch)
 
 
 def build_frame(

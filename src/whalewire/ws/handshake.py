@@ -31,6 +31,7 @@ from whalewire.ws.exceptions import (
     InvalidStatus,
     NegotiationError,
 )
+from whalewire.ws.numbers import parse_decimal
 
 __all__ = [
     "GUID",
@@ -285,6 +286,26 @@ class _HeadReader:
         return start, Headers(items), trailing
 
 
+def _content_length(headers: Headers) -> int | None:
+    """Return the Content-Length of a response, None when it has none.
+
+    RFC 9110 §8.6: ``Content-Length = 1*DIGIT``; a list of identical values (repeated
+    fields, or one field with commas) counts as one.
+
+    Raises:
+        InvalidHeader: anything else (non-ASCII digits, signs, a number too long to be a
+            length, values that differ).
+    """
+    values = headers.get_all("Content-Length")
+    if not values:
+        return None
+    items = {item.strip(" \t") for value in values for item in value.split(",")}
+    length = parse_decimal(items.pop()) if len(items) == 1 else None
+    if length is None:
+        raise InvalidHeader("Content-Length", ", ".join(values), "not one decimal length")
+    return length
+
+
 def _head(start_line: str, headers: Iterable[tuple[str, str]]) -> bytes:
     lines = [start_line, *(f"{k}: {v}" for k, v in headers), "", ""]
     return "\r\n".join(lines).encode("latin-1")
@@ -385,19 +406,20 @@ class ClientHandshake:
         start, headers, trailing = parsed
         version, _, rest = start.partition(" ")
         status_text, _, reason = rest.partition(" ")
-        if (
-            version not in ("HTTP/1.1", "HTTP/1.0")
-            or len(status_text) != 3
-            or not status_text.isdigit()
-        ):
+        # RFC 9112 §4: status-code = 3DIGIT
+        status = parse_decimal(status_text, 3) if len(status_text) == 3 else None
+        if version not in ("HTTP/1.1", "HTTP/1.0") or status is None:
             raise InvalidHandshake(f"malformed status line {start[:80]!r}")
-        status = int(status_text)
         if status != 101:
+            try:
+                length = _content_length(headers)
+            except InvalidHeader as exc:
+                # RFC 9112 §6.3: the body's framing is unknown; close and discard it
+                raise InvalidStatus(status, reason) from exc
             self._error_head = (status, reason, headers)
             self._error_body += trailing
-            length = headers.get("Content-Length")
-            if length is not None and length.isdigit():
-                self._error_length = min(int(length), MAX_ERROR_BODY)
+            if length is not None:
+                self._error_length = min(length, MAX_ERROR_BODY)
             self._check_error_body()
             return None
         return self._established(Response(status, reason, headers), trailing)

@@ -1,14 +1,18 @@
 """Masking of frame payloads (RFC 6455 §5.3) and the pool of unpredictable mask keys.
 
 Holds ``apply_mask`` (returns a masked copy), ``apply_mask_inplace`` (masks a writable
-buffer where it lies) and ``MaskKeyPool``. The C accelerator is used when it was built;
-``SPEEDUPS`` says which path is live. This module knows nothing of frames or connections.
+buffer where it lies) and ``MaskKeyPool``. The C accelerator is used when it was built and
+``whalewire.speedups`` says so; ``SPEEDUPS`` says which path is live. This module knows
+nothing of frames or connections.
 """
 
 from __future__ import annotations
 
 import os
+from types import ModuleType
 from typing import Final
+
+from whalewire import speedups
 
 __all__ = [
     "SPEEDUPS",
@@ -18,17 +22,13 @@ __all__ = [
     "default_key_pool",
     "py_apply_mask",
     "py_apply_mask_inplace",
-    "use_speedups",
 ]
 
 BytesLike = bytes | bytearray | memoryview
 
-try:
-    from whalewire.ws import _speedups
-
-    _HAVE_C = True
-except ImportError:  # no compiler at install time: the pure-Python path below is complete
-    _HAVE_C = False
+# None when not built (no compiler at install time): the pure-Python path below is complete
+_speedups: ModuleType | None = speedups.load("whalewire.ws._speedups")
+_HAVE_C = _speedups is not None
 
 
 def py_apply_mask(data: BytesLike, key: BytesLike) -> bytes:
@@ -71,15 +71,10 @@ apply_mask_inplace = py_apply_mask_inplace
 SPEEDUPS = False
 
 
-def use_speedups(enabled: bool) -> bool:
-    """Switch masking to the C accelerator (if built) or to pure Python; return the old flag.
-
-    Tests use this to run the same vectors over both paths; callers that bind
-    ``apply_mask`` at import keep the implementation they bound.
-    """
+def _switch(enabled: bool) -> bool:
+    # whalewire.speedups calls this; callers that bound apply_mask at import keep theirs
     global apply_mask, apply_mask_inplace, SPEEDUPS
-    old = SPEEDUPS
-    if enabled and _HAVE_C:
+    if enabled and _speedups is not None:
         apply_mask = _speedups.apply_mask
         apply_mask_inplace = _speedups.apply_mask_inplace
         SPEEDUPS = True
@@ -87,10 +82,10 @@ def use_speedups(enabled: bool) -> bool:
         apply_mask = py_apply_mask
         apply_mask_inplace = py_apply_mask_inplace
         SPEEDUPS = False
-    return old
+    return SPEEDUPS
 
 
-use_speedups(True)
+speedups.register(__name__, _switch)
 
 
 class MaskKeyPool:

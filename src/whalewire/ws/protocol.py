@@ -30,12 +30,13 @@ State transitions (``_TRANSITIONS``)::
 
 from __future__ import annotations
 
-import os
+import collections
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 from typing import Final, Protocol
 
+from whalewire import speedups
 from whalewire.ws import frames as _frames
 from whalewire.ws import mask as _mask
 from whalewire.ws import utf8 as _utf8
@@ -56,13 +57,8 @@ from whalewire.ws.frames import (
 )
 from whalewire.ws.mask import MaskKeyPool, default_key_pool
 
-try:
-    from whalewire.ws._speedups import scan_frames as _c_scan_frames
-    from whalewire.ws._speedups import scan_messages as _c_scan_messages
-
-    _HAVE_C = True
-except ImportError:  # not built: the Python reader does everything
-    _HAVE_C = False
+# None when not built: the Python reader does everything
+_speedups = speedups.load("whalewire.ws._speedups")
 
 __all__ = [
     "BinaryMessage",
@@ -94,19 +90,16 @@ _scan_messages: ScanMessages | None = None
 SPEEDUPS = False
 
 
-def use_speedups(enabled: bool) -> bool:
-    """Read plain frames in C (if built) or only in Python; return the old flag.
-
-    The C scanners take only complete, unfragmented, uncompressed TEXT/BINARY frames with
-    valid UTF-8 and stop at anything else, which the Python reader below (the reference)
-    then handles. Connections bind the choice when they are created.
-    """
+def _switch(enabled: bool) -> bool:
+    # whalewire.speedups calls this. The C scanners take only complete, unfragmented,
+    # uncompressed TEXT/BINARY frames with valid UTF-8 and stop at anything else, which the
+    # Python reader below (the reference) then handles. Connections bind the choice when
+    # they are created.
     global _scan_frames, _scan_messages, SPEEDUPS
-    old = SPEEDUPS
-    SPEEDUPS = enabled and _HAVE_C
-    _scan_frames = _c_scan_frames if SPEEDUPS else None
-    _scan_messages = _c_scan_messages if SPEEDUPS else None
-    return old
+    SPEEDUPS = enabled and _speedups is not None
+    _scan_frames = _speedups.scan_frames if SPEEDUPS and _speedups else None
+    _scan_messages = _speedups.scan_messages if SPEEDUPS and _speedups else None
+    return SPEEDUPS
 
 
 class Role(Enum):
@@ -203,20 +196,37 @@ class MessageCodec(Protocol):
     def compress(self, payload: BytesLike) -> bytes:
         """Return one whole message compressed, the deflate tail stripped (RFC 7692 §7.2.1)."""
 
-    def decompress(self, fragment: BytesLike, *, fin: bool, max_size: int) -> bytes:
-        """Inflate one frame of a compressed message, returning at most ``max_size`` bytes.
+    def compress_step(self, chunk: BytesLike, *, fin: bool) -> bytes:
+        """Compress the next part of a message sent as fragments; ``fin`` ends it."""
 
-        Raise ``PayloadTooBig`` above ``max_size`` and ``ProtocolError`` on corrupt data;
-        anything else is treated as our own failure (1011).
+    def decompress_step(
+        self, fragment: BytesLike | None, *, fin: bool, max_size: int, budget: int
+    ) -> tuple[bytes, bool]:
+        """Inflate at most ``budget`` bytes of one frame (None: go on with the last one).
+
+        Return the bytes and whether the frame is done. Raise ``PayloadTooBig`` above
+        ``max_size`` and ``ProtocolError`` on corrupt data; anything else is treated as
+        our own failure (1011).
         """
+
+
+class _TxJob:
+    """A message whose compression goes on over later calls (``Connection.resume``)."""
+
+    __slots__ = ("compress", "data", "opcode", "pos")
+
+    def __init__(self, opcode: int, data: bytes, compress: bool) -> None:
+        self.opcode = opcode
+        self.data = data
+        self.compress = compress
+        self.pos = 0  # bytes of data compressed and queued so far
 
 
 def _is_writable(data: BytesLike) -> bool:
     return isinstance(data, bytearray) or (isinstance(data, memoryview) and not data.readonly)
 
 
-# WHALEWIRE_NO_SPEEDUPS=1 runs everything (the transport's tests too) on the Python reader
-use_speedups(os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1")
+speedups.register(__name__, _switch)
 
 
 class Connection:
@@ -235,6 +245,7 @@ class Connection:
         on_frame: FrameCallback | None = None,
         check_utf8: bool = True,
         mask_keys: MaskKeyPool | None = None,
+        work_budget: int | None = None,
     ) -> None:
         """Start an OPEN connection.
 
@@ -246,6 +257,9 @@ class Connection:
             on_frame: take data frames on the frame path (see the module docstring).
             check_utf8: validate text (off only for a frame-path peer you trust).
             mask_keys: where a client's mask keys come from (default: a process-wide pool).
+            work_budget: the most bytes one call (``receive_data``, ``resume``) inflates
+                and deflates; the rest waits for ``resume`` (``work_pending()``), so one
+                peer's compressed messages cannot hold the caller for long. None: no bound.
         """
         self.role = role
         #: the current state; only this module changes it
@@ -292,6 +306,15 @@ class Connection:
         self._rx_resume = 0  # where parsing resumes if the frame callback raises
         # send side: the opcode of the fragmented message we are sending, 0 if none
         self._tx_opcode = 0
+        # bounded work (work_budget): what one call may still inflate and deflate, a frame
+        # inflated in part (opcode, first byte, parts, size), messages still to compress
+        # (in order, behind which every data message waits) and a close waiting for them
+        self._budget_size = (1 << 62) if work_budget is None else max(1, work_budget)
+        self._budget = self._budget_size
+        self._rx_suspended = False
+        self._rx_held: tuple[int, int, list[bytes], int] | None = None
+        self._tx_jobs: collections.deque[_TxJob] = collections.deque()
+        self._tx_close: bytes | None = None
 
     # ---- state ---------------------------------------------------------------------------
 
@@ -349,12 +372,56 @@ class Connection:
         """
         if self._rx_stopped or not data:
             return
+        if self._rx_suspended:
+            # work left for resume(): these bytes wait behind it, in order
+            self._append(data)
+            return
+        self._budget = self._budget_size
+        self._receive(data)
+
+    def work_pending(self) -> bool:
+        """Return whether the last call left work for ``resume`` (its ``work_budget`` ran out).
+
+        While it does, bytes given to ``receive_data`` are only stored: call ``resume``
+        (on a later turn of your loop, after stopping reads) until this is False.
+        """
+        return self._rx_suspended or bool(self._tx_jobs)
+
+    def resume(self) -> None:
+        """Go on with the work an earlier call left (``work_pending()``), within a fresh budget.
+
+        Messages waiting to be compressed go first, then the frame being inflated, then the
+        bytes stored behind it. Errors and callbacks behave as in ``receive_data``.
+        """
+        self._budget = self._budget_size
+        self._run_tx()
+        if not self._rx_suspended or self._rx_stopped:
+            return
+        self._rx_suspended = False
+        if self._rx_held is not None:
+            try:
+                if not self._inflate_more(None):
+                    return
+            except ProtocolError as exc:
+                self._fail(exc)
+                return
+            except Exception:
+                if self._on_frame is None:
+                    self._fail(ProtocolError("internal error", CloseCode.INTERNAL_ERROR))
+                raise
+        if self._buf and not self._rx_stopped:
+            self._receive(b"")
+
+    def _append(self, data: BytesLike) -> None:
+        try:
+            self._buf += data
+        except BufferError:  # a frame callback kept a view of the old buffer
+            self._buf = self._buf + data
+
+    def _receive(self, data: BytesLike) -> None:
         own = True
         if self._buf:
-            try:
-                self._buf += data
-            except BufferError:  # a frame callback kept a view of the old buffer
-                self._buf = self._buf + data
+            self._append(data)
             buf: BytesLike = self._buf
         elif self._server and self._on_frame is not None and not _is_writable(data):
             buf = bytearray(data)
@@ -381,7 +448,7 @@ class Connection:
 
         True when the C reader is on for this frame-path connection and the reader here is
         between frames and messages (nothing partial, no fragmented message, not stopped).
-        Such a reader (``_speedups.PlainReader``) takes only complete, unfragmented,
+        Such a reader (``net._io.PlainReader``) takes only complete, unfragmented,
         uncompressed TEXT/BINARY frames (valid UTF-8 for text), unmasks them in place and
         hands them out as ``on_frame`` would; everything from the first other byte on must
         come back to ``receive_data``. Ask again after every ``receive_data``.
@@ -392,6 +459,7 @@ class Connection:
             and not self._rx_opcode
             and not self._rx_stopped
             and self._rx_utf8 is None
+            and not self._rx_suspended
         )
 
     def take_partial_frame(self, limit: int) -> bytearray | None:
@@ -410,6 +478,7 @@ class Connection:
             or buf[0] not in (0x81, 0x82)
             or self._rx_opcode
             or self._rx_stopped
+            or self._rx_suspended
         ):
             return None
         self._buf = bytearray()
@@ -537,12 +606,29 @@ class Connection:
                     return pos
                 continue
             fin = b0 & 0x80
+            if (b0 & 0x40) if opcode else self._rx_compressed:
+                # inflated within the budget, perhaps over several calls (resume)
+                if self._budget <= 0:
+                    self._rx_suspended = True  # this frame is parsed again on resume
+                    break
+                packed: BytesLike
+                if on_frame is not None:
+                    packed = in_place = mv[p:q]
+                    if want_mask and length:
+                        _mask.apply_mask_inplace(in_place, mv[p - 4 : p])
+                else:
+                    packed = (
+                        _mask.apply_mask(mv[p:q], mv[p - 4 : p]) if want_mask else mv[p:q].tobytes()
+                    )
+                self._rx_resume = pos = q
+                self._rx_held = (opcode, b0, [], 0)
+                if not self._inflate_more(packed):
+                    return pos
+                continue
             if on_frame is not None:
                 data = mv[p:q]
                 if want_mask and length:
                     _mask.apply_mask_inplace(data, mv[p - 4 : p])
-                if (b0 & 0x40) if opcode else self._rx_compressed:
-                    data = memoryview(self._inflate(data, fin))
                 if self._check_utf8 and (opcode or self._rx_opcode) == 1:
                     self._check_text(data, fin, opcode)
                 if not fin:
@@ -559,8 +645,6 @@ class Connection:
             payload = _mask.apply_mask(mv[p:q], mv[p - 4 : p]) if want_mask else mv[p:q].tobytes()
             pos = q
             if opcode and fin and not self._rx_checked:
-                if b0 & 0x40:
-                    payload = self._inflate(payload, fin)
                 self._message(opcode, payload)
             else:
                 self._fragment(opcode, b0, payload)
@@ -616,13 +700,49 @@ class Connection:
             self._rx_utf8 = None
             validator.finish()
 
-    def _inflate(self, data: BytesLike, fin: int) -> bytes:
-        assert self._deflate is not None  # RSV1 passed _check_rsv
-        limit = self._max_msg - self._rx_size
-        out = self._deflate.decompress(data, fin=bool(fin), max_size=limit)
-        if len(out) > limit:  # the codec should have raised; do not trust it blindly
-            raise PayloadTooBig(self._rx_size + len(out), self._max_msg)
-        return out
+    def _inflate_more(self, packed: BytesLike | None) -> bool:
+        # Inflate the held frame (its payload first, None after) within the budget; once
+        # whole, hand it on as an uncompressed frame would go and return True.
+        assert self._deflate is not None and self._rx_held is not None  # RSV1 passed
+        opcode, b0, parts, size = self._rx_held
+        fin = b0 & 0x80
+        done = False
+        while not done:
+            if self._budget <= 0:
+                self._rx_held = (opcode, b0, parts, size)
+                self._rx_suspended = True
+                return False
+            limit = self._max_msg - self._rx_size - size
+            out, done = self._deflate.decompress_step(
+                packed, fin=bool(fin), max_size=limit, budget=self._budget
+            )
+            packed = None
+            if len(out) > limit:  # the codec should have raised; do not trust it blindly
+                raise PayloadTooBig(self._rx_size + size + len(out), self._max_msg)
+            self._budget -= len(out)
+            size += len(out)
+            parts.append(out)
+        self._rx_held = None
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        if self._on_frame is None:
+            if opcode and fin:
+                self._message(opcode, data)
+            else:
+                self._fragment(opcode, b0, data)
+            return True
+        view = memoryview(data)
+        if self._check_utf8 and (opcode or self._rx_opcode) == 1:
+            self._check_text(view, fin, opcode)
+        if not fin:
+            if opcode:
+                self._rx_opcode = opcode
+                self._rx_compressed = True
+            self._rx_size += size
+        elif self._rx_opcode:
+            self._rx_opcode = 0
+            self._rx_size = 0
+        self._on_frame(opcode, view, bool(fin))
+        return True
 
     def _message(self, opcode: int, payload: bytes) -> None:
         if opcode == 1:
@@ -639,8 +759,6 @@ class Connection:
         if opcode:
             self._rx_opcode = opcode
             self._rx_compressed = bool(b0 & 0x40)
-        if self._rx_compressed:
-            payload = self._inflate(payload, fin)
         if self._rx_opcode == 1 and self._check_utf8:
             self._check_text(payload, fin, 0)
         self._rx_size += len(payload)
@@ -664,6 +782,7 @@ class Connection:
             self.close_code, self.close_reason = code, reason
             self._events.append(CloseReceived(code, reason))
             self._rx_stopped = True
+            self._abort_tx()
             if not self._close_sent:
                 # §5.5.1: answer with a close, typically echoing the code.
                 echo = None if code == CloseCode.NO_STATUS else code
@@ -675,6 +794,9 @@ class Connection:
     def _fail(self, exc: ProtocolError) -> None:
         self.error = exc
         self._rx_stopped = True
+        self._rx_suspended = False
+        self._rx_held = None
+        self._abort_tx()
         self._buf = bytearray()
         self._rx_parts = []
         self._rx_utf8 = None
@@ -694,6 +816,55 @@ class Connection:
             return b""
         self._out = []
         return out[0] if len(out) == 1 else b"".join(out)
+
+    def _send_compressed(self, opcode: int, payload: BytesLike) -> None:
+        # A message over one call's budget is compressed over several (resume), sent as
+        # fragments (RFC 7692 §6.1); anything sent meanwhile waits behind it.
+        assert self._deflate is not None
+        if not self._tx_jobs and len(payload) <= self._budget_size:
+            self._budget -= len(payload)
+            self._queue(opcode, self._deflate.compress(payload), rsv1=True)
+            return
+        self._tx_jobs.append(_TxJob(opcode, bytes(payload), True))
+        self._run_tx()
+
+    def _run_tx(self) -> None:
+        jobs = self._tx_jobs
+        while jobs and self._budget > 0:
+            job = jobs[0]
+            if not job.compress:
+                jobs.popleft()
+                key = None if self._keys is None else self._keys.next_key()
+                self._out.append(_frames.pack_frame(0x80 | job.opcode, job.data, key))
+                continue
+            assert self._deflate is not None
+            start = job.pos
+            end = min(len(job.data), start + self._budget)
+            fin = end == len(job.data)
+            with memoryview(job.data) as view:
+                out = self._deflate.compress_step(view[start:end], fin=fin)
+            self._budget -= end - start
+            job.pos = end
+            self._queue(job.opcode if start == 0 else Opcode.CONTINUATION, out, fin, start == 0)
+            if fin:
+                jobs.popleft()
+        if not jobs and self._tx_close is not None:
+            payload, self._tx_close = self._tx_close, None
+            self._queue(Opcode.CLOSE, payload)
+
+    def _finish_tx(self) -> None:
+        # a frame the caller builds itself must not overtake a message being compressed
+        budget, self._budget = self._budget, 1 << 62
+        self._run_tx()
+        self._budget = budget
+
+    def _abort_tx(self) -> None:
+        # closing: a message still being compressed is dropped, a close waiting behind
+        # it goes now (a control frame may follow a fragment, RFC 6455 §5.4)
+        self._tx_jobs.clear()
+        if self._tx_close is not None:
+            payload, self._tx_close = self._tx_close, None
+            self._queue(Opcode.CLOSE, payload)
 
     def _queue(self, opcode: int, payload: BytesLike, fin: bool = True, rsv1: bool = False) -> None:
         key = None if self._keys is None else self._keys.next_key()
@@ -724,7 +895,10 @@ class Connection:
         if self.state is not _OPEN or self._tx_opcode:
             self._check_message_start()
         if compress and self._deflate is not None:
-            self._queue(Opcode.TEXT, self._deflate.compress(payload), rsv1=True)
+            self._send_compressed(Opcode.TEXT, payload)
+            return
+        if self._tx_jobs:
+            self._tx_jobs.append(_TxJob(Opcode.TEXT, bytes(payload), False))
             return
         key = None if self._keys is None else self._keys.next_key()
         self._out.append(_frames.pack_frame(0x81, payload, key))
@@ -734,7 +908,10 @@ class Connection:
         if self.state is not _OPEN or self._tx_opcode:
             self._check_message_start()
         if compress and self._deflate is not None:
-            self._queue(Opcode.BINARY, self._deflate.compress(data), rsv1=True)
+            self._send_compressed(Opcode.BINARY, data)
+            return
+        if self._tx_jobs:
+            self._tx_jobs.append(_TxJob(Opcode.BINARY, bytes(data), False))
             return
         key = None if self._keys is None else self._keys.next_key()
         self._out.append(_frames.pack_frame(0x82, data, key))
@@ -763,6 +940,7 @@ class Connection:
                 raise ValueError(f"unknown opcode {opcode:#x}")
             return
         self._check_open()
+        self._finish_tx()
         if opcode == Opcode.CONTINUATION:
             if not self._tx_opcode:
                 raise InvalidState("continuation frame without a message in progress")
@@ -803,7 +981,10 @@ class Connection:
         """
         payload = build_close_payload(code, reason)
         self._check_open()
-        self._queue(Opcode.CLOSE, payload)
+        if self._tx_jobs:
+            self._tx_close = payload  # after the messages still being compressed
+        else:
+            self._queue(Opcode.CLOSE, payload)
         self._close_sent = True
         self.sent_close_code = code
         self._transition(_Trigger.SEND_CLOSE)
@@ -824,6 +1005,8 @@ class Connection:
         """
         if self.state is not _OPEN or self._tx_opcode:
             self._check_message_start()
+        if self._tx_jobs:
+            self._finish_tx()
         key = None if self._keys is None else self._keys.next_key()
         start = _frames.pack_in_place(buf, offset, length, 0x80 | opcode, key)
         frame = memoryview(buf)[start : offset + length]
@@ -845,6 +1028,8 @@ class Connection:
         """
         if self.state is not _OPEN or self._tx_opcode:
             self._check_message_start()
+        if self._tx_jobs:
+            self._finish_tx()
         if self._out:
             return self.data_to_send() + frame
         return frame

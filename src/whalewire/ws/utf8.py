@@ -4,33 +4,32 @@ Holds ``Utf8Validator``, fed fragment by fragment, which raises ``InvalidUTF8`` 
 chunk that makes the stream invalid (so a connection fails on the frame that breaks the
 message, not at its end), and ``validate_utf8`` for a whole buffer. Overlong forms,
 surrogates (U+D800..DFFF) and code points above U+10FFFF are invalid. The C accelerator
-is used when built; the pure-Python path is CPython's strict incremental UTF-8 decoder.
+is used when built and ``whalewire.speedups`` says so; the pure-Python path is CPython's
+strict incremental UTF-8 decoder.
 This module knows nothing of frames or connections.
 """
 
 from __future__ import annotations
 
 import codecs
+from types import ModuleType
 from typing import Protocol
 
+from whalewire import speedups
 from whalewire.ws.exceptions import InvalidUTF8
 
 __all__ = [
     "SPEEDUPS",
     "Utf8Validator",
     "new_validator",
-    "use_speedups",
     "validate_utf8",
 ]
 
 BytesLike = bytes | bytearray | memoryview
 
-try:
-    from whalewire.ws import _speedups
-
-    _HAVE_C = True
-except ImportError:  # no compiler at install time: the pure-Python path below is complete
-    _HAVE_C = False
+# None when not built (no compiler at install time): the pure-Python path below is complete
+_speedups: ModuleType | None = speedups.load("whalewire.ws._speedups")
+_HAVE_C = _speedups is not None
 
 
 class Utf8Validator(Protocol):
@@ -84,6 +83,7 @@ class CUtf8Validator:
     __slots__ = ("_state", "_step")
 
     def __init__(self) -> None:
+        assert _speedups is not None  # chosen by _switch only when built
         self._step = _speedups.utf8_step
         self._state = 0
 
@@ -112,6 +112,7 @@ def _py_validate(data: BytesLike) -> bool:
 
 
 def _c_validate(data: BytesLike) -> bool:
+    assert _speedups is not None  # chosen by _switch only when built
     return bool(_speedups.utf8_step(data, 0) == 0)
 
 
@@ -126,15 +127,14 @@ def validate_utf8(data: BytesLike) -> bool:
     return _validate(data)
 
 
-def use_speedups(enabled: bool) -> bool:
-    """Switch validation to the C accelerator (if built) or to pure Python; return the old flag."""
+def _switch(enabled: bool) -> bool:
+    # whalewire.speedups calls this
     global new_validator, _validate, SPEEDUPS
-    old = SPEEDUPS
     if enabled and _HAVE_C:
         new_validator, _validate, SPEEDUPS = CUtf8Validator, _c_validate, True
     else:
         new_validator, _validate, SPEEDUPS = PyUtf8Validator, _py_validate, False
-    return old
+    return SPEEDUPS
 
 
-use_speedups(True)
+speedups.register(__name__, _switch)

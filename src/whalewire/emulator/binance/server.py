@@ -27,7 +27,7 @@ from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
 from whalewire.emulator.front import Front, wall_clock
 from whalewire.emulator.matching import Clock
 from whalewire.emulator.stamps import ReadStamps
-from whalewire.net._protocol import WebSocket
+from whalewire.net import WebSocket
 from whalewire.net.server import Server, serve
 from whalewire.ws.exceptions import CloseCode
 from whalewire.ws.handshake import Request

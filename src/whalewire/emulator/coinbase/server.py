@@ -37,7 +37,7 @@ from whalewire.emulator.coinbase.feed import CoinbaseFeedSession
 from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
 from whalewire.emulator.front import Front, wall_clock
 from whalewire.emulator.matching import Clock
-from whalewire.net._protocol import WebSocket
+from whalewire.net import WebSocket
 from whalewire.net.server import Server, serve
 
 

@@ -32,7 +32,7 @@ from whalewire.emulator.kraken.exchange import (
 )
 from whalewire.emulator.kraken.render import status_message
 from whalewire.emulator.matching import Clock
-from whalewire.net._protocol import WebSocket
+from whalewire.net import WebSocket
 from whalewire.net.server import Server, serve
 from whalewire.ws.handshake import Request
 

@@ -162,7 +162,7 @@ class MempoolSpaceProtocol:
         """
         try:
             msg = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # nesting deeper than Python's stack
             raise MempoolSpaceError(f"server sent non-JSON: {exc}") from None
         if not isinstance(msg, dict):
             raise MempoolSpaceError(f"server sent a JSON {type(msg).__name__}, not an object")

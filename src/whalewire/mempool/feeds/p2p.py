@@ -15,6 +15,7 @@ import asyncio
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
+from typing import cast
 
 from whalewire.mempool.feeds._callback import iterate
 from whalewire.mempool.feeds.events import BlockSeen, FeedEvent, tx_event
@@ -52,8 +53,8 @@ class _Link(asyncio.Protocol):
         self.feed = feed
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.feed._transport = transport
+        # uvloop's TCPTransport is not an asyncio.Transport subclass: no isinstance check
+        self.feed._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         # A link the feed has closed may still deliver a last read: it is not ours any more.

@@ -46,7 +46,7 @@ from whalewire.model import (
     OrderType,
     SubmitOrder,
 )
-from whalewire.net._protocol import WebSocket
+from whalewire.net import WebSocket
 from whalewire.net.client import connect
 from whalewire.net.uring import use_send_backend
 from whalewire.venues.base import (
@@ -69,6 +69,7 @@ from whalewire.venues.base import (
 )
 from whalewire.venues.binance import decode
 from whalewire.venues.clock import ClockNotSynced, ClockSync
+from whalewire.venues.contract import Capabilities, VenueDefaults
 from whalewire.venues.credentials import Credentials, Secret
 from whalewire.venues.decoding import VenueDecodeError
 from whalewire.venues.ids import binance_client_order_id
@@ -99,8 +100,10 @@ _UNKNOWN_ORDER_SENT = -2011
 _READY_MAX = 4096
 
 
-class BinanceClient:
-    """A ``VenueClient`` for the Binance Spot WebSocket API (``/ws-api/v3``)."""
+class BinanceClient(VenueDefaults):
+    """A ``venues.contract.Venue`` for the Binance Spot WebSocket API (``/ws-api/v3``)."""
+
+    capabilities = Capabilities(rehearsal=True, templates=True, price_refresh=True)
 
     def __init__(
         self,

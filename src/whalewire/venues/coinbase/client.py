@@ -49,7 +49,7 @@ from whalewire.model import (
     OrderType,
     SubmitOrder,
 )
-from whalewire.net._protocol import WebSocket
+from whalewire.net import WebSocket
 from whalewire.net.backoff import backoff
 from whalewire.net.client import connect
 from whalewire.net.reconnect import Supervisor
@@ -67,6 +67,7 @@ from whalewire.venues.base import (
 )
 from whalewire.venues.clock import ClockSync
 from whalewire.venues.coinbase import decode
+from whalewire.venues.contract import Capabilities, VenueDefaults
 from whalewire.venues.credentials import Credentials
 from whalewire.venues.decoding import VenueDecodeError
 from whalewire.venues.http1 import Http1Connection, Http1Error, Response, open_connection
@@ -115,8 +116,10 @@ def _ts_ns(text: object) -> int:
         return 0
 
 
-class CoinbaseClient:
-    """A ``VenueClient`` for Coinbase Exchange (REST orders, WebSocket ``user`` channel)."""
+class CoinbaseClient(VenueDefaults):
+    """A ``contract.Venue`` for Coinbase Exchange (REST orders, WebSocket ``user`` channel)."""
+
+    capabilities = Capabilities(rehearsal=True, price_refresh=True)
 
     def __init__(
         self,

@@ -48,7 +48,7 @@ from whalewire.model import (
     OrderType,
     SubmitOrder,
 )
-from whalewire.net._protocol import WebSocket
+from whalewire.net import WebSocket
 from whalewire.net.client import connect
 from whalewire.venues.base import (
     DEFAULT_PONG_INTERVAL_MS,
@@ -68,6 +68,7 @@ from whalewire.venues.base import (
     rtt_summary,
     venue_supervisor,
 )
+from whalewire.venues.contract import Capabilities, VenueDefaults
 from whalewire.venues.credentials import Credentials
 from whalewire.venues.decoding import VenueDecodeError
 from whalewire.venues.ids import kraken_client_order_id
@@ -106,8 +107,10 @@ class KrakenError(VenueError):
         return f"kraken {self.method}: {self.error}"
 
 
-class KrakenClient:
-    """A ``VenueClient`` for Kraken Spot WebSocket v2 (``wss://ws-auth.kraken.com/v2``)."""
+class KrakenClient(VenueDefaults):
+    """A ``venues.contract.Venue`` for Kraken Spot WebSocket v2 (``wss://ws-auth.kraken.com/v2``)."""
+
+    capabilities = Capabilities(dead_mans_switch=True, rehearsal=True, templates=True)
 
     def __init__(
         self,

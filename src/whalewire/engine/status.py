@@ -1,0 +1,101 @@
+"""The status view: a read-only, JSON-ready snapshot for ``/status``, the dashboard and metrics.
+
+It reads the pipeline's counters, execution's orders, risk's books, the venues' own status
+and the metrics; it changes none of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from whalewire.engine.config import Config
+from whalewire.engine.execution import Execution
+from whalewire.engine.metrics import STAGES, Metrics
+from whalewire.engine.oms import OrderStatus
+from whalewire.engine.pipeline import Pipeline
+from whalewire.engine.risk import RiskEngine
+from whalewire.venues.contract import Venue
+
+#: pipeline order of the latency stages, for the snapshot and the dashboard
+_STAGE_ORDER = {name: i for i, name in enumerate(STAGES)}
+
+
+class StatusView:
+    """Reads one engine's parts for the control plane, the dashboard and the runner."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        pipeline: Pipeline,
+        execution: Execution,
+        risk: RiskEngine,
+        venues: Mapping[str, Venue],
+        metrics: Metrics,
+        monotonic_ns: Callable[[], int],
+    ) -> None:
+        self.config = config
+        self.pipeline = pipeline
+        self.execution = execution
+        self.risk = risk
+        self.venues = venues
+        self.metrics = metrics
+        self._now = monotonic_ns
+        self.started_ns = monotonic_ns()
+
+    def status(self) -> Mapping[str, Any]:
+        """A JSON-ready snapshot (served at /status and drawn by the dashboard)."""
+        pipeline, risk, metrics = self.pipeline, self.risk, self.metrics
+        counters = metrics.counters
+        orders = self.execution.orders
+        recent = list(orders.values())[-10:]
+        return {
+            "mode": self.config.engine.mode,
+            "armed": pipeline.armed,
+            "trading_state": risk.state.value,
+            "state_reason": risk.state_reason,
+            "uptime_s": (self._now() - self.started_ns) / 1e9,
+            "connections": [dict(v.status(), venue=n) for n, v in self.venues.items()],
+            "feeds": [{"name": n, "events": c} for n, c in sorted(pipeline.feed_counts.items())],
+            "whales": {"seen": pipeline.whales_seen, "recent": list(pipeline.recent_whales)},
+            "ignored": dict(pipeline.ignored),
+            "orders": {
+                "sent": counters.get("orders_sent", 0),
+                "filled": counters.get("orders_filled", 0),
+                "rejected": counters.get("orders_rejected", 0),
+                "denied": counters.get("orders_denied", 0),
+                "unknown": sum(1 for o in orders.values() if o.status is OrderStatus.UNKNOWN),
+                "open": sum(1 for o in orders.values() if not o.is_final),
+                "recent": [
+                    {
+                        "client_order_id": o.client_order_id,
+                        "side": o.command.side.value,
+                        "quantity": str(o.command.quantity),
+                        "status": o.status.value,
+                        "filled": str(o.filled_qty),
+                        "avg_px": f"{o.avg_px:.2f}" if o.filled_qty else "",
+                    }
+                    for o in recent
+                ],
+            },
+            "positions": {
+                sym: {
+                    "position": str(b.position),
+                    "realized_pnl": f"{b.realized_pnl:.2f}",
+                    "unrealized_pnl": f"{b.unrealized_pnl():.2f}",
+                    "last_price": str(b.last_price) if b.last_price is not None else "-",
+                }
+                for sym, b in risk.books.items()
+            },
+            "latency_us": {
+                name: {k: (v / 1000 if k != "count" else v) for k, v in lat.summary().items()}
+                for name, lat in sorted(
+                    metrics.latencies.items(), key=lambda item: _STAGE_ORDER.get(item[0], 99)
+                )
+            },
+        }
+
+    def metrics_text(self) -> str:
+        """The Prometheus exposition of the engine's metrics."""
+        return self.metrics.to_prometheus()
