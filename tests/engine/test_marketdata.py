@@ -107,3 +107,18 @@ max_daily_loss = 100
     finally:
         await market.close()
         await emu.close()
+
+
+def test_the_dashboard_draws_each_books_top_and_health() -> None:
+    from rich.console import Console
+
+    from whalewire.engine.dashboard import render
+    from whalewire.venues.books import status_row
+
+    console = Console(width=140, record=True)
+    console.print(render({"books": {"binance:BTCUSDT": status_row(book(60_000.0, 60_001.0))}}))
+    text = console.export_text()
+    assert "books" in text and "binance:BTCUSDT" in text and "60000.0 x 5.0" in text
+    console = Console(width=140, record=True)
+    console.print(render({}))
+    assert "books" not in console.export_text()
