@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from whalewire.emulator.accounts import Credentials, Registry
 from whalewire.emulator.binance.exchange import BinanceConfig
 from whalewire.emulator.binance.server import BinanceEmulator
+from whalewire.emulator.binance.streams import BinanceStreams
 from whalewire.emulator.coinbase.exchange import CoinbaseCredentials
 from whalewire.emulator.coinbase.server import CoinbaseEmulator, loopback_tls
 from whalewire.emulator.faults import FaultPlan
@@ -42,6 +43,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--walk-interval", type=_positive, default=1.0, help="seconds between two walk steps"
+    )
+    parser.add_argument(
+        "--stream-port",
+        type=int,
+        default=None,
+        help="binance: also serve the market-data WebSocket Streams (/ws/<stream>, "
+        "/stream?streams=) on this port (0: a free one; off by default)",
     )
     parser.add_argument(
         "--stamp-reads",
@@ -154,6 +162,10 @@ async def _serve(args: argparse.Namespace) -> int:
     host = args.host if ":" not in args.host else f"[{args.host}]"
     url = f"ws://{host}:{emulator.port}/ws-api/v3"
     print(banner(url, creds, rsa_key), flush=True)
+    if args.stream_port is not None:
+        streams = BinanceStreams(emulator.exchange)
+        await streams.start(args.host, args.stream_port)
+        print(f"streams: ws://{host}:{streams.port}/ws/<stream> | /stream?streams=", flush=True)
     await server.serve_forever()
     return 0
 

@@ -14,6 +14,7 @@ from typing import Generic, Protocol, TypeVar
 
 from whalewire.emulator.accounts import Registry
 from whalewire.emulator.book import BookConfig, price_walk, seed_book, synthetic_levels
+from whalewire.emulator.market import MarketTape
 from whalewire.emulator.matching import Clock, Event, Fees, MatchingEngine, SymbolSpec
 
 S = TypeVar("S")
@@ -102,6 +103,8 @@ class Exchange(Generic[S]):
         #: the house's price walk, when the config asks for a moving market
         self.walk = price_walk(markets, walk_bps=walk_bps, levels=book_levels, seed=seed)
         self.sessions: list[S] = []
+        #: the public market data: book diffs and trades, for the venue's streams (market.py)
+        self.tape = MarketTape(self.engine, clock)
         #: called with a session that has messages waiting (caused by another connection)
         self.on_push: Callable[[S], None] | None = None
 

@@ -158,6 +158,11 @@ class VenueSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     #: through the order path at most this often, keeping it warm; 0: never. Binance and
     #: Kraken (WebSocket venues); the default stays under 5 frames a second (venues.base)
     pong_interval_ms: float = DEFAULT_PONG_INTERVAL_MS
+    #: the venue's public market data, ws(s)://: Binance's stream host
+    #: (wss://stream.binance.com:9443), Kraken's wss://ws.kraken.com/v2, Coinbase's feed.
+    #: Live books of the routed symbols then mark P&L and the price band at their mid and
+    #: feed the strategy's book settings (engine/marketdata.py); empty: no market data
+    market_url: str = ""
 
     def __post_init__(self) -> None:
         named = ("emulator", "testnet", "demo", "production")
@@ -166,6 +171,8 @@ class VenueSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
             raise ValueError(
                 f"endpoint must be one of {', '.join(named)} or a ws(s):// or http(s):// URL"
             )
+        if self.market_url and not self.market_url.startswith(("ws://", "wss://")):
+            raise ValueError("market_url must be a ws(s):// URL")
 
 
 class AddressBookSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -319,6 +326,8 @@ RANGES: dict[type, dict[str, Range]] = {
         "cooldown_s": _within("0", "86400"),
         "max_reactions": _ints(1, 1_000_000),
         "window_s": _within("0", "86400", low_open=True),
+        "max_spread_bps": _within("0", "10000", zero="off"),
+        "max_depth_fraction": _within("0", "1", zero="off"),
     },
     RiskConfig: {
         "max_orders_per_second": _ints(1, 100_000),

@@ -97,6 +97,20 @@ def render(status: Mapping[str, Any]) -> Group:
             str(p.get("last_price", "-")),
         )
 
+    bt = _table("book", "bid", "ask", "spread", "synced", "resyncs", "gaps", "lag ms")
+    for key, b in status.get("books", {}).items():
+        lag = b.get("lag_ms")
+        bt.add_row(
+            key,
+            f"{b['bid']} x {b['bid_qty']}" if b.get("bid") is not None else "-",
+            f"{b['ask']} x {b['ask_qty']}" if b.get("ask") is not None else "-",
+            f"{b['spread']:.8g}" if b.get("spread") is not None else "-",
+            "yes" if b.get("synced") else "NO",
+            str(b.get("resyncs", 0)),
+            str(b.get("gaps", 0) + b.get("checksum_failures", 0)),
+            f"{lag:.1f}" if lag is not None else "-",
+        )
+
     lt = _table("stage", "n", "p50 µs", "p99 µs", "p99.9 µs")
     for name, s in status.get("latency_us", {}).items():
         lt.add_row(
@@ -120,5 +134,6 @@ def render(status: Mapping[str, Any]) -> Group:
         Panel(Group(counts, wt), title="whales and decisions", title_align="left"),
         Panel(ot, title="orders and fills", title_align="left"),
         Panel(pt, title="P&L", title_align="left"),
+        *([Panel(bt, title="books", title_align="left")] if status.get("books") else []),
         Panel(lt, title="latency", title_align="left"),
     )

@@ -34,6 +34,7 @@ from whalewire.engine.config import ZmqFeed as ZmqFeedConfig
 from whalewire.engine.control import ControlServer
 from whalewire.engine.dashboard import render
 from whalewire.engine.journal import Journal
+from whalewire.engine.marketdata import MarketData, start_market_data
 from whalewire.engine.report import latency_table, write_html
 from whalewire.mempool.feeds.bitcoind_zmq import BitcoindZmqFeed
 from whalewire.mempool.feeds.events import FeedEvent
@@ -69,9 +70,12 @@ class Running:
     journal: Journal
     emulators: list[Emulator] = field(default_factory=list)
     reconciled: dict[str, int] = field(default_factory=dict)
+    #: the live books of venues with a ``market_url`` (engine/marketdata.py)
+    market: MarketData = field(default_factory=MarketData)
 
     async def close(self) -> None:
         """Stop the control plane, the engine's venues, the emulators and the journal."""
+        await self.market.close()
         await self.control.stop()
         await self.engine.close()
         for emulator in self.emulators:
@@ -286,6 +290,8 @@ async def build(
     running = Running(engine, control, Monitor(feeds(config)), journal, emulators)
     try:
         running.reconciled = await engine.start()
+        running.market = await start_market_data(config, engine.risk, engine.strategy)
+        engine.view.books = running.market.status
         for name, venue in venues.items():
             if venue.capabilities.templates:  # build hot-path templates before the first whale
                 for symbol in routed_symbols(name, config):
@@ -298,11 +304,14 @@ async def build(
     return running
 
 
-async def mark_prices(engine: Engine, interval_s: float = MARK_INTERVAL_S) -> None:
+async def mark_prices(
+    engine: Engine, interval_s: float = MARK_INTERVAL_S, market: MarketData | None = None
+) -> None:
     """Mark every routed symbol at its venue's price every ``interval_s`` (off the hot path).
 
     The risk engine's reference price and the dashboard's unrealized P&L come from here
     between orders; a venue that cannot be asked (dry run, reconnecting) keeps its last price.
+    A symbol whose live book is synced (``market``) is marked by the book instead.
     """
     strategy = engine.config.strategy
     routes = sorted(
@@ -312,7 +321,8 @@ async def mark_prices(engine: Engine, interval_s: float = MARK_INTERVAL_S) -> No
     while task is None or not task.cancelling():
         for name, symbol in routes:
             venue = engine.venues.get(name)
-            if venue is None:
+            live = market.books.get((name, symbol)) if market is not None else None
+            if venue is None or (live is not None and live.health().synced):
                 continue
             price = venue.last_price(symbol)
             if venue.capabilities.price_refresh:
@@ -351,7 +361,7 @@ async def run(
         stop.set()
 
     feeding = asyncio.create_task(feed_then_drain())
-    marking = asyncio.create_task(mark_prices(engine))
+    marking = asyncio.create_task(mark_prices(engine, market=running.market))
     deadline = None if seconds is None else time.monotonic() + seconds
     live = (
         Live(render(engine.status()), console=console, refresh_per_second=4) if dashboard else None

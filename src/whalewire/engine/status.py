@@ -43,6 +43,8 @@ class StatusView:
         self.metrics = metrics
         self._now = monotonic_ns
         self.started_ns = monotonic_ns()
+        #: each live book's top and health (``engine/marketdata.py``; None: no market data)
+        self.books: Callable[[], Mapping[str, Any]] | None = None
 
     def status(self) -> Mapping[str, Any]:
         """A JSON-ready snapshot (served at /status and drawn by the dashboard)."""
@@ -88,6 +90,7 @@ class StatusView:
                 }
                 for sym, b in risk.books.items()
             },
+            "books": dict(self.books()) if self.books is not None else {},
             "latency_us": {
                 name: {k: (v / 1000 if k != "count" else v) for k, v in lat.summary().items()}
                 for name, lat in sorted(

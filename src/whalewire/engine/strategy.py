@@ -17,6 +17,7 @@ from typing import Literal, NamedTuple, Protocol
 import msgspec
 
 from whalewire.model import Side, SubmitOrder
+from whalewire.venues.books import BookSide, BookView
 
 SATS_PER_BTC = 100_000_000
 NS_PER_S = 1_000_000_000
@@ -68,6 +69,12 @@ class StrategyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
     #: at most this many reactions in any ``window_s`` seconds, across all entities
     max_reactions: int = 10
     window_s: float = 60.0
+    #: skip an alert when the route's live book is wider than this, in basis points of the
+    #: mid, or not synced (needs ``[venues.NAME] market_url``); 0: off (no book is read)
+    max_spread_bps: float = 0.0
+    #: cap an order at this fraction of the quantity the route's visible book holds on the
+    #: side it takes (needs market data; a book not synced leaves the size alone); 0: off
+    max_depth_fraction: float = 0.0
 
 
 class IgnoreReason(StrEnum):
@@ -80,6 +87,8 @@ class IgnoreReason(StrEnum):
     COOLDOWN = "COOLDOWN"
     WINDOW_FULL = "WINDOW_FULL"
     ZERO_SIZE = "ZERO_SIZE"
+    SPREAD_TOO_WIDE = "SPREAD_TOO_WIDE"  #: the live book's spread is over ``max_spread_bps``
+    BOOK_NOT_SYNCED = "BOOK_NOT_SYNCED"  #: ``max_spread_bps`` is set and the book is not live
 
 
 class AlertIgnored(msgspec.Struct, frozen=True, kw_only=True):
@@ -135,6 +144,10 @@ class WhaleStrategy:
         #: per entity, the plan of the last alert kind it had (an entity's alerts are
         #: nearly all one kind; an alert kind is compared by identity, never hashed)
         self._plans: dict[str, _Plan] = {}
+        #: live books by (venue, symbol), read only when the book settings are on
+        #: (``engine/marketdata.py`` fills it)
+        self.books: dict[tuple[str, str], BookView] = {}
+        self._uses_books = config.max_spread_bps > 0 or config.max_depth_fraction > 0
 
     def _plan(self, entity: str, kind: object) -> _Plan:
         cfg = self.config
@@ -196,6 +209,9 @@ class WhaleStrategy:
                         reactions.popleft()
                     if len(reactions) >= self._max_reactions:
                         reason = IgnoreReason.WINDOW_FULL
+        book = self.books.get((plan.venue, plan.symbol)) if self._uses_books else None
+        if reason is None and self._uses_books:
+            reason = self._book_reason(book)
         if reason is not None and not shadow:
             return AlertIgnored(
                 txid=txid, entity=entity, reason=reason, ts_init=now, ts_event=alert.recv_ns
@@ -206,6 +222,9 @@ class WhaleStrategy:
             positive = qty > 0
         else:
             positive = self._fixed_positive
+        if book is not None and self.config.max_depth_fraction > 0:
+            qty = self._cap_to_depth(book, plan.side or Side.SELL, qty)
+            positive = qty > 0
         if not positive and not shadow:
             return AlertIgnored(
                 txid=txid,
@@ -245,6 +264,27 @@ class WhaleStrategy:
             seen.move_to_end(txid)
         while len(seen) > self._seen_capacity:
             seen.popitem(last=False)
+
+    def _book_reason(self, book: BookView | None) -> IgnoreReason | None:
+        limit = self.config.max_spread_bps
+        if limit <= 0:
+            return None
+        if book is None or not book.health().synced:
+            return IgnoreReason.BOOK_NOT_SYNCED
+        top = book.top()
+        spread, mid = top.spread, top.mid
+        if spread is None or mid is None or mid <= 0:
+            return IgnoreReason.BOOK_NOT_SYNCED
+        return IgnoreReason.SPREAD_TOO_WIDE if spread / mid * 10_000 > limit else None
+
+    def _cap_to_depth(self, book: BookView, side: Side, qty: Decimal) -> Decimal:
+        if not book.health().synced:
+            return qty
+        # a SELL takes the bids, a BUY the asks; what the whole visible side holds
+        taken = BookSide.BID if side is Side.SELL else BookSide.ASK
+        visible = book.depth(taken, float("inf")).filled
+        cap = self._round(Decimal(repr(visible * self.config.max_depth_fraction)))
+        return min(qty, cap)
 
     def _size(self, value_sats: int) -> Decimal:
         if self._fixed_qty is not None:

@@ -274,6 +274,7 @@ class BinanceExchange(Exchange["BinanceSession"]):
 
     def publish(self, events: list[Event], origin: BinanceSession | None = None) -> None:
         """Record fills; push ``executionReport`` and ``outboundAccountPosition`` events."""
+        self.tape.observe(events)  # the public streams (streams.py)
         self.fills.extend(e for e in events if isinstance(e, OrderTraded))
         watched = {acct for s in self.sessions for acct in s.subscriptions.values()}
         if not watched:

@@ -95,9 +95,10 @@ def _exchange_info(session: BinanceSession, params: dict[str, object], now: int)
 def _depth(session: BinanceSession, params: dict[str, object], now: int) -> object:
     spec = symbol_spec(session, params)
     limit = rules.get_int(params, "limit") or 100
-    bids, asks = session.exchange.engine.depth(spec.symbol)
+    # the id the Diff. Depth Stream continues from (streams.py, market.py)
+    last_update_id, bids, asks = session.exchange.tape.snapshot(spec.symbol)
     return {
-        "lastUpdateId": now,
+        "lastUpdateId": last_update_id,
         "bids": [[fmt(p), fmt(q)] for p, q in bids[:limit]],
         "asks": [[fmt(p), fmt(q)] for p, q in asks[:limit]],
     }

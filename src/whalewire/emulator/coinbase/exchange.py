@@ -36,6 +36,7 @@ from whalewire.emulator.coinbase.render import (
     order_body,
     profile_id,
 )
+from whalewire.emulator.coinbase.streams import CoinbasePublicFeed
 from whalewire.emulator.matching import (
     CancelOrder,
     Clock,
@@ -188,6 +189,8 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
         self._passphrases: dict[str, str] = {}
         self._buckets: dict[str, _Bucket] = {}
         self.render = FeedRenderer(self.config.fees, self.registry)
+        #: the public channels level2, level2_batch and ticker (streams.py)
+        self.public = CoinbasePublicFeed(self)
         self._record_events(self.book_events)  # the house's orders, as the feed would tell
 
     # ------------------------------------------------------------------ accounts
@@ -656,8 +659,10 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
         """Render events to feed messages and queue them for the sessions that see them."""
         for owners, product, message in self.render.messages(events, self._record_of):
             for session in self.sessions:
-                if session.wants(owners, product):
+                if session.wants(owners, product, message["type"]):
                     session.outbox.append(session.shape(message, owners))
+            self.public.after(message)  # a match makes a ticker
+        self.tape.observe(events)  # level2 (streams.py)
         for event in events:
             if not isinstance(event, CommandRejected):
                 self._record_of(event.order).note(event)

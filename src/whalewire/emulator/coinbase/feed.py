@@ -17,6 +17,8 @@ from typing import Any, Protocol
 
 from whalewire.emulator import decoding
 from whalewire.emulator.coinbase.render import FeedRenderer, Owners
+from whalewire.emulator.coinbase.streams import LEVEL2, PUBLIC, snapshot
+from whalewire.emulator.market import MarketTape
 from whalewire.emulator.matching import Clock, SymbolSpec
 
 #: the path the feed's ``subscribe`` signs ("Exchange WebSocket Authentication")
@@ -38,6 +40,7 @@ class FeedVenue(Protocol):
 
     clock: Clock
     render: FeedRenderer
+    tape: MarketTape
 
     @property
     def config(self) -> _Config: ...
@@ -58,9 +61,12 @@ class CoinbaseFeedSession:
         self.channels: dict[str, set[str]] = {}
         self.outbox: list[str] = []
 
-    def wants(self, owners: Owners, product: str) -> bool:
-        """Return whether a message about ``owners``' orders on ``product`` goes here."""
+    def wants(self, owners: Owners, product: str, kind: str = "") -> bool:
+        """Return whether a ``kind`` message about ``owners``' orders on ``product`` goes here
+        (``matches`` takes the full channel's ``match`` messages)."""
         if product in self.channels.get("full", ()):
+            return True
+        if kind == "match" and product in self.channels.get("matches", ()):
             return True
         mine = self.account_id is not None and self.account_id in owners.values()
         return mine and product in self.channels.get("user", ())
@@ -108,9 +114,10 @@ class CoinbaseFeedSession:
         ]
         if unknown:
             return [_feed_error("Failed to subscribe", f"{unknown[0]} is not a valid product")]
-        bad = sorted(set(wanted) - {"user", "full", "heartbeat"})
+        bad = sorted(set(wanted) - {"user", "full", *PUBLIC})
         if bad:
             return [_feed_error("Failed to subscribe", f"{bad[0]} is not a valid channel")]
+        snapshots: list[str] = []
         if msg["type"] == "unsubscribe":
             for name, ps in wanted.items():
                 self.channels.get(name, set()).difference_update(ps)
@@ -123,11 +130,14 @@ class CoinbaseFeedSession:
                         _feed_error("Sorry, you could not be authenticated: Bad Request", reason)
                     ]
             for name, ps in wanted.items():
+                if name in LEVEL2:  # "a message with the type snapshot" first, per product
+                    fresh = [p for p in ps if p not in self.channels.get(name, ())]
+                    snapshots += [snapshot(self.exchange.tape, p) for p in fresh]
                 self.channels.setdefault(name, set()).update(ps)
         listing = [
             {"name": name, "product_ids": sorted(ps)} for name, ps in self.channels.items() if ps
         ]
-        return [json.dumps({"type": "subscriptions", "channels": listing})]
+        return [json.dumps({"type": "subscriptions", "channels": listing}), *snapshots]
 
     def _authenticate(self, msg: Mapping[str, Any]) -> str:
         """Check the four auth fields as a signed ``GET /users/self/verify`` request."""

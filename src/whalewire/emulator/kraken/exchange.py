@@ -45,6 +45,7 @@ from whalewire.emulator.kraken.render import (
     status_message,
     ticker_row,
 )
+from whalewire.emulator.kraken.streams import ChannelError, KrakenPublicFeed
 from whalewire.emulator.matching import (
     CancelOrder,
     Clock,
@@ -200,6 +201,8 @@ class KrakenExchange(Exchange["KrakenSession"]):
         self.config = config = config or KrakenConfig()
         super().__init__(clock, registry, config)
         self._tokens: dict[str, _Token] = {}
+        #: the public ``book`` and ``trade`` channels (streams.py)
+        self.public = KrakenPublicFeed(self)
         self._nonces: dict[str, int] = {}
         #: account -> venue time (ms) when the dead man's switch cancels everything
         self.dead_man: dict[str, int] = {}
@@ -521,6 +524,7 @@ class KrakenExchange(Exchange["KrakenSession"]):
         self, events: list[Event], origin: KrakenSession | None, *, reason: str = "User requested"
     ) -> None:
         """Queue ``executions`` updates (and ``ticker`` after trades) for subscribers."""
+        self.tape.observe(events)  # the public streams (streams.py)
         woken: list[KrakenSession] = []
         traded: set[str] = set()
         for event in events:
@@ -665,7 +669,7 @@ class KrakenSession:
         return [{}]
 
     def subscribe(self, params: Mapping[str, object], now: int) -> list[dict[str, object]]:
-        """``subscribe`` to ``executions`` (token), ``ticker`` or ``instrument``."""
+        """``subscribe``: ``executions``, ``balances`` (token), ``ticker``, ``book``, ``trade``, ``instrument``."""
         channel = params.get("channel")
         ex = self.exchange
         if channel == "executions":
@@ -699,6 +703,11 @@ class KrakenSession:
             return results
         if channel == "balances":
             return [self._subscribe_balances(params)]
+        if channel in ("book", "trade"):
+            try:
+                return ex.public.subscribe(self, params, now)
+            except ChannelError as exc:
+                raise KrakenError(exc.error) from None
         if channel == "instrument":
             self.heartbeats = True
             data = {"assets": [], "pairs": instrument_pairs(ex)}
@@ -736,6 +745,13 @@ class KrakenSession:
         self.queue(
             dumps({"channel": "balances", "type": kind, "data": rows, "sequence": self._sequence})
         )
+
+    def unsubscribe(self, params: Mapping[str, object], now: int) -> list[dict[str, object]]:
+        """``unsubscribe`` from the public ``book`` / ``trade`` channels (streams.py)."""
+        try:
+            return self.exchange.public.unsubscribe(self, params, now)
+        except ChannelError as exc:
+            raise KrakenError(exc.error) from None
 
     def add_order(self, params: Mapping[str, object], now: int) -> list[dict[str, object]]:
         """``add_order``: market/limit, gtc/ioc/fok, ``cl_ord_id``, ``order_userref``."""
@@ -858,6 +874,7 @@ _Handler = Callable[[KrakenSession, Mapping[str, object], int], Sequence[object]
 METHODS: dict[str, _Handler] = {
     "ping": KrakenSession.ping,
     "subscribe": KrakenSession.subscribe,
+    "unsubscribe": KrakenSession.unsubscribe,
     "add_order": KrakenSession.add_order,
     "cancel_order": KrakenSession.cancel_order,
     "cancel_all": KrakenSession.cancel_all,
