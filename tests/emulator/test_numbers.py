@@ -75,7 +75,7 @@ def test_decoding_loads_keeps_unbounded_numbers_as_text_and_converts_the_rest() 
 def test_decoding_loads_of_a_million_digit_exponent_is_fast() -> None:
     started = time.perf_counter()
     decoding.loads('{"limit":1e1000000}')
-    assert time.perf_counter() - started < 0.05
+    assert time.perf_counter() - started < 1.0  # a stall guard (was over a minute), not a benchmark
 
 
 @pytest.mark.parametrize("value", [True, 1.5, None, [], "x", Decimal("NaN"), Decimal("1E+30")])
@@ -148,7 +148,7 @@ async def test_binance_depth_with_a_hostile_limit_is_refused_in_milliseconds_wit
             answer = await binance_ask(ws, text)
             elapsed = time.perf_counter() - started
             assert answer["status"] == 400 and answer["error"]["code"] == -1102, answer
-            assert elapsed < 0.25, elapsed  # was 2-7 s of CPU for 1e300000
+            assert elapsed < 1.0, elapsed  # a stall guard: was 2-7 s of CPU for 1e300000
             depth = await binance_ask(
                 ws, '{"id":"ok","method":"depth","params":{"symbol":"BTCUSDT","limit":5}}'
             )

@@ -669,7 +669,8 @@ class KrakenSession:
         return [{}]
 
     def subscribe(self, params: Mapping[str, object], now: int) -> list[dict[str, object]]:
-        """``subscribe``: ``executions``, ``balances`` (token), ``ticker``, ``book``, ``trade``, ``instrument``."""
+        """``subscribe``: ``executions``, ``balances`` (token), ``ticker``, ``book``, ``trade``,
+        ``instrument``."""
         channel = params.get("channel")
         ex = self.exchange
         if channel == "executions":
