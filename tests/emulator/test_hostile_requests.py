@@ -95,7 +95,9 @@ def test_decoding_of_an_unterminated_string_of_escaped_quotes_is_linear() -> Non
     started = time.perf_counter()
     with pytest.raises(ValueError):
         decoding.loads(text)
-    assert time.perf_counter() - started < 1.0  # a stall guard (quadratic: seconds), not a benchmark
+    assert (
+        time.perf_counter() - started < 1.0
+    )  # a stall guard (quadratic: seconds), not a benchmark
 
 
 def test_decoding_reads_bytes_as_json_does() -> None:
