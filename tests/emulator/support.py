@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -166,3 +167,26 @@ async def read_banner(stdout: asyncio.StreamReader) -> dict[str, str]:
         elif parts[:1] == ["secretKey"]:
             fields["hmac_secret"] = parts[1]
     return fields
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+async def ask(ws: Any, text: str) -> dict[str, Any]:
+    """Send one frame and read the one answer (any venue: a request, then its reply)."""
+    await ws.send(text)
+    answer: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), WS_TIMEOUT))
+    return answer
+
+
+def coinbase_headers(creds: Any, stamp: str, method: str, path: str, body: str) -> dict[str, str]:
+    message = (stamp + method + path + body).encode()
+    sign = hmac.new(base64.b64decode(creds.secret), message, hashlib.sha256).digest()
+    return {
+        "CB-ACCESS-KEY": creds.api_key,
+        "CB-ACCESS-SIGN": base64.b64encode(sign).decode(),
+        "CB-ACCESS-TIMESTAMP": stamp,
+        "CB-ACCESS-PASSPHRASE": creds.passphrase,
+        "Content-Type": "application/json",
+    }

@@ -7,6 +7,7 @@ import itertools
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.ws.support import KEY  # RFC 6455 §5.7
 
 from whalewire.ws.exceptions import InvalidUTF8, ProtocolError
 from whalewire.ws.frames import (
@@ -24,7 +25,6 @@ from whalewire.ws.protocol import BinaryMessage, Connection, Event, Ping, Role, 
 
 pytestmark = pytest.mark.usefixtures("impl")
 
-KEY = bytes.fromhex("37fa213d")  # RFC 6455 §5.7
 
 #: (opcode, payload, fin, mask_key, frame) from RFC 6455 §5.7
 RFC_FRAMES = [
