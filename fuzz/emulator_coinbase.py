@@ -19,7 +19,11 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.emulator.test_coinbase import KEY, PASSPHRASE, make, request, sign
+from tests.emulator.support import CB_KEY as KEY
+from tests.emulator.support import CB_PASSPHRASE as PASSPHRASE
+from tests.emulator.support import coinbase_make as make
+from tests.emulator.support import coinbase_request as request
+from tests.emulator.support import coinbase_sign as sign
 
 from fuzz._emulator import make_hostile, within_budget
 from fuzz._fuzz import Data, main, text

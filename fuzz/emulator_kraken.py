@@ -18,7 +18,11 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.emulator.test_kraken import DOC_KEY, DOC_TOKEN, make, order, rest_call
+from tests.emulator.support import KRAKEN_KEY as DOC_KEY
+from tests.emulator.support import KRAKEN_TOKEN as DOC_TOKEN
+from tests.emulator.support import kraken_make as make
+from tests.emulator.support import kraken_order as order
+from tests.emulator.support import kraken_rest_call as rest_call
 
 from fuzz._emulator import make_hostile, within_budget
 from fuzz._fuzz import Data, main, text

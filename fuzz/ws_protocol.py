@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.ws.test_protocol import FixedKeys, parse_sent, peer
+from tests.ws.support import FixedKeys, parse_sent, peer
 
 from fuzz._fuzz import Data, main
 from whalewire import speedups

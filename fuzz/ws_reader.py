@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fuzz the live transport's C frame reader (``net._io.PlainReader``) fed in-process.
 
-The reader is driven exactly as the transport drives it (``tests/net/test_io.py``'s
+The reader is driven exactly as the transport drives it (``tests/net/support.py``'s
 ``Transport``: fallback, rest, re-arming, an incomplete frame kept at the buffer's start),
 over a read buffer of a fuzzer-chosen size, with the peer's bytes cut at fuzzer-chosen
 points. It must give the frames, events, answers, close code and state the Python reader
@@ -21,8 +21,8 @@ try:
 except ImportError:  # not built: nothing in C to fuzz
     READER = False
 else:
-    from tests.net.test_io import Transport, outcome
-    from tests.ws.test_protocol import FixedKeys
+    from tests.net.support import Transport, outcome
+    from tests.ws.support import FixedKeys
 
     READER = True
 

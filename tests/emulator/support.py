@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from whalewire.emulator.accounts import Registry
 from whalewire.emulator.binance.exchange import BinanceConfig, BinanceExchange, BinanceSession
+from whalewire.emulator.coinbase.exchange import CoinbaseConfig, CoinbaseExchange, RestResponse
+from whalewire.emulator.kraken.exchange import KrakenConfig, KrakenExchange, KrakenSession
 from whalewire.emulator.matching import (
     Fees,
     MatchingEngine,
@@ -166,3 +169,128 @@ async def read_banner(stdout: asyncio.StreamReader) -> dict[str, str]:
         elif parts[:1] == ["secretKey"]:
             fields["hmac_secret"] = parts[1]
     return fields
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+async def ask(ws: Any, text: str) -> dict[str, Any]:
+    """Send one frame and read the one answer (any venue: a request, then its reply)."""
+    await ws.send(text)
+    answer: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), WS_TIMEOUT))
+    return answer
+
+
+def coinbase_headers(creds: Any, stamp: str, method: str, path: str, body: str) -> dict[str, str]:
+    message = (stamp + method + path + body).encode()
+    sign = hmac.new(base64.b64decode(creds.secret), message, hashlib.sha256).digest()
+    return {
+        "CB-ACCESS-KEY": creds.api_key,
+        "CB-ACCESS-SIGN": base64.b64encode(sign).decode(),
+        "CB-ACCESS-TIMESTAMP": stamp,
+        "CB-ACCESS-PASSPHRASE": creds.passphrase,
+        "Content-Type": "application/json",
+    }
+
+
+# ------------------------------------------------------------------ Coinbase (handler and fuzz)
+
+CB_NOW_MS = 1_700_000_000_000
+CB_SECRET = base64.b64encode(bytes(range(64))).decode()
+CB_KEY = "0123456789abcdef0123456789abcdef"
+CB_PASSPHRASE = "correct horse"
+
+
+def coinbase_sign(
+    timestamp: str, method: str, path: str, body: str, secret: str = CB_SECRET
+) -> str:
+    # independent of the emulator: the rule as "Signing a message" states it
+    message = (timestamp + method + path + body).encode()
+    return base64.b64encode(
+        hmac.new(base64.b64decode(secret), message, hashlib.sha256).digest()
+    ).decode()
+
+
+def coinbase_make(config: CoinbaseConfig | None = None) -> tuple[Clock, CoinbaseExchange]:
+    clock = Clock(CB_NOW_MS)
+    exchange = CoinbaseExchange(clock, config)
+    exchange.registry.open_account("me", {"BTC": Decimal(10), "USD": Decimal(1_000_000)})
+    exchange.add_key("me", CB_KEY, CB_SECRET, CB_PASSPHRASE)
+    return clock, exchange
+
+
+def coinbase_request(
+    exchange: CoinbaseExchange,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+    *,
+    ts_ms: int | None = None,
+    passphrase: str = CB_PASSPHRASE,
+    key: str = CB_KEY,
+    secret: str = CB_SECRET,
+) -> RestResponse:
+    text = json.dumps(body) if body is not None else ""
+    ts = "%.3f" % ((exchange.clock() if ts_ms is None else ts_ms) / 1000)
+    headers = {
+        "cb-access-key": key,
+        "cb-access-sign": coinbase_sign(ts, method, path, text, secret),
+        "cb-access-timestamp": ts,
+        "cb-access-passphrase": passphrase,
+    }
+    return exchange.handle(method, path, headers, text.encode())
+
+
+# ------------------------------------------------------------------ Kraken (handler and fuzz)
+
+# Kraken "Spot REST Authentication": the documented secret (the nonce,
+# body and API-Sign are in test_kraken.py)
+KRAKEN_SECRET = (
+    "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
+)
+KRAKEN_KEY = "doc-api-key"
+# Spot WebSocket v2 "cancel_all_orders_after": the token of the documented request
+KRAKEN_TOKEN = "zwpdzWUe18Bn6h4TAMorh26+QbcMeST2B5tamfe+pgQ"
+# Spot WebSocket v2 "add_order" and "executions": the token of those documented requests
+KRAKEN_TOKEN_2 = "G38a1tGFzqGiUCmnegBcm8d4nfP3tytiNQz6tkCBYXY"
+KRAKEN_NOW = 1_695_306_907_197  # 2023-09-21T14:35:07.197Z
+
+
+def kraken_make(
+    config: KrakenConfig | None = None,
+) -> tuple[Clock, KrakenExchange, KrakenSession]:
+    clock = Clock(KRAKEN_NOW)
+    exchange = KrakenExchange(clock, config)
+    exchange.registry.open_account(
+        "doc", {"BTC": Decimal(10), "ETH": Decimal(100), "USD": Decimal(1_000_000)}
+    )
+    exchange.add_key("doc", KRAKEN_KEY, KRAKEN_SECRET)
+    exchange.register_token(KRAKEN_TOKEN, "doc")
+    exchange.register_token(KRAKEN_TOKEN_2, "doc")
+    return clock, exchange, exchange.connect()
+
+
+def kraken_rest_call(
+    exchange: KrakenExchange,
+    path: str,
+    body: str,
+    *,
+    key: str = KRAKEN_KEY,
+    secret: str = KRAKEN_SECRET,
+) -> tuple[int, dict[str, Any]]:
+    nonce = dict(p.split("=", 1) for p in body.split("&"))["nonce"]
+    inner = hashlib.sha256((nonce + body).encode()).digest()
+    mac = hmac.new(base64.b64decode(secret), path.encode() + inner, hashlib.sha512)
+    headers = {"api-key": key, "api-sign": base64.b64encode(mac.digest()).decode()}
+    answer = exchange.rest("POST", path, headers, body.encode())
+    return answer.status, json.loads(answer.body)
+
+
+def kraken_order(token: str = KRAKEN_TOKEN, req_id: int = 1, **params: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"order_type": "market", "side": "buy", "order_qty": 0.5}
+    return {
+        "method": "add_order",
+        "params": {**base, "symbol": "BTC/USD", "token": token, **params},
+        "req_id": req_id,
+    }

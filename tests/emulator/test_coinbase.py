@@ -13,8 +13,6 @@ with a usable secret, so no published vector exists to replay.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import uuid
 from decimal import Decimal
@@ -23,58 +21,20 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.emulator.support import Clock
+from tests.emulator.support import CB_KEY as KEY
+from tests.emulator.support import CB_NOW_MS as NOW_MS
+from tests.emulator.support import CB_PASSPHRASE as PASSPHRASE
+from tests.emulator.support import CB_SECRET as SECRET
+from tests.emulator.support import coinbase_make as make
+from tests.emulator.support import coinbase_request as request
+from tests.emulator.support import coinbase_sign as sign
 
 from whalewire.emulator.coinbase.exchange import (
     CoinbaseConfig,
     CoinbaseExchange,
     RateBucket,
-    RestResponse,
 )
 from whalewire.emulator.coinbase.feed import CoinbaseFeedSession
-
-NOW_MS = 1_700_000_000_000
-SECRET = base64.b64encode(bytes(range(64))).decode()
-KEY = "0123456789abcdef0123456789abcdef"
-PASSPHRASE = "correct horse"
-
-
-def sign(timestamp: str, method: str, path: str, body: str, secret: str = SECRET) -> str:
-    # independent of the emulator: the rule as "Signing a message" states it
-    message = (timestamp + method + path + body).encode()
-    return base64.b64encode(
-        hmac.new(base64.b64decode(secret), message, hashlib.sha256).digest()
-    ).decode()
-
-
-def make(config: CoinbaseConfig | None = None) -> tuple[Clock, CoinbaseExchange]:
-    clock = Clock(NOW_MS)
-    exchange = CoinbaseExchange(clock, config)
-    exchange.registry.open_account("me", {"BTC": Decimal(10), "USD": Decimal(1_000_000)})
-    exchange.add_key("me", KEY, SECRET, PASSPHRASE)
-    return clock, exchange
-
-
-def request(
-    exchange: CoinbaseExchange,
-    method: str,
-    path: str,
-    body: dict[str, Any] | None = None,
-    *,
-    ts_ms: int | None = None,
-    passphrase: str = PASSPHRASE,
-    key: str = KEY,
-    secret: str = SECRET,
-) -> RestResponse:
-    text = json.dumps(body) if body is not None else ""
-    ts = "%.3f" % ((exchange.clock() if ts_ms is None else ts_ms) / 1000)
-    headers = {
-        "cb-access-key": key,
-        "cb-access-sign": sign(ts, method, path, text, secret),
-        "cb-access-timestamp": ts,
-        "cb-access-passphrase": passphrase,
-    }
-    return exchange.handle(method, path, headers, text.encode())
 
 
 def subscribe(

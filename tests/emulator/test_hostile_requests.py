@@ -21,13 +21,8 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 import websockets
-from tests.emulator.test_numbers import (
-    TIMEOUT,
-    binance_signed,
-    coinbase_headers,
-    now_ms,
-)
-from tests.emulator.test_numbers import binance_ask as ask  # one frame out, one in: any venue
+from tests.emulator.support import WS_TIMEOUT as TIMEOUT
+from tests.emulator.support import ask, coinbase_headers, hmac_sign, now_ms
 
 from whalewire.emulator import decoding
 from whalewire.emulator.binance.server import BinanceEmulator
@@ -133,9 +128,7 @@ async def test_binance_lone_surrogate_in_a_signed_request_is_invalid_signature(
     emulator = BinanceEmulator(ping_interval=3600)
     creds = emulator.exchange.open_default_account()
     async with running(emulator), websockets.connect(emulator.url) as ws:
-        params = binance_signed(
-            {"apiKey": creds.hmac_api_key, "timestamp": now_ms()}, creds.hmac_secret
-        )
+        params = hmac_sign({"apiKey": creds.hmac_api_key, "timestamp": now_ms()}, creds.hmac_secret)
         params[field] = "\ud800"
         # json.dumps spells it "\ud800": legal JSON, decoded to a lone surrogate
         request = {"id": "s", "method": "account.status", "params": params}

@@ -21,12 +21,18 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.emulator.support import Clock
+from tests.emulator.support import KRAKEN_KEY as DOC_KEY
+from tests.emulator.support import KRAKEN_NOW as NOW
+from tests.emulator.support import KRAKEN_SECRET as DOC_SECRET
+from tests.emulator.support import KRAKEN_TOKEN as DOC_TOKEN
+from tests.emulator.support import KRAKEN_TOKEN_2 as DOC_TOKEN_2
+from tests.emulator.support import kraken_make as make
+from tests.emulator.support import kraken_order as order
+from tests.emulator.support import kraken_rest_call as rest_call
 
 from whalewire.emulator.faults import FaultPlan
 from whalewire.emulator.kraken.exchange import (
     KrakenConfig,
-    KrakenExchange,
     KrakenSession,
     rfc3339,
     verify_api_sign,
@@ -35,62 +41,20 @@ from whalewire.emulator.kraken.server import KrakenEmulator
 from whalewire.net.client import connect
 from whalewire.ws.exceptions import InvalidHandshake
 
-# Kraken "Spot REST Authentication": the documented secret, nonce, body and API-Sign
-DOC_SECRET = (
-    "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
-)
+# Kraken "Spot REST Authentication": the documented nonce, body and API-Sign (its secret
+# is support.KRAKEN_SECRET)
 DOC_NONCE = "1616492376594"
 DOC_BODY = "nonce=1616492376594&ordertype=limit&pair=XBTUSD&price=37500&type=buy&volume=1.25"
 DOC_SIGN = (
     "4/dpxb3iT4tp/ZCVEwSnEsLxx0bqyhLpdfOpc6fn7OR8+UClSV5n9E6aSS8MPtnRfp32bAb0nmbRn6H8ndwLUQ=="
 )
-DOC_KEY = "doc-api-key"
-# Spot WebSocket v2 "cancel_all_orders_after": the token of the documented request
-DOC_TOKEN = "zwpdzWUe18Bn6h4TAMorh26+QbcMeST2B5tamfe+pgQ"
-# Spot WebSocket v2 "add_order" and "executions": the token of those documented requests
-DOC_TOKEN_2 = "G38a1tGFzqGiUCmnegBcm8d4nfP3tytiNQz6tkCBYXY"
-NOW = 1_695_306_907_197  # 2023-09-21T14:35:07.197Z
 CL_A = "a1b2c3d4-0000-4000-8000-000000000001"
 CL_B = "a1b2c3d4-0000-4000-8000-000000000002"
-
-
-def make(
-    config: KrakenConfig | None = None,
-) -> tuple[Clock, KrakenExchange, KrakenSession]:
-    clock = Clock(NOW)
-    exchange = KrakenExchange(clock, config)
-    exchange.registry.open_account(
-        "doc", {"BTC": Decimal(10), "ETH": Decimal(100), "USD": Decimal(1_000_000)}
-    )
-    exchange.add_key("doc", DOC_KEY, DOC_SECRET)
-    exchange.register_token(DOC_TOKEN, "doc")
-    exchange.register_token(DOC_TOKEN_2, "doc")
-    return clock, exchange, exchange.connect()
 
 
 def call(session: KrakenSession, request: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
     response, *rest = session.handle(json.dumps(request))
     return json.loads(response), [json.loads(t) for t in rest]
-
-
-def rest_call(
-    exchange: KrakenExchange, path: str, body: str, *, key: str = DOC_KEY, secret: str = DOC_SECRET
-) -> tuple[int, dict[str, Any]]:
-    nonce = dict(p.split("=", 1) for p in body.split("&"))["nonce"]
-    inner = hashlib.sha256((nonce + body).encode()).digest()
-    mac = hmac.new(base64.b64decode(secret), path.encode() + inner, hashlib.sha512)
-    headers = {"api-key": key, "api-sign": base64.b64encode(mac.digest()).decode()}
-    answer = exchange.rest("POST", path, headers, body.encode())
-    return answer.status, json.loads(answer.body)
-
-
-def order(token: str = DOC_TOKEN, req_id: int = 1, **params: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"order_type": "market", "side": "buy", "order_qty": 0.5}
-    return {
-        "method": "add_order",
-        "params": {**base, "symbol": "BTC/USD", "token": token, **params},
-        "req_id": req_id,
-    }
 
 
 def execution_rows(messages: list[Any]) -> list[dict[str, Any]]:

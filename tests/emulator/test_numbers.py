@@ -15,18 +15,18 @@ import hmac
 import json
 import time
 from decimal import Decimal
-from typing import Any
 
 import aiohttp
 import pytest
 import websockets
+from tests.emulator.support import WS_TIMEOUT as TIMEOUT
+from tests.emulator.support import ask, coinbase_headers, hmac_sign, now_ms
 
 from whalewire.emulator import decoding, numbers
 from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.emulator.coinbase.server import CoinbaseEmulator
 from whalewire.emulator.kraken.server import KrakenEmulator
 
-TIMEOUT = 10.0
 HUGE_INT = "7" * 4_301  # past CPython's int() digit limit (4,300)
 
 # ------------------------------------------------------------------ numbers.py
@@ -87,23 +87,6 @@ def test_int_and_decimal_of_refuse_other_types_and_out_of_range(value: object) -
 # ------------------------------------------------------------------ Binance over loopback
 
 
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def binance_signed(params: dict[str, Any], secret: str) -> dict[str, Any]:
-    # sorted k=v joined by & (web-socket-api.md, "SIGNED request example (HMAC)")
-    payload = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
-    signature = hmac.new(secret.encode(), payload.encode(), "sha256").hexdigest()
-    return {**params, "signature": signature}
-
-
-async def binance_ask(ws: Any, text: str) -> dict[str, Any]:
-    await ws.send(text)
-    answer: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
-    return answer
-
-
 @pytest.mark.parametrize(
     ("window", "spelled"),
     [("NaN", "NaN"), ("NaN", '"NaN"'), ("sNaN", '"sNaN"'), ("2", '"²"'), ("inf", "Infinity")],
@@ -124,10 +107,10 @@ async def test_binance_recv_window_nan_or_non_ascii_is_minus_1102_and_connection
             }
             body = json.dumps({"id": "w", "method": "account.status", "params": params})
             text = body.replace(json.dumps(window), spelled)
-            answer = await binance_ask(ws, text)
+            answer = await ask(ws, text)
             assert answer["status"] == 400 and answer["error"]["code"] == -1102, answer
             assert "recvWindow" in answer["error"]["msg"]
-            pong = await binance_ask(ws, '{"id":"p","method":"ping"}')
+            pong = await ask(ws, '{"id":"p","method":"ping"}')
             assert pong["status"] == 200
     finally:
         await emulator.close()
@@ -145,11 +128,11 @@ async def test_binance_depth_with_a_hostile_limit_is_refused_in_milliseconds_wit
         async with websockets.connect(emulator.url, max_size=None) as ws:
             text = '{"id":"d","method":"depth","params":{"symbol":"BTCUSDT","limit":' + limit + "}}"
             started = time.perf_counter()
-            answer = await binance_ask(ws, text)
+            answer = await ask(ws, text)
             elapsed = time.perf_counter() - started
             assert answer["status"] == 400 and answer["error"]["code"] == -1102, answer
             assert elapsed < 1.0, elapsed  # a stall guard: was 2-7 s of CPU for 1e300000
-            depth = await binance_ask(
+            depth = await ask(
                 ws, '{"id":"ok","method":"depth","params":{"symbol":"BTCUSDT","limit":5}}'
             )
             assert depth["status"] == 200
@@ -162,7 +145,7 @@ async def test_binance_request_id_out_of_bounds_is_echoed_as_text_not_raised() -
     await emulator.start()
     try:
         async with websockets.connect(emulator.url) as ws:
-            answer = await binance_ask(ws, '{"id":1e300000,"method":"ping"}')
+            answer = await ask(ws, '{"id":1e300000,"method":"ping"}')
             assert (answer["id"], answer["status"], answer["result"]) == ("1e300000", 200, {})
     finally:
         await emulator.close()
@@ -175,7 +158,7 @@ async def test_binance_quantity_with_exponent_or_non_ascii_is_minus_1100() -> No
     try:
         async with websockets.connect(emulator.url) as ws:
             for quantity in ("1e300000", "0.0²", "1" * 21):
-                params = binance_signed(
+                params = hmac_sign(
                     {
                         "symbol": "BTCUSDT",
                         "side": "BUY",
@@ -187,7 +170,7 @@ async def test_binance_quantity_with_exponent_or_non_ascii_is_minus_1100() -> No
                     creds.hmac_secret,
                 )
                 body = json.dumps({"id": "q", "method": "order.place", "params": params})
-                answer = await binance_ask(ws, body)
+                answer = await ask(ws, body)
                 assert answer["error"]["code"] == -1100, answer
     finally:
         await emulator.close()
@@ -254,18 +237,6 @@ async def test_kraken_ws_hostile_order_qty_is_invalid_arguments(qty: str) -> Non
 
 
 # ------------------------------------------------------------------ Coinbase over loopback
-
-
-def coinbase_headers(creds: Any, stamp: str, method: str, path: str, body: str) -> dict[str, str]:
-    message = (stamp + method + path + body).encode()
-    sign = hmac.new(base64.b64decode(creds.secret), message, hashlib.sha256).digest()
-    return {
-        "CB-ACCESS-KEY": creds.api_key,
-        "CB-ACCESS-SIGN": base64.b64encode(sign).decode(),
-        "CB-ACCESS-TIMESTAMP": stamp,
-        "CB-ACCESS-PASSPHRASE": creds.passphrase,
-        "Content-Type": "application/json",
-    }
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Small builders shared by the engine tests: order messages, and an engine over a recording venue.
+"""What the engine tests share: order messages, an engine over a recording venue, a fake clock,
+and ``run_then_sigkill`` for the durability tests (a real process killed mid-write).
 
 Shared here rather than imported from one test module into another, so each test module
 stands alone: editing or deleting one never breaks another's imports.
@@ -7,6 +8,11 @@ stands alone: editing or deleting one never breaks another's imports.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -239,3 +245,29 @@ def make_engine(
     )
     engine.armed = True
     return engine, venue
+
+
+# ---- real processes for the durability tests ----------------------------------------------
+
+ROOT = Path(__file__).parents[2]
+
+
+def run_then_sigkill(code: str) -> None:
+    """Run ``code`` in a new interpreter, wait until it has run, then SIGKILL it.
+
+    The process prints ``written`` after ``code`` and then blocks, so it dies with every
+    file still open and nothing flushed or closed by Python: what survives is what the
+    kernel already had.
+    """
+    script = (
+        f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n"
+        + textwrap.dedent(code)
+        + '\nprint("written", flush=True)\nsys.stdin.read()\n'
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "written"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.engine.processes import run_then_sigkill
+from tests.engine.factories import run_then_sigkill
 
 from whalewire.engine.intents import (
     HEADER,

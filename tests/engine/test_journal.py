@@ -8,8 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from tests.engine.factories import event, fill, initialized, submit
-from tests.engine.processes import run_then_sigkill
+from tests.engine.factories import event, fill, initialized, run_then_sigkill, submit
 
 from whalewire.engine.intents import HEADER, IntentLog
 from whalewire.engine.journal import Journal, JournalError

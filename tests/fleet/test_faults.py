@@ -16,10 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.fleet import netns
-from tests.fleet.factories import write_role
-from tests.fleet.processes import RoleProcess, Watch
-from tests.fleet.relay import DelayRelay
+from tests.fleet.support import DelayRelay, Host, RoleProcess, Watch, netns_available, write_role
 
 from whalewire.engine.journal import Journal
 from whalewire.fleet.control import ControlPlane, order_records
@@ -198,8 +195,8 @@ async def test_nodes_killed_and_executor_crashed_lose_and_repeat_no_journal_reco
 async def test_executor_partitioned_from_nats_halts_and_stays_halted_until_resumed(
     nats_node: NatsServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    why = netns.available()
-    host = netns.Host(202) if why is None else None
+    why = netns_available()
+    host = Host(202) if why is None else None
     if host is not None:
         host.create()
         relay = DelayRelay("127.0.0.1", nats_node.port, listen_host=host.root_address)

@@ -19,9 +19,7 @@ from typing import Any
 
 import nats
 import pytest
-from tests.fleet import netns
-from tests.fleet.processes import RoleProcess, Watch
-from tests.fleet.relay import DelayRelay
+from tests.fleet.support import DelayRelay, Host, RoleProcess, Watch, netns_available
 from tests.nodes.litecoind import LITECOIND, Node
 
 from whalewire.fleet.natsserver import NatsServer
@@ -59,8 +57,8 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
 async def test_sensor_with_many_peers_sees_transactions_before_one_with_the_far_peer(
     node: Node, nats_node: NatsServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    why = netns.available()
-    host = netns.Host(203) if why is None else None
+    why = netns_available()
+    host = Host(203) if why is None else None
     listen = "127.0.0.1"
     if host is not None:
         host.create()

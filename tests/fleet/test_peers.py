@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.fleet.relay import DelayRelay
+from tests.fleet.support import DelayRelay
 from tests.nodes.litecoind import LITECOIND, Node
 
 from whalewire.mempool.feeds.events import FeedEvent, RawTxEvent

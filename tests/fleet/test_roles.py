@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
-from tests.fleet.factories import role_config
+from tests.fleet.support import role_config
 
 from whalewire.fleet.config import parse
 from whalewire.fleet.control import ControlPlane, order_records

@@ -9,8 +9,7 @@ import time
 
 import nats
 import pytest
-from tests.fleet import netns
-from tests.fleet.relay import DelayRelay
+from tests.fleet.support import DelayRelay, Host, netns_available
 
 from whalewire.fleet.natsserver import NatsServer
 
@@ -120,12 +119,12 @@ def test_relay_refuses_addresses_off_this_machine() -> None:
 def test_namespace_host_reaches_the_root_side_and_is_partitioned(
     nats_node: NatsServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    why = netns.available()
+    why = netns_available()
     if why is not None:
         with capsys.disabled():
             print(f"\n[fleet] network namespaces unavailable ({why}): loopback only")
         pytest.skip(f"network namespaces unavailable: {why}")
-    host = netns.Host(201)
+    host = Host(201)
     host.create()
     relay_loop = asyncio.new_event_loop()
     try:

@@ -12,17 +12,17 @@ from __future__ import annotations
 import itertools
 import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.ws.test_mask import assert_fork_draws_fresh_keys
-from tests.ws.test_protocol import FRAME_SOUP, KEY, make, raw
+from tests.net.support import Transport, outcome
+from tests.ws.support import FRAME_SOUP, KEY, assert_fork_draws_fresh_keys, make, raw
 
 from whalewire import speedups
-from whalewire.ws.protocol import Connection, Role
+from whalewire.ws.protocol import Role
 
 _io = pytest.importorskip("whalewire.net._io")
 
@@ -42,56 +42,9 @@ def c_reader() -> Iterator[None]:
 # ---- helpers ------------------------------------------------------------------------------
 
 
-class Transport:
-    """The reader's host, as ``net._protocol.WebSocketProtocol`` drives it (no sockets)."""
-
-    def __init__(self, conn: Connection, size: int, callback: Callable[..., object], ws: object):
-        self.conn = conn
-        self.view = memoryview(bytearray(size))
-        self.errors: list[BaseException] = []
-        self.reader = _io.PlainReader(self.fallback, self.rest, size)
-        self.reader.set_view(self.view)
-        want_mask, limit, check_utf8 = conn.plain_params()
-        self.reader.arm(want_mask, limit, check_utf8, callback, ws)
-        self.rearm()
-
-    def rearm(self) -> None:
-        if not self.reader.pending:
-            part = self.conn.take_partial_frame(len(self.view) // 2)
-            if part is not None:
-                self.view[: len(part)] = part
-                self.reader.pending = len(part)
-        self.reader.armed = self.conn.plain_ready()
-
-    def fallback(self, nbytes: int) -> None:
-        self.conn.receive_data(self.view[:nbytes])
-        self.rearm()
-
-    def rest(self, nbytes: int, pos: int, exc: BaseException | None) -> None:
-        if exc is not None:
-            self.errors.append(exc)
-        if pos < nbytes:
-            self.conn.receive_data(self.view[pos:nbytes])
-            self.rearm()
-
-    def feed(self, data: bytes) -> None:
-        """Deliver ``data`` as the loop would: into get_buffer(), then buffer_updated(n)."""
-        while data:
-            space = self.reader.get_buffer(-1)
-            n = min(len(space), len(data))
-            space[:n] = data[:n]
-            data = data[n:]
-            self.reader(n)
-
-
 def cut(data: bytes, cuts: list[int]) -> list[bytes]:
     bounds = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
     return [data[a:b] for a, b in itertools.pairwise(bounds)]
-
-
-def outcome(conn: Connection) -> tuple[object, ...]:
-    code = None if conn.error is None else conn.error.code
-    return conn.events_received(), conn.data_to_send(), code, conn.state
 
 
 # ---- PlainReader --------------------------------------------------------------------------

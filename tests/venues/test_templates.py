@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.ws.test_mask import assert_fork_draws_fresh_keys
+from tests.ws.support import assert_fork_draws_fresh_keys
 
 from whalewire import speedups
 from whalewire.venues import templates

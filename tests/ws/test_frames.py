@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.ws.support import KEY  # RFC 6455 §5.7
 
 from whalewire import speedups
 from whalewire.ws import frames
@@ -49,8 +50,6 @@ def impl_in_use(impl: str) -> Iterator[None]:
         assert frames.SPEEDUPS is True
     yield
 
-
-KEY = bytes.fromhex("37fa213d")  # RFC 6455 §5.7
 
 #: (opcode, payload, fin, mask_key, frame) from RFC 6455 §5.7
 RFC_FRAMES = [

@@ -7,49 +7,16 @@ here (``reference``), never from the code under test.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.ws.support import assert_fork_draws_fresh_keys
 
 from whalewire.ws import mask
 from whalewire.ws.mask import MaskKeyPool
 
 pytestmark = pytest.mark.usefixtures("impl")
-
-
-def keys_in_parent_and_forked_child(
-    draw: Callable[[], bytes], n: int = 8
-) -> tuple[list[bytes], list[bytes]]:
-    """Draw a key, fork, and return the next ``n`` keys the parent and the child each draw.
-
-    A pool the child kept would give both the same keys, and RFC 6455 §5.3 wants every key
-    unpredictable: two processes must never send the same ones. Used for each pool (Python,
-    and each C extension's own).
-    """
-    draw()  # the pool holds a chunk when the process forks
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: report its keys, then leave without running pytest's atexit
-        try:
-            os.write(w, b"".join(draw() for _ in range(n)))
-        finally:
-            os._exit(0)
-    os.close(w)
-    got = b""
-    while chunk := os.read(r, 4 * n):
-        got += chunk
-    os.close(r)
-    os.waitpid(pid, 0)
-    child = [got[i : i + 4] for i in range(0, len(got), 4)]
-    return [draw() for _ in range(n)], child
-
-
-def assert_fork_draws_fresh_keys(draw: Callable[[], bytes]) -> None:
-    parent, child = keys_in_parent_and_forked_child(draw)
-    assert len(child) == len(parent)
-    assert set(child).isdisjoint(parent)
 
 
 def reference(data: bytes, key: bytes) -> bytes:

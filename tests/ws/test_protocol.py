@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.ws.support import CLIENT, FRAME_SOUP, KEY, SERVER, make, parse_sent, peer, raw
 
 from whalewire import speedups
 from whalewire.ws.exceptions import InvalidState, ProtocolError
 from whalewire.ws.frames import HEADROOM
-from whalewire.ws.mask import MaskKeyPool
 from whalewire.ws.protocol import (
     BinaryMessage,
     CloseReceived,
@@ -35,61 +35,14 @@ from whalewire.ws.protocol import (
 
 pytestmark = pytest.mark.usefixtures("impl")
 
-CLIENT, SERVER = Role.CLIENT, Role.SERVER
-#: the masking key of RFC 6455 §5.7's examples
-KEY = bytes.fromhex("37fa213d")
 TEXT, BINARY, CONT, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
 
 
 # ---- helpers ------------------------------------------------------------------------------
 
 
-def xor(data: bytes, key: bytes) -> bytes:
-    return bytes(b ^ key[i % 4] for i, b in enumerate(data))
-
-
-def raw(
-    opcode: int,
-    payload: bytes = b"",
-    *,
-    fin: bool = True,
-    rsv: int = 0,
-    key: bytes | None = None,
-) -> bytes:
-    """Encode a frame (minimal length) independently of ws.frames."""
-    n = len(payload)
-    b0 = (0x80 if fin else 0) | rsv | opcode
-    m = 0x80 if key is not None else 0
-    if n < 126:
-        head = bytes([b0, m | n])
-    elif n < 65536:
-        head = bytes([b0, m | 126]) + n.to_bytes(2, "big")
-    else:
-        head = bytes([b0, m | 127]) + n.to_bytes(8, "big")
-    return head + key + xor(payload, key) if key is not None else head + payload
-
-
-def peer(role: Role, opcode: int, payload: bytes = b"", **kw: Any) -> bytes:
-    """A frame as the peer of ``role`` sends it: masked when we are the server."""
-    return raw(opcode, payload, key=KEY if role is SERVER else None, **kw)
-
-
 def close_payload(code: int, reason: bytes = b"") -> bytes:
     return code.to_bytes(2, "big") + reason
-
-
-class FixedKeys(MaskKeyPool):
-    """Always RFC 6455 §5.7's key, so that what a client sends is predictable."""
-
-    def next_key(self) -> bytes:
-        return KEY
-
-
-def make(role: Role, **kw: Any) -> Connection:
-    """A connection with predictable mask keys; ``deflate=ZlibCodec`` gets a fresh codec."""
-    if isinstance(kw.get("deflate"), type):
-        kw["deflate"] = kw["deflate"]()
-    return Connection(role, mask_keys=FixedKeys(), **kw)
 
 
 def chunkings(data: bytes) -> Iterator[list[bytes]]:
@@ -99,27 +52,6 @@ def chunkings(data: bytes) -> Iterator[list[bytes]]:
     step = 1 if len(data) <= 400 else max(1, len(data) // 97)
     for i in range(1, len(data), step):
         yield [data[:i], data[i:]]
-
-
-def parse_sent(role: Role, data: bytes) -> list[tuple[int, bool, bytes]]:
-    """Decode what ``role`` sent: (opcode, fin, unmasked payload) per frame."""
-    frames, i = [], 0
-    while i < len(data):
-        b0, b1 = data[i], data[i + 1]
-        n, i = b1 & 0x7F, i + 2
-        if n == 126:
-            n, i = int.from_bytes(data[i : i + 2], "big"), i + 2
-        elif n == 127:
-            n, i = int.from_bytes(data[i : i + 8], "big"), i + 8
-        assert bool(b1 & 0x80) == (role is CLIENT), "masking direction (RFC 6455 §5.1)"
-        if b1 & 0x80:
-            key, i = data[i : i + 4], i + 4
-            payload = xor(data[i : i + n], key)
-        else:
-            payload = data[i : i + n]
-        frames.append((b0 & 0x0F, bool(b0 & 0x80), payload))
-        i += n
-    return frames
 
 
 class Outcome:
@@ -882,21 +814,6 @@ def test_rsv1_messages_go_through_the_real_permessage_deflate_codec(role: Role) 
 
 
 # ---- fuzzing: arbitrary bytes never escape as an exception ---------------------------------
-
-
-#: arbitrary bytes, or frames with arbitrary first bytes, mask bits and payloads
-FRAME_SOUP = st.binary(max_size=300) | st.lists(
-    st.builds(
-        lambda b0, masked, payload: raw(
-            b0 & 0x0F, payload, fin=bool(b0 & 0x80), rsv=b0 & 0x70, key=KEY if masked else None
-        ),
-        st.integers(0, 255)
-        | st.sampled_from([0x81, 0x82, 0x01, 0x80, 0x00, 0x88, 0x89, 0x8A, 0xC1]),
-        st.booleans(),
-        st.binary(max_size=130) | st.text(max_size=40).map(str.encode),
-    ),
-    max_size=6,
-).map(b"".join)
 
 
 @settings(

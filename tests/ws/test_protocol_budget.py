@@ -16,6 +16,7 @@ import zlib
 from typing import Any
 
 import pytest
+from tests.ws.support import raw
 
 from whalewire.ws.deflate import DeflateParams, PerMessageDeflate
 from whalewire.ws.protocol import (
@@ -48,15 +49,8 @@ def deflated(message: bytes) -> bytes:
 
 def frame(role: Role, b0: int, payload: bytes) -> bytes:
     """A frame as the peer of ``role`` sends it (masked, key 0, when we are the server)."""
-    n = len(payload)
-    mask = 0x80 if role is SERVER else 0
-    if n < 126:
-        head = bytes([b0, mask | n])
-    elif n < 65536:
-        head = bytes([b0, mask | 126]) + n.to_bytes(2, "big")
-    else:
-        head = bytes([b0, mask | 127]) + n.to_bytes(8, "big")
-    return head + (b"\x00\x00\x00\x00" if mask else b"") + payload
+    key = b"\x00\x00\x00\x00" if role is SERVER else None
+    return raw(b0 & 0x0F, payload, fin=bool(b0 & 0x80), rsv=b0 & 0x70, key=key)
 
 
 def codec(role: Role) -> PerMessageDeflate:

@@ -145,7 +145,6 @@ class Executor:
         #: per message type, the journal records streamed by this process
         self.journaled: Counter[str] = Counter()
         self.started = time.monotonic()
-        self._hb_seq = 0
         self._kills: set[asyncio.Task[Any]] = set()
         self._stream_ready = asyncio.Event()
 
@@ -366,21 +365,14 @@ class Executor:
         }
 
     async def _heartbeat(self) -> None:
-        nc = self.link.nc
-        subject = self.subjects.heartbeat(Role.EXECUTOR, self.name)
-        while True:
-            self._hb_seq += 1
-            beat = Heartbeat(
-                role=Role.EXECUTOR,
-                name=self.name,
-                seq=self._hb_seq,
-                wall_ns=time.time_ns(),
-                state="halted" if self.halted else "ok",
-                stats=self.stats(),
-            )
-            with contextlib.suppress(Exception):
-                await nc.publish(subject, encode(beat))
-            await asyncio.sleep(self.fleet.heartbeat_interval_s)
+        await self.link.heartbeats(
+            self.subjects.heartbeat(Role.EXECUTOR, self.name),
+            Role.EXECUTOR,
+            self.name,
+            state=lambda: "halted" if self.halted else "ok",
+            stats=self.stats,
+            interval_s=self.fleet.heartbeat_interval_s,
+        )
 
     # -- the role ------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:

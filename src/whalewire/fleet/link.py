@@ -13,11 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import nats
 from nats.aio.client import Client
 
+from whalewire.fleet.wire import Heartbeat, Role, encode
 from whalewire.net.backoff import backoff
 
 log = logging.getLogger("whalewire.fleet")
@@ -97,3 +100,34 @@ class Link:
         self.connected.set()
         for hook in self.on_reconnected:
             hook()
+
+    async def heartbeats(
+        self,
+        subject: str,
+        role: Role,
+        name: str,
+        *,
+        state: Callable[[], str],
+        stats: Callable[[], dict[str, Any]],
+        interval_s: float,
+    ) -> None:
+        """Publish the role's heartbeat every ``interval_s`` until cancelled.
+
+        ``seq`` counts up from 1 at each start, so the operator's view sees lost beats as a
+        gap; ``state`` and ``stats`` are read at each beat. A publish that fails while
+        reconnecting is dropped: the next beat will do.
+        """
+        seq = 0
+        while True:
+            seq += 1
+            beat = Heartbeat(
+                role=role,
+                name=name,
+                seq=seq,
+                wall_ns=time.time_ns(),
+                state=state(),
+                stats=stats(),
+            )
+            with contextlib.suppress(Exception):
+                await self.nc.publish(subject, encode(beat))
+            await asyncio.sleep(interval_s)

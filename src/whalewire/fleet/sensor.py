@@ -26,7 +26,7 @@ from whalewire.engine.config import Config
 from whalewire.engine.runner import address_book, feeds
 from whalewire.fleet.config import FleetSection, peer_addresses
 from whalewire.fleet.link import Link
-from whalewire.fleet.wire import Alert, Heartbeat, Role, Seen, Subjects, encode
+from whalewire.fleet.wire import Alert, Role, Seen, Subjects, encode
 from whalewire.mempool.feeds.events import EventKind, FeedEvent, RawTxEvent
 from whalewire.mempool.feeds.monitor import Monitor
 from whalewire.mempool.feeds.p2p_pool import PeerPool
@@ -79,7 +79,6 @@ class Sensor:
         self.feeds_done = asyncio.Event()
         self._outbox: deque[tuple[str, bytes]] = deque()
         self._ready = asyncio.Event()
-        self._hb_seq = 0
 
     # -- the feed callback: never awaits --------------------------------------------------
     def on_event(self, event: FeedEvent) -> None:
@@ -183,18 +182,11 @@ class Sensor:
         }
 
     async def _heartbeat(self) -> None:
-        nc = self.link.nc
-        subject = self.subjects.heartbeat(Role.SENSOR, self.name)
-        while True:
-            self._hb_seq += 1
-            beat = Heartbeat(
-                role=Role.SENSOR,
-                name=self.name,
-                seq=self._hb_seq,
-                wall_ns=time.time_ns(),
-                state="ok" if not self.feeds_done.is_set() else "feeds ended",
-                stats=self.stats(),
-            )
-            with contextlib.suppress(Exception):  # reconnecting: the next one will do
-                await nc.publish(subject, encode(beat))
-            await asyncio.sleep(self.fleet.heartbeat_interval_s)
+        await self.link.heartbeats(
+            self.subjects.heartbeat(Role.SENSOR, self.name),
+            Role.SENSOR,
+            self.name,
+            state=lambda: "ok" if not self.feeds_done.is_set() else "feeds ended",
+            stats=self.stats,
+            interval_s=self.fleet.heartbeat_interval_s,
+        )

@@ -34,6 +34,7 @@ __all__ = [
     "TxIn",
     "TxOut",
     "TxParseError",
+    "compact_size",
     "dsha256",
     "parse_block",
     "parse_tx",
@@ -94,6 +95,21 @@ class TxParseError(ValueError):
 def dsha256(data: bytes) -> bytes:
     """Return SHA256(SHA256(data)), the hash behind txids and block hashes."""
     return _sha256(_sha256(data).digest()).digest()
+
+
+def compact_size(n: int) -> bytes:
+    """Encode ``n`` as Bitcoin's CompactSize, the length prefix of transactions and messages.
+
+    One shared writer for the feeds that build bytes (the mempool.space rebuild, the P2P
+    messages); the readers above walk the same encoding in place.
+    """
+    if n < 0xFD:
+        return bytes([n])
+    if n <= 0xFFFF:
+        return b"\xfd" + n.to_bytes(2, "little")
+    if n <= 0xFFFFFFFF:
+        return b"\xfe" + n.to_bytes(4, "little")
+    return b"\xff" + n.to_bytes(8, "little")
 
 
 class TxIn(msgspec.Struct, gc=False):

@@ -25,6 +25,7 @@ from whalewire.model import (
     OrderEvent,
     OrderExpired,
     OrderFilled,
+    OrderRejected,
     OrderStatusUnknown,
     OrderType,
     Side,
@@ -33,7 +34,7 @@ from whalewire.model import (
 from whalewire.net import WebSocket
 from whalewire.net.backoff import backoff
 from whalewire.net.reconnect import Hook, OpenWS, Supervisor
-from whalewire.venues.outcome import PendingRequests
+from whalewire.venues.outcome import Confirmed, Outcome, PendingRequests, Rejected
 from whalewire.venues.ratelimit import ConnectionLimiter
 from whalewire.venues.templates import empty_pong_frame
 from whalewire.ws.exceptions import ConnectionClosed
@@ -151,6 +152,37 @@ async def connection_slot(limiter: ConnectionLimiter, venue: str) -> None:
         wait_s = (verdict.retry_at_ms - now_ms) / 1000
         log.warning("%s: connection attempts held back %.1f s (%s)", venue, wait_s, verdict.reason)
         await asyncio.sleep(wait_s)
+
+
+def ack_event(
+    coid: str, now: int, outcome: Outcome, *, fallback_code: int, code_in_reason: bool = True
+) -> OrderEvent:
+    """The engine's event for an order request's answer, once ``outcome.py`` has classified it.
+
+    Shared by the three clients so that ACCEPTED / REJECTED / UNKNOWN read the same everywhere;
+    each client keeps its own side effects (ids to remember, clock resync, pauses).
+    ``fallback_code`` is the rejection code when the venue's own is not a number (Kraken's is
+    text); ``code_in_reason`` leaves out an unknown's code where it only repeats the detail.
+    """
+    if isinstance(outcome, Confirmed):
+        return OrderAccepted(
+            client_order_id=coid,
+            ts_init=now,
+            ts_event=now,
+            venue_order_id=outcome.venue_order_id or "",
+        )
+    if isinstance(outcome, Rejected):
+        code = outcome.code if isinstance(outcome.code, int) else fallback_code
+        return OrderRejected(
+            client_order_id=coid, ts_init=now, ts_event=now, code=code, message=outcome.msg
+        )
+    shown = f"{outcome.code or ''} " if code_in_reason else ""
+    return OrderStatusUnknown(
+        client_order_id=coid,
+        ts_init=now,
+        ts_event=now,
+        reason=f"{outcome.cause.value} {shown}{outcome.detail}".strip(),
+    )
 
 
 def discard_event(event: OrderEvent) -> None:

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from whalewire.mempool.feeds._txid import TxParseError, txid_of
 from whalewire.mempool.feeds.events import BlockSeen, EventKind, FeedEvent, FeedGap, RawTxEvent
+from whalewire.mempool.tx import compact_size
 from whalewire.net.client import connect as net_connect
 
 __all__ = [
@@ -49,19 +50,9 @@ class MempoolSpaceError(Exception):
     """The server refused a subscription (e.g. ``track-addresses-error``) or sent non-JSON."""
 
 
-def _varint(n: int) -> bytes:
-    if n < 0xFD:
-        return bytes([n])
-    if n <= 0xFFFF:
-        return b"\xfd" + n.to_bytes(2, "little")
-    if n <= 0xFFFFFFFF:
-        return b"\xfe" + n.to_bytes(4, "little")
-    return b"\xff" + n.to_bytes(8, "little")
-
-
 def _script(hex_str: str) -> bytes:
     b = bytes.fromhex(hex_str)
-    return _varint(len(b)) + b
+    return compact_size(len(b)) + b
 
 
 def serialize_esplora_tx(tx: Mapping[str, Any]) -> bytes:
@@ -81,19 +72,19 @@ def serialize_esplora_tx(tx: Mapping[str, Any]) -> bytes:
         segwit = any(witnesses)
         if segwit:
             parts.append(b"\x00\x01")
-        parts.append(_varint(len(vin)))
+        parts.append(compact_size(len(vin)))
         for i in vin:
             if i.get("is_coinbase"):
                 prevout = bytes(32) + b"\xff\xff\xff\xff"
             else:
                 prevout = bytes.fromhex(i["txid"])[::-1] + struct.pack("<I", i["vout"])
             parts += (prevout, _script(i.get("scriptsig", "")), struct.pack("<I", i["sequence"]))
-        parts.append(_varint(len(vout)))
+        parts.append(compact_size(len(vout)))
         for o in vout:
             parts += (struct.pack("<Q", o["value"]), _script(o["scriptpubkey"]))
         if segwit:
             for items in witnesses:
-                parts.append(_varint(len(items)))
+                parts.append(compact_size(len(items)))
                 parts += (_script(item) for item in items)
         parts.append(struct.pack("<I", tx["locktime"]))
     except (KeyError, TypeError, AttributeError, struct.error) as exc:

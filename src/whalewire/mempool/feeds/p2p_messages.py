@@ -16,6 +16,8 @@ import struct
 import time
 from dataclasses import dataclass
 
+from whalewire.mempool.tx import compact_size
+
 __all__ = [
     "DEFAULT_PORTS",
     "MAGIC",
@@ -151,17 +153,7 @@ def _command(raw: bytes) -> str:
     return name.decode("ascii")
 
 
-def _varint(n: int) -> bytes:
-    if n < 0xFD:
-        return bytes([n])
-    if n <= 0xFFFF:
-        return b"\xfd" + n.to_bytes(2, "little")
-    if n <= 0xFFFFFFFF:
-        return b"\xfe" + n.to_bytes(4, "little")
-    return b"\xff" + n.to_bytes(8, "little")
-
-
-def _read_varint(b: bytes, i: int, command: str) -> tuple[int, int]:
+def _readcompact_size(b: bytes, i: int, command: str) -> tuple[int, int]:
     if i >= len(b):
         raise P2PProtocolError("truncated count", command)
     first = b[i]
@@ -210,7 +202,7 @@ def encode_version(
         + _net_addr(peer[0], peer[1], 0)
         + _net_addr("0.0.0.0", 0, services)
         + struct.pack("<Q", int.from_bytes(os.urandom(8)) if nonce is None else nonce)
-        + _varint(len(ua))
+        + compact_size(len(ua))
         + ua
         + struct.pack("<i?", start_height, relay)
     )
@@ -223,7 +215,7 @@ def decode_version(payload: bytes) -> Version:
         raise P2PProtocolError(f"{len(payload)} bytes is too short", cmd)
     version, services, timestamp = struct.unpack_from("<iQq", payload, 0)
     (nonce,) = struct.unpack_from("<Q", payload, 72)
-    ua_len, i = _read_varint(payload, 80, cmd)
+    ua_len, i = _readcompact_size(payload, 80, cmd)
     if ua_len > 256 or i + ua_len + 4 > len(payload):
         raise P2PProtocolError(f"user agent of {ua_len} bytes does not fit", cmd)
     user_agent = payload[i : i + ua_len].decode("ascii", "replace")
@@ -248,7 +240,7 @@ class InvItem:
 
 def decode_inv(payload: bytes, command: str = "inv") -> list[InvItem]:
     """Parse an ``inv`` (or ``notfound``/``getdata``) payload into inventory vectors."""
-    count, i = _read_varint(payload, 0, command)
+    count, i = _readcompact_size(payload, 0, command)
     if count > MAX_INV:
         raise P2PProtocolError(f"{count} entries > {MAX_INV}", command)
     if len(payload) != i + count * _INV.size:
@@ -258,18 +250,18 @@ def decode_inv(payload: bytes, command: str = "inv") -> list[InvItem]:
 
 def encode_getdata(items: list[InvItem]) -> bytes:
     """Build a ``getdata`` payload asking for ``items``."""
-    return _varint(len(items)) + b"".join(_INV.pack(it.type, it.hash) for it in items)
+    return compact_size(len(items)) + b"".join(_INV.pack(it.type, it.hash) for it in items)
 
 
 def decode_headers(payload: bytes) -> list[str]:
     """Return the display-order hashes of the block headers in a ``headers`` payload."""
     cmd = "headers"
-    count, i = _read_varint(payload, 0, cmd)
+    count, i = _readcompact_size(payload, 0, cmd)
     if count > 2000 or len(payload) < i + count * 81:
         raise P2PProtocolError(f"{count} headers do not fit {len(payload)} bytes", cmd)
     hashes = []
     for _ in range(count):
         header = payload[i : i + 80]
         hashes.append(hashlib.sha256(hashlib.sha256(header).digest()).digest()[::-1].hex())
-        _, i = _read_varint(payload, i + 80, cmd)
+        _, i = _readcompact_size(payload, i + 80, cmd)
     return hashes

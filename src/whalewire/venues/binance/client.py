@@ -42,7 +42,6 @@ from whalewire.model import (
     OrderFilled,
     OrderNotFound,
     OrderRejected,
-    OrderStatusUnknown,
     OrderType,
     SubmitOrder,
 )
@@ -58,6 +57,7 @@ from whalewire.venues.base import (
     VenueError,
     VenueUnavailable,
     WarmPong,
+    ack_event,
     connection_slot,
     discard_event,
     order_shape,
@@ -75,7 +75,6 @@ from whalewire.venues.decoding import VenueDecodeError
 from whalewire.venues.ids import binance_client_order_id
 from whalewire.venues.outcome import (
     BINANCE_TIMESTAMP_REJECTED,
-    Confirmed,
     Finding,
     PendingRequests,
     Rejected,
@@ -449,33 +448,11 @@ class BinanceClient(VenueDefaults):
         result = None if ack.orderId is None else {"orderId": ack.orderId}
         outcome = binance_outcome(status, msg.error_fields(), result)
         self.acks += 1
-        if isinstance(outcome, Confirmed):
-            event: OrderEvent = OrderAccepted(
-                client_order_id=coid,
-                ts_init=now,
-                ts_event=now,
-                venue_order_id=outcome.venue_order_id or "",
-            )
-        elif isinstance(outcome, Rejected):
-            if outcome.code == BINANCE_TIMESTAMP_REJECTED:
-                # pause timestamps and resample; the order itself is not retried
-                self.clock.on_timestamp_rejected()
-                asyncio.get_running_loop().create_task(self.resync_clock())
-            event = OrderRejected(
-                client_order_id=coid,
-                ts_init=now,
-                ts_event=now,
-                code=int(outcome.code) if isinstance(outcome.code, int) else status,
-                message=outcome.msg,
-            )
-        else:
-            event = OrderStatusUnknown(
-                client_order_id=coid,
-                ts_init=now,
-                ts_event=now,
-                reason=f"{outcome.cause.value} {outcome.code or ''} {outcome.detail}".strip(),
-            )
-        self.on_event(event)
+        if isinstance(outcome, Rejected) and outcome.code == BINANCE_TIMESTAMP_REJECTED:
+            # pause timestamps and resample; the order itself is not retried
+            self.clock.on_timestamp_rejected()
+            asyncio.get_running_loop().create_task(self.resync_clock())
+        self.on_event(ack_event(coid, now, outcome, fallback_code=status))
 
     def _execution_report(self, ev: decode.ExecutionReport) -> None:
         now = self._now()

@@ -44,8 +44,6 @@ from whalewire.model import (
     OrderExpired,
     OrderFilled,
     OrderNotFound,
-    OrderRejected,
-    OrderStatusUnknown,
     OrderType,
     SubmitOrder,
 )
@@ -58,6 +56,7 @@ from whalewire.venues.base import (
     MalformedMessages,
     VenueError,
     VenueUnavailable,
+    ack_event,
     connection_slot,
     discard_event,
     order_text,
@@ -418,13 +417,8 @@ class CoinbaseClient(VenueDefaults):
             self.malformed.report(exc, response.body, self.on_event)
             body = None  # the status alone says rejected (4xx) or unknown (5xx)
         outcome = coinbase_outcome(status, body)
-        event: OrderEvent
         if isinstance(outcome, Confirmed):
-            order_id = outcome.venue_order_id or ""
-            self._coid_of[order_id] = coid
-            event = OrderAccepted(
-                client_order_id=coid, ts_init=now, ts_event=now, venue_order_id=order_id
-            )
+            self._coid_of[outcome.venue_order_id or ""] = coid
         elif isinstance(outcome, Rejected):
             if status == 401 and "timestamp" in outcome.msg:
                 # pause timestamps and resample; the order itself is not retried
@@ -432,17 +426,8 @@ class CoinbaseClient(VenueDefaults):
                 self._spawn(self.resync_clock())
             elif status == 429:
                 self._paused_until_ns = now + RATE_LIMIT_PAUSE_NS
-            event = OrderRejected(
-                client_order_id=coid, ts_init=now, ts_event=now, code=status, message=outcome.msg
-            )
-        else:
-            event = OrderStatusUnknown(
-                client_order_id=coid,
-                ts_init=now,
-                ts_event=now,
-                reason=f"{outcome.cause.value} {outcome.code or ''} {outcome.detail}".strip(),
-            )
-        self.on_event(event)
+        # a 4xx's code is its HTTP status (Coinbase's outcome carries it as the code too)
+        self.on_event(ack_event(coid, now, outcome, fallback_code=status))
 
     # -- the feed ------------------------------------------------------------------------
     async def _open_feed(self) -> WebSocket:

@@ -43,8 +43,6 @@ from whalewire.model import (
     OrderExpired,
     OrderFilled,
     OrderNotFound,
-    OrderRejected,
-    OrderStatusUnknown,
     OrderType,
     SubmitOrder,
 )
@@ -59,6 +57,7 @@ from whalewire.venues.base import (
     VenueError,
     VenueUnavailable,
     WarmPong,
+    ack_event,
     connection_slot,
     discard_event,
     order_shape,
@@ -77,7 +76,6 @@ from whalewire.venues.outcome import (
     Confirmed,
     Finding,
     PendingRequests,
-    Rejected,
     kraken_outcome,
     kraken_reconcile,
 )
@@ -417,26 +415,11 @@ class KrakenClient(VenueDefaults):
             msg.success, msg.error, None if order_id is None else {"order_id": order_id}
         )
         self.acks += 1
-        event: OrderEvent
         if isinstance(outcome, Confirmed):
-            order_id = outcome.venue_order_id or ""
-            self._order_cl[order_id] = coid
-            event = OrderAccepted(
-                client_order_id=coid, ts_init=now, ts_event=now, venue_order_id=order_id
-            )
-        elif isinstance(outcome, Rejected):
-            # Kraken's errors are strings ("EOrder:Insufficient funds"): no numeric code
-            event = OrderRejected(
-                client_order_id=coid, ts_init=now, ts_event=now, code=0, message=outcome.msg
-            )
-        else:
-            event = OrderStatusUnknown(
-                client_order_id=coid,
-                ts_init=now,
-                ts_event=now,
-                reason=f"{outcome.cause.value} {outcome.detail}".strip(),
-            )
-        self.on_event(event)
+            self._order_cl[outcome.venue_order_id or ""] = coid
+        # Kraken's errors are strings ("EOrder:Insufficient funds"): no numeric code, and an
+        # unknown's code is its detail again
+        self.on_event(ack_event(coid, now, outcome, fallback_code=0, code_in_reason=False))
 
     def _channel(self, channel: str, msg: decode.Message) -> None:
         if channel == "heartbeat":
