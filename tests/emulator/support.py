@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -94,8 +95,45 @@ def resting_buy(ts: int, client_id: str) -> dict[str, Any]:
     )
 
 
-# --- the matching engine alone
+# ----------------------------------------------- Binance market data (two accounts trading)
 
+BINANCE_T0 = 1_700_000_000_000  # 2023-11-14T22:13:20Z
+
+
+def binance_market() -> tuple[Clock, BinanceExchange, BinanceSession]:
+    clock = Clock(BINANCE_T0)
+    exchange = BinanceExchange(clock, BinanceConfig(book_levels=0))
+    exchange.registry.open_account("doc", {"BTC": D(10), "USDT": D(1_000_000)})
+    exchange.registry.add_hmac_key("doc", DOC_API_KEY, DOC_SECRET)
+    exchange.registry.open_account("maker", {"BTC": D(10), "USDT": D(1_000_000)})
+    return clock, exchange, exchange.connect()
+
+
+def binance_trade(exchange: BinanceExchange, side: Side, qty: str, *prices: str) -> None:
+    """Rest one maker order per price, then take them all with one ``side`` taker."""
+    maker_side = Side.SELL if side is Side.BUY else Side.BUY
+    for price in prices:
+        exchange.publish(
+            exchange.engine.place(
+                PlaceOrder(
+                    "maker",
+                    "BTCUSDT",
+                    maker_side,
+                    OrderType.LIMIT,
+                    D(qty),
+                    None,
+                    D(price),
+                    TimeInForce.GTC,
+                )
+            )
+        )
+    total = D(qty) * len(prices)
+    exchange.publish(
+        exchange.engine.place(PlaceOrder("doc", "BTCUSDT", side, OrderType.MARKET, total))
+    )
+
+
+# --- the matching engine alone
 
 SPEC = SymbolSpec(
     symbol="BTCUSDT",
@@ -242,10 +280,14 @@ def coinbase_request(
     return exchange.handle(method, path, headers, text.encode())
 
 
+def coinbase_oid() -> str:
+    return str(uuid.uuid4())
+
+
 # ------------------------------------------------------------------ Kraken (handler and fuzz)
 
 # Kraken "Spot REST Authentication": the documented secret (the nonce,
-# body and API-Sign are in test_kraken.py)
+# body and API-Sign are below)
 KRAKEN_SECRET = (
     "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
 )
@@ -294,3 +336,31 @@ def kraken_order(token: str = KRAKEN_TOKEN, req_id: int = 1, **params: Any) -> d
         "params": {**base, "symbol": "BTC/USD", "token": token, **params},
         "req_id": req_id,
     }
+
+
+# Kraken "Spot REST Authentication": the documented nonce, body and API-Sign (its secret
+# is KRAKEN_SECRET above)
+KRAKEN_DOC_NONCE = "1616492376594"
+KRAKEN_DOC_BODY = "nonce=1616492376594&ordertype=limit&pair=XBTUSD&price=37500&type=buy&volume=1.25"
+KRAKEN_DOC_SIGN = (
+    "4/dpxb3iT4tp/ZCVEwSnEsLxx0bqyhLpdfOpc6fn7OR8+UClSV5n9E6aSS8MPtnRfp32bAb0nmbRn6H8ndwLUQ=="
+)
+
+
+def kraken_call(
+    session: KrakenSession, request: dict[str, Any]
+) -> tuple[dict[str, Any], list[Any]]:
+    response, *rest = session.handle(json.dumps(request))
+    return json.loads(response), [json.loads(t) for t in rest]
+
+
+def kraken_execution_rows(messages: list[Any]) -> list[dict[str, Any]]:
+    return [r for m in messages if m.get("channel") == "executions" for r in m["data"]]
+
+
+def kraken_subscribe_executions(session: KrakenSession) -> list[Any]:
+    _, snapshot = kraken_call(
+        session,
+        {"method": "subscribe", "params": {"channel": "executions", "token": KRAKEN_TOKEN}},
+    )
+    return snapshot

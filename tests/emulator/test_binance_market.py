@@ -14,46 +14,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from tests.emulator.support import DOC_API_KEY, DOC_SECRET, Clock, call, doc_order, hmac_sign
+from tests.emulator.support import BINANCE_T0 as T0
+from tests.emulator.support import DOC_API_KEY, call, doc_order, hmac_sign
+from tests.emulator.support import binance_market as market
+from tests.emulator.support import binance_trade as trade
 
-from whalewire.emulator.binance.exchange import BinanceConfig, BinanceExchange, BinanceSession
+from whalewire.emulator.binance.exchange import BinanceSession
 from whalewire.emulator.matching import OrderType, PlaceOrder, Side, TimeInForce
 
 D = Decimal
-T0 = 1_700_000_000_000  # 2023-11-14T22:13:20Z
-
-
-def market() -> tuple[Clock, BinanceExchange, BinanceSession]:
-    clock = Clock(T0)
-    exchange = BinanceExchange(clock, BinanceConfig(book_levels=0))
-    exchange.registry.open_account("doc", {"BTC": D(10), "USDT": D(1_000_000)})
-    exchange.registry.add_hmac_key("doc", DOC_API_KEY, DOC_SECRET)
-    exchange.registry.open_account("maker", {"BTC": D(10), "USDT": D(1_000_000)})
-    return clock, exchange, exchange.connect()
-
-
-def trade(exchange: BinanceExchange, side: Side, qty: str, *prices: str) -> None:
-    """Rest one maker order per price, then take them all with one ``side`` taker."""
-    maker_side = Side.SELL if side is Side.BUY else Side.BUY
-    for price in prices:
-        exchange.publish(
-            exchange.engine.place(
-                PlaceOrder(
-                    "maker",
-                    "BTCUSDT",
-                    maker_side,
-                    OrderType.LIMIT,
-                    D(qty),
-                    None,
-                    D(price),
-                    TimeInForce.GTC,
-                )
-            )
-        )
-    total = D(qty) * len(prices)
-    exchange.publish(
-        exchange.engine.place(PlaceOrder("doc", "BTCUSDT", side, OrderType.MARKET, total))
-    )
 
 
 def ask(session: BinanceSession, method: str, **params: Any) -> dict[str, Any]:

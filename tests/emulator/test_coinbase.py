@@ -26,6 +26,7 @@ from tests.emulator.support import CB_NOW_MS as NOW_MS
 from tests.emulator.support import CB_PASSPHRASE as PASSPHRASE
 from tests.emulator.support import CB_SECRET as SECRET
 from tests.emulator.support import coinbase_make as make
+from tests.emulator.support import coinbase_oid as oid
 from tests.emulator.support import coinbase_request as request
 from tests.emulator.support import coinbase_sign as sign
 
@@ -59,10 +60,6 @@ def subscribe(
 
 def feed(session: CoinbaseFeedSession) -> list[dict[str, Any]]:
     return [json.loads(t) for t in session.data_to_send()]
-
-
-def oid() -> str:
-    return str(uuid.uuid4())
 
 
 # ----------------------------------------------------------------- authentication

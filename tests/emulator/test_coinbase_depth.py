@@ -13,7 +13,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from tests.emulator.test_coinbase import make, oid, request
+from tests.emulator.support import coinbase_make as make
+from tests.emulator.support import coinbase_oid as oid
+from tests.emulator.support import coinbase_request as request
 
 from whalewire.emulator.coinbase.exchange import CoinbaseExchange
 

@@ -21,19 +21,24 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.emulator.support import KRAKEN_DOC_BODY as DOC_BODY
+from tests.emulator.support import KRAKEN_DOC_NONCE as DOC_NONCE
+from tests.emulator.support import KRAKEN_DOC_SIGN as DOC_SIGN
 from tests.emulator.support import KRAKEN_KEY as DOC_KEY
 from tests.emulator.support import KRAKEN_NOW as NOW
 from tests.emulator.support import KRAKEN_SECRET as DOC_SECRET
 from tests.emulator.support import KRAKEN_TOKEN as DOC_TOKEN
 from tests.emulator.support import KRAKEN_TOKEN_2 as DOC_TOKEN_2
+from tests.emulator.support import kraken_call as call
+from tests.emulator.support import kraken_execution_rows as execution_rows
 from tests.emulator.support import kraken_make as make
 from tests.emulator.support import kraken_order as order
 from tests.emulator.support import kraken_rest_call as rest_call
+from tests.emulator.support import kraken_subscribe_executions as subscribe_executions
 
 from whalewire.emulator.faults import FaultPlan
 from whalewire.emulator.kraken.exchange import (
     KrakenConfig,
-    KrakenSession,
     rfc3339,
     verify_api_sign,
 )
@@ -41,32 +46,8 @@ from whalewire.emulator.kraken.server import KrakenEmulator
 from whalewire.net.client import connect
 from whalewire.ws.exceptions import InvalidHandshake
 
-# Kraken "Spot REST Authentication": the documented nonce, body and API-Sign (its secret
-# is support.KRAKEN_SECRET)
-DOC_NONCE = "1616492376594"
-DOC_BODY = "nonce=1616492376594&ordertype=limit&pair=XBTUSD&price=37500&type=buy&volume=1.25"
-DOC_SIGN = (
-    "4/dpxb3iT4tp/ZCVEwSnEsLxx0bqyhLpdfOpc6fn7OR8+UClSV5n9E6aSS8MPtnRfp32bAb0nmbRn6H8ndwLUQ=="
-)
 CL_A = "a1b2c3d4-0000-4000-8000-000000000001"
 CL_B = "a1b2c3d4-0000-4000-8000-000000000002"
-
-
-def call(session: KrakenSession, request: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
-    response, *rest = session.handle(json.dumps(request))
-    return json.loads(response), [json.loads(t) for t in rest]
-
-
-def execution_rows(messages: list[Any]) -> list[dict[str, Any]]:
-    return [r for m in messages if m.get("channel") == "executions" for r in m["data"]]
-
-
-def subscribe_executions(session: KrakenSession) -> list[Any]:
-    _, snapshot = call(
-        session,
-        {"method": "subscribe", "params": {"channel": "executions", "token": DOC_TOKEN}},
-    )
-    return snapshot
 
 
 # ----------------------------------------------------------------- REST: token, API-Sign

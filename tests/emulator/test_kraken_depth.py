@@ -14,18 +14,16 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from tests.emulator.test_kraken import (
-    DOC_BODY,
-    DOC_KEY,
-    DOC_SIGN,
-    DOC_TOKEN,
-    call,
-    execution_rows,
-    make,
-    order,
-    rest_call,
-    subscribe_executions,
-)
+from tests.emulator.support import KRAKEN_DOC_BODY as DOC_BODY
+from tests.emulator.support import KRAKEN_DOC_SIGN as DOC_SIGN
+from tests.emulator.support import KRAKEN_KEY as DOC_KEY
+from tests.emulator.support import KRAKEN_TOKEN as DOC_TOKEN
+from tests.emulator.support import kraken_call as call
+from tests.emulator.support import kraken_execution_rows as execution_rows
+from tests.emulator.support import kraken_make as make
+from tests.emulator.support import kraken_order as order
+from tests.emulator.support import kraken_rest_call as rest_call
+from tests.emulator.support import kraken_subscribe_executions as subscribe_executions
 
 from whalewire.emulator.kraken.exchange import KrakenConfig, KrakenExchange, KrakenSession
 

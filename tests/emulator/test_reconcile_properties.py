@@ -15,9 +15,19 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.emulator import test_coinbase as cb
-from tests.emulator import test_kraken as kr
-from tests.emulator.support import DOC_API_KEY, call, hmac_sign, make
+from tests.emulator.support import (
+    DOC_API_KEY,
+    KRAKEN_TOKEN,
+    call,
+    coinbase_make,
+    coinbase_request,
+    hmac_sign,
+    kraken_call,
+    kraken_make,
+    kraken_order,
+    kraken_rest_call,
+    make,
+)
 
 from whalewire.emulator.kraken.exchange import KrakenExchange
 
@@ -92,7 +102,7 @@ def test_binance_fills_reconcile_with_balances(steps: list[tuple[str, str, int, 
 
 
 def _coinbase_balances(exchange: Any) -> dict[str, Decimal]:
-    accounts = cb.request(exchange, "GET", "/accounts").json()
+    accounts = coinbase_request(exchange, "GET", "/accounts").json()
     return {a["currency"]: D(a["balance"]) for a in accounts}
 
 
@@ -101,7 +111,7 @@ def _coinbase_balances(exchange: Any) -> dict[str, Decimal]:
 def test_coinbase_fills_reconcile_with_balances(
     steps: list[tuple[str, str, int, int, str]],
 ) -> None:
-    _, exchange = cb.make()
+    _, exchange = coinbase_make()
     before = _coinbase_balances(exchange)
     for side, kind, ticks, lots, flag in steps:
         body: dict[str, Any] = {"product_id": "BTC-USD", "side": side, "type": kind,
@@ -113,10 +123,10 @@ def test_coinbase_fills_reconcile_with_balances(
         if flag == "stop":
             body.update(stop="loss" if side == "sell" else "entry", stop_price=f"{price:.2f}")
             body.pop("post_only", None)
-        answer = cb.request(exchange, "POST", "/orders", body)
+        answer = coinbase_request(exchange, "POST", "/orders", body)
         if flag == "cancel" and answer.status == 200:
-            cb.request(exchange, "DELETE", f"/orders/{answer.json()['id']}")
-    fills = cb.request(exchange, "GET", "/fills?product_id=BTC-USD").json()
+            coinbase_request(exchange, "DELETE", f"/orders/{answer.json()['id']}")
+    fills = coinbase_request(exchange, "GET", "/fills?product_id=BTC-USD").json()
     after = _coinbase_balances(exchange)
     base = quote = D(0)
     for fill in fills:
@@ -140,7 +150,9 @@ def _kraken_history(exchange: KrakenExchange, nonce: int) -> list[dict[str, Any]
     out: list[dict[str, Any]] = []
     while True:
         nonce += 1
-        page = kr.rest_call(exchange, "/0/private/TradesHistory", f"nonce={nonce}&ofs={len(out)}")
+        page = kraken_rest_call(
+            exchange, "/0/private/TradesHistory", f"nonce={nonce}&ofs={len(out)}"
+        )
         result = page[1]["result"]
         out.extend(result["trades"].values())
         if len(out) >= result["count"]:
@@ -150,7 +162,7 @@ def _kraken_history(exchange: KrakenExchange, nonce: int) -> list[dict[str, Any]
 @SETTINGS
 @given(STEPS)
 def test_kraken_fills_reconcile_with_balances(steps: list[tuple[str, str, int, int, str]]) -> None:
-    _, exchange, session = kr.make()
+    _, exchange, session = kraken_make()
     before = _kraken_totals(exchange)
     for index, (side, kind, ticks, lots, flag) in enumerate(steps):
         price = float(D(60_000) + D("0.1") * ticks * 10)
@@ -164,11 +176,11 @@ def test_kraken_fills_reconcile_with_balances(steps: list[tuple[str, str, int, i
             params["order_type"] = "stop-loss-limit" if kind == "limit" else "stop-loss"
             params["triggers"] = {"reference": "last", "price": price}
             params.pop("post_only", None)
-        kr.call(session, kr.order(**params))
+        kraken_call(session, kraken_order(**params))
         if flag == "cancel":
             cancel = {"method": "cancel_order",
-                      "params": {"token": kr.DOC_TOKEN, "cl_ord_id": [f"k{index}"]}}  # fmt: skip
-            kr.call(session, cancel)
+                      "params": {"token": KRAKEN_TOKEN, "cl_ord_id": [f"k{index}"]}}  # fmt: skip
+            kraken_call(session, cancel)
     after = _kraken_totals(exchange)
     base = quote = D(0)
     for fill in _kraken_history(exchange, 0):

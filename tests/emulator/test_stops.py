@@ -13,8 +13,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from tests.emulator.support import BINANCE_T0 as T0
 from tests.emulator.support import DOC_API_KEY, call, hmac_sign
-from tests.emulator.test_binance_market import T0, market, trade
+from tests.emulator.support import binance_market as market
+from tests.emulator.support import binance_trade as trade
 
 from whalewire.emulator.binance.exchange import BinanceExchange, BinanceSession
 from whalewire.emulator.matching import (

@@ -1,5 +1,6 @@
 """What the engine tests share: order messages, an engine over a recording venue, a fake clock,
-and ``run_then_sigkill`` for the durability tests (a real process killed mid-write).
+whale alerts and a strategy on that clock (``Alert``, ``strategy``, ``ignored``), and
+``run_then_sigkill`` for the durability tests (a real process killed mid-write).
 
 Shared here rather than imported from one test module into another, so each test module
 stands alone: editing or deleting one never breaks another's imports.
@@ -16,12 +17,14 @@ import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from whalewire.engine.app import Engine
 from whalewire.engine.config import parse_config
 from whalewire.engine.journal import Journal
+from whalewire.engine.strategy import AlertIgnored, IgnoreReason, StrategyConfig, WhaleStrategy
 from whalewire.model import (
     OrderAccepted,
     OrderCanceled,
@@ -145,6 +148,36 @@ class Clock:
     def advance(self, seconds: float) -> None:
         self.mono += int(seconds * NS)
         self.wall += int(seconds * NS)
+
+
+class Kind(Enum):
+    DEPOSIT = "deposit"
+    WITHDRAWAL = "withdrawal"
+
+
+@dataclass(frozen=True)
+class Alert:
+    txid: str
+    entity: str = "binance"
+    value: int = 5 * 100_000_000
+    kind: Kind = Kind.DEPOSIT
+    recv_ns: int = 7
+
+
+def strategy(**overrides: object) -> tuple[WhaleStrategy, Clock]:
+    clock = Clock()
+    ids = iter(range(1, 1000))
+    config = StrategyConfig(**overrides)  # type: ignore[arg-type]
+    return WhaleStrategy(
+        config,
+        monotonic_ns=clock.monotonic,
+        next_client_order_id=lambda venue: f"{venue}-{next(ids)}",
+    ), clock
+
+
+def ignored(decision: object) -> IgnoreReason:
+    assert isinstance(decision, AlertIgnored), decision
+    return decision.reason
 
 
 @dataclass

@@ -7,7 +7,7 @@ import asyncio
 from decimal import Decimal
 
 import pytest
-from tests.engine.test_strategy import Alert, ignored, strategy
+from tests.engine.factories import Alert, ignored, strategy
 
 from whalewire.emulator.kraken.server import KrakenEmulator
 from whalewire.engine.config import ConfigError, parse_config

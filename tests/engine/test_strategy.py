@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
-from enum import Enum
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.engine.factories import Clock
+from tests.engine.factories import Alert, Clock, Kind, ignored, strategy
 
 from whalewire.engine.strategy import (
     SHADOW_ID,
@@ -24,36 +22,6 @@ from whalewire.engine.strategy import (
 from whalewire.model import OrderType, Side, SubmitOrder
 
 NS = 1_000_000_000
-
-
-class Kind(Enum):
-    DEPOSIT = "deposit"
-    WITHDRAWAL = "withdrawal"
-
-
-@dataclass(frozen=True)
-class Alert:
-    txid: str
-    entity: str = "binance"
-    value: int = 5 * 100_000_000
-    kind: Kind = Kind.DEPOSIT
-    recv_ns: int = 7
-
-
-def strategy(**overrides: object) -> tuple[WhaleStrategy, Clock]:
-    clock = Clock()
-    ids = iter(range(1, 1000))
-    config = StrategyConfig(**overrides)  # type: ignore[arg-type]
-    return WhaleStrategy(
-        config,
-        monotonic_ns=clock.monotonic,
-        next_client_order_id=lambda venue: f"{venue}-{next(ids)}",
-    ), clock
-
-
-def ignored(decision: object) -> IgnoreReason:
-    assert isinstance(decision, AlertIgnored), decision
-    return decision.reason
 
 
 def test_deposit_over_the_threshold_sells_the_fixed_quantity_on_the_default_route() -> None:
