@@ -9,7 +9,7 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
-from tests.emulator.market_support import fund, random_orders, until_equal
+from tests.emulator.support import fund, random_orders, until_equal
 
 from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.emulator.binance.streams import BinanceStreams

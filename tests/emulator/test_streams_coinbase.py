@@ -9,7 +9,7 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
-from tests.emulator.market_support import fund, random_orders, until_equal
+from tests.emulator.support import fund, random_orders, until_equal
 
 from whalewire.emulator.coinbase.server import CoinbaseEmulator
 from whalewire.net.client import connect

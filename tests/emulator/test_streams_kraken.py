@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from tests.emulator.market_support import fund, random_orders, until_equal
+from tests.emulator.support import fund, random_orders, until_equal
 
 from whalewire.emulator.kraken.server import KrakenEmulator
 from whalewire.venues.kraken.market import KrakenMarketData, KrakenTrade
