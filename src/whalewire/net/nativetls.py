@@ -431,3 +431,8 @@ class NativeTLSServer:
             await asyncio.shield(self._closed)
         finally:
             self.close()
+
+
+def openssl_version() -> str:
+    """The OpenSSL the native path is linked against (benchmarks print it)."""
+    return str(_tls.OPENSSL_VERSION) if _tls is not None else "not built"
