@@ -26,6 +26,7 @@ from whalewire.net._protocol import WebSocket
 from whalewire.net.client import connect
 from whalewire.net.errors import PinMismatch, TLSFailure
 from whalewire.net.server import Server, echo, serve
+from whalewire.net.uring import use_send_backend
 from whalewire.ws.exceptions import ConnectionClosed
 
 pytestmark = pytest.mark.skipif(not nativetls.available(), reason="net._tls is not built")
@@ -226,4 +227,19 @@ async def test_server_falls_back_to_asyncio_ssl_when_switched_off(
         ws = await connect(f"wss://127.0.0.1:{server.port}/", ca_file=ca_file)
         ws.send("via asyncio ssl")
         assert await ws.recv() == "via asyncio ssl"
+        await ws.close()
+
+
+@pytest.mark.parametrize("backend", ["uring", "uring-sqpoll"])
+async def test_io_uring_backend_stays_on_the_socket_path_over_native_tls(
+    files: tuple[str, str, str], backend: str
+) -> None:
+    """A ring would write plaintext past OpenSSL (no kTLS here): the TLS transport keeps it."""
+    ca_file = files[0]
+    async with tls_server(files, True) as server, asyncio.timeout(TIMEOUT):
+        ws = await connect(f"wss://127.0.0.1:{server.port}/", ca_file=ca_file, native_tls=True)
+        assert use_send_backend(ws, backend) == "socket"
+        assert is_native(ws)
+        ws.send("still TLS")
+        assert await ws.recv() == "still TLS"
         await ws.close()
