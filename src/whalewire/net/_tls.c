@@ -101,6 +101,8 @@ Context_init(PyObject *self_obj, PyObject *args, PyObject *kwds)
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* one read(2) takes whatever the kernel holds (not a record header, then its body) */
+    SSL_CTX_set_read_ahead(ctx, 1);
     if (server) {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
         SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
@@ -422,6 +424,20 @@ Session_pending(PyObject *self_obj, PyObject *unused)
     return PyLong_FromLong(SSL_pending(self->ssl));
 }
 
+PyDoc_STRVAR(has_pending_doc,
+"has_pending()\n--\n\n"
+"Whether OpenSSL holds received bytes not yet returned (decrypted or raw, read ahead):\n"
+"read_into again before waiting for the socket, which may have nothing more.");
+
+static PyObject *
+Session_has_pending(PyObject *self_obj, PyObject *unused)
+{
+    Session *self = (Session *)self_obj;
+    (void)unused;
+    if (!ready(self)) return NULL;
+    return PyBool_FromLong(SSL_has_pending(self->ssl));
+}
+
 PyDoc_STRVAR(peer_certificate_doc,
 "peer_certificate()\n--\n\nThe peer's certificate as DER bytes, or None (for SPKI pins).");
 
@@ -495,6 +511,7 @@ static PyMethodDef Session_methods[] = {
     {"send", Session_send, METH_O, send_doc},
     {"shutdown", Session_shutdown, METH_NOARGS, shutdown_doc},
     {"pending", Session_pending, METH_NOARGS, pending_doc},
+    {"has_pending", Session_has_pending, METH_NOARGS, has_pending_doc},
     {"peer_certificate", Session_peer_certificate, METH_NOARGS, peer_certificate_doc},
     {"version", Session_version, METH_NOARGS, version_doc},
     {"selected_alpn_protocol", Session_alpn, METH_NOARGS, alpn_doc},

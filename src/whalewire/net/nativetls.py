@@ -165,12 +165,19 @@ class NativeTLSTransport(asyncio.Transport):
         self.write = session.send  # type: ignore[method-assign,assignment]
         protocol.connection_made(self)
         loop.add_reader(self._fd, self._on_readable)
-        if session.pending():
+        if session.has_pending():  # read ahead with the handshake's last flight
             loop.call_soon(self._on_readable)
 
     # -- reading --
 
     def _on_readable(self) -> None:
+        try:
+            self._read_ready()
+        except Exception as exc:  # a protocol callback failed: as asyncio's transports do
+            log.error("TLS transport: reading failed", exc_info=exc)
+            self._fatal(exc)
+
+    def _read_ready(self) -> None:
         protocol = self._protocol
         session = self._session
         while self._reading and not self._closed:
@@ -182,7 +189,11 @@ class NativeTLSTransport(asyncio.Transport):
                 return
             if n > 0:
                 protocol.buffer_updated(n)
-                continue
+                if session.has_pending():
+                    continue
+                # OpenSSL read ahead all the kernel had; the reader callback is level-
+                # triggered, so a read that would only meet EAGAIN is skipped
+                return
             if n == -1:
                 self._eof()
             elif n == -2:  # OpenSSL must write first (rare): read again once writable
@@ -216,7 +227,7 @@ class NativeTLSTransport(asyncio.Transport):
         if not self._reading and not self._closing and not self._closed:
             self._reading = True
             self._loop.add_reader(self._fd, self._on_readable)
-            if self._session.pending():  # decrypted bytes OpenSSL kept while paused
+            if self._session.has_pending():  # bytes OpenSSL kept while paused
                 self._loop.call_soon(self._on_readable)
 
     def is_reading(self) -> bool:
