@@ -22,7 +22,7 @@ import trustme
 
 from whalewire import speedups
 from whalewire.net import nativetls
-from whalewire.net._protocol import WebSocket
+from whalewire.net._protocol import Limits, WebSocket
 from whalewire.net.client import connect
 from whalewire.net.errors import PinMismatch, TLSFailure
 from whalewire.net.server import Server, echo, serve
@@ -243,3 +243,31 @@ async def test_io_uring_backend_stays_on_the_socket_path_over_native_tls(
         ws.send("still TLS")
         assert await ws.recv() == "still TLS"
         await ws.close()
+
+
+async def test_native_server_drops_silent_and_plaintext_clients_and_keeps_serving(
+    files: tuple[str, str, str],
+) -> None:
+    """A client that never speaks TLS is cut at open_timeout; one that speaks HTTP, at once."""
+    ca_file, cert, key = files
+    server = await serve(
+        echo,
+        "127.0.0.1",
+        0,
+        tls_cert=cert,
+        tls_key=key,
+        native_tls=True,
+        limits=Limits(open_timeout=0.5),
+    )
+    async with server, asyncio.timeout(TIMEOUT):
+        silent_r, silent_w = await asyncio.open_connection("127.0.0.1", server.port)
+        plain_r, plain_w = await asyncio.open_connection("127.0.0.1", server.port)
+        plain_w.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert await plain_r.read() == b""  # closed without an HTTP answer
+        ws = await connect(f"wss://127.0.0.1:{server.port}/", ca_file=ca_file, native_tls=True)
+        ws.send("served meanwhile")
+        assert await ws.recv() == "served meanwhile"
+        await ws.close()
+        assert await silent_r.read() == b""  # the handshake timer closed it
+        for writer in (silent_w, plain_w):
+            writer.close()
