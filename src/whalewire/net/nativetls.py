@@ -164,6 +164,8 @@ class NativeTLSTransport(asyncio.Transport):
         session.blocked = 0
         self.write = session.send  # type: ignore[method-assign,assignment]
         protocol.connection_made(self)
+        if self._closing:  # the protocol closed or aborted at once
+            return
         loop.add_reader(self._fd, self._on_readable)
         if session.has_pending():  # read ahead with the handshake's last flight
             loop.call_soon(self._on_readable)
