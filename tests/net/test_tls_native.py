@@ -29,7 +29,9 @@ from whalewire.net.server import Server, echo, serve
 from whalewire.net.uring import use_send_backend
 from whalewire.ws.exceptions import ConnectionClosed
 
-pytestmark = pytest.mark.skipif(not nativetls.available(), reason="net._tls is not built or speedups are off")
+pytestmark = pytest.mark.skipif(
+    not nativetls.available(), reason="net._tls is not built or speedups are off"
+)
 
 TIMEOUT = 30
 
