@@ -55,6 +55,16 @@ if os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1":
                 libraries=["crypto"],
             )
         )
+        # TLS by OpenSSL on the socket's fd (whalewire.net.nativetls falls back to asyncio's ssl)
+        ext_modules.append(
+            optional_ext(
+                "whalewire.net._tls",
+                "src/whalewire/net/_tls.c",
+                [],
+                "-O2",
+                libraries=["ssl", "crypto"],
+            )
+        )
         # the io_uring send backend (whalewire.net.uring falls back to sockets without it)
         ext_modules.append(
             optional_ext("whalewire.net._uring", "src/whalewire/net/_uring.c", [], "-O2")

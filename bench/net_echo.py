@@ -9,7 +9,11 @@ Every figure comes from one invocation, so ratios compare like with like. All on
   client's CPU ("same") and on the other one ("split"); the client is pinned to CPU 0.
 * **receive throughput**: a raw frame blaster (another process, identical for every client)
   streams pre-built binary frames of 100 B and 64 KiB; messages/s as the client counts them.
-* **TLS echo**: whalewire vs picows, each against its own ``wss://`` server (trustme cert).
+* **TLS echo**: whalewire vs picows over ``wss://`` (trustme cert): each against its own
+  server, and crossed (``client@server``: our client against picows's server, picows's
+  client against ours), so our client and our server are each measured against picows's.
+  ``whalewire`` runs TLS natively (``net.nativetls``, OpenSSL on the socket); the
+  ``-sslmod`` kinds run asyncio's ``ssl`` (the fallback) on both ends.
 * **idle memory**: RSS growth of a fresh process holding 1,000 open client connections
   (no compression anywhere), per library, against one whalewire server process.
 
@@ -117,10 +121,24 @@ def _frame_len(size: int) -> int:
 
 async def _serve(kind: str, certdir: str | None) -> None:
     ctx = None
+    cert = key = None
     if certdir:
-        ctx = server_context(os.path.join(certdir, "cert.pem"), os.path.join(certdir, "key.pem"))
+        cert, key = os.path.join(certdir, "cert.pem"), os.path.join(certdir, "key.pem")
+        ctx = server_context(cert, key)
     server: Any
     if kind in WHALEWIRE_KINDS:
+        # TLS natively (net.nativetls) where built: tls_cert, not an ssl.SSLContext
+        server = await serve(
+            None,
+            "127.0.0.1",
+            0,
+            on_message=echo_on_message,
+            deflate=False,
+            tls_cert=cert,
+            tls_key=key,
+        )
+        port = server.port
+    elif kind == "whalewire-sslmod":
         server = await serve(
             None, "127.0.0.1", 0, on_message=echo_on_message, deflate=False, ssl=ctx
         )
@@ -439,11 +457,15 @@ def pct(values: list[int], p: float) -> float:
 def _rtt_fn(kind: str, port: int, payload: str, certdir: str | None) -> Callable[[int], Any]:
     if certdir is None:
         return lambda n: rtt(kind, port, payload, n)
-    ctx = ssl.create_default_context(cafile=os.path.join(certdir, "ca.pem"))
+    ca_file = os.path.join(certdir, "ca.pem")
+    ctx = ssl.create_default_context(cafile=ca_file)
     url = f"wss://127.0.0.1:{port}/"
-    if kind in WHALEWIRE_KINDS:
-        frame = kind == "whalewire-frame"
-        return lambda n: rtt_whalewire(url, payload, n, frame=frame, ssl=ctx)
+    client = kind.split("@", maxsplit=1)[0]
+    if client in WHALEWIRE_KINDS:  # native TLS (ca_file, no SSLContext)
+        frame = client == "whalewire-frame"
+        return lambda n: rtt_whalewire(url, payload, n, frame=frame, ca_file=ca_file)
+    if client == "whalewire-sslmod":  # asyncio's ssl
+        return lambda n: rtt_whalewire(url, payload, n, ssl=ctx)
     return lambda n: rtt_picows(url, payload, n, ssl_context=ctx)
 
 
@@ -452,7 +474,7 @@ def run_rtt_table(
 ) -> dict[tuple[str, int], tuple[float, float, float]]:
     table: dict[tuple[str, int], tuple[float, float, float]] = {}
     for kind in kinds:
-        child = Child(kind, cpu, certdir)
+        child = Child(kind.split("@")[-1], cpu, certdir)  # "client@server": that server
         try:
             for size in (64, 256):
                 fn = _rtt_fn(kind, child.port, "x" * size, certdir)
@@ -548,7 +570,15 @@ def main() -> None:
         if "receive" in parts:
             receive_table(runner, other, args.quick)
         if "tls" in parts:
-            tls_kinds = ["whalewire", "whalewire-frame", "picows"]
+            tls_kinds = [
+                "whalewire",
+                "whalewire-frame",
+                "picows",
+                "whalewire@picows",
+                "whalewire-frame@picows",
+                "picows@whalewire",
+                "whalewire-sslmod",
+            ]
             with tempfile.TemporaryDirectory() as certdir:
                 make_certs(certdir)
                 for name, cpu in (("same", cpus[0]), ("split", other)):

@@ -26,6 +26,7 @@ ACCELERATED = {
     "whalewire.ws.frames": "whalewire.ws._speedups",
     "whalewire.ws.protocol": "whalewire.ws._speedups",
     "whalewire.net._protocol": "whalewire.net._io",
+    "whalewire.net.nativetls": "whalewire.net._tls",
     "whalewire.venues.templates": "whalewire.venues._hotpath",
     "whalewire.mempool.tx": "whalewire.mempool._scan",
     "whalewire.mempool.whales": "whalewire.mempool._scan",

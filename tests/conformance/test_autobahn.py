@@ -5,12 +5,16 @@ Our side runs as the real CLI in a subprocess (``python -m whalewire ws serve`` 
 The core cases (1.x–7.x, 10.x: 247) run every time; 9.x (limits/performance, 54) and
 12.x/13.x (permessage-deflate, 216) are slow and run with WHALEWIRE_FULL=1. A verdict other
 than OK passes only when ALLOWED lists it for that case, with the reason that
-docs/topics/conformance.md also gives.
+docs/topics/conformance.md also gives. Every group runs over plain TCP and over TLS: kosoku speaks
+only ``ws://``, so ``tls_relay.py`` (Python's ``ssl``) adds TLS in front of
+``ws serve --tls-cert`` and takes it off behind ``ws autobahn-client --url wss://``; our
+side runs whalewire's TLS path (natively, ``net.nativetls``, where built).
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import re
@@ -22,9 +26,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trustme
 
 KOSOKU = str(Path(sys.executable).with_name("kosoku"))
 WHALEWIRE = [sys.executable, "-m", "whalewire"]
+RELAY = [sys.executable, str(Path(__file__).with_name("tls_relay.py"))]
+TRANSPORTS = ["plain", "tls"]
 
 #: case groups: (kosoku include globs, number of cases, slow)
 GROUPS = {
@@ -68,17 +75,49 @@ def read_line(proc: subprocess.Popen[str], stream: str, pattern: str, timeout: f
 
 
 @pytest.fixture(scope="module")
-def server_port() -> Iterator[int]:
-    proc = subprocess.Popen(
-        [*WHALEWIRE, "ws", "serve", "--host", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def certs(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, str]:
+    """(CA file, certificate, key) for 127.0.0.1, as PEM files."""
+    root = tmp_path_factory.mktemp("autobahn-tls")
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1")
+    paths = [root / "ca.pem", root / "cert.pem", root / "key.pem"]
+    ca.cert_pem.write_to_path(str(paths[0]))
+    leaf.cert_chain_pems[0].write_to_path(str(paths[1]))
+    leaf.private_key_pem.write_to_path(str(paths[2]))
+    return str(paths[0]), str(paths[1]), str(paths[2])
+
+
+@contextlib.contextmanager
+def running(cmd: list[str], stream: str, pattern: str) -> Iterator[int]:
+    """Run ``cmd`` until the block ends; yield the port its ready line names."""
+    out = subprocess.PIPE if stream == "stdout" else subprocess.DEVNULL
+    err = subprocess.PIPE if stream == "stderr" else None
+    proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
     try:
-        yield int(read_line(proc, "stdout", r"listening on ws://127\.0\.0\.1:(\d+)", 30))
+        yield int(read_line(proc, stream, pattern, 30))
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+SERVE_READY = r"listening on wss?://127\.0\.0\.1:(\d+)"
+RELAY_READY = r"relay listening on (\d+)"
+
+
+@pytest.fixture(scope="module", params=TRANSPORTS)
+def server_port(request: pytest.FixtureRequest, certs: tuple[str, str, str]) -> Iterator[int]:
+    """Where kosoku connects: our server, or (tls) a relay adding TLS in front of it."""
+    serve = [*WHALEWIRE, "ws", "serve", "--host", "127.0.0.1", "--port", "0"]
+    if request.param == "plain":
+        with running(serve, "stdout", SERVE_READY) as port:
+            yield port
+        return
+    ca_file, cert, key = certs
+    with (
+        running([*serve, "--tls-cert", cert, "--tls-key", key], "stdout", SERVE_READY) as port,
+        running([*RELAY, str(port), "--originate", ca_file], "stdout", RELAY_READY) as relay,
+    ):
+        yield relay
 
 
 def load_index(outdir: Path) -> dict[str, dict[str, str]]:
@@ -126,11 +165,14 @@ def test_autobahn_server_role(group: str, server_port: int, tmp_path: Path) -> N
         timeout=1800,
         check=False,
     )
-    check(load_index(outdir), count, f"server/{group}")
+    check(load_index(outdir), count, f"server/{group}")  # the id names the transport
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("group", group_params())
-def test_autobahn_client_role(group: str, tmp_path: Path) -> None:
+def test_autobahn_client_role(
+    group: str, transport: str, tmp_path: Path, certs: tuple[str, str, str]
+) -> None:
     globs, count, _ = GROUPS[group]
     outdir = tmp_path / "clients"
     fuzzer = subprocess.Popen(
@@ -139,15 +181,23 @@ def test_autobahn_client_role(group: str, tmp_path: Path) -> None:
         stdout=subprocess.DEVNULL,
         text=True,
     )
+    relays = contextlib.ExitStack()
     try:
         port = read_line(fuzzer, "stderr", r"listening on ws://127\.0\.0\.1:(\d+)", 30)
+        url = [f"ws://127.0.0.1:{port}"]
+        if transport == "tls":
+            ca_file, cert, key = certs
+            relay = relays.enter_context(
+                running([*RELAY, port, "--terminate", cert, key], "stdout", RELAY_READY)
+            )
+            url = [f"wss://127.0.0.1:{relay}", "--ca-file", ca_file]
         client = subprocess.run(
             [
                 *WHALEWIRE,
                 "ws",
                 "autobahn-client",
                 "--url",
-                f"ws://127.0.0.1:{port}",
+                *url,
                 "--parallel",
                 "2",
             ],
@@ -160,7 +210,8 @@ def test_autobahn_client_role(group: str, tmp_path: Path) -> None:
         assert client.returncode == 0, client.stderr[-2000:]
         fuzzer.wait(timeout=60)
     finally:
+        relays.close()
         if fuzzer.poll() is None:
             fuzzer.kill()
             fuzzer.wait()
-    check(load_index(outdir), count, f"client/{group}")
+    check(load_index(outdir), count, f"client/{group}/{transport}")

@@ -1,6 +1,8 @@
 """``wss://`` over real loopback TLS with ``trustme`` certificates (net.tls, net.client):
 verification on by default, host names, expiry, opting in to a self-signed server, ALPN and
-TLS 1.2+, and SPKI pins (RFC 7469 §2.4 ``pin-sha256``) checked before a byte of the upgrade."""
+TLS 1.2+, and SPKI pins (RFC 7469 §2.4 ``pin-sha256``) checked before a byte of the upgrade.
+Every test runs on both client TLS paths: OpenSSL on the socket (``net.nativetls``) and
+asyncio's ``ssl``."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from whalewire.net import nativetls
 from whalewire.net.client import connect
 from whalewire.net.errors import PinMismatch, TLSFailure
 from whalewire.net.server import echo, serve
@@ -97,6 +100,16 @@ async def raw_tls_server(ctx: ssl.SSLContext) -> AsyncIterator[tuple[int, list[b
     server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=ctx)
     async with server:
         yield server.sockets[0].getsockname()[1], received
+
+
+@pytest.fixture(autouse=True, params=["native", "asyncio-ssl"])
+def tls_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test on the native client path (where built) and on asyncio's ``ssl``."""
+    if request.param == "asyncio-ssl":
+        monkeypatch.setattr(nativetls, "ENABLED", False)
+    elif not nativetls.available():
+        pytest.skip("whalewire.net._tls is not built")
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")

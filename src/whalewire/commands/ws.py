@@ -30,6 +30,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     serve_p.add_argument("--host", default="127.0.0.1")
     serve_p.add_argument("--port", type=int, default=9002, help="0 picks a free port")
     serve_p.add_argument("--no-deflate", action="store_true", help="decline compression")
+    serve_p.add_argument(
+        "--tls-cert", metavar="FILE", help="serve wss:// with this PEM certificate chain"
+    )
+    serve_p.add_argument(
+        "--tls-key", metavar="FILE", help="the PEM private key (default: in --tls-cert)"
+    )
     client = sub.add_parser("autobahn-client", help="drive an Autobahn fuzzing server")
     client.add_argument("--url", default="ws://127.0.0.1:9001")
     client.add_argument("--agent", default="whalewire")
@@ -37,21 +43,42 @@ def configure(parser: argparse.ArgumentParser) -> None:
     client.add_argument(
         "--parallel", type=int, default=1, metavar="N", help="run up to N cases at once"
     )
+    client.add_argument(
+        "--ca-file", metavar="FILE", help="trust this PEM CA (or certificate) for a wss:// URL"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen ``ws`` subcommand."""
     install_uvloop()
     if args.ws_command == "serve":
-        return asyncio.run(_serve(args.host, args.port, deflate=not args.no_deflate))
+        if args.tls_key is not None and args.tls_cert is None:
+            print("whalewire ws serve: --tls-key needs --tls-cert", file=sys.stderr)
+            return 2
+        return asyncio.run(
+            _serve(
+                args.host,
+                args.port,
+                deflate=not args.no_deflate,
+                tls_cert=args.tls_cert,
+                tls_key=args.tls_key,
+            )
+        )
     return asyncio.run(
         _autobahn(
-            args.url.rstrip("/"), args.agent, deflate=not args.no_deflate, parallel=args.parallel
+            args.url.rstrip("/"),
+            args.agent,
+            deflate=not args.no_deflate,
+            parallel=args.parallel,
+            ca_file=args.ca_file,
         )
     )
 
 
-async def _serve(host: str, port: int, *, deflate: bool) -> int:
+async def _serve(
+    host: str, port: int, *, deflate: bool, tls_cert: str | None = None, tls_key: str | None = None
+) -> int:
+    # TLS: natively (OpenSSL on each socket, net.nativetls) where built, else asyncio's ssl
     server = await serve(
         None,
         host,
@@ -61,16 +88,21 @@ async def _serve(host: str, port: int, *, deflate: bool) -> int:
         limits=CONFORMANCE_LIMITS,
         # Autobahn reports name the agent after this header.
         extra_headers=[("Server", f"whalewire/{__version__}")],
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
     # The exact line tests and scripts wait for; with --port 0 it carries the real port.
-    print(f"whalewire ws serve: listening on ws://{host}:{server.port}", flush=True)
+    scheme = "wss" if tls_cert is not None else "ws"
+    print(f"whalewire ws serve: listening on {scheme}://{host}:{server.port}", flush=True)
     async with server:
         await server.serve_forever()
     return 0
 
 
-async def _autobahn(url: str, agent: str, *, deflate: bool, parallel: int = 1) -> int:
-    ws = await connect(f"{url}/getCaseCount", deflate=False)
+async def _autobahn(
+    url: str, agent: str, *, deflate: bool, parallel: int = 1, ca_file: str | None = None
+) -> int:
+    ws = await connect(f"{url}/getCaseCount", deflate=False, ca_file=ca_file)
     count = int(await ws.recv())
     await ws.close()
     agent_q = quote(agent, safe="")
@@ -87,6 +119,7 @@ async def _autobahn(url: str, agent: str, *, deflate: bool, parallel: int = 1) -
                     deflate=AUTOBAHN_OFFER if deflate else False,
                     limits=CONFORMANCE_LIMITS,
                     on_message=echo_on_message,
+                    ca_file=ca_file,
                 )
                 await ws.wait_closed()
             except (WebSocketError, OSError, TimeoutError) as exc:
@@ -95,7 +128,7 @@ async def _autobahn(url: str, agent: str, *, deflate: bool, parallel: int = 1) -
                 print(f"case {case}: {type(exc).__name__}: {exc}", file=sys.stderr)
 
     await asyncio.gather(*(run_case(case) for case in range(1, count + 1)))
-    ws = await connect(f"{url}/updateReports?agent={agent_q}", deflate=False)
+    ws = await connect(f"{url}/updateReports?agent={agent_q}", deflate=False, ca_file=ca_file)
     await ws.close()
     print(f"whalewire ws autobahn-client: ran {count} cases ({failures} did not open)")
     return 0

@@ -10,17 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl as ssl_module
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import cast
 
+from whalewire.net import nativetls
 from whalewire.net._protocol import Limits, MessageCallback, WebSocket, WebSocketProtocol
-from whalewire.net.errors import ConnectFailed, OpenTimeout, TLSFailure
+from whalewire.net.errors import ConnectFailed, OpenTimeout, PinMismatch, TLSFailure
 from whalewire.net.keepalive import KeepaliveOptions
 from whalewire.net.proxy import open_tunnel
 from whalewire.net.sockets import SocketOptions, open_tcp
-from whalewire.net.tls import check_pins, client_context, normalize_pins, prepare_client_context
-from whalewire.net.urls import parse_url
+from whalewire.net.tls import (
+    check_pins,
+    client_context,
+    normalize_pins,
+    prepare_client_context,
+    spki_pin,
+)
+from whalewire.net.urls import WebSocketURL, parse_url
 from whalewire.ws.deflate import DeflateParams
 from whalewire.ws.handshake import ClientHandshake
 from whalewire.ws.protocol import FrameCallback
@@ -59,6 +67,7 @@ async def connect(
     keepalive: KeepaliveOptions | None = None,
     write_limits: tuple[int, int] | None = None,
     on_frame: FrameCallback | None = None,
+    native_tls: bool | None = None,
 ) -> WebSocket:
     """Open a WebSocket connection to ``url`` (``ws://`` or ``wss://``).
 
@@ -100,6 +109,12 @@ async def connect(
         write_limits: the transport's write-buffer (high, low) water marks in bytes:
             ``await ws.drain()`` waits while more than ``high`` is buffered, until it is
             down to ``low`` (asyncio's default: 64 KiB, 16 KiB).
+        native_tls: for ``wss://``, run TLS with OpenSSL on the socket itself
+            (``net.nativetls``: the order's record is encrypted and written in the send's
+            one C call) instead of asyncio's ``ssl``. None (default): native when built and
+            the speedups are on and no ``ssl`` context is given (a caller's
+            ``SSLContext`` can only be honoured by asyncio's ``ssl``); True: native or
+            ``ValueError``; False: asyncio's ``ssl``.
 
     Raises:
         ConnectFailed: a stage before the upgrade failed (see ``net.errors``).
@@ -109,8 +124,9 @@ async def connect(
     where = parse_url(url)
     if not where.secure and (ssl is not None or ca_file is not None or pins is not None):
         raise ValueError("ssl, ca_file and pins need a wss:// URL")
+    native = where.secure and _use_native(native_tls, ssl)
     context: ssl_module.SSLContext | None = None
-    if where.secure:
+    if where.secure and not native:
         context = ssl if ssl is not None else client_context(cafile=ca_file)
         prepare_client_context(context)
     pin_set = normalize_pins(pins) if pins is not None else None
@@ -137,7 +153,7 @@ async def connect(
     def check_transport(transport: asyncio.BaseTransport) -> None:
         if write_limits is not None:
             cast(asyncio.WriteTransport, transport).set_write_buffer_limits(*write_limits)
-        if pin_set is not None:
+        if pin_set is not None and not native:  # native: checked right after the handshake
             check_pins(transport.get_extra_info("ssl_object"), pin_set, where.host, where.port)
 
     def factory() -> WebSocketProtocol:
@@ -162,6 +178,21 @@ async def connect(
                 sock, refused = await open_tcp(where.host, where.port, socket_options)
                 if refused:
                     log.warning("socket options refused by the kernel: %s", ", ".join(refused))
+            if native:
+                stage = "tls handshake"
+                native_transport = await _native_open(
+                    sock, factory, ca_file=ca_file, name=tls_name, pins=pin_set, where=where
+                )
+                stage = "upgrade"
+                try:
+                    ws = await opened
+                except BaseException:
+                    native_transport.abort()
+                    raise
+                ws.path = where.target
+                if keepalive is not None:
+                    ws.start_keepalive(keepalive)
+                return ws
             stage = "tls handshake" if context is not None else "upgrade"
             try:
                 transport, _ = await loop.create_connection(
@@ -194,3 +225,52 @@ async def connect(
     if keepalive is not None:
         ws.start_keepalive(keepalive)
     return ws
+
+
+def _use_native(native_tls: bool | None, ssl: ssl_module.SSLContext | None) -> bool:
+    # None: native where it can honour every setting; True insists; False refuses.
+    if native_tls is False:
+        return False
+    if native_tls is None:
+        return ssl is None and nativetls.available()
+    if ssl is not None:
+        raise ValueError("native_tls=True cannot honour an ssl.SSLContext; give ca_file")
+    if not nativetls.available():
+        raise ValueError("native_tls=True but whalewire.net._tls is not built or speedups are off")
+    return True
+
+
+async def _native_open(
+    sock: socket.socket,
+    factory: Callable[[], WebSocketProtocol],
+    *,
+    ca_file: str | None,
+    name: str,
+    pins: frozenset[str] | None,
+    where: WebSocketURL,
+) -> nativetls.NativeTLSTransport:
+    # TLS by OpenSSL on the socket (net.nativetls); pins checked before the upgrade is sent.
+    host, port = where.host, where.port
+    try:
+        context = nativetls.client_context(ca_file)
+        session = await nativetls.handshake(sock, context, name)
+        if pins is not None:
+            der = session.peer_certificate()
+            if der is None:
+                raise TLSFailure(host, port, "the server sent no certificate to check the pins")
+            seen = spki_pin(der)
+            if seen not in pins:
+                raise PinMismatch(host, port, pins, seen)
+    except ConnectFailed:
+        sock.close()
+        raise
+    except OSError as exc:
+        sock.close()
+        if isinstance(exc, nativetls.tls_error()):
+            raise TLSFailure(host, port, str(exc)) from exc
+        raise ConnectFailed(host, port, f"during the TLS handshake: {exc}") from exc
+    except BaseException:
+        sock.close()
+        raise
+    loop = asyncio.get_running_loop()
+    return nativetls.NativeTLSTransport(loop, sock, session, factory(), context)

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl as ssl_module
 from collections.abc import Awaitable, Callable, Sequence
 from typing import cast
 
+from whalewire.net import nativetls
 from whalewire.net._protocol import (
     Limits,
     Message,
@@ -25,6 +27,7 @@ from whalewire.net._protocol import (
 )
 from whalewire.net.keepalive import KeepaliveOptions
 from whalewire.net.sockets import SocketOptions
+from whalewire.net.tls import server_context
 from whalewire.ws.deflate import ServerDeflateConfig
 from whalewire.ws.exceptions import CloseCode, ConnectionClosed
 from whalewire.ws.handshake import ProcessRequest, ServerHandshake
@@ -56,7 +59,7 @@ class Server:
 
     def __init__(
         self,
-        server: asyncio.Server,
+        server: asyncio.Server | nativetls.NativeTLSServer,
         tasks: set[asyncio.Task[None]],
         connections: set[WebSocketProtocol],
     ) -> None:
@@ -119,6 +122,9 @@ async def serve(
     keepalive: KeepaliveOptions | None = None,
     socket_options: SocketOptions | None = None,
     write_limits: tuple[int, int] | None = None,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    native_tls: bool | None = None,
 ) -> Server:
     """Listen on ``host``:``port`` and run ``handler`` for every WebSocket connection.
 
@@ -142,9 +148,23 @@ async def serve(
         socket_options: set on every accepted socket (TCP_NODELAY is on regardless);
             options the kernel refuses (``SO_BUSY_POLL`` without privilege) are logged once.
         write_limits: the write-buffer (high, low) water marks ``ws.drain()`` waits on.
+        tls_cert, tls_key: serve ``wss://`` with this PEM certificate chain and key (the
+            key may sit in ``tls_cert``); instead of ``ssl``.
+        native_tls: with ``tls_cert``, run TLS with OpenSSL on each accepted socket
+            (``net.nativetls``) instead of asyncio's ``ssl``: None (default) when built and
+            the speedups are on, True insists (``ValueError`` otherwise), False refuses.
     """
     if (handler is None) == (on_message is None):
         raise ValueError("give exactly one of handler and on_message")
+    if tls_cert is not None and ssl is not None:
+        raise ValueError("give ssl or tls_cert, not both")
+    if tls_cert is None and (tls_key is not None or native_tls):
+        raise ValueError("tls_key and native_tls need tls_cert")
+    if native_tls and not nativetls.available():
+        raise ValueError("native_tls=True but whalewire.net._tls is not built or speedups are off")
+    native = tls_cert is not None and native_tls is not False and nativetls.available()
+    if tls_cert is not None and not native:
+        ssl = server_context(tls_cert, tls_key)
     loop = asyncio.get_running_loop()
     tasks: set[asyncio.Task[None]] = set()
     connections: set[WebSocketProtocol] = set()
@@ -205,5 +225,14 @@ async def serve(
         proto.lost.add_done_callback(lambda _: connections.discard(proto))
         return proto
 
+    if native:
+        assert tls_cert is not None
+        context = nativetls.server_context(tls_cert, tls_key)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = socket.create_server((host, port), family=family, backlog=backlog)
+        native_server = nativetls.NativeTLSServer(
+            loop, listener, context, factory, lim.open_timeout
+        )
+        return Server(native_server, tasks, connections)
     server = await loop.create_server(factory, host, port, backlog=backlog, ssl=ssl)
     return Server(server, tasks, connections)
