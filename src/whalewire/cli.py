@@ -52,8 +52,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # import only the chosen command's module: a broken optional piece stays contained
     parser = build_parser(only=chosen if chosen in COMMANDS else "")
     args = parser.parse_args(argv)
+    # after parsing: --help and usage errors need none of the engine's modules
+    from whalewire.commands.errors import USER_ERRORS, fail  # noqa: PLC0415
+
     try:
         return int(args._module.run(args))
+    except USER_ERRORS as exc:
+        return fail(str(exc))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import urllib.error
 import urllib.request
 from typing import Any
+from urllib.parse import urlsplit
 
 from rich.console import Console
 
-from whalewire.engine.config import ConfigError, load_config
+from whalewire.commands.errors import UserError
+from whalewire.engine.config import load_config
 from whalewire.engine.dashboard import render
 
 
@@ -26,14 +27,43 @@ def add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def endpoint(args: argparse.Namespace) -> str:
-    """Return the control endpoint's base URL from the arguments."""
+    """Return the control endpoint's base URL from the arguments.
+
+    Raises:
+        UserError: ``--url`` is not an ``http://host:port`` URL (the message suggests one).
+    """
     if args.url:
-        return str(args.url).rstrip("/")
+        return control_url(str(args.url))
     if args.config:
         control = load_config(args.config).control
         host = f"[{control.host}]" if ":" in control.host else control.host
         return f"http://{host}:{control.port}"
     return "http://127.0.0.1:8787"
+
+
+def control_url(url: str) -> str:
+    """Check that ``url`` names a control endpoint (``http://HOST:PORT``); return its base.
+
+    Raises:
+        UserError: saying what is wrong and what to type instead.
+    """
+    if "://" not in url:
+        raise UserError(f"--url {url!r} has no scheme: did you mean --url http://{url} ?")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UserError(f"--url {url!r}: {exc}; give http://HOST:PORT") from None
+    if parts.scheme != "http":
+        raise UserError(
+            f"--url {url!r}: the control endpoint speaks plain http on loopback; "
+            "give http://HOST:PORT"
+        )
+    if not parts.hostname:
+        raise UserError(f"--url {url!r} names no host; give http://HOST:PORT")
+    if port == 0:
+        raise UserError(f"--url {url!r}: port 0 is not a port to connect to")
+    return url.rstrip("/")
 
 
 def call(method: str, url: str, timeout: float = 30.0) -> dict[str, Any]:
@@ -62,11 +92,7 @@ def configure_status(parser: argparse.ArgumentParser) -> None:
 
 def run_status(args: argparse.Namespace) -> int:
     """Print a running engine's status."""
-    try:
-        status = call("GET", endpoint(args) + "/status")
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    status = call("GET", endpoint(args) + "/status")
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
@@ -81,10 +107,6 @@ def configure_kill(parser: argparse.ArgumentParser) -> None:
 
 def run_kill(args: argparse.Namespace) -> int:
     """Halt a running engine and cancel all its open orders; print what it did."""
-    try:
-        report = call("POST", endpoint(args) + "/kill?by=cli")
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    report = call("POST", endpoint(args) + "/kill?by=cli")
     print(json.dumps(report, indent=2))
     return 0 if report.get("halted") else 1
