@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import tempfile
 from pathlib import Path
 
@@ -93,7 +94,7 @@ async def _demo(args: argparse.Namespace, console: Console) -> int:
             status = await run_engine(
                 running,
                 seconds=args.seconds,
-                dashboard=not args.no_dashboard,
+                dashboard=not args.no_dashboard and sys.stdout.isatty(),
                 console=console,
                 report_html=args.report,
             )

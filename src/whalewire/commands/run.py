@@ -114,7 +114,8 @@ async def _run(config: Config, args: argparse.Namespace, console: Console) -> in
         await run_engine(
             running,
             seconds=args.seconds,
-            dashboard=not args.no_dashboard,
+            # a pipe or a service's journal gets the event lines, not redrawn frames
+            dashboard=not args.no_dashboard and sys.stdout.isatty(),
             console=console,
             report_html=args.report,
         )

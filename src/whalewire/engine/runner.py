@@ -33,6 +33,7 @@ from whalewire.engine.config import P2PFeed as P2PFeedConfig
 from whalewire.engine.config import ZmqFeed as ZmqFeedConfig
 from whalewire.engine.control import ControlServer
 from whalewire.engine.dashboard import render
+from whalewire.engine.events import ConsoleEvents
 from whalewire.engine.journal import Journal
 from whalewire.engine.report import latency_table, write_html
 from whalewire.mempool.feeds.bitcoind_zmq import BitcoindZmqFeed
@@ -284,6 +285,7 @@ async def build(
         kill_file=config.control.kill_file or None,
     )
     running = Running(engine, control, Monitor(feeds(config)), journal, emulators)
+    engine.view.feed_stats = running.monitor.dedup.snapshot
     try:
         running.reconciled = await engine.start()
         for name, venue in venues.items():
@@ -352,6 +354,16 @@ async def run(
 
     feeding = asyncio.create_task(feed_then_drain())
     marking = asyncio.create_task(mark_prices(engine))
+    venues = engine.venues
+    logging_events = asyncio.create_task(
+        engine.events.run(lambda: {n: v.status() for n, v in venues.items()})
+    )
+    console_events = None
+    if not dashboard:  # the events, one readable line each, where the dashboard would be
+        console_events = ConsoleEvents(
+            lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True)
+        )
+        logging.getLogger("whalewire.events").addHandler(console_events)
     deadline = None if seconds is None else time.monotonic() + seconds
     live = (
         Live(render(engine.status()), console=console, refresh_per_second=4) if dashboard else None
@@ -379,6 +391,11 @@ async def run(
             live.stop()
         feeding.cancel()
         marking.cancel()
+        logging_events.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await logging_events
+        if console_events is not None:
+            logging.getLogger("whalewire.events").removeHandler(console_events)
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await feeding
         # a refresh's wait_for may swallow the cancel (3.11): never wait on it for long

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from whalewire.engine.config import Config
+from whalewire.engine.events import EventLog
 from whalewire.engine.execution import Execution
 from whalewire.engine.metrics import STAGES, Metrics
 from whalewire.engine.oms import OrderStatus
@@ -43,6 +44,11 @@ class StatusView:
         self.metrics = metrics
         self._now = monotonic_ns
         self.started_ns = monotonic_ns()
+        #: the live event log (recent events, denials by reason)
+        self.events: EventLog = execution.events
+        #: per-feed counters of the deduplicating monitor (set by whoever runs the feeds):
+        #: ``name``, ``first``, ``duplicates``, ``lost``
+        self.feed_stats: Callable[[], list[dict[str, Any]]] | None = None
 
     def status(self) -> Mapping[str, Any]:
         """A JSON-ready snapshot (served at /status and drawn by the dashboard)."""
@@ -57,7 +63,7 @@ class StatusView:
             "state_reason": risk.state_reason,
             "uptime_s": (self._now() - self.started_ns) / 1e9,
             "connections": [dict(v.status(), venue=n) for n, v in self.venues.items()],
-            "feeds": [{"name": n, "events": c} for n, c in sorted(pipeline.feed_counts.items())],
+            "feeds": self._feeds(),
             "whales": {"seen": pipeline.whales_seen, "recent": list(pipeline.recent_whales)},
             "ignored": dict(pipeline.ignored),
             "orders": {
@@ -65,6 +71,8 @@ class StatusView:
                 "filled": counters.get("orders_filled", 0),
                 "rejected": counters.get("orders_rejected", 0),
                 "denied": counters.get("orders_denied", 0),
+                "denied_by_reason": dict(self.events.denials),
+                "dry_run": counters.get("orders_dry_run", 0),
                 "unknown": sum(1 for o in orders.values() if o.status is OrderStatus.UNKNOWN),
                 "open": sum(1 for o in orders.values() if not o.is_final),
                 "recent": [
@@ -75,6 +83,7 @@ class StatusView:
                         "status": o.status.value,
                         "filled": str(o.filled_qty),
                         "avg_px": f"{o.avg_px:.2f}" if o.filled_qty else "",
+                        "reason": self.execution.reasons.get(o.client_order_id, ""),
                     }
                     for o in recent
                 ],
@@ -88,6 +97,7 @@ class StatusView:
                 }
                 for sym, b in risk.books.items()
             },
+            "events": list(self.events.recent)[-20:],
             "latency_us": {
                 name: {k: (v / 1000 if k != "count" else v) for k, v in lat.summary().items()}
                 for name, lat in sorted(
@@ -95,6 +105,20 @@ class StatusView:
                 )
             },
         }
+
+    def _feeds(self) -> list[dict[str, Any]]:
+        """Events per feed, with the monitor's duplicates and gaps (lost) when it runs."""
+        stats = {s["name"]: s for s in self.feed_stats()} if self.feed_stats else {}
+        names = sorted(set(self.pipeline.feed_counts) | set(stats))
+        return [
+            {
+                "name": n,
+                "events": self.pipeline.feed_counts.get(n, 0),
+                "duplicates": stats.get(n, {}).get("duplicates", 0),
+                "gaps": stats.get(n, {}).get("lost", 0),
+            }
+            for n in names
+        ]
 
     def metrics_text(self) -> str:
         """The Prometheus exposition of the engine's metrics."""
