@@ -111,7 +111,9 @@ class EventLog:
             if kind == "denial":
                 reason = str(fields.get("reason", ""))
                 self.denials[reason] = self.denials.get(reason, 0) + 1
-            log.info(describe(event), extra={"event": kind, "ts_event": ts, **fields})
+            line = describe(event)
+            log.info(line, extra={"event": kind, "ts_event": ts, **fields})
+            event["line"] = line
             self.recent.append(event)
             for subscriber in list(self.subscribers):
                 try:

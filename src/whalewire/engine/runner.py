@@ -294,6 +294,7 @@ async def build(
                     for side in {s.value for s in strategy.sides.values()}:
                         venue.prepare(symbol, side)
         await control.start()
+        engine.view.control_url = control.url
     except BaseException:
         await running.close()
         raise
@@ -366,7 +367,9 @@ async def run(
         logging.getLogger("whalewire.events").addHandler(console_events)
     deadline = None if seconds is None else time.monotonic() + seconds
     live = (
-        Live(render(engine.status()), console=console, refresh_per_second=4) if dashboard else None
+        Live(render(engine.status(), height=console.height), console=console, refresh_per_second=4)
+        if dashboard
+        else None
     )
     try:
         if live is not None:
@@ -380,14 +383,14 @@ async def run(
             if feeding.done() and feeding.exception() is not None:
                 raise feeding.exception()  # type: ignore[misc]
             if live is not None:
-                live.update(render(engine.status()))
+                live.update(render(engine.status(), height=console.height))
             if on_tick is not None:
                 on_tick(running)
             if deadline is not None and time.monotonic() >= deadline:
                 break
     finally:
         if live is not None:
-            live.update(render(engine.status()))
+            live.update(render(engine.status(), height=console.height))
             live.stop()
         feeding.cancel()
         marking.cancel()

@@ -49,6 +49,8 @@ class StatusView:
         #: per-feed counters of the deduplicating monitor (set by whoever runs the feeds):
         #: ``name``, ``first``, ``duplicates``, ``lost``
         self.feed_stats: Callable[[], list[dict[str, Any]]] | None = None
+        #: the control endpoint's URL, once it listens (shown by the dashboards)
+        self.control_url = ""
 
     def status(self) -> Mapping[str, Any]:
         """A JSON-ready snapshot (served at /status and drawn by the dashboard)."""
@@ -62,6 +64,7 @@ class StatusView:
             "trading_state": risk.state.value,
             "state_reason": risk.state_reason,
             "uptime_s": (self._now() - self.started_ns) / 1e9,
+            "control_url": self.control_url,
             "connections": [dict(v.status(), venue=n) for n, v in self.venues.items()],
             "feeds": self._feeds(),
             "whales": {"seen": pipeline.whales_seen, "recent": list(pipeline.recent_whales)},
