@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "selfcheck": ("selfcheck", "WebSocket echo self-check over loopback (our client and server)"),
     "status": ("status", "show a running engine's state (trading, orders, P&L, latency)"),
     "kill": ("kill", "kill switch: halt a running engine and cancel all its open orders"),
+    "resume": ("resume", "let a HALTED engine trade again (typed confirmation or --yes)"),
     "emulator": ("emulator", "run the local exchange emulator (Binance WebSocket API) standalone"),
     "sensor": ("sensor", "fleet role: mempool feeds + whale detection, alerts published over NATS"),
     "executor": ("executor", "fleet role: an engine beside its venues, trading on NATS alerts"),

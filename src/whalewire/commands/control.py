@@ -1,13 +1,19 @@
-"""``whalewire status`` and ``whalewire kill``: talk to a running engine's control endpoint.
+"""``whalewire status``, ``kill`` and ``resume``: talk to a running engine's control endpoint.
 
-Both read the endpoint from ``--url`` or from the configuration's ``[control]`` table, so
+All read the endpoint from ``--url`` or from the configuration's ``[control]`` table, so
 an operator types the same thing on any machine: ``whalewire kill --config prod.toml``.
+``kill`` and ``resume`` carry the engine's control token: ``--token``, else
+``$WHALEWIRE_CONTROL_TOKEN``, else the 0600 file the engine wrote next to its journal
+(found through ``--config``, or the default journal's in the current directory).
+``resume`` asks the operator to type ``resume`` unless ``--yes`` is given.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import urllib.error
 import urllib.request
 from typing import Any
@@ -17,6 +23,7 @@ from rich.console import Console
 
 from whalewire.commands.errors import UserError
 from whalewire.engine.config import load_config
+from whalewire.engine.control import token_path
 from whalewire.engine.dashboard import render
 
 
@@ -66,17 +73,44 @@ def control_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def call(method: str, url: str, timeout: float = 30.0) -> dict[str, Any]:
+def token(args: argparse.Namespace) -> str:
+    """The control token for ``kill``/``resume``: flag, environment, or the engine's file."""
+    given = getattr(args, "token", None) or os.environ.get("WHALEWIRE_CONTROL_TOKEN", "")
+    if given:
+        return str(given)
+    journal = load_config(args.config).engine.journal if args.config else "whalewire-journal.db"
+    path = token_path(journal)
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise UserError(
+            f"no control token: {path} cannot be read ({exc.strerror}); pass --token (the "
+            "engine prints it at start) or --config with the engine's configuration"
+        ) from None
+
+
+def call(method: str, url: str, timeout: float = 30.0, bearer: str = "") -> dict[str, Any]:
     """Make one request to the control endpoint and return its JSON answer.
 
     Raises:
         SystemExit: with a message that says what to check when the engine is unreachable.
+        UserError: the engine refused the token.
     """
     request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    if bearer:
+        request.add_header("Authorization", f"Bearer {bearer}")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             result: dict[str, Any] = json.loads(response.read())
             return result
+    except urllib.error.HTTPError as exc:
+        if exc.code == 401:
+            raise UserError(
+                f"the engine at {url} refused the control token: pass the one it printed at "
+                "start (--token) or --config with its configuration"
+            ) from None
+        body: dict[str, Any] = json.loads(exc.read() or b"{}")
+        return body
     except urllib.error.URLError as exc:
         raise SystemExit(
             f"whalewire: no engine answers at {url} ({exc.reason}). Is it running? "
@@ -103,10 +137,42 @@ def run_status(args: argparse.Namespace) -> int:
 def configure_kill(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``whalewire kill``."""
     add_endpoint_arguments(parser)
+    parser.add_argument("--token", help="the control token the engine printed at start")
 
 
 def run_kill(args: argparse.Namespace) -> int:
     """Halt a running engine and cancel all its open orders; print what it did."""
-    report = call("POST", endpoint(args) + "/kill?by=cli")
+    report = call("POST", endpoint(args) + "/kill?by=cli", bearer=token(args))
     print(json.dumps(report, indent=2))
     return 0 if report.get("halted") else 1
+
+
+#: what the operator types to resume trading
+RESUME_CONFIRMATION = "resume"
+
+
+def configure_resume(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``whalewire resume``."""
+    configure_kill(parser)
+    parser.add_argument("--yes", action="store_true", help="skip the typed confirmation")
+
+
+def run_resume(args: argparse.Namespace) -> int:
+    """Move a HALTED engine back to ACTIVE after the operator confirms; print the report."""
+    url = endpoint(args)
+    bearer = token(args)
+    if not args.yes:
+        status = call("GET", url + "/status")
+        print(
+            f"trading is {status.get('trading_state')} ({status.get('state_reason', '')}); "
+            f"type {RESUME_CONFIRMATION!r} to trade again: ",
+            end="",
+            flush=True,
+            file=sys.stderr,  # stdout stays the report's JSON
+        )
+        answer = sys.stdin.readline().strip() if sys.stdin else ""
+        if answer != RESUME_CONFIRMATION:
+            raise UserError("resume not confirmed (or pass --yes from a script)")
+    report = call("POST", url + "/resume?by=cli", bearer=bearer)
+    print(json.dumps(report, indent=2))
+    return 0 if report.get("resumed") else 1

@@ -87,10 +87,12 @@ async def _demo(args: argparse.Namespace, console: Console) -> int:
     with tempfile.TemporaryDirectory(prefix="whalewire-demo-") as tmp:
         running = await build(config, journal_path=str(Path(tmp) / "journal.db"))
         try:
+            control = running.control
             console.print(
-                f"control endpoint: {running.control.url} (try: whalewire status "
-                f"--url {running.control.url})"
+                f"control endpoint: {control.url} (try: whalewire status --url {control.url})",
+                markup=False,
             )
+            console.print(f"control token: {control.token} (for kill and resume)", markup=False)
             status = await run_engine(
                 running,
                 seconds=args.seconds,

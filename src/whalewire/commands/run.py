@@ -110,7 +110,12 @@ async def _run(config: Config, args: argparse.Namespace, console: Console) -> in
     try:
         if running.reconciled:
             console.print(f"reconciled open orders from the journal: {running.reconciled}")
-        console.print(f"mode {config.engine.mode}; control endpoint {running.control.url}")
+        control = running.control
+        console.print(f"mode {config.engine.mode}; control endpoint {control.url}", markup=False)
+        console.print(
+            f"control token {control.token} (kill/resume need it; also in {control.token_file})",
+            markup=False,
+        )
         await run_engine(
             running,
             seconds=args.seconds,

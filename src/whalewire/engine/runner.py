@@ -31,7 +31,7 @@ from whalewire.engine.config import Config, ConfigError, Feed, ReplayFeed, Venue
 from whalewire.engine.config import MempoolSpaceFeed as MempoolSpaceFeedConfig
 from whalewire.engine.config import P2PFeed as P2PFeedConfig
 from whalewire.engine.config import ZmqFeed as ZmqFeedConfig
-from whalewire.engine.control import ControlServer
+from whalewire.engine.control import ControlServer, token_path
 from whalewire.engine.dashboard import render
 from whalewire.engine.events import ConsoleEvents
 from whalewire.engine.journal import Journal
@@ -283,6 +283,7 @@ async def build(
         host=config.control.host,
         port=config.control.port,
         kill_file=config.control.kill_file or None,
+        token_file=token_path(journal_path or config.engine.journal),
     )
     running = Running(engine, control, Monitor(feeds(config)), journal, emulators)
     engine.view.feed_stats = running.monitor.dedup.snapshot
