@@ -148,6 +148,9 @@ class Journal:
             raise JournalError(f"journal {self.path}: intent log: {exc}") from exc
         (last,) = self._db.execute("SELECT coalesce(max(seq), 0) FROM messages").fetchone()
         self._next_seq = int(last) + 1
+        # the rows' ts_init are the monotonic clock's: this pair (wall clock, monotonic) lets
+        # `whalewire history` put a date on each row of this session
+        self.note("open", str(time.perf_counter_ns()))
 
     def _owner(self) -> int:
         # A random token this journal file keeps in its meta table and its intent log keeps
