@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("init", "write a commented paper-trading configuration that runs as is"),
     "config": ("config", "check a configuration file; print the effective configuration"),
     "history": ("history", "orders, fills and P&L from a journal (table, csv or json)"),
+    "report": ("report", "the HTML report of a past run, from its journal"),
     "emulator": ("emulator", "run the local exchange emulator (Binance WebSocket API) standalone"),
     "sensor": ("sensor", "fleet role: mempool feeds + whale detection, alerts published over NATS"),
     "executor": ("executor", "fleet role: an engine beside its venues, trading on NATS alerts"),

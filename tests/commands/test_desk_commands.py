@@ -214,3 +214,23 @@ def test_history_of_a_missing_or_foreign_file_is_refused(
     (tmp_path / "x.db").write_text("not sqlite at all, but long enough to look like a file" * 20)
     code, _, err = whalewire(capsys, "history", str(tmp_path / "x.db"))
     assert code == 2 and "not a whalewire journal" in err
+
+
+def test_report_of_a_journal_opens_with_the_run_summary(
+    journal_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = journal_file.with_name("r.html")
+    code, printed, _ = whalewire(capsys, "report", str(journal_file), "--out", str(out))
+    assert code == 0 and str(out) in printed
+    page = out.read_text()
+    summary = page[page.index("<h2>run summary</h2>") : page.index("latency by stage")]
+    assert "<th>fills</th><td>2</td>" in summary
+    assert "<th>orders sent</th><td>2</td>" in summary
+    assert "<th>denials</th><td>1 (MAX_ORDER_QTY 1)</td>" in summary
+    assert "<th>halts</th><td>0</td>" in summary
+    assert "BTCUSDT 0.01 / 0.01" in summary
+    # the journal's one latency: Submitted -> first answer, two orders, each 1 ns
+    assert "<td>ack</td>" in page and "(2 samples)" in page
+    assert "fewer than 100 samples" in page and " *</td>" in page  # tail percentiles marked
+    assert ">samples</text>" in page and "latency, µs (log scale" in page  # labelled axes
+    assert page.index("run summary") < page.index("<svg")

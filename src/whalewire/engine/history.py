@@ -22,12 +22,14 @@ from pathlib import Path
 from whalewire.engine.journal import JournalError
 from whalewire.engine.oms import Order
 from whalewire.model import (
+    OrderAccepted,
     OrderDenied,
     OrderEvent,
     OrderFilled,
     OrderInitialized,
     OrderRejected,
     OrderStatusUnknown,
+    OrderSubmitted,
     Side,
     SubmitOrder,
     decode,
@@ -114,6 +116,8 @@ class History:
     pnl: dict[str, Pnl] = field(default_factory=dict)
     #: the operator's actions: (time, action, source); the engine's starts are "open"
     notes: list[tuple[datetime, str, str]] = field(default_factory=list)
+    #: bytes out -> the venue's first answer, ns, per order (both stamps this process's)
+    acks: list[int] = field(default_factory=list)
 
 
 def _when(ns: int) -> datetime:
@@ -160,6 +164,7 @@ def read(path: str | Path) -> History:
 
     orders: dict[str, tuple[Order, datetime | None]] = {}
     reasons: dict[str, str] = {}
+    submitted: dict[str, int] = {}
     for (body,) in rows:
         message = decode(body)
         coid = message.client_order_id
@@ -176,6 +181,10 @@ def read(path: str | Path) -> History:
         if not isinstance(message, OrderEvent) or coid not in orders:
             continue
         order, _ = orders[coid]
+        if isinstance(message, OrderSubmitted):
+            submitted[coid] = message.ts_init
+        elif coid in submitted and isinstance(message, OrderAccepted | OrderRejected | OrderFilled):
+            history.acks.append(message.ts_init - submitted.pop(coid))
         try:
             order.apply(message)
         except Exception:  # a duplicate or late event the engine refused too: skip it

@@ -35,7 +35,7 @@ from whalewire.engine.control import ControlServer, token_path
 from whalewire.engine.dashboard import render
 from whalewire.engine.events import ConsoleEvents
 from whalewire.engine.journal import Journal
-from whalewire.engine.report import latency_table, write_html
+from whalewire.engine.report import latency_table, run_summary, write_html
 from whalewire.mempool.feeds.bitcoind_zmq import BitcoindZmqFeed
 from whalewire.mempool.feeds.events import FeedEvent
 from whalewire.mempool.feeds.mempool_space import MempoolSpaceFeed
@@ -410,6 +410,7 @@ async def run(
     status = dict(engine.status())
     console.print(latency_table(engine.metrics))
     if report_html is not None:
-        path = write_html(engine.metrics, report_html)
+        summary = run_summary(status, engine.events.counts.get("halt", 0))
+        path = write_html(engine.metrics, report_html, summary=summary)
         console.print(f"latency report written to {path}")
     return status
