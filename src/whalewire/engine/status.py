@@ -12,7 +12,7 @@ from typing import Any
 from whalewire.engine.config import Config
 from whalewire.engine.events import EventLog
 from whalewire.engine.execution import Execution
-from whalewire.engine.metrics import STAGES, Metrics
+from whalewire.engine.metrics import STAGES, Metrics, state_exposition
 from whalewire.engine.oms import OrderStatus
 from whalewire.engine.pipeline import Pipeline
 from whalewire.engine.risk import RiskEngine
@@ -65,7 +65,9 @@ class StatusView:
             "state_reason": risk.state_reason,
             "uptime_s": (self._now() - self.started_ns) / 1e9,
             "control_url": self.control_url,
-            "connections": [dict(v.status(), venue=n) for n, v in self.venues.items()],
+            "connections": [
+                dict(v.status(), venue=n, **_clock_and_limits(v)) for n, v in self.venues.items()
+            ],
             "feeds": self._feeds(),
             "whales": {"seen": pipeline.whales_seen, "recent": list(pipeline.recent_whales)},
             "ignored": dict(pipeline.ignored),
@@ -124,5 +126,24 @@ class StatusView:
         ]
 
     def metrics_text(self) -> str:
-        """The Prometheus exposition of the engine's metrics."""
-        return self.metrics.to_prometheus()
+        """The Prometheus exposition: the hot path's counters and latencies, then the state
+        read from one snapshot (trading state, venues, feeds, orders, denials, P&L)."""
+        return self.metrics.to_prometheus() + state_exposition(self.status(), self.events.counts)
+
+
+def _clock_and_limits(venue: object) -> dict[str, Any]:
+    """A venue's clock offset (ms) and rate-limit headroom (0..1), where its client has them.
+
+    Read off the hot path when a snapshot is taken; a client without a ``clock`` (offset
+    tracking) or a ``limiter`` with windows shows neither.
+    """
+    out: dict[str, Any] = {}
+    offset = getattr(getattr(venue, "clock", None), "offset_ns", None)
+    if isinstance(offset, int):
+        out["clock_offset_ms"] = offset / 1e6
+    windows = getattr(getattr(venue, "limiter", None), "windows", None)
+    if isinstance(windows, list) and windows:
+        free = [max(0.0, 1 - w.count / w.limit) for w in windows if getattr(w, "limit", 0) > 0]
+        if free:
+            out["rate_limit_headroom"] = min(free)
+    return out
