@@ -36,6 +36,7 @@ from whalewire.engine.dashboard import render
 from whalewire.engine.events import ConsoleEvents
 from whalewire.engine.journal import Journal
 from whalewire.engine.report import latency_table, run_summary, write_html
+from whalewire.engine.web import WebDashboard
 from whalewire.mempool.feeds.bitcoind_zmq import BitcoindZmqFeed
 from whalewire.mempool.feeds.events import FeedEvent
 from whalewire.mempool.feeds.mempool_space import MempoolSpaceFeed
@@ -285,6 +286,7 @@ async def build(
         kill_file=config.control.kill_file or None,
         token_file=token_path(journal_path or config.engine.journal),
     )
+    WebDashboard(engine, control).install()
     running = Running(engine, control, Monitor(feeds(config)), journal, emulators)
     engine.view.feed_stats = running.monitor.dedup.snapshot
     try:
