@@ -119,6 +119,24 @@ def check_url(field: str, url: str, schemes: tuple[str, ...]) -> None:
         raise ValueError(f"{field} = {url!r}: the port must be 1-65535")
 
 
+class NotifySection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """``[notify]``: optional webhook notifications (JSON POST, retried; off the hot path)."""
+
+    #: http(s):// URL to POST each chosen event to; empty: no notifications
+    webhook_url: str = ""
+    #: which events: whale, order, fill, denial, reconnect, disconnect, clock, halt, resume
+    events: list[
+        Literal[
+            "whale", "order", "fill", "denial", "reconnect", "disconnect", "clock", "halt", "resume"
+        ]
+    ] = msgspec.field(default_factory=lambda: ["whale", "fill", "denial", "halt", "resume"])
+    #: tries per event (the waits between them double from 0.5 s)
+    max_attempts: int = 5
+
+    def __post_init__(self) -> None:
+        check_url("webhook_url", self.webhook_url, ("http", "https"))
+
+
 class ReplayFeed(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="replay"):
     """A replay file of raw transactions (the embedded default when ``file`` is empty)."""
 
@@ -227,6 +245,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
         default_factory=lambda: {"binance": VenueSection()}
     )
     address_book: AddressBookSection = msgspec.field(default_factory=AddressBookSection)
+    notify: NotifySection = msgspec.field(default_factory=NotifySection)
 
     def __post_init__(self) -> None:
         for route in [self.strategy.default_route, *self.strategy.routes.values()]:
@@ -342,6 +361,7 @@ RANGES: dict[type, dict[str, Range]] = {
         "cpu": Range(integer=True, allowed=_machine_cpus),
     },
     ControlSection: {"port": _LISTEN_PORT},
+    NotifySection: {"max_attempts": _ints(1, 100)},
     ReplayFeed: {"speed": _within("0", "1000000")},
     P2PFeed: {"port": _PORT},
     VenueSection: {"recv_window_ms": _ints(1, 60_000), "pong_interval_ms": _MS},

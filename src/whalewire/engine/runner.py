@@ -35,6 +35,7 @@ from whalewire.engine.control import ControlServer, token_path
 from whalewire.engine.dashboard import render
 from whalewire.engine.events import ConsoleEvents
 from whalewire.engine.journal import Journal
+from whalewire.engine.notify import Webhook
 from whalewire.engine.report import latency_table, run_summary, write_html
 from whalewire.engine.web import WebDashboard
 from whalewire.mempool.feeds.bitcoind_zmq import BitcoindZmqFeed
@@ -362,6 +363,17 @@ async def run(
     logging_events = asyncio.create_task(
         engine.events.run(lambda: {n: v.status() for n, v in venues.items()})
     )
+    webhook = None
+    if engine.config.notify.webhook_url:
+        notify = engine.config.notify
+        webhook = Webhook(
+            notify.webhook_url,
+            kinds=tuple(notify.events),
+            engine=engine.namespace,
+            max_attempts=notify.max_attempts,
+        )
+        engine.events.subscribers.append(webhook.offer)
+        webhook.start()
     console_events = None
     if not dashboard:  # the events, one readable line each, where the dashboard would be
         console_events = ConsoleEvents(
@@ -402,6 +414,8 @@ async def run(
             await logging_events
         if console_events is not None:
             logging.getLogger("whalewire.events").removeHandler(console_events)
+        if webhook is not None:
+            await webhook.stop()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await feeding
         # a refresh's wait_for may swallow the cancel (3.11): never wait on it for long
