@@ -111,6 +111,13 @@ async def _run(config: Config, args: argparse.Namespace, console: Console) -> in
         if running.reconciled:
             console.print(f"reconciled open orders from the journal: {running.reconciled}")
         control = running.control
+        if control.kill_file is not None and control.kill_file.exists():
+            console.print(
+                f"the kill file {control.kill_file} exists: the engine starts HALTED. Remove "
+                "it, then `whalewire resume`, to trade.",
+                markup=False,
+                soft_wrap=True,
+            )
         console.print(f"mode {config.engine.mode}; control endpoint {control.url}", markup=False)
         console.print(
             f"control token {control.token} (kill/resume need it; also in {control.token_file})",
