@@ -10,6 +10,7 @@ Debian's ``chromium`` and ``chromium-driver``).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -67,10 +68,24 @@ def test_requests_without_the_token_are_refused(engine: tuple[str, str]) -> None
     url, token = engine
     assert _get(url + "/") == 401
     assert _get(url + "/?token=wrong") == 401
-    assert _get(url + "/ws") == 401
     assert _get(url + "/kill", "POST") == 401
     assert _get(url + "/resume", "POST") == 401
     assert _get(f"{url}/?token={token}") == 200
+    # the page's WebSocket is on whalewire's own server, at the port the page names
+    with urllib.request.urlopen(f"{url}/?token={token}", timeout=10) as response:
+        page = response.read().decode()
+    ws_port = re.search(r"ws://\" \+ location\.hostname \+ \":(\d+)/ws", page)
+    assert ws_port is not None, "the page names its WebSocket port"
+    ws_url = f"http://127.0.0.1:{ws_port.group(1)}/ws"
+    upgrade = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}  # fmt: skip
+    for target in (ws_url, ws_url + "?token=wrong"):
+        request = urllib.request.Request(target, headers=upgrade)
+        try:
+            urllib.request.urlopen(request, timeout=10)
+            raise AssertionError("upgrade without the token accepted")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 401
     with urllib.request.urlopen(url + "/status", timeout=10) as response:
         assert json.loads(response.read())["trading_state"] == "ACTIVE"
 

@@ -72,9 +72,12 @@ class Running:
     journal: Journal
     emulators: list[Emulator] = field(default_factory=list)
     reconciled: dict[str, int] = field(default_factory=dict)
+    web: WebDashboard | None = None
 
     async def close(self) -> None:
         """Stop the control plane, the engine's venues, the emulators and the journal."""
+        if self.web is not None:
+            await self.web.stop()
         await self.control.stop()
         await self.engine.close()
         for emulator in self.emulators:
@@ -287,8 +290,9 @@ async def build(
         kill_file=config.control.kill_file or None,
         token_file=token_path(journal_path or config.engine.journal),
     )
-    WebDashboard(engine, control).install()
-    running = Running(engine, control, Monitor(feeds(config)), journal, emulators)
+    dashboard = WebDashboard(engine, control)
+    dashboard.install()
+    running = Running(engine, control, Monitor(feeds(config)), journal, emulators, web=dashboard)
     engine.view.feed_stats = running.monitor.dedup.snapshot
     try:
         running.reconciled = await engine.start()
@@ -298,6 +302,7 @@ async def build(
                     for side in {s.value for s in strategy.sides.values()}:
                         venue.prepare(symbol, side)
         await control.start()
+        await dashboard.start()
         engine.view.control_url = control.url
     except BaseException:
         await running.close()
