@@ -125,7 +125,7 @@ min_value_sats = 25_000_000
 cooldown_s = 0.0
 max_reactions = 1000000
 [risk]
-max_orders_per_second = 1000000
+max_orders_per_second = 100000
 max_orders_per_minute = 1000000
 [risk.symbols.BTCUSDT]
 max_order_qty = 1

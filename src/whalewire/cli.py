@@ -23,6 +23,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "selfcheck": ("selfcheck", "WebSocket echo self-check over loopback (our client and server)"),
     "status": ("status", "show a running engine's state (trading, orders, P&L, latency)"),
     "kill": ("kill", "kill switch: halt a running engine and cancel all its open orders"),
+    "resume": ("resume", "let a HALTED engine trade again (typed confirmation or --yes)"),
+    "init": ("init", "write a commented paper-trading configuration that runs as is"),
+    "config": ("config", "check a configuration file; print the effective configuration"),
+    "history": ("history", "orders, fills and P&L from a journal (table, csv or json)"),
+    "report": ("report", "the HTML report of a past run, from its journal"),
     "emulator": ("emulator", "run the local exchange emulator (Binance WebSocket API) standalone"),
     "sensor": ("sensor", "fleet role: mempool feeds + whale detection, alerts published over NATS"),
     "executor": ("executor", "fleet role: an engine beside its venues, trading on NATS alerts"),
@@ -52,8 +57,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     # import only the chosen command's module: a broken optional piece stays contained
     parser = build_parser(only=chosen if chosen in COMMANDS else "")
     args = parser.parse_args(argv)
+    # after parsing: --help and usage errors need none of the engine's modules
+    from whalewire.commands.errors import USER_ERRORS, fail  # noqa: PLC0415
+
     try:
         return int(args._module.run(args))
+    except USER_ERRORS as exc:
+        return fail(str(exc))
+    except BrokenPipeError:  # `whalewire history ... | head`: the reader has what it wanted
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -253,6 +253,13 @@ class RecordingEngine:
     def status(self) -> Mapping[str, Any]:
         return {"trading_state": "HALTED" if self.sources else "ACTIVE"}
 
+    def resume(self, source: str) -> Mapping[str, Any]:
+        if not self.sources:
+            return {"resumed": False, "why": "trading is not halted"}
+        self.sources.clear()
+        self.resumed_by = source
+        return {"resumed": True, "source": source}
+
     async def kill(self, source: str) -> Mapping[str, Any]:
         self.sources.append(source)
         self.killed.set()

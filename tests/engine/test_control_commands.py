@@ -32,7 +32,7 @@ async def test_kill_command_halts_the_engine_and_prints_the_report() -> None:
     server = ControlServer(engine, port=0)
     await server.start()
     try:
-        code, out, _ = await whalewire("kill", "--url", server.url)
+        code, out, _ = await whalewire("kill", "--url", server.url, "--token", server.token)
         assert code == 0
         assert json.loads(out)["canceled"] == {"binance": 2}
         assert engine.sources == ["http (cli)"]
@@ -60,7 +60,7 @@ async def test_kill_without_a_running_engine_says_what_to_check() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nobody listens there
-    code, _, err = await whalewire("kill", "--url", f"http://127.0.0.1:{port}")
+    code, _, err = await whalewire("kill", "--url", f"http://127.0.0.1:{port}", "--token", "t")
     assert code == 1
     assert f"no engine answers at http://127.0.0.1:{port}/kill" in err
     assert "Is it running?" in err

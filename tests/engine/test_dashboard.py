@@ -83,7 +83,7 @@ def test_dashboard_shows_state_connections_whales_orders_pnl_and_latency() -> No
         "-0.001",
         "trigger_to_send",
         "21.0",
-        "ignored alerts 2",
+        "ignored 2",
     ):
         assert expected in text, expected
 
@@ -92,3 +92,47 @@ def test_dashboard_renders_an_empty_snapshot_without_failing() -> None:
     console = Console(file=io.StringIO(), width=100)
     console.print(render({}))
     assert "whalewire" in console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def _busy_status() -> dict[str, object]:
+    """A snapshot with every list full, a denial and all latency stages."""
+    whale = dict(STATUS["whales"]["recent"][0])  # type: ignore[index]
+    order = dict(STATUS["orders"]["recent"][0])  # type: ignore[index]
+    denied = dict(order, client_order_id="ww2", status="DENIED", filled="0", reason="MAX_POSITION")
+    stages = ("detect", "decide", "risk", "journal", "send", "trigger_to_send", "ack")
+    return {
+        **STATUS,
+        "control_url": "http://127.0.0.1:8787",
+        "whales": {
+            "seen": 9,
+            "recent": [whale] * 8 + [dict(whale, decision="DENIED MAX_POSITION")],
+        },
+        "orders": {
+            **STATUS["orders"],  # type: ignore[dict-item]
+            "denied": 1,
+            "denied_by_reason": {"MAX_POSITION": 1},
+            "recent": [order] * 8 + [denied],
+        },
+        "latency_us": {s: {"count": 9, "p50": 20.0, "p99": 30.0, "p99.9": 31.0} for s in stages},
+        "events": [{"ts": "2026-12-07T20:00:00.000000+00:00", "line": "whale x"}] * 9,
+    }
+
+
+def test_at_80x24_everything_fits_and_the_control_url_stays_on_screen() -> None:
+    console = Console(file=io.StringIO(), width=80, height=24)
+    console.print(render(_busy_status(), height=24))
+    lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert len(lines) <= 24, "\n".join(lines)
+    assert "http://127.0.0.1:8787" in lines[1]
+    text = "\n".join(lines)
+    assert "MAX_POSITION" in text  # the denial's reason, in the counts and the order row
+    assert "..." not in text
+
+
+def test_a_denied_order_shows_its_reason_not_its_price() -> None:
+    console = Console(file=io.StringIO(), width=160)
+    console.print(render(_busy_status(), height=60))
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "DENIED MAX_POSITION" in text  # the whale's decision
+    assert "denied 1 (MAX_POSITION 1)" in text
+    assert "recent events" in text and "whale x" in text

@@ -49,3 +49,32 @@ def test_prometheus_exposition_has_counters_gauges_and_summaries() -> None:
     assert 'whalewire_latency_trigger_to_send_seconds{quantile="0.5"} 0.000020' in text
     assert "whalewire_latency_trigger_to_send_seconds_count 1\n" in text
     assert "# HELP whalewire_latency_trigger_to_send_seconds feed receive" in text
+
+
+def test_state_exposition_labels_denials_venues_and_symbols() -> None:
+    from whalewire.engine.metrics import state_exposition
+
+    status = {
+        "trading_state": "HALTED",
+        "armed": True,
+        "connections": [{"venue": "binance", "connected": False, "reconnects": 2}],
+        "feeds": [{"name": "zmq", "events": 10, "duplicates": 1, "gaps": 3}],
+        "whales": {"seen": 4},
+        "orders": {"open": 1, "unknown": 0, "denied_by_reason": {"MAX_POSITION": 2}},
+        "positions": {"BTCUSDT": {"position": "-0.002", "realized_pnl": "1.50",
+                                  "unrealized_pnl": "-0.25"}},
+    }  # fmt: skip
+    lines = state_exposition(status, {"halt": 1}).splitlines()
+    for expected in (
+        'whalewire_trading_state{state="HALTED"} 1',
+        'whalewire_trading_state{state="ACTIVE"} 0',
+        'whalewire_venue_up{venue="binance"} 0',
+        'whalewire_venue_reconnects_total{venue="binance"} 2',
+        'whalewire_feed_gaps_total{feed="zmq"} 3',
+        'whalewire_denials_total{reason="MAX_POSITION"} 2',
+        'whalewire_position{symbol="BTCUSDT"} -0.002',
+        'whalewire_realized_pnl{symbol="BTCUSDT"} 1.5',
+        'whalewire_events_total{kind="halt"} 1',
+        "# TYPE whalewire_denials_total counter",
+    ):
+        assert expected in lines, expected

@@ -49,6 +49,6 @@ def test_html_report_has_a_histogram_per_stage_and_loads_nothing_external(
     parser = _Collect()
     parser.feed(path.read_text())
     assert parser.tags.count("svg") == 2  # detect and trigger_to_send have samples
-    assert parser.tags.count("h2") == 3
+    assert parser.tags.count("h3") == 3  # one heading per stage
     assert parser.external == []
     assert "no samples" in path.read_text()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import tempfile
 from pathlib import Path
 
@@ -86,14 +87,16 @@ async def _demo(args: argparse.Namespace, console: Console) -> int:
     with tempfile.TemporaryDirectory(prefix="whalewire-demo-") as tmp:
         running = await build(config, journal_path=str(Path(tmp) / "journal.db"))
         try:
+            control = running.control
             console.print(
-                f"control endpoint: {running.control.url} (try: whalewire status "
-                f"--url {running.control.url})"
+                f"control endpoint: {control.url} (try: whalewire status --url {control.url})",
+                markup=False,
             )
+            console.print(f"control token: {control.token} (for kill and resume)", markup=False)
             status = await run_engine(
                 running,
                 seconds=args.seconds,
-                dashboard=not args.no_dashboard,
+                dashboard=not args.no_dashboard and sys.stdout.isatty(),
                 console=console,
                 report_html=args.report,
             )

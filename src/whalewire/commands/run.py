@@ -15,15 +15,24 @@ from pathlib import Path
 from rich.console import Console
 
 from whalewire.commands.embedded import build
+from whalewire.commands.errors import USER_ERRORS, fail
 from whalewire.engine.config import Config, ConfigError, load_config
-from whalewire.engine.journal import JournalError
 from whalewire.engine.logs import configure_logging
 from whalewire.engine.runner import run as run_engine
 from whalewire.net.client import install_uvloop
-from whalewire.venues.base import VenueError
-from whalewire.venues.credentials import CredentialsError
+from whalewire.ws.exceptions import InvalidHandshake, InvalidStatus
 
 CONFIRMATION = "trade real money"
+
+#: what a start can fail on that the operator must change: a port in use, a CPU, a secret
+#: file, an endpoint
+STARTUP_ERRORS: tuple[type[Exception], ...] = (*USER_ERRORS, OSError, ValueError)
+
+#: what to do about a configuration error, after its list of mistakes
+CONFIG_HELP = (
+    "fix the file (`whalewire config check FILE` checks it without starting anything); "
+    "docs/reference/configuration.md lists every table and field"
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -72,20 +81,28 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
+        return fail(f"configuration error: {exc}\n{CONFIG_HELP}")
     refusal = check_live(config, args, console)
     if refusal is not None:
-        console.print(f"[red]refused[/red]: {refusal}")
-        return 2
+        return fail(f"refused: {refusal}")
     install_uvloop()
     log_file = args.log_file or (None if args.no_dashboard else Path("whalewire.log"))
-    configure_logging(fmt=args.log_format, path=log_file)
+    try:
+        configure_logging(fmt=args.log_format, path=log_file)
+    except OSError as exc:
+        return fail(f"cannot write the log file {log_file}: {exc.strerror}; choose --log-file")
     try:
         return asyncio.run(_run(config, args, console))
-    except (ConfigError, CredentialsError, JournalError, VenueError, OSError) as exc:
-        console.print(f"[red]cannot start[/red]: {exc}")
-        return 1
+    except InvalidStatus as exc:
+        return fail(
+            f"cannot start: a venue's endpoint answered HTTP {exc.status} {exc.reason} to the "
+            "WebSocket upgrade: check the URL (and its path) in the [venues] tables"
+        )
+    except InvalidHandshake as exc:
+        return fail(f"cannot start: a venue's WebSocket handshake failed ({exc}): check [venues]")
+    except STARTUP_ERRORS as exc:
+        # what the operator must change: a port in use, a CPU, a secret file, an endpoint
+        return fail(f"cannot start: {exc}")
 
 
 async def _run(config: Config, args: argparse.Namespace, console: Console) -> int:
@@ -93,11 +110,24 @@ async def _run(config: Config, args: argparse.Namespace, console: Console) -> in
     try:
         if running.reconciled:
             console.print(f"reconciled open orders from the journal: {running.reconciled}")
-        console.print(f"mode {config.engine.mode}; control endpoint {running.control.url}")
+        control = running.control
+        if control.kill_file is not None and control.kill_file.exists():
+            console.print(
+                f"the kill file {control.kill_file} exists: the engine starts HALTED. Remove "
+                "it, then `whalewire resume`, to trade.",
+                markup=False,
+                soft_wrap=True,
+            )
+        console.print(f"mode {config.engine.mode}; control endpoint {control.url}", markup=False)
+        console.print(
+            f"control token {control.token} (kill/resume need it; also in {control.token_file})",
+            markup=False,
+        )
         await run_engine(
             running,
             seconds=args.seconds,
-            dashboard=not args.no_dashboard,
+            # a pipe or a service's journal gets the event lines, not redrawn frames
+            dashboard=not args.no_dashboard and sys.stdout.isatty(),
             console=console,
             report_html=args.report,
         )

@@ -18,13 +18,14 @@ from decimal import Decimal
 from typing import Any
 
 from whalewire.engine.config import Config
+from whalewire.engine.events import EventLog
 from whalewire.engine.execution import Execution
 from whalewire.engine.ids import OrderIds
 from whalewire.engine.journal import Journal
 from whalewire.engine.metrics import Metrics
 from whalewire.engine.oms import Order
 from whalewire.engine.pipeline import Detector, Pipeline
-from whalewire.engine.risk import RiskEngine
+from whalewire.engine.risk import RiskEngine, TradingState
 from whalewire.engine.status import StatusView
 from whalewire.engine.strategy import WhaleStrategy
 from whalewire.engine.warmup import ShadowAlert, Warmup
@@ -55,6 +56,8 @@ class Engine:
         self.journal = journal
         self.namespace = namespace
         self.metrics = metrics = metrics or Metrics()
+        #: the live event log every part writes to after the send (``engine.events``)
+        self.events = events = EventLog()
         self._now = monotonic_ns
         self.risk = risk = RiskEngine(config.risk, monotonic_ns=monotonic_ns, wall_ns=wall_ns)
         self.execution = execution = Execution(
@@ -65,6 +68,7 @@ class Engine:
             monotonic_ns=monotonic_ns,
             ack_timeout_s=ack_timeout_s,
             max_final_orders=max_final_orders,
+            events=events,
         )
         risk.reserved = execution.reserved  # read by risk, written by execution alone
         self.ids = ids = OrderIds(
@@ -188,7 +192,24 @@ class Engine:
         """Halt trading and cancel every open order on every venue; report what was done."""
         strategy = self.config.strategy
         routed = {r.symbol for r in [strategy.default_route, *strategy.routes.values()]}
-        return await self.execution.kill(source, routed)
+        report = await self.execution.kill(source, routed)
+        self.journal.note("halt", source)
+        return report
+
+    def resume(self, source: str) -> Mapping[str, Any]:
+        """Move a HALTED engine back to ACTIVE (the operator's decision); journal and log it.
+
+        Refused (``resumed: False`` and why) when trading is not halted. The caller checks
+        the kill file: while it exists the control plane refuses before calling this.
+        """
+        before = self.risk.state
+        if before is not TradingState.HALTED:
+            return {"resumed": False, "state": before.value, "why": "trading is not halted"}
+        self.risk.set_state(TradingState.ACTIVE, f"resumed: {source}")
+        self.metrics.set("trading_halted", 0)
+        self.journal.note("resume", source)
+        self.events.emit("resume", {"source": source})
+        return {"resumed": True, "state": TradingState.ACTIVE.value, "source": source}
 
 
 def pin_to_cpu(cpu: int) -> None:

@@ -95,6 +95,48 @@ class ControlSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
             raise ValueError("the control endpoint listens on loopback only")
 
 
+def check_url(field: str, url: str, schemes: tuple[str, ...]) -> None:
+    """Refuse a URL the engine could not connect to: its scheme, host and port (1-65535).
+
+    Empty means "not set" and passes. Raises ValueError naming ``field`` (msgspec adds the
+    table's path), which is how a port of 99999 is an error at load, not a crash at start.
+    """
+    if not url:
+        return
+    parts = urlsplit(url)
+    wanted = " or ".join(f"{s}://" for s in schemes)
+    if parts.scheme not in schemes:
+        raise ValueError(f"{field} = {url!r}: expected a {wanted} URL")
+    if parts.scheme == "ipc":
+        return
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{field} = {url!r}: the port must be 1-65535") from None
+    if not parts.hostname:
+        raise ValueError(f"{field} = {url!r}: no host; expected {wanted}HOST[:PORT]/...")
+    if port == 0:
+        raise ValueError(f"{field} = {url!r}: the port must be 1-65535")
+
+
+class NotifySection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """``[notify]``: optional webhook notifications (JSON POST, retried; off the hot path)."""
+
+    #: http(s):// URL to POST each chosen event to; empty: no notifications
+    webhook_url: str = ""
+    #: which events: whale, order, fill, denial, reconnect, disconnect, clock, halt, resume
+    events: list[
+        Literal[
+            "whale", "order", "fill", "denial", "reconnect", "disconnect", "clock", "halt", "resume"
+        ]
+    ] = msgspec.field(default_factory=lambda: ["whale", "fill", "denial", "halt", "resume"])
+    #: tries per event (the waits between them double from 0.5 s)
+    max_attempts: int = 5
+
+    def __post_init__(self) -> None:
+        check_url("webhook_url", self.webhook_url, ("http", "https"))
+
+
 class ReplayFeed(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="replay"):
     """A replay file of raw transactions (the embedded default when ``file`` is empty)."""
 
@@ -111,6 +153,10 @@ class ZmqFeed(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="zmq"
     sequence: str = ""
     hashblock: str = ""
 
+    def __post_init__(self) -> None:
+        for name in ("rawtx", "sequence", "hashblock"):
+            check_url(name, getattr(self, name), ("tcp", "ipc"))
+
 
 class P2PFeed(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="p2p"):
     """A Bitcoin P2P peer (your own node)."""
@@ -126,6 +172,9 @@ class MempoolSpaceFeed(
     """A mempool.space (or self-hosted instance) WebSocket."""
 
     url: str = "wss://mempool.space/api/v1/ws"
+
+    def __post_init__(self) -> None:
+        check_url("url", self.url, ("ws", "wss"))
 
 
 Feed = ReplayFeed | ZmqFeed | P2PFeed | MempoolSpaceFeed
@@ -173,6 +222,10 @@ class VenueSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
             )
         if self.market_url and not self.market_url.startswith(("ws://", "wss://")):
             raise ValueError("market_url must be a ws(s):// URL")
+        if self.endpoint not in named:
+            check_url("endpoint", self.endpoint, ("ws", "wss", "http", "https"))
+        check_url("feed_endpoint", self.feed_endpoint, ("ws", "wss"))
+        check_url("rest_endpoint", self.rest_endpoint, ("http", "https"))
 
 
 class AddressBookSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -199,6 +252,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
         default_factory=lambda: {"binance": VenueSection()}
     )
     address_book: AddressBookSection = msgspec.field(default_factory=AddressBookSection)
+    notify: NotifySection = msgspec.field(default_factory=NotifySection)
 
     def __post_init__(self) -> None:
         for route in [self.strategy.default_route, *self.strategy.routes.values()]:
@@ -314,6 +368,7 @@ RANGES: dict[type, dict[str, Range]] = {
         "cpu": Range(integer=True, allowed=_machine_cpus),
     },
     ControlSection: {"port": _LISTEN_PORT},
+    NotifySection: {"max_attempts": _ints(1, 100)},
     ReplayFeed: {"speed": _within("0", "1000000")},
     P2PFeed: {"port": _PORT},
     VenueSection: {"recv_window_ms": _ints(1, 60_000), "pong_interval_ms": _MS},
@@ -393,7 +448,11 @@ def parse_config(text: str | bytes, *, source: str = "<config>") -> Config:
     try:
         config = msgspec.toml.decode(text, type=Config)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"{source}: {_name_keys(text, exc)}") from None
+        errors = _every_table_error(text, _name_keys(text, exc))
+        if len(errors) == 1:
+            raise ConfigError(f"{source}: {errors[0]}") from None
+        listed = "".join(f"\n  {error}" for error in errors)
+        raise ConfigError(f"{source}: {len(errors)} mistakes:{listed}") from None
     except msgspec.DecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     errors = range_errors(config)
@@ -435,6 +494,34 @@ def _name_keys(text: str | bytes, exc: msgspec.ValidationError) -> str:
                     return text_.replace(" - at `$", f" - at `{where}", 1)
                 return f"{text_} - at `{where}`"
     return message
+
+
+def _every_table_error(text: str | bytes, first: str) -> list[str]:
+    """``first``, then the errors of every other top-level table, each checked on its own.
+
+    msgspec stops at a file's first mistake; an operator fixing a file wants them all at
+    once, so each table is converted alone and its error (re-rooted at the table) listed.
+    """
+    errors = [first if " - at `" in first else f"{first} - at `$`"]
+    raw = tomllib.loads(text.decode() if isinstance(text, bytes) else text)
+    fields = {f.name: f.type for f in msgspec.structs.fields(Config)}
+    for name, value in raw.items():
+        if name not in fields:
+            error = f"Object contains unknown field `{name}` - at `$`"
+        else:
+            try:
+                msgspec.convert(value, fields[name], strict=False)
+                continue
+            except msgspec.ValidationError as exc:
+                error = str(exc)
+            error = (
+                error.replace(" - at `$", f" - at `$.{name}", 1)
+                if " - at `$" in error
+                else f"{error} - at `$.{name}`"
+            )
+        if not any(error.split(" - at ")[-1] in e for e in errors):
+            errors.append(error)
+    return errors
 
 
 def load_config(path: str | Path) -> Config:

@@ -2,14 +2,24 @@
 
 Every kill switch ends in the same call, ``EngineHandle.kill(source)``: halt trading,
 cancel every open order on every venue, and report what was done. The HTTP endpoint
-serves ``GET /status`` (JSON), ``POST /kill`` (JSON report) and ``GET /metrics``
-(Prometheus text); it binds to loopback only, which the configuration enforces.
+serves ``GET /status`` (JSON), ``POST /kill`` and ``POST /resume`` (JSON reports) and
+``GET /metrics`` (Prometheus text); it binds to loopback only, which the configuration
+enforces. Loopback is not a user boundary (any local account can connect), so the two
+POSTs need the token made at start: ``Authorization: Bearer TOKEN``. The token is written,
+mode 0600, to ``token_file`` (next to the journal), where ``whalewire kill/resume
+--config`` read it; reads (status, metrics) need none.
+
+A resume is refused while the kill file exists: the file is the operator's standing order
+to stay halted, and it must be removed first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import os
+import secrets
 import signal
 import socket
 from collections.abc import Mapping
@@ -34,6 +44,10 @@ class EngineHandle(Protocol):
         """The Prometheus exposition of the engine's metrics."""
         ...
 
+    def resume(self, source: str) -> Mapping[str, Any]:
+        """Move a HALTED engine back to ACTIVE; report what was done."""
+        ...
+
 
 class ControlServer:
     """Serves the control endpoint and watches the other kill switches."""
@@ -46,6 +60,8 @@ class ControlServer:
         port: int = 8787,
         kill_file: str | Path | None = None,
         kill_file_poll_s: float = 0.1,
+        token: str | None = None,
+        token_file: str | Path | None = None,
     ) -> None:
         self.engine = engine
         self.host = host
@@ -56,12 +72,18 @@ class ControlServer:
         self._watch: asyncio.Task[None] | None = None
         self._signal_installed = False
         self.kills: list[Mapping[str, Any]] = []
+        #: what POST /kill and /resume must carry (``Authorization: Bearer TOKEN``)
+        self.token = token or secrets.token_urlsafe(24)
+        self.token_file = Path(token_file) if token_file else None
+        #: more routes on the same app (the web dashboard's), added before ``start``
+        self.app = web.Application()
 
     async def start(self) -> None:
         """Bind the HTTP endpoint, install SIGUSR1 and start watching the kill file."""
-        app = web.Application()
+        app = self.app
         app.router.add_get("/status", self._status)
         app.router.add_post("/kill", self._kill)
+        app.router.add_post("/resume", self._resume)
         app.router.add_get("/metrics", self._metrics)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -77,6 +99,8 @@ class ControlServer:
                 exc.errno, f"control endpoint cannot bind {self.host}:{self.port}: {exc.strerror}"
             ) from None
         self.port = sock.getsockname()[1]
+        if self.token_file is not None:
+            write_token(self.token_file, self.token)
         await web.SockSite(self._runner, sock).start()
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -95,6 +119,9 @@ class ControlServer:
             asyncio.get_running_loop().remove_signal_handler(signal.SIGUSR1)
         if self._runner is not None:
             await self._runner.cleanup()
+        if self.token_file is not None:
+            with contextlib.suppress(OSError):
+                self.token_file.unlink()
 
     @property
     def url(self) -> str:
@@ -124,11 +151,59 @@ class ControlServer:
     async def _status(self, request: web.Request) -> web.Response:
         return web.json_response(dict(self.engine.status()))
 
+    def authorized(self, request: web.Request) -> bool:
+        """Whether ``request`` carries the token (header, or ``token`` query for a page)."""
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        given = given or request.query.get("token", "")
+        return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
+
     async def _kill(self, request: web.Request) -> web.Response:
+        if not self.authorized(request):
+            return _refused()
         who = request.query.get("by", "http")
         return web.json_response(dict(await self.trigger(f"http ({who})")))
+
+    def resume(self, source: str) -> Mapping[str, Any]:
+        """Resume trading on behalf of ``source``, unless the kill file says to stay halted."""
+        if self.kill_file is not None and self.kill_file.exists():
+            return {
+                "resumed": False,
+                "why": f"the kill file {self.kill_file} exists: remove it, then resume",
+            }
+        return self.engine.resume(source)
+
+    async def _resume(self, request: web.Request) -> web.Response:
+        if not self.authorized(request):
+            return _refused()
+        report = self.resume(f"http ({request.query.get('by', 'http')})")
+        return web.json_response(dict(report), status=200 if report.get("resumed") else 409)
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(
             text=self.engine.metrics_text(), content_type="text/plain", charset="utf-8"
         )
+
+
+def _refused() -> web.Response:
+    return web.json_response(
+        {
+            "error": "the control token is required: Authorization: Bearer TOKEN (printed at "
+            "start, and in the token file next to the journal)"
+        },
+        status=401,
+    )
+
+
+def write_token(path: Path, token: str) -> None:
+    """Write ``token`` to ``path`` readable by this user only (mode 0600, even if it existed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, token.encode() + b"\n")
+    finally:
+        os.close(fd)
+
+
+def token_path(journal: str | Path) -> Path:
+    """Where the engine with journal ``journal`` writes its control token."""
+    return Path(f"{journal}.token")

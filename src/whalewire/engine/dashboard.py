@@ -3,6 +3,11 @@
 It reads the same JSON-shaped snapshot that ``GET /status`` serves, so what the operator
 sees on screen and what a script sees over HTTP cannot disagree. Rendering happens on a
 timer, off the hot path.
+
+The first two lines (trading state; the control endpoint and the kill switch) are never
+dropped. On a terminal of fewer than ``TALL`` lines (80x24 included) the panels lose their
+borders, the lists their older rows and the latency table its rarer columns, so nothing
+the operator needs scrolls away.
 """
 
 from __future__ import annotations
@@ -10,12 +15,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 STATE_STYLE = {"ACTIVE": "bold green", "REDUCING": "bold yellow", "HALTED": "bold red"}
+
+#: terminal height from which the full, bordered layout is drawn
+TALL = 40
+
+#: the latency stages shown on a short terminal (the whole path, and its parts that vary)
+SHORT_STAGES = ("detect", "trigger_to_send", "send", "ack")
 
 
 def _table(*columns: str) -> Table:
@@ -31,8 +42,8 @@ def _fmt_us(summary: Mapping[str, Any] | None, key: str) -> str:
     return f"{summary[key]:.1f}"
 
 
-def render(status: Mapping[str, Any]) -> Group:
-    """Build the dashboard for one ``status()`` snapshot."""
+def header(status: Mapping[str, Any]) -> Group:
+    """The two lines always shown: trading state, and how to stop it."""
     state = str(status.get("trading_state", "?"))
     head = Text.assemble(
         ("whalewire ", "bold"),
@@ -42,8 +53,41 @@ def render(status: Mapping[str, Any]) -> Group:
         (f"  {status.get('state_reason', '')}", "dim"),
         (f"   up {status.get('uptime_s', 0):.0f}s", "dim"),
     )
+    url = status.get("control_url") or "?"
+    control = Text.assemble(
+        ("control ", "dim"), (str(url), "bold"), ("  kill: whalewire kill", "dim")
+    )
+    head.no_wrap = control.no_wrap = True
+    head.overflow = control.overflow = "ellipsis"
+    return Group(head, control)
 
-    conns = _table("connection", "state", "RTT p50 µs", "RTT p99 µs", "sent", "acks")
+
+def counts_line(status: Mapping[str, Any]) -> Text:
+    """Whales, orders by outcome, denials by reason, ignored alerts: one line."""
+    whales = status.get("whales", {})
+    orders = status.get("orders", {})
+    reasons = orders.get("denied_by_reason", {})
+    denied = f"denied {orders.get('denied', 0)}"
+    if reasons:
+        denied += " (" + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())) + ")"
+    dry = f" dry-run {orders['dry_run']}" if orders.get("dry_run") else ""
+    text = Text(
+        f"whales {whales.get('seen', 0)} | orders sent {orders.get('sent', 0)} "
+        f"filled {orders.get('filled', 0)} rejected {orders.get('rejected', 0)} {denied} "
+        f"unknown {orders.get('unknown', 0)}{dry} | ignored "
+        f"{sum(status.get('ignored', {}).values())}"
+    )
+    text.no_wrap = True
+    text.overflow = "ellipsis"
+    return text
+
+
+def render(status: Mapping[str, Any], *, height: int | None = None) -> Group:
+    """Build the dashboard for one ``status()`` snapshot, for a terminal ``height`` lines tall."""
+    short = height is not None and height < TALL
+    rows = 3 if short else 6
+
+    conns = _table("venue", "state", "RTT p50 µs", "p99 µs", "sent", "acks", "reconn")
     for c in status.get("connections", []):
         rtt = c.get("rtt_us")
         conns.add_row(
@@ -53,6 +97,7 @@ def render(status: Mapping[str, Any]) -> Group:
             _fmt_us(rtt, "p99"),
             str(c.get("sent", 0)),
             str(c.get("acks", 0)),
+            str(c.get("reconnects", 0)),
         )
 
     feeds = _table("feed", "txs", "dups", "gaps")
@@ -66,9 +111,9 @@ def render(status: Mapping[str, Any]) -> Group:
 
     whales = status.get("whales", {})
     wt = _table("whale txid", "entity", "kind", "BTC", "decision")
-    for w in whales.get("recent", [])[-6:]:
+    for w in whales.get("recent", [])[-rows:]:
         wt.add_row(
-            str(w["txid"])[:16] + "…",
+            str(w["txid"])[: 10 if short else 16] + "…",
             str(w["entity"]),
             str(w["kind"]),
             f"{w['value_btc']:.4f}",
@@ -76,15 +121,15 @@ def render(status: Mapping[str, Any]) -> Group:
         )
 
     orders = status.get("orders", {})
-    ot = _table("order", "side", "qty", "status", "filled", "avg px")
-    for o in orders.get("recent", [])[-6:]:
+    ot = _table("order", "side", "qty", "status", "filled", "avg px / reason")
+    for o in orders.get("recent", [])[-rows:]:
         ot.add_row(
             str(o["client_order_id"]),
             str(o["side"]),
             str(o["quantity"]),
             str(o["status"]),
             str(o["filled"]),
-            str(o.get("avg_px", "")),
+            str(o.get("reason") or o.get("avg_px", "")),
         )
 
     pt = _table("symbol", "position", "realized", "unrealized", "last")
@@ -111,29 +156,38 @@ def render(status: Mapping[str, Any]) -> Group:
             f"{lag:.1f}" if lag is not None else "-",
         )
 
-    lt = _table("stage", "n", "p50 µs", "p99 µs", "p99.9 µs")
-    for name, s in status.get("latency_us", {}).items():
-        lt.add_row(
-            name,
-            str(int(s.get("count", 0))),
-            _fmt_us(s, "p50"),
-            _fmt_us(s, "p99"),
-            _fmt_us(s, "p99.9"),
-        )
+    latency = status.get("latency_us", {})
+    if short:
+        lt = _table("stage", "n", "p50 µs", "p99 µs")
+        for name in SHORT_STAGES:
+            s = latency.get(name, {})
+            lt.add_row(name, str(int(s.get("count", 0))), _fmt_us(s, "p50"), _fmt_us(s, "p99"))
+    else:
+        lt = _table("stage", "n", "p50 µs", "p99 µs", "p99.9 µs")
+        for name, s in latency.items():
+            lt.add_row(
+                name,
+                str(int(s.get("count", 0))),
+                _fmt_us(s, "p50"),
+                _fmt_us(s, "p99"),
+                _fmt_us(s, "p99.9"),
+            )
 
-    counts = Text(
-        f"whales seen {whales.get('seen', 0)}   orders {orders.get('sent', 0)} sent, "
-        f"{orders.get('filled', 0)} filled, {orders.get('rejected', 0)} rejected, "
-        f"{orders.get('denied', 0)} denied, {orders.get('unknown', 0)} unknown   "
-        f"ignored alerts {sum(status.get('ignored', {}).values())}"
-    )
+    parts: list[tuple[str, RenderableType]] = [
+        ("venues", conns),
+        ("feeds", feeds),
+        ("whales and decisions", Group(counts_line(status), wt)),
+        ("orders and fills", ot),
+        ("P&L", pt),
+        *([("books", bt)] if status.get("books") and not short else []),
+        ("latency", lt),
+    ]
+    if short:  # no borders: a panel costs two lines
+        return Group(header(status), *(body for _, body in parts))
+    events = _table("time", "event")
+    for e in status.get("events", [])[-rows:]:
+        events.add_row(str(e.get("ts", ""))[11:23], str(e.get("line", e.get("event", ""))))
+    parts.append(("recent events", events))
     return Group(
-        head,
-        Panel(conns, title="venues", title_align="left"),
-        Panel(feeds, title="feeds", title_align="left"),
-        Panel(Group(counts, wt), title="whales and decisions", title_align="left"),
-        Panel(ot, title="orders and fills", title_align="left"),
-        Panel(pt, title="P&L", title_align="left"),
-        *([Panel(bt, title="books", title_align="left")] if status.get("books") else []),
-        Panel(lt, title="latency", title_align="left"),
+        header(status), *(Panel(body, title=title, title_align="left") for title, body in parts)
     )

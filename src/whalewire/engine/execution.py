@@ -25,6 +25,7 @@ from typing import Any
 
 import msgspec
 
+from whalewire.engine.events import EventLog
 from whalewire.engine.journal import Journal
 from whalewire.engine.metrics import Metrics
 from whalewire.engine.oms import InvalidTransition, Order, OrderStatus
@@ -63,8 +64,15 @@ class Execution:
         monotonic_ns: Callable[[], int],
         ack_timeout_s: float = 5.0,
         max_final_orders: int = 256,
+        events: EventLog | None = None,
     ) -> None:
         self.venues = venues
+        #: the live event log (after the send only: ``emit`` is a deque append)
+        self.events = events or EventLog()
+        #: why each denied or rejected order in memory was refused (its reason code)
+        self.reasons: dict[str, str] = {}
+        #: venues that build and sign but never send (``mode = "dry-run"``)
+        self.dry_run = frozenset(n for n, v in venues.items() if getattr(v, "dry_run", False))
         self.journal = journal
         self.risk = risk
         self.metrics = metrics
@@ -92,12 +100,27 @@ class Execution:
         self.metrics.inc("orders_denied")
         self._retire(order)
         log.info("order %s denied: %s %s", command.client_order_id, denial.reason, denial.detail)
+        self.events.order("denial", command, OrderStatus.DENIED, denial.reason, denial.detail)
         return order
 
     def sent(self, init: OrderInitialized, written: int) -> Order:
         """Keep an order whose bytes are on the wire; reserve it; start its ack deadline."""
         coid = init.client_order_id
         command = init.command
+        if command.venue in self.dry_run:
+            # nothing left the process: final at once, never "sent", never reconciled
+            order = self._open(init)
+            self.metrics.inc("orders_dry_run")
+            self.apply(
+                OrderDenied(
+                    client_order_id=coid,
+                    ts_init=written,
+                    ts_event=written,
+                    reason=DRY_RUN,
+                    detail="dry-run: built and signed, never sent",
+                )
+            )
+            return order
         order = self.orders[coid] = Order(init)
         reserved = self.reserved.get(command.symbol)
         if reserved is None:
@@ -173,6 +196,7 @@ class Execution:
         """Apply ``event`` to its order, journal it, and move what the order holds."""
         order = self.orders[event.client_order_id]
         was_final = order.is_final
+        was = order.status
         filled = order.filled_qty
         try:
             order.apply(event)
@@ -182,6 +206,7 @@ class Execution:
             return
         self.journal.append(event)
         c = order.command
+        self._emit(order, event, was)
         # what the order holds is its unfilled rest while open, nothing once final: a fill
         # on an open order moves its quantity from held to the position; closing releases
         # the whole rest; a late fill on a closed order held nothing and releases nothing
@@ -196,6 +221,16 @@ class Execution:
         if fill is not None:
             self.risk.on_fill(c.symbol, c.side, fill.last_qty, fill.last_px)
             self.metrics.inc("fills")
+
+    def _emit(self, order: Order, event: OrderEvent, was: OrderStatus) -> None:
+        """Log the order's new state (and a fill) to the event log (formatted later)."""
+        events, command, status = self.events, order.command, order.status
+        if isinstance(event, OrderFilled):
+            events.order("fill", command, status, event.last_qty, event.last_px)
+        if isinstance(event, OrderDenied):
+            events.order("denial", command, status, event.reason, event.detail)
+        elif status is not was:
+            events.order("order", command, status, order.filled_qty, getattr(event, "reason", ""))
 
     def _reserve(self, command: SubmitOrder, qty: Decimal) -> None:
         reserved = self.reserved.get(command.symbol)
@@ -275,6 +310,7 @@ class Execution:
         """
         self.risk.set_state(TradingState.HALTED, f"kill switch: {source}")
         self.metrics.set("trading_halted", 1)
+        self.events.emit("halt", {"source": source})
         canceled: dict[str, Any] = {}
         every = set(symbols) | {o.command.symbol for o in self.orders.values() if not o.is_final}
         for name in self.venues:
@@ -364,6 +400,10 @@ class Execution:
     # -- housekeeping ----------------------------------------------------------------------
     def _retire(self, order: Order) -> None:
         """Remember a final order; forget the oldest beyond ``max_final_orders``."""
+        last = order.events[-1] if order.events else None
+        reason = getattr(last, "reason", "") if order.status in _REFUSED else ""
+        if reason:
+            self.reasons[order.client_order_id] = str(reason)
         order.events.clear()  # its history is in the journal
         finals = self._finals
         finals.append(order.client_order_id)
@@ -371,6 +411,7 @@ class Execution:
             old = self.orders.get(finals.popleft())
             if old is not None and old.is_final:
                 del self.orders[old.client_order_id]
+                self.reasons.pop(old.client_order_id, None)
 
     def maybe_checkpoint(self) -> None:
         """Checkpoint the journal in a thread once enough rows piled up (never on the send)."""
@@ -398,6 +439,12 @@ class Execution:
         """Cancel every deadline, reconciliation and checkpoint under way."""
         for task in list(self.tasks):
             task.cancel()
+
+
+_REFUSED = (OrderStatus.DENIED, OrderStatus.REJECTED)
+
+#: the reason code of a dry run's order: built and signed, never sent
+DRY_RUN = "DRY_RUN"
 
 
 def unseen_part(order: Order, fill: OrderFilled) -> OrderFilled | None:

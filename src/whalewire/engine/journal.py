@@ -54,6 +54,7 @@ import contextlib
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -147,6 +148,9 @@ class Journal:
             raise JournalError(f"journal {self.path}: intent log: {exc}") from exc
         (last,) = self._db.execute("SELECT coalesce(max(seq), 0) FROM messages").fetchone()
         self._next_seq = int(last) + 1
+        # the rows' ts_init are the monotonic clock's: this pair (wall clock, monotonic) lets
+        # `whalewire history` put a date on each row of this session
+        self.note("open", str(time.perf_counter_ns()))
 
     def _owner(self) -> int:
         # A random token this journal file keeps in its meta table and its intent log keeps
@@ -217,6 +221,11 @@ class Journal:
         # added in place to journals that predate it: the schema version stays
         db.execute(
             "CREATE TABLE IF NOT EXISTS decisions (txid TEXT PRIMARY KEY, decision TEXT NOT NULL)"
+        )
+        # the operator's halts and resumes (ts: wall-clock ns), added in place like decisions
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS operator ("
+            " ts INTEGER NOT NULL, action TEXT NOT NULL, source TEXT NOT NULL)"
         )
         row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if row is None:
@@ -383,6 +392,20 @@ class Journal:
                 "INSERT OR IGNORE INTO decisions(txid, decision) VALUES (?, ?)", (txid, decision)
             )
             self.uncheckpointed += 1
+
+    def note(self, action: str, source: str) -> None:
+        """Record an operator's action (``halt``, ``resume``) and who took it (autocommit)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO operator(ts, action, source) VALUES (?, ?, ?)",
+                (time.time_ns(), action, source),
+            )
+
+    def notes(self) -> list[tuple[int, str, str]]:
+        """Every operator action: (wall-clock ns, action, source), oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT ts, action, source FROM operator ORDER BY rowid")
+            return [(int(ts), str(a), str(s)) for ts, a, s in rows.fetchall()]
 
     def decided(self) -> list[str]:
         """Every transaction ``decide`` recorded, oldest first."""

@@ -7,7 +7,9 @@ to 0.1% whatever the range. Recording costs ~0.6 µs, so the hot path only takes
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
@@ -128,3 +130,82 @@ class Metrics:
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name)
+
+
+#: trading states, each exported as one series of ``whalewire_trading_state``
+TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
+
+#: every metric ``state_exposition`` can export, with its type and help (deploy/ checks its
+#: dashboards and alert rules against these names)
+STATE_METRICS: dict[str, tuple[str, str]] = {
+    "whalewire_trading_state": ("gauge", "1 for the engine's trading state, by state"),
+    "whalewire_armed": ("gauge", "1 when whales are traded (start-up reconciled)"),
+    "whalewire_venue_up": ("gauge", "1 while the venue's connection is up"),
+    "whalewire_venue_reconnects_total": ("counter", "reconnections of the venue's connection"),
+    "whalewire_venue_clock_offset_seconds": ("gauge", "venue clock minus ours"),
+    "whalewire_venue_rate_limit_headroom": ("gauge", "free fraction of the tightest limit"),
+    "whalewire_feed_events_total": ("counter", "events received from the feed"),
+    "whalewire_feed_duplicates_total": ("counter", "events dropped as already seen"),
+    "whalewire_feed_gaps_total": ("counter", "gaps the feed reported (lost events)"),
+    "whalewire_whales_seen_total": ("counter", "whale alerts decided on"),
+    "whalewire_orders_open": ("gauge", "orders not final"),
+    "whalewire_orders_unknown": ("gauge", "orders whose state only the venue knows"),
+    "whalewire_denials_total": ("counter", "orders denied, by reason code"),
+    "whalewire_position": ("gauge", "position in base units, by symbol"),
+    "whalewire_realized_pnl": ("gauge", "realized P&L in quote units, by symbol"),
+    "whalewire_unrealized_pnl": ("gauge", "unrealized P&L at the last price, by symbol"),
+    "whalewire_events_total": ("counter", "event log records written, by kind"),
+}
+
+
+def _label(value: object) -> str:
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+
+
+def state_exposition(status: Mapping[str, Any], events: Mapping[str, int]) -> str:
+    """Prometheus text for the engine's state, from one ``status()`` snapshot.
+
+    Labelled series (venue, feed, symbol, reason, kind) carry what alerts need: is trading
+    halted, is a venue down, are denials climbing, how close is a rate limit.
+    """
+    series: dict[str, list[str]] = {name: [] for name in STATE_METRICS}
+
+    def add(name: str, value: float, **labels: object) -> None:
+        text = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
+        series[name].append(f"{name}{{{text}}} {value:g}" if text else f"{name} {value:g}")
+
+    state = status.get("trading_state", "")
+    for s in TRADING_STATES:
+        add("whalewire_trading_state", 1 if state == s else 0, state=s)
+    add("whalewire_armed", 1 if status.get("armed") else 0)
+    for c in status.get("connections", []):
+        venue = c.get("venue", "?")
+        add("whalewire_venue_up", 1 if c.get("connected") else 0, venue=venue)
+        add("whalewire_venue_reconnects_total", int(c.get("reconnects", 0) or 0), venue=venue)
+        if c.get("clock_offset_ms") is not None:
+            add("whalewire_venue_clock_offset_seconds", c["clock_offset_ms"] / 1000, venue=venue)
+        if c.get("rate_limit_headroom") is not None:
+            add("whalewire_venue_rate_limit_headroom", c["rate_limit_headroom"], venue=venue)
+    for f in status.get("feeds", []):
+        feed = f.get("name", "?")
+        add("whalewire_feed_events_total", f.get("events", 0), feed=feed)
+        add("whalewire_feed_duplicates_total", f.get("duplicates", 0), feed=feed)
+        add("whalewire_feed_gaps_total", f.get("gaps", 0), feed=feed)
+    add("whalewire_whales_seen_total", status.get("whales", {}).get("seen", 0))
+    orders = status.get("orders", {})
+    add("whalewire_orders_open", orders.get("open", 0))
+    add("whalewire_orders_unknown", orders.get("unknown", 0))
+    for reason, count in sorted(orders.get("denied_by_reason", {}).items()):
+        add("whalewire_denials_total", count, reason=reason)
+    for symbol, p in status.get("positions", {}).items():
+        add("whalewire_position", float(p["position"]), symbol=symbol)
+        add("whalewire_realized_pnl", float(p["realized_pnl"]), symbol=symbol)
+        add("whalewire_unrealized_pnl", float(p["unrealized_pnl"]), symbol=symbol)
+    for kind, count in sorted(events.items()):
+        add("whalewire_events_total", count, kind=kind)
+    lines: list[str] = []
+    for name, samples in series.items():
+        if samples:
+            kind, help_text = STATE_METRICS[name]
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", *samples]
+    return "\n".join(lines) + "\n"

@@ -14,11 +14,11 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from whalewire.engine.execution import Execution
+from whalewire.engine.execution import DRY_RUN, Execution
 from whalewire.engine.ids import OrderIds
 from whalewire.engine.journal import Journal
 from whalewire.engine.metrics import Metrics
-from whalewire.engine.oms import Order
+from whalewire.engine.oms import Order, OrderStatus
 from whalewire.engine.risk import RiskEngine
 from whalewire.engine.strategy import AlertIgnored, AlertLike, IgnoreReason, WhaleStrategy
 from whalewire.mempool.feeds.events import EventKind, RawTxEvent
@@ -135,14 +135,21 @@ class Pipeline:
                 self.journal.decide(decision.txid, reason.value)
             self._remember_whale(alert, reason.value)
             return
-        self.submit(decision)
+        order = self.submit(decision)
         m = self.metrics
         m.latency("detect").record(t_alert - alert.recv_ns)
         m.latency("decide").record(t_decided - t_alert)
         sent = self.execution.submitted_ns.get(decision.client_order_id)
         if sent is not None:
             m.latency("trigger_to_send").record(sent - alert.recv_ns)
-        self._remember_whale(alert, f"{decision.side.value} {decision.quantity}")
+        if order.status is OrderStatus.DENIED:
+            code = self.execution.reasons.get(order.client_order_id, "")
+            if code == DRY_RUN:
+                self._remember_whale(alert, f"dry-run {decision.side.value} {decision.quantity}")
+            else:
+                self._remember_whale(alert, f"DENIED {code}")
+        else:
+            self._remember_whale(alert, f"{decision.side.value} {decision.quantity}")
 
     def submit(self, command: SubmitOrder) -> Order:
         """Risk-check, journal and send one order command; return the order's record."""
@@ -186,7 +193,8 @@ class Pipeline:
         # loop, so the order exists before anything can be reported about it)
         order = self.execution.sent(init, written)
         m = self.metrics
-        m.inc("orders_sent")
+        if order.status is not OrderStatus.DENIED:  # DENIED: a dry run's, never sent
+            m.inc("orders_sent")
         m.latency("risk").record(t_risk - t0)
         m.latency("journal").record(t_journal - t_risk)
         m.latency("send").record(written - t_journal)
@@ -194,13 +202,15 @@ class Pipeline:
         return order
 
     def _remember_whale(self, alert: AlertLike, decision: str) -> None:
+        """Count the whale, keep it for the status view, and log it (after any send)."""
         self.whales_seen += 1
-        self.recent_whales.append(
-            {
-                "txid": alert.txid,
-                "entity": alert.entity,
-                "kind": str(getattr(alert.kind, "value", alert.kind)),
-                "value_btc": alert.value / SATS_PER_BTC,
-                "decision": decision,
-            }
-        )
+        whale = {
+            "txid": alert.txid,
+            "entity": alert.entity,
+            "kind": str(getattr(alert.kind, "value", alert.kind)),
+            "value_btc": alert.value / SATS_PER_BTC,
+            "decision": decision,
+        }
+        self.recent_whales.append(whale)
+        # stamped when its transaction arrived (the protocol does not promise the field)
+        self.execution.events.emit("whale", whale, getattr(alert, "recv_wall_ns", 0))

@@ -31,11 +31,14 @@ from whalewire.engine.config import Config, ConfigError, Feed, ReplayFeed, Venue
 from whalewire.engine.config import MempoolSpaceFeed as MempoolSpaceFeedConfig
 from whalewire.engine.config import P2PFeed as P2PFeedConfig
 from whalewire.engine.config import ZmqFeed as ZmqFeedConfig
-from whalewire.engine.control import ControlServer
+from whalewire.engine.control import ControlServer, token_path
 from whalewire.engine.dashboard import render
+from whalewire.engine.events import ConsoleEvents
 from whalewire.engine.journal import Journal
 from whalewire.engine.marketdata import MarketData, start_market_data
-from whalewire.engine.report import latency_table, write_html
+from whalewire.engine.notify import Webhook
+from whalewire.engine.report import latency_table, run_summary, write_html
+from whalewire.engine.web import WebDashboard
 from whalewire.mempool.feeds.bitcoind_zmq import BitcoindZmqFeed
 from whalewire.mempool.feeds.events import FeedEvent
 from whalewire.mempool.feeds.mempool_space import MempoolSpaceFeed
@@ -72,9 +75,13 @@ class Running:
     reconciled: dict[str, int] = field(default_factory=dict)
     #: the live books of venues with a ``market_url`` (engine/marketdata.py)
     market: MarketData = field(default_factory=MarketData)
+    #: the web dashboard on loopback (engine/web.py), when it runs
+    web: WebDashboard | None = None
 
     async def close(self) -> None:
         """Stop the control plane, the engine's venues, the emulators and the journal."""
+        if self.web is not None:
+            await self.web.stop()
         await self.market.close()
         await self.control.stop()
         await self.engine.close()
@@ -286,8 +293,12 @@ async def build(
         host=config.control.host,
         port=config.control.port,
         kill_file=config.control.kill_file or None,
+        token_file=token_path(journal_path or config.engine.journal),
     )
-    running = Running(engine, control, Monitor(feeds(config)), journal, emulators)
+    dashboard = WebDashboard(engine, control)
+    dashboard.install()
+    running = Running(engine, control, Monitor(feeds(config)), journal, emulators, web=dashboard)
+    engine.view.feed_stats = running.monitor.dedup.snapshot
     try:
         running.reconciled = await engine.start()
         running.market = await start_market_data(config, engine.risk, engine.strategy)
@@ -298,6 +309,8 @@ async def build(
                     for side in {s.value for s in strategy.sides.values()}:
                         venue.prepare(symbol, side)
         await control.start()
+        await dashboard.start()
+        engine.view.control_url = control.url
     except BaseException:
         await running.close()
         raise
@@ -362,9 +375,32 @@ async def run(
 
     feeding = asyncio.create_task(feed_then_drain())
     marking = asyncio.create_task(mark_prices(engine, market=running.market))
+    venues = engine.venues
+    logging_events = asyncio.create_task(
+        engine.events.run(lambda: {n: v.status() for n, v in venues.items()})
+    )
+    webhook = None
+    if engine.config.notify.webhook_url:
+        notify = engine.config.notify
+        webhook = Webhook(
+            notify.webhook_url,
+            kinds=tuple(notify.events),
+            engine=engine.namespace,
+            max_attempts=notify.max_attempts,
+        )
+        engine.events.subscribers.append(webhook.offer)
+        webhook.start()
+    console_events = None
+    if not dashboard:  # the events, one readable line each, where the dashboard would be
+        console_events = ConsoleEvents(
+            lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True)
+        )
+        logging.getLogger("whalewire.events").addHandler(console_events)
     deadline = None if seconds is None else time.monotonic() + seconds
     live = (
-        Live(render(engine.status()), console=console, refresh_per_second=4) if dashboard else None
+        Live(render(engine.status(), height=console.height), console=console, refresh_per_second=4)
+        if dashboard
+        else None
     )
     try:
         if live is not None:
@@ -378,17 +414,24 @@ async def run(
             if feeding.done() and feeding.exception() is not None:
                 raise feeding.exception()  # type: ignore[misc]
             if live is not None:
-                live.update(render(engine.status()))
+                live.update(render(engine.status(), height=console.height))
             if on_tick is not None:
                 on_tick(running)
             if deadline is not None and time.monotonic() >= deadline:
                 break
     finally:
         if live is not None:
-            live.update(render(engine.status()))
+            live.update(render(engine.status(), height=console.height))
             live.stop()
         feeding.cancel()
         marking.cancel()
+        logging_events.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await logging_events
+        if console_events is not None:
+            logging.getLogger("whalewire.events").removeHandler(console_events)
+        if webhook is not None:
+            await webhook.stop()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await feeding
         # a refresh's wait_for may swallow the cancel (3.11): never wait on it for long
@@ -399,6 +442,7 @@ async def run(
     status = dict(engine.status())
     console.print(latency_table(engine.metrics))
     if report_html is not None:
-        path = write_html(engine.metrics, report_html)
+        summary = run_summary(status, engine.events.counts.get("halt", 0))
+        path = write_html(engine.metrics, report_html, summary=summary)
         console.print(f"latency report written to {path}")
     return status

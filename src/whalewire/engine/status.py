@@ -10,8 +10,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from whalewire.engine.config import Config
+from whalewire.engine.events import EventLog
 from whalewire.engine.execution import Execution
-from whalewire.engine.metrics import STAGES, Metrics
+from whalewire.engine.metrics import STAGES, Metrics, state_exposition
 from whalewire.engine.oms import OrderStatus
 from whalewire.engine.pipeline import Pipeline
 from whalewire.engine.risk import RiskEngine
@@ -45,6 +46,13 @@ class StatusView:
         self.started_ns = monotonic_ns()
         #: each live book's top and health (``engine/marketdata.py``; None: no market data)
         self.books: Callable[[], Mapping[str, Any]] | None = None
+        #: the live event log (recent events, denials by reason)
+        self.events: EventLog = execution.events
+        #: per-feed counters of the deduplicating monitor (set by whoever runs the feeds):
+        #: ``name``, ``first``, ``duplicates``, ``lost``
+        self.feed_stats: Callable[[], list[dict[str, Any]]] | None = None
+        #: the control endpoint's URL, once it listens (shown by the dashboards)
+        self.control_url = ""
 
     def status(self) -> Mapping[str, Any]:
         """A JSON-ready snapshot (served at /status and drawn by the dashboard)."""
@@ -58,8 +66,11 @@ class StatusView:
             "trading_state": risk.state.value,
             "state_reason": risk.state_reason,
             "uptime_s": (self._now() - self.started_ns) / 1e9,
-            "connections": [dict(v.status(), venue=n) for n, v in self.venues.items()],
-            "feeds": [{"name": n, "events": c} for n, c in sorted(pipeline.feed_counts.items())],
+            "control_url": self.control_url,
+            "connections": [
+                dict(v.status(), venue=n, **_clock_and_limits(v)) for n, v in self.venues.items()
+            ],
+            "feeds": self._feeds(),
             "whales": {"seen": pipeline.whales_seen, "recent": list(pipeline.recent_whales)},
             "ignored": dict(pipeline.ignored),
             "orders": {
@@ -67,6 +78,8 @@ class StatusView:
                 "filled": counters.get("orders_filled", 0),
                 "rejected": counters.get("orders_rejected", 0),
                 "denied": counters.get("orders_denied", 0),
+                "denied_by_reason": dict(self.events.denials),
+                "dry_run": counters.get("orders_dry_run", 0),
                 "unknown": sum(1 for o in orders.values() if o.status is OrderStatus.UNKNOWN),
                 "open": sum(1 for o in orders.values() if not o.is_final),
                 "recent": [
@@ -77,6 +90,7 @@ class StatusView:
                         "status": o.status.value,
                         "filled": str(o.filled_qty),
                         "avg_px": f"{o.avg_px:.2f}" if o.filled_qty else "",
+                        "reason": self.execution.reasons.get(o.client_order_id, ""),
                     }
                     for o in recent
                 ],
@@ -91,6 +105,7 @@ class StatusView:
                 for sym, b in risk.books.items()
             },
             "books": dict(self.books()) if self.books is not None else {},
+            "events": list(self.events.recent)[-20:],
             "latency_us": {
                 name: {k: (v / 1000 if k != "count" else v) for k, v in lat.summary().items()}
                 for name, lat in sorted(
@@ -99,6 +114,39 @@ class StatusView:
             },
         }
 
+    def _feeds(self) -> list[dict[str, Any]]:
+        """Events per feed, with the monitor's duplicates and gaps (lost) when it runs."""
+        stats = {s["name"]: s for s in self.feed_stats()} if self.feed_stats else {}
+        names = sorted(set(self.pipeline.feed_counts) | set(stats))
+        return [
+            {
+                "name": n,
+                "events": self.pipeline.feed_counts.get(n, 0),
+                "duplicates": stats.get(n, {}).get("duplicates", 0),
+                "gaps": stats.get(n, {}).get("lost", 0),
+            }
+            for n in names
+        ]
+
     def metrics_text(self) -> str:
-        """The Prometheus exposition of the engine's metrics."""
-        return self.metrics.to_prometheus()
+        """The Prometheus exposition: the hot path's counters and latencies, then the state
+        read from one snapshot (trading state, venues, feeds, orders, denials, P&L)."""
+        return self.metrics.to_prometheus() + state_exposition(self.status(), self.events.counts)
+
+
+def _clock_and_limits(venue: object) -> dict[str, Any]:
+    """A venue's clock offset (ms) and rate-limit headroom (0..1), where its client has them.
+
+    Read off the hot path when a snapshot is taken; a client without a ``clock`` (offset
+    tracking) or a ``limiter`` with windows shows neither.
+    """
+    out: dict[str, Any] = {}
+    offset = getattr(getattr(venue, "clock", None), "offset_ns", None)
+    if isinstance(offset, int):
+        out["clock_offset_ms"] = offset / 1e6
+    windows = getattr(getattr(venue, "limiter", None), "windows", None)
+    if isinstance(windows, list) and windows:
+        free = [max(0.0, 1 - w.count / w.limit) for w in windows if getattr(w, "limit", 0) > 0]
+        if free:
+            out["rate_limit_headroom"] = min(free)
+    return out

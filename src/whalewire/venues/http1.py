@@ -22,7 +22,7 @@ import re
 import ssl as ssl_module
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, cast
 
 __all__ = ["Http1Connection", "Http1Error", "Response", "ResponseParser", "open_connection"]
 
@@ -193,8 +193,9 @@ class Http1Connection(asyncio.Protocol):
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports (its SSL one included) provide asyncio.Transport's methods
+        # without subclassing it: no isinstance check (it failed every start under uvloop)
+        self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         try:
