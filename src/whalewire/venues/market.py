@@ -8,7 +8,7 @@ connection subscribes again and refetches its books before it counts.
 
 from __future__ import annotations
 
-from whalewire.net._protocol import WebSocket
+from whalewire.net import WebSocket
 from whalewire.venues.base import venue_supervisor
 from whalewire.ws.exceptions import WebSocketError
 

@@ -28,7 +28,7 @@ from whalewire.emulator.binance.exchange import BinanceExchange
 from whalewire.emulator.binance.rules import fmt
 from whalewire.emulator.market import DepthDiff, TapeTrade
 from whalewire.emulator.matching import Side
-from whalewire.net._protocol import WebSocket
+from whalewire.net import WebSocket
 from whalewire.net.server import Server, serve
 from whalewire.venues.binance import sbe
 from whalewire.ws.handshake import Request

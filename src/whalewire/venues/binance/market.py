@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from whalewire.net._protocol import WebSocket
+from whalewire.net import WebSocket
 from whalewire.net.client import connect
 from whalewire.venues.binance.sbe import SbeError
 from whalewire.venues.binance.sbe import decode as sbe_decode

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from whalewire.net._protocol import WebSocket
+from whalewire.net import WebSocket
 from whalewire.net.client import connect
 from whalewire.venues.books import Book, BookSide, Top
 from whalewire.venues.market import StreamClient
