@@ -154,8 +154,19 @@ def group_params() -> list[object]:
     ]
 
 
+def skip_deflate_over_tls(group: str, transport: str) -> None:
+    """The 216 permessage-deflate cases over TLS double the suite's ~9 minutes for a layer
+    they do not exercise (zlib over the same TLS byte stream as the core cases): .ci/run runs
+    core + 9.x over TLS and all three groups in plain; WHALEWIRE_FULL_TLS=1 adds these."""
+    if group == "deflate" and transport == "tls" and os.environ.get("WHALEWIRE_FULL_TLS") != "1":
+        pytest.skip("deflate over TLS: set WHALEWIRE_FULL_TLS=1 (docs/topics/conformance.md)")
+
+
 @pytest.mark.parametrize("group", group_params())
-def test_autobahn_server_role(group: str, server_port: int, tmp_path: Path) -> None:
+def test_autobahn_server_role(
+    group: str, server_port: int, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    skip_deflate_over_tls(group, request.node.callspec.params["server_port"])
     globs, count, _ = GROUPS[group]
     outdir = tmp_path / "servers"
     # kosoku exits 1 when a case fails; the verdicts in index.json are what we judge.
@@ -173,6 +184,7 @@ def test_autobahn_server_role(group: str, server_port: int, tmp_path: Path) -> N
 def test_autobahn_client_role(
     group: str, transport: str, tmp_path: Path, certs: tuple[str, str, str]
 ) -> None:
+    skip_deflate_over_tls(group, transport)
     globs, count, _ = GROUPS[group]
     outdir = tmp_path / "clients"
     fuzzer = subprocess.Popen(
