@@ -210,6 +210,9 @@ async def quiet(engine: Engine) -> None:
     async with asyncio.timeout(10):
         while engine.execution.tasks:
             await asyncio.sleep(0.01)
+    # the event log's pending events are written every 100 ms by the runner (engine/events.py);
+    # an engine driven by hand drains them here, as a running one would have
+    engine.events.drain()
     gc.collect()
 
 
