@@ -63,6 +63,7 @@ class Target:
                 source_dir=path.parent,
                 include_dirs=tuple(ROOT / d for d in raw.get("include_dirs", [])),
                 libraries=tuple(raw.get("libraries", [])),
+                extra_sources=tuple(ROOT / f for f in raw.get("extra_sources", [])),
             )
         return cls(
             name=name,

@@ -112,6 +112,8 @@ class CBuild:
     include_dirs: tuple[Path, ...] = ()
     libraries: tuple[str, ...] = ()
     flags: tuple[str, ...] = ("-O2",)
+    #: other C files linked into the same extension, unmutated (``_scan`` + ``_watchset.c``)
+    extra_sources: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,7 @@ def _build(build: CBuild, source: str, into: Path) -> str | None:
         f"-I{build.source_dir}",
         *(f"-I{d}" for d in build.include_dirs),
         str(c_file),
+        *(str(extra) for extra in build.extra_sources),
         "-o",
         str(so),
         *(f"-l{lib}" for lib in build.libraries),
