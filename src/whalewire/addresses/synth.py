@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from whalewire.mempool.address import script_to_address
-from whalewire.mempool.tx import dsha256
+from whalewire.mempool.tx import compact_size, dsha256
 
 __all__ = ["MAGIC", "Economy", "Params", "generate"]
 
@@ -123,13 +123,13 @@ class Economy:
 
     def tx(self, ins: list[_Coin], outs: list[tuple[int, bytes]]) -> str:
         """Serialise a segwit transaction spending ``ins``; record its outputs as coins."""
-        body = [struct.pack("<I", 2), _compact(len(ins))]
+        body = [struct.pack("<I", 2), compact_size(len(ins))]
         for c in ins:
             body += [c.outpoint, b"\x00", b"\xff\xff\xff\xff"]
             self.coins[c.spk].remove(c)
-        body.append(_compact(len(outs)))
+        body.append(compact_size(len(outs)))
         for value, spk in outs:
-            body += [struct.pack("<q", value), _compact(len(spk)), spk]
+            body += [struct.pack("<q", value), compact_size(len(spk)), spk]
         stripped = b"".join([*body, bytes(4)])
         # placeholder witness: a 71-byte "signature" and a 33-byte "key" per input
         witness = b"".join(
@@ -151,9 +151,9 @@ class Economy:
         """Start the block with a (legacy) coinbase paying ``outs``."""
         height = _push_int(self.height) + b"\x00"
         body = [struct.pack("<I", 1), b"\x01", bytes(32), b"\xff\xff\xff\xff"]
-        body += [_compact(len(height)), height, b"\xff\xff\xff\xff", _compact(len(outs))]
+        body += [compact_size(len(height)), height, b"\xff\xff\xff\xff", compact_size(len(outs))]
         for value, spk in outs:
-            body += [struct.pack("<q", value), _compact(len(spk)), spk]
+            body += [struct.pack("<q", value), compact_size(len(spk)), spk]
         raw = b"".join([*body, bytes(4)])
         self._record(dsha256(raw), outs)
         self.txs.append(raw)
@@ -163,7 +163,7 @@ class Economy:
         """Close the block: header over the transactions, then the next height."""
         header = struct.pack("<I", 0x20000000) + self.prev + _merkle(self.ids)
         header += struct.pack("<III", 1_700_000_000 + 600 * self.height, 0x207FFFFF, 0)
-        self.blocks.append(header + _compact(len(self.txs)) + b"".join(self.txs))
+        self.blocks.append(header + compact_size(len(self.txs)) + b"".join(self.txs))
         self.prev = dsha256(header)
         self.txs = []
         self.ids = []
@@ -387,14 +387,6 @@ def generate(out: str | Path, *, seed: int = 1, params: Params | None = None) ->
 def _count(block: bytes) -> int:
     first = block[80]
     return first if first < 0xFD else int.from_bytes(block[81:83], "little")
-
-
-def _compact(n: int) -> bytes:
-    if n < 0xFD:
-        return bytes([n])
-    if n <= 0xFFFF:
-        return b"\xfd" + struct.pack("<H", n)
-    return b"\xfe" + struct.pack("<I", n)
 
 
 def _push_int(n: int) -> bytes:

@@ -40,6 +40,7 @@ __all__ = [
     "encode_getdata",
     "encode_message",
     "encode_version",
+    "read_compact_size",
 ]
 
 #: network magic ("pchMessageStart"), Bitcoin Core chainparams.cpp; Litecoin Core's regtest
@@ -153,7 +154,12 @@ def _command(raw: bytes) -> str:
     return name.decode("ascii")
 
 
-def _read_compact_size(b: bytes, i: int, command: str) -> tuple[int, int]:
+def read_compact_size(b: bytes, i: int, command: str) -> tuple[int, int]:
+    """Read the CompactSize at ``b[i]``; return (value, index after it).
+
+    Raises:
+        P2PProtocolError: the count is cut short (``command`` names the message).
+    """
     if i >= len(b):
         raise P2PProtocolError("truncated count", command)
     first = b[i]
@@ -215,7 +221,7 @@ def decode_version(payload: bytes) -> Version:
         raise P2PProtocolError(f"{len(payload)} bytes is too short", cmd)
     version, services, timestamp = struct.unpack_from("<iQq", payload, 0)
     (nonce,) = struct.unpack_from("<Q", payload, 72)
-    ua_len, i = _read_compact_size(payload, 80, cmd)
+    ua_len, i = read_compact_size(payload, 80, cmd)
     if ua_len > 256 or i + ua_len + 4 > len(payload):
         raise P2PProtocolError(f"user agent of {ua_len} bytes does not fit", cmd)
     user_agent = payload[i : i + ua_len].decode("ascii", "replace")
@@ -240,7 +246,7 @@ class InvItem:
 
 def decode_inv(payload: bytes, command: str = "inv") -> list[InvItem]:
     """Parse an ``inv`` (or ``notfound``/``getdata``) payload into inventory vectors."""
-    count, i = _read_compact_size(payload, 0, command)
+    count, i = read_compact_size(payload, 0, command)
     if count > MAX_INV:
         raise P2PProtocolError(f"{count} entries > {MAX_INV}", command)
     if len(payload) != i + count * _INV.size:
@@ -256,12 +262,12 @@ def encode_getdata(items: list[InvItem]) -> bytes:
 def decode_headers(payload: bytes) -> list[str]:
     """Return the display-order hashes of the block headers in a ``headers`` payload."""
     cmd = "headers"
-    count, i = _read_compact_size(payload, 0, cmd)
+    count, i = read_compact_size(payload, 0, cmd)
     if count > 2000 or len(payload) < i + count * 81:
         raise P2PProtocolError(f"{count} headers do not fit {len(payload)} bytes", cmd)
     hashes = []
     for _ in range(count):
         header = payload[i : i + 80]
         hashes.append(hashlib.sha256(hashlib.sha256(header).digest()).digest()[::-1].hex())
-        _, i = _read_compact_size(payload, i + 80, cmd)
+        _, i = read_compact_size(payload, i + 80, cmd)
     return hashes

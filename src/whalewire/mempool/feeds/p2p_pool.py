@@ -27,7 +27,12 @@ from whalewire.mempool.feeds._callback import iterate
 from whalewire.mempool.feeds.events import FeedEvent, RawTxEvent
 from whalewire.mempool.feeds.firstseen import FirstArrival
 from whalewire.mempool.feeds.p2p import P2PFeed
-from whalewire.mempool.feeds.p2p_messages import DEFAULT_PORTS, P2PError, P2PProtocolError
+from whalewire.mempool.feeds.p2p_messages import (
+    DEFAULT_PORTS,
+    P2PError,
+    P2PProtocolError,
+    read_compact_size,
+)
 
 __all__ = ["PeerPool", "decode_addr", "decode_addrv2"]
 
@@ -39,14 +44,6 @@ _IPV4, _IPV6 = 1, 2
 _MAX_CANDIDATES = 1000
 
 
-def _compact_size(b: bytes, i: int) -> tuple[int, int]:
-    first = b[i]
-    if first < 0xFD:
-        return first, i + 1
-    size = {0xFD: 2, 0xFE: 4, 0xFF: 8}[first]
-    return int.from_bytes(b[i + 1 : i + 1 + size], "little"), i + 1 + size
-
-
 def decode_addr(payload: bytes) -> list[tuple[str, int]]:
     """Return the (host, port) of an ``addr`` message (protocol docs: time, services, ip, port).
 
@@ -54,7 +51,7 @@ def decode_addr(payload: bytes) -> list[tuple[str, int]]:
         P2PProtocolError: the payload is cut short.
     """
     try:
-        count, i = _compact_size(payload, 0)
+        count, i = read_compact_size(payload, 0, "addr")
         out = []
         for _ in range(count):
             ip = ipaddress.IPv6Address(payload[i + 12 : i + 28])  # after time (4), services (8)
@@ -76,13 +73,13 @@ def decode_addrv2(payload: bytes) -> list[tuple[str, int]]:
         P2PProtocolError: cut short, or an address of the wrong length for its net.
     """
     try:
-        count, i = _compact_size(payload, 0)
+        count, i = read_compact_size(payload, 0, "addrv2")
         out = []
         for _ in range(count):
             i += 4  # time
-            _, i = _compact_size(payload, i)  # services
+            _, i = read_compact_size(payload, i, "addrv2")  # services
             net = payload[i]
-            size, i = _compact_size(payload, i + 1)
+            size, i = read_compact_size(payload, i + 1, "addrv2")
             raw = payload[i : i + size]
             i += size
             (port,) = struct.unpack_from(">H", payload, i)
