@@ -14,11 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
+
+from whalewire.net.backoff import backoff
 
 log = logging.getLogger("whalewire.notify")
 
@@ -97,7 +100,8 @@ class Webhook:
                     self._queue.popleft()
 
     async def _deliver(self, session: aiohttp.ClientSession, body: dict[str, Any]) -> bool:
-        delay = self.backoff_s
+        # the same doubling waits as every reconnect (net.backoff), unjittered and uncapped
+        delays = backoff(self.backoff_s, cap=math.inf, jitter=False)
         for attempt in range(1, self.max_attempts + 1):
             try:
                 async with session.post(self.url, json=body) as response:
@@ -112,8 +116,8 @@ class Webhook:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 why = f"{type(exc).__name__}: {exc}"
             if attempt < self.max_attempts:
+                delay = next(delays)
                 log.info("webhook %s: %s; retry %d in %.1f s", self.url, why, attempt, delay)
                 await asyncio.sleep(delay)
-                delay *= 2
         log.warning("webhook %s: gave up on an event after %d attempts", self.url, attempt)
         return False
