@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import tracemalloc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -211,8 +212,16 @@ async def quiet(engine: Engine) -> None:
         while engine.execution.tasks:
             await asyncio.sleep(0.01)
     # the event log's pending events are written every 100 ms by the runner (engine/events.py);
-    # an engine driven by hand drains them here, as a running one would have
-    engine.events.drain()
+    # an engine driven by hand drains them here, as a running one would have. Their log
+    # records are kept by pytest's log capture when an earlier test left INFO on (it holds
+    # every record for the report): memory of the harness, not the engine's, so not logged.
+    events_log = logging.getLogger("whalewire.events")
+    level = events_log.level
+    events_log.setLevel(logging.WARNING)
+    try:
+        engine.events.drain()
+    finally:
+        events_log.setLevel(level)
     gc.collect()
 
 
