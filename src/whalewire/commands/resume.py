@@ -1,6 +1,25 @@
-"""``whalewire resume``: HALTED back to ACTIVE, confirmed (see ``commands.control``)."""
+"""``whalewire resume``: HALTED back to ACTIVE, confirmed: one engine, or a whole fleet.
 
-from whalewire.commands.control import configure_resume as configure
-from whalewire.commands.control import run_resume as run
+A fleet is named by ``--nats URL`` or a ``--config`` with a ``[fleet]`` table. Without one
+it talks to one engine's control endpoint (``commands.control``); with one it is
+``whalewire fleet resume`` (``commands.fleet``): one implementation each.
+"""
 
-__all__ = ["configure", "run"]
+from __future__ import annotations
+
+import argparse
+
+from whalewire.commands.control import configure_resume, run_resume
+from whalewire.commands.fleet import add_fleet_arguments, chosen_fleet, run_fleet
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Arguments of one engine's ``resume``, and the fleet's."""
+    configure_resume(parser)
+    add_fleet_arguments(parser, "resume", standalone=False)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run on the fleet the arguments name, else on one engine as before."""
+    target = chosen_fleet(args)
+    return run_resume(args) if target is None else run_fleet("resume", target, args)
