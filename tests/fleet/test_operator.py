@@ -167,7 +167,7 @@ async def test_kill_names_an_executor_heard_that_does_not_acknowledge_and_exits_
     report = json.loads(out)
     assert code == 1
     assert list(report["acked"]) == ["ex-real"] and report["not_acked"] == ["ex-ghost"]
-    assert report["executors"]["ex-ghost"] == "no acknowledgement"
+    assert report["executors"]["ex-ghost"] == "no acknowledgement (heartbeat: trading)"
     assert report["ok"] is False
 
 
@@ -229,3 +229,42 @@ async def test_web_dashboard_refuses_without_the_token_and_kills_the_fleet_with_
         finally:
             await board.stop()
             await operator.close()
+
+
+def test_web_dashboard_listens_on_loopback_only() -> None:
+    operator = Operator(FleetTarget(["nats://127.0.0.1:4222"]))
+    with pytest.raises(ValueError, match="loopback"):
+        FleetDashboard(operator, host="0.0.0.0")
+
+
+async def test_control_plane_serves_the_fleet_dashboard_that_lists_the_executor(
+    nats_node: NatsServer, tmp_path: Path
+) -> None:
+    url = nats_node.url
+    async with trading_executors([url], tmp_path, "ex-d"):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "whalewire", "fleet", "control", "--nats", url,
+            "--interval", "0.2", "--web", "127.0.0.1:0",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+            assert line.startswith("fleet dashboard: http://127.0.0.1:"), line
+            page = line.split(": ", 1)[1].strip()
+            async with aiohttp.ClientSession() as http:
+                async with http.get(page) as r:
+                    assert r.status == 200 and "whalewire fleet" in await r.text()
+                names: list[str] = []
+                for _ in range(100):  # until the dashboard has heard the executor's heartbeat
+                    async with http.get(page.split("?")[0] + "status") as r:
+                        survey = await r.json()
+                    names = [m["name"] for m in survey["members"] if m["role"] == "executor"]
+                    if names:
+                        break
+                    await asyncio.sleep(0.1)
+            assert names == ["ex-d"]
+        finally:
+            proc.terminate()
+            await asyncio.wait_for(proc.wait(), 20)
+    assert proc.returncode == 0

@@ -93,23 +93,27 @@ class ControlPlane:
         a passing glance; the bucket stays unopened (None) where JetStream does not answer.
         """
         nc = await self.link.connect()
-        js = nc.jetstream(timeout=5)
         if create:
+            js = nc.jetstream(timeout=5)
             self._kv = await ensure_streams(js, self.replicas, self.subjects.prefix)
             return
         with contextlib.suppress(Exception):
-            self._kv = await js.key_value(CONTROL_BUCKET)
+            await self._open_bucket()
+
+    async def _open_bucket(self) -> KeyValue:
+        if self._kv is None:
+            self._kv = await self.link.nc.jetstream(timeout=5).key_value(CONTROL_BUCKET)
+        return self._kv
 
     async def read_desired(self) -> Command | None:
         """Read the kill switch's desired state from the bucket (None: never set).
 
         Raises:
-            Exception: the bucket cannot be read (not opened, JetStream unavailable).
+            Exception: the bucket cannot be read (none yet, JetStream unavailable).
         """
-        if self._kv is None:
-            raise RuntimeError("the control bucket is not open")
+        kv = await self._open_bucket()  # made since we connected, by an executor or a kill
         try:
-            entry = await self._kv.get(KILL_KEY)
+            entry = await kv.get(KILL_KEY)
         except KeyNotFoundError:
             return None
         return Inbox().expect(entry.value or b"", Command)

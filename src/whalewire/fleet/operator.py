@@ -136,7 +136,7 @@ class Operator:
             if elapsed >= timeout_s or (elapsed >= wait_s and expected <= set(answered)):
                 break
             await asyncio.sleep(0.02)
-        return command_report(command, answered, self._executors())
+        return command_report(command, answered, self._heard())
 
     def _answers(self, command: Command) -> dict[str, Ack]:
         return {
@@ -148,9 +148,21 @@ class Operator:
     def _executors(self) -> set[str]:
         return {name for role, name in self.view.members if role == "executor"}
 
+    def _heard(self) -> dict[str, str]:
+        return {
+            name: str(member.stats.get("halted") or "trading")
+            for (role, name), member in self.view.members.items()
+            if role == "executor"
+        }
 
-def command_report(command: Command, answered: dict[str, Ack], heard: set[str]) -> dict[str, Any]:
+
+def command_report(
+    command: Command, answered: dict[str, Ack], heard: dict[str, str]
+) -> dict[str, Any]:
     """JSON-ready: who acknowledged ``command`` (in what state, how fast), who did not.
+
+    ``heard``: every executor heard, with the state its last heartbeat gave (shown for
+    those that did not answer: halted by other means, or not).
 
     ``ok`` is true when at least one executor was heard, every one heard answered, and
     every answer is the state asked for (a kill: halted; a resume: trading).
@@ -166,13 +178,13 @@ def command_report(command: Command, answered: dict[str, Ack], heard: set[str]) 
         for name, ack in sorted(answered.items())
     }
     reached = sorted(n for n, ack in answered.items() if bool(ack.halted) == want_halted)
-    silent = sorted(heard - set(answered))
+    silent = sorted(set(heard) - set(answered))
     return {
         "command": command.action.value,
         "source": command.source,
         "issued_wall_ns": command.issued_wall_ns,
         "executors": {n: a["halted"] or "trading" for n, a in acked.items()}
-        | dict.fromkeys(silent, "no acknowledgement"),
+        | {n: f"no acknowledgement (heartbeat: {heard[n]})" for n in silent},
         "acked": acked,
         "not_acked": silent,
         "reached": reached,
