@@ -22,6 +22,7 @@ import aiohttp
 import pytest
 from tests.fleet.support import trading_executors, wait_for, write_role
 
+from whalewire.cli import main
 from whalewire.commands.errors import UserError
 from whalewire.commands.fleet import chosen_fleet
 from whalewire.engine.config import ConfigError
@@ -268,3 +269,10 @@ async def test_control_plane_serves_the_fleet_dashboard_that_lists_the_executor(
             proc.terminate()
             await asyncio.wait_for(proc.wait(), 20)
     assert proc.returncode == 0
+
+
+def test_status_watch_without_a_fleet_is_refused_with_what_to_give(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["status", "--url", "http://127.0.0.1:1", "--watch"]) == 2
+    assert "--nats URL" in capsys.readouterr().err
