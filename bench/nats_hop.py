@@ -224,7 +224,7 @@ def main() -> int:
     result.update(in_process(args.alerts))
     print(f"load average {os.getloadavg()[0]:.2f}; cpus {args.cpus or 'any'}")
     print(f"{'path':<12}{'n':>7}{'p50 µs':>12}{'p99 µs':>12}{'max µs':>12}")
-    for name in ("in_process", "codec", "hop", "kill"):
+    for name in ("in_process", "codec", "hop", "kill", "kill_acked"):
         r = result[name]
         print(f"{name:<12}{r['n']:>7}{r['p50_us']:>12.1f}{r['p99_us']:>12.1f}{r['max_us']:>12.1f}")
     return 0
