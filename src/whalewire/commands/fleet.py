@@ -33,6 +33,9 @@ from whalewire.fleet.view import render
 from whalewire.fleet.web import FleetDashboard
 from whalewire.fleet.wire import Action
 
+#: how long status/kill/resume try to reach the fleet's NATS before saying so
+CONNECT_TIMEOUT_S = 10.0
+
 
 def add_fleet_arguments(
     parser: argparse.ArgumentParser, command: str, *, standalone: bool = True
@@ -77,10 +80,21 @@ def chosen_fleet(args: argparse.Namespace) -> FleetTarget | None:
 
 
 def run_fleet(command: str, target: FleetTarget, args: argparse.Namespace) -> int:
-    """Run ``status``, ``kill`` or ``resume`` on the fleet at ``target``."""
-    if command == "status":
-        return asyncio.run(_status(target, args))
-    return asyncio.run(_command(target, args, Action(command)))
+    """Run ``status``, ``kill`` or ``resume`` on the fleet at ``target``.
+
+    Raises:
+        SystemExit: no NATS server answers (saying where it looked and what to check).
+    """
+    try:
+        if command == "status":
+            return asyncio.run(_status(target, args))
+        return asyncio.run(_command(target, args, Action(command)))
+    except TimeoutError:
+        raise SystemExit(
+            f"whalewire: no NATS server answers at {', '.join(target.servers)} (within "
+            f"{CONNECT_TIMEOUT_S:.0f} s). Is the fleet's NATS up and reachable from here? "
+            "Check --nats, or [fleet] nats in the configuration."
+        ) from None
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -129,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _status(target: FleetTarget, args: argparse.Namespace) -> int:
     operator = Operator(target, name="status")
-    await operator.connect()
+    await operator.connect(timeout=CONNECT_TIMEOUT_S)
     try:
         if args.watch:  # the fleet's terminal dashboard, redrawn each second
             stop = asyncio.Event()
@@ -154,7 +168,7 @@ async def _status(target: FleetTarget, args: argparse.Namespace) -> int:
 
 async def _command(target: FleetTarget, args: argparse.Namespace, action: Action) -> int:
     operator = Operator(target, name="cli", replicas=args.replicas)
-    await operator.connect(create=True)
+    await operator.connect(create=True, timeout=CONNECT_TIMEOUT_S)
     try:
         if action is Action.RESUME and not args.yes:
             await asyncio.sleep(args.wait)  # who is there, and halted why: shown before asking
