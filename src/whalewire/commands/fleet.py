@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -77,6 +78,35 @@ def chosen_fleet(args: argparse.Namespace) -> FleetTarget | None:
             raise UserError("give --url (one engine) or --nats (the fleet), not both")
         return None
     return fleet_target(args.nats, getattr(args, "config", None), args.prefix)
+
+
+def fleet_or_engine(
+    command: str,
+    configure_engine: Callable[[argparse.ArgumentParser], None],
+    run_engine: Callable[[argparse.Namespace], int],
+) -> tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]:
+    """Make ``whalewire <command>``'s ``configure`` and ``run``: one engine's, or the fleet's.
+
+    The arguments are one engine's (``configure_engine``) plus the fleet's; ``run`` acts on
+    the fleet the arguments name (``chosen_fleet``), else it is ``run_engine`` unchanged.
+    """
+
+    def configure(parser: argparse.ArgumentParser) -> None:
+        configure_engine(parser)
+        add_fleet_arguments(parser, command, standalone=False)
+
+    def run(args: argparse.Namespace) -> int:
+        target = chosen_fleet(args)
+        if target is not None:
+            return run_fleet(command, target, args)
+        if getattr(args, "watch", False):
+            raise UserError(
+                "--watch is the fleet's live view: give --nats URL (or a --config with "
+                "[fleet]); one engine draws its own in the terminal `whalewire run` started in"
+            )
+        return run_engine(args)
+
+    return configure, run
 
 
 def run_fleet(command: str, target: FleetTarget, args: argparse.Namespace) -> int:

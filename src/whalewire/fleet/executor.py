@@ -479,10 +479,14 @@ def positions(engine: object) -> dict[str, str]:
     return {symbol: str(book.position) for symbol, book in books.items()}
 
 
-def open_orders(engine: object) -> list[str]:
-    """The client order ids ``engine`` holds open (not final)."""
+def open_orders(engine: object, limit: int = 100) -> list[str]:
+    """The client order ids ``engine`` holds open (not final), the first ``limit`` of them.
+
+    Bounded: it rides in every heartbeat and acknowledgement (a whale strategy holds a
+    handful; a hundred says "far too many" as well as ten thousand would).
+    """
     orders: Mapping[str, Any] = getattr(engine, "orders", {})
-    return [cid for cid, order in orders.items() if not order.is_final]
+    return [cid for cid, order in orders.items() if not order.is_final][:limit]
 
 
 async def _retry(make: Any, stop: asyncio.Event) -> Any:
