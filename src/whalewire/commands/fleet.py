@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -228,7 +229,12 @@ async def _control(servers: list[str], args: argparse.Namespace) -> int:
             await operator.connect()
         if args.web and operator is not None:
             host, _, port = args.web.rpartition(":")
-            board = FleetDashboard(operator, host=host.strip("[]") or "127.0.0.1", port=int(port))
+            board = FleetDashboard(
+                operator,
+                host=host.strip("[]") or "127.0.0.1",
+                port=int(port),
+                token=os.environ.get("WHALEWIRE_CONTROL_TOKEN") or None,  # else a new one
+            )
             await board.start()
             print(f"fleet dashboard: {board.url}", flush=True)
         beating = asyncio.create_task(control.beat(stop))
