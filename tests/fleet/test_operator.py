@@ -159,6 +159,8 @@ async def test_kill_names_an_executor_heard_that_does_not_acknowledge_and_exits_
                 await control.link.nc.publish("ww.hb.executor.ex-ghost", encode(beat))
                 await asyncio.sleep(0.2)
 
+        # and one executor that streamed its journal once and is silent now: named, unheard
+        await control.link.nc.jetstream().publish("ww.orders.ex-gone", b"{}")
         haunting = asyncio.create_task(ghost())
         try:
             code, out, _ = await whalewire("kill", "--nats", url, "--wait", "1", "--timeout", "2")
@@ -169,6 +171,7 @@ async def test_kill_names_an_executor_heard_that_does_not_acknowledge_and_exits_
     assert code == 1
     assert list(report["acked"]) == ["ex-real"] and report["not_acked"] == ["ex-ghost"]
     assert report["executors"]["ex-ghost"] == "no acknowledgement (heartbeat: trading)"
+    assert report["unheard"] == ["ex-gone"]
     assert report["ok"] is False
 
 

@@ -30,9 +30,10 @@ def drawn(survey: dict[str, object]) -> str:
 
 def test_every_role_its_state_and_the_leads_are_drawn() -> None:
     kill = {"action": "kill", "source": "ops@console", "issued_wall_ns": 1}
-    text = drawn(summarize(ROWS, kill))
+    text = drawn(summarize(ROWS, kill, {"ex-paris", "ex-gone"}))
     assert "kill switch kill by ops@console" in text
     assert "executors 0/2 trading" in text and "ex-tokyo lost" in text
+    assert "unheard (in the order stream): ex-gone" in text
     line = next(row for row in text.splitlines() if row.startswith("ex-paris"))
     assert "kill switch: ops@console (broadcast)" in line and "BTCUSDT -0.02" in line
     assert "abababab" in line and "traded via s-tokyo" in line

@@ -10,9 +10,11 @@ the first-arrival wins and leads per sensor, summed over the executors). ``comma
 the desired state and broadcasts it (``ControlPlane.command``), then waits for every
 executor it hears to acknowledge, and says who did, in what state, and who did not.
 
-What an operator cannot see it cannot list: an executor whose heartbeats do not reach
-NATS is not among those expected to answer (a partitioned executor halts by itself after
-``halt_after_s``). Knows no argparse and prints nothing.
+What an operator cannot hear it cannot expect an answer from: an executor whose heartbeats
+do not reach NATS is not among those a command waits for (a partitioned executor halts by
+itself after ``halt_after_s``). Such an executor is still *named*, as ``unheard``, when it
+has ever streamed its journal: the order stream keeps one subject per executor. Knows no
+argparse and prints nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import asyncio
 import time
 import tomllib
 from collections import Counter
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +34,7 @@ from nats.aio.msg import Msg
 from whalewire.engine.config import ConfigError
 from whalewire.fleet.config import FleetSection
 from whalewire.fleet.control import ControlPlane, FleetView
-from whalewire.fleet.wire import Ack, Action, Command, Inbox
+from whalewire.fleet.wire import ORDERS_STREAM, Ack, Action, Command, Inbox
 
 
 @dataclass(frozen=True)
@@ -101,9 +104,20 @@ class Operator:
         if ack is not None:
             self.acks[ack.executor] = ack
 
+    async def recorded_executors(self) -> set[str]:
+        """Every executor with records in the order stream (empty when it cannot be read)."""
+        prefix = f"{self.target.prefix}.orders."
+        try:
+            js = self.control.link.nc.jetstream(timeout=3)
+            info = await js.stream_info(ORDERS_STREAM, subjects_filter=prefix + ">")
+        except Exception:  # no stream yet, JetStream unavailable: nothing to name
+            return set()
+        return {subject.removeprefix(prefix) for subject in info.state.subjects or {}}
+
     async def survey(self) -> dict[str, Any]:
         """Every role as its heartbeats say, the kill switch, and the fleet's totals."""
         rows = self.view.snapshot()
+        recorded = await self.recorded_executors()
         try:
             desired = await asyncio.wait_for(self.control.read_desired(), 3.0)
             switch: dict[str, Any] | str | None = (
@@ -111,7 +125,7 @@ class Operator:
             )
         except Exception:  # no bucket yet, JetStream unavailable: say so, do not fail
             switch = "unknown"
-        return summarize(rows, switch)
+        return summarize(rows, switch, recorded)
 
     async def command(
         self,
@@ -136,7 +150,7 @@ class Operator:
             if elapsed >= timeout_s or (elapsed >= wait_s and expected <= set(answered)):
                 break
             await asyncio.sleep(0.02)
-        return command_report(command, answered, self._heard())
+        return command_report(command, answered, self._heard(), await self.recorded_executors())
 
     def _answers(self, command: Command) -> dict[str, Ack]:
         return {
@@ -157,12 +171,17 @@ class Operator:
 
 
 def command_report(
-    command: Command, answered: dict[str, Ack], heard: dict[str, str]
+    command: Command,
+    answered: dict[str, Ack],
+    heard: dict[str, str],
+    recorded: AbstractSet[str] = frozenset(),
 ) -> dict[str, Any]:
     """JSON-ready: who acknowledged ``command`` (in what state, how fast), who did not.
 
     ``heard``: every executor heard, with the state its last heartbeat gave (shown for
-    those that did not answer: halted by other means, or not).
+    those that did not answer: halted by other means, or not). ``recorded``: executors
+    known from the order stream; those neither heard nor answering are listed as
+    ``unheard`` (informational: a retired executor stays in the stream).
 
     ``ok`` is true when at least one executor was heard, every one heard answered, and
     every answer is the state asked for (a kill: halted; a resume: trading).
@@ -188,12 +207,20 @@ def command_report(
         "acked": acked,
         "not_acked": silent,
         "reached": reached,
+        "unheard": sorted(recorded - set(heard) - set(answered)),
         "ok": bool(answered) and not silent and len(reached) == len(answered),
     }
 
 
-def summarize(rows: list[dict[str, Any]], switch: dict[str, Any] | str | None) -> dict[str, Any]:
-    """Fold the roles' rows (``FleetView.snapshot``) into the fleet's picture."""
+def summarize(
+    rows: list[dict[str, Any]],
+    switch: dict[str, Any] | str | None,
+    recorded: AbstractSet[str] = frozenset(),
+) -> dict[str, Any]:
+    """Fold the roles' rows (``FleetView.snapshot``) into the fleet's picture.
+
+    ``recorded``: executors known from the order stream; those not heard are ``unheard``.
+    """
     executors = [r for r in rows if r["role"] == "executor"]
     sensors = [r for r in rows if r["role"] == "sensor"]
     positions: dict[str, dict[str, str]] = {}
@@ -214,6 +241,7 @@ def summarize(rows: list[dict[str, Any]], switch: dict[str, Any] | str | None) -
         "trading": sorted(r["name"] for r in executors if _trading(r)),
         "halted": {r["name"]: r["stats"].get("halted") for r in executors if not _trading(r)},
         "unhealthy": {r["name"]: r["health"] for r in rows if r["health"] in ("late", "lost")},
+        "unheard": sorted(recorded - {r["name"] for r in executors}),
         "open_orders": {r["name"]: r["stats"].get("open_orders", []) for r in executors},
         "positions": positions,
         "sensor_wins": dict(wins),

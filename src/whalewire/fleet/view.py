@@ -42,6 +42,8 @@ def header(survey: dict[str, Any]) -> Text:
         (f"  executors {len(trading)}/{survey['executors']} trading", ""),
         (f"  sensors {survey['sensors']}", ""),
     )
+    if survey.get("unheard"):
+        text.append(f"  unheard (in the order stream): {', '.join(survey['unheard'])}", "yellow")
     if survey["unhealthy"]:
         late = ", ".join(f"{n} {h}" for n, h in sorted(survey["unhealthy"].items()))
         text.append(f"  unhealthy: {late}", "bold yellow")
