@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import shutil
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -196,43 +199,52 @@ async def test_resume_without_yes_needs_the_typed_word(
 # ---- the web dashboard -----------------------------------------------------------------------
 
 
+@contextlib.asynccontextmanager
+async def dashboard(url: str) -> AsyncIterator[tuple[Operator, FleetDashboard]]:
+    """The fleet's web dashboard on a free loopback port, token ``t0ken``, stopped after."""
+    operator = Operator(FleetTarget([url]))
+    await operator.connect()
+    board = FleetDashboard(operator, port=0, token="t0ken", interval_s=0.2, wait_s=0.5)
+    await board.start()
+    try:
+        yield operator, board
+    finally:
+        await board.stop()
+        await operator.close()
+
+
 async def test_web_dashboard_refuses_without_the_token_and_kills_the_fleet_with_it(
     nats_node: NatsServer, tmp_path: Path
 ) -> None:
     url = nats_node.url
-    async with trading_executors([url], tmp_path, "ex-w") as (_, executors):
-        operator = Operator(FleetTarget([url]))
-        await operator.connect()
-        board = FleetDashboard(operator, port=0, token="t0ken", interval_s=0.2, wait_s=0.5)
-        await board.start()
+    async with (
+        trading_executors([url], tmp_path, "ex-w") as (_, executors),
+        dashboard(url) as (operator, board),
+    ):
         base = f"http://127.0.0.1:{board.port}"
-        try:
-            async with aiohttp.ClientSession() as http:
-                async with http.get(base + "/") as r:
-                    assert r.status == 401
-                async with http.post(base + "/kill") as r:
-                    assert r.status == 401
-                assert not executors[0].halted
-                async with http.get(base + "/?token=t0ken") as r:
-                    assert r.status == 200 and f":{board.server.port}/ws" in await r.text()  # type: ignore[union-attr]
-                ws_url = f"ws://127.0.0.1:{board.server.port}/ws"  # type: ignore[union-attr]
-                with pytest.raises(aiohttp.WSServerHandshakeError):
-                    await http.ws_connect(ws_url)
-                async with http.ws_connect(ws_url + "?token=t0ken") as ws:
-                    await wait_for(lambda: ("executor", "ex-w") in operator.view.members)
-                    msg = json.loads((await ws.receive(timeout=5)).data)
-                    assert msg["type"] == "status" and "members" in msg["status"]
-                headers = {"Authorization": "Bearer t0ken"}
-                async with http.post(base + "/kill?by=test", headers=headers) as r:
-                    report = await r.json()
-                    assert r.status == 200, report
-                assert list(report["acked"]) == ["ex-w"] and "(web test)" in report["source"]
-                assert executors[0].halted.startswith("kill switch")
-                async with http.get(base + "/status") as r:
-                    assert (await r.json())["kill_switch"]["action"] == "kill"
-        finally:
-            await board.stop()
-            await operator.close()
+        async with aiohttp.ClientSession() as http:
+            async with http.get(base + "/") as r:
+                assert r.status == 401
+            async with http.post(base + "/kill") as r:
+                assert r.status == 401
+            assert not executors[0].halted
+            async with http.get(base + "/?token=t0ken") as r:
+                assert r.status == 200 and f":{board.server.port}/ws" in await r.text()  # type: ignore[union-attr]
+            ws_url = f"ws://127.0.0.1:{board.server.port}/ws"  # type: ignore[union-attr]
+            with pytest.raises(aiohttp.WSServerHandshakeError):
+                await http.ws_connect(ws_url)
+            async with http.ws_connect(ws_url + "?token=t0ken") as ws:
+                await wait_for(lambda: ("executor", "ex-w") in operator.view.members)
+                msg = json.loads((await ws.receive(timeout=5)).data)
+                assert msg["type"] == "status" and "members" in msg["status"]
+            headers = {"Authorization": "Bearer t0ken"}
+            async with http.post(base + "/kill?by=test", headers=headers) as r:
+                report = await r.json()
+                assert r.status == 200, report
+            assert list(report["acked"]) == ["ex-w"] and "(web test)" in report["source"]
+            assert executors[0].halted.startswith("kill switch")
+            async with http.get(base + "/status") as r:
+                assert (await r.json())["kill_switch"]["action"] == "kill"
 
 
 def test_web_dashboard_listens_on_loopback_only() -> None:
@@ -279,3 +291,47 @@ def test_status_watch_without_a_fleet_is_refused_with_what_to_give(
 ) -> None:
     assert main(["status", "--url", "http://127.0.0.1:1", "--watch"]) == 2
     assert "--nats URL" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(
+    shutil.which("chromium") is None or shutil.which("chromedriver") is None,
+    reason="no chromium/chromedriver: scripts/dev setup installs them (apt-get)",
+)
+async def test_fleet_page_in_a_browser_lists_the_executor_and_its_kill_button_halts_it(
+    nats_node: NatsServer, tmp_path: Path
+) -> None:
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url = nats_node.url
+    async with (
+        trading_executors([url], tmp_path, "ex-b") as (_, executors),
+        dashboard(url) as (_, board),
+    ):
+        options = Options()
+        options.binary_location = str(shutil.which("chromium"))
+        for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+            options.add_argument(flag)
+
+        def drive() -> str:  # the browser blocks: off the loop the executor runs on
+            browser = webdriver.Chrome(
+                service=Service(str(shutil.which("chromedriver"))), options=options
+            )
+            try:
+                browser.get(f"{board.url}")
+                wait = WebDriverWait(browser, 30)
+                wait.until(lambda b: "ex-b" in b.find_element(By.ID, "executors").text)
+                assert "trading" in browser.find_element(By.ID, "executors").text
+                browser.find_element(By.ID, "kill").click()
+                wait.until(lambda b: b.find_element(By.ID, "answer").text.startswith("200"))
+                wait.until(lambda b: "kill switch" in b.find_element(By.ID, "executors").text)
+                return str(browser.find_element(By.ID, "switch").text)
+            finally:
+                browser.quit()
+
+        switch = await asyncio.to_thread(drive)
+        assert switch.startswith("kill by operator@")
+        assert executors[0].halted.startswith("kill switch")
