@@ -12,7 +12,9 @@ time (``CLOCK_REALTIME``, the same clock in both processes on one machine). Figu
   the engine's alert and call ``on_alert``, the comparison the issue asks for;
 - **codec**: encode + ``Inbox`` decode + dedup alone (what the wire schema costs);
 - **kill**: ``ControlPlane.command(KILL)`` issue → the executor's gate closed (broadcast
-  path; the KV write follows it), over ``--kills`` kill/resume cycles.
+  path; the KV write follows it), over ``--kills`` kill/resume cycles;
+- **kill acked**: the same issue → the executor's ``Ack`` back in this process (what
+  ``whalewire kill --nats`` waits for per executor, the stand-in's cancels being instant).
 
     .venv/bin/python bench/nats_hop.py [--alerts 2000] [--interval-ms 1] [--kills 30]
         [--cpus 0,1]   (sensor on the first CPU, executor on the second)
@@ -39,7 +41,7 @@ from whalewire.fleet.config import FleetSection
 from whalewire.fleet.control import ControlPlane
 from whalewire.fleet.executor import ArrivedAlert, Executor
 from whalewire.fleet.natsserver import NatsServer
-from whalewire.fleet.wire import Action, Alert, Inbox, encode
+from whalewire.fleet.wire import Ack, Action, Alert, Inbox, encode
 from whalewire.mempool.feeds.firstseen import FirstArrival
 from whalewire.mempool.whales import AlertKind
 
@@ -171,6 +173,15 @@ async def _measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.sleep(pace)
     await nc.flush()
     await asyncio.sleep(0.5)
+    acked_ns: list[int] = []  # kill issued -> the executor's acknowledgement back here
+    inbox = Inbox()
+
+    async def on_ack(msg: Any) -> None:
+        ack = inbox.expect(msg.data, Ack)
+        if ack is not None and ack.action is Action.KILL:
+            acked_ns.append(time.time_ns() - ack.issued_wall_ns)
+
+    await nc.subscribe("ww.ack.*", cb=on_ack)
     for _ in range(args.kills):
         await control.command(Action.KILL, "bench")
         await asyncio.sleep(0.05)
@@ -187,6 +198,7 @@ async def _measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     await control.close()
     kills = result["kill_ms"]
     result["kill"] = summary([k * 1e6 for k in kills])
+    result["kill_acked"] = summary(acked_ns)
     del result["kill_ms"]
     return result
 
@@ -212,7 +224,7 @@ def main() -> int:
     result.update(in_process(args.alerts))
     print(f"load average {os.getloadavg()[0]:.2f}; cpus {args.cpus or 'any'}")
     print(f"{'path':<12}{'n':>7}{'p50 µs':>12}{'p99 µs':>12}{'max µs':>12}")
-    for name in ("in_process", "codec", "hop", "kill"):
+    for name in ("in_process", "codec", "hop", "kill", "kill_acked"):
         r = result[name]
         print(f"{name:<12}{r['n']:>7}{r['p50_us']:>12.1f}{r['p99_us']:>12.1f}{r['max_us']:>12.1f}")
     return 0

@@ -5,6 +5,8 @@ here, one part per section:
 
 - **Role configurations**: the demo's, with quick heartbeats (``role_config``,
   ``write_role``).
+- **Roles in this process**: ``trading_executor`` (a control plane beating and a paper
+  executor trading), ``wait_for`` a condition.
 - **Roles as processes**: ``RoleProcess`` runs one ``python -m whalewire sensor|executor``
   with its log in the test's directory; ``Watch`` is the operator's view from the test
   (``FleetView`` over its own NATS connection) with waits on conditions about every role's
@@ -35,14 +37,17 @@ import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from whalewire.fleet.control import FleetView
+from whalewire.fleet.config import parse
+from whalewire.fleet.control import ControlPlane, FleetView
 from whalewire.fleet.demo import role_text
+from whalewire.fleet.executor import Executor
 from whalewire.fleet.link import Link
+from whalewire.fleet.roles import executor_role
 
 # ---- role configurations -------------------------------------------------------------------
 
@@ -172,6 +177,60 @@ class Watch:
         """Whether ``name``'s latest heartbeat says it trades."""
         stats = self.stats("executor", name)
         return stats is not None and stats.get("halted") == ""
+
+
+# ---- roles in this process -----------------------------------------------------------------
+
+
+async def wait_for(
+    check: Callable[[], object], timeout: float = 20.0, what: str = "condition"
+) -> None:
+    """Wait until ``check()`` is true; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextlib.asynccontextmanager
+async def trading_executors(
+    urls: list[str], tmp_path: Path, *names: str
+) -> AsyncIterator[tuple[ControlPlane, list[Executor]]]:
+    """A control plane beating and executors (paper engines) trading, stopped afterwards."""
+    control = ControlPlane(urls, interval_s=0.2)
+    await control.connect()
+    stop_control, stop_exec = asyncio.Event(), asyncio.Event()
+    beating = asyncio.create_task(control.beat(stop_control))
+    started: list[Executor] = []
+    running = []
+    for name in names:
+        fleet, config = parse(role_config(tmp_path, name, urls))
+        running.append(
+            asyncio.create_task(executor_role(config, fleet, stop_exec, started=started.append))
+        )
+    try:
+        await wait_for(
+            lambda: len(started) == len(names) and not any(e.halted for e in started),
+            what="executors trading",
+        )
+        yield control, sorted(started, key=lambda e: names.index(e.name))
+    finally:
+        stop_exec.set()
+        await asyncio.gather(*running)
+        stop_control.set()
+        await beating
+        await control.close()
+
+
+@contextlib.asynccontextmanager
+async def trading_executor(
+    urls: list[str], tmp_path: Path, name: str
+) -> AsyncIterator[tuple[ControlPlane, Executor]]:
+    """A control plane beating and one executor (paper engine) trading, stopped afterwards."""
+    async with trading_executors(urls, tmp_path, name) as (control, executors):
+        yield control, executors[0]
 
 
 # ---- a delaying relay ----------------------------------------------------------------------

@@ -103,15 +103,15 @@ async def test_sensor_with_many_peers_sees_transactions_before_one_with_the_far_
         many.start()
         one.start()
 
-        def peers_up(name: str, count: int) -> bool:
+        def peers_ready(name: str, count: int) -> bool:
+            # ready: the node completed the handshake, so it announces new transactions
             stats = watch.stats("sensor", name) or {}
-            return len((stats.get("peers") or {}).get("connected", [])) == count
+            return (stats.get("peers") or {}).get("ready", 0) == count
 
         await watch.until(
-            lambda: peers_up("s-many", 3) and peers_up("s-one", 1), "peers connected",
+            lambda: peers_ready("s-many", 3) and peers_ready("s-one", 1), "peers ready",
             logs=[many, one],
         )  # fmt: skip
-        await asyncio.sleep(1.0)  # the handshakes' own traffic through the relays
         for _ in range(PAYMENTS):
             to = node.call("getnewaddress", wallet="w")
             txids.append(await asyncio.to_thread(node.call, "sendtoaddress", to, 0.5, wallet="w"))

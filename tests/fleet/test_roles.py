@@ -3,59 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import nats
-from tests.fleet.support import role_config
+from tests.fleet.support import role_config, trading_executor, wait_for
 
 from whalewire.fleet.config import parse
-from whalewire.fleet.control import ControlPlane, order_records
+from whalewire.fleet.control import order_records
 from whalewire.fleet.demo import render, run_demo
-from whalewire.fleet.executor import Executor
 from whalewire.fleet.natsserver import NatsServer
-from whalewire.fleet.roles import executor_role, sensor_role
+from whalewire.fleet.roles import sensor_role
 from whalewire.fleet.sensor import Sensor
 from whalewire.fleet.wire import Action, Command, Heartbeat, Inbox, Role, Seen, encode
 from whalewire.mempool.feeds.firstseen import FirstArrival
 from whalewire.model import OrderInitialized
-
-
-async def wait_for(check, timeout: float = 20.0, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@contextlib.asynccontextmanager
-async def trading_executor(
-    urls: list[str], tmp_path: Path, name: str
-) -> AsyncIterator[tuple[ControlPlane, Executor]]:
-    """A control plane beating and an executor (paper engine) trading, stopped afterwards."""
-    control = ControlPlane(urls, interval_s=0.2)
-    await control.connect()
-    stop_control, stop_exec = asyncio.Event(), asyncio.Event()
-    beating = asyncio.create_task(control.beat(stop_control))
-    fleet, config = parse(role_config(tmp_path, name, urls))
-    started: list[Executor] = []
-    executing = asyncio.create_task(executor_role(config, fleet, stop_exec, started=started.append))
-    try:
-        await wait_for(lambda: bool(started) and not started[0].halted, what="executor trading")
-        yield control, started[0]
-    finally:
-        stop_exec.set()
-        await executing
-        stop_control.set()
-        await beating
-        await control.close()
 
 
 async def test_alert_from_a_sensor_is_traded_once_and_journal_streamed(
@@ -67,6 +32,10 @@ async def test_alert_from_a_sensor_is_traded_once_and_journal_streamed(
         fleet_s, config_s = parse(role_config(tmp_path, "sensor-1", urls))
         sensing = asyncio.create_task(sensor_role(config_s, fleet_s, stop_sensor))
         await wait_for(lambda: executor.counts["handed"] >= 3, what="alerts handed")
+        stats = executor.stats()
+        assert {a["sensor"] for a in stats["recent_alerts"]} == {"sensor-1"}
+        assert "traded" in {a["outcome"] for a in stats["recent_alerts"]}
+        assert set(stats["positions"]) == {"BTCUSDT"}
         await control.command(Action.KILL, "test")
         await wait_for(lambda: executor.halted.startswith("kill switch"), what="kill")
         assert executor.kill_latency_ms and executor.kill_latency_ms[0] < 1000
@@ -126,13 +95,13 @@ async def test_fleet_kill_and_status_commands_reach_a_running_executor(
 
     async with trading_executor([nats_node.url], tmp_path, "ex-cli") as (_, executor):
         code, out = await cli("status", "--json", "--wait", "1")
-        rows = json.loads(out)
+        rows = json.loads(out)["members"]
         assert code == 0 and {(r["role"], r["name"]) for r in rows} == {("executor", "ex-cli")}
         code, out = await cli("kill", "--wait", "1")
         assert code == 0, out
         assert json.loads(out)["executors"]["ex-cli"].startswith("kill switch")
         assert executor.halted.startswith("kill switch")
-        code, out = await cli("resume", "--wait", "1")
+        code, out = await cli("resume", "--wait", "1", "--yes")
         assert code == 0 and json.loads(out)["executors"] == {"ex-cli": "trading"}, out
 
 

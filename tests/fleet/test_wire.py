@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from whalewire.fleet.wire import (
     SCHEMA_VERSION,
+    Ack,
     Action,
     Alert,
     Command,
@@ -40,6 +41,16 @@ MESSAGES = [
     ),
     Seen(sensor="tokyo-1", txid=TXID, feed="zmq", seen_wall_ns=5),
     Command(action=Action.KILL, source="ops@console", issued_wall_ns=7),
+    Ack(
+        executor="ex-tokyo",
+        action=Action.KILL,
+        source="ops@console",
+        issued_wall_ns=7,
+        halted="kill switch: ops@console (broadcast)",
+        open_orders=["ww-3"],
+        cancel_failures={"binance:BTCUSDT": "failed: 503"},
+        wall_ns=8,
+    ),
     Heartbeat(role=Role.EXECUTOR, name="ex-tokyo", seq=3, wall_ns=9, stats={"orders": 2}),
     OrderRecord(
         executor="ex-tokyo",
@@ -142,3 +153,4 @@ def test_subjects_make_names_into_single_tokens() -> None:
     assert s.alert("demo.binance exchange") == "ww.alerts.demo_binance_exchange"
     assert s.heartbeat("executor", "tokyo.1") == "ww.hb.executor.tokyo_1"
     assert s.order_events("ex>1") == "ww.orders.ex_1"
+    assert s.ack("ex.1") == "ww.ack.ex_1"

@@ -157,22 +157,32 @@ def configure_resume(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--yes", action="store_true", help="skip the typed confirmation")
 
 
+def confirm_resume(situation: str) -> None:
+    """Say ``situation`` and ask the operator to type ``resume`` (shared with the fleet's).
+
+    Raises:
+        UserError: anything else was typed.
+    """
+    print(
+        f"{situation}; type {RESUME_CONFIRMATION!r} to trade again: ",
+        end="",
+        flush=True,
+        file=sys.stderr,  # stdout stays the report's JSON
+    )
+    answer = sys.stdin.readline().strip() if sys.stdin else ""
+    if answer != RESUME_CONFIRMATION:
+        raise UserError("resume not confirmed (or pass --yes from a script)")
+
+
 def run_resume(args: argparse.Namespace) -> int:
     """Move a HALTED engine back to ACTIVE after the operator confirms; print the report."""
     url = endpoint(args)
     bearer = token(args)
     if not args.yes:
         status = call("GET", url + "/status")
-        print(
-            f"trading is {status.get('trading_state')} ({status.get('state_reason', '')}); "
-            f"type {RESUME_CONFIRMATION!r} to trade again: ",
-            end="",
-            flush=True,
-            file=sys.stderr,  # stdout stays the report's JSON
+        confirm_resume(
+            f"trading is {status.get('trading_state')} ({status.get('state_reason', '')})"
         )
-        answer = sys.stdin.readline().strip() if sys.stdin else ""
-        if answer != RESUME_CONFIRMATION:
-            raise UserError("resume not confirmed (or pass --yes from a script)")
     report = call("POST", url + "/resume?by=cli", bearer=bearer)
     print(json.dumps(report, indent=2))
     return 0 if report.get("resumed") else 1

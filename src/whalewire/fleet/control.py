@@ -26,6 +26,7 @@ from nats.js.kv import KeyValue
 from whalewire.fleet.executor import ensure_streams
 from whalewire.fleet.link import Link
 from whalewire.fleet.wire import (
+    CONTROL_BUCKET,
     KILL_KEY,
     ORDERS_STREAM,
     Action,
@@ -84,11 +85,38 @@ class ControlPlane:
         self.desired: Command | None = None
         self._kv: KeyValue | None = None
 
-    async def connect(self) -> None:
-        """Connect to NATS and open (or create) the control bucket."""
+    async def connect(self, *, create: bool = True) -> None:
+        """Connect to NATS and open the control bucket (``create``: and the stream, if missing).
+
+        Without ``create`` (a read-only look: ``status``) nothing is made: a cluster's
+        bucket is made with its replicas by the first executor or command, not an R1 one by
+        a passing glance; the bucket stays unopened (None) where JetStream does not answer.
+        """
         nc = await self.link.connect()
-        js = nc.jetstream(timeout=5)
-        self._kv = await ensure_streams(js, self.replicas, self.subjects.prefix)
+        if create:
+            js = nc.jetstream(timeout=5)
+            self._kv = await ensure_streams(js, self.replicas, self.subjects.prefix)
+            return
+        with contextlib.suppress(Exception):
+            await self._open_bucket()
+
+    async def _open_bucket(self) -> KeyValue:
+        if self._kv is None:
+            self._kv = await self.link.nc.jetstream(timeout=5).key_value(CONTROL_BUCKET)
+        return self._kv
+
+    async def read_desired(self) -> Command | None:
+        """Read the kill switch's desired state from the bucket (None: never set).
+
+        Raises:
+            Exception: the bucket cannot be read (none yet, JetStream unavailable).
+        """
+        kv = await self._open_bucket()  # made since we connected, by an executor or a kill
+        try:
+            entry = await kv.get(KILL_KEY)
+        except KeyNotFoundError:
+            return None
+        return Inbox().expect(entry.value or b"", Command)
 
     async def close(self) -> None:
         """Close the connection."""
@@ -126,16 +154,10 @@ class ControlPlane:
             await asyncio.gather(following, return_exceptions=True)
 
     async def _follow_desired(self, stop: asyncio.Event) -> None:
-        inbox = Inbox()
         while not stop.is_set():
             if self._kv is not None:
-                try:
-                    entry = await self._kv.get(KILL_KEY)
-                    self.desired = inbox.expect(entry.value or b"", Command)
-                except KeyNotFoundError:
-                    self.desired = None
-                except Exception:  # JetStream unavailable: keep the last known state
-                    pass
+                with contextlib.suppress(Exception):  # unavailable: keep the last known state
+                    self.desired = await self.read_desired()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.interval_s)
 

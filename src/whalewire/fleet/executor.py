@@ -12,7 +12,9 @@ talks to it through three calls only: ``on_alert(alert)`` (the hot path, a plain
   JetStream KV bucket ``ww_control`` (read at every connect, then watched); and the control
   heartbeat (``<prefix>.control.hb``): silent for ``halt_after_s``, the executor halts
   (fail-safe; a venue's own dead man's switch, Kraken's cancel-after, is kept armed by the
-  engine). Until the desired state has been read, nothing is traded.
+  engine). Until the desired state has been read, nothing is traded. Every command
+  applied is acknowledged on ``<prefix>.ack.<name>`` (``Ack``: the state reached; for a
+  kill, after the engine's cancels, with what is still open), once whichever way it came.
 - **the journal into JetStream**: every record of the engine's journal goes to the stream
   ``WW_ORDERS`` on ``<prefix>.orders.<name>``, in order, with ``Nats-Msg-Id =
   <name>:<seq>`` (the server drops a repeat within its duplicate window) and the journal
@@ -27,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -44,6 +46,7 @@ from whalewire.fleet.wire import (
     KILL_KEY,
     ORDERS_STREAM,
     SEQ_HEADER,
+    Ack,
     Action,
     Alert,
     Command,
@@ -146,6 +149,10 @@ class Executor:
         self.journaled: Counter[str] = Counter()
         self.started = time.monotonic()
         self._kills: set[asyncio.Task[Any]] = set()
+        #: the engine's last kill (its cancels), which a kill's acknowledgement waits for
+        self._killing: asyncio.Task[Any] | None = None
+        #: the last first-arrivals: (txid, entity, kind, value, sensor, seen_wall_ns, outcome)
+        self.recent_alerts: deque[tuple[str, str, str, int, str, int, str]] = deque(maxlen=5)
         self._stream_ready = asyncio.Event()
 
     @property
@@ -165,9 +172,11 @@ class Executor:
             return
         if alert.mined:
             self.counts["mined"] += 1
+            self._remember(alert, "mined")
             return
         if self.halted:
             self.counts["alerts_while_halted"] += 1
+            self._remember(alert, "halted")
             return
         self.engine.on_alert(
             ArrivedAlert(
@@ -181,6 +190,14 @@ class Executor:
             )
         )
         self.counts["handed"] += 1
+        self._remember(alert, "traded")
+
+    def _remember(self, alert: Alert, outcome: str) -> None:
+        # after the engine's call: the order is already on its way
+        self.recent_alerts.append(
+            (alert.txid, alert.entity, alert.kind.value, alert.value, alert.sensor,
+             alert.seen_wall_ns, outcome)
+        )  # fmt: skip
 
     # -- the kill switch -----------------------------------------------------------------
     def _command(self, command: Command, how: str) -> None:
@@ -196,6 +213,33 @@ class Executor:
         if command.action is Action.RESUME:
             self._latched = False  # an operator's resume also lifts a heartbeat halt
         self._update()
+        task = asyncio.get_running_loop().create_task(self._acknowledge(command))
+        self._kills.add(task)
+        task.add_done_callback(self._kills.discard)
+
+    async def _acknowledge(self, command: Command) -> None:
+        """Tell the operator this command is applied (a kill: once the cancels are done)."""
+        report: Mapping[str, Any] = {}
+        killing = self._killing
+        if command.action is Action.KILL and killing is not None:
+            await asyncio.wait({killing})
+            if not killing.cancelled() and killing.exception() is None:
+                report = killing.result()
+        failures = {
+            k: str(v) for k, v in report.get("canceled", {}).items() if str(v).startswith("failed")
+        }
+        ack = Ack(
+            executor=self.name,
+            action=command.action,
+            source=command.source,
+            issued_wall_ns=command.issued_wall_ns,
+            halted=self.halted,
+            open_orders=open_orders(self.engine),
+            cancel_failures=failures,
+            wall_ns=time.time_ns(),
+        )
+        with contextlib.suppress(Exception):  # reconnecting: the heartbeat still says it
+            await self.link.nc.publish(self.subjects.ack(self.name), encode(ack))
 
     def _why_halted(self) -> str:
         if self.desired is None:
@@ -229,6 +273,7 @@ class Executor:
         self.counts["halts"] += 1
         self._engine_killed = True
         task = asyncio.get_running_loop().create_task(self.engine.kill(f"fleet: {reason}"))
+        self._killing = task
         self._kills.add(task)
         task.add_done_callback(self._killed)
         log.warning("%s halted: %s", self.name, reason)
@@ -362,6 +407,11 @@ class Executor:
             "dropped": dict(self.inbox.dropped),
             "kill_latency_ms": self.kill_latency_ms[-5:],
             "disconnects": self.link.disconnects,
+            "positions": positions(self.engine),
+            "open_orders": open_orders(self.engine),
+            "recent_alerts": [
+                dict(zip(_ALERT_FIELDS, alert, strict=True)) for alert in self.recent_alerts
+            ],
         }
 
     async def _heartbeat(self) -> None:
@@ -417,6 +467,26 @@ class Executor:
                 return True
             await asyncio.sleep(0.02)
         return False
+
+
+_ALERT_FIELDS = ("txid", "entity", "kind", "value", "sensor", "seen_wall_ns", "outcome")
+
+
+def positions(engine: object) -> dict[str, str]:
+    """Per symbol, the position ``engine``'s risk books hold (none for an engine without)."""
+    risk = getattr(engine, "risk", None)
+    books: Mapping[str, Any] = getattr(risk, "books", {})
+    return {symbol: str(book.position) for symbol, book in books.items()}
+
+
+def open_orders(engine: object, limit: int = 100) -> list[str]:
+    """The client order ids ``engine`` holds open (not final), the first ``limit`` of them.
+
+    Bounded: it rides in every heartbeat and acknowledgement (a whale strategy holds a
+    handful; a hundred says "far too many" as well as ten thousand would).
+    """
+    orders: Mapping[str, Any] = getattr(engine, "orders", {})
+    return [cid for cid, order in orders.items() if not order.is_final][:limit]
 
 
 async def _retry(make: Any, stop: asyncio.Event) -> Any:

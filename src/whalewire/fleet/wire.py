@@ -15,6 +15,7 @@ Subjects (one namespace, ``ww`` by default, so two fleets can share a NATS accou
 ``ww.alerts.<entity>``     whale alerts (core NATS: the latency path)
 ``ww.seen``                optional first-seen stamp of every transaction a sensor sees
 ``ww.cmd``                 kill / resume broadcast (core NATS)
+``ww.ack.<executor>``      an executor's acknowledgement of a kill / resume it applied
 ``ww.hb.<role>.<name>``    every role's heartbeat (sensor, executor)
 ``ww.control.hb``          the control plane's heartbeat executors halt without
 ``ww.orders.<executor>``   JetStream stream ``WW_ORDERS``: every executor's journal
@@ -56,6 +57,7 @@ class Subjects:
         self.alerts = f"{prefix}.alerts.*"
         self.seen = f"{prefix}.seen"
         self.commands = f"{prefix}.cmd"
+        self.acks = f"{prefix}.ack.*"
         self.heartbeats = f"{prefix}.hb.>"
         self.control_heartbeat = f"{prefix}.control.hb"
         self.orders = f"{prefix}.orders.>"
@@ -63,6 +65,10 @@ class Subjects:
     def alert(self, entity: str) -> str:
         """Return the subject of alerts about ``entity`` (a token: dots become ``_``)."""
         return f"{self.prefix}.alerts.{_token(entity)}"
+
+    def ack(self, executor: str) -> str:
+        """Return the subject ``executor``'s acknowledgements of commands go to."""
+        return f"{self.prefix}.ack.{_token(executor)}"
 
     def heartbeat(self, role: str, name: str) -> str:
         """Return the subject ``name``'s heartbeats go to."""
@@ -138,6 +144,28 @@ class Command(Wire, frozen=True, tag="command", kw_only=True):
     issued_wall_ns: int
 
 
+class Ack(Wire, frozen=True, tag="ack", kw_only=True):
+    """An executor's answer to a ``Command``: applied, and the state it is in now.
+
+    Sent once per command, whichever way it arrived (broadcast, the KV's desired state, the
+    control heartbeat); for a kill, after the engine canceled its open orders.
+    """
+
+    executor: str
+    action: Action
+    #: the command's ``source`` and ``issued_wall_ns``: which command this answers
+    source: str
+    issued_wall_ns: int
+    #: why the executor does not trade now ("" when it trades)
+    halted: str
+    #: client order ids still open after a kill's cancels (empty when all are gone)
+    open_orders: list[str] = msgspec.field(default_factory=list)
+    #: per ``venue:symbol``, a cancel that failed and why
+    cancel_failures: dict[str, str] = msgspec.field(default_factory=dict)
+    #: ``time.time_ns()`` when the executor sent this
+    wall_ns: int = 0
+
+
 class Heartbeat(Wire, frozen=True, tag="heartbeat", kw_only=True):
     """A role's sign of life, with what the operator's view shows of it."""
 
@@ -162,7 +190,7 @@ class OrderRecord(Wire, frozen=True, tag="order_record", kw_only=True):
     message: AnyMessage
 
 
-WireMessage = Alert | Seen | Command | Heartbeat | OrderRecord
+WireMessage = Alert | Seen | Command | Ack | Heartbeat | OrderRecord
 
 _encoder = msgspec.json.Encoder(decimal_format="string")
 

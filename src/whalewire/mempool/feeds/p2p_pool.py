@@ -5,7 +5,11 @@ seconds: a sensor connected to many peers sees it earlier than through one. ``Pe
 keeps up to ``max_peers`` outbound P2P connections (``P2PFeed`` each): the configured peers
 first, then addresses the peers announce (``getaddr`` after each handshake; ``addr`` and
 BIP 155 ``addrv2`` answers, IPv4 and IPv6 only, filtered by ``allow``). A peer that fails or
-closes is retried after ``retry_s`` while others fill its place. Every peer requests what it
+closes is retried after ``retry_s`` while others fill its place. A peer is *ready* once the
+node has confirmed our side of the handshake (the ``pong`` to a ``ping`` sent after our
+``verack``): a node announces a transaction only to the peers whose handshake it has
+completed when the transaction enters its mempool, and never later, so a peer that is
+connected but not ready misses what arrives meanwhile. Every peer requests what it
 is announced, so the same transaction arrives from several peers: the first arrival passes
 (``FirstArrival``), and the first peer's *lead* over each later one is recorded per peer
 pair (``snapshot()``: wins per peer and lead percentiles). Knows nothing of watch lists,
@@ -18,6 +22,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import secrets
 import struct
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -96,22 +101,36 @@ def decode_addrv2(payload: bytes) -> list[tuple[str, int]]:
 
 
 class _Peer(P2PFeed):
-    """A P2P feed that asks for addresses after its handshake and hands them to the pool."""
+    """A P2P feed that asks for addresses after its handshake, and says when the node is ready.
+
+    After our ``verack`` the node still has to process it before it counts us as connected
+    (Bitcoin Core relays a transaction only to fully connected peers, when it enters the
+    mempool). A node handles one peer's messages in order, so the ``pong`` to a ``ping``
+    sent after the handshake (BIP 31: the nonce comes back) proves it has.
+    """
 
     def __init__(self, *args: Any, on_addresses: Callable[[list[tuple[str, int]]], None],
-                 **kw: Any) -> None:  # fmt: skip
+                 on_ready: Callable[[], None], **kw: Any) -> None:  # fmt: skip
         super().__init__(*args, **kw)
         self._on_addresses = on_addresses
+        self._on_ready = on_ready
+        self._nonce = b""
 
     async def connect(self) -> Any:
         version = await super().connect()
+        self._nonce = secrets.token_bytes(8)
         self._send("getaddr")
+        self._send("ping", self._nonce)
         return version
 
     def _on_message(self, command: str, payload: bytes, recv_ns: int, recv_wall: int) -> None:
         if command in ("addr", "addrv2"):
             decode = decode_addr if command == "addr" else decode_addrv2
             self._on_addresses(decode(payload))
+            return
+        if command == "pong" and self._nonce and payload == self._nonce:
+            self._nonce = b""
+            self._on_ready()
             return
         super()._on_message(command, payload, recv_ns, recv_wall)
 
@@ -154,6 +173,8 @@ class PeerPool:
         self.candidates: dict[tuple[str, int], None] = {}
         #: (host, port) -> its running feed
         self.connected: dict[tuple[str, int], P2PFeed] = {}
+        #: the connected peers whose node has completed the handshake (it announces to them)
+        self.ready: set[tuple[str, int]] = set()
         self._failed: dict[tuple[str, int], float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -217,6 +238,7 @@ class PeerPool:
         feed = _Peer(
             host, port or DEFAULT_PORTS[self.network], self.network,
             name=f"{self.name}:{host}:{port}", on_addresses=self._learn,
+            on_ready=lambda: self.ready.add(address),
         )  # fmt: skip
         self.connected[address] = feed
         try:
@@ -225,6 +247,7 @@ class PeerPool:
             log.info("peer %s:%d: %s", host, port, exc)
         finally:
             self.connected.pop(address, None)
+            self.ready.discard(address)
             self._failed[address] = time.monotonic()
             self._wake.set()
 
@@ -232,6 +255,7 @@ class PeerPool:
         """JSON-ready: connected peers, candidates, and who announced first by how much."""
         return {
             "connected": [f"{h}:{p}" for h, p in self.connected],
+            "ready": len(self.ready),
             "candidates": len(self.candidates),
             **self.firsts.snapshot(),
         }
