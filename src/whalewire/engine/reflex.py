@@ -76,6 +76,9 @@ class _Entity(NamedTuple):
     name: str
     threshold: int
     route: Route
+    #: the route's armed order, shared by its entities: one slot a re-arm overwrites (a
+    #: Route is never hashed per whale: its Decimal and enum hash in Python, ~0.5 µs)
+    cell: list[Armed | None]
 
 
 class Reflex:
@@ -99,7 +102,8 @@ class Reflex:
         self.enabled = cfg.size_mode == "fixed" and not (
             cfg.max_spread_bps > 0 or cfg.max_depth_fraction > 0
         )
-        self.armed: dict[Route, Armed | None] = {}
+        #: per route, the one-slot cell holding its armed order (None: not armed)
+        self._cells: dict[Route, list[Armed | None]] = {}
         self._entities: dict[str, _Entity] = {}
         #: per (venue, symbol), the venue price last pushed into risk (pushed once per update)
         self._pushed: dict[tuple[str, str], Decimal] = {}
@@ -145,7 +149,7 @@ class Reflex:
                 self.risk._roll_day(book)
         if self.enabled:
             for route in routes:
-                self.armed[route] = self._arm(route)
+                self._cell(route)[0] = self._arm(route)
 
     def _arm(self, route: Route) -> Armed | None:
         """Return ``route``'s order pre-authorised now, or None where risk would not pass it
@@ -209,7 +213,7 @@ class Reflex:
             if plan is None:
                 self.declined += 1
                 return None
-        armed = self.armed.get(plan.route)
+        armed = plan.cell[0]
         strategy = self.strategy
         txid = alert.txid
         seen = strategy._seen
@@ -294,10 +298,23 @@ class Reflex:
         if plan.side is None or qty is None or not self.enabled:
             return None
         route = Route(plan.venue, plan.symbol, plan.side, qty)
-        found = self._entities[entity] = _Entity(kind, plan.name, plan.threshold, route)
-        if route not in self.armed:
-            self.armed[route] = self._arm(route)
+        cell = self._cells.get(route)
+        if cell is None:
+            cell = self._cell(route)
+            cell[0] = self._arm(route)
+        found = self._entities[entity] = _Entity(kind, plan.name, plan.threshold, route, cell)
         return found
+
+    def _cell(self, route: Route) -> list[Armed | None]:
+        cell = self._cells.get(route)
+        if cell is None:
+            cell = self._cells[route] = [None]
+        return cell
+
+    @property
+    def armed(self) -> dict[Route, Armed | None]:
+        """Every route's armed order (None: the reference path decides its whales)."""
+        return {route: cell[0] for route, cell in self._cells.items()}
 
 
 def _loss(book: SymbolBook, mark: Decimal) -> Decimal:
