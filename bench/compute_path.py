@@ -7,7 +7,8 @@ whale variants (``e2e_latency.whale_variants``) go through the feed's path in a 
 each followed by one ordinary transaction of the block (as in a busy mempool):
 ``tx_event`` (receive stamp first) → ``Monitor.dedup.admit`` → ``Engine.on_feed_event``,
 and the engine's own stage histograms give the figures (detect: receive stamp → alert;
-decide: the strategy; risk: ``submit`` up to the risk verdict). ``--profile`` runs the same
+decide: the strategy; risk: ``submit`` up to the risk verdict; journal: the intent record;
+send: ``venue.place``, dry-run: up to the frame). ``--profile`` runs the same
 loop under cProfile instead and prints where the time goes.
 
 "compute" is issue 18's compute-only figure: from the feed's receive stamp to the order's
@@ -43,7 +44,7 @@ from whalewire.commands.embedded import build
 from whalewire.engine.config import parse_config
 from whalewire.mempool.feeds.events import EventKind, tx_event
 
-STAGES = ("detect", "decide", "risk")
+STAGES = ("detect", "decide", "risk", "journal", "send")
 PATHS = ("reflex", "reference")
 
 

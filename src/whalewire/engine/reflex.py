@@ -69,6 +69,18 @@ class Armed(NamedTuple):
     high: Decimal | None
 
 
+class _Cell:
+    """A route's armed order and the state it was armed on (a re-arm overwrites both)."""
+
+    __slots__ = ("armed", "basis")
+
+    def __init__(self) -> None:
+        self.armed: Armed | None = None
+        #: the objects ``_arm`` read: the verdict is not worked out again while they are
+        #: the same
+        self.basis: tuple[object, ...] = ()
+
+
 class _Entity(NamedTuple):
     """An entity's plan, as the reflex reads it per whale (from ``WhaleStrategy._plan``)."""
 
@@ -78,7 +90,7 @@ class _Entity(NamedTuple):
     route: Route
     #: the route's armed order, shared by its entities: one slot a re-arm overwrites (a
     #: Route is never hashed per whale: its Decimal and enum hash in Python, ~0.5 µs)
-    cell: list[Armed | None]
+    cell: _Cell
 
 
 class Reflex:
@@ -102,8 +114,10 @@ class Reflex:
         self.enabled = cfg.size_mode == "fixed" and not (
             cfg.max_spread_bps > 0 or cfg.max_depth_fraction > 0
         )
-        #: per route, the one-slot cell holding its armed order (None: not armed)
-        self._cells: dict[Route, list[Armed | None]] = {}
+        #: every route the configuration can send on, each with its cell (``_Cell``)
+        self._cells: dict[Route, _Cell] = {route: _Cell() for route in self._configured()}
+        self._pairs = sorted({(r.venue, r.symbol) for r in self._cells})
+        self._symbols = sorted({r.symbol for r in self._cells})
         self._entities: dict[str, _Entity] = {}
         #: per (venue, symbol), the venue price last pushed into risk (pushed once per update)
         self._pushed: dict[tuple[str, str], Decimal] = {}
@@ -112,7 +126,7 @@ class Reflex:
         self.declined = 0
 
     # -- arming -------------------------------------------------------------------------
-    def routes(self) -> list[Route]:
+    def _configured(self) -> list[Route]:
         """Every route the strategy's configuration can send an order on."""
         cfg = self.strategy.config
         qty = self.strategy._fixed_qty
@@ -131,25 +145,55 @@ class Reflex:
 
         Runs after the write (and in both modes: the reference path's risk state moves
         the same way)."""
-        routes = self.routes()
-        for key in sorted({(r.venue, r.symbol) for r in routes}):
+        risk = self.risk
+        for key in self._pairs:
             venue = self.venues.get(key[0])
             price = None if venue is None else venue.last_price(key[1])
             # a venue's price is pushed once per update (a new object): market data, where
             # it runs, pushes its marks in between and is not overwritten by a stale one
             if price is not None and price is not self._pushed.get(key):
                 self._pushed[key] = price
-                self.risk.on_trade_price(key[1], price)
+                risk.on_trade_price(key[1], price)
         day = self._wall() // NS_PER_DAY
-        for symbol in sorted({r.symbol for r in routes}):
-            book = self.risk.books.get(symbol)
+        for symbol in self._symbols:
+            book = risk.books.get(symbol)
             if book is not None and book.day != day:
                 # risk's own rule (the realised P&L is the current UTC day's), applied now
                 # rather than by the first check of the day, so that check can be armed
-                self.risk._roll_day(book)
+                risk._roll_day(book)
         if self.enabled:
-            for route in routes:
-                self._cell(route)[0] = self._arm(route)
+            for route, cell in self._cells.items():
+                basis = self._basis(route)
+                old = cell.basis
+                # by identity, as ``fire`` checks: an equal value in a new object (a zero
+                # added to a reservation) must re-arm, or every whale would be declined
+                if len(basis) != len(old) or any(
+                    a is not b for a, b in zip(basis, old, strict=True)
+                ):
+                    cell.armed = self._arm(route)
+                    cell.basis = basis
+
+    def _basis(self, route: Route) -> tuple[object, ...]:
+        """Everything ``_arm`` reads for ``route``."""
+        risk = self.risk
+        symbol = route.symbol
+        reserved = risk.reserved.get(symbol)
+        held = None if reserved is None else (reserved.buy if route.side is _BUY else reserved.sell)
+        book = risk.books.get(symbol)
+        if book is None:
+            return (risk.state, risk.config, None)
+        return (
+            risk.state,
+            risk.config,
+            risk.config.symbols.get(symbol),
+            book,
+            book.position,
+            book.cost,
+            book.realized_pnl,
+            book.day,
+            book.last_price,
+            held,
+        )
 
     def _arm(self, route: Route) -> Armed | None:
         """Return ``route``'s order pre-authorised now, or None where risk would not pass it
@@ -213,7 +257,7 @@ class Reflex:
             if plan is None:
                 self.declined += 1
                 return None
-        armed = plan.cell[0]
+        armed = plan.cell.armed
         strategy = self.strategy
         txid = alert.txid
         seen = strategy._seen
@@ -299,22 +343,15 @@ class Reflex:
             return None
         route = Route(plan.venue, plan.symbol, plan.side, qty)
         cell = self._cells.get(route)
-        if cell is None:
-            cell = self._cell(route)
-            cell[0] = self._arm(route)
+        if cell is None:  # not a configured route (cannot happen): the reference decides
+            return None
         found = self._entities[entity] = _Entity(kind, plan.name, plan.threshold, route, cell)
         return found
-
-    def _cell(self, route: Route) -> list[Armed | None]:
-        cell = self._cells.get(route)
-        if cell is None:
-            cell = self._cells[route] = [None]
-        return cell
 
     @property
     def armed(self) -> dict[Route, Armed | None]:
         """Every route's armed order (None: the reference path decides its whales)."""
-        return {route: cell[0] for route, cell in self._cells.items()}
+        return {route: cell.armed for route, cell in self._cells.items()}
 
 
 def _loss(book: SymbolBook, mark: Decimal) -> Decimal:
