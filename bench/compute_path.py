@@ -16,10 +16,11 @@ bytes ready for the kernel (the dry-run venue stamps ``written`` right after the
 returned the signed, masked frame; the write itself is excluded). Rounds alternate between
 the reflex (the armed order fires: ``engine/reflex.py``) and the reference path (strategy →
 risk); ``--noise N`` feeds N fresh ordinary transactions of the block (new locktimes, so each
-is parsed and scanned) between two whales: a busy mempool evicting the whale path's caches.
+is parsed and scanned) between two whales: a busy mempool evicting the whale path's caches;
+``--rehearse`` runs one rehearsal (``Engine.rehearse``) after them, as the engine's timer does.
 
     taskset -c 0 .venv/bin/python bench/compute_path.py [--whales 3000] [--rounds 4]
-        [--noise 1] [--profile]
+        [--noise 1] [--rehearse] [--profile]
 """
 
 from __future__ import annotations
@@ -107,6 +108,8 @@ async def measure(url: str, key: str, secret: str, args: argparse.Namespace) -> 
                     ev = tx_event(n, "bench", EventKind.MEMPOOL)
                     if dedup.admit(ev):
                         engine.on_feed_event(ev)
+                if args.rehearse:  # as [engine] rehearse_interval_ms would, between whales
+                    engine.rehearse()
                 if i % 64 == 0:
                     await asyncio.sleep(0)  # let the loop run the ack deadlines' callbacks
             if profile is not None:
@@ -145,6 +148,7 @@ def main() -> None:
     ap.add_argument("--whales", type=int, default=3000)
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--noise", type=int, default=1, help="ordinary transactions between whales")
+    ap.add_argument("--rehearse", action="store_true", help="one rehearsal between whales")
     ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
     print(f"load average {os.getloadavg()[0]:.2f}; {' '.join(sys.argv)}")

@@ -6,7 +6,7 @@ both with the same whales, fills and limit changes and proves identical orders, 
 and risk state". Two engines over real SQLite journals get the same steps on the same fake
 clock: whales (fresh and repeated transactions, every entity and kind), venue fills,
 acceptances and cancels, marks pushed as market data would, venue price updates, limit
-changes, halts and resumes. Only the venue client is a stand-in that records what it is
+changes, halts and resumes, with a rehearsal after every step. Only the venue client is a stand-in that records what it is
 asked to send.
 """
 
@@ -222,6 +222,10 @@ async def run_both(
         for step in steps:
             await apply(step, fast, fast_venue, fast_clock, fast_txids)
             await apply(step, ref, ref_venue, ref_clock, ref_txids)
+            # both rehearse (a rehearsal's own effect is tests/engine/test_rehearsal.py's),
+            # each with the reflex's shadow fire
+            fast.rehearse()
+            ref.rehearse()
         return fast, ref, snapshot(fast, fast_venue), snapshot(ref, ref_venue)
     finally:
         await fast.close()

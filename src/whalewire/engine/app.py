@@ -103,6 +103,7 @@ class Engine:
                 value=config.strategy.min_value_sats,
             ),
             dead_man_timeout_s=dead_man_timeout_s,
+            reflex=pipeline.reflex,
         )
         self.view = StatusView(
             config=config,

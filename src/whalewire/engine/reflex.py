@@ -33,7 +33,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from whalewire.engine.risk import NS_PER_DAY, NS_PER_S, RiskEngine, SymbolBook, TradingState
-from whalewire.engine.strategy import AlertLike, WhaleStrategy
+from whalewire.engine.strategy import SHADOW_ID, AlertLike, WhaleStrategy
 from whalewire.model import Side, SubmitOrder
 from whalewire.venues.contract import Venue
 
@@ -244,39 +244,40 @@ class Reflex:
         return Armed(route, config, limits, book, position, cost, realized, held, day, low, high)
 
     # -- firing -------------------------------------------------------------------------
-    def fire(self, alert: AlertLike) -> SubmitOrder | None:
+    def fire(self, alert: AlertLike, *, shadow: bool = False) -> SubmitOrder | None:
         """Return the armed order for ``alert``, counted as the reference path would count it;
         None (nothing counted) when the reference path must decide.
 
-        The caller handles MINED alerts and an unarmed engine before calling.
+        With ``shadow`` (rehearsals, ``engine/warmup.py``) every read and comparison runs,
+        to keep them in cache, and nothing is changed or counted: an armed route's order
+        comes back with the id ``SHADOW_ID``, which is never sent. The caller handles
+        MINED alerts and an unarmed engine before calling.
         """
         entity = alert.entity
         plan = self._entities.get(entity)
         if plan is None or plan.kind is not alert.kind:
             plan = self._entity(entity, alert.kind)
             if plan is None:
-                self.declined += 1
-                return None
+                return self._decline(shadow)
         armed = plan.cell.armed
+        if armed is None:
+            return self._decline(shadow)
         strategy = self.strategy
         txid = alert.txid
         seen = strategy._seen
-        if armed is None or txid in seen or alert.value < plan.threshold:
-            self.declined += 1
-            return None
+        if (txid in seen or alert.value < plan.threshold) and not shadow:
+            return self._decline(shadow)
         # the strategy's clock, then its cooldown and reaction window
         now = strategy._now()
         last = strategy._last_by_entity.get(entity)
-        if last is not None and now - last < strategy._cooldown_ns:
-            self.declined += 1
-            return None
+        if last is not None and now - last < strategy._cooldown_ns and not shadow:
+            return self._decline(shadow)
         reactions = strategy._reactions
         window = strategy._window_ns
-        while reactions and now - reactions[0] >= window:
+        while reactions and now - reactions[0] >= window and not shadow:
             reactions.popleft()
-        if len(reactions) >= strategy._max_reactions:
-            self.declined += 1
-            return None
+        if len(reactions) >= strategy._max_reactions and not shadow:
+            return self._decline(shadow)
         # risk: the armed verdict still holds (same objects, same day, mark in the band)
         risk = self.risk
         route = armed.route
@@ -299,34 +300,35 @@ class Reflex:
             or (armed.low is not None and mark < armed.low)
             or (armed.high is not None and mark > armed.high)
             or self._wall() // NS_PER_DAY != armed.day
-        ):
-            self.declined += 1
-            return None
+        ) and not shadow:
+            return self._decline(shadow)
         # the rate windows, as risk keeps them (expiring changes no decision)
         t = risk.monotonic_ns()
         minute = risk._last_minute
-        while minute and t - minute[0] >= _MINUTE_NS:
+        while minute and t - minute[0] >= _MINUTE_NS and not shadow:
             minute.popleft()
         second = risk._last_second
-        while second and t - second[0] >= NS_PER_S:
+        while second and t - second[0] >= NS_PER_S and not shadow:
             second.popleft()
         if (
             len(minute) >= config.max_orders_per_minute
             or len(second) >= config.max_orders_per_second
-        ):
-            self.declined += 1
-            return None
-        # decided: count it where the reference path would have
-        seen[txid] = None
-        if len(seen) > strategy._seen_capacity:
-            seen.popitem(last=False)
-        strategy._last_by_entity[entity] = now
-        reactions.append(now)
-        second.append(t)
-        minute.append(t)
-        self.fired += 1
+        ) and not shadow:
+            return self._decline(shadow)
+        if shadow:
+            coid = SHADOW_ID
+        else:  # decided: count it where the reference path would have
+            seen[txid] = None
+            if len(seen) > strategy._seen_capacity:
+                seen.popitem(last=False)
+            strategy._last_by_entity[entity] = now
+            reactions.append(now)
+            second.append(t)
+            minute.append(t)
+            self.fired += 1
+            coid = strategy._next_id(route.venue)
         return SubmitOrder(
-            client_order_id=strategy._next_id(route.venue),
+            client_order_id=coid,
             ts_init=now,
             venue=route.venue,
             symbol=symbol,
@@ -335,6 +337,12 @@ class Reflex:
             reason=f"{plan.name} {alert.value} sat to {entity} in {txid}",
             txid=txid,
         )
+
+    def _decline(self, shadow: bool) -> SubmitOrder | None:
+        """Count a whale handed to the reference path (a shadow is not counted): None."""
+        if not shadow:
+            self.declined += 1
+        return None
 
     def _entity(self, entity: str, kind: object) -> _Entity | None:
         plan = self.strategy._plan(entity, kind)
