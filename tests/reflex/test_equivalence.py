@@ -6,8 +6,8 @@ both with the same whales, fills and limit changes and proves identical orders, 
 and risk state". Two engines over real SQLite journals get the same steps on the same fake
 clock: whales (fresh and repeated transactions, every entity and kind), venue fills,
 acceptances and cancels, marks pushed as market data would, venue price updates, limit
-changes, halts and resumes, with a rehearsal after every step. Only the venue client is a stand-in that records what it is
-asked to send.
+changes, halts and resumes, with a rehearsal after every step. Only the venue client is
+a stand-in that records what it is asked to send.
 """
 
 from __future__ import annotations
