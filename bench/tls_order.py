@@ -113,6 +113,7 @@ async def measure(plain_port: int, tls_port: int, ca_file: str, n: int) -> dict[
     call_tls = await connect(wss, deflate=False, ca_file=ca_file, native_tls=True)
     call_fd = call_plain._proto.socket_fd
     call_session = call_tls._proto.transport.get_extra_info("ssl_object")  # type: ignore[union-attr]
+    assert call_fd is not None
     fd = floor_plain._proto.socket_fd
     assert fd is not None
     session = floor_tls._proto.transport.get_extra_info("ssl_object")  # type: ignore[union-attr]
