@@ -50,7 +50,7 @@ if os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1":
             optional_ext(
                 "whalewire.venues._hotpath",
                 "src/whalewire/venues/_hotpath.c",
-                [MASKPOOL, *WSFRAME],
+                [MASKPOOL, *WSFRAME, f"{C_DIR}/tlssend.h"],
                 "-O2",
                 libraries=["crypto"],
             )
@@ -60,7 +60,7 @@ if os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1":
             optional_ext(
                 "whalewire.net._tls",
                 "src/whalewire/net/_tls.c",
-                [],
+                [f"{C_DIR}/tlssend.h"],
                 "-O2",
                 libraries=["ssl", "crypto"],
             )

@@ -1,4 +1,4 @@
-"""The compute path before the journal, warm: detect, decide and risk per whale, in µs.
+"""The compute path, warm: detect, decide and risk per whale, and feed bytes → order bytes, in µs.
 
 The engine is built exactly as ``bench/e2e_latency.py`` builds it (``runner.build`` against
 a standalone ``whalewire emulator`` process, pinned to CPU 1), then its venue is put in
@@ -7,10 +7,20 @@ whale variants (``e2e_latency.whale_variants``) go through the feed's path in a 
 each followed by one ordinary transaction of the block (as in a busy mempool):
 ``tx_event`` (receive stamp first) → ``Monitor.dedup.admit`` → ``Engine.on_feed_event``,
 and the engine's own stage histograms give the figures (detect: receive stamp → alert;
-decide: the strategy; risk: ``submit`` up to the risk verdict). ``--profile`` runs the same
+decide: the strategy; risk: ``submit`` up to the risk verdict; journal: the intent record;
+send: ``venue.place``, dry-run: up to the frame). ``--profile`` runs the same
 loop under cProfile instead and prints where the time goes.
 
-    taskset -c 0 .venv/bin/python bench/compute_path.py [--whales 3000] [--rounds 3] [--profile]
+"compute" is issue 18's compute-only figure: from the feed's receive stamp to the order's
+bytes ready for the kernel (the dry-run venue stamps ``written`` right after the C framer
+returned the signed, masked frame; the write itself is excluded). Rounds alternate between
+the reflex (the armed order fires: ``engine/reflex.py``) and the reference path (strategy →
+risk); ``--noise N`` feeds N fresh ordinary transactions of the block (new locktimes, so each
+is parsed and scanned) between two whales: a busy mempool evicting the whale path's caches;
+``--rehearse`` runs one rehearsal (``Engine.rehearse``) after them, as the engine's timer does.
+
+    taskset -c 0 .venv/bin/python bench/compute_path.py [--whales 3000] [--rounds 4]
+        [--noise 1] [--rehearse] [--profile]
 """
 
 from __future__ import annotations
@@ -35,7 +45,8 @@ from whalewire.commands.embedded import build
 from whalewire.engine.config import parse_config
 from whalewire.mempool.feeds.events import EventKind, tx_event
 
-STAGES = ("detect", "decide", "risk")
+STAGES = ("detect", "decide", "risk", "journal", "send")
+PATHS = ("reflex", "reference")
 
 
 async def measure(url: str, key: str, secret: str, args: argparse.Namespace) -> None:
@@ -54,12 +65,33 @@ async def measure(url: str, key: str, secret: str, args: argparse.Namespace) -> 
     dedup = running.monitor.dedup
     perf = time.perf_counter_ns
     base = 3_000_000
-    figures: dict[str, list[float]] = {s: [] for s in STAGES}
+    figures: dict[str, list[float]] = {f"{p} {s}": [] for p in PATHS for s in (*STAGES, "compute")}
+    computed: list[int] = []
+    received = [0]
+    place = venue.place
+
+    def stamped(command: object) -> int:
+        written: int = place(command)  # type: ignore[arg-type]
+        computed.append(written - received[0])
+        return written
+
+    venue.place = stamped  # type: ignore[method-assign]
     for r in range(args.rounds):
+        path = PATHS[r % 2]
+        engine.pipeline.fast = path == "reflex"
+        fired = engine.pipeline.reflex.fired
         engine.metrics.latencies.clear()  # each round counts its own
+        computed.clear()
         whales, noise = whale_variants(args.whales)
         first = base + r * args.whales
         raws = [w[:-4] + struct.pack("<I", first + i) for i, w in enumerate(whales)]
+        # fresh ordinary transactions: parsed and scanned, never dropped as duplicates
+        k = args.noise
+        noisy = [
+            n[:-4] + struct.pack("<I", 100_000_000 + (r * args.whales + i) * k + j)
+            for i in range(args.whales)
+            for j, n in enumerate(noise[(i * k + x) % len(noise)] for x in range(k))
+        ]
         profile = cProfile.Profile() if args.profile else None
         gc.collect()
         gc.disable()
@@ -67,14 +99,17 @@ async def measure(url: str, key: str, secret: str, args: argparse.Namespace) -> 
             if profile is not None:
                 profile.enable()
             for i, raw in enumerate(raws):
-                ev = tx_event(raw, "bench", EventKind.MEMPOOL, recv_ns=perf())
+                received[0] = now = perf()
+                ev = tx_event(raw, "bench", EventKind.MEMPOOL, recv_ns=now)
                 if dedup.admit(ev):
                     engine.on_feed_event(ev)
-                # an ordinary transaction between whales, as in a busy mempool (a duplicate
-                # after the first pass over the block: dropped by the deduplication)
-                ev = tx_event(noise[i % len(noise)], "bench", EventKind.MEMPOOL)
-                if dedup.admit(ev):
-                    engine.on_feed_event(ev)
+                # ordinary transactions between whales, as in a busy mempool
+                for n in noisy[i * k : (i + 1) * k]:
+                    ev = tx_event(n, "bench", EventKind.MEMPOOL)
+                    if dedup.admit(ev):
+                        engine.on_feed_event(ev)
+                if args.rehearse:  # as [engine] rehearse_interval_ms would, between whales
+                    engine.rehearse()
                 if i % 64 == 0:
                     await asyncio.sleep(0)  # let the loop run the ack deadlines' callbacks
             if profile is not None:
@@ -85,20 +120,25 @@ async def measure(url: str, key: str, secret: str, args: argparse.Namespace) -> 
         line = []
         for s in STAGES:
             v = m.latency(s).percentile(50) / 1000
-            figures[s].append(v)
+            figures[f"{path} {s}"].append(v)
             line.append(f"{s} {v:.2f}")
         tails = ", ".join(f"{s} {m.latency(s).percentile(99) / 1000:.1f}" for s in STAGES)
+        done = sorted(computed)
+        c50, c99 = done[len(done) // 2] / 1000, done[int(len(done) * 0.99)] / 1000
+        figures[f"{path} compute"].append(c50)
+        figures.setdefault(f"{path} compute p99", []).append(c99)
         print(
-            f"round {r}: p50 µs " + ", ".join(line) + f"; p99 {tails} "
-            f"({m.latency('detect').count} whales)"
+            f"round {r} ({path}, {engine.pipeline.reflex.fired - fired} fired): "
+            f"compute p50 {c50:.2f} p99 {c99:.2f} µs ({len(done)} orders); stages p50 µs "
+            + ", ".join(line)
+            + f"; p99 {tails} ({m.latency('detect').count} whales)"
         )
         if profile is not None:
             pstats.Stats(profile).sort_stats("tottime").print_stats(40)
-    print(
-        "median of rounds, p50 µs: "
-        + ", ".join(f"{s} {statistics.median(v):.2f}" for s, v in figures.items())
-        + f" = {sum(statistics.median(v) for v in figures.values()):.2f}"
-    )
+    print("median of rounds, µs (p50 unless named):")
+    for name, values in figures.items():
+        if values:
+            print(f"  {name:24} {statistics.median(values):7.2f}")
     await running.close()
 
 
@@ -106,7 +146,9 @@ def main() -> None:
     logging.disable(logging.WARNING)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--whales", type=int, default=3000)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--noise", type=int, default=1, help="ordinary transactions between whales")
+    ap.add_argument("--rehearse", action="store_true", help="one rehearsal between whales")
     ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
     print(f"load average {os.getloadavg()[0]:.2f}; {' '.join(sys.argv)}")

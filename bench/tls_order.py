@@ -16,6 +16,11 @@ in rotation, timed per order from the trigger (values known) until the send retu
 * ``picows tls``       picows's ``send(TEXT, request JSON)`` over ``wss://`` (asyncio's
   ``ssl`` too; the same caveat).
 
+* ``plain one call``   ``BinanceOrderTemplate.send(fd, ...)``: fill, sign, frame, mask and
+  ``write(2)`` in one C call (the armed order's call, ``venues._hotpath``);
+* ``tls one call``     the same to the native session: fill, sign, frame, mask, ``SSL_write``
+  (encrypt + ``write(2)``) in one C call.
+
 The floors (``bare write`` of a ready frame: ``os.write`` on ``ws://`` and ``Session.write``
 on ``wss://``) say what the write itself costs, so the order path's own cost is visible.
 Placements: sink on the client's CPU and on the other one.
@@ -104,6 +109,11 @@ async def measure(plain_port: int, tls_port: int, ca_file: str, n: int) -> dict[
     sslmod = await connect(wss, deflate=False, ssl=ctx)
     floor_plain = await connect(f"ws://127.0.0.1:{plain_port}/", deflate=False)
     floor_tls = await connect(wss, deflate=False, ca_file=ca_file, native_tls=True)
+    call_plain = await connect(f"ws://127.0.0.1:{plain_port}/", deflate=False)
+    call_tls = await connect(wss, deflate=False, ca_file=ca_file, native_tls=True)
+    call_fd = call_plain._proto.socket_fd
+    call_session = call_tls._proto.transport.get_extra_info("ssl_object")  # type: ignore[union-attr]
+    assert call_fd is not None
     fd = floor_plain._proto.socket_fd
     assert fd is not None
     session = floor_tls._proto.transport.get_extra_info("ssl_object")  # type: ignore[union-attr]
@@ -113,6 +123,8 @@ async def measure(plain_port: int, tls_port: int, ca_file: str, n: int) -> dict[
     paths: dict[str, Callable[[int, bytes, bytes], object]] = {
         "plain": lambda ts, cid, q: plain.send_prebuilt(tpl.frame(ts, cid, q)),
         "tls native": lambda ts, cid, q: native.send_prebuilt(tpl.frame(ts, cid, q)),
+        "plain one call": lambda ts, cid, q: tpl.send(call_fd, ts, cid, q),
+        "tls one call": lambda ts, cid, q: tpl.send(call_session, ts, cid, q),
         "tls asyncio-ssl": lambda ts, cid, q: sslmod.send_prebuilt(tpl.frame(ts, cid, q)),
         "picows tls": lambda ts, cid, q: pico.send(picows.WSMsgType.TEXT, tpl.request(ts, cid, q)),
         "bare write, plain": lambda ts, cid, q: os.write(fd, ready),
@@ -136,7 +148,7 @@ async def measure(plain_port: int, tls_port: int, ca_file: str, n: int) -> dict[
                 await asyncio.sleep(0)  # the loop flushes the asyncio-ssl writes
     finally:
         gc.enable()
-    for ws in (plain, native, sslmod, floor_plain, floor_tls):
+    for ws in (plain, native, sslmod, floor_plain, floor_tls, call_plain, call_tls):
         await ws.close()
     pico.disconnect()
     return out
@@ -183,12 +195,16 @@ def main() -> None:
                 proc.wait(timeout=10)
             merged = {k: sorted(v for r in rounds for v in r[k]) for k in rounds[0]}
             base = statistics.median(merged["plain"])
+            one = statistics.median(merged["plain one call"])
             print(f"\n{label}: {args.orders} orders x {args.rounds} rounds, µs")
-            print(f"  {'path':22} {'p50':>8} {'p99':>8} {'p50 vs plain':>13}")
+            print(f"  {'path':22} {'p50':>8} {'p99':>8} {'vs plain':>9} {'vs plain 1 call':>16}")
             for name, values in merged.items():
                 p50 = values[len(values) // 2]
                 p99 = values[int(len(values) * 0.99)]
-                print(f"  {name:22} {p50 / 1000:8.2f} {p99 / 1000:8.2f} {p50 / base:12.2f}x")
+                print(
+                    f"  {name:22} {p50 / 1000:8.2f} {p99 / 1000:8.2f} {p50 / base:8.2f}x"
+                    f" {p50 / one:15.2f}x"
+                )
 
 
 if __name__ == "__main__":

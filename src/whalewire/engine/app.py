@@ -103,6 +103,7 @@ class Engine:
                 value=config.strategy.min_value_sats,
             ),
             dead_man_timeout_s=dead_man_timeout_s,
+            reflex=pipeline.reflex,
         )
         self.view = StatusView(
             config=config,
@@ -114,7 +115,7 @@ class Engine:
             monotonic_ns=monotonic_ns,
         )
         for venue in self.venues.values():
-            venue.set_event_sink(execution.on_venue_event)
+            venue.set_event_sink(pipeline.on_venue_event)  # execution's, then re-arm
         # the hot path's entry points, bound once: no hop through this class per event
         self.on_feed_event = pipeline.on_feed_event
         self.on_alert = pipeline.on_alert
@@ -193,6 +194,7 @@ class Engine:
         strategy = self.config.strategy
         routed = {r.symbol for r in [strategy.default_route, *strategy.routes.values()]}
         report = await self.execution.kill(source, routed)
+        self.pipeline.reflex.rearm()
         self.journal.note("halt", source)
         return report
 
@@ -206,6 +208,7 @@ class Engine:
         if before is not TradingState.HALTED:
             return {"resumed": False, "state": before.value, "why": "trading is not halted"}
         self.risk.set_state(TradingState.ACTIVE, f"resumed: {source}")
+        self.pipeline.reflex.rearm()
         self.metrics.set("trading_halted", 0)
         self.journal.note("resume", source)
         self.events.emit("resume", {"source": source})

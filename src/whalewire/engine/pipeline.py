@@ -1,10 +1,14 @@
-"""The hot path, one way: feed event → detector → strategy → risk → intent → ``venue.place``.
+"""The hot path, one way: feed event → detector → armed order (or strategy → risk) → intent
+→ ``venue.place``.
 
 One synchronous call chain on the event loop's thread, from a feed's raw transaction to
 the order's bytes on the socket (DESIGN.md): only timestamps are taken on the way. The
 intent (``OrderInitialized``) is in the OS before the first byte goes out; the order's
 record, its SQLite rows, metrics, logs and journal checkpoints come after the write and
 belong to execution (``engine/execution.py``), which the pipeline hands each order to.
+A whale fires the reflex's armed order when its pre-computed verdict holds
+(``engine/reflex.py``); otherwise strategy and risk decide, the reference path. Marks are
+pushed (by market data, or by the reflex at re-arm time), never read per order.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ from whalewire.engine.ids import OrderIds
 from whalewire.engine.journal import Journal
 from whalewire.engine.metrics import Metrics
 from whalewire.engine.oms import Order, OrderStatus
+from whalewire.engine.reflex import Reflex
 from whalewire.engine.risk import RiskEngine
 from whalewire.engine.strategy import AlertIgnored, AlertLike, IgnoreReason, WhaleStrategy
 from whalewire.mempool.feeds.events import EventKind, RawTxEvent
 from whalewire.mempool.tx import TxParseError
-from whalewire.model import OrderDenied, OrderInitialized, SubmitOrder
+from whalewire.model import OrderDenied, OrderEvent, OrderInitialized, SubmitOrder
 from whalewire.venues.contract import Venue, VenueUnavailable
 
 log = logging.getLogger("whalewire.engine")
@@ -64,6 +69,7 @@ class Pipeline:
         ids: OrderIds,
         metrics: Metrics,
         monotonic_ns: Callable[[], int],
+        fast: bool = True,
     ) -> None:
         self.detector = detector
         self.strategy = strategy
@@ -75,7 +81,11 @@ class Pipeline:
         self.metrics = metrics
         self._now = monotonic_ns
         #: False until start-up has reconciled what the journal left open
-        self.armed = False
+        self._armed = False
+        #: the armed orders; ``fast``: whales fire them (else every whale takes the
+        #: reference path, which the reflex is proven equal to)
+        self.reflex = Reflex(strategy=strategy, risk=risk, venues=venues)
+        self.fast = fast
         self.feed_counts: Counter[str] = Counter()
         self.ignored: Counter[str] = Counter()
         self.whales_seen = 0
@@ -121,44 +131,66 @@ class Pipeline:
         for alert in alerts:
             self.on_alert(alert, mined=mined)
 
+    @property
+    def armed(self) -> bool:
+        """Whether whales are traded (set once start-up has reconciled the journal)."""
+        return self._armed
+
+    @armed.setter
+    def armed(self, value: bool) -> None:
+        self._armed = value
+        if value:
+            self.reflex.rearm()  # marks pushed and orders armed before the first whale
+
+    def on_venue_event(self, event: OrderEvent) -> None:
+        """Hand a venue's event to execution, then re-arm (the sink venues deliver to)."""
+        self.execution.on_venue_event(event)
+        self.reflex.rearm()
+
     def on_alert(self, alert: AlertLike, *, mined: bool = False) -> None:
-        """Decide on one whale alert and, if the strategy acts, send the order."""
+        """Decide on one whale alert and, if the strategy acts, send the order.
+
+        The armed order goes when the reflex says it may (``engine/reflex.py``); otherwise
+        the strategy and risk decide here, the reference path.
+        """
         t_alert = self._now()
-        if not self.armed:
+        if not self._armed:
             return
-        decision = self.strategy.on_alert(alert, mined=mined)
-        t_decided = self._now()
-        if isinstance(decision, AlertIgnored):
-            reason = decision.reason
-            self.ignored[reason.value] += 1
-            if reason is not IgnoreReason.DUPLICATE:  # decided now, once for all restarts
-                self.journal.decide(decision.txid, reason.value)
-            self._remember_whale(alert, reason.value)
-            return
-        order = self.submit(decision)
+        command = None if mined or not self.fast else self.reflex.fire(alert)
+        if command is not None:
+            t_decided = self._now()
+            order = self._send(command, self.venues[command.venue], t_alert, t_decided)
+        else:
+            decision = self.strategy.on_alert(alert, mined=mined)
+            t_decided = self._now()
+            if isinstance(decision, AlertIgnored):
+                reason = decision.reason
+                self.ignored[reason.value] += 1
+                if reason is not IgnoreReason.DUPLICATE:  # decided now, once for all restarts
+                    self.journal.decide(decision.txid, reason.value)
+                self._remember_whale(alert, reason.value)
+                return
+            command = decision
+            order = self.submit(command)
         m = self.metrics
         m.latency("detect").record(t_alert - alert.recv_ns)
         m.latency("decide").record(t_decided - t_alert)
-        sent = self.execution.submitted_ns.get(decision.client_order_id)
+        sent = self.execution.submitted_ns.get(command.client_order_id)
         if sent is not None:
             m.latency("trigger_to_send").record(sent - alert.recv_ns)
         if order.status is OrderStatus.DENIED:
             code = self.execution.reasons.get(order.client_order_id, "")
             if code == DRY_RUN:
-                self._remember_whale(alert, f"dry-run {decision.side.value} {decision.quantity}")
+                self._remember_whale(alert, f"dry-run {command.side.value} {command.quantity}")
             else:
                 self._remember_whale(alert, f"DENIED {code}")
         else:
-            self._remember_whale(alert, f"{decision.side.value} {decision.quantity}")
+            self._remember_whale(alert, f"{command.side.value} {command.quantity}")
 
     def submit(self, command: SubmitOrder) -> Order:
         """Risk-check, journal and send one order command; return the order's record."""
         t0 = self._now()
         venue = self.venues.get(command.venue)
-        if venue is not None:
-            price = venue.last_price(command.symbol)
-            if price is not None:
-                self.risk.on_trade_price(command.symbol, price)
         denial = self.risk.check(command)
         t_risk = self._now()
         if denial is None and venue is None:
@@ -172,8 +204,13 @@ class Pipeline:
         if denial is not None:
             order = self.execution.denied(command, denial)
             self.ids.taken(self.journal.next_seq - 1)
+            self.reflex.rearm()
             return order
         assert venue is not None
+        return self._send(command, venue, t0, t_risk)
+
+    def _send(self, command: SubmitOrder, venue: Venue, t0: int, t_risk: int) -> Order:
+        """Journal the intent, write the order, then the bookkeeping (both paths end here)."""
         init = OrderInitialized(
             client_order_id=command.client_order_id,
             ts_init=t_risk,
@@ -186,9 +223,13 @@ class Pipeline:
         try:
             written = venue.place(command)
         except VenueUnavailable as exc:
-            return self.execution.unsent(init, exc.why)
+            order = self.execution.unsent(init, exc.why)
+            self.reflex.rearm()
+            return order
         except Exception as exc:  # a failure mid-write: the venue may have the order
-            return self.execution.send_failed(init, exc)
+            order = self.execution.send_failed(init, exc)
+            self.reflex.rearm()
+            return order
         # after the bytes are out: bookkeeping (the venue's answer comes through the event
         # loop, so the order exists before anything can be reported about it)
         order = self.execution.sent(init, written)
@@ -199,6 +240,7 @@ class Pipeline:
         m.latency("journal").record(t_journal - t_risk)
         m.latency("send").record(written - t_journal)
         self.ids.prepare(command.venue)
+        self.reflex.rearm()  # its reservation moved: the next whale's order is armed anew
         return order
 
     def _remember_whale(self, alert: AlertLike, decision: str) -> None:

@@ -18,6 +18,7 @@ import msgspec
 from whalewire.engine.journal import Journal
 from whalewire.engine.metrics import Metrics
 from whalewire.engine.pipeline import Detector
+from whalewire.engine.reflex import Reflex
 from whalewire.engine.risk import RiskEngine
 from whalewire.engine.strategy import SHADOW_ID, WhaleStrategy
 from whalewire.mempool.whales import AlertKind
@@ -52,8 +53,10 @@ class Warmup:
         monotonic_ns: Callable[[], int],
         shadow_alert: ShadowAlert,
         dead_man_timeout_s: int = 60,
+        reflex: Reflex | None = None,
     ) -> None:
         self.detector = detector
+        self.reflex = reflex
         self.strategy = strategy
         self.risk = risk
         self.journal = journal
@@ -85,6 +88,8 @@ class Warmup:
         if venue is not None:
             venue.last_price(command.symbol)
         self.risk.check(command, shadow=True)
+        if self.reflex is not None:  # the armed order's checks too (engine/reflex.py)
+            self.reflex.fire(alert or self.shadow_alert, shadow=True)
         now = self._now()
         self.journal.rehearse(
             OrderInitialized(client_order_id=SHADOW_ID, ts_init=now, ts_event=now, command=command)

@@ -25,6 +25,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "tlssend.h"
+
 static PyObject *TLSError; /* set at module init: the error type raised on a failure */
 
 /* Raise TLSError (or OSError for a socket error) from the OpenSSL error queue. */
@@ -356,26 +358,21 @@ PyDoc_STRVAR(send_doc,
 "backlog. An error is handed to ``overflow`` too, as the exception, for the transport\n"
 "to report and close.");
 
-static PyObject *
-Session_send(PyObject *self_obj, PyObject *arg)
+/* Session.send on a raw buffer (also the order call's, through the capsule): 0 when the
+ * bytes were written or handed to overflow (the rest, or the error), -1 with an exception. */
+static int
+send_raw(PyObject *self_obj, const void *buf, Py_ssize_t len)
 {
     Session *self = (Session *)self_obj;
-    Py_buffer pb;
     PyObject *rest, *r;
-    if (!ready(self)) return NULL;
+    if (!ready(self)) return -1;
     if (self->overflow == NULL) {
         PyErr_SetString(PyExc_ValueError, "send() needs overflow set");
-        return NULL;
+        return -1;
     }
-    if (self->blocked) return PyObject_CallOneArg(self->overflow, arg);
-    if (PyObject_GetBuffer(arg, &pb, PyBUF_SIMPLE) < 0) return NULL;
-    Py_ssize_t n = write_some(self, pb.buf, (size_t)pb.len);
-    if (n == pb.len) {
-        PyBuffer_Release(&pb);
-        Py_RETURN_NONE;
-    }
+    Py_ssize_t n = self->blocked ? 0 : write_some(self, buf, (size_t)len);
+    if (n == len) return 0;
     if (n < 0) {
-        PyBuffer_Release(&pb);
         PyObject *type, *exc, *tb;
         PyErr_Fetch(&type, &exc, &tb);
         PyErr_NormalizeException(&type, &exc, &tb);
@@ -384,17 +381,33 @@ Session_send(PyObject *self_obj, PyObject *arg)
         Py_XDECREF(tb);
         r = PyObject_CallOneArg(self->overflow, exc);
         Py_DECREF(exc);
-        if (r == NULL) return NULL;
+        if (r == NULL) return -1;
         Py_DECREF(r);
-        Py_RETURN_NONE;
+        return 0;
     }
     self->blocked = 1;
-    rest = PyBytes_FromStringAndSize((const char *)pb.buf + n, pb.len - n);
-    PyBuffer_Release(&pb);
-    if (rest == NULL) return NULL;
+    rest = PyBytes_FromStringAndSize((const char *)buf + n, len - n);
+    if (rest == NULL) return -1;
     r = PyObject_CallOneArg(self->overflow, rest);
     Py_DECREF(rest);
-    return r;
+    if (r == NULL) return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static PyObject *
+Session_send(PyObject *self_obj, PyObject *arg)
+{
+    Session *self = (Session *)self_obj;
+    Py_buffer pb;
+    if (!ready(self)) return NULL;
+    if (self->blocked && self->overflow != NULL)  /* the backlog takes the object as it is */
+        return PyObject_CallOneArg(self->overflow, arg);
+    if (PyObject_GetBuffer(arg, &pb, PyBUF_SIMPLE) < 0) return NULL;
+    int r = send_raw(self_obj, pb.buf, pb.len);
+    PyBuffer_Release(&pb);
+    if (r < 0) return NULL;
+    Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(shutdown_doc,
@@ -559,6 +572,14 @@ tls_exec(PyObject *module)
     if (PyModule_AddObjectRef(module, "TLSError", TLSError) < 0) return -1;
     if (PyModule_AddStringConstant(module, "OPENSSL_VERSION", OpenSSL_version(OPENSSL_VERSION)) < 0)
         return -1;
+    static ww_tls_capi capi;
+    capi.session_type = &SessionType;
+    capi.send = send_raw;
+    PyObject *capsule = PyCapsule_New(&capi, WW_TLS_CAPI_NAME, NULL);
+    if (capsule == NULL) return -1;
+    int added = PyModule_AddObjectRef(module, "_C_API", capsule);
+    Py_DECREF(capsule);
+    if (added < 0) return -1;
     return 0;
 }
 

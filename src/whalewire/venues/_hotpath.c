@@ -19,10 +19,14 @@
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 #include <Python.h>
 #include <openssl/sha.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "maskpool.h"
+#include "tlssend.h"
 #include "wsframe.h"
 #include "wsmask.h"
 
@@ -203,22 +207,32 @@ hash_bytes(SHA256_CTX *ctx, PyObject *b)
     SHA256_Update(ctx, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
 }
 
-static PyObject *
-Framer_frame(Framer *self, PyObject *const *args, Py_ssize_t nargs)
+/* One order's slots, checked, with its timestamp's digits and signature worked out: what
+ * frame() and send() both lay out (the body is n bytes long). */
+typedef struct {
+    const unsigned char *c, *q, *pr, *ts;
+    Py_ssize_t clen, qlen, plen, tlen, slen, n;
+    unsigned char tsbuf[24];
+    unsigned char sig[64];
+} Order;
+
+/* Check the slots and sign: 0, or -1 with an exception (the template's refuse words it). */
+static int
+order_parts(Framer *self, PyObject *const *args, Py_ssize_t nargs, Order *o)
 {
     if (self->refuse == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "BinanceFramer is not initialised");
-        return NULL;
+        return -1;
     }
     if (nargs < 3 || nargs > 4) {
         PyErr_SetString(PyExc_TypeError, "frame(timestamp_ms, client_order_id, quantity, price=b'')");
-        return NULL;
+        return -1;
     }
     PyObject *cid = args[1], *qty = args[2];
     PyObject *price = nargs == 4 ? args[3] : NULL;
     if (!PyBytes_Check(cid) || !PyBytes_Check(qty) || (price != NULL && !PyBytes_Check(price))) {
         PyErr_SetString(PyExc_TypeError, "client_order_id, quantity and price must be bytes");
-        return NULL;
+        return -1;
     }
     const unsigned char *c = (const unsigned char *)PyBytes_AS_STRING(cid);
     const unsigned char *q = (const unsigned char *)PyBytes_AS_STRING(qty);
@@ -233,26 +247,26 @@ Framer_frame(Framer *self, PyObject *const *args, Py_ssize_t nargs)
     if (!ok) {
         /* the Python side words the error; it must raise */
         PyObject *empty = price ? price : PyBytes_FromStringAndSize(NULL, 0);
-        if (empty == NULL) return NULL;
+        if (empty == NULL) return -1;
         PyObject *r = PyObject_CallFunctionObjArgs(self->refuse, cid, qty, empty, NULL);
         if (price == NULL) Py_DECREF(empty);
-        if (r == NULL) return NULL;
+        if (r == NULL) return -1;
         Py_DECREF(r);
         PyErr_SetString(PyExc_AssertionError, "refuse returned for invalid slots");
-        return NULL;
+        return -1;
     }
 
     if (!PyLong_Check(args[0])) {
         PyErr_SetString(PyExc_TypeError, "timestamp_ms must be an int");
-        return NULL;
+        return -1;
     }
     long long tsv = PyLong_AsLongLong(args[0]);
-    if (tsv == -1 && PyErr_Occurred()) return NULL;
+    if (tsv == -1 && PyErr_Occurred()) return -1;
     if (tsv < 0) {
         PyErr_SetString(PyExc_ValueError, "timestamp_ms must not be negative");
-        return NULL;
+        return -1;
     }
-    unsigned char tsbuf[24], *te = tsbuf + sizeof tsbuf, *ts = te;
+    unsigned char *te = o->tsbuf + sizeof o->tsbuf, *ts = te;
     unsigned long long u = (unsigned long long)tsv;
     do {
         *--ts = (unsigned char)('0' + u % 10);
@@ -261,7 +275,6 @@ Framer_frame(Framer *self, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t tlen = te - ts;
 
     static const char hexd[] = "0123456789abcdef";
-    unsigned char sig[64];
     Py_ssize_t slen = 0;
     if (self->is_signed) {
         SHA256_CTX ctx = self->inner;
@@ -279,47 +292,133 @@ Framer_frame(Framer *self, PyObject *const *args, Py_ssize_t nargs)
         SHA256_Update(&ctx, mac, sizeof mac);
         SHA256_Final(mac, &ctx);
         for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-            sig[2 * i] = (unsigned char)hexd[mac[i] >> 4];
-            sig[2 * i + 1] = (unsigned char)hexd[mac[i] & 15];
+            o->sig[2 * i] = (unsigned char)hexd[mac[i] >> 4];
+            o->sig[2 * i + 1] = (unsigned char)hexd[mac[i] & 15];
         }
         slen = 64;
     }
-
     Py_ssize_t n = 2 * clen + plen + qlen + tlen + slen;
     for (int i = 0; i < 7; i++) n += PyBytes_GET_SIZE(self->js[i]);
+    o->c = c, o->q = q, o->pr = pr, o->ts = ts;
+    o->clen = clen, o->qlen = qlen, o->plen = plen, o->tlen = tlen, o->slen = slen, o->n = n;
+    return 0;
+}
+
+/* The whole frame's length: header, mask key, body. */
+static inline Py_ssize_t
+order_frame_size(const Order *o)
+{
+    return ww_frame_header_size(o->n, 1) + o->n;
+}
+
+/* Lay the masked frame out at out (order_frame_size bytes): 0, or -1 with an exception. */
+static int
+order_write(Framer *self, const Order *o, unsigned char *out)
+{
     /* RFC 6455 §5.2: FIN + TEXT, MASK bit, minimal payload length, then the 4-byte key */
-    PyObject *out = PyBytes_FromStringAndSize(NULL, ww_frame_header_size(n, 1) + n);
+    unsigned char *key = out + ww_frame_header(out, 0x81, o->n, 1);
+    if (ww_maskpool_key(&key_pool, key) < 0) return -1;
+    unsigned char *body = key + 4, *p = body;
+    p = put(p, self->js[0]);
+    memcpy(p, o->c, (size_t)o->clen), p += o->clen;
+    p = put(p, self->js[1]);
+    memcpy(p, o->c, (size_t)o->clen), p += o->clen;
+    p = put(p, self->js[2]);
+    memcpy(p, o->pr, (size_t)o->plen), p += o->plen;
+    p = put(p, self->js[3]);
+    memcpy(p, o->q, (size_t)o->qlen), p += o->qlen;
+    p = put(p, self->js[4]);
+    memcpy(p, o->ts, (size_t)o->tlen), p += o->tlen;
+    p = put(p, self->js[5]);
+    memcpy(p, o->sig, (size_t)o->slen), p += o->slen;
+    p = put(p, self->js[6]);
+    ww_xor_mask(body, body, o->n, key); /* RFC 6455 §5.3 */
+    return 0;
+}
+
+static PyObject *
+Framer_frame(Framer *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Order o;
+    if (order_parts(self, args, nargs, &o) < 0) return NULL;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, order_frame_size(&o));
     if (out == NULL) return NULL;
-    unsigned char *o = (unsigned char *)PyBytes_AS_STRING(out);
-    unsigned char *key = o + ww_frame_header(o, 0x81, n, 1);
-    if (ww_maskpool_key(&key_pool, key) < 0) {
+    if (order_write(self, &o, (unsigned char *)PyBytes_AS_STRING(out)) < 0) {
         Py_DECREF(out);
         return NULL;
     }
-    unsigned char *body = key + 4, *p = body;
-    p = put(p, self->js[0]);
-    memcpy(p, c, (size_t)clen), p += clen;
-    p = put(p, self->js[1]);
-    memcpy(p, c, (size_t)clen), p += clen;
-    p = put(p, self->js[2]);
-    memcpy(p, pr, (size_t)plen), p += plen;
-    p = put(p, self->js[3]);
-    memcpy(p, q, (size_t)qlen), p += qlen;
-    p = put(p, self->js[4]);
-    memcpy(p, ts, (size_t)tlen), p += tlen;
-    p = put(p, self->js[5]);
-    memcpy(p, sig, (size_t)slen), p += slen;
-    p = put(p, self->js[6]);
-    ww_xor_mask(body, body, n, key); /* RFC 6455 §5.3 */
     return out;
+}
+
+/* net._tls's send, imported on the first send to a Session (the module may not be built) */
+static const ww_tls_capi *tls_capi;
+
+/* Write the frame to target: a net._tls.Session (encrypted, the rest to its overflow), or
+ * a socket fd (one write(2)). Returns None, the part write(2) did not take (the caller's
+ * transport sends it), or NULL with an exception. */
+static PyObject *
+send_frame(PyObject *target, const unsigned char *buf, Py_ssize_t len)
+{
+    if (PyLong_CheckExact(target)) {
+        long fd = PyLong_AsLong(target);
+        if (fd == -1 && PyErr_Occurred()) return NULL;
+        if (fd < 0 || fd > INT_MAX) {
+            PyErr_SetString(PyExc_ValueError, "send(): not a file descriptor");
+            return NULL;
+        }
+        Py_ssize_t done = write((int)fd, buf, (size_t)len);
+        if (done == len) Py_RETURN_NONE;
+        if (done < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                return PyErr_SetFromErrno(PyExc_OSError);
+            done = 0;
+        }
+        return PyBytes_FromStringAndSize((const char *)buf + done, len - done);
+    }
+    if (tls_capi == NULL) {
+        tls_capi = (const ww_tls_capi *)PyCapsule_Import(WW_TLS_CAPI_NAME, 0);
+        if (tls_capi == NULL) return NULL;
+    }
+    if (!PyObject_TypeCheck(target, tls_capi->session_type)) {
+        PyErr_SetString(PyExc_TypeError, "send() writes to a socket fd or a net._tls.Session");
+        return NULL;
+    }
+    if (tls_capi->send(target, buf, len) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Framer_send(Framer *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Order o;
+    unsigned char stack[2048];
+    if (nargs < 1) {
+        PyErr_SetString(PyExc_TypeError,
+                        "send(target, timestamp_ms, client_order_id, quantity, price=b'')");
+        return NULL;
+    }
+    if (order_parts(self, args + 1, nargs - 1, &o) < 0) return NULL;
+    Py_ssize_t size = order_frame_size(&o);
+    unsigned char *buf = size <= (Py_ssize_t)sizeof stack ? stack : PyMem_Malloc((size_t)size);
+    if (buf == NULL) return PyErr_NoMemory();
+    PyObject *r = order_write(self, &o, buf) < 0 ? NULL : send_frame(args[0], buf, size);
+    if (buf != stack) PyMem_Free(buf);
+    return r;
 }
 
 PyDoc_STRVAR(Framer_frame_doc,
              "frame(timestamp_ms, client_order_id, quantity, price=b'', /)\n--\n\n"
              "Return the signed order.place request as one masked text frame.");
 
+PyDoc_STRVAR(Framer_send_doc,
+             "send(target, timestamp_ms, client_order_id, quantity, price=b'', /)\n--\n\n"
+             "Build frame()'s frame on the stack and write it to target in the same call: a\n"
+             "net._tls.Session (SSL_write: encrypt + one write(2); the rest to its overflow)\n"
+             "or a socket fd (one write(2)). Returns None, or what write(2) did not take.");
+
 static PyMethodDef Framer_methods[] = {
     {"frame", (PyCFunction)(void (*)(void))Framer_frame, METH_FASTCALL, Framer_frame_doc},
+    {"send", (PyCFunction)(void (*)(void))Framer_send, METH_FASTCALL, Framer_send_doc},
     {NULL, NULL, 0, NULL},
 };
 

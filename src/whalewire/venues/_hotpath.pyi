@@ -2,6 +2,8 @@
 
 from collections.abc import Callable
 
+from whalewire.net._tls import Session as _Session
+
 class BinanceFramer:
     """Check, fill, sign (HMAC-SHA256, keyed once), frame and mask one order shape.
 
@@ -25,6 +27,21 @@ class BinanceFramer:
         self, timestamp_ms: int, client_order_id: bytes, quantity: bytes, price: bytes = ..., /
     ) -> bytes:
         """Return the signed request as one masked text frame (RFC 6455 §5.2, §5.3)."""
+    def send(
+        self,
+        target: int | _Session,
+        timestamp_ms: int,
+        client_order_id: bytes,
+        quantity: bytes,
+        price: bytes = ...,
+        /,
+    ) -> bytes | None:
+        """Build ``frame``'s frame on the stack and write it to ``target`` in the same call.
+
+        ``target``: a ``net._tls.Session`` (``SSL_write``: encrypt + one ``write(2)``, the rest
+        to its ``overflow``) or a socket fd (one ``write(2)``). Returns None, or the part
+        ``write(2)`` did not take (the caller's transport sends it).
+        """
 
 class KrakenFramer:
     """Check, fill, frame and mask one Kraken ``add_order`` shape (no signature).

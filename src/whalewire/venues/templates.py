@@ -20,14 +20,17 @@ For WebSocket venues the result is a complete masked client text frame (RFC 6455
 uses the C accelerator when ``ws.mask.SPEEDUPS`` is on. Binance's ``frame`` runs in C
 (``_hotpath``: check, fill, sign, frame and mask in one call and one allocation, keys from
 its own ``getrandom`` pool) when that optional extension is built, and so does Kraken's
-(no signature); ``whalewire.speedups`` picks the path for templates built afterwards. For
+(no signature); ``whalewire.speedups`` picks the path for templates built afterwards.
+Binance's ``send`` is the order call: the same frame built on the stack and written, in the
+same C call, to a native TLS session (``SSL_write``) or a socket fd (``write(2)``). For
 Coinbase Exchange it is a full HTTP/1.1 request for a kept-alive connection.
 
 The hot-path methods trust their inputs' *types* (bytes, int) and check only what a caller
 could plausibly get wrong cheaply: quantities and prices must be plain decimal ASCII, and a
 client order id must have the template's width. Everything else (the slow path the
 templates must equal) is ``signing.binance_ws_payload`` and friends; the tests compare them
-for many random orders. Knows nothing of sockets, strategy or risk.
+for many random orders. Knows nothing of strategy or risk; of sockets, only the fd or the
+TLS session ``send`` writes to.
 """
 
 from __future__ import annotations
@@ -36,17 +39,21 @@ import base64
 import binascii
 import hashlib
 import json
+import os
 import re
 import struct
 from collections.abc import Mapping
 from decimal import Decimal
 from types import ModuleType
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from whalewire import speedups
 from whalewire.venues.signing import binance_param
 from whalewire.ws import frames
 from whalewire.ws import mask as ws_mask
+
+if TYPE_CHECKING:
+    from whalewire.net._tls import Session
 
 __all__ = [
     "BinanceOrderTemplate",
@@ -71,6 +78,20 @@ def _switch(enabled: bool) -> bool:
 
 
 speedups.register(__name__, _switch)
+
+
+class SendFn(Protocol):
+    """``BinanceOrderTemplate.send``: build the frame and write it, in one call."""
+
+    def __call__(
+        self,
+        target: int | Session,
+        timestamp_ms: int,
+        client_order_id: bytes,
+        quantity: bytes,
+        price: bytes = ...,
+        /,
+    ) -> bytes | None: ...
 
 
 class FrameFn(Protocol):
@@ -279,6 +300,7 @@ class BinanceOrderTemplate:
             inner.update(self._pay[0])
             self._keyed = (inner, self._hmac.outer_state())
         self.frame: FrameFn = self._frame_py
+        self.send: SendFn = self._send_py
         if SPEEDUPS and _hotpath is not None:
             framer = _hotpath.BinanceFramer(
                 pay=self._pay,
@@ -289,6 +311,7 @@ class BinanceOrderTemplate:
                 refuse=self._refuse,
             )
             self.frame = framer.frame
+            self.send = framer.send
 
     def _build(self, constants: dict[str, object], slots: list[str]) -> None:
         # Walk the params in sorted order, cutting constant text at each slot. A missing
@@ -387,6 +410,34 @@ class BinanceOrderTemplate:
         if 126 <= n < 65536 and ws_mask.SPEEDUPS:
             return _HDR16.pack(_TEXT_FIN, _MASKED_LEN16, n, key) + ws_mask.apply_mask(body, key)
         return mask_text_frame(body, key)
+
+    def _send_py(
+        self,
+        target: int | Session,
+        timestamp_ms: int,
+        client_order_id: bytes,
+        quantity: bytes,
+        price: bytes = b"",
+    ) -> bytes | None:
+        """Write ``frame``'s frame to ``target`` (the order call; C: one call, no Python).
+
+        Args:
+            target: a ``net._tls.Session`` (its ``send``: encrypt + one ``write(2)``, the
+                rest to its ``overflow``) or a connected non-blocking socket's fd (one
+                ``write(2)``).
+
+        Returns:
+            None, or the part ``write(2)`` did not take, for the caller's transport.
+        """
+        frame = self._frame_py(timestamp_ms, client_order_id, quantity, price)
+        if not isinstance(target, int):
+            target.send(frame)
+            return None
+        try:
+            done = os.write(target, frame)
+        except (BlockingIOError, InterruptedError):
+            done = 0
+        return None if done == len(frame) else bytes(frame[done:])
 
     def _refuse(self, cid: bytes, quantity: bytes, price: bytes) -> None:
         if len(cid) != self.cid_width or not _BINANCE_ID.fullmatch(cid):
