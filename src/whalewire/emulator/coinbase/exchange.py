@@ -651,13 +651,17 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
             self._add(record)
         return record
 
+    def _view_of(self, record: OrderRecord) -> OrderView:
+        return record.view(self.engine)
+
     def publish(self, events: list[Event], origin: CoinbaseFeedSession | None) -> None:
         """Tell the feed sessions that see them about ``events`` (the feed has no origin)."""
         self._record_events(events)
 
     def _record_events(self, events: list[Event]) -> None:
         """Render events to feed messages and queue them for the sessions that see them."""
-        for owners, product, message in self.render.messages(events, self._record_of):
+        messages = self.render.messages(events, self._record_of, self._view_of)
+        for owners, product, message in messages:
             for session in self.sessions:
                 if session.wants(owners, product, message["type"]):
                     session.outbox.append(session.shape(message, owners))
