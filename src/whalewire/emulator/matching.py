@@ -139,6 +139,11 @@ class PlaceOrder:
     refuse_triggered: bool = False
     #: the venue's name for the order type (e.g. "STOP_LOSS_LIMIT"), carried in views
     label: str = ""
+    #: a trailing stop: once active (at once, or when ``stop_price`` is reached) it follows
+    #: the best last price since (a SELL the highest, a BUY the lowest) and triggers when
+    #: the price turns back by ``trail`` (quote, or a fraction with ``trail_relative``)
+    trail: Decimal | None = None
+    trail_relative: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +184,11 @@ class OrderView:
     label: str = ""
     #: a stop that has not triggered yet (open, but not on the book)
     parked: bool = False
+    #: a trailing stop's distance (see ``PlaceOrder.trail``; zero: not trailing) and when
+    #: it started trailing (-1: not yet)
+    trail: Decimal = ZERO
+    trail_relative: bool = False
+    trail_time: int = -1
 
     @property
     def is_open(self) -> bool:
@@ -276,6 +286,12 @@ class _Order:
     label: str = ""
     #: the command to run when a parked stop triggers (None: not a parked stop)
     pending: PlaceOrder | None = None
+    #: a trailing stop: its distance, when it started trailing (-1: not yet) and the best
+    #: last price since
+    trail: Decimal = ZERO
+    trail_relative: bool = False
+    trail_time: int = -1
+    extreme: Decimal = ZERO
 
     @property
     def remaining(self) -> Decimal:
@@ -303,6 +319,9 @@ class _Order:
             stop_price=self.stop_price,
             label=self.label,
             parked=self.pending is not None,
+            trail=self.trail,
+            trail_relative=self.trail_relative,
+            trail_time=self.trail_time,
         )
 
 
@@ -458,7 +477,7 @@ class MatchingEngine:
         client_id = cmd.client_order_id or self._generate_client_id()
         if (cmd.account_id, spec.symbol, client_id) in self._open_by_client_id:
             return [CommandRejected(RejectReason.DUPLICATE_ORDER, now)]
-        if cmd.stop_price is not None and parked is None:
+        if (cmd.stop_price is not None or cmd.trail is not None) and parked is None:
             return self._park(cmd, book, client_id, now)
         account = self.registry.accounts[cmd.account_id]
         tif = cmd.time_in_force or TimeInForce.GTC
@@ -509,6 +528,9 @@ class MatchingEngine:
             working_time=now,
             stop_price=cmd.stop_price or ZERO,
             label=cmd.label,
+            trail=cmd.trail or ZERO,
+            trail_relative=cmd.trail_relative,
+            trail_time=-1 if parked is None else parked.trail_time,
         )
         if parked is None:
             self.next_order_id += 1
@@ -546,8 +568,11 @@ class MatchingEngine:
         quantity; a SELL its quantity. When it triggers the lock is released and the order
         runs as a new MARKET/LIMIT order with the same id, locking afresh.
         """
-        assert cmd.stop_price is not None
-        if cmd.refuse_triggered and self._crossed(book, cmd.stop_price, cmd.trigger_above):
+        if (
+            cmd.stop_price is not None
+            and cmd.refuse_triggered
+            and self._crossed(book, cmd.stop_price, cmd.trigger_above)
+        ):
             return [CommandRejected(RejectReason.WOULD_TRIGGER, now)]
         spec = book.spec
         qty = cmd.quantity if cmd.quantity is not None else ZERO
@@ -556,7 +581,9 @@ class MatchingEngine:
             if cmd.quote_quantity is not None:
                 to_lock = cmd.quote_quantity * (1 + self.fees.hold_rate())
             else:
-                to_lock = (cmd.price or cmd.stop_price) * qty * (1 + self.fees.hold_rate())
+                # a trailing market BUY without a price holds at the price it trails from
+                mark = cmd.price or cmd.stop_price or book.last_price or book.asks.best() or ZERO
+                to_lock = mark * qty * (1 + self.fees.hold_rate())
         else:
             asset, to_lock = spec.base, qty
         account = self.registry.accounts[cmd.account_id]
@@ -580,10 +607,14 @@ class MatchingEngine:
             locked=to_lock,
             lock_price=ZERO,
             update_time=now,
-            stop_price=cmd.stop_price,
+            stop_price=cmd.stop_price or ZERO,
             label=cmd.label,
             pending=cmd,
+            trail=cmd.trail or ZERO,
+            trail_relative=cmd.trail_relative,
         )
+        if cmd.trail is not None and cmd.stop_price is None:
+            self._start_trailing(order, book.last_price, now)
         self.next_order_id += 1
         self._orders[order.order_id] = order
         self._stops.setdefault(spec.symbol, []).append(order)
@@ -597,23 +628,44 @@ class MatchingEngine:
             return False  # nothing traded yet: nothing to trigger on
         return price >= stop if above else price <= stop
 
+    @staticmethod
+    def _start_trailing(order: _Order, price: Decimal, now: int) -> None:
+        if price:  # nothing traded yet: it starts with the first trade
+            order.trail_time, order.extreme = now, price
+
+    def _due(self, book: _Book, order: _Order, now: int) -> bool:
+        """Whether a parked stop triggers at the book's last price; a trailing one first
+        activates (at its ``stop_price``, if any), then follows the best price since."""
+        cmd, last = order.pending, book.last_price
+        if cmd is None or not last:
+            return False
+        if cmd.trail is None:
+            return self._crossed(book, order.stop_price, cmd.trigger_above)
+        if order.trail_time < 0:
+            if cmd.stop_price is not None and not self._crossed(
+                book, cmd.stop_price, cmd.trigger_above
+            ):
+                return False
+            self._start_trailing(order, last, now)
+        # a SELL trails the highest price and triggers on a fall; a BUY the lowest, a rise
+        sell = order.side is Side.SELL
+        order.extreme = max(order.extreme, last) if sell else min(order.extreme, last)
+        distance = cmd.trail * order.extreme if cmd.trail_relative else cmd.trail
+        return last <= order.extreme - distance if sell else last >= order.extreme + distance
+
     def _trigger(self, book: _Book) -> list[Event]:
         """Run every parked stop of the book's symbol the last price has reached, oldest
         first; a triggered stop's own trades may trigger more (each runs once)."""
         events: list[Event] = []
         stops = self._stops.get(book.spec.symbol, [])
         while True:
-            due = next(
-                (o for o in stops if o.pending is not None and self._crossed(
-                    book, o.stop_price, o.pending.trigger_above)),
-                None,
-            )  # fmt: skip
+            now = self._clock()
+            due = next((o for o in stops if self._due(book, o, now)), None)
             if due is None:
                 return events
             stops.remove(due)
             cmd, due.pending = due.pending, None
             assert cmd is not None
-            now = self._clock()
             self._release(due, now)
             self._open_by_client_id.pop((due.account_id, book.spec.symbol, due.client_order_id))
             del self._orders[due.order_id]

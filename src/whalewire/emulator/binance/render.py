@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from whalewire.emulator.binance.rules import fmt
+from whalewire.emulator.binance.rules import BIPS, fmt
 from whalewire.emulator.matching import (
     CommandRejected,
     Event,
@@ -57,6 +57,7 @@ def order_result(
     )
     if view.stop_price:
         result["stopPrice"] = fmt(view.stop_price)
+    result.update(trailing_fields(view))
     if resp_type == "FULL":
         result["fills"] = [
             {
@@ -92,9 +93,18 @@ def order_status(view: OrderView) -> dict[str, object]:
             "workingTime": view.working_time,
             "origQuoteOrderQty": fmt(view.orig_quote_qty),
             "selfTradePreventionMode": "NONE",
+            **trailing_fields(view),
         }
     )
     return result
+
+
+def trailing_fields(view: OrderView) -> dict[str, object]:
+    """``trailingDelta`` (BIPS) and ``trailingTime`` (-1 until it trails), which order
+    answers carry for trailing orders only ("Conditional fields in Order Responses")."""
+    if not view.trail:
+        return {}
+    return {"trailingDelta": int(view.trail * BIPS), "trailingTime": view.trail_time}
 
 
 def cancel_result(view: OrderView, now: int) -> dict[str, object]:
@@ -188,4 +198,6 @@ def execution_report(event: Event, now: int) -> dict[str, object]:
         "Q": fmt(view.orig_quote_qty),
         "W": view.working_time,
         "V": "NONE",
+        # "d" trailing delta, "D" trailing time: "Appears only for trailing stop orders"
+        **({"d": int(view.trail * BIPS), "D": view.trail_time} if view.trail else {}),
     }

@@ -297,7 +297,7 @@ class FeedRenderer:
             "type": "activate",
             "product_id": record.product_id,
             "timestamp": f"{event.ts / 1000:.6f}",
-            "user_id": f"{self.registry.accounts[record.account_id].uid:024x}",
+            "user_id": self.user_id(record.account_id),
             "profile_id": profile_id(record.account_id),
             "order_id": record.order_id,
             "stop_type": view.label,
@@ -343,25 +343,21 @@ class FeedRenderer:
 
     def user_fields(self, owners: Owners, account_id: str) -> dict[str, str]:
         """Fields an authenticated ``match`` adds for its maker or taker ("Full channel")."""
-        uid = f"{self.registry.accounts[account_id].uid:024x}"
-        pid = profile_id(account_id)
-        if owners.get("taker") == account_id:
-            return {
-                "taker_user_id": uid,
-                "user_id": uid,
-                "taker_profile_id": pid,
-                "profile_id": pid,
-                "taker_fee_rate": fmt(self.fees.taker),
-            }
-        if owners.get("maker") == account_id:
-            return {
-                "maker_user_id": uid,
-                "user_id": uid,
-                "maker_profile_id": pid,
-                "profile_id": pid,
-                "maker_fee_rate": fmt(self.fees.maker),
-            }
+        uid, pid = self.user_id(account_id), profile_id(account_id)
+        for role, rate in (("taker", self.fees.taker), ("maker", self.fees.maker)):
+            if owners.get(role) == account_id:
+                return {
+                    f"{role}_user_id": uid,
+                    "user_id": uid,
+                    f"{role}_profile_id": pid,
+                    "profile_id": pid,
+                    f"{role}_fee_rate": fmt(rate),
+                }
         return {}
+
+    def user_id(self, account_id: str) -> str:
+        """The account's feed ``user_id`` (24 hex digits, as Coinbase's look)."""
+        return f"{self.registry.accounts[account_id].uid:024x}"
 
     def fills(self, record: OrderRecord, engine: MatchingEngine) -> list[dict[str, Any]]:
         """Return the order's fills as "Get all fills" lists them, newest first."""
@@ -375,7 +371,7 @@ class FeedRenderer:
                     "trade_id": trade.trade_id,
                     "product_id": record.product_id,
                     "order_id": record.order_id,
-                    "user_id": f"{self.registry.accounts[record.account_id].uid:024x}",
+                    "user_id": self.user_id(record.account_id),
                     "profile_id": profile_id(record.account_id),
                     "liquidity": "M" if trade.is_maker else "T",
                     "price": fmt(trade.price, 8),

@@ -371,11 +371,15 @@ class KrakenExchange(Exchange["KrakenSession"]):
         conditional = _CONDITIONAL.get(label)
         if conditional is not None:
             otype = conditional[0]
+        trailing = label == "trailing-stop"  # "a market order is triggered when the
+        if trailing:  # market reverts a specified distance from the peak price"
+            otype = OrderType.MARKET
         if side is None:
             raise KrakenError(INVALID_ARGUMENTS + ":side")
         if otype is None:
             raise KrakenError(INVALID_ARGUMENTS + ":order_type")
         stop_price = _trigger_price(params) if conditional is not None else None
+        trail = _trail(params, spec.tick_size) if trailing else None
         qty = _decimal(params.get("order_qty"), "order_qty")
         if qty <= 0 or qty % spec.step_size:
             raise KrakenError(INVALID_ARGUMENTS + ":order_qty")
@@ -424,7 +428,9 @@ class KrakenExchange(Exchange["KrakenSession"]):
                 post_only=post_only,
                 stop_price=stop_price,
                 trigger_above=conditional[1][side] if conditional is not None else False,
-                label=label if conditional is not None else "",
+                label=label if conditional is not None or trailing else "",
+                trail=trail[0] if trail is not None else None,
+                trail_relative=trail is not None and trail[1],
             )
         )
         first = events[0]
@@ -848,6 +854,26 @@ def _trigger_price(params: Mapping[str, object]) -> Decimal:
     if price <= 0:
         raise KrakenError(INVALID_ARGUMENTS + ":triggers.price")
     return price
+
+
+def _trail(params: Mapping[str, object], tick: Decimal) -> tuple[Decimal, bool]:
+    """A ``trailing-stop``'s distance from the peak: ``triggers.price`` with ``price_type``
+    ``pct`` (percent, returned as a fraction) or ``quote`` (in quote, on the price tick);
+    a static trigger price cannot trail, and only ``reference: last`` is modelled."""
+    triggers = params.get("triggers")
+    if not isinstance(triggers, dict) or triggers.get("reference", "last") != "last":
+        raise KrakenError(INVALID_ARGUMENTS + ":triggers")
+    kind = triggers.get("price_type")
+    if kind not in ("pct", "quote"):
+        raise KrakenError(INVALID_ARGUMENTS + ":triggers.price_type")
+    distance = _decimal(triggers.get("price"), "triggers.price")
+    if (
+        distance <= 0
+        or (kind == "pct" and distance >= 100)
+        or (kind == "quote" and distance % tick)
+    ):
+        raise KrakenError(INVALID_ARGUMENTS + ":triggers.price")
+    return (distance / 100, True) if kind == "pct" else (distance, False)
 
 
 def _decimal(value: object, name: str) -> Decimal:
