@@ -16,7 +16,13 @@ from typing import Any
 
 import pytest
 from tests.emulator.support import BINANCE_T0 as T0
-from tests.emulator.support import DOC_API_KEY, call, hmac_sign, kraken_call, kraken_make
+from tests.emulator.support import (
+    DOC_API_KEY,
+    call,
+    hmac_sign,
+    kraken_call,
+    kraken_make,
+)
 from tests.emulator.support import binance_market as market
 from tests.emulator.support import binance_trade as trade
 from tests.emulator.support import kraken_order as kraken_request

@@ -40,6 +40,7 @@ from whalewire.emulator.kraken.render import (
     instrument_pairs,
     ledger_rows,
     order_info,
+    parse_rfc3339,
     rfc3339,
     snapshot_row,
     status_message,
@@ -79,6 +80,12 @@ INVALID_SESSION = "ESession:Invalid session"
 DUPLICATE_CL_ORD_ID = "EOrder:Duplicate cl_ord_id"
 #: a post-only order that would take ("Spot REST API" > "Errors": EOrder:Post only order)
 POST_ONLY_REJECTED = "EOrder:Post only order"
+#: "Spot REST API" > "Errors": a reduce-only order with no margin position to reduce (a
+#: spot account here never holds one)
+NO_POSITION = "EOrder:Reduce only:No position exists"
+#: v2 ``add_order`` / ``batch_add`` ``deadline``: "Range of valid offsets (from current
+#: time) is 500 milliseconds to 60 seconds"
+DEADLINE_RANGE_MS = (500, 60_000)
 
 #: "The token should be used within 15 minutes of creation" (REST GetWebSocketsToken);
 #: the documented response carries ``"expires": 900``
@@ -409,6 +416,14 @@ class KrakenExchange(Exchange["KrakenSession"]):
         post_only = params.get("post_only", False) is True
         if post_only and otype is not OrderType.LIMIT:
             raise KrakenError(INVALID_ARGUMENTS + ":post_only")
+        if "deadline" in params:
+            check_deadline(params["deadline"], self.clock())
+        reduce_only = params.get("reduce_only", False)
+        if not isinstance(reduce_only, bool):
+            raise KrakenError(INVALID_ARGUMENTS + ":reduce_only")
+        if reduce_only:
+            # "reduce_only: Reduces an existing margin position": spot has none to reduce
+            raise KrakenError(NO_POSITION)
         if params.get("validate") is True:
             # "validate: true ... no order_id is returned" (add_order): nothing is placed
             return {}
@@ -854,6 +869,15 @@ def _trigger_price(params: Mapping[str, object]) -> Decimal:
     if price <= 0:
         raise KrakenError(INVALID_ARGUMENTS + ":triggers.price")
     return price
+
+
+def check_deadline(value: object, now: int) -> None:
+    """Refuse a ``deadline`` that is not RFC 3339 or, when the request is handled, lies
+    outside 500 ms to 60 s ahead (a request delayed past its deadline is refused so, and
+    never matches: "The engine will prevent this order from matching after this time")."""
+    when = parse_rfc3339(value) if isinstance(value, str) else None
+    if when is None or not DEADLINE_RANGE_MS[0] <= when - now <= DEADLINE_RANGE_MS[1]:
+        raise KrakenError(INVALID_ARGUMENTS + ":deadline")
 
 
 def _trail(params: Mapping[str, object], tick: Decimal) -> tuple[Decimal, bool]:
