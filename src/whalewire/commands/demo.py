@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import tempfile
 from pathlib import Path
 
 from rich.console import Console
 
 from whalewire.commands.embedded import build
-from whalewire.commands.run import add_output_options, log_path
+from whalewire.commands.run import add_output_options, log_path, run_as_asked
 from whalewire.engine.config import parse_config
 from whalewire.engine.logs import configure_logging
-from whalewire.engine.runner import run as run_engine
 from whalewire.net.client import install_uvloop
 
 #: The demo's configuration: the defaults plus a lower threshold, so the one replayed
@@ -91,13 +89,7 @@ async def _demo(args: argparse.Namespace, console: Console) -> int:
                 markup=False,
             )
             console.print(f"control token: {control.token} (for kill and resume)", markup=False)
-            status = await run_engine(
-                running,
-                seconds=args.seconds,
-                dashboard=not args.no_dashboard and sys.stdout.isatty(),
-                console=console,
-                report_html=args.report,
-            )
+            status = await run_as_asked(running, args, console)
         finally:
             await running.close()
     orders = status["orders"]

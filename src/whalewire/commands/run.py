@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -18,6 +19,7 @@ from whalewire.commands.embedded import build
 from whalewire.commands.errors import USER_ERRORS, fail
 from whalewire.engine.config import Config, ConfigError, load_config
 from whalewire.engine.logs import configure_logging
+from whalewire.engine.runner import Running
 from whalewire.engine.runner import run as run_engine
 from whalewire.net.client import install_uvloop
 from whalewire.ws.exceptions import InvalidHandshake, InvalidStatus
@@ -63,6 +65,21 @@ def add_output_options(parser: argparse.ArgumentParser, default_log: Path) -> No
         help=f"structured log file (default: {default_log} with the dashboard, else stderr)",
     )
     parser.add_argument("--log-format", choices=("json", "text"), default="json")
+
+
+async def run_as_asked(
+    running: Running, args: argparse.Namespace, console: Console
+) -> dict[str, Any]:
+    """Run the engine as ``--seconds``, ``--no-dashboard`` and ``--report`` ask (``run``
+    and ``demo``); return its final status."""
+    return await run_engine(
+        running,
+        seconds=args.seconds,
+        # a pipe or a service's journal gets the event lines, not redrawn frames
+        dashboard=not args.no_dashboard and sys.stdout.isatty(),
+        console=console,
+        report_html=args.report,
+    )
 
 
 def log_path(args: argparse.Namespace, default_log: Path) -> Path | None:
@@ -139,14 +156,7 @@ async def _run(config: Config, args: argparse.Namespace, console: Console) -> in
             f"control token {control.token} (kill/resume need it; also in {control.token_file})",
             markup=False,
         )
-        await run_engine(
-            running,
-            seconds=args.seconds,
-            # a pipe or a service's journal gets the event lines, not redrawn frames
-            dashboard=not args.no_dashboard and sys.stdout.isatty(),
-            console=console,
-            report_html=args.report,
-        )
+        await run_as_asked(running, args, console)
     finally:
         await running.close()
     return 0
