@@ -30,7 +30,7 @@ from functools import partial
 from urllib.parse import parse_qsl
 
 from whalewire.emulator import decoding, numbers
-from whalewire.emulator.accounts import Registry
+from whalewire.emulator.accounts import USD_BALANCES, Registry
 from whalewire.emulator.faults import FaultKind
 from whalewire.emulator.kraken.render import (
     B32,
@@ -110,11 +110,6 @@ DEFAULT_SYMBOLS: dict[str, tuple[SymbolSpec, Decimal]] = {
     "BTC/USD": (_spec("BTC/USD", "0.1", "0.00000001", "0.0001"), Decimal(60_000)),
     "ETH/USD": (_spec("ETH/USD", "0.01", "0.00000001", "0.002"), Decimal(3_000)),
     "ETH/BTC": (_spec("ETH/BTC", "0.00001", "0.00000001", "0.002"), Decimal("0.05")),
-}
-DEFAULT_BALANCES: dict[str, Decimal] = {
-    "BTC": Decimal(10),
-    "ETH": Decimal(100),
-    "USD": Decimal(1_000_000),
 }
 
 
@@ -232,7 +227,7 @@ class KrakenExchange(Exchange["KrakenSession"]):
 
     def open_default_account(self, account_id: str = "default") -> KrakenCredentials:
         """Open an account holding BTC 10, ETH 100, USD 1,000,000 with a fresh REST key."""
-        self.registry.open_account(account_id, dict(DEFAULT_BALANCES))
+        self.registry.open_account(account_id, dict(USD_BALANCES))
         return self.add_key(account_id)
 
     def add_key(self, account_id: str, api_key: str = "", secret: str = "") -> KrakenCredentials:
