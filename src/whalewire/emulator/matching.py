@@ -144,6 +144,11 @@ class PlaceOrder:
     #: the price turns back by ``trail`` (quote, or a fraction with ``trail_relative``)
     trail: Decimal | None = None
     trail_relative: bool = False
+    #: one-cancels-the-other group (-1: none): once an order of the group trades or its
+    #: stop triggers, or one is canceled, the group's other open orders are canceled. A
+    #: parked stop placed into a group that already holds funds holds none itself: it
+    #: locks afresh when it triggers, after its siblings let theirs go
+    group: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +194,8 @@ class OrderView:
     trail: Decimal = ZERO
     trail_relative: bool = False
     trail_time: int = -1
+    #: the order's one-cancels-the-other group (-1: none)
+    group: int = -1
 
     @property
     def is_open(self) -> bool:
@@ -292,6 +299,7 @@ class _Order:
     trail_relative: bool = False
     trail_time: int = -1
     extreme: Decimal = ZERO
+    group: int = -1
 
     @property
     def remaining(self) -> Decimal:
@@ -322,6 +330,7 @@ class _Order:
             trail=self.trail,
             trail_relative=self.trail_relative,
             trail_time=self.trail_time,
+            group=self.group,
         )
 
 
@@ -381,6 +390,10 @@ def _floor_to_step(value: Decimal, step: Decimal) -> Decimal:
     return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
 
 
+#: the statuses of an order still open (resting or parked)
+_OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+
+
 class MatchingEngine:
     """Every symbol's book plus the accounts whose balances the fills move."""
 
@@ -400,6 +413,8 @@ class MatchingEngine:
         self._orders: dict[int, _Order] = {}
         #: parked stops per symbol, oldest first
         self._stops: dict[str, list[_Order]] = {}
+        #: one-cancels-the-other groups: their order ids, by group id
+        self._groups: dict[int, list[int]] = {}
         # open orders by (account, symbol, client id): Binance refuses a duplicate only
         # among open orders ("Duplicate order sent.")
         self._open_by_client_id: dict[tuple[str, str, str], _Order] = {}
@@ -531,9 +546,12 @@ class MatchingEngine:
             trail=cmd.trail or ZERO,
             trail_relative=cmd.trail_relative,
             trail_time=-1 if parked is None else parked.trail_time,
+            group=cmd.group,
         )
         if parked is None:
             self.next_order_id += 1
+            if cmd.group >= 0:
+                self._groups.setdefault(cmd.group, []).append(order.order_id)
         self._orders[order.order_id] = order
         # a triggered stop was accepted when it was parked: no second "accepted"
         events: list[Event] = [OrderAccepted(order.view(), now)] if parked is None else []
@@ -545,6 +563,10 @@ class MatchingEngine:
                 events.extend(
                     self._fill(book, taker=order, maker=maker, qty=qty, price=price, now=now)
                 )
+            # an order of a one-cancels-the-other group that traded cancels the others
+            for traded in [order, *(maker for maker, _, _ in plan)]:
+                if traded.group >= 0 and traded.trades:
+                    events.extend(self._cancel_siblings(traded, now))
 
         if order.remaining > 0 and tif is TimeInForce.GTC and cmd.order_type is OrderType.LIMIT:
             book.side(cmd.side).add(order)
@@ -576,7 +598,9 @@ class MatchingEngine:
             return [CommandRejected(RejectReason.WOULD_TRIGGER, now)]
         spec = book.spec
         qty = cmd.quantity if cmd.quantity is not None else ZERO
-        if cmd.side is Side.BUY:
+        if cmd.group >= 0 and any(self._orders[i].locked for i in self._groups.get(cmd.group, ())):
+            asset, to_lock = (spec.quote if cmd.side is Side.BUY else spec.base), ZERO
+        elif cmd.side is Side.BUY:
             asset = spec.quote
             if cmd.quote_quantity is not None:
                 to_lock = cmd.quote_quantity * (1 + self.fees.hold_rate())
@@ -612,7 +636,10 @@ class MatchingEngine:
             pending=cmd,
             trail=cmd.trail or ZERO,
             trail_relative=cmd.trail_relative,
+            group=cmd.group,
         )
+        if cmd.group >= 0:
+            self._groups.setdefault(cmd.group, []).append(order.order_id)
         if cmd.trail is not None and cmd.stop_price is None:
             self._start_trailing(order, book.last_price, now)
         self.next_order_id += 1
@@ -667,6 +694,7 @@ class MatchingEngine:
             cmd, due.pending = due.pending, None
             assert cmd is not None
             self._release(due, now)
+            events.extend(self._cancel_siblings(due, now))  # before it locks afresh
             self._open_by_client_id.pop((due.account_id, book.spec.symbol, due.client_order_id))
             del self._orders[due.order_id]
             run = self._place(replace(cmd, client_order_id=due.client_order_id), due)
@@ -683,6 +711,10 @@ class MatchingEngine:
         order = self._find(cmd.account_id, cmd.symbol, cmd.order_id, cmd.client_order_id)
         if order is None or order.status not in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED):
             return [CommandRejected(RejectReason.UNKNOWN_ORDER, now)]
+        events: list[Event] = [self._cancel_one(order, now, cmd.new_client_order_id)]
+        return events + self._cancel_siblings(order, now)
+
+    def _cancel_one(self, order: _Order, now: int, new_client_id: str = "") -> OrderCanceled:
         if order.pending is not None:  # a parked stop: off the book
             self._stops[order.spec.symbol].remove(order)
             order.pending = None
@@ -690,10 +722,19 @@ class MatchingEngine:
             self._books[order.spec.symbol].side(order.side).remove(order)
         self._open_by_client_id.pop((order.account_id, order.spec.symbol, order.client_order_id))
         order.orig_client_order_id = order.client_order_id
-        order.client_order_id = cmd.new_client_order_id or self._generate_client_id()
+        order.client_order_id = new_client_id or self._generate_client_id()
         order.status = OrderStatus.CANCELED
         self._release(order, now)
-        return [OrderCanceled(order.view(), now)]
+        return OrderCanceled(order.view(), now)
+
+    def _cancel_siblings(self, order: _Order, now: int) -> list[Event]:
+        """Cancel the other open orders of ``order``'s one-cancels-the-other group."""
+        events: list[Event] = []
+        for order_id in self._groups.get(order.group, ()):
+            other = self._orders.get(order_id)
+            if other is not None and other is not order and other.status in _OPEN:
+                events.append(self._cancel_one(other, now))
+        return events
 
     def amend(
         self,
@@ -752,7 +793,9 @@ class MatchingEngine:
         """Cancel every open order of ``account_id`` on ``symbol``, oldest first."""
         events: list[Event] = []
         for view in self.open_orders(account_id, symbol):
-            events.extend(self.cancel(CancelOrder(account_id, symbol, order_id=view.order_id)))
+            order = self._orders[view.order_id]
+            if order.status in _OPEN:  # not canceled already with its group
+                events.extend(self.cancel(CancelOrder(account_id, symbol, order_id=view.order_id)))
         return events
 
     def forget(self, order_id: int) -> None:

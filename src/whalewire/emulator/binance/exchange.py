@@ -106,6 +106,18 @@ CONNECTIONS = RateLimit("CONNECTIONS", Interval.MINUTE, 5, 300)
 
 
 @dataclass(frozen=True, slots=True)
+class OrderList:
+    """An order list (``orderList.place.oco``): its ids, owner and orders' engine ids."""
+
+    list_id: int
+    client_id: str
+    account_id: str
+    symbol: str
+    order_ids: tuple[int, ...]
+    time: int
+
+
+@dataclass(frozen=True, slots=True)
 class BinanceConfig:
     """Limits, fees, symbols and book shape of one emulated Binance."""
 
@@ -179,6 +191,8 @@ class BinanceExchange(Exchange["BinanceSession"]):
         self._weights: dict[str, Usage] = {}
         self._bans: dict[str, BanState] = {}
         self._orders: dict[str, Usage] = {}
+        #: order lists (``lists.py``), by ``orderListId``
+        self.order_lists: dict[int, OrderList] = {}
         #: the latest fills of every account, oldest first (``myTrades`` reads them)
         self.fills: collections.deque[OrderTraded] = collections.deque(maxlen=FILLS_KEPT)
 

@@ -37,7 +37,7 @@ from whalewire.emulator.matching import (
     Trade,
 )
 
-_REJECT_MESSAGES = {
+REJECT_MESSAGES = {
     RejectReason.INSUFFICIENT_BALANCE: rules.INSUFFICIENT_BALANCE,
     RejectReason.DUPLICATE_ORDER: rules.DUPLICATE_ORDER,
     RejectReason.WOULD_TAKE: rules.WOULD_TAKE,
@@ -133,7 +133,7 @@ def symbol_spec(session: BinanceSession, params: Mapping[str, object]) -> Symbol
     return spec
 
 
-def _parse_order(
+def parse_order(
     session: BinanceSession, params: Mapping[str, object], account_id: str
 ) -> tuple[PlaceOrder, str]:
     """Validate ``order.place`` params (presence, enums, filters) into a command."""
@@ -242,7 +242,7 @@ def _order_place(session: BinanceSession, params: dict[str, object], now: int) -
     key = session.authorize(params, now)
     # the ORDERS limits are checked (and reported in rateLimits) for every order request
     usage = session.charge_order(key.account_id, now)
-    cmd, resp_type = _parse_order(session, params, key.account_id)
+    cmd, resp_type = parse_order(session, params, key.account_id)
     result = _place(session, cmd, resp_type, now)
     usage.add(now, 1)
     return result
@@ -258,7 +258,7 @@ def _place(session: BinanceSession, cmd: PlaceOrder, resp_type: str, now: int) -
     events = engine.place(cmd)
     first = events[0]
     if isinstance(first, CommandRejected):
-        raise rules.new_order_rejected(_REJECT_MESSAGES[first.reason])
+        raise rules.new_order_rejected(REJECT_MESSAGES[first.reason])
     order_id = first.order.order_id
     final = first.order
     fills: list[Trade] = []
@@ -290,7 +290,7 @@ def _cancel_replace(session: BinanceSession, params: dict[str, object], now: int
     cancel_client_id = rules.get_str(params, "cancelOrigClientOrderId") or ""
     if cancel_id is None and not cancel_client_id:
         raise rules.one_of("cancelOrderId", "cancelOrigClientOrderId")
-    cmd, resp_type = _parse_order(session, params, key.account_id)
+    cmd, resp_type = parse_order(session, params, key.account_id)
     usage.add(now, 1)
     new_id = rules.get_str(params, "cancelNewClientOrderId") or ""
     engine = session.exchange.engine
@@ -327,7 +327,7 @@ def _cancel_replace(session: BinanceSession, params: dict[str, object], now: int
 
 def _order_test(session: BinanceSession, params: dict[str, object], now: int) -> object:
     key = session.authorize(params, now)
-    _parse_order(session, params, key.account_id)
+    parse_order(session, params, key.account_id)
     return {}
 
 

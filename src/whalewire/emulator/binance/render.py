@@ -27,7 +27,7 @@ def _order_base(view: OrderView) -> dict[str, object]:
     return {
         "symbol": view.symbol,
         "orderId": view.order_id,
-        "orderListId": -1,
+        "orderListId": view.group,
         "clientOrderId": view.client_order_id,
     }
 
@@ -113,7 +113,7 @@ def cancel_result(view: OrderView, now: int) -> dict[str, object]:
         "symbol": view.symbol,
         "origClientOrderId": view.orig_client_order_id,
         "orderId": view.order_id,
-        "orderListId": -1,
+        "orderListId": view.group,
         "clientOrderId": view.client_order_id,
         "transactTime": now,
         "price": fmt(view.price),
@@ -136,7 +136,7 @@ def account_trade(fill: OrderTraded) -> dict[str, object]:
         "symbol": view.symbol,
         "id": trade.trade_id,
         "orderId": view.order_id,
-        "orderListId": -1,
+        "orderListId": view.group,
         "price": fmt(trade.price),
         "qty": fmt(trade.qty),
         "quoteQty": fmt(trade.quote_qty),
@@ -175,7 +175,7 @@ def execution_report(event: Event, now: int) -> dict[str, object]:
         "p": fmt(view.price),
         "P": fmt(view.stop_price),
         "F": fmt(Decimal(0)),
-        "g": -1,
+        "g": view.group,
         "C": view.orig_client_order_id,
         "x": _EXECUTION_TYPE[type(event)],
         "X": view.status.value,
