@@ -8,6 +8,7 @@ Books start empty and two accounts trade, so every price here is one a test plac
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -93,17 +94,17 @@ def test_the_limit_maker_leg_filling_cancels_the_stop_leg() -> None:
     list_id = send(session, "orderList.place.oco", **SELL_OCO)["result"]["orderListId"]
     trade(exchange, Side.BUY, "0.10000", "61000.00")  # someone lifts 0.1 at 61,000
     assert status(exchange, "tp") is OrderStatus.PARTIALLY_FILLED
-    assert status(exchange, "sl") is OrderStatus.CANCELED
+    assert status(exchange, "sl") is OrderStatus.EXPIRED  # as Binance ends an OCO's other
     queried = send(session, "orderList.status", orderListId=list_id)["result"]
-    assert (queried["listStatusType"], queried["listOrderStatus"]) == ("EXEC_STARTED", "EXECUTING")
-    assert send(session, "openOrderLists.status")["result"][0]["orderListId"] == list_id
+    assert (queried["listStatusType"], queried["listOrderStatus"]) == ("ALL_DONE", "ALL_DONE")
+    assert send(session, "openOrderLists.status")["result"] == []
 
 
 def test_the_stop_leg_triggering_cancels_the_limit_maker_and_then_holds_the_funds() -> None:
     exchange, session = oco_market()
     send(session, "orderList.place.oco", **SELL_OCO)
     trade(exchange, Side.SELL, "0.10000", "59000.00")  # the last price falls to the stop
-    assert status(exchange, "tp") is OrderStatus.CANCELED
+    assert status(exchange, "tp") is OrderStatus.EXPIRED
     view = exchange.engine.get_order("doc", "BTCUSDT", client_order_id="sl")
     assert view is not None and not view.parked and view.price == D("58900.00")
     assert exchange.registry.accounts["doc"].balance("BTC").locked == D("0.5")
@@ -152,3 +153,31 @@ def test_invalid_oco_is_refused_and_places_nothing(change: dict[str, Any], code:
     assert answer["error"]["code"] == code, answer
     assert exchange.engine.open_orders("doc") == []
     assert exchange.registry.accounts["doc"].balance("BTC").locked == 0
+
+
+def test_the_user_stream_sends_list_status_after_the_orders_reports() -> None:
+    exchange, session = oco_market()
+    signed = hmac_sign({"apiKey": DOC_API_KEY, "timestamp": T0})
+    subscribed, _ = call(session, {"id": "s", "method": "userDataStream.subscribe.signature",
+                                   "params": signed})  # fmt: skip
+    assert subscribed["status"] == 200, subscribed
+    signed = hmac_sign({"symbol": "BTCUSDT", "apiKey": DOC_API_KEY, "timestamp": T0, **SELL_OCO})
+    _, pushed = call(session, {"id": "p", "method": "orderList.place.oco", "params": signed})
+    kinds = [p["event"]["e"] for p in pushed]
+    assert kinds[:3] == ["executionReport", "executionReport", "listStatus"]
+    status = pushed[2]["event"]
+    assert (status["c"], status["l"], status["L"], status["C"]) == (
+        "OCO",
+        "EXEC_STARTED",
+        "EXECUTING",
+        "my-oco",
+    )
+    assert [o["c"] for o in status["O"]] == ["sl", "tp"]
+    assert {p["event"]["g"] for p in pushed[:2]} == {status["g"]}
+    # the stop triggers: the LIMIT_MAKER expires and the list is done
+    trade(exchange, Side.SELL, "0.10000", "59000.00")
+    done = [json.loads(t)["event"] for t in session.data_to_send()]
+    expired = [e for e in done if e["e"] == "executionReport" and e["x"] == "EXPIRED"]
+    assert [e["c"] for e in expired] == ["tp"]
+    last = [e for e in done if e["e"] == "listStatus"][-1]
+    assert (last["l"], last["L"]) == ("ALL_DONE", "ALL_DONE")

@@ -566,7 +566,7 @@ class MatchingEngine:
             # an order of a one-cancels-the-other group that traded cancels the others
             for traded in [order, *(maker for maker, _, _ in plan)]:
                 if traded.group >= 0 and traded.trades:
-                    events.extend(self._cancel_siblings(traded, now))
+                    events.extend(self._cancel_siblings(traded, now, expire=True))
 
         if order.remaining > 0 and tif is TimeInForce.GTC and cmd.order_type is OrderType.LIMIT:
             book.side(cmd.side).add(order)
@@ -694,7 +694,7 @@ class MatchingEngine:
             cmd, due.pending = due.pending, None
             assert cmd is not None
             self._release(due, now)
-            events.extend(self._cancel_siblings(due, now))  # before it locks afresh
+            events.extend(self._cancel_siblings(due, now, expire=True))  # before it locks
             self._open_by_client_id.pop((due.account_id, book.spec.symbol, due.client_order_id))
             del self._orders[due.order_id]
             run = self._place(replace(cmd, client_order_id=due.client_order_id), due)
@@ -714,26 +714,35 @@ class MatchingEngine:
         events: list[Event] = [self._cancel_one(order, now, cmd.new_client_order_id)]
         return events + self._cancel_siblings(order, now)
 
-    def _cancel_one(self, order: _Order, now: int, new_client_id: str = "") -> OrderCanceled:
+    def _cancel_one(
+        self, order: _Order, now: int, new_client_id: str = "", *, expire: bool = False
+    ) -> Event:
         if order.pending is not None:  # a parked stop: off the book
             self._stops[order.spec.symbol].remove(order)
             order.pending = None
         else:
             self._books[order.spec.symbol].side(order.side).remove(order)
         self._open_by_client_id.pop((order.account_id, order.spec.symbol, order.client_order_id))
+        if expire:  # ended by its group, not canceled: it keeps its client id
+            order.status = OrderStatus.EXPIRED
+            self._release(order, now)
+            return OrderExpired(order.view(), now)
         order.orig_client_order_id = order.client_order_id
         order.client_order_id = new_client_id or self._generate_client_id()
         order.status = OrderStatus.CANCELED
         self._release(order, now)
         return OrderCanceled(order.view(), now)
 
-    def _cancel_siblings(self, order: _Order, now: int) -> list[Event]:
-        """Cancel the other open orders of ``order``'s one-cancels-the-other group."""
+    def _cancel_siblings(self, order: _Order, now: int, *, expire: bool = False) -> list[Event]:
+        """Cancel the other open orders of ``order``'s one-cancels-the-other group; with
+        ``expire`` (``order`` traded or triggered) they end EXPIRED, as Binance ends an OCO's
+        other order."""
         events: list[Event] = []
         for order_id in self._groups.get(order.group, ()):
             other = self._orders.get(order_id)
-            if other is not None and other is not order and other.status in _OPEN:
-                events.append(self._cancel_one(other, now))
+            if other is None or other is order or other.status not in _OPEN:
+                continue
+            events.append(self._cancel_one(other, now, expire=expire))
         return events
 
     def amend(

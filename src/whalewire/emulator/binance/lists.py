@@ -23,7 +23,7 @@ from whalewire.emulator.binance.exchange import (
     OrderList,
 )
 from whalewire.emulator.binance.methods import REJECT_MESSAGES, parse_order, symbol_spec
-from whalewire.emulator.binance.render import cancel_result, order_result
+from whalewire.emulator.binance.render import cancel_result, order_list, order_result
 from whalewire.emulator.matching import (
     CancelOrder,
     CommandRejected,
@@ -70,20 +70,7 @@ def _leg(
 
 
 def _list_body(lst: OrderList, views: list[OrderView]) -> dict[str, object]:
-    done = not any(v.is_open for v in views)
-    return {
-        "orderListId": lst.list_id,
-        "contingencyType": "OCO",
-        "listStatusType": "ALL_DONE" if done else "EXEC_STARTED",
-        "listOrderStatus": "ALL_DONE" if done else "EXECUTING",
-        "listClientOrderId": lst.client_id,
-        "transactionTime": lst.time,
-        "symbol": lst.symbol,
-        "orders": [
-            {"symbol": v.symbol, "orderId": v.order_id, "clientOrderId": v.client_order_id}
-            for v in views
-        ],
-    }
+    return order_list(lst.list_id, lst.client_id, lst.symbol, lst.time, views)
 
 
 def _views(session: BinanceSession, lst: OrderList) -> list[OrderView]:
@@ -126,12 +113,12 @@ def _place_oco(session: BinanceSession, params: dict[str, object], now: int) -> 
             raise rules.new_order_rejected(REJECT_MESSAGES[got[0].reason])
         placed.append(got[0].order.order_id)
         events += got
-    ex.publish(events, origin=session)
-    usage.add(now, 2)
     order_ids = tuple(placed if legs[0] is below else reversed(placed))  # below, above
     client_id = rules.get_str(params, "listClientOrderId") or secrets.token_hex(11)
     lst = OrderList(list_id, client_id, key.account_id, spec.symbol, order_ids, now)
-    ex.order_lists[list_id] = lst
+    ex.order_lists[list_id] = lst  # before publishing: the stream reports the list too
+    ex.publish(events, origin=session)
+    usage.add(now, 2)
     views = _views(session, lst)
     body = _list_body(lst, views)
     if resp_type != "ACK":

@@ -7,6 +7,7 @@ functions over ``OrderView``/events; knows nothing of sessions, limits or signat
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 from whalewire.emulator.binance.rules import BIPS, fmt
@@ -126,6 +127,47 @@ def cancel_result(view: OrderView, now: int) -> dict[str, object]:
         "type": view.label or view.order_type.value,
         "side": view.side.value,
         "selfTradePreventionMode": "NONE",
+    }
+
+
+def order_list(
+    list_id: int, client_id: str, symbol: str, time: int, views: list[OrderView]
+) -> dict[str, object]:
+    """Render an OCO order list ("Query Order list"): ``ALL_DONE`` once its contingency
+    has played out (an order executed, triggered or was canceled, the other ended)."""
+    done = not all(v.is_open for v in views)
+    return {
+        "orderListId": list_id,
+        "contingencyType": "OCO",
+        "listStatusType": "ALL_DONE" if done else "EXEC_STARTED",
+        "listOrderStatus": "ALL_DONE" if done else "EXECUTING",
+        "listClientOrderId": client_id,
+        "transactionTime": time,
+        "symbol": symbol,
+        "orders": [
+            {"symbol": v.symbol, "orderId": v.order_id, "clientOrderId": v.client_order_id}
+            for v in views
+        ],
+    }
+
+
+def list_status(body: Mapping[str, object], now: int) -> dict[str, object]:
+    """Render ``order_list``'s body as the user stream's ``listStatus`` event
+    (``user-data-stream.md``, "Order Update")."""
+    orders = body["orders"]
+    assert isinstance(orders, list)
+    return {
+        "e": "listStatus",
+        "E": now,
+        "s": body["symbol"],
+        "g": body["orderListId"],
+        "c": body["contingencyType"],
+        "l": body["listStatusType"],
+        "L": body["listOrderStatus"],
+        "r": "NONE",
+        "C": body["listClientOrderId"],
+        "T": now,
+        "O": [{"s": o["symbol"], "i": o["orderId"], "c": o["clientOrderId"]} for o in orders],
     }
 
 
