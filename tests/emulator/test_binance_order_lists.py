@@ -181,3 +181,14 @@ def test_the_user_stream_sends_list_status_after_the_orders_reports() -> None:
     assert [e["c"] for e in expired] == ["tp"]
     last = [e for e in done if e["e"] == "listStatus"][-1]
     assert (last["l"], last["L"]) == ("ALL_DONE", "ALL_DONE")
+
+
+def test_iceberg_quantity_is_refused_not_ignored() -> None:
+    # exchangeInfo lists "icebergAllowed": false; a hidden size is not modelled
+    exchange, session = oco_market()
+    answer = send(session, "orderList.place.oco", **SELL_OCO, aboveIcebergQty="0.10000")
+    assert answer["error"] == {
+        "code": -1106,
+        "msg": "Parameter 'aboveIcebergQty' sent when not required.",
+    }
+    assert exchange.engine.open_orders("doc") == []

@@ -62,6 +62,8 @@ def _leg(
     leg: dict[str, object] = {
         name: params[name] for name in ("symbol", "side", "quantity") if name in params
     }
+    if params.get(f"{where}IcebergQty") is not None:  # as order.place refuses icebergQty
+        raise rules.not_required(f"{where}IcebergQty")
     for suffix, name in _LEG_PARAMS.items():
         if f"{where}{suffix}" in params:
             leg[name] = params[f"{where}{suffix}"]

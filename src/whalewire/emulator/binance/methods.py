@@ -151,6 +151,10 @@ def parse_order(
     # "Trailing Stop FAQ": trailingDelta (BIPS) makes a conditional order trail; with a
     # stopPrice too, it starts trailing once the stopPrice condition is met
     trailing = rules.get_int(params, "trailingDelta")
+    if params.get("icebergQty") is not None:
+        # exchangeInfo says "icebergAllowed": false: a hidden size is not modelled, and an
+        # order must not be placed as if it were visible in full
+        raise rules.not_required("icebergQty")
     if conditional is not None:
         order_type = conditional[0]
         if stop_price is None and trailing is None:
