@@ -32,6 +32,30 @@ from urllib.parse import parse_qsl
 from whalewire.emulator import decoding, numbers
 from whalewire.emulator.accounts import USD_BALANCES, Registry
 from whalewire.emulator.faults import FaultKind
+from whalewire.emulator.kraken.errors import (
+    DUPLICATE_CL_ORD_ID,
+    INSUFFICIENT_FUNDS,
+    INVALID_ARGUMENTS,
+    INVALID_KEY,
+    INVALID_NONCE,
+    INVALID_SESSION,
+    INVALID_SIGNATURE,
+    NO_POSITION,
+    ORDER_MINIMUM,
+    POST_ONLY_REJECTED,
+    UNKNOWN_METHOD,
+    UNKNOWN_ORDER,
+    UNKNOWN_PAIR,
+    KrakenError,
+)
+from whalewire.emulator.kraken.orders import (
+    CONDITIONAL,
+    check_deadline,
+    decimal_param,
+    trail_distance,
+    trigger_price,
+    valid_cl_ord_id,
+)
 from whalewire.emulator.kraken.render import (
     B32,
     dumps,
@@ -40,7 +64,6 @@ from whalewire.emulator.kraken.render import (
     instrument_pairs,
     ledger_rows,
     order_info,
-    parse_rfc3339,
     rfc3339,
     snapshot_row,
     status_message,
@@ -63,29 +86,6 @@ from whalewire.emulator.matching import (
     TimeInForce,
 )
 from whalewire.emulator.skeleton import Exchange, market
-
-# --- Kraken error strings ("Spot REST API" > "Errors"; WebSocket v2 answers use the same) --
-INVALID_KEY = "EAPI:Invalid key"
-INVALID_SIGNATURE = "EAPI:Invalid signature"
-INVALID_NONCE = "EAPI:Invalid nonce"
-UNKNOWN_METHOD = "EGeneral:Unknown method"
-INVALID_ARGUMENTS = "EGeneral:Invalid arguments"
-INSUFFICIENT_FUNDS = "EOrder:Insufficient funds"
-UNKNOWN_ORDER = "EOrder:Unknown order"
-ORDER_MINIMUM = "EOrder:Order minimum not met"
-UNKNOWN_PAIR = "EQuery:Unknown asset pair"
-#: our choice: the v2 documentation gives no string for a bad or expired token
-INVALID_SESSION = "ESession:Invalid session"
-#: our choice: Kraken documents no string for a cl_ord_id already used by an open order
-DUPLICATE_CL_ORD_ID = "EOrder:Duplicate cl_ord_id"
-#: a post-only order that would take ("Spot REST API" > "Errors": EOrder:Post only order)
-POST_ONLY_REJECTED = "EOrder:Post only order"
-#: "Spot REST API" > "Errors": a reduce-only order with no margin position to reduce (a
-#: spot account here never holds one)
-NO_POSITION = "EOrder:Reduce only:No position exists"
-#: v2 ``add_order`` / ``batch_add`` ``deadline``: "Range of valid offsets (from current
-#: time) is 500 milliseconds to 60 seconds"
-DEADLINE_RANGE_MS = (500, 60_000)
 
 #: "The token should be used within 15 minutes of creation" (REST GetWebSocketsToken);
 #: the documented response carries ``"expires": 900``
@@ -167,14 +167,6 @@ class RestAnswer:
 
 #: more private REST calls by path (``rest.py`` fills it): (exchange, account, params) -> result
 REST_HANDLERS: dict[str, Callable[[KrakenExchange, str, Mapping[str, str]], object]] = {}
-
-
-class KrakenError(Exception):
-    """A request failure carrying Kraken's error string."""
-
-    def __init__(self, error: str) -> None:
-        super().__init__(error)
-        self.error = error
 
 
 def verify_api_sign(uri_path: str, body: str, secret_b64: str, api_sign: str) -> bool:
@@ -370,26 +362,28 @@ class KrakenExchange(Exchange["KrakenSession"]):
         side = {"buy": Side.BUY, "sell": Side.SELL}.get(str(params.get("side")))
         label = str(params.get("order_type"))
         otype = {"market": OrderType.MARKET, "limit": OrderType.LIMIT}.get(label)
-        conditional = _CONDITIONAL.get(label)
+        conditional = CONDITIONAL.get(label)
         if conditional is not None:
             otype = conditional[0]
-        trailing = label == "trailing-stop"  # "a market order is triggered when the
-        if trailing:  # market reverts a specified distance from the peak price"
+        # trailing-stop: "A market order is triggered when the market reverts a specified
+        # distance from the peak price"
+        trailing = label == "trailing-stop"
+        if trailing:
             otype = OrderType.MARKET
         if side is None:
             raise KrakenError(INVALID_ARGUMENTS + ":side")
         if otype is None:
             raise KrakenError(INVALID_ARGUMENTS + ":order_type")
-        stop_price = _trigger_price(params) if conditional is not None else None
-        trail = _trail(params, spec.tick_size) if trailing else None
-        qty = _decimal(params.get("order_qty"), "order_qty")
+        stop_price = trigger_price(params) if conditional is not None else None
+        trail = trail_distance(params, spec.tick_size) if trailing else None
+        qty = decimal_param(params.get("order_qty"), "order_qty")
         if qty <= 0 or qty % spec.step_size:
             raise KrakenError(INVALID_ARGUMENTS + ":order_qty")
         if qty < spec.min_qty:
             raise KrakenError(ORDER_MINIMUM)
         price: Decimal | None = None
         if otype is OrderType.LIMIT:
-            price = _decimal(params.get("limit_price"), "limit_price")
+            price = decimal_param(params.get("limit_price"), "limit_price")
             if price <= 0 or price % spec.tick_size:
                 raise KrakenError(INVALID_ARGUMENTS + ":limit_price")
         elif "limit_price" in params:
@@ -402,7 +396,7 @@ class KrakenExchange(Exchange["KrakenSession"]):
             tif = TimeInForce.IOC  # a market order's unfilled rest never rests on the book
         cl_ord_id = params.get("cl_ord_id")
         if cl_ord_id is not None and (
-            not isinstance(cl_ord_id, str) or not _valid_cl_ord_id(cl_ord_id)
+            not isinstance(cl_ord_id, str) or not valid_cl_ord_id(cl_ord_id)
         ):
             raise KrakenError(INVALID_ARGUMENTS + ":cl_ord_id")
         userref = params.get("order_userref", 0)
@@ -838,84 +832,8 @@ class KrakenSession:
         ]
 
 
-#: v2 ``add_order`` conditional types: what each runs as when triggered and, per side,
-#: whether it triggers on a rise to the trigger price ("stop-loss: ... when the market
-#: price reaches the trigger price"; a sell stop-loss protects against a fall, a buy one
-#: against a rise; take-profit the other way)
-_CONDITIONAL: dict[str, tuple[OrderType, dict[Side, bool]]] = {
-    "stop-loss": (OrderType.MARKET, {Side.BUY: True, Side.SELL: False}),
-    "stop-loss-limit": (OrderType.LIMIT, {Side.BUY: True, Side.SELL: False}),
-    "take-profit": (OrderType.MARKET, {Side.BUY: False, Side.SELL: True}),
-    "take-profit-limit": (OrderType.LIMIT, {Side.BUY: False, Side.SELL: True}),
-}
-
-
-def _trigger_price(params: Mapping[str, object]) -> Decimal:
-    """``triggers.price`` of a conditional order; only ``reference: last`` and a static
-    price are modelled (``index`` and trailing ``pct`` are refused)."""
-    triggers = params.get("triggers")
-    if not isinstance(triggers, dict):
-        raise KrakenError(INVALID_ARGUMENTS + ":triggers")
-    if triggers.get("reference", "last") != "last" or triggers.get("price_type", "static") != (
-        "static"
-    ):
-        raise KrakenError(INVALID_ARGUMENTS + ":triggers")
-    price = _decimal(triggers.get("price"), "triggers.price")
-    if price <= 0:
-        raise KrakenError(INVALID_ARGUMENTS + ":triggers.price")
-    return price
-
-
-def check_deadline(value: object, now: int) -> None:
-    """Refuse a ``deadline`` that is not RFC 3339 or, when the request is handled, lies
-    outside 500 ms to 60 s ahead (a request delayed past its deadline is refused so, and
-    never matches: "The engine will prevent this order from matching after this time")."""
-    when = parse_rfc3339(value) if isinstance(value, str) else None
-    if when is None or not DEADLINE_RANGE_MS[0] <= when - now <= DEADLINE_RANGE_MS[1]:
-        raise KrakenError(INVALID_ARGUMENTS + ":deadline")
-
-
-def _trail(params: Mapping[str, object], tick: Decimal) -> tuple[Decimal, bool]:
-    """A ``trailing-stop``'s distance from the peak: ``triggers.price`` with ``price_type``
-    ``pct`` (percent, returned as a fraction) or ``quote`` (in quote, on the price tick);
-    a static trigger price cannot trail, and only ``reference: last`` is modelled."""
-    triggers = params.get("triggers")
-    if not isinstance(triggers, dict) or triggers.get("reference", "last") != "last":
-        raise KrakenError(INVALID_ARGUMENTS + ":triggers")
-    kind = triggers.get("price_type")
-    if kind not in ("pct", "quote"):
-        raise KrakenError(INVALID_ARGUMENTS + ":triggers.price_type")
-    distance = _decimal(triggers.get("price"), "triggers.price")
-    if (
-        distance <= 0
-        or (kind == "pct" and distance >= 100)
-        or (kind == "quote" and distance % tick)
-    ):
-        raise KrakenError(INVALID_ARGUMENTS + ":triggers.price")
-    return (distance / 100, True) if kind == "pct" else (distance, False)
-
-
-def _decimal(value: object, name: str) -> Decimal:
-    out = numbers.decimal_of(value)
-    if out is None:
-        raise KrakenError(f"{INVALID_ARGUMENTS}:{name}")
-    return out
-
-
-def _valid_cl_ord_id(value: str) -> bool:
-    # Kraken "Client Order Identifiers": a long UUID (36), a short UUID (32 hex) or free
-    # text of at most 18 characters
-    if len(value) == 36:
-        parts = value.split("-")
-        return [len(p) for p in parts] == [8, 4, 4, 4, 12] and all(
-            c in "0123456789abcdefABCDEF" for p in parts for c in p
-        )
-    if len(value) == 32:
-        return all(c in "0123456789abcdefABCDEF" for c in value)
-    return 0 < len(value) <= 18 and value.isprintable()
-
-
 _Handler = Callable[[KrakenSession, Mapping[str, object], int], Sequence[object]]
+
 #: the v2 methods sessions answer, by name (``trading.py`` adds the batch and amend ones)
 METHODS: dict[str, _Handler] = {
     "ping": KrakenSession.ping,

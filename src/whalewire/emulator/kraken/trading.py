@@ -13,16 +13,14 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from whalewire.emulator import numbers
-from whalewire.emulator.kraken.exchange import (
+from whalewire.emulator.kraken.errors import (
     INVALID_ARGUMENTS,
-    METHODS,
     POST_ONLY_REJECTED,
     UNKNOWN_ORDER,
     KrakenError,
-    KrakenExchange,
-    KrakenSession,
-    check_deadline,
 )
+from whalewire.emulator.kraken.exchange import METHODS, KrakenExchange, KrakenSession
+from whalewire.emulator.kraken.orders import check_deadline
 from whalewire.emulator.kraken.render import rfc3339
 from whalewire.emulator.matching import OrderType, OrderView, RejectReason
 
