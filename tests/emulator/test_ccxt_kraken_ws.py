@@ -103,3 +103,27 @@ async def test_ccxt_watch_balance_gets_the_snapshot_then_the_fill_updates() -> N
     finally:
         await ex.close()
         await emu.close()
+
+
+async def test_ccxt_trailing_percent_places_a_v2_trailing_stop() -> None:
+    # ccxt's createOrderWs turns trailingPercent into order_type trailing-stop with
+    # triggers {price_type: pct, price}; the emulator parks it trailing from the peak
+    emu = KrakenEmulator()
+    await emu.start()
+    ex = await _ccxt(emu)
+    try:
+        await ex.create_order_ws("BTC/USD", "market", "buy", 0.01)  # a last price to trail
+        placed = await ex.create_order_ws(
+            "BTC/USD", "market", "sell", 0.5, None, {"trailingPercent": 1}
+        )
+        (view,) = emu.exchange.engine.open_orders("default")
+        assert emu.exchange.order_id(view.order_id) == placed["id"]
+        assert (view.parked, view.label, view.trail, view.trail_relative) == (
+            True,
+            "trailing-stop",
+            Decimal("0.01"),
+            True,
+        )
+    finally:
+        await ex.close()
+        await emu.close()
