@@ -192,3 +192,12 @@ def test_iceberg_quantity_is_refused_not_ignored() -> None:
         "msg": "Parameter 'aboveIcebergQty' sent when not required.",
     }
     assert exchange.engine.open_orders("doc") == []
+
+
+def test_a_refused_list_leaves_no_order_behind() -> None:
+    # the LIMIT_MAKER leg goes in first; the stop leg then would trigger at once
+    _, session = oco_market()
+    bad = {**SELL_OCO, "belowStopPrice": "60500.00", "belowPrice": "60400.00"}
+    assert send(session, "orderList.place.oco", **bad)["error"]["code"] == -2010
+    history = send(session, "allOrders")["result"]
+    assert [o["clientOrderId"] for o in history if o["orderListId"] != -1] == []

@@ -109,9 +109,9 @@ def _place_oco(session: BinanceSession, params: dict[str, object], now: int) -> 
     for cmd in legs:
         got = ex.engine.place(cmd)
         if isinstance(got[0], CommandRejected):
-            for order_id in placed:  # none of the list stands
-                events += ex.engine.cancel(CancelOrder(key.account_id, spec.symbol, order_id))
-            ex.publish(events, origin=session)
+            for order_id in placed:  # none of the list stands, nor is reported
+                ex.engine.cancel(CancelOrder(key.account_id, spec.symbol, order_id))
+                ex.engine.forget(order_id)
             raise rules.new_order_rejected(REJECT_MESSAGES[got[0].reason])
         placed.append(got[0].order.order_id)
         events += got
