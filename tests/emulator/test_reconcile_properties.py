@@ -35,13 +35,14 @@ D = Decimal
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 
 #: (side, kind, offset from mid in ticks, size in lots, flag) where flag is one of
-#: post_only / stop / cancel-afterwards / plain
+#: post_only / stop / cancel-afterwards / plain, and on Binance also a trailing stop or an
+#: OCO list (the other venues place those steps plain)
 STEP = st.tuples(
     st.sampled_from(["buy", "sell"]),
     st.sampled_from(["limit", "market"]),
     st.integers(-15, 15),
     st.integers(1, 40),
-    st.sampled_from(["plain", "plain", "post", "stop", "cancel"]),
+    st.sampled_from(["plain", "plain", "post", "stop", "cancel", "trail", "oco"]),
 )
 STEPS = st.lists(STEP, min_size=1, max_size=12)
 
@@ -62,7 +63,7 @@ def _binance_balances(session: Any, ts: int) -> dict[str, Decimal]:
 @SETTINGS
 @given(STEPS)
 def test_binance_fills_reconcile_with_balances(steps: list[tuple[str, str, int, int, str]]) -> None:
-    clock, _exchange, session = make()
+    clock, exchange, session = make()
     ts = clock.now
     before = _binance_balances(session, ts)
     for index, (side, kind, ticks, lots, flag) in enumerate(steps):
@@ -78,8 +79,23 @@ def test_binance_fills_reconcile_with_balances(steps: list[tuple[str, str, int, 
             params.update(type="LIMIT", timeInForce="GTC", price=str(price))
         else:
             params["type"] = "MARKET"
+        if flag == "trail":
+            params.update(type="STOP_LOSS", trailingDelta=50)
+            params.pop("price", None)
+            params.pop("timeInForce", None)
+        method = "order.place"
+        if flag == "oco":  # take profit 20 ticks away, stop 20 ticks the other way
+            away = D("0.01") * 2000 * (1 if side == "sell" else -1)
+            limit_maker = {"Type": "LIMIT_MAKER", "Price": str(price + away)}
+            stop = {"Type": "STOP_LOSS_LIMIT", "Price": str(price - away),
+                    "StopPrice": str(price - away), "TimeInForce": "GTC"}  # fmt: skip
+            above, below = (limit_maker, stop) if side == "sell" else (stop, limit_maker)
+            params = {"symbol": "BTCUSDT", "side": side.upper(), "quantity": params["quantity"],
+                      **{f"above{k}": v for k, v in above.items()},
+                      **{f"below{k}": v for k, v in below.items()}}  # fmt: skip
+            method = "orderList.place.oco"
         params.update(apiKey=DOC_API_KEY, timestamp=ts, newClientOrderId=f"c{index}")
-        call(session, {"id": index, "method": "order.place", "params": hmac_sign(params)})
+        call(session, {"id": index, "method": method, "params": hmac_sign(params)})
         if flag == "cancel":
             cancel = {"symbol": "BTCUSDT", "origClientOrderId": f"c{index}",
                       "apiKey": DOC_API_KEY, "timestamp": ts}  # fmt: skip
@@ -96,6 +112,11 @@ def test_binance_fills_reconcile_with_balances(steps: list[tuple[str, str, int, 
         quote += -sign * notional - (fee if fill["commissionAsset"] == "USDT" else 0)
     assert after["BTC"] - before["BTC"] == base
     assert after["USDT"] - before["USDT"] == quote
+    # and every lock is released once nothing is open (lists and stops included)
+    cancel_all = hmac_sign({"symbol": "BTCUSDT", "apiKey": DOC_API_KEY, "timestamp": ts})
+    call(session, {"id": "c", "method": "openOrders.cancelAll", "params": cancel_all})
+    locked = {a: b.locked for a, b in exchange.registry.accounts["doc"].balances.items()}
+    assert all(v == 0 for v in locked.values()), locked
 
 
 # ----------------------------------------------------------------- Coinbase

@@ -159,3 +159,16 @@ def test_binance_stop_without_stop_price_is_1102() -> None:
     _, _, session = market()
     response, _ = place(session, side="SELL", type="STOP_LOSS", quantity="0.1")
     assert response["error"]["code"] == -1102
+
+
+def test_binance_iceberg_quantity_is_refused_not_ignored() -> None:
+    # exchangeInfo lists "icebergAllowed": false: a hidden size is not modelled, and the
+    # order must not rest as if it were visible in full
+    _, exchange, session = market()
+    response, _ = place(session, side="BUY", type="LIMIT", timeInForce="GTC",
+                        quantity="1.00000", price="50000.00", icebergQty="0.10000")  # fmt: skip
+    assert response["error"] == {
+        "code": -1106,
+        "msg": "Parameter 'icebergQty' sent when not required.",
+    }
+    assert exchange.engine.open_orders("doc") == []

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import tempfile
 from pathlib import Path
 
 from rich.console import Console
 
 from whalewire.commands.embedded import build
+from whalewire.commands.run import add_output_options, log_path, run_as_asked
 from whalewire.engine.config import parse_config
 from whalewire.engine.logs import configure_logging
-from whalewire.engine.runner import run as run_engine
 from whalewire.net.client import install_uvloop
 
 #: The demo's configuration: the defaults plus a lower threshold, so the one replayed
@@ -44,6 +43,10 @@ speed = {speed}
 """
 
 
+#: where the demo logs while the dashboard has the terminal
+DEMO_LOG = Path("whalewire-demo.log")
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the demo's options."""
     parser.add_argument(
@@ -53,14 +56,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="replay speed (1.0: the recorded 36 s; 0: as fast as possible)",
     )
     parser.add_argument("--seconds", type=float, default=90.0, help="stop after this long")
-    parser.add_argument("--no-dashboard", action="store_true", help="plain output (for logs)")
-    parser.add_argument(
-        "--log-file",
-        type=Path,
-        default=None,
-        help="structured log file (default: whalewire-demo.log with the dashboard, else stderr)",
-    )
-    parser.add_argument("--log-format", choices=("json", "text"), default="json")
+    add_output_options(parser, DEMO_LOG)
     parser.add_argument(
         "--report",
         type=Path,
@@ -73,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo and print its summary."""
     loop_name = "uvloop" if install_uvloop() else "asyncio"
     console = Console()
-    log_file = args.log_file or (None if args.no_dashboard else Path("whalewire-demo.log"))
+    log_file = log_path(args, DEMO_LOG)
     configure_logging(fmt=args.log_format, path=log_file)
     console.print(
         f"[bold]whalewire demo[/bold]: emulated Binance on loopback, replay of mainnet block "
@@ -93,13 +89,7 @@ async def _demo(args: argparse.Namespace, console: Console) -> int:
                 markup=False,
             )
             console.print(f"control token: {control.token} (for kill and resume)", markup=False)
-            status = await run_engine(
-                running,
-                seconds=args.seconds,
-                dashboard=not args.no_dashboard and sys.stdout.isatty(),
-                console=console,
-                report_html=args.report,
-            )
+            status = await run_as_asked(running, args, console)
         finally:
             await running.close()
     orders = status["orders"]

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -18,6 +19,7 @@ from whalewire.commands.embedded import build
 from whalewire.commands.errors import USER_ERRORS, fail
 from whalewire.engine.config import Config, ConfigError, load_config
 from whalewire.engine.logs import configure_logging
+from whalewire.engine.runner import Running
 from whalewire.engine.runner import run as run_engine
 from whalewire.net.client import install_uvloop
 from whalewire.ws.exceptions import InvalidHandshake, InvalidStatus
@@ -45,15 +47,46 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help=f"skip the typed confirmation ({CONFIRMATION!r}) for live mode",
     )
     parser.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    add_output_options(parser, DEFAULT_LOG)
+    parser.add_argument("--report", type=Path, default=None, help="write an HTML latency report")
+
+
+#: where ``run`` logs while the dashboard has the terminal
+DEFAULT_LOG = Path("whalewire.log")
+
+
+def add_output_options(parser: argparse.ArgumentParser, default_log: Path) -> None:
+    """Add ``--no-dashboard``, ``--log-file`` and ``--log-format`` (``run`` and ``demo``)."""
     parser.add_argument("--no-dashboard", action="store_true", help="plain output (for logs)")
     parser.add_argument(
         "--log-file",
         type=Path,
         default=None,
-        help="structured log file (default: whalewire.log with the dashboard, else stderr)",
+        help=f"structured log file (default: {default_log} with the dashboard, else stderr)",
     )
     parser.add_argument("--log-format", choices=("json", "text"), default="json")
-    parser.add_argument("--report", type=Path, default=None, help="write an HTML latency report")
+
+
+async def run_as_asked(
+    running: Running, args: argparse.Namespace, console: Console
+) -> dict[str, Any]:
+    """Run the engine as ``--seconds``, ``--no-dashboard`` and ``--report`` ask (``run``
+    and ``demo``); return its final status."""
+    return await run_engine(
+        running,
+        seconds=args.seconds,
+        # a pipe or a service's journal gets the event lines, not redrawn frames
+        dashboard=not args.no_dashboard and sys.stdout.isatty(),
+        console=console,
+        report_html=args.report,
+    )
+
+
+def log_path(args: argparse.Namespace, default_log: Path) -> Path | None:
+    """Return the log file: ``--log-file``, else ``default_log`` under the dashboard, else
+    None (stderr)."""
+    log_file: Path | None = args.log_file
+    return log_file or (None if args.no_dashboard else default_log)
 
 
 def check_live(config: Config, args: argparse.Namespace, console: Console) -> str | None:
@@ -86,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     if refusal is not None:
         return fail(f"refused: {refusal}")
     install_uvloop()
-    log_file = args.log_file or (None if args.no_dashboard else Path("whalewire.log"))
+    log_file = log_path(args, DEFAULT_LOG)
     try:
         configure_logging(fmt=args.log_format, path=log_file)
     except OSError as exc:
@@ -123,14 +156,7 @@ async def _run(config: Config, args: argparse.Namespace, console: Console) -> in
             f"control token {control.token} (kill/resume need it; also in {control.token_file})",
             markup=False,
         )
-        await run_engine(
-            running,
-            seconds=args.seconds,
-            # a pipe or a service's journal gets the event lines, not redrawn frames
-            dashboard=not args.no_dashboard and sys.stdout.isatty(),
-            console=console,
-            report_html=args.report,
-        )
+        await run_as_asked(running, args, console)
     finally:
         await running.close()
     return 0

@@ -246,6 +246,12 @@ DEFAULT_BALANCES: dict[str, Decimal] = {
     "USDT": Decimal(1_000_000),
     "BNB": Decimal(0),
 }
+#: What the default account of the USD venues (Coinbase, Kraken) holds.
+USD_BALANCES: dict[str, Decimal] = {
+    "BTC": Decimal(10),
+    "ETH": Decimal(100),
+    "USD": Decimal(1_000_000),
+}
 
 
 def open_default_account(registry: Registry, account_id: str = "default") -> Credentials:

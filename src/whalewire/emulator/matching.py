@@ -139,6 +139,16 @@ class PlaceOrder:
     refuse_triggered: bool = False
     #: the venue's name for the order type (e.g. "STOP_LOSS_LIMIT"), carried in views
     label: str = ""
+    #: a trailing stop: once active (at once, or when ``stop_price`` is reached) it follows
+    #: the best last price since (a SELL the highest, a BUY the lowest) and triggers when
+    #: the price turns back by ``trail`` (quote, or a fraction with ``trail_relative``)
+    trail: Decimal | None = None
+    trail_relative: bool = False
+    #: one-cancels-the-other group (-1: none): once an order of the group trades or its
+    #: stop triggers, or one is canceled, the group's other open orders are canceled. A
+    #: parked stop placed into a group that already holds funds holds none itself: it
+    #: locks afresh when it triggers, after its siblings let theirs go
+    group: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +189,13 @@ class OrderView:
     label: str = ""
     #: a stop that has not triggered yet (open, but not on the book)
     parked: bool = False
+    #: a trailing stop's distance (see ``PlaceOrder.trail``; zero: not trailing) and when
+    #: it started trailing (-1: not yet)
+    trail: Decimal = ZERO
+    trail_relative: bool = False
+    trail_time: int = -1
+    #: the order's one-cancels-the-other group (-1: none)
+    group: int = -1
 
     @property
     def is_open(self) -> bool:
@@ -276,6 +293,13 @@ class _Order:
     label: str = ""
     #: the command to run when a parked stop triggers (None: not a parked stop)
     pending: PlaceOrder | None = None
+    #: a trailing stop: its distance, when it started trailing (-1: not yet) and the best
+    #: last price since
+    trail: Decimal = ZERO
+    trail_relative: bool = False
+    trail_time: int = -1
+    extreme: Decimal = ZERO
+    group: int = -1
 
     @property
     def remaining(self) -> Decimal:
@@ -303,6 +327,10 @@ class _Order:
             stop_price=self.stop_price,
             label=self.label,
             parked=self.pending is not None,
+            trail=self.trail,
+            trail_relative=self.trail_relative,
+            trail_time=self.trail_time,
+            group=self.group,
         )
 
 
@@ -362,6 +390,10 @@ def _floor_to_step(value: Decimal, step: Decimal) -> Decimal:
     return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
 
 
+#: the statuses of an order still open (resting or parked)
+_OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+
+
 class MatchingEngine:
     """Every symbol's book plus the accounts whose balances the fills move."""
 
@@ -381,6 +413,8 @@ class MatchingEngine:
         self._orders: dict[int, _Order] = {}
         #: parked stops per symbol, oldest first
         self._stops: dict[str, list[_Order]] = {}
+        #: one-cancels-the-other groups: their order ids, by group id
+        self._groups: dict[int, list[int]] = {}
         # open orders by (account, symbol, client id): Binance refuses a duplicate only
         # among open orders ("Duplicate order sent.")
         self._open_by_client_id: dict[tuple[str, str, str], _Order] = {}
@@ -458,7 +492,7 @@ class MatchingEngine:
         client_id = cmd.client_order_id or self._generate_client_id()
         if (cmd.account_id, spec.symbol, client_id) in self._open_by_client_id:
             return [CommandRejected(RejectReason.DUPLICATE_ORDER, now)]
-        if cmd.stop_price is not None and parked is None:
+        if (cmd.stop_price is not None or cmd.trail is not None) and parked is None:
             return self._park(cmd, book, client_id, now)
         account = self.registry.accounts[cmd.account_id]
         tif = cmd.time_in_force or TimeInForce.GTC
@@ -509,9 +543,15 @@ class MatchingEngine:
             working_time=now,
             stop_price=cmd.stop_price or ZERO,
             label=cmd.label,
+            trail=cmd.trail or ZERO,
+            trail_relative=cmd.trail_relative,
+            trail_time=-1 if parked is None else parked.trail_time,
+            group=cmd.group,
         )
         if parked is None:
             self.next_order_id += 1
+            if cmd.group >= 0:
+                self._groups.setdefault(cmd.group, []).append(order.order_id)
         self._orders[order.order_id] = order
         # a triggered stop was accepted when it was parked: no second "accepted"
         events: list[Event] = [OrderAccepted(order.view(), now)] if parked is None else []
@@ -523,6 +563,10 @@ class MatchingEngine:
                 events.extend(
                     self._fill(book, taker=order, maker=maker, qty=qty, price=price, now=now)
                 )
+            # an order of a one-cancels-the-other group that traded cancels the others
+            for traded in [order, *(maker for maker, _, _ in plan)]:
+                if traded.group >= 0 and traded.trades:
+                    events.extend(self._cancel_siblings(traded, now, expire=True))
 
         if order.remaining > 0 and tif is TimeInForce.GTC and cmd.order_type is OrderType.LIMIT:
             book.side(cmd.side).add(order)
@@ -546,17 +590,24 @@ class MatchingEngine:
         quantity; a SELL its quantity. When it triggers the lock is released and the order
         runs as a new MARKET/LIMIT order with the same id, locking afresh.
         """
-        assert cmd.stop_price is not None
-        if cmd.refuse_triggered and self._crossed(book, cmd.stop_price, cmd.trigger_above):
+        if (
+            cmd.stop_price is not None
+            and cmd.refuse_triggered
+            and self._crossed(book, cmd.stop_price, cmd.trigger_above)
+        ):
             return [CommandRejected(RejectReason.WOULD_TRIGGER, now)]
         spec = book.spec
         qty = cmd.quantity if cmd.quantity is not None else ZERO
-        if cmd.side is Side.BUY:
+        if cmd.group >= 0 and any(self._orders[i].locked for i in self._groups.get(cmd.group, ())):
+            asset, to_lock = (spec.quote if cmd.side is Side.BUY else spec.base), ZERO
+        elif cmd.side is Side.BUY:
             asset = spec.quote
             if cmd.quote_quantity is not None:
                 to_lock = cmd.quote_quantity * (1 + self.fees.hold_rate())
             else:
-                to_lock = (cmd.price or cmd.stop_price) * qty * (1 + self.fees.hold_rate())
+                # a trailing market BUY without a price holds at the price it trails from
+                mark = cmd.price or cmd.stop_price or book.last_price or book.asks.best() or ZERO
+                to_lock = mark * qty * (1 + self.fees.hold_rate())
         else:
             asset, to_lock = spec.base, qty
         account = self.registry.accounts[cmd.account_id]
@@ -580,10 +631,17 @@ class MatchingEngine:
             locked=to_lock,
             lock_price=ZERO,
             update_time=now,
-            stop_price=cmd.stop_price,
+            stop_price=cmd.stop_price or ZERO,
             label=cmd.label,
             pending=cmd,
+            trail=cmd.trail or ZERO,
+            trail_relative=cmd.trail_relative,
+            group=cmd.group,
         )
+        if cmd.group >= 0:
+            self._groups.setdefault(cmd.group, []).append(order.order_id)
+        if cmd.trail is not None and cmd.stop_price is None:
+            self._start_trailing(order, book.last_price, now)
         self.next_order_id += 1
         self._orders[order.order_id] = order
         self._stops.setdefault(spec.symbol, []).append(order)
@@ -597,24 +655,46 @@ class MatchingEngine:
             return False  # nothing traded yet: nothing to trigger on
         return price >= stop if above else price <= stop
 
+    @staticmethod
+    def _start_trailing(order: _Order, price: Decimal, now: int) -> None:
+        if price:  # nothing traded yet: it starts with the first trade
+            order.trail_time, order.extreme = now, price
+
+    def _due(self, book: _Book, order: _Order, now: int) -> bool:
+        """Whether a parked stop triggers at the book's last price; a trailing one first
+        activates (at its ``stop_price``, if any), then follows the best price since."""
+        cmd, last = order.pending, book.last_price
+        if cmd is None or not last:
+            return False
+        if cmd.trail is None:
+            return self._crossed(book, order.stop_price, cmd.trigger_above)
+        if order.trail_time < 0:
+            if cmd.stop_price is not None and not self._crossed(
+                book, cmd.stop_price, cmd.trigger_above
+            ):
+                return False
+            self._start_trailing(order, last, now)
+        # a SELL trails the highest price and triggers on a fall; a BUY the lowest, a rise
+        sell = order.side is Side.SELL
+        order.extreme = max(order.extreme, last) if sell else min(order.extreme, last)
+        distance = cmd.trail * order.extreme if cmd.trail_relative else cmd.trail
+        return last <= order.extreme - distance if sell else last >= order.extreme + distance
+
     def _trigger(self, book: _Book) -> list[Event]:
         """Run every parked stop of the book's symbol the last price has reached, oldest
         first; a triggered stop's own trades may trigger more (each runs once)."""
         events: list[Event] = []
         stops = self._stops.get(book.spec.symbol, [])
         while True:
-            due = next(
-                (o for o in stops if o.pending is not None and self._crossed(
-                    book, o.stop_price, o.pending.trigger_above)),
-                None,
-            )  # fmt: skip
+            now = self._clock()
+            due = next((o for o in stops if self._due(book, o, now)), None)
             if due is None:
                 return events
             stops.remove(due)
             cmd, due.pending = due.pending, None
             assert cmd is not None
-            now = self._clock()
             self._release(due, now)
+            events.extend(self._cancel_siblings(due, now, expire=True))  # before it locks
             self._open_by_client_id.pop((due.account_id, book.spec.symbol, due.client_order_id))
             del self._orders[due.order_id]
             run = self._place(replace(cmd, client_order_id=due.client_order_id), due)
@@ -631,17 +711,39 @@ class MatchingEngine:
         order = self._find(cmd.account_id, cmd.symbol, cmd.order_id, cmd.client_order_id)
         if order is None or order.status not in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED):
             return [CommandRejected(RejectReason.UNKNOWN_ORDER, now)]
+        events: list[Event] = [self._cancel_one(order, now, cmd.new_client_order_id)]
+        return events + self._cancel_siblings(order, now)
+
+    def _cancel_one(
+        self, order: _Order, now: int, new_client_id: str = "", *, expire: bool = False
+    ) -> Event:
         if order.pending is not None:  # a parked stop: off the book
             self._stops[order.spec.symbol].remove(order)
             order.pending = None
         else:
             self._books[order.spec.symbol].side(order.side).remove(order)
         self._open_by_client_id.pop((order.account_id, order.spec.symbol, order.client_order_id))
+        if expire:  # ended by its group, not canceled: it keeps its client id
+            order.status = OrderStatus.EXPIRED
+            self._release(order, now)
+            return OrderExpired(order.view(), now)
         order.orig_client_order_id = order.client_order_id
-        order.client_order_id = cmd.new_client_order_id or self._generate_client_id()
+        order.client_order_id = new_client_id or self._generate_client_id()
         order.status = OrderStatus.CANCELED
         self._release(order, now)
-        return [OrderCanceled(order.view(), now)]
+        return OrderCanceled(order.view(), now)
+
+    def _cancel_siblings(self, order: _Order, now: int, *, expire: bool = False) -> list[Event]:
+        """Cancel the other open orders of ``order``'s one-cancels-the-other group; with
+        ``expire`` (``order`` traded or triggered) they end EXPIRED, as Binance ends an OCO's
+        other order."""
+        events: list[Event] = []
+        for order_id in self._groups.get(order.group, ()):
+            other = self._orders.get(order_id)
+            if other is None or other is order or other.status not in _OPEN:
+                continue
+            events.append(self._cancel_one(other, now, expire=expire))
+        return events
 
     def amend(
         self,
@@ -700,7 +802,9 @@ class MatchingEngine:
         """Cancel every open order of ``account_id`` on ``symbol``, oldest first."""
         events: list[Event] = []
         for view in self.open_orders(account_id, symbol):
-            events.extend(self.cancel(CancelOrder(account_id, symbol, order_id=view.order_id)))
+            order = self._orders[view.order_id]
+            if order.status in _OPEN:  # not canceled already with its group
+                events.extend(self.cancel(CancelOrder(account_id, symbol, order_id=view.order_id)))
         return events
 
     def forget(self, order_id: int) -> None:

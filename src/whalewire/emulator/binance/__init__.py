@@ -6,6 +6,7 @@ Importing the package registers the methods with the sessions (``methods`` fills
 gives sessions that answer every method. The main names are re-exported here.
 """
 
+from whalewire.emulator.binance import lists as _lists  # noqa: F401 - registers them
 from whalewire.emulator.binance import market as _market  # noqa: F401 - registers them
 from whalewire.emulator.binance import methods as _methods  # noqa: F401 - registers them
 from whalewire.emulator.binance.exchange import BinanceConfig, BinanceExchange, BinanceSession

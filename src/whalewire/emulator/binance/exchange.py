@@ -33,7 +33,7 @@ from whalewire.emulator.accounts import (
     open_default_account,
 )
 from whalewire.emulator.binance import rules
-from whalewire.emulator.binance.render import execution_report
+from whalewire.emulator.binance.render import execution_report, list_status, order_list
 from whalewire.emulator.binance.rules import ApiError, fmt
 from whalewire.emulator.faults import FaultKind
 from whalewire.emulator.limits import BanPolicy, BanState, Interval, RateLimit, Usage, WindowCounter
@@ -103,6 +103,18 @@ ORDERS = (
     RateLimit("ORDERS", Interval.DAY, 1, 200_000),
 )
 CONNECTIONS = RateLimit("CONNECTIONS", Interval.MINUTE, 5, 300)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderList:
+    """An order list (``orderList.place.oco``): its ids, owner and orders' engine ids."""
+
+    list_id: int
+    client_id: str
+    account_id: str
+    symbol: str
+    order_ids: tuple[int, ...]
+    time: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +191,8 @@ class BinanceExchange(Exchange["BinanceSession"]):
         self._weights: dict[str, Usage] = {}
         self._bans: dict[str, BanState] = {}
         self._orders: dict[str, Usage] = {}
+        #: order lists (``lists.py``), by ``orderListId``
+        self.order_lists: dict[int, OrderList] = {}
         #: the latest fills of every account, oldest first (``myTrades`` reads them)
         self.fills: collections.deque[OrderTraded] = collections.deque(maxlen=FILLS_KEPT)
 
@@ -292,6 +306,10 @@ class BinanceExchange(Exchange["BinanceSession"]):
             for session in self.sessions:
                 if session.push(view.account_id, report) and session not in woken:
                     woken.append(session)
+        for account_id, status in self._list_statuses(events, now):
+            for session in self.sessions:
+                if session.push(account_id, status) and session not in woken:
+                    woken.append(session)
         for account_id, assets in touched.items():
             account = self.registry.accounts[account_id]
             position = {
@@ -309,6 +327,21 @@ class BinanceExchange(Exchange["BinanceSession"]):
             for session in woken:
                 if session is not origin:
                     self.on_push(session)
+
+    def _list_statuses(self, events: list[Event], now: int) -> list[tuple[str, dict[str, object]]]:
+        """``listStatus`` for each order list whose orders ``events`` touched, with its
+        owner; sent after those orders' ``executionReport`` events."""
+        out: list[tuple[str, dict[str, object]]] = []
+        groups = {e.order.group for e in events if not isinstance(e, CommandRejected)}
+        for list_id in sorted(groups - {-1}):
+            lst = self.order_lists.get(list_id)
+            if lst is None:
+                continue
+            found = (self.engine.get_order(lst.account_id, lst.symbol, i) for i in lst.order_ids)
+            views = [v for v in found if v is not None]
+            body = order_list(lst.list_id, lst.client_id, lst.symbol, lst.time, views)
+            out.append((lst.account_id, list_status(body, now)))
+        return out
 
 
 def render_counters(counters: list[WindowCounter], now: int) -> list[dict[str, object]]:

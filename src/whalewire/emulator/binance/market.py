@@ -136,17 +136,6 @@ def _count(params: Mapping[str, object]) -> int | None:
     return len(many) if isinstance(many, list) else None
 
 
-def _limit(params: Mapping[str, object], default: int, maximum: int) -> int:
-    limit = rules.get_int(params, "limit")
-    if limit is None:
-        return default
-    if limit > maximum:
-        raise rules.too_large("limit", str(maximum))
-    if limit < 1:
-        raise rules.invalid_parameter("limit")
-    return limit
-
-
 def _time_zone(params: Mapping[str, object]) -> int:
     """Return ``timeZone`` as an offset in ms: "Hours and minutes (e.g. -1:00, 05:45)" or
     "Only hours (e.g. 0, 8, 4)"; "Accepted range is strictly [-12:00 to +14:00]"."""
@@ -338,7 +327,7 @@ def _klines(session: BinanceSession, params: dict[str, object], now: int) -> obj
     start = rules.get_int(params, "startTime")
     end = rules.get_int(params, "endTime")
     offset = _time_zone(params)
-    limit = _limit(params, 500, 1000)
+    limit = rules.get_limit(params, 500, 1000)
     candles: dict[int, _Candle] = {}
     for trade in tape(session, spec.symbol):
         if (start is not None and trade.time < start) or (end is not None and trade.time > end):
@@ -367,13 +356,13 @@ def _trade_body(trade: PublicTrade) -> dict[str, object]:
 
 def _trades_recent(session: BinanceSession, params: dict[str, object], now: int) -> object:
     spec = symbol_spec(session, params)
-    limit = _limit(params, 500, 1000)
+    limit = rules.get_limit(params, 500, 1000)
     return [_trade_body(t) for t in tape(session, spec.symbol)[-limit:]]
 
 
 def _trades_historical(session: BinanceSession, params: dict[str, object], now: int) -> object:
     spec = symbol_spec(session, params)
-    limit = _limit(params, 500, 1000)
+    limit = rules.get_limit(params, 500, 1000)
     from_id = rules.get_int(params, "fromId")
     trades = tape(session, spec.symbol)
     if from_id is None:  # "If fromId is not specified, the most recent trades are returned."
@@ -403,7 +392,7 @@ def _trades_aggregate(session: BinanceSession, params: dict[str, object], now: i
     """Aggregate trade ids are the id of their first trade: unique, increasing and stable
     while the emulator runs (Binance numbers them separately; clients only page by them)."""
     spec = symbol_spec(session, params)
-    limit = _limit(params, 500, 1000)
+    limit = rules.get_limit(params, 500, 1000)
     from_id = rules.get_int(params, "fromId")
     start = rules.get_int(params, "startTime")
     end = rules.get_int(params, "endTime")

@@ -9,8 +9,9 @@ methods to the session they serve. Knows the session's public face only (no tran
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
+from typing import TypeVar
 
 from whalewire.emulator.accounts import KeyType
 from whalewire.emulator.binance import rules
@@ -36,7 +37,7 @@ from whalewire.emulator.matching import (
     Trade,
 )
 
-_REJECT_MESSAGES = {
+REJECT_MESSAGES = {
     RejectReason.INSUFFICIENT_BALANCE: rules.INSUFFICIENT_BALANCE,
     RejectReason.DUPLICATE_ORDER: rules.DUPLICATE_ORDER,
     RejectReason.WOULD_TAKE: rules.WOULD_TAKE,
@@ -132,7 +133,7 @@ def symbol_spec(session: BinanceSession, params: Mapping[str, object]) -> Symbol
     return spec
 
 
-def _parse_order(
+def parse_order(
     session: BinanceSession, params: Mapping[str, object], account_id: str
 ) -> tuple[PlaceOrder, str]:
     """Validate ``order.place`` params (presence, enums, filters) into a command."""
@@ -147,15 +148,27 @@ def _parse_order(
     side = Side(side_text)
     conditional = _CONDITIONAL.get(type_text)
     stop_price = rules.get_decimal(params, "stopPrice")
+    # "Trailing Stop FAQ": trailingDelta (BIPS) makes a conditional order trail; with a
+    # stopPrice too, it starts trailing once the stopPrice condition is met
+    trailing = rules.get_int(params, "trailingDelta")
+    if params.get("icebergQty") is not None:
+        # exchangeInfo says "icebergAllowed": false: a hidden size is not modelled, and an
+        # order must not be placed as if it were visible in full
+        raise rules.not_required("icebergQty")
     if conditional is not None:
         order_type = conditional[0]
-        if stop_price is None:
-            raise rules.mandatory("stopPrice")
-        rules.check_price_filter(spec, stop_price)
+        if stop_price is None and trailing is None:
+            raise rules.one_of("stopPrice", "trailingDelta")
+        if stop_price is not None:
+            rules.check_price_filter(spec, stop_price)
+        if trailing is not None:
+            rules.check_trailing_delta(trailing)
         if order_type is OrderType.MARKET and rules.get_decimal(params, "quoteOrderQty"):
             raise rules.not_required("quoteOrderQty")
     elif stop_price is not None:
         raise rules.not_required("stopPrice")
+    elif trailing is not None:
+        raise rules.not_required("trailingDelta")
     else:
         order_type = OrderType.MARKET if type_text == "MARKET" else OrderType.LIMIT
     quantity = rules.get_decimal(params, "quantity")
@@ -223,6 +236,8 @@ def _parse_order(
         trigger_above=conditional[1][side] if conditional is not None else False,
         refuse_triggered=True,
         label=type_text if type_text not in ("LIMIT", "MARKET") else "",
+        trail=Decimal(trailing) / rules.BIPS if trailing is not None else None,
+        trail_relative=True,
     )
     return cmd, resp_type
 
@@ -231,7 +246,7 @@ def _order_place(session: BinanceSession, params: dict[str, object], now: int) -
     key = session.authorize(params, now)
     # the ORDERS limits are checked (and reported in rateLimits) for every order request
     usage = session.charge_order(key.account_id, now)
-    cmd, resp_type = _parse_order(session, params, key.account_id)
+    cmd, resp_type = parse_order(session, params, key.account_id)
     result = _place(session, cmd, resp_type, now)
     usage.add(now, 1)
     return result
@@ -247,7 +262,7 @@ def _place(session: BinanceSession, cmd: PlaceOrder, resp_type: str, now: int) -
     events = engine.place(cmd)
     first = events[0]
     if isinstance(first, CommandRejected):
-        raise rules.new_order_rejected(_REJECT_MESSAGES[first.reason])
+        raise rules.new_order_rejected(REJECT_MESSAGES[first.reason])
     order_id = first.order.order_id
     final = first.order
     fills: list[Trade] = []
@@ -279,7 +294,7 @@ def _cancel_replace(session: BinanceSession, params: dict[str, object], now: int
     cancel_client_id = rules.get_str(params, "cancelOrigClientOrderId") or ""
     if cancel_id is None and not cancel_client_id:
         raise rules.one_of("cancelOrderId", "cancelOrigClientOrderId")
-    cmd, resp_type = _parse_order(session, params, key.account_id)
+    cmd, resp_type = parse_order(session, params, key.account_id)
     usage.add(now, 1)
     new_id = rules.get_str(params, "cancelNewClientOrderId") or ""
     engine = session.exchange.engine
@@ -316,7 +331,7 @@ def _cancel_replace(session: BinanceSession, params: dict[str, object], now: int
 
 def _order_test(session: BinanceSession, params: dict[str, object], now: int) -> object:
     key = session.authorize(params, now)
-    _parse_order(session, params, key.account_id)
+    parse_order(session, params, key.account_id)
     return {}
 
 
@@ -358,21 +373,11 @@ def _open_orders(session: BinanceSession, params: dict[str, object], now: int) -
     return [order_status(v) for v in session.exchange.engine.open_orders(key.account_id, symbol)]
 
 
+_T = TypeVar("_T")
+
 #: "Default: 500; Maximum: 1000" and "can't be longer than 24 hours" (``allOrders``)
 _HISTORY_LIMIT = (500, 1000)
 _HISTORY_SPAN_MS = 24 * 3_600_000
-
-
-def _history_limit(params: Mapping[str, object]) -> int:
-    default, maximum = _HISTORY_LIMIT
-    limit = rules.get_int(params, "limit")
-    if limit is None:
-        return default
-    if limit > maximum:
-        raise rules.too_large("limit", str(maximum))
-    if limit < 1:
-        raise rules.invalid_parameter("limit")
-    return limit
 
 
 def _history_range(params: Mapping[str, object]) -> tuple[int | None, int | None]:
@@ -390,23 +395,36 @@ def _all_orders(session: BinanceSession, params: dict[str, object], now: int) ->
     spec = symbol_spec(session, params)
     start, end = _history_range(params)
     from_id = rules.get_int(params, "orderId")
-    limit = _history_limit(params)
+    limit = rules.get_limit(params, *_HISTORY_LIMIT)
     engine = session.exchange.engine
     found = (
         engine.get_order(key.account_id, spec.symbol, oid) for oid in range(1, engine.next_order_id)
     )
     orders = [view for view in found if view is not None]
-    if start is not None or end is not None:
-        # "If startTime and/or endTime are specified, orderId is ignored. Orders are
-        # filtered by time of the last execution status update."
-        lo = start if start is not None else 0
-        hi = end if end is not None else now
-        picked = [v for v in orders if lo <= v.update_time <= hi][:limit]
-    elif from_id is not None:
-        picked = [v for v in orders if v.order_id >= from_id][:limit]
-    else:
-        picked = orders[-limit:]  # "the most recent orders are returned"
+    # "If startTime and/or endTime are specified, orderId is ignored. Orders are
+    # filtered by time of the last execution status update."
+    window = (start, end, now)
+    picked = _page(orders, window, from_id, limit, lambda v: (v.update_time, v.order_id))
     return [order_status(v) for v in picked]
+
+
+def _page(
+    items: list[_T],
+    window: tuple[int | None, int | None, int],
+    from_id: int | None,
+    limit: int,
+    time_and_id: Callable[[_T], tuple[int, int]],
+) -> list[_T]:
+    """Page a chronological history as ``allOrders`` and ``myTrades`` do: the first
+    ``limit`` inside ``startTime``..``endTime`` (either given), else from ``fromId`` on,
+    else "the most recent" ``limit``."""
+    start, end, now = window
+    if start is not None or end is not None:
+        lo, hi = start if start is not None else 0, end if end is not None else now
+        return [x for x in items if lo <= time_and_id(x)[0] <= hi][:limit]
+    if from_id is not None:
+        return [x for x in items if time_and_id(x)[1] >= from_id][:limit]
+    return items[-limit:]
 
 
 def _my_trades(session: BinanceSession, params: dict[str, object], now: int) -> object:
@@ -416,7 +434,7 @@ def _my_trades(session: BinanceSession, params: dict[str, object], now: int) -> 
     start, end = _history_range(params)
     order_id = rules.get_int(params, "orderId")
     from_id = rules.get_int(params, "fromId")
-    limit = _history_limit(params)
+    limit = rules.get_limit(params, *_HISTORY_LIMIT)
     timed = start is not None or end is not None
     # "fromId cannot be used together with startTime and endTime"; "startTime and
     # endTime cannot be used together with orderId"
@@ -429,15 +447,8 @@ def _my_trades(session: BinanceSession, params: dict[str, object], now: int) -> 
         and f.order.symbol == spec.symbol
         and (order_id is None or f.order.order_id == order_id)
     ]
-    if timed:
-        # "trades are filtered by execution time (time)"
-        lo = start if start is not None else 0
-        hi = end if end is not None else now
-        picked = [f for f in fills if lo <= f.ts <= hi][:limit]
-    elif from_id is not None:
-        picked = [f for f in fills if f.trade.trade_id >= from_id][:limit]
-    else:
-        picked = fills[-limit:]  # "the most recent trades are returned"
+    # "trades are filtered by execution time (time)"
+    picked = _page(fills, (start, end, now), from_id, limit, lambda f: (f.ts, f.trade.trade_id))
     return [account_trade(f) for f in picked]
 
 

@@ -7,9 +7,10 @@ functions over ``OrderView``/events; knows nothing of sessions, limits or signat
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
-from whalewire.emulator.binance.rules import fmt
+from whalewire.emulator.binance.rules import BIPS, fmt
 from whalewire.emulator.matching import (
     CommandRejected,
     Event,
@@ -27,7 +28,7 @@ def _order_base(view: OrderView) -> dict[str, object]:
     return {
         "symbol": view.symbol,
         "orderId": view.order_id,
-        "orderListId": -1,
+        "orderListId": view.group,
         "clientOrderId": view.client_order_id,
     }
 
@@ -57,6 +58,7 @@ def order_result(
     )
     if view.stop_price:
         result["stopPrice"] = fmt(view.stop_price)
+    result.update(trailing_fields(view))
     if resp_type == "FULL":
         result["fills"] = [
             {
@@ -92,9 +94,18 @@ def order_status(view: OrderView) -> dict[str, object]:
             "workingTime": view.working_time,
             "origQuoteOrderQty": fmt(view.orig_quote_qty),
             "selfTradePreventionMode": "NONE",
+            **trailing_fields(view),
         }
     )
     return result
+
+
+def trailing_fields(view: OrderView) -> dict[str, object]:
+    """``trailingDelta`` (BIPS) and ``trailingTime`` (-1 until it trails), which order
+    answers carry for trailing orders only ("Conditional fields in Order Responses")."""
+    if not view.trail:
+        return {}
+    return {"trailingDelta": int(view.trail * BIPS), "trailingTime": view.trail_time}
 
 
 def cancel_result(view: OrderView, now: int) -> dict[str, object]:
@@ -103,7 +114,7 @@ def cancel_result(view: OrderView, now: int) -> dict[str, object]:
         "symbol": view.symbol,
         "origClientOrderId": view.orig_client_order_id,
         "orderId": view.order_id,
-        "orderListId": -1,
+        "orderListId": view.group,
         "clientOrderId": view.client_order_id,
         "transactTime": now,
         "price": fmt(view.price),
@@ -119,6 +130,47 @@ def cancel_result(view: OrderView, now: int) -> dict[str, object]:
     }
 
 
+def order_list(
+    list_id: int, client_id: str, symbol: str, time: int, views: list[OrderView]
+) -> dict[str, object]:
+    """Render an OCO order list ("Query Order list"): ``ALL_DONE`` once its contingency
+    has played out (an order executed, triggered or was canceled, the other ended)."""
+    done = not all(v.is_open for v in views)
+    return {
+        "orderListId": list_id,
+        "contingencyType": "OCO",
+        "listStatusType": "ALL_DONE" if done else "EXEC_STARTED",
+        "listOrderStatus": "ALL_DONE" if done else "EXECUTING",
+        "listClientOrderId": client_id,
+        "transactionTime": time,
+        "symbol": symbol,
+        "orders": [
+            {"symbol": v.symbol, "orderId": v.order_id, "clientOrderId": v.client_order_id}
+            for v in views
+        ],
+    }
+
+
+def list_status(body: Mapping[str, object], now: int) -> dict[str, object]:
+    """Render ``order_list``'s body as the user stream's ``listStatus`` event
+    (``user-data-stream.md``, "Order Update")."""
+    orders = body["orders"]
+    assert isinstance(orders, list)
+    return {
+        "e": "listStatus",
+        "E": now,
+        "s": body["symbol"],
+        "g": body["orderListId"],
+        "c": body["contingencyType"],
+        "l": body["listStatusType"],
+        "L": body["listOrderStatus"],
+        "r": "NONE",
+        "C": body["listClientOrderId"],
+        "T": now,
+        "O": [{"s": o["symbol"], "i": o["orderId"], "c": o["clientOrderId"]} for o in orders],
+    }
+
+
 def account_trade(fill: OrderTraded) -> dict[str, object]:
     """Render a ``myTrades`` entry ("Account trade history") from the owner's fill."""
     view, trade = fill.order, fill.trade
@@ -126,7 +178,7 @@ def account_trade(fill: OrderTraded) -> dict[str, object]:
         "symbol": view.symbol,
         "id": trade.trade_id,
         "orderId": view.order_id,
-        "orderListId": -1,
+        "orderListId": view.group,
         "price": fmt(trade.price),
         "qty": fmt(trade.qty),
         "quoteQty": fmt(trade.quote_qty),
@@ -165,7 +217,7 @@ def execution_report(event: Event, now: int) -> dict[str, object]:
         "p": fmt(view.price),
         "P": fmt(view.stop_price),
         "F": fmt(Decimal(0)),
-        "g": -1,
+        "g": view.group,
         "C": view.orig_client_order_id,
         "x": _EXECUTION_TYPE[type(event)],
         "X": view.status.value,
@@ -188,4 +240,6 @@ def execution_report(event: Event, now: int) -> dict[str, object]:
         "Q": fmt(view.orig_quote_qty),
         "W": view.working_time,
         "V": "NONE",
+        # "d" trailing delta, "D" trailing time: "Appears only for trailing stop orders"
+        **({"d": int(view.trail * BIPS), "D": view.trail_time} if view.trail else {}),
     }

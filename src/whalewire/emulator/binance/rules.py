@@ -245,6 +245,19 @@ def get_decimal(params: Mapping[str, object], name: str) -> Decimal | None:
     return number
 
 
+def get_limit(params: Mapping[str, object], default: int, maximum: int) -> int:
+    """``limit`` ("Default: <default>; Maximum: <maximum>"): -1102 over the maximum,
+    -1100-style invalid parameter below 1."""
+    limit = get_int(params, "limit")
+    if limit is None:
+        return default
+    if limit > maximum:
+        raise too_large("limit", str(maximum))
+    if limit < 1:
+        raise invalid_parameter("limit")
+    return limit
+
+
 def get_bool(params: Mapping[str, object], name: str) -> bool | None:
     """Return a BOOLEAN parameter (JSON true/false or the strings "true"/"false")."""
     value = params.get(name)
@@ -278,6 +291,18 @@ def check_lot_size(spec: SymbolSpec, qty: Decimal) -> None:
     """LOT_SIZE: minQty <= quantity <= maxQty and (quantity - minQty) % stepSize == 0."""
     if qty < spec.min_qty or qty > spec.max_qty or _off_step(qty, spec.min_qty, spec.step_size):
         raise filter_failure("LOT_SIZE")
+
+
+#: "Trailing Stop FAQ": trailingDelta is in BIPS, 1 BIPS = 0.01 %
+BIPS = Decimal(10_000)
+#: filters.md "TRAILING_DELTA": the bounds this venue lists, above and below alike (BIPS)
+TRAILING_DELTA = (10, 2000)
+
+
+def check_trailing_delta(delta: int) -> None:
+    """TRAILING_DELTA: a trailing order's ``trailingDelta`` within the symbol's bounds."""
+    if not TRAILING_DELTA[0] <= delta <= TRAILING_DELTA[1]:
+        raise filter_failure("TRAILING_DELTA")
 
 
 def check_notional(spec: SymbolSpec, notional: Decimal, *, is_market: bool) -> None:
@@ -327,6 +352,13 @@ def symbol_filters(spec: SymbolSpec) -> list[dict[str, object]]:
             "applyMaxToMarket": False,
             "avgPriceMins": 5,
         },
+        {
+            "filterType": "TRAILING_DELTA",
+            "minTrailingAboveDelta": TRAILING_DELTA[0],
+            "maxTrailingAboveDelta": TRAILING_DELTA[1],
+            "minTrailingBelowDelta": TRAILING_DELTA[0],
+            "maxTrailingBelowDelta": TRAILING_DELTA[1],
+        },
     ]
 
 
@@ -344,10 +376,10 @@ def symbol_info(spec: SymbolSpec) -> dict[str, object]:
         "quoteCommissionPrecision": PRECISION,
         "orderTypes": list(ORDER_TYPES),
         "icebergAllowed": False,
-        "ocoAllowed": False,
+        "ocoAllowed": True,
         "otoAllowed": False,
         "quoteOrderQtyMarketAllowed": True,
-        "allowTrailingStop": False,
+        "allowTrailingStop": True,
         "cancelReplaceAllowed": True,
         "allowAmend": False,
         "isSpotTradingAllowed": True,

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from whalewire.emulator import decoding, numbers
-from whalewire.emulator.accounts import Registry, credential_matches
+from whalewire.emulator.accounts import USD_BALANCES, Registry, credential_matches
 from whalewire.emulator.coinbase.feed import CoinbaseFeedSession
 from whalewire.emulator.coinbase.render import (
     FeedRenderer,
@@ -73,12 +73,6 @@ def _spec(product: str, tick: str, step: str, min_funds: str) -> SymbolSpec:
 DEFAULT_PRODUCTS: dict[str, tuple[SymbolSpec, Decimal]] = {
     "BTC-USD": (_spec("BTC-USD", "0.01", "0.00000001", "1"), Decimal(60_000)),
     "ETH-USD": (_spec("ETH-USD", "0.01", "0.00000001", "1"), Decimal(3_000)),
-}
-#: what ``open_default_account`` deposits
-DEFAULT_BALANCES: dict[str, Decimal] = {
-    "BTC": Decimal(10),
-    "ETH": Decimal(100),
-    "USD": Decimal(1_000_000),
 }
 
 
@@ -197,7 +191,7 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
 
     def open_default_account(self, account_id: str = "default") -> CoinbaseCredentials:
         """Open a funded account with one API key; return key, base64 secret, passphrase."""
-        self.registry.open_account(account_id, dict(DEFAULT_BALANCES))
+        self.registry.open_account(account_id, dict(USD_BALANCES))
         return self.add_key(account_id)
 
     def add_key(
@@ -651,13 +645,17 @@ class CoinbaseExchange(Exchange[CoinbaseFeedSession]):
             self._add(record)
         return record
 
+    def _view_of(self, record: OrderRecord) -> OrderView:
+        return record.view(self.engine)
+
     def publish(self, events: list[Event], origin: CoinbaseFeedSession | None) -> None:
         """Tell the feed sessions that see them about ``events`` (the feed has no origin)."""
         self._record_events(events)
 
     def _record_events(self, events: list[Event]) -> None:
         """Render events to feed messages and queue them for the sessions that see them."""
-        for owners, product, message in self.render.messages(events, self._record_of):
+        messages = self.render.messages(events, self._record_of, self._view_of)
+        for owners, product, message in messages:
             for session in self.sessions:
                 if session.wants(owners, product, message["type"]):
                     session.outbox.append(session.shape(message, owners))

@@ -63,12 +63,17 @@ class CoinbaseFeedSession:
 
     def wants(self, owners: Owners, product: str, kind: str = "") -> bool:
         """Return whether a ``kind`` message about ``owners``' orders on ``product`` goes here
-        (``matches`` takes the full channel's ``match`` messages)."""
+        (``matches`` takes the full channel's ``match`` messages; ``activate``, marked
+        ``private``, goes to the owner's ``full`` or ``user`` subscriptions only)."""
+        mine = self.account_id is not None and self.account_id in owners.values()
+        if kind == "activate":
+            return mine and product in self.channels.get("full", set()) | self.channels.get(
+                "user", set()
+            )
         if product in self.channels.get("full", ()):
             return True
         if kind == "match" and product in self.channels.get("matches", ()):
             return True
-        mine = self.account_id is not None and self.account_id in owners.values()
         return mine and product in self.channels.get("user", ())
 
     def shape(self, message: Mapping[str, Any], owners: Owners) -> str:

@@ -3,7 +3,8 @@
 Pure functions and small records over ``matching.py``'s views and events. The shapes follow
 Coinbase Exchange's documentation: "Create a new order" / "Get single order" (order body),
 "Get all fills" (fill body) and "Exchange WebSocket Channels", "Full channel" (``received``,
-``open``, ``match``, ``done``) with the user fields of an authenticated ``match``.
+``open``, ``match``, ``done``, and ``activate`` for a stop order when it is placed) with the
+user fields of an authenticated ``match``.
 Knows nothing of requests, authentication or sessions.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 
 from whalewire.emulator.accounts import Registry
 from whalewire.emulator.matching import (
+    CommandRejected,
     Event,
     Fees,
     MatchingEngine,
@@ -167,28 +169,51 @@ class FeedRenderer:
         self.last_trade: dict[str, tuple[int, Decimal, Decimal]] = {}
         self.volume: dict[str, Decimal] = {}
         self.trade_ms: dict[int, int] = {}
+        #: stop orders announced by ``activate`` and not yet triggered, by engine id
+        self.waiting: dict[int, OrderRecord] = {}
 
     def _base(self, kind: str, product: str, ts: int) -> dict[str, Any]:
         seq = self.sequence[product] = self.sequence.get(product, 0) + 1
         return {"type": kind, "time": iso_time(ts), "product_id": product, "sequence": seq}
 
     def messages(
-        self, events: list[Event], record_of: Callable[[OrderView], OrderRecord]
+        self,
+        events: list[Event],
+        record_of: Callable[[OrderView], OrderRecord],
+        view_of: Callable[[OrderRecord], OrderView],
     ) -> Iterator[tuple[Owners, str, dict[str, Any]]]:
         """Yield (owners, product, message) for one command's events, in venue order.
 
         "Full channel": ``received`` when the order is taken in, a ``match`` per trade
         (``side`` is the maker's), ``done`` (``filled`` or ``canceled``) when an order
-        leaves the book or could not rest, ``open`` when the rest of a taker rests.
+        leaves the book or could not rest, ``open`` when the rest of a taker rests. A stop
+        order gets ``activate`` when placed and ``received`` when it triggers ("Activate":
+        "When the stop is triggered the order will be placed and go through the order
+        lifecycle").
         """
         taker: OrderView | None = None
         pending_taker: dict[int, OrderView] = {}
         for event in events:
+            if isinstance(event, CommandRejected):
+                continue
+            if isinstance(event, OrderAccepted) and event.order.parked:
+                record = record_of(event.order)
+                self.waiting[event.order.order_id] = record
+                yield {"order": record.account_id}, record.product_id, self._activate(event, record)
+                continue
             if isinstance(event, OrderAccepted):
                 taker = event.order
                 record = record_of(event.order)
                 yield {"order": record.account_id}, record.product_id, self._received(event, record)
-            elif isinstance(event, OrderTraded):
+                continue
+            stop = self.waiting.pop(event.order.order_id, None)
+            if stop is not None and not isinstance(event, OrderCanceled):
+                # triggered: the order that set the last price is settled first
+                if taker is not None and taker.order_id != event.order.order_id:
+                    yield from self._settle(taker, record_of(taker))
+                    taker = None
+                yield {"order": stop.account_id}, stop.product_id, self._placed(event.order, stop)
+            if isinstance(event, OrderTraded):
                 if not event.trade.is_maker:
                     pending_taker[event.trade.trade_id] = event.order
                     taker = event.order
@@ -212,9 +237,21 @@ class FeedRenderer:
                     record.product_id,
                     self._done(event.order, record, "canceled", event.ts),
                 )
-        if taker is None:
-            return
-        record = record_of(taker)
+        if taker is not None:
+            yield from self._settle(taker, record_of(taker))
+        if any(isinstance(e, OrderTraded) for e in events):
+            # a stop limit that triggered and rests untouched has no event of its own
+            for engine_id, stop in list(self.waiting.items()):
+                view = view_of(stop)
+                if not view.parked:
+                    del self.waiting[engine_id]
+                    yield {"order": stop.account_id}, stop.product_id, self._placed(view, stop)
+                    yield from self._settle(view, stop)
+
+    def _settle(
+        self, taker: OrderView, record: OrderRecord
+    ) -> Iterator[tuple[Owners, str, dict[str, Any]]]:
+        """``done`` (filled) for a taker that completed, ``open`` for one whose rest rests."""
         ts = taker.update_time
         if taker.status is OrderStatus.FILLED:
             yield (
@@ -233,8 +270,11 @@ class FeedRenderer:
             yield {"order": record.account_id}, record.product_id, msg
 
     def _received(self, event: OrderAccepted, record: OrderRecord) -> dict[str, Any]:
-        view = event.order
-        msg = self._base("received", record.product_id, event.ts)
+        return self._placed(event.order, record, event.ts)
+
+    def _placed(self, view: OrderView, record: OrderRecord, ts: int = 0) -> dict[str, Any]:
+        """``received`` for an order taken in (a stop's when it triggers, at its update)."""
+        msg = self._base("received", record.product_id, ts or view.update_time)
         msg["order_id"] = record.order_id
         if record.funds is not None:
             msg["funds"] = fmt(record.funds, 8)
@@ -246,6 +286,29 @@ class FeedRenderer:
         msg["order_type"] = "limit" if view.order_type is OrderType.LIMIT else "market"
         if record.client_oid:
             msg["client_oid"] = record.client_oid
+        return msg
+
+    def _activate(self, event: OrderAccepted, record: OrderRecord) -> dict[str, Any]:
+        """``activate`` ("Full channel", "Activate"): a stop order was placed. The documented
+        example carries no ``sequence``, a ``timestamp`` in epoch seconds and
+        ``private: true``; only the owner's connections see it (``feed.wants``)."""
+        view = event.order
+        msg: dict[str, Any] = {
+            "type": "activate",
+            "product_id": record.product_id,
+            "timestamp": f"{event.ts / 1000:.6f}",
+            "user_id": self.user_id(record.account_id),
+            "profile_id": profile_id(record.account_id),
+            "order_id": record.order_id,
+            "stop_type": view.label,
+            "side": view.side.value.lower(),
+            "stop_price": fmt(view.stop_price, 8),
+        }
+        if record.funds is not None:
+            msg["funds"] = fmt(record.funds, 8)
+        else:
+            msg["size"] = fmt(view.orig_qty, 8)
+        msg["private"] = True
         return msg
 
     def _match(
@@ -280,25 +343,21 @@ class FeedRenderer:
 
     def user_fields(self, owners: Owners, account_id: str) -> dict[str, str]:
         """Fields an authenticated ``match`` adds for its maker or taker ("Full channel")."""
-        uid = f"{self.registry.accounts[account_id].uid:024x}"
-        pid = profile_id(account_id)
-        if owners.get("taker") == account_id:
-            return {
-                "taker_user_id": uid,
-                "user_id": uid,
-                "taker_profile_id": pid,
-                "profile_id": pid,
-                "taker_fee_rate": fmt(self.fees.taker),
-            }
-        if owners.get("maker") == account_id:
-            return {
-                "maker_user_id": uid,
-                "user_id": uid,
-                "maker_profile_id": pid,
-                "profile_id": pid,
-                "maker_fee_rate": fmt(self.fees.maker),
-            }
+        uid, pid = self.user_id(account_id), profile_id(account_id)
+        for role, rate in (("taker", self.fees.taker), ("maker", self.fees.maker)):
+            if owners.get(role) == account_id:
+                return {
+                    f"{role}_user_id": uid,
+                    "user_id": uid,
+                    f"{role}_profile_id": pid,
+                    "profile_id": pid,
+                    f"{role}_fee_rate": fmt(rate),
+                }
         return {}
+
+    def user_id(self, account_id: str) -> str:
+        """The account's feed ``user_id`` (24 hex digits, as Coinbase's look)."""
+        return f"{self.registry.accounts[account_id].uid:024x}"
 
     def fills(self, record: OrderRecord, engine: MatchingEngine) -> list[dict[str, Any]]:
         """Return the order's fills as "Get all fills" lists them, newest first."""
@@ -312,7 +371,7 @@ class FeedRenderer:
                     "trade_id": trade.trade_id,
                     "product_id": record.product_id,
                     "order_id": record.order_id,
-                    "user_id": f"{self.registry.accounts[record.account_id].uid:024x}",
+                    "user_id": self.user_id(record.account_id),
                     "profile_id": profile_id(record.account_id),
                     "liquidity": "M" if trade.is_maker else "T",
                     "price": fmt(trade.price, 8),

@@ -36,7 +36,7 @@ from whalewire.emulator.coinbase.exchange import (
 )
 from whalewire.emulator.coinbase.feed import CoinbaseFeedSession
 from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
-from whalewire.emulator.front import Front, wall_clock
+from whalewire.emulator.front import Front, RestListener, wall_clock
 from whalewire.emulator.matching import Clock
 from whalewire.net import WebSocket
 from whalewire.net.server import Server, serve
@@ -138,13 +138,10 @@ class CoinbaseEmulator(Front[CoinbaseFeedSession]):
         self.exchange = CoinbaseExchange(self.venue_time, config)
         self.exchange.on_push = self._schedule_flush
         self._flush_due: set[CoinbaseFeedSession] = set()
-        #: REST (TCP, and TLS when on) connections accepted so far
-        self.rest_connections = 0
+        self._rest = RestListener(self._handle_rest, keepalive_timeout=idle_timeout_s)
         self._host = "127.0.0.1"
         self._tls = False
         self._feed_tls = False
-        self._rest: asyncio.Server | None = None
-        self._web: web.Server | None = None
         self._feed: Server | None = None
         self._injector: FaultInjector | None = None
         self.set_faults(faults)
@@ -172,27 +169,13 @@ class CoinbaseEmulator(Front[CoinbaseFeedSession]):
         """Listen for REST on ``host``:``port`` (TLS with ``ssl``) and the feed on ``feed_port``
         (``wss://`` with ``feed_ssl``, as ``whalewire emulator`` serves it; plain ``ws://``
         without)."""
-        loop = asyncio.get_running_loop()
         self._host, self._tls, self._feed_tls = host, ssl is not None, feed_ssl is not None
-        self._web = web_server = web.Server(
-            self._handle_rest, keepalive_timeout=self.idle_timeout_s
-        )
-
-        def factory() -> asyncio.BaseProtocol:
-            self.rest_connections += 1
-            return web_server()
-
-        self._rest = await loop.create_server(factory, host, port, ssl=ssl)
+        await self._rest.start(host, port, ssl)
         self._feed = await serve(self._handle_feed, host, feed_port, deflate=False, ssl=feed_ssl)
 
     async def close(self) -> None:
         """Stop both listeners and close every connection."""
-        if self._rest is not None:
-            self._rest.close()
-        if self._web is not None:
-            await self._web.shutdown(1.0)
-        if self._rest is not None:
-            await self._rest.wait_closed()
+        await self._rest.close()
         if self._feed is not None:
             self._feed.close()
             await self._feed.wait_closed()
@@ -200,8 +183,12 @@ class CoinbaseEmulator(Front[CoinbaseFeedSession]):
     @property
     def port(self) -> int:
         """Return the REST port."""
-        assert self._rest is not None, "start() first"
-        return int(self._rest.sockets[0].getsockname()[1])
+        return self._rest.port
+
+    @property
+    def rest_connections(self) -> int:
+        """Return how many REST (TCP, and TLS when on) connections were accepted so far."""
+        return self._rest.connections
 
     @property
     def feed_port(self) -> int:

@@ -30,8 +30,32 @@ from functools import partial
 from urllib.parse import parse_qsl
 
 from whalewire.emulator import decoding, numbers
-from whalewire.emulator.accounts import Registry
+from whalewire.emulator.accounts import USD_BALANCES, Registry
 from whalewire.emulator.faults import FaultKind
+from whalewire.emulator.kraken.errors import (
+    DUPLICATE_CL_ORD_ID,
+    INSUFFICIENT_FUNDS,
+    INVALID_ARGUMENTS,
+    INVALID_KEY,
+    INVALID_NONCE,
+    INVALID_SESSION,
+    INVALID_SIGNATURE,
+    NO_POSITION,
+    ORDER_MINIMUM,
+    POST_ONLY_REJECTED,
+    UNKNOWN_METHOD,
+    UNKNOWN_ORDER,
+    UNKNOWN_PAIR,
+    KrakenError,
+)
+from whalewire.emulator.kraken.orders import (
+    CONDITIONAL,
+    check_deadline,
+    decimal_param,
+    trail_distance,
+    trigger_price,
+    valid_cl_ord_id,
+)
 from whalewire.emulator.kraken.render import (
     B32,
     dumps,
@@ -63,23 +87,6 @@ from whalewire.emulator.matching import (
 )
 from whalewire.emulator.skeleton import Exchange, market
 
-# --- Kraken error strings ("Spot REST API" > "Errors"; WebSocket v2 answers use the same) --
-INVALID_KEY = "EAPI:Invalid key"
-INVALID_SIGNATURE = "EAPI:Invalid signature"
-INVALID_NONCE = "EAPI:Invalid nonce"
-UNKNOWN_METHOD = "EGeneral:Unknown method"
-INVALID_ARGUMENTS = "EGeneral:Invalid arguments"
-INSUFFICIENT_FUNDS = "EOrder:Insufficient funds"
-UNKNOWN_ORDER = "EOrder:Unknown order"
-ORDER_MINIMUM = "EOrder:Order minimum not met"
-UNKNOWN_PAIR = "EQuery:Unknown asset pair"
-#: our choice: the v2 documentation gives no string for a bad or expired token
-INVALID_SESSION = "ESession:Invalid session"
-#: our choice: Kraken documents no string for a cl_ord_id already used by an open order
-DUPLICATE_CL_ORD_ID = "EOrder:Duplicate cl_ord_id"
-#: a post-only order that would take ("Spot REST API" > "Errors": EOrder:Post only order)
-POST_ONLY_REJECTED = "EOrder:Post only order"
-
 #: "The token should be used within 15 minutes of creation" (REST GetWebSocketsToken);
 #: the documented response carries ``"expires": 900``
 TOKEN_TTL_S = 900
@@ -103,11 +110,6 @@ DEFAULT_SYMBOLS: dict[str, tuple[SymbolSpec, Decimal]] = {
     "BTC/USD": (_spec("BTC/USD", "0.1", "0.00000001", "0.0001"), Decimal(60_000)),
     "ETH/USD": (_spec("ETH/USD", "0.01", "0.00000001", "0.002"), Decimal(3_000)),
     "ETH/BTC": (_spec("ETH/BTC", "0.00001", "0.00000001", "0.002"), Decimal("0.05")),
-}
-DEFAULT_BALANCES: dict[str, Decimal] = {
-    "BTC": Decimal(10),
-    "ETH": Decimal(100),
-    "USD": Decimal(1_000_000),
 }
 
 
@@ -167,14 +169,6 @@ class RestAnswer:
 REST_HANDLERS: dict[str, Callable[[KrakenExchange, str, Mapping[str, str]], object]] = {}
 
 
-class KrakenError(Exception):
-    """A request failure carrying Kraken's error string."""
-
-    def __init__(self, error: str) -> None:
-        super().__init__(error)
-        self.error = error
-
-
 def verify_api_sign(uri_path: str, body: str, secret_b64: str, api_sign: str) -> bool:
     """Check ``API-Sign`` (Kraken "Spot REST Authentication", written apart from the signer).
 
@@ -225,7 +219,7 @@ class KrakenExchange(Exchange["KrakenSession"]):
 
     def open_default_account(self, account_id: str = "default") -> KrakenCredentials:
         """Open an account holding BTC 10, ETH 100, USD 1,000,000 with a fresh REST key."""
-        self.registry.open_account(account_id, dict(DEFAULT_BALANCES))
+        self.registry.open_account(account_id, dict(USD_BALANCES))
         return self.add_key(account_id)
 
     def add_key(self, account_id: str, api_key: str = "", secret: str = "") -> KrakenCredentials:
@@ -368,22 +362,28 @@ class KrakenExchange(Exchange["KrakenSession"]):
         side = {"buy": Side.BUY, "sell": Side.SELL}.get(str(params.get("side")))
         label = str(params.get("order_type"))
         otype = {"market": OrderType.MARKET, "limit": OrderType.LIMIT}.get(label)
-        conditional = _CONDITIONAL.get(label)
+        conditional = CONDITIONAL.get(label)
         if conditional is not None:
             otype = conditional[0]
+        # trailing-stop: "A market order is triggered when the market reverts a specified
+        # distance from the peak price"
+        trailing = label == "trailing-stop"
+        if trailing:
+            otype = OrderType.MARKET
         if side is None:
             raise KrakenError(INVALID_ARGUMENTS + ":side")
         if otype is None:
             raise KrakenError(INVALID_ARGUMENTS + ":order_type")
-        stop_price = _trigger_price(params) if conditional is not None else None
-        qty = _decimal(params.get("order_qty"), "order_qty")
+        stop_price = trigger_price(params) if conditional is not None else None
+        trail = trail_distance(params, spec.tick_size) if trailing else None
+        qty = decimal_param(params.get("order_qty"), "order_qty")
         if qty <= 0 or qty % spec.step_size:
             raise KrakenError(INVALID_ARGUMENTS + ":order_qty")
         if qty < spec.min_qty:
             raise KrakenError(ORDER_MINIMUM)
         price: Decimal | None = None
         if otype is OrderType.LIMIT:
-            price = _decimal(params.get("limit_price"), "limit_price")
+            price = decimal_param(params.get("limit_price"), "limit_price")
             if price <= 0 or price % spec.tick_size:
                 raise KrakenError(INVALID_ARGUMENTS + ":limit_price")
         elif "limit_price" in params:
@@ -396,7 +396,7 @@ class KrakenExchange(Exchange["KrakenSession"]):
             tif = TimeInForce.IOC  # a market order's unfilled rest never rests on the book
         cl_ord_id = params.get("cl_ord_id")
         if cl_ord_id is not None and (
-            not isinstance(cl_ord_id, str) or not _valid_cl_ord_id(cl_ord_id)
+            not isinstance(cl_ord_id, str) or not valid_cl_ord_id(cl_ord_id)
         ):
             raise KrakenError(INVALID_ARGUMENTS + ":cl_ord_id")
         userref = params.get("order_userref", 0)
@@ -405,6 +405,14 @@ class KrakenExchange(Exchange["KrakenSession"]):
         post_only = params.get("post_only", False) is True
         if post_only and otype is not OrderType.LIMIT:
             raise KrakenError(INVALID_ARGUMENTS + ":post_only")
+        if "deadline" in params:
+            check_deadline(params["deadline"], self.clock())
+        reduce_only = params.get("reduce_only", False)
+        if not isinstance(reduce_only, bool):
+            raise KrakenError(INVALID_ARGUMENTS + ":reduce_only")
+        if reduce_only:
+            # "reduce_only: Reduces an existing margin position": spot has none to reduce
+            raise KrakenError(NO_POSITION)
         if params.get("validate") is True:
             # "validate: true ... no order_id is returned" (add_order): nothing is placed
             return {}
@@ -424,7 +432,9 @@ class KrakenExchange(Exchange["KrakenSession"]):
                 post_only=post_only,
                 stop_price=stop_price,
                 trigger_above=conditional[1][side] if conditional is not None else False,
-                label=label if conditional is not None else "",
+                label=label if conditional is not None or trailing else "",
+                trail=trail[0] if trail is not None else None,
+                trail_relative=trail is not None and trail[1],
             )
         )
         first = events[0]
@@ -822,55 +832,8 @@ class KrakenSession:
         ]
 
 
-#: v2 ``add_order`` conditional types: what each runs as when triggered and, per side,
-#: whether it triggers on a rise to the trigger price ("stop-loss: ... when the market
-#: price reaches the trigger price"; a sell stop-loss protects against a fall, a buy one
-#: against a rise; take-profit the other way)
-_CONDITIONAL: dict[str, tuple[OrderType, dict[Side, bool]]] = {
-    "stop-loss": (OrderType.MARKET, {Side.BUY: True, Side.SELL: False}),
-    "stop-loss-limit": (OrderType.LIMIT, {Side.BUY: True, Side.SELL: False}),
-    "take-profit": (OrderType.MARKET, {Side.BUY: False, Side.SELL: True}),
-    "take-profit-limit": (OrderType.LIMIT, {Side.BUY: False, Side.SELL: True}),
-}
-
-
-def _trigger_price(params: Mapping[str, object]) -> Decimal:
-    """``triggers.price`` of a conditional order; only ``reference: last`` and a static
-    price are modelled (``index`` and trailing ``pct`` are refused)."""
-    triggers = params.get("triggers")
-    if not isinstance(triggers, dict):
-        raise KrakenError(INVALID_ARGUMENTS + ":triggers")
-    if triggers.get("reference", "last") != "last" or triggers.get("price_type", "static") != (
-        "static"
-    ):
-        raise KrakenError(INVALID_ARGUMENTS + ":triggers")
-    price = _decimal(triggers.get("price"), "triggers.price")
-    if price <= 0:
-        raise KrakenError(INVALID_ARGUMENTS + ":triggers.price")
-    return price
-
-
-def _decimal(value: object, name: str) -> Decimal:
-    out = numbers.decimal_of(value)
-    if out is None:
-        raise KrakenError(f"{INVALID_ARGUMENTS}:{name}")
-    return out
-
-
-def _valid_cl_ord_id(value: str) -> bool:
-    # Kraken "Client Order Identifiers": a long UUID (36), a short UUID (32 hex) or free
-    # text of at most 18 characters
-    if len(value) == 36:
-        parts = value.split("-")
-        return [len(p) for p in parts] == [8, 4, 4, 4, 12] and all(
-            c in "0123456789abcdefABCDEF" for p in parts for c in p
-        )
-    if len(value) == 32:
-        return all(c in "0123456789abcdefABCDEF" for c in value)
-    return 0 < len(value) <= 18 and value.isprintable()
-
-
 _Handler = Callable[[KrakenSession, Mapping[str, object], int], Sequence[object]]
+
 #: the v2 methods sessions answer, by name (``trading.py`` adds the batch and amend ones)
 METHODS: dict[str, _Handler] = {
     "ping": KrakenSession.ping,

@@ -54,6 +54,18 @@ def rfc3339(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def parse_rfc3339(text: str) -> int | None:
+    """Return the millisecond epoch time of an RFC 3339 timestamp with its offset
+    (``2022-12-25T09:30:59.123Z``), or None when it is not one."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if when.tzinfo is None or not 20 <= len(text) <= 40:
+        return None
+    return int(when.timestamp() * 1000)
+
+
 def _num(value: Decimal) -> int | float:
     # Kraken v2 carries quantities and prices as JSON numbers
     return int(value) if value == value.to_integral_value() else float(value)

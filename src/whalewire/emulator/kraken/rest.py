@@ -14,14 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from whalewire.emulator.kraken.exchange import (
+from whalewire.emulator.kraken.errors import (
     INVALID_ARGUMENTS,
-    REST_HANDLERS,
     UNKNOWN_ORDER,
     UNKNOWN_PAIR,
     KrakenError,
-    KrakenExchange,
 )
+from whalewire.emulator.kraken.exchange import REST_HANDLERS, KrakenExchange
 from whalewire.emulator.kraken.render import exec_id, order_info
 
 #: Kraken's REST asset codes ("Get Asset Info": XXBT, XETH, ZUSD); others are as named

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from whalewire.emulator.book import keep_walking
 from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
-from whalewire.emulator.front import Front, wall_clock
+from whalewire.emulator.front import Front, RestListener, wall_clock
 from whalewire.emulator.kraken.exchange import (
     KrakenConfig,
     KrakenCredentials,
@@ -60,8 +60,7 @@ class KrakenEmulator(Front[KrakenSession]):
         self._last_sent: dict[KrakenSession, float] = {}
         self._host = "127.0.0.1"
         self._ws_server: Server | None = None
-        self._rest: asyncio.Server | None = None
-        self._web: web.Server | None = None
+        self._rest = RestListener(self._handle_rest)
         self._dead_man: asyncio.TimerHandle | None = None
         self._walker: asyncio.Task[None] | None = None
         self._connections = 0
@@ -87,8 +86,7 @@ class KrakenEmulator(Front[KrakenSession]):
         """Listen for WebSocket v2 on ``host``:``port`` and REST on ``rest_port`` (0: free)."""
         loop = asyncio.get_running_loop()
         self._host = host
-        self._web = web_server = web.Server(self._handle_rest, keepalive_timeout=75)
-        self._rest = await loop.create_server(web_server, host, rest_port)
+        await self._rest.start(host, rest_port)
         self._ws_server = await serve(
             self._handle, host, port, process_request=_only_v2_path, deflate=False
         )
@@ -106,12 +104,7 @@ class KrakenEmulator(Front[KrakenSession]):
         if self._ws_server is not None:
             self._ws_server.close()
             await self._ws_server.wait_closed()
-        if self._rest is not None:
-            self._rest.close()
-        if self._web is not None:
-            await self._web.shutdown(1.0)
-        if self._rest is not None:
-            await self._rest.wait_closed()
+        await self._rest.close()
 
     @property
     def port(self) -> int:
@@ -122,8 +115,7 @@ class KrakenEmulator(Front[KrakenSession]):
     @property
     def rest_port(self) -> int:
         """Return the REST port."""
-        assert self._rest is not None, "start() first"
-        return int(self._rest.sockets[0].getsockname()[1])
+        return self._rest.port
 
     @property
     def url(self) -> str:

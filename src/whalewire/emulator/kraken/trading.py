@@ -13,15 +13,14 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from whalewire.emulator import numbers
-from whalewire.emulator.kraken.exchange import (
+from whalewire.emulator.kraken.errors import (
     INVALID_ARGUMENTS,
-    METHODS,
     POST_ONLY_REJECTED,
     UNKNOWN_ORDER,
     KrakenError,
-    KrakenExchange,
-    KrakenSession,
 )
+from whalewire.emulator.kraken.exchange import METHODS, KrakenExchange, KrakenSession
+from whalewire.emulator.kraken.orders import check_deadline
 from whalewire.emulator.kraken.render import rfc3339
 from whalewire.emulator.matching import OrderType, OrderView, RejectReason
 
@@ -48,6 +47,8 @@ def batch_add(session: KrakenSession, params: Mapping[str, object], now: int) ->
     orders = _orders(params, BATCH_ADD_SIZE)
     if not all(isinstance(o, dict) for o in orders):
         raise KrakenError(INVALID_ARGUMENTS + ":orders")
+    if "deadline" in params:  # the batch's: "Range of valid offsets ... 500 ms to 60 s"
+        check_deadline(params["deadline"], now)
     checked = [{**o, "validate": True} for o in orders if isinstance(o, dict)]
     for order in checked:
         ex.place_order(account_id, symbol, order, session)
