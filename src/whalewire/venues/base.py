@@ -99,7 +99,8 @@ def reconciled_events(
 
     ``OrderAccepted``; then, if anything executed, one cumulative ``OrderFilled`` (trade id
     ``recon:<venue order id>:<executed>``, the order's average price and total commission);
-    then ``ending`` (canceled or expired) when the order is closed with a rest.
+    then ``ending`` (canceled or expired) when the order is closed with a rest, stating
+    the same executed quantity and average.
     """
     coid = client_order_id
     events: list[OrderEvent] = [
@@ -121,7 +122,15 @@ def reconciled_events(
             )
         )
     if ending is not None:
-        events.append(ending(client_order_id=coid, ts_init=now, ts_event=now))
+        events.append(
+            ending(
+                client_order_id=coid,
+                ts_init=now,
+                ts_event=now,
+                executed_qty=executed,
+                avg_px=avg_price if executed > 0 else None,
+            )
+        )
     return events
 
 
