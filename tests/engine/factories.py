@@ -270,10 +270,16 @@ class RecordingEngine:
 
 
 def make_engine(
-    tmp_path: Path, name: str, config: str = CONFIG, detector: Any = None
+    tmp_path: Path,
+    name: str,
+    config: str = CONFIG,
+    detector: Any = None,
+    venue: RecordingVenue | None = None,
 ) -> tuple[Engine, RecordingVenue]:
-    clock = Clock()
-    venue = RecordingVenue(clock)
+    """An armed engine on a journal under ``tmp_path``, trading on ``venue``'s clock."""
+    if venue is None:
+        venue = RecordingVenue(Clock())
+    clock = venue.clock
     engine = Engine(
         parse_config(config),
         venues={"binance": venue},

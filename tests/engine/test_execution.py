@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from tests.engine.factories import (
     Clock,
-    NoDetector,
     RecordingVenue,
     fill,
     make_engine,
@@ -22,8 +21,6 @@ from tests.engine.factories import (
 )
 
 from whalewire.engine.app import Engine
-from whalewire.engine.config import parse_config
-from whalewire.engine.journal import Journal
 from whalewire.engine.oms import OrderStatus
 from whalewire.model import (
     CancelOrder,
@@ -101,18 +98,8 @@ class Answering(RecordingVenue):
 
 
 def engine_answering(tmp_path: Path, name: str) -> tuple[Engine, Answering]:
-    clock = Clock()
-    venue = Answering(clock)
-    engine = Engine(
-        parse_config(LIMIT_2),
-        venues={"binance": venue},
-        detector=NoDetector(),
-        journal=Journal(tmp_path / f"{name}.db"),
-        namespace="reh",
-        monotonic_ns=clock.monotonic,
-        wall_ns=clock.wall_ns,
-    )
-    engine.armed = True
+    venue = Answering(Clock())
+    engine, _ = make_engine(tmp_path, name, LIMIT_2, venue=venue)
     return engine, venue
 
 
