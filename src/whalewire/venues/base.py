@@ -123,15 +123,30 @@ def reconciled_events(
         )
     if ending is not None:
         events.append(
-            ending(
-                client_order_id=coid,
-                ts_init=now,
-                ts_event=now,
-                executed_qty=executed,
-                avg_px=avg_price if executed > 0 else None,
+            closed_event(
+                ending, coid, now, now, executed=executed, avg_px=avg_price if executed else None
             )
         )
     return events
+
+
+def closed_event(
+    kind: type[OrderCanceled] | type[OrderExpired],
+    client_order_id: str,
+    now: int,
+    ts: int,
+    *,
+    executed: Decimal | None,
+    avg_px: Decimal | None = None,
+) -> OrderCanceled | OrderExpired:
+    """The engine's event for an order a venue closed with a rest, and what it executed."""
+    return kind(
+        client_order_id=client_order_id,
+        ts_init=now,
+        ts_event=ts,
+        executed_qty=executed,
+        avg_px=avg_px,
+    )
 
 
 def rtt_summary(pending: PendingRequests, count: int) -> dict[str, float]:
