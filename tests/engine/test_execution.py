@@ -28,7 +28,6 @@ from whalewire.model import (
     OrderCanceled,
     OrderDenied,
     OrderEvent,
-    OrderFilled,
     Side,
     SubmitOrder,
 )
@@ -129,20 +128,6 @@ def canceled(coid: str, executed: str | None, avg: str | None = None) -> OrderCa
     )
 
 
-def trade(trade_id: str, qty: str, px: str, coid: str, cum: str | None = None) -> OrderFilled:
-    """One trade's fill; ``cum`` is the order's cumulative quantity, where the venue says it."""
-    stated = {} if cum is None else {"cum_qty": Decimal(cum)}
-    return OrderFilled(
-        client_order_id=coid,
-        ts_init=5,
-        ts_event=5,
-        trade_id=trade_id,
-        last_qty=Decimal(qty),
-        last_px=Decimal(px),
-        **stated,  # type: ignore[arg-type]
-    )
-
-
 async def test_cancel_with_executed_qty_holds_the_fill_before_it_arrives_and_counts_it_once(
     tmp_path: Path,
 ) -> None:
@@ -157,7 +142,7 @@ async def test_cancel_with_executed_qty_holds_the_fill_before_it_arrives_and_cou
     assert held(engine) == Decimal("1.5")
     # so a BUY of 1 is refused now, not after the fill arrives (0.5 + 1 + 1 = 2.5 > 2)
     assert engine.submit(buy("c")).status is OrderStatus.DENIED
-    venue.emit(trade("t1", "0.5", "60000", "a", cum="0.5"))
+    venue.emit(fill("t1", "0.5", "60000", "a", cum="0.5"))
     assert engine.position("BTCUSDT") == Decimal("0.5")
     assert held(engine) == Decimal("1.5")
     assert_journal_agrees(engine)
@@ -170,7 +155,7 @@ async def test_fill_without_cumulative_after_a_cancel_that_stated_it_is_not_coun
     engine, venue = make_engine(tmp_path, "cancel-then-match", LIMIT_2)
     a = engine.submit(buy("a"))
     venue.emit(canceled("a", "0.5", "60000"))
-    venue.emit(trade("t1", "0.5", "60000", "a"))
+    venue.emit(fill("t1", "0.5", "60000", "a"))
     assert a.filled_qty == Decimal("0.5")
     assert engine.position("BTCUSDT") == Decimal("0.5")
     assert_journal_agrees(engine)
@@ -188,12 +173,12 @@ async def test_reconciled_cumulative_fill_then_the_same_trade_is_counted_once(
     await engine.execution.reconcile_open_orders()
     assert a.filled_qty == Decimal("0.4")
     # the trade the query summed arrives on the stream, with its own trade id
-    venue.emit(trade("t1", "0.4", "60000", "a", cum=cum))
+    venue.emit(fill("t1", "0.4", "60000", "a", cum=cum))
     assert a.filled_qty == Decimal("0.4")
     assert engine.position("BTCUSDT") == Decimal("0.4")
     assert held(engine) == Decimal(1)
     # a later trade is new
-    venue.emit(trade("t2", "0.1", "60000", "a", cum=None if cum is None else "0.5"))
+    venue.emit(fill("t2", "0.1", "60000", "a", cum=None if cum is None else "0.5"))
     assert engine.position("BTCUSDT") == Decimal("0.5")
     assert held(engine) == Decimal(1)
     assert_journal_agrees(engine)
@@ -202,8 +187,8 @@ async def test_reconciled_cumulative_fill_then_the_same_trade_is_counted_once(
 async def test_duplicate_fill_and_repeated_query_count_nothing_twice(tmp_path: Path) -> None:
     engine, venue = engine_answering(tmp_path, "duplicates")
     a = engine.submit(buy("a"))
-    venue.emit(trade("t1", "0.3", "60000", "a", cum="0.3"))
-    venue.emit(trade("t1", "0.3", "60000", "a", cum="0.3"))
+    venue.emit(fill("t1", "0.3", "60000", "a", cum="0.3"))
+    venue.emit(fill("t1", "0.3", "60000", "a", cum="0.3"))
     venue.answers = reconciled_events(
         "a", now=4, venue_order_id="1", executed=Decimal("0.3"), avg_price=Decimal("60000")
     )

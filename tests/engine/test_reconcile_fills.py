@@ -67,16 +67,7 @@ def test_trade_after_a_query_that_summed_it_adds_nothing_then_later_trades_count
 def test_trade_stating_its_cumulative_counts_only_beyond_what_the_order_has() -> None:
     order = accepted_with()
     order.apply(recon("0.5", "100"))
-    stated = OrderFilled(
-        client_order_id=order.client_order_id,
-        ts_init=6,
-        ts_event=6,
-        trade_id="t9",
-        last_qty=Decimal("0.2"),
-        last_px=Decimal("120"),
-        cum_qty=Decimal("0.6"),
-    )
-    order.apply(stated)
+    order.apply(fill("t9", "0.2", "120", cum="0.6"))
     assert order.filled_qty == Decimal("0.6")
     assert order.avg_px == (Decimal("0.5") * 100 + Decimal("0.1") * 120) / Decimal("0.6")
 
@@ -99,3 +90,9 @@ def test_cancel_stating_what_executed_counts_it_and_the_late_trade_adds_nothing(
     )
     order.apply(fill("t1", "0.3", "105"))
     assert (order.status, order.filled_qty) == (OrderStatus.CANCELED, Decimal("0.3"))
+
+
+def test_trade_arriving_late_with_a_stale_cumulative_still_counts_its_own_quantity() -> None:
+    order = accepted_with(("t2", "0.2", "100"))  # t2 overtook t1 on the wire
+    late = fill("t1", "0.3", "100", cum="0.3")  # its cumulative when it executed
+    assert order.executed_after(late) == Decimal("0.5")

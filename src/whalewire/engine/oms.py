@@ -8,11 +8,12 @@ journal rebuilds exactly the same order.
 
 What an order has executed is counted by cumulative quantity, which only grows: every
 report says (or implies) how much the order has executed in all, and only what goes beyond
-``filled_qty`` is new. A trade that states the cumulative (Binance ``z``, Kraken
-``cum_qty``) is exact; a query's fill and a cancel's or expiry's ``executed_qty`` are
-cumulative by definition; a trade that states none implies the sum of the trades seen so
-far plus its own (the trade stream's own cumulative). So a trade a query or a cancel already
-summed is never counted twice, whatever the channel it arrives on and whenever.
+``filled_qty`` is new. A query's fill and a cancel's or expiry's ``executed_qty`` are
+cumulative by definition; a trade implies at least the sum of the trades seen so far plus
+its own (the trade stream's own cumulative), and may state more (Binance ``z``, Kraken
+``cum_qty``: what the venue executed in all, trades not yet reported included). So a
+trade a query or a cancel already summed is never counted twice, whatever the channel it
+arrives on and whenever.
 
 UNKNOWN is the honest answer to silence (timeout, disconnect, 5xx): no edge leaves it
 except what reconciliation with the venue learns, and ``OrderNotFound`` (the venue
@@ -210,13 +211,12 @@ class Order:
         if isinstance(event, OrderFilled):
             if event.trade_id in self.trade_ids:
                 return filled
-            if event.cum_qty is not None:
-                stated = event.cum_qty
-            elif event.trade_id.startswith(RECONCILED_FILL_PREFIX):
-                stated = event.last_qty  # a query's fill is the cumulative itself
-            else:
-                stated = self.traded_qty + event.last_qty
-            return max(filled, stated)
+            if event.trade_id.startswith(RECONCILED_FILL_PREFIX):
+                return max(filled, event.last_qty)  # a query's fill is the cumulative itself
+            # the trades seen plus this one executed at least; a stated cumulative may say
+            # more (what other channels summed), or less when it arrives late (stale)
+            traded = self.traded_qty + event.last_qty
+            return max(filled, traded, event.cum_qty or traded)
         if isinstance(event, OrderClosed) and event.executed_qty is not None:
             return max(filled, event.executed_qty)
         return filled
