@@ -157,15 +157,7 @@ class Execution:
         """Keep an order whose write failed midway (UNKNOWN: the venue may have it)."""
         order = self._open(init)
         log.error("order %s: send failed", order.client_order_id, exc_info=exc)
-        now = self._now()
-        self.apply(
-            OrderStatusUnknown(
-                client_order_id=order.client_order_id,
-                ts_init=now,
-                ts_event=now,
-                reason=f"send failed: {type(exc).__name__}",
-            )
-        )
+        self.apply(self._unknown(order, f"send failed: {type(exc).__name__}"))
         self.spawn(self._reconcile(order))
         return order
 
