@@ -27,7 +27,7 @@ def accepted_with(*fills: tuple[str, str, str]) -> Order:
 
 def recon(qty: str, px: str) -> OrderFilled:
     """A query's fill: the order's cumulative quantity at its average price."""
-    return fill(f"{RECONCILED_FILL_PREFIX}42:{qty}", qty, px)
+    return fill(f"{RECONCILED_FILL_PREFIX}42:{qty}", qty, px, cum=qty)
 
 
 def test_cumulative_fill_adds_only_the_unseen_quantity_and_takes_the_venues_average() -> None:
@@ -96,3 +96,11 @@ def test_trade_arriving_late_with_a_stale_cumulative_still_counts_its_own_quanti
     order = accepted_with(("t2", "0.2", "100"))  # t2 overtook t1 on the wire
     late = fill("t1", "0.3", "100", cum="0.3")  # its cumulative when it executed
     assert order.executed_after(late) == Decimal("0.5")
+
+
+def test_query_fill_journaled_before_cumulative_counting_replays_as_the_part_it_added() -> None:
+    # such a row holds only what was unseen (0.6 of the 1.0 the venue had), no cum_qty
+    order = accepted_with(("t1", "0.4", "100"))
+    order.apply(fill(f"{RECONCILED_FILL_PREFIX}42:1.0", "0.6", "103.333"))
+    assert order.filled_qty == Decimal("1.0")
+    assert order.status is OrderStatus.FILLED

@@ -212,7 +212,10 @@ class Order:
             if event.trade_id in self.trade_ids:
                 return filled
             if event.trade_id.startswith(RECONCILED_FILL_PREFIX):
-                return max(filled, event.last_qty)  # a query's fill is the cumulative itself
+                if event.cum_qty is not None:  # a query's fill: the cumulative itself
+                    return max(filled, event.cum_qty)
+                # journaled before fills were counted by cumulative: the unseen part alone
+                return filled + event.last_qty
             # the trades seen plus this one executed at least; a stated cumulative may say
             # more (what other channels summed), or less when it arrives late (stale)
             traded = self.traded_qty + event.last_qty
@@ -238,14 +241,16 @@ class Order:
         if executed > self.command.quantity:
             raise InvalidTransition(self.client_order_id, self.status, event)
         if isinstance(event, OrderFilled):
-            if event.trade_id.startswith(RECONCILED_FILL_PREFIX):
-                # a query's commission is the order's total so far
+            recon = event.trade_id.startswith(RECONCILED_FILL_PREFIX)
+            summed = recon and event.cum_qty is not None
+            if summed:
+                # a query's commission and price are the order's total and average so far
                 self.commission = max(self.commission, event.commission)
-                self._advance(executed, event.last_px, average=True)
             else:
                 self.commission += event.commission
-                self.traded_qty += event.last_qty
-                self._advance(executed, event.last_px, average=False)
+                if not recon:
+                    self.traded_qty += event.last_qty
+            self._advance(executed, event.last_px, average=summed)
             self.trade_ids.add(event.trade_id)
             if executed == self.command.quantity:
                 self.status = OrderStatus.FILLED

@@ -43,7 +43,8 @@ from whalewire.ws.mask import default_key_pool
 log = logging.getLogger("whalewire.venues")
 
 #: trade ids of fills a venue client learned by querying an order (``reconcile``): such a
-#: fill carries the order's *cumulative* executed quantity and average price, not one trade
+#: fill carries the order's *cumulative* executed quantity (``cum_qty``, and ``last_qty``)
+#: and average price, not one trade
 RECONCILED_FILL_PREFIX = "recon:"
 
 #: ``[venues.NAME] pong_interval_ms``'s default: at most 4 warm-up pongs a second. Binance's
@@ -119,6 +120,7 @@ def reconciled_events(
                 last_px=avg_price,
                 commission=commission,
                 commission_asset=commission_asset,
+                cum_qty=executed,
             )
         )
     if ending is not None:
