@@ -20,6 +20,7 @@ from tests.engine.factories import (
     submit,
 )
 
+from whalewire.engine import history
 from whalewire.engine.app import Engine
 from whalewire.engine.oms import OrderStatus
 from whalewire.model import (
@@ -198,3 +199,18 @@ async def test_duplicate_fill_and_repeated_query_count_nothing_twice(tmp_path: P
     assert engine.position("BTCUSDT") == Decimal("0.3")
     assert held(engine) == Decimal(1)
     assert_journal_agrees(engine)
+
+
+async def test_history_of_the_journal_counts_what_a_cancel_stated_like_the_engine(
+    tmp_path: Path,
+) -> None:
+    engine, venue = make_engine(tmp_path, "history", LIMIT_2)
+    engine.submit(buy("a"))
+    venue.emit(canceled("a", "0.5", "60000"))
+    # of the two trades the cancel summed (0.3 + 0.2), one report has arrived so far
+    venue.emit(fill("t1", "0.3", "60000", "a", cum="0.3"))
+    position = engine.position("BTCUSDT")
+    await engine.close()
+    engine.journal.close()
+    pnl = history.read(engine.journal.path).pnl["BTCUSDT"]
+    assert pnl.position == position == Decimal("0.5")
