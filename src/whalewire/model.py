@@ -119,13 +119,33 @@ class OrderFilled(OrderEvent, frozen=True, tag=True, kw_only=True):
     last_px: Decimal
     commission: Decimal = Decimal(0)
     commission_asset: str = ""
+    #: the order's cumulative executed quantity after this trade, where the venue states it
+    #: (Binance ``z``, Kraken ``cum_qty``): the order counts what goes beyond what it has,
+    #: so a trade a query or a cancel already summed is not counted again
+    cum_qty: Decimal | None = None
 
 
-class OrderCanceled(OrderEvent, frozen=True, tag=True, kw_only=True):
+class OrderClosed(OrderEvent, frozen=True, tag=True, kw_only=True):
+    """Base of the events that close an order with a rest: what executed before it closed.
+
+    A venue states the order's cumulative executed quantity with its cancel or expiry
+    (Binance ``z``/``Z``, Kraken ``cum_qty``/``avg_price``, Coinbase ``done``'s
+    ``remaining_size``); the trades' own reports may come later on another channel. The
+    order counts that quantity at once, so its position never waits on them, and nothing
+    executes after it.
+    """
+
+    #: the order's cumulative executed quantity when it closed (None: the venue did not say)
+    executed_qty: Decimal | None = None
+    #: the average price of ``executed_qty`` (None: not stated)
+    avg_px: Decimal | None = None
+
+
+class OrderCanceled(OrderClosed, frozen=True, tag=True, kw_only=True):
     """The venue canceled the order (by our request or its own rule)."""
 
 
-class OrderExpired(OrderEvent, frozen=True, tag=True, kw_only=True):
+class OrderExpired(OrderClosed, frozen=True, tag=True, kw_only=True):
     """The order expired (IOC rest, FOK not fillable)."""
 
 

@@ -62,7 +62,8 @@ def initialized(coid: str = COID, qty: str = "1.0") -> OrderInitialized:
     return OrderInitialized(client_order_id=coid, ts_init=2, ts_event=2, command=submit(coid, qty))
 
 
-def fill(trade_id: str, qty: str, px: str, coid: str = COID) -> OrderFilled:
+def fill(trade_id: str, qty: str, px: str, coid: str = COID, cum: str | None = None) -> OrderFilled:
+    """One trade's fill; ``cum`` is the order's cumulative quantity, where the venue says it."""
     return OrderFilled(
         client_order_id=coid,
         ts_init=5,
@@ -72,6 +73,7 @@ def fill(trade_id: str, qty: str, px: str, coid: str = COID) -> OrderFilled:
         last_px=Decimal(px),
         commission=Decimal("0.1"),
         commission_asset="USDT",
+        cum_qty=None if cum is None else Decimal(cum),
     )
 
 
@@ -270,10 +272,16 @@ class RecordingEngine:
 
 
 def make_engine(
-    tmp_path: Path, name: str, config: str = CONFIG, detector: Any = None
+    tmp_path: Path,
+    name: str,
+    config: str = CONFIG,
+    detector: Any = None,
+    venue: RecordingVenue | None = None,
 ) -> tuple[Engine, RecordingVenue]:
-    clock = Clock()
-    venue = RecordingVenue(clock)
+    """An armed engine on a journal under ``tmp_path``, trading on ``venue``'s clock."""
+    if venue is None:
+        venue = RecordingVenue(Clock())
+    clock = venue.clock
     engine = Engine(
         parse_config(config),
         venues={"binance": venue},

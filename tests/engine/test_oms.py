@@ -76,6 +76,7 @@ LEGAL: dict[OrderStatus, dict[type[OrderEvent], OrderStatus | str]] = {
     },
     ST.CANCELED: {
         OrderFilled: PARTIAL,  # a fill that raced the cancel, reported after it
+        OrderCanceled: ST.CANCELED,  # Binance: the cancel's answer and the user stream
     },
     ST.EXPIRED: {
         OrderFilled: PARTIAL,  # a fill that raced the expiry, reported after it
@@ -326,10 +327,12 @@ def test_unknown_is_left_only_by_what_reconciliation_learns() -> None:
     assert leaving >= {OrderAccepted, OrderFilled, OrderCanceled, OrderNotFound}
 
 
-def test_final_statuses_have_no_way_out_but_late_fills_and_acks() -> None:
-    for (status, kind), _target in TRANSITIONS.items():
+def test_final_statuses_have_no_way_out_but_late_fills_acks_and_repeated_cancels() -> None:
+    for (status, kind), target in TRANSITIONS.items():
         if status in (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED):
-            assert kind in (OrderFilled, OrderAccepted), (status, kind)
+            assert kind in (OrderFilled, OrderAccepted, OrderCanceled), (status, kind)
+        if kind is OrderCanceled and status is OrderStatus.CANCELED:
+            assert target is OrderStatus.CANCELED
         assert status not in (OrderStatus.REJECTED, OrderStatus.DENIED, OrderStatus.NOT_FOUND)
 
 

@@ -15,7 +15,9 @@ from decimal import Decimal
 import pytest
 from tests.venues.support import Events
 
+from whalewire.emulator import matching
 from whalewire.emulator.accounts import open_default_account
+from whalewire.emulator.binance.exchange import BinanceConfig
 from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.emulator.faults import FaultPlan
 from whalewire.model import (
@@ -498,3 +500,47 @@ async def test_frames_that_are_not_messages_are_counted_and_change_nothing(
     assert "serverTime" in await client.request("time", {})
     assert client.status()["malformed"] == 4 and events.items == []
     await client.close()
+
+
+async def test_cancel_after_a_partial_fill_states_what_executed_on_both_channels() -> None:
+    # an empty book: our resting SELL is the only ask, and another account takes part of it
+    emu = BinanceEmulator(BinanceConfig(book_levels=0))
+    await emu.start()
+    try:
+        client, events = await started(emu, session=True)
+        cmd = order(
+            "0.01",
+            order_type=OrderType.LIMIT,
+            time_in_force=TimeInForce.GTC,
+            price=Decimal("50000"),
+        )
+        client.place(cmd)
+        await events.wait_for(OrderAccepted, cmd.client_order_id)
+        open_default_account(emu.exchange.registry, "taker")
+        exchange = emu.exchange
+        exchange.publish(
+            exchange.engine.place(
+                matching.PlaceOrder(
+                    "taker",
+                    "BTCUSDT",
+                    matching.Side.BUY,
+                    matching.OrderType.LIMIT,
+                    Decimal("0.004"),
+                    price=Decimal("50000"),
+                    time_in_force=matching.TimeInForce.IOC,
+                )
+            )
+        )
+        (trade,) = await events.wait_for(OrderFilled, cmd.client_order_id)
+        assert isinstance(trade, OrderFilled)
+        assert (trade.last_qty, trade.cum_qty) == (Decimal("0.004"), Decimal("0.004"))
+        await client.cancel(cmd.client_order_id, "BTCUSDT")
+        # the order.cancel answer and the user stream's CANCELED report both say it
+        both = await events.wait_for(OrderCanceled, cmd.client_order_id, 2)
+        for canceled in both:
+            assert isinstance(canceled, OrderCanceled)
+            assert canceled.executed_qty == Decimal("0.004")
+            assert canceled.avg_px == Decimal("50000")
+        await client.close()
+    finally:
+        await emu.close()

@@ -680,3 +680,28 @@ async def test_a_200_order_answer_that_does_not_decode_turns_the_order_unknown(
         assert client.connections_opened == 1
     finally:
         await client.close()
+
+
+async def test_cancel_after_a_partial_fill_states_what_executed(tls: Tls) -> None:
+    # an empty book: our resting SELL is the only ask; another account's IOC BUY takes part
+    clock = ShiftedClock()
+    emu = CoinbaseEmulator(CoinbaseConfig(book_levels=0), clock=clock)
+    await emu.start(ssl=tls.server)
+    empty = Venue(emu, clock)
+    client, events = await started(empty, tls)
+    taker, _ = await started(empty, tls)
+    try:
+        cmd = order("0.01", Side.SELL, price="60000", tif=TimeInForce.GTC)
+        client.place(cmd)
+        await events.wait_for(OrderAccepted, cmd.client_order_id, count=2)
+        taker.place(order("0.004", Side.BUY, price="60000", tif=TimeInForce.IOC))
+        (trade,) = await events.wait_for(OrderFilled, cmd.client_order_id)
+        assert isinstance(trade, OrderFilled) and trade.last_qty == Decimal("0.004")
+        await client.cancel(cmd.client_order_id, "BTC-USD")
+        (canceled,) = await events.wait_for(OrderCanceled, cmd.client_order_id)
+        # done states what was left: 0.006 of 0.01; its price is the order's limit
+        assert isinstance(canceled, OrderCanceled) and canceled.executed_qty == Decimal("0.004")
+    finally:
+        await taker.close()
+        await client.close()
+        await emu.close()

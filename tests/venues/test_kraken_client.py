@@ -17,6 +17,7 @@ import pytest
 from tests.venues.support import Events
 
 from whalewire.emulator.faults import FaultPlan
+from whalewire.emulator.kraken.exchange import KrakenConfig
 from whalewire.emulator.kraken.server import KrakenEmulator
 from whalewire.model import (
     OrderAccepted,
@@ -482,3 +483,36 @@ async def test_malformed_add_order_answer_turns_the_order_unknown_and_keeps_the_
     assert await client.ping() > 0
     assert client.status()["connected"] is True and client.reconnects == 0
     await client.close()
+
+
+async def test_cancel_after_a_partial_fill_states_what_executed() -> None:
+    # an empty book: our resting BUY is the only bid; another account's IOC SELL takes part
+    emu = KrakenEmulator(KrakenConfig(book_levels=0))
+    await emu.start()
+    try:
+        client, events = await started(emu)
+        taker, _ = await started(emu)
+        px = Decimal(60000)
+        cmd = order("0.01", order_type=OrderType.LIMIT, price=px, time_in_force=TimeInForce.GTC)
+        client.place(cmd)
+        await events.wait_for(OrderAccepted, cmd.client_order_id)
+        taker.place(
+            order(
+                "0.004",
+                Side.SELL,
+                order_type=OrderType.LIMIT,
+                price=px,
+                time_in_force=TimeInForce.IOC,
+            )
+        )
+        (trade,) = await events.wait_for(OrderFilled, cmd.client_order_id)
+        assert isinstance(trade, OrderFilled)
+        assert (trade.last_qty, trade.cum_qty) == (Decimal("0.004"), Decimal("0.004"))
+        await client.cancel(cmd.client_order_id, "BTC/USD")
+        (canceled,) = await events.wait_for(OrderCanceled, cmd.client_order_id)
+        assert isinstance(canceled, OrderCanceled)
+        assert (canceled.executed_qty, canceled.avg_px) == (Decimal("0.004"), px)
+        await taker.close()
+        await client.close()
+    finally:
+        await emu.close()

@@ -6,6 +6,11 @@ in through ``on_venue_event`` (the sink every venue delivers to), is applied to 
 is held in ``reserved`` (per symbol and side), moved here and nowhere else, by exactly what
 an event changed of the order's ``leaves_qty``: a fill that comes after a cancel, a late
 duplicate or a reconciliation's cumulative fill can never release it twice. Risk reads it.
+The position moves by what an event added to the order's cumulative executed quantity
+(``Order.executed_after``), never by a report's own quantity: a cancel that states what
+executed moves it at once, and the trades' own reports, arriving later on another channel,
+add nothing; a trade a reconciliation already summed is not counted again. The journal
+replays through the same ``Order.apply``, so it always agrees.
 
 An order that hears nothing within ``ack_timeout_s`` becomes UNKNOWN and is reconciled
 by client order id; on start, every order the journal holds that is not final is
@@ -22,8 +27,6 @@ from collections import Counter, deque
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
-
-import msgspec
 
 from whalewire.engine.events import EventLog
 from whalewire.engine.journal import Journal
@@ -43,7 +46,7 @@ from whalewire.model import (
     Side,
     SubmitOrder,
 )
-from whalewire.venues.contract import RECONCILED_FILL_PREFIX, Venue, VenueError
+from whalewire.venues.contract import Venue, VenueError
 
 log = logging.getLogger("whalewire.engine")
 
@@ -154,15 +157,7 @@ class Execution:
         """Keep an order whose write failed midway (UNKNOWN: the venue may have it)."""
         order = self._open(init)
         log.error("order %s: send failed", order.client_order_id, exc_info=exc)
-        now = self._now()
-        self.apply(
-            OrderStatusUnknown(
-                client_order_id=order.client_order_id,
-                ts_init=now,
-                ts_event=now,
-                reason=f"send failed: {type(exc).__name__}",
-            )
-        )
+        self.apply(self._unknown(order, f"send failed: {type(exc).__name__}"))
         self.spawn(self._reconcile(order))
         return order
 
@@ -198,6 +193,7 @@ class Execution:
         was_final = order.is_final
         was = order.status
         filled = order.filled_qty
+        quote = order.avg_px * filled
         try:
             order.apply(event)
         except InvalidTransition as exc:
@@ -207,19 +203,22 @@ class Execution:
         self.journal.append(event)
         c = order.command
         self._emit(order, event, was)
-        # what the order holds is its unfilled rest while open, nothing once final: a fill
-        # on an open order moves its quantity from held to the position; closing releases
-        # the whole rest; a late fill on a closed order held nothing and releases nothing
-        fill = event if isinstance(event, OrderFilled) else None
+        # what the order holds is its unfilled rest while open, nothing once final: what an
+        # event adds to an open order's executed quantity moves from held to the position;
+        # closing releases the whole rest; a late fill on a closed order held nothing and
+        # releases nothing
+        added = order.filled_qty - filled
         if order.is_final:
             if not was_final:
                 self._reserve(c, filled - c.quantity)
                 self.metrics.inc(f"orders_{order.status.value.lower()}")
                 self._retire(order)
-        elif fill is not None:
-            self._reserve(c, -fill.last_qty)
-        if fill is not None:
-            self.risk.on_fill(c.symbol, c.side, fill.last_qty, fill.last_px)
+        elif added:
+            self._reserve(c, -added)
+        if added:
+            px = (order.avg_px * order.filled_qty - quote) / added
+            self.risk.on_fill(c.symbol, c.side, added, px)
+        if isinstance(event, OrderFilled):
             self.metrics.inc("fills")
 
     def _emit(self, order: Order, event: OrderEvent, was: OrderStatus) -> None:
@@ -387,12 +386,12 @@ class Execution:
             elif order.status is OrderStatus.SUBMITTED:
                 self.apply(self._unknown(order, "reconciling"))
             for event in events:
-                if isinstance(event, OrderFilled):
-                    fill = unseen_part(order, event)
-                    if fill is not None:
-                        self.apply(fill)
-                else:
-                    self.apply(event)
+                # a query's cumulative fill that adds nothing is not news (nor journaled)
+                if isinstance(event, OrderFilled) and (
+                    order.executed_after(event) == order.filled_qty
+                ):
+                    continue
+                self.apply(event)
             self.metrics.inc("reconciled")
             return
         self.metrics.inc("reconcile_failed")
@@ -445,26 +444,3 @@ _REFUSED = (OrderStatus.DENIED, OrderStatus.REJECTED)
 
 #: the reason code of a dry run's order: built and signed, never sent
 DRY_RUN = "DRY_RUN"
-
-
-def unseen_part(order: Order, fill: OrderFilled) -> OrderFilled | None:
-    """Return what a fill adds to ``order``, or None when it adds nothing.
-
-    A fill from a query is cumulative (``RECONCILED_FILL_PREFIX``): only the quantity
-    beyond what the order has already applied is new, at the price that makes the
-    order's average equal the venue's, with the commission not yet counted.
-    """
-    if fill.trade_id in order.trade_ids:
-        return None
-    if not fill.trade_id.startswith(RECONCILED_FILL_PREFIX):
-        return fill
-    new_qty = fill.last_qty - order.filled_qty
-    if new_qty <= 0:
-        return None
-    new_quote = fill.last_px * fill.last_qty - order.avg_px * order.filled_qty
-    return msgspec.structs.replace(
-        fill,
-        last_qty=new_qty,
-        last_px=new_quote / new_qty,
-        commission=max(Decimal(0), fill.commission - order.commission),
-    )

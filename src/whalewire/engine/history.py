@@ -185,10 +185,14 @@ def read(path: str | Path) -> History:
             submitted[coid] = message.ts_init
         elif coid in submitted and isinstance(message, OrderAccepted | OrderRejected | OrderFilled):
             history.acks.append(message.ts_init - submitted.pop(coid))
+        filled, quote = order.filled_qty, order.avg_px * order.filled_qty
         try:
             order.apply(message)
         except Exception:  # a duplicate or late event the engine refused too: skip it
             continue
+        # P&L moves by what the event added to the order's executed quantity, as the
+        # engine's position does: a trade a cancel or a query already counted adds nothing
+        added = order.filled_qty - filled
         if isinstance(message, OrderDenied | OrderStatusUnknown):
             reasons[coid] = message.reason
         elif isinstance(message, OrderRejected):
@@ -209,8 +213,10 @@ def read(path: str | Path) -> History:
                     message.trade_id,
                 )
             )
+        if added:
+            c = order.command
             pnl = history.pnl.setdefault(c.symbol, Pnl(c.symbol))
-            pnl.apply(c.side.value, message.last_qty, message.last_px)
+            pnl.apply(c.side.value, added, (order.avg_px * order.filled_qty - quote) / added)
     for coid, (order, when) in orders.items():
         c = order.command
         history.orders.append(

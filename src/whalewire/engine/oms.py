@@ -6,6 +6,15 @@ and refuses anything else without changing the order. Bookkeeping (filled quanti
 average price, seen trade ids) happens only after the edge is accepted, so a replayed
 journal rebuilds exactly the same order.
 
+What an order has executed is counted by cumulative quantity, which only grows: every
+report says (or implies) how much the order has executed in all, and only what goes beyond
+``filled_qty`` is new. A query's fill and a cancel's or expiry's ``executed_qty`` are
+cumulative by definition; a trade implies at least the sum of the trades seen so far plus
+its own (the trade stream's own cumulative), and may state more (Binance ``z``, Kraken
+``cum_qty``: what the venue executed in all, trades not yet reported included). So a
+trade a query or a cancel already summed is never counted twice, whatever the channel it
+arrives on and whenever.
+
 UNKNOWN is the honest answer to silence (timeout, disconnect, 5xx): no edge leaves it
 except what reconciliation with the venue learns, and ``OrderNotFound`` (the venue
 confirms the id does not exist) is the only state from which a resend is allowed.
@@ -19,6 +28,7 @@ from enum import StrEnum
 from whalewire.model import (
     OrderAccepted,
     OrderCanceled,
+    OrderClosed,
     OrderDenied,
     OrderEvent,
     OrderExpired,
@@ -30,6 +40,7 @@ from whalewire.model import (
     OrderSubmitted,
     SubmitOrder,
 )
+from whalewire.venues.contract import RECONCILED_FILL_PREFIX
 
 
 class OrderStatus(StrEnum):
@@ -89,6 +100,9 @@ TRANSITIONS: dict[tuple[OrderStatus, type[OrderEvent]], OrderStatus | str] = {
     (S.PARTIALLY_FILLED, OrderExpired): S.EXPIRED,
     (S.PARTIALLY_FILLED, OrderStatusUnknown): S.UNKNOWN,
     (S.PARTIALLY_FILLED, OrderAccepted): S.PARTIALLY_FILLED,
+    # the cancel's answer and the user stream both confirm it (the later may state more
+    # executed quantity than the first)
+    (S.CANCELED, OrderCanceled): S.CANCELED,
     # a late ack after the fill that the user stream delivered first
     (S.FILLED, OrderAccepted): S.FILLED,
     # real venues do this: a fill racing a cancel arrives after the cancel's confirmation
@@ -141,6 +155,7 @@ class Order:
         "filled_qty",
         "status",
         "trade_ids",
+        "traded_qty",
         "venue_order_id",
     )
 
@@ -153,6 +168,8 @@ class Order:
         self.commission = Decimal(0)
         self.venue_order_id: str | None = None
         self.trade_ids: set[str] = set()
+        #: the sum of the trades seen by their own trade id (the trade stream's cumulative)
+        self.traded_qty = Decimal(0)
 
     @classmethod
     def denied(cls, command: SubmitOrder, denial: OrderDenied) -> Order:
@@ -184,38 +201,90 @@ class Order:
         """Quantity still open at the venue (zero once final)."""
         return Decimal(0) if self.is_final else self.command.quantity - self.filled_qty
 
+    def executed_after(self, event: OrderEvent) -> Decimal:
+        """Return the cumulative quantity this order will have executed once ``event`` applies.
+
+        Never less than ``filled_qty`` (the count only grows); a fill whose trade id was
+        applied adds nothing.
+        """
+        filled = self.filled_qty
+        if isinstance(event, OrderFilled):
+            if event.trade_id in self.trade_ids:
+                return filled
+            if event.trade_id.startswith(RECONCILED_FILL_PREFIX):
+                if event.cum_qty is not None:  # a query's fill: the cumulative itself
+                    return max(filled, event.cum_qty)
+                # journaled before fills were counted by cumulative: the unseen part alone
+                return filled + event.last_qty
+            # the trades seen plus this one executed at least; a stated cumulative may say
+            # more (what other channels summed), or less when it arrives late (stale)
+            traded = self.traded_qty + event.last_qty
+            return max(filled, traded, event.cum_qty or traded)
+        if isinstance(event, OrderClosed) and event.executed_qty is not None:
+            return max(filled, event.executed_qty)
+        return filled
+
     def apply(self, event: OrderEvent) -> OrderStatus:
         """Apply ``event`` if the table allows it and return the new status.
 
         Raises:
-            InvalidTransition: the edge is not in ``TRANSITIONS``; nothing changed.
+            InvalidTransition: the edge is not in ``TRANSITIONS``, or the event says more
+                executed than the order's quantity; nothing changed.
             DuplicateFill: a fill with a trade id already applied; nothing changed.
         """
         target = TRANSITIONS.get((self.status, type(event)))
         if target is None:
             raise InvalidTransition(self.client_order_id, self.status, event)
+        if isinstance(event, OrderFilled) and event.trade_id in self.trade_ids:
+            raise DuplicateFill(self.client_order_id, self.status, event)
+        executed = self.executed_after(event)
+        if executed > self.command.quantity:
+            raise InvalidTransition(self.client_order_id, self.status, event)
         if isinstance(event, OrderFilled):
-            if event.trade_id in self.trade_ids:
-                raise DuplicateFill(self.client_order_id, self.status, event)
-            filled = self.filled_qty + event.last_qty
-            if filled > self.command.quantity:
-                raise InvalidTransition(self.client_order_id, self.status, event)
-            self.avg_px = (self.avg_px * self.filled_qty + event.last_px * event.last_qty) / filled
-            self.filled_qty = filled
-            self.commission += event.commission
+            recon = event.trade_id.startswith(RECONCILED_FILL_PREFIX)
+            summed = recon and event.cum_qty is not None
+            if summed:
+                # a query's commission and price are the order's total and average so far
+                self.commission = max(self.commission, event.commission)
+            else:
+                self.commission += event.commission
+                if not recon:
+                    self.traded_qty += event.last_qty
+            self._advance(executed, event.last_px, average=summed)
             self.trade_ids.add(event.trade_id)
-            if filled == self.command.quantity:
+            if executed == self.command.quantity:
                 self.status = OrderStatus.FILLED
-            elif self.status not in FINAL:
+            elif self.status not in FINAL and executed:
                 # a late partial fill on a canceled order keeps it canceled
                 self.status = OrderStatus.PARTIALLY_FILLED
         else:
             assert isinstance(target, OrderStatus)
+            if isinstance(event, OrderClosed) and executed > self.filled_qty:
+                # priced at the venue's stated average, else the order's limit price, else
+                # its own average so far (the trades' reports, when they come, add nothing)
+                if event.avg_px is not None:
+                    self._advance(executed, event.avg_px, average=True)
+                else:
+                    px = self.command.price or self.avg_px
+                    self._advance(executed, px, average=False)
             self.status = target
         if isinstance(event, OrderAccepted):
             self.venue_order_id = event.venue_order_id
         self.events.append(event)
         return self.status
+
+    def _advance(self, executed: Decimal, px: Decimal, *, average: bool) -> None:
+        """Count the order executed up to ``executed``; the new part at ``px``, or, with
+        ``average``, at the price that makes the order's average ``px`` (a venue's sum)."""
+        filled = self.filled_qty
+        added = executed - filled
+        if added <= 0:
+            return
+        if average:
+            self.avg_px = px
+        else:
+            self.avg_px = (self.avg_px * filled + px * added) / executed
+        self.filled_qty = executed
 
     def __repr__(self) -> str:
         c = self.command

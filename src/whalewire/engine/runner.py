@@ -53,7 +53,7 @@ from whalewire.venues.binance import BinanceClient
 from whalewire.venues.coinbase import CoinbaseClient
 from whalewire.venues.contract import Venue
 from whalewire.venues.credentials import Credentials, from_env, from_file
-from whalewire.venues.endpoints import endpoints
+from whalewire.venues.endpoints import Endpoints, endpoints
 from whalewire.venues.ids import BINANCE_ID_WIDTH
 from whalewire.venues.kraken import KrakenClient
 
@@ -119,17 +119,52 @@ class Emulator(Protocol):
 Embedded = Callable[[str, VenueSection, Config], Awaitable[tuple[Venue, Emulator]]]
 
 
+@dataclass(frozen=True)
+class _TwoUrls:
+    """How a venue that needs two connections finds both URLs."""
+
+    schemes: tuple[str, ...]  #: an ``endpoint`` with these is a URL, not a name
+    second: str  #: the ``[venues.NAME]`` field holding the second URL then
+    named: Callable[[Endpoints], tuple[str | None, str | None]]  #: the pair, by name
+    what: str  #: what the pair is, for the error
+
+
+_TWO_URLS = {
+    "kraken": _TwoUrls(
+        ("ws://", "wss://"), "rest_endpoint", lambda u: (u.ws_api, u.rest), "WebSocket API"
+    ),
+    "coinbase": _TwoUrls(
+        ("http://", "https://"),
+        "feed_endpoint",
+        lambda u: (u.rest, u.user_stream),
+        "REST API and feed",
+    ),
+}
+
+
+def _url_pair(name: str, section: VenueSection) -> tuple[str, str]:
+    """Return the two URLs of Kraken (WebSocket API, REST) or Coinbase (REST, feed): the
+    endpoint and the second URL's field when the endpoint is a URL, else the named pair.
+
+    Raises:
+        ConfigError: a URL endpoint without the second URL, or a named endpoint without both.
+    """
+    how = _TWO_URLS[name]
+    endpoint = section.endpoint
+    if endpoint.startswith(how.schemes):
+        url = getattr(section, how.second)
+        if not url:
+            raise ConfigError(f"venues.{name}: a URL endpoint needs {how.second} too")
+        return endpoint, str(url)
+    first, other = how.named(endpoints(name, endpoint))
+    if first is None or other is None:
+        raise ConfigError(f"venues.{name}: {endpoint} has no {how.what}")
+    return first, other
+
+
 def _coinbase_client(name: str, section: VenueSection, config: Config) -> Venue:
     dry_run = config.engine.mode == "dry-run"
-    if section.endpoint.startswith(("http://", "https://")):
-        rest, feed = section.endpoint, section.feed_endpoint
-        if not feed:
-            raise ConfigError(f"venues.{name}: a URL endpoint needs feed_endpoint too")
-    else:
-        urls = endpoints(name, section.endpoint)
-        if urls.rest is None or urls.user_stream is None:
-            raise ConfigError(f"venues.{name}: {section.endpoint} has no REST API and feed")
-        rest, feed = urls.rest, urls.user_stream
+    rest, feed = _url_pair(name, section)
     credentials = _credentials(name, section)
     context = ssl.create_default_context(cafile=section.tls_ca_file or None)
     if not section.tls_verify:  # refused in live mode by the configuration
@@ -164,15 +199,7 @@ def routed_symbols(name: str, config: Config) -> tuple[str, ...]:
 def _kraken_client(name: str, section: VenueSection, config: Config) -> Venue:
     dry_run = config.engine.mode == "dry-run"
     symbols = routed_symbols(name, config) or ("BTC/USD",)
-    if section.endpoint.startswith(("ws://", "wss://")):
-        url, rest = section.endpoint, section.rest_endpoint
-        if not rest:
-            raise ConfigError(f"venues.{name}: a URL endpoint needs rest_endpoint too")
-    else:
-        urls = endpoints(name, section.endpoint)
-        if urls.ws_api is None or urls.rest is None:
-            raise ConfigError(f"venues.{name}: {section.endpoint} has no WebSocket API")
-        url, rest = urls.ws_api, urls.rest
+    url, rest = _url_pair(name, section)
     credentials = _credentials(name, section)
     return KrakenClient(
         url,

@@ -43,7 +43,8 @@ from whalewire.ws.mask import default_key_pool
 log = logging.getLogger("whalewire.venues")
 
 #: trade ids of fills a venue client learned by querying an order (``reconcile``): such a
-#: fill carries the order's *cumulative* executed quantity and average price, not one trade
+#: fill carries the order's *cumulative* executed quantity (``cum_qty``, and ``last_qty``)
+#: and average price, not one trade
 RECONCILED_FILL_PREFIX = "recon:"
 
 #: ``[venues.NAME] pong_interval_ms``'s default: at most 4 warm-up pongs a second. Binance's
@@ -99,7 +100,8 @@ def reconciled_events(
 
     ``OrderAccepted``; then, if anything executed, one cumulative ``OrderFilled`` (trade id
     ``recon:<venue order id>:<executed>``, the order's average price and total commission);
-    then ``ending`` (canceled or expired) when the order is closed with a rest.
+    then ``ending`` (canceled or expired) when the order is closed with a rest, stating
+    the same executed quantity and average.
     """
     coid = client_order_id
     events: list[OrderEvent] = [
@@ -118,11 +120,35 @@ def reconciled_events(
                 last_px=avg_price,
                 commission=commission,
                 commission_asset=commission_asset,
+                cum_qty=executed,
             )
         )
     if ending is not None:
-        events.append(ending(client_order_id=coid, ts_init=now, ts_event=now))
+        events.append(
+            closed_event(
+                ending, coid, now, now, executed=executed, avg_px=avg_price if executed else None
+            )
+        )
     return events
+
+
+def closed_event(
+    kind: type[OrderCanceled] | type[OrderExpired],
+    client_order_id: str,
+    now: int,
+    ts: int,
+    *,
+    executed: Decimal | None,
+    avg_px: Decimal | None = None,
+) -> OrderCanceled | OrderExpired:
+    """The engine's event for an order a venue closed with a rest, and what it executed."""
+    return kind(
+        client_order_id=client_order_id,
+        ts_init=now,
+        ts_event=ts,
+        executed_qty=executed,
+        avg_px=avg_px,
+    )
 
 
 def rtt_summary(pending: PendingRequests, count: int) -> dict[str, float]:

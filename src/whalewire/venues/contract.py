@@ -89,7 +89,8 @@ class Venue(Protocol):
 
         Returns ``[OrderNotFound]`` only when the venue states the id does not exist. What
         has executed comes as one ``OrderFilled`` whose trade id starts with
-        ``RECONCILED_FILL_PREFIX``, holding the cumulative quantity and average price.
+        ``RECONCILED_FILL_PREFIX``, holding the cumulative quantity (``cum_qty``) and
+        average price.
 
         Raises:
             VenueError: the question itself could not be answered.

@@ -58,6 +58,7 @@ from whalewire.venues.base import (
     VenueUnavailable,
     WarmPong,
     ack_event,
+    closed_event,
     connection_slot,
     discard_event,
     order_shape,
@@ -473,15 +474,15 @@ class BinanceClient(VenueDefaults):
                 last_px=ev.L,
                 commission=ev.n or Decimal(0),
                 commission_asset=ev.N or "",
+                cum_qty=ev.z,
             )
         elif x == "NEW":
             event = OrderAccepted(
                 client_order_id=coid, ts_init=now, ts_event=ts, venue_order_id=str(ev.i)
             )
-        elif x == "CANCELED":
-            event = OrderCanceled(client_order_id=coid, ts_init=now, ts_event=ts)
-        elif x in ("EXPIRED", "TRADE_PREVENTION"):
-            event = OrderExpired(client_order_id=coid, ts_init=now, ts_event=ts)
+        elif x in ("CANCELED", "EXPIRED", "TRADE_PREVENTION"):
+            kind = OrderCanceled if x == "CANCELED" else OrderExpired
+            event = closed_event(kind, coid, now, ts, executed=ev.z, avg_px=ev.average_px())
         elif x == "REJECTED":
             event = OrderRejected(
                 client_order_id=coid, ts_init=now, ts_event=ts, code=0, message=ev.r
@@ -495,13 +496,7 @@ class BinanceClient(VenueDefaults):
         """Send one request and return its ``result``; raise ``BinanceError`` on an error."""
         msg = await self.call(method, params)
         if msg.status != 200:
-            error = msg.error
-            raise BinanceError(
-                method,
-                msg.status,
-                error.code if error is not None else None,
-                error.msg if error is not None else "",
-            )
+            raise _error(method, msg)
         return decode.result(msg)
 
     async def call(self, method: str, params: Mapping[str, object]) -> decode.Message:
@@ -542,9 +537,24 @@ class BinanceClient(VenueDefaults):
         return None
 
     async def cancel(self, client_order_id: str, symbol: str) -> None:
-        """Cancel one order by client order id (the event arrives on the user stream)."""
-        await self.request(
+        """Cancel one order by client order id; report it canceled with what had executed.
+
+        The answer states the order's ``executedQty`` when it was canceled: reported at once,
+        so the position counts it even if a trade's report is still on its way (the user
+        stream's own ``CANCELED`` report, when it comes, confirms it again).
+        """
+        msg = await self.call(
             "order.cancel", self._auth({"symbol": symbol, "origClientOrderId": client_order_id})
+        )
+        if msg.status != 200:
+            raise _error("order.cancel", msg)
+        result = decode.cancel_result(msg)
+        now = self._now()
+        avg = decode.average(result.executedQty, result.cummulativeQuoteQty)
+        self.on_event(
+            closed_event(
+                OrderCanceled, client_order_id, now, now, executed=result.executedQty, avg_px=avg
+            )
         )
 
     async def cancel_all(self, symbol: str) -> int:
@@ -661,3 +671,14 @@ class BinanceError(VenueError):
 
     def __str__(self) -> str:
         return f"binance {self.method}: HTTP {self.status} code {self.code}: {self.message}"
+
+
+def _error(method: str, msg: decode.Message) -> BinanceError:
+    """The ``BinanceError`` of an error answer to ``method``."""
+    error = msg.error
+    return BinanceError(
+        method,
+        msg.status,
+        error.code if error is not None else None,
+        error.msg if error is not None else "",
+    )

@@ -76,6 +76,9 @@ class ExecutionReport(msgspec.Struct, frozen=True):
     i: int | None = None
     l: Decimal = Decimal(0)  # noqa: E741 - Binance's field name
     L: Decimal = Decimal(0)
+    #: the order's cumulative filled quantity and quote quantity after this event
+    z: Decimal | None = None
+    Z: Decimal | None = None
     n: Decimal | None = None
     N: str | None = None
     t: int | None = None
@@ -87,12 +90,23 @@ class ExecutionReport(msgspec.Struct, frozen=True):
         if self.e == "executionReport":
             if not self.x or not self.c:
                 raise ValueError("[c] an executionReport needs x and c")
-            check_amounts(l=self.l, L=self.L, n=self.n)
+            check_amounts(l=self.l, L=self.L, n=self.n, z=self.z, Z=self.Z)
 
     @property
     def client_order_id(self) -> str:
         """The order it concerns (the canceled one for a cancel)."""
         return (self.C or self.c) if self.x == "CANCELED" else self.c
+
+    def average_px(self) -> Decimal | None:
+        """The average price of what the order executed (``Z / z``), None when nothing has."""
+        return average(self.z, self.Z)
+
+
+def average(qty: Decimal | None, quote: Decimal | None) -> Decimal | None:
+    """``quote / qty``: an order's average price from its cumulative sums (None if empty)."""
+    if not qty or quote is None:
+        return None
+    return quote / qty
 
 
 class OrderRef(msgspec.Struct):
@@ -115,6 +129,16 @@ class OrderState(msgspec.Struct):
     status: str
     executedQty: Decimal = Decimal(0)  # noqa: N815
     cummulativeQuoteQty: Decimal = Decimal(0)  # noqa: N815 - sic, Binance's spelling
+
+    def __post_init__(self) -> None:
+        check_amounts(executedQty=self.executedQty, cummulativeQuoteQty=self.cummulativeQuoteQty)
+
+
+class CancelResult(msgspec.Struct):
+    """An ``order.cancel`` result: what the order had executed when it was canceled."""
+
+    executedQty: Decimal | None = None  # noqa: N815
+    cummulativeQuoteQty: Decimal | None = None  # noqa: N815 - sic, Binance's spelling
 
     def __post_init__(self) -> None:
         check_amounts(executedQty=self.executedQty, cummulativeQuoteQty=self.cummulativeQuoteQty)
@@ -234,6 +258,11 @@ def order_ack(msg: Message) -> OrderAck:
     if not msg.result:
         return OrderAck()
     return decode(VENUE, "order.place response", msg.result, OrderAck, at="$.result")
+
+
+def cancel_result(msg: Message) -> CancelResult:
+    """Decode an ``order.cancel`` response's result."""
+    return decode(VENUE, "order.cancel response", msg.result, CancelResult, at="$.result")
 
 
 def order_state(msg: Message) -> OrderState:

@@ -57,6 +57,7 @@ from whalewire.venues.base import (
     VenueError,
     VenueUnavailable,
     ack_event,
+    closed_event,
     connection_slot,
     discard_event,
     order_text,
@@ -182,6 +183,8 @@ class CoinbaseClient(VenueDefaults):
         self._coid_of: dict[str, str] = {}
         #: orders that rested (an ``open`` was seen): a later ``done``/canceled is a cancel
         self._rested: set[str] = set()
+        #: venue order id -> its size (from ``received``): ``done`` states only the rest
+        self._size_of: dict[str, Decimal] = {}
         self._paused_until_ns = 0
         self._subscribed: asyncio.Future[None] | None = None
         self._last_price: dict[str, Decimal] = {}
@@ -505,6 +508,8 @@ class CoinbaseClient(VenueDefaults):
             if not coid:
                 return
             self._coid_of[order_id] = coid
+            if msg.size is not None:
+                self._size_of[order_id] = msg.size
             self.on_event(
                 OrderAccepted(
                     client_order_id=coid, ts_init=now, ts_event=ts, venue_order_id=order_id
@@ -519,15 +524,17 @@ class CoinbaseClient(VenueDefaults):
             if not coid:
                 return
             # IOC/FOK/market remainders end "canceled" too; only a rested order was canceled
-            event: OrderEvent
-            if order_id in self._rested:
-                self._rested.discard(order_id)
-                event = OrderCanceled(client_order_id=coid, ts_init=now, ts_event=ts)
-            else:
-                event = OrderExpired(client_order_id=coid, ts_init=now, ts_event=ts)
-            self.on_event(event)
+            closed = OrderCanceled if order_id in self._rested else OrderExpired
+            self._rested.discard(order_id)
+            # what executed: the size less what ``done`` says was left ("market orders will
+            # not have a remaining_size"), at the order's limit price (the engine's default)
+            size = self._size_of.pop(order_id, None)
+            rest = msg.remaining_size
+            executed = None if size is None or rest is None else size - rest
+            self.on_event(closed_event(closed, coid, now, ts, executed=executed))
         elif kind == "done":
             self._rested.discard(order_id)
+            self._size_of.pop(order_id, None)
 
     def _malformed_feed(self, exc: VenueDecodeError, message: str | bytes) -> None:
         ref = decode.feed_refs(message)

@@ -31,6 +31,8 @@ class FeedMessage(msgspec.Struct):
     reason: str | None = None
     price: Decimal | None = None
     size: Decimal | None = None
+    #: ``done`` (limit orders): what was left unfilled when the order left the book
+    remaining_size: Decimal | None = None
     trade_id: int | str | None = None
     taker_order_id: str | None = None
     maker_order_id: str | None = None
@@ -42,6 +44,7 @@ class FeedMessage(msgspec.Struct):
         check_amounts(
             price=self.price,
             size=self.size,
+            remaining_size=self.remaining_size,
             taker_fee_rate=self.taker_fee_rate,
             maker_fee_rate=self.maker_fee_rate,
         )

@@ -58,6 +58,7 @@ from whalewire.venues.base import (
     VenueUnavailable,
     WarmPong,
     ack_event,
+    closed_event,
     connection_slot,
     discard_event,
     order_shape,
@@ -475,16 +476,18 @@ class KrakenClient(VenueDefaults):
                 last_px=price,
                 commission=sum((f.qty for f in fees), Decimal(0)),
                 commission_asset=fees[0].asset if fees else "",
+                cum_qty=row.cum_qty,
             )
         elif kind == "new":
             self._order_cl[order_id] = coid
             event = OrderAccepted(
                 client_order_id=coid, ts_init=now, ts_event=ts, venue_order_id=order_id
             )
-        elif kind == "canceled":
-            event = OrderCanceled(client_order_id=coid, ts_init=now, ts_event=ts)
-        elif kind == "expired":
-            event = OrderExpired(client_order_id=coid, ts_init=now, ts_event=ts)
+        elif kind in {"canceled", "expired"}:
+            closed = OrderCanceled if kind == "canceled" else OrderExpired
+            event = closed_event(
+                closed, coid, now, ts, executed=row.cum_qty, avg_px=row.average_px()
+            )
         else:
             return  # pending_new, filled, status, amended: no new fact for the order book
         self.on_event(event)

@@ -57,11 +57,29 @@ class Execution(msgspec.Struct):
     fees: list[Fee] = []
     exec_id: str | None = None
     trade_id: int | str | None = None
+    #: the order's cumulative executed quantity, its cost and average price after this row
+    cum_qty: Decimal | None = None
+    cum_cost: Decimal | None = None
+    avg_price: Decimal | None = None
 
     def __post_init__(self) -> None:
-        check_amounts(last_price=self.last_price, last_qty=self.last_qty)
+        check_amounts(
+            last_price=self.last_price,
+            last_qty=self.last_qty,
+            cum_qty=self.cum_qty,
+            cum_cost=self.cum_cost,
+            avg_price=self.avg_price,
+        )
         if self.exec_type == "trade" and (self.last_price is None or self.last_qty is None):
             raise ValueError("[last_qty] a trade needs last_price and last_qty")
+
+    def average_px(self) -> Decimal | None:
+        """The average price of what the order executed (``avg_price``, else cost / qty)."""
+        if not self.cum_qty:
+            return None
+        if self.avg_price:
+            return self.avg_price
+        return None if self.cum_cost is None else self.cum_cost / self.cum_qty
 
 
 class ExecutionRef(msgspec.Struct):
