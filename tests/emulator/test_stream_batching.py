@@ -214,7 +214,9 @@ async def test_binance_client_book_equals_the_exchange_after_every_batch(
                     break
                 await asyncio.sleep(0.005)
             assert book.health().updates == before + 1  # the burst came as one diff
-            assert (book.levels(BookSide.BID), book.levels(BookSide.ASK)) == engine_levels(ex, SYMBOL)
+            assert (book.levels(BookSide.BID), book.levels(BookSide.ASK)) == engine_levels(
+                ex, SYMBOL
+            )
         assert book.health().gaps == 0 and client.malformed == 0
     finally:
         await client.close()
@@ -228,9 +230,7 @@ async def test_binance_sbe_depth_is_paced_at_50ms_and_keeps_the_book(
     key = emulator.exchange.registry.add_hmac_key("trader").api_key
     streams = BinanceStreams(emulator.exchange, sbe=True)
     await streams.start()
-    client = BinanceMarketData(
-        streams.url, emulator.url, [SYMBOL], kinds=("depth",), api_key=key
-    )
+    client = BinanceMarketData(streams.url, emulator.url, [SYMBOL], kinds=("depth",), api_key=key)
     await client.start()
     try:
         book = client.books[SYMBOL]
@@ -244,7 +244,9 @@ async def test_binance_sbe_depth_is_paced_at_50ms_and_keeps_the_book(
                 await asyncio.sleep(0.002)
             assert time.monotonic() - sent >= 0.045
             assert book.health().updates == before + 1
-            assert (book.levels(BookSide.BID), book.levels(BookSide.ASK)) == engine_levels(ex, SYMBOL)
+            assert (book.levels(BookSide.BID), book.levels(BookSide.ASK)) == engine_levels(
+                ex, SYMBOL
+            )
     finally:
         await client.close()
         await streams.close()
@@ -311,6 +313,43 @@ async def test_coinbase_client_on_level2_batch_equals_the_exchange_after_every_b
                     break
                 await asyncio.sleep(0.005)
             assert book.health().updates == before + 1
-            assert (book.levels(BookSide.BID), book.levels(BookSide.ASK)) == engine_levels(ex, PRODUCT)
+            assert (book.levels(BookSide.BID), book.levels(BookSide.ASK)) == engine_levels(
+                ex, PRODUCT
+            )
     finally:
         await client.close()
+
+
+async def test_official_sdk_diff_depth_stream_rebuilds_the_book_per_batch(
+    binance: tuple[BinanceEmulator, BinanceStreams],
+) -> None:
+    # binance-sdk-spot's WebSocket Streams client, unmodified: it opens <url>/stream and
+    # SUBSCRIBEs ("Live Subscribing/Unsubscribing to streams")
+    spot = pytest.importorskip("binance_sdk_spot.spot")
+    configuration = pytest.importorskip("binance_common.configuration")
+    emulator, streams = binance
+    ex: Exchange[object] = emulator.exchange  # type: ignore[assignment]
+    config = configuration.ConfigurationWebSocketStreams(stream_url=streams.url)
+    conn = await spot.Spot(config_ws_streams=config).websocket_streams.create_connection()
+    try:
+        events: asyncio.Queue[Any] = asyncio.Queue()
+        stream = await conn.diff_book_depth(symbol="btcusdt", update_speed="100ms")
+        stream.on("message", events.put_nowait)
+        for _ in range(500):  # the SUBSCRIBE has landed before the first change
+            if any("btcusdt@depth@100ms" in c.streams for c in streams._connections):
+                break
+            await asyncio.sleep(0.01)
+        snapshot = await binance_snapshot(emulator.url)
+        book = DictBook(snapshot["bids"], snapshot["asks"])
+        last_u = snapshot["lastUpdateId"]
+        for burst in range(3):
+            random_orders(ex, SYMBOL, 25, seed=90 + burst)
+            event = await asyncio.wait_for(events.get(), 5)
+            assert (event.U, event.s) == (last_u + 1, SYMBOL)
+            book.apply(book.bids, event.b)
+            book.apply(book.asks, event.a)
+            assert book.levels() == engine_levels(ex, SYMBOL)
+            last_u = event.u
+        assert events.empty()
+    finally:
+        await conn.close_connection()
