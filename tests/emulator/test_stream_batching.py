@@ -28,7 +28,7 @@ from whalewire.emulator.matching import OrderType, PlaceOrder, Side, TimeInForce
 from whalewire.emulator.skeleton import Exchange
 from whalewire.net.client import connect
 from whalewire.venues.binance.market import BinanceMarketData
-from whalewire.venues.books import BookSide
+from whalewire.venues.books import Book, BookSide
 from whalewire.venues.coinbase.market import CoinbaseMarketData
 
 D = Decimal
@@ -81,6 +81,25 @@ class DictBook:
         bids = sorted(self.bids.items(), reverse=True)
         asks = sorted(self.asks.items())
         return [(float(p), float(q)) for p, q in bids], [(float(p), float(q)) for p, q in asks]
+
+
+async def burst_then_batch(book: Book, ex: Exchange[object], symbol: str, seed: int) -> float:
+    """Place 30 random orders at once, wait for the book's next update and check the burst
+    came as exactly one; return the seconds from the burst to it."""
+    before = book.health().updates
+    sent = time.monotonic()
+    random_orders(ex, symbol, 30, seed=seed)
+    for _ in range(1500):
+        if book.health().updates > before:
+            break
+        await asyncio.sleep(0.002)
+    elapsed = time.monotonic() - sent
+    assert book.health().updates == before + 1  # one diff per interval, not one per change
+    return elapsed
+
+
+def book_levels(book: Book) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    return book.levels(BookSide.BID), book.levels(BookSide.ASK)
 
 
 # --------------------------------------------------------------------------- merge (sans-IO)
@@ -207,49 +226,43 @@ async def test_binance_client_book_equals_the_exchange_after_every_batch(
     try:
         book = client.books[SYMBOL]
         for burst in range(5):
-            before = book.health().updates
-            random_orders(ex, SYMBOL, 30, seed=50 + burst)
-            for _ in range(300):
-                if book.health().updates > before:
-                    break
-                await asyncio.sleep(0.005)
-            assert book.health().updates == before + 1  # the burst came as one diff
-            assert (book.levels(BookSide.BID), book.levels(BookSide.ASK)) == engine_levels(
-                ex, SYMBOL
-            )
+            assert await burst_then_batch(book, ex, SYMBOL, seed=50 + burst) >= 0.09
+            assert book_levels(book) == engine_levels(ex, SYMBOL)
         assert book.health().gaps == 0 and client.malformed == 0
     finally:
         await client.close()
 
 
-async def test_binance_sbe_depth_is_paced_at_50ms_and_keeps_the_book(
-    binance: tuple[BinanceEmulator, BinanceStreams],
+@pytest.mark.parametrize(("kind", "depth"), [("depth", 0), ("depth20", 20)])
+async def test_binance_sbe_book_streams_are_paced_at_50ms_and_keep_the_book(
+    binance: tuple[BinanceEmulator, BinanceStreams], kind: str, depth: int
 ) -> None:
+    # sbe-market-data-streams.md: "Diff. Depth Streams" <symbol>@depth and "Partial Book
+    # Depth Streams" <symbol>@depth20 (the book replaced by its top 20), both "50ms"
     emulator, _ = binance
     ex: Exchange[object] = emulator.exchange  # type: ignore[assignment]
     key = emulator.exchange.registry.add_hmac_key("trader").api_key
     streams = BinanceStreams(emulator.exchange, sbe=True)
     await streams.start()
-    client = BinanceMarketData(streams.url, emulator.url, [SYMBOL], kinds=("depth",), api_key=key)
+    client = BinanceMarketData(
+        streams.url, emulator.url, [SYMBOL], kinds=(kind, "trade"), api_key=key
+    )
     await client.start()
     try:
         book = client.books[SYMBOL]
         for burst in range(3):
-            before = book.health().updates
-            sent = time.monotonic()
-            random_orders(ex, SYMBOL, 30, seed=60 + burst)
-            for _ in range(300):
-                if book.health().updates > before:
-                    break
-                await asyncio.sleep(0.002)
-            assert time.monotonic() - sent >= 0.045
-            assert book.health().updates == before + 1
-            assert (book.levels(BookSide.BID), book.levels(BookSide.ASK)) == engine_levels(
-                ex, SYMBOL
-            )
+            assert await burst_then_batch(book, ex, SYMBOL, seed=60 + burst) >= 0.045
+            assert book.health().synced and book.health().gaps == 0
+            assert book_levels(book) == engine_levels(ex, SYMBOL, depth)
+        assert client.malformed == 0
     finally:
         await client.close()
         await streams.close()
+
+
+def test_binance_client_refuses_depth20_beside_a_diff_stream() -> None:
+    with pytest.raises(ValueError, match="depth20"):
+        BinanceMarketData("ws://x", "ws://y", [SYMBOL], kinds=("depth20", "depth"))
 
 
 # --------------------------------------------------------------------------- Coinbase
@@ -306,16 +319,8 @@ async def test_coinbase_client_on_level2_batch_equals_the_exchange_after_every_b
     try:
         book = client.books[PRODUCT]
         for burst in range(5):
-            before = book.health().updates
-            random_orders(ex, PRODUCT, 30, seed=80 + burst)
-            for _ in range(300):
-                if book.health().updates > before:
-                    break
-                await asyncio.sleep(0.005)
-            assert book.health().updates == before + 1
-            assert (book.levels(BookSide.BID), book.levels(BookSide.ASK)) == engine_levels(
-                ex, PRODUCT
-            )
+            assert await burst_then_batch(book, ex, PRODUCT, seed=80 + burst) >= 0.045
+            assert book_levels(book) == engine_levels(ex, PRODUCT)
     finally:
         await client.close()
 

@@ -16,7 +16,10 @@ Diffs go at the documented "Update Speed": ``@depth`` every 1000 ms, ``@depth@10
 100 ms, the SBE ``@depth`` every 50 ms ("SBE Market Data Streams"), each carrying what
 changed during its interval (``market.DiffBatcher``: ``U`` the first and ``u`` the last
 update id of the interval, each level once with its final quantity); ``@bookTicker`` /
-``@bestBidAsk`` and ``@trade`` are "Real time". ``depth_intervals_ms`` overrides the pace.
+``@bestBidAsk`` and ``@trade`` are "Real time". The SBE host also serves
+``<symbol>@depth20`` ("Partial Book Depth Streams": the best 20 levels a side and the
+book's update id every 50 ms; here only for intervals in which the book changed).
+``depth_intervals_ms`` overrides the pace.
 """
 
 from __future__ import annotations
@@ -38,11 +41,14 @@ from whalewire.ws.handshake import Request
 
 KINDS = ("trade", "aggTrade", "bookTicker", "depth", "depth@100ms")
 #: the SBE stream host's kinds ("SBE Market Data Streams": trade, bestBidAsk, depth)
-SBE_KINDS = ("trade", "bestBidAsk", "depth")
+SBE_KINDS = ("trade", "bestBidAsk", "depth", "depth20")
 #: "Diff. Depth Stream" "Update Speed: 1000ms or 100ms" (web-socket-streams.md)
 DEPTH_INTERVALS_MS = {"depth": 1000, "depth@100ms": 100}
-#: "Diff. Depth Streams" "Update Speed: 50ms" (sbe-market-data-streams.md)
-SBE_DEPTH_INTERVALS_MS = {"depth": 50}
+#: "Diff. Depth Streams" and "Partial Book Depth Streams": "Update Speed: 50ms"
+#: (sbe-market-data-streams.md)
+SBE_DEPTH_INTERVALS_MS = {"depth": 50, "depth20": 50}
+#: the levels a side of ``<symbol>@depth20``
+PARTIAL_DEPTH = 20
 
 
 def _dumps(obj: object) -> str:
@@ -221,9 +227,12 @@ class BinanceStreams:
             now = self.exchange.clock()
             for diff in diffs:
                 stream = f"{diff.symbol.lower()}@{kind}"
-                self._publish(
-                    stream, self._sbe_depth(diff, now) if self.sbe else _depth_update(diff, now)
-                )
+                if kind == "depth20":
+                    self._publish(stream, self._sbe_partial_depth(diff.symbol, now))
+                elif self.sbe:
+                    self._publish(stream, self._sbe_depth(diff, now))
+                else:
+                    self._publish(stream, _depth_update(diff, now))
 
         return release
 
@@ -286,6 +295,19 @@ class BinanceStreams:
             exponents=(pe, qe),
             bids=[(_mantissa(p, pe), _mantissa(q, qe)) for p, q in diff.bids],
             asks=[(_mantissa(p, pe), _mantissa(q, qe)) for p, q in diff.asks],
+        )
+
+    def _sbe_partial_depth(self, symbol: str, now_ms: int) -> bytes:
+        # the book as the interval ends: its top 20 a side, and the update id it stands at
+        update_id, bids, asks = self.exchange.tape.snapshot(symbol)
+        pe, qe = self._exponents(symbol)
+        return sbe.encode_depth_snapshot(
+            symbol,
+            time_us=now_ms * 1000,
+            update_id=update_id,
+            exponents=(pe, qe),
+            bids=[(_mantissa(p, pe), _mantissa(q, qe)) for p, q in bids[:PARTIAL_DEPTH]],
+            asks=[(_mantissa(p, pe), _mantissa(q, qe)) for p, q in asks[:PARTIAL_DEPTH]],
         )
 
     def _exponents(self, symbol: str) -> tuple[int, int]:
