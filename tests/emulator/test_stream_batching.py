@@ -358,3 +358,32 @@ async def test_official_sdk_diff_depth_stream_rebuilds_the_book_per_batch(
         assert events.empty()
     finally:
         await conn.close_connection()
+
+
+async def test_ccxt_watch_order_book_on_level2_batch_equals_the_exchange_per_batch(
+    coinbase: CoinbaseEmulator,
+) -> None:
+    # ccxt.pro's coinbaseexchange, unmodified: its documented ``params`` extend the subscribe
+    # message, so ``channels`` picks level2_batch (it signs every subscribe: a key is needed)
+    ccxtpro = pytest.importorskip("ccxt.pro")
+    ex: Exchange[object] = coinbase.exchange  # type: ignore[assignment]
+    creds = coinbase.open_default_account("ccxt")
+    client = ccxtpro.coinbaseexchange(
+        {"apiKey": creds.api_key, "secret": creds.secret, "password": creds.passphrase}
+    )
+    rest = coinbase.rest_url
+    client.urls["api"] = {"public": rest, "private": rest, "ws": coinbase.ws_url}
+    try:
+        params = {"channels": ["level2_batch"]}
+        book = await asyncio.wait_for(client.watch_order_book("BTC/USD", None, params), 10)
+        assert (book["bids"][:1], book["asks"][:1]) == tuple(
+            [list(lv) for lv in side[:1]] for side in engine_levels(ex, PRODUCT)
+        )
+        for burst in range(3):
+            random_orders(ex, PRODUCT, 25, seed=110 + burst)
+            book = await asyncio.wait_for(client.watch_order_book("BTC/USD", None, params), 5)
+            bids, asks = engine_levels(ex, PRODUCT)
+            assert [tuple(lv) for lv in book["bids"]] == bids
+            assert [tuple(lv) for lv in book["asks"]] == asks
+    finally:
+        await client.close()
