@@ -5,7 +5,8 @@ Two measurements, same run:
 * **book**: one seeded workload of depth diffs (Binance-shaped: each message 1-8 changed
   levels, 80 % within 20 ticks of the touch, 20 % anywhere in the book, about a fifth of
   them removing a level), applied message by message with the top of book read after each
-  message, by: ``whalewire`` (``venues.books.Book``: dict + sorted price array, bisect), a
+  message, by: ``whalewire`` (``venues.books.Book``: dict + sorted price array, bisect; its
+  level loop in C, ``venues/_books.c``, and again on the Python loop), a
   plain-Python dict per side (the top found by ``max``/``min`` on read), a dict + heap with
   lazy deletion, ``sortedcontainers.SortedDict`` and the C ``order_book.OrderBook``
   (cryptofeed's) when installed. Reported: level updates/s and ns per update, best of 3.
@@ -13,7 +14,8 @@ Two measurements, same run:
   ``depthUpdate`` frames (contiguous ``U``/``u``) as fast as the socket takes them; the client
   (CPU 0) receives them with picows (frames counted, not decoded), whalewire ``on_message``
   (counted, not decoded), and whalewire ``on_message`` into ``BinanceMarketData`` (msgspec
-  decode, the snapshot-and-buffer sync, the book update). Reported: messages/s, best of 3.
+  decode, the snapshot-and-buffer sync, the book update; C and Python level loops).
+  Reported: messages/s, best of 3.
 
     .venv/bin/python bench/market_data.py [--only book|stream] [--messages 100000] [--levels 2000]
 """
@@ -34,6 +36,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from whalewire.venues import books
 from whalewire.venues.binance.market import BinanceMarketData, Snapshot
 from whalewire.venues.books import Book, BookSide
 
@@ -77,6 +80,20 @@ def workload(n: int, levels: int, seed: int = 1) -> tuple[Message, list[Message]
 
 
 # -- the books under test: each returns a runner that applies every message and reads the top
+
+
+def run_whalewire_python(initial: Message, msgs: list[Message], ten: bool) -> Callable[[], None]:
+    inner = run_whalewire(initial, msgs, ten)
+
+    def run() -> None:
+        c = books.SPEEDUPS
+        books._switch(False)  # this module only: the Python level loop, the reference
+        try:
+            inner()
+        finally:
+            books._switch(c)
+
+    return run
 
 
 def run_whalewire(initial: Message, msgs: list[Message], ten: bool) -> Callable[[], None]:
@@ -214,7 +231,8 @@ def run_order_book(initial: Message, msgs: list[Message], ten: bool) -> Callable
 
 
 BOOKS: dict[str, Callable[[Message, list[Message], bool], Callable[[], None] | None]] = {
-    "whalewire Book (dict + sorted array, bisect)": run_whalewire,
+    "whalewire Book (dict + sorted array, bisect; C level loop)": run_whalewire,
+    "whalewire Book, Python level loop": run_whalewire_python,
     "plain dict, max/min on read": run_dict,
     "dict + heap, lazy deletion": run_heap,
     "sortedcontainers.SortedDict": run_sorteddict,
@@ -358,6 +376,7 @@ async def receive(kind: str, port: int, n: int) -> float:
                 done.set_result(None)
 
     else:  # decode + sync + book
+        books._switch(not kind.endswith("Python level loop"))
         client = BinanceMarketData(
             "ws://unused", "ws://unused", ["BTCUSDT"], kinds=("depth@100ms",)
         )
@@ -376,6 +395,7 @@ async def receive(kind: str, port: int, n: int) -> float:
     elapsed = time.perf_counter() - t0
     ws._proto.fail(1000, "")
     if kind.startswith("whalewire BinanceMarketData"):
+        books._switch(True)
         health = client.books["BTCUSDT"].health()  # the snapshot counts as one
         assert health.updates == n + 1 and health.gaps == 0 and client.malformed == 0, health
     return n / elapsed
@@ -385,6 +405,7 @@ STREAM_KINDS = [
     "picows (frames, not decoded)",
     "whalewire on_message (not decoded)",
     "whalewire BinanceMarketData (decode + sync + book)",
+    "whalewire BinanceMarketData (decode + sync + book), Python level loop",
 ]
 
 
