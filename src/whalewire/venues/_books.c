@@ -87,12 +87,15 @@ static PyObject *set_many(PyObject *module, PyObject *const *args, Py_ssize_t na
     double sign = PyFloat_AsDouble(args[2]);
     if (sign == -1.0 && PyErr_Occurred()) return NULL;
     PyObject *levels = args[3];
-    if (PyList_CheckExact(levels) || PyTuple_CheckExact(levels)) {
-        /* the decoders hand lists: no iterator object per message side */
-        Py_ssize_t n = PySequence_Fast_GET_SIZE(levels);
-        PyObject **items = PySequence_Fast_ITEMS(levels);
-        for (Py_ssize_t i = 0; i < n; i++) {
-            if (apply_level(quantities, keys, sign, items[i]) < 0) return NULL;
+    if (PyList_CheckExact(levels)) {
+        /* the decoders hand lists: no iterator object per message side. The size is read
+         * and the item held on every step, so a list changed under us is never overrun. */
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(levels); i++) {
+            PyObject *level = PyList_GET_ITEM(levels, i);
+            Py_INCREF(level);
+            int err = apply_level(quantities, keys, sign, level);
+            Py_DECREF(level);
+            if (err < 0) return NULL;
         }
         Py_RETURN_NONE;
     }
