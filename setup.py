@@ -40,6 +40,10 @@ if os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1":
     ext_modules.append(
         optional_ext("whalewire.ws._speedups", "src/whalewire/ws/_speedups.c", WSCORE, "-O3")
     )
+    # venues: a book side's level loop (venues.books falls back to Python without it)
+    ext_modules.append(
+        optional_ext("whalewire.venues._books", "src/whalewire/venues/_books.c", [], "-O2")
+    )
     # net: the transport's socket-facing objects (write_frame, PlainReader, DirectSender)
     ext_modules.append(
         optional_ext("whalewire.net._io", "src/whalewire/net/_io.c", [MASKPOOL, *WSCORE], "-O3")

@@ -5,7 +5,8 @@ Two measurements, same run:
 * **book**: one seeded workload of depth diffs (Binance-shaped: each message 1-8 changed
   levels, 80 % within 20 ticks of the touch, 20 % anywhere in the book, about a fifth of
   them removing a level), applied message by message with the top of book read after each
-  message, by: ``whalewire`` (``venues.books.Book``: dict + sorted price array, bisect), a
+  message, by: ``whalewire`` (``venues.books.Book``: dict + sorted price array, bisect; its
+  level loop in C, ``venues/_books.c``, and again on the Python loop), a
   plain-Python dict per side (the top found by ``max``/``min`` on read), a dict + heap with
   lazy deletion, ``sortedcontainers.SortedDict`` and the C ``order_book.OrderBook``
   (cryptofeed's) when installed. Reported: level updates/s and ns per update, best of 3.
@@ -13,9 +14,13 @@ Two measurements, same run:
   ``depthUpdate`` frames (contiguous ``U``/``u``) as fast as the socket takes them; the client
   (CPU 0) receives them with picows (frames counted, not decoded), whalewire ``on_message``
   (counted, not decoded), and whalewire ``on_message`` into ``BinanceMarketData`` (msgspec
-  decode, the snapshot-and-buffer sync, the book update). Reported: messages/s, best of 3.
+  decode, the snapshot-and-buffer sync, the book update; C and Python level loops).
+  Reported: messages/s, best of 3.
 
-    .venv/bin/python bench/market_data.py [--only book|stream] [--messages 100000] [--levels 2000]
+* **decode**: the same payloads through ``BinanceMarketData`` in process (no socket), with
+  the C level loop and with the Python one, alternating. Reported: messages/s, µs/message.
+
+    .venv/bin/python bench/market_data.py [--only book|decode|stream] [--messages 100000]
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from whalewire.venues import books
 from whalewire.venues.binance.market import BinanceMarketData, Snapshot
 from whalewire.venues.books import Book, BookSide
 
@@ -77,6 +83,20 @@ def workload(n: int, levels: int, seed: int = 1) -> tuple[Message, list[Message]
 
 
 # -- the books under test: each returns a runner that applies every message and reads the top
+
+
+def run_whalewire_python(initial: Message, msgs: list[Message], ten: bool) -> Callable[[], None]:
+    inner = run_whalewire(initial, msgs, ten)
+
+    def run() -> None:
+        c = books.SPEEDUPS
+        books._switch(False)  # this module only: the Python level loop, the reference
+        try:
+            inner()
+        finally:
+            books._switch(c)
+
+    return run
 
 
 def run_whalewire(initial: Message, msgs: list[Message], ten: bool) -> Callable[[], None]:
@@ -214,7 +234,8 @@ def run_order_book(initial: Message, msgs: list[Message], ten: bool) -> Callable
 
 
 BOOKS: dict[str, Callable[[Message, list[Message], bool], Callable[[], None] | None]] = {
-    "whalewire Book (dict + sorted array, bisect)": run_whalewire,
+    "whalewire Book (dict + sorted array, bisect; C level loop)": run_whalewire,
+    "whalewire Book, Python level loop": run_whalewire_python,
     "plain dict, max/min on read": run_dict,
     "dict + heap, lazy deletion": run_heap,
     "sortedcontainers.SortedDict": run_sorteddict,
@@ -274,24 +295,56 @@ def _timed(run: Callable[[], None]) -> float:
 # -- stream receive ---------------------------------------------------------------------
 
 
-def stream_frames(n: int) -> tuple[bytes, int]:
-    """Return ``n`` combined-stream depth frames (server -> client, unmasked text), and the
-    mean payload size."""
+def depth_payloads(n: int) -> list[bytes]:
+    """Return ``n`` combined-stream ``depthUpdate`` payloads (contiguous update ids)."""
     _, msgs = workload(n, 1000, seed=2)
-    out = bytearray()
-    total = 0
+    out = []
     for i, (bids, asks) in enumerate(msgs, start=1):
         data = {
             "e": "depthUpdate", "E": 1_700_000_000_000 + i, "s": "BTCUSDT", "U": i, "u": i,
             "b": [[f"{p:.2f}", f"{q:.8f}"] for p, q in bids],
             "a": [[f"{p:.2f}", f"{q:.8f}"] for p, q in asks],
         }  # fmt: skip
-        payload = json.dumps({"stream": "btcusdt@depth@100ms", "data": data}).encode()
+        out.append(json.dumps({"stream": "btcusdt@depth@100ms", "data": data}).encode())
+    return out
+
+
+def stream_frames(n: int) -> tuple[bytes, int]:
+    """Return ``n`` combined-stream depth frames (server -> client, unmasked text), and the
+    mean payload size."""
+    out = bytearray()
+    total = 0
+    for payload in depth_payloads(n):
         total += len(payload)
         size = len(payload)
         head = bytes([0x81, size]) if size < 126 else bytes([0x81, 126]) + size.to_bytes(2, "big")
         out += head + payload
     return bytes(out), total // n
+
+
+def decode_table(n: int, repeats: int) -> None:
+    """Decode + sync + book in process (no socket): the C level loop against the Python one."""
+    texts = [p.decode() for p in depth_payloads(n)]
+    print(f"\ndecode + sync + book, in process: {n:,} depthUpdate payloads, best of {repeats}")
+    print("| level loop | msgs/s | µs/msg | vs C |")
+    print("|---|---:|---:|---:|")
+    best: dict[bool, float] = {}
+    for _ in range(repeats):  # alternating: a burst of load hits both alike
+        for c_loop in (True, False):
+            books._switch(c_loop)
+            client = BinanceMarketData("ws://unused", "ws://unused", ["BTCUSDT"])
+            client.syncs["BTCUSDT"].on_snapshot(Snapshot(lastUpdateId=0, bids=[], asks=[]))
+            handle = client._on_message
+            t0 = time.perf_counter()
+            for text in texts:
+                handle(None, text)  # type: ignore[arg-type]
+            best[c_loop] = min(best.get(c_loop, 1e9), time.perf_counter() - t0)
+            assert client.books["BTCUSDT"].health().updates == n + 1 and client.malformed == 0
+    books._switch(True)
+    for c_loop, name in ((True, "C (venues/_books.c)"), (False, "Python")):
+        rate = n / best[c_loop]
+        print(f"| {name} | {rate / 1e3:.0f} k | {best[c_loop] / n * 1e6:.2f} | "
+              f"{best[True] / best[c_loop]:.2f}x |")  # fmt: skip
 
 
 def _blaster(n: int, port_q: Any, cpu: int) -> None:
@@ -358,6 +411,7 @@ async def receive(kind: str, port: int, n: int) -> float:
                 done.set_result(None)
 
     else:  # decode + sync + book
+        books._switch(not kind.endswith("Python level loop"))
         client = BinanceMarketData(
             "ws://unused", "ws://unused", ["BTCUSDT"], kinds=("depth@100ms",)
         )
@@ -376,6 +430,7 @@ async def receive(kind: str, port: int, n: int) -> float:
     elapsed = time.perf_counter() - t0
     ws._proto.fail(1000, "")
     if kind.startswith("whalewire BinanceMarketData"):
+        books._switch(True)
         health = client.books["BTCUSDT"].health()  # the snapshot counts as one
         assert health.updates == n + 1 and health.gaps == 0 and client.malformed == 0, health
     return n / elapsed
@@ -385,6 +440,7 @@ STREAM_KINDS = [
     "picows (frames, not decoded)",
     "whalewire on_message (not decoded)",
     "whalewire BinanceMarketData (decode + sync + book)",
+    "whalewire BinanceMarketData (decode + sync + book), Python level loop",
 ]
 
 
@@ -421,15 +477,17 @@ def stream_table(n: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", choices=["book", "stream"])
+    parser.add_argument("--only", choices=["book", "decode", "stream"])
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--levels", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    if args.only != "stream":
+    if args.only in (None, "book"):
         for levels in (100, args.levels):
             book_table(args.messages, levels, args.repeats)
-    if args.only != "book":
+    if args.only in (None, "decode"):
+        decode_table(args.messages, args.repeats)
+    if args.only in (None, "stream"):
         stream_table(args.messages)
 
 

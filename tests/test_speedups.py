@@ -28,6 +28,7 @@ ACCELERATED = {
     "whalewire.net._protocol": "whalewire.net._io",
     "whalewire.net.nativetls": "whalewire.net._tls",
     "whalewire.venues.templates": "whalewire.venues._hotpath",
+    "whalewire.venues.books": "whalewire.venues._books",
     "whalewire.mempool.tx": "whalewire.mempool._scan",
     "whalewire.mempool.whales": "whalewire.mempool._scan",
 }

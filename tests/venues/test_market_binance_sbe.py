@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from whalewire.venues.binance.sbe import SbeError, decode
+from whalewire.venues.binance.sbe import DepthSnapshot, SbeError, decode, encode_depth_snapshot
 from whalewire.venues.binance.stream_decode import BookTicker, DepthUpdate, Trade
 
 
@@ -70,4 +70,42 @@ def test_another_schema_or_template_is_an_sbe_error() -> None:
     with pytest.raises(SbeError, match="schema"):
         decode(frame[:4] + struct.pack("<H", 2) + frame[6:])
     with pytest.raises(SbeError, match="template"):
-        decode(struct.pack("<HHHH", 0, 10002, 1, 0))
+        decode(struct.pack("<HHHH", 0, 10004, 1, 0))
+
+
+def depth_snapshot_frame() -> bytes:
+    # DepthSnapshotStreamEvent: eventTime, bookUpdateId (int64), price/qty exponents (int8)
+    root = struct.pack("<qqbb", 1_700_000_000_987_654, 4242, -2, -5)
+    head = struct.pack("<HHHH", len(root), 10002, 1, 0)
+    bids = struct.pack("<HH", 16, 2) + struct.pack("<qq", 6_000_001, 150_000)
+    bids += struct.pack("<qq", 5_999_999, 1)
+    asks = struct.pack("<HH", 16, 1) + struct.pack("<qq", 6_000_100, 20_000)
+    return head + root + bids + asks + symbol("BTCUSDT")
+
+
+def test_depth_snapshot_decodes_its_levels_best_first_and_its_update_id() -> None:
+    assert decode(depth_snapshot_frame()) == DepthSnapshot(
+        E=1_700_000_000_987,
+        s="BTCUSDT",
+        u=4242,
+        bids=[(float("60000.01"), 1.5), (float("59999.99"), float("0.00001"))],
+        asks=[(float("60001.00"), 0.2)],
+    )
+
+
+def test_depth_snapshot_encoder_writes_the_hand_packed_frame() -> None:
+    frame = encode_depth_snapshot(
+        "BTCUSDT",
+        time_us=1_700_000_000_987_654,
+        update_id=4242,
+        exponents=(-2, -5),
+        bids=[(6_000_001, 150_000), (5_999_999, 1)],
+        asks=[(6_000_100, 20_000)],
+    )
+    assert frame == depth_snapshot_frame()
+
+
+@pytest.mark.parametrize("cut", [0, 7, 20, 30, 50, -1])
+def test_a_cut_depth_snapshot_is_an_sbe_error(cut: int) -> None:
+    with pytest.raises(SbeError):
+        decode(depth_snapshot_frame()[:cut])

@@ -1,10 +1,32 @@
-"""venues/books.py: the local book's levels, top, depth sweep and crossed detection."""
+"""venues/books.py: the local book's levels, top, depth sweep and crossed detection.
+
+Every test runs twice: on the C level loop (``whalewire.venues._books``) and on the Python
+one it must equal (the reference)."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 
+import pytest
+
+from whalewire import speedups
+from whalewire.venues import books
 from whalewire.venues.books import Book, BookSide, Sweep, Top, status_row
+
+
+@pytest.fixture(autouse=True, params=["c", "python"])
+def impl(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test with the C level loop, then with pure Python."""
+    name: str = request.param
+    if name == "c" and books._books is None:
+        pytest.skip("whalewire.venues._books is not built")
+    old = speedups.use(name == "c")
+    try:
+        assert books.SPEEDUPS is (name == "c")
+        yield name
+    finally:
+        speedups.use(old)
 
 
 def test_levels_are_kept_best_first_on_both_sides() -> None:
@@ -83,3 +105,38 @@ def test_status_row_shows_the_top_and_the_health() -> None:
     assert (row["bid"], row["ask"], row["spread"], row["synced"]) == (99.0, 101.0, 2.0, True)
     assert (row["gaps"], row["resyncs"], row["updates"]) == (1, 0, 1)
     assert isinstance(row["lag_ms"], float) and row["lag_ms"] > 0
+
+
+def test_random_messages_of_many_levels_match_a_plain_dict_sorted_on_read() -> None:
+    # a message applies a list of levels in one call (the path the C loop takes); a level
+    # may repeat within a message and a removal may name an absent level
+    rng = random.Random(11)
+    book = Book("X")
+    ref: tuple[dict[float, float], dict[float, float]] = ({}, {})
+    for _ in range(2000):
+        sides: list[list[tuple[float, float]]] = [[], []]
+        for side, levels in enumerate(sides):
+            for _ in range(rng.randrange(0, 12)):
+                price = rng.randrange(1, 3000) / 100
+                qty = 0.0 if rng.random() < 0.25 else rng.randrange(1, 500) / 1000
+                levels.append((price, qty))
+                if qty:
+                    ref[side][price] = qty
+                else:
+                    ref[side].pop(price, None)
+        book.apply(sides[0], sides[1])
+    assert book.levels(BookSide.BID) == sorted(ref[0].items(), reverse=True)
+    assert book.levels(BookSide.ASK) == sorted(ref[1].items())
+
+
+def test_levels_from_a_generator_apply_as_from_a_list() -> None:
+    book = Book("X")
+    book.apply(((float(p), 1.0) for p in (3, 1, 2)), iter([(5.0, 2.0), (4.0, 0.0)]))
+    assert book.levels(BookSide.BID) == [(3.0, 1.0), (2.0, 1.0), (1.0, 1.0)]
+    assert book.levels(BookSide.ASK) == [(5.0, 2.0)]
+
+
+def test_a_level_that_is_not_a_pair_is_refused() -> None:
+    book = Book("X")
+    with pytest.raises(ValueError):
+        book.apply([(1.0, 2.0, 3.0)], [])  # type: ignore[list-item]

@@ -103,4 +103,8 @@ async def _demo(args: argparse.Namespace, console: Console) -> int:
             f"{symbol}: position {pos['position']}, realized P&L {pos['realized_pnl']}, "
             f"unrealized {pos['unrealized_pnl']} at {pos['last_price']}"
         )
+    for key, b in status.get("books", {}).items():  # the embedded venue's live book
+        console.print(
+            f"book {key}: {b['bid']} / {b['ask']}, {b['updates']} updates, synced {b['synced']}"
+        )
     return 0

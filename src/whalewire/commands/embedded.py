@@ -3,18 +3,28 @@
 The composition root's one place that knows both the engine and the emulator: for each
 venue configured with ``endpoint = "emulator"`` it starts that venue's emulated exchange on
 loopback, opens a paper account and connects the venue's real client to it; ``build`` is
-the runner's, with these exchanges plugged in. The engine itself stands on venues only.
+the runner's, with these exchanges plugged in. Each emulated venue also publishes its
+public market data (Binance on a stream host of its own, ``binance/streams.py``; Kraken and
+Coinbase on their feed), and the engine's market-data clients (``engine/marketdata.py``)
+follow it as they would the venue's: live books mark P&L and the price band and show on
+the dashboards. The engine itself stands on venues only.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import msgspec
+
 from whalewire.emulator.accounts import open_default_account
 from whalewire.emulator.binance import BinanceConfig
 from whalewire.emulator.binance.server import BinanceEmulator
+from whalewire.emulator.binance.streams import BinanceStreams
 from whalewire.emulator.coinbase.server import CoinbaseEmulator, loopback_tls
 from whalewire.emulator.kraken import KrakenConfig
 from whalewire.emulator.kraken.server import KrakenEmulator
 from whalewire.engine.config import Config, VenueSection
+from whalewire.engine.marketdata import start_market_data
 from whalewire.engine.runner import Emulator, Running, routed_symbols, tls_settings
 from whalewire.engine.runner import build as build_engine
 from whalewire.venues.binance import BinanceClient
@@ -29,15 +39,81 @@ from whalewire.venues.kraken import KrakenClient
 PAPER_WALK_BPS = 5.0
 
 
+@dataclass(frozen=True, slots=True)
+class MarketHost:
+    """Where an emulated venue publishes market data: ``market_url``, and the URL Binance's
+    books take their snapshot from (its WebSocket API; the others' feed sends its own)."""
+
+    market_url: str
+    api_url: str = ""
+
+
+class _BinanceWithStreams:
+    """The emulated Binance and its stream host, closed together."""
+
+    def __init__(self, emulator: BinanceEmulator, streams: BinanceStreams) -> None:
+        self.emulator = emulator
+        self.streams = streams
+
+    async def close(self) -> None:
+        await self.streams.close()
+        await self.emulator.close()
+
+
 async def build(config: Config, *, journal_path: str | None = None) -> Running:
-    """Start the engine the configuration describes, with its embedded exchanges."""
-    return await build_engine(config, journal_path=journal_path, embedded=embedded_venue)
+    """Start the engine the configuration describes, with its embedded exchanges; the
+    engine follows each embedded exchange's market data."""
+    hosts: dict[str, MarketHost] = {}
+
+    async def embedded(name: str, section: VenueSection, cfg: Config) -> tuple[Venue, Emulator]:
+        client, emulator, host = await start_venue(name, section, cfg)
+        hosts[name] = host
+        return client, emulator
+
+    # an emulated venue's market data is its emulator's, wherever market_url points
+    emulated = {n for n, s in config.venues.items() if s.endpoint == "emulator"}
+    running = await build_engine(
+        _with_market_urls(config, {n: MarketHost("") for n in emulated}),
+        journal_path=journal_path,
+        embedded=embedded,
+    )
+    try:
+        extra = await start_market_data(
+            _with_market_urls(config, hosts, only=True),
+            running.engine.risk,
+            running.engine.strategy,
+        )
+    except BaseException:
+        await running.close()
+        raise
+    running.market.clients += extra.clients
+    running.market.books.update(extra.books)
+    return running
 
 
-async def embedded_venue(
+def _with_market_urls(
+    config: Config, hosts: dict[str, MarketHost], *, only: bool = False
+) -> Config:
+    """Return ``config`` with the market data of ``hosts``' venues pointed at them (Binance's
+    snapshot endpoint too); with ``only``, the other venues' market data off."""
+    venues = dict(config.venues)
+    for name, section in config.venues.items():
+        host = hosts.get(name)
+        if host is not None:
+            endpoint = host.api_url or section.endpoint
+            venues[name] = msgspec.structs.replace(
+                section, market_url=host.market_url, endpoint=endpoint
+            )
+        elif only:
+            venues[name] = msgspec.structs.replace(section, market_url="")
+    return msgspec.structs.replace(config, venues=venues)
+
+
+async def start_venue(
     name: str, section: VenueSection, config: Config
-) -> tuple[Venue, Emulator]:
-    """Start venue ``name``'s emulated exchange; return a client on it, and the exchange."""
+) -> tuple[Venue, Emulator, MarketHost]:
+    """Start venue ``name``'s emulated exchange; return a client on it, the exchange, and
+    where it publishes market data."""
     dry_run = config.engine.mode == "dry-run"
     if name == "coinbase":
         tls = loopback_tls()
@@ -58,7 +134,7 @@ async def embedded_venue(
             ssl_context=tls.client_context(),
             dry_run=dry_run,
         )
-        return client, coinbase
+        return client, coinbase, MarketHost(coinbase.ws_url)
     if name == "kraken":
         kraken = KrakenEmulator(KrakenConfig(walk_bps=PAPER_WALK_BPS))
         await kraken.start()
@@ -76,9 +152,15 @@ async def embedded_venue(
             dry_run=dry_run,
             pong_interval_ms=section.pong_interval_ms,
         )
-        return client, kraken
+        return client, kraken, MarketHost(kraken.url)
     binance = BinanceEmulator(BinanceConfig(walk_bps=PAPER_WALK_BPS))
     await binance.start()
+    streams = BinanceStreams(binance.exchange)
+    try:
+        await streams.start()
+    except BaseException:
+        await binance.close()
+        raise
     binance_keys = open_default_account(binance.exchange.registry, "paper")
     client = BinanceClient(
         binance.url,
@@ -95,4 +177,4 @@ async def embedded_venue(
         send_backend=section.send_backend,
         pong_interval_ms=section.pong_interval_ms,
     )
-    return client, binance
+    return client, _BinanceWithStreams(binance, streams), MarketHost(streams.url, binance.url)

@@ -8,12 +8,20 @@ quantities per changed level, 0 for a removed level) and one :class:`TapeTrade` 
 of a taker. Each changed level takes the next update id of its book, so ``first_id`` ..
 ``last_id`` of successive diffs are contiguous, as Binance's ``U``/``u`` are.
 
+Venues push some diff streams at an interval rather than per change (Binance's ``@depth``
+every 1000 ms and ``@depth@100ms``, Coinbase's ``level2_batch`` every 50 ms): a
+:class:`DiffBatcher` holds the diffs of one such stream and releases, when its interval
+ends, one :func:`merge` per book (the first diff's ``first_id``, the last one's
+``last_id``, each changed level once with its final quantity).
+
 The venues' stream modules (``binance/streams.py``, ``kraken/streams.py``,
-``coinbase/feed.py``) render these in their own words. Sans-IO; knows no venue.
+``coinbase/streams.py``) render these in their own words. Knows no venue; sans-IO except
+the batcher's timer, which is the running event loop's.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -118,3 +126,73 @@ def _changes(old: dict[Decimal, Decimal], new: dict[Decimal, Decimal]) -> list[L
     out = [(p, q) for p, q in new.items() if old.get(p) != q]
     out += [(p, Decimal(0)) for p in old if p not in new]
     return sorted(out)
+
+
+def merge(diffs: list[DepthDiff]) -> DepthDiff:
+    """Return one diff that has the effect of ``diffs`` (of one book, in update-id order).
+
+    Its ids span the first diff's ``first_id`` to the last one's ``last_id``; a level changed
+    more than once appears once with its final quantity (0 when it went, even if it came
+    within the same diffs: a client removing an absent level changes nothing).
+    """
+    bids: dict[Decimal, Decimal] = {}
+    asks: dict[Decimal, Decimal] = {}
+    for diff in diffs:
+        bids.update(diff.bids)
+        asks.update(diff.asks)
+    first, last = diffs[0], diffs[-1]
+    return DepthDiff(
+        first.symbol,
+        first.first_id,
+        last.last_id,
+        sorted(bids.items()),
+        sorted(asks.items()),
+        last.ts,
+    )
+
+
+class DiffBatcher:
+    """The diffs of one interval-paced stream, released merged when the interval ends.
+
+    The first diff after a release arms a timer of ``interval_ms``; when it fires, every book
+    that changed meanwhile goes to ``release`` as one :func:`merge`. Nothing is sent for an
+    interval without changes ("pushed every 100 ms", if any). With ``interval_ms`` 0, or no
+    event loop running (sans-IO tests drive the exchange by hand), diffs go out at once.
+    """
+
+    def __init__(self, interval_ms: int, release: Callable[[list[DepthDiff]], None]) -> None:
+        self.interval_ms = interval_ms
+        self._release = release
+        self._pending: dict[str, list[DepthDiff]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, diffs: list[DepthDiff]) -> None:
+        """Hold ``diffs`` until the interval ends (arming it when none is running)."""
+        for diff in diffs:
+            self._pending.setdefault(diff.symbol, []).append(diff)
+        if not self._pending or self._timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None or self.interval_ms <= 0:
+            self.flush()
+        else:
+            self._timer = loop.call_later(self.interval_ms / 1000, self.flush)
+
+    def flush(self) -> None:
+        """Release what is held now, merged per book, and disarm the timer."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        pending, self._pending = self._pending, {}
+        if pending:
+            self._release([merge(group) for group in pending.values()])
+
+    def close(self) -> None:
+        """Disarm the timer and forget what is held (the stream host is closing)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._pending.clear()

@@ -11,6 +11,10 @@ Prices and quantities are floats: the venues' text parses to the same float ever
 a price is a stable dict key, and the engine's comparisons need no Decimal. A venue that
 checksums its book (Kraken) formats the floats back with the instrument's precision.
 
+The level loop (``_Side.set_many``: a dict lookup, a bisect and a list insert or delete per
+level) runs in C when ``whalewire.venues._books`` is built (``whalewire.speedups`` switches
+it); the Python loop here is the reference both are tested against.
+
 Knows no venue and no socket; the market-data clients (``venues/<venue>/market.py``) feed
 it and count its health.
 """
@@ -19,10 +23,14 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple, Protocol
+
+from whalewire import speedups
+
+_books = speedups.load("whalewire.venues._books")
 
 
 class BookSide(StrEnum):
@@ -123,6 +131,9 @@ class _Side:
 
     def set_many(self, levels: Iterable[tuple[float, float]]) -> None:
         # one Python call per message side, not per level (measured ~1.4x)
+        if _c_set_many is not None:
+            _c_set_many(self._qty, self._keys, self._sign, levels)
+            return
         quantities, keys, sign = self._qty, self._keys, self._sign
         for price, qty in levels:
             if qty > 0 and price > 0:  # NaN compares False: a broken level never enters
@@ -159,6 +170,25 @@ class _Side:
 
     def __len__(self) -> int:
         return len(self._keys)
+
+
+#: the C level loop (None: the Python one above runs)
+_c_set_many: (
+    Callable[[dict[float, float], list[float], float, Iterable[tuple[float, float]]], None] | None
+) = None
+#: True when book sides apply levels in C (``whalewire.venues._books``)
+SPEEDUPS = False
+
+
+def _switch(enabled: bool) -> bool:
+    # whalewire.speedups calls this
+    global _c_set_many, SPEEDUPS
+    SPEEDUPS = enabled and _books is not None
+    _c_set_many = _books.set_many if SPEEDUPS and _books is not None else None
+    return SPEEDUPS
+
+
+speedups.register(__name__, _switch)
 
 
 class Book:

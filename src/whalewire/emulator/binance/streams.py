@@ -12,21 +12,27 @@ and ``<symbol>@depth@100ms`` ("Diff. Depth Stream": ``U``/``u`` first and final 
 contiguous with the WebSocket API ``depth`` method's ``lastUpdateId``, so the documented
 "How to manage a local order book correctly" procedure works unchanged).
 
-Deviation: diffs are pushed as each change happens rather than batched every 1000/100 ms
-(a client that follows the procedure cannot tell; tests do not wait a second per step).
+Diffs go at the documented "Update Speed": ``@depth`` every 1000 ms, ``@depth@100ms`` every
+100 ms, the SBE ``@depth`` every 50 ms ("SBE Market Data Streams"), each carrying what
+changed during its interval (``market.DiffBatcher``: ``U`` the first and ``u`` the last
+update id of the interval, each level once with its final quantity); ``@bookTicker`` /
+``@bestBidAsk`` and ``@trade`` are "Real time". The SBE host also serves
+``<symbol>@depth20`` ("Partial Book Depth Streams": the best 20 levels a side and the
+book's update id every 50 ms; here only for intervals in which the book changed).
+``depth_intervals_ms`` overrides the pace.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 from whalewire.emulator.binance.exchange import BinanceExchange
 from whalewire.emulator.binance.rules import fmt
-from whalewire.emulator.market import DepthDiff, TapeTrade
+from whalewire.emulator.market import DepthDiff, DiffBatcher, TapeTrade
 from whalewire.emulator.matching import Side
 from whalewire.net import WebSocket
 from whalewire.net.server import Server, serve
@@ -35,7 +41,14 @@ from whalewire.ws.handshake import Request
 
 KINDS = ("trade", "aggTrade", "bookTicker", "depth", "depth@100ms")
 #: the SBE stream host's kinds ("SBE Market Data Streams": trade, bestBidAsk, depth)
-SBE_KINDS = ("trade", "bestBidAsk", "depth")
+SBE_KINDS = ("trade", "bestBidAsk", "depth", "depth20")
+#: "Diff. Depth Stream" "Update Speed: 1000ms or 100ms" (web-socket-streams.md)
+DEPTH_INTERVALS_MS = {"depth": 1000, "depth@100ms": 100}
+#: "Diff. Depth Streams" and "Partial Book Depth Streams": "Update Speed: 50ms"
+#: (sbe-market-data-streams.md)
+SBE_DEPTH_INTERVALS_MS = {"depth": 50, "depth20": 50}
+#: the levels a side of ``<symbol>@depth20``
+PARTIAL_DEPTH = 20
 
 
 def _dumps(obj: object) -> str:
@@ -70,7 +83,13 @@ class BinanceStreams:
     ``X-MBX-APIKEY`` header naming a registered key (401 otherwise).
     """
 
-    def __init__(self, exchange: BinanceExchange, *, sbe: bool = False) -> None:
+    def __init__(
+        self,
+        exchange: BinanceExchange,
+        *,
+        sbe: bool = False,
+        depth_intervals_ms: Mapping[str, int] | None = None,
+    ) -> None:
         self.exchange = exchange
         self.sbe = sbe
         self._connections: list[_Connection] = []
@@ -78,6 +97,11 @@ class BinanceStreams:
         self._tops: dict[str, tuple[Decimal, Decimal, Decimal, Decimal]] = {}
         #: the next diff of each symbol is dropped when set (tests force a gap)
         self.drop_next_diff: set[str] = set()
+        intervals = depth_intervals_ms or (SBE_DEPTH_INTERVALS_MS if sbe else DEPTH_INTERVALS_MS)
+        #: one batcher per diff stream kind, paced at its documented interval
+        self.batchers = {
+            kind: DiffBatcher(ms, self._releaser(kind)) for kind, ms in intervals.items()
+        }
         exchange.tape.listeners.append(self._on_tape)
 
     @property
@@ -100,6 +124,8 @@ class BinanceStreams:
 
     async def close(self) -> None:
         """Stop listening and close every connection."""
+        for batcher in self.batchers.values():
+            batcher.close()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -186,15 +212,29 @@ class BinanceStreams:
             self._publish(f"{trade.symbol.lower()}@trade", _trade(trade, now))
         for agg in _aggregate(trades):
             self._publish(f"{agg[0].symbol.lower()}@aggTrade", _agg_trade(agg, now))
+        self._batch(diffs)
         for diff in diffs:
-            lower = diff.symbol.lower()
-            if diff.symbol in self.drop_next_diff:
-                self.drop_next_diff.discard(diff.symbol)
-            else:
-                payload = _depth_update(diff, now)
-                self._publish(f"{lower}@depth", payload)
-                self._publish(f"{lower}@depth@100ms", payload)
             self._book_ticker(diff.symbol, diff.last_id)
+
+    def _batch(self, diffs: list[DepthDiff]) -> None:
+        kept = [d for d in diffs if d.symbol not in self.drop_next_diff]
+        self.drop_next_diff.difference_update(d.symbol for d in diffs)
+        for batcher in self.batchers.values():
+            batcher.add(kept)
+
+    def _releaser(self, kind: str) -> Callable[[list[DepthDiff]], None]:
+        def release(diffs: list[DepthDiff]) -> None:
+            now = self.exchange.clock()
+            for diff in diffs:
+                stream = f"{diff.symbol.lower()}@{kind}"
+                if kind == "depth20":
+                    self._publish(stream, self._sbe_partial_depth(diff.symbol, now))
+                elif self.sbe:
+                    self._publish(stream, self._sbe_depth(diff, now))
+                else:
+                    self._publish(stream, _depth_update(diff, now))
+
+        return release
 
     def _book_ticker(self, symbol: str, update_id: int) -> None:
         _, bids, asks = self.exchange.tape.snapshot(symbol)
@@ -233,21 +273,9 @@ class BinanceStreams:
             ]
             frame = sbe.encode_trades(symbol, time_us=now_us, exponents=(pe, qe), trades=rows)
             self._publish(f"{symbol.lower()}@trade", frame)
+        self._batch(diffs)
         for diff in diffs:
             pe, qe = self._exponents(diff.symbol)
-            if diff.symbol in self.drop_next_diff:
-                self.drop_next_diff.discard(diff.symbol)
-            else:
-                frame = sbe.encode_depth_diff(
-                    diff.symbol,
-                    time_us=now_us,
-                    first=diff.first_id,
-                    last=diff.last_id,
-                    exponents=(pe, qe),
-                    bids=[(_mantissa(p, pe), _mantissa(q, qe)) for p, q in diff.bids],
-                    asks=[(_mantissa(p, pe), _mantissa(q, qe)) for p, q in diff.asks],
-                )
-                self._publish(f"{diff.symbol.lower()}@depth", frame)
             _, bids, asks = self.exchange.tape.snapshot(diff.symbol)
             zero = (Decimal(0), Decimal(0))
             (bid, bq), (ask, aq) = bids[0] if bids else zero, asks[0] if asks else zero
@@ -256,6 +284,31 @@ class BinanceStreams:
                 diff.symbol, time_us=now_us, update_id=diff.last_id, exponents=(pe, qe), top=top
             )
             self._publish(f"{diff.symbol.lower()}@bestBidAsk", frame)
+
+    def _sbe_depth(self, diff: DepthDiff, now_ms: int) -> bytes:
+        pe, qe = self._exponents(diff.symbol)
+        return sbe.encode_depth_diff(
+            diff.symbol,
+            time_us=now_ms * 1000,
+            first=diff.first_id,
+            last=diff.last_id,
+            exponents=(pe, qe),
+            bids=[(_mantissa(p, pe), _mantissa(q, qe)) for p, q in diff.bids],
+            asks=[(_mantissa(p, pe), _mantissa(q, qe)) for p, q in diff.asks],
+        )
+
+    def _sbe_partial_depth(self, symbol: str, now_ms: int) -> bytes:
+        # the book as the interval ends: its top 20 a side, and the update id it stands at
+        update_id, bids, asks = self.exchange.tape.snapshot(symbol)
+        pe, qe = self._exponents(symbol)
+        return sbe.encode_depth_snapshot(
+            symbol,
+            time_us=now_ms * 1000,
+            update_id=update_id,
+            exponents=(pe, qe),
+            bids=[(_mantissa(p, pe), _mantissa(q, qe)) for p, q in bids[:PARTIAL_DEPTH]],
+            asks=[(_mantissa(p, pe), _mantissa(q, qe)) for p, q in asks[:PARTIAL_DEPTH]],
+        )
 
     def _exponents(self, symbol: str) -> tuple[int, int]:
         spec = self.exchange.engine.specs[symbol]

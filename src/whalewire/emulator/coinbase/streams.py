@@ -3,11 +3,13 @@
 Follows "Exchange WebSocket Channels": subscribing to ``level2`` sends a ``snapshot``
 (``bids`` / ``asks`` as ``[price, size]``, the whole book), then ``l2update`` messages whose
 ``changes`` are ``[side, price, size]`` with the new absolute size ("size 0 indicates the
-price level can be removed"); ``level2_batch`` carries the same messages (Coinbase batches
-them every 50 ms; we send them as they happen). ``ticker`` follows every ``match`` with the
-match's ``sequence``, ``trade_id``, price, the taker's side and the best bid and ask after
-it. ``matches`` is the full channel's ``match`` messages, routed by ``feed.py``. The
-level2 messages carry no sequence, as Coinbase's do not.
+price level can be removed"); ``level2_batch`` carries the same messages batched "every
+0.05 seconds" (Coinbase help, "Exchange WebSocket feeds"): one ``l2update`` per product and
+interval with each changed level once at its final size (``market.DiffBatcher``).
+``ticker`` follows every ``match`` with the match's ``sequence``, ``trade_id``, price, the
+taker's side and the best bid and ask after it. ``matches`` is the full channel's ``match``
+messages, routed by ``feed.py``. The level2 messages carry no sequence, as Coinbase's do
+not.
 
 Registered as ``exchange.public`` by ``coinbase/exchange.py``; reads subscriptions from each
 ``feed.CoinbaseFeedSession``. Sans-IO.
@@ -21,13 +23,15 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from whalewire.emulator.coinbase.render import fmt, iso_time
-from whalewire.emulator.market import DepthDiff, MarketTape, TapeTrade
+from whalewire.emulator.market import DepthDiff, DiffBatcher, MarketTape, TapeTrade
 
 if TYPE_CHECKING:
     from whalewire.emulator.coinbase.exchange import CoinbaseExchange
     from whalewire.emulator.coinbase.feed import CoinbaseFeedSession
 
 LEVEL2 = ("level2", "level2_batch")
+#: "The level2 batch channel batches level2 messages every 0.05 seconds"
+BATCH_INTERVAL_MS = 50
 #: the channels anyone may subscribe to without authenticating
 PUBLIC = frozenset({"heartbeat", "ticker", "matches", *LEVEL2})
 
@@ -52,8 +56,14 @@ def snapshot(tape: MarketTape, product: str) -> str:
 class CoinbasePublicFeed:
     """Turns the tape and the full channel's matches into ``level2`` and ``ticker`` messages."""
 
-    def __init__(self, exchange: CoinbaseExchange) -> None:
+    def __init__(
+        self, exchange: CoinbaseExchange, batch_interval_ms: int = BATCH_INTERVAL_MS
+    ) -> None:
         self.exchange = exchange
+        #: ``level2_batch``'s diffs until their interval ends
+        self.batcher = DiffBatcher(
+            batch_interval_ms, lambda diffs: self._send("level2_batch", diffs)
+        )
         exchange.tape.listeners.append(self._on_tape)
 
     def _sessions(self, channels: tuple[str, ...], product: str) -> list[CoinbaseFeedSession]:
@@ -64,8 +74,13 @@ class CoinbasePublicFeed:
         ]
 
     def _on_tape(self, diffs: list[DepthDiff], trades: list[TapeTrade]) -> None:
+        self._send("level2", diffs)
+        self.batcher.add(diffs)
+
+    def _send(self, channel: str, diffs: list[DepthDiff]) -> None:
+        pushed: list[CoinbaseFeedSession] = []
         for diff in diffs:
-            sessions = self._sessions(LEVEL2, diff.symbol)
+            sessions = self._sessions((channel,), diff.symbol)
             if not sessions:
                 continue
             changes = [["buy", fmt(p, 8), fmt(q, 8)] for p, q in reversed(diff.bids)]
@@ -80,6 +95,11 @@ class CoinbasePublicFeed:
             )
             for session in sessions:
                 session.outbox.append(text)
+            pushed += sessions
+        # a batch leaves on its timer, outside any request: the transport must be told
+        if channel == "level2_batch" and self.exchange.on_push is not None:
+            for session in dict.fromkeys(pushed):
+                self.exchange.on_push(session)
 
     def after(self, message: Mapping[str, Any]) -> None:
         """Follow a full-channel message: a ``match`` makes a ``ticker``."""

@@ -10,7 +10,9 @@ subscribed depth by a better one is not removed with a 0 ("truncate your book to
 subscribed depth — you will not receive qty 0 for levels that fall out of scope"); one
 that enters the depth because a better one went is sent. Prices and quantities are JSON
 numbers carrying the pair's precision (``45283.5``, ``0.10000000``). ``trade`` ("Trade")
-sends each fill with the taker's side. ``unsubscribe`` ends either channel.
+sends each fill with the taker's side. ``unsubscribe`` ends either channel. Updates follow
+each change: the v2 "Book" page documents no update interval (Binance's and Coinbase's
+batched streams do, and ``binance/streams.py`` / ``coinbase/streams.py`` keep them).
 
 Registered with the exchange's ``public_channels`` by ``kraken/exchange.py``. Sans-IO.
 """

@@ -12,7 +12,9 @@ book is discarded and fetched again (counted as a gap and a resync). Decoding is
 (msgspec, lax: the venue's decimal strings become floats); a message that does not decode is
 counted and dropped. Reconnects (``base.venue_supervisor``) reopen the same streams and
 resync every book. The SBE streams (binary frames, ``sbe.py``) decode into the same types
-and feed the same books.
+and feed the same books; their ``<symbol>@depth20`` ("Partial Book Depth Streams") needs no
+sync: each event replaces the book with its best 20 levels a side (an event older than the
+last one applied is dropped), so it is the book's kind instead of ``depth``, not beside it.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import msgspec
 
 from whalewire.net import WebSocket
 from whalewire.net.client import connect
-from whalewire.venues.binance.sbe import SbeError
+from whalewire.venues.binance.sbe import DepthSnapshot, SbeError
 from whalewire.venues.binance.sbe import decode as sbe_decode
 from whalewire.venues.binance.stream_decode import (
     DECODERS,
@@ -42,6 +44,9 @@ from whalewire.venues.books import Book, Top
 from whalewire.venues.market import StreamClient
 
 log = logging.getLogger("whalewire.venues.binance.market")
+
+#: the stream kinds that carry diffs kept by the snapshot-and-buffer procedure
+DIFF_KINDS = ("depth", "depth@100ms")
 
 
 class DepthSync:
@@ -117,7 +122,7 @@ class BinanceMarketData(StreamClient):
         api_url: the WebSocket API (``wss://ws-api.binance.com:443/ws-api/v3``) for snapshots.
         symbols: the instruments (any case).
         kinds: the stream kinds per symbol (``depth``, ``depth@100ms``, ``bookTicker``,
-            ``trade``, ``aggTrade``).
+            ``trade``, ``aggTrade``; SBE: ``depth``, ``depth20``, ``bestBidAsk``, ``trade``).
         combined: ``/stream?streams=`` (True) or a raw ``/ws/<stream>`` (one stream only).
         api_key: sent as ``X-MBX-APIKEY``, which the SBE stream host
             (``wss://stream-sbe.binance.com:9443``) requires; its kinds are ``trade``,
@@ -148,6 +153,9 @@ class BinanceMarketData(StreamClient):
         self.streams = [f"{s.lower()}@{k}" for s in self.symbols for k in kinds]
         if not combined and len(self.streams) != 1:
             raise ValueError("a raw stream carries one stream; use combined=True for more")
+        if "depth20" in kinds and any(k in DIFF_KINDS for k in kinds):
+            raise ValueError("depth20 replaces the book: subscribe it or a diff stream, not both")
+        self.kinds = tuple(kinds)
         self.combined = combined
         self.api_key = api_key
         self.depth_limit = depth_limit
@@ -156,6 +164,8 @@ class BinanceMarketData(StreamClient):
         super().__init__(name)
         self.books = {s: Book(s) for s in self.symbols}
         self.syncs = {s: DepthSync(b) for s, b in self.books.items()}
+        #: the update id of the last ``depth20`` event applied, per symbol
+        self.partial_ids: dict[str, int] = {}
         #: the last ``bookTicker`` of each symbol
         self.tickers: dict[str, Top] = {}
         #: frames that did not decode (dropped)
@@ -185,8 +195,8 @@ class BinanceMarketData(StreamClient):
 
     async def _on_connected(self, ws: WebSocket) -> None:
         # the stream is open and buffering: now the snapshots ("How to manage ...", step 3)
-        wants_depth = any(k.startswith("depth") for s in self.streams for k in [s.split("@", 1)[1]])
-        if not wants_depth:
+        if not any(k in DIFF_KINDS for k in self.kinds):
+            self.partial_ids.clear()  # depth20: the next event is the book
             return
         for sync in self.syncs.values():
             sync.reset()
@@ -247,8 +257,16 @@ class BinanceMarketData(StreamClient):
             return
         self._dispatch(event)
 
-    def _dispatch(self, event: DepthUpdate | BookTicker | Trade) -> None:
-        if isinstance(event, DepthUpdate):
+    def _dispatch(self, event: DepthUpdate | DepthSnapshot | BookTicker | Trade) -> None:
+        if isinstance(event, DepthSnapshot):
+            book = self.books.get(event.s)
+            if book is None:
+                self.malformed += 1
+            elif event.u > self.partial_ids.get(event.s, -1):
+                self.partial_ids[event.s] = event.u
+                book.replace(event.bids, event.asks, event_ms=event.E)
+                self._top_changed(event.s)
+        elif isinstance(event, DepthUpdate):
             sync = self.syncs.get(event.s)
             if sync is None:
                 self.malformed += 1

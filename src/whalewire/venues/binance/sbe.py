@@ -7,20 +7,25 @@ binance-spot-api-docs; little-endian): an 8-byte ``messageHeader`` (``blockLengt
 ``groupSizeEncoding``: uint16, uint32), then ``symbol`` as ``varString8``. Prices and
 quantities are int64 mantissas with the message's int8 ``priceExponent`` / ``qtyExponent``.
 Templates: ``TradesStreamEvent`` 10000, ``BestBidAskStreamEvent`` 10001,
-``DepthSnapshotStreamEvent`` 10002 (not decoded here), ``DepthDiffStreamEvent`` 10003.
+``DepthSnapshotStreamEvent`` 10002 (``<symbol>@depth20``: ``eventTime``, ``bookUpdateId``,
+the exponents, ``bids`` and ``asks`` groups, ``symbol``), ``DepthDiffStreamEvent`` 10003.
 Times are microseconds; the decoded events carry milliseconds, as the JSON ones do. Block
 lengths are read from the message, so fields a later schema version appends are skipped.
 
 :func:`decode` returns the same Structs as ``stream_decode.py``'s JSON types (a depth diff as a
 ``DepthUpdate``, so ``DepthSync`` applies it unchanged; a trades event as a list of
-``Trade``) and raises :class:`SbeError` for anything short, unknown or inconsistent.
+``Trade``), a depth snapshot as a :class:`DepthSnapshot` (no JSON twin: the JSON partial
+depth stream names no symbol), and raises :class:`SbeError` for anything short, unknown or
+inconsistent.
 """
 
 from __future__ import annotations
 
 import struct
 
-from whalewire.venues.binance.stream_decode import BookTicker, DepthUpdate, Trade
+import msgspec
+
+from whalewire.venues.binance.stream_decode import BookTicker, DepthUpdate, Levels, Trade
 
 SCHEMA_ID = 1
 TRADES = 10000
@@ -34,12 +39,24 @@ _GROUP32 = struct.Struct("<HI")
 _DIFF_ROOT = struct.Struct("<qqqbb")
 _BBA_ROOT = struct.Struct("<qqbbqqqq")
 _TRADES_ROOT = struct.Struct("<qqbb")
+_SNAPSHOT_ROOT = struct.Struct("<qqbb")
 _LEVEL = struct.Struct("<qq")
 _TRADE = struct.Struct("<qqqB")
 
 
 class SbeError(ValueError):
     """An SBE frame that does not fit the schema: where and why."""
+
+
+class DepthSnapshot(msgspec.Struct, frozen=True):
+    """``DepthSnapshotStreamEvent`` ("Partial Book Depth Streams", ``<symbol>@depth20``): the
+    best 20 levels a side as of update id ``u``, event time ``E`` in ms."""
+
+    E: int
+    s: str
+    u: int
+    bids: Levels
+    asks: Levels
 
 
 def _scale(exponent: int) -> tuple[bool, float]:
@@ -69,7 +86,7 @@ def _symbol(data: memoryview, at: int) -> str:
     return bytes(data[at + 1 : at + 1 + data[at]]).decode("ascii")
 
 
-def decode(frame: bytes | memoryview) -> DepthUpdate | BookTicker | list[Trade]:
+def decode(frame: bytes | memoryview) -> DepthUpdate | DepthSnapshot | BookTicker | list[Trade]:
     """Decode one SBE stream event (a binary frame's payload).
 
     Raises:
@@ -87,6 +104,12 @@ def decode(frame: bytes | memoryview) -> DepthUpdate | BookTicker | list[Trade]:
             bids, at = _levels(data, at + block, p, q)
             asks, at = _levels(data, at, p, q)
             return DepthUpdate(time_us // 1000, _symbol(data, at), first, last, bids, asks)
+        if template == DEPTH_SNAPSHOT:
+            time_us, update, pe, qe = _SNAPSHOT_ROOT.unpack_from(data, at)
+            p, q = _scale(pe), _scale(qe)
+            bids, at = _levels(data, at + block, p, q)
+            asks, at = _levels(data, at, p, q)
+            return DepthSnapshot(time_us // 1000, _symbol(data, at), update, bids, asks)
         if template == BEST_BID_ASK:
             time_us, update, pe, qe, bp, bq, ap, aq = _BBA_ROOT.unpack_from(data, at)
             (pdiv, pf), (qdiv, qf) = _scale(pe), _scale(qe)
@@ -134,6 +157,17 @@ def _symbol_bytes(symbol: str) -> bytes:
     return bytes([len(raw)]) + raw
 
 
+def _book_event(
+    template: int,
+    root: bytes,
+    bids: list[tuple[int, int]],
+    asks: list[tuple[int, int]],
+    symbol: str,
+) -> bytes:
+    head = _HEADER.pack(len(root), template, SCHEMA_ID, 0)
+    return head + root + _group16(bids) + _group16(asks) + _symbol_bytes(symbol)
+
+
 def encode_depth_diff(
     symbol: str,
     *,
@@ -146,8 +180,21 @@ def encode_depth_diff(
 ) -> bytes:
     """Encode a ``DepthDiffStreamEvent``; levels as (price, qty) mantissas."""
     root = _DIFF_ROOT.pack(time_us, first, last, *exponents)
-    head = _HEADER.pack(len(root), DEPTH_DIFF, SCHEMA_ID, 0)
-    return head + root + _group16(bids) + _group16(asks) + _symbol_bytes(symbol)
+    return _book_event(DEPTH_DIFF, root, bids, asks, symbol)
+
+
+def encode_depth_snapshot(
+    symbol: str,
+    *,
+    time_us: int,
+    update_id: int,
+    exponents: tuple[int, int],
+    bids: list[tuple[int, int]],
+    asks: list[tuple[int, int]],
+) -> bytes:
+    """Encode a ``DepthSnapshotStreamEvent``; levels best first as (price, qty) mantissas."""
+    root = _SNAPSHOT_ROOT.pack(time_us, update_id, *exponents)
+    return _book_event(DEPTH_SNAPSHOT, root, bids, asks, symbol)
 
 
 def encode_best_bid_ask(
