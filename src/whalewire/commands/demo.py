@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.console import Console
 
 from whalewire.commands.embedded import build
+from whalewire.commands.record import add_record_option, start_recording
 from whalewire.engine.config import parse_config
 from whalewire.engine.logs import configure_logging
 from whalewire.engine.runner import run as run_engine
@@ -67,6 +68,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=Path("whalewire-demo-report.html"),
         help="where to write the HTML latency report",
     )
+    add_record_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,6 +88,7 @@ async def _demo(args: argparse.Namespace, console: Console) -> int:
     config = parse_config(DEMO_CONFIG.format(speed=args.speed), source="demo")
     with tempfile.TemporaryDirectory(prefix="whalewire-demo-") as tmp:
         running = await build(config, journal_path=str(Path(tmp) / "journal.db"))
+        stop_recording = await start_recording(running, args, console)
         try:
             control = running.control
             console.print(
@@ -101,6 +104,7 @@ async def _demo(args: argparse.Namespace, console: Console) -> int:
                 report_html=args.report,
             )
         finally:
+            await stop_recording()
             await running.close()
     orders = status["orders"]
     console.print(

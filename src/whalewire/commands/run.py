@@ -16,6 +16,7 @@ from rich.console import Console
 
 from whalewire.commands.embedded import build
 from whalewire.commands.errors import USER_ERRORS, fail
+from whalewire.commands.record import add_record_option, start_recording
 from whalewire.engine.config import Config, ConfigError, load_config
 from whalewire.engine.logs import configure_logging
 from whalewire.engine.runner import run as run_engine
@@ -54,6 +55,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--log-format", choices=("json", "text"), default="json")
     parser.add_argument("--report", type=Path, default=None, help="write an HTML latency report")
+    add_record_option(parser)
 
 
 def check_live(config: Config, args: argparse.Namespace, console: Console) -> str | None:
@@ -107,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _run(config: Config, args: argparse.Namespace, console: Console) -> int:
     running = await build(config)
+    stop_recording = await start_recording(running, args, console)
     try:
         if running.reconciled:
             console.print(f"reconciled open orders from the journal: {running.reconciled}")
@@ -132,5 +135,6 @@ async def _run(config: Config, args: argparse.Namespace, console: Console) -> in
             report_html=args.report,
         )
     finally:
+        await stop_recording()
         await running.close()
     return 0
