@@ -34,7 +34,7 @@ def add_record_option(parser: argparse.ArgumentParser) -> None:
         help="record transactions, whales and market data to DIR (whalewire study/backtest)",
     )
     parser.add_argument(
-        "--record-format", choices=sorted(SUFFIX), default="parquet", help="file format"
+        "--record-format", choices=sorted(SUFFIX), default="arrow", help="file format"
     )
     parser.add_argument(
         "--record-max-mb", type=float, default=256.0, help="start a new file past this size"

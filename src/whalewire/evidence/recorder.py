@@ -5,8 +5,10 @@ one tuple on a bounded deque and returns (a full deque drops the row and counts 
 blocks). A writer thread drains the deque every ``poll_s``, turns rows into Arrow record
 batches and appends them to one open file per table, which is closed and a new one begun
 when it passes ``max_bytes`` or ``max_seconds``. A file is written as ``NAME.part`` and
-renamed when complete, so a reader never sees half a file. The format is Parquet (zstd)
-by default, or Arrow IPC: docs/benchmarks.md, "Evidence: recording format", measured why.
+renamed when complete, so a reader never sees half a file. The format is Arrow IPC (the
+Feather v2 file: pandas, polars, DuckDB read it) with zstd by default, or Parquet:
+docs/benchmarks.md, "Evidence: recording format", measured why (as small, read back
+faster, written as fast).
 Knows the tables (``schema``) and files; nothing of feeds, venues or the engine.
 """
 
@@ -133,7 +135,7 @@ class Recorder:
 
     Args:
         directory: the recording's folder (created); one sub-folder per table.
-        fmt: ``"parquet"`` or ``"arrow"`` (Arrow IPC file).
+        fmt: ``"arrow"`` (Arrow IPC file) or ``"parquet"``.
         compression: the codec (``"zstd"``, ``"lz4"``, ``"snappy"`` for Parquet, ``"none"``).
         max_bytes: begin a new file of a table once its open one is this large.
         max_seconds: begin a new file once the open one is this old.
@@ -147,7 +149,7 @@ class Recorder:
         self,
         directory: Path,
         *,
-        fmt: Format = "parquet",
+        fmt: Format = "arrow",
         compression: str = "zstd",
         max_bytes: int = 256 << 20,
         max_seconds: float = 3600.0,

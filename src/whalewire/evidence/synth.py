@@ -87,7 +87,7 @@ def _times(spec: SynthSpec, whale_s: Sequence[float], end_s: float) -> list[floa
     return sorted(p for p in points if 0.0 <= p <= end_s)
 
 
-def generate(directory: Path, spec: SynthSpec, *, fmt: Format = "parquet") -> Truth:
+def generate(directory: Path, spec: SynthSpec, *, fmt: Format = "arrow") -> Truth:
     """Write a synthetic recording to ``directory``; return (and write) its truth."""
     rng = random.Random(spec.seed)
     schedule: list[tuple[float, Planted, float]] = []
