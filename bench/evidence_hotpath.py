@@ -138,7 +138,8 @@ def main() -> None:
             [
                 BEGIN,
                 f"`taskset -c {args.cpu} .venv/bin/python bench/evidence_hotpath.py "
-                f"--txs {args.txs} --rounds {args.rounds}` ({time.strftime('%Y-%m-%d')}, shared 2 vCPU, pinned to "
+                f"--txs {args.txs} --rounds {args.rounds}` ({time.strftime('%Y-%m-%d')}, "
+                "shared 2 vCPU, pinned to "
                 f"CPU {args.cpu}; the writer thread shares the CPU and the GIL): one transaction "
                 f"every {args.gap_us} µs through the demo book's detector; with recording on, "
                 f"each is recorded after detection and tops + 20-level depth are recorded at "
