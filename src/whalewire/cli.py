@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "history": ("history", "orders, fills and P&L from a journal (table, csv or json)"),
     "report": ("report", "the HTML report of a past run, from its journal"),
     "record": ("record", "run the engine and record feeds, whales and books (Arrow IPC)"),
+    "backtest": ("backtest", "replay a recording through the engine: fills, slippage, P&L, sweep"),
     "study": ("study", "event study of a recording: price moves after whales, by entity/size"),
     "emulator": ("emulator", "run the local exchange emulator (Binance WebSocket API) standalone"),
     "sensor": ("sensor", "fleet role: mempool feeds + whale detection, alerts published over NATS"),
