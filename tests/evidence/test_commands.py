@@ -87,7 +87,7 @@ def test_study_writes_the_page_of_a_recording(
     page = tmp_path / "study.html"
     assert main(["study", "--recording", str(tmp_path / "rec"), "--html", str(page)]) == 0
     text = page.read_text()
-    assert text.count("<svg") == 3  # all, by entity, by size
+    assert text.count("<svg") == 4  # all, by entity, by size, by kind
     assert "alpha" in text
     assert "src=" not in text and "<script" not in text  # one file, nothing fetched
     assert "alpha" in capsys.readouterr().out

@@ -120,14 +120,15 @@ def _orders(console: Console, r: BacktestResult) -> None:
         title=f"orders ({r.source} of {r.venue} {r.symbol}; {r.whales} whales)",
         title_justify="left",
     )
-    for col in ("decided", "latency ms", "side", "qty", "filled", "price", "mid", "slip bps"):
+    start = r.orders[0].decided_ns if r.orders else 0
+    for col in ("t+ s", "latency ms", "side", "qty", "filled", "price", "mid", "slip bps"):
         table.add_column(col, justify="right")
     table.add_column("fee", justify="right")
     table.add_column("P&L hold", justify="right")
     table.add_column("P&L end", justify="right")
     for o in r.orders:
         table.add_row(
-            str(o.decided_ns),
+            f"{(o.decided_ns - start) / 1e9:.3f}",
             f"{(o.arrived_ns - o.decided_ns) / 1e6:.2f}",
             o.side,
             str(o.quantity),

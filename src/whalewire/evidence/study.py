@@ -4,7 +4,8 @@ For each alert of a recording, the move of one instrument's mid from the last to
 before the whale's first-seen stamp to the last top at or before +1 s, +10 s, +1 min,
 +5 min and +1 h (in basis points), and the volume traded in between. A horizon past the
 recording's last top is missing for that whale, never filled in. Whales are grouped by
-entity and by size bucket, and each group's mean move gets a 95 % Student-t confidence
+entity, by size bucket and by kind (a withdrawal may move the price the other way than a
+deposit), and each group's mean move gets a 95 % Student-t confidence
 interval, mean ± t(0.975, n-1) · s / √n: it assumes the moves of a group are independent
 draws of one distribution (whales far enough apart that their windows do not overlap),
 not that they are normal (with n ≳ 30 the mean is close to normal regardless); a group
@@ -133,7 +134,7 @@ class Study:
     unpriced: int = 0
 
     def group(self, dimension: str, name: str) -> GroupResult:
-        """Return the group ``name`` of ``dimension`` ("all", "entity", "size").
+        """Return the group ``name`` of ``dimension`` ("all", "entity", "size", "kind").
 
         Raises:
             KeyError: no whale of that group.
@@ -243,7 +244,7 @@ def run_study(
             )
         )
     groups = [_group("all", "all", outcomes, len(horizons))]
-    for dimension, key in (("entity", "entity"), ("size", "bucket")):
+    for dimension, key in (("entity", "entity"), ("size", "bucket"), ("kind", "kind")):
         names = sorted({getattr(o, key) for o in outcomes})
         for name in names:
             members = [o for o in outcomes if getattr(o, key) == name]

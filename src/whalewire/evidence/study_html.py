@@ -163,7 +163,13 @@ def render(study: Study, *, source: str = "") -> str:
         "basis points. Interval: 95 % Student-t, mean ± t·s/√n; <b>bold</b> when it "
         "excludes zero. A horizon past the end of the recording is left out, not guessed.</p>",
     ]
-    for dimension, title in (("all", "All whales"), ("entity", "By entity"), ("size", "By size")):
+    dimensions = (
+        ("all", "All whales"),
+        ("entity", "By entity"),
+        ("size", "By size"),
+        ("kind", "By kind"),
+    )
+    for dimension, title in dimensions:
         groups = [g for g in study.groups if g.dimension == dimension]
         if not groups:
             continue
