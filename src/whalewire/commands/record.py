@@ -11,6 +11,7 @@ data a run against emulators has.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
@@ -85,11 +86,16 @@ async def start_recording(
 
         return nothing
     fmt: Format = args.record_format
+    # the writer thread would inherit the hot path's CPU (``[engine] cpu`` pins the thread
+    # that starts it): it runs on the others (docs/benchmarks.md, recording off the hot path)
+    engine_cpu = running.engine.config.engine.cpu
+    others = set(range(os.cpu_count() or 1)) - {engine_cpu} if engine_cpu is not None else None
     recorder = Recorder(
         directory,
         fmt=fmt,
         max_bytes=int(args.record_max_mb * (1 << 20)),
         max_seconds=args.record_max_minutes * 60.0,
+        cpus=others or None,
     )
     recorder.start()
     tap = attach(

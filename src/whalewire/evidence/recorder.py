@@ -14,12 +14,14 @@ Knows the tables (``schema``) and files; nothing of feeds, venues or the engine.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -41,6 +43,30 @@ META_FILE = "recording.json"
 
 _TXS, _ALERTS, _TOPS, _LEVELS, _TRADES = range(5)
 
+#: rows the writer converts before it pauses, so the engine's thread can take the GIL
+_YIELD_EVERY = 256
+#: how long it pauses: a thread that gave up the GIL for a system call (the journal's
+#: write, a socket's) and wants it back waits for the switch interval (5 ms) behind a
+#: thread busy in Python unless that thread sleeps; ``sleep(0)`` retakes it at once
+#: (docs/benchmarks.md, "Evidence: recording off the hot path", measured both)
+_PAUSE_S = 0.0002
+
+
+def _pause() -> None:
+    time.sleep(_PAUSE_S)
+
+
+def _calm(cpus: frozenset[int] | None, nice: int) -> None:
+    """Move the calling (writer) thread off ``cpus``' complement and lower its priority."""
+    if cpus:
+        try:
+            os.sched_setaffinity(0, cpus)  # Linux: 0 is the calling thread
+        except OSError as exc:  # CPUs this process may not use: stay where it is
+            log.warning("recorder: cannot move to CPUs %s: %s", sorted(cpus), exc)
+    if nice:
+        with contextlib.suppress(OSError):  # best effort: a sandbox may refuse
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+
 
 @dataclass
 class RecorderStats:
@@ -52,6 +78,20 @@ class RecorderStats:
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
     #: complete files, by table
     files: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
+
+
+def _convert(values: list[Any], kind: pa.DataType) -> pa.Array:
+    """Build one column from Python values, a slice at a time, offering the GIL between.
+
+    Converting Python objects holds the GIL for as long as it runs: a whole batch at once
+    kept the engine's thread waiting milliseconds (docs/benchmarks.md, "Evidence: recording
+    off the hot path"); a slice of ``_YIELD_EVERY`` values takes tens of microseconds.
+    """
+    parts = []
+    for start in range(0, len(values), _YIELD_EVERY):
+        parts.append(pa.array(values[start : start + _YIELD_EVERY], type=kind))
+        _pause()
+    return parts[0] if len(parts) == 1 else pa.concat_arrays(parts)
 
 
 class _TableFile:
@@ -85,7 +125,7 @@ class _TableFile:
         if not self.pending:
             return
         batch = pa.record_batch(
-            [pa.array(c, type=f.type) for c, f in zip(self.columns, self.schema, strict=True)],
+            [_convert(c, f.type) for c, f in zip(self.columns, self.schema, strict=True)],
             schema=self.schema,
         )
         self.columns = [[] for _ in self.schema]
@@ -142,6 +182,11 @@ class Recorder:
         capacity: rows the queue holds before it drops (and counts) new ones.
         batch_rows: rows a table collects before they are written as one batch.
         poll_s: how often the writer thread wakes to drain the queue.
+        cpus: the CPUs the writer thread may run on (None: inherit); give it CPUs other
+            than the engine's (``[engine] cpu``): a writer sharing the hot path's CPU
+            delays it by whole scheduler slices (docs/benchmarks.md measured it).
+        nice: the writer thread's niceness (Linux: per thread), so the scheduler prefers
+            the engine's thread whenever both want a CPU.
         flush_s: how long rows of a quiet table may wait for their batch to be written.
     """
 
@@ -157,6 +202,8 @@ class Recorder:
         batch_rows: int = 8192,
         poll_s: float = 0.05,
         flush_s: float = 1.0,
+        cpus: Iterable[int] | None = None,
+        nice: int = 10,
         clock_s: Callable[[], float] = time.time,
     ) -> None:
         if fmt not in SUFFIX:
@@ -169,6 +216,8 @@ class Recorder:
         self.batch_rows = batch_rows
         self.poll_s = poll_s
         self.flush_s = flush_s
+        self.cpus = None if cpus is None else frozenset(cpus)
+        self.nice = nice
         self._clock_s = clock_s
         self.stats = RecorderStats()
         # append and popleft are atomic on a deque: the hot side takes no lock
@@ -262,6 +311,7 @@ class Recorder:
 
     # -- the writer thread ------------------------------------------------------------------
     def _run(self) -> None:
+        _calm(self.cpus, self.nice)
         try:
             while not self._stop.wait(self.poll_s):
                 self._drain()
@@ -282,7 +332,11 @@ class Recorder:
         batch = self.batch_rows
         now = self._clock_s()
         rows = self.stats.rows
+        since_pause = 0
         while queue:
+            if since_pause >= _YIELD_EVERY:
+                since_pause = 0
+                _pause()
             code, item = queue.popleft()
             f = files[code]
             if code == _TXS:
@@ -297,15 +351,18 @@ class Recorder:
                     )
                 )
                 rows["txs"] += 1
+                since_pause += 1
             elif code == _LEVELS:
                 ts, venue, symbol, bids, asks = item
                 for side, side_levels in (("bid", bids), ("ask", asks)):
                     for i, (price, qty) in enumerate(side_levels):
                         f.add((ts, venue, symbol, side, i, price, qty))
                 rows["levels"] += len(bids) + len(asks)
+                since_pause += len(bids) + len(asks)
             else:
                 f.add(item)
                 rows[f.table] += 1
+                since_pause += 1
             if f.pending >= batch:
                 f.flush(now)
                 if f.size() >= self.max_bytes:

@@ -268,6 +268,11 @@ class SimVenue(VenueDefaults):
         return {"connected": True, "endpoint": "backtest", "arrivals": len(self.arrivals)}
 
     # -- simulated time -----------------------------------------------------------------
+    @property
+    def queued(self) -> int:
+        """Return how many placed orders have not reached the book yet."""
+        return len(self._pending)
+
     def next_arrival(self) -> int | None:
         """Return when the next queued order reaches the book (None: none queued)."""
         return self._pending[0][0] if self._pending else None
