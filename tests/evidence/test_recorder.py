@@ -6,11 +6,13 @@ Both formats, rotation by size and by time, drops counted when the queue is full
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import pytest
 
-from whalewire.evidence.recorder import Recorder
+from whalewire.evidence.recorder import Recorder, _calm
 from whalewire.evidence.recording import RecordingError, load, read_table
 from whalewire.mempool.feeds.events import EventKind, RawTxEvent
 
@@ -114,3 +116,27 @@ def test_file_of_another_table_is_refused(tmp_path: Path) -> None:
 def test_unknown_format_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="format must be one of"):
         Recorder(tmp_path, fmt="csv")  # type: ignore[arg-type]
+
+
+def test_writer_thread_moves_to_its_cpus_and_lowers_its_priority(tmp_path: Path) -> None:
+    cpu = min(os.sched_getaffinity(0))
+    seen: dict[str, object] = {}
+
+    def probe() -> None:
+        _calm(frozenset({cpu}), 7)
+        seen["cpus"] = os.sched_getaffinity(0)
+        seen["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    before = os.sched_getaffinity(0)
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join()
+    assert seen == {"cpus": {cpu}, "nice": os.getpriority(os.PRIO_PROCESS, 0) + 7}
+    # the calling thread (the engine's, in a run) keeps its own CPUs
+    assert os.sched_getaffinity(0) == before
+
+
+def test_recording_with_a_cpu_set_writes_as_usual(tmp_path: Path) -> None:
+    with Recorder(tmp_path, cpus={min(os.sched_getaffinity(0))}) as rec:
+        rec.trade(1, "v", "s", 1.0, 2.0)
+    assert read_table(tmp_path, "trades").num_rows == 1

@@ -64,8 +64,10 @@ def _calm(cpus: frozenset[int] | None, nice: int) -> None:
         except OSError as exc:  # CPUs this process may not use: stay where it is
             log.warning("recorder: cannot move to CPUs %s: %s", sorted(cpus), exc)
     if nice:
+        tid = threading.get_native_id()
         with contextlib.suppress(OSError):  # best effort: a sandbox may refuse
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+            # relative to what the thread inherited: never above the engine's priority
+            os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
 
 
 @dataclass
@@ -185,7 +187,7 @@ class Recorder:
         cpus: the CPUs the writer thread may run on (None: inherit); give it CPUs other
             than the engine's (``[engine] cpu``): a writer sharing the hot path's CPU
             delays it by whole scheduler slices (docs/benchmarks.md measured it).
-        nice: the writer thread's niceness (Linux: per thread), so the scheduler prefers
+        nice: added to the writer thread's niceness (Linux: per thread), so the scheduler prefers
             the engine's thread whenever both want a CPU.
         flush_s: how long rows of a quiet table may wait for their batch to be written.
     """
