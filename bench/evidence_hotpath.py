@@ -35,6 +35,7 @@ from whalewire.engine.journal import Journal
 from whalewire.evidence.recorder import Recorder
 from whalewire.evidence.schema import SCHEMAS
 from whalewire.evidence.simvenue import Latency, RecordedBooks, SimClock, SimVenue, venue_fees
+from whalewire.evidence.writer import ProcessRecorder
 from whalewire.mempool.feeds.events import EventKind, RawTxEvent
 from whalewire.mempool.feeds.replay import DEFAULT_REPLAY, load_replay
 from whalewire.mempool.feeds.synthetic import with_locktime
@@ -56,7 +57,7 @@ Step = Callable[[RawTxEvent, int], object]
 def one_round(
     step: Step,
     events: list[RawTxEvent],
-    recorder: Recorder | None,
+    recorder: Recorder | ProcessRecorder | None,
     args: argparse.Namespace,
 ) -> tuple[list[int], list[int]]:
     perf = time.perf_counter_ns
@@ -105,7 +106,9 @@ def measure(
     events: list[RawTxEvent],
     args: argparse.Namespace,
     tmp: Path,
+    *,
     writer_cpus: set[int] | None,
+    process: bool = False,
 ) -> tuple[list[int], list[int], list[int]]:
     """Alternate rounds off and on; return the step's times off, on, and the recorder's."""
     off: list[int] = []
@@ -119,7 +122,13 @@ def measure(
             times, _ = one_round(step, events, None, args)
             off += times
             continue
-        rec = Recorder(tmp / f"r{r}-{id(step)}-{writer_cpus}", cpus=writer_cpus)
+        where = tmp / f"r{r}-{id(step)}-{writer_cpus}-{process}"
+        rec: Recorder | ProcessRecorder
+        rec = (
+            ProcessRecorder(where, cpus=writer_cpus)
+            if process
+            else Recorder(where, cpus=writer_cpus)
+        )
         rec.start()
         times, record = one_round(step, events, rec, args)
         stats = rec.close()
@@ -166,7 +175,8 @@ async def _engine_figures(
 
     try:
         figures = {
-            name: measure(engine_step, events, args, tmp, cpus) for name, cpus in writers.items()
+            name: measure(engine_step, events, args, tmp, writer_cpus=cpus, process=process)
+            for name, (cpus, process) in writers.items()
         }
         # every whale was decided, risk-checked, journaled and placed: the path is whole
         ignored = dict(engine.pipeline.ignored)
@@ -231,8 +241,12 @@ def main() -> None:
         # the writer thread on the other CPU, as `--record` places it when [engine] cpu is
         # set; and, to show why, on the engine's own CPU
         other = {1 - args.cpu} if args.cpu in (0, 1) else None
-        writers = {"engine": other, "engine, writer on its CPU": {args.cpu}}
-        figures = {"detector": measure(detect_step, events, args, tmp, other)}
+        writers = {
+            "engine": (other, False),
+            "engine, writer on its CPU": ({args.cpu}, False),
+            "engine, writer process": (other, True),
+        }
+        figures = {"detector": measure(detect_step, events, args, tmp, writer_cpus=other)}
         figures.update(asyncio.run(_engine_figures(events, args, tmp, writers)))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

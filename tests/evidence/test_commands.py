@@ -109,9 +109,10 @@ def _config(tmp_path: Path, mode: str) -> Path:
     return path
 
 
-def test_record_runs_the_configured_engine_into_out(tmp_path: Path) -> None:
+@pytest.mark.parametrize("writer", [[], ["--record-process"]], ids=["thread", "process"])
+def test_record_runs_the_configured_engine_into_out(tmp_path: Path, writer: list[str]) -> None:
     out = tmp_path / "rec"
-    argv = ["record", "--config", str(_config(tmp_path, "paper")), "--out", str(out)]
+    argv = ["record", "--config", str(_config(tmp_path, "paper")), "--out", str(out), *writer]
     assert main([*argv, "--seconds", "3", "--log-file", str(tmp_path / "log")]) == 0
     assert load(out)["txs"].num_rows > 100
 

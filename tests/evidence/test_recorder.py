@@ -14,6 +14,7 @@ import pytest
 
 from whalewire.evidence.recorder import Recorder, _calm
 from whalewire.evidence.recording import RecordingError, load, read_table
+from whalewire.evidence.writer import ProcessRecorder
 from whalewire.mempool.feeds.events import EventKind, RawTxEvent
 
 
@@ -140,3 +141,33 @@ def test_recording_with_a_cpu_set_writes_as_usual(tmp_path: Path) -> None:
     with Recorder(tmp_path, cpus={min(os.sched_getaffinity(0))}) as rec:
         rec.trade(1, "v", "s", 1.0, 2.0)
     assert read_table(tmp_path, "trades").num_rows == 1
+
+
+def test_process_recorder_writes_the_same_rows_from_a_child(tmp_path: Path) -> None:
+    tx = RawTxEvent(b"\x01\x02", "ab" * 32, "zmq", EventKind.MEMPOOL, 7, 1_000)
+    rec = ProcessRecorder(tmp_path, flush_bytes=64)  # many small writes: frames get cut
+    rec.start()
+    rec.tx(tx)
+    for i in range(2_000):
+        rec.top(2_000 + i, "binance", "BTCUSDT", 99.5, 1.0, None, 0.0)
+    rec.levels(4_000, "binance", "BTCUSDT", [(99.5, 1.0)], [(100.5, 2.0), (101.0, 3.0)])
+    rec.alert(5_000, "cd" * 32, "exA", "deposit", 7, "COOLDOWN")
+    rec.trade(6_000, "binance", "BTCUSDT", 100.0, 0.25, "sell")
+    stats = rec.close()
+    assert stats.dropped == 0
+    assert stats.rows == {"txs": 1, "alerts": 1, "tops": 2_000, "levels": 3, "trades": 1}
+    tables = load(tmp_path)
+    assert tables["txs"].to_pylist()[0]["raw"] == b"\x01\x02"
+    assert tables["tops"]["ts_ns"].to_pylist() == [2_000 + i for i in range(2_000)]
+    assert tables["tops"]["ask"].null_count == 2_000
+    assert [r["qty"] for r in tables["levels"].to_pylist()] == [1.0, 2.0, 3.0]
+    assert tables["alerts"].to_pylist()[0]["decision"] == "COOLDOWN"
+
+
+def test_process_recorder_drops_and_counts_rows_past_its_buffer(tmp_path: Path) -> None:
+    rec = ProcessRecorder(tmp_path, max_buffer=100)  # not started: nothing drains
+    for i in range(50):
+        rec.trade(i, "v", "s", 1.0, 1.0)
+    # each frame is ~30 bytes: a few fit before the buffer passes 100 bytes
+    assert 0 < rec.dropped < 50
+    assert rec.close().dropped == rec.dropped

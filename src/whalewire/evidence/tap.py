@@ -3,8 +3,9 @@
 Every hook records *after* the engine has had the event: a feed's transaction is handed to
 the recorder once the monitor's callback (the engine's hot path) has returned, a whale
 comes from the event log that is drained after the send, and books are sampled on a timer
-of their own. Each hook is one deque append (``Recorder``), so the engine's figures do not
-move with recording on (docs/benchmarks.md, "Evidence: recording off the hot path").
+of their own. Each hook is one append to the recorder (a deque append for ``Recorder``, an
+encode into a buffer for ``writer.ProcessRecorder``); docs/benchmarks.md, "Evidence:
+recording off the hot path", measures what recording costs the engine.
 Knows the runner's ``Running`` and the recorder; decides nothing for the engine.
 """
 
@@ -13,12 +14,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from whalewire.engine.runner import Running
-from whalewire.evidence.recorder import Recorder
 from whalewire.mempool.feeds.events import FeedEvent, RawTxEvent
 from whalewire.venues.binance.market import MarketTrade
 from whalewire.venues.books import Book, BookSide, Top
@@ -35,10 +43,40 @@ BookSample = tuple[str, str, list[tuple[float, float]], list[tuple[float, float]
 BookSource = Callable[[], Iterable[BookSample]]
 
 
+class Sink(Protocol):
+    """The hot-side methods of a recorder (``Recorder``, ``writer.ProcessRecorder``)."""
+
+    def tx(self, event: Any) -> None: ...
+    def alert(  # noqa: PLR0917 - a row's columns
+        self, ts_ns: int, txid: str, entity: str, kind: str, value_sats: int, decision: str = ""
+    ) -> None: ...
+    def top(  # noqa: PLR0917 - a row's columns
+        self,
+        ts_ns: int,
+        venue: str,
+        symbol: str,
+        bid: float | None,
+        bid_qty: float,
+        ask: float | None,
+        ask_qty: float,
+    ) -> None: ...
+    def levels(
+        self,
+        ts_ns: int,
+        venue: str,
+        symbol: str,
+        bids: Sequence[tuple[float, float]],
+        asks: Sequence[tuple[float, float]],
+    ) -> None: ...
+    def trade(  # noqa: PLR0917 - a row's columns
+        self, ts_ns: int, venue: str, symbol: str, price: float, qty: float, taker: str = ""
+    ) -> None: ...
+
+
 class RecordedFeed:
     """A feed whose transactions are recorded after its consumer has taken each one."""
 
-    def __init__(self, feed: AsyncIterable[FeedEvent], recorder: Recorder) -> None:
+    def __init__(self, feed: AsyncIterable[FeedEvent], recorder: Sink) -> None:
         self.feed = feed
         self.recorder = recorder
         self.name = getattr(feed, "name", "?")
@@ -68,7 +106,7 @@ class RecordedFeed:
 class Tap:
     """What ``attach`` started: the book sampler, stopped by ``close``."""
 
-    def __init__(self, recorder: Recorder, task: asyncio.Task[None] | None) -> None:
+    def __init__(self, recorder: Sink, task: asyncio.Task[None] | None) -> None:
         self.recorder = recorder
         self._task = task
 
@@ -94,7 +132,7 @@ def live_books(books: Mapping[tuple[str, str], Book], depth: int) -> BookSource:
 
 
 async def sample_books(
-    recorder: Recorder,
+    recorder: Sink,
     sources: list[BookSource],
     *,
     interval_s: float,
@@ -116,7 +154,7 @@ async def sample_books(
         await asyncio.sleep(interval_s)
 
 
-def _chain_top(recorder: Recorder, venue: str, before: Any) -> Callable[[str, Top], None]:
+def _chain_top(recorder: Sink, venue: str, before: Any) -> Callable[[str, Top], None]:
     wall = time.time_ns
 
     def on_top(symbol: str, top: Top) -> None:
@@ -138,7 +176,7 @@ def trade_row(trade: MarketTrade | KrakenTrade | CoinbaseTrade) -> tuple[str, fl
     return trade.product_id, trade.price, trade.size, taker
 
 
-def _chain_trade(recorder: Recorder, venue: str, before: Any) -> Callable[[Any], None]:
+def _chain_trade(recorder: Sink, venue: str, before: Any) -> Callable[[Any], None]:
     wall = time.time_ns
 
     def on_trade(trade: Any) -> None:
@@ -152,7 +190,7 @@ def _chain_trade(recorder: Recorder, venue: str, before: Any) -> Callable[[Any],
 
 def attach(
     running: Running,
-    recorder: Recorder,
+    recorder: Sink,
     *,
     books: Iterable[BookSource] = (),
     levels_interval_s: float = 1.0,
