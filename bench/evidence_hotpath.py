@@ -242,8 +242,8 @@ def main() -> None:
         # set; and, to show why, on the engine's own CPU
         other = {1 - args.cpu} if args.cpu in (0, 1) else None
         writers = {
-            "engine": (other, False),
-            "engine, writer on its CPU": ({args.cpu}, False),
+            "engine, writer thread": (other, False),
+            "engine, writer thread on its CPU": ({args.cpu}, False),
             "engine, writer process": (other, True),
         }
         figures = {"detector": measure(detect_step, events, args, tmp, writer_cpus=other)}
@@ -271,8 +271,8 @@ def main() -> None:
                 f"`taskset -c {args.cpu} .venv/bin/python bench/evidence_hotpath.py "
                 f"--txs {args.txs} --rounds {args.rounds}` ({time.strftime('%Y-%m-%d')}, "
                 "shared 2 vCPU, pinned to "
-                f"CPU {args.cpu}; the writer thread on CPU {1 - args.cpu} unless the row says it "
-                "is on the engine's): one transaction "
+                f"CPU {args.cpu}; the writer, thread or process, on CPU {1 - args.cpu} unless "
+                "the row says it is on the engine's): one transaction "
                 f"every {args.gap_us} µs through the demo book's detector (`detector`: "
                 "`WhaleDetector.feed`) and through the whole engine (`engine`: "
                 "`Engine.on_feed_event`, detector → strategy → risk → intent → `place`, on "
