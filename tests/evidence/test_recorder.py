@@ -171,3 +171,20 @@ def test_process_recorder_drops_and_counts_rows_past_its_buffer(tmp_path: Path) 
     # each frame is ~30 bytes: a few fit before the buffer passes 100 bytes
     assert 0 < rec.dropped < 50
     assert rec.close().dropped == rec.dropped
+
+
+def test_process_recorder_whose_child_died_counts_rows_and_never_raises_on_the_hot_side(
+    tmp_path: Path,
+) -> None:
+    rec = ProcessRecorder(tmp_path, flush_bytes=1)
+    rec.start()
+    child = rec._child
+    assert child is not None
+    child.kill()
+    child.wait()
+    for i in range(100):
+        rec.trade(i, "v", "s", 1.0, 1.0)  # the first write finds the pipe broken
+    assert isinstance(rec.failure, BrokenPipeError)
+    assert rec.dropped == 100
+    with pytest.raises(RuntimeError, match="recorder process failed"):
+        rec.close()

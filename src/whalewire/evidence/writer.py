@@ -68,6 +68,9 @@ class ProcessRecorder:
         self.cpus = cpus
         self.nice = nice
         self.dropped = 0
+        #: why the child stopped taking rows (None: it has not)
+        self.failure: OSError | None = None
+        self._buffered = 0
         self._buf = bytearray()
         self._encode = msgspec.msgpack.Encoder().encode
         self._child: subprocess.Popen[bytes] | None = None
@@ -106,12 +109,14 @@ class ProcessRecorder:
     # -- the hot side -----------------------------------------------------------------------
     def _put(self, row: tuple[Any, ...]) -> None:
         buf = self._buf
-        if len(buf) > self.max_buffer:  # the child fell behind: drop, count, never wait
+        if len(buf) > self.max_buffer or self.failure is not None:
+            # the child fell behind, or is gone: drop, count, never wait, never raise
             self.dropped += 1
             return
         payload = self._encode(row)
         buf += _LEN.pack(len(payload))
         buf += payload
+        self._buffered += 1
         if len(buf) >= self.flush_bytes:
             self.flush()
 
@@ -165,6 +170,14 @@ class ProcessRecorder:
             n = os.write(self._fd, buf)
         except BlockingIOError:
             n = 0
+        except OSError as exc:  # the child died: the engine goes on, the rows are counted
+            self.failure = exc
+            self.dropped += self._buffered
+            self._buffered = 0
+            buf.clear()
+            return
+        if n == len(buf):
+            self._buffered = 0
         # a frame may be cut anywhere: the child reassembles the stream
         del buf[:n]
 
@@ -176,12 +189,15 @@ class ProcessRecorder:
         child = self._child
         if child is None:
             return RecorderStats(dropped=self.dropped)
-        os.set_blocking(self._fd, True)
-        if self._buf:
-            os.write(self._fd, self._buf)  # blocking now: the run is over
-            self._buf.clear()
         assert child.stdin is not None and child.stdout is not None
-        child.stdin.close()
+        if self.failure is None:
+            os.set_blocking(self._fd, True)
+            with contextlib.suppress(BrokenPipeError):
+                if self._buf:
+                    os.write(self._fd, self._buf)  # blocking now: the run is over
+            self._buf.clear()
+        with contextlib.suppress(BrokenPipeError):
+            child.stdin.close()
         report = json.loads(child.stdout.read() or b"{}")
         child.wait()
         self._child = None
