@@ -49,11 +49,7 @@ _YIELD_EVERY = 256
 #: write, a socket's) and wants it back waits for the switch interval (5 ms) behind a
 #: thread busy in Python unless that thread sleeps; ``sleep(0)`` retakes it at once
 #: (docs/benchmarks.md, "Evidence: recording off the hot path", measured both)
-_PAUSE_S = 0.0002
-
-
-def _pause() -> None:
-    time.sleep(_PAUSE_S)
+PAUSE_S = 0.0002
 
 
 def _calm(cpus: frozenset[int] | None, nice: int) -> None:
@@ -82,7 +78,7 @@ class RecorderStats:
     files: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
 
 
-def _convert(values: list[Any], kind: pa.DataType) -> pa.Array:
+def _convert(values: list[Any], kind: pa.DataType, pause_s: float) -> pa.Array:
     """Build one column from Python values, a slice at a time, offering the GIL between.
 
     Converting Python objects holds the GIL for as long as it runs: a whole batch at once
@@ -92,14 +88,18 @@ def _convert(values: list[Any], kind: pa.DataType) -> pa.Array:
     parts = []
     for start in range(0, len(values), _YIELD_EVERY):
         parts.append(pa.array(values[start : start + _YIELD_EVERY], type=kind))
-        _pause()
+        if pause_s:
+            time.sleep(pause_s)
     return parts[0] if len(parts) == 1 else pa.concat_arrays(parts)
 
 
 class _TableFile:
     """One table's open file and the rows not yet written to it."""
 
-    def __init__(self, root: Path, table: str, fmt: Format, compression: str) -> None:
+    def __init__(
+        self, root: Path, table: str, fmt: Format, compression: str, pause_s: float
+    ) -> None:
+        self.pause_s = pause_s
         self.folder = root / table
         self.folder.mkdir(parents=True, exist_ok=True)
         self.table = table
@@ -127,7 +127,10 @@ class _TableFile:
         if not self.pending:
             return
         batch = pa.record_batch(
-            [_convert(c, f.type) for c, f in zip(self.columns, self.schema, strict=True)],
+            [
+                _convert(c, f.type, self.pause_s)
+                for c, f in zip(self.columns, self.schema, strict=True)
+            ],
             schema=self.schema,
         )
         self.columns = [[] for _ in self.schema]
@@ -187,6 +190,8 @@ class Recorder:
         cpus: the CPUs the writer thread may run on (None: inherit); give it CPUs other
             than the engine's (``[engine] cpu``): a writer sharing the hot path's CPU
             delays it by whole scheduler slices (docs/benchmarks.md measured it).
+        pause_s: the writer's sleep every 256 rows, which lets the engine's thread take the
+            GIL (0: never; a recorder in a process of its own, or one no engine shares).
         nice: added to the writer thread's niceness (Linux: per thread), so the scheduler prefers
             the engine's thread whenever both want a CPU.
         flush_s: how long rows of a quiet table may wait for their batch to be written.
@@ -206,6 +211,7 @@ class Recorder:
         flush_s: float = 1.0,
         cpus: Iterable[int] | None = None,
         nice: int = 10,
+        pause_s: float = PAUSE_S,
         clock_s: Callable[[], float] = time.time,
     ) -> None:
         if fmt not in SUFFIX:
@@ -227,7 +233,8 @@ class Recorder:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._files = [_TableFile(self.directory, t, fmt, compression) for t in TABLES]
+        self.pause_s = pause_s
+        self._files = [_TableFile(self.directory, t, fmt, compression, pause_s) for t in TABLES]
         self._failure: BaseException | None = None
 
     # -- the hot side: append one tuple, never block --------------------------------------
@@ -336,9 +343,9 @@ class Recorder:
         rows = self.stats.rows
         since_pause = 0
         while queue:
-            if since_pause >= _YIELD_EVERY:
+            if since_pause >= _YIELD_EVERY and self.pause_s:
                 since_pause = 0
-                _pause()
+                time.sleep(self.pause_s)
             code, item = queue.popleft()
             f = files[code]
             if code == _TXS:

@@ -109,7 +109,7 @@ def generate(directory: Path, spec: SynthSpec, *, fmt: Format = "arrow") -> Trut
             / _PIECES
             for h in spec.horizons_s
         }
-    with Recorder(Path(directory), fmt=fmt, capacity=1 << 30, poll_s=0.2) as rec:
+    with Recorder(Path(directory), fmt=fmt, capacity=1 << 30, poll_s=0.2, pause_s=0.0) as rec:
         log_mid = math.log(spec.mid)
         last = 0.0
         k = 0

@@ -234,6 +234,7 @@ def main() -> int:
     options = json.loads(reader.readline())
     # the child's own writer thread may take as long as it likes: nothing here is hot
     options.setdefault("capacity", 1 << 62)
+    options.setdefault("pause_s", 0.0)  # no engine shares this process's GIL
     recorder = Recorder(directory, **options)
     recorder.start()
     decode = msgspec.msgpack.Decoder().decode
