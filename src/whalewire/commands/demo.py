@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.console import Console
 
 from whalewire.commands.embedded import build
+from whalewire.commands.record import add_record_option, start_recording
 from whalewire.commands.run import add_output_options, log_path, run_as_asked
 from whalewire.engine.config import parse_config
 from whalewire.engine.logs import configure_logging
@@ -63,6 +64,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=Path("whalewire-demo-report.html"),
         help="where to write the HTML latency report",
     )
+    add_record_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,6 +84,7 @@ async def _demo(args: argparse.Namespace, console: Console) -> int:
     config = parse_config(DEMO_CONFIG.format(speed=args.speed), source="demo")
     with tempfile.TemporaryDirectory(prefix="whalewire-demo-") as tmp:
         running = await build(config, journal_path=str(Path(tmp) / "journal.db"))
+        stop_recording = await start_recording(running, args, console)
         try:
             control = running.control
             console.print(
@@ -91,6 +94,7 @@ async def _demo(args: argparse.Namespace, console: Console) -> int:
             console.print(f"control token: {control.token} (for kill and resume)", markup=False)
             status = await run_as_asked(running, args, console)
         finally:
+            await stop_recording()
             await running.close()
     orders = status["orders"]
     console.print(

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from whalewire.commands.embedded import build
 from whalewire.commands.errors import USER_ERRORS, fail
+from whalewire.commands.record import add_record_option, start_recording
 from whalewire.engine.config import Config, ConfigError, load_config
 from whalewire.engine.logs import configure_logging
 from whalewire.engine.runner import Running
@@ -49,6 +50,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=None, help="stop after this long")
     add_output_options(parser, DEFAULT_LOG)
     parser.add_argument("--report", type=Path, default=None, help="write an HTML latency report")
+    add_record_option(parser)
 
 
 #: where ``run`` logs while the dashboard has the terminal
@@ -140,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _run(config: Config, args: argparse.Namespace, console: Console) -> int:
     running = await build(config)
+    stop_recording = await start_recording(running, args, console)
     try:
         if running.reconciled:
             console.print(f"reconciled open orders from the journal: {running.reconciled}")
@@ -158,5 +161,6 @@ async def _run(config: Config, args: argparse.Namespace, console: Console) -> in
         )
         await run_as_asked(running, args, console)
     finally:
+        await stop_recording()
         await running.close()
     return 0
