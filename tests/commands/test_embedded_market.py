@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.commands.test_venue_loops import VENUES, paper_config
+from tests.commands.support import VENUES, paper_config
 from tests.emulator.support import engine_levels
 
 from whalewire.commands.embedded import build

@@ -14,38 +14,16 @@ from pathlib import Path
 
 import pytest
 import uvloop
+from tests.commands.support import VENUES, paper_config
 
 from whalewire.commands.embedded import build
 from whalewire.engine.config import parse_config
 from whalewire.engine.runner import run
 
-#: venue -> the symbol its paper route trades
-VENUES = {"binance": "BTCUSDT", "kraken": "BTC/USD", "coinbase": "BTC-USD"}
-
 LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
     "asyncio": asyncio.new_event_loop,
     "uvloop": uvloop.new_event_loop,
 }
-
-
-def paper_config(venue: str, tmp_path: Path) -> str:
-    symbol = VENUES[venue]
-    return f"""
-[engine]
-journal = "{tmp_path / "journal.db"}"
-[control]
-port = 0
-kill_file = "{tmp_path / "kill"}"
-[strategy.default_route]
-venue = "{venue}"
-symbol = "{symbol}"
-[venues.{venue}]
-[risk.symbols."{symbol}"]
-max_order_qty = 0.01
-max_order_notional = 2000
-max_position = 0.05
-max_daily_loss = 500
-"""
 
 
 @pytest.mark.parametrize("loop", sorted(LOOPS))

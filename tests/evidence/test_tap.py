@@ -138,10 +138,11 @@ def test_attach_chains_market_callbacks_and_records_whales(tmp_path: Path) -> No
         # the engine's own callback still ran, first
         assert marked == [("BTCUSDT", Top(99.0, 1.0, 101.0, 2.0))]
         tables = load(tmp_path / "rec")
-        assert [(r["venue"], r["bid"], r["ask"]) for r in tables["tops"].to_pylist()] == [
-            ("binance", 99.0, 101.0)
-        ]
-        assert [(r["price"], r["taker"]) for r in tables["trades"].to_pylist()] == [(100.0, "buy")]
+        # the embedded exchanges' own streams are recorded too (their books sit near 60,000)
+        tops = [(r["venue"], r["bid"], r["ask"]) for r in tables["tops"].to_pylist()]
+        assert [t for t in tops if t[1] < 1000] == [("binance", 99.0, 101.0)]
+        trades = [(r["price"], r["taker"]) for r in tables["trades"].to_pylist()]
+        assert [t for t in trades if t[0] < 1000] == [(100.0, "buy")]
         alerts = tables["alerts"].to_pylist()
         assert alerts and {a["txid"] for a in alerts} <= set(tables["txs"]["txid"].to_pylist())
         assert running.engine.pipeline.whales_seen == len(alerts)

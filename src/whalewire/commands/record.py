@@ -64,7 +64,9 @@ def emulator_books(running: Running, depth: int = DEPTH) -> BookSource:
     """Sample the books of the embedded exchanges ``running`` started (venue: its kind)."""
 
     def sample() -> Iterable[BookSample]:
-        for emulator in running.emulators:
+        for started in running.emulators:
+            # embedded.build pairs the emulated Binance with its stream host
+            emulator = getattr(started, "emulator", started)
             venue = type(emulator).__name__.lower().removesuffix("emulator")
             engine = emulator.exchange.engine  # type: ignore[attr-defined]
             for symbol in engine.specs:
