@@ -68,7 +68,7 @@ def emulator_books(running: Running, depth: int = DEPTH) -> BookSource:
             # embedded.build pairs the emulated Binance with its stream host
             emulator = getattr(started, "emulator", started)
             venue = type(emulator).__name__.lower().removesuffix("emulator")
-            engine = emulator.exchange.engine  # type: ignore[attr-defined]
+            engine = emulator.exchange.engine  # type: ignore[union-attr]
             for symbol in engine.specs:
                 bids, asks = engine.depth(symbol)
                 yield (
