@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from whalewire.addresses import heuristics as heur
-from whalewire.mempool.tx import parse_block
+from whalewire.addresses.walk import walk_block
 
 __all__ = ["DEPOSIT", "Conflict", "Evidence", "Learner", "ReorgError"]
 
@@ -31,7 +31,8 @@ DEPOSIT: Final = "deposit"
 INTERNAL: Final = "internal wallet"
 #: the role of an address joined to a labelled cluster by common-input-ownership
 MEMBER: Final = "cluster member"
-_NO_FUNDERS: Final = (-1, -1)
+#: two "no funder" slots, as an array: extending by an array is a memcpy, by a tuple a loop
+_NO_FUNDERS: Final = array("q", (-1, -1))
 #: consolidations remembered for addresses not yet labelled (all of them, and per address)
 _MAX_PENDING: Final = 100_000
 _MAX_PENDING_EACH: Final = 64
@@ -213,37 +214,32 @@ class Learner:
             ReorgError: ``raw`` does not build on the tip or ``height`` is not the next one.
             TxParseError: ``raw`` is not a block.
         """
-        block = parse_block(raw)
-        if self.tip and (height != self.height + 1 or block.prev_hash != self.tip[-1][1]):
-            raise ReorgError(f"block {block.hash} at {height} does not extend the tip")
+        block_hash, prev_hash, txs = walk_block(raw)
+        if self.tip and (height != self.height + 1 or prev_hash != self.tip[-1][1]):
+            raise ReorgError(f"block {block_hash[::-1].hex()} at {height} does not extend the tip")
         log: list[tuple[Any, ...]] = []
         utxo = self.utxo
-        ids = self.ids
+        get_id = self.ids.get
         funders = self.funders
         spill = self.spill
         vout = _VOUT
-        for tx in block.txs:
-            txid_b = tx.txid_bytes
+        new_id = self._id
+        for txid_b, prevouts, values, scripts in txs:
             ins: list[int] = []
-            if not tx.inputs[0].is_coinbase:
+            if prevouts is not None:
                 spent_here = []
-                for txin in tx.inputs:
-                    spent = utxo.pop(txin.prevout, None)
+                for prevout in prevouts:
+                    spent = utxo.pop(prevout, None)
                     if spent is None and spill is not None:
-                        spent = spill.take_utxo(txin.prevout)
+                        spent = spill.take_utxo(prevout)
                     if spent is not None:
-                        spent_here.append((txin.prevout, spent))
+                        spent_here.append((prevout, spent))
                         ins.append(spent)
                 if spent_here:
                     log.append(("spent", spent_here))
-            outs = []
-            for o in tx.outputs:
-                a = ids.get(o.script_pubkey)
-                outs.append(self._id(o.script_pubkey, log) if a is None else a)
+            outs = [a if (a := get_id(s)) is not None else new_id(s, log) for s in scripts]
             if ins:
-                self._examine(
-                    txid_b[::-1].hex(), [o.value for o in tx.outputs], ins, outs, height, log
-                )
+                self._examine(txid_b[::-1].hex(), values, ins, outs, height, log)
                 payer = ins[0]
                 for a in outs:
                     k = 2 * a
@@ -257,11 +253,11 @@ class Learner:
             for i, a in enumerate(outs):
                 utxo[txid_b + (vout[i] if i < _NVOUT else i.to_bytes(4, "little"))] = a
             log.append(("created", txid_b, len(outs)))
-            self.transactions += 1
-        log.append(("transactions", len(block.txs)))
-        self.tip.append((height, bytes.fromhex(block.hash)[::-1]))
+        self.transactions += len(txs)
+        log.append(("transactions", len(txs)))
+        self.tip.append((height, block_hash))
         self.undo.append(log)
-        if spill is not None and len(utxo) + len(ids) > self.cache_entries:
+        if spill is not None and len(utxo) + len(self.ids) > self.cache_entries:
             self.evict()
         if len(self.undo) > UNDO_DEPTH:
             del self.undo[0]
