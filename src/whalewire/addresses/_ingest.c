@@ -42,13 +42,14 @@ static const unsigned char NULL_PREVOUT[36] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
 };
 
-/* Walk one transaction at r->pos into a new (txid, prevouts or None, values, scripts) tuple;
+/* Walk one transaction at r->pos into a new (txid, prevouts or None, values, scripts,
+ * outpoints) tuple;
  * NULL with no exception set when the bytes are not a transaction, NULL with one on error. */
 static PyObject *
 walk_tx(reader *r)
 {
     Py_ssize_t start = r->pos;
-    PyObject *prevouts = NULL, *values = NULL, *scripts = NULL, *txid = NULL;
+    PyObject *prevouts = NULL, *values = NULL, *scripts = NULL, *txid = NULL, *outpoints = NULL;
     if (!skip(r, 4))
         return NULL;
     int segwit = 0;
@@ -117,7 +118,22 @@ walk_tx(reader *r)
     sha256d(r->p + start, 4, r->p + body, (size_t)(body_end - body), r->p + lock, 4, h);
     if ((txid = PyBytes_FromStringAndSize((const char *)h, 32)) == NULL)
         goto fail;
-    PyObject *t = PyTuple_New(4);
+    /* the outpoints this transaction creates, the keys of the learner's unspent outputs */
+    if ((outpoints = PyList_New((Py_ssize_t)nout)) == NULL)
+        goto fail;
+    unsigned char op[36];
+    memcpy(op, h, 32);
+    for (int64_t i = 0; i < nout; i++) {
+        op[32] = (unsigned char)i;
+        op[33] = (unsigned char)(i >> 8);
+        op[34] = (unsigned char)(i >> 16);
+        op[35] = (unsigned char)(i >> 24);
+        PyObject *o = PyBytes_FromStringAndSize((const char *)op, 36);
+        if (o == NULL)
+            goto fail;
+        PyList_SET_ITEM(outpoints, (Py_ssize_t)i, o);
+    }
+    PyObject *t = PyTuple_New(5);
     if (t == NULL)
         goto fail;
     if (prevouts == NULL) {
@@ -128,6 +144,7 @@ walk_tx(reader *r)
     PyTuple_SET_ITEM(t, 1, prevouts);
     PyTuple_SET_ITEM(t, 2, values);
     PyTuple_SET_ITEM(t, 3, scripts);
+    PyTuple_SET_ITEM(t, 4, outpoints);
     return t;
 refuse:
 fail:
@@ -135,6 +152,7 @@ fail:
     Py_XDECREF(values);
     Py_XDECREF(scripts);
     Py_XDECREF(txid);
+    Py_XDECREF(outpoints);
     return NULL;
 }
 
@@ -142,7 +160,7 @@ PyDoc_STRVAR(walk_block_doc,
              "walk_block(raw, /)\n--\n\n"
              "Return (block hash, previous hash, txs), hashes in internal byte order; each tx is\n"
              "(txid internal order, spent outpoints or None for a coinbase, output values, output\n"
-             "scripts). None: the bytes are not a block this walk understands (use Python).");
+             "scripts, the outpoints it creates). None: the bytes are not a block this walk understands (use Python).");
 
 static PyObject *
 walk_block(PyObject *self, PyObject *arg)

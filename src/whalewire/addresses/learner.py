@@ -33,11 +33,10 @@ INTERNAL: Final = "internal wallet"
 MEMBER: Final = "cluster member"
 #: two "no funder" slots, as an array: extending by an array is a memcpy, by a tuple a loop
 _NO_FUNDERS: Final = array("q", (-1, -1))
+_NEW: Final = ("new",)
 #: consolidations remembered for addresses not yet labelled (all of them, and per address)
 _MAX_PENDING: Final = 100_000
 _MAX_PENDING_EACH: Final = 64
-_NVOUT: Final = 256
-_VOUT: Final = [i.to_bytes(4, "little") for i in range(_NVOUT)]
 #: how many blocks can be disconnected (Core keeps undo data far longer; reorgs are shallow)
 UNDO_DEPTH: Final = 144
 
@@ -222,9 +221,8 @@ class Learner:
         get_id = self.ids.get
         funders = self.funders
         spill = self.spill
-        vout = _VOUT
-        new_id = self._id
-        for txid_b, prevouts, values, scripts in txs:
+        unseen = self._unseen
+        for txid_b, prevouts, values, scripts, created in txs:
             ins: list[int] = []
             if prevouts is not None:
                 spent_here = []
@@ -237,7 +235,7 @@ class Learner:
                         ins.append(spent)
                 if spent_here:
                     log.append(("spent", spent_here))
-            outs = [a if (a := get_id(s)) is not None else new_id(s, log) for s in scripts]
+            outs = [a if (a := get_id(s)) is not None else unseen(s, log) for s in scripts]
             if ins:
                 self._examine(txid_b[::-1].hex(), values, ins, outs, height, log)
                 payer = ins[0]
@@ -250,8 +248,7 @@ class Learner:
                     elif first != payer and funders[k + 1] < 0:
                         log.append(("funders", a, first, -1))
                         funders[k + 1] = payer
-            for i, a in enumerate(outs):
-                utxo[txid_b + (vout[i] if i < _NVOUT else i.to_bytes(4, "little"))] = a
+            utxo.update(zip(created, outs, strict=True))
             log.append(("created", txid_b, len(outs)))
         self.transactions += len(txs)
         log.append(("transactions", len(txs)))
@@ -354,7 +351,7 @@ class Learner:
             self.coinjoins_skipped += 1
             log.append(("coinjoin",))
             return
-        distinct = list(dict.fromkeys(ins))
+        distinct = ins if len(ins) == 1 else list(dict.fromkeys(ins))
         wallet_of = self._wallet_entity(outs)
         if wallet_of is None and len(outs) == 1 and self.entity_of(outs[0]) is None:
             # a consolidation into an address no one has labelled yet: if it turns out to be
@@ -452,19 +449,24 @@ class Learner:
 
     def _id(self, script: bytes, log: list[tuple[Any, ...]]) -> int:
         a = self.ids.get(script)
-        if a is None and self.spill is not None:
+        if a is not None:
+            return a
+        return self._unseen(script, log)
+
+    def _unseen(self, script: bytes, log: list[tuple[Any, ...]]) -> int:
+        """The id of a script not in memory: the spill's, or a new address's."""
+        if self.spill is not None:
             a = self.spill.id_of(script)
             if a is not None:  # seen before, spilled: back into memory (no undo needed)
                 self.ids[script] = a
                 self.scripts[a] = script
                 return a
-        if a is None:
-            a = self.ids[script] = len(self.parent)
-            self.scripts[a] = script
-            self.parent.append(a)
-            self.size.append(1)
-            self.funders.extend(_NO_FUNDERS)
-            log.append(("new",))
+        a = self.ids[script] = len(self.parent)
+        self.scripts[a] = script
+        self.parent.append(a)
+        self.size.append(1)
+        self.funders.extend(_NO_FUNDERS)
+        log.append(_NEW)
         return a
 
     def _set_entity(self, root: int, entity: str, log: list[tuple[Any, ...]]) -> None:

@@ -2,11 +2,12 @@
 
 ``walk_block(raw)`` returns ``(block hash, previous hash, txs)``, hashes in internal byte
 order, each transaction as ``(txid internal order, spent outpoints or None for a coinbase,
-output values, output scripts)``. The C walk (``_ingest.walk_block``) builds only those
-objects, where ``parse_block`` builds an object per input, output and witness: the learner's
-ingest was bound by that (docs/benchmarks.md, "Address learner"). ``walk_block_py`` is the
-reference over ``parse_block``, and the answer whenever the C walk refuses the bytes (it then
-raises ``TxParseError`` naming the fault). Knows the serialisation, nothing of heuristics.
+output values, output scripts, the outpoints it creates)``. The C walk
+(``_ingest.walk_block``) builds only those objects, where ``parse_block`` builds one per
+input, output and witness (measured: docs/benchmarks.md, "Address learner").
+``walk_block_py`` is the reference over ``parse_block``, and the answer whenever the C walk
+refuses the bytes (it then raises ``TxParseError`` naming the fault). Knows the
+serialisation, nothing of heuristics.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from whalewire.mempool.tx import parse_block
 
 __all__ = ["WalkedBlock", "WalkedTx", "walk_block", "walk_block_c", "walk_block_py"]
 
-#: (txid internal order, spent outpoints or None for a coinbase, output values, scripts)
-WalkedTx: TypeAlias = tuple[bytes, list[bytes] | None, list[int], list[bytes]]
+#: (txid internal order, spent outpoints or None for a coinbase, output values, scripts,
+#: the outpoints it creates)
+WalkedTx: TypeAlias = tuple[bytes, list[bytes] | None, list[int], list[bytes], list[bytes]]
 #: (block hash internal order, previous block hash internal order, transactions)
 WalkedBlock: TypeAlias = tuple[bytes, bytes, list[WalkedTx]]
 
@@ -37,6 +39,7 @@ def walk_block_py(raw: bytes) -> WalkedBlock:
             None if tx.inputs[0].is_coinbase else [i.prevout for i in tx.inputs],
             [o.value for o in tx.outputs],
             [o.script_pubkey for o in tx.outputs],
+            [tx.txid_bytes + i.to_bytes(4, "little") for i in range(len(tx.outputs))],
         )
         for tx in block.txs
     ]
