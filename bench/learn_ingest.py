@@ -82,7 +82,7 @@ def main() -> None:
     from whalewire.addresses.learner import Learner
     from whalewire.addresses.score import score
     from whalewire.addresses.seeds import load_seeds
-    from whalewire.addresses.store import SAVED_UNDO, Store
+    from whalewire.addresses.store import Store
     from whalewire.addresses.synth import Params, generate
     from whalewire.mempool.tx import parse_block
 
@@ -160,7 +160,7 @@ def main() -> None:
                 "role": stored.role,
                 "entity": stored.entity,
                 "funders": stored.funders.tobytes(),
-                "undo": stored.undo[-SAVED_UNDO:],
+                "undo": stored.undo,
             }
         )
         with (eco / "snap.tmp").open("wb") as fh:

@@ -39,6 +39,10 @@ _MAX_PENDING: Final = 100_000
 _MAX_PENDING_EACH: Final = 64
 #: how many blocks can be disconnected (Core keeps undo data far longer; reorgs are shallow)
 UNDO_DEPTH: Final = 144
+#: undo logs kept in memory once the store holds them (the rest are read back to disconnect)
+UNDO_MEMORY: Final = 6
+#: the union-find and funders arrays are checkpointed in chunks of 2**CHUNK_BITS addresses
+CHUNK_BITS: Final = 16
 
 
 class ReorgError(RuntimeError):
@@ -97,6 +101,10 @@ class Spill(Protocol):
         """Yield every spilled ``(script, address id)``."""
         ...
 
+    def undo_log(self, height: int) -> list[tuple[Any, ...]] | None:
+        """Return the checkpointed undo log of the block at ``height``, or None."""
+        ...
+
 
 @dataclass
 class Learner:
@@ -130,6 +138,15 @@ class Learner:
     undo: list[list[tuple[Any, ...]]] = field(default_factory=list)
     coinjoins_skipped: int = 0
     transactions: int = 0
+    #: what changed since the last checkpoint, so that it writes only that (``store``):
+    #: chunks of the arrays changed, roots absorbed or split (their labels' cluster moves),
+    #: and how much of the arrays, evidence, conflicts and undo logs the store holds
+    dirty: set[int] = field(default_factory=set)
+    moved: set[int] = field(default_factory=set)
+    saved_len: int = 0
+    saved_evidence: int = 0
+    saved_conflicts: int = 0
+    saved_height: int = -1
     #: where ids and unspent outputs go past ``cache_entries`` (None: all stay in memory)
     spill: Spill | None = None
     cache_entries: int = 2_000_000
@@ -254,11 +271,34 @@ class Learner:
         log.append(("transactions", len(txs)))
         self.tip.append((height, block_hash))
         self.undo.append(log)
+        self._fold(log)
         if spill is not None and len(utxo) + len(self.ids) > self.cache_entries:
             self.evict()
-        if len(self.undo) > UNDO_DEPTH:
-            del self.undo[0]
+        if len(self.tip) > UNDO_DEPTH:
             del self.tip[0]
+        if len(self.undo) > len(self.tip):
+            del self.undo[0]
+        self.trim_undo()
+
+    def trim_undo(self) -> None:
+        """Drop from memory the undo logs the store holds, but the last ``UNDO_MEMORY``."""
+        undo, tip = self.undo, self.tip
+        if self.spill is None:
+            return  # nothing to read them back from
+        while len(undo) > UNDO_MEMORY and tip[-len(undo)][0] <= self.saved_height:
+            del undo[0]
+
+    def _fold(self, log: list[tuple[Any, ...]]) -> None:
+        """Note what ``log`` changed (or its undo changes back) for the next checkpoint."""
+        add = self.dirty.add
+        for op in log:
+            kind = op[0]
+            if kind == "funders":
+                add(op[1] >> CHUNK_BITS)
+            elif kind == "union":
+                add(op[1] >> CHUNK_BITS)
+                add(op[2] >> CHUNK_BITS)
+                self.moved.add(op[1])
 
     def disconnect(self) -> int:
         """Undo the tip block; return its height.
@@ -266,12 +306,22 @@ class Learner:
         Raises:
             ReorgError: no undo log is left (deeper than ``UNDO_DEPTH``).
         """
-        if not self.undo:
+        if not self.tip:
             raise ReorgError("no undo log left to disconnect the tip")
-        log = self.undo.pop()
-        height, _ = self.tip.pop()
+        height = self.tip[-1][0]
+        if self.undo:
+            log = self.undo.pop()
+        else:
+            stored = None if self.spill is None else self.spill.undo_log(height)
+            if stored is None:
+                raise ReorgError("no undo log left to disconnect the tip")
+            log = stored
+        self.tip.pop()
+        self._fold(log)
+        self.moved.update(op[2] for op in log if op[0] == "union")  # split: labels move back
         for op in reversed(log):
             self._revert(op, height)
+        self.saved_height = min(self.saved_height, height - 1)
         return height
 
     def _revert(self, op: tuple[Any, ...], height: int) -> None:
@@ -329,8 +379,10 @@ class Learner:
                 self.pending[op[1]] = op[2]
         elif kind == "evidence":
             del self.evidence[op[1] :]
+            self.saved_evidence = min(self.saved_evidence, op[1])
         elif kind == "conflicts":
             del self.conflicts[op[1] :]
+            self.saved_conflicts = min(self.saved_conflicts, op[1])
         elif kind == "coinjoin":
             self.coinjoins_skipped -= 1
         elif kind == "transactions":

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeAlias
 
+from whalewire import speedups
 from whalewire.mempool.tx import parse_block
 
 __all__ = ["WalkedBlock", "WalkedTx", "walk_block", "walk_block_c", "walk_block_py"]
@@ -46,14 +47,11 @@ def walk_block_py(raw: bytes) -> WalkedBlock:
     return bytes.fromhex(block.hash)[::-1], bytes(block.prev_hash), txs
 
 
+_ingest = speedups.load("whalewire.addresses._ingest")
 #: the C walk, None when built without the C extensions
-walk_block_c: Callable[[bytes], WalkedBlock | None] | None
-try:
-    from whalewire.addresses._ingest import walk_block as _c_walk
-
-    walk_block_c = _c_walk
-except ImportError:
-    walk_block_c = None
+walk_block_c: Callable[[bytes], WalkedBlock | None] | None = (
+    None if _ingest is None else _ingest.walk_block
+)
 
 
 def walk_block(raw: bytes) -> WalkedBlock:
