@@ -93,8 +93,8 @@ class Spill(Protocol):
         """Forget a spilled address (its block was disconnected)."""
         ...
 
-    def put(self, scripts: dict[int, bytes], utxo: dict[bytes, int]) -> None:
-        """Take these addresses and unspent outputs out of memory."""
+    def put(self, scripts: dict[int, bytes], utxo: dict[bytes, int], spent: list[bytes]) -> None:
+        """Hold these addresses and unspent outputs; forget the ``spent`` outputs."""
         ...
 
     def ids(self) -> Iterator[tuple[bytes, int]]:
@@ -147,6 +147,10 @@ class Learner:
     saved_evidence: int = 0
     saved_conflicts: int = 0
     saved_height: int = -1
+    #: with a spill: outpoints created (True) or spent (False) since the spill last took
+    #: them, and the fewest addresses since (ids from there on are written at a checkpoint)
+    utxo_changes: dict[bytes, bool] = field(default_factory=dict)
+    ids_floor: int = 0
     #: where ids and unspent outputs go past ``cache_entries`` (None: all stay in memory)
     spill: Spill | None = None
     cache_entries: int = 2_000_000
@@ -191,10 +195,24 @@ class Learner:
     def evict(self) -> None:
         """Move the address ids and unspent outputs held in memory to the spill."""
         if self.spill is not None:
-            self.spill.put(self.scripts, self.utxo)
+            self.sync()
             self.ids.clear()
             self.scripts.clear()
             self.utxo.clear()
+
+    def sync(self) -> None:
+        """Give the spill what changed since it last synced, keeping memory as it is."""
+        if self.spill is None:
+            return
+        utxo = self.utxo
+        scripts = self.scripts
+        self.spill.put(
+            {a: scripts[a] for a in range(self.ids_floor, len(self.parent)) if a in scripts},
+            {op: utxo[op] for op, on in self.utxo_changes.items() if on and op in utxo},
+            [op for op, on in self.utxo_changes.items() if not on],
+        )
+        self.utxo_changes.clear()
+        self.ids_floor = len(self.parent)
 
     @property
     def height(self) -> int:
@@ -239,6 +257,7 @@ class Learner:
         funders = self.funders
         spill = self.spill
         unseen = self._unseen
+        changes = None if spill is None else self.utxo_changes
         for txid_b, prevouts, values, scripts, created in txs:
             ins: list[int] = []
             if prevouts is not None:
@@ -249,6 +268,8 @@ class Learner:
                         spent = spill.take_utxo(prevout)
                     if spent is not None:
                         spent_here.append((prevout, spent))
+                        if changes is not None:
+                            changes[prevout] = False
                         ins.append(spent)
                 if spent_here:
                     log.append(("spent", spent_here))
@@ -266,13 +287,18 @@ class Learner:
                         log.append(("funders", a, first, -1))
                         funders[k + 1] = payer
             utxo.update(zip(created, outs, strict=True))
+            if changes is not None:
+                changes.update(dict.fromkeys(created, True))
             log.append(("created", txid_b, len(outs)))
         self.transactions += len(txs)
         log.append(("transactions", len(txs)))
         self.tip.append((height, block_hash))
         self.undo.append(log)
         self._fold(log)
-        if spill is not None and len(utxo) + len(self.ids) > self.cache_entries:
+        if spill is not None and (
+            len(utxo) + len(self.ids) > self.cache_entries
+            or len(self.utxo_changes) > self.cache_entries
+        ):
             self.evict()
         if len(self.tip) > UNDO_DEPTH:
             del self.tip[0]
@@ -329,11 +355,17 @@ class Learner:
         if kind == "spent":
             for prevout, spent in op[1]:
                 self.utxo[prevout] = spent
+                if self.spill is not None:
+                    self.utxo_changes[prevout] = True
         elif kind == "created":
             for i in range(op[2]):
                 outpoint = op[1] + i.to_bytes(4, "little")
-                if self.utxo.pop(outpoint, None) is None and self.spill is not None:
-                    self.spill.drop_utxo(outpoint)
+                if self.spill is not None:
+                    if self.utxo.pop(outpoint, None) is None:
+                        self.spill.drop_utxo(outpoint)
+                    self.utxo_changes[outpoint] = False
+                else:
+                    self.utxo.pop(outpoint, None)
         elif kind == "new":
             a = len(self.parent) - 1
             script = self.scripts.pop(a, None)
@@ -342,6 +374,7 @@ class Learner:
             if self.spill is not None:  # it may have been spilled (and read back) since
                 self.spill.drop_id(a)
             self.parent.pop()
+            self.ids_floor = min(self.ids_floor, a)
             self.size.pop()
             del self.funders[-2:]
         elif kind == "union":

@@ -108,11 +108,11 @@ class Store:
         cluster labels, sweep counts, pending consolidations: per labelled address).
         """
         if learner.spill is self.spill:
-            learner.evict()  # into the same transaction as the snapshot that counts on it
+            learner.sync()  # into the same transaction as the snapshot that counts on it
         else:  # a learner kept in memory (not from ``load``): its ids and outputs whole
             self.db.execute("DELETE FROM addr")
             self.db.execute("DELETE FROM utxo")
-            self.spill.put(learner.scripts, learner.utxo)
+            self.spill.put(learner.scripts, learner.utxo, [])
         snap = msgspec.msgpack.encode(
             {
                 "entity": learner.entity,
@@ -262,6 +262,7 @@ class Store:
             coinjoins_skipped=s["coinjoins_skipped"],
             transactions=s["transactions"],
             saved_len=len(arrays["parent"]),
+            ids_floor=len(arrays["parent"]),
             saved_evidence=len(evidence),
             saved_conflicts=len(conflicts),
             saved_height=tip[-1][0] if tip else -1,
@@ -371,9 +372,10 @@ class SqliteSpill:
         """Forget a spilled address."""
         self.db.execute("DELETE FROM addr WHERE id = ?", (a,))
 
-    def put(self, scripts: dict[int, bytes], utxo: dict[bytes, int]) -> None:
-        """Take these addresses and unspent outputs out of memory."""
-        self.db.executemany("INSERT OR IGNORE INTO addr VALUES (?, ?)", scripts.items())
+    def put(self, scripts: dict[int, bytes], utxo: dict[bytes, int], spent: list[bytes]) -> None:
+        """Hold these addresses and unspent outputs; forget the ``spent`` outputs."""
+        self.db.executemany("INSERT OR REPLACE INTO addr VALUES (?, ?)", scripts.items())
+        self.db.executemany("DELETE FROM utxo WHERE op = ?", [(op,) for op in spent])
         self.db.executemany("INSERT OR REPLACE INTO utxo VALUES (?, ?)", utxo.items())
 
     def ids(self) -> Iterator[tuple[bytes, int]]:
