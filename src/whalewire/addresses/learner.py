@@ -151,6 +151,9 @@ class Learner:
     #: them, and the fewest addresses since (ids from there on are written at a checkpoint)
     utxo_changes: dict[bytes, bool] = field(default_factory=dict)
     ids_floor: int = 0
+    #: memory holds every address id and unspent output (nothing evicted yet): a miss in
+    #: memory needs no question to the spill
+    whole: bool = True
     #: where ids and unspent outputs go past ``cache_entries`` (None: all stay in memory)
     spill: Spill | None = None
     cache_entries: int = 2_000_000
@@ -196,6 +199,7 @@ class Learner:
         """Move the address ids and unspent outputs held in memory to the spill."""
         if self.spill is not None:
             self.sync()
+            self.whole = False
             self.ids.clear()
             self.scripts.clear()
             self.utxo.clear()
@@ -255,9 +259,9 @@ class Learner:
         utxo = self.utxo
         get_id = self.ids.get
         funders = self.funders
-        spill = self.spill
+        spill = None if self.whole else self.spill  # asked on a miss
         unseen = self._unseen
-        changes = None if spill is None else self.utxo_changes
+        changes = None if self.spill is None else self.utxo_changes
         for txid_b, prevouts, values, scripts, created in txs:
             ins: list[int] = []
             if prevouts is not None:
@@ -295,7 +299,7 @@ class Learner:
         self.tip.append((height, block_hash))
         self.undo.append(log)
         self._fold(log)
-        if spill is not None and (
+        if self.spill is not None and (
             len(utxo) + len(self.ids) > self.cache_entries
             or len(self.utxo_changes) > self.cache_entries
         ):
@@ -540,7 +544,7 @@ class Learner:
 
     def _unseen(self, script: bytes, log: list[tuple[Any, ...]]) -> int:
         """The id of a script not in memory: the spill's, or a new address's."""
-        if self.spill is not None:
+        if self.spill is not None and not self.whole:
             a = self.spill.id_of(script)
             if a is not None:  # seen before, spilled: back into memory (no undo needed)
                 self.ids[script] = a

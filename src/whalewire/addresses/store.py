@@ -263,6 +263,7 @@ class Store:
             transactions=s["transactions"],
             saved_len=len(arrays["parent"]),
             ids_floor=len(arrays["parent"]),
+            whole=False,
             saved_evidence=len(evidence),
             saved_conflicts=len(conflicts),
             saved_height=tip[-1][0] if tip else -1,
