@@ -202,7 +202,8 @@ class Store:
                 rows.append((a, script, self._address(script), entity, role, height, find(a)))
         db.executemany("INSERT OR REPLACE INTO labels VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
         # a union moved some labelled addresses to another root (a reorg may move them back)
-        for root in learner.moved:
+        # only labelled clusters have rows, and a labelled cluster's root names its entity
+        for root in learner.moved & learner.entity.keys():
             members = db.execute("SELECT addr FROM labels WHERE cluster = ?", (root,)).fetchall()
             db.executemany(
                 "UPDATE labels SET cluster = ? WHERE addr = ?",
