@@ -7,9 +7,10 @@ Writes a synthetic economy (``whalewire addresses synth``: blk files shuffled ou
 order) to a temporary directory, then times, same run, pinned to one CPU:
 
 1. reading and ordering the blk files and parsing every block (``parse_block``) only;
-2. learning the chain with no store, over the Python walk (``parse_block``, the learner
-   before the C walk) and over the C walk (``addresses._ingest``), alternated ``--rounds``
-   times, in wall and CPU time (the machine is shared: CPU time is what the code costs);
+2. learning the chain with no store, over the Python reference walk (``walk_block_py``:
+   ``parse_block``, then lists) and over the C walk (``addresses._ingest``), alternated
+   ``--rounds`` times, in wall and CPU time (the machine is shared: CPU time is what the
+   code costs);
 3. learning it with an (incremental) SQLite checkpoint every 100 blocks, and bounded;
 
 and reports transactions per second, the learner's resident memory per address and per
@@ -193,7 +194,7 @@ def main() -> None:
 
     rows = [
         f"| read + order blk files + `parse_block` only | {n_tx / parse_s:,.0f} | |",
-        f"| learn (no store), Python walk (`parse_block`, as before) | {rate('python walk')} |",
+        f"| learn (no store), Python reference walk (`walk_block_py`) | {rate('python walk')} |",
         f"| learn (no store), C walk (`addresses._ingest`) | **{rate('C walk')}** |",
         f"| learn + SQLite checkpoint every 100 blocks | {n_tx / store_s:,.0f} | |",
         f"| learn + checkpoints, ids and outputs spilled past 50,000 (bounded) |"
