@@ -205,7 +205,8 @@ def main() -> None:
             BEGIN,
             f"`bench/learn_ingest.py --blocks {args.blocks} --scale {k} --seed {args.seed}` on"
             f" {platform.machine()}, {os.cpu_count()} vCPU, Python {platform.python_version()},"
-            f" pinned to CPU {args.cpu}, same run. Synthetic economy: {truth['blocks']} blocks,"
+            f" {f'pinned to CPU {args.cpu}' if args.cpu >= 0 else 'not pinned'}, same run."
+            f" Synthetic economy: {truth['blocks']} blocks,"
             f" {n_tx:,} transactions, {size / 2**20:.1f} MiB of blk files, {n_addr:,} addresses,"
             f" {n_utxo:,} unspent outputs at the tip. The two learn rows alternate"
             f" {args.rounds} times (best, and worst in brackets); load average"
