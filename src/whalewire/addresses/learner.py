@@ -9,7 +9,9 @@ else funded them, internal wallets when only the entity did; a transaction betwe
 entity's wallets is internal and labels nothing. ``disconnect()`` undoes the tip block (a
 reorg) from its undo log. State is in memory; ``store.Store`` saves and loads it, and can
 attach a ``Spill`` so that unspent outputs and address ids leave memory (bounded memory):
-lookups that miss memory ask the spill. Knows transactions and scripts, nothing of files,
+lookups that miss memory ask the spill, and undo logs the store holds are read back from it.
+The learner notes what each block changed (array chunks, roots, outputs, new ids) so that a
+checkpoint writes only that. Knows transactions and scripts, nothing of files,
 RPC or SQL.
 """
 

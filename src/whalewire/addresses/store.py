@@ -1,11 +1,14 @@
 """The learner's SQLite store: the state to resume from, and the labels to query and follow.
 
-One file holds ``state`` (the learner's whole state as one msgpack snapshot, written at each
-checkpoint in the same transaction as everything else, so a restart resumes from the last
-checkpointed block), ``blocks`` (height, hash of the connected tip), the queryable tables
-``labels`` (the current role of every labelled address), ``evidence`` and ``conflicts``, and
-``label_log``, append only, whose sequence numbers the live loader follows to pick up new
-labels while the detector runs. SQLite is the embedded default the project uses elsewhere:
+One file holds the learner's state, checkpointed in one transaction so that a restart
+resumes from the last checkpointed block, each checkpoint writing only what changed since the
+previous one: ``state`` (a msgpack snapshot of what is per labelled address), ``chunks`` (the
+union-find and funders arrays, 65,536 addresses a chunk), ``addr`` and ``utxo`` (address ids,
+unspent outputs), ``undo`` and ``blocks`` (the last blocks' undo logs and hashes, so a
+resumed learner can disconnect them), the queryable tables ``labels`` (the current role of
+every labelled address), ``evidence`` and ``conflicts``, and ``label_log``, append only,
+whose sequence numbers the live loader follows to pick up new labels while the detector
+runs. SQLite is the embedded default the project uses elsewhere:
 one transaction per checkpoint, readers in other processes never blocked (WAL); what a
 checkpoint costs is measured in docs/benchmarks.md ("Address learner").
 Knows the learner's fields and SQL, nothing of blocks or heuristics.
