@@ -12,6 +12,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from tests.addresses.support import learn, state
 
 from whalewire.addresses import walk
 from whalewire.addresses.blockfiles import best_chain, index, read_chain
@@ -66,3 +67,12 @@ def test_every_cut_or_padded_block_is_refused_by_both(economy: Path, tail: bytes
             walk.walk_block_py(bad)
         with pytest.raises(TxParseError):
             walk.walk_block(bad)
+
+
+@needs_c
+def test_the_learner_over_the_python_walk_learns_the_same(
+    economy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    over_c = state(learn(economy))
+    monkeypatch.setattr(walk, "walk_block_c", None)
+    assert state(learn(economy)) == over_c
