@@ -78,7 +78,18 @@ if os.environ.get("WHALEWIRE_NO_SPEEDUPS") != "1":
             optional_ext(
                 "whalewire.mempool._scan",
                 ["src/whalewire/mempool/_scan.c", "src/whalewire/mempool/_watchset.c"],
-                [f"{C_DIR}/watchset.h"],
+                [f"{C_DIR}/watchset.h", f"{C_DIR}/txread.h"],
+                "-O2",
+                libraries=["crypto"],
+            )
+        )
+
+        # the address learner's block walk (whalewire.addresses.walk falls back to Python)
+        ext_modules.append(
+            optional_ext(
+                "whalewire.addresses._ingest",
+                "src/whalewire/addresses/_ingest.c",
+                [f"{C_DIR}/txread.h"],
                 "-O2",
                 libraries=["crypto"],
             )

@@ -1,14 +1,17 @@
 """Benchmark the address learner's ingest from block files, and its store, on one machine.
 
-    .venv/bin/python bench/learn_ingest.py [--blocks 300] [--scale 20] [--seed 3] [--no-write]
+    .venv/bin/python bench/learn_ingest.py [--blocks 300] [--scale 20] [--seed 3] [--rounds 3]
+        [--cpu N | --cpu -1] [--no-write]
 
 Writes a synthetic economy (``whalewire addresses synth``: blk files shuffled out of height
 order) to a temporary directory, then times, same run, pinned to one CPU:
 
 1. reading and ordering the blk files and parsing every block (``parse_block``) only;
-2. learning the chain from the files with no store;
-3. learning it with a SQLite checkpoint every 100 blocks (``addresses.store``), and, for the
-   choice of store, the same snapshot written as a msgpack file (write + fsync + rename);
+2. learning the chain with no store, over the Python reference walk (``walk_block_py``:
+   ``parse_block``, then lists) and over the C walk (``addresses._ingest``), alternated
+   ``--rounds`` times, in wall and CPU time (the machine is shared: CPU time is what the
+   code costs);
+3. learning it with an (incremental) SQLite checkpoint every 100 blocks, and bounded;
 
 and reports transactions per second, the learner's resident memory per address and per
 unspent output, and the score against the economy's truth. Writes the "Address learner"
@@ -73,16 +76,15 @@ def main() -> None:
         ap.add_argument("--blocks", type=int, default=300)
         ap.add_argument("--scale", type=int, default=20)
         ap.add_argument("--seed", type=int, default=3)
+        ap.add_argument("--rounds", type=int, default=3)
 
     args = parse_args(__doc__ or "", options, cpu=1)
-
-    import msgspec
 
     from whalewire.addresses.blockfiles import best_chain, index, read_chain
     from whalewire.addresses.learner import Learner
     from whalewire.addresses.score import score
     from whalewire.addresses.seeds import load_seeds
-    from whalewire.addresses.store import SAVED_UNDO, Store
+    from whalewire.addresses.store import Store
     from whalewire.addresses.synth import Params, generate
     from whalewire.mempool.tx import parse_block
 
@@ -127,17 +129,32 @@ def main() -> None:
 
         spill_store.save(spilled)
         spill_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        learner = seeded()
-        for h, raw in read_chain(best_chain(index(eco / "blocks"))):
-            learner.connect(h, bytes(raw))
+        # before/after, alternated in one run: the learner over the Python walk (parse_block,
+        # as before the C walk) and over the C walk; wall and CPU time, and the load average
+        from whalewire.addresses import walk
 
-        learn_s = time.perf_counter() - t0
+        c_walk = walk.walk_block_c
+        timings: dict[str, list[tuple[float, float]]] = {"python walk": [], "C walk": []}
+        loads: list[float] = []
+        chain_raw = [(h, bytes(raw)) for h, raw in read_chain(best_chain(index(eco / "blocks")))]
+        for _ in range(args.rounds):
+            for name, fn in (("python walk", None), ("C walk", c_walk)):
+                walk.walk_block_c = fn
+                gc.collect()
+                loads.append(os.getloadavg()[0])
+                t0, c0 = time.perf_counter(), time.process_time()
+                learner = seeded()
+                for h, raw in chain_raw:
+                    learner.connect(h, raw)
+                timings[name].append((time.perf_counter() - t0, time.process_time() - c0))
+        walk.walk_block_c = c_walk
         n_addr, n_utxo = len(learner.parent), len(learner.utxo)
 
         t0 = time.perf_counter()
-        stored = seeded()
         store = Store(eco / "store.db")
+        stored = store.load()
+        for s in seeds:
+            stored.seed(s.script, s.entity, s.label, s.source)
         saves: list[float] = []
         for h, raw in read_chain(best_chain(index(eco / "blocks"))):
             stored.connect(h, bytes(raw))
@@ -150,25 +167,6 @@ def main() -> None:
         saves.append(time.perf_counter() - s0)
         store_s = time.perf_counter() - t0
         db_size = (eco / "store.db").stat().st_size + (eco / "store.db-wal").stat().st_size
-        # the alternative: the same snapshot as one msgpack file, replaced atomically
-        s0 = time.perf_counter()
-        snap = msgspec.msgpack.encode(
-            {
-                "scripts": stored.scripts,
-                "parent": stored.parent.tobytes(),
-                "utxo": stored.utxo,
-                "role": stored.role,
-                "entity": stored.entity,
-                "funders": stored.funders.tobytes(),
-                "undo": stored.undo[-SAVED_UNDO:],
-            }
-        )
-        with (eco / "snap.tmp").open("wb") as fh:
-            fh.write(snap)
-            fh.flush()
-            os.fsync(fh.fileno())
-        (eco / "snap.tmp").replace(eco / "snap.msgpack")
-        file_s = time.perf_counter() - s0
         s0 = time.perf_counter()
         Store(eco / "store.db").load()
         load_s = time.perf_counter() - s0
@@ -188,24 +186,34 @@ def main() -> None:
         }
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    def rate(name: str) -> str:
+        walls = sorted(n_tx / w for w, _ in timings[name])
+        cpus = sorted(n_tx / c for _, c in timings[name])
+        return f"{walls[-1]:,.0f} (worst {walls[0]:,.0f}) | {cpus[-1]:,.0f} (worst {cpus[0]:,.0f})"
+
     rows = [
-        f"| read + order blk files + `parse_block` only | {n_tx / parse_s:,.0f} |",
-        f"| learn from blk files (no store) | **{n_tx / learn_s:,.0f}** |",
-        f"| learn + SQLite checkpoint every 100 blocks | {n_tx / store_s:,.0f} |",
+        f"| read + order blk files + `parse_block` only | {n_tx / parse_s:,.0f} | |",
+        f"| learn (no store), Python reference walk (`walk_block_py`) | {rate('python walk')} |",
+        f"| learn (no store), C walk (`addresses._ingest`) | **{rate('C walk')}** |",
+        f"| learn + SQLite checkpoint every 100 blocks | {n_tx / store_s:,.0f} | |",
         f"| learn + checkpoints, ids and outputs spilled past 50,000 (bounded) |"
-        f" {n_tx / spill_s:,.0f} |",
+        f" {n_tx / spill_s:,.0f} | |",
     ]
     text = "\n".join(
         [
             BEGIN,
             f"`bench/learn_ingest.py --blocks {args.blocks} --scale {k} --seed {args.seed}` on"
             f" {platform.machine()}, {os.cpu_count()} vCPU, Python {platform.python_version()},"
-            f" pinned to CPU {args.cpu}, same run. Synthetic economy: {truth['blocks']} blocks,"
+            f" {f'pinned to CPU {args.cpu}' if args.cpu >= 0 else 'not pinned'}, same run."
+            f" Synthetic economy: {truth['blocks']} blocks,"
             f" {n_tx:,} transactions, {size / 2**20:.1f} MiB of blk files, {n_addr:,} addresses,"
-            f" {n_utxo:,} unspent outputs at the tip.",
+            f" {n_utxo:,} unspent outputs at the tip. The two learn rows alternate"
+            f" {args.rounds} times (best, and worst in brackets); load average"
+            f" {min(loads):.1f}-{max(loads):.1f} during them.",
             "",
-            "| path | transactions/s |",
-            "|---|---|",
+            "| path | transactions/s (wall) | transactions/s (CPU time) |",
+            "|---|---|---|",
             *rows,
             "",
             "| store | figure |",
@@ -215,10 +223,8 @@ def main() -> None:
             f" {peaks['spilled', full][0] / 2**20:.0f} MiB |",
             "| peak RSS growth from half to all of the chain, per address: in memory / spilled"
             f" (fresh processes) | {slope['memory']:.0f} B / **{slope['spilled']:.0f} B** |",
-            f"| SQLite checkpoint (snapshot + labels + evidence + label log), last | "
+            f"| SQLite checkpoint (incremental: what changed in the last 100 blocks), last | "
             f"{saves[-1] * 1000:.0f} ms; file {db_size / 2**20:.1f} MiB |",
-            "| the same snapshot as a msgpack file (write, fsync, rename) |"
-            f" {file_s * 1000:.0f} ms |",
             f"| load the last checkpoint (resume) | {load_s * 1000:.0f} ms |",
             f"| process peak RSS | {peak / 2**20:.0f} MiB |",
             "",

@@ -11,49 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.addresses.support import blocks, learn, state
 
-from whalewire.addresses.blockfiles import best_chain, index, read_chain
+from whalewire.addresses.blockfiles import best_chain, index
 from whalewire.addresses.heuristics import coinjoin_shape
 from whalewire.addresses.learner import DEPOSIT, Learner, ReorgError
 from whalewire.addresses.score import score
 from whalewire.addresses.seeds import load_seeds
-from whalewire.addresses.store import SAVED_UNDO, Store
+from whalewire.addresses.store import Store
 from whalewire.mempool.address import address_to_script
-
-
-def learn(economy: Path, upto: int | None = None, learner: Learner | None = None) -> Learner:
-    learner = learner or Learner()
-    if not learner.tip:
-        for s in load_seeds(economy / "seeds.csv"):
-            learner.seed(s.script, s.entity, s.label, s.source)
-    chain = best_chain(index(economy / "blocks"))
-    for h, raw in read_chain(chain, learner.height + 1):
-        if upto is not None and h > upto:
-            break
-        learner.connect(h, bytes(raw))
-    return learner
-
-
-def blocks(economy: Path) -> list[tuple[int, bytes]]:
-    return [(h, bytes(r)) for h, r in read_chain(best_chain(index(economy / "blocks")))]
-
-
-def state(learner: Learner) -> tuple[Any, ...]:
-    return (
-        dict(learner.ids),
-        learner.parent.tobytes(),
-        learner.size.tobytes(),
-        dict(learner.entity),
-        dict(learner.role),
-        learner.funders.tobytes(),
-        dict(learner.swept),
-        dict(learner.utxo),
-        len(learner.evidence),
-        len(learner.conflicts),
-        learner.coinjoins_skipped,
-        learner.transactions,
-        {k: list(v) for k, v in learner.pending.items()},
-    )
 
 
 def test_learner_meets_the_issue_targets_on_the_synthetic_economy(
@@ -117,10 +83,11 @@ def test_store_resumes_from_the_last_checkpoint(economy: Path, tmp_path: Path) -
     store = Store(tmp_path / "s.db")
     store.save(learn(economy, upto=50))
     store.close()
-    resumed = Store(tmp_path / "s.db").load()
+    reopened = Store(tmp_path / "s.db")
+    resumed = reopened.load()
     assert resumed.height == 50
     learn(economy, learner=resumed)
-    assert state(resumed) == state(learn(economy))
+    assert state(resumed, reopened) == state(learn(economy))
 
 
 def test_blocks_files_are_read_in_height_order_not_file_order(
@@ -151,13 +118,18 @@ def test_coinjoin_shapes(values: list[int], n_in: int, shape: str | None) -> Non
     assert coinjoin_shape(values, n_in) == shape
 
 
-def test_a_resumed_learner_can_undo_the_saved_blocks_only(economy: Path, tmp_path: Path) -> None:
+def test_a_resumed_learner_undoes_blocks_from_the_undo_logs_in_the_store(
+    economy: Path, tmp_path: Path
+) -> None:
     store = Store(tmp_path / "s.db")
     store.save(learn(economy, upto=70))
     resumed = store.load()
-    for _ in range(SAVED_UNDO):
+    assert not resumed.undo  # none in memory: each is read back from the file
+    for _ in range(30):
         resumed.disconnect()
-    assert state(resumed) == state(learn(economy, upto=70 - SAVED_UNDO))
+    assert state(resumed, store) == state(learn(economy, upto=40))
+    for _ in range(41):
+        resumed.disconnect()
     with pytest.raises(ReorgError):
         resumed.disconnect()
 

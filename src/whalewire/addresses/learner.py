@@ -9,7 +9,9 @@ else funded them, internal wallets when only the entity did; a transaction betwe
 entity's wallets is internal and labels nothing. ``disconnect()`` undoes the tip block (a
 reorg) from its undo log. State is in memory; ``store.Store`` saves and loads it, and can
 attach a ``Spill`` so that unspent outputs and address ids leave memory (bounded memory):
-lookups that miss memory ask the spill. Knows transactions and scripts, nothing of files,
+lookups that miss memory ask the spill, and undo logs the store holds are read back from it.
+The learner notes what each block changed (array chunks, roots, outputs, new ids) so that a
+checkpoint writes only that. Knows transactions and scripts, nothing of files,
 RPC or SQL.
 """
 
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from whalewire.addresses import heuristics as heur
-from whalewire.mempool.tx import parse_block
+from whalewire.addresses.walk import walk_block
 
 __all__ = ["DEPOSIT", "Conflict", "Evidence", "Learner", "ReorgError"]
 
@@ -31,14 +33,18 @@ DEPOSIT: Final = "deposit"
 INTERNAL: Final = "internal wallet"
 #: the role of an address joined to a labelled cluster by common-input-ownership
 MEMBER: Final = "cluster member"
-_NO_FUNDERS: Final = (-1, -1)
+#: two "no funder" slots, as an array: extending by an array is a memcpy, by a tuple a loop
+_NO_FUNDERS: Final = array("q", (-1, -1))
+_NEW: Final = ("new",)
 #: consolidations remembered for addresses not yet labelled (all of them, and per address)
 _MAX_PENDING: Final = 100_000
 _MAX_PENDING_EACH: Final = 64
-_NVOUT: Final = 256
-_VOUT: Final = [i.to_bytes(4, "little") for i in range(_NVOUT)]
 #: how many blocks can be disconnected (Core keeps undo data far longer; reorgs are shallow)
 UNDO_DEPTH: Final = 144
+#: undo logs kept in memory once the store holds them (the rest are read back to disconnect)
+UNDO_MEMORY: Final = 6
+#: the union-find and funders arrays are checkpointed in chunks of 2**CHUNK_BITS addresses
+CHUNK_BITS: Final = 16
 
 
 class ReorgError(RuntimeError):
@@ -89,12 +95,16 @@ class Spill(Protocol):
         """Forget a spilled address (its block was disconnected)."""
         ...
 
-    def put(self, scripts: dict[int, bytes], utxo: dict[bytes, int]) -> None:
-        """Take these addresses and unspent outputs out of memory."""
+    def put(self, scripts: dict[int, bytes], utxo: dict[bytes, int], spent: list[bytes]) -> None:
+        """Hold these addresses and unspent outputs; forget the ``spent`` outputs."""
         ...
 
     def ids(self) -> Iterator[tuple[bytes, int]]:
         """Yield every spilled ``(script, address id)``."""
+        ...
+
+    def undo_log(self, height: int) -> list[tuple[Any, ...]] | None:
+        """Return the checkpointed undo log of the block at ``height``, or None."""
         ...
 
 
@@ -130,6 +140,22 @@ class Learner:
     undo: list[list[tuple[Any, ...]]] = field(default_factory=list)
     coinjoins_skipped: int = 0
     transactions: int = 0
+    #: what changed since the last checkpoint, so that it writes only that (``store``):
+    #: chunks of the arrays changed, roots absorbed or split (their labels' cluster moves),
+    #: and how much of the arrays, evidence, conflicts and undo logs the store holds
+    dirty: set[int] = field(default_factory=set)
+    moved: set[int] = field(default_factory=set)
+    saved_len: int = 0
+    saved_evidence: int = 0
+    saved_conflicts: int = 0
+    saved_height: int = -1
+    #: with a spill: outpoints created (True) or spent (False) since the spill last took
+    #: them, and the fewest addresses since (ids from there on are written at a checkpoint)
+    utxo_changes: dict[bytes, bool] = field(default_factory=dict)
+    ids_floor: int = 0
+    #: memory holds every address id and unspent output (nothing evicted yet): a miss in
+    #: memory needs no question to the spill
+    whole: bool = True
     #: where ids and unspent outputs go past ``cache_entries`` (None: all stay in memory)
     spill: Spill | None = None
     cache_entries: int = 2_000_000
@@ -174,10 +200,25 @@ class Learner:
     def evict(self) -> None:
         """Move the address ids and unspent outputs held in memory to the spill."""
         if self.spill is not None:
-            self.spill.put(self.scripts, self.utxo)
+            self.sync()
+            self.whole = False
             self.ids.clear()
             self.scripts.clear()
             self.utxo.clear()
+
+    def sync(self) -> None:
+        """Give the spill what changed since it last synced, keeping memory as it is."""
+        if self.spill is None:
+            return
+        utxo = self.utxo
+        scripts = self.scripts
+        self.spill.put(
+            {a: scripts[a] for a in range(self.ids_floor, len(self.parent)) if a in scripts},
+            {op: utxo[op] for op, on in self.utxo_changes.items() if on and op in utxo},
+            [op for op, on in self.utxo_changes.items() if not on],
+        )
+        self.utxo_changes.clear()
+        self.ids_floor = len(self.parent)
 
     @property
     def height(self) -> int:
@@ -213,37 +254,34 @@ class Learner:
             ReorgError: ``raw`` does not build on the tip or ``height`` is not the next one.
             TxParseError: ``raw`` is not a block.
         """
-        block = parse_block(raw)
-        if self.tip and (height != self.height + 1 or block.prev_hash != self.tip[-1][1]):
-            raise ReorgError(f"block {block.hash} at {height} does not extend the tip")
+        block_hash, prev_hash, txs = walk_block(raw)
+        if self.tip and (height != self.height + 1 or prev_hash != self.tip[-1][1]):
+            raise ReorgError(f"block {block_hash[::-1].hex()} at {height} does not extend the tip")
         log: list[tuple[Any, ...]] = []
         utxo = self.utxo
-        ids = self.ids
+        get_id = self.ids.get
         funders = self.funders
-        spill = self.spill
-        vout = _VOUT
-        for tx in block.txs:
-            txid_b = tx.txid_bytes
+        spill = None if self.whole else self.spill  # asked on a miss
+        unseen = self._unseen
+        changes = None if self.spill is None else self.utxo_changes
+        for txid_b, prevouts, values, scripts, created in txs:
             ins: list[int] = []
-            if not tx.inputs[0].is_coinbase:
+            if prevouts is not None:
                 spent_here = []
-                for txin in tx.inputs:
-                    spent = utxo.pop(txin.prevout, None)
+                for prevout in prevouts:
+                    spent = utxo.pop(prevout, None)
                     if spent is None and spill is not None:
-                        spent = spill.take_utxo(txin.prevout)
+                        spent = spill.take_utxo(prevout)
                     if spent is not None:
-                        spent_here.append((txin.prevout, spent))
+                        spent_here.append((prevout, spent))
+                        if changes is not None:
+                            changes[prevout] = False
                         ins.append(spent)
                 if spent_here:
                     log.append(("spent", spent_here))
-            outs = []
-            for o in tx.outputs:
-                a = ids.get(o.script_pubkey)
-                outs.append(self._id(o.script_pubkey, log) if a is None else a)
+            outs = [a if (a := get_id(s)) is not None else unseen(s, log) for s in scripts]
             if ins:
-                self._examine(
-                    txid_b[::-1].hex(), [o.value for o in tx.outputs], ins, outs, height, log
-                )
+                self._examine(txid_b[::-1].hex(), values, ins, outs, height, log)
                 payer = ins[0]
                 for a in outs:
                     k = 2 * a
@@ -254,18 +292,45 @@ class Learner:
                     elif first != payer and funders[k + 1] < 0:
                         log.append(("funders", a, first, -1))
                         funders[k + 1] = payer
-            for i, a in enumerate(outs):
-                utxo[txid_b + (vout[i] if i < _NVOUT else i.to_bytes(4, "little"))] = a
+            utxo.update(zip(created, outs, strict=True))
+            if changes is not None:
+                changes.update(dict.fromkeys(created, True))
             log.append(("created", txid_b, len(outs)))
-            self.transactions += 1
-        log.append(("transactions", len(block.txs)))
-        self.tip.append((height, bytes.fromhex(block.hash)[::-1]))
+        self.transactions += len(txs)
+        log.append(("transactions", len(txs)))
+        self.tip.append((height, block_hash))
         self.undo.append(log)
-        if spill is not None and len(utxo) + len(ids) > self.cache_entries:
+        self._fold(log)
+        if self.spill is not None and (
+            len(utxo) + len(self.ids) > self.cache_entries
+            or len(self.utxo_changes) > self.cache_entries
+        ):
             self.evict()
-        if len(self.undo) > UNDO_DEPTH:
-            del self.undo[0]
+        if len(self.tip) > UNDO_DEPTH:
             del self.tip[0]
+        if len(self.undo) > len(self.tip):
+            del self.undo[0]
+        self.trim_undo()
+
+    def trim_undo(self) -> None:
+        """Drop from memory the undo logs the store holds, but the last ``UNDO_MEMORY``."""
+        undo, tip = self.undo, self.tip
+        if self.spill is None:
+            return  # nothing to read them back from
+        while len(undo) > UNDO_MEMORY and tip[-len(undo)][0] <= self.saved_height:
+            del undo[0]
+
+    def _fold(self, log: list[tuple[Any, ...]]) -> None:
+        """Note what ``log`` changed (or its undo changes back) for the next checkpoint."""
+        add = self.dirty.add
+        for op in log:
+            kind = op[0]
+            if kind == "funders":
+                add(op[1] >> CHUNK_BITS)
+            elif kind == "union":
+                add(op[1] >> CHUNK_BITS)
+                add(op[2] >> CHUNK_BITS)
+                self.moved.add(op[1])
 
     def disconnect(self) -> int:
         """Undo the tip block; return its height.
@@ -273,12 +338,22 @@ class Learner:
         Raises:
             ReorgError: no undo log is left (deeper than ``UNDO_DEPTH``).
         """
-        if not self.undo:
+        if not self.tip:
             raise ReorgError("no undo log left to disconnect the tip")
-        log = self.undo.pop()
-        height, _ = self.tip.pop()
+        height = self.tip[-1][0]
+        if self.undo:
+            log = self.undo.pop()
+        else:
+            stored = None if self.spill is None else self.spill.undo_log(height)
+            if stored is None:
+                raise ReorgError("no undo log left to disconnect the tip")
+            log = stored
+        self.tip.pop()
+        self._fold(log)
+        self.moved.update(op[2] for op in log if op[0] == "union")  # split: labels move back
         for op in reversed(log):
             self._revert(op, height)
+        self.saved_height = min(self.saved_height, height - 1)
         return height
 
     def _revert(self, op: tuple[Any, ...], height: int) -> None:
@@ -286,11 +361,17 @@ class Learner:
         if kind == "spent":
             for prevout, spent in op[1]:
                 self.utxo[prevout] = spent
+                if self.spill is not None:
+                    self.utxo_changes[prevout] = True
         elif kind == "created":
             for i in range(op[2]):
                 outpoint = op[1] + i.to_bytes(4, "little")
-                if self.utxo.pop(outpoint, None) is None and self.spill is not None:
-                    self.spill.drop_utxo(outpoint)
+                if self.spill is not None:
+                    if self.utxo.pop(outpoint, None) is None:
+                        self.spill.drop_utxo(outpoint)
+                    self.utxo_changes[outpoint] = False
+                else:
+                    self.utxo.pop(outpoint, None)
         elif kind == "new":
             a = len(self.parent) - 1
             script = self.scripts.pop(a, None)
@@ -299,6 +380,7 @@ class Learner:
             if self.spill is not None:  # it may have been spilled (and read back) since
                 self.spill.drop_id(a)
             self.parent.pop()
+            self.ids_floor = min(self.ids_floor, a)
             self.size.pop()
             del self.funders[-2:]
         elif kind == "union":
@@ -336,8 +418,10 @@ class Learner:
                 self.pending[op[1]] = op[2]
         elif kind == "evidence":
             del self.evidence[op[1] :]
+            self.saved_evidence = min(self.saved_evidence, op[1])
         elif kind == "conflicts":
             del self.conflicts[op[1] :]
+            self.saved_conflicts = min(self.saved_conflicts, op[1])
         elif kind == "coinjoin":
             self.coinjoins_skipped -= 1
         elif kind == "transactions":
@@ -358,7 +442,7 @@ class Learner:
             self.coinjoins_skipped += 1
             log.append(("coinjoin",))
             return
-        distinct = list(dict.fromkeys(ins))
+        distinct = ins if len(ins) == 1 else list(dict.fromkeys(ins))
         wallet_of = self._wallet_entity(outs)
         if wallet_of is None and len(outs) == 1 and self.entity_of(outs[0]) is None:
             # a consolidation into an address no one has labelled yet: if it turns out to be
@@ -456,19 +540,24 @@ class Learner:
 
     def _id(self, script: bytes, log: list[tuple[Any, ...]]) -> int:
         a = self.ids.get(script)
-        if a is None and self.spill is not None:
+        if a is not None:
+            return a
+        return self._unseen(script, log)
+
+    def _unseen(self, script: bytes, log: list[tuple[Any, ...]]) -> int:
+        """The id of a script not in memory: the spill's, or a new address's."""
+        if self.spill is not None and not self.whole:
             a = self.spill.id_of(script)
             if a is not None:  # seen before, spilled: back into memory (no undo needed)
                 self.ids[script] = a
                 self.scripts[a] = script
                 return a
-        if a is None:
-            a = self.ids[script] = len(self.parent)
-            self.scripts[a] = script
-            self.parent.append(a)
-            self.size.append(1)
-            self.funders.extend(_NO_FUNDERS)
-            log.append(("new",))
+        a = self.ids[script] = len(self.parent)
+        self.scripts[a] = script
+        self.parent.append(a)
+        self.size.append(1)
+        self.funders.extend(_NO_FUNDERS)
+        log.append(_NEW)
         return a
 
     def _set_entity(self, root: int, entity: str, log: list[tuple[Any, ...]]) -> None:
