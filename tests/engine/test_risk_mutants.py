@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
 import pytest
 from tests.engine.factories import Clock
 
@@ -49,10 +50,16 @@ def limits(**over: str) -> SymbolLimits:
 def engine(
     per_second: int = 1000, per_minute: int = 100_000, **over: str
 ) -> tuple[RiskEngine, Clock]:
+    return engine_with(limits(**over), per_second, per_minute)
+
+
+def engine_with(
+    symbol_limits: SymbolLimits, per_second: int = 1000, per_minute: int = 100_000
+) -> tuple[RiskEngine, Clock]:
     clock = Clock()
     risk = RiskEngine(
         RiskConfig(
-            symbols={SYMBOL: limits(**over)},
+            symbols={SYMBOL: symbol_limits},
             max_orders_per_second=per_second,
             max_orders_per_minute=per_minute,
         ),
@@ -439,3 +446,236 @@ def test_a_trade_price_for_a_new_symbol_opens_its_book() -> None:
     risk.on_trade_price("ETHUSDT", D("3000"))
     assert risk.books["ETHUSDT"].last_price == D("3000")
     assert risk.book("ETHUSDT") is risk.books["ETHUSDT"]
+
+
+def test_a_fill_of_one_or_less_against_a_short_position_closes_part_of_it() -> None:
+    # short 2 at 60000; buying 1 at 59000 closes half: +1000, 1 short left at 60000
+    risk, _ = engine()
+    risk.on_fill(SYMBOL, Side.SELL, D("2"), D("60000"))
+    risk.on_fill(SYMBOL, Side.BUY, D("1"), D("59000"))
+    book = risk.books[SYMBOL]
+    assert (book.position, book.cost, book.realized_pnl) == (D("-1"), D("-60000"), D("1000"))
+
+
+def test_a_position_with_no_trade_price_has_no_unrealised_pnl() -> None:
+    assert SymbolBook(position=D("2"), cost=D("120000")).unrealized_pnl() == D(0)
+
+
+# --- the day's loss and the position limit together ------------------------------------
+
+
+def test_over_the_daily_loss_an_order_that_flips_the_position_to_the_same_size_is_denied() -> None:
+    # long 2 at 60000, last trade 59500: unrealised -1000 = the limit; selling 4 ends short 2
+    risk, _ = engine(max_daily_loss="1000")
+    risk.on_fill(SYMBOL, Side.BUY, D("2"), D("60000"))
+    risk.on_trade_price(SYMBOL, D("59500"))
+    assert denied(risk, order("4", Side.SELL)) == Denial.MAX_DAILY_LOSS
+    assert denied(risk, order("3.99", Side.SELL)) is None  # short 1.99: smaller
+
+
+# --- the kept verdict follows every object it was reached on -----------------------------
+
+
+def test_a_kept_verdict_follows_a_new_limit_price_and_a_market_order_after_a_limit() -> None:
+    # one quantity object throughout; notional limit 60500 with the last trade at 60000
+    risk, _ = engine(max_order_notional="60500")
+    qty = D("1")
+    in_band = D("60400")
+
+    def with_price(price: Decimal | None) -> SubmitOrder:
+        return SubmitOrder(
+            client_order_id="c",
+            ts_init=0,
+            venue="binance",
+            symbol=SYMBOL,
+            side=Side.SELL,
+            quantity=qty,
+            order_type=OrderType.LIMIT if price is not None else OrderType.MARKET,
+            price=price,
+        )
+
+    assert denied(risk, with_price(in_band)) is None  # 60400
+    assert denied(risk, with_price(D("61000"))) == Denial.MAX_ORDER_NOTIONAL  # a new price
+    assert denied(risk, with_price(None)) is None  # market: at the last trade, 60000
+    assert denied(risk, with_price(D("61000"))) == Denial.MAX_ORDER_NOTIONAL
+    assert denied(risk, with_price(in_band)) is None
+
+
+def test_a_kept_verdict_follows_a_new_mark_under_the_same_limit_price() -> None:
+    # long 2 at 60000; a LIMIT sell at one price object while the last trade falls
+    risk, _ = engine(max_daily_loss="1000", price_band="0.1")
+    risk.on_fill(SYMBOL, Side.BUY, D("2"), D("60000"))
+    qty, price = D("0.1"), D("59000")
+    buy = SubmitOrder(
+        client_order_id="c",
+        ts_init=0,
+        venue="binance",
+        symbol=SYMBOL,
+        side=Side.BUY,
+        quantity=qty,
+        order_type=OrderType.LIMIT,
+        price=price,
+    )
+    assert denied(risk, buy) is None
+    risk.on_trade_price(SYMBOL, D("59000"))  # unrealised -2000
+    assert denied(risk, buy) == Denial.MAX_DAILY_LOSS
+
+
+def test_a_kept_verdict_follows_new_limits() -> None:
+    risk, _ = engine(max_order_qty="2")
+    qty = D("1.5")
+    cmd = SubmitOrder(
+        client_order_id="c", ts_init=0, venue="binance", symbol=SYMBOL, side=Side.SELL, quantity=qty
+    )
+    assert denied(risk, cmd) is None
+    risk.config = RiskConfig(
+        symbols={SYMBOL: limits(max_order_qty="1")},
+        max_orders_per_second=1000,
+        max_orders_per_minute=100_000,
+    )
+    assert denied(risk, cmd) == Denial.MAX_ORDER_QTY
+
+
+def test_a_kept_verdict_is_not_reused_when_the_quantity_is_the_last_price_object() -> None:
+    risk, _ = engine(max_order_qty="2", max_order_notional="1000000000000", price_band="0.1")
+    price = D("60000")
+
+    def limit(quantity: Decimal) -> SubmitOrder:
+        return SubmitOrder(
+            client_order_id="c",
+            ts_init=0,
+            venue="binance",
+            symbol=SYMBOL,
+            side=Side.SELL,
+            quantity=quantity,
+            order_type=OrderType.LIMIT,
+            price=price,
+        )
+
+    assert denied(risk, limit(D("1"))) is None
+    assert denied(risk, limit(price)) == Denial.MAX_ORDER_QTY  # 60000 BTC
+
+
+# --- names and shapes other parts rely on --------------------------------------------------
+
+
+def test_denial_reasons_and_trading_states_are_spelled_as_the_journal_stores_them() -> None:
+    assert [d.value for d in Denial] == [
+        "HALTED",
+        "REDUCING_ONLY",
+        "NO_LIMITS",
+        "MAX_ORDER_QTY",
+        "MAX_ORDER_NOTIONAL",
+        "MAX_POSITION",
+        "MAX_DAILY_LOSS",
+        "RATE_PER_SECOND",
+        "RATE_PER_MINUTE",
+        "NO_REFERENCE_PRICE",
+        "PRICE_BAND",
+    ]
+    assert [s.value for s in TradingState] == ["ACTIVE", "REDUCING", "HALTED"]
+
+
+@pytest.mark.parametrize(
+    ("state", "reason"),
+    [
+        (TradingState.HALTED, "HALTED"),
+        (TradingState.REDUCING, "REDUCING_ONLY"),
+    ],
+)
+def test_a_denial_event_carries_the_reason_text(state: TradingState, reason: str) -> None:
+    risk, _ = engine()
+    risk.set_state(state, "why")
+    denial = risk.check(order("0.1"))
+    assert denial is not None
+    assert (denial.reason, denial.detail) == (reason, "why")
+
+
+@pytest.mark.parametrize(
+    ("over", "cmd", "reason"),
+    [
+        ({}, order("0.1", Side.BUY, "70000"), "PRICE_BAND"),
+        ({"max_order_notional": "1"}, order("0.1"), "MAX_ORDER_NOTIONAL"),
+        ({"max_position": "0.05"}, order("0.1"), "MAX_POSITION"),
+    ],
+)
+def test_each_size_denial_carries_its_reason_text(
+    over: dict[str, str], cmd: SubmitOrder, reason: str
+) -> None:
+    risk, _ = engine_with(limits(**over))
+    result = risk.check(cmd)
+    assert result is not None and result.reason == reason
+
+
+def test_missing_limits_a_missing_price_and_the_minute_rate_carry_their_reason_text() -> None:
+    risk, _ = engine(per_minute=1)
+    unknown = SubmitOrder(
+        client_order_id="c", ts_init=0, venue="binance", symbol="XYZ", side=Side.BUY, quantity=D(1)
+    )
+    result = risk.check(unknown)
+    assert result is not None and result.reason == "NO_LIMITS"
+    assert risk.check(order("0.1")) is None
+    result = risk.check(order("0.1"))
+    assert result is not None and result.reason == "RATE_PER_MINUTE"
+    risk.books[SYMBOL].last_price = None
+    result = risk.check(order("0.1"))
+    assert result is not None and result.reason == "NO_REFERENCE_PRICE"
+    loss, _ = engine(max_daily_loss="0")
+    result = loss.check(order("0.1"))
+    assert result is not None and result.reason == "MAX_DAILY_LOSS"
+
+
+def test_a_new_engine_is_active_with_no_reason() -> None:
+    risk, _ = engine()
+    assert (risk.state, risk.state_reason) == (TradingState.ACTIVE, "")
+    assert "_ready" not in repr(risk)
+
+
+def test_the_default_rates_are_five_a_second_and_sixty_a_minute() -> None:
+    clock = Clock()
+    risk = RiskEngine(
+        RiskConfig(symbols={SYMBOL: limits()}), monotonic_ns=clock.monotonic, wall_ns=clock.wall_ns
+    )
+    risk.on_trade_price(SYMBOL, D("60000"))
+    assert [denied(risk, order("0.1")) for _ in range(6)] == [None] * 5 + ["RATE_PER_SECOND"]
+    for _ in range(11):  # 5 a second for 11 more seconds: 60 in all, then the minute is full
+        clock.mono += NS
+        for _ in range(5):
+            denied(risk, order("0.1"))
+    assert len(risk._last_minute) == 60
+    clock.mono += NS
+    assert denied(risk, order("0.1")) == Denial.RATE_PER_MINUTE
+
+
+def test_limits_and_config_are_frozen_keyword_only_and_strict() -> None:
+    one = limits()
+    with pytest.raises(AttributeError):
+        one.max_position = D("1")  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        SymbolLimits(D(1), D(1), D(1), D(1))  # type: ignore[call-arg]
+    with pytest.raises(msgspec.ValidationError, match="max_postion"):
+        msgspec.convert(
+            {
+                "max_order_qty": "1",
+                "max_order_notional": "1",
+                "max_position": "1",
+                "max_daily_loss": "1",
+                "max_postion": "1",
+            },
+            SymbolLimits,
+            strict=False,
+        )
+    config = RiskConfig(symbols={})
+    with pytest.raises(AttributeError):
+        config.max_orders_per_second = 1  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        RiskConfig({})  # type: ignore[call-arg]
+    with pytest.raises(msgspec.ValidationError, match="max_order_per_second"):
+        msgspec.convert({"symbols": {}, "max_order_per_second": 1}, RiskConfig)
+
+
+def test_the_bookkeeping_records_take_no_attribute_they_do_not_declare() -> None:
+    risk, _ = engine()
+    for record in (Reserved(), SymbolBook(), risk):
+        with pytest.raises(AttributeError):
+            record.typo = 1  # type: ignore[union-attr]
