@@ -13,6 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import Enum
 
+import msgspec
 import pytest
 from tests.engine.factories import Alert, Kind, ignored, strategy
 
@@ -343,16 +344,40 @@ def test_a_spread_exactly_at_max_spread_bps_trades(
         assert ignored(decision) is reason
 
 
-def test_a_book_with_an_empty_side_or_no_positive_mid_is_not_synced() -> None:
+def test_a_book_with_an_empty_side_is_not_synced() -> None:
     s, _ = strategy(max_spread_bps=50.0, cooldown_s=0.0)
     one_sided = Book("BTCUSDT")
     one_sided.replace([(100.0, 1.0)], [])
     s.books[ROUTE] = one_sided
     assert ignored(s.on_alert(Alert("a1"))) is IgnoreReason.BOOK_NOT_SYNCED
-    s.books[ROUTE] = book(-1.0, 0.5)  # mid -0.25
+    s.books[ROUTE] = book(-1.0, 0.5)  # a book keeps no level at a price <= 0: no bids
     assert ignored(s.on_alert(Alert("a2"))) is IgnoreReason.BOOK_NOT_SYNCED
-    s.books[ROUTE] = book(-0.5, 0.5)  # mid 0
-    assert ignored(s.on_alert(Alert("a3"))) is IgnoreReason.BOOK_NOT_SYNCED
+
+
+def test_a_spread_limit_reads_a_desynced_book_as_not_synced() -> None:
+    s, _ = strategy(max_spread_bps=50.0)
+    dead = book(9995.0, 10005.0)
+    dead.desync()
+    s.books[ROUTE] = dead
+    assert ignored(s.on_alert(Alert("a1"))) is IgnoreReason.BOOK_NOT_SYNCED
+
+
+def test_a_spread_limit_under_one_basis_point_is_applied() -> None:
+    s, _ = strategy(max_spread_bps=0.5, cooldown_s=0.0)
+    s.books[ROUTE] = book(9995.0, 10005.0)  # 10 bps
+    assert ignored(s.on_alert(Alert("a1"))) is IgnoreReason.SPREAD_TOO_WIDE
+    s.books[ROUTE] = book(10000.0, 10000.25)  # 0.25 bps
+    order_of(s.on_alert(Alert("a2")))
+
+
+def test_a_spread_is_measured_against_a_mid_under_one() -> None:
+    # bid 0.4, ask 0.6: a spread of 0.2 around a mid of 0.5, 4000 bps
+    s, _ = strategy(max_spread_bps=5000.0, cooldown_s=0.0)
+    s.books[ROUTE] = book(0.4, 0.6)
+    order_of(s.on_alert(Alert("a1")))
+    s2, _ = strategy(max_spread_bps=3000.0)
+    s2.books[ROUTE] = book(0.4, 0.6)
+    assert ignored(s2.on_alert(Alert("a1"))) is IgnoreReason.SPREAD_TOO_WIDE
 
 
 def test_the_book_of_another_route_is_not_read() -> None:
@@ -404,3 +429,77 @@ def test_a_book_not_synced_leaves_the_size_alone() -> None:
     dead.desync()
     s.books[ROUTE] = dead
     assert order_of(s.on_alert(Alert("a1"))).quantity == Decimal("1")
+
+
+def test_a_depth_limit_with_no_book_for_the_route_leaves_the_size() -> None:
+    s, _ = strategy(max_depth_fraction=0.5, fixed_qty=Decimal("1"))
+    assert order_of(s.on_alert(Alert("a1"))).quantity == Decimal("1")
+
+
+def test_by_default_a_registered_book_caps_nothing() -> None:
+    s, _ = strategy()
+    s.books[ROUTE] = book(9995.0, 10005.0, bid_qty=0.0001)  # thin and 10 bps wide
+    assert order_of(s.on_alert(Alert("a1"))).quantity == Decimal("0.001")
+
+
+# --- names and shapes other parts rely on --------------------------------------------------
+
+
+def test_ignore_reasons_are_spelled_as_the_journal_stores_them() -> None:
+    assert [r.value for r in IgnoreReason] == [
+        "DUPLICATE",
+        "MINED",
+        "BELOW_THRESHOLD",
+        "KIND_NOT_TRADED",
+        "COOLDOWN",
+        "WINDOW_FULL",
+        "ZERO_SIZE",
+        "SPREAD_TOO_WIDE",
+        "BOOK_NOT_SYNCED",
+    ]
+
+
+def test_config_route_and_decisions_are_frozen_keyword_only_and_strict() -> None:
+    config = StrategyConfig()
+    with pytest.raises(AttributeError):
+        config.cooldown_s = 1.0  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        StrategyConfig(1)  # type: ignore[call-arg]
+    with pytest.raises(msgspec.ValidationError, match="cooldwn_s"):
+        msgspec.convert({"cooldwn_s": 1.0}, StrategyConfig)
+    with pytest.raises(msgspec.ValidationError, match="symbl"):
+        msgspec.convert({"venue": "kraken", "symbol": "BTC/USD", "symbl": "x"}, Route)
+    decision = AlertIgnored(txid="t", entity="e", reason=IgnoreReason.MINED, ts_init=1, ts_event=2)
+    with pytest.raises(AttributeError):
+        decision.txid = "u"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        AlertIgnored("t", "e", IgnoreReason.MINED, 1, 2)  # type: ignore[call-arg]
+
+
+def test_the_default_seen_capacity_is_a_hundred_thousand() -> None:
+    s, _ = strategy()
+    s.remember(f"t{k}" for k in range(100_001))  # t0 falls out
+    assert len(s._seen) == 100_000
+    order_of(s.on_alert(Alert("t0")))  # forgotten, so decided on again: t1 falls out now
+    assert ("t1" in s._seen, "t2" in s._seen) == (False, True)
+    assert ignored(s.on_alert(Alert("t2"))) is IgnoreReason.DUPLICATE
+
+
+class Tagged:
+    """An alert kind with a value and no name (a plain object, not an Enum)."""
+
+    value = "Deposit"
+
+
+def test_a_kind_without_a_name_is_matched_by_its_value() -> None:
+    s, _ = strategy()
+    order = order_of(s.on_alert(Alert("a1", kind=Tagged())))  # type: ignore[arg-type]
+    assert order.reason == "deposit 500000000 sat to binance in a1"
+
+
+def test_a_live_book_does_not_overrule_an_earlier_reason() -> None:
+    s, _ = strategy(max_spread_bps=50.0, min_value_sats=2 * BTC, cooldown_s=0.0)
+    s.books[ROUTE] = book(9995.0, 10005.0)  # 10 bps: fine
+    order_of(s.on_alert(Alert("a1", value=2 * BTC)))
+    assert ignored(s.on_alert(Alert("a1", value=2 * BTC))) is IgnoreReason.DUPLICATE
+    assert ignored(s.on_alert(Alert("a2", value=BTC))) is IgnoreReason.BELOW_THRESHOLD
