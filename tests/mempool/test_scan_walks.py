@@ -14,6 +14,7 @@ scriptSig), and the bytes they must still refuse. Issue 23: ``python -m mutation
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -427,3 +428,23 @@ def test_a_scriptsig_that_is_not_push_only_or_ends_in_no_data_reveals_nothing(
     # what a walk reading past the script would find: the sequence's first byte
     watched = {hash160(REDEEM_75): "sh", hash160(b"\xff"): "past"}
     assert owners(raw, by_sh=watched, by_pkh={hash160(b"\xff"): "past"}) == []
+
+
+# --- the txid's str -----------------------------------------------------------------------------
+
+
+def test_the_txid_str_is_64_ascii_digits_ending_in_cpythons_terminator() -> None:
+    # C code reads a str's ASCII data up to its NUL (PyUnicode_AsUTF8 hands out the buffer
+    # itself): a 65th digit written over the terminator would run into the next object
+    as_utf8 = ctypes.pythonapi.PyUnicode_AsUTF8
+    as_utf8.restype = ctypes.c_char_p
+    as_utf8.argtypes = [ctypes.py_object]
+    ins = [p2wpkh_in(1)]
+    outs = [Out(5000, P2WPKH)]
+    expected = txid(ins, outs)
+    for hex_txid in (
+        _scan.txid(serialize(ins, outs)),
+        (_scan.inspect(serialize(ins, outs), {}, {}, {}) or ("", "", []))[1],
+    ):
+        assert hex_txid == expected
+        assert as_utf8(hex_txid) == expected.encode()
