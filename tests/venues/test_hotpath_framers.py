@@ -316,3 +316,23 @@ def test_kraken_refuse_that_returns_is_an_assertion_error() -> None:
     )
     with pytest.raises(AssertionError, match="refuse returned"):
         framer.frame(1, b"a:1", b"1", b"")
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="immortal objects keep no count")
+def test_a_kraken_refusal_keeps_every_reference_count() -> None:
+    framer = _hotpath.KrakenFramer(segments=SEG, cid_width=3, has_price=True, refuse=raise_refused)
+    market = _hotpath.KrakenFramer(segments=SEG, cid_width=3, has_price=False, refuse=raise_refused)
+    price = b"1" + b"x" * 3
+    before = (sys.getrefcount(price), sys.getrefcount(b""))
+    refused = 0
+    for _ in range(50):
+        try:
+            framer.frame(1, b"a:1", b"1", price)
+        except Refused:
+            refused += 1
+        try:
+            market.frame(1, b"a:1", b"y")
+        except Refused:
+            refused += 1
+    assert refused == 100
+    assert (sys.getrefcount(price), sys.getrefcount(b"")) == before
