@@ -159,6 +159,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--list", action="store_true", help="print the mutants, run nothing")
     p.add_argument("--show", metavar="IDENT", help="print the mutated source of one mutant")
     p.add_argument("--json", type=Path, help="write the results here")
+    p.add_argument(
+        "--rerun",
+        type=Path,
+        metavar="JSON",
+        help="run only the survivors a previous --json recorded (after adding tests)",
+    )
     return p.parse_args(argv)
 
 
@@ -195,6 +201,9 @@ def _run_target(
     candidates = [m for m in every if m.ident not in equivalents]
     tally.equivalent = len(every) - len(candidates)
     count = args.sample if args.sample is not None else (target.ci_sample if args.ci else 0)
+    if args.rerun is not None:
+        before = json.loads(args.rerun.read_text()).get(target.name, {}).get("survived", [])
+        candidates = [m for m in candidates if m.ident in set(before)]
     chosen = _pick(target, candidates, count, args.seed)
     base = _baseline(target, args.jobs, scratch)
     timeout = max(30.0, 5 * base + 10)
