@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from whalewire import speedups
 from whalewire.net.keepalive import Keepalive, KeepaliveOptions, RTTStats
+from whalewire.ws import assembly
 from whalewire.ws import protocol as core
 from whalewire.ws.deflate import DeflateParams, PerMessageDeflate
 from whalewire.ws.exceptions import (
@@ -366,8 +367,9 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         #: done when the TCP connection is gone (whatever the phase)
         self.lost: asyncio.Future[None] = self.loop.create_future()
         self._reads = 0
-        # frame path: the fragments of the message in progress and its opcode
-        self._parts: list[bytes] = []
+        # frame path: the message in progress, assembled as its pieces arrive, and its
+        # opcode
+        self._msg = assembly.new_buffer()
         self._opcode = 0
         # the per-read path in C (the picows model): the loop calls the reader as
         # buffer_updated; armed, it hands each plain frame of a read to the callback with
@@ -650,24 +652,28 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
             conn.send_close(close_code_for(RuntimeError()))
 
     def _frame(self, opcode: int, payload: memoryview, fin: bool) -> None:
-        # Frame path: reassemble (the view is only valid during this call).
+        # Frame path: reassemble (the view is only valid during this call). Each piece is
+        # copied into the message's buffer in the turn it arrived, so completing a message
+        # of many megabytes copies nothing more (ws.assembly; issue 21).
         if opcode:
             self._opcode = opcode
+        msg = self._msg
         if not fin:
-            self._parts.append(bytes(payload))
+            msg.append(payload)
             return
-        if self._parts:
-            self._parts.append(bytes(payload))
-            data = b"".join(self._parts)
-            self._parts = []
-        else:
-            # an inflated frame comes as a view of a bytes of its own: no second copy of
-            # what may be megabytes (a view into the read buffer is copied)
-            obj = payload.obj
-            data = obj if type(obj) is bytes and len(obj) == payload.nbytes else bytes(payload)
         assert self._on_message is not None and self.ws is not None
-        # The core validated UTF-8 before handing out the final frame.
-        self._on_message(self.ws, data.decode("utf-8") if self._opcode == 1 else data)
+        message: Message
+        if len(msg):
+            msg.append(payload)
+            # the core validated UTF-8 piece by piece before handing out the last one
+            message = msg.take_text() if self._opcode == 1 else msg.take()
+        elif self._opcode == 1:
+            message = str(payload, "utf-8")
+        else:
+            # an inflated frame comes as a view of a bytes of its own: no second copy
+            obj = payload.obj
+            message = obj if type(obj) is bytes and len(obj) == payload.nbytes else bytes(payload)
+        self._on_message(self.ws, message)
 
     def _after_receive(self) -> None:
         conn = self.conn

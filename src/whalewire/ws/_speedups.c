@@ -1,7 +1,8 @@
 /*
  * Hot loops of whalewire.ws in C: payload masking (RFC 6455 §5.3), incremental UTF-8
- * validation (RFC 3629 §4), frame building (§5.2) and the scan of plain data frames for
- * the frame path. Pure computation over buffers: no system call, no socket. The per-byte
+ * validation (RFC 3629 §4), frame building (§5.2), the scan of plain data frames for
+ * the frame path, and the buffer a large message is assembled in (handed over uncopied).
+ * Pure computation over buffers: no system call, no socket. The per-byte
  * loops and the frame header live in src/whalewire/_c/ (wsmask.h, utf8dfa.h, wsframe.h),
  * shared with net._io (the transport's socket-facing objects) and venues._hotpath.
  * Optional: ws.mask, ws.utf8, ws.frames and ws.protocol hold the pure-Python reference of
@@ -364,6 +365,136 @@ error:
     PyBuffer_Release(&b);
     return NULL;
 }
+/* ---- message assembly ------------------------------------------------------------------- */
+
+/* One message's payload, appended as it arrives into a bytes object that nobody else sees
+ * until take() hands it over: the copy of each piece happens in the turn that piece
+ * arrived, and completing the message copies nothing (the bytes is shrunk in place to its
+ * length). Growth doubles the capacity through _PyBytes_Resize: a large block is
+ * reallocated by the allocator (mremap for mmap-backed blocks), never joined. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *data; /* a bytes of capacity >= len, referenced only here; NULL when empty */
+    Py_ssize_t len;
+} MessageBufferObject;
+
+static int
+mb_reserve(MessageBufferObject *self, Py_ssize_t need)
+{
+    Py_ssize_t cap = self->data == NULL ? 0 : PyBytes_GET_SIZE(self->data);
+    Py_ssize_t grown;
+
+    if (need <= cap) return 0;
+    grown = cap <= PY_SSIZE_T_MAX / 2 ? cap * 2 : PY_SSIZE_T_MAX;
+    if (grown < need) grown = need;
+    if (grown < 4096) grown = 4096;
+    if (self->data == NULL) {
+        self->data = PyBytes_FromStringAndSize(NULL, grown);
+        return self->data == NULL ? -1 : 0;
+    }
+    if (_PyBytes_Resize(&self->data, grown) < 0) {
+        self->len = 0; /* the old object was freed with the failure */
+        return -1;
+    }
+    return 0;
+}
+
+/* Detach the assembled bytes (exactly len long); the buffer starts empty again. */
+static PyObject *
+mb_detach(MessageBufferObject *self)
+{
+    PyObject *out = self->data;
+    Py_ssize_t len = self->len;
+
+    self->data = NULL;
+    self->len = 0;
+    if (out == NULL) return PyBytes_FromStringAndSize(NULL, 0);
+    if (len != PyBytes_GET_SIZE(out) && _PyBytes_Resize(&out, len) < 0) return NULL;
+    return out;
+}
+
+PyDoc_STRVAR(mb_append_doc,
+"append(data, /)\n--\n\n"
+"Copy ``data`` (any bytes-like object) to the end of the message.");
+
+static PyObject *
+mb_append(MessageBufferObject *self, PyObject *arg)
+{
+    Py_buffer b;
+
+    if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
+    if (b.len > PY_SSIZE_T_MAX - self->len || mb_reserve(self, self->len + b.len) < 0) {
+        PyBuffer_Release(&b);
+        return PyErr_Occurred() ? NULL : PyErr_NoMemory();
+    }
+    memcpy(PyBytes_AS_STRING(self->data) + self->len, b.buf, (size_t)b.len);
+    self->len += b.len;
+    PyBuffer_Release(&b);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(mb_take_doc,
+"take()\n--\n\n"
+"Return the message as ``bytes`` without copying it; the buffer starts empty again.");
+
+static PyObject *
+mb_take(MessageBufferObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return mb_detach(self);
+}
+
+PyDoc_STRVAR(mb_take_text_doc,
+"take_text()\n--\n\n"
+"Return the message decoded from UTF-8 (strict); the buffer starts empty again.");
+
+static PyObject *
+mb_take_text(MessageBufferObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *out;
+
+    if (self->data == NULL) return PyUnicode_FromStringAndSize(NULL, 0);
+    out = PyUnicode_DecodeUTF8(PyBytes_AS_STRING(self->data), self->len, "strict");
+    Py_CLEAR(self->data);
+    self->len = 0;
+    return out;
+}
+
+static Py_ssize_t
+mb_length(MessageBufferObject *self)
+{
+    return self->len;
+}
+
+static void
+mb_dealloc(MessageBufferObject *self)
+{
+    Py_XDECREF(self->data);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef mb_methods[] = {
+    {"append", (PyCFunction)mb_append, METH_O, mb_append_doc},
+    {"take", (PyCFunction)mb_take, METH_NOARGS, mb_take_doc},
+    {"take_text", (PyCFunction)mb_take_text, METH_NOARGS, mb_take_text_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods mb_as_sequence = {
+    .sq_length = (lenfunc)mb_length,
+};
+
+static PyTypeObject MessageBufferType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "whalewire.ws._speedups.MessageBuffer",
+    .tp_doc = PyDoc_STR("One message's payload, appended as it arrives, handed over without a copy."),
+    .tp_basicsize = sizeof(MessageBufferObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)mb_dealloc,
+    .tp_methods = mb_methods,
+    .tp_as_sequence = &mb_as_sequence,
+};
+
 /* ---- module ----------------------------------------------------------------------------- */
 
 static PyMethodDef speedups_methods[] = {
@@ -379,13 +510,30 @@ static PyMethodDef speedups_methods[] = {
      scan_messages_doc},
     {NULL, NULL, 0, NULL},
 };
+static int
+speedups_exec(PyObject *module)
+{
+    if (PyType_Ready(&MessageBufferType) < 0) return -1;
+    Py_INCREF(&MessageBufferType);
+    if (PyModule_AddObject(module, "MessageBuffer", (PyObject *)&MessageBufferType) < 0) {
+        Py_DECREF(&MessageBufferType);
+        return -1;
+    }
+    return 0;
+}
+
+static PyModuleDef_Slot speedups_slots[] = {
+    {Py_mod_exec, (void *)speedups_exec},
+    {0, NULL},
+};
+
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
     "whalewire.ws._speedups",
     "Masking, UTF-8 validation, frame building and scanning in C for whalewire.ws (no I/O).",
     0,
     speedups_methods,
-    NULL,
+    speedups_slots,
     NULL,
     NULL,
     NULL,
