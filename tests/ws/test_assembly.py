@@ -159,9 +159,7 @@ def test_completing_a_large_binary_message_allocates_no_second_copy(
 
 @ROLES
 @SHAPES
-def test_completing_a_large_text_message_allocates_only_its_str(
-    role: Role, shape: str
-) -> None:
+def test_completing_a_large_text_message_allocates_only_its_str(role: Role, shape: str) -> None:
     events, growth = completion_growth(connection(role, shape), wire(role, 1, TEXT, shape))
     assert events == [TextMessage(TEXT.decode())]
     # the str is made once, from the buffer: joining the parts first would double it
