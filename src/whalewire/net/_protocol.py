@@ -373,6 +373,9 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         # opcode
         self._msg = assembly.new_buffer()
         self._opcode = 0
+        # a whole text message decoded over turns (work_per_turn bytes each), the core
+        # paused behind it (core.PAUSE) so nothing after it is delivered first
+        self._decoding = False
         # the per-read path in C (the picows model): the loop calls the reader as
         # buffer_updated; armed, it hands each plain frame of a read to the callback with
         # no Python frame between, and the Python reader below takes anything else
@@ -634,7 +637,8 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
             sender.armed = False
         try:
             if data is None:
-                conn.resume()
+                if not self._decoding or self._decode_more():
+                    conn.resume()
             else:
                 conn.receive_data(data)
         except Exception as exc:
@@ -653,29 +657,50 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         if conn is not None and conn.state is core.State.OPEN:
             conn.send_close(close_code_for(RuntimeError()))
 
-    def _frame(self, opcode: int, payload: memoryview, fin: bool) -> None:
+    def _frame(self, opcode: int, payload: memoryview, fin: bool) -> object:
         # Frame path: reassemble (the view is only valid during this call). Each piece is
         # copied into the message's buffer in the turn it arrived, so completing a message
-        # of many megabytes copies nothing more (ws.assembly; issue 21).
+        # of many megabytes copies nothing more, and a large text is decoded over turns
+        # (ws.assembly; issue 21).
         if opcode:
             self._opcode = opcode
         msg = self._msg
+        text = self._opcode == 1
         if not fin:
-            msg.append(payload)
-            return
+            if text:
+                msg.append_text(payload)
+            else:
+                msg.append(payload)
+            return None
         assert self._on_message is not None and self.ws is not None
         message: Message
         if len(msg):
-            msg.append(payload)
-            # the core validated UTF-8 piece by piece before handing out the last one
-            message = msg.take_text() if self._opcode == 1 else msg.take()
-        elif self._opcode == 1:
+            if not text:
+                msg.append(payload)
+                message = msg.take()
+            else:
+                # the core validated the UTF-8 piece by piece before handing out this one
+                msg.append_text(payload)
+                self._decoding = True
+                return None if self._decode_more() else core.PAUSE
+        elif text:
             message = str(payload, "utf-8")
         else:
             # an inflated frame comes as a view of a bytes of its own: no second copy
             obj = payload.obj
             message = obj if type(obj) is bytes and len(obj) == payload.nbytes else bytes(payload)
         self._on_message(self.ws, message)
+        return None
+
+    def _decode_more(self) -> bool:
+        # One turn's worth of decoding the text message in progress; deliver it when whole.
+        text = self._msg.decode_step(self.limits.work_per_turn)
+        if text is None:
+            return False
+        self._decoding = False
+        assert self._on_message is not None and self.ws is not None
+        self._on_message(self.ws, text)
+        return True
 
     def _after_receive(self) -> None:
         conn = self.conn

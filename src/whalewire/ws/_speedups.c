@@ -376,7 +376,22 @@ typedef struct {
     PyObject_HEAD
     PyObject *data; /* a bytes of capacity >= len, referenced only here; NULL when empty */
     Py_ssize_t len;
+    /* text (append_text): code points begun and the largest byte, which together size the
+     * str before a byte is decoded; decode_step fills it, done bytes and written points */
+    Py_ssize_t chars;
+    unsigned char top;
+    PyObject *text;
+    Py_ssize_t done, written;
 } MessageBufferObject;
+
+static void
+mb_reset(MessageBufferObject *self)
+{
+    Py_CLEAR(self->data);
+    Py_CLEAR(self->text);
+    self->len = self->chars = self->done = self->written = 0;
+    self->top = 0;
+}
 
 static int
 mb_reserve(MessageBufferObject *self, Py_ssize_t need)
@@ -407,7 +422,7 @@ mb_detach(MessageBufferObject *self)
     Py_ssize_t len = self->len;
 
     self->data = NULL;
-    self->len = 0;
+    mb_reset(self);
     if (out == NULL) return PyBytes_FromStringAndSize(NULL, 0);
     if (len != PyBytes_GET_SIZE(out) && _PyBytes_Resize(&out, len) < 0) return NULL;
     return out;
@@ -433,6 +448,102 @@ mb_append(MessageBufferObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(mb_append_text_doc,
+"append_text(data, /)\n--\n\n"
+"Append valid UTF-8 (a piece may end inside a code point) and count what ``decode_step``\n"
+"needs to size the str beforehand: code points begun, the largest byte.");
+
+static PyObject *
+mb_append_text(MessageBufferObject *self, PyObject *arg)
+{
+    Py_buffer b;
+    const unsigned char *p;
+    Py_ssize_t i, chars = 0;
+    unsigned char top = self->top;
+
+    if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
+    p = (const unsigned char *)b.buf;
+    for (i = 0; i < b.len; i++) {
+        chars += (p[i] & 0xC0) != 0x80;
+        if (p[i] > top) top = p[i];
+    }
+    PyBuffer_Release(&b);
+    if (mb_append(self, arg) == NULL) return NULL;
+    self->chars += chars;
+    self->top = top;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(mb_decode_step_doc,
+"decode_step(budget, /)\n--\n\n"
+"Decode about ``budget`` more bytes of the text appended by ``append_text`` into its str;\n"
+"return the str once all is decoded (the buffer starts empty again), else None. The str is\n"
+"sized before the first step (its length and widest character were counted as the bytes\n"
+"arrived), so no step copies what an earlier one wrote. Raises ValueError on bytes that\n"
+"are not valid UTF-8 (the caller validates them first).");
+
+static PyObject *
+mb_decode_step(MessageBufferObject *self, PyObject *arg)
+{
+    Py_ssize_t budget = PyLong_AsSsize_t(arg), end, i, n;
+    const unsigned char *p;
+    int kind;
+    void *out;
+    PyObject *text;
+
+    if (budget == -1 && PyErr_Occurred()) return NULL;
+    if (self->text == NULL) {
+        Py_UCS4 widest = self->top < 0x80 ? 0x7F : self->top < 0xC4 ? 0xFF
+                         : self->top < 0xF0 ? 0xFFFF : 0x10FFFF;
+        self->text = PyUnicode_New(self->chars, widest);
+        if (self->text == NULL) return NULL;
+    }
+    p = self->data == NULL ? (const unsigned char *)"" : (const unsigned char *)PyBytes_AS_STRING(self->data);
+    n = self->len;
+    end = budget < n - self->done ? self->done + (budget > 0 ? budget : 1) : n;
+    while (end < n && (p[end] & 0xC0) == 0x80) end++; /* stop between code points */
+    kind = PyUnicode_KIND(self->text);
+    out = PyUnicode_DATA(self->text);
+    i = self->done;
+    if (kind == PyUnicode_1BYTE_KIND && self->top < 0x80) {
+        if (self->written + (end - i) > self->chars) goto invalid;
+        memcpy((Py_UCS1 *)out + self->written, p + i, (size_t)(end - i));
+        self->written += end - i;
+        i = end;
+    }
+    while (i < end) {
+        unsigned char c = p[i];
+        Py_UCS4 cp;
+        int len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        if (i + len > end || self->written >= self->chars) goto invalid;
+        switch (len) {
+        case 1: cp = c; break;
+        case 2: cp = ((Py_UCS4)(c & 0x1F) << 6) | (p[i + 1] & 0x3F); break;
+        case 3: cp = ((Py_UCS4)(c & 0x0F) << 12) | ((Py_UCS4)(p[i + 1] & 0x3F) << 6) | (p[i + 2] & 0x3F); break;
+        default:
+            cp = ((Py_UCS4)(c & 0x07) << 18) | ((Py_UCS4)(p[i + 1] & 0x3F) << 12)
+                 | ((Py_UCS4)(p[i + 2] & 0x3F) << 6) | (p[i + 3] & 0x3F);
+        }
+        if (cp > 0x10FFFF || (kind == PyUnicode_1BYTE_KIND && cp > 0xFF)
+            || (kind == PyUnicode_2BYTE_KIND && cp > 0xFFFF))
+            goto invalid;
+        PyUnicode_WRITE(kind, out, self->written, cp);
+        self->written++;
+        i += len;
+    }
+    self->done = end;
+    if (end < n) Py_RETURN_NONE;
+    if (self->written != self->chars) goto invalid;
+    text = self->text;
+    self->text = NULL;
+    mb_reset(self);
+    return text;
+invalid:
+    mb_reset(self);
+    PyErr_SetString(PyExc_ValueError, "decode_step: the text is not valid UTF-8");
+    return NULL;
+}
+
 PyDoc_STRVAR(mb_take_doc,
 "take()\n--\n\n"
 "Return the message as ``bytes`` without copying it; the buffer starts empty again.");
@@ -452,10 +563,12 @@ mb_take_text(MessageBufferObject *self, PyObject *Py_UNUSED(ignored))
 {
     PyObject *out;
 
-    if (self->data == NULL) return PyUnicode_FromStringAndSize(NULL, 0);
+    if (self->data == NULL) {
+        mb_reset(self);
+        return PyUnicode_FromStringAndSize(NULL, 0);
+    }
     out = PyUnicode_DecodeUTF8(PyBytes_AS_STRING(self->data), self->len, "strict");
-    Py_CLEAR(self->data);
-    self->len = 0;
+    mb_reset(self);
     return out;
 }
 
@@ -468,12 +581,14 @@ mb_length(MessageBufferObject *self)
 static void
 mb_dealloc(MessageBufferObject *self)
 {
-    Py_XDECREF(self->data);
+    mb_reset(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static PyMethodDef mb_methods[] = {
     {"append", (PyCFunction)mb_append, METH_O, mb_append_doc},
+    {"append_text", (PyCFunction)mb_append_text, METH_O, mb_append_text_doc},
+    {"decode_step", (PyCFunction)mb_decode_step, METH_O, mb_decode_step_doc},
     {"take", (PyCFunction)mb_take, METH_NOARGS, mb_take_doc},
     {"take_text", (PyCFunction)mb_take_text, METH_NOARGS, mb_take_text_doc},
     {NULL, NULL, 0, NULL},

@@ -79,3 +79,9 @@ class MessageBuffer:
 
     def take_text(self) -> str:
         """Return the message decoded from UTF-8 (strict); the buffer starts empty again."""
+
+    def append_text(self, data: bytes | bytearray | memoryview, /) -> None:
+        """Append valid UTF-8, counting code points and the largest byte for ``decode_step``."""
+
+    def decode_step(self, budget: int, /) -> str | None:
+        """Decode about ``budget`` more bytes into the pre-sized str; return it once whole."""

@@ -9,9 +9,10 @@ piece into the message's own storage as it arrives, in the turn it arrived in, s
 completing the message copies nothing: with the C accelerator, ``take()`` hands over the
 very ``bytes`` object the pieces were written into. The pure-Python reference assembles in
 a ``bytearray`` and makes one copy in ``take()`` (``bytes`` cannot be built in place from
-Python). ``take_text()`` decodes UTF-8 (already validated piece by piece by the reader):
-one pass over the message that remains on both paths, since a ``str`` cannot be built in
-place before its widest character is known.
+Python). Text is decoded in steps: ``append_text`` also counts, as the bytes arrive, the
+code points and the widest character, so that the C buffer sizes the ``str`` once and
+``decode_step`` fills it a budget's worth at a time over later turns (the reader validated
+the UTF-8 piece by piece already). The pure-Python reference decodes in its first step.
 
 This module knows nothing of frames or connections.
 """
@@ -46,6 +47,16 @@ class MessageBuffer(Protocol):
     def take_text(self) -> str:
         """Return the message decoded from UTF-8 (strict); the buffer starts empty again."""
 
+    def append_text(self, data: BytesLike, /) -> None:
+        """Copy valid UTF-8 to the end of the message (a piece may end inside a code point)."""
+
+    def decode_step(self, budget: int, /) -> str | None:
+        """Decode about ``budget`` more bytes of the text; return the str once it is whole.
+
+        Raises:
+            ValueError: the bytes are not valid UTF-8 (validate them first).
+        """
+
 
 class PyMessageBuffer:
     """``MessageBuffer`` in pure Python: a ``bytearray``, copied once by ``take``."""
@@ -71,6 +82,17 @@ class PyMessageBuffer:
         """Return the message decoded from UTF-8 (strict); the buffer starts empty again."""
         data, self._data = self._data, bytearray()
         return data.decode("utf-8")
+
+    def append_text(self, data: BytesLike, /) -> None:
+        """Copy valid UTF-8 to the end of the message."""
+        self._data += data
+
+    def decode_step(self, budget: int, /) -> str | None:
+        """Decode the whole text at once (the reference has no str to fill in steps)."""
+        try:
+            return self.take_text()
+        except UnicodeDecodeError:
+            raise ValueError("decode_step: the text is not valid UTF-8") from None
 
 
 #: a new, empty ``MessageBuffer`` (the C one when ``whalewire.speedups`` allows it)

@@ -62,6 +62,7 @@ from whalewire.ws.mask import MaskKeyPool, default_key_pool
 _speedups = speedups.load("whalewire.ws._speedups")
 
 __all__ = [
+    "PAUSE",
     "BinaryMessage",
     "CloseReceived",
     "Connection",
@@ -190,6 +191,20 @@ class CloseReceived:
 
 
 Event = TextMessage | BinaryMessage | Ping | Pong | CloseReceived
+
+
+class _Pause:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "PAUSE"
+
+
+#: what a frame callback returns, for a continuation frame (opcode 0), to stop the reader
+#: after that frame as if the work budget had run out: ``work_pending()`` is then True and
+#: the bytes that follow wait for ``resume()`` (``net`` decodes a large text message over
+#: several turns this way before anything after it is read)
+PAUSE: Final = _Pause()
 
 #: ``on_frame(opcode, payload, fin)``: opcode is the frame's own (0 for a continuation).
 #: A frame of ``STREAM_FROM`` bytes or more (after inflating: more than one call's work
@@ -330,6 +345,7 @@ class Connection:
         self._budget = self._budget_size
         self._rx_suspended = False
         self._rx_held: tuple[int, int, bool] | None = None
+        self._rx_decoding = False  # a whole text message is being decoded (ws.assembly)
         self._tx_jobs: collections.deque[_TxJob] = collections.deque()
         self._tx_close: bytes | None = None
 
@@ -376,6 +392,7 @@ class Connection:
         self._rx_stopped = True
         self._buf = bytearray()
         self._rx_left = 0
+        self._rx_decoding = False
         if self.close_code is None:
             self.close_code = CloseCode.ABNORMAL
         self._transition(_Trigger.EOF)
@@ -416,18 +433,19 @@ class Connection:
         if not self._rx_suspended or self._rx_stopped:
             return
         self._rx_suspended = False
-        if self._rx_held is not None:
-            try:
-                if not self._inflate_more(None):
-                    return
-            except ProtocolError as exc:
-                self._fail(exc)
+        try:
+            if self._rx_decoding and not self._decode_more():
                 return
-            except Exception:
-                if self._on_frame is None:
-                    self._fail(ProtocolError("internal error", CloseCode.INTERNAL_ERROR))
-                raise
-        if self._buf and not self._rx_stopped:
+            if self._rx_held is not None and not self._inflate_more(None):
+                return
+        except ProtocolError as exc:
+            self._fail(exc)
+            return
+        except Exception:
+            if self._on_frame is None:
+                self._fail(ProtocolError("internal error", CloseCode.INTERNAL_ERROR))
+            raise
+        if self._buf and not self._rx_stopped and not self._rx_suspended:
             self._receive(b"")
 
     def _append(self, data: BytesLike) -> None:
@@ -702,7 +720,9 @@ class Connection:
         elif self._rx_opcode:
             self._rx_opcode = 0
             self._rx_size = 0
-        on_frame(opcode, payload if type(payload) is memoryview else memoryview(payload), bool(fin))
+        view = payload if type(payload) is memoryview else memoryview(payload)
+        if on_frame(opcode, view, bool(fin)) is PAUSE and not opcode:
+            self._rx_suspended = True
 
     def _check_rsv(self, b0: int) -> None:
         # RFC 6455 §5.2: RSV bits need a negotiated extension. RFC 7692 §6: permessage-
@@ -809,19 +829,39 @@ class Connection:
             self._check_text(payload, fin, 0)
         self._rx_size += len(payload)
         msg = self._rx_msg
-        msg.append(payload)
+        text = self._rx_opcode == 1
+        if text:
+            msg.append_text(payload)
+        else:
+            msg.append(payload)
         if fin:
-            opcode = self._rx_opcode
             self._rx_opcode = 0
             self._rx_size = 0
-            if opcode != 1:
+            if not text:
                 self._events.append(BinaryMessage(msg.take()))
-                return
-            try:
-                text = msg.take_text()
-            except UnicodeDecodeError:
-                raise InvalidUTF8() from None
-            self._events.append(TextMessage(text))
+            elif self._check_utf8:  # validated: decoded within the budget, over calls
+                self._rx_decoding = True
+                self._decode_more()
+            else:
+                try:
+                    self._events.append(TextMessage(msg.take_text()))
+                except UnicodeDecodeError:
+                    raise InvalidUTF8() from None
+
+    def _decode_more(self) -> bool:
+        # Decode the whole text message at most a budget's worth per call (its str is
+        # sized once, ws.assembly); True once it is whole and queued as an event.
+        msg = self._rx_msg
+        while self._budget > 0:
+            step = min(self._budget, len(msg))  # len: what is left at most
+            text = msg.decode_step(step)
+            self._budget -= step
+            if text is not None:
+                self._rx_decoding = False
+                self._events.append(TextMessage(text))
+                return True
+        self._rx_suspended = True
+        return False
 
     def _control(self, opcode: int, payload: bytes) -> None:
         if opcode == Opcode.PING:
@@ -853,6 +893,7 @@ class Connection:
         self._buf = bytearray()
         self._rx_msg = _assembly.new_buffer()
         self._rx_left = 0
+        self._rx_decoding = False
         self._rx_utf8 = None
         if not self._close_sent:
             reason = exc.reason.encode("utf-8")[:123].decode("utf-8", "ignore")
