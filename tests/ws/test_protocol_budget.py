@@ -209,3 +209,23 @@ def test_without_a_budget_one_call_does_all_the_work(role: Role) -> None:
     assert not conn.work_pending()
     assert conn.events_received() == [BinaryMessage(BIG)]
     assert reference(role, conn.data_to_send()) == [BinaryMessage(BIG)]
+
+
+@ROLES
+@pytest.mark.parametrize("text", [BIG.decode(), "é€😀 " * (len(BIG) // 10)], ids=["ascii", "wide"])
+def test_a_large_text_sent_is_compressed_over_several_calls(role: Role, text: str) -> None:
+    # an ASCII str is also encoded a budget at a time (it cannot fail to encode); any
+    # other str is encoded when sent, so that an unencodable one raises there
+    conn = Connection(role, deflate=codec(role), work_budget=BUDGET)
+    conn.send_text(text)
+    assert conn.work_pending()
+    out, calls = drain(conn)
+    assert calls >= len(text.encode()) // BUDGET - 2
+    assert reference(role, out) == [TextMessage(text)]
+
+
+def test_an_unencodable_str_raises_when_sent() -> None:
+    conn = Connection(SERVER, deflate=codec(SERVER), work_budget=BUDGET)
+    with pytest.raises(UnicodeEncodeError):
+        conn.send_text("\ud800" * (2 * BUDGET))
+    assert not conn.work_pending() and conn.data_to_send() == b""

@@ -239,9 +239,9 @@ class _TxJob:
 
     __slots__ = ("compress", "data", "opcode", "pos")
 
-    def __init__(self, opcode: int, data: bytes, compress: bool) -> None:
+    def __init__(self, opcode: int, data: bytes | str, compress: bool) -> None:
         self.opcode = opcode
-        self.data = data
+        self.data = data  # a str only when ASCII: encoded a budget's worth at a time
         self.compress = compress
         self.pos = 0  # bytes of data compressed and queued so far
 
@@ -930,14 +930,19 @@ class Connection:
             if not job.compress:
                 jobs.popleft()
                 key = None if self._keys is None else self._keys.next_key()
+                assert not isinstance(job.data, str)  # only compressed jobs keep a str
                 self._out.append(_frames.pack_frame(0x80 | job.opcode, job.data, key))
                 continue
             assert self._deflate is not None
             start = job.pos
-            end = min(len(job.data), start + self._budget)
-            fin = end == len(job.data)
-            with memoryview(job.data) as view:
-                out = self._deflate.compress_step(view[start:end], fin=fin)
+            data = job.data
+            end = min(len(data), start + self._budget)
+            fin = end == len(data)
+            if isinstance(data, str):
+                out = self._deflate.compress_step(data[start:end].encode("ascii"), fin=fin)
+            else:
+                with memoryview(data) as view:
+                    out = self._deflate.compress_step(view[start:end], fin=fin)
             self._budget -= end - start
             job.pos = end
             self._queue(job.opcode if start == 0 else Opcode.CONTINUATION, out, fin, start == 0)
@@ -986,9 +991,19 @@ class Connection:
         Raises:
             InvalidState: the connection is not OPEN or a fragmented message is in progress.
         """
-        payload = data.encode("utf-8") if isinstance(data, str) else data
         if self.state is not _OPEN or self._tx_opcode:
             self._check_message_start()
+        if (
+            compress
+            and self._deflate is not None
+            and isinstance(data, str)
+            and len(data) > self._budget_size
+            and data.isascii()  # O(1); ASCII cannot fail to encode, so it can wait
+        ):
+            self._tx_jobs.append(_TxJob(Opcode.TEXT, data, True))
+            self._run_tx()
+            return
+        payload = data.encode("utf-8") if isinstance(data, str) else data
         if compress and self._deflate is not None:
             self._send_compressed(Opcode.TEXT, payload)
             return
