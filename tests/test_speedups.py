@@ -25,6 +25,7 @@ ACCELERATED = {
     "whalewire.ws.utf8": "whalewire.ws._speedups",
     "whalewire.ws.frames": "whalewire.ws._speedups",
     "whalewire.ws.protocol": "whalewire.ws._speedups",
+    "whalewire.ws.assembly": "whalewire.ws._speedups",
     "whalewire.net._protocol": "whalewire.net._io",
     "whalewire.net.nativetls": "whalewire.net._tls",
     "whalewire.venues.templates": "whalewire.venues._hotpath",

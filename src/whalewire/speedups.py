@@ -1,7 +1,7 @@
 """The one switch for whalewire's optional C accelerators, read from the environment once.
 
 Every accelerated module (``ws.mask``, ``ws.utf8``, ``ws.frames``, ``ws.protocol``,
-``net._protocol``, ``net.nativetls``, ``venues.templates``, ``mempool.tx``,
+``ws.assembly``, ``net._protocol``, ``net.nativetls``, ``venues.templates``, ``mempool.tx``,
 ``mempool.whales``) loads its extension through ``load`` and registers its path switch
 with ``register``; none reads the environment itself, so one setting holds for all of them:
 
