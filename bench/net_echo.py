@@ -377,7 +377,7 @@ async def receive_rate(kind: str, port: int, size: int, count: int) -> float:
 
         def on_frame(opcode: int, payload: memoryview, fin: bool) -> None:
             bytes(payload)  # hand out a copy, as picows' get_payload_as_bytes does
-            seen[0] += 1
+            seen[0] += fin  # a frame of 64 KiB or more may come in pieces (STREAM_FROM)
             if seen[0] == count:
                 done.set_result(None)
 

@@ -25,12 +25,14 @@ ACCELERATED = {
     "whalewire.ws.utf8": "whalewire.ws._speedups",
     "whalewire.ws.frames": "whalewire.ws._speedups",
     "whalewire.ws.protocol": "whalewire.ws._speedups",
+    "whalewire.ws.assembly": "whalewire.ws._speedups",
     "whalewire.net._protocol": "whalewire.net._io",
     "whalewire.net.nativetls": "whalewire.net._tls",
     "whalewire.venues.templates": "whalewire.venues._hotpath",
     "whalewire.venues.books": "whalewire.venues._books",
     "whalewire.mempool.tx": "whalewire.mempool._scan",
     "whalewire.mempool.whales": "whalewire.mempool._scan",
+    "whalewire.addresses.walk": "whalewire.addresses._ingest",
 }
 
 # Run in the child: import every accelerated module, echo one text and one binary message

@@ -1,10 +1,10 @@
 """The one switch for whalewire's optional C accelerators, read from the environment once.
 
 Every accelerated module (``ws.mask``, ``ws.utf8``, ``ws.frames``, ``ws.protocol``,
-``net._protocol``, ``net.nativetls``, ``venues.templates``, ``venues.books``,
-``mempool.tx``, ``mempool.whales``) loads its extension through ``load`` and registers its
-path switch with ``register``; none reads the environment itself, so one setting holds for
-all of them:
+``ws.assembly``, ``net._protocol``, ``net.nativetls``, ``venues.templates``,
+``venues.books``, ``mempool.tx``, ``mempool.whales``, ``addresses.walk``) loads its
+extension through ``load`` and registers its path switch with ``register``; none reads the
+environment itself, so one setting holds for all of them:
 
 - ``WHALEWIRE_NO_SPEEDUPS=1``: every module starts on its pure-Python path, the reference
   the C paths are tested against (``setup.py`` also skips the build).

@@ -65,6 +65,23 @@ def make(role: Role, **kw: Any) -> Connection:
     return Connection(role, mask_keys=FixedKeys(), **kw)
 
 
+def merged(frames: list[tuple[int, bytes, bool]]) -> list[tuple[int, bytes]]:
+    """The messages frame-path callbacks make: (first opcode, payloads joined up to FIN).
+
+    A frame of ``STREAM_FROM`` bytes or more (or one inflating past a work budget) reaches
+    ``on_frame`` in pieces, as if fragmented; messages are what stays the same.
+    """
+    out: list[tuple[int, bytes]] = []
+    opcode, parts = 0, []
+    for op, payload, fin in frames:
+        opcode = op or opcode
+        parts.append(payload)
+        if fin:
+            out.append((opcode, b"".join(parts)))
+            parts = []
+    return out
+
+
 def parse_sent(role: Role, data: bytes) -> list[tuple[int, bool, bytes]]:
     """Decode what ``role`` sent: (opcode, fin, unmasked payload) per frame."""
     frames, i = [], 0

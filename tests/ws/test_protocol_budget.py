@@ -16,7 +16,7 @@ import zlib
 from typing import Any
 
 import pytest
-from tests.ws.support import raw
+from tests.ws.support import merged, raw
 
 from whalewire.ws.deflate import DeflateParams, PerMessageDeflate
 from whalewire.ws.protocol import (
@@ -84,10 +84,13 @@ class Receiver:
             self.conn.resume()
             self.events += self.conn.events_received()
 
+    def whole(self) -> list[tuple[int, bytes]]:
+        """The frame path's messages so far (a frame's inflated output comes in pieces)."""
+        return merged(self.frames)
+
     def messages(self) -> list[bytes]:
         if self.frames:
-            joined = b"".join(p for _, p, _ in self.frames)
-            return [joined]
+            return [payload for _, payload in self.whole()]
         return [e.data for e in self.events if isinstance(e, BinaryMessage)]
 
 
@@ -117,7 +120,8 @@ def test_a_frame_that_inflates_past_the_budget_is_inflated_over_several_calls(
     rx = Receiver(role, frame_path)
     rx.feed(frame(role, 0xC2, deflated(BIG)))  # FIN, RSV1, BINARY
     assert rx.conn.work_pending()
-    assert rx.events == [] and rx.frames == []
+    assert rx.events == [] and rx.whole() == []
+    assert sum(len(p) for _, p, _ in rx.frames) <= BUDGET  # what one call inflated
     rx.finish()
     assert rx.messages() == [BIG]
     assert rx.calls >= len(BIG) // BUDGET - 1  # at most one budget per call
@@ -130,12 +134,11 @@ def test_bytes_that_arrive_during_the_work_keep_their_order(role: Role, frame_pa
     rx = Receiver(role, frame_path)
     rx.feed(frame(role, 0xC2, deflated(BIG)))
     rx.feed(frame(role, 0x89, b"hb") + frame(role, 0x82, b"after"))  # PING, BINARY
-    assert rx.events == [] and rx.frames == []  # stored, not parsed, while work is left
+    assert rx.events == [] and rx.whole() == []  # stored, not parsed, while work is left
     assert rx.conn.data_to_send() == b""  # the ping is not answered before its turn
     rx.finish()
     if frame_path:
-        assert [o for o, _, _ in rx.frames] == [2, 2]
-        assert rx.frames[0][1] == BIG and rx.frames[1][1] == b"after"
+        assert rx.whole() == [(2, BIG), (2, b"after")]
         assert rx.events == [Ping(b"hb")]
     else:
         assert rx.events == [BinaryMessage(BIG), Ping(b"hb"), BinaryMessage(b"after")]
@@ -206,3 +209,23 @@ def test_without_a_budget_one_call_does_all_the_work(role: Role) -> None:
     assert not conn.work_pending()
     assert conn.events_received() == [BinaryMessage(BIG)]
     assert reference(role, conn.data_to_send()) == [BinaryMessage(BIG)]
+
+
+@ROLES
+@pytest.mark.parametrize("text", [BIG.decode(), "é€😀 " * (len(BIG) // 10)], ids=["ascii", "wide"])
+def test_a_large_text_sent_is_compressed_over_several_calls(role: Role, text: str) -> None:
+    # an ASCII str is also encoded a budget at a time (it cannot fail to encode); any
+    # other str is encoded when sent, so that an unencodable one raises there
+    conn = Connection(role, deflate=codec(role), work_budget=BUDGET)
+    conn.send_text(text)
+    assert conn.work_pending()
+    out, calls = drain(conn)
+    assert calls >= len(text.encode()) // BUDGET - 2
+    assert reference(role, out) == [TextMessage(text)]
+
+
+def test_an_unencodable_str_raises_when_sent() -> None:
+    conn = Connection(SERVER, deflate=codec(SERVER), work_budget=BUDGET)
+    with pytest.raises(UnicodeEncodeError):
+        conn.send_text("\ud800" * (2 * BUDGET))
+    assert not conn.work_pending() and conn.data_to_send() == b""

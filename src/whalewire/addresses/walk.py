@@ -48,10 +48,17 @@ def walk_block_py(raw: bytes) -> WalkedBlock:
 
 
 _ingest = speedups.load("whalewire.addresses._ingest")
-#: the C walk, None when built without the C extensions
-walk_block_c: Callable[[bytes], WalkedBlock | None] | None = (
+_C_WALK: Callable[[bytes], WalkedBlock | None] | None = (
     None if _ingest is None else _ingest.walk_block
 )
+#: the C walk ``walk_block`` takes, None when not built or switched off (``whalewire.speedups``)
+walk_block_c = _C_WALK
+
+
+def _switch(enabled: bool) -> bool:
+    global walk_block_c
+    walk_block_c = _C_WALK if enabled else None
+    return walk_block_c is not None
 
 
 def walk_block(raw: bytes) -> WalkedBlock:
@@ -65,3 +72,6 @@ def walk_block(raw: bytes) -> WalkedBlock:
         if walked is not None:
             return walked
     return walk_block_py(raw)
+
+
+speedups.register(__name__, _switch)

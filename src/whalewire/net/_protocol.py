@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from whalewire import speedups
 from whalewire.net.keepalive import Keepalive, KeepaliveOptions, RTTStats
+from whalewire.ws import assembly
 from whalewire.ws import protocol as core
 from whalewire.ws.deflate import DeflateParams, PerMessageDeflate
 from whalewire.ws.exceptions import (
@@ -99,7 +100,7 @@ class Limits:
         max_queue: int = 64,
         close_timeout: float = 5.0,
         open_timeout: float = 10.0,
-        work_per_turn: int = 256 * 1024,
+        work_per_turn: int = 64 * 1024,
     ) -> None:
         """Set the limits.
 
@@ -112,7 +113,9 @@ class Limits:
             work_per_turn: bytes one connection inflates and deflates per turn of the
                 event loop (``ws.protocol``'s ``work_budget``); the rest goes on in later
                 turns with reading paused, so a peer whose small compressed frames
-                inflate to megabytes cannot hold the loop from other connections.
+                inflate to megabytes cannot hold the loop from other connections. 64 KiB
+                is about 0.2 ms of zlib on a loaded 2-vCPU machine and costs no
+                measurable throughput against 256 KiB (bench/fairness.py).
         """
         self.max_message_size = max_message_size
         self.max_frame_size = max_frame_size if max_frame_size is not None else max_message_size
@@ -366,9 +369,13 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         #: done when the TCP connection is gone (whatever the phase)
         self.lost: asyncio.Future[None] = self.loop.create_future()
         self._reads = 0
-        # frame path: the fragments of the message in progress and its opcode
-        self._parts: list[bytes] = []
+        # frame path: the message in progress, assembled as its pieces arrive, and its
+        # opcode
+        self._msg = assembly.new_buffer()
         self._opcode = 0
+        # a whole text message decoded over turns (work_per_turn bytes each), the core
+        # paused behind it (core.PAUSE) so nothing after it is delivered first
+        self._decoding = False
         # the per-read path in C (the picows model): the loop calls the reader as
         # buffer_updated; armed, it hands each plain frame of a read to the callback with
         # no Python frame between, and the Python reader below takes anything else
@@ -630,7 +637,8 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
             sender.armed = False
         try:
             if data is None:
-                conn.resume()
+                if not self._decoding or self._decode_more():
+                    conn.resume()
             else:
                 conn.receive_data(data)
         except Exception as exc:
@@ -649,25 +657,50 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         if conn is not None and conn.state is core.State.OPEN:
             conn.send_close(close_code_for(RuntimeError()))
 
-    def _frame(self, opcode: int, payload: memoryview, fin: bool) -> None:
-        # Frame path: reassemble (the view is only valid during this call).
+    def _frame(self, opcode: int, payload: memoryview, fin: bool) -> object:
+        # Frame path: reassemble (the view is only valid during this call). Each piece is
+        # copied into the message's buffer in the turn it arrived, so completing a message
+        # of many megabytes copies nothing more, and a large text is decoded over turns
+        # (ws.assembly; issue 21).
         if opcode:
             self._opcode = opcode
+        msg = self._msg
+        text = self._opcode == 1
         if not fin:
-            self._parts.append(bytes(payload))
-            return
-        if self._parts:
-            self._parts.append(bytes(payload))
-            data = b"".join(self._parts)
-            self._parts = []
-        else:
-            # an inflated frame comes as a view of a bytes of its own: no second copy of
-            # what may be megabytes (a view into the read buffer is copied)
-            obj = payload.obj
-            data = obj if type(obj) is bytes and len(obj) == payload.nbytes else bytes(payload)
+            if text:
+                msg.append_text(payload)
+            else:
+                msg.append(payload)
+            return None
         assert self._on_message is not None and self.ws is not None
-        # The core validated UTF-8 before handing out the final frame.
-        self._on_message(self.ws, data.decode("utf-8") if self._opcode == 1 else data)
+        message: Message
+        if len(msg):
+            if not text:
+                msg.append(payload)
+                message = msg.take()
+            else:
+                # the core validated the UTF-8 piece by piece before handing out this one
+                msg.append_text(payload)
+                self._decoding = True
+                return None if self._decode_more() else core.PAUSE
+        elif text:
+            message = str(payload, "utf-8")
+        else:
+            # an inflated frame comes as a view of a bytes of its own: no second copy
+            obj = payload.obj
+            message = obj if type(obj) is bytes and len(obj) == payload.nbytes else bytes(payload)
+        self._on_message(self.ws, message)
+        return None
+
+    def _decode_more(self) -> bool:
+        # One turn's worth of decoding the text message in progress; deliver it when whole.
+        text = self._msg.decode_step(self.limits.work_per_turn)
+        if text is None:
+            return False
+        self._decoding = False
+        assert self._on_message is not None and self.ws is not None
+        self._on_message(self.ws, text)
+        return True
 
     def _after_receive(self) -> None:
         conn = self.conn

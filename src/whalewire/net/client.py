@@ -104,8 +104,10 @@ async def connect(
             for each data frame, called by the parser itself inside the read; ``payload``
             is a ``memoryview`` valid only during the call (copy what you keep); opcode is
             0 for a continuation; the core has checked text frames' UTF-8 (RFC 6455
-            §8.1) and unmasked/inflated the payload. Replaces ``on_message``; pings are
-            still answered by the core.
+            §8.1) and unmasked/inflated the payload. A frame of 64 KiB or more, or one
+            that inflates past ``Limits.work_per_turn``, may come in several calls as if
+            fragmented (``ws.protocol.FrameCallback``): a message ends at ``fin``.
+            Replaces ``on_message``; pings are still answered by the core.
         write_limits: the transport's write-buffer (high, low) water marks in bytes:
             ``await ws.drain()`` waits while more than ``high`` is buffered, until it is
             down to ``low`` (asyncio's default: 64 KiB, 16 KiB).

@@ -1,7 +1,8 @@
 /*
  * Hot loops of whalewire.ws in C: payload masking (RFC 6455 §5.3), incremental UTF-8
- * validation (RFC 3629 §4), frame building (§5.2) and the scan of plain data frames for
- * the frame path. Pure computation over buffers: no system call, no socket. The per-byte
+ * validation (RFC 3629 §4), frame building (§5.2), the scan of plain data frames for
+ * the frame path, and the buffer a large message is assembled in (handed over uncopied).
+ * Pure computation over buffers: no system call, no socket. The per-byte
  * loops and the frame header live in src/whalewire/_c/ (wsmask.h, utf8dfa.h, wsframe.h),
  * shared with net._io (the transport's socket-facing objects) and venues._hotpath.
  * Optional: ws.mask, ws.utf8, ws.frames and ws.protocol hold the pure-Python reference of
@@ -364,6 +365,251 @@ error:
     PyBuffer_Release(&b);
     return NULL;
 }
+/* ---- message assembly ------------------------------------------------------------------- */
+
+/* One message's payload, appended as it arrives into a bytes object that nobody else sees
+ * until take() hands it over: the copy of each piece happens in the turn that piece
+ * arrived, and completing the message copies nothing (the bytes is shrunk in place to its
+ * length). Growth doubles the capacity through _PyBytes_Resize: a large block is
+ * reallocated by the allocator (mremap for mmap-backed blocks), never joined. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *data; /* a bytes of capacity >= len, referenced only here; NULL when empty */
+    Py_ssize_t len;
+    /* text (append_text): code points begun and the largest byte, which together size the
+     * str before a byte is decoded; decode_step fills it, done bytes and written points */
+    Py_ssize_t chars;
+    unsigned char top;
+    PyObject *text;
+    Py_ssize_t done, written;
+} MessageBufferObject;
+
+static void
+mb_reset(MessageBufferObject *self)
+{
+    Py_CLEAR(self->data);
+    Py_CLEAR(self->text);
+    self->len = self->chars = self->done = self->written = 0;
+    self->top = 0;
+}
+
+static int
+mb_reserve(MessageBufferObject *self, Py_ssize_t need)
+{
+    Py_ssize_t cap = self->data == NULL ? 0 : PyBytes_GET_SIZE(self->data);
+    Py_ssize_t grown;
+
+    if (need <= cap) return 0;
+    grown = cap <= PY_SSIZE_T_MAX / 2 ? cap * 2 : PY_SSIZE_T_MAX;
+    if (grown < need) grown = need;
+    if (grown < 4096) grown = 4096;
+    if (self->data == NULL) {
+        self->data = PyBytes_FromStringAndSize(NULL, grown);
+        return self->data == NULL ? -1 : 0;
+    }
+    if (_PyBytes_Resize(&self->data, grown) < 0) {
+        self->len = 0; /* the old object was freed with the failure */
+        return -1;
+    }
+    return 0;
+}
+
+/* Detach the assembled bytes (exactly len long); the buffer starts empty again. */
+static PyObject *
+mb_detach(MessageBufferObject *self)
+{
+    PyObject *out = self->data;
+    Py_ssize_t len = self->len;
+
+    self->data = NULL;
+    mb_reset(self);
+    if (out == NULL) return PyBytes_FromStringAndSize(NULL, 0);
+    if (len != PyBytes_GET_SIZE(out) && _PyBytes_Resize(&out, len) < 0) return NULL;
+    return out;
+}
+
+PyDoc_STRVAR(mb_append_doc,
+"append(data, /)\n--\n\n"
+"Copy ``data`` (any bytes-like object) to the end of the message.");
+
+static PyObject *
+mb_append(MessageBufferObject *self, PyObject *arg)
+{
+    Py_buffer b;
+
+    if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
+    if (b.len > PY_SSIZE_T_MAX - self->len || mb_reserve(self, self->len + b.len) < 0) {
+        PyBuffer_Release(&b);
+        return PyErr_Occurred() ? NULL : PyErr_NoMemory();
+    }
+    memcpy(PyBytes_AS_STRING(self->data) + self->len, b.buf, (size_t)b.len);
+    self->len += b.len;
+    PyBuffer_Release(&b);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(mb_append_text_doc,
+"append_text(data, /)\n--\n\n"
+"Append valid UTF-8 (a piece may end inside a code point) and count what ``decode_step``\n"
+"needs to size the str beforehand: code points begun, the largest byte.");
+
+static PyObject *
+mb_append_text(MessageBufferObject *self, PyObject *arg)
+{
+    Py_buffer b;
+    const unsigned char *p;
+    Py_ssize_t i, chars = 0;
+    unsigned char top = self->top;
+
+    if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
+    p = (const unsigned char *)b.buf;
+    for (i = 0; i < b.len; i++) {
+        chars += (p[i] & 0xC0) != 0x80;
+        if (p[i] > top) top = p[i];
+    }
+    PyBuffer_Release(&b);
+    if (mb_append(self, arg) == NULL) return NULL;
+    self->chars += chars;
+    self->top = top;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(mb_decode_step_doc,
+"decode_step(budget, /)\n--\n\n"
+"Decode about ``budget`` more bytes of the text appended by ``append_text`` into its str;\n"
+"return the str once all is decoded (the buffer starts empty again), else None. The str is\n"
+"sized before the first step (its length and widest character were counted as the bytes\n"
+"arrived), so no step copies what an earlier one wrote. Raises ValueError on bytes that\n"
+"are not valid UTF-8 (the caller validates them first).");
+
+static PyObject *
+mb_decode_step(MessageBufferObject *self, PyObject *arg)
+{
+    Py_ssize_t budget = PyLong_AsSsize_t(arg), end, i, n;
+    const unsigned char *p;
+    int kind;
+    void *out;
+    PyObject *text;
+
+    if (budget == -1 && PyErr_Occurred()) return NULL;
+    if (self->text == NULL) {
+        Py_UCS4 widest = self->top < 0x80 ? 0x7F : self->top < 0xC4 ? 0xFF
+                         : self->top < 0xF0 ? 0xFFFF : 0x10FFFF;
+        self->text = PyUnicode_New(self->chars, widest);
+        if (self->text == NULL) return NULL;
+    }
+    p = self->data == NULL ? (const unsigned char *)"" : (const unsigned char *)PyBytes_AS_STRING(self->data);
+    n = self->len;
+    end = budget < n - self->done ? self->done + (budget > 0 ? budget : 1) : n;
+    while (end < n && (p[end] & 0xC0) == 0x80) end++; /* stop between code points */
+    kind = PyUnicode_KIND(self->text);
+    out = PyUnicode_DATA(self->text);
+    i = self->done;
+    if (kind == PyUnicode_1BYTE_KIND && self->top < 0x80) {
+        if (self->written + (end - i) > self->chars) goto invalid;
+        memcpy((Py_UCS1 *)out + self->written, p + i, (size_t)(end - i));
+        self->written += end - i;
+        i = end;
+    }
+    while (i < end) {
+        unsigned char c = p[i];
+        Py_UCS4 cp;
+        int len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        if (i + len > end || self->written >= self->chars) goto invalid;
+        switch (len) {
+        case 1: cp = c; break;
+        case 2: cp = ((Py_UCS4)(c & 0x1F) << 6) | (p[i + 1] & 0x3F); break;
+        case 3: cp = ((Py_UCS4)(c & 0x0F) << 12) | ((Py_UCS4)(p[i + 1] & 0x3F) << 6) | (p[i + 2] & 0x3F); break;
+        default:
+            cp = ((Py_UCS4)(c & 0x07) << 18) | ((Py_UCS4)(p[i + 1] & 0x3F) << 12)
+                 | ((Py_UCS4)(p[i + 2] & 0x3F) << 6) | (p[i + 3] & 0x3F);
+        }
+        if (cp > 0x10FFFF || (kind == PyUnicode_1BYTE_KIND && cp > 0xFF)
+            || (kind == PyUnicode_2BYTE_KIND && cp > 0xFFFF))
+            goto invalid;
+        PyUnicode_WRITE(kind, out, self->written, cp);
+        self->written++;
+        i += len;
+    }
+    self->done = end;
+    if (end < n) Py_RETURN_NONE;
+    if (self->written != self->chars) goto invalid;
+    text = self->text;
+    self->text = NULL;
+    mb_reset(self);
+    return text;
+invalid:
+    mb_reset(self);
+    PyErr_SetString(PyExc_ValueError, "decode_step: the text is not valid UTF-8");
+    return NULL;
+}
+
+PyDoc_STRVAR(mb_take_doc,
+"take()\n--\n\n"
+"Return the message as ``bytes`` without copying it; the buffer starts empty again.");
+
+static PyObject *
+mb_take(MessageBufferObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return mb_detach(self);
+}
+
+PyDoc_STRVAR(mb_take_text_doc,
+"take_text()\n--\n\n"
+"Return the message decoded from UTF-8 (strict); the buffer starts empty again.");
+
+static PyObject *
+mb_take_text(MessageBufferObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *out;
+
+    if (self->data == NULL) {
+        mb_reset(self);
+        return PyUnicode_FromStringAndSize(NULL, 0);
+    }
+    out = PyUnicode_DecodeUTF8(PyBytes_AS_STRING(self->data), self->len, "strict");
+    mb_reset(self);
+    return out;
+}
+
+static Py_ssize_t
+mb_length(MessageBufferObject *self)
+{
+    return self->len;
+}
+
+static void
+mb_dealloc(MessageBufferObject *self)
+{
+    mb_reset(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef mb_methods[] = {
+    {"append", (PyCFunction)mb_append, METH_O, mb_append_doc},
+    {"append_text", (PyCFunction)mb_append_text, METH_O, mb_append_text_doc},
+    {"decode_step", (PyCFunction)mb_decode_step, METH_O, mb_decode_step_doc},
+    {"take", (PyCFunction)mb_take, METH_NOARGS, mb_take_doc},
+    {"take_text", (PyCFunction)mb_take_text, METH_NOARGS, mb_take_text_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods mb_as_sequence = {
+    .sq_length = (lenfunc)mb_length,
+};
+
+static PyTypeObject MessageBufferType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "whalewire.ws._speedups.MessageBuffer",
+    .tp_doc = PyDoc_STR("One message's payload, appended as it arrives, handed over without a copy."),
+    .tp_basicsize = sizeof(MessageBufferObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)mb_dealloc,
+    .tp_methods = mb_methods,
+    .tp_as_sequence = &mb_as_sequence,
+};
+
 /* ---- module ----------------------------------------------------------------------------- */
 
 static PyMethodDef speedups_methods[] = {
@@ -379,13 +625,30 @@ static PyMethodDef speedups_methods[] = {
      scan_messages_doc},
     {NULL, NULL, 0, NULL},
 };
+static int
+speedups_exec(PyObject *module)
+{
+    if (PyType_Ready(&MessageBufferType) < 0) return -1;
+    Py_INCREF(&MessageBufferType);
+    if (PyModule_AddObject(module, "MessageBuffer", (PyObject *)&MessageBufferType) < 0) {
+        Py_DECREF(&MessageBufferType);
+        return -1;
+    }
+    return 0;
+}
+
+static PyModuleDef_Slot speedups_slots[] = {
+    {Py_mod_exec, (void *)speedups_exec},
+    {0, NULL},
+};
+
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
     "whalewire.ws._speedups",
     "Masking, UTF-8 validation, frame building and scanning in C for whalewire.ws (no I/O).",
     0,
     speedups_methods,
-    NULL,
+    speedups_slots,
     NULL,
     NULL,
     NULL,

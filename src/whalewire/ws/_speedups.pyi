@@ -1,4 +1,4 @@
-"""Types of ws' optional C accelerator: masking, UTF-8, frame building and scanning (no I/O)."""
+"""Types of ws' optional C accelerator: masking, UTF-8, frames, message assembly (no I/O)."""
 
 from collections.abc import Callable
 from typing import Any
@@ -66,3 +66,22 @@ def scan_messages(
     Plain as for ``scan_frames``; ``view`` is not modified. Text that is not valid UTF-8
     stops the scan at its frame. Return where the scan stopped.
     """
+
+class MessageBuffer:
+    """One message's payload, appended as it arrives, handed over without a copy."""
+
+    def __len__(self) -> int: ...
+    def append(self, data: bytes | bytearray | memoryview, /) -> None:
+        """Copy ``data`` (any bytes-like object) to the end of the message."""
+
+    def take(self) -> bytes:
+        """Return the message as ``bytes`` without copying it; the buffer starts empty again."""
+
+    def take_text(self) -> str:
+        """Return the message decoded from UTF-8 (strict); the buffer starts empty again."""
+
+    def append_text(self, data: bytes | bytearray | memoryview, /) -> None:
+        """Append valid UTF-8, counting code points and the largest byte for ``decode_step``."""
+
+    def decode_step(self, budget: int, /) -> str | None:
+        """Decode about ``budget`` more bytes into the pre-sized str; return it once whole."""

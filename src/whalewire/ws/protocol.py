@@ -37,6 +37,7 @@ from enum import Enum, IntEnum
 from typing import Final, Protocol
 
 from whalewire import speedups
+from whalewire.ws import assembly as _assembly
 from whalewire.ws import frames as _frames
 from whalewire.ws import mask as _mask
 from whalewire.ws import utf8 as _utf8
@@ -61,6 +62,7 @@ from whalewire.ws.mask import MaskKeyPool, default_key_pool
 _speedups = speedups.load("whalewire.ws._speedups")
 
 __all__ = [
+    "PAUSE",
     "BinaryMessage",
     "CloseReceived",
     "Connection",
@@ -76,6 +78,10 @@ __all__ = [
 
 #: default limit on a message (and on a frame): 1 MiB
 DEFAULT_MAX_MESSAGE_SIZE: Final = 1 << 20
+#: a data frame with at least this many payload bytes is taken piece by piece as its bytes
+#: arrive (as if the peer had fragmented it, RFC 6455 §5.4), so that no turn copies,
+#: unmasks or validates more than the bytes it received
+STREAM_FROM: Final = 64 * 1024
 
 ScanFrames = Callable[
     [memoryview, int, bool, int, bool, "FrameCallback"], "int | tuple[int, BaseException]"
@@ -186,7 +192,25 @@ class CloseReceived:
 
 Event = TextMessage | BinaryMessage | Ping | Pong | CloseReceived
 
-#: ``on_frame(opcode, payload, fin)``: opcode is the frame's own (0 for a continuation)
+
+class _Pause:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "PAUSE"
+
+
+#: what a frame callback returns, for a continuation frame (opcode 0), to stop the reader
+#: after that frame as if the work budget had run out: ``work_pending()`` is then True and
+#: the bytes that follow wait for ``resume()`` (``net`` decodes a large text message over
+#: several turns this way before anything after it is read)
+PAUSE: Final = _Pause()
+
+#: ``on_frame(opcode, payload, fin)``: opcode is the frame's own (0 for a continuation).
+#: A frame of ``STREAM_FROM`` bytes or more (after inflating: more than one call's work
+#: budget) may come in several calls, as if the peer had fragmented it: the first with the
+#: frame's opcode, the next ones with 0, the last with the frame's FIN. Frame boundaries
+#: carry no meaning for the application (RFC 6455 §5.4); a message ends at ``fin=True``.
 FrameCallback = Callable[[int, memoryview, bool], object]
 
 
@@ -215,9 +239,9 @@ class _TxJob:
 
     __slots__ = ("compress", "data", "opcode", "pos")
 
-    def __init__(self, opcode: int, data: bytes, compress: bool) -> None:
+    def __init__(self, opcode: int, data: bytes | str, compress: bool) -> None:
         self.opcode = opcode
-        self.data = data
+        self.data = data  # a str only when ASCII: encoded a budget's worth at a time
         self.compress = compress
         self.pos = 0  # bytes of data compressed and queued so far
 
@@ -299,20 +323,29 @@ class Connection:
         self._rx_stopped = False  # close received, failed or EOF: ignore further bytes
         self._rx_opcode = 0  # first opcode of the fragmented message in progress, 0 if none
         self._rx_compressed = False
-        self._rx_parts: list[bytes] = []
+        # the fragmented message in progress (message path), assembled as it arrives
+        self._rx_msg: _assembly.MessageBuffer = _assembly.new_buffer()
         self._rx_size = 0
+        # a large frame taken piece by piece (STREAM_FROM): its payload bytes still to
+        # come, first byte, mask key (None unmasked) and payload bytes already taken
+        self._rx_left = 0
+        self._rx_frame = 0
+        self._rx_key: bytes | None = None
+        self._rx_off = 0
         self._rx_utf8: _utf8.Utf8Validator | None = None
         self._rx_checked = 0  # payload bytes of the incomplete frame already UTF-8 checked
         self._rx_resume = 0  # where parsing resumes if the frame callback raises
         # send side: the opcode of the fragmented message we are sending, 0 if none
         self._tx_opcode = 0
         # bounded work (work_budget): what one call may still inflate and deflate, a frame
-        # inflated in part (opcode, first byte, parts, size), messages still to compress
-        # (in order, behind which every data message waits) and a close waiting for them
+        # inflated in part (opcode, first byte, whether a piece of it was handed on),
+        # messages still to compress (in order, behind which every data message waits)
+        # and a close waiting for them
         self._budget_size = (1 << 62) if work_budget is None else max(1, work_budget)
         self._budget = self._budget_size
         self._rx_suspended = False
-        self._rx_held: tuple[int, int, list[bytes], int] | None = None
+        self._rx_held: tuple[int, int, bool] | None = None
+        self._rx_decoding = False  # a whole text message is being decoded (ws.assembly)
         self._tx_jobs: collections.deque[_TxJob] = collections.deque()
         self._tx_close: bytes | None = None
 
@@ -358,6 +391,8 @@ class Connection:
         self._eof = True
         self._rx_stopped = True
         self._buf = bytearray()
+        self._rx_left = 0
+        self._rx_decoding = False
         if self.close_code is None:
             self.close_code = CloseCode.ABNORMAL
         self._transition(_Trigger.EOF)
@@ -398,18 +433,19 @@ class Connection:
         if not self._rx_suspended or self._rx_stopped:
             return
         self._rx_suspended = False
-        if self._rx_held is not None:
-            try:
-                if not self._inflate_more(None):
-                    return
-            except ProtocolError as exc:
-                self._fail(exc)
+        try:
+            if self._rx_decoding and not self._decode_more():
                 return
-            except Exception:
-                if self._on_frame is None:
-                    self._fail(ProtocolError("internal error", CloseCode.INTERNAL_ERROR))
-                raise
-        if self._buf and not self._rx_stopped:
+            if self._rx_held is not None and not self._inflate_more(None):
+                return
+        except ProtocolError as exc:
+            self._fail(exc)
+            return
+        except Exception:
+            if self._on_frame is None:
+                self._fail(ProtocolError("internal error", CloseCode.INTERNAL_ERROR))
+            raise
+        if self._buf and not self._rx_stopped and not self._rx_suspended:
             self._receive(b"")
 
     def _append(self, data: BytesLike) -> None:
@@ -460,6 +496,7 @@ class Connection:
             and not self._rx_stopped
             and self._rx_utf8 is None
             and not self._rx_suspended
+            and not self._rx_left
         )
 
     def take_partial_frame(self, limit: int) -> bytearray | None:
@@ -479,6 +516,7 @@ class Connection:
             or self._rx_opcode
             or self._rx_stopped
             or self._rx_suspended
+            or self._rx_left
         ):
             return None
         self._buf = bytearray()
@@ -510,6 +548,10 @@ class Connection:
         # Return how many bytes were consumed; raise ProtocolError on a violation.
         end = len(mv)
         pos = 0
+        if self._rx_left:
+            pos = self._piece(mv, 0, end)
+            if self._rx_left or self._rx_suspended:
+                return pos
         want_mask = self._want_mask
         on_frame = self._on_frame
         scan = self._scan
@@ -593,6 +635,11 @@ class Connection:
                 p += 4
             q = p + length
             if q > end:
+                if opcode < 8 and length >= STREAM_FROM and p <= end:
+                    # take the header now and the payload piece by piece as it arrives
+                    self._rx_left, self._rx_frame, self._rx_off = length, b0, 0
+                    self._rx_key = bytes(mv[p - 4 : p]) if want_mask else None
+                    return self._piece(mv, p, end)
                 if self._check_utf8 and end > p:
                     self._check_partial(mv, opcode, b0, p, end)
                 break
@@ -605,50 +652,77 @@ class Connection:
                 if self._rx_stopped:
                     return pos
                 continue
-            fin = b0 & 0x80
-            if (b0 & 0x40) if opcode else self._rx_compressed:
-                # inflated within the budget, perhaps over several calls (resume)
-                if self._budget <= 0:
-                    self._rx_suspended = True  # this frame is parsed again on resume
-                    break
-                packed: BytesLike
-                if on_frame is not None:
-                    packed = in_place = mv[p:q]
-                    if want_mask and length:
-                        _mask.apply_mask_inplace(in_place, mv[p - 4 : p])
-                else:
-                    packed = (
-                        _mask.apply_mask(mv[p:q], mv[p - 4 : p]) if want_mask else mv[p:q].tobytes()
-                    )
-                self._rx_resume = pos = q
-                self._rx_held = (opcode, b0, [], 0)
-                if not self._inflate_more(packed):
-                    return pos
-                continue
-            if on_frame is not None:
-                data = mv[p:q]
-                if want_mask and length:
-                    _mask.apply_mask_inplace(data, mv[p - 4 : p])
-                if self._check_utf8 and (opcode or self._rx_opcode) == 1:
-                    self._check_text(data, fin, opcode)
-                if not fin:
-                    if opcode:
-                        self._rx_opcode = opcode
-                        self._rx_compressed = bool(b0 & 0x40)
-                    self._rx_size += len(data)
-                elif self._rx_opcode:
-                    self._rx_opcode = 0
-                    self._rx_size = 0
-                self._rx_resume = pos = q
-                on_frame(opcode, data, bool(fin))
-                continue
-            payload = _mask.apply_mask(mv[p:q], mv[p - 4 : p]) if want_mask else mv[p:q].tobytes()
-            pos = q
+            if ((b0 & 0x40) if opcode else self._rx_compressed) and self._budget <= 0:
+                self._rx_suspended = True  # inflated on resume: this frame is parsed again
+                break
+            self._rx_resume = pos = q
+            self._data(mv, p, q, b0, mv[p - 4 : p] if want_mask else None)
+            if self._rx_suspended:
+                return pos
+        return pos
+
+    def _piece(self, mv: memoryview, start: int, end: int) -> int:
+        # Take the next piece of a large frame (STREAM_FROM), up to end; return where it
+        # stopped. Pieces go on as fragments would: the frame's opcode and RSV1 on the
+        # first, its FIN on the last.
+        n = min(self._rx_left, end - start)
+        if not n:
+            return start
+        b0, off = self._rx_frame, self._rx_off
+        opcode = 0 if off else b0 & 0x0F
+        compressed = (b0 & 0x40) if opcode else self._rx_compressed
+        if compressed and self._budget <= 0:
+            self._rx_suspended = True  # the rest waits in _buf for resume
+            return start
+        key = self._rx_key
+        if key is not None and off & 3:
+            key = key[off & 3 :] + key[: off & 3]
+        self._rx_left -= n
+        self._rx_off += n
+        first = (b0 & 0x40) | opcode if not off else 0
+        self._rx_resume = q = start + n
+        self._data(mv, start, q, first | (0 if self._rx_left else b0 & 0x80), key)
+        return q
+
+    def _data(self, mv: memoryview, p: int, q: int, b0: int, key: BytesLike | None) -> None:
+        # One data frame (or piece) at mv[p:q]: unmask it (in place on the frame path),
+        # inflate it if compressed, hand it on.
+        opcode = b0 & 0x0F
+        payload: BytesLike
+        if self._on_frame is not None:
+            payload = mv[p:q]
+            if key is not None and q > p:
+                _mask.apply_mask_inplace(payload, key)
+        else:
+            payload = _mask.apply_mask(mv[p:q], key) if key is not None else mv[p:q].tobytes()
+        if (b0 & 0x40) if opcode else self._rx_compressed:
+            self._rx_held = (opcode, b0, False)
+            self._inflate_more(payload)
+        else:
+            self._plain(opcode, b0 & 0x40, b0 & 0x80, payload)
+
+    def _plain(self, opcode: int, rsv1: int, fin: int, payload: BytesLike) -> None:
+        # Hand on the unmasked, uncompressed payload of a frame or piece.
+        on_frame = self._on_frame
+        if on_frame is None:
             if opcode and fin and not self._rx_checked:
                 self._message(opcode, payload)
             else:
-                self._fragment(opcode, b0, payload)
-        return pos
+                self._fragment(opcode, rsv1, fin, payload)
+            return
+        if self._check_utf8 and (opcode or self._rx_opcode) == 1:
+            self._check_text(payload, fin, opcode)
+        if not fin:
+            if opcode:
+                self._rx_opcode = opcode
+                self._rx_compressed = bool(rsv1)
+            self._rx_size += len(payload)
+        elif self._rx_opcode:
+            self._rx_opcode = 0
+            self._rx_size = 0
+        view = payload if type(payload) is memoryview else memoryview(payload)
+        if on_frame(opcode, view, bool(fin)) is PAUSE and not opcode:
+            self._rx_suspended = True
 
     def _check_rsv(self, b0: int) -> None:
         # RFC 6455 §5.2: RSV bits need a negotiated extension. RFC 7692 §6: permessage-
@@ -701,74 +775,93 @@ class Connection:
             validator.finish()
 
     def _inflate_more(self, packed: BytesLike | None) -> bool:
-        # Inflate the held frame (its payload first, None after) within the budget; once
-        # whole, hand it on as an uncompressed frame would go and return True.
+        # Inflate the held frame (its payload first, None after) within the budget, each
+        # step's output handed on as an uncompressed piece would go (nothing is kept to be
+        # joined); return True once the frame is done, False when the budget ran out.
         assert self._deflate is not None and self._rx_held is not None  # RSV1 passed
-        opcode, b0, parts, size = self._rx_held
+        opcode, b0, given = self._rx_held
         fin = b0 & 0x80
         done = False
         while not done:
             if self._budget <= 0:
-                self._rx_held = (opcode, b0, parts, size)
+                self._rx_held = (opcode, b0, given)
                 self._rx_suspended = True
                 return False
-            limit = self._max_msg - self._rx_size - size
+            limit = self._max_msg - self._rx_size
             out, done = self._deflate.decompress_step(
                 packed, fin=bool(fin), max_size=limit, budget=self._budget
             )
             packed = None
             if len(out) > limit:  # the codec should have raised; do not trust it blindly
-                raise PayloadTooBig(self._rx_size + size + len(out), self._max_msg)
+                raise PayloadTooBig(self._rx_size + len(out), self._max_msg)
             self._budget -= len(out)
-            size += len(out)
-            parts.append(out)
-        self._rx_held = None
-        data = parts[0] if len(parts) == 1 else b"".join(parts)
-        if self._on_frame is None:
-            if opcode and fin:
-                self._message(opcode, data)
-            else:
-                self._fragment(opcode, b0, data)
-            return True
-        view = memoryview(data)
-        if self._check_utf8 and (opcode or self._rx_opcode) == 1:
-            self._check_text(view, fin, opcode)
-        if not fin:
-            if opcode:
-                self._rx_opcode = opcode
-                self._rx_compressed = True
-            self._rx_size += size
-        elif self._rx_opcode:
-            self._rx_opcode = 0
-            self._rx_size = 0
-        self._on_frame(opcode, view, bool(fin))
+            if not out and not done:
+                continue
+            first = 0 if given else opcode
+            self._rx_held = None if done else (opcode, b0, True)
+            try:
+                self._plain(first, 0 if given else 0x40, fin if done else 0, out)
+            except BaseException:
+                # a frame callback raised: the rest of the frame waits for resume
+                self._rx_suspended = self._rx_held is not None
+                raise
+            given = True
         return True
 
-    def _message(self, opcode: int, payload: bytes) -> None:
+    def _message(self, opcode: int, payload: BytesLike) -> None:
         if opcode == 1:
             try:
-                text = payload.decode("utf-8")
+                text = str(payload, "utf-8")
             except UnicodeDecodeError:
                 raise InvalidUTF8() from None
             self._events.append(TextMessage(text))
         else:
-            self._events.append(BinaryMessage(payload))
+            data = payload if type(payload) is bytes else bytes(payload)
+            self._events.append(BinaryMessage(data))
 
-    def _fragment(self, opcode: int, b0: int, payload: bytes) -> None:
-        fin = b0 & 0x80
+    def _fragment(self, opcode: int, rsv1: int, fin: int, payload: BytesLike) -> None:
+        # A part of a message: copied into the message's buffer now, so that completing
+        # the message copies nothing more (ws.assembly).
         if opcode:
             self._rx_opcode = opcode
-            self._rx_compressed = bool(b0 & 0x40)
+            self._rx_compressed = bool(rsv1)
         if self._rx_opcode == 1 and self._check_utf8:
             self._check_text(payload, fin, 0)
         self._rx_size += len(payload)
-        self._rx_parts.append(payload)
+        msg = self._rx_msg
+        text = self._rx_opcode == 1
+        if text:
+            msg.append_text(payload)
+        else:
+            msg.append(payload)
         if fin:
-            parts, opcode = self._rx_parts, self._rx_opcode
-            self._rx_parts = []
             self._rx_opcode = 0
             self._rx_size = 0
-            self._message(opcode, parts[0] if len(parts) == 1 else b"".join(parts))
+            if not text:
+                self._events.append(BinaryMessage(msg.take()))
+            elif self._check_utf8:  # validated: decoded within the budget, over calls
+                self._rx_decoding = True
+                self._decode_more()
+            else:
+                try:
+                    self._events.append(TextMessage(msg.take_text()))
+                except UnicodeDecodeError:
+                    raise InvalidUTF8() from None
+
+    def _decode_more(self) -> bool:
+        # Decode the whole text message at most a budget's worth per call (its str is
+        # sized once, ws.assembly); True once it is whole and queued as an event.
+        msg = self._rx_msg
+        while self._budget > 0:
+            step = min(self._budget, len(msg))  # len: what is left at most
+            text = msg.decode_step(step)
+            self._budget -= step
+            if text is not None:
+                self._rx_decoding = False
+                self._events.append(TextMessage(text))
+                return True
+        self._rx_suspended = True
+        return False
 
     def _control(self, opcode: int, payload: bytes) -> None:
         if opcode == Opcode.PING:
@@ -798,7 +891,9 @@ class Connection:
         self._rx_held = None
         self._abort_tx()
         self._buf = bytearray()
-        self._rx_parts = []
+        self._rx_msg = _assembly.new_buffer()
+        self._rx_left = 0
+        self._rx_decoding = False
         self._rx_utf8 = None
         if not self._close_sent:
             reason = exc.reason.encode("utf-8")[:123].decode("utf-8", "ignore")
@@ -835,14 +930,19 @@ class Connection:
             if not job.compress:
                 jobs.popleft()
                 key = None if self._keys is None else self._keys.next_key()
+                assert not isinstance(job.data, str)  # only compressed jobs keep a str
                 self._out.append(_frames.pack_frame(0x80 | job.opcode, job.data, key))
                 continue
             assert self._deflate is not None
             start = job.pos
-            end = min(len(job.data), start + self._budget)
-            fin = end == len(job.data)
-            with memoryview(job.data) as view:
-                out = self._deflate.compress_step(view[start:end], fin=fin)
+            data = job.data
+            end = min(len(data), start + self._budget)
+            fin = end == len(data)
+            if isinstance(data, str):
+                out = self._deflate.compress_step(data[start:end].encode("ascii"), fin=fin)
+            else:
+                with memoryview(data) as view:
+                    out = self._deflate.compress_step(view[start:end], fin=fin)
             self._budget -= end - start
             job.pos = end
             self._queue(job.opcode if start == 0 else Opcode.CONTINUATION, out, fin, start == 0)
@@ -891,9 +991,19 @@ class Connection:
         Raises:
             InvalidState: the connection is not OPEN or a fragmented message is in progress.
         """
-        payload = data.encode("utf-8") if isinstance(data, str) else data
         if self.state is not _OPEN or self._tx_opcode:
             self._check_message_start()
+        if (
+            compress
+            and self._deflate is not None
+            and isinstance(data, str)
+            and len(data) > self._budget_size
+            and data.isascii()  # O(1); ASCII cannot fail to encode, so it can wait
+        ):
+            self._tx_jobs.append(_TxJob(Opcode.TEXT, data, True))
+            self._run_tx()
+            return
+        payload = data.encode("utf-8") if isinstance(data, str) else data
         if compress and self._deflate is not None:
             self._send_compressed(Opcode.TEXT, payload)
             return
