@@ -279,12 +279,12 @@ async def venue_client(
     )
 
 
-async def build(
-    config: Config, *, journal_path: str | None = None, embedded: Embedded | None = None
-) -> Running:
-    """Start everything the configuration describes; reconcile; arm the strategy.
+def detector_for(config: Config) -> WhaleDetector:
+    """Build the whale detector ``config`` describes: its address book, its thresholds, and
+    the labels of ``[address_book] learned_store`` (followed every second) when one is set.
 
-    ``embedded`` starts the exchanges of venues whose endpoint is ``"emulator"``.
+    One builder for every role that detects (``run``, ``sensor``, ``backtest``), so a
+    sensor or a backtest watches exactly what the embedded engine would.
     """
     book = address_book(config)
     strategy = config.strategy
@@ -295,6 +295,17 @@ async def build(
     )
     if config.address_book.learned_store:
         watch_store(config.address_book.learned_store, detector.watch_set)
+    return detector
+
+
+async def build(
+    config: Config, *, journal_path: str | None = None, embedded: Embedded | None = None
+) -> Running:
+    """Start everything the configuration describes; reconcile; arm the strategy.
+
+    ``embedded`` starts the exchanges of venues whose endpoint is ``"emulator"``.
+    """
+    detector = detector_for(config)
     emulators: list[Emulator] = []
     venues: dict[str, Venue] = {}
     try:
@@ -333,7 +344,7 @@ async def build(
         for name, venue in venues.items():
             if venue.capabilities.templates:  # build hot-path templates before the first whale
                 for symbol in routed_symbols(name, config):
-                    for side in {s.value for s in strategy.sides.values()}:
+                    for side in {s.value for s in config.strategy.sides.values()}:
                         venue.prepare(symbol, side)
         await control.start()
         await dashboard.start()

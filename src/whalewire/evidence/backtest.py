@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from whalewire.engine.app import Engine
 from whalewire.engine.config import Config, ConfigError, range_errors
 from whalewire.engine.journal import Journal
-from whalewire.engine.runner import address_book
+from whalewire.engine.runner import detector_for
 from whalewire.evidence.simvenue import (
     NS,
     Arrival,
@@ -44,7 +44,7 @@ from whalewire.evidence.simvenue import (
 )
 from whalewire.evidence.study import pick_instrument
 from whalewire.mempool.feeds.events import EventKind, RawTxEvent
-from whalewire.mempool.whales import AlertKind, WhaleDetector
+from whalewire.mempool.whales import AlertKind
 from whalewire.model import Side
 
 #: drain the engine's event log this often (events), so its bounded deque never drops
@@ -232,17 +232,6 @@ def _instrument(table: pa.Table, venue: str, symbol: str) -> pa.Table:
     return table.filter(pc.and_(pc.equal(table["venue"], venue), pc.equal(table["symbol"], symbol)))
 
 
-def _detector(config: Config) -> WhaleDetector:
-    """The detector ``runner.build`` makes from the same configuration."""
-    book = address_book(config)
-    strategy = config.strategy
-    return WhaleDetector(
-        book,
-        threshold_sats=strategy.min_value_sats,
-        thresholds={k: v for k, v in strategy.entity_min_value_sats.items() if k in book.entities},
-    )
-
-
 async def run_backtest(
     tables: dict[str, pa.Table],
     config: BacktestConfig,
@@ -296,7 +285,7 @@ async def run_backtest(
         engine = Engine(
             engine_config,
             venues={name: venue for name in routes},
-            detector=_detector(engine_config),
+            detector=detector_for(engine_config),
             journal=journal,
             namespace=engine_config.engine.namespace,
             monotonic_ns=clock,

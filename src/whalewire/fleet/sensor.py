@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 
 from whalewire.engine.config import Config
-from whalewire.engine.runner import address_book, feeds
+from whalewire.engine.runner import detector_for, feeds
 from whalewire.fleet.config import FleetSection, peer_addresses
 from whalewire.fleet.link import Link
 from whalewire.fleet.wire import Alert, Role, Seen, Subjects, encode
@@ -31,20 +31,8 @@ from whalewire.mempool.feeds.events import EventKind, FeedEvent, RawTxEvent
 from whalewire.mempool.feeds.monitor import Monitor
 from whalewire.mempool.feeds.p2p_pool import PeerPool
 from whalewire.mempool.tx import TxParseError
-from whalewire.mempool.whales import WhaleDetector
 
 log = logging.getLogger("whalewire.fleet.sensor")
-
-
-def detector_for(config: Config) -> WhaleDetector:
-    """Build the whale detector ``config`` describes (address book and thresholds)."""
-    book = address_book(config)
-    strategy = config.strategy
-    return WhaleDetector(
-        book,
-        threshold_sats=strategy.min_value_sats,
-        thresholds={k: v for k, v in strategy.entity_min_value_sats.items() if k in book.entities},
-    )
 
 
 class Sensor:
