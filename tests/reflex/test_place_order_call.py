@@ -23,6 +23,7 @@ from tests.venues.support import Events
 from tests.venues.test_binance_client import order as sell_order
 from tests.venues.test_venue_tls import client
 
+from whalewire import speedups
 from whalewire.emulator.binance.exchange import BinanceConfig
 from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.emulator.limits import Interval, RateLimit
@@ -120,6 +121,22 @@ async def test_place_over_ws_writes_to_the_socket_fd_and_the_venue_accepts(
     target = ws.send_target()
     assert isinstance(target, int) and target == ws._proto.socket_fd
     await place_and_check(client, events)
+    await client.close()
+
+
+async def test_place_over_ws_with_the_python_paths_writes_by_the_reference_send(
+    plain: BinanceEmulator,
+) -> None:
+    old = speedups.use(False)  # connections and templates bind their path when built
+    try:
+        client, events = await started(plain)
+        ws = client._ws
+        assert ws is not None and isinstance(ws.send_target(), int)
+        await place_and_check(client, events)
+    finally:
+        speedups.use(old)
+    (template,) = client._templates.values()
+    assert template.send == template._send_py
     await client.close()
 
 
