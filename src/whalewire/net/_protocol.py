@@ -155,6 +155,8 @@ class WebSocket:
         # the C sender (or the protocol's method): no Python frame between the caller and
         # the socket on the hot path; same behaviour as the method below
         self.send = proto._sender or proto.send_message  # type: ignore[method-assign,assignment]
+        # the order call asks this right before its write: one Python frame, not two
+        self.send_target = proto.send_target  # type: ignore[method-assign]
         self._waiter: asyncio.Future[None] | None = None
         self._closed: asyncio.Future[None] = proto.loop.create_future()
         #: called with each pong's payload and its round-trip time (None when it answers
@@ -863,18 +865,21 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         # WebSocket.send_target; plain_send: OPEN, uncompressed, no fragmented send (outside
         # a read the core's own output has been flushed: send_message, ping, close do it)
         conn = self.conn
+        if conn is None or not conn.plain_send or self._receiving or self._lost:
+            return None
+        session = self._session
+        if session is not None:
+            # one C attribute: set while the transport has a backlog or is closing
+            return None if session.blocked else session
         transport = self.transport
         if (
-            conn is None
-            or not conn.plain_send
-            or self._receiving
-            or self._lost
+            self._fd < 0
             or transport is None
             or transport.get_write_buffer_size()
             or transport.is_closing()
         ):
             return None
-        return self._fd if self._fd >= 0 else self._session
+        return self._fd
 
     def send_ping(self, payload: bytes) -> None:
         conn = self.conn
