@@ -72,6 +72,13 @@ asyncio.run(main())
 NO_TARGET = type(None)
 
 
+async def answers(client: BinanceClient) -> None:
+    """Wait until the venue answered every order sent: nothing piles up in the socket."""
+    async with asyncio.timeout(10):
+        while client.acks < client.sent:
+            await asyncio.sleep(0)
+
+
 async def measure(venue: dict[str, Any], ca_file: str, n: int, ns: str) -> dict[str, list[int]]:
     """Time ``place`` on one connection, the two paths alternating order by order."""
     keys = venue["keys"]
@@ -108,9 +115,7 @@ async def measure(venue: dict[str, Any], ca_file: str, n: int, ns: str) -> dict[
             t0 = perf()
             out["frame + send_prebuilt" if old else "one call"].append(client.place(cmd) - t0)
             if i % 8 == 7:
-                async with asyncio.timeout(10):
-                    while client.acks < client.sent:
-                        await asyncio.sleep(0)
+                await answers(client)
     finally:
         gc.enable()
     await client.close()
