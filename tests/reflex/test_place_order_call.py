@@ -11,6 +11,7 @@ whole and in order (a lost or reordered byte breaks the stream of frames).
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import ssl
 from collections.abc import AsyncIterator
@@ -27,7 +28,7 @@ from whalewire import speedups
 from whalewire.emulator.binance.exchange import BinanceConfig
 from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.emulator.limits import Interval, RateLimit
-from whalewire.model import OrderAccepted, OrderRejected, SubmitOrder
+from whalewire.model import OrderAccepted, OrderRejected, OrderStatusUnknown, SubmitOrder
 from whalewire.net import nativetls, uring
 from whalewire.net._tls import Session
 from whalewire.venues.base import TlsSettings
@@ -214,4 +215,24 @@ async def test_a_full_socket_hands_the_rest_to_the_transport_and_later_orders_qu
     assert client.sent == len(coids)
     assert ws.send_target() is not None  # drained: the order call is back
     await place_and_check(client, events, 1)
+    await client.close()
+
+
+async def test_a_failed_socket_gives_the_frame_to_the_transport_as_send_prebuilt_does(
+    plain: BinanceEmulator,
+) -> None:
+    client, events = await started(plain)
+    ws = client._ws
+    assert ws is not None
+    fd = ws.send_target()
+    assert isinstance(fd, int)
+    # our side of the socket shut for writing: the order call's write(2) fails with EPIPE
+    with socket.socket(fileno=os.dup(fd)) as ours:
+        ours.shutdown(socket.SHUT_WR)
+    cmd = order()
+    client.place(cmd)  # nothing raised: the transport met the failure, as on the old path
+    assert client.sent == 1
+    # the connection drops, and with it the order's answer: UNKNOWN until reconciled
+    unknown = await events.wait_for(OrderStatusUnknown, cmd.client_order_id)
+    assert unknown[0].client_order_id == cmd.client_order_id
     await client.close()
