@@ -29,7 +29,7 @@ from whalewire.emulator.binance.exchange import BinanceConfig
 from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.emulator.limits import Interval, RateLimit
 from whalewire.model import OrderAccepted, OrderRejected, OrderStatusUnknown, SubmitOrder
-from whalewire.net import nativetls, uring
+from whalewire.net import WebSocket, nativetls, uring
 from whalewire.net._tls import Session
 from whalewire.venues.base import TlsSettings
 from whalewire.venues.binance import BinanceClient
@@ -70,13 +70,14 @@ async def secure(tmp_path: Path) -> AsyncIterator[tuple[BinanceEmulator, Path]]:
 
 async def started(
     emu: BinanceEmulator, tls: TlsSettings | None = None, send_backend: str = "socket"
-) -> tuple[BinanceClient, Events]:
+) -> tuple[BinanceClient, Events, WebSocket]:
     c = client(emu, tls or TlsSettings())  # HMAC per request, ids of width BINANCE_ID_WIDTH[2]
     c.send_backend = send_backend
     events = Events()
     c.on_event = events
     await c.start()
-    return c, events
+    assert c._ws is not None
+    return c, events, c._ws
 
 
 def order() -> SubmitOrder:
@@ -116,9 +117,7 @@ async def place_and_check(client: BinanceClient, events: Events, n: int = 3) -> 
 async def test_place_over_ws_writes_to_the_socket_fd_and_the_venue_accepts(
     plain: BinanceEmulator,
 ) -> None:
-    client, events = await started(plain)
-    ws = client._ws
-    assert ws is not None
+    client, events, ws = await started(plain)
     target = ws.send_target()
     assert isinstance(target, int) and target == ws._proto.socket_fd
     await place_and_check(client, events)
@@ -130,9 +129,8 @@ async def test_place_over_ws_with_the_python_paths_writes_by_the_reference_send(
 ) -> None:
     old = speedups.use(False)  # connections and templates bind their path when built
     try:
-        client, events = await started(plain)
-        ws = client._ws
-        assert ws is not None and isinstance(ws.send_target(), int)
+        client, events, ws = await started(plain)
+        assert isinstance(ws.send_target(), int)
         await place_and_check(client, events)
     finally:
         speedups.use(old)
@@ -146,9 +144,7 @@ async def test_place_over_native_wss_writes_to_the_tls_session_and_the_venue_acc
     secure: tuple[BinanceEmulator, Path],
 ) -> None:
     emu, ca_file = secure
-    client, events = await started(emu, TlsSettings(ca_file=str(ca_file)))
-    ws = client._ws
-    assert ws is not None
+    client, events, ws = await started(emu, TlsSettings(ca_file=str(ca_file)))
     assert isinstance(ws.send_target(), Session)
     await place_and_check(client, events)
     await client.close()
@@ -159,9 +155,8 @@ async def test_asyncio_ssl_has_no_target_and_place_takes_send_prebuilt(
 ) -> None:
     emu, _ = secure
     # verify=False hands connect an ssl.SSLContext: asyncio's TLS layer, not the native one
-    client, events = await started(emu, TlsSettings(verify=False))
-    ws = client._ws
-    assert ws is not None and ws.send_target() is None
+    client, events, ws = await started(emu, TlsSettings(verify=False))
+    assert ws.send_target() is None
     await place_and_check(client, events)
     await client.close()
 
@@ -170,10 +165,9 @@ async def test_asyncio_ssl_has_no_target_and_place_takes_send_prebuilt(
 async def test_io_uring_backend_has_no_target_and_place_takes_send_prebuilt(
     plain: BinanceEmulator,
 ) -> None:
-    client, events = await started(plain, send_backend="uring")
+    client, events, ws = await started(plain, send_backend="uring")
     assert client.send_backend_in_use == "uring"
-    ws = client._ws
-    assert ws is not None and ws.send_target() is None
+    assert ws.send_target() is None
     await place_and_check(client, events)
     await client.close()
 
@@ -185,9 +179,7 @@ async def test_a_full_socket_hands_the_rest_to_the_transport_and_later_orders_qu
     if secure_too and not nativetls.available():
         pytest.skip("net._tls not built")
     emu, tls = (secure[0], TlsSettings(ca_file=str(secure[1]))) if secure_too else (plain, None)
-    client, events = await started(emu, tls)
-    ws = client._ws
-    assert ws is not None
+    client, events, ws = await started(emu, tls)
     # the venue stops reading; small buffers both ways so the socket fills within the run
     (venue_ws,) = emu._sockets.values()
     venue = venue_ws._proto.transport
@@ -221,9 +213,7 @@ async def test_a_full_socket_hands_the_rest_to_the_transport_and_later_orders_qu
 async def test_a_failed_socket_gives_the_frame_to_the_transport_as_send_prebuilt_does(
     plain: BinanceEmulator,
 ) -> None:
-    client, events = await started(plain)
-    ws = client._ws
-    assert ws is not None
+    client, events, ws = await started(plain)
     fd = ws.send_target()
     assert isinstance(fd, int)
     # our side of the socket shut for writing: the order call's write(2) fails with EPIPE
