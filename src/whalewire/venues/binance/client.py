@@ -159,8 +159,8 @@ class BinanceClient(VenueDefaults):
         self.logged_on = False
         self._ws: WebSocket | None = None
         self._templates: dict[tuple[object, ...], BinanceOrderTemplate] = {}
-        #: per order shape, quantity and price: the template's framer and the quantity and
-        #: price as text on the symbol's grids, so ``place`` does one lookup for all three
+        #: per order shape, quantity and price: the template's framer and order call and the
+        #: quantity and price as text on the symbol's grids, so ``place`` does one lookup
         self._ready: dict[tuple[object, ...], tuple[FrameFn, SendFn, bytes, bytes]] = {}
         #: the id the rehearsal fills in (any id of the right width: its frame is dropped)
         self._rehearsal_cid = b"r" * cid_width
