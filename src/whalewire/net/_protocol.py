@@ -47,11 +47,15 @@ from whalewire.ws.mask import default_key_pool
 
 if TYPE_CHECKING:
     from whalewire.net._io import DirectSender, PlainReader
+    from whalewire.net._tls import Session
 
 __all__ = ["Limits", "MessageCallback", "WebSocket", "WebSocketProtocol"]
 
 # None when not built: the Python reader reads, the core frames what is sent
 _io = speedups.load("whalewire.net._io")
+# the native TLS session type: a transport whose ssl_object is one (net.nativetls) is an
+# order call's target
+_tls = speedups.load("whalewire.net._tls")
 #: True when new connections read and send through ``net._io`` (``whalewire.speedups``)
 SPEEDUPS = False
 
@@ -154,6 +158,8 @@ class WebSocket:
         # the C sender (or the protocol's method): no Python frame between the caller and
         # the socket on the hot path; same behaviour as the method below
         self.send = proto._sender or proto.send_message  # type: ignore[method-assign,assignment]
+        # the order call asks this right before its write: one Python frame, not two
+        self.send_target = proto.send_target  # type: ignore[method-assign]
         self._waiter: asyncio.Future[None] | None = None
         self._closed: asyncio.Future[None] = proto.loop.create_future()
         #: called with each pong's payload and its round-trip time (None when it answers
@@ -257,6 +263,30 @@ class WebSocket:
         """
         self._proto.send_prebuilt(frame)
 
+    def send_target(self) -> int | Session | None:
+        """Return where an order call may write a frame itself now, or None (``send_prebuilt``).
+
+        The socket's fd on plain TCP, the native TLS ``Session`` on ``net.nativetls``
+        (``BinanceOrderTemplate.send`` writes to either in the same C call that builds the
+        frame), only while nothing could be queued ahead of the frame: the connection OPEN
+        with no fragmented or compressed send under way, outside a read (what a callback
+        sends waits for the read's end), the transport's buffer empty and not closing.
+        None under asyncio's ``ssl``, after ``set_writer`` (io_uring) and otherwise. Ask
+        right before the write: anything sent in between voids the answer.
+        """
+        return self._proto.send_target()
+
+    def send_rest(self, rest: bytes | bytearray | memoryview) -> None:
+        """Queue the part of a frame that ``send_target()``'s fd did not take, in order.
+
+        The transport was empty when the target was handed out, so the rest goes first. A
+        TLS session never hands back a rest: its ``send`` queues it in the transport's
+        backlog itself, which retries OpenSSL's blocked write with the same bytes.
+        """
+        transport = self._proto.transport
+        if transport is not None:
+            transport.write(rest)
+
     async def drain(self) -> None:
         """Wait until the transport's write buffer is below its high-water mark."""
         await self._proto.drain()
@@ -341,6 +371,7 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
     ) -> None:
         self.loop = loop or asyncio.get_running_loop()
         self._fd = -1  # the socket's fd for direct writes (plain TCP), set on connect
+        self._session: Session | None = None  # the native TLS session (net.nativetls)
         # Runs before a byte is written (TLS pin check); raising fails the handshake.
         self._on_transport = on_transport
         self.limits = limits or Limits()
@@ -407,6 +438,8 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
         # iteration, after whatever bookkeeping follows the send. Plain TCP only.
         plain = sock is not None and transport.get_extra_info("sslcontext") is None
         self._fd = sock.fileno() if plain else -1
+        tls = transport.get_extra_info("ssl_object")
+        self._session = tls if _tls is not None and type(tls) is _tls.Session else None
         if self._on_transport is not None:
             try:
                 self._on_transport(transport)
@@ -822,6 +855,7 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
             raise self.closed_error()
         self.transport = writer
         self._fd = -1
+        self._session = None
         if self._sender is not None:
             self._sender.armed = False
 
@@ -859,6 +893,26 @@ class WebSocketProtocol(asyncio.BufferedProtocol):
                 return
             data = memoryview(data)[sent:]
         transport.write(data)
+
+    def send_target(self) -> int | Session | None:
+        # WebSocket.send_target; plain_send: OPEN, uncompressed, no fragmented send (outside
+        # a read the core's own output has been flushed: send_message, ping, close do it)
+        conn = self.conn
+        if conn is None or not conn.plain_send or self._receiving or self._lost:
+            return None
+        session = self._session
+        if session is not None:
+            # one C attribute: set while the transport has a backlog or is closing
+            return None if session.blocked else session
+        transport = self.transport
+        if (
+            self._fd < 0
+            or transport is None
+            or transport.get_write_buffer_size()
+            or transport.is_closing()
+        ):
+            return None
+        return self._fd
 
     def send_ping(self, payload: bytes) -> None:
         conn = self.conn

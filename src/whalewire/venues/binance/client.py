@@ -5,8 +5,10 @@ venue's clock (``time``), read ``exchangeInfo`` (rate limits, lot and tick sizes
 session on with Ed25519 (``session.logon``) or prepare per-request HMAC signing, subscribe
 to the user data stream for execution reports, and read the book for a reference price.
 
-``place`` is the hot path: rate-limit check, one template fill + sign + frame + mask
-(``templates.BinanceOrderTemplate``), one ``send_prebuilt`` onto the socket. The request
+``place`` is the hot path: rate-limit check, then the order call
+(``BinanceOrderTemplate.send``: fill, sign, frame, mask and ``write(2)`` or ``SSL_write`` in
+one C call) to the connection's ``send_target()``; when it has none (something queued,
+io_uring, asyncio's ``ssl``), one template fill and ``send_prebuilt`` instead. The request
 id is the client order id, so the response correlates without a lookup table of its own.
 ``rehearse`` runs the same fill, sign and frame into scratch between orders and writes an
 unsolicited empty Pong through the same path (``base.WarmPong``), so the code, the kernel's
@@ -89,7 +91,7 @@ from whalewire.venues.ratelimit import (
     RateLimiter,
 )
 from whalewire.venues.signing import binance_logon_params, binance_signed_params
-from whalewire.venues.templates import BinanceOrderTemplate, FrameFn
+from whalewire.venues.templates import BinanceOrderTemplate, FrameFn, SendFn
 from whalewire.ws.exceptions import ConnectionClosed, WebSocketError
 
 log = logging.getLogger("whalewire.venues.binance")
@@ -157,9 +159,9 @@ class BinanceClient(VenueDefaults):
         self.logged_on = False
         self._ws: WebSocket | None = None
         self._templates: dict[tuple[object, ...], BinanceOrderTemplate] = {}
-        #: per order shape, quantity and price: the template's framer and the quantity and
-        #: price as text on the symbol's grids, so ``place`` does one lookup for all three
-        self._ready: dict[tuple[object, ...], tuple[FrameFn, bytes, bytes]] = {}
+        #: per order shape, quantity and price: the template's framer and order call and the
+        #: quantity and price as text on the symbol's grids, so ``place`` does one lookup
+        self._ready: dict[tuple[object, ...], tuple[FrameFn, SendFn, bytes, bytes]] = {}
         #: the id the rehearsal fills in (any id of the right width: its frame is dropped)
         self._rehearsal_cid = b"r" * cid_width
         #: unsolicited pongs the rehearsal writes (``[venues.NAME] pong_interval_ms``)
@@ -297,7 +299,7 @@ class BinanceClient(VenueDefaults):
         ws = self._ws
         if ws is None or not self.ready:
             raise VenueUnavailable(self.name, "not connected" if ws is None else "warming up")
-        fill, qty, price = self._prepared(command)  # unknown symbol: before any charge
+        fill, send, qty, price = self._prepared(command)  # unknown symbol: before any charge
         try:
             ts = self.clock.timestamp_ms()  # the clock's own monotonic_ns: one call fewer
         except ClockNotSynced as exc:
@@ -306,13 +308,26 @@ class BinanceClient(VenueDefaults):
         verdict = limiter.order_allowed(ts)  # counted after the write (order_sent)
         if not verdict.allowed:
             raise VenueUnavailable(self.name, f"rate limit: {verdict.reason}")
-        frame = fill(ts, command.client_order_id.encode(), qty, price)
+        cid = command.client_order_id.encode()
         if self.dry_run:
+            fill(ts, cid, qty, price)
             written = self._now()
             limiter.order_sent(ts)
             return written
         try:
-            ws.send_prebuilt(frame)
+            target = ws.send_target()
+            if target is None:  # something queued, io_uring, asyncio's ssl: the transport's turn
+                ws.send_prebuilt(fill(ts, cid, qty, price))
+            else:
+                try:
+                    # the order call: fill, sign, frame, mask and write(2) / SSL_write in C
+                    rest: bytes | bytearray | None = send(target, ts, cid, qty, price)
+                except OSError:
+                    # nothing written (the socket failed): as send_prebuilt, the transport
+                    # takes the frame and meets and reports the failure
+                    rest = fill(ts, cid, qty, price)
+                if rest is not None:
+                    ws.send_rest(rest)
         except ConnectionClosed:
             raise VenueUnavailable(self.name, "connection closed") from None
         written = self._now()
@@ -329,14 +344,15 @@ class BinanceClient(VenueDefaults):
         self.sent += 1
         return written
 
-    def _prepared(self, command: SubmitOrder) -> tuple[FrameFn, bytes, bytes]:
+    def _prepared(self, command: SubmitOrder) -> tuple[FrameFn, SendFn, bytes, bytes]:
         # keyed by the enum members themselves: their .value goes through enum.__get__
         c = command
         key = (c.symbol, c.side, c.order_type, c.time_in_force, c.quantity, c.price)
         ready = self._ready.get(key)
         if ready is None:
             qty, price = order_text(self.name, self.rules, c)
-            ready = (self._template(c).frame, qty, price)
+            template = self._template(c)
+            ready = (template.frame, template.send, qty, price)
             if len(self._ready) < _READY_MAX:
                 self._ready[key] = ready
         return ready
@@ -361,7 +377,7 @@ class BinanceClient(VenueDefaults):
         ws = self._ws
         if ws is None or not self.ready or not self.clock.can_send:
             return
-        fill, qty, price = self._prepared(command)
+        fill, _, qty, price = self._prepared(command)
         ts = self.clock.timestamp_ms()
         # the check place() makes before its write, its verdict dropped (it counts nothing):
         # left cold, it cost 2.9-3.2 us of an order's send stage in bench/e2e_latency, 0.9-1.4
