@@ -16,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 from ssl import SSLContext
 from urllib.parse import parse_qs, urlsplit
 
+from whalewire.emulator import decoding
 from whalewire.emulator.binance.exchange import BinanceConfig, BinanceExchange, BinanceSession
 from whalewire.emulator.book import keep_walking
 from whalewire.emulator.faults import FaultInjector, FaultKind, FaultPlan
@@ -41,6 +43,20 @@ _MAX_UNANSWERED = 64
 _ONE_POLL_S = 0.001
 #: the close sent to a connection that stopped answering pings (Binance does not say which)
 PONG_TIMEOUT_CLOSE = (CloseCode.POLICY_VIOLATION, "pong timeout")
+#: the public REST endpoints a market-data client fetches before its streams (rest-api.md:
+#: "Order book" GET /api/v3/depth, "Exchange information", "Test connectivity", "Check
+#: server time"): the same answers as the WebSocket API methods of the same name
+REST_METHODS = {
+    "/api/v3/depth": "depth",
+    "/api/v3/exchangeInfo": "exchangeInfo",
+    "/api/v3/ping": "ping",
+    "/api/v3/time": "time",
+}
+#: an HTTP answer instead of an upgrade: status, header fields, body
+HttpAnswer = tuple[int, Sequence[tuple[str, str]], bytes]
+#: REST parameters that carry a JSON array in the query string (``symbols=["A","B"]``)
+_ARRAY_PARAMS = frozenset({"symbols", "permissions"})
+_JSON = ("Content-Type", "application/json;charset=UTF-8")
 
 
 class BinanceEmulator(Front[BinanceSession]):
@@ -89,6 +105,43 @@ class BinanceEmulator(Front[BinanceSession]):
         self._skew_ms = plan.clock_skew_ms if plan is not None else 0
         self._fault_epoch += 1
 
+    def _process_request(
+        self, request: Request
+    ) -> tuple[int, Sequence[tuple[str, str]], bytes] | None:
+        """Upgrade at ``/ws-api/v3``; answer the public REST market-data GETs; 404 otherwise."""
+        split = urlsplit(request.target)
+        path = split.path.rstrip("/")
+        if path == PATH:
+            return None
+        method = REST_METHODS.get(path)
+        if method is None or request.method != "GET":
+            return _not_found()
+        return self.rest(method, split.query)
+
+    def rest(self, method: str, query: str) -> HttpAnswer:
+        """Answer one public REST GET as Binance does: the result with 200, else the HTTP
+        status and ``{"code", "msg"}`` of the WebSocket API's answer to the same method.
+
+        The request runs through a session of its own (not counted as a connection) so the
+        parameters meet the same checks, limits and weights as over the WebSocket API.
+        """
+        params: dict[str, object] = {}
+        for name, values in parse_qs(query, keep_blank_values=True).items():
+            value: object = values[-1]
+            if name in _ARRAY_PARAMS:
+                # not JSON: left as text, which the method's own check refuses
+                with contextlib.suppress(ValueError):
+                    value = decoding.loads(values[-1])
+            params[name] = value
+        session = BinanceSession(
+            self.exchange, "127.0.0.1", self.venue_time(), return_rate_limits=False
+        )
+        request = json.dumps({"id": "rest", "method": method, "params": params})
+        answer = json.loads(session.handle(request)[0])
+        if "result" in answer:
+            return 200, [_JSON], json.dumps(answer["result"]).encode()
+        return int(answer.get("status", 400)), [_JSON], json.dumps(answer["error"]).encode()
+
     async def announce_shutdown(self) -> None:
         """Send every connection the venue's shutdown notice, then close them all."""
         notice = self.exchange.render_fault(FaultKind.SHUTDOWN, "")
@@ -118,7 +171,7 @@ class BinanceEmulator(Front[BinanceSession]):
     ) -> Server:
         """Listen on ``host``:``port`` (0 picks a free port; TLS with ``ssl``); return it."""
         self._server = await serve(
-            self._handle, host, port, process_request=_only_api_path, deflate=False, ssl=ssl
+            self._handle, host, port, process_request=self._process_request, deflate=False, ssl=ssl
         )
         self._tls = ssl is not None
         if self.exchange.walk is not None:
@@ -241,7 +294,5 @@ class BinanceEmulator(Front[BinanceSession]):
             await asyncio.sleep(max(0.0, wake - loop.time()))
 
 
-def _only_api_path(request: Request) -> tuple[int, Sequence[tuple[str, str]], bytes] | None:
-    if urlsplit(request.target).path.rstrip("/") == PATH:
-        return None
+def _not_found() -> HttpAnswer:
     return 404, [("Content-Type", "text/plain")], b"not found: the API is at /ws-api/v3\n"

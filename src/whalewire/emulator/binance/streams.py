@@ -142,7 +142,10 @@ class BinanceStreams:
         split = urlsplit(target)
         path = split.path.rstrip("/")
         if path.startswith("/ws"):
-            names = [n for n in path[3:].split("/") if n]
+            # a raw path part that is no stream name (no "@") still connects, as Binance's
+            # does: clients open /ws/<their connection number> and SUBSCRIBE (ccxt); a
+            # stream name is checked (an unknown one is refused at the upgrade)
+            names = [n for n in path[3:].split("/") if "@" in n]
             return names, False
         if path == "/stream":
             names = [n for n in parse_qs(split.query).get("streams", [""])[0].split("/") if n]
