@@ -11,6 +11,7 @@ equals the exchange's after every batch, as do our clients' books."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections.abc import AsyncIterator
@@ -27,7 +28,9 @@ from whalewire.emulator.market import DepthDiff, DiffBatcher, merge
 from whalewire.emulator.matching import OrderType, PlaceOrder, Side, TimeInForce
 from whalewire.emulator.skeleton import Exchange
 from whalewire.net.client import connect
+from whalewire.venues.binance import sbe
 from whalewire.venues.binance.market import BinanceMarketData
+from whalewire.venues.binance.sbe import DepthSnapshot
 from whalewire.venues.books import Book, BookSide
 from whalewire.venues.coinbase.market import CoinbaseMarketData
 
@@ -233,12 +236,11 @@ async def test_binance_client_book_equals_the_exchange_after_every_batch(
         await client.close()
 
 
-@pytest.mark.parametrize(("kind", "depth"), [("depth", 0), ("depth20", 20)])
+@pytest.mark.parametrize(("kind", "depth"), [("depth", 0)])
 async def test_binance_sbe_book_streams_are_paced_at_50ms_and_keep_the_book(
     binance: tuple[BinanceEmulator, BinanceStreams], kind: str, depth: int
 ) -> None:
-    # sbe-market-data-streams.md: "Diff. Depth Streams" <symbol>@depth and "Partial Book
-    # Depth Streams" <symbol>@depth20 (the book replaced by its top 20), both "50ms"
+    # sbe-market-data-streams.md: "Diff. Depth Streams" <symbol>@depth, "50ms"
     emulator, _ = binance
     ex: Exchange[object] = emulator.exchange  # type: ignore[assignment]
     key = emulator.exchange.registry.add_hmac_key("trader").api_key
@@ -387,3 +389,47 @@ async def test_ccxt_watch_order_book_on_level2_batch_equals_the_exchange_per_bat
             assert [tuple(lv) for lv in book["asks"]] == asks
     finally:
         await client.close()
+
+
+async def test_binance_sbe_depth20_comes_every_50ms_changed_or_not_and_keeps_the_book(
+    binance: tuple[BinanceEmulator, BinanceStreams],
+) -> None:
+    # sbe-market-data-streams.md: "Partial Book Depth Streams" <symbol>@depth20, "50ms":
+    # a snapshot of the top 20 a side each interval, whether or not the book changed
+    emulator, _ = binance
+    ex: Exchange[object] = emulator.exchange  # type: ignore[assignment]
+    key = emulator.exchange.registry.add_hmac_key("trader").api_key
+    streams = BinanceStreams(emulator.exchange, sbe=True)
+    await streams.start()
+    ws = await connect(
+        f"{streams.url}/ws/{SYMBOL.lower()}@depth20",
+        deflate=False,
+        extra_headers=[("X-MBX-APIKEY", key)],
+    )
+    try:
+        quiet: list[tuple[float, DepthSnapshot]] = []
+        while len(quiet) < 6:
+            frame = await asyncio.wait_for(ws.recv(), 2)
+            assert isinstance(frame, bytes)
+            event = sbe.decode(frame)
+            assert isinstance(event, DepthSnapshot)
+            quiet.append((time.monotonic(), event))
+        # nothing traded: the same update id each time, one snapshot per ~50 ms
+        assert {e.u for _, e in quiet} == {quiet[0][1].u}
+        gaps = [b[0] - a[0] for a, b in itertools.pairwise(quiet)]
+        assert 0.03 < sorted(gaps)[len(gaps) // 2] < 0.2  # paced, not per change: median
+        random_orders(ex, SYMBOL, 30, seed=61)
+        last_id = emulator.exchange.tape.snapshot(SYMBOL)[0]
+        while True:
+            frame = await asyncio.wait_for(ws.recv(), 2)
+            assert isinstance(frame, bytes)
+            event = sbe.decode(frame)
+            assert isinstance(event, DepthSnapshot)
+            if event.u == last_id:
+                break
+        bids, asks = engine_levels(ex, SYMBOL, 20)
+        assert [(p, q) for p, q in event.bids] == bids
+        assert [(p, q) for p, q in event.asks] == asks
+    finally:
+        await ws.close()
+        await streams.close()

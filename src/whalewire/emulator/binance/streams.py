@@ -18,12 +18,13 @@ changed during its interval (``market.DiffBatcher``: ``U`` the first and ``u`` t
 update id of the interval, each level once with its final quantity); ``@bookTicker`` /
 ``@bestBidAsk`` and ``@trade`` are "Real time". The SBE host also serves
 ``<symbol>@depth20`` ("Partial Book Depth Streams": the best 20 levels a side and the
-book's update id every 50 ms; here only for intervals in which the book changed).
+book's update id every 50 ms, whether or not the book changed).
 ``depth_intervals_ms`` overrides the pace.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -97,7 +98,13 @@ class BinanceStreams:
         self._tops: dict[str, tuple[Decimal, Decimal, Decimal, Decimal]] = {}
         #: the next diff of each symbol is dropped when set (tests force a gap)
         self.drop_next_diff: set[str] = set()
-        intervals = depth_intervals_ms or (SBE_DEPTH_INTERVALS_MS if sbe else DEPTH_INTERVALS_MS)
+        intervals = dict(
+            depth_intervals_ms or (SBE_DEPTH_INTERVALS_MS if sbe else DEPTH_INTERVALS_MS)
+        )
+        #: ``depth20`` goes every interval whether or not the book changed (a snapshot, not
+        #: a diff): its own timer, started with the listener
+        self._partial_ms = intervals.pop("depth20", None)
+        self._partial_task: asyncio.Task[None] | None = None
         #: one batcher per diff stream kind, paced at its documented interval
         self.batchers = {
             kind: DiffBatcher(ms, self._releaser(kind)) for kind, ms in intervals.items()
@@ -120,12 +127,20 @@ class BinanceStreams:
         self._server = await serve(
             self._handle, host, port, process_request=self._check_path, deflate=False
         )
+        if self._partial_ms:
+            loop = asyncio.get_running_loop()
+            self._partial_task = loop.create_task(self._partial_depth(self._partial_ms / 1000))
         return self._server
 
     async def close(self) -> None:
         """Stop listening and close every connection."""
         for batcher in self.batchers.values():
             batcher.close()
+        if self._partial_task is not None:
+            self._partial_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._partial_task
+            self._partial_task = None
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -230,9 +245,7 @@ class BinanceStreams:
             now = self.exchange.clock()
             for diff in diffs:
                 stream = f"{diff.symbol.lower()}@{kind}"
-                if kind == "depth20":
-                    self._publish(stream, self._sbe_partial_depth(diff.symbol, now))
-                elif self.sbe:
+                if self.sbe:
                     self._publish(stream, self._sbe_depth(diff, now))
                 else:
                     self._publish(stream, _depth_update(diff, now))
@@ -299,6 +312,23 @@ class BinanceStreams:
             bids=[(_mantissa(p, pe), _mantissa(q, qe)) for p, q in diff.bids],
             asks=[(_mantissa(p, pe), _mantissa(q, qe)) for p, q in diff.asks],
         )
+
+    async def _partial_depth(self, interval_s: float) -> None:
+        # "Partial Book Depth Streams" push the top 20 every 50 ms, changed or not
+        loop = asyncio.get_running_loop()
+        tick = loop.time()
+        while True:
+            tick += interval_s
+            await asyncio.sleep(max(0.0, tick - loop.time()))
+            wanted = {
+                name.partition("@")[0]
+                for conn in self._connections
+                for name in conn.streams
+                if name.endswith("@depth20")
+            }
+            now = self.exchange.clock()
+            for symbol in sorted(wanted):
+                self._publish(f"{symbol}@depth20", self._sbe_partial_depth(symbol.upper(), now))
 
     def _sbe_partial_depth(self, symbol: str, now_ms: int) -> bytes:
         # the book as the interval ends: its top 20 a side, and the update id it stands at
