@@ -679,3 +679,17 @@ def test_the_bookkeeping_records_take_no_attribute_they_do_not_declare() -> None
     for record in (Reserved(), SymbolBook(), risk):
         with pytest.raises(AttributeError):
             record.typo = 1  # type: ignore[union-attr]
+
+
+def test_a_position_closed_at_an_uneven_average_leaves_no_cost() -> None:
+    # 100000 over 3 BTC does not divide evenly: closing all 3 must leave the book flat at
+    # exactly zero cost (no ~1e-23 residue counted as exposure or unrealised P&L)
+    risk, _ = engine()
+    risk.on_fill(SYMBOL, Side.BUY, D("1"), D("33333"))
+    risk.on_fill(SYMBOL, Side.BUY, D("2"), D("33333.5"))
+    risk.on_fill(SYMBOL, Side.SELL, D("3"), D("34000"))
+    book = risk.book(SYMBOL)
+    assert book.position == 0
+    assert book.cost.is_zero()
+    # sold 3 at 34000 = 102000 against 100000 paid: 2000 realised (Decimal's 28 digits)
+    assert abs(book.realized_pnl - D("2000")) < D("1e-20")

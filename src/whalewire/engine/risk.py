@@ -282,8 +282,10 @@ class RiskEngine:
             avg = book.cost / pos
             sign = 1 if pos > 0 else -1
             book.realized_pnl += (price - avg) * closed * sign
-            book.cost -= avg * closed * sign
             book.position = pos - closed * sign
+            # a flat book carries no cost: avg * closed leaves a residue (~1e-23) where the
+            # average does not divide evenly (100000 over 3)
+            book.cost = book.cost - avg * closed * sign if book.position else Decimal(0)
             rest = abs(signed) - closed
             if rest:
                 book.position += rest * (1 if signed > 0 else -1)
