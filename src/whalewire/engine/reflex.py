@@ -116,8 +116,11 @@ class Reflex:
         )
         #: every route the configuration can send on, each with its cell (``_Cell``)
         self._cells: dict[Route, _Cell] = {route: _Cell() for route in self._configured()}
-        self._pairs = sorted({(r.venue, r.symbol) for r in self._cells})
-        self._symbols = sorted({r.symbol for r in self._cells})
+        # marks are pushed for every configured route, armed or not: with fraction sizing
+        # no route is armed, and the reference path's risk check needs the mark all the same
+        routes = {cfg.default_route, *cfg.routes.values()}
+        self._pairs = sorted({(r.venue, r.symbol) for r in routes})
+        self._symbols = sorted({r.symbol for r in routes})
         self._entities: dict[str, _Entity] = {}
         #: per (venue, symbol), the venue price last pushed into risk (pushed once per update)
         self._pushed: dict[tuple[str, str], Decimal] = {}
