@@ -21,8 +21,8 @@ import msgspec
 import pytest
 import trustme
 from tests.venues.support import Events
-from tests.venues.test_binance_client import order as sell_order
-from tests.venues.test_venue_tls import client
+from tests.venues.support import binance_order as sell_order
+from tests.venues.support import binance_tls_client as client
 
 from whalewire import speedups
 from whalewire.emulator.binance.exchange import BinanceConfig

@@ -1,11 +1,50 @@
-"""What the venue client tests share: a clock moved by hand, and the event collector every
-client reports into."""
+"""What the venue client tests share: a clock moved by hand, the event collector every
+client reports into, a Binance order command and a Binance client over TLS."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+from decimal import Decimal
 
-from whalewire.model import OrderEvent
+from whalewire.emulator.accounts import open_default_account
+from whalewire.emulator.binance.server import BinanceEmulator
+from whalewire.model import OrderEvent, Side, SubmitOrder
+from whalewire.venues.base import TlsSettings
+from whalewire.venues.binance import BinanceClient
+from whalewire.venues.credentials import Credentials, Secret
+from whalewire.venues.ids import BINANCE_ID_WIDTH, binance_client_order_id
+
+#: the client order id namespace of the Binance tests
+NS = "t"
+_seq = itertools.count(1)
+
+
+def binance_cid() -> str:
+    """The next client order id of namespace ``NS`` (unique within the test process)."""
+    return binance_client_order_id(NS, next(_seq))
+
+
+def binance_order(qty: str = "0.01", side: Side = Side.SELL, **kw: object) -> SubmitOrder:
+    """A BTCUSDT order command with the next client order id of namespace ``NS``."""
+    return SubmitOrder(
+        client_order_id=binance_cid(),
+        ts_init=0,
+        venue="binance",
+        symbol="BTCUSDT",
+        side=side,
+        quantity=Decimal(qty),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def binance_tls_client(emulator: BinanceEmulator, tls: TlsSettings) -> BinanceClient:
+    """A Binance client of a fresh account on ``emulator``, with ``tls`` settings."""
+    keys = open_default_account(emulator.exchange.registry, f"a{id(tls)}")
+    creds = Credentials(
+        venue="binance", api_key=Secret(keys.hmac_api_key), api_secret=Secret(keys.hmac_secret)
+    )
+    return BinanceClient(emulator.url, creds, cid_width=BINANCE_ID_WIDTH[2], tls=tls)
 
 
 class Clock:

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 
 import pytest
-from tests.venues.support import Events
+from tests.venues.support import NS, Events, binance_cid, binance_order
 
 from whalewire.emulator import matching
 from whalewire.emulator.accounts import open_default_account
@@ -40,8 +40,8 @@ from whalewire.venues.credentials import Credentials, Secret
 from whalewire.venues.ids import BINANCE_ID_WIDTH, binance_client_order_id
 from whalewire.venues.ratelimit import ConnectionLimiter
 
-NS = "t"
 WIDTH = BINANCE_ID_WIDTH[len(NS)]
+#: numbers the accounts the tests open
 _seq = iter(range(1, 10**6))
 
 
@@ -91,16 +91,7 @@ async def started(
     return client, events
 
 
-def order(qty: str = "0.01", side: Side = Side.SELL, **kw: object) -> SubmitOrder:
-    return SubmitOrder(
-        client_order_id=binance_client_order_id(NS, next(_seq)),
-        ts_init=0,
-        venue="binance",
-        symbol="BTCUSDT",
-        side=side,
-        quantity=Decimal(qty),
-        **kw,  # type: ignore[arg-type]
-    )
+order = binance_order
 
 
 @pytest.mark.parametrize("session", [False, True], ids=["hmac", "ed25519-session"])
@@ -391,7 +382,7 @@ async def test_rehearsal_of_a_symbol_the_venue_does_not_list_raises_like_place(
     client, _ = await started(emulator, session=True)
     charged = limiter_counts(client)
     unlisted = SubmitOrder(
-        client_order_id=binance_client_order_id(NS, next(_seq)),
+        client_order_id=binance_cid(),
         ts_init=0,
         venue="binance",
         symbol="NOPE",

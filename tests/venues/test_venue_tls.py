@@ -8,15 +8,12 @@ from pathlib import Path
 
 import pytest
 import trustme
+from tests.venues.support import binance_tls_client
 
-from whalewire.emulator.accounts import open_default_account
 from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.net.errors import PinMismatch, TLSFailure
 from whalewire.net.tls import spki_pin
 from whalewire.venues.base import TlsSettings
-from whalewire.venues.binance import BinanceClient
-from whalewire.venues.credentials import Credentials, Secret
-from whalewire.venues.ids import BINANCE_ID_WIDTH
 
 
 @pytest.fixture
@@ -34,12 +31,7 @@ async def tls_emulator(tmp_path: Path) -> AsyncIterator[tuple[BinanceEmulator, P
     await emulator.close()
 
 
-def client(emulator: BinanceEmulator, tls: TlsSettings) -> BinanceClient:
-    keys = open_default_account(emulator.exchange.registry, f"a{id(tls)}")
-    creds = Credentials(
-        venue="binance", api_key=Secret(keys.hmac_api_key), api_secret=Secret(keys.hmac_secret)
-    )
-    return BinanceClient(emulator.url, creds, cid_width=BINANCE_ID_WIDTH[2], tls=tls)
+client = binance_tls_client
 
 
 async def test_client_with_the_ca_file_and_the_right_pin_warms_up_over_wss(
