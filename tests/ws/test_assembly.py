@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 from tests.ws.support import merged, raw
 
+from whalewire import speedups
 from whalewire.ws import assembly
 from whalewire.ws.deflate import DeflateParams, PerMessageDeflate
 from whalewire.ws.protocol import BinaryMessage, Connection, Event, Role, TextMessage
@@ -239,3 +240,21 @@ def test_a_large_text_message_is_decoded_over_calls_of_one_budget(
     assert events == [TextMessage(WIDE.decode())]
     if impl == "c":  # the reference decodes in one call (it has no str to fill in steps)
         assert calls >= len(WIDE) // BUDGET - 2
+
+
+@pytest.mark.parametrize("speedups_on", [True, False], ids=["c", "python"])
+def test_an_empty_piece_first_appends_nothing(speedups_on: bool) -> None:
+    # a zero-length first piece (an empty frame of a fragmented message) once reached
+    # memcpy through a buffer that had no bytes object yet: UB the sanitizer run caught
+    old = speedups.use(speedups_on)
+    try:
+        buffer = assembly.new_buffer()
+        buffer.append(b"")
+        buffer.append(memoryview(b""))
+        buffer.append(b"ab")
+        assert buffer.take() == b"ab"
+        empty = assembly.new_buffer()
+        empty.append(b"")
+        assert empty.take() == b""
+    finally:
+        speedups.use(old)

@@ -438,6 +438,10 @@ mb_append(MessageBufferObject *self, PyObject *arg)
     Py_buffer b;
 
     if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
+    if (b.len == 0) { /* nothing to copy, and an empty buffer has no bytes object yet */
+        PyBuffer_Release(&b);
+        Py_RETURN_NONE;
+    }
     if (b.len > PY_SSIZE_T_MAX - self->len || mb_reserve(self, self->len + b.len) < 0) {
         PyBuffer_Release(&b);
         return PyErr_Occurred() ? NULL : PyErr_NoMemory();
