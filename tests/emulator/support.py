@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
 import random
 import time
 import uuid
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +24,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from whalewire.emulator.accounts import Registry
 from whalewire.emulator.binance.exchange import BinanceConfig, BinanceExchange, BinanceSession
+from whalewire.emulator.binance.server import BinanceEmulator
+from whalewire.emulator.binance.streams import BinanceStreams
 from whalewire.emulator.coinbase.exchange import CoinbaseConfig, CoinbaseExchange, RestResponse
 from whalewire.emulator.kraken.exchange import KrakenConfig, KrakenExchange, KrakenSession
 from whalewire.emulator.matching import (
@@ -427,3 +431,18 @@ async def until_equal(book: Book, exchange: Exchange[object], symbol: str, depth
     raise AssertionError(
         f"book never matched: {got[0][:3]}.. vs {expected[0][:3] if expected else None}.."
     )
+
+
+@contextlib.asynccontextmanager
+async def binance_with_streams() -> AsyncIterator[tuple[BinanceEmulator, BinanceStreams]]:
+    """A started emulated Binance (no pings) with its JSON stream host, BTC and USDT funded."""
+    emulator = BinanceEmulator(ping_interval=3600)
+    await emulator.start()
+    streams = BinanceStreams(emulator.exchange)
+    await streams.start()
+    fund(emulator.exchange, "BTC", "USDT")  # type: ignore[arg-type]
+    try:
+        yield emulator, streams
+    finally:
+        await streams.close()
+        await emulator.close()

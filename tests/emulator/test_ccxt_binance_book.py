@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from tests.emulator.support import engine_levels, fund, random_orders
+from tests.emulator.support import binance_with_streams, engine_levels, random_orders
 
 from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.emulator.binance.streams import BinanceStreams
@@ -31,14 +31,8 @@ SYMBOL = "BTCUSDT"
 
 @pytest.fixture
 async def binance() -> AsyncIterator[tuple[BinanceEmulator, BinanceStreams]]:
-    emulator = BinanceEmulator(ping_interval=3600)
-    await emulator.start()
-    streams = BinanceStreams(emulator.exchange)
-    await streams.start()
-    fund(emulator.exchange, "BTC", "USDT")  # type: ignore[arg-type]
-    yield emulator, streams
-    await streams.close()
-    await emulator.close()
+    async with binance_with_streams() as started:
+        yield started
 
 
 async def ws_api(url: str, method: str, params: dict[str, Any]) -> dict[str, Any]:

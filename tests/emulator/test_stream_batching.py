@@ -19,7 +19,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from tests.emulator.support import STREAM_TRADER, engine_levels, fund, random_orders
+from tests.emulator.support import (
+    STREAM_TRADER,
+    binance_with_streams,
+    engine_levels,
+    fund,
+    random_orders,
+)
 
 from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.emulator.binance.streams import BinanceStreams
@@ -159,14 +165,8 @@ async def test_batcher_releases_one_merge_per_book_when_the_interval_ends() -> N
 
 @pytest.fixture
 async def binance() -> AsyncIterator[tuple[BinanceEmulator, BinanceStreams]]:
-    emulator = BinanceEmulator(ping_interval=3600)
-    await emulator.start()
-    streams = BinanceStreams(emulator.exchange)
-    await streams.start()
-    fund(emulator.exchange, "BTC", "USDT")  # type: ignore[arg-type]
-    yield emulator, streams
-    await streams.close()
-    await emulator.close()
+    async with binance_with_streams() as started:
+        yield started
 
 
 async def binance_snapshot(api_url: str) -> dict[str, Any]:

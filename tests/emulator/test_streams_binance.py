@@ -9,7 +9,7 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
-from tests.emulator.support import fund, random_orders, until_equal
+from tests.emulator.support import binance_with_streams, random_orders, until_equal
 
 from whalewire.emulator.binance.server import BinanceEmulator
 from whalewire.emulator.binance.streams import BinanceStreams
@@ -21,14 +21,8 @@ SYMBOL = "BTCUSDT"
 
 @pytest.fixture
 async def venue() -> AsyncIterator[tuple[BinanceEmulator, BinanceStreams]]:
-    emulator = BinanceEmulator(ping_interval=3600)
-    await emulator.start()
-    streams = BinanceStreams(emulator.exchange)
-    await streams.start()
-    fund(emulator.exchange, "BTC", "USDT")  # type: ignore[arg-type]
-    yield emulator, streams
-    await streams.close()
-    await emulator.close()
+    async with binance_with_streams() as started:
+        yield started
 
 
 async def test_client_book_equals_the_exchange_after_random_orders(
